@@ -1,0 +1,92 @@
+/**
+ * A revision: an immutable snapshot of one component of an InferenceService, with its runtime resolved.
+ * Named `<isvc>-<component>-<5-digit generation>`, e.g. `iris-predictor-00001`.
+ */
+
+/** Autoscaling settings of a revision, after defaulting from the component fields and annotations. */
+export interface AutoscalingSpec {
+  /** `concurrency` | `rps` | `cpu` | `memory`. */
+  metric: 'concurrency' | 'rps' | 'cpu' | 'memory';
+  /** Per-replica target for the metric (concurrency, rps or percent of cpu/memory); null → the default. */
+  target: number | null;
+  /** Percent of target at which replicas count as full (Knative's target-utilization-percentage). */
+  targetUtilizationPercent: number | null;
+  minReplicas: number;
+  maxReplicas: number;
+  initialScale: number | null;
+  activationScale: number | null;
+  stableWindowSeconds: number | null;
+  panicWindowPercent: number | null;
+  panicThresholdPercent: number | null;
+  scaleDownDelaySeconds: number | null;
+  scaleToZeroRetentionSeconds: number | null;
+  targetBurstCapacity: number | null;
+}
+
+/** How the local backend starts one replica of a runtime (data from the catalogue, not code). */
+export interface LocalLaunchRecipe {
+  /** Executable; `{{node}}` is Node's own binary, `{{python}}` the runtimes' virtualenv Python. */
+  command: string;
+  /** Arguments; templates: {{port}} {{modelName}} {{modelDir}} {{storageUri}} {{sluiceRoot}}. */
+  args: string[];
+  env: Record<string, string>;
+  /** Readiness path probed on the replica's port; `{{modelName}}` is replaced. */
+  readinessPath: string;
+  /** Seconds to wait for readiness before the replica counts as failed. */
+  startupTimeoutSeconds: number;
+}
+
+export interface ResolvedContainer {
+  image: string;
+  command: string[];
+  args: string[];
+  env: Record<string, string>;
+  resources: {
+    requests: Record<string, string>;
+    limits: Record<string, string>;
+  };
+}
+
+export interface Revision {
+  /** `<isvc>-<component>-<00001>`. */
+  name: string;
+  namespace: string;
+  /** The InferenceService's name. */
+  service: string;
+  component: 'predictor' | 'transformer';
+  /** 1, 2, 3, … per component. */
+  generation: number;
+  /** Content hash of the serving spec the revision was made from. */
+  hash: string;
+  createdAt: string;
+  /** The component spec exactly as it was (after normalisation), kept for inspection. */
+  spec: unknown;
+  /** Model name clients use in URLs (the InferenceService name, as in KServe). */
+  modelName: string;
+  /** Name the runtime serves the model under (usually modelName; TorchServe's config may differ). */
+  runtimeModelName: string;
+  runtime: {
+    name: string;
+    kind: 'ClusterServingRuntime' | 'ServingRuntime' | 'custom';
+    protocolVersion: 'v1' | 'v2' | 'grpc-v1' | 'grpc-v2';
+  };
+  storageUri: string | null;
+  container: ResolvedContainer;
+  /** 0 = unbounded. */
+  containerConcurrency: number;
+  timeoutSeconds: number;
+  autoscaling: AutoscalingSpec;
+  /** GPUs per replica by resource name (`nvidia.com/gpu` → 1), empty when none. */
+  gpus: Record<string, number>;
+  /** Recipe for the local backend, when the runtime has one. */
+  local: LocalLaunchRecipe | null;
+}
+
+export function revisionName(service: string, component: string, generation: number): string {
+  return `${service}-${component}-${String(generation).padStart(5, '0')}`;
+}
+
+/** Key used across the system for a revision: `<namespace>/<revision name>`. */
+export function revisionKey(rev: { namespace: string; name: string }): string {
+  return `${rev.namespace}/${rev.name}`;
+}

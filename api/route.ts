@@ -1,0 +1,38 @@
+/**
+ * Route: how traffic for one InferenceService reaches its revisions. Published to the data plane as an
+ * immutable snapshot and swapped atomically.
+ */
+export interface TrafficTarget {
+  /** Revision key `<namespace>/<revision>`. */
+  revisionKey: string;
+  revisionName: string;
+  percent: number;
+  tag: string | null;
+  latestRevision: boolean;
+}
+
+export interface Route {
+  namespace: string;
+  service: string;
+  /** The model name in `/v1/models/<name>` and `/v2/models/<name>` paths. */
+  modelName: string;
+  /** Hosts that reach this service, e.g. `iris.default.example.com`. */
+  hosts: string[];
+  targets: readonly TrafficTarget[];
+}
+
+/** A frozen set of routes with the lookup maps the gateway needs; replaced whole on every change. */
+export interface RouteTable {
+  readonly version: number;
+  readonly routes: ReadonlyMap<string, Route>;
+  /** host (lower case, without port) → route and the tag the host selects, if any. */
+  readonly byHost: ReadonlyMap<string, { route: Route; tag: string | null }>;
+  /** model name → route (path-based routing; the default namespace wins a name clash). */
+  readonly byModel: ReadonlyMap<string, Route>;
+  /** `<namespace>/<name>` → route (`/serving/<ns>/<name>/…`). */
+  readonly byName: ReadonlyMap<string, Route>;
+}
+
+export function routeKey(namespace: string, service: string): string {
+  return `${namespace}/${service}`;
+}

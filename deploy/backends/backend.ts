@@ -1,0 +1,48 @@
+import type { Revision } from '../../api/revision.js';
+
+/** A ready replica of a revision, as the data plane sees it. */
+export interface Endpoint {
+  /** Unique per replica, e.g. `default/iris-predictor-00001#3`. */
+  id: string;
+  /** Revision key `<namespace>/<revision>`. */
+  revisionKey: string;
+  /** Base URL of the replica, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  /** Max concurrent requests (the revision's containerConcurrency); 0 = unbounded. */
+  capacity: number;
+}
+
+export type EndpointEvent =
+  /** The replica answered its readiness probe and may take traffic. */
+  | { type: 'ready'; endpoint: Endpoint }
+  /** The replica is being stopped: send it no new requests; in-flight ones may finish. */
+  | { type: 'draining'; endpoint: Endpoint }
+  /** The replica is gone (stopped or crashed). */
+  | { type: 'removed'; endpoint: Endpoint; reason: string };
+
+export interface ReplicaCounts {
+  desired: number;
+  /** Replicas started but not ready yet. */
+  starting: number;
+  ready: number;
+}
+
+/**
+ * Where replicas run. Two implementations: local processes (embedded mode) and Kubernetes.
+ * The controller calls apply/remove; the autoscaler calls scale; the data plane subscribes to endpoints.
+ */
+export interface Backend {
+  /** Registers (or updates) a revision's workload. Creates no replica by itself. */
+  apply(revision: Revision): Promise<void>;
+  /** Sets the number of replicas a revision should have. Idempotent. */
+  scale(revisionKey: string, replicas: number): Promise<void>;
+  /** Stops every replica of a revision and forgets it. */
+  remove(revisionKey: string): Promise<void>;
+  counts(revisionKey: string): ReplicaCounts;
+  /** Current ready endpoints of a revision. */
+  endpoints(revisionKey: string): Endpoint[];
+  /** Endpoint changes, for every revision. Returns an unsubscribe function. */
+  subscribe(listener: (event: EndpointEvent) => void): () => void;
+  /** Stops every replica (graceful, then forced) and releases resources. */
+  close(): Promise<void>;
+}
