@@ -1,0 +1,169 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const REVISION_LABELS = ['namespace', 'service', 'revision'] as const;
+
+/** Every Prometheus metric Sluice exports, created on one registry per process (no global registry). */
+export class SluiceMetrics {
+  readonly registry: Registry;
+  readonly requestsTotal: Counter<'namespace' | 'service' | 'revision' | 'code'>;
+  readonly requestDuration: Histogram<'namespace' | 'service' | 'revision'>;
+  readonly inflight: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly desiredReplicas: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly readyReplicas: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly coldStartsTotal: Counter<'namespace' | 'service' | 'revision'>;
+  readonly coldStartSeconds: Histogram<'namespace' | 'service' | 'revision'>;
+  readonly heldRequests: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly heldBytes: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly holdSeconds: Histogram<'namespace' | 'service' | 'revision'>;
+  readonly rejectedTotal: Counter<'reason'>;
+  readonly replicaInflight: Gauge<'revision' | 'replica'>;
+  readonly autoscalerPanic: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly stableConcurrency: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly panicConcurrency: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly autoscalerTarget: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly excessBurstCapacity: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly scaleEventsTotal: Counter<'direction' | 'reason'>;
+  readonly unroutedTotal: Counter<'reason'>;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+    const labelNames = [...REVISION_LABELS];
+    this.requestsTotal = new Counter({
+      name: 'sluice_requests_total',
+      help: 'Requests answered, by revision and HTTP status code.',
+      labelNames: [...labelNames, 'code'],
+      registers: [registry],
+    });
+    this.requestDuration = new Histogram({
+      name: 'sluice_request_duration_seconds',
+      help: 'Time from a request reaching the gateway to its response ending.',
+      labelNames,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    });
+    this.inflight = new Gauge({
+      name: 'sluice_inflight_requests',
+      help: 'Requests in the gateway now (held or forwarded), by revision.',
+      labelNames,
+      registers: [registry],
+    });
+    this.desiredReplicas = new Gauge({
+      name: 'sluice_desired_replicas',
+      help: 'Replicas the autoscaler wants for a revision.',
+      labelNames,
+      registers: [registry],
+    });
+    this.readyReplicas = new Gauge({
+      name: 'sluice_ready_replicas',
+      help: 'Replicas of a revision that pass their readiness probe.',
+      labelNames,
+      registers: [registry],
+    });
+    this.coldStartsTotal = new Counter({
+      name: 'sluice_cold_starts_total',
+      help: 'Requests that had to wait for a revision to scale up from zero.',
+      labelNames,
+      registers: [registry],
+    });
+    this.coldStartSeconds = new Histogram({
+      name: 'sluice_cold_start_seconds',
+      help: 'For requests that waited for a replica from zero: arrival to first response byte.',
+      labelNames,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300],
+      registers: [registry],
+    });
+    this.heldRequests = new Gauge({
+      name: 'sluice_activator_held_requests',
+      help: 'Requests held by the activator, waiting for a replica with spare capacity.',
+      labelNames,
+      registers: [registry],
+    });
+    this.heldBytes = new Gauge({
+      name: 'sluice_activator_held_bytes',
+      help: 'Declared body bytes (content-length) of held requests.',
+      labelNames,
+      registers: [registry],
+    });
+    this.holdSeconds = new Histogram({
+      name: 'sluice_activator_hold_seconds',
+      help: 'Time requests spent in the hold queue.',
+      labelNames,
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300],
+      registers: [registry],
+    });
+    this.rejectedTotal = new Counter({
+      name: 'sluice_activator_rejected_total',
+      help: 'Requests the activator refused or dropped, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.replicaInflight = new Gauge({
+      name: 'sluice_replica_inflight',
+      help: 'Requests in flight on each replica.',
+      labelNames: ['revision', 'replica'],
+      registers: [registry],
+    });
+    this.autoscalerPanic = new Gauge({
+      name: 'sluice_autoscaler_panic',
+      help: '1 while the autoscaler is in panic mode for a revision.',
+      labelNames,
+      registers: [registry],
+    });
+    this.stableConcurrency = new Gauge({
+      name: 'sluice_autoscaler_stable_concurrency',
+      help: 'Average concurrency (or rps) over the stable window.',
+      labelNames,
+      registers: [registry],
+    });
+    this.panicConcurrency = new Gauge({
+      name: 'sluice_autoscaler_panic_concurrency',
+      help: 'Average concurrency (or rps) over the panic window.',
+      labelNames,
+      registers: [registry],
+    });
+    this.autoscalerTarget = new Gauge({
+      name: 'sluice_autoscaler_target',
+      help: 'Per-replica target the autoscaler scales to.',
+      labelNames,
+      registers: [registry],
+    });
+    this.excessBurstCapacity = new Gauge({
+      name: 'sluice_autoscaler_excess_burst_capacity',
+      help: 'Ready capacity minus target burst capacity minus panic demand; negative keeps the activator in the path.',
+      labelNames,
+      registers: [registry],
+    });
+    this.scaleEventsTotal = new Counter({
+      name: 'sluice_scale_events_total',
+      help: 'Scale decisions applied, by direction and reason.',
+      labelNames: ['direction', 'reason'],
+      registers: [registry],
+    });
+    this.unroutedTotal = new Counter({
+      name: 'sluice_unrouted_requests_total',
+      help: 'Requests that matched no InferenceService.',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+  }
+
+  /** Drops every series of a revision (after it is deleted). */
+  forgetRevision(labels: { namespace: string; service: string; revision: string }): void {
+    for (const g of [
+      this.inflight,
+      this.desiredReplicas,
+      this.readyReplicas,
+      this.heldRequests,
+      this.heldBytes,
+      this.autoscalerPanic,
+      this.stableConcurrency,
+      this.panicConcurrency,
+      this.autoscalerTarget,
+      this.excessBurstCapacity,
+    ]) {
+      g.remove(labels);
+    }
+  }
+}
