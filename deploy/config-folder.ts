@@ -1,0 +1,181 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { InferenceService } from '../api/inferenceservice.js';
+import { parseManifests } from '../api/manifests.js';
+import { errorMessage } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Controller } from './controller.js';
+import { emptyCatalogue, mergeCatalogue, type RuntimeCatalogue } from './runtime-catalogue.js';
+
+const MAX_FILES = 5000;
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+interface FileState {
+  /** JSON of each InferenceService last applied from this file, by `<ns>/<name>`. */
+  services: Map<string, string>;
+  catalogue: RuntimeCatalogue;
+}
+
+export interface ConfigFolderDeps {
+  dir: string;
+  controller: Controller;
+  logger: Logger;
+  /** Catalogue the folder's runtimes are layered over (the built-in one). */
+  baseCatalogue: RuntimeCatalogue;
+}
+
+/**
+ * The folder of YAML specs behind `sluice serve --config`. Loads every *.yaml/*.yml (recursively), applies the
+ * InferenceServices, layers ServingRuntimes/LocalLaunchRecipes over the built-in catalogue, and re-syncs on
+ * change. A file that fails to parse is reported and its previously accepted objects stay as they were.
+ */
+export class ConfigFolder {
+  private readonly d: ConfigFolderDeps;
+  private readonly files = new Map<string, FileState>();
+  private catalogueNow: RuntimeCatalogue;
+  private watcher: FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private syncing: Promise<void> | null = null;
+  private again = false;
+
+  constructor(deps: ConfigFolderDeps) {
+    this.d = deps;
+    this.catalogueNow = deps.baseCatalogue;
+  }
+
+  catalogue(): RuntimeCatalogue {
+    return this.catalogueNow;
+  }
+
+  /** Reads the folder and applies what changed. Returns the errors found (also logged). */
+  async sync(): Promise<string[]> {
+    const errors: string[] = [];
+    if (this.syncing) {
+      this.again = true;
+      await this.syncing;
+      return errors;
+    }
+    this.syncing = this.doSync(errors).finally(() => {
+      this.syncing = null;
+    });
+    await this.syncing;
+    if (this.again) {
+      this.again = false;
+      return this.sync();
+    }
+    return errors;
+  }
+
+  watch(): void {
+    try {
+      this.watcher = watch(this.d.dir, { recursive: true }, () => this.schedule());
+      this.watcher.on('error', (err) => this.d.logger.warn({ err }, 'config folder watch failed'));
+    } catch (err) {
+      this.d.logger.warn({ err }, 'cannot watch the config folder; changes need a restart');
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.sync(), 200);
+    this.timer.unref();
+  }
+
+  private async doSync(errors: string[]): Promise<void> {
+    const paths = await listYaml(this.d.dir);
+    const seen = new Set<string>();
+    const parsed = new Map<string, { services: Map<string, InferenceService>; catalogue: RuntimeCatalogue }>();
+    for (const p of paths) {
+      seen.add(p);
+      try {
+        const st = await stat(p);
+        if (st.size > MAX_FILE_BYTES) throw new Error(`file is larger than ${MAX_FILE_BYTES} bytes`);
+        const objs = parseManifests(await readFile(p, 'utf8'), relative(process.cwd(), p) || p);
+        const services = new Map<string, InferenceService>();
+        const catalogue = emptyCatalogue();
+        for (const o of objs) {
+          if (o.kind === 'InferenceService') {
+            services.set(`${o.object.metadata.namespace ?? 'default'}/${o.object.metadata.name}`, o.object);
+            for (const w of o.warnings) this.d.logger.warn({ file: p }, w);
+          } else if (o.kind === 'ClusterServingRuntime') catalogue.clusterRuntimes.push(o.object);
+          else if (o.kind === 'ServingRuntime') catalogue.runtimes.push(o.object);
+          else catalogue.localRecipes.set(o.runtime, o.recipe);
+        }
+        parsed.set(p, { services, catalogue });
+      } catch (err) {
+        const msg = errorMessage(err);
+        errors.push(msg);
+        this.d.logger.error({ file: p }, `config file rejected, keeping what it defined before: ${msg}`);
+      }
+    }
+    // Catalogue first, so services can name runtimes defined in the same folder.
+    for (const [p, f] of parsed) {
+      const prev = this.files.get(p);
+      this.files.set(p, { services: prev?.services ?? new Map(), catalogue: f.catalogue });
+    }
+    for (const p of [...this.files.keys()]) if (!seen.has(p)) this.files.get(p)!.catalogue = emptyCatalogue();
+    this.catalogueNow = [...this.files.values()].map((f) => f.catalogue).reduce(mergeCatalogue, this.d.baseCatalogue);
+
+    for (const [p, f] of parsed) {
+      const state = this.files.get(p)!;
+      for (const [key, isvc] of f.services) {
+        const json = JSON.stringify(isvc);
+        if (state.services.get(key) === json) continue;
+        try {
+          await this.d.controller.apply(isvc, `file:${p}`);
+          state.services.set(key, json);
+        } catch (err) {
+          const msg = `${relative(process.cwd(), p) || p}: ${key}: ${errorMessage(err)}`;
+          errors.push(msg);
+          this.d.logger.error({ file: p }, `InferenceService rejected, keeping the previous one: ${msg}`);
+        }
+      }
+      for (const key of [...state.services.keys()]) {
+        if (f.services.has(key)) continue;
+        await this.deleteFrom(key, p);
+        state.services.delete(key);
+      }
+    }
+    for (const [p, state] of [...this.files]) {
+      if (seen.has(p)) continue;
+      for (const key of state.services.keys()) await this.deleteFrom(key, p);
+      this.files.delete(p);
+    }
+  }
+
+  /** Deletes a service that a file no longer defines, unless another source has taken it over since. */
+  private async deleteFrom(key: string, file: string): Promise<void> {
+    if (!this.d.controller.keysFrom(`file:${file}`).includes(key)) return;
+    const [ns, name] = key.split('/') as [string, string];
+    await this.d.controller.delete(ns, name);
+  }
+}
+
+async function listYaml(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      if (out.length >= MAX_FILES) return;
+      if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (/\.ya?ml$/.test(e.name)) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}

@@ -1,0 +1,165 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Activator, Lease } from '../activator/activator.js';
+import type { Collector } from '../autoscaler/collector.js';
+import type { Clock } from '../core/clock.js';
+import { HttpError, writeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { SluiceMetrics } from '../core/metrics.js';
+import type { SnapshotHolder, RevisionView } from './data-plane.js';
+import { ForwardError, type Forwarder } from './forwarder.js';
+import { matchRoute } from './route-table.js';
+import { TrafficPicker } from './traffic-picker.js';
+
+export interface GatewayDeps {
+  clock: Clock;
+  logger: Logger;
+  metrics: SluiceMetrics;
+  snapshot: SnapshotHolder;
+  activator: Activator;
+  collector: Collector;
+  forwarder: Forwarder;
+  /** Header that selects a tag (Sluice extension; see docs). */
+  tagHeader?: string;
+}
+
+const TAG_HEADER = 'x-sluice-tag';
+const COLD_START_HEADER = 'x-sluice-cold-start';
+
+/** The gateway's request lifecycle: route → pick revision → acquire a replica (maybe held) → forward → count. */
+export class Gateway {
+  private readonly d: GatewayDeps;
+  private readonly picker = new TrafficPicker();
+  private readonly tagHeader: string;
+  private active = 0;
+
+  constructor(deps: GatewayDeps) {
+    this.d = deps;
+    this.tagHeader = deps.tagHeader ?? TAG_HEADER;
+  }
+
+  createServer(): Server {
+    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+      void this.handle(req, res);
+    });
+    return server;
+  }
+
+  /** Requests in the gateway now (held or forwarded), for graceful shutdown. */
+  get activeRequests(): number {
+    return this.active;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.active++;
+    try {
+      await this.route(req, res);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const snap = this.d.snapshot.current;
+    const tagHeader = req.headers[this.tagHeader];
+    const match = matchRoute(
+      snap.routes,
+      req.headers.host,
+      req.url ?? '/',
+      typeof tagHeader === 'string' ? tagHeader : undefined,
+    );
+    if (!match) {
+      this.d.metrics.unroutedTotal.inc({ reason: 'no_route' });
+      writeError(res, 404, `no InferenceService matches host "${req.headers.host ?? ''}" and path "${req.url ?? ''}"`);
+      return;
+    }
+    const target = this.picker.pick(match.route, match.tag);
+    if (!target) {
+      this.d.metrics.unroutedTotal.inc({ reason: match.tag ? 'unknown_tag' : 'no_traffic' });
+      if (match.tag) writeError(res, 404, `InferenceService ${match.route.namespace}/${match.route.service} has no tag "${match.tag}"`);
+      else writeError(res, 503, `InferenceService ${match.route.namespace}/${match.route.service} has no revision taking traffic`);
+      return;
+    }
+    const rev = snap.revisions.get(target.revisionKey);
+    if (!rev) {
+      writeError(res, 503, `revision ${target.revisionName} is not available`);
+      return;
+    }
+    await this.serve(req, res, rev, rewritePath(match.path, rev));
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, rev: RevisionView, path: string): Promise<void> {
+    const { clock, metrics, collector, activator, forwarder } = this.d;
+    const labels = { namespace: rev.namespace, service: rev.service, revision: rev.name };
+    const arrival = clock.now();
+    const started = process.hrtime.bigint();
+    const deadlineAt = arrival + rev.timeoutMs;
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    collector.begin(rev.key);
+    metrics.inflight.inc(labels);
+    let status = 0;
+    try {
+      const bytes = Number(req.headers['content-length'] ?? 0) || 0;
+      for (;;) {
+        const acquired = activator.acquire(rev.key, { signal: abort.signal, deadlineAt, bytes });
+        const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+        try {
+          status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
+            path,
+            timeoutMs: Math.max(1, deadlineAt - clock.now()),
+            signal: abort.signal,
+            responseHeaders: lease.coldStart
+              ? () => {
+                  const ms = clock.now() - arrival;
+                  metrics.coldStartsTotal.inc(labels);
+                  metrics.coldStartSeconds.observe(labels, ms / 1000);
+                  return { [COLD_START_HEADER]: String(ms) };
+                }
+              : undefined,
+          });
+          break;
+        } catch (err) {
+          if (err instanceof ForwardError && err.retryable && clock.now() < deadlineAt) {
+            activator.reportFailure(rev.key, lease.replica.endpoint.id);
+            this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
+            continue;
+          }
+          throw err;
+        } finally {
+          lease.release();
+        }
+      }
+    } catch (err) {
+      status = this.fail(res, err);
+    } finally {
+      res.off('close', onClose);
+      collector.end(rev.key);
+      metrics.inflight.dec(labels);
+      metrics.requestsTotal.inc({ ...labels, code: String(status) });
+      metrics.requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  private fail(res: ServerResponse, err: unknown): number {
+    if (err instanceof HttpError || err instanceof ForwardError) {
+      if (err.status === 499) {
+        res.destroy();
+        return 499;
+      }
+      writeError(res, err.status, err.message, err instanceof HttpError ? err.headers : {});
+      return err.status;
+    }
+    this.d.logger.error({ err }, 'gateway failure');
+    writeError(res, 500, 'internal gateway error');
+    return 500;
+  }
+}
+
+/** Rewrites `/models/<modelName>` to the runtime's own model name when they differ (e.g. TorchServe). */
+function rewritePath(path: string, rev: RevisionView): string {
+  if (rev.runtimeModelName === rev.modelName) return path;
+  return path.replace(`/models/${rev.modelName}`, `/models/${rev.runtimeModelName}`);
+}
