@@ -57,7 +57,7 @@ const batcher = strictObject({
 });
 
 const logger = strictObject({
-  url: z.string().url().optional(),
+  url: z.string().url({ message: 'expected an absolute URL like http://logger.example/' }).optional(),
   mode: z.enum(['all', 'request', 'response']).default('all'),
 });
 
@@ -171,13 +171,12 @@ export function parseInferenceService(doc: unknown): { object: InferenceService;
   if (!parsed.success || issues.length > 0) throw new ValidationError(dedupe(issues), subjectOf(doc));
 
   const { status: _status, ...raw } = parsed.data;
-  const rewritten = rewriteLegacyPredictor(raw.spec.predictor);
-  warnings.push(...rewritten.warnings);
+  const predictor: PredictorSpec = rewriteLegacyPredictor(raw.spec.predictor);
   const object: InferenceService = {
     apiVersion: raw.apiVersion,
     kind: raw.kind,
     metadata: raw.metadata,
-    spec: { predictor: rewritten.predictor, ...(raw.spec.transformer ? { transformer: raw.spec.transformer } : {}) },
+    spec: { predictor, ...(raw.spec.transformer ? { transformer: raw.spec.transformer } : {}) },
   };
   return { object, warnings };
 }

@@ -26,10 +26,10 @@ interface LegacyInput {
 
 export function rewriteLegacyPredictor<P extends { model?: unknown }, M>(
   predictor: P,
-): { predictor: Omit<P, LegacyFramework> & { model?: M }; warnings: string[] } {
+): Omit<P, LegacyFramework> & { model?: M } {
   const rec = predictor as Record<string, unknown>;
   const key = LEGACY_FRAMEWORKS.find((k) => rec[k] !== undefined);
-  if (key === undefined) return { predictor: predictor as Omit<P, LegacyFramework> & { model?: M }, warnings: [] };
+  if (key === undefined) return predictor as Omit<P, LegacyFramework> & { model?: M };
   const { [key]: legacy, ...rest } = rec;
   const spec = legacy as LegacyInput & Record<string, unknown>;
   const protocol = spec.protocolVersion ?? DEFAULT_PROTOCOL[key];
@@ -38,8 +38,5 @@ export function rewriteLegacyPredictor<P extends { model?: unknown }, M>(
     ...spec,
     ...(protocol !== undefined ? { protocolVersion: protocol } : {}),
   };
-  return {
-    predictor: { ...rest, model } as unknown as Omit<P, LegacyFramework> & { model?: M },
-    warnings: [],
-  };
+  return { ...rest, model } as unknown as Omit<P, LegacyFramework> & { model?: M };
 }

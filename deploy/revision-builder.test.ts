@@ -153,3 +153,10 @@ describe('replaceImageTag', () => {
     expect(replaceImageTag(image, 'v0.13.0')).toBe(expected);
   });
 });
+
+describe('gpus', () => {
+  it('rejects a fractional GPU count, naming the field', () => {
+    const isvc = parse({ predictor: { model: { ...sklearn.model, resources: { limits: { 'nvidia.com/gpu': '0.5' } } } } });
+    expect(() => revisionOf(isvc)).toThrow('spec.predictor.model.resources.limits["nvidia.com/gpu"]: GPU count must be a whole number, got "0.5"');
+  });
+});

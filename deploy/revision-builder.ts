@@ -81,7 +81,7 @@ export function buildRevision(
       runtime: { name: resolved.runtime.metadata.name, kind: resolved.kind, protocolVersion: resolved.protocolVersion },
       storageUri: model.storageUri ?? null,
       container,
-      gpus: gpusOf(container.resources),
+      gpus: gpusOf(container.resources, 'spec.predictor.model.resources'),
       local: catalogue.localRecipes.get(resolved.runtime.metadata.name) ?? null,
     };
   }
@@ -103,7 +103,7 @@ export function buildRevision(
     runtime: { name: 'custom', kind: 'custom', protocolVersion: customProtocol(env, isvc) },
     storageUri: env.STORAGE_URI ?? null,
     container,
-    gpus: gpusOf(container.resources),
+    gpus: gpusOf(container.resources, `spec.${component}.containers[0].resources`),
     // Custom containers have no catalogue entry; the local backend cannot launch them without a recipe.
     local: null,
   };
@@ -172,14 +172,14 @@ function customProtocol(env: Record<string, string>, isvc: InferenceService): Pr
 }
 
 /** GPUs per replica: resources whose name ends in `/gpu`; limits win over requests. */
-export function gpusOf(resources: ResourceRequirements): Record<string, number> {
+export function gpusOf(resources: ResourceRequirements, path = 'resources'): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const source of [resources.requests, resources.limits]) {
+  for (const [field, source] of [['requests', resources.requests], ['limits', resources.limits]] as const) {
     for (const [key, value] of Object.entries(source)) {
       if (!key.endsWith('/gpu')) continue;
       const n = Number(value);
       if (!Number.isInteger(n) || n < 0) {
-        throw new ValidationError([{ path: `resources.${key}`, message: `GPU count must be a whole number, got ${JSON.stringify(value)}` }]);
+        throw new ValidationError([{ path: `${path}.${field}[${JSON.stringify(key)}]`, message: `GPU count must be a whole number, got ${JSON.stringify(value)}` }]);
       }
       if (n > 0) out[key] = n;
       else delete out[key];
