@@ -104,9 +104,9 @@ export class ConfigFolder {
           if (o.kind === 'InferenceService') {
             services.set(`${o.object.metadata.namespace ?? 'default'}/${o.object.metadata.name}`, o.object);
             for (const w of o.warnings) this.d.logger.warn({ file: p }, w);
-          } else if (o.kind === 'ClusterServingRuntime') catalogue.clusterRuntimes.push(o.object);
-          else if (o.kind === 'ServingRuntime') catalogue.runtimes.push(o.object);
-          else catalogue.localRecipes.set(o.runtime, o.recipe);
+          } else if (o.kind === 'LocalLaunchRecipe') catalogue.localRecipes.set(o.runtime, o.recipe);
+          else if (o.object.kind === 'ClusterServingRuntime') catalogue.clusterRuntimes.push(o.object);
+          else catalogue.runtimes.push(o.object);
         }
         parsed.set(p, { services, catalogue });
       } catch (err) {

@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import { defaultInferenceService } from '../api/defaulting.js';
+import { parseManifests } from '../api/manifests.js';
+import { ValidationError } from '../core/errors.js';
+import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue } from '../deploy/runtime-catalogue.js';
+import { AdminClient } from './admin-client.js';
+import { age, checkFormat, printObjects, table } from './output.js';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export const DEFAULT_SERVER = process.env.SLUICE_SERVER ?? 'http://127.0.0.1:8081';
+
+async function readInput(file: string): Promise<string> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/**
+ * `sluice apply -f FILE`: validates every document; with --dry-run prints the InferenceServices after defaulting
+ * (runtime and protocolVersion resolved) without contacting a server, else sends them to the admin API.
+ */
+export async function applyCommand(
+  io: Io,
+  o: { file: string; dryRun?: boolean; output?: string; server?: string; runtimes?: string[] },
+): Promise<void> {
+  const format = o.output === undefined ? null : checkFormat(o.output, false);
+  const objs = parseManifests(await readInput(o.file), o.file);
+  const local = emptyCatalogue();
+  for (const x of objs) {
+    if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
+    else if (x.kind !== 'InferenceService') {
+      if (x.object.kind === 'ClusterServingRuntime') local.clusterRuntimes.push(x.object);
+      else local.runtimes.push(x.object);
+    }
+  }
+  const catalogue = mergeCatalogue(loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]), local);
+  const services = objs.flatMap((x) => (x.kind === 'InferenceService' ? [x] : []));
+  if (services.length === 0) throw new Error(`${o.file}: no InferenceService found`);
+  for (const s of services) for (const w of s.warnings) io.err(`warning: ${o.file}: ${w}\n`);
+  if (o.dryRun) {
+    const defaulted = services.map((s) => {
+      try {
+        return defaultInferenceService(s.object, catalogue);
+      } catch (err) {
+        if (err instanceof ValidationError)
+          throw new ValidationError(err.issues, `${o.file}: document ${s.index}: InferenceService ${s.object.metadata.name}`);
+        throw err;
+      }
+    });
+    io.out(printObjects(defaulted, format ?? 'yaml', defaulted.length > 1));
+    return;
+  }
+  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const results: unknown[] = [];
+  for (const s of services) {
+    const ns = s.object.metadata.namespace ?? 'default';
+    const r = await client.put(ns, s.object.metadata.name, s.object);
+    results.push(r.object);
+    if (!format) io.out(`inferenceservice.serving.kserve.io/${s.object.metadata.name} ${r.status === 201 ? 'created' : 'configured'}\n`);
+  }
+  if (format) io.out(printObjects(results, format, results.length > 1));
+}
+
+const RESOURCE_NAMES = new Set(['isvc', 'isvcs', 'inferenceservice', 'inferenceservices']);
+
+function checkResource(resource: string): void {
+  if (!RESOURCE_NAMES.has(resource.toLowerCase()))
+    throw new Error(`unknown resource type "${resource}"; use isvc (inferenceservice)`);
+}
+
+type Obj = Record<string, unknown>;
+const field = (o: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Obj)[k] : undefined), o);
+
+/** `sluice get isvc [NAME]`: a kubectl-like table, or the objects as JSON/YAML. */
+export async function getCommand(
+  io: Io,
+  resource: string,
+  name: string | undefined,
+  o: { namespace?: string; allNamespaces?: boolean; output?: string; server?: string },
+): Promise<void> {
+  checkResource(resource);
+  const format = checkFormat(o.output, true);
+  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const ns = o.namespace ?? 'default';
+  const items = name ? [await client.get(ns, name)] : await client.list(o.allNamespaces ? null : ns);
+  if (format !== 'table') {
+    io.out(printObjects(items, format, !name));
+    return;
+  }
+  if (items.length === 0) {
+    io.err(`No resources found in ${o.allNamespaces ? 'any' : ns} namespace.\n`);
+    return;
+  }
+  const rows = items.map((it) => {
+    const traffic = (field(it, 'status', 'components', 'predictor', 'traffic') as Array<Obj> | undefined) ?? [];
+    const latest = traffic.find((t) => t.latestRevision === true);
+    const prev = traffic.find((t) => t.latestRevision !== true && Number(t.percent) > 0);
+    const ready = ((field(it, 'status', 'conditions') as Array<Obj> | undefined) ?? []).find((c) => c.type === 'Ready');
+    const revs = (field(it, 'status', 'revisions') as Array<Obj> | undefined) ?? [];
+    const latestName = String(field(it, 'status', 'components', 'predictor', 'latestCreatedRevision') ?? '');
+    const latestRev = revs.find((r) => r.name === latestName);
+    const row = [
+      String(field(it, 'metadata', 'name')),
+      String(field(it, 'status', 'url') ?? ''),
+      String(ready?.status ?? 'Unknown'),
+      prev ? String(prev.percent) : '',
+      latest ? String(latest.percent) : '',
+      latestName,
+      latestRev ? `${String(latestRev.readyReplicas)}/${String(latestRev.desiredReplicas)}` : '',
+      age(field(it, 'metadata', 'creationTimestamp')),
+    ];
+    return o.allNamespaces ? [String(field(it, 'metadata', 'namespace')), ...row] : row;
+  });
+  const headers = ['NAME', 'URL', 'READY', 'PREV', 'LATEST', 'LATESTREVISION', 'REPLICAS', 'AGE'];
+  io.out(table(o.allNamespaces ? ['NAMESPACE', ...headers] : headers, rows));
+}
+
+export async function deleteCommand(io: Io, resource: string, name: string, o: { namespace?: string; server?: string }): Promise<void> {
+  checkResource(resource);
+  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  await client.delete(o.namespace ?? 'default', name);
+  io.out(`inferenceservice.serving.kserve.io "${name}" deleted\n`);
+}

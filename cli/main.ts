@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { resolveServeConfig } from '../core/config.js';
+import { errorMessage } from '../core/errors.js';
+import { applyCommand, deleteCommand, getCommand, type Io } from './commands.js';
+import { startEmbedded } from './embedded.js';
+
+const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got "${v}"`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('sluice')
+    .description('Serverless request gateway and autoscaler for ML model runtimes (KServe InferenceService compatible)')
+    .version('0.1.0')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('run every role in one process: gateway, activator, autoscaler, controller, local backend')
+    .option('-c, --config <dir>', 'folder of InferenceService / ServingRuntime YAML files (watched)')
+    .option('--no-watch', 'do not watch the config folder for changes')
+    .option('--data-port <port>', 'gateway port (default 8080)', int('--data-port'))
+    .option('--data-host <host>', 'gateway address (default 0.0.0.0)')
+    .option('--admin-port <port>', 'admin API port (default 8081)', int('--admin-port'))
+    .option('--admin-host <host>', 'admin API address (default 127.0.0.1)')
+    .option('--metrics-port <port>', 'Prometheus /metrics port (default 9090)', int('--metrics-port'))
+    .option('--metrics-host <host>', 'metrics address (default 0.0.0.0)')
+    .option('--domain <domain>', 'domain of service hosts <name>.<namespace>.<domain> (default example.com)')
+    .option('--python <path>', 'Python used by launch recipes ({{python}})')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .action(async (o: Record<string, unknown>) => {
+      const config = resolveServeConfig({
+        dataPort: o.dataPort,
+        dataHost: o.dataHost,
+        adminPort: o.adminPort,
+        adminHost: o.adminHost,
+        metricsPort: o.metricsPort,
+        metricsHost: o.metricsHost,
+        domain: o.domain,
+        logLevel: o.logLevel,
+      });
+      const sluice = await startEmbedded({
+        config,
+        configDir: (o.config as string | undefined) ?? null,
+        watch: o.watch !== false,
+        pythonPath: o.python as string | undefined,
+      });
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`${signal}: finishing in-flight requests and stopping replicas\n`);
+        sluice.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+
+  program
+    .command('apply')
+    .description('create or replace InferenceServices from a YAML/JSON file')
+    .requiredOption('-f, --filename <file>', 'file to apply (- for stdin)')
+    .option('--dry-run', 'validate and print the object after defaulting, without a server')
+    .option('-o, --output <format>', 'json or yaml')
+    .option('--runtimes <dir...>', 'extra folders of ServingRuntimes for --dry-run')
+    .option('-s, --server <url>', 'admin API URL (default $SLUICE_SERVER or http://127.0.0.1:8081)')
+    .action((o: { filename: string; dryRun?: boolean; output?: string; server?: string; runtimes?: string[] }) =>
+      applyCommand(io, { file: o.filename, dryRun: o.dryRun, output: o.output, server: o.server, runtimes: o.runtimes }),
+    );
+
+  program
+    .command('get')
+    .description('show InferenceServices')
+    .argument('<resource>', 'isvc')
+    .argument('[name]', 'one InferenceService')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'every namespace')
+    .option('-o, --output <format>', 'json or yaml (default: a table)')
+    .option('-s, --server <url>', 'admin API URL')
+    .action((resource: string, name: string | undefined, o: { namespace?: string; allNamespaces?: boolean; output?: string; server?: string }) =>
+      getCommand(io, resource, name, o),
+    );
+
+  program
+    .command('delete')
+    .description('delete an InferenceService and its revisions')
+    .argument('<resource>', 'isvc')
+    .argument('<name>', 'InferenceService name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-s, --server <url>', 'admin API URL')
+    .action((resource: string, name: string, o: { namespace?: string; server?: string }) => deleteCommand(io, resource, name, o));
+
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    process.exit(1);
+  });
