@@ -1,0 +1,438 @@
+/**
+ * The local backend: each replica of a revision is a child process on a free loopback port, started from
+ * the runtime's LocalLaunchRecipe. Replicas are announced when their readiness path answers 2xx, drained
+ * and stopped gracefully on scale-down, restarted with backoff when they crash, and never outlive Sluice
+ * (close(), a process 'exit' hook, an open stdin pipe the runtime may watch, and pidfiles reaped on start).
+ */
+import { statSync } from 'node:fs';
+import { SystemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
+import { revisionKey as keyOf, type Revision } from '../../../api/revision.js';
+import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
+import { silentLogger, type BackendLogger } from './backend-logger.js';
+import { findFreePort } from './free-port.js';
+import { modelDirFromStorageUri, renderLaunch, type LaunchContext } from './launch-template.js';
+import { PidFiles, defaultStateDir } from './pidfiles.js';
+import { DEFAULT_RESTART_BACKOFF, RestartBackoff, type RestartBackoffOptions } from './restart-backoff.js';
+import { ReplicaProcess, describeExit, type ReplicaExit } from './replica-process.js';
+
+export interface LocalBackendOptions {
+  /** Repository root, for `{{sluiceRoot}}` (where dist/ lives). */
+  sluiceRoot: string;
+  clock?: Clock;
+  logger?: BackendLogger;
+  /** `{{python}}`; default `python3`. */
+  pythonPath?: string;
+  /** `{{node}}`; default this process's Node binary. */
+  nodePath?: string;
+  /** Interface replicas listen on; default 127.0.0.1. */
+  host?: string;
+  /** Readiness probe period while a replica starts; default 50 ms. */
+  probeIntervalMs?: number;
+  /** Timeout of one readiness probe; default 1000 ms. */
+  probeTimeoutMs?: number;
+  /** SIGTERM → SIGKILL delay; default the revision's timeoutSeconds, else 30 s. */
+  stopGracePeriodMs?: number;
+  /** Delay between the 'draining' event and SIGTERM, so routers stop picking the replica; default 50 ms. */
+  drainDelayMs?: number;
+  /** Crash-loop backoff; default 200 ms doubling to 10 s, reset after 30 s ready. */
+  restartBackoff?: Partial<RestartBackoffOptions>;
+  /** Hard cap on replicas per revision, whatever scale() asks; default 32. */
+  maxReplicasPerRevision?: number;
+  /** Where pidfiles live; default `<tmpdir>/sluice-<uid>/local-backend`. */
+  stateDir?: string;
+  /** Base for relative storageUri paths; default process.cwd(). */
+  cwd?: string;
+}
+
+type Phase = 'allocating' | 'starting' | 'ready' | 'stopping';
+
+interface Replica {
+  n: number;
+  id: string;
+  phase: Phase;
+  proc: ReplicaProcess | null;
+  /** Set once the replica was announced ready (the only replicas that get 'draining'/'removed'). */
+  endpoint: Endpoint | null;
+  readyAt: number | null;
+  stopReason: string | null;
+  failure: string | null;
+  done: Promise<void>;
+  resolveDone: () => void;
+}
+
+interface RevisionState {
+  key: string;
+  revision: Revision;
+  modelDir: string;
+  desired: number;
+  replicas: Map<number, Replica>;
+  nextN: number;
+  backoff: RestartBackoff;
+  retryTimer: TimerHandle | null;
+  /** Consecutive EADDRINUSE start failures (retried at once, up to MAX_PORT_RACES). */
+  portRaces: number;
+  removing: boolean;
+}
+
+const MAX_PORT_RACES = 3;
+
+export class LocalBackend implements Backend {
+  private readonly clock: Clock;
+  private readonly logger: BackendLogger;
+  private readonly host: string;
+  private readonly probeIntervalMs: number;
+  private readonly probeTimeoutMs: number;
+  private readonly drainDelayMs: number;
+  private readonly maxReplicas: number;
+  private readonly backoffOptions: RestartBackoffOptions;
+  private readonly pidfiles: PidFiles;
+  private readonly revisions = new Map<string, RevisionState>();
+  private readonly listeners = new Set<(event: EndpointEvent) => void>();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private readonly onProcessExit = (): void => this.killAllNow();
+
+  constructor(private readonly opts: LocalBackendOptions) {
+    this.clock = opts.clock ?? new SystemClock();
+    this.logger = opts.logger ?? silentLogger;
+    this.host = opts.host ?? '127.0.0.1';
+    this.probeIntervalMs = opts.probeIntervalMs ?? 50;
+    this.probeTimeoutMs = opts.probeTimeoutMs ?? 1_000;
+    this.drainDelayMs = opts.drainDelayMs ?? 50;
+    this.maxReplicas = opts.maxReplicasPerRevision ?? 32;
+    this.backoffOptions = { ...DEFAULT_RESTART_BACKOFF, ...opts.restartBackoff };
+    this.pidfiles = new PidFiles(opts.stateDir ?? defaultStateDir());
+    const reaped = this.pidfiles.reapStale();
+    if (reaped.length > 0) this.logger.warn({ pids: reaped }, 'killed replicas left behind by an earlier run');
+    process.on('exit', this.onProcessExit);
+  }
+
+  async apply(revision: Revision): Promise<void> {
+    this.assertOpen();
+    const key = keyOf(revision);
+    if (!revision.local) {
+      throw new Error(
+        `revision ${key}: runtime ${revision.runtime.name} has no local launch recipe, so the local backend cannot run it`,
+      );
+    }
+    const modelDir = modelDirFromStorageUri(revision.storageUri, this.opts.cwd);
+    if (modelDir) {
+      let isDir = false;
+      try {
+        isDir = statSync(modelDir).isDirectory();
+      } catch {
+        isDir = false;
+      }
+      if (!isDir) throw new Error(`revision ${key}: model directory ${modelDir} (from storageUri ${revision.storageUri}) does not exist`);
+    }
+    // Render once now so a bad template fails at apply, not at the first scale-up.
+    renderLaunch(revision.local, revision.container.env, this.context(revision, modelDir, 0));
+    const existing = this.revisions.get(key);
+    if (existing) {
+      existing.revision = revision;
+      existing.modelDir = modelDir;
+      return;
+    }
+    this.revisions.set(key, {
+      key,
+      revision,
+      modelDir,
+      desired: 0,
+      replicas: new Map(),
+      nextN: 1,
+      backoff: new RestartBackoff(this.backoffOptions),
+      retryTimer: null,
+      portRaces: 0,
+      removing: false,
+    });
+  }
+
+  async scale(revisionKey: string, replicas: number): Promise<void> {
+    this.assertOpen();
+    const state = this.revisions.get(revisionKey);
+    if (!state || state.removing) throw new Error(`unknown revision ${revisionKey}: apply it before scaling`);
+    if (!Number.isInteger(replicas) || replicas < 0) {
+      throw new Error(`replicas for ${revisionKey} must be a non-negative integer, got ${replicas}`);
+    }
+    if (replicas > this.maxReplicas) {
+      this.logger.warn({ revision: revisionKey, asked: replicas, cap: this.maxReplicas }, 'replicas capped');
+    }
+    state.desired = Math.min(replicas, this.maxReplicas);
+    this.reconcile(state);
+  }
+
+  async remove(revisionKey: string): Promise<void> {
+    const state = this.revisions.get(revisionKey);
+    if (!state) return;
+    state.removing = true;
+    state.desired = 0;
+    this.cancelRetry(state);
+    await Promise.all([...state.replicas.values()].map((r) => this.stopReplica(state, r, 'revision removed')));
+    this.revisions.delete(revisionKey);
+  }
+
+  counts(revisionKey: string): ReplicaCounts {
+    const state = this.revisions.get(revisionKey);
+    if (!state) return { desired: 0, starting: 0, ready: 0 };
+    let starting = 0;
+    let ready = 0;
+    for (const r of state.replicas.values()) {
+      if (r.phase === 'allocating' || r.phase === 'starting') starting++;
+      else if (r.phase === 'ready') ready++;
+    }
+    return { desired: state.desired, starting, ready };
+  }
+
+  endpoints(revisionKey: string): Endpoint[] {
+    const state = this.revisions.get(revisionKey);
+    if (!state) return [];
+    const out: Endpoint[] = [];
+    for (const r of state.replicas.values()) if (r.phase === 'ready' && r.endpoint) out.push(r.endpoint);
+    return out;
+  }
+
+  subscribe(listener: (event: EndpointEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Pids of every replica process still running (for tests and diagnostics). */
+  pids(): number[] {
+    const out: number[] = [];
+    for (const s of this.revisions.values()) {
+      for (const r of s.replicas.values()) {
+        const pid = r.proc?.pid;
+        if (pid !== undefined && !r.proc!.exited) out.push(pid);
+      }
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.closing = (async () => {
+      const stops: Promise<void>[] = [];
+      for (const state of this.revisions.values()) {
+        state.desired = 0;
+        this.cancelRetry(state);
+        for (const r of state.replicas.values()) stops.push(this.stopReplica(state, r, 'backend closed'));
+      }
+      await Promise.all(stops);
+      this.revisions.clear();
+      process.off('exit', this.onProcessExit);
+    })();
+    return this.closing;
+  }
+
+  // --- internals -------------------------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('local backend is closed');
+  }
+
+  private context(revision: Revision, modelDir: string, port: number): LaunchContext {
+    return {
+      port,
+      modelName: revision.runtimeModelName,
+      modelDir,
+      storageUri: revision.storageUri ?? '',
+      sluiceRoot: this.opts.sluiceRoot,
+      node: this.opts.nodePath ?? process.execPath,
+      python: this.opts.pythonPath ?? 'python3',
+    };
+  }
+
+  private graceMs(revision: Revision): number {
+    if (this.opts.stopGracePeriodMs !== undefined) return this.opts.stopGracePeriodMs;
+    return revision.timeoutSeconds > 0 ? revision.timeoutSeconds * 1000 : 30_000;
+  }
+
+  private emit(event: EndpointEvent): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(event);
+      } catch (err) {
+        this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'endpoint listener threw');
+      }
+    }
+  }
+
+  private cancelRetry(state: RevisionState): void {
+    if (state.retryTimer) this.clock.clearTimeout(state.retryTimer);
+    state.retryTimer = null;
+  }
+
+  /** Brings the number of live (not stopping) replicas to `desired`. */
+  private reconcile(state: RevisionState): void {
+    if (this.closed || state.removing) return;
+    const live = [...state.replicas.values()].filter((r) => r.phase !== 'stopping');
+    if (live.length < state.desired) {
+      const wait = state.backoff.waitMs(this.clock.now());
+      if (wait > 0) {
+        if (!state.retryTimer) {
+          state.retryTimer = this.clock.setTimeout(() => {
+            state.retryTimer = null;
+            this.reconcile(state);
+          }, wait);
+        }
+        return;
+      }
+      for (let i = live.length; i < state.desired; i++) this.startReplica(state);
+    } else if (live.length > state.desired) {
+      // Not-ready replicas go first, then the newest ready ones.
+      const order = live.sort((a, b) => {
+        const ar = a.phase === 'ready' ? 1 : 0;
+        const br = b.phase === 'ready' ? 1 : 0;
+        return ar !== br ? ar - br : b.n - a.n;
+      });
+      for (const r of order.slice(0, live.length - state.desired)) void this.stopReplica(state, r, 'scaled down');
+    }
+  }
+
+  private startReplica(state: RevisionState): void {
+    const n = state.nextN++;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const replica: Replica = {
+      n,
+      id: `${state.key}#${n}`,
+      phase: 'allocating',
+      proc: null,
+      endpoint: null,
+      readyAt: null,
+      stopReason: null,
+      failure: null,
+      done,
+      resolveDone,
+    };
+    state.replicas.set(n, replica);
+    void this.launch(state, replica);
+  }
+
+  private async launch(state: RevisionState, replica: Replica): Promise<void> {
+    let port: number;
+    try {
+      port = await findFreePort(this.host);
+    } catch (err) {
+      this.logger.error({ replica: replica.id, err: err instanceof Error ? err.message : String(err) }, 'no free port');
+      this.onReplicaExit(state, replica, { code: null, signal: null, spawnError: 'no free port', portInUse: false });
+      return;
+    }
+    if (replica.phase === 'stopping') {
+      state.replicas.delete(replica.n);
+      replica.resolveDone();
+      this.reconcile(state);
+      return;
+    }
+    const revision = state.revision;
+    const launch = renderLaunch(revision.local!, revision.container.env, this.context(revision, state.modelDir, port));
+    const proc = new ReplicaProcess(
+      {
+        id: replica.id,
+        host: this.host,
+        port,
+        launch,
+        probeIntervalMs: this.probeIntervalMs,
+        probeTimeoutMs: this.probeTimeoutMs,
+        startupTimeoutMs: revision.local!.startupTimeoutSeconds * 1000,
+        clock: this.clock,
+        logger: this.logger,
+      },
+      {
+        onReady: () => this.onReplicaReady(state, replica),
+        onStartupTimeout: () => {
+          replica.failure = `not ready within ${revision.local!.startupTimeoutSeconds}s`;
+          this.logger.warn({ replica: replica.id }, `replica ${replica.failure}; killing it`);
+          void proc.kill();
+        },
+        onExit: (exit) => this.onReplicaExit(state, replica, exit),
+      },
+    );
+    replica.proc = proc;
+    replica.phase = 'starting';
+    proc.start();
+    if (proc.pid !== undefined) {
+      this.pidfiles.write({
+        pid: proc.pid,
+        ownerPid: process.pid,
+        replica: replica.id,
+        argv: proc.argv,
+        startedAt: new Date(this.clock.now()).toISOString(),
+      });
+    }
+    this.logger.info({ replica: replica.id, pid: proc.pid, url: proc.url }, 'replica starting');
+  }
+
+  private onReplicaReady(state: RevisionState, replica: Replica): void {
+    if (replica.phase !== 'starting') return;
+    replica.phase = 'ready';
+    replica.readyAt = this.clock.now();
+    state.portRaces = 0;
+    replica.endpoint = {
+      id: replica.id,
+      revisionKey: state.key,
+      url: replica.proc!.url,
+      capacity: state.revision.containerConcurrency,
+    };
+    this.logger.info({ replica: replica.id, url: replica.endpoint.url }, 'replica ready');
+    this.emit({ type: 'ready', endpoint: replica.endpoint });
+  }
+
+  private onReplicaExit(state: RevisionState, replica: Replica, exit: ReplicaExit): void {
+    const pid = replica.proc?.pid;
+    if (pid !== undefined) this.pidfiles.remove(pid);
+    state.replicas.delete(replica.n);
+    const requested = replica.phase === 'stopping';
+    const how = describeExit(exit);
+    if (requested) {
+      this.logger.info({ replica: replica.id, exit: how }, 'replica stopped');
+      if (replica.endpoint) this.emit({ type: 'removed', endpoint: replica.endpoint, reason: `${replica.stopReason ?? 'stopped'} (${how})` });
+    } else {
+      const reason = replica.failure ? `${replica.failure}; ${how}` : `crashed: ${how}`;
+      if (replica.endpoint) this.emit({ type: 'removed', endpoint: replica.endpoint, reason });
+      if (exit.portInUse && replica.endpoint === null && state.portRaces < MAX_PORT_RACES) {
+        state.portRaces++;
+        this.logger.warn({ replica: replica.id }, 'port taken before the replica could bind it; retrying on another port');
+      } else {
+        const now = this.clock.now();
+        const delay = state.backoff.failed(now, replica.readyAt === null ? 0 : now - replica.readyAt);
+        this.logger.warn(
+          { replica: replica.id, reason, failures: state.backoff.failures, restartInMs: delay },
+          'replica failed',
+        );
+      }
+    }
+    replica.phase = 'stopping';
+    replica.resolveDone();
+    this.reconcile(state);
+  }
+
+  private async stopReplica(state: RevisionState, replica: Replica, reason: string): Promise<void> {
+    if (replica.phase === 'stopping') return replica.done;
+    const wasReady = replica.phase === 'ready';
+    replica.phase = 'stopping';
+    replica.stopReason = reason;
+    const proc = replica.proc;
+    if (!proc) return replica.done; // still finding a port: launch() sees 'stopping' and gives up
+    if (wasReady && replica.endpoint) {
+      this.emit({ type: 'draining', endpoint: replica.endpoint });
+      if (this.drainDelayMs > 0) await new Promise<void>((r) => this.clock.setTimeout(r, this.drainDelayMs));
+    }
+    await proc.stop(this.graceMs(state.revision));
+    return replica.done;
+  }
+
+  /** process 'exit' hook: nothing async can run any more, so SIGKILL every child synchronously. */
+  private killAllNow(): void {
+    for (const state of this.revisions.values()) {
+      for (const r of state.replicas.values()) {
+        r.proc?.killNow();
+        const pid = r.proc?.pid;
+        if (pid !== undefined) this.pidfiles.remove(pid);
+      }
+    }
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * One replica: a child process on a loopback port, its readiness probe, and its stop (SIGTERM, then
+ * SIGKILL after a grace period). It reports to its owner through callbacks and never restarts itself.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
+import type { BackendLogger } from './backend-logger.js';
+import type { LaunchCommand } from './launch-template.js';
+import { forwardLines } from './output-lines.js';
+
+export interface ReplicaExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all (e.g. ENOENT). */
+  spawnError: string | null;
+  /** The child printed EADDRINUSE before it became ready: the port was taken in a race. */
+  portInUse: boolean;
+}
+
+export interface ReplicaCallbacks {
+  onReady(): void;
+  onStartupTimeout(): void;
+  onExit(exit: ReplicaExit): void;
+}
+
+export interface ReplicaProcessOptions {
+  id: string;
+  host: string;
+  port: number;
+  launch: LaunchCommand;
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  startupTimeoutMs: number;
+  clock: Clock;
+  logger: BackendLogger;
+}
+
+export function describeExit(exit: ReplicaExit): string {
+  if (exit.spawnError) return `could not start: ${exit.spawnError}`;
+  if (exit.signal) return `killed by ${exit.signal}`;
+  return `exited with code ${exit.code}`;
+}
+
+/** GET url; resolves true on 2xx within timeoutMs. */
+function probe(url: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+export class ReplicaProcess {
+  readonly id: string;
+  readonly url: string;
+  private child: ChildProcess | null = null;
+  private probeTimer: TimerHandle | null = null;
+  private startupTimer: TimerHandle | null = null;
+  private killTimer: TimerHandle | null = null;
+  private ready = false;
+  private stopping = false;
+  private exitInfo: ReplicaExit | null = null;
+  private portInUse = false;
+  private readonly exitWaiters: Array<(e: ReplicaExit) => void> = [];
+
+  constructor(
+    private readonly opts: ReplicaProcessOptions,
+    private readonly callbacks: ReplicaCallbacks,
+  ) {
+    this.id = opts.id;
+    this.url = `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get argv(): string[] {
+    return [this.opts.launch.command, ...this.opts.launch.args];
+  }
+
+  get exited(): boolean {
+    return this.exitInfo !== null;
+  }
+
+  /** Spawns the child and starts probing. stdin stays an open pipe: runtimes may watch it to notice our death. */
+  start(): void {
+    const { launch, logger, clock } = this.opts;
+    const child = spawn(launch.command, launch.args, { env: launch.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdin?.on('error', () => undefined);
+    const forward = (stream: 'stdout' | 'stderr') => (line: string) => {
+      if (!this.ready && line.includes('EADDRINUSE')) this.portInUse = true;
+      if (stream === 'stderr') logger.warn({ replica: this.id, pid: child.pid, stream }, line);
+      else logger.info({ replica: this.id, pid: child.pid, stream }, line);
+    };
+    if (child.stdout) forwardLines(child.stdout, forward('stdout'));
+    if (child.stderr) forwardLines(child.stderr, forward('stderr'));
+    child.once('error', (err) => {
+      // 'error' without 'exit' means the process never ran.
+      if (child.pid === undefined) this.finish({ code: null, signal: null, spawnError: err.message, portInUse: false });
+      else logger.warn({ replica: this.id, err: err.message }, 'replica process error');
+    });
+    child.once('exit', (code, signal) => this.finish({ code, signal, spawnError: null, portInUse: this.portInUse }));
+    this.startupTimer = clock.setTimeout(() => {
+      this.startupTimer = null;
+      if (!this.ready && !this.exited) this.callbacks.onStartupTimeout();
+    }, this.opts.startupTimeoutMs);
+    this.scheduleProbe(0);
+  }
+
+  private scheduleProbe(delay: number): void {
+    this.probeTimer = this.opts.clock.setTimeout(() => {
+      this.probeTimer = null;
+      void this.runProbe();
+    }, delay);
+  }
+
+  private async runProbe(): Promise<void> {
+    if (this.ready || this.exited) return;
+    const ok = await probe(`${this.url}${this.opts.launch.readinessPath}`, this.opts.probeTimeoutMs);
+    if (this.ready || this.exited || this.stopping) return;
+    if (ok) {
+      this.ready = true;
+      this.clearStartTimers();
+      this.callbacks.onReady();
+      return;
+    }
+    this.scheduleProbe(this.opts.probeIntervalMs);
+  }
+
+  private clearStartTimers(): void {
+    if (this.probeTimer) this.opts.clock.clearTimeout(this.probeTimer);
+    if (this.startupTimer) this.opts.clock.clearTimeout(this.startupTimer);
+    this.probeTimer = null;
+    this.startupTimer = null;
+  }
+
+  private finish(exit: ReplicaExit): void {
+    if (this.exitInfo) return;
+    this.exitInfo = exit;
+    this.clearStartTimers();
+    if (this.killTimer) this.opts.clock.clearTimeout(this.killTimer);
+    this.killTimer = null;
+    this.child?.stdin?.destroy();
+    this.callbacks.onExit(exit);
+    for (const w of this.exitWaiters.splice(0)) w(exit);
+  }
+
+  /** SIGTERM now, SIGKILL after graceMs; resolves when the process has exited. */
+  stop(graceMs: number): Promise<ReplicaExit> {
+    if (this.exitInfo) return Promise.resolve(this.exitInfo);
+    const done = new Promise<ReplicaExit>((resolve) => this.exitWaiters.push(resolve));
+    this.stopping = true;
+    this.clearStartTimers();
+    if (this.killTimer === null) {
+      this.signal('SIGTERM');
+      this.killTimer = this.opts.clock.setTimeout(() => {
+        this.opts.logger.warn({ replica: this.id, pid: this.pid, graceMs }, 'replica did not stop in time; SIGKILL');
+        this.signal('SIGKILL');
+      }, graceMs);
+    }
+    return done;
+  }
+
+  /** SIGKILL now; resolves when the process has exited. */
+  kill(): Promise<ReplicaExit> {
+    if (this.exitInfo) return Promise.resolve(this.exitInfo);
+    const done = new Promise<ReplicaExit>((resolve) => this.exitWaiters.push(resolve));
+    this.stopping = true;
+    this.clearStartTimers();
+    this.signal('SIGKILL');
+    return done;
+  }
+
+  /** Synchronous last resort (process 'exit' handler). */
+  killNow(): void {
+    if (!this.exitInfo) this.signal('SIGKILL');
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    try {
+      this.child?.kill(sig);
+    } catch {
+      // already gone
+    }
+  }
+}
