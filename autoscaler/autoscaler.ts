@@ -20,6 +20,8 @@ export interface AutoscalerOptions {
   waiting?: (revisionKey: string) => number;
   /** Requests in flight now, for "last active" (embedded mode reads the collector directly). */
   inflightNow?: (revisionKey: string) => number;
+  /** Cluster-wide scale-to-zero grace period (Knative's config-autoscaler `scale-to-zero-grace-period`). */
+  scaleToZeroGraceMs?: number;
 }
 
 interface Scaled {
@@ -69,6 +71,7 @@ export class Autoscaler {
   async register(rev: Revision): Promise<void> {
     const key = revisionKey(rev);
     const settings = deciderSettings(rev.autoscaling, rev.containerConcurrency);
+    if (this.opts.scaleToZeroGraceMs !== undefined) settings.scaleToZeroGraceMs = this.opts.scaleToZeroGraceMs;
     const existing = this.revisions.get(key);
     if (existing) {
       existing.settings = settings;

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Activator } from '../activator/activator.js';
 import { Autoscaler } from '../autoscaler/autoscaler.js';
@@ -50,9 +51,8 @@ export interface Embedded {
 /** The package root (where package.json and dist/ live), from this file's location in src or dist. */
 export function sluiceRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    if (dir.endsWith('/dist')) return dirname(dir);
-    if (dir.endsWith('/cli')) return dirname(dir);
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
   return process.cwd();
@@ -95,6 +95,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     metrics,
     logger: logger.child({ role: 'autoscaler' }),
     tickMs: cfg.tickSeconds * 1000,
+    scaleToZeroGraceMs: cfg.scaleToZeroGraceSeconds * 1000,
     waiting: (k) => activator.held(k),
     inflightNow: (k) => collector.inflight(k),
   });

@@ -30,6 +30,8 @@ export const SERVE_DEFAULTS = {
   shutdownGraceSeconds: 30,
   /** Seconds between autoscaler decisions. */
   tickSeconds: 2,
+  /** Seconds a revision with no demand keeps its last replica before going to zero (cluster-wide, as Knative). */
+  scaleToZeroGraceSeconds: 30,
   logLevel: 'info',
 } as const;
 
@@ -54,6 +56,7 @@ const serveSchema = z
     connectionsPerReplica: positive,
     shutdownGraceSeconds: z.number().min(0),
     tickSeconds: z.number().positive(),
+    scaleToZeroGraceSeconds: z.number().min(0),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
   })
   .strict();
