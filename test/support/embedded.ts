@@ -1,0 +1,51 @@
+import { mkdtempSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveServeConfig, type ServeConfig } from '../../core/config.js';
+import { silentLogger } from '../../core/log.js';
+import { startEmbedded, type Embedded } from '../../cli/embedded.js';
+import { SLUICE_ROOT } from './paths.js';
+
+/** A config folder holding the demo runtime and the given InferenceService YAML documents. */
+export function configFolder(services: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+  cpSync(join(SLUICE_ROOT, 'examples', 'runtimes'), join(dir, 'runtimes'), { recursive: true });
+  for (const [file, text] of Object.entries(services)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+/** Starts every role in this process on free loopback ports. */
+export async function startTestSluice(configDir: string | null, overrides: Partial<ServeConfig> = {}): Promise<Embedded> {
+  const config = resolveServeConfig({
+    dataHost: '127.0.0.1',
+    dataPort: 0,
+    adminPort: 0,
+    metricsHost: '127.0.0.1',
+    metricsPort: 0,
+    logLevel: 'silent',
+    ...overrides,
+  });
+  return startEmbedded({ config, configDir, logger: silentLogger(), watch: true });
+}
+
+/** An InferenceService on the demo runtime; `extra` lines are added under `spec.predictor`. */
+export function demoService(name: string, opts: { annotations?: Record<string, string>; predictor?: string; env?: Record<string, string> } = {}): string {
+  const ann = Object.entries(opts.annotations ?? {})
+    .map(([k, v]) => `    ${k}: "${v}"`)
+    .join('\n');
+  const env = Object.entries(opts.env ?? {})
+    .map(([k, v]) => `        - name: ${k}\n          value: "${v}"`)
+    .join('\n');
+  return `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: ${name}
+${ann ? `  annotations:\n${ann}\n` : ''}spec:
+  predictor:
+${opts.predictor ?? '    minReplicas: 0\n'}    model:
+      modelFormat:
+        name: sklearn
+      runtime: sluice-demo
+      storageUri: file://${join(SLUICE_ROOT, 'examples', 'models', 'iris')}
+${env ? `      env:\n${env}\n` : ''}`;
+}
