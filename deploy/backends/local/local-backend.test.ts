@@ -105,7 +105,7 @@ describe('LocalBackend with the demo runtime', () => {
     const [pid] = backend.pids();
 
     const inFlight = predict(ep!.url, [[5.1, 3.5, 1.4, 0.2]]);
-    await new Promise((r) => setTimeout(r, 200)); // let the request reach the replica
+    await waitUntil('request in flight', async () => ((await (await fetch(`${ep!.url}/demo/stats`)).json()) as { inFlight: number }).inFlight === 1, 5_000);
     await backend.scale(key, 0);
     expect(events.at(-1)).toMatchObject({ type: 'draining', endpoint: { id: ep!.id } });
     expect(backend.endpoints(key)).toEqual([]);
