@@ -213,6 +213,19 @@ describe('LocalBackend with scripted runtimes', () => {
     );
   });
 
+  it('reports a command that cannot start and keeps retrying with backoff', async () => {
+    const { logger, entries } = captureLogger();
+    const { backend, events } = makeBackend({ logger, restartBackoff: { initialMs: 100 } });
+    const rev = demoRevision({ recipe: { command: '/no/such/runtime', args: [] } });
+    await backend.apply(rev);
+    await backend.scale(revisionKey(rev), 1);
+    await waitUntil('two failures', () => entries.filter((e) => e.msg === 'replica failed').length >= 2, 10_000);
+    const [first, second] = entries.filter((e) => e.msg === 'replica failed');
+    expect(first!.obj).toMatchObject({ reason: 'crashed: could not start: spawn /no/such/runtime ENOENT', failures: 1, restartInMs: 100 });
+    expect(second!.obj).toMatchObject({ failures: 2, restartInMs: 200 });
+    expect(events).toEqual([]);
+  });
+
   it('retries at once on another port when the runtime reports EADDRINUSE, then backs off', async () => {
     const { logger, entries } = captureLogger();
     const { backend } = makeBackend({ logger, restartBackoff: { initialMs: 60_000, maxMs: 60_000 } });
