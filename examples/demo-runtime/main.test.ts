@@ -63,7 +63,7 @@ describe('demo runtime CLI', () => {
       method: 'POST',
       body: JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }),
     });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitUntil('request in flight', async () => ((await (await fetch(`${base}/demo/stats`)).json()) as { inFlight: number }).inFlight === 1, 5_000);
     child.kill('SIGTERM');
     const res = await inFlight;
     expect(res.status).toBe(200);

@@ -212,5 +212,6 @@ describe('demo runtime knobs', () => {
     }
     expect(statuses).toEqual([200, 200, 200, 500, 200, 200, 200, 500]);
     expect(demo.stats()).toMatchObject({ predictions: 8, injectedErrors: 2 });
+    expect(await (await fetch(`${base}/demo/stats`)).json()).toEqual({ inFlight: 0, queued: 0, predictions: 8, injectedErrors: 2, requests: 1 });
   });
 });

@@ -2,6 +2,7 @@
  * The demo model server: KServe v1 and v2 (Open Inference Protocol) REST over node:http, serving a linear
  * classifier (iris by default), with knobs for start-up delay, latency, worker slots and injected errors.
  * Usable in-process (tests) or through main.ts (a replica started by the local backend).
+ * `GET /demo/stats` returns DemoStats (in-flight, queued, predictions, injected errors) for tests and load tests.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -74,6 +75,7 @@ function sleep(ms: number): Promise<void> {
 
 type Route =
   | { kind: 'root' }
+  | { kind: 'stats' }
   | { kind: 'v1-list' }
   | { kind: 'v1-model'; model: string }
   | { kind: 'v1-predict'; model: string }
@@ -84,10 +86,11 @@ type Route =
   | { kind: 'v2-model-ready'; model: string }
   | { kind: 'v2-infer'; model: string };
 
-const GET_ROUTES = new Set<Route['kind']>(['root', 'v1-list', 'v1-model', 'v2-live', 'v2-ready', 'v2-server', 'v2-model', 'v2-model-ready']);
+const GET_ROUTES = new Set<Route['kind']>(['root', 'stats', 'v1-list', 'v1-model', 'v2-live', 'v2-ready', 'v2-server', 'v2-model', 'v2-model-ready']);
 
 function matchRoute(path: string): Route | null {
   if (path === '/') return { kind: 'root' };
+  if (path === '/demo/stats') return { kind: 'stats' };
   if (path === '/v1/models') return { kind: 'v1-list' };
   if (path === '/v2/health/live') return { kind: 'v2-live' };
   if (path === '/v2/health/ready') return { kind: 'v2-ready' };
@@ -130,6 +133,8 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
     ready = true;
   })();
   whenReady.catch(() => undefined); // observed by callers; never an unhandled rejection here
+
+  const stats = (): DemoStats => ({ inFlight: slots.inFlight, queued: slots.queued, predictions, injectedErrors, requests: active });
 
   const width = (): number => model?.features.length ?? 4;
 
@@ -195,6 +200,8 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
     switch (route.kind) {
       case 'root':
         return writeJson(res, 200, { status: 'alive' });
+      case 'stats':
+        return writeJson(res, 200, stats());
       case 'v2-live':
         return writeJson(res, 200, { live: true });
       case 'v2-ready':
@@ -290,6 +297,6 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
       });
       return shutdownPromise;
     },
-    stats: () => ({ inFlight: slots.inFlight, queued: slots.queued, predictions, injectedErrors, requests: active }),
+    stats,
   };
 }

@@ -105,7 +105,7 @@ describe('LocalBackend with the demo runtime', () => {
     const [pid] = backend.pids();
 
     const inFlight = predict(ep!.url, [[5.1, 3.5, 1.4, 0.2]]);
-    await new Promise((r) => setTimeout(r, 200)); // let the request reach the replica
+    await waitUntil('request in flight', async () => ((await (await fetch(`${ep!.url}/demo/stats`)).json()) as { inFlight: number }).inFlight === 1, 5_000);
     await backend.scale(key, 0);
     expect(events.at(-1)).toMatchObject({ type: 'draining', endpoint: { id: ep!.id } });
     expect(backend.endpoints(key)).toEqual([]);
@@ -175,6 +175,69 @@ describe('LocalBackend with the demo runtime', () => {
     expect(second).not.toBe(first);
     expect(backend.counts(key)).toMatchObject({ desired: 1, starting: 1, ready: 0 });
     expect(events).toEqual([]);
+  });
+});
+
+interface LogEntry {
+  level: 'info' | 'warn' | 'error';
+  obj: Record<string, unknown>;
+  msg: string;
+}
+
+function captureLogger(): { logger: LocalBackendOptions['logger']; entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const at = (level: LogEntry['level']) => (obj: Record<string, unknown>, msg: string) => entries.push({ level, obj, msg });
+  return { logger: { info: at('info'), warn: at('warn'), error: at('error') }, entries };
+}
+
+describe('LocalBackend with scripted runtimes', () => {
+  it('SIGKILLs a replica that ignores SIGTERM once the grace period is over, and forwards its output', async () => {
+    const { logger, entries } = captureLogger();
+    const { backend, events } = makeBackend({ logger, stopGracePeriodMs: 300, drainDelayMs: 0 });
+    const script = [
+      "require('http').createServer((q, r) => r.end('ok')).listen(+process.env.PORT, '127.0.0.1');",
+      "process.on('SIGTERM', () => console.log('ignoring SIGTERM'));",
+    ].join('\n');
+    const rev = demoRevision({ recipe: { command: '{{node}}', args: ['-e', script], readinessPath: '/' } });
+    const key = revisionKey(rev);
+    await backend.apply(rev);
+    await backend.scale(key, 1);
+    await waitUntil('ready', () => backend.counts(key).ready === 1, 10_000);
+    const t0 = Date.now();
+    await backend.scale(key, 0);
+    const removed = await waitUntil('removed', () => events.find((e) => e.type === 'removed'), 10_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(removed.type === 'removed' && removed.reason).toBe('scaled down (killed by SIGKILL)');
+    expect(entries).toContainEqual(
+      expect.objectContaining({ level: 'info', msg: 'ignoring SIGTERM', obj: expect.objectContaining({ replica: `${key}#1`, stream: 'stdout' }) }),
+    );
+  });
+
+  it('reports a command that cannot start and keeps retrying with backoff', async () => {
+    const { logger, entries } = captureLogger();
+    const { backend, events } = makeBackend({ logger, restartBackoff: { initialMs: 100 } });
+    const rev = demoRevision({ recipe: { command: '/no/such/runtime', args: [] } });
+    await backend.apply(rev);
+    await backend.scale(revisionKey(rev), 1);
+    await waitUntil('two failures', () => entries.filter((e) => e.msg === 'replica failed').length >= 2, 10_000);
+    const [first, second] = entries.filter((e) => e.msg === 'replica failed');
+    expect(first!.obj).toMatchObject({ reason: 'crashed: could not start: spawn /no/such/runtime ENOENT', failures: 1, restartInMs: 100 });
+    expect(second!.obj).toMatchObject({ failures: 2, restartInMs: 200 });
+    expect(events).toEqual([]);
+  });
+
+  it('retries at once on another port when the runtime reports EADDRINUSE, then backs off', async () => {
+    const { logger, entries } = captureLogger();
+    const { backend } = makeBackend({ logger, restartBackoff: { initialMs: 60_000, maxMs: 60_000 } });
+    const script = "console.error('Error: listen EADDRINUSE: address already in use 127.0.0.1:' + process.env.PORT); process.exit(1);";
+    const rev = demoRevision({ recipe: { command: '{{node}}', args: ['-e', script], readinessPath: '/' } });
+    const key = revisionKey(rev);
+    await backend.apply(rev);
+    await backend.scale(key, 1);
+    const failed = await waitUntil('backoff after port races', () => entries.find((e) => e.msg === 'replica failed'), 10_000);
+    expect(entries.filter((e) => e.msg.startsWith('port taken'))).toHaveLength(3);
+    expect(failed.obj).toMatchObject({ replica: `${key}#4`, reason: 'crashed: exited with code 1', failures: 1, restartInMs: 60_000 });
+    expect(backend.counts(key)).toEqual({ desired: 1, starting: 0, ready: 0 });
   });
 });
 
