@@ -103,6 +103,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
   let folder: ConfigFolder | null = null;
+  let boundDataPort: number | undefined = cfg.dataPort || undefined;
   const controller = new Controller({
     clock,
     logger: logger.child({ role: 'controller' }),
@@ -112,7 +113,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     snapshot,
     catalogue: () => folder?.catalogue() ?? baseCatalogue,
     domain: cfg.domain,
-    urlPort: cfg.dataPort,
+    urlPort: () => boundDataPort,
     maxServices: cfg.maxServices,
     onEndpointRemoved: (url) => forwarder.forget(url),
   });
@@ -138,6 +139,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     listen(admin, cfg.adminPort, cfg.adminHost),
     listen(metricsServer, cfg.metricsPort, cfg.metricsHost),
   ]);
+  boundDataPort = dataPort;
 
   if (o.configDir) {
     folder = new ConfigFolder({ dir: resolve(o.configDir), controller, logger: logger.child({ role: 'config' }), baseCatalogue });

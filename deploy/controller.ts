@@ -51,7 +51,7 @@ export interface ControllerDeps {
   /** Domain of service hosts: `<name>.<namespace>.<domain>`. */
   domain: string;
   /** Port clients reach the gateway on (shown in status URLs when not 80). */
-  urlPort?: number;
+  urlPort?: () => number | undefined;
   /** Most InferenceServices accepted; more are refused with a clear error. */
   maxServices?: number;
   /** Called after the backend drops a replica (the forwarder closes its pool). */
@@ -272,7 +272,7 @@ export class Controller {
   }
 
   private url(host: string): string {
-    const port = this.d.urlPort;
+    const port = this.d.urlPort?.();
     return `http://${host}${port && port !== 80 ? `:${port}` : ''}`;
   }
 
