@@ -67,8 +67,11 @@ export class Autoscaler {
     this.unsubscribePoke = null;
   }
 
-  /** Starts managing a revision and applies its initial scale. */
-  async register(rev: Revision): Promise<void> {
+  /**
+   * Starts managing a revision and applies its initial scale. With `adoptExisting` (cluster mode: the
+   * workload already exists) the replicas it has are kept as the starting point instead.
+   */
+  async register(rev: Revision, opts: { adoptExisting?: boolean } = {}): Promise<void> {
     const key = revisionKey(rev);
     const settings = deciderSettings(rev.autoscaling, rev.containerConcurrency);
     if (this.opts.scaleToZeroGraceMs !== undefined) settings.scaleToZeroGraceMs = this.opts.scaleToZeroGraceMs;
@@ -79,7 +82,9 @@ export class Autoscaler {
     }
     const now = this.opts.clock.now();
     const counts = this.opts.backend.counts(key);
-    const initial = Math.min(settings.maxScale, Math.max(settings.minScale, settings.initialScale, counts.desired));
+    const initial = opts.adoptExisting
+      ? Math.min(settings.maxScale, Math.max(settings.minScale, counts.desired))
+      : Math.min(settings.maxScale, Math.max(settings.minScale, settings.initialScale, counts.desired));
     const scaled: Scaled = {
       key,
       labels: { namespace: rev.namespace, service: rev.service, revision: rev.name },
