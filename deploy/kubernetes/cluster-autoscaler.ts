@@ -67,7 +67,7 @@ export class ClusterAutoscaler {
     this.informer = watchRevisions(
       this.o.kc,
       {
-        upsert: (rev) => this.enqueue(() => a.register(rev, { adoptExisting: true })),
+        upsert: (rev, replicas) => this.enqueue(() => a.register(rev, { existingReplicas: replicas })),
         remove: (key) => a.unregister(key),
       },
       { clock: this.o.clock, logger: this.o.logger },

@@ -23,7 +23,7 @@ export function revisionOfDeployment(d: V1Deployment): Revision | null {
 /** Watches the Deployments Sluice owns and reports the revisions they carry (cluster gateway and autoscaler). */
 export function watchRevisions(
   kc: KubeConfig,
-  handlers: { upsert: (rev: Revision) => void; remove: (key: string) => void },
+  handlers: { upsert: (rev: Revision, replicas: number) => void; remove: (key: string) => void },
   o: { clock: Clock; logger: Logger },
 ): ResilientInformer {
   const apps = kc.makeApiClient(AppsV1Api);
@@ -34,7 +34,7 @@ export function watchRevisions(
     {
       upsert: (d) => {
         const rev = revisionOfDeployment(d);
-        if (rev) handlers.upsert(rev);
+        if (rev) handlers.upsert(rev, d.spec?.replicas ?? 0);
       },
       remove: (d) => {
         const rev = revisionOfDeployment(d);
