@@ -60,6 +60,8 @@ export interface TestApiServer {
   /** Breaks every open watch connection without a final event. */
   dropWatches(): void;
   openWatches(): number;
+  /** The last requests served (method, path with query), oldest first; bounded to 2000. */
+  requestLog(): { method: string; path: string }[];
   close(): Promise<void>;
 }
 
@@ -141,6 +143,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     expireWatches: () => api.expireWatches(),
     dropWatches: () => api.dropWatches(),
     openWatches: () => api.openWatches(),
+    requestLog: () => api.requestLog(),
     async close() {
       unsubscribe();
       await kubelet?.close();
