@@ -2,10 +2,16 @@ import {
   ApiException,
   ApisApi,
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  KubernetesObjectApi,
+  loadAllYaml,
   makeInformer,
+  Metrics,
+  V1MicroTime,
+  type KubernetesObject,
   PatchStrategy,
   setHeaderOptions,
   Watch,
@@ -317,5 +323,82 @@ describe('test kube-apiserver with @kubernetes/client-node', () => {
     await co.createNamespacedCustomObject({ ...base, body: { apiVersion: 'example.dev/v1', kind: 'Widget', metadata: { name: 'w' } } });
     const got = (await co.getNamespacedCustomObject({ ...base, name: 'w' })) as { kind: string };
     expect(got.kind).toBe('Widget');
+  });
+});
+
+describe('test kube-apiserver: CRD schemas, generic objects, leases, metrics', () => {
+  let server: TestApiServer;
+  let kc: KubeConfig;
+
+  beforeEach(async () => {
+    server = await startTestApiServer({ kubelet: false });
+    kc = new KubeConfig();
+    kc.loadFromFile(server.kubeconfigPath);
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('prunes unknown fields and rejects invalid InferenceServices with 422, as a cluster with the CRD installed does', async () => {
+    const co = kc.makeApiClient(CustomObjectsApi);
+    const base = { group: 'serving.kserve.io', version: 'v1beta1', namespace: 'default', plural: 'inferenceservices' };
+    const body = {
+      apiVersion: 'serving.kserve.io/v1beta1',
+      kind: 'InferenceService',
+      metadata: { name: 'iris' },
+      spec: { predictor: { scaleMetric: 'gpu', model: { modelFormat: { name: 'sklearn' } } } },
+    };
+    const status = await expectStatus(co.createNamespacedCustomObject({ ...base, body }), 422, 'Invalid');
+    expect(String(status['message'])).toContain('spec.predictor.scaleMetric: Unsupported value: "gpu"');
+    body.spec.predictor.scaleMetric = 'rps';
+    (body.spec.predictor as Record<string, unknown>)['bogus'] = true;
+    const created = (await co.createNamespacedCustomObject({ ...base, body })) as { spec: { predictor: Record<string, unknown> } };
+    expect(created.spec.predictor['bogus']).toBeUndefined();
+    expect(created.spec.predictor['scaleMetric']).toBe('rps');
+  });
+
+  it('works with the generic KubernetesObjectApi (kubectl-style apply of YAML, discovery-driven)', async () => {
+    const objects = loadAllYaml(`
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: default }
+spec:
+  replicas: 0
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec: { containers: [{ name: main, image: example/web:1 }] }
+---
+apiVersion: serving.sluice.dev/v1beta1
+kind: InferenceService
+metadata: { name: iris, namespace: default }
+spec:
+  predictor:
+    model: { modelFormat: { name: sklearn }, storageUri: 'gs://bucket/iris' }
+`) as KubernetesObject[];
+    const client = KubernetesObjectApi.makeApiClient(kc);
+    for (const o of objects) await client.create(o);
+    const isvc = await client.read<KubernetesObject & { spec: { predictor: { model: { storageUri: string } } } }>({ apiVersion: 'serving.sluice.dev/v1beta1', kind: 'InferenceService', metadata: { name: 'iris', namespace: 'default' } });
+    expect(isvc.spec.predictor.model.storageUri).toBe('gs://bucket/iris');
+    await client.patch({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default', labels: { tier: 'front' } } }, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch);
+    const list = await client.list('apps/v1', 'Deployment', 'default', undefined, undefined, undefined, undefined, 'tier=front');
+    expect(list.items.map((d) => d.metadata?.name)).toEqual(['web']);
+  });
+
+  it('lets exactly one of two racing writers take a Lease (409 for the other)', async () => {
+    const coord = kc.makeApiClient(CoordinationV1Api);
+    const lease = await coord.createNamespacedLease({ namespace: 'default', body: { metadata: { name: 'sluice-controller' }, spec: { leaseDurationSeconds: 15 } } });
+    const take = (holder: string) =>
+      coord.replaceNamespacedLease({ name: 'sluice-controller', namespace: 'default', body: { ...lease, spec: { ...lease.spec, holderIdentity: holder, acquireTime: new V1MicroTime() } } });
+    const results = await Promise.allSettled([take('a'), take('b')]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect((rejected.reason as ApiException<string>).code).toBe(409);
+  });
+
+  it('serves metrics.k8s.io pod metrics set by the test', async () => {
+    server.setPodMetrics('default', 'iris-abc', { main: { cpu: '250m', memory: '300Mi' } });
+    const metrics = await new Metrics(kc).getPodMetrics('default');
+    expect(metrics.items.map((m) => [m.metadata.name, m.containers[0]!.usage])).toEqual([['iris-abc', { cpu: '250m', memory: '300Mi' }]]);
   });
 });

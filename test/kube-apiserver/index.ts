@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { SystemClock, type Clock } from '../../core/clock.js';
 import { Kubelet, type KubeletOptions } from './kubelet.js';
 import { writeKubeconfig } from './kubeconfig.js';
-import { builtinResources, ResourceRegistry, servingResources } from './resources.js';
+import { servingCrds } from '../../deploy/manifests/crd-source.js';
+import { builtinResources, ResourceRegistry } from './resources.js';
 import { ApiHttpServer } from './server.js';
 import { ObjectStore } from './store.js';
 import type { KubeObject } from './types.js';
@@ -18,7 +19,7 @@ export type { KubeletOptions, NodeSpec, PodRunner, RunningPod } from './kubelet.
 export { ObjectStore } from './store.js';
 
 export interface TestApiServerOptions {
-  /** API groups serving InferenceService/ServingRuntime/ClusterServingRuntime. Default both Sluice's and KServe's. */
+  /** Groups whose CRDs (deploy/manifests/crd-source.ts) are installed at start. Default Sluice's and KServe's. */
   servingGroups?: string[];
   /** Namespaces that exist at start. Default ['default', 'kube-system']. */
   namespaces?: string[];
@@ -53,6 +54,8 @@ export interface TestApiServer {
   apply(obj: KubeObject): KubeObject;
   /** Deletes an object (finalizers and graceful pod deletion honoured). */
   remove(apiVersion: string, kind: string, namespace: string | undefined, name: string): void;
+  /** Sets what metrics.k8s.io reports for a pod: usage per container, e.g. `{ main: { cpu: '250m', memory: '300Mi' } }`. */
+  setPodMetrics(namespace: string, pod: string, usage: Record<string, { cpu: string; memory: string }>): void;
   /** Resolves with the first truthy result of `probe`, re-evaluated after every store change; rejects after timeoutMs. */
   waitFor<T>(probe: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
   /** Forgets the event history and ends every open watch with ERROR 410 Gone (clients must relist). */
@@ -60,21 +63,25 @@ export interface TestApiServer {
   /** Breaks every open watch connection without a final event. */
   dropWatches(): void;
   openWatches(): number;
+  /** The last requests served (method, path with query), oldest first; bounded to 2000. */
+  requestLog(): { method: string; path: string }[];
   close(): Promise<void>;
 }
 
 export async function startTestApiServer(opts: TestApiServerOptions = {}): Promise<TestApiServer> {
   const clock = opts.clock ?? new SystemClock();
-  const registry = new ResourceRegistry([
-    ...builtinResources(),
-    ...(opts.servingGroups ?? ['serving.sluice.dev', 'serving.kserve.io']).flatMap((g) => servingResources(g)),
-  ]);
+  const registry = new ResourceRegistry(builtinResources());
   const store = new ObjectStore({
     registry,
     clock,
     historySize: opts.historySize ?? 1000,
     namespaces: opts.namespaces ?? ['default', 'kube-system'],
   });
+  // Sluice's CRDs are installed as on a real cluster: their custom resources are pruned and validated.
+  const crdType = store.type('apiextensions.k8s.io', 'v1', 'customresourcedefinitions');
+  for (const group of opts.servingGroups ?? ['serving.sluice.dev', 'serving.kserve.io']) {
+    for (const { object } of servingCrds(group)) store.create(crdType, undefined, object as KubeObject);
+  }
   const token = opts.token ?? randomBytes(16).toString('hex');
   const api = new ApiHttpServer(store, clock, {
     token,
@@ -113,6 +120,19 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       const { resourceVersion: _rv, ...meta } = obj.metadata;
       return store.update(t, ns, obj.metadata.name!, { ...obj, metadata: meta });
     },
+    setPodMetrics(namespace, pod, usage) {
+      const t = store.typeOf('metrics.k8s.io/v1beta1', 'PodMetrics');
+      const body: KubeObject = {
+        apiVersion: 'metrics.k8s.io/v1beta1',
+        kind: 'PodMetrics',
+        metadata: { name: pod, namespace },
+        timestamp: new Date(clock.now()).toISOString(),
+        window: '15s',
+        containers: Object.entries(usage).map(([name, u]) => ({ name, usage: u })),
+      };
+      if (store.tryGet(t, namespace, pod)) store.update(t, namespace, pod, body);
+      else store.create(t, namespace, body);
+    },
     remove(apiVersion, kind, namespace, name) {
       store.delete(store.typeOf(apiVersion, kind), namespace, name);
     },
@@ -141,6 +161,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     expireWatches: () => api.expireWatches(),
     dropWatches: () => api.dropWatches(),
     openWatches: () => api.openWatches(),
+    requestLog: () => api.requestLog(),
     async close() {
       unsubscribe();
       await kubelet?.close();

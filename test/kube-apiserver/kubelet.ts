@@ -413,17 +413,22 @@ export class Kubelet {
     const unused = [...existing];
     // With no endpoints Kubernetes still keeps one (empty) slice for the Service.
     const wanted = groups.size === 0 ? [{ ports: [] as object[], endpoints: [] as object[] }] : [...groups.values()];
+    // Keep endpoints in the slice that already has their port set; reuse other slices only after that.
+    const exact = new Map<(typeof wanted)[number], KubeObject>();
     for (const g of wanted) {
-      const key = JSON.stringify(g.ports);
-      const i = unused.findIndex((s) => JSON.stringify(s['ports'] ?? []) === key);
-      const slice = i >= 0 ? unused.splice(i, 1)[0]! : (unused.shift() ?? null);
+      const i = unused.findIndex((s) => JSON.stringify(s['ports'] ?? []) === JSON.stringify(g.ports));
+      if (i >= 0) exact.set(g, unused.splice(i, 1)[0]!);
+    }
+    for (const g of wanted) {
+      const slice = exact.get(g) ?? unused.shift() ?? null;
       const body = {
         addressType: 'IPv4',
         ports: g.ports,
         endpoints: JSON.parse(JSON.stringify(g.endpoints)) as object[],
       };
       if (slice) {
-        this.store.update(this.t.slices, ns, slice.metadata.name!, { ...slice, ...body });
+        const labels = { ...(svc.metadata.labels ?? {}), [SERVICE_NAME]: svcName, [MANAGED_BY]: MANAGER };
+        this.store.update(this.t.slices, ns, slice.metadata.name!, { ...slice, ...body, metadata: { ...slice.metadata, labels } });
       } else {
         this.store.create(this.t.slices, ns, {
           apiVersion: 'discovery.k8s.io/v1',
@@ -431,7 +436,8 @@ export class Kubelet {
           metadata: {
             generateName: `${svcName}-`,
             namespace: ns,
-            labels: { [SERVICE_NAME]: svcName, [MANAGED_BY]: MANAGER },
+            // Like Kubernetes' controller, the slice carries the Service's labels.
+            labels: { ...(svc.metadata.labels ?? {}), [SERVICE_NAME]: svcName, [MANAGED_BY]: MANAGER },
             ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: svcName, uid: svc.metadata.uid!, controller: true, blockOwnerDeletion: true }],
           },
           ...body,

@@ -17,8 +17,10 @@ export interface ResourceType {
   status: boolean;
   /** Has a `scale` subresource (autoscaling/v1 Scale) backed by spec.replicas / status.replicas. */
   scale: boolean;
-  /** Registered from a CustomResourceDefinition (list items keep kind/apiVersion; no special behaviour). */
+  /** Registered from a CustomResourceDefinition: objects are pruned and validated against `schema`. */
   custom: boolean;
+  /** The CRD version's openAPIV3Schema, when it has one. */
+  schema?: unknown;
 }
 
 export function apiVersionOf(t: { group: string; version: string }): string {
@@ -56,19 +58,6 @@ function builtin(
   };
 }
 
-/** The Sluice/KServe custom resources, served under one API group (serving.sluice.dev or serving.kserve.io). */
-export function servingResources(group: string): ResourceType[] {
-  const custom = (version: string, kind: string, plural: string, namespaced: boolean, shortNames: string[]) => ({
-    ...builtin(group, version, kind, plural, { namespaced, status: true, shortNames }),
-    custom: true,
-  });
-  return [
-    custom('v1beta1', 'InferenceService', 'inferenceservices', true, ['isvc']),
-    custom('v1alpha1', 'ServingRuntime', 'servingruntimes', true, []),
-    custom('v1alpha1', 'ClusterServingRuntime', 'clusterservingruntimes', false, []),
-  ];
-}
-
 export function builtinResources(): ResourceType[] {
   return [
     builtin('', 'v1', 'Namespace', 'namespaces', { namespaced: false, status: true, shortNames: ['ns'] }),
@@ -79,6 +68,9 @@ export function builtinResources(): ResourceType[] {
     builtin('apps', 'v1', 'Deployment', 'deployments', { status: true, scale: true, shortNames: ['deploy'] }),
     builtin('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices'),
     builtin('coordination.k8s.io', 'v1', 'Lease', 'leases'),
+    // Read-only in Kubernetes; writable here so tests can set usage (see TestApiServer.setPodMetrics).
+    builtin('metrics.k8s.io', 'v1beta1', 'PodMetrics', 'pods'),
+    builtin('metrics.k8s.io', 'v1beta1', 'NodeMetrics', 'nodes', { namespaced: false }),
     builtin('apiextensions.k8s.io', 'v1', 'CustomResourceDefinition', 'customresourcedefinitions', {
       namespaced: false,
       status: true,
@@ -108,6 +100,7 @@ export function resourcesFromCrd(crd: KubeObject): ResourceType[] {
       status: 'status' in sub,
       scale: false,
       custom: true,
+      schema: isObject(v['schema']) ? v['schema']['openAPIV3Schema'] : undefined,
     });
   }
   return out;

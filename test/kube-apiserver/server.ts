@@ -33,6 +33,9 @@ interface Route {
 export class ApiHttpServer {
   readonly server: Server;
   private readonly watches = new Set<WatchStream>();
+  /** The last requests served (method and path with query), oldest first; bounded. */
+  private readonly log: { method: string; path: string }[] = [];
+  private static readonly LOG_SIZE = 2000;
 
   constructor(
     private readonly store: ObjectStore,
@@ -42,6 +45,10 @@ export class ApiHttpServer {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, err));
     });
+  }
+
+  requestLog(): { method: string; path: string }[] {
+    return [...this.log];
   }
 
   openWatches(): number {
@@ -99,6 +106,8 @@ export class ApiHttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.log.push({ method: req.method ?? 'GET', path: req.url ?? '/' });
+    if (this.log.length > ApiHttpServer.LOG_SIZE) this.log.shift();
     if (req.headers.authorization !== `Bearer ${this.opts.token}`) throw errors.unauthorized();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const segs = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);

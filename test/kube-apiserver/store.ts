@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../core/clock.js';
+import { CrdSchemas } from './crd-schema.js';
 import { apiVersionOf, resourceKey, resourcesFromCrd, type ResourceRegistry, type ResourceType } from './resources.js';
 import { matchesFields, matchesLabels, type FieldRequirement, type Requirement } from './selectors.js';
 import { errors } from './status.js';
@@ -61,6 +62,8 @@ export class ObjectStore {
   /** Set by a kubelet: pods are deleted gracefully (deletionTimestamp first) and it finalizes them. */
   gracefulPodDeletion = false;
   private nextClusterIp = 10;
+  /** Structural schemas of served custom resources, by `<group>/<version>/<plural>`. */
+  private readonly crdSchemas = new CrdSchemas();
 
   constructor(private readonly opts: StoreOptions) {
     const ns = this.type('', 'v1', 'namespaces');
@@ -184,11 +187,12 @@ export class ObjectStore {
     meta.generation = 1;
     delete meta.deletionTimestamp;
     if (t.status && t.custom) delete obj['status'];
+    this.admitCustom(t, obj);
     this.rv++;
     meta.resourceVersion = String(this.rv);
     bucket.set(key, obj);
     this.emit('ADDED', t, obj, null);
-    if (t.kind === 'CustomResourceDefinition') for (const r of resourcesFromCrd(obj)) this.opts.registry.add(r);
+    if (t.kind === 'CustomResourceDefinition') this.registerCrd(obj);
     return clone(obj);
   }
 
@@ -238,6 +242,7 @@ export class ObjectStore {
     if (m.finalizers && m.finalizers.length === 0) delete m.finalizers;
     if (part === 'main' && specPart(next) !== specPart(old)) m.generation = (old.metadata.generation ?? 1) + 1;
     m.resourceVersion = old.metadata.resourceVersion;
+    this.admitCustom(t, next);
     if (withoutRv(next) === withoutRv(old)) return clone(old);
     this.rv++;
     m.resourceVersion = String(this.rv);
@@ -281,6 +286,20 @@ export class ObjectStore {
     return { object: this.remove(t, old, opts.propagationPolicy), removed: true };
   }
 
+  private registerCrd(crd: KubeObject): void {
+    for (const r of resourcesFromCrd(crd)) {
+      this.opts.registry.add(r);
+      this.crdSchemas.set(`${r.group}/${r.version}/${r.plural}`, r.schema);
+    }
+  }
+
+  /** Custom resources are pruned and validated against their CRD's schema, as the API server does. */
+  private admitCustom(t: ResourceType, obj: KubeObject): void {
+    if (!t.custom) return;
+    const causes = this.crdSchemas.admit(`${t.group}/${t.version}/${t.plural}`, obj);
+    if (causes.length > 0) throw errors.invalid(t, obj.metadata.name ?? '', causes);
+  }
+
   /** A pod marked for graceful deletion waits for the kubelet to finish it. */
   private awaitsKubelet(t: ResourceType, o: KubeObject): boolean {
     return t.kind === 'Pod' && t.group === '' && this.gracefulPodDeletion && (o.metadata.deletionGracePeriodSeconds ?? 0) > 0;
@@ -305,6 +324,7 @@ export class ObjectStore {
     for (const r of resourcesFromCrd(crd)) {
       for (const o of [...this.bucket(r).values()]) this.remove(r, o, 'Background');
       this.opts.registry.remove(r.group, r.plural);
+      this.crdSchemas.delete(`${r.group}/${r.version}/${r.plural}`);
     }
   }
 
