@@ -4,8 +4,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
 import { resilientInformer, type ResilientInformer } from './watch.js';
 
-/** Annotation on a revision's Deployment holding the Revision it was made from (JSON). */
-export const ANNOTATION_REVISION_SPEC = 'serving.sluice.dev/revision-spec';
+import { ANNOTATION_REVISION_SPEC } from '../backends/kubernetes/labels.js';
 /** Label every Deployment Sluice owns carries. */
 export const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=sluice';
 

@@ -70,9 +70,10 @@ describe('KubernetesBackend against the test API server', () => {
 
   it('applies a revision at zero, scales it through the scale subresource, routes to real pods, drains and removes them', async () => {
     const { s, backend, events } = await setup();
-    const rev = sampleRevision();
+    const rev = sampleRevision({ autoscaling: { ...sampleRevision().autoscaling, initialScale: 0 } });
     const key = revisionKey(rev);
     await backend.apply(rev);
+    expect((await backend.listRevisions()).map((r) => r.name)).toEqual([rev.name]);
     const d = s.get('apps/v1', 'Deployment', 'default', rev.name)!;
     expect((d['spec'] as { replicas: number }).replicas).toBe(0);
     expect(s.get('v1', 'Service', 'default', rev.name)).toBeDefined();

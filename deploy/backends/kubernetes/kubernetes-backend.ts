@@ -23,6 +23,7 @@ import { revisionKey } from '../../../api/revision.js';
 import { SystemClock, type Clock } from '../../../core/clock.js';
 import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
 import { LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
+import { revisionOfDeployment } from '../../kubernetes/revision-watch.js';
 import { renderDeployment, renderService, type RenderOptions } from './render-revision.js';
 
 export interface KubernetesBackendOptions {
@@ -237,6 +238,21 @@ export class KubernetesBackend implements Backend {
         if (!isNotFound(err)) throw err;
       }
     }
+  }
+
+  /** The revisions whose Deployments exist (read back by a restarted controller). */
+  async listRevisions(): Promise<Revision[]> {
+    // Straight from the API, not the cache: a new leader must see everything that exists now.
+    const ns = this.opts.namespace;
+    const list = ns
+      ? await this.apps.listNamespacedDeployment({ namespace: ns, labelSelector: LABEL_REVISION })
+      : await this.apps.listDeploymentForAllNamespaces({ labelSelector: LABEL_REVISION });
+    const out: Revision[] = [];
+    for (const d of list.items) {
+      const rev = revisionOfDeployment(d);
+      if (rev) out.push(rev);
+    }
+    return out;
   }
 
   counts(key: string): ReplicaCounts {

@@ -9,3 +9,5 @@ export const ANNOTATION_REVISION_HASH = 'serving.sluice.dev/revision-hash';
 export const ANNOTATION_STORAGE_URI = 'serving.sluice.dev/storage-uri';
 /** Set by Kubernetes' EndpointSlice controller. */
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+/** On a revision's Deployment: the Revision it was made from, as JSON. */
+export const ANNOTATION_REVISION_SPEC = 'serving.sluice.dev/revision-spec';

@@ -30,9 +30,16 @@ describe('renderRevision', () => {
     expect(renderDeployment(sampleRevision({ storageUri: null })).spec!.template.spec!.volumes).toBeUndefined();
   });
 
-  it('starts at 0 replicas and carries GPUs, probes, grace period, labels and pod-level fields', () => {
+  it('starts at its initial scale and carries GPUs, probes, grace period, labels and pod-level fields', () => {
     const d = renderDeployment(sampleRevision({ gpus: { 'nvidia.com/gpu': 2 } }));
-    expect(d.spec!.replicas).toBe(0);
+    // Knative's default initial scale is 1; an explicit 0 starts at zero; min/max clamp it.
+    expect(d.spec!.replicas).toBe(1);
+    const base = sampleRevision().autoscaling;
+    expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 0 } })).spec!.replicas).toBe(0);
+    expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 9 } })).spec!.replicas).toBe(3);
+    expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 0, minReplicas: 2 } })).spec!.replicas).toBe(2);
+    const carried = JSON.parse(d.metadata!.annotations!['serving.sluice.dev/revision-spec']!);
+    expect(carried.name).toBe('iris-predictor-00001');
     const c = d.spec!.template.spec!.containers[0]!;
     expect(c.image).toBe('kserve/sklearnserver:v0.15.2');
     expect(c.resources!.limits).toEqual({ cpu: '1', memory: '2Gi', 'nvidia.com/gpu': '2' });

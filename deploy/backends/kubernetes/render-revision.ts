@@ -8,6 +8,7 @@ import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service, V1Volume,
 import type { Revision } from '../../../api/revision.js';
 import {
   ANNOTATION_REVISION_HASH,
+  ANNOTATION_REVISION_SPEC,
   ANNOTATION_STORAGE_URI,
   LABEL_COMPONENT,
   LABEL_CONTAINER_CONCURRENCY,
@@ -54,6 +55,14 @@ function stringMap(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
   return out;
+}
+
+/** Replicas a new revision's Deployment is created with: initial scale clamped to [min, max]. */
+export function initialReplicas(revision: Revision): number {
+  const a = revision.autoscaling;
+  const initial = a.initialScale ?? 1;
+  const max = a.maxReplicas > 0 ? a.maxReplicas : Infinity;
+  return Math.min(max, Math.max(a.minReplicas, initial));
 }
 
 export function revisionLabels(revision: Revision): Record<string, string> {
@@ -157,11 +166,15 @@ export function renderDeployment(revision: Revision, opts: RenderOptions = {}): 
       name: revision.name,
       namespace: revision.namespace,
       labels,
-      annotations: { [ANNOTATION_REVISION_HASH]: revision.hash },
+      // The revision itself travels with its Deployment: the gateway and autoscaler roles and a restarted
+      // controller read it back from here.
+      annotations: { [ANNOTATION_REVISION_HASH]: revision.hash, [ANNOTATION_REVISION_SPEC]: JSON.stringify(revision) },
       ...(opts.owner ? { ownerReferences: [{ ...opts.owner, controller: true, blockOwnerDeletion: true }] } : {}),
     },
     spec: {
-      replicas: 0,
+      // Created at the revision's initial scale (Knative's initial-scale, default 1); after that replicas
+      // belong to the autoscaler, through the scale subresource.
+      replicas: initialReplicas(revision),
       selector: { matchLabels: { [LABEL_REVISION]: revision.name } },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
       template: {
