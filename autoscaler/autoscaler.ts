@@ -7,7 +7,7 @@ import type { Store } from '../core/store.js';
 import type { Backend, EndpointEvent } from '../deploy/backends/backend.js';
 import { initialDeciderState, type Decision, type DeciderState } from './decider.js';
 import { decideWithPolicies } from './pipeline.js';
-import { replicasThatFit, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
+import { replicasThatFit, type ArrivalView, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
 import { IdleGapHistogram } from './policies/keep-warm.js';
 import {
   initialResourceState,
@@ -17,9 +17,9 @@ import {
   type ResourceState,
   type ResourceUsageSource,
 } from './policies/resource.js';
-import { PendingStarts, StartupTracker } from './policies/startup.js';
+import { PendingStarts, ServiceTimeTracker, StartupTracker } from './policies/startup.js';
 import { AUTOSCALING_DEFAULTS, deciderSettings, type DeciderSettings, type DeciderSettingsOptions } from './settings.js';
-import { windowAverages } from './windows.js';
+import { completionRate, windowAverages } from './windows.js';
 
 export interface AutoscalerOptions {
   clock: Clock;
@@ -65,6 +65,7 @@ interface Scaled {
   condition: GpuCapacityCondition | null;
   events: ScaleEvent[];
   startup: StartupTracker;
+  serviceTime: ServiceTimeTracker;
   pending: PendingStarts;
   idleGaps: IdleGapHistogram | null;
   deciding: boolean;
@@ -152,6 +153,7 @@ export class Autoscaler {
       condition: null,
       events: [],
       startup: new StartupTracker(),
+      serviceTime: new ServiceTimeTracker(),
       pending: new PendingStarts(),
       idleGaps: settings.keepWarm === 'adaptive' ? this.idleHistogram(settings) : null,
       deciding: false,
@@ -251,6 +253,15 @@ export class Autoscaler {
         return;
       }
 
+      let arrivals: ArrivalView | null = null;
+      if (Object.values(s.gpus).some((n) => n > 0)) {
+        const rps = windowAverages(buckets, 'rps', nowSecond, stableSeconds, panicSeconds, firstSecond, s.settings.windowAlgorithm);
+        const conc = s.settings.metric === 'concurrency' ? avg : windowAverages(buckets, 'concurrency', nowSecond, stableSeconds, panicSeconds, firstSecond);
+        const done = completionRate(buckets, nowSecond, panicSeconds);
+        if (counts.ready > 0 && done !== null)
+          s.serviceTime.observe(Math.min(conc.panic - waiting, counts.ready * s.settings.totalTarget), done);
+        arrivals = { stableRps: rps.stable, panicRps: rps.panic, serviceMs: s.serviceTime.estimateMs() };
+      }
       const result = decideWithPolicies(
         {
           now,
@@ -271,6 +282,7 @@ export class Autoscaler {
           inventory: this.opts.gpuInventory ?? null,
           startupMs: s.startup.estimateMs(),
           keepWarm: s.idleGaps?.window() ?? null,
+          arrivals,
         },
       );
       s.state = result.state;

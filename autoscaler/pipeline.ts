@@ -1,5 +1,5 @@
 import { decide, excessBurstCapacity, type Decision, type DeciderInput, type DeciderState } from './decider.js';
-import { gpuCapacityCap, gpuInputView, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
+import { gpuCapacityCap, gpuInputView, gpuSettings, type ArrivalView, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
 import { adaptiveKeepWarm, type KeepWarmWindow } from './policies/keep-warm.js';
 import type { DeciderSettings } from './settings.js';
 
@@ -12,6 +12,8 @@ export interface PolicyContext {
   inventory?: GpuInventory | null;
   /** Learned time-to-ready (start-up aware scale-ahead for GPU revisions, pre-warm lead for keep-warm). */
   startupMs?: number;
+  /** Arrival rates and learned service time: queue-aware demand for GPU revisions. */
+  arrivals?: ArrivalView | null;
   /** Adaptive keep-warm window (when `keepWarm: adaptive` and the histogram is representative). */
   keepWarm?: KeepWarmWindow | null;
 }
@@ -38,10 +40,13 @@ export function decideWithPolicies(
 ): PolicyResult {
   const gpu = ctx.gpus !== undefined && Object.values(ctx.gpus).some((n) => n > 0);
   const startupMs = ctx.startupMs ?? 0;
-  const view = gpu ? gpuInputView(input, s, startupMs) : input;
-  const r = decide(view, s, state);
+  const arrivals = ctx.arrivals ?? null;
+  const view = gpu ? gpuInputView(input, s, startupMs, arrivals) : input;
+  const r = decide(view, gpu ? gpuSettings(s, startupMs) : s, state);
   let decision = r.decision;
-  if (gpu) decision = { ...decision, excessBurstCapacity: excessBurstCapacity(s, input.readyReplicas, input.panic) };
+  if (gpu) {
+    decision = { ...decision, excessBurstCapacity: excessBurstCapacity(s, input.readyReplicas, input.panic) };
+  }
   if (s.keepWarm === 'adaptive') decision = adaptiveKeepWarm(decision, input, ctx.keepWarm ?? null, { minScale: s.minScale, startupMs });
   let condition: GpuCapacityCondition | null = null;
   let capacityLimited = false;

@@ -58,3 +58,22 @@ export function decayFactor(seconds: number): number {
   if (seconds <= 1) return 1;
   return Math.pow(AUTOSCALING_DEFAULTS.weightedExponentialOldestWeight, 1 / (seconds - 1));
 }
+
+/**
+ * Requests completed per second over the last `seconds` before `nowSecond`, estimated from the buckets:
+ * arrivals minus the growth of in-flight (newest second's concurrency minus the oldest's). Null without arrivals.
+ */
+export function completionRate(buckets: readonly MetricBucket[], nowSecond: number, seconds: number): number | null {
+  const from = nowSecond - seconds;
+  let arrivals = 0;
+  let first = 0;
+  let last = 0;
+  for (const b of buckets) {
+    if (b.second < from || b.second >= nowSecond) continue;
+    arrivals += b.requests;
+    if (b.second === from) first = b.concurrency;
+    if (b.second === nowSecond - 1) last = b.concurrency;
+  }
+  if (arrivals === 0) return null;
+  return Math.max(0, (arrivals - (last - first)) / seconds);
+}

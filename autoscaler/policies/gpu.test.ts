@@ -81,14 +81,44 @@ describe('GPU policy layered on the decider', () => {
 
   it('scales ahead by the learned start-up time when demand is rising', () => {
     const big = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { gpus: GPU }); // target 2.8
-    // stable 5 → 2 replicas, panic 6 → 3 (3 / 2 < 2: no panic). Slope over (60 − 6)/2 = 27 s: 1 per 27 s.
-    const at = input({ readyReplicas: 2, currentDesired: 2, stable: 5, panic: 6 });
-    const ahead = (startupMs: number) =>
-      decideWithPolicies(at, big, initialDeciderState(), { revisionKey: 'ns/r', gpus: GPU, startupMs }).decision.desired;
-    expect(ahead(0)).toBe(2); // nothing projected
-    expect(ahead(27_000)).toBe(3); // 7 / 2.8 = 2.5 → 3
-    expect(ahead(81_000)).toBe(4); // 9 / 2.8 = 3.2 → 4
+    // stable 3 → 2 replicas, panic 6 → 3 (3 / 2 < 2: no panic). Slope over (60 − 6)/2 = 27 s: 3 per 27 s.
+    const at = input({ readyReplicas: 2, currentDesired: 2, stable: 3, panic: 6 });
+    const ahead = (startupMs: number, over: Partial<DeciderInput> = {}) =>
+      decideWithPolicies({ ...at, ...over }, big, initialDeciderState(), { revisionKey: 'ns/r', gpus: GPU, startupMs }).decision.desired;
+    expect(ahead(0)).toBe(2); // nothing projected: ceil(3 / 2.8) = 2
+    expect(ahead(13_500)).toBe(3); // 6 + 1.5 = 7.5 → 7.5 / 2.8 = 2.7 → 3
+    expect(ahead(27_000)).toBe(4); // 6 + 3 = 9 → 3.2 → 4
     expect(ahead(10_000_000)).toBe(5); // capped at twice the panic demand: 12 / 2.8 = 4.3 → 5
+    // noise (panic less than 25 % over stable) is not projected
+    expect(ahead(10_000_000, { stable: 5, panic: 6 })).toBe(2);
+  });
+
+  it('caps held-request demand by Little’s law once the service time is known', () => {
+    const big = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { gpus: GPU }); // target 2.8
+    // 1 replica just ready, 600 requests held; 10 rps × 0.3 s = 3 in real demand → 2 replicas, not 215.
+    const at = input({ readyReplicas: 1, currentDesired: 1, stable: 500, panic: 600, waiting: 596 });
+    const plain = decideWithPolicies(at, big, initialDeciderState(), { revisionKey: 'ns/cpu' });
+    expect(plain.decision.desired).toBe(100); // KPA alone: max scale
+    const r = decideWithPolicies(at, big, initialDeciderState(), {
+      revisionKey: 'ns/r',
+      gpus: GPU,
+      startupMs: 60_000,
+      arrivals: { stableRps: 10, panicRps: 10, serviceMs: 300 },
+    });
+    expect(r.decision.desired).toBe(2);
+  });
+
+  it('asks for no more than already asked while the first cold start is loading (service time unknown)', () => {
+    const big = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { gpus: GPU });
+    const at = input({ readyReplicas: 0, startingReplicas: 1, currentDesired: 1, stable: 200, panic: 300, waiting: 300 });
+    const r = decideWithPolicies(at, big, initialDeciderState(), {
+      revisionKey: 'ns/r',
+      gpus: GPU,
+      startupMs: 60_000,
+      arrivals: { stableRps: 10, panicRps: 10, serviceMs: null },
+    });
+    expect(r.decision.desired).toBe(1);
+    expect(r.state.maxPanicReplicas).toBeLessThanOrEqual(1); // the decider's memory is not inflated either
   });
 });
 

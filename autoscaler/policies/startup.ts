@@ -60,3 +60,24 @@ export class PendingStarts {
     return this.starts.length;
   }
 }
+
+/**
+ * A revision's mean service time, learned by Little's law on the replicas (requests running on replicas =
+ * completion rate × service time), so it is measured even while requests queue in front of saturated replicas.
+ * Used to tell real demand from requests piling up in the activator while replicas load. EWMA; null until learned.
+ */
+export class ServiceTimeTracker {
+  private ewmaMs: number | null = null;
+  constructor(private readonly alpha = 0.2) {}
+
+  /** Offers one window's requests running on replicas (not held) and completions per second. */
+  observe(running: number, completionsPerSecond: number): void {
+    if (!(completionsPerSecond > 0) || !(running > 0)) return;
+    const ms = (running / completionsPerSecond) * 1000;
+    this.ewmaMs = this.ewmaMs === null ? ms : this.alpha * ms + (1 - this.alpha) * this.ewmaMs;
+  }
+
+  estimateMs(): number | null {
+    return this.ewmaMs;
+  }
+}
