@@ -254,7 +254,7 @@ export class Autoscaler {
       }
 
       let arrivals: ArrivalView | null = null;
-      if (Object.values(s.gpus).some((n) => n > 0)) {
+      if (s.settings.startupAware) {
         const rps = windowAverages(buckets, 'rps', nowSecond, stableSeconds, panicSeconds, firstSecond, s.settings.windowAlgorithm);
         const conc = s.settings.metric === 'concurrency' ? avg : windowAverages(buckets, 'concurrency', nowSecond, stableSeconds, panicSeconds, firstSecond);
         const done = completionRate(buckets, nowSecond, panicSeconds);

@@ -12,7 +12,7 @@ export interface PolicyContext {
   inventory?: GpuInventory | null;
   /** Learned time-to-ready (start-up aware scale-ahead for GPU revisions, pre-warm lead for keep-warm). */
   startupMs?: number;
-  /** Arrival rates and learned service time: queue-aware demand for GPU revisions. */
+  /** Arrival rates and learned service time: queue-aware demand for start-up aware revisions. */
   arrivals?: ArrivalView | null;
   /** Adaptive keep-warm window (when `keepWarm: adaptive` and the histogram is representative). */
   keepWarm?: KeepWarmWindow | null;
@@ -30,7 +30,7 @@ export interface PolicyResult {
 /**
  * The one scaling step, used by the loop and by the simulator: the KPA decider with the policies layered
  * around it (never a fork of it):
- *   GPU start-up view of the input → decide() → adaptive keep-warm → GPU capacity cap.
+ *   start-up aware view of the input (GPU revisions by default) → decide() → adaptive keep-warm → GPU capacity cap.
  */
 export function decideWithPolicies(
   input: DeciderInput,
@@ -39,14 +39,13 @@ export function decideWithPolicies(
   ctx: PolicyContext,
 ): PolicyResult {
   const gpu = ctx.gpus !== undefined && Object.values(ctx.gpus).some((n) => n > 0);
+  const aware = s.startupAware;
   const startupMs = ctx.startupMs ?? 0;
   const arrivals = ctx.arrivals ?? null;
-  const view = gpu ? gpuInputView(input, s, startupMs, arrivals) : input;
-  const r = decide(view, gpu ? gpuSettings(s, startupMs) : s, state);
+  const view = aware ? gpuInputView(input, s, startupMs, arrivals) : input;
+  const r = decide(view, aware ? gpuSettings(s, startupMs) : s, state);
   let decision = r.decision;
-  if (gpu) {
-    decision = { ...decision, excessBurstCapacity: excessBurstCapacity(s, input.readyReplicas, input.panic) };
-  }
+  if (aware) decision = { ...decision, excessBurstCapacity: excessBurstCapacity(s, input.readyReplicas, input.panic) };
   if (s.keepWarm === 'adaptive') decision = adaptiveKeepWarm(decision, input, ctx.keepWarm ?? null, { minScale: s.minScale, startupMs });
   let condition: GpuCapacityCondition | null = null;
   let capacityLimited = false;

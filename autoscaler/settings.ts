@@ -94,6 +94,8 @@ export interface DeciderSettings {
   gpusPerReplica: number;
   /** Keep-warm policy applied after the decider. */
   keepWarm: KeepWarmMode;
+  /** Start-up aware demand (starting replicas count, queue-aware demand, scale-ahead); default: GPU revisions only. */
+  startupAware: boolean;
 }
 
 /** Settings that have no InferenceService field; the YAML layer passes them from `autoscaling.sluice.dev/*` annotations. */
@@ -104,6 +106,8 @@ export interface DeciderSettingsOptions {
   windowAlgorithm?: WindowAlgorithm;
   /** `autoscaling.sluice.dev/keep-warm`. */
   keepWarm?: KeepWarmMode;
+  /** `autoscaling.sluice.dev/startup-aware` (default: true for GPU revisions, false otherwise — plain KPA). */
+  startupAware?: boolean;
   /** Config-wide `scaleToZeroGraceSeconds` (Knative: scale-to-zero-grace-period, not per revision). */
   scaleToZeroGraceSeconds?: number;
   /** Config-wide max scale-up / scale-down rates (Knative: max-scale-up-rate, max-scale-down-rate). */
@@ -159,5 +163,6 @@ export function deciderSettings(
     windowAlgorithm: opts.windowAlgorithm ?? d.windowAlgorithm,
     gpusPerReplica: gpus,
     keepWarm: opts.keepWarm ?? d.keepWarm,
+    startupAware: opts.startupAware ?? gpus > 0,
   };
 }

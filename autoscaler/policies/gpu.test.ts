@@ -73,8 +73,12 @@ describe('GPU policy layered on the decider', () => {
     const big = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { gpus: GPU }); // target 2.8
     // 2 replicas starting, none ready, 6 requests held: KPA alone panics to ceil(6/2.8) = 3 and beyond.
     const at = input({ readyReplicas: 0, startingReplicas: 2, currentDesired: 2, stable: 5, panic: 6 });
-    const plain = decideWithPolicies(at, big, initialDeciderState(), { revisionKey: 'ns/cpu' });
+    const cpu = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4); // plain KPA
+    const plain = decideWithPolicies(at, cpu, initialDeciderState(), { revisionKey: 'ns/cpu' });
     expect(plain.decision).toMatchObject({ panic: true, desired: 3 });
+    // a CPU revision can opt in
+    const opted = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { startupAware: true });
+    expect(decideWithPolicies(at, opted, initialDeciderState(), { revisionKey: 'ns/cpu' }).decision).toMatchObject({ panic: false, desired: 2 });
     const gpu = decideWithPolicies(at, big, initialDeciderState(), { revisionKey: 'ns/r', gpus: GPU, startupMs: 0 });
     expect(gpu.decision).toMatchObject({ panic: false, desired: 2 });
   });
@@ -97,7 +101,7 @@ describe('GPU policy layered on the decider', () => {
     const big = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { gpus: GPU }); // target 2.8
     // 1 replica just ready, 600 requests held; 10 rps × 0.3 s = 3 in real demand → 2 replicas, not 215.
     const at = input({ readyReplicas: 1, currentDesired: 1, stable: 500, panic: 600, waiting: 596 });
-    const plain = decideWithPolicies(at, big, initialDeciderState(), { revisionKey: 'ns/cpu' });
+    const plain = decideWithPolicies(at, deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4), initialDeciderState(), { revisionKey: 'ns/cpu' });
     expect(plain.decision.desired).toBe(100); // KPA alone: max scale
     const r = decideWithPolicies(at, big, initialDeciderState(), {
       revisionKey: 'ns/r',

@@ -71,6 +71,7 @@ export interface SimReport {
     scaleToZeroRetentionSeconds: number;
     keepWarm: string;
     windowAlgorithm: string;
+    startupAware: boolean;
     startupSeconds: number;
     gpusPerReplica: number;
     gpuCount: number | null;
@@ -313,7 +314,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
     const bs = buckets(nowSecond);
     const avg = windowAverages(bs, s.metric, nowSecond, stableSeconds, panicSeconds, 0, s.windowAlgorithm);
     let arrivals = null;
-    if (isGpu) {
+    if (s.startupAware) {
       const rps = windowAverages(bs, 'rps', nowSecond, stableSeconds, panicSeconds, 0, s.windowAlgorithm);
       const conc = s.metric === 'concurrency' ? avg : windowAverages(bs, 'concurrency', nowSecond, stableSeconds, panicSeconds, 0);
       const done = completionRate(bs, nowSecond, panicSeconds);
@@ -437,6 +438,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
       scaleToZeroRetentionSeconds: s.scaleToZeroRetentionMs / 1000,
       keepWarm: s.keepWarm,
       windowAlgorithm: s.windowAlgorithm,
+      startupAware: s.startupAware,
       startupSeconds: startupMs / 1000,
       gpusPerReplica: s.gpusPerReplica,
       gpuCount: inventory ? (opts.gpuCount ?? null) : null,
