@@ -1,8 +1,8 @@
 import type { SimReport, TimelinePoint } from './simulate.js';
 
 const W = 1000;
-const H = 420;
-const PAD = { left: 60, right: 20, top: 56, bottom: 44 };
+const H = 440;
+const PAD = { left: 60, right: 20, top: 76, bottom: 44 };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -87,10 +87,10 @@ export function renderSimulationSvg(report: SimReport): string {
     ['#2a9d3a', 'ready replicas', '4 2'],
     ['#d33', 'held requests ÷ target', ''],
   ];
-  let lx = PAD.left + 8;
+  let lx = PAD.left;
   for (const [color, name, dash] of legend) {
-    out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${PAD.top + 12}" y2="${PAD.top + 12}" stroke="${color}" stroke-width="4"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
-    out.push(`<text x="${lx + 22}" y="${PAD.top + 16}">${esc(name)}</text>`);
+    out.push(`<line x1="${lx}" x2="${lx + 18}" y1="56" y2="56" stroke="${color}" stroke-width="4"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
+    out.push(`<text x="${lx + 22}" y="60">${esc(name)}</text>`);
     lx += 30 + name.length * 6.5;
   }
   out.push('</svg>');
