@@ -148,6 +148,20 @@ describe('Autoscaler loop', () => {
     a.stop();
   });
 
+  it('holds a poke for a GPU revision when another revision has every GPU, and says why', async () => {
+    const gpus = GpuAllocator.uniform('nvidia.com/gpu', 1);
+    gpus.allocate('default/other-predictor-00001', 'default/other-predictor-00001#1', { 'nvidia.com/gpu': 1 });
+    const h = harness({ gpus });
+    const a = await setup(h, testRevision({ gpus: { 'nvidia.com/gpu': 1 }, autoscaling: { initialScale: 0 } }));
+    h.hold(KEY, 1);
+    await h.store.poke(KEY);
+    await h.advance(4_000);
+    expect(h.backend.counts(KEY).desired).toBe(0);
+    expect(a.status(KEY)!.conditions[0]).toMatchObject({ status: 'False', reason: 'InsufficientGPU' });
+    expect(a.status(KEY)!.conditions[0]!.message).toContain('0 of 1 available');
+    a.stop();
+  });
+
   it('keeps a GPU revision warm for the 10-minute default retention', async () => {
     const gpus = GpuAllocator.uniform('nvidia.com/gpu', 1);
     const h = harness({ gpus, startupMs: 1_000 });

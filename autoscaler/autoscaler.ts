@@ -7,7 +7,7 @@ import type { Store } from '../core/store.js';
 import type { Backend, EndpointEvent } from '../deploy/backends/backend.js';
 import { initialDeciderState, type Decision, type DeciderState } from './decider.js';
 import { decideWithPolicies } from './pipeline.js';
-import { replicasThatFit, type ArrivalView, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
+import { gpuCapacityCap, replicasThatFit, type ArrivalView, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
 import { IdleGapHistogram } from './policies/keep-warm.js';
 import {
   initialResourceState,
@@ -181,10 +181,16 @@ export class Autoscaler {
     this.noteActivity(s, now);
     if (s.desired === 0) {
       // Fast path: no window math needed to wake a revision at zero.
-      let target = Math.min(s.settings.maxScale, Math.max(1, s.settings.activationScale, s.settings.minScale));
-      target = Math.min(target, this.gpuFit(s.key, s.gpus));
-      this.record(s, { desired: target, panic: false, excessBurstCapacity: -1, reason: 'poke' });
-      if (target > 0) await this.apply(s, target, 'poke', false);
+      const want = Math.min(s.settings.maxScale, Math.max(1, s.settings.activationScale, s.settings.minScale));
+      let decision: Decision = { desired: want, panic: false, excessBurstCapacity: -1, reason: 'poke' };
+      if (this.opts.gpuInventory && Object.values(s.gpus).some((n) => n > 0)) {
+        const capped = gpuCapacityCap(decision, { revisionKey: s.key, gpus: s.gpus, inventory: this.opts.gpuInventory, startupMs: s.startup.estimateMs() });
+        decision = capped.decision;
+        this.setCondition(s, capped.condition);
+        this.opts.metrics.gpuCapacityLimited.set(s.labels, capped.limited ? 1 : 0);
+      }
+      this.record(s, decision);
+      if (decision.desired > 0) await this.apply(s, decision.desired, decision.reason, false);
       return;
     }
     await this.decideOne(s);
