@@ -25,9 +25,10 @@ describe('reading a real child process', () => {
   });
 
   it('reads the CPU time and resident memory the child itself reports', async () => {
-    // The child burns ~400 ms of CPU holding ~50 MB, prints its own accounting, then sleeps (no more CPU).
+    // The child burns 300 ms of its own CPU time holding ~50 MB, prints its own accounting, then sleeps.
     const script =
-      'const b = Buffer.alloc(50e6, 1); let x = 0; const end = Date.now() + 400; while (Date.now() < end) x++;' +
+      'const b = Buffer.alloc(50e6, 1); let x = 0; const end = Date.now() + 10000;' +
+      'while (Date.now() < end) { x++; if (x % 100000 === 0) { const c = process.cpuUsage(); if (c.user + c.system > 300000) break; } }' +
       'const u = process.cpuUsage(); console.log(JSON.stringify({ cpu: (u.user + u.system) / 1e6, rss: process.memoryUsage().rss, b: b[0] + x }));' +
       'setTimeout(() => {}, 5000);';
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
