@@ -9,11 +9,12 @@ import { GpuAllocator } from './policies/gpu.js';
 import { FakeBackend } from './testing/fake-backend.js';
 import { testRevision } from './testing/revision.js';
 import type { Revision } from '../api/revision.js';
+import type { ReplicaUsage, ResourceUsageSource } from './policies/resource.js';
 
 const KEY = 'default/model-predictor-00001';
 
 /** The embedded loop on a fake clock: collector → memory store → autoscaler → fake backend. */
-function harness(opts: { startupMs?: number; gpus?: GpuAllocator; start?: number } = {}) {
+function harness(opts: { startupMs?: number; gpus?: GpuAllocator; start?: number; usage?: ResourceUsageSource } = {}) {
   const clock = new FakeClock(opts.start ?? 1_000_000);
   const store = new MemoryStore();
   const backend = new FakeBackend({ clock, startupMs: opts.startupMs ?? 5_000, ...(opts.gpus ? { gpus: opts.gpus } : {}) });
@@ -30,6 +31,7 @@ function harness(opts: { startupMs?: number; gpus?: GpuAllocator; start?: number
       waiting,
       inflightNow: (k) => collector.inflight(k),
       ...(opts.gpus ? { gpuInventory: opts.gpus } : {}),
+      ...(opts.usage ? { usage: opts.usage } : {}),
     });
   /** Moves time in 1 s steps, letting the async ticks settle after each. */
   async function advance(ms: number): Promise<void> {
@@ -175,6 +177,65 @@ describe('Autoscaler loop', () => {
     await h.advance(80_000);
     expect(h.backend.counts(KEY).desired).toBe(0);
     expect(gpus.allocated('nvidia.com/gpu')).toBe(0);
+    a.stop();
+  });
+
+  it('scales a cpu revision HPA-style from the usage source', async () => {
+    let usage: ReplicaUsage[] = [];
+    const h = harness({ startupMs: 1_000, usage: { usage: () => usage } });
+    const a = await setup(h, testRevision({ autoscaling: { metric: 'cpu', target: 50, minReplicas: 2, maxReplicas: 8 } }));
+    await h.advance(3_000);
+    expect(h.backend.counts(KEY)).toMatchObject({ desired: 2, ready: 2 });
+    usage = [
+      { replicaId: 'a', cpuPercent: 100, memoryPercent: 10 },
+      { replicaId: 'b', cpuPercent: 100, memoryPercent: 10 },
+    ];
+    await h.advance(2_000);
+    expect(h.backend.counts(KEY).desired).toBe(4); // ceil(2 × 100 / 50)
+    expect(a.status(KEY)!.events.at(-1)).toMatchObject({ from: 2, to: 4, reason: 'cpu-above-target' });
+    usage = usage.map((u) => ({ ...u, cpuPercent: 5 }));
+    await h.advance(60_000);
+    expect(h.backend.counts(KEY).desired).toBe(4); // scale-down stabilization (300 s)
+    await h.advance(250_000);
+    expect(h.backend.counts(KEY).desired).toBe(2); // min 2
+    a.stop();
+  });
+
+  it('learns idle gaps for adaptive keep-warm and keeps one replica through the usual gap', async () => {
+    const h = harness({ startupMs: 1_000 });
+    const rev = testRevision({ autoscaling: { initialScale: 0 } });
+    await h.backend.apply(rev);
+    const a = h.make();
+    a.start();
+    await a.register(rev, { keepWarm: 'adaptive' });
+    // a client that sends one 1-second request every 4 minutes
+    const visit = async () => {
+      const release = h.hold(KEY, 1);
+      await h.store.poke(KEY);
+      await h.advance(1_000);
+      release();
+      await h.advance(239_000);
+    };
+    for (let i = 0; i < 9; i++) await visit();
+    const w = a.status(KEY)!.keepWarm!;
+    expect(w.keepAliveSeconds).toBeGreaterThan(240);
+    expect(w.keepAliveSeconds).toBeLessThan(300);
+    // Gaps are regular (~240 s): unload after the stable window, pre-warm one start-up time before the 5th
+    // percentile of gaps (0.9 × 230 s), keep until the 99th (+10 %). The next visit finds a warm replica.
+    expect(w.prewarmSeconds).toBeCloseTo(207, 0);
+    expect(h.backend.counts(KEY).ready).toBe(1);
+    const release = h.hold(KEY, 1);
+    await h.advance(1_000);
+    release();
+    await h.advance(200_000);
+    expect(h.backend.counts(KEY).desired).toBe(0);
+    expect(a.status(KEY)!.events.at(-1)?.reason).toBe('keep-warm-unload');
+    await h.advance(10_000);
+    expect(h.backend.counts(KEY).desired).toBe(1);
+    expect(a.status(KEY)!.events.at(-1)?.reason).toBe('keep-warm');
+    await h.advance(70_000);
+    expect(h.backend.counts(KEY).desired).toBe(0);
+    expect(a.status(KEY)!.events.at(-1)?.reason).toBe('keep-warm-expired');
     a.stop();
   });
 });

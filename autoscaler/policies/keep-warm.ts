@@ -105,7 +105,5 @@ export function adaptiveKeepWarm(
   const idleFor = input.now - input.lastActiveAt;
   const warmFrom = Math.max(0, window.prewarmMs - opts.startupMs);
   const warm = idleFor >= warmFrom && idleFor < window.keepAliveMs;
-  const desired = warm ? 1 : 0;
-  if (desired === decision.desired) return { ...decision, reason: warm ? 'keep-warm' : decision.reason };
-  return { ...decision, desired, reason: warm ? 'keep-warm' : idleFor < warmFrom ? 'keep-warm-unload' : 'keep-warm-expired' };
+  return { ...decision, desired: warm ? 1 : 0, reason: warm ? 'keep-warm' : idleFor < warmFrom ? 'keep-warm-unload' : 'keep-warm-expired' };
 }
