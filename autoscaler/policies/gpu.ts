@@ -33,7 +33,8 @@ export interface ArrivalView {
 /**
  * Before the decider: the start-up aware view of demand.
  *  - Requests held while replicas load inflate in-flight concurrency without being demand: once the service time
- *    is known, demand is capped by Little's law at arrival rate × service time, per window (concurrency metric);
+ *    is known, demand is capped by Little's law at arrival rate × service time, plus what drains the held backlog
+ *    within one start-up time, per window (concurrency metric);
  *    before it is known (first cold start) demand is capped at what is already asked for while requests are held.
  *  - Replicas still starting count as capacity (they are counted as ready for the panic threshold and the
  *    rate limits), so requests piling up while a slow model loads do not set off a panic storm.
@@ -45,8 +46,10 @@ export function gpuInputView(input: DeciderInput, s: DeciderSettings, startupMs:
   const view = { ...input, readyReplicas: input.readyReplicas + input.startingReplicas, startingReplicas: 0 };
   if (arrivals && arrivals.serviceMs !== null && s.metric === 'concurrency') {
     const sec = arrivals.serviceMs / 1000;
-    view.stable = Math.min(view.stable, arrivals.stableRps * sec);
-    view.panic = Math.min(view.panic, arrivals.panicRps * sec);
+    // Plus enough to drain the held backlog within one start-up time (new replicas take that long anyway).
+    const drain = (input.waiting * sec) / Math.max(startupMs / 1000, s.panicWindowMs / 1000);
+    view.stable = Math.min(view.stable, arrivals.stableRps * sec + drain);
+    view.panic = Math.min(view.panic, arrivals.panicRps * sec + drain);
   } else if (arrivals && (input.startingReplicas > 0 || input.waiting > 0)) {
     // First cold start: the service time is unknown and requests are held or replicas loading. Held requests say
     // nothing about real demand until a replica has served some (one completion is enough to learn it): ask for
