@@ -99,7 +99,8 @@ describe('GPU policy layered on the decider', () => {
 
   it('caps held-request demand by Little’s law once the service time is known', () => {
     const big = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { gpus: GPU }); // target 2.8
-    // 1 replica just ready, 600 requests held; 10 rps × 0.3 s = 3 in real demand → 2 replicas, not 215.
+    // 1 replica just ready, 596 requests held; 10 rps × 0.3 s = 3 in real demand, plus 596 × 0.3 s drained over
+    // the 60 s start-up = 2.98 → 5.98 / 2.8 → 3 replicas, not 100.
     const at = input({ readyReplicas: 1, currentDesired: 1, stable: 500, panic: 600, waiting: 596 });
     const plain = decideWithPolicies(at, deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4), initialDeciderState(), { revisionKey: 'ns/cpu' });
     expect(plain.decision.desired).toBe(100); // KPA alone: max scale
@@ -109,7 +110,7 @@ describe('GPU policy layered on the decider', () => {
       startupMs: 60_000,
       arrivals: { stableRps: 10, panicRps: 10, serviceMs: 300 },
     });
-    expect(r.decision.desired).toBe(2);
+    expect(r.decision.desired).toBe(3);
   });
 
   it('asks for no more than already asked while the first cold start is loading (service time unknown)', () => {
