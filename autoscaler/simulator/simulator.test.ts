@@ -56,6 +56,19 @@ describe('simulate on the shipped traces', () => {
     });
   }
 
+  it('runs the other window algorithm and metric: weighted-exponential windows, rps', () => {
+    const diurnal = simulate(cpu({ settingsOptions: { windowAlgorithm: 'weighted-exponential' } }), load('diurnal'));
+    expect(diurnal.settings.windowAlgorithm).toBe('weighted-exponential');
+    expect(diurnal.rejected).toBe(0);
+    expect(diurnal.peakReplicas).toBeLessThanOrEqual(6);
+    // 10 rps against 5 rps × 70 % = 3.5 per replica → 3 replicas once settled
+    const rps = simulate(cpu({ autoscaling: autoscalingSpec({ metric: 'rps', target: 5 }), containerConcurrency: 0 }), load('steady'));
+    expect(rps.settings.metric).toBe('rps');
+    const settled = rps.timeline.filter((p) => p.t > 300_000 && p.t < 1_700_000).map((p) => p.desired);
+    expect(Math.min(...settled)).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...settled)).toBeLessThanOrEqual(4);
+  });
+
   it('is deterministic', () => {
     const trace = load('bursty');
     expect(simulate(cpu(), trace)).toEqual(simulate(cpu(), trace));
