@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { autoscalingFor } from '../api/autoscaling.js';
 import { defaultInferenceService } from '../api/defaulting.js';
+import { gpusOf } from '../deploy/revision-builder.js';
+import { runSimulateCommand } from './simulate.js';
 import { parseManifests } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
 import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue } from '../deploy/runtime-catalogue.js';
@@ -132,4 +135,31 @@ export async function deleteCommand(io: Io, resource: string, name: string, o: {
   const client = new AdminClient(o.server ?? DEFAULT_SERVER);
   await client.delete(o.namespace ?? 'default', name);
   io.out(`inferenceservice.serving.kserve.io "${name}" deleted\n`);
+}
+
+/** `sluice simulate`: the InferenceService's autoscaling settings against a recorded or synthetic trace. */
+export async function simulateCommand(
+  io: Io,
+  o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean },
+): Promise<void> {
+  const objs = parseManifests(await readInput(o.filename), o.filename);
+  const isvc = objs.find((x) => x.kind === 'InferenceService');
+  if (!isvc || isvc.kind !== 'InferenceService') throw new Error(`${o.filename}: no InferenceService found`);
+  const predictor = isvc.object.spec.predictor;
+  const resources = predictor.model?.resources ?? predictor.containers?.[0]?.resources ?? { requests: {}, limits: {} };
+  const result = await runSimulateCommand({
+    revision: {
+      autoscaling: autoscalingFor(isvc.object, 'predictor'),
+      containerConcurrency: predictor.containerConcurrency ?? 0,
+      gpus: gpusOf(resources),
+    },
+    tracePath: o.trace,
+    outDir: o.out,
+    startupSeconds: o.startupSeconds,
+    gpuCount: o.gpus,
+    compareKeepWarm: o.compareKeepWarm,
+    label: isvc.object.metadata.name,
+  });
+  io.out(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
+  for (const f of result.files) io.err(`wrote ${f}\n`);
 }

@@ -7,7 +7,9 @@ import { Activator } from '../activator/activator.js';
 import { Autoscaler } from '../autoscaler/autoscaler.js';
 import { Collector } from '../autoscaler/collector.js';
 import { SystemClock, type Clock } from '../core/clock.js';
-import type { ServeConfig } from '../core/config.js';
+import { parseGpuInventory, type ServeConfig } from '../core/config.js';
+import { GpuAllocator } from '../autoscaler/policies/gpu-inventory.js';
+import { LocalUsageSource } from '../deploy/backends/local/usage.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import { MemoryStore } from '../core/store.js';
@@ -66,14 +68,21 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   const store = new MemoryStore();
   const root = sluiceRoot();
-  const backend =
-    o.backend ??
-    new LocalBackend({
-      sluiceRoot: root,
-      clock,
-      logger: logger.child({ role: 'backend' }),
-      pythonPath: o.pythonPath ?? process.env.SLUICE_PYTHON,
-    });
+  const inventory = parseGpuInventory(cfg.gpus);
+  const gpuAllocator = new GpuAllocator(
+    Object.entries(inventory).flatMap(([resourceName, n]) => Array.from({ length: n }, (_, i) => ({ resourceName, id: String(i) }))),
+  );
+  const local =
+    o.backend === undefined
+      ? new LocalBackend({
+          sluiceRoot: root,
+          clock,
+          logger: logger.child({ role: 'backend' }),
+          pythonPath: o.pythonPath ?? process.env.SLUICE_PYTHON,
+          gpuAllocator,
+        })
+      : null;
+  const backend: Backend = o.backend ?? local!;
   const collector = new Collector({ clock, store, instance: 'embedded' });
   const activator = new Activator({
     clock,
@@ -96,6 +105,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     logger: logger.child({ role: 'autoscaler' }),
     tickMs: cfg.tickSeconds * 1000,
     scaleToZeroGraceMs: cfg.scaleToZeroGraceSeconds * 1000,
+    gpuInventory: gpuAllocator,
+    ...(local ? { usage: new LocalUsageSource((k) => local.replicaProcesses(k)) } : {}),
     waiting: (k) => activator.held(k),
     inflightNow: (k) => collector.inflight(k),
   });

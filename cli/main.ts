@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
-import { applyCommand, deleteCommand, getCommand, type Io } from './commands.js';
+import { applyCommand, deleteCommand, getCommand, simulateCommand, type Io } from './commands.js';
 import { startEmbedded } from './embedded.js';
 
 const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
@@ -34,6 +34,7 @@ export function buildProgram(): Command {
     .option('--metrics-host <host>', 'metrics address (default 0.0.0.0)')
     .option('--domain <domain>', 'domain of service hosts <name>.<namespace>.<domain> (default example.com)')
     .option('--python <path>', 'Python used by launch recipes ({{python}})')
+    .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (o: Record<string, unknown>) => {
       const config = resolveServeConfig({
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
         metricsHost: o.metricsHost,
         domain: o.domain,
         logLevel: o.logLevel,
+        gpus: o.gpus,
       });
       const sluice = await startEmbedded({
         config,
@@ -99,6 +101,19 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-s, --server <url>', 'admin API URL')
     .action((resource: string, name: string, o: { namespace?: string; server?: string }) => deleteCommand(io, resource, name, o));
+
+  program
+    .command('simulate')
+    .description('replay a request trace through the real autoscaler with a virtual clock and a simulated backend')
+    .requiredOption('-f, --filename <file>', 'InferenceService YAML whose autoscaling settings to try')
+    .requiredOption('--trace <csv>', 'trace: CSV with header arrival_ms,duration_ms (see docs/simulator.md)')
+    .option('--out <dir>', 'write the report (Markdown) and the SVG picture here')
+    .option('--startup-seconds <s>', 'simulated time for a replica to become ready (default 10; 30 for GPU revisions)', Number)
+    .option('--gpus <n>', 'GPUs in the simulated inventory (GPU revisions)', int('--gpus'))
+    .option('--compare-keep-warm', 'run both the fixed grace period and the adaptive keep-warm policy')
+    .action((o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean }) =>
+      simulateCommand(io, o),
+    );
 
   return program;
 }
