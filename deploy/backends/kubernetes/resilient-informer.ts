@@ -19,13 +19,14 @@ export class ResilientInformer<T extends KubernetesObject> {
     labelSelector: string | undefined,
     private readonly clock: Clock,
     private readonly backoff: { initial: number; max: number },
-    onChange: (obj: T) => void,
+    /** Every change; `deleted` is true when the object is gone. */
+    onChange: (obj: T, deleted: boolean) => void,
   ) {
     this.delay = backoff.initial;
     this.informer = makeInformer<T>(kc, path, list as never, labelSelector);
-    this.informer.on('add', onChange);
-    this.informer.on('update', onChange);
-    this.informer.on('delete', onChange);
+    this.informer.on('add', (o) => onChange(o, false));
+    this.informer.on('update', (o) => onChange(o, false));
+    this.informer.on('delete', (o) => onChange(o, true));
     this.informer.on('connect', () => {
       this.delay = this.backoff.initial;
     });
