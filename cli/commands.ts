@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { autoscalingFor } from '../api/autoscaling.js';
 import { defaultInferenceService } from '../api/defaulting.js';
-import { gpusOf } from '../deploy/revision-builder.js';
+import { buildRevision, gpusOf } from '../deploy/revision-builder.js';
+import { renderRevision } from '../deploy/backends/kubernetes/render-revision.js';
 import { runSimulateCommand } from './simulate.js';
 import { parseManifests } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
@@ -162,4 +163,28 @@ export async function simulateCommand(
   });
   io.out(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
   for (const f of result.files) io.err(`wrote ${f}\n`);
+}
+
+/** `sluice render`: the Deployment and Service of the InferenceService's current revision, for review. */
+export async function renderCommand(io: Io, o: { filename: string; output?: string; runtimes?: string[] }): Promise<void> {
+  const format = checkFormat(o.output, false);
+  const objs = parseManifests(await readInput(o.filename), o.filename);
+  const local = emptyCatalogue();
+  for (const x of objs) {
+    if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
+    else if (x.kind !== 'InferenceService') {
+      if (x.object.kind === 'ClusterServingRuntime') local.clusterRuntimes.push(x.object);
+      else local.runtimes.push(x.object);
+    }
+  }
+  const catalogue = mergeCatalogue(loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]), local);
+  const out: object[] = [];
+  for (const x of objs) {
+    if (x.kind !== 'InferenceService') continue;
+    const isvc = defaultInferenceService(x.object, catalogue);
+    const rev = buildRevision(isvc, 'predictor', catalogue, { generation: 1, createdAt: new Date(0).toISOString() });
+    out.push(...renderRevision(rev));
+  }
+  if (out.length === 0) throw new Error(`${o.filename}: no InferenceService found`);
+  io.out(printObjects(out, format, out.length > 1));
 }

@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
-import { applyCommand, deleteCommand, getCommand, simulateCommand, type Io } from './commands.js';
+import { applyCommand, deleteCommand, getCommand, renderCommand, simulateCommand, type Io } from './commands.js';
+import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from './cluster.js';
 import { startEmbedded } from './embedded.js';
 
 const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
@@ -114,6 +115,59 @@ export function buildProgram(): Command {
     .action((o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean }) =>
       simulateCommand(io, o),
     );
+
+  const clusterRole = (name: string, description: string, start: (o: ClusterRoleOptions) => Promise<ClusterRole>): void => {
+    program
+      .command(name)
+      .description(description)
+      .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, then the in-cluster service account)')
+      .option('--group <group>', 'API group of the CRDs: serving.sluice.dev or serving.kserve.io', process.env.SLUICE_GROUP ?? 'serving.sluice.dev')
+      .option('--redis-url <url>', 'Redis shared by gateways and the autoscaler (default $SLUICE_REDIS_URL)')
+      .option('--runtimes <dir...>', 'extra folders of ClusterServingRuntimes (controller)')
+      .option('--data-port <port>', 'gateway port (default 8080)', int('--data-port'))
+      .option('--admin-port <port>', 'health port (default 8081)', int('--admin-port'))
+      .option('--admin-host <host>', 'health address (default 127.0.0.1)')
+      .option('--metrics-port <port>', 'metrics port (default 9090)', int('--metrics-port'))
+      .option('--domain <domain>', 'domain of service hosts', process.env.SLUICE_DOMAIN)
+      .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+      .action(async (o: Record<string, unknown>) => {
+        const config = resolveServeConfig({
+          dataPort: o.dataPort,
+          adminPort: o.adminPort,
+          adminHost: o.adminHost,
+          metricsPort: o.metricsPort,
+          domain: o.domain,
+          logLevel: o.logLevel,
+        });
+        const role = await start({
+          config,
+          kubeconfig: o.kubeconfig as string | undefined,
+          group: o.group as string,
+          redisUrl: o.redisUrl as string | undefined,
+          runtimes: o.runtimes as string[] | undefined,
+        });
+        const stop = (): void => {
+          role.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+  };
+  clusterRole('controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', startClusterController);
+  clusterRole('autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', startClusterAutoscaler);
+  clusterRole('gateway', 'cluster mode: the data plane, with the activator hold queue in-process', startClusterGateway);
+  clusterRole('activator', 'cluster mode: same as gateway (the activator runs inside every gateway)', startClusterGateway);
+
+  program
+    .command('render')
+    .description('print the Kubernetes objects the controller would create for the current revision')
+    .requiredOption('-f, --filename <file>', 'InferenceService YAML')
+    .option('-o, --output <format>', 'yaml (default) or json')
+    .option('--runtimes <dir...>', 'extra folders of ServingRuntimes')
+    .action((o: { filename: string; output?: string; runtimes?: string[] }) => renderCommand(io, o));
 
   return program;
 }
