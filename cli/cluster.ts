@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { listen } from './listen.js';
+import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -68,18 +68,11 @@ async function roleServers(cfg: ServeConfig, metrics: SluiceMetrics, ready: () =
       return void res.writeHead(ready() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready() ? 'ready' : 'starting' }));
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
   });
-  const metricsServer = createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== '/metrics') return void res.writeHead(404).end();
-    metrics.registry.metrics().then(
-      (t) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(t),
-      (e: unknown) => res.writeHead(500).end(String(e)),
-    );
-  });
+  const metricsServer = createMetricsServer(metrics);
   const [a, m] = await Promise.all([listen(admin, cfg.adminPort, cfg.adminHost), listen(metricsServer, cfg.metricsPort, cfg.metricsHost)]);
-  const host = (h: string): string => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h);
   return {
-    adminUrl: `http://${host(cfg.adminHost)}:${a}`,
-    metricsUrl: `http://${host(cfg.metricsHost)}:${m}`,
+    adminUrl: `http://${reachableHost(cfg.adminHost)}:${a}`,
+    metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${m}`,
     close: () => {
       admin.close();
       admin.closeAllConnections();
@@ -182,13 +175,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     clock,
     metrics,
     logger: logger.child({ role: 'activator' }),
-    limits: {
-      maxHeldPerRevision: cfg.maxHeldPerRevision,
-      maxHeldTotal: cfg.maxHeldTotal,
-      maxHeldBytesPerRevision: cfg.maxHeldBytesPerRevision,
-      maxHeldBytesTotal: cfg.maxHeldBytesTotal,
-      retryAfterSeconds: cfg.retryAfterSeconds,
-    },
+    limits: holdLimits(cfg),
     poke: (key) => void store.poke(key).catch((err: unknown) => logger.warn({ err: String(err) }, 'poke failed')),
   });
   const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });

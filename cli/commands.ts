@@ -4,9 +4,9 @@ import { defaultInferenceService } from '../api/defaulting.js';
 import { buildRevision, gpusOf } from '../deploy/revision-builder.js';
 import { renderRevision } from '../deploy/backends/kubernetes/render-revision.js';
 import { runSimulateCommand } from './simulate.js';
-import { parseManifests } from '../api/manifests.js';
+import { parseManifests, type ParsedObject } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
-import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue } from '../deploy/runtime-catalogue.js';
+import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue, type RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
 import { AdminClient } from './admin-client.js';
 import { age, checkFormat, printObjects, table } from './output.js';
 
@@ -40,15 +40,7 @@ export async function applyCommand(
 ): Promise<void> {
   const format = o.output === undefined ? null : checkFormat(o.output, false);
   const objs = parseManifests(await readInput(o.file), o.file);
-  const local = emptyCatalogue();
-  for (const x of objs) {
-    if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
-    else if (x.kind !== 'InferenceService') {
-      if (x.object.kind === 'ClusterServingRuntime') local.clusterRuntimes.push(x.object);
-      else local.runtimes.push(x.object);
-    }
-  }
-  const catalogue = mergeCatalogue(loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]), local);
+  const catalogue = catalogueFor(objs, o.runtimes);
   const services = objs.flatMap((x) => (x.kind === 'InferenceService' ? [x] : []));
   if (services.length === 0) throw new Error(`${o.file}: no InferenceService found`);
   for (const s of services) for (const w of s.warnings) io.err(`warning: ${o.file}: ${w}\n`);
@@ -74,6 +66,19 @@ export async function applyCommand(
     if (!format) io.out(`inferenceservice.serving.kserve.io/${s.object.metadata.name} ${r.status === 201 ? 'created' : 'configured'}\n`);
   }
   if (format) io.out(printObjects(results, format, results.length > 1));
+}
+
+/** The built-in catalogue, plus extra folders, plus runtimes defined in the same file (they win). */
+function catalogueFor(objs: ParsedObject[], runtimes: string[] | undefined): RuntimeCatalogue {
+  const local = emptyCatalogue();
+  for (const x of objs) {
+    if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
+    else if (x.kind !== 'InferenceService') {
+      if (x.object.kind === 'ClusterServingRuntime') local.clusterRuntimes.push(x.object);
+      else local.runtimes.push(x.object);
+    }
+  }
+  return mergeCatalogue(loadCatalogue([builtinCatalogueDir(), ...(runtimes ?? [])]), local);
 }
 
 const RESOURCE_NAMES = new Set(['isvc', 'isvcs', 'inferenceservice', 'inferenceservices']);
@@ -169,15 +174,7 @@ export async function simulateCommand(
 export async function renderCommand(io: Io, o: { filename: string; output?: string; runtimes?: string[] }): Promise<void> {
   const format = checkFormat(o.output, false);
   const objs = parseManifests(await readInput(o.filename), o.filename);
-  const local = emptyCatalogue();
-  for (const x of objs) {
-    if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
-    else if (x.kind !== 'InferenceService') {
-      if (x.object.kind === 'ClusterServingRuntime') local.clusterRuntimes.push(x.object);
-      else local.runtimes.push(x.object);
-    }
-  }
-  const catalogue = mergeCatalogue(loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]), local);
+  const catalogue = catalogueFor(objs, o.runtimes);
   const out: object[] = [];
   for (const x of objs) {
     if (x.kind !== 'InferenceService') continue;

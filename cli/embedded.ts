@@ -1,5 +1,4 @@
-import { createServer } from 'node:http';
-import { listen } from './listen.js';
+import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,13 +87,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     clock,
     metrics,
     logger: logger.child({ role: 'activator' }),
-    limits: {
-      maxHeldPerRevision: cfg.maxHeldPerRevision,
-      maxHeldTotal: cfg.maxHeldTotal,
-      maxHeldBytesPerRevision: cfg.maxHeldBytesPerRevision,
-      maxHeldBytesTotal: cfg.maxHeldBytesTotal,
-      retryAfterSeconds: cfg.retryAfterSeconds,
-    },
+    limits: holdLimits(cfg),
     poke: (key) => void store.poke(key),
   });
   const autoscaler = new Autoscaler({
@@ -135,16 +128,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
 
   const data = gateway.createServer();
   const admin = createAdminServer({ controller, logger: logger.child({ role: 'admin' }), ready: () => ready });
-  const metricsServer = createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found; try /metrics' }));
-      return;
-    }
-    metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
+  const metricsServer = createMetricsServer(metrics);
   const [dataPort, adminPort, metricsPort] = await Promise.all([
     listen(data, cfg.dataPort, cfg.dataHost),
     listen(admin, cfg.adminPort, cfg.adminHost),
@@ -183,11 +167,10 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     return closing;
   };
 
-  const host = (h: string): string => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h);
   return {
-    dataUrl: `http://${host(cfg.dataHost)}:${dataPort}`,
-    adminUrl: `http://${host(cfg.adminHost)}:${adminPort}`,
-    metricsUrl: `http://${host(cfg.metricsHost)}:${metricsPort}`,
+    dataUrl: `http://${reachableHost(cfg.dataHost)}:${dataPort}`,
+    adminUrl: `http://${reachableHost(cfg.adminHost)}:${adminPort}`,
+    metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
     controller,
     backend,
     metrics,
