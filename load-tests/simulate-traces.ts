@@ -9,22 +9,9 @@ import type { AutoscalingSpec } from '../api/revision.js';
 import { simulate, type SimOptions, type SimRevision } from '../autoscaler/simulator/simulate.js';
 import { renderSimulationSvg } from '../autoscaler/simulator/svg.js';
 import { parseTrace } from '../autoscaler/simulator/trace.js';
+import { autoscalingSpec } from '../autoscaler/testing/spec.js';
 
-const spec: AutoscalingSpec = {
-  metric: 'concurrency',
-  target: null,
-  targetUtilizationPercent: null,
-  minReplicas: 0,
-  maxReplicas: 0,
-  initialScale: null,
-  activationScale: null,
-  stableWindowSeconds: null,
-  panicWindowPercent: null,
-  panicThresholdPercent: null,
-  scaleDownDelaySeconds: null,
-  scaleToZeroRetentionSeconds: null,
-  targetBurstCapacity: null,
-};
+const spec: AutoscalingSpec = autoscalingSpec();
 const cpu: SimRevision = { autoscaling: spec, containerConcurrency: 4 };
 const gpu: SimRevision = { autoscaling: spec, containerConcurrency: 4, gpus: { 'nvidia.com/gpu': 1 } };
 const gpu1: SimRevision = { autoscaling: spec, containerConcurrency: 1, gpus: { 'nvidia.com/gpu': 1 } };
