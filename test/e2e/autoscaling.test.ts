@@ -102,7 +102,7 @@ describe('autoscaling in the embedded loop, against the demo runtime', () => {
       'gpu.yaml': service(
         'gpu',
         '    minReplicas: 0\n    maxReplicas: 8\n    containerConcurrency: 1\n',
-        { SLUICE_DEMO_LATENCY_MS: '300' },
+        { SLUICE_DEMO_LATENCY_MS: '400' },
         { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s' },
       ).replace('      env:', '      resources:\n        limits: {nvidia.com/gpu: "1"}\n      env:'),
     });
@@ -110,28 +110,39 @@ describe('autoscaling in the embedded loop, against the demo runtime', () => {
     const key = 'default/gpu-predictor-00001';
     let maxReady = 0;
     let maxDesired = 0;
+    const devicesSeen = new Set<string>();
+    let shared = false;
     const watch = setInterval(() => {
       const c = s!.backend.counts(key);
       maxReady = Math.max(maxReady, c.ready + c.starting);
       maxDesired = Math.max(maxDesired, c.desired);
+      // Each live replica sees only its own device.
+      const now = (s!.backend as LocalBackend).replicaProcesses(key).flatMap((p) => {
+        try {
+          return [/CUDA_VISIBLE_DEVICES=([^\0]*)/.exec(readFileSync(`/proc/${p.pid}/environ`, 'utf8'))?.[1] ?? 'none'];
+        } catch {
+          return [];
+        }
+      });
+      if (new Set(now).size !== now.length) shared = true;
+      for (const d of now) devicesSeen.add(d);
     }, 20);
     try {
-      const results = await Promise.all(
-        Array.from({ length: 12 }, () =>
+      const pending = Promise.all(
+        Array.from({ length: 32 }, () =>
           fetch(`${s!.dataUrl}/v1/models/gpu:predict`, { method: 'POST', body: JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }) }).then(async (r) => ({
             status: r.status,
             body: await r.json(),
           })),
         ),
       );
+      // 32 × 400 ms is far more than one replica serves before a second one is up.
+      await waitUntil('both devices in use', () => devicesSeen.size === 2, 20_000, 50);
+      const results = await pending;
       expect(results.every((r) => r.status === 200)).toBe(true);
       expect(results.every((r) => JSON.stringify(r.body) === '{"predictions":[0]}')).toBe(true);
-      // Each replica sees only its own device.
-      const devices = (s.backend as LocalBackend)
-        .replicaProcesses(key)
-        .map((p) => /CUDA_VISIBLE_DEVICES=([^\0]*)/.exec(readFileSync(`/proc/${p.pid}/environ`, 'utf8'))?.[1])
-        .sort();
-      expect(devices).toEqual(['0', '1']);
+      expect([...devicesSeen].sort()).toEqual(['0', '1']);
+      expect(shared).toBe(false);
       await waitUntil(
         'the capacity condition in status',
         () => ((s!.controller.get('default', 'gpu') as Obj).status.conditions as Obj[]).find((c) => c.type === 'GpuCapacity'),
