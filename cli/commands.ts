@@ -167,7 +167,6 @@ export async function simulateCommand(
     label: isvc.object.metadata.name,
   });
   io.out(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
-  for (const f of result.files) io.err(`wrote ${f}\n`);
 }
 
 /** `sluice render`: the Deployment and Service of the InferenceService's current revision, for review. */
