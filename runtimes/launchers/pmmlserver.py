@@ -35,8 +35,9 @@ class PmmlModel(kserve.Model):
         try:
             rows = get_predict_input(payload, columns=self._inputs)
             frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows), columns=self._inputs)
-            records = [self._evaluator.predict(record) for record in frame.to_dict(orient="records")]
-            return get_predict_response(payload, pd.DataFrame(records), self.name)
+            # pypmml scores a DataFrame into a DataFrame of the output fields (one record per row); scoring a
+            # dict would hand back a py4j JavaMap instead of a Python dict.
+            return get_predict_response(payload, self._evaluator.predict(frame), self.name)
         except Exception as e:
             raise InferenceError(str(e))
 

@@ -4,7 +4,7 @@
 directory of .mar files. A config.properties is written to a temp dir:
   inference_address  127.0.0.1:--http_port. TorchServe's own frontend answers there: /ping,
                      /predictions/<m>, and KServe's paths /v1/models/<m>:predict, /v2/models/<m>/infer,
-                     /v2/health/ready
+                     /v2/health/ready (the last with ts_open_inference_protocol=true, set here)
   service_envelope   kserve (--protocol v1, the default) or kservev2 (--protocol v2), as KServe sets it
   management/metrics/gRPC ports: free loopback ports picked here (TorchServe always opens them)
   token authorisation off, no config snapshots, one worker per model, logs under the temp dir
@@ -68,6 +68,7 @@ def main() -> None:
         "grpc_inference_port": str(free_port()),
         "grpc_management_port": str(free_port()),
         "service_envelope": "kservev2" if args.protocol == "v2" else "kserve",
+        "ts_open_inference_protocol": "true",  # (env form: TS_OPEN_INFERENCE_PROTOCOL=oip) adds /v2/health/ready, /v2/health/live, /v2/models/<m>[/ready]
         "model_store": store,
         "load_models": load,
         "default_workers_per_model": props.get("default_workers_per_model", "1"),
