@@ -1,7 +1,7 @@
 """Start MLServer (Seldon) for one model, as KServe's `kserve-mlserver` ClusterServingRuntime does.
 
-Writes a settings dir (settings.json + <model>/model-settings.json) into a fresh temp dir and execs
-`mlserver start <dir>`. REST listens on --http_port on 127.0.0.1; MLServer cannot turn gRPC off, so gRPC gets a
+Writes a settings dir (settings.json + <model>/model-settings.json) into a fresh temp dir and runs
+`mlserver start <dir>` under runtimes/launchers/_supervise.py (SIGTERM ends it and removes the temp dir). REST listens on --http_port on 127.0.0.1; MLServer cannot turn gRPC off, so gRPC gets a
 free port unless --grpc_port is given; the separate metrics server is disabled (metrics_endpoint null) and
 inference runs in-process (parallel_workers 0) so one replica is one process.
 
@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 
+import _supervise
 from _ports import free_port
 
 IMPLEMENTATIONS = {
@@ -89,7 +90,7 @@ def main() -> None:
     print(f"mlserver_launch: {settings['implementation']} for {args.model_name} on 127.0.0.1:{args.http_port} "
           f"(grpc {server['grpc_port']}), settings in {root}", file=sys.stderr, flush=True)
     mlserver = os.path.join(os.path.dirname(sys.executable), "mlserver")
-    os.execv(mlserver, [mlserver, "start", root])
+    _supervise.run([mlserver, "start", root], os.environ, cwd=root, scratch=root)
 
 
 if __name__ == "__main__":

@@ -8,19 +8,18 @@ directory of .mar files. A config.properties is written to a temp dir:
   service_envelope   kserve (--protocol v1, the default) or kservev2 (--protocol v2), as KServe sets it
   management/metrics/gRPC ports: free loopback ports picked here (TorchServe always opens them)
   token authorisation off, no config snapshots, one worker per model, logs under the temp dir
-TorchServe's CLI forks a JVM that forks Python workers; this launcher puts them in their own process group
-and ends that group when it receives SIGTERM/SIGINT or when TorchServe exits.
+TorchServe's CLI forks a JVM that forks Python workers; they stay in the launcher's process group, and on
+SIGTERM/SIGINT the launcher ends the whole tree and removes its temp dir (runtimes/launchers/_supervise.py).
 """
 from __future__ import annotations
 
 import argparse
 import glob
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 
+import _supervise
 from _ports import free_port
 
 
@@ -88,22 +87,7 @@ def main() -> None:
     command = [torchserve, "--start", "--foreground", "--ncs", "--disable-token-auth",
                "--ts-config", config, "--model-store", store, "--models", load]
     print(f"torchserve_launch: {' '.join(command)} (config {config})", file=sys.stderr, flush=True)
-    child = subprocess.Popen(command, env=env, cwd=work, start_new_session=True)
-
-    def stop(signum: int, _frame: object) -> None:
-        try:
-            os.killpg(child.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    code = child.wait()
-    try:
-        os.killpg(child.pid, signal.SIGKILL)  # JVM workers left behind by a crash
-    except ProcessLookupError:
-        pass
-    sys.exit(code)
+    _supervise.run(command, env, cwd=work, scratch=work)
 
 
 if __name__ == "__main__":

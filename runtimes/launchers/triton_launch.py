@@ -3,7 +3,7 @@
 KServe's `kserve-tritonserver` runtime runs `tritonserver --model-store=<storageUri> --http-port=8080
 --grpc-port=9000 --allow-grpc=true --allow-http=true`. Here the same binary (from the nvidia-pytriton wheel,
 with only the python backend bundled) is laid out in a temp dir with the python-backend stub that matches this
-interpreter, as pytriton itself does, then exec'd with:
+interpreter, as pytriton itself does (once per venv: <venv>/.sluice-tritonserver-*), then exec'd with:
   --model-repository=--model_dir  --http-port=--http_port on 127.0.0.1
   gRPC on a free loopback port (Triton cannot serve HTTP without opening gRPC unless --allow-grpc=false,
   which is what this launcher passes by default), metrics off.
@@ -28,6 +28,30 @@ def pytriton_dist() -> tuple[str, str]:
     return os.path.join(root, "tritonserver"), os.path.join(os.path.dirname(root), "nvidia_pytriton.libs")
 
 
+def prepared_server(dist: str) -> str:
+    """The binary tree with this interpreter's python-backend stub, laid out once per venv and reused.
+
+    Built in a temp dir beside the final one and renamed into place, so concurrent launches never see half a tree.
+    """
+    from importlib.metadata import version as dist_version
+
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    final = os.path.join(sys.prefix, f".sluice-tritonserver-{dist_version('nvidia-pytriton')}-py{version}")
+    if os.path.isfile(os.path.join(final, "backends", "python", "triton_python_backend_stub")):
+        return final
+    staging = tempfile.mkdtemp(prefix=".sluice-tritonserver-staging-", dir=sys.prefix)
+    server = os.path.join(staging, "tritonserver")
+    shutil.copytree(dist, server, ignore=shutil.ignore_patterns("python_backend_stubs", "__pycache__"))
+    shutil.copy(os.path.join(dist, "python_backend_stubs", version, "triton_python_backend_stub"),
+                os.path.join(server, "backends", "python", "triton_python_backend_stub"))
+    try:
+        os.rename(server, final)
+    except OSError:
+        pass  # another launch won the race; its tree is identical
+    shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_name", default="")
@@ -40,12 +64,7 @@ def main() -> None:
         raise SystemExit(f"triton_launch: model repository {repository} does not exist")
 
     dist, libs = pytriton_dist()
-    work = tempfile.mkdtemp(prefix="sluice-triton-")
-    server = os.path.join(work, "tritonserver")
-    shutil.copytree(dist, server, ignore=shutil.ignore_patterns("python_backend_stubs", "__pycache__"))
-    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    shutil.copy(os.path.join(dist, "python_backend_stubs", version, "triton_python_backend_stub"),
-                os.path.join(server, "backends", "python", "triton_python_backend_stub"))
+    server = prepared_server(dist)
 
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = ":".join(p for p in (env.get("LD_LIBRARY_PATH"), libs, sysconfig.get_config_var("LIBDIR")) if p)

@@ -25,6 +25,7 @@ import {
   type VenvName,
 } from './harness.js';
 
+const suiteStart = Date.now() - 1_000;
 const work = mkdtempSync(join(tmpdir(), 'sluice-runtimes-'));
 const logs = join(work, 'logs');
 mkdirSync(logs);
@@ -327,6 +328,28 @@ describe('kserve-torchserve (TorchServe, kserve v1 envelope)', () => {
   });
 });
 
+describe('kserve-torchserve with --protocol v2 (kservev2 envelope)', () => {
+  const base = recipe('kserve-torchserve');
+  const doc = { name: 'kserve-torchserve-v2', spec: { ...base.spec, args: base.spec.args.map((a) => (a === 'v1' ? 'v2' : a)) } };
+  let replica: RunningReplica;
+  let expected: Expected;
+  beforeAll(async () => {
+    const dir = join(work, 'torch-v2');
+    expected = train('kserve', 'torch_mnist', dir);
+    replica = await launch(doc, 'mnist', dir, logs);
+    live.add(replica);
+  });
+  afterAll(async () => {
+    await replica?.stop();
+    live.delete(replica);
+  });
+
+  it('v2 /infer through tritonclient[http]: one output named after the input, the model\'s classes', async () => {
+    const out = await tritonHttp(replica, 'mnist', { inputs: [rowsTensor('input-0', expected.inputs)] });
+    expect(out).toEqual({ ok: true, outputs: { 'input-0': expected.predict } });
+  });
+});
+
 describe('kserve-tritonserver (Triton 2.51 from nvidia-pytriton, python backend, CPU)', () => {
   const s = serving('kserve-tritonserver', 'kserve', 'triton_iris', 'iris');
 
@@ -374,5 +397,26 @@ describe('kserve-tensorflow-serving (STAND-IN: examples/stand-ins/tf-serving.ts)
     const bad = await curl('POST', `${s.replica.baseUrl}/v1/models/iris-tf:predict`, JSON.stringify({ instances: BAD_ROWS }));
     expect(bad.status).toBe(400);
     expect(bad.json).toEqual({ error: expect.stringContaining('list of 4 numbers') });
+  });
+});
+
+describe('after every runtime has been stopped', () => {
+  it('no launcher scratch dir and no process of this run is left', async () => {
+    const { readdirSync, statSync, readFileSync } = await import('node:fs');
+    const leftovers = readdirSync(tmpdir())
+      .filter((n) => /^sluice-(mlserver|torchserve)-/.test(n))
+      .filter((n) => statSync(join(tmpdir(), n)).mtimeMs >= suiteStart);
+    expect(leftovers).toEqual([]);
+    const processes = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .map((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        } catch {
+          return '';
+        }
+      })
+      .filter((cmd) => cmd.includes(work));
+    expect(processes).toEqual([]);
   });
 });
