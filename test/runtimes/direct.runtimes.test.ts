@@ -30,8 +30,10 @@ const work = mkdtempSync(join(tmpdir(), 'sluice-runtimes-'));
 const logs = join(work, 'logs');
 mkdirSync(logs);
 const live = new Set<RunningReplica>();
+const coldStarts: string[] = [];
 
 afterAll(async () => {
+  console.log(`cold start (spawn -> readiness 200):\n${coldStarts.join('\n')}`);
   await Promise.all([...live].map((r) => r.stop()));
   if (process.env.SLUICE_KEEP_RUNTIME_WORK === undefined) rmSync(work, { recursive: true, force: true });
 });
@@ -42,6 +44,7 @@ function serving(runtime: string, venv: VenvName, script: string, modelName: str
   beforeAll(async () => {
     state.expected = train(venv, script, join(state.dir, trainSubdir));
     state.replica = await launch(recipe(runtime), modelName, state.dir, logs);
+    coldStarts.push(`  ${runtime} ${script}: ${state.replica.readyAfterMs} ms`);
     live.add(state.replica);
   });
   afterAll(async () => {
@@ -205,6 +208,7 @@ describe('custom model (a kserve.Model subclass)', () => {
     const dir = join(work, 'custom');
     expected = train('kserve', 'linear_iris', dir);
     replica = await launch(doc, 'iris-custom', dir, logs);
+    coldStarts.push(`  custom-model linear_iris: ${replica.readyAfterMs} ms`);
     live.add(replica);
   });
   afterAll(async () => {
@@ -337,6 +341,7 @@ describe('kserve-torchserve with --protocol v2 (kservev2 envelope)', () => {
     const dir = join(work, 'torch-v2');
     expected = train('kserve', 'torch_mnist', dir);
     replica = await launch(doc, 'mnist', dir, logs);
+    coldStarts.push(`  kserve-torchserve --protocol v2 torch_mnist: ${replica.readyAfterMs} ms`);
     live.add(replica);
   });
   afterAll(async () => {

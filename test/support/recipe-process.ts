@@ -74,6 +74,8 @@ export interface RunningReplica {
   baseUrl: string;
   logFile: string;
   child: ChildProcess;
+  /** Milliseconds from spawn until the readiness path answered 200 (cold start). */
+  readyAfterMs: number;
   /** SIGTERM to the process group, SIGKILL after `graceMs`. Resolves once the leader has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -84,6 +86,7 @@ export async function launchRecipe(doc: RecipeDocument, values: TemplateValues, 
   const args = doc.spec.args.map((a) => fillTemplate(a, values));
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [key, value] of Object.entries(doc.spec.env)) env[key] = fillTemplate(value, values);
+  const started = Date.now();
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
@@ -98,9 +101,10 @@ export async function launchRecipe(doc: RecipeDocument, values: TemplateValues, 
     clearTimeout(timer);
     signalGroup(child, 'SIGKILL'); // anything the leader left behind in its group
   };
-  const replica: RunningReplica = { name: doc.name, port, baseUrl: `http://127.0.0.1:${port}`, logFile, child, stop };
+  const replica: RunningReplica = { name: doc.name, port, baseUrl: `http://127.0.0.1:${port}`, logFile, child, readyAfterMs: 0, stop };
   try {
     await waitReady(replica, fillTemplate(doc.spec.readinessPath, values), doc.spec.startupTimeoutSeconds * 1000);
+    replica.readyAfterMs = Date.now() - started;
   } catch (err) {
     await stop(2_000);
     throw err;
