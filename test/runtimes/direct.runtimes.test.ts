@@ -194,6 +194,32 @@ describe('kserve-pmmlserver (KServe SDK launcher, pypmml on Java 17)', () => {
   });
 });
 
+describe('kserve-paddleserver (KServe SDK launcher, Paddle Inference 3.3)', () => {
+  const s = serving('kserve-paddleserver', 'paddle', 'paddle_iris', 'iris-paddle');
+
+  it('v1 :predict returns the exported program\'s softmax output', async () => {
+    const res = await curl('POST', `${s.replica.baseUrl}/v1/models/iris-paddle:predict`, JSON.stringify({ instances: s.expected.inputs }));
+    expect(res.status).toBe(200);
+    expectClose((res.json as { predictions: unknown }).predictions, s.expected.predict_proba, 1e-6);
+  });
+
+  it('v2 through tritonclient[http] (FP32 tensor)', async () => {
+    const input = { ...rowsTensor('x', s.expected.inputs), datatype: 'FP32' as const };
+    const out = await tritonHttp(s.replica, 'iris-paddle', { inputs: [input] });
+    expect(out.ok).toBe(true);
+    expectClose((out.outputs as Record<string, unknown>)['output-0'], s.expected.predict_proba, 1e-6);
+  });
+
+  it('observed contract: wrong shape -> 500 {"error": "Failed to predict ..."}; non-numbers -> 400', async () => {
+    const bad = await curl('POST', `${s.replica.baseUrl}/v1/models/iris-paddle:predict`, JSON.stringify({ instances: BAD_ROWS }));
+    expect(bad.status).toBe(500);
+    expect(bad.json).toEqual({ error: expect.stringMatching(/^Failed to predict .*InvalidArgumentError/s) });
+    const words = await curl('POST', `${s.replica.baseUrl}/v1/models/iris-paddle:predict`, JSON.stringify({ instances: [['a', 'b', 'c', 'd']] }));
+    expect(words.status).toBe(400);
+    expect(words.json).toEqual({ error: expect.stringMatching(/^Failed to initialize NumPy array from inputs/) });
+  });
+});
+
 describe('custom model (a kserve.Model subclass)', () => {
   const doc = {
     name: 'custom-linear-model',

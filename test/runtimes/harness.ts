@@ -11,7 +11,7 @@ import { freePort, launchRecipe, loadRecipe, type RecipeDocument, type RunningRe
 const run = promisify(execFile);
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export type VenvName = 'kserve' | 'mlserver' | 'triton';
+export type VenvName = 'kserve' | 'mlserver' | 'triton' | 'paddle';
 export const venvPython = (venv: VenvName): string => join(ROOT, '.venv-runtimes', venv, 'bin', 'python');
 
 export type Expected = Record<string, unknown> & { inputs: number[][] };
