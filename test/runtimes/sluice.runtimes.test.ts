@@ -147,11 +147,14 @@ describe('real runtimes through Sluice, from zero', () => {
 
   it('kserve-tritonserver: v2 cold start through tritonclient[http]', async () => {
     const e = expected.get('iris')!;
-    const first = await coldCall('/v2/models/iris/infer', { inputs: [rowsTensor('input__0', e.inputs)] });
-    expect(first.status).toBe(200);
-    expect(first.coldStartMs).toBeGreaterThan(0);
+    expect(counts('iris').ready).toBe(0);
+    // tritonclient is the first caller here: the cold start shows in Sluice's metrics.
     const out = await tritonHttp(gateway, 'iris', { inputs: [rowsTensor('input__0', e.inputs)] });
+    expect(out.ok).toBe(true);
     expect((out.outputs as Record<string, unknown>).predict).toEqual(e.predict);
+    expectClose((out.outputs as Record<string, unknown>).predict_proba, e.predict_proba);
+    const metrics = await (await fetch(`${sluice.metricsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/sluice_cold_starts_total\{namespace="default",service="iris",revision="iris-predictor-00001"\} 1\n/);
   });
 
   it('kserve-tensorflow-serving (stand-in): v1 cold start, TF Serving error shape passes through', async () => {

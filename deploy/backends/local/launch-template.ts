@@ -57,7 +57,24 @@ export function renderTemplate(text: string, ctx: LaunchContext): string {
 }
 
 /** Environment variables a replica inherits from Sluice's own environment (nothing else leaks through). */
-export const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'SYSTEMROOT'] as const;
+export const INHERITED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'TMPDIR',
+  'SYSTEMROOT',
+  // Machine-level settings the runtimes' native libraries need (e.g. OpenBLAS's core type on CPUs it
+  // misdetects: without it numpy inside a runtime can compute wrong results).
+  'OPENBLAS_CORETYPE',
+  'OPENBLAS_L2_SIZE',
+  'JAVA_HOME',
+  'LD_LIBRARY_PATH',
+] as const;
 
 /** The command line and environment of one replica: inherited subset + recipe env + container env + PORT. */
 export function renderLaunch(
