@@ -15,8 +15,14 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** Errors that prove the request never reached the replica, so it may go to another one. */
+/** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/**
+ * Errors of a connection that broke. They prove nothing about the request by themselves; it counts as never
+ * reached only when it has a body and not one byte of that body was taken from the client (a runtime cannot
+ * act on a request whose body it never got).
+ */
+const CONNECTION_BROKE = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 export class ForwardError extends Error {
   /** HTTP status for the client: 502 (replica failed) or 504 (replica too slow). */
@@ -119,8 +125,17 @@ export class Forwarder {
         throw new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
       if (code === 'UND_ERR_ABORTED' || o.signal.aborted)
         throw new ForwardError(499, false, code, 'client closed the request');
-      const retryable = NOT_REACHED.has(code) && !req.readableDidRead;
-      throw new ForwardError(502, retryable, code, `could not reach the replica: ${errText(err)}`);
+      const untouched = !req.readableDidRead && !req.destroyed;
+      if (NOT_REACHED.has(code))
+        throw new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`);
+      if (CONNECTION_BROKE.has(code) && untouched && hasBody)
+        throw new ForwardError(502, true, code, `the connection to the replica broke before the request was sent: ${errText(err)}`);
+      throw new ForwardError(
+        502,
+        false,
+        code,
+        `the replica failed while handling the request (${code}); it was not retried because it may have been processed`,
+      );
     }
   }
 

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Activator, Lease } from '../activator/activator.js';
+import { PRIORITY_HEADER, parsePriority, type Priority } from '../activator/priority.js';
 import type { Collector } from '../autoscaler/collector.js';
 import type { Clock } from '../core/clock.js';
 import { HttpError, writeError } from '../core/errors.js';
@@ -20,6 +21,11 @@ export interface GatewayDeps {
   forwarder: Forwarder;
   /** Header that selects a tag (Sluice extension; see docs). */
   tagHeader?: string;
+  /**
+   * Priority class of a request while held (interactive ahead of batch). Default: the `x-sluice-priority`
+   * header. An auth layer can map API keys to classes here.
+   */
+  priorityOf?: (req: IncomingMessage) => Priority;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -103,8 +109,9 @@ export class Gateway {
     let status = 0;
     try {
       const bytes = Number(req.headers['content-length'] ?? 0) || 0;
+      const priority = this.d.priorityOf ? this.d.priorityOf(req) : parsePriority(req.headers[PRIORITY_HEADER]);
       for (;;) {
-        const acquired = activator.acquire(rev.key, { signal: abort.signal, deadlineAt, bytes });
+        const acquired = activator.acquire(rev.key, { signal: abort.signal, deadlineAt, bytes, priority });
         const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
         try {
           status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
@@ -122,8 +129,8 @@ export class Gateway {
           });
           break;
         } catch (err) {
+          if (err instanceof ForwardError && err.status === 502) activator.reportFailure(rev.key, lease.replica.endpoint.id);
           if (err instanceof ForwardError && err.retryable && clock.now() < deadlineAt) {
-            activator.reportFailure(rev.key, lease.replica.endpoint.id);
             this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
             continue;
           }
