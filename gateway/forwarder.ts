@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { Pool } from 'undici';
 
 /** Headers that belong to one hop and are never forwarded. */
@@ -95,13 +96,16 @@ export class Forwarder {
       ? req.headers['content-length'] !== '0'
       : req.headers['transfer-encoding'] !== undefined);
     let status = 0;
+    // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
+    // for the first chunk, so a request that failed before that still has its whole body for another replica.
+    const body = hasBody ? new LazyBody(req) : null;
     try {
       await pool.stream(
         {
           path: o.path,
           method: method as 'GET',
           headers: requestHeaders(req.headers),
-          body: hasBody ? req : null,
+          body: body ? Readable.from(body.iterable(), { objectMode: false }) : null,
           headersTimeout: o.timeoutMs,
           bodyTimeout: o.timeoutMs,
           signal: o.signal,
@@ -125,7 +129,7 @@ export class Forwarder {
         throw new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
       if (code === 'UND_ERR_ABORTED' || o.signal.aborted)
         throw new ForwardError(499, false, code, 'client closed the request');
-      const untouched = !req.readableDidRead && !req.destroyed;
+      const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
       if (NOT_REACHED.has(code))
         throw new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`);
       if (CONNECTION_BROKE.has(code) && untouched && hasBody)
@@ -151,6 +155,34 @@ export class Forwarder {
       this.pools.set(baseUrl, p);
     }
     return p;
+  }
+}
+
+/** A request body that starts reading the client's stream only when first asked for a chunk. */
+class LazyBody {
+  started = false;
+  constructor(private readonly req: IncomingMessage) {}
+
+  iterable(): AsyncIterable<Buffer> {
+    const self = this;
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+        let inner: AsyncIterator<Buffer> | null = null;
+        const open = (): AsyncIterator<Buffer> => {
+          self.started = true;
+          inner ??= (self.req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+          return inner;
+        };
+        return {
+          next: () => open().next(),
+          // Undici closing the body before it read anything must leave the client's stream untouched.
+          return: async (v?: unknown) => {
+            if (inner?.return) await inner.return(v);
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
   }
 }
 
