@@ -134,6 +134,8 @@ export class Gateway {
             this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
             continue;
           }
+          if (err instanceof ForwardError && err.status === 502)
+            throw new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
           throw err;
         } finally {
           lease.release();
