@@ -31,9 +31,16 @@ export interface Lease {
   release(): void;
 }
 
+/** Signals that the client went away: an AbortSignal, or anything with the same small shape. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface AcquireOptions {
   /** Aborted when the client goes away. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Absolute time (clock ms) after which the request fails with 504. */
   deadlineAt: number;
   /** Declared body size (content-length), counted against the byte bounds while held. */
@@ -64,7 +71,7 @@ interface Waiter {
   coldStart: boolean;
   bytes: number;
   timer: TimerHandle;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
   onAbort: () => void;
   queue: HoldQueue<Waiter>;
   node: QueueNode<Waiter> | null;

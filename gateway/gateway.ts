@@ -7,6 +7,7 @@ import { HttpError, writeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
+import { ClientGone } from './client-gone.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
 import { matchRoute } from './route-table.js';
 import { TrafficPicker } from './traffic-picker.js';
@@ -58,13 +59,15 @@ export class Gateway {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.active++;
     try {
-      await this.route(req, res);
+      const serving = this.route(req, res);
+      if (serving) await serving;
     } finally {
       this.active--;
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers at once (no route, no revision) or returns the promise of serving the request. */
+  private route(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     const snap = this.d.snapshot.current;
     const tagHeader = req.headers[this.tagHeader];
     const match = matchRoute(
@@ -90,7 +93,7 @@ export class Gateway {
       writeError(res, 503, `revision ${target.revisionName} is not available`);
       return;
     }
-    await this.serve(req, res, rev, rewritePath(match.path, rev));
+    return this.serve(req, res, rev, rewritePath(match.path, rev));
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, rev: RevisionView, path: string): Promise<void> {
@@ -99,7 +102,7 @@ export class Gateway {
     const arrival = clock.now();
     const started = process.hrtime.bigint();
     const deadlineAt = arrival + rev.timeoutMs;
-    const abort = new AbortController();
+    const abort = new ClientGone();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
     };
@@ -111,7 +114,7 @@ export class Gateway {
       const bytes = Number(req.headers['content-length'] ?? 0) || 0;
       const priority = this.d.priorityOf ? this.d.priorityOf(req) : parsePriority(req.headers[PRIORITY_HEADER]);
       for (;;) {
-        const acquired = activator.acquire(rev.key, { signal: abort.signal, deadlineAt, bytes, priority });
+        const acquired = activator.acquire(rev.key, { signal: abort, deadlineAt, bytes, priority });
         const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
         try {
           status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
