@@ -10,13 +10,16 @@
  * service times. The real schedule is that ideal one shifted by a constant, so every request's added delay
  * (and its p50) is that shift:
  *   (first request held → replica process spawned)            Sluice's wake-up path (poke, scale, spawn)
- * + (replica's own "ready" → first response at the client)     probe + dispatch + forward
- * − (a warm single request's latency)                          the service time the ideal also pays
+ * + (replica's own "ready" → first response at the client)     probe + dispatch + forward + first request
+ * − (the same, for a client talking to a fresh replica directly the moment it logs "ready")
+ * The last term is what the replica itself costs on its first requests (a fresh process is slow the first
+ * time through its code); the direct baseline is measured by this script too (median of 3 fresh replicas).
  * The replica's own start-up (spawn → its "ready" log line, including Node's boot) is excluded by definition.
- * As a sanity check the script also prints cold p50 − (warm-burst p50 + start-up), the same shift measured
- * the long way (noisy on a shared machine).
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import { IRIS_MODEL_DIR, SLUICE_ROOT } from '../test/support/paths.js';
 import { configFolder, demoService } from '../test/support/embedded.js';
 import { inferBody } from '../test/support/data-plane.js';
 import { percentile, startSluiceProcess, type LogLine } from './support/sluice-process.js';
@@ -75,6 +78,47 @@ function check(results: Result[], n: number, label: string): void {
   }
 }
 
+const DEMO_ENV = { SLUICE_DEMO_STARTUP_DELAY_MS: '2000', SLUICE_DEMO_MAX_CONCURRENCY: '4', SLUICE_DEMO_REJECT_OVER_CAPACITY: '1' };
+
+/**
+ * A fresh demo replica with no Sluice in front: the moment it logs "ready", 4 requests go to it directly.
+ * Returns ms from its "ready" log time to the first response.
+ */
+async function directFirstResponse(bodyBytes: number): Promise<number> {
+  const child = spawn(
+    process.execPath,
+    [join(SLUICE_ROOT, 'dist', 'examples', 'demo-runtime', 'main.js'), '--port', '0', '--model-name', 'burst', '--model-dir', IRIS_MODEL_DIR],
+    { env: { PATH: process.env['PATH'] ?? '', ...DEMO_ENV }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const agent = new Agent({ connections: 8 });
+  try {
+    const ready = await new Promise<{ port: number; time: string }>((resolve, reject) => {
+      let buf = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        buf += c.toString();
+        const parts = buf.split('\n');
+        buf = parts.pop()!;
+        for (const p of parts) {
+          const l = JSON.parse(p) as { msg: string; port: number; time: string };
+          if (l.msg === 'ready') resolve(l);
+        }
+      });
+      child.once('exit', () => reject(new Error('demo replica exited')));
+    });
+    const firsts = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) => {
+        const r = await request(`http://127.0.0.1:${ready.port}/v2/models/burst/infer`, { method: 'POST', dispatcher: agent, body: inferBody(`direct-${i}`, bodyBytes) });
+        await r.body.dump();
+        return Date.now();
+      }),
+    );
+    return Math.min(...firsts) - Date.parse(ready.time);
+  } finally {
+    await agent.close();
+    child.kill('SIGKILL');
+  }
+}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 1000);
   const bodyBytes = Number(process.argv[3] ?? 1024);
@@ -82,9 +126,13 @@ async function main(): Promise<void> {
     'burst.yaml': demoService('burst', {
       annotations: { 'autoscaling.knative.dev/initial-scale': '0' },
       predictor: '    minReplicas: 0\n    maxReplicas: 1\n    containerConcurrency: 4\n',
-      env: { SLUICE_DEMO_STARTUP_DELAY_MS: '2000', SLUICE_DEMO_MAX_CONCURRENCY: '4', SLUICE_DEMO_REJECT_OVER_CAPACITY: '1' },
+      env: DEMO_ENV,
     }),
   });
+  const direct: number[] = [];
+  for (let i = 0; i < 3; i++) direct.push(await directFirstResponse(bodyBytes));
+  direct.sort((a, b) => a - b);
+  const directReadyToFirst = direct[1]!;
   const sluice = await startSluiceProcess(dir);
   const agent = new Agent({ connections: n + 10, pipelining: 1 });
   try {
@@ -117,8 +165,7 @@ async function main(): Promise<void> {
     const firstDone = Math.min(...cold.results.map((r) => r.ms)) + cold.t0;
     const wake = spawnAt - heldAt;
     const readyToFirst = firstDone - readyAt;
-    const added = wake + readyToFirst - warmSingle;
-    const longWay = percentile(coldMs, 50) - startup - percentile(warmMs, 50);
+    const added = wake + readyToFirst - directReadyToFirst;
     const fmt = (x: number): string => `${x.toFixed(1)} ms`;
     console.log(`cold-start burst: ${n} concurrent requests with ${bodyBytes}-byte bodies, containerConcurrency 4, 1 replica, start-up delay 2000 ms`);
     console.log(`  all ${n} succeeded exactly once (cold) and again warm; replica counted ${stats.predictions} predictions (2×${n} + 21)`);
@@ -127,11 +174,11 @@ async function main(): Promise<void> {
     console.log(`  wake-up (first request held → replica spawned):           ${fmt(wake)}`);
     console.log(`  replica ready → announced (backend probe):                ${fmt(announcedAt.time - readyAt)}`);
     console.log(`  replica ready → first response at the client:             ${fmt(readyToFirst)}`);
-    console.log(`  warm single request latency (p50 of 21):                  ${fmt(warmSingle)}`);
+    console.log(`  direct, no Sluice: fresh replica "ready" → first response: ${fmt(directReadyToFirst)}  (median of ${direct.map((d) => d.toFixed(0)).join(', ')})`);
+    console.log(`  warm single request latency through Sluice (p50 of 21):   ${fmt(warmSingle)}`);
     console.log(`  cold burst latency p50 / p99 / max:  ${fmt(percentile(coldMs, 50))} / ${fmt(percentile(coldMs, 99))} / ${fmt(coldMs.at(-1)!)}`);
     console.log(`  warm burst latency p50 / p99 / max:  ${fmt(percentile(warmMs, 50))} / ${fmt(percentile(warmMs, 99))} / ${fmt(warmMs.at(-1)!)}`);
     console.log(`  ADDED DELAY beyond the replica's start-up, p50:           ${fmt(added)}   (goal ≤ 50 ms)`);
-    console.log(`  (long way: cold p50 − start-up − warm-burst p50 =         ${fmt(longWay)}; noisy)`);
     console.log(`  sluice RSS after: ${(sluice.rss() / 1024 / 1024).toFixed(1)} MiB`);
   } finally {
     await agent.close();
