@@ -101,7 +101,7 @@ export interface ProbeSettings {
   healthIntervalMs?: number;
   /** Timeout of one probe. Default 1000 ms. */
   timeoutMs?: number;
-  /** Consecutive failed health probes that take an active replica out of rotation. Default 2. */
+  /** Consecutive failed health probes that take an active replica out of rotation. Default 3. */
   failureThreshold?: number;
   /**
    * Confirm a replica announced ready by the backend with our own probe before sending it traffic. Off in
@@ -146,7 +146,7 @@ export class Activator {
     this.opts = opts;
     const p = opts.probes ?? {};
     this.confirmNew = p.confirmNewReplicas ?? false;
-    this.failureThreshold = Math.max(1, p.failureThreshold ?? 2);
+    this.failureThreshold = Math.max(1, p.failureThreshold ?? 3);
     this.probeIntervalMs = p.intervalMs ?? 100;
     this.prober = new Prober({
       clock: opts.clock,
