@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { httpProbe } from '../../activator/prober.js';
 import { demoStats, inferBody, startDataPlane, type DataPlane } from '../support/data-plane.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -119,6 +120,30 @@ describe('hold queue on real sockets', () => {
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(await totalPredictions(p)).toBe(40);
     expect(p.activator.replicas(p.key).find((r) => r.id.endsWith('#ghost'))?.state).toBe('failed');
+  });
+});
+
+describe('readiness probes on real replicas', () => {
+  it('confirms a new replica with its own probe of the runtime readiness path before it takes traffic', async () => {
+    const probed: string[] = [];
+    plane = await startDataPlane({
+      containerConcurrency: 4,
+      env: { SLUICE_DEMO_STARTUP_DELAY_MS: '300' },
+      probes: {
+        confirmNewReplicas: true,
+        intervalMs: 50,
+        probe: async (ep, timeoutMs) => {
+          probed.push(`${ep.url}${ep.readinessPath ?? ''}`);
+          return httpProbe(ep, timeoutMs);
+        },
+      },
+    });
+    const p = plane;
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => infer(p.url, `p-${i}`)));
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(probed.length).toBeGreaterThan(0);
+    expect(probed.every((u) => /^http:\/\/127\.0\.0\.1:\d+\/v2\/health\/ready$/.test(u))).toBe(true);
+    expect(p.activator.replicas(p.key).map((r) => r.state)).toEqual(['active']);
   });
 });
 
