@@ -1,0 +1,65 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Autoscaler } from '../../autoscaler/autoscaler.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/log.js';
+import { LeaderRole } from './leader-role.js';
+import { watchRevisions } from './revision-watch.js';
+import type { ResilientInformer } from './watch.js';
+
+/**
+ * `sluice autoscaler`: the holder of the `sluice-autoscaler` Lease manages every revision it finds as a
+ * Deployment, reading demand from the shared store and writing replicas through the scale subresource.
+ * A newly elected (or restarted) autoscaler takes the replicas it finds as its starting point and does not
+ * scale down before it has seen a full stable window.
+ */
+export class ClusterAutoscaler {
+  private readonly role: LeaderRole;
+  private informer: ResilientInformer | null = null;
+
+  constructor(
+    private readonly o: {
+      kc: KubeConfig;
+      autoscaler: Autoscaler;
+      clock: Clock;
+      logger: Logger;
+      identity: string;
+      leaseNamespace?: string;
+      leaseDurationMs?: number;
+      retryPeriodMs?: number;
+    },
+  ) {
+    this.role = new LeaderRole({ ...o, leaseName: 'sluice-autoscaler', lead: () => this.lead(), follow: () => this.follow() });
+  }
+
+  get isLeader(): boolean {
+    return this.role.isLeader;
+  }
+
+  start(): void {
+    this.role.start();
+  }
+
+  stop(): Promise<void> {
+    return this.role.stop();
+  }
+
+  private async lead(): Promise<void> {
+    const a = this.o.autoscaler;
+    this.informer = watchRevisions(
+      this.o.kc,
+      {
+        upsert: (rev, replicas) => this.role.enqueue(() => a.register(rev, { existingReplicas: replicas })),
+        remove: (key) => a.unregister(key),
+      },
+      { clock: this.o.clock, logger: this.o.logger },
+    );
+    await this.informer.start();
+    a.start();
+  }
+
+  private async follow(): Promise<void> {
+    this.o.autoscaler.stop();
+    await this.informer?.stop();
+    this.informer = null;
+  }
+}
