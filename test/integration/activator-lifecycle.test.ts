@@ -52,10 +52,12 @@ describe('replicas coming and going under load', () => {
     const victim = p.backend.pids()[1]!; // replica #2
     let killedInflight = -1;
     const answers = await steadyLoad(p.url, 360, 12, (sent) => {
-      if (sent === 120) {
-        killedInflight = p.activator.replicas(p.key).find((r) => r.id.endsWith('#2'))!.inflight;
-        process.kill(victim, 'SIGKILL');
-      }
+      // Once the load is steady, kill replica #2 at a moment it has requests on it.
+      if (sent < 120 || killedInflight >= 0) return;
+      const inflight = p.activator.replicas(p.key).find((r) => r.id.endsWith('#2'))!.inflight;
+      if (inflight === 0) return;
+      killedInflight = inflight;
+      process.kill(victim, 'SIGKILL');
     });
     expect(answers).toHaveLength(360);
     expect(killedInflight).toBeGreaterThan(0);
