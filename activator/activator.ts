@@ -4,6 +4,9 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { EndpointEvent } from '../deploy/backends/backend.js';
 import { HoldQueue, type QueueNode } from './hold-queue.js';
+import { activatorInPath } from './path-mode.js';
+import type { Priority } from './priority.js';
+import { Prober, httpProbe, type ProbeFn } from './prober.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 
 /** Bounds of the hold queues; every one is configurable (see core/config.ts). */
@@ -23,16 +26,42 @@ export interface Lease {
   readonly heldMs: number;
   /** True when the request waited for a revision that had no ready replica. */
   readonly coldStart: boolean;
+  /** True when the activator was in the revision's path for this request (held, or path mode on). */
+  readonly viaActivator: boolean;
   release(): void;
+}
+
+/** Signals that the client went away: an AbortSignal, or anything with the same small shape. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 export interface AcquireOptions {
   /** Aborted when the client goes away. */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Absolute time (clock ms) after which the request fails with 504. */
   deadlineAt: number;
   /** Declared body size (content-length), counted against the byte bounds while held. */
   bytes: number;
+  /** Class while held; interactive goes ahead of batch. Default interactive. */
+  priority?: Priority;
+}
+
+export interface RevisionLabels {
+  namespace: string;
+  service: string;
+  revision: string;
+}
+
+export interface RevisionDispatchOptions {
+  /**
+   * In-flight per replica up to which a backlog is released when capacity is unbounded (containerConcurrency
+   * 0), so the first ready replica is not flooded while more start. Usually the autoscaler's per-replica
+   * target. Default: no limit.
+   */
+  softCapacity?: number;
 }
 
 interface Waiter {
@@ -42,18 +71,44 @@ interface Waiter {
   coldStart: boolean;
   bytes: number;
   timer: TimerHandle;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
   onAbort: () => void;
+  queue: HoldQueue<Waiter>;
+  node: QueueNode<Waiter> | null;
 }
 
 interface RevisionState {
   key: string;
-  labels: { namespace: string; service: string; revision: string };
+  labels: RevisionLabels;
   replicas: ReplicaSet;
-  queue: HoldQueue<Waiter>;
-  nodes: Map<Waiter, QueueNode<Waiter>>;
+  interactive: HoldQueue<Waiter>;
+  batch: HoldQueue<Waiter>;
+  held: number;
   heldBytes: number;
   lastPokeAt: number;
+  softCapacity: number;
+  /** Last excess burst capacity reported by the autoscaler (−1 until known). */
+  excess: number;
+  inPath: boolean;
+}
+
+export interface ProbeSettings {
+  /** Probe function; default an HTTP GET of the endpoint's readiness path (TCP connect without one). */
+  probe?: ProbeFn;
+  /** Period for replicas out of rotation (being confirmed, or failed). Default 100 ms. */
+  intervalMs?: number;
+  /** Period for replicas in rotation; 0 turns health probes off. Default 500 ms. */
+  healthIntervalMs?: number;
+  /** Timeout of one probe. Default 1000 ms. */
+  timeoutMs?: number;
+  /** Consecutive failed health probes that take an active replica out of rotation. Default 3. */
+  failureThreshold?: number;
+  /**
+   * Confirm a replica announced ready by the backend with our own probe before sending it traffic. Off in
+   * embedded mode (the local backend announces a replica right after its own successful probe of the same
+   * path); on in cluster mode, where endpoint lists lag or lead the pod's real state.
+   */
+  confirmNewReplicas?: boolean;
 }
 
 export interface ActivatorOptions {
@@ -65,70 +120,167 @@ export interface ActivatorOptions {
   poke: (revisionKey: string) => void;
   pokeIntervalMs?: number;
   random?: () => number;
+  probes?: ProbeSettings;
 }
 
 /**
- * Dispatch for every revision: a replica with spare capacity when there is one, otherwise a bounded FIFO hold
- * queue with a deadline, released as replicas become ready or free up. The gateway uses it for every request,
- * so entering and leaving the activator's path never drops or duplicates one.
+ * Dispatch for every revision: a replica with spare capacity when there is one, otherwise a bounded hold queue
+ * (interactive ahead of batch, FIFO within a class) with a deadline, released as replicas become ready or free
+ * up. It learns replicas from the backend's endpoint events, probes them itself, and takes one out of rotation
+ * when it stops answering. The gateway uses it for every request, so entering and leaving the activator's
+ * path never drops or duplicates one.
  */
 export class Activator {
   private readonly opts: ActivatorOptions;
   private readonly revisions = new Map<string, RevisionState>();
+  private readonly byReplica = new Map<Replica, RevisionState>();
+  private readonly prober: Prober;
+  private readonly confirmNew: boolean;
+  private readonly failureThreshold: number;
+  private readonly probeIntervalMs: number;
   private heldTotal = 0;
   private heldBytesTotal = 0;
+  private pathTimer: TimerHandle | null = null;
 
   constructor(opts: ActivatorOptions) {
     this.opts = opts;
+    const p = opts.probes ?? {};
+    this.confirmNew = p.confirmNewReplicas ?? false;
+    this.failureThreshold = Math.max(1, p.failureThreshold ?? 3);
+    this.probeIntervalMs = p.intervalMs ?? 100;
+    this.prober = new Prober({
+      clock: opts.clock,
+      probe: p.probe ?? httpProbe,
+      intervalMs: this.probeIntervalMs,
+      healthIntervalMs: p.healthIntervalMs ?? 500,
+      timeoutMs: p.timeoutMs ?? 1000,
+      onResult: (r, ok) => this.onProbe(r, ok),
+    });
   }
 
-  /** Makes a revision known (idempotent). */
-  addRevision(key: string, labels: { namespace: string; service: string; revision: string }): void {
-    if (this.revisions.has(key)) return;
-    this.revisions.set(key, {
+  /** Makes a revision known (idempotent; later calls update its dispatch options). */
+  addRevision(key: string, labels: RevisionLabels, o: RevisionDispatchOptions = {}): void {
+    const existing = this.revisions.get(key);
+    if (existing) {
+      if (o.softCapacity !== undefined) existing.softCapacity = o.softCapacity;
+      return;
+    }
+    const st: RevisionState = {
       key,
       labels,
       replicas: new ReplicaSet(this.opts.random),
-      queue: new HoldQueue(),
-      nodes: new Map(),
+      interactive: new HoldQueue(),
+      batch: new HoldQueue(),
+      held: 0,
       heldBytes: 0,
       lastPokeAt: -Infinity,
-    });
+      softCapacity: o.softCapacity ?? Infinity,
+      excess: -1,
+      inPath: true,
+    };
+    this.revisions.set(key, st);
+    this.opts.metrics.activatorInPath.set(labels, 1);
   }
 
   /** Forgets a revision; requests still held for it get 503. */
   removeRevision(key: string): void {
     const st = this.revisions.get(key);
     if (!st) return;
-    for (const w of [...st.queue]) this.fail(st, w, new HttpError(503, `revision ${st.labels.revision} was removed`));
+    const err = new HttpError(503, `revision ${st.labels.revision} was removed`);
+    for (const w of [...st.interactive, ...st.batch]) this.fail(st, w, err);
+    for (const r of st.replicas.list()) this.forgetReplica(r);
     this.revisions.delete(key);
+    this.opts.metrics.activatorInPath.remove(st.labels);
   }
 
   onEndpointEvent(ev: EndpointEvent): void {
     const st = this.revisions.get(ev.endpoint.revisionKey);
     if (!st) return;
+    const known = st.replicas.get(ev.endpoint.id);
     if (ev.type === 'ready') {
-      st.replicas.upsert(ev.endpoint);
-      this.release(st);
+      if (known?.state === 'draining') return;
+      const r = st.replicas.upsert(ev.endpoint, this.confirmNew ? 'probing' : 'active');
+      this.byReplica.set(r, st);
+      if (r.state === 'active') {
+        this.prober.watch(r, this.healthDelay());
+        this.release(st);
+      } else {
+        this.prober.watch(r, 0);
+      }
     } else if (ev.type === 'draining') {
-      st.replicas.drain(ev.endpoint.id);
+      if (!known) return;
+      st.replicas.setState(known.endpoint.id, 'draining');
+      this.prober.unwatch(known);
     } else {
-      st.replicas.remove(ev.endpoint.id);
+      const r = st.replicas.remove(ev.endpoint.id);
+      if (r) this.forgetReplica(r);
       this.opts.metrics.replicaInflight.remove({ revision: st.labels.revision, replica: ev.endpoint.id });
     }
+    this.refreshPath(st);
   }
 
-  /** Takes a replica out of rotation after a failed connection, until the backend reports it ready again. */
+  /**
+   * Takes a replica out of rotation after a failed connection; it is re-probed and comes back when it
+   * answers (or goes away when the backend removes it).
+   */
   reportFailure(revisionKey: string, endpointId: string): void {
-    this.revisions.get(revisionKey)?.replicas.markFailed(endpointId);
+    const st = this.revisions.get(revisionKey);
+    const r = st?.replicas.get(endpointId);
+    if (!st || !r || r.state === 'draining' || r.state === 'failed') return;
+    st.replicas.setState(endpointId, 'failed');
+    this.opts.logger.warn({ revision: revisionKey, replica: endpointId }, 'replica out of rotation after a failed connection');
+    this.prober.watch(r, this.probeIntervalMs);
+    this.refreshPath(st);
   }
 
   held(revisionKey: string): number {
-    return this.revisions.get(revisionKey)?.queue.length ?? 0;
+    return this.revisions.get(revisionKey)?.held ?? 0;
   }
 
   activeReplicas(revisionKey: string): number {
     return this.revisions.get(revisionKey)?.replicas.active ?? 0;
+  }
+
+  /** Replicas of a revision as the activator sees them (for status and tests). */
+  replicas(revisionKey: string): ReadonlyArray<{ id: string; state: string; inflight: number; capacity: number }> {
+    const st = this.revisions.get(revisionKey);
+    if (!st) return [];
+    return st.replicas.list().map((r) => ({
+      id: r.endpoint.id,
+      state: r.state,
+      inflight: r.breaker.inflight,
+      capacity: r.breaker.capacity,
+    }));
+  }
+
+  /** Whether the activator is in the revision's path now (true for unknown revisions). */
+  inPath(revisionKey: string): boolean {
+    return this.revisions.get(revisionKey)?.inPath ?? true;
+  }
+
+  /** Records the autoscaler's excess burst capacity for a revision and re-decides its path mode. */
+  setExcessBurstCapacity(revisionKey: string, excess: number): void {
+    const st = this.revisions.get(revisionKey);
+    if (!st) return;
+    st.excess = excess;
+    this.refreshPath(st);
+  }
+
+  /** Every `everyMs`, reads each revision's excess burst capacity (from the autoscaler) and re-decides. */
+  startPathUpdates(excessOf: (revisionKey: string) => number, everyMs: number): void {
+    this.stopPathUpdates();
+    this.pathTimer = this.opts.clock.setInterval(() => {
+      for (const st of this.revisions.values()) {
+        st.excess = excessOf(st.key);
+        this.refreshPath(st);
+      }
+    }, everyMs);
+  }
+
+  /** Stops probes and path updates (requests still held stay held until their deadline). */
+  close(): void {
+    this.stopPathUpdates();
+    this.prober.close();
   }
 
   /**
@@ -138,11 +290,58 @@ export class Activator {
   acquire(revisionKey: string, o: AcquireOptions): Lease | Promise<Lease> {
     const st = this.revisions.get(revisionKey);
     if (!st) throw new HttpError(503, `revision ${revisionKey} is not available`);
-    if (st.queue.length === 0) {
+    if (st.held === 0) {
       const r = st.replicas.acquire();
-      if (r) return this.lease(st, r, 0, false);
+      if (r) return this.lease(st, r, 0, false, st.inPath);
     }
     return this.hold(st, o);
+  }
+
+  private stopPathUpdates(): void {
+    if (this.pathTimer) this.opts.clock.clearInterval(this.pathTimer);
+    this.pathTimer = null;
+  }
+
+  private healthDelay(): number {
+    return this.opts.probes?.healthIntervalMs ?? 500;
+  }
+
+  private refreshPath(st: RevisionState): void {
+    const inPath = activatorInPath({ activeReplicas: st.replicas.active, held: st.held, excessBurstCapacity: st.excess });
+    if (inPath === st.inPath) return;
+    st.inPath = inPath;
+    this.opts.metrics.activatorInPath.set(st.labels, inPath ? 1 : 0);
+    this.opts.logger.debug({ revision: st.key, inPath, excess: st.excess }, inPath ? 'activator enters the path' : 'activator leaves the path');
+  }
+
+  private onProbe(r: Replica, ok: boolean): void {
+    const st = this.byReplica.get(r);
+    if (!st || st.replicas.get(r.endpoint.id) !== r) return;
+    if (r.state === 'draining') {
+      this.prober.unwatch(r);
+      return;
+    }
+    if (ok) {
+      if (r.state !== 'active') {
+        st.replicas.setState(r.endpoint.id, 'active');
+        this.opts.logger.info({ revision: st.key, replica: r.endpoint.id }, 'replica in rotation');
+        this.refreshPath(st);
+        this.release(st);
+      } else {
+        r.probeFailures = 0;
+      }
+      return;
+    }
+    if (r.state === 'active' && ++r.probeFailures >= this.failureThreshold) {
+      st.replicas.setState(r.endpoint.id, 'failed');
+      this.opts.logger.warn({ revision: st.key, replica: r.endpoint.id }, 'replica out of rotation: readiness probe failed');
+      this.refreshPath(st);
+    }
+  }
+
+  private forgetReplica(r: Replica): void {
+    this.prober.unwatch(r);
+    this.byReplica.delete(r);
   }
 
   private hold(st: RevisionState, o: AcquireOptions): Promise<Lease> {
@@ -153,7 +352,7 @@ export class Activator {
       m.rejectedTotal.inc({ reason });
       throw new HttpError(503, msg, retry);
     };
-    if (st.queue.length >= l.maxHeldPerRevision)
+    if (st.held >= l.maxHeldPerRevision)
       refuse('revision_queue_full', `too many requests held for revision ${st.labels.revision} (limit maxHeldPerRevision=${l.maxHeldPerRevision})`);
     if (this.heldTotal >= l.maxHeldTotal)
       refuse('total_queue_full', `too many requests held in total (limit maxHeldTotal=${l.maxHeldTotal})`);
@@ -167,6 +366,7 @@ export class Activator {
     }
     const now = this.opts.clock.now();
     const coldStart = st.replicas.active === 0;
+    const queue = o.priority === 'batch' ? st.batch : st.interactive;
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
@@ -175,6 +375,8 @@ export class Activator {
         coldStart,
         bytes: o.bytes,
         signal: o.signal,
+        queue,
+        node: null,
         onAbort: () => {
           m.rejectedTotal.inc({ reason: 'client_gone' });
           this.fail(st, waiter, new HttpError(499, 'client closed the request'));
@@ -189,14 +391,16 @@ export class Activator {
         }, Math.max(0, o.deadlineAt - now)),
       };
       o.signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      st.nodes.set(waiter, st.queue.push(waiter));
+      waiter.node = queue.push(waiter);
+      st.held++;
       st.heldBytes += o.bytes;
       this.heldTotal++;
       this.heldBytesTotal += o.bytes;
-      m.heldRequests.set(st.labels, st.queue.length);
+      m.heldRequests.set(st.labels, st.held);
       m.heldBytes.set(st.labels, st.heldBytes);
+      this.refreshPath(st);
       const pokeEvery = this.opts.pokeIntervalMs ?? 1000;
-      if (now - st.lastPokeAt >= pokeEvery || (coldStart && st.queue.length === 1)) {
+      if (now - st.lastPokeAt >= pokeEvery || (coldStart && st.held === 1)) {
         st.lastPokeAt = now;
         this.opts.poke(st.key);
       }
@@ -205,40 +409,41 @@ export class Activator {
     });
   }
 
-  /** Hands free slots to held requests, oldest first. */
+  /** Hands free slots to held requests: interactive first, oldest first within a class. */
   private release(st: RevisionState): void {
-    while (st.queue.length > 0) {
-      const r = st.replicas.acquire();
-      if (!r) return;
-      const w = st.queue.peek()!;
+    while (st.held > 0) {
+      const r = st.replicas.acquire(st.softCapacity);
+      if (!r) break;
+      const w = st.interactive.peek() ?? st.batch.peek()!;
       this.dequeue(st, w);
       const heldMs = this.opts.clock.now() - w.enqueuedAt;
       this.opts.metrics.holdSeconds.observe(st.labels, heldMs / 1000);
-      w.resolve(this.lease(st, r, heldMs, w.coldStart));
+      w.resolve(this.lease(st, r, heldMs, w.coldStart, true));
     }
+    if (st.held === 0) this.refreshPath(st);
   }
 
   private fail(st: RevisionState, w: Waiter, err: Error): void {
-    if (!st.nodes.has(w)) return;
+    if (!w.node?.queued) return;
     this.dequeue(st, w);
     w.reject(err);
+    if (st.held === 0) this.refreshPath(st);
   }
 
   private dequeue(st: RevisionState, w: Waiter): void {
-    const node = st.nodes.get(w);
-    if (!node) return;
-    st.queue.remove(node);
-    st.nodes.delete(w);
+    if (!w.node?.queued) return;
+    w.queue.remove(w.node);
     this.opts.clock.clearTimeout(w.timer);
     w.signal?.removeEventListener('abort', w.onAbort);
+    st.held--;
     st.heldBytes -= w.bytes;
     this.heldTotal--;
     this.heldBytesTotal -= w.bytes;
-    this.opts.metrics.heldRequests.set(st.labels, st.queue.length);
+    this.opts.metrics.heldRequests.set(st.labels, st.held);
     this.opts.metrics.heldBytes.set(st.labels, st.heldBytes);
   }
 
-  private lease(st: RevisionState, r: Replica, heldMs: number, coldStart: boolean): Lease {
+  private lease(st: RevisionState, r: Replica, heldMs: number, coldStart: boolean, viaActivator: boolean): Lease {
     const gauge = this.opts.metrics.replicaInflight;
     const labels = { revision: st.labels.revision, replica: r.endpoint.id };
     gauge.set(labels, r.breaker.inflight);
@@ -247,11 +452,12 @@ export class Activator {
       replica: r,
       heldMs,
       coldStart,
+      viaActivator,
       release: () => {
         if (released) return;
         released = true;
         r.breaker.release();
-        gauge.set(labels, r.breaker.inflight);
+        if (st.replicas.get(r.endpoint.id) === r) gauge.set(labels, r.breaker.inflight);
         this.release(st);
       },
     };

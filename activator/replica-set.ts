@@ -1,17 +1,25 @@
 import type { Endpoint } from '../deploy/backends/backend.js';
 import { Breaker } from './breaker.js';
 
+/**
+ * Where a replica stands in the activator's rotation:
+ * - `probing`: announced by the backend, not yet confirmed by the activator's own probe (takes nothing);
+ * - `active`: takes new requests;
+ * - `failed`: a probe or a connection failed; out of rotation and re-probed until it answers;
+ * - `draining`: being stopped; finishes what it has and takes nothing new.
+ */
+export type ReplicaState = 'probing' | 'active' | 'failed' | 'draining';
+
 export interface Replica {
   readonly endpoint: Endpoint;
   readonly breaker: Breaker;
-  /** Draining replicas finish what they have and take nothing new. */
-  draining: boolean;
-  /** Out of rotation after a failed connection, until the backend reports it ready again. */
-  failed: boolean;
+  state: ReplicaState;
+  /** Consecutive failed health probes while active. */
+  probeFailures: number;
 }
 
 /**
- * The ready replicas of one revision and the choice among them:
+ * The replicas of one revision and the choice among them:
  * unbounded capacity → least in-flight of two random choices; capacity 1–3 → first available;
  * larger capacity → round-robin that skips full replicas. Never exceeds a replica's capacity.
  */
@@ -31,7 +39,7 @@ export class ReplicaSet {
   /** Replicas that may take new requests. */
   get active(): number {
     let n = 0;
-    for (const r of this.replicas) if (!r.draining && !r.failed) n++;
+    for (const r of this.replicas) if (r.state === 'active') n++;
     return n;
   }
 
@@ -39,57 +47,67 @@ export class ReplicaSet {
     return this.replicas;
   }
 
-  upsert(endpoint: Endpoint): Replica {
-    const existing = this.replicas.find((r) => r.endpoint.id === endpoint.id);
+  get(endpointId: string): Replica | undefined {
+    return this.replicas.find((r) => r.endpoint.id === endpointId);
+  }
+
+  /** Adds a replica (or brings a known one back) in the given state. */
+  upsert(endpoint: Endpoint, state: 'probing' | 'active' = 'active'): Replica {
+    const existing = this.get(endpoint.id);
     if (existing) {
-      existing.draining = false;
-      existing.failed = false;
+      existing.state = state;
+      existing.probeFailures = 0;
       return existing;
     }
-    const r: Replica = { endpoint, breaker: new Breaker(endpoint.capacity), draining: false, failed: false };
+    const r: Replica = { endpoint, breaker: new Breaker(endpoint.capacity), state, probeFailures: 0 };
     this.replicas = [...this.replicas, r];
     return r;
   }
 
-  drain(endpointId: string): void {
-    const r = this.replicas.find((x) => x.endpoint.id === endpointId);
-    if (r) r.draining = true;
+  setState(endpointId: string, state: ReplicaState): Replica | undefined {
+    const r = this.get(endpointId);
+    if (!r) return undefined;
+    if (r.state === 'draining' && state !== 'draining') return r; // a draining replica never comes back
+    r.state = state;
+    if (state === 'active') r.probeFailures = 0;
+    return r;
   }
 
-  markFailed(endpointId: string): void {
-    const r = this.replicas.find((x) => x.endpoint.id === endpointId);
-    if (r) r.failed = true;
-  }
-
-  remove(endpointId: string): void {
-    this.replicas = this.replicas.filter((r) => r.endpoint.id !== endpointId);
+  remove(endpointId: string): Replica | undefined {
+    const r = this.get(endpointId);
+    this.replicas = this.replicas.filter((x) => x.endpoint.id !== endpointId);
+    return r;
   }
 
   /** Total spare slots over active replicas; Infinity when any is unbounded. */
   spare(): number {
     let n = 0;
     for (const r of this.replicas) {
-      if (r.draining || r.failed) continue;
+      if (r.state !== 'active') continue;
       if (r.breaker.capacity === 0) return Infinity;
       n += r.breaker.capacity - r.breaker.inflight;
     }
     return n;
   }
 
-  /** Picks a replica with room and takes a slot on it, or returns null when all are full. */
-  acquire(): Replica | null {
+  /**
+   * Picks a replica with room and takes a slot on it, or returns null when all are full. `softLimit` caps
+   * in-flight per replica when capacity is unbounded (used when releasing a backlog, so the first ready
+   * replica is not flooded while more are starting).
+   */
+  acquire(softLimit = Infinity): Replica | null {
     const rs = this.replicas;
     const n = rs.length;
     if (n === 0) return null;
     const capacity = rs[0]!.breaker.capacity;
-    if (capacity === 0) return this.acquireTwoChoices();
+    if (capacity === 0) return this.acquireTwoChoices(softLimit);
     if (capacity <= 3) {
-      for (const r of rs) if (!r.draining && !r.failed && r.breaker.tryAcquire()) return r;
+      for (const r of rs) if (r.state === 'active' && r.breaker.tryAcquire()) return r;
       return null;
     }
     for (let i = 0; i < n; i++) {
       const r = rs[(this.cursor + i) % n]!;
-      if (!r.draining && !r.failed && r.breaker.tryAcquire()) {
+      if (r.state === 'active' && r.breaker.tryAcquire()) {
         this.cursor = (this.cursor + i + 1) % n;
         return r;
       }
@@ -97,8 +115,8 @@ export class ReplicaSet {
     return null;
   }
 
-  private acquireTwoChoices(): Replica | null {
-    const candidates = this.replicas.filter((r) => !r.draining && !r.failed);
+  private acquireTwoChoices(softLimit: number): Replica | null {
+    const candidates = this.replicas.filter((r) => r.state === 'active' && r.breaker.inflight < softLimit);
     const n = candidates.length;
     if (n === 0) return null;
     let pick: Replica;

@@ -177,6 +177,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     logger: logger.child({ role: 'activator' }),
     limits: holdLimits(cfg),
     poke: (key) => void store.poke(key).catch((err: unknown) => logger.warn({ err: String(err) }, 'poke failed')),
+    // EndpointSlices can lead a pod's real state: confirm new endpoints with our own probe before traffic.
+    probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs, confirmNewReplicas: true },
   });
   const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
   backend.subscribe((ev) => {
@@ -218,6 +220,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       while (gateway.activeRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       data.closeAllConnections();
       await routes.stop();
+      activator.close();
       collector.close();
       await collector.flush();
       await forwarder.close();

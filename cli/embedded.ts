@@ -89,6 +89,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     logger: logger.child({ role: 'activator' }),
     limits: holdLimits(cfg),
     poke: (key) => void store.poke(key),
+    probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs },
   });
   const autoscaler = new Autoscaler({
     clock,
@@ -125,6 +126,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   let ready = false;
   controller.start();
   autoscaler.start();
+  // In or out of the path, per revision, from the autoscaler's excess burst capacity (Knative's rule).
+  activator.startPathUpdates((k) => autoscaler.excessBurstCapacity(k), Math.min(500, cfg.tickSeconds * 1000));
 
   const data = gateway.createServer();
   const admin = createAdminServer({ controller, logger: logger.child({ role: 'admin' }), ready: () => ready });
@@ -154,6 +157,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       while (gateway.activeRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       data.closeAllConnections();
       autoscaler.stop();
+      activator.close();
       collector.close();
       controller.stop();
       await backend.close();

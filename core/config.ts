@@ -22,6 +22,10 @@ export const SERVE_DEFAULTS = {
   maxHeldBytesTotal: 1024 * 1024 * 1024,
   /** Retry-After seconds sent with 503 when a hold bound refuses a request. */
   retryAfterSeconds: 1,
+  /** Activator probe period (ms) for replicas out of rotation (new or failed). */
+  activatorProbeIntervalMs: 100,
+  /** Activator health-probe period (ms) for replicas in rotation; 0 = off. */
+  activatorHealthIntervalMs: 500,
   /** Most InferenceServices accepted. */
   maxServices: 20_000,
   /** Keep-alive connections per replica in the forwarder. */
@@ -54,6 +58,8 @@ const serveSchema = z
     maxHeldBytesPerRevision: positive,
     maxHeldBytesTotal: positive,
     retryAfterSeconds: z.number().int().min(0),
+    activatorProbeIntervalMs: z.number().int().min(10),
+    activatorHealthIntervalMs: z.number().int().min(0),
     maxServices: positive,
     connectionsPerReplica: positive,
     shutdownGraceSeconds: z.number().min(0),

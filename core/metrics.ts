@@ -17,6 +17,7 @@ export class SluiceMetrics {
   readonly holdSeconds: Histogram<'namespace' | 'service' | 'revision'>;
   readonly rejectedTotal: Counter<'reason'>;
   readonly replicaInflight: Gauge<'revision' | 'replica'>;
+  readonly activatorInPath: Gauge<'namespace' | 'service' | 'revision'>;
   readonly autoscalerPanic: Gauge<'namespace' | 'service' | 'revision'>;
   readonly stableConcurrency: Gauge<'namespace' | 'service' | 'revision'>;
   readonly panicConcurrency: Gauge<'namespace' | 'service' | 'revision'>;
@@ -107,6 +108,12 @@ export class SluiceMetrics {
       labelNames: ['revision', 'replica'],
       registers: [registry],
     });
+    this.activatorInPath = new Gauge({
+      name: 'sluice_activator_in_path',
+      help: '1 while the activator is in a revision\'s request path (no ready replica, requests held, or too little spare burst capacity); 0 while requests go straight to replicas.',
+      labelNames,
+      registers: [registry],
+    });
     this.autoscalerPanic = new Gauge({
       name: 'sluice_autoscaler_panic',
       help: '1 while the autoscaler is in panic mode for a revision.',
@@ -171,6 +178,7 @@ export class SluiceMetrics {
       this.readyReplicas,
       this.heldRequests,
       this.heldBytes,
+      this.activatorInPath,
       this.autoscalerPanic,
       this.stableConcurrency,
       this.panicConcurrency,

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { Pool } from 'undici';
 
 /** Headers that belong to one hop and are never forwarded. */
@@ -15,8 +16,14 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** Errors that prove the request never reached the replica, so it may go to another one. */
+/** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/**
+ * Errors of a connection that broke. They prove nothing about the request by themselves; it counts as never
+ * reached only when it has a body and not one byte of that body was taken from the client (a runtime cannot
+ * act on a request whose body it never got).
+ */
+const CONNECTION_BROKE = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 export class ForwardError extends Error {
   /** HTTP status for the client: 502 (replica failed) or 504 (replica too slow). */
@@ -89,13 +96,16 @@ export class Forwarder {
       ? req.headers['content-length'] !== '0'
       : req.headers['transfer-encoding'] !== undefined);
     let status = 0;
+    // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
+    // for the first chunk, so a request that failed before that still has its whole body for another replica.
+    const body = hasBody ? new LazyBody(req) : null;
     try {
       await pool.stream(
         {
           path: o.path,
           method: method as 'GET',
           headers: requestHeaders(req.headers),
-          body: hasBody ? req : null,
+          body: body ? Readable.from(body.iterable(), { objectMode: false }) : null,
           headersTimeout: o.timeoutMs,
           bodyTimeout: o.timeoutMs,
           signal: o.signal,
@@ -119,8 +129,17 @@ export class Forwarder {
         throw new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
       if (code === 'UND_ERR_ABORTED' || o.signal.aborted)
         throw new ForwardError(499, false, code, 'client closed the request');
-      const retryable = NOT_REACHED.has(code) && !req.readableDidRead;
-      throw new ForwardError(502, retryable, code, `could not reach the replica: ${errText(err)}`);
+      const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
+      if (NOT_REACHED.has(code))
+        throw new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`);
+      if (CONNECTION_BROKE.has(code) && untouched && hasBody)
+        throw new ForwardError(502, true, code, `the connection to the replica broke before the request was sent: ${errText(err)}`);
+      throw new ForwardError(
+        502,
+        false,
+        code,
+        `the replica failed while handling the request (${code}); it was not retried because it may have been processed`,
+      );
     }
   }
 
@@ -136,6 +155,34 @@ export class Forwarder {
       this.pools.set(baseUrl, p);
     }
     return p;
+  }
+}
+
+/** A request body that starts reading the client's stream only when first asked for a chunk. */
+class LazyBody {
+  started = false;
+  constructor(private readonly req: IncomingMessage) {}
+
+  iterable(): AsyncIterable<Buffer> {
+    const self = this;
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+        let inner: AsyncIterator<Buffer> | null = null;
+        const open = (): AsyncIterator<Buffer> => {
+          self.started = true;
+          inner ??= (self.req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+          return inner;
+        };
+        return {
+          next: () => open().next(),
+          // Undici closing the body before it read anything must leave the client's stream untouched.
+          return: async (v?: unknown) => {
+            if (inner?.return) await inner.return(v);
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
   }
 }
 

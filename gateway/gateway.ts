@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Activator, Lease } from '../activator/activator.js';
+import { PRIORITY_HEADER, parsePriority, type Priority } from '../activator/priority.js';
 import type { Collector } from '../autoscaler/collector.js';
 import type { Clock } from '../core/clock.js';
 import { HttpError, writeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
+import { ClientGone } from './client-gone.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
 import { matchRoute } from './route-table.js';
 import { TrafficPicker } from './traffic-picker.js';
@@ -20,6 +22,11 @@ export interface GatewayDeps {
   forwarder: Forwarder;
   /** Header that selects a tag (Sluice extension; see docs). */
   tagHeader?: string;
+  /**
+   * Priority class of a request while held (interactive ahead of batch). Default: the `x-sluice-priority`
+   * header. An auth layer can map API keys to classes here.
+   */
+  priorityOf?: (req: IncomingMessage) => Priority;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -52,13 +59,15 @@ export class Gateway {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.active++;
     try {
-      await this.route(req, res);
+      const serving = this.route(req, res);
+      if (serving) await serving;
     } finally {
       this.active--;
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers at once (no route, no revision) or returns the promise of serving the request. */
+  private route(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     const snap = this.d.snapshot.current;
     const tagHeader = req.headers[this.tagHeader];
     const match = matchRoute(
@@ -84,7 +93,7 @@ export class Gateway {
       writeError(res, 503, `revision ${target.revisionName} is not available`);
       return;
     }
-    await this.serve(req, res, rev, rewritePath(match.path, rev));
+    return this.serve(req, res, rev, rewritePath(match.path, rev));
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, rev: RevisionView, path: string): Promise<void> {
@@ -93,7 +102,7 @@ export class Gateway {
     const arrival = clock.now();
     const started = process.hrtime.bigint();
     const deadlineAt = arrival + rev.timeoutMs;
-    const abort = new AbortController();
+    const abort = new ClientGone();
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
     };
@@ -103,8 +112,9 @@ export class Gateway {
     let status = 0;
     try {
       const bytes = Number(req.headers['content-length'] ?? 0) || 0;
+      const priority = this.d.priorityOf ? this.d.priorityOf(req) : parsePriority(req.headers[PRIORITY_HEADER]);
       for (;;) {
-        const acquired = activator.acquire(rev.key, { signal: abort.signal, deadlineAt, bytes });
+        const acquired = activator.acquire(rev.key, { signal: abort, deadlineAt, bytes, priority });
         const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
         try {
           status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
@@ -122,11 +132,13 @@ export class Gateway {
           });
           break;
         } catch (err) {
+          if (err instanceof ForwardError && err.status === 502) activator.reportFailure(rev.key, lease.replica.endpoint.id);
           if (err instanceof ForwardError && err.retryable && clock.now() < deadlineAt) {
-            activator.reportFailure(rev.key, lease.replica.endpoint.id);
             this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
             continue;
           }
+          if (err instanceof ForwardError && err.status === 502)
+            throw new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
           throw err;
         } finally {
           lease.release();

@@ -10,6 +10,11 @@ export interface Endpoint {
   url: string;
   /** Max concurrent requests (the revision's containerConcurrency); 0 = unbounded. */
   capacity: number;
+  /**
+   * HTTP path that answers 2xx while the replica can take requests (the runtime's readiness path, e.g.
+   * `/v2/health/ready`, `/v1/models/<name>`, TorchServe `/ping`). Optional: without it, probes are TCP connects.
+   */
+  readinessPath?: string;
 }
 
 export type EndpointEvent =

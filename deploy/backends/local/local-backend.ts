@@ -409,6 +409,7 @@ export class LocalBackend implements Backend {
       revisionKey: state.key,
       url: replica.proc!.url,
       capacity: state.revision.containerConcurrency,
+      readinessPath: replica.proc!.readinessPath,
     };
     this.logger.info({ replica: replica.id, url: replica.endpoint.url }, 'replica ready');
     this.emit({ type: 'ready', endpoint: replica.endpoint });

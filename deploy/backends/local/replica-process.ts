@@ -83,6 +83,11 @@ export class ReplicaProcess {
     return [this.opts.launch.command, ...this.opts.launch.args];
   }
 
+  /** Path the readiness probe asks (rendered from the launch recipe). */
+  get readinessPath(): string {
+    return this.opts.launch.readinessPath;
+  }
+
   get exited(): boolean {
     return this.exitInfo !== null;
   }

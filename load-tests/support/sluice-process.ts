@@ -1,0 +1,84 @@
+/**
+ * Runs `sluice serve` as a child process (so its memory is its own) on free loopback ports, and collects its
+ * JSON log lines (the local backend forwards each replica's own log lines too).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SLUICE_ROOT } from '../../test/support/paths.js';
+
+export interface LogLine {
+  time: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+export interface SluiceProcess {
+  child: ChildProcess;
+  pid: number;
+  dataUrl: string;
+  metricsUrl: string;
+  logs: LogLine[];
+  /** Resident set size of the sluice process now, in bytes (from /proc). */
+  rss(): number;
+  /** A gauge/counter value from /metrics (first series whose line starts with `prefix`). */
+  metric(prefix: string): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+export async function startSluiceProcess(configDir: string): Promise<SluiceProcess> {
+  const child = spawn(
+    process.execPath,
+    [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
+      '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info'],
+    { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const logs: LogLine[] = [];
+  let buf = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    for (const p of parts) {
+      try {
+        logs.push(JSON.parse(p) as LogLine);
+      } catch {
+        // not JSON
+      }
+    }
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 30_000;
+  let serving: LogLine | undefined;
+  while (!(serving = logs.find((l) => l.msg === 'sluice is serving'))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('sluice serve did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const dataUrl = `http://127.0.0.1:${serving['data'] as number}`;
+  const metricsUrl = `http://127.0.0.1:${serving['metrics'] as number}`;
+  return {
+    child,
+    pid: child.pid!,
+    dataUrl,
+    metricsUrl,
+    logs,
+    rss: () => {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : NaN;
+    },
+    metric: async (prefix: string) => {
+      const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(prefix));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    },
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
