@@ -32,6 +32,10 @@ export const SERVE_DEFAULTS = {
   tickSeconds: 2,
   /** Seconds a revision with no demand keeps its last replica before going to zero (cluster-wide, as Knative). */
   scaleToZeroGraceSeconds: 30,
+  /** Revisions kept per service beyond those routed or rolled out (latest/previous); older ones are deleted. */
+  revisionHistoryLimit: 5,
+  /** Seconds between evaluations of rollout policies (progressive delivery). */
+  rolloutTickSeconds: 1,
   logLevel: 'info',
 } as const;
 
@@ -57,6 +61,8 @@ const serveSchema = z
     shutdownGraceSeconds: z.number().min(0),
     tickSeconds: z.number().positive(),
     scaleToZeroGraceSeconds: z.number().min(0),
+    revisionHistoryLimit: z.number().int().min(0),
+    rolloutTickSeconds: z.number().positive(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
   })
   .strict();

@@ -7,6 +7,7 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
+import type { OutcomeRecorder } from './outcome-recorder.js';
 import { matchRoute } from './route-table.js';
 import { TrafficPicker } from './traffic-picker.js';
 
@@ -20,6 +21,8 @@ export interface GatewayDeps {
   forwarder: Forwarder;
   /** Header that selects a tag (Sluice extension; see docs). */
   tagHeader?: string;
+  /** Per-revision request outcomes for rollout policies (h7 hook; see docs/traffic.md). */
+  outcomes?: OutcomeRecorder;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -72,7 +75,7 @@ export class Gateway {
       writeError(res, 404, `no InferenceService matches host "${req.headers.host ?? ''}" and path "${req.url ?? ''}"`);
       return;
     }
-    const target = this.picker.pick(match.route, match.tag);
+    const target = this.picker.pick(match.route, match.tag, req.headers);
     if (!target) {
       this.d.metrics.unroutedTotal.inc({ reason: match.tag ? 'unknown_tag' : 'no_traffic' });
       if (match.tag) writeError(res, 404, `InferenceService ${match.route.namespace}/${match.route.service} has no tag "${match.tag}"`);
@@ -101,11 +104,13 @@ export class Gateway {
     collector.begin(rev.key);
     metrics.inflight.inc(labels);
     let status = 0;
+    let coldStartMs = 0;
     try {
       const bytes = Number(req.headers['content-length'] ?? 0) || 0;
       for (;;) {
         const acquired = activator.acquire(rev.key, { signal: abort.signal, deadlineAt, bytes });
         const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+        if (lease.coldStart) coldStartMs = lease.heldMs;
         try {
           status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
             path,
@@ -140,6 +145,7 @@ export class Gateway {
       metrics.inflight.dec(labels);
       metrics.requestsTotal.inc({ ...labels, code: String(status) });
       metrics.requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      this.d.outcomes?.record(rev.key, clock.now(), status, Number(process.hrtime.bigint() - started) / 1e6, coldStartMs);
     }
   }
 
