@@ -19,10 +19,13 @@ export interface Harness {
   controller: Controller;
   snapshot: SnapshotHolder;
   autoscaler: Autoscaler;
+  activator: Activator;
+  metrics: SluiceMetrics;
+  store: MemoryStore;
 }
 
 export function controllerHarness(extra: Partial<ControllerDeps> = {}): Harness {
-  const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
+  const clock = extra.clock instanceof FakeClock ? extra.clock : new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
   const backend = new FakeBackend();
   const metrics = new SluiceMetrics();
   const logger = silentLogger();
@@ -50,7 +53,7 @@ export function controllerHarness(extra: Partial<ControllerDeps> = {}): Harness 
     ...extra,
   });
   controller.start();
-  return { clock, backend, controller, snapshot, autoscaler };
+  return { clock, backend, controller, snapshot, autoscaler, activator, metrics, store };
 }
 
 /** An sklearn InferenceService from YAML lines under `spec.predictor` (model block added). */
