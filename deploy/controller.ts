@@ -57,6 +57,8 @@ export interface RolloutState {
   stepStartedAt: number;
   phase: 'Progressing' | 'Succeeded' | 'RolledBack';
   message: string;
+  /** The canary has been ready since stepStartedAt. */
+  canaryReady: boolean;
 }
 
 export interface ServiceEvent {
@@ -370,14 +372,16 @@ export class Controller {
         stepStartedAt: this.d.clock.now(),
         phase: 'Progressing',
         message: `rolling out ${latest} over ${rec.latestRolledout}: waiting for it to become ready`,
+        canaryReady: false,
       };
       this.event(rec, 'Normal', 'RolloutStarted', `rolling out ${latest} in steps ${policy.steps.join(', ')}% over ${rec.latestRolledout}`);
     }
     const r = rec.rollout;
     if (r.phase === 'Succeeded') return null;
     if (r.phase === 'RolledBack') return 0;
-    // The dwell clock starts when the canary can take its share.
-    if (latestReady !== latest) r.stepStartedAt = this.d.clock.now();
+    // The dwell clock (and the comparison window) starts when the canary can take its share.
+    if (latestReady !== latest || !r.canaryReady) r.stepStartedAt = this.d.clock.now();
+    r.canaryReady = latestReady === latest;
     return policy.steps[r.step] ?? 100;
   }
 
