@@ -67,8 +67,11 @@ export class Autoscaler {
     this.unsubscribePoke = null;
   }
 
-  /** Starts managing a revision and applies its initial scale. */
-  async register(rev: Revision): Promise<void> {
+  /**
+   * Starts managing a revision and applies its initial scale. With `existingReplicas` (cluster mode: the
+   * workload already exists with that many replicas) those are adopted as the starting point instead.
+   */
+  async register(rev: Revision, opts: { existingReplicas?: number } = {}): Promise<void> {
     const key = revisionKey(rev);
     const settings = deciderSettings(rev.autoscaling, rev.containerConcurrency);
     if (this.opts.scaleToZeroGraceMs !== undefined) settings.scaleToZeroGraceMs = this.opts.scaleToZeroGraceMs;
@@ -79,7 +82,11 @@ export class Autoscaler {
     }
     const now = this.opts.clock.now();
     const counts = this.opts.backend.counts(key);
-    const initial = Math.min(settings.maxScale, Math.max(settings.minScale, settings.initialScale, counts.desired));
+    const adopted = opts.existingReplicas;
+    const initial =
+      adopted !== undefined
+        ? Math.min(settings.maxScale, Math.max(settings.minScale, adopted))
+        : Math.min(settings.maxScale, Math.max(settings.minScale, settings.initialScale, counts.desired));
     const scaled: Scaled = {
       key,
       labels: { namespace: rev.namespace, service: rev.service, revision: rev.name },
@@ -94,7 +101,7 @@ export class Autoscaler {
     this.revisions.set(key, scaled);
     this.opts.metrics.desiredReplicas.set(scaled.labels, initial);
     this.opts.metrics.autoscalerTarget.set(scaled.labels, settings.target);
-    await this.opts.backend.scale(key, initial);
+    if (adopted === undefined || adopted !== initial) await this.opts.backend.scale(key, initial);
   }
 
   unregister(key: string): void {

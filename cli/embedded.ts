@@ -105,6 +105,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const outcomes = new OutcomeRecorder();
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
   let folder: ConfigFolder | null = null;
+  let boundDataPort: number | undefined = cfg.dataPort || undefined;
   const controller = new Controller({
     clock,
     logger: logger.child({ role: 'controller' }),
@@ -114,7 +115,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     snapshot,
     catalogue: () => folder?.catalogue() ?? baseCatalogue,
     domain: cfg.domain,
-    urlPort: cfg.dataPort,
+    urlPort: () => boundDataPort,
     maxServices: cfg.maxServices,
     onEndpointRemoved: (url) => forwarder.forget(url),
     revisionHistoryLimit: cfg.revisionHistoryLimit,
@@ -143,6 +144,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     listen(admin, cfg.adminPort, cfg.adminHost),
     listen(metricsServer, cfg.metricsPort, cfg.metricsHost),
   ]);
+  boundDataPort = dataPort;
 
   if (o.configDir) {
     folder = new ConfigFolder({ dir: resolve(o.configDir), controller, logger: logger.child({ role: 'config' }), baseCatalogue });

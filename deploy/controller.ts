@@ -3,8 +3,7 @@ import { defaultInferenceService } from '../api/defaulting.js';
 import type { RolloutPolicy } from '../api/traffic-spec.js';
 import { revisionKey, type Revision } from '../api/revision.js';
 import type { Route } from '../api/route.js';
-import type { Activator } from '../activator/activator.js';
-import type { Autoscaler } from '../autoscaler/autoscaler.js';
+import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
 import { HttpError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -49,6 +48,33 @@ interface ServiceRecord {
   events: ServiceEvent[];
 }
 
+/** What the controller needs of the autoscaler (the Autoscaler class; a status-only view in cluster mode). */
+export interface ScaleManager {
+  register(rev: Revision): Promise<void>;
+  unregister(revisionKey: string): void;
+  status(revisionKey: string): RevisionScaleStatus | null;
+}
+
+/** What the controller needs of the data plane's dispatch (the Activator; nothing in the cluster controller). */
+export interface Dispatch {
+  addRevision(key: string, labels: { namespace: string; service: string; revision: string }): void;
+  removeRevision(key: string): void;
+  onEndpointEvent(ev: EndpointEvent): void;
+}
+
+/** Rollout state read back from a stored object, so a restarted controller carries on where it stopped. */
+export interface RestoredState {
+  /** Revision names, oldest first. */
+  revisions: Revision[];
+  /** Revisions known to have been ready. */
+  proven: string[];
+  latestRolledout: string | null;
+  previousRolledout: string | null;
+  uid?: string;
+  createdAt?: string;
+  generation?: number;
+}
+
 /** Where a progressive rollout stands (see rollout-policy.ts). */
 export interface RolloutState {
   revision: string;
@@ -74,14 +100,16 @@ export interface ControllerDeps {
   clock: Clock;
   logger: Logger;
   backend: Backend;
-  autoscaler: Autoscaler;
-  activator: Activator;
+  autoscaler: ScaleManager;
+  activator: Dispatch;
+  /** Called after an InferenceService's spec or status changed (cluster mode writes status back). */
+  onChange?: (namespace: string, name: string) => void;
   snapshot: SnapshotHolder;
   catalogue: () => RuntimeCatalogue;
   /** Domain of service hosts: `<name>.<namespace>.<domain>`. */
   domain: string;
   /** Port clients reach the gateway on (shown in status URLs when not 80). */
-  urlPort?: number;
+  urlPort?: () => number | undefined;
   /** Most InferenceServices accepted; more are refused with a clear error. */
   maxServices?: number;
   /** Called after the backend drops a replica (the forwarder closes its pool). */
@@ -191,7 +219,47 @@ export class Controller {
     this.reconcileTraffic(rec);
     this.publish();
     await this.afterRouteChange(rec);
+    this.d.onChange?.(ns, name);
     return { object: this.withStatus(rec), created, newRevision };
+  }
+
+  /**
+   * Takes over an InferenceService that already has revisions (a restarted controller): its revisions and
+   * rollout bookkeeping come from what was stored, so applying the same spec again creates nothing.
+   */
+  restore(isvc: InferenceService, state: RestoredState, source: string): void {
+    const defaulted = defaultInferenceService(isvc, this.d.catalogue());
+    const ns = defaulted.metadata.namespace ?? 'default';
+    const key = `${ns}/${defaulted.metadata.name}`;
+    if (this.services.has(key) || state.revisions.length === 0) return;
+    const revisions = [...state.revisions].sort((a, b) => a.generation - b.generation);
+    for (const rev of revisions) {
+      const rkey = revisionKey(rev);
+      this.revisions.set(rkey, rev);
+      this.d.activator.addRevision(rkey, { namespace: ns, service: rev.service, revision: rev.name });
+    }
+    for (const p of state.proven) this.proven.add(`${ns}/${p}`);
+    const latest = revisions[revisions.length - 1]!;
+    const rec: ServiceRecord = {
+      object: defaulted,
+      uid: state.uid ?? cryptoRandomUid(),
+      generation: state.generation ?? 1,
+      resourceVersion: ++this.resourceVersion,
+      createdAt: state.createdAt ?? new Date(this.d.clock.now()).toISOString(),
+      source,
+      revisions: revisions.map((r) => r.name),
+      hash: latest.hash,
+      latestRolledout: state.latestRolledout,
+      previousRolledout: state.previousRolledout,
+      traffic: [],
+      holdReason: null,
+      conditions: new Map(),
+      rollout: null,
+      events: [],
+    };
+    this.services.set(key, rec);
+    this.reconcileTraffic(rec);
+    this.publish();
   }
 
   /**
@@ -294,6 +362,7 @@ export class Controller {
     rec.resourceVersion = ++this.resourceVersion;
     this.publish();
     void this.afterRouteChange(rec);
+    this.d.onChange?.(rev.namespace, rev.service);
   }
 
   /** Every revision named by an explicit split or tag must exist (or be the one this change creates). */
@@ -416,6 +485,7 @@ export class Controller {
       rec.resourceVersion = ++this.resourceVersion;
       this.publish();
       await this.afterRouteChange(rec);
+      this.d.onChange?.(ns, rec.object.metadata.name);
     }
   }
 
@@ -466,6 +536,7 @@ export class Controller {
     }
     rec.resourceVersion = ++this.resourceVersion;
     this.publish();
+    this.d.onChange?.(ns, rec.object.metadata.name);
   }
 
   private async dropRevision(rkey: string): Promise<void> {
@@ -532,7 +603,7 @@ export class Controller {
   }
 
   private url(host: string): string {
-    const port = this.d.urlPort;
+    const port = this.d.urlPort?.();
     return `http://${host}${port && port !== 80 ? `:${port}` : ''}`;
   }
 

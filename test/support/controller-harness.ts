@@ -49,7 +49,7 @@ export function controllerHarness(extra: Partial<ControllerDeps> = {}): Harness 
     snapshot,
     catalogue: () => catalogue,
     domain: 'example.com',
-    urlPort: 80,
+    urlPort: () => 80,
     ...extra,
   });
   controller.start();

@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis } from '../test/support/redis-server.js';
+import { waitUntil } from '../test/support/wait.js';
+import { RedisStore } from './redis-store.js';
+
+describe('RedisStore (against a real redis-server)', () => {
+  let redis: { url: string; stop: () => Promise<void> };
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('sums buckets from several instances and reads a window back', async () => {
+    const a = new RedisStore({ url: redis.url, prefix: 't1' });
+    const b = new RedisStore({ url: redis.url, prefix: 't1' });
+    try {
+      await a.addBuckets('ns/r', 'a', [
+        { second: 100, concurrency: 1.5, requests: 2 },
+        { second: 101, concurrency: 1, requests: 0 },
+      ]);
+      await b.addBuckets('ns/r', 'b', [{ second: 100, concurrency: 0.5, requests: 1 }]);
+      expect(await a.readBuckets('ns/r', 90, 102)).toEqual([
+        { second: 100, concurrency: 2, requests: 3 },
+        { second: 101, concurrency: 1, requests: 0 },
+      ]);
+      expect(await a.readBuckets('ns/r', 101, 102)).toEqual([{ second: 101, concurrency: 1, requests: 0 }]);
+      await a.forget('ns/r');
+      expect(await b.readBuckets('ns/r', 90, 102)).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('delivers pokes from one instance to another', async () => {
+    const gateway = new RedisStore({ url: redis.url, prefix: 't2' });
+    const autoscaler = new RedisStore({ url: redis.url, prefix: 't2' });
+    const got: string[] = [];
+    autoscaler.onPoke((k) => got.push(k));
+    try {
+      await waitUntil(
+        'the poke to arrive',
+        async () => {
+          await gateway.poke('ns/rev-1');
+          return got.includes('ns/rev-1');
+        },
+        5_000,
+        50,
+      );
+    } finally {
+      await gateway.close();
+      await autoscaler.close();
+    }
+  });
+});

@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { revisionKey } from '../../../api/revision.js';
+import { startTestApiServer, type KubeObject, type RunningPod, type TestApiServer } from '../../../test/kube-apiserver/index.js';
+import { sampleRevision } from '../../../test/support/revision-fixture.js';
+import type { EndpointEvent } from '../backend.js';
+import { KubernetesBackend } from './kubernetes-backend.js';
+
+/** Each pod is a real Node process answering the v2 health path and an infer call with its own pid. */
+async function runPod(pod: KubeObject): Promise<RunningPod> {
+  const script = `
+    const http = require('http');
+    const s = http.createServer((req, res) => {
+      if (req.url === '/v2/health/ready') { res.end('{}'); return; }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ pod: process.env.POD_NAME, path: req.url }));
+    }).listen(0, '127.0.0.1', () => console.log(s.address().port));
+    process.on('SIGTERM', () => s.close(() => process.exit(0)));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, POD_NAME: pod.metadata.name } });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  return {
+    ip: '127.0.0.1',
+    port: Number(chunk.toString().trim()),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined && v !== null && v !== false) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('KubernetesBackend against the test API server', () => {
+  let server: TestApiServer | null = null;
+  const backends: KubernetesBackend[] = [];
+
+  afterEach(async () => {
+    for (const b of backends.splice(0)) await b.close();
+    await server?.close();
+    server = null;
+  });
+
+  async function setup(): Promise<{ s: TestApiServer; backend: KubernetesBackend; events: EndpointEvent[]; newBackend: () => KubernetesBackend }> {
+    server = await startTestApiServer({ kubelet: { podRunner: runPod } });
+    const s = server;
+    const newBackend = () => {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromFile(s.kubeconfigPath);
+      const b = new KubernetesBackend({ kubeConfig, restartBackoffMs: { initial: 20, max: 200 } });
+      backends.push(b);
+      return b;
+    };
+    const backend = newBackend();
+    const events: EndpointEvent[] = [];
+    backend.subscribe((e) => events.push(e));
+    await backend.start();
+    return { s, backend, events, newBackend };
+  }
+
+  it('applies a revision at zero, scales it through the scale subresource, routes to real pods, drains and removes them', async () => {
+    const { s, backend, events } = await setup();
+    const rev = sampleRevision({ autoscaling: { ...sampleRevision().autoscaling, initialScale: 0 } });
+    const key = revisionKey(rev);
+    await backend.apply(rev);
+    expect((await backend.listRevisions()).map((r) => r.name)).toEqual([rev.name]);
+    const d = s.get('apps/v1', 'Deployment', 'default', rev.name)!;
+    expect((d['spec'] as { replicas: number }).replicas).toBe(0);
+    expect(s.get('v1', 'Service', 'default', rev.name)).toBeDefined();
+    expect(backend.endpoints(key)).toEqual([]);
+    expect(backend.counts(key)).toEqual({ desired: 0, starting: 0, ready: 0 });
+
+    await backend.scale(key, 2);
+    await until(() => backend.endpoints(key).length === 2);
+    await until(() => backend.counts(key).ready === 2);
+    expect(backend.counts(key)).toEqual({ desired: 2, starting: 0, ready: 2 });
+    const eps = backend.endpoints(key);
+    expect(eps.every((e) => e.capacity === 4 && e.revisionKey === key && /^http:\/\/127\.0\.0\.1:\d+$/.test(e.url))).toBe(true);
+    const answers = await Promise.all(eps.map(async (e) => ((await (await fetch(`${e.url}/v2/models/iris/infer`, { method: 'POST' })).json()) as { pod: string }).pod));
+    expect(new Set(answers).size).toBe(2);
+    expect(events.filter((e) => e.type === 'ready')).toHaveLength(2);
+
+    // Replicas were written only through /scale; the Deployment itself was written once (create).
+    const writes = s.requestLog().filter((r) => r.method !== 'GET' && r.path.includes(`/deployments/${rev.name}`));
+    expect(writes.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([`PUT /apis/apps/v1/namespaces/default/deployments/${rev.name}/scale`]);
+
+    // Re-applying the same revision keeps the replicas the autoscaler set.
+    await backend.apply(rev);
+    expect((s.get('apps/v1', 'Deployment', 'default', rev.name)!['spec'] as { replicas: number }).replicas).toBe(2);
+
+    await backend.scale(key, 1);
+    await until(() => events.some((e) => e.type === 'removed'));
+    const drained = events.find((e) => e.type === 'draining' || e.type === 'removed')!;
+    expect(drained.type).toBe('draining');
+    expect(backend.endpoints(key)).toHaveLength(1);
+    await until(() => backend.counts(key).ready === 1 && backend.counts(key).desired === 1);
+
+    await backend.remove(key);
+    await until(() => events.filter((e) => e.type === 'removed').length === 2);
+    expect(backend.endpoints(key)).toEqual([]);
+    await until(() => s.list('v1', 'Pod', 'default').length === 0);
+    expect(s.get('v1', 'Service', 'default', rev.name)).toBeUndefined();
+  });
+
+  it('lets a fresh backend (a gateway, a restarted autoscaler) discover endpoints and capacity without apply()', async () => {
+    const { backend, newBackend } = await setup();
+    const rev = sampleRevision({ containerConcurrency: 7 });
+    const key = revisionKey(rev);
+    await backend.apply(rev);
+    await backend.scale(key, 1);
+    await until(() => backend.endpoints(key).length === 1);
+    const reader = newBackend();
+    await reader.start();
+    await until(() => reader.endpoints(key).length === 1);
+    expect(reader.endpoints(key)[0]!.capacity).toBe(7);
+    expect(reader.counts(key)).toEqual({ desired: 1, starting: 0, ready: 1 });
+  });
+
+  it('recovers from a watch that expires (410 Gone) or breaks, without missing endpoint changes', async () => {
+    const { s, backend } = await setup();
+    const rev = sampleRevision();
+    const key = revisionKey(rev);
+    await backend.apply(rev);
+    s.expireWatches();
+    await backend.scale(key, 1);
+    await until(() => backend.endpoints(key).length === 1);
+    s.dropWatches();
+    await backend.scale(key, 2);
+    await until(() => backend.endpoints(key).length === 2);
+    await until(() => backend.counts(key).ready === 2);
+  });
+
+  it('rejects a scale for a revision that was never applied', async () => {
+    const { backend } = await setup();
+    await expect(backend.scale('default/nope-predictor-00001', 1)).rejects.toMatchObject({ code: 404 });
+    await expect(backend.scale('default/x', -1)).rejects.toThrow('non-negative');
+  });
+});

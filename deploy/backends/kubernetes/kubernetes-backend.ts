@@ -1,0 +1,327 @@
+/**
+ * The Kubernetes backend: each revision is a Deployment (replicas only ever written through the `scale`
+ * subresource) plus a Service; endpoints come from an EndpointSlice informer and replica counts from a
+ * Deployment informer. Talks to the cluster only through @kubernetes/client-node, configured by a KubeConfig.
+ * Stateless on the read side: a fresh instance (a gateway, or a restarted autoscaler) discovers every
+ * revision's endpoints and capacity from the cluster without apply() having been called.
+ */
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Deployment,
+  type V1EndpointSlice,
+} from '@kubernetes/client-node';
+import type { Revision } from '../../../api/revision.js';
+import { revisionKey } from '../../../api/revision.js';
+import { SystemClock, type Clock } from '../../../core/clock.js';
+import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
+import { LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
+import { revisionOfDeployment } from '../../kubernetes/revision-watch.js';
+import { renderDeployment, renderService, type RenderOptions } from './render-revision.js';
+
+export interface KubernetesBackendOptions {
+  kubeConfig: KubeConfig;
+  /** Watch one namespace; default every namespace (needs cluster-wide list/watch). */
+  namespace?: string;
+  clock?: Clock;
+  render?: RenderOptions;
+  /** Attempts of a read-modify-write that keeps meeting 409 Conflict. Default 5. */
+  conflictRetries?: number;
+  /** Informer restart backoff after a watch error: first delay and cap, in ms. Default 100 and 5000. */
+  restartBackoffMs?: { initial: number; max: number };
+}
+
+type EndpointState = 'ready' | 'draining';
+
+interface Tracked {
+  endpoint: Endpoint;
+  state: EndpointState;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof ApiException && err.code === 404;
+}
+
+function isConflict(err: unknown): boolean {
+  return err instanceof ApiException && err.code === 409;
+}
+
+function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  if (i <= 0) throw new Error(`invalid revision key "${key}" (want <namespace>/<revision>)`);
+  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+/** A list+watch cache that restarts itself with backoff when its watch fails (client-node stops on errors). */
+class ResilientInformer<T extends KubernetesObject> {
+  readonly informer: Informer<T> & ObjectCache<T>;
+  private stopped = false;
+  private delay: number;
+  private timer: ReturnType<Clock['setTimeout']> | null = null;
+  private synced: Promise<void> | null = null;
+
+  constructor(
+    kc: KubeConfig,
+    path: string,
+    list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
+    labelSelector: string,
+    private readonly clock: Clock,
+    private readonly backoff: { initial: number; max: number },
+    onChange: (obj: T) => void,
+  ) {
+    this.delay = backoff.initial;
+    this.informer = makeInformer<T>(kc, path, list as never, labelSelector);
+    this.informer.on('add', onChange);
+    this.informer.on('update', onChange);
+    this.informer.on('delete', onChange);
+    this.informer.on('connect', () => {
+      this.delay = this.backoff.initial;
+    });
+    this.informer.on('error', () => this.restartLater());
+  }
+
+  start(): Promise<void> {
+    this.synced ??= this.informer.start();
+    return this.synced;
+  }
+
+  private restartLater(): void {
+    if (this.stopped || this.timer) return;
+    const wait = this.delay;
+    this.delay = Math.min(this.backoff.max, this.delay * 2);
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      if (!this.stopped) this.informer.start().catch(() => this.restartLater());
+    }, wait);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    await this.informer.stop();
+  }
+}
+
+export class KubernetesBackend implements Backend {
+  private readonly apps: AppsV1Api;
+  private readonly core: CoreV1Api;
+  private readonly slices: ResilientInformer<V1EndpointSlice>;
+  private readonly deployments: ResilientInformer<V1Deployment>;
+  private readonly listeners = new Set<(e: EndpointEvent) => void>();
+  /** Per revision key: the endpoints last published. Entries go when a revision has none left. */
+  private readonly published = new Map<string, Map<string, Tracked>>();
+  private readonly clock: Clock;
+  private started: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: KubernetesBackendOptions) {
+    const kc = opts.kubeConfig;
+    this.clock = opts.clock ?? new SystemClock();
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.core = kc.makeApiClient(CoreV1Api);
+    const discovery = kc.makeApiClient(DiscoveryV1Api);
+    const ns = opts.namespace;
+    const selector = LABEL_REVISION;
+    const backoff = opts.restartBackoffMs ?? { initial: 100, max: 5000 };
+    this.slices = new ResilientInformer<V1EndpointSlice>(
+      kc,
+      ns ? `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices` : '/apis/discovery.k8s.io/v1/endpointslices',
+      () => (ns ? discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: selector }) : discovery.listEndpointSliceForAllNamespaces({ labelSelector: selector })),
+      selector,
+      this.clock,
+      backoff,
+      (s) => this.reconcileEndpoints(s),
+    );
+    this.deployments = new ResilientInformer<V1Deployment>(
+      kc,
+      ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments',
+      () => (ns ? this.apps.listNamespacedDeployment({ namespace: ns, labelSelector: selector }) : this.apps.listDeploymentForAllNamespaces({ labelSelector: selector })),
+      selector,
+      this.clock,
+      backoff,
+      () => undefined,
+    );
+  }
+
+  /** Starts the informers and resolves once both have listed. Called by every method that needs them. */
+  start(): Promise<void> {
+    this.started ??= Promise.all([this.slices.start(), this.deployments.start()]).then(() => undefined);
+    return this.started;
+  }
+
+  async apply(revision: Revision): Promise<void> {
+    await this.start();
+    await this.upsertDeployment(revision);
+    await this.upsertService(revision);
+  }
+
+  private async upsertDeployment(revision: Revision): Promise<void> {
+    const desired = renderDeployment(revision, this.opts.render);
+    const { namespace, name } = { namespace: revision.namespace, name: revision.name };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = await this.apps.readNamespacedDeployment({ name, namespace });
+        // Never touch replicas here: they belong to the scale subresource.
+        const body: V1Deployment = {
+          ...desired,
+          metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
+          spec: { ...desired.spec!, replicas: current.spec?.replicas ?? 0 },
+        };
+        await this.apps.replaceNamespacedDeployment({ name, namespace, body });
+        return;
+      } catch (err) {
+        if (isNotFound(err)) {
+          try {
+            await this.apps.createNamespacedDeployment({ namespace, body: desired });
+            return;
+          } catch (createErr) {
+            if (!isConflict(createErr)) throw createErr;
+          }
+        } else if (!isConflict(err)) throw err;
+        if (attempt + 1 >= (this.opts.conflictRetries ?? 5)) throw err;
+      }
+    }
+  }
+
+  private async upsertService(revision: Revision): Promise<void> {
+    const desired = renderService(revision, this.opts.render);
+    const { namespace, name } = { namespace: revision.namespace, name: revision.name };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = await this.core.readNamespacedService({ name, namespace });
+        const body = {
+          ...desired,
+          metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
+          // clusterIP is assigned by the cluster and immutable.
+          spec: { ...desired.spec!, clusterIP: current.spec?.clusterIP },
+        };
+        await this.core.replaceNamespacedService({ name, namespace, body });
+        return;
+      } catch (err) {
+        if (isNotFound(err)) {
+          try {
+            await this.core.createNamespacedService({ namespace, body: desired });
+            return;
+          } catch (createErr) {
+            if (!isConflict(createErr)) throw createErr;
+          }
+        } else if (!isConflict(err)) throw err;
+        if (attempt + 1 >= (this.opts.conflictRetries ?? 5)) throw err;
+      }
+    }
+  }
+
+  /** Writes replicas through the Deployment's scale subresource only. */
+  async scale(key: string, replicas: number): Promise<void> {
+    if (!Number.isInteger(replicas) || replicas < 0) throw new Error(`replicas must be a non-negative integer, got ${replicas}`);
+    const { namespace, name } = splitKey(key);
+    // Unconditional (no resourceVersion): the autoscaler is the only writer of replicas; an equal value is a no-op.
+    await this.apps.replaceNamespacedDeploymentScale({ name, namespace, body: { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name, namespace }, spec: { replicas } } });
+  }
+
+  async remove(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    for (const del of [
+      () => this.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' }),
+      () => this.core.deleteNamespacedService({ name, namespace }),
+    ]) {
+      try {
+        await del();
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  /** The revisions whose Deployments exist (read back by a restarted controller). */
+  async listRevisions(): Promise<Revision[]> {
+    // Straight from the API, not the cache: a new leader must see everything that exists now.
+    const ns = this.opts.namespace;
+    const list = ns
+      ? await this.apps.listNamespacedDeployment({ namespace: ns, labelSelector: LABEL_REVISION })
+      : await this.apps.listDeploymentForAllNamespaces({ labelSelector: LABEL_REVISION });
+    const out: Revision[] = [];
+    for (const d of list.items) {
+      const rev = revisionOfDeployment(d);
+      if (rev) out.push(rev);
+    }
+    return out;
+  }
+
+  counts(key: string): ReplicaCounts {
+    const { namespace, name } = splitKey(key);
+    const d = this.deployments.informer.get(name, namespace);
+    if (!d) return { desired: 0, starting: 0, ready: 0 };
+    const ready = d.status?.readyReplicas ?? 0;
+    return { desired: d.spec?.replicas ?? 0, starting: Math.max(0, (d.status?.replicas ?? 0) - ready), ready };
+  }
+
+  endpoints(key: string): Endpoint[] {
+    return [...(this.published.get(key)?.values() ?? [])].filter((t) => t.state === 'ready').map((t) => t.endpoint);
+  }
+
+  subscribe(listener: (event: EndpointEvent) => void): () => void {
+    this.listeners.add(listener);
+    void this.start().catch(() => undefined);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([this.slices.stop(), this.deployments.stop()]);
+    this.listeners.clear();
+  }
+
+  /** Recomputes one revision's endpoints from every cached slice of it and publishes the difference. */
+  private reconcileEndpoints(changed: V1EndpointSlice): void {
+    const ns = changed.metadata?.namespace ?? '';
+    const revision = changed.metadata?.labels?.[LABEL_REVISION];
+    if (!revision) return;
+    const key = revisionKey({ namespace: ns, name: revision });
+    const next = new Map<string, Tracked>();
+    for (const slice of this.slices.informer.list(ns)) {
+      if (slice.metadata?.labels?.[LABEL_REVISION] !== revision) continue;
+      const capacity = Number(slice.metadata?.labels?.[LABEL_CONTAINER_CONCURRENCY] ?? 0) || 0;
+      const port = (slice.ports ?? []).find((p) => p.name === 'http' || p.name === 'h2c') ?? slice.ports?.[0];
+      if (!port?.port) continue;
+      for (const ep of slice.endpoints ?? []) {
+        const address = ep.addresses[0];
+        if (!address) continue;
+        const c = ep.conditions ?? {};
+        const terminating = c.terminating === true;
+        const serving = c.serving ?? c.ready ?? false;
+        let state: EndpointState | null = null;
+        if (c.ready === true && serving && !terminating) state = 'ready';
+        else if (terminating && serving) state = 'draining';
+        if (!state) continue;
+        const host = address.includes(':') ? `[${address}]` : address;
+        const id = `${key}#${ep.targetRef?.name ?? `${address}:${port.port}`}`;
+        next.set(id, { state, endpoint: { id, revisionKey: key, url: `http://${host}:${port.port}`, capacity } });
+      }
+    }
+    const prev = this.published.get(key) ?? new Map<string, Tracked>();
+    const events: EndpointEvent[] = [];
+    for (const [id, t] of next) {
+      const before = prev.get(id);
+      if (t.state === 'ready' && before?.state !== 'ready') events.push({ type: 'ready', endpoint: t.endpoint });
+      if (t.state === 'draining' && before?.state !== 'draining') {
+        if (before) events.push({ type: 'draining', endpoint: t.endpoint });
+        else next.delete(id); // never published as ready: nothing to drain
+      }
+    }
+    for (const [id, t] of prev) {
+      if (!next.has(id)) events.push({ type: 'removed', endpoint: t.endpoint, reason: 'endpoint left the EndpointSlice (pod deleted or not ready)' });
+    }
+    if (next.size === 0) this.published.delete(key);
+    else this.published.set(key, next);
+    for (const e of events) for (const l of [...this.listeners]) l(e);
+  }
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ManifestValidator } from '../../../test/support/manifest-validator.js';
+import { sampleRevision } from '../../../test/support/revision-fixture.js';
+import { renderDeployment, renderRevision, renderService } from './render-revision.js';
+
+describe('renderRevision', () => {
+  it('renders a Deployment and a Service that validate against the Kubernetes schemas', async () => {
+    const v = new ManifestValidator();
+    const objs = renderRevision(sampleRevision({ gpus: { 'nvidia.com/gpu': 1 } }));
+    expect(objs.map((o) => (o as { kind: string }).kind)).toEqual(['Deployment', 'Service']);
+    for (const o of objs) expect(await v.validate(o, 'render')).toEqual([]);
+    for (const proto of ['v1', 'grpc-v2'] as const) {
+      const r = sampleRevision({ runtime: { name: 'x', kind: 'custom', protocolVersion: proto }, storageUri: 'pvc://models/iris' });
+      for (const o of renderRevision(r)) expect(await v.validate(o, 'render')).toEqual([]);
+    }
+  });
+
+  it('wires the model in KServe style: a storage-initializer init container and a shared emptyDir at /mnt/models', () => {
+    const d = renderDeployment(sampleRevision());
+    const pod = d.spec!.template.spec!;
+    expect(pod.initContainers).toEqual([
+      expect.objectContaining({ name: 'storage-initializer', image: expect.stringMatching(/^kserve\/storage-initializer:/), args: ['gs://kfserving-examples/models/sklearn/1.0/model', '/mnt/models'] }),
+    ]);
+    expect(pod.volumes).toEqual([{ name: 'kserve-provision-location', emptyDir: {} }]);
+    expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'kserve-provision-location', mountPath: '/mnt/models', readOnly: true }]);
+    const pvc = renderDeployment(sampleRevision({ storageUri: 'pvc://models/sklearn/iris' })).spec!.template.spec!;
+    expect(pvc.initContainers).toBeUndefined();
+    expect(pvc.volumes).toEqual([{ name: 'kserve-provision-location', persistentVolumeClaim: { claimName: 'models', readOnly: true } }]);
+    expect(pvc.containers[0]!.volumeMounts![0]!.subPath).toBe('sklearn/iris');
+    expect(renderDeployment(sampleRevision({ storageUri: null })).spec!.template.spec!.volumes).toBeUndefined();
+  });
+
+  it('starts at its initial scale and carries GPUs, probes, grace period, labels and pod-level fields', () => {
+    const d = renderDeployment(sampleRevision({ gpus: { 'nvidia.com/gpu': 2 } }));
+    // Knative's default initial scale is 1; an explicit 0 starts at zero; min/max clamp it.
+    expect(d.spec!.replicas).toBe(1);
+    const base = sampleRevision().autoscaling;
+    expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 0 } })).spec!.replicas).toBe(0);
+    expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 9 } })).spec!.replicas).toBe(3);
+    expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 0, minReplicas: 2 } })).spec!.replicas).toBe(2);
+    const carried = JSON.parse(d.metadata!.annotations!['serving.sluice.dev/revision-spec']!);
+    expect(carried.name).toBe('iris-predictor-00001');
+    const c = d.spec!.template.spec!.containers[0]!;
+    expect(c.image).toBe('kserve/sklearnserver:v0.15.2');
+    expect(c.resources!.limits).toEqual({ cpu: '1', memory: '2Gi', 'nvidia.com/gpu': '2' });
+    expect(c.readinessProbe!.httpGet).toEqual({ path: '/v2/health/ready', port: 8080 });
+    expect(c.env).toEqual([{ name: 'PROTOCOL', value: 'v2' }]);
+    expect(d.spec!.template.spec!.terminationGracePeriodSeconds).toBe(60);
+    expect(d.spec!.template.spec!.nodeSelector).toEqual({ pool: 'cpu' });
+    expect(d.spec!.template.metadata!.labels).toEqual({
+      team: 'ml',
+      'serving.kserve.io/inferenceservice': 'iris',
+      'serving.sluice.dev/revision': 'iris-predictor-00001',
+      component: 'predictor',
+      'app.kubernetes.io/managed-by': 'sluice',
+    });
+    const v1 = renderDeployment(sampleRevision({ runtime: { name: 'x', kind: 'custom', protocolVersion: 'v1' }, runtimeModelName: 'iris-model' }));
+    expect(v1.spec!.template.spec!.containers[0]!.readinessProbe!.httpGet!.path).toBe('/v1/models/iris-model');
+    const svc = renderService(sampleRevision());
+    expect(svc.spec!.selector).toEqual({ 'serving.sluice.dev/revision': 'iris-predictor-00001' });
+    expect(svc.metadata!.labels!['serving.sluice.dev/container-concurrency']).toBe('4');
+  });
+
+  it('is pure: the same revision renders the same objects', () => {
+    expect(JSON.stringify(renderRevision(sampleRevision()))).toBe(JSON.stringify(renderRevision(sampleRevision())));
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * renderRevision: the Kubernetes objects of one revision — a Deployment (created with 0 replicas; the
+ * autoscaler owns replicas through the scale subresource) and a Service whose EndpointSlices the data plane
+ * reads. Pure: the same revision always renders the same objects. Used by the Kubernetes backend and
+ * `sluice render`.
+ */
+import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { Revision } from '../../../api/revision.js';
+import {
+  ANNOTATION_REVISION_HASH,
+  ANNOTATION_REVISION_SPEC,
+  ANNOTATION_STORAGE_URI,
+  LABEL_COMPONENT,
+  LABEL_CONTAINER_CONCURRENCY,
+  LABEL_ISVC,
+  LABEL_MANAGED_BY,
+  LABEL_REVISION,
+} from './labels.js';
+
+export interface RenderOptions {
+  /** Image of the model-download init container (KServe's storage initializer). */
+  storageInitializerImage?: string;
+  /** Port the runtime container serves HTTP on (KServe's default 8080). */
+  httpPort?: number;
+  /** Port the runtime serves gRPC on (KServe's default 8081). */
+  grpcPort?: number;
+  /** Owner of the objects (the InferenceService), for garbage collection. */
+  owner?: { apiVersion: string; kind: string; name: string; uid: string };
+}
+
+export const DEFAULT_STORAGE_INITIALIZER_IMAGE = 'kserve/storage-initializer:v0.15.2';
+export const MODEL_MOUNT_PATH = '/mnt/models';
+const MODEL_VOLUME = 'kserve-provision-location';
+const CONTAINER_NAME = 'kserve-container';
+const POD_LEVEL_FIELDS = [
+  'nodeSelector',
+  'tolerations',
+  'affinity',
+  'serviceAccountName',
+  'imagePullSecrets',
+  'priorityClassName',
+  'schedulerName',
+  'runtimeClassName',
+  'securityContext',
+  'topologySpreadConstraints',
+  'hostIPC',
+] as const;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  if (!isRecord(v)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+}
+
+/** Replicas a new revision's Deployment is created with: initial scale clamped to [min, max]. */
+export function initialReplicas(revision: Revision): number {
+  const a = revision.autoscaling;
+  const initial = a.initialScale ?? 1;
+  const max = a.maxReplicas > 0 ? a.maxReplicas : Infinity;
+  return Math.min(max, Math.max(a.minReplicas, initial));
+}
+
+export function revisionLabels(revision: Revision): Record<string, string> {
+  return {
+    [LABEL_ISVC]: revision.service,
+    [LABEL_REVISION]: revision.name,
+    [LABEL_COMPONENT]: revision.component,
+    [LABEL_MANAGED_BY]: 'sluice',
+  };
+}
+
+/** Readiness on the runtime's health path: v2 → /v2/health/ready, v1 → /v1/models/<name>, gRPC → the port. */
+export function readinessProbe(revision: Revision, httpPort: number, grpcPort: number): V1Probe {
+  const timing = { periodSeconds: 2, timeoutSeconds: 1, failureThreshold: 3, successThreshold: 1 };
+  switch (revision.runtime.protocolVersion) {
+    case 'v2':
+      return { httpGet: { path: '/v2/health/ready', port: httpPort }, ...timing };
+    case 'v1':
+      return { httpGet: { path: `/v1/models/${revision.runtimeModelName}`, port: httpPort }, ...timing };
+    default:
+      return { tcpSocket: { port: grpcPort }, ...timing };
+  }
+}
+
+interface Storage {
+  volumes: V1Volume[];
+  mounts: V1VolumeMount[];
+  initContainers: V1Container[];
+}
+
+/** KServe's storage wiring: pvc:// mounts the claim; any other URI is downloaded by an init container. */
+function storage(revision: Revision, image: string): Storage {
+  const uri = revision.storageUri;
+  if (!uri) return { volumes: [], mounts: [], initContainers: [] };
+  const pvc = /^pvc:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (pvc) {
+    return {
+      volumes: [{ name: MODEL_VOLUME, persistentVolumeClaim: { claimName: pvc[1]!, readOnly: true } }],
+      mounts: [{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH, readOnly: true, ...(pvc[2] ? { subPath: pvc[2] } : {}) }],
+      initContainers: [],
+    };
+  }
+  return {
+    volumes: [{ name: MODEL_VOLUME, emptyDir: {} }],
+    mounts: [{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH, readOnly: true }],
+    initContainers: [
+      {
+        name: 'storage-initializer',
+        image,
+        args: [uri, MODEL_MOUNT_PATH],
+        resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1Gi' } },
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+        volumeMounts: [{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH }],
+      },
+    ],
+  };
+}
+
+/** Container resources with the revision's GPUs as limits (Kubernetes requires extended resources in limits). */
+function resources(revision: Revision): { requests?: Record<string, string>; limits?: Record<string, string> } {
+  const limits = { ...revision.container.resources.limits };
+  for (const [name, count] of Object.entries(revision.gpus)) if (count > 0 && limits[name] === undefined) limits[name] = String(count);
+  const requests = { ...revision.container.resources.requests };
+  return {
+    ...(Object.keys(requests).length > 0 ? { requests } : {}),
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+}
+
+export function renderDeployment(revision: Revision, opts: RenderOptions = {}): V1Deployment {
+  const httpPort = opts.httpPort ?? 8080;
+  const grpcPort = opts.grpcPort ?? 8081;
+  const labels = revisionLabels(revision);
+  const componentSpec = isRecord(revision.spec) ? revision.spec : {};
+  const store = storage(revision, opts.storageInitializerImage ?? DEFAULT_STORAGE_INITIALIZER_IMAGE);
+  const env: V1EnvVar[] = Object.entries(revision.container.env).map(([name, value]) => ({ name, value }));
+  const grpc = revision.runtime.protocolVersion.startsWith('grpc');
+  const container: V1Container = {
+    name: CONTAINER_NAME,
+    image: revision.container.image,
+    ...(revision.container.command.length > 0 ? { command: revision.container.command } : {}),
+    ...(revision.container.args.length > 0 ? { args: revision.container.args } : {}),
+    ...(env.length > 0 ? { env } : {}),
+    ports: [grpc ? { name: 'h2c', containerPort: grpcPort, protocol: 'TCP' } : { name: 'http', containerPort: httpPort, protocol: 'TCP' }],
+    resources: resources(revision),
+    readinessProbe: readinessProbe(revision, httpPort, grpcPort),
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    ...(store.mounts.length > 0 ? { volumeMounts: store.mounts } : {}),
+  };
+  const podExtras: Record<string, unknown> = {};
+  for (const k of POD_LEVEL_FIELDS) if (componentSpec[k] !== undefined) podExtras[k] = componentSpec[k];
+  const annotations = {
+    ...stringMap(componentSpec['annotations']),
+    [ANNOTATION_REVISION_HASH]: revision.hash,
+    ...(revision.storageUri ? { [ANNOTATION_STORAGE_URI]: revision.storageUri } : {}),
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: revision.name,
+      namespace: revision.namespace,
+      labels,
+      // The revision itself travels with its Deployment: the gateway and autoscaler roles and a restarted
+      // controller read it back from here.
+      annotations: { [ANNOTATION_REVISION_HASH]: revision.hash, [ANNOTATION_REVISION_SPEC]: JSON.stringify(revision) },
+      ...(opts.owner ? { ownerReferences: [{ ...opts.owner, controller: true, blockOwnerDeletion: true }] } : {}),
+    },
+    spec: {
+      // Created at the revision's initial scale (Knative's initial-scale, default 1); after that replicas
+      // belong to the autoscaler, through the scale subresource.
+      replicas: initialReplicas(revision),
+      selector: { matchLabels: { [LABEL_REVISION]: revision.name } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' } },
+      template: {
+        metadata: { labels: { ...stringMap(componentSpec['labels']), ...labels }, annotations },
+        spec: {
+          ...podExtras,
+          ...(store.initContainers.length > 0 ? { initContainers: store.initContainers } : {}),
+          containers: [container],
+          ...(store.volumes.length > 0 ? { volumes: store.volumes } : {}),
+          // In-flight requests may run up to the revision timeout after the pod is told to stop.
+          terminationGracePeriodSeconds: Math.max(1, revision.timeoutSeconds),
+        },
+      },
+    },
+  } as V1Deployment;
+}
+
+export function renderService(revision: Revision, opts: RenderOptions = {}): V1Service {
+  const grpc = revision.runtime.protocolVersion.startsWith('grpc');
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: revision.name,
+      namespace: revision.namespace,
+      labels: { ...revisionLabels(revision), [LABEL_CONTAINER_CONCURRENCY]: String(revision.containerConcurrency) },
+      ...(opts.owner ? { ownerReferences: [{ ...opts.owner, controller: true, blockOwnerDeletion: true }] } : {}),
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { [LABEL_REVISION]: revision.name },
+      ports: [grpc ? { name: 'h2c', port: 81, targetPort: 'h2c', protocol: 'TCP' } : { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+    },
+  } as V1Service;
+}
+
+/** The objects of one revision, in apply order: Deployment, then Service. */
+export function renderRevision(revision: Revision, opts: RenderOptions = {}): object[] {
+  return [renderDeployment(revision, opts), renderService(revision, opts)];
+}

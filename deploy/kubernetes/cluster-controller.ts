@@ -1,0 +1,252 @@
+import { ApiException, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { parseInferenceService, type InferenceService } from '../../api/inferenceservice.js';
+import type { Revision } from '../../api/revision.js';
+import type { Clock } from '../../core/clock.js';
+import { errorMessage } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { buildRouteTable } from '../../gateway/route-table.js';
+import { SnapshotHolder } from '../../gateway/data-plane.js';
+import type { Backend } from '../backends/backend.js';
+import { Controller, type RestoredState } from '../controller.js';
+import type { RuntimeCatalogue } from '../runtime-catalogue.js';
+import { LeaderElector } from './leader-election.js';
+import { kubeLeaseClient } from './lease-client.js';
+import { resilientInformer, type ResilientInformer } from './watch.js';
+
+/** The revisions a backend already runs, read back after a restart (Kubernetes: from the Deployments). */
+export interface RevisionLister {
+  listRevisions(): Promise<Revision[]>;
+}
+
+export interface ClusterControllerOptions {
+  kc: KubeConfig;
+  backend: Backend & RevisionLister;
+  catalogue: () => RuntimeCatalogue;
+  clock: Clock;
+  logger: Logger;
+  /** API group of the InferenceService CRD: `serving.sluice.dev` (default) or `serving.kserve.io`. */
+  group?: string;
+  domain: string;
+  /** This instance's name in the leader Lease (the pod name). */
+  identity: string;
+  /** Namespace of the leader Lease. */
+  leaseNamespace?: string;
+  leaseDurationMs?: number;
+  retryPeriodMs?: number;
+}
+
+type IsvcObject = KubernetesObject & { spec?: unknown; status?: Record<string, unknown> };
+
+/**
+ * `sluice controller`: watches InferenceServices, turns each into revisions and workloads on the Kubernetes
+ * backend, and writes status back. Only the holder of the `sluice-controller` Lease acts; a restarted or newly
+ * elected controller reads the revisions and rollout state back before it changes anything.
+ */
+export class ClusterController {
+  private readonly o: ClusterControllerOptions;
+  private readonly api: CustomObjectsApi;
+  private readonly group: string;
+  private readonly elector: LeaderElector;
+  private controller: Controller | null = null;
+  private informer: ResilientInformer | null = null;
+  private readonly lastStatus = new Map<string, string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(o: ClusterControllerOptions) {
+    this.o = o;
+    this.group = o.group ?? 'serving.sluice.dev';
+    this.api = o.kc.makeApiClient(CustomObjectsApi);
+    this.elector = new LeaderElector({
+      client: kubeLeaseClient(o.kc, o.leaseNamespace ?? 'default', 'sluice-controller'),
+      identity: o.identity,
+      clock: o.clock,
+      leaseDurationMs: o.leaseDurationMs ?? 15_000,
+      renewDeadlineMs: Math.round((o.leaseDurationMs ?? 15_000) * 0.66),
+      retryPeriodMs: o.retryPeriodMs ?? 2_000,
+      onStartedLeading: () => this.enqueue(() => this.lead()),
+      onStoppedLeading: () => this.enqueue(() => this.follow()),
+      onError: (err) => o.logger.warn({ err: errorMessage(err) }, 'leader election'),
+    });
+  }
+
+  get isLeader(): boolean {
+    return this.elector.isLeader;
+  }
+
+  start(): void {
+    this.elector.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.elector.stop();
+    await this.queue;
+    await this.follow();
+  }
+
+  /** Resolves when every queued reconcile has run (tests). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    this.queue = this.queue.then(job).catch((err: unknown) => this.o.logger.error({ err: errorMessage(err) }, 'controller job failed'));
+  }
+
+  private async lead(): Promise<void> {
+    this.o.logger.info({ identity: this.o.identity }, 'leading: taking over InferenceServices');
+    const controller = new Controller({
+      clock: this.o.clock,
+      logger: this.o.logger,
+      backend: this.o.backend,
+      // The autoscaler role scales; here the controller only reads replica counts for status.
+      autoscaler: {
+        register: async () => undefined,
+        unregister: () => undefined,
+        status: (key) => {
+          const c = this.o.backend.counts(key);
+          return { desiredReplicas: c.desired, readyReplicas: c.ready, startingReplicas: c.starting, lastDecision: null };
+        },
+      },
+      activator: { addRevision: () => undefined, removeRevision: () => undefined, onEndpointEvent: () => undefined },
+      snapshot: new SnapshotHolder({ routes: buildRouteTable([], this.o.domain, 0), revisions: new Map() }),
+      catalogue: this.o.catalogue,
+      domain: this.o.domain,
+      onChange: (ns, name) => this.enqueue(() => this.writeStatus(ns, name)),
+    });
+    this.controller = controller;
+    // Read back what exists before reacting to anything.
+    const existing = await this.o.backend.listRevisions();
+    const list = (await this.api.listCustomObjectForAllNamespaces({ group: this.group, version: 'v1beta1', plural: 'inferenceservices' })) as KubernetesListObject<IsvcObject>;
+    for (const obj of list.items) {
+      const parsed = this.parse(obj);
+      if (!parsed) continue;
+      const ns = obj.metadata?.namespace ?? 'default';
+      const revisions = existing.filter((r) => r.namespace === ns && r.service === obj.metadata?.name && r.component === 'predictor');
+      controller.restore(parsed, restoredState(obj, revisions), 'crd');
+    }
+    controller.start();
+    this.informer = resilientInformer<IsvcObject>(
+      this.o.kc,
+      `/apis/${this.group}/v1beta1/inferenceservices`,
+      () => this.api.listCustomObjectForAllNamespaces({ group: this.group, version: 'v1beta1', plural: 'inferenceservices' }) as Promise<KubernetesListObject<IsvcObject>>,
+      {
+        upsert: (obj) => this.enqueue(() => this.reconcile(obj)),
+        remove: (obj) => this.enqueue(async () => {
+          await this.controller?.delete(obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? '');
+          this.lastStatus.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+        }),
+      },
+      { clock: this.o.clock, logger: this.o.logger },
+    );
+    await this.informer.start();
+  }
+
+  private async follow(): Promise<void> {
+    await this.informer?.stop();
+    this.informer = null;
+    this.controller?.stop();
+    this.controller = null;
+    this.lastStatus.clear();
+  }
+
+  private parse(obj: IsvcObject): InferenceService | null {
+    const { status: _s, ...rest } = obj as IsvcObject & Record<string, unknown>;
+    const doc = { ...rest, apiVersion: 'serving.kserve.io/v1beta1' } as Record<string, unknown>;
+    const md = { ...(obj.metadata ?? {}) } as Record<string, unknown>;
+    for (const k of ['managedFields', 'ownerReferences', 'finalizers', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'selfLink', 'generateName']) delete md[k];
+    doc.metadata = md;
+    try {
+      return parseInferenceService(doc).object;
+    } catch (err) {
+      this.o.logger.error({ isvc: `${obj.metadata?.namespace}/${obj.metadata?.name}` }, `invalid InferenceService: ${errorMessage(err)}`);
+      void this.writeFailure(obj, errorMessage(err));
+      return null;
+    }
+  }
+
+  private async reconcile(obj: IsvcObject): Promise<void> {
+    const c = this.controller;
+    if (!c || !this.elector.isLeader) return;
+    const parsed = this.parse(obj);
+    if (!parsed) return;
+    try {
+      await c.apply(parsed, 'crd');
+    } catch (err) {
+      await this.writeFailure(obj, errorMessage(err));
+    }
+  }
+
+  /** Writes status through the status subresource; on 409 re-reads and retries. Skips identical writes. */
+  private async writeStatus(ns: string, name: string): Promise<void> {
+    const c = this.controller;
+    if (!c || !this.elector.isLeader) return;
+    const current = c.get(ns, name) as (InferenceService & { status?: Record<string, unknown> }) | null;
+    if (!current?.status) return;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let live: IsvcObject;
+      try {
+        live = (await this.api.getNamespacedCustomObject({ group: this.group, version: 'v1beta1', namespace: ns, plural: 'inferenceservices', name })) as IsvcObject;
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 404) return;
+        throw err;
+      }
+      const status = { ...current.status, observedGeneration: live.metadata?.generation ?? 1 };
+      const text = JSON.stringify(status);
+      if (this.lastStatus.get(`${ns}/${name}`) === text && JSON.stringify(live.status ?? {}) === text) return;
+      try {
+        await this.api.replaceNamespacedCustomObjectStatus({
+          group: this.group,
+          version: 'v1beta1',
+          namespace: ns,
+          plural: 'inferenceservices',
+          name,
+          body: { ...live, status },
+        });
+        this.lastStatus.set(`${ns}/${name}`, text);
+        return;
+      } catch (err) {
+        if (err instanceof ApiException && err.code === 409) continue;
+        throw err;
+      }
+    }
+    this.o.logger.warn({ isvc: `${ns}/${name}` }, 'status write kept conflicting; will retry on the next change');
+  }
+
+  private async writeFailure(obj: IsvcObject, message: string): Promise<void> {
+    const ns = obj.metadata?.namespace ?? 'default';
+    const name = obj.metadata?.name ?? '';
+    const now = new Date(this.o.clock.now()).toISOString();
+    const status = {
+      ...(obj.status ?? {}),
+      observedGeneration: obj.metadata?.generation ?? 1,
+      conditions: [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message, lastTransitionTime: now }],
+    };
+    try {
+      await this.api.replaceNamespacedCustomObjectStatus({ group: this.group, version: 'v1beta1', namespace: ns, plural: 'inferenceservices', name, body: { ...obj, status } });
+    } catch (err) {
+      this.o.logger.warn({ err: errorMessage(err) }, 'could not write the failure status');
+    }
+  }
+}
+
+/** Rollout bookkeeping from the stored status plus the revisions the backend still runs. */
+function restoredState(obj: IsvcObject, revisions: Revision[]): RestoredState {
+  const p = ((obj.status?.components as Record<string, Record<string, unknown>> | undefined)?.predictor ?? {}) as Record<string, unknown>;
+  const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
+  const ready = str(p.latestReadyRevision);
+  const proven = revisions.filter((r) => ready !== null && r.generation <= generationOf(ready)).map((r) => r.name);
+  return {
+    revisions,
+    proven,
+    latestRolledout: str(p.latestRolledoutRevision),
+    previousRolledout: str(p.previousRolledoutRevision),
+    uid: obj.metadata?.uid,
+    createdAt: obj.metadata?.creationTimestamp ? new Date(obj.metadata.creationTimestamp).toISOString() : undefined,
+    generation: obj.metadata?.generation,
+  };
+}
+
+function generationOf(name: string): number {
+  const m = /-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : 0;
+}

@@ -1,0 +1,113 @@
+import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { revisionKey, type Revision } from '../../api/revision.js';
+import type { Route } from '../../api/route.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/log.js';
+import type { RevisionView, SnapshotHolder } from '../../gateway/data-plane.js';
+import { buildRouteTable } from '../../gateway/route-table.js';
+import type { Dispatch } from '../controller.js';
+import { watchRevisions } from './revision-watch.js';
+import { resilientInformer, type ResilientInformer } from './watch.js';
+
+type IsvcObject = KubernetesObject & { status?: { components?: { predictor?: { traffic?: unknown } } } };
+
+interface TrafficEntry {
+  revisionName: string;
+  percent: number;
+  tag?: string;
+  latestRevision?: boolean;
+}
+
+/**
+ * The cluster gateway's view of the world: routes from InferenceServices' status (the controller's traffic
+ * assignment) and revisions from their Deployments, published as one snapshot on every change.
+ */
+export class ClusterRoutes {
+  private readonly services = new Map<string, Route>();
+  private readonly revisions = new Map<string, Revision>();
+  private informers: ResilientInformer[] = [];
+  private version = 0;
+
+  constructor(
+    private readonly o: { kc: KubeConfig; group?: string; domain: string; snapshot: SnapshotHolder; dispatch: Dispatch; clock: Clock; logger: Logger },
+  ) {}
+
+  async start(): Promise<void> {
+    const api = this.o.kc.makeApiClient(CustomObjectsApi);
+    const group = this.o.group ?? 'serving.sluice.dev';
+    const revs = watchRevisions(
+      this.o.kc,
+      {
+        upsert: (rev) => {
+          const key = revisionKey(rev);
+          if (!this.revisions.has(key)) this.o.dispatch.addRevision(key, { namespace: rev.namespace, service: rev.service, revision: rev.name });
+          this.revisions.set(key, rev);
+          this.publish();
+        },
+        remove: (key) => {
+          this.revisions.delete(key);
+          this.o.dispatch.removeRevision(key);
+          this.publish();
+        },
+      },
+      { clock: this.o.clock, logger: this.o.logger },
+    );
+    const isvcs = resilientInformer<IsvcObject>(
+      this.o.kc,
+      `/apis/${group}/v1beta1/inferenceservices`,
+      () => api.listCustomObjectForAllNamespaces({ group, version: 'v1beta1', plural: 'inferenceservices' }) as Promise<KubernetesListObject<IsvcObject>>,
+      {
+        upsert: (obj) => {
+          const ns = obj.metadata?.namespace ?? 'default';
+          const name = obj.metadata?.name ?? '';
+          const traffic = (obj.status?.components?.predictor?.traffic ?? []) as TrafficEntry[];
+          this.services.set(`${ns}/${name}`, {
+            namespace: ns,
+            service: name,
+            modelName: name,
+            hosts: [],
+            targets: Object.freeze(
+              traffic
+                .filter((t) => typeof t.revisionName === 'string')
+                .map((t) => ({
+                  revisionKey: `${ns}/${t.revisionName}`,
+                  revisionName: t.revisionName,
+                  percent: Number(t.percent ?? 0),
+                  tag: t.tag ?? null,
+                  latestRevision: t.latestRevision === true,
+                })),
+            ),
+          });
+          this.publish();
+        },
+        remove: (obj) => {
+          this.services.delete(`${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}`);
+          this.publish();
+        },
+      },
+      { clock: this.o.clock, logger: this.o.logger },
+    );
+    this.informers = [revs, isvcs];
+    await Promise.all(this.informers.map((i) => i.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
+    this.informers = [];
+  }
+
+  private publish(): void {
+    const views = new Map<string, RevisionView>();
+    for (const [key, rev] of this.revisions)
+      views.set(key, {
+        key,
+        namespace: rev.namespace,
+        service: rev.service,
+        name: rev.name,
+        timeoutMs: rev.timeoutSeconds * 1000,
+        modelName: rev.modelName,
+        runtimeModelName: rev.runtimeModelName,
+      });
+    this.o.snapshot.publish({ routes: buildRouteTable(this.services.values(), this.o.domain, ++this.version), revisions: views });
+  }
+}

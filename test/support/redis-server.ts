@@ -1,0 +1,43 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findFreePort } from '../../deploy/backends/local/free-port.js';
+import { waitUntil } from './wait.js';
+import { createConnection } from 'node:net';
+
+/** A throwaway redis-server on a free loopback port. Fails loudly when redis-server is not installed. */
+export async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await findFreePort('127.0.0.1');
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-redis-'));
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
+  const failed = new Promise<never>((_, reject) =>
+    child.once('error', (err) => reject(new Error(`cannot start redis-server (install it: apt-get install redis-server): ${err.message}`))),
+  );
+  const up = waitUntil(
+    'redis-server to accept connections',
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = createConnection(port, '127.0.0.1');
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      }),
+    10_000,
+    50,
+  );
+  await Promise.race([up, failed]);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

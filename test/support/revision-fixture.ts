@@ -1,0 +1,46 @@
+import type { Revision } from '../../api/revision.js';
+
+/** A complete Revision (KServe sklearn example) with optional overrides. */
+export function sampleRevision(overrides: Partial<Revision> = {}): Revision {
+  return {
+    name: 'iris-predictor-00001',
+    namespace: 'default',
+    service: 'iris',
+    component: 'predictor',
+    generation: 1,
+    hash: 'abc123',
+    createdAt: '2026-01-01T00:00:00Z',
+    spec: { model: { modelFormat: { name: 'sklearn' } }, nodeSelector: { pool: 'cpu' }, labels: { team: 'ml' } },
+    modelName: 'iris',
+    runtimeModelName: 'iris',
+    runtime: { name: 'kserve-sklearnserver', kind: 'ClusterServingRuntime', protocolVersion: 'v2' },
+    storageUri: 'gs://kfserving-examples/models/sklearn/1.0/model',
+    container: {
+      image: 'kserve/sklearnserver:v0.15.2',
+      command: [],
+      args: ['--model_name=iris', '--model_dir=/mnt/models', '--http_port=8080'],
+      env: { PROTOCOL: 'v2' },
+      resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } },
+    },
+    containerConcurrency: 4,
+    timeoutSeconds: 60,
+    autoscaling: {
+      metric: 'concurrency',
+      target: null,
+      targetUtilizationPercent: null,
+      minReplicas: 0,
+      maxReplicas: 3,
+      initialScale: null,
+      activationScale: null,
+      stableWindowSeconds: null,
+      panicWindowPercent: null,
+      panicThresholdPercent: null,
+      scaleDownDelaySeconds: null,
+      scaleToZeroRetentionSeconds: null,
+      targetBurstCapacity: null,
+    },
+    gpus: {},
+    local: null,
+    ...overrides,
+  };
+}
