@@ -269,8 +269,8 @@ export class Controller {
   async updateTraffic(namespace: string, name: string, cmd: TrafficCommand): Promise<InferenceService> {
     const rec = this.services.get(`${namespace}/${name}`);
     if (!rec) throw new HttpError(404, `inferenceservices "${name}" not found`);
-    if (cmd.op === 'rollback' && rec.latestRolledout === null)
-      throw new HttpError(409, `nothing to roll back to: ${namespace}/${name} has no rolled-out revision yet`);
+    if (cmd.op === 'rollback' && (rec.latestRolledout === null || (rec.latestRolledout === rec.revisions.at(-1) && rec.previousRolledout === null)))
+      throw new HttpError(409, `nothing to roll back to: ${namespace}/${name} has no earlier rolled-out revision`);
     const next = structuredClone(rec.object);
     const p = next.spec.predictor as typeof next.spec.predictor & { traffic?: unknown };
     const fields = applyTrafficCommand(
