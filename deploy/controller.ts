@@ -13,10 +13,10 @@ import type { Backend, EndpointEvent } from './backends/backend.js';
 import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
 import { decideRollout, type WindowStats } from './rollout-policy.js';
+import { rolloutCanary, type RolloutState } from './rollout-state.js';
+import { serviceConditions, type ConditionStatus, type ConditionValue } from './service-conditions.js';
 import { applyTrafficCommand, type TrafficCommand } from './traffic-commands.js';
 import { assignTraffic, isExplicitSplit, type TrafficEntry } from './traffic.js';
-
-type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
   type: string;
@@ -73,18 +73,6 @@ export interface RestoredState {
   uid?: string;
   createdAt?: string;
   generation?: number;
-}
-
-/** Where a progressive rollout stands (see rollout-policy.ts). */
-export interface RolloutState {
-  revision: string;
-  stable: string;
-  step: number;
-  stepStartedAt: number;
-  phase: 'Progressing' | 'Succeeded' | 'RolledBack';
-  message: string;
-  /** The canary has been ready since stepStartedAt. */
-  canaryReady: boolean;
 }
 
 export interface ServiceEvent {
@@ -423,35 +411,20 @@ export class Controller {
     latest: string,
     latestReady: string | null,
   ): number | null {
-    const spec = predictor.canaryTrafficPercent ?? null;
-    const policy = predictor.rollout;
-    if (!policy || spec !== null || isExplicitSplit(predictor.traffic as never)) {
-      rec.rollout = null;
-      return spec;
-    }
-    if (rec.rollout === null || rec.rollout.revision !== latest) {
-      if (rec.latestRolledout === null || rec.latestRolledout === latest) {
-        rec.rollout = null;
-        return null;
-      }
-      rec.rollout = {
-        revision: latest,
-        stable: rec.latestRolledout,
-        step: 0,
-        stepStartedAt: this.d.clock.now(),
-        phase: 'Progressing',
-        message: `rolling out ${latest} over ${rec.latestRolledout}: waiting for it to become ready`,
-        canaryReady: false,
-      };
-      this.event(rec, 'Normal', 'RolloutStarted', `rolling out ${latest} in steps ${policy.steps.join(', ')}% over ${rec.latestRolledout}`);
-    }
-    const r = rec.rollout;
-    if (r.phase === 'Succeeded') return null;
-    if (r.phase === 'RolledBack') return 0;
-    // The dwell clock (and the comparison window) starts when the canary can take its share.
-    if (latestReady !== latest || !r.canaryReady) r.stepStartedAt = this.d.clock.now();
-    r.canaryReady = latestReady === latest;
-    return policy.steps[r.step] ?? 100;
+    const r = rolloutCanary({
+      prev: rec.rollout,
+      policy: predictor.rollout,
+      specCanary: predictor.canaryTrafficPercent ?? null,
+      explicitSplit: isExplicitSplit(predictor.traffic as never),
+      latestCreated: latest,
+      latestReady,
+      latestRolledout: rec.latestRolledout,
+      now: this.d.clock.now(),
+    });
+    rec.rollout = r.state;
+    if (r.started && r.state)
+      this.event(rec, 'Normal', 'RolloutStarted', `rolling out ${latest} in steps ${predictor.rollout!.steps.join(', ')}% over ${r.state.stable}`);
+    return r.canary;
   }
 
   /** Evaluates every progressing rollout once (on a timer; also callable from tests). */
@@ -615,29 +588,18 @@ export class Controller {
     const latestCreated = rec.revisions[rec.revisions.length - 1] ?? null;
     const latestReady = this.latestReady(rec);
     const now = new Date(this.d.clock.now()).toISOString();
-    // Knative's two halves, read back as KServe does: configuration (latest revision ready) and route.
-    const failure = latestCreated ? this.failures.get(`${ns}/${latestCreated}`) : undefined;
-    const config: [ConditionStatus, string?, string?] =
-      latestCreated !== null && latestReady === latestCreated
-        ? ['True']
-        : failure
-          ? ['False', 'RevisionFailed', `revision ${latestCreated} failed to become ready: ${failure}${latestReady ? `; traffic stays on ${latestReady}` : ''}`]
-          : ['Unknown', 'RevisionNotReady', rec.holdReason ?? `revision ${latestCreated} is not ready yet`];
-    const route: [ConditionStatus, string?, string?] =
-      rec.traffic.length > 0 ? ['True'] : ['Unknown', 'RevisionMissing', `no ready revision of ${ns}/${name} can take traffic yet`];
-    const ready = config[0] === 'True' && route[0] === 'True' ? ['True'] : config[0] === 'False' ? config : route[0] !== 'True' ? route : config;
-    this.setCondition(rec, 'IngressReady', ['True'], now);
-    this.setCondition(rec, 'PredictorConfigurationReady', config, now);
-    this.setCondition(rec, 'PredictorRouteReady', route, now);
-    this.setCondition(rec, 'LatestDeploymentReady', config[0] === 'True' ? ['True'] : [config[0], 'PredictorConfigurationReady not ready'], now);
-    this.setCondition(rec, 'RoutesReady', route[0] === 'True' ? ['True'] : [route[0], 'PredictorRouteReady not ready'], now);
-    this.setCondition(rec, 'PredictorReady', ready as [ConditionStatus, string?, string?], now);
-    this.setCondition(rec, 'Ready', ready[0] === 'True' ? ['True'] : [ready[0] as ConditionStatus, 'PredictorNotReady', ready[2]], now);
+    const conditions = serviceConditions({
+      service: `${ns}/${name}`,
+      latestCreated,
+      latestReady,
+      failure: latestCreated ? this.failures.get(`${ns}/${latestCreated}`) : undefined,
+      holdReason: rec.holdReason,
+      routed: rec.traffic.length > 0,
+      rollout: rec.rollout,
+    });
+    if (!rec.rollout) rec.conditions.delete('RolloutSucceeded');
+    for (const [type, value] of conditions) this.setCondition(rec, type, value, now);
     const r = rec.rollout;
-    if (r) {
-      const st: ConditionStatus = r.phase === 'Succeeded' ? 'True' : r.phase === 'RolledBack' ? 'False' : 'Unknown';
-      this.setCondition(rec, 'RolloutSucceeded', [st, r.phase === 'RolledBack' ? 'RolledBack' : r.phase, r.message], now);
-    } else rec.conditions.delete('RolloutSucceeded');
     const routedNow = new Map<string, { percent: number; tags: string[] }>();
     for (const t of this.dataPlaneTargets(rec)) {
       const e = routedNow.get(t.revisionName) ?? { percent: 0, tags: [] };
@@ -700,7 +662,7 @@ export class Controller {
     } as InferenceService & { status: unknown };
   }
 
-  private setCondition(rec: ServiceRecord, type: string, c: readonly [ConditionStatus, string?, string?], now: string): void {
+  private setCondition(rec: ServiceRecord, type: string, c: ConditionValue, now: string): void {
     const [status, reason, message] = c;
     const prev = rec.conditions.get(type);
     rec.conditions.set(type, {
