@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isvc } from '../support/controller-harness.js';
 import { fire, gatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const R1 = 'iris-predictor-00001';
 const R2 = 'iris-predictor-00002';
@@ -41,8 +42,7 @@ describe('the split on real sockets (gateway → activator → forwarder → dem
     await g.controller.updateTraffic('default', 'iris', { op: 'tag', tag: 'candidate', revision: R3 });
     expect(g.backend.counts(`default/${R3}`).ready).toBe(0);
     const held = fire(20, 20, () => g.predict({ 'x-sluice-tag': 'candidate' }));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(g.activator.held(`default/${R3}`)).toBe(20);
+    await waitUntil('20 requests held for the tagged revision', () => g.activator.held(`default/${R3}`) === 20, 5_000);
     await g.replica(R3, 'v3');
     const first = await held;
     expect(first.map((r) => [r.status, r.label])).toEqual(Array.from({ length: 20 }, () => [200, 'v3']));
@@ -65,8 +65,14 @@ describe('the split on real sockets (gateway → activator → forwarder → dem
     await g.controller.updateTraffic('default', 'iris', { op: 'to-revisions', split: { [R2]: 100 } });
     // Slow replicas for v2 only so requests are in flight when the route changes.
     await g.replica(R2, 'v2-slow', { latencyMs: 400 });
-    const inflight = fire(40, 40, () => g.predict());
-    await new Promise((r) => setTimeout(r, 100));
+    let done = 0;
+    const inflight = fire(40, 40, async () => {
+      const r = await g.predict();
+      done++;
+      return r;
+    });
+    // Every request has been routed (finished, or in the gateway) before the route changes.
+    await waitUntil('40 requests routed', () => g.gateway.activeRequests + done === 40 && g.gateway.activeRequests > 0, 5_000);
     await g.controller.updateTraffic('default', 'iris', { op: 'to-revisions', split: { [R1]: 100 } });
     const after = await fire(20, 10, () => g.predict());
     const before = await inflight;

@@ -16,6 +16,7 @@ import { controllerHarness, type Harness } from './controller-harness.js';
 export interface GatewayHarness extends Harness {
   url: string;
   pool: Pool;
+  gateway: Gateway;
   outcomes: OutcomeRecorder;
   /** Starts a demo server labelled `label` and marks it a ready replica of `revision`. */
   replica(revision: string, label: string, opts?: { latencyMs?: number; errorRate?: number }): Promise<DemoServer>;
@@ -49,6 +50,7 @@ export async function gatewayHarness(extra: Partial<ControllerDeps> = {}): Promi
     ...h,
     url,
     pool,
+    gateway,
     outcomes,
     async replica(revision, label, opts = {}) {
       const demo = createDemoServer({ modelName: 'iris', label, ...opts });
