@@ -273,11 +273,20 @@ export class Controller {
     if (fields.traffic !== undefined && isExplicitSplit(fields.traffic) && p.rollout !== undefined) delete p.rollout;
     // The same schema as every spec: a bad split is refused here, before anything changes.
     const { object } = parseInferenceService(JSON.parse(JSON.stringify(next)) as unknown);
-    if (rec.rollout && rec.rollout.phase === 'Progressing' && (cmd.op === 'promote' || cmd.op === 'rollback' || cmd.op === 'to-revisions' || cmd.op === 'canary' || cmd.op === 'to-latest')) {
-      rec.rollout.phase = cmd.op === 'rollback' ? 'RolledBack' : 'Succeeded';
-      rec.rollout.message = `${cmd.op} by user`;
+    // A manual split decision ends a progressive rollout (restored if the change is refused).
+    const before = rec.rollout ? { ...rec.rollout } : null;
+    if (rec.rollout && cmd.op !== 'tag' && cmd.op !== 'remove-tag') {
+      // promote / to-latest decide for the canary, rollback against it; other splits just end a running rollout.
+      const phase = cmd.op === 'rollback' ? 'RolledBack' : cmd.op === 'promote' || cmd.op === 'to-latest' ? 'Succeeded' : rec.rollout.phase === 'Progressing' ? 'Succeeded' : rec.rollout.phase;
+      rec.rollout = { ...rec.rollout, phase, message: `${cmd.op} by user` };
     }
-    const r = await this.apply(object, rec.source);
+    let r: Awaited<ReturnType<Controller['apply']>>;
+    try {
+      r = await this.apply(object, rec.source);
+    } catch (err) {
+      rec.rollout = before;
+      throw err;
+    }
     this.event(rec, 'Normal', 'TrafficChanged', `${cmd.op}: ${describeTraffic(rec.traffic)}`);
     return r.object;
   }

@@ -26,6 +26,8 @@ describe('rolloutCanary', () => {
 
   it('steps aside for the spec: canaryTrafficPercent or an explicit split win; nothing to roll out over → no rollout', () => {
     expect(rolloutCanary({ ...base, specCanary: 30 })).toEqual({ state: null, canary: 30, started: false });
+    const done = { ...rolloutCanary(base).state!, phase: 'RolledBack' as const };
+    expect(rolloutCanary({ ...base, prev: done, specCanary: 0 })).toEqual({ state: done, canary: 0, started: false });
     expect(rolloutCanary({ ...base, explicitSplit: true })).toEqual({ state: null, canary: null, started: false });
     expect(rolloutCanary({ ...base, latestRolledout: null })).toEqual({ state: null, canary: null, started: false });
   });

@@ -41,7 +41,12 @@ export interface RolloutCanary {
  * comparison window) starts only once the canary is ready; until then it would see no traffic.
  */
 export function rolloutCanary(x: RolloutCanaryInput): RolloutCanary {
-  if (!x.policy || x.specCanary !== null || x.explicitSplit) return { state: null, canary: x.specCanary, started: false };
+  if (!x.policy) return { state: null, canary: x.specCanary, started: false };
+  if (x.specCanary !== null || x.explicitSplit) {
+    // The spec decides; a finished rollout of the latest revision stays on record (e.g. `sluice rollback`).
+    const keep = x.prev && x.prev.phase !== 'Progressing' && x.prev.revision === x.latestCreated ? { ...x.prev } : null;
+    return { state: keep, canary: x.specCanary, started: false };
+  }
   let state = x.prev ? { ...x.prev } : null;
   let started = false;
   if (state === null || state.revision !== x.latestCreated) {
