@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'dist/**', 'load-tests/**'],
+    // *.runtimes.test.ts need the real runtimes' venvs: `npm run test:runtimes` (vitest.runtimes.config.ts).
+    exclude: ['node_modules/**', 'dist/**', 'load-tests/**', '**/*.runtimes.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

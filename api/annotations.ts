@@ -9,6 +9,8 @@ import { describeValue } from './issues.js';
 
 export const AUTOSCALING_PREFIX = 'autoscaling.knative.dev/';
 export const KSERVE_PREFIX = 'serving.kserve.io/';
+/** Sluice's own autoscaling annotations (no Knative equivalent). */
+export const SLUICE_AUTOSCALING_PREFIX = 'autoscaling.sluice.dev/';
 
 /** Returns an error message for a bad value, or null when the value is fine. */
 type Check = (value: string) => string | null;
@@ -118,6 +120,13 @@ export const KSERVE_ANNOTATIONS: Readonly<Record<string, Check>> = {
   'server-type': anyString,
 };
 
+/** `autoscaling.sluice.dev/*`: policies beyond the KPA (docs/autoscaling.md). */
+export const SLUICE_AUTOSCALING_ANNOTATIONS: Readonly<Record<string, Check>> = {
+  'window-algorithm': oneOf('linear', 'weighted-exponential'),
+  'keep-warm': oneOf('fixed', 'adaptive'),
+  'startup-aware': boolean,
+};
+
 /** Checks every known annotation's value; `path` prefixes issue paths (e.g. `metadata.annotations`). */
 export function checkAnnotations(
   annotations: Readonly<Record<string, unknown>>,
@@ -140,6 +149,14 @@ export function checkAnnotations(
       if (problem !== null) issues.push({ path: at, message: problem });
       const replacement = AUTOSCALING_ALIASES[name];
       if (replacement !== undefined) warnings.push(`${at}: deprecated, use ${AUTOSCALING_PREFIX}${replacement}`);
+    } else if (key.startsWith(SLUICE_AUTOSCALING_PREFIX)) {
+      const check = SLUICE_AUTOSCALING_ANNOTATIONS[key.slice(SLUICE_AUTOSCALING_PREFIX.length)];
+      if (check === undefined) {
+        issues.push({ path: at, message: `unknown Sluice autoscaling annotation (known: ${Object.keys(SLUICE_AUTOSCALING_ANNOTATIONS).join(', ')})` });
+        continue;
+      }
+      const problem = check(value);
+      if (problem !== null) issues.push({ path: at, message: problem });
     } else if (key.startsWith(KSERVE_PREFIX)) {
       const check = KSERVE_ANNOTATIONS[key.slice(KSERVE_PREFIX.length)];
       if (check === undefined) {
@@ -157,7 +174,7 @@ export function checkAnnotations(
 export function autoscalingAnnotations(annotations: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const key of Object.keys(annotations).sort()) {
-    if (key.startsWith(AUTOSCALING_PREFIX)) out[key] = annotations[key] as string;
+    if (key.startsWith(AUTOSCALING_PREFIX) || key.startsWith(SLUICE_AUTOSCALING_PREFIX)) out[key] = annotations[key] as string;
   }
   return out;
 }

@@ -5,7 +5,7 @@
  * `minReplicas: 0` to scale to zero), maxReplicas 0 = no limit, metric concurrency. Every other number stays null:
  * the autoscaler owns those defaults.
  */
-import { AUTOSCALING_PREFIX } from './annotations.js';
+import { AUTOSCALING_PREFIX, SLUICE_AUTOSCALING_PREFIX } from './annotations.js';
 import { parseDurationSeconds } from './duration.js';
 import { componentOf, type ComponentName, type InferenceService, type ScaleMetric } from './inferenceservice.js';
 import type { AutoscalingSpec } from './revision.js';
@@ -42,5 +42,19 @@ export function autoscalingFor(isvc: InferenceService, component: ComponentName)
     scaleDownDelaySeconds: seconds('scale-down-delay'),
     scaleToZeroRetentionSeconds: seconds('scale-to-zero-pod-retention-period'),
     targetBurstCapacity: num('target-burst-capacity'),
+    ...sluicePolicies(annotations),
   };
+}
+
+/** The validated `autoscaling.sluice.dev/*` annotations, as AutoscalingSpec.sluice (omitted when none is set). */
+function sluicePolicies(annotations: Record<string, string>): Pick<AutoscalingSpec, 'sluice'> {
+  const get = (name: string): string | undefined => annotations[SLUICE_AUTOSCALING_PREFIX + name];
+  const out: NonNullable<AutoscalingSpec['sluice']> = {};
+  const w = get('window-algorithm');
+  if (w === 'linear' || w === 'weighted-exponential') out.windowAlgorithm = w;
+  const k = get('keep-warm');
+  if (k === 'fixed' || k === 'adaptive') out.keepWarm = k;
+  const st = get('startup-aware');
+  if (st === 'true' || st === 'false') out.startupAware = st === 'true';
+  return Object.keys(out).length > 0 ? { sluice: out } : {};
 }

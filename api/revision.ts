@@ -21,6 +21,12 @@ export interface AutoscalingSpec {
   scaleDownDelaySeconds: number | null;
   scaleToZeroRetentionSeconds: number | null;
   targetBurstCapacity: number | null;
+  /** Sluice's policies beyond the KPA, from `autoscaling.sluice.dev/*` annotations (absent = defaults). */
+  sluice?: {
+    windowAlgorithm?: 'linear' | 'weighted-exponential';
+    keepWarm?: 'fixed' | 'adaptive';
+    startupAware?: boolean;
+  };
 }
 
 /** How the local backend starts one replica of a runtime (data from the catalogue, not code). */

@@ -28,7 +28,10 @@ export interface DeciderState {
   lastOverThresholdAt: number | null;
   /** Highest desired count seen during the current panic (panic never scales down). */
   maxPanicReplicas: number;
-  /** Recent recommendations for the scale-down delay window (bounded by the window). */
+  /**
+   * Highest recommendation per second within the scale-down delay (oldest first). Bounded: one entry per
+   * second of the delay window.
+   */
   recent: Array<{ at: number; desired: number }>;
   /** When the recommendation first became zero, or null. */
   zeroSince: number | null;
@@ -47,8 +50,19 @@ export function initialDeciderState(): DeciderState {
 }
 
 /**
- * One scaling decision, as a pure function of windowed demand, settings and the previous state
- * (Knative KPA semantics: stable and panic windows, rate limits, panic never scales down, scale-to-zero grace).
+ * One scaling decision, as a pure function of windowed demand, settings and the previous state.
+ *
+ * The steps, in order (Knative KPA semantics, see docs/autoscaling.md):
+ *  1. want = ceil(stable / target) and ceil(panic / target), each clamped to the rate limits
+ *     [floor(ready / maxScaleDownRate), ceil(ready × maxScaleUpRate)], with ready counted as at least 1;
+ *  2. panic starts when ceil(panic / target) / max(1, ready) ≥ panicThreshold and ends on the first tick that is
+ *     more than one stable window after the last tick over the threshold; while panicking the decision is the
+ *     larger of both wants and never lower than anything decided since the panic began (nor the current scale);
+ *  3. a revision this autoscaler has watched for less than a stable window is never scaled down (restart);
+ *  4. the scale-down delay holds the highest recommendation of the delay window;
+ *  5. a waiting request forces at least one replica; activation scale is the least non-zero scale;
+ *  6. zero is applied only after the decider has recommended zero for max(grace, retention);
+ *  7. min/max scale bound the result.
  */
 export function decide(
   input: DeciderInput,
@@ -60,85 +74,95 @@ export function decide(
   const ready = input.readyReplicas;
   const readyForRates = Math.max(1, ready);
 
-  let desiredStable = Math.ceil(input.stable / s.target);
-  let desiredPanic = Math.ceil(input.panic / s.target);
+  const wantStable = Math.ceil(input.stable / s.target);
+  const wantPanic = Math.ceil(input.panic / s.target);
 
-  // Rate limits, relative to ready replicas.
+  // 1. Rate limits, relative to ready replicas. Ceil/floor let a slow rate still move by one replica.
   const maxUp = Math.ceil(s.maxScaleUpRate * readyForRates);
   const maxDown = Math.floor(readyForRates / s.maxScaleDownRate);
-  desiredStable = clamp(desiredStable, maxDown, maxUp);
-  desiredPanic = clamp(desiredPanic, maxDown, maxUp);
+  const desiredStable = clamp(wantStable, maxDown, maxUp);
+  const desiredPanic = clamp(wantPanic, maxDown, maxUp);
 
-  // Panic: panic-window demand at or over the threshold of what ready replicas carry.
-  const overThreshold = ready === 0 ? input.panic > 0 : input.panic / (ready * s.target) >= s.panicThreshold;
+  // 2. Panic: the panic window wants at least `panicThreshold` times the ready replicas.
+  const overThreshold = wantPanic / readyForRates >= s.panicThreshold;
   if (overThreshold) {
     state.lastOverThresholdAt = now;
     if (state.panicSince === null) state.panicSince = now;
-  } else if (
-    state.panicSince !== null &&
-    state.lastOverThresholdAt !== null &&
-    now - state.lastOverThresholdAt >= s.stableWindowMs
-  ) {
+  } else if (state.panicSince !== null && now - (state.lastOverThresholdAt ?? state.panicSince) > s.stableWindowMs) {
     state.panicSince = null;
+    state.lastOverThresholdAt = null;
     state.maxPanicReplicas = 0;
   }
 
   let desired: number;
   let reason: string;
   if (state.panicSince !== null) {
-    desired = Math.max(desiredPanic, state.maxPanicReplicas, ready, input.currentDesired);
+    const want = Math.max(desiredStable, desiredPanic);
+    const floor = Math.max(state.maxPanicReplicas, input.currentDesired);
+    if (want >= floor) {
+      desired = want;
+      reason = 'panic';
+    } else {
+      desired = floor;
+      reason = 'panic-hold';
+    }
     state.maxPanicReplicas = desired;
-    reason = 'panic';
   } else {
     desired = desiredStable;
     reason = 'stable';
   }
 
-  // A restarted autoscaler has not seen a full window yet: never scale down on partial data.
-  if (input.observedMs < s.stableWindowMs && desired < Math.max(ready, input.currentDesired)) {
-    desired = Math.max(ready, input.currentDesired);
+  // 3. A restarted autoscaler has not seen a full window yet: never scale down on partial data.
+  const current = Math.max(ready, input.currentDesired);
+  if (input.observedMs < s.stableWindowMs && desired < current) {
+    desired = current;
     reason = 'warming-up';
   }
 
-  // Scale-down delay: hold the highest recommendation seen in the delay window.
+  // 4. Scale-down delay: hold the highest recommendation seen in the delay window (one entry per second).
   if (s.scaleDownDelayMs > 0) {
-    state.recent.push({ at: now, desired });
-    state.recent = state.recent.filter((r) => now - r.at <= s.scaleDownDelayMs);
-    const held = Math.max(...state.recent.map((r) => r.desired));
+    const second = Math.floor(now / 1000) * 1000;
+    const last = state.recent[state.recent.length - 1];
+    if (last && last.at === second) state.recent[state.recent.length - 1] = { at: second, desired: Math.max(last.desired, desired) };
+    else state.recent.push({ at: second, desired });
+    state.recent = state.recent.filter((r) => now - r.at < s.scaleDownDelayMs);
+    let held = desired;
+    for (const r of state.recent) held = Math.max(held, r.desired);
     if (held > desired) {
       desired = held;
       reason = 'scale-down-delay';
     }
+  } else if (state.recent.length > 0) {
+    state.recent = [];
   }
 
-  // Someone is waiting: never answer zero.
+  // 5. Someone is waiting: never answer zero.
   if (input.waiting > 0 && desired < 1) {
     desired = 1;
     reason = 'poke';
   }
 
-  // Activation scale: the least non-zero scale.
-  if (desired > 0 && desired < s.activationScale) desired = s.activationScale;
-
-  // Scale to zero only after the grace period and the retention period since the last activity.
+  // 6. Scale to zero only once zero has been recommended for the grace period (and the retention period).
   if (desired === 0) {
     if (state.zeroSince === null) state.zeroSince = now;
-    const idleFor = input.lastActiveAt === null ? Infinity : now - input.lastActiveAt;
-    const graceOver = now - state.zeroSince >= s.scaleToZeroGraceMs;
-    const retentionOver = idleFor >= s.scaleToZeroRetentionMs;
-    if (s.minScale === 0 && input.currentDesired > 0 && (!graceOver || !retentionOver)) {
-      desired = input.currentDesired > 0 ? Math.max(1, Math.min(input.currentDesired, ready || 1)) : 0;
-      reason = graceOver ? 'retention' : 'scale-to-zero-grace';
-    } else if (input.currentDesired > 0) {
-      reason = 'scale-to-zero';
+    const zeroFor = now - state.zeroSince;
+    if (s.minScale === 0 && input.currentDesired > 0 && zeroFor < Math.max(s.scaleToZeroGraceMs, s.scaleToZeroRetentionMs)) {
+      desired = 1;
+      reason = zeroFor < s.scaleToZeroGraceMs ? 'scale-to-zero-grace' : 'retention';
     } else {
-      reason = 'idle';
+      reason = input.currentDesired > 0 ? 'scale-to-zero' : 'idle';
     }
   } else {
     state.zeroSince = null;
   }
 
-  // Bounds.
+  // Activation scale: the least non-zero scale.
+  if (desired > 0 && desired < s.activationScale) {
+    desired = s.activationScale;
+    reason = 'activation-scale';
+  }
+
+  // 7. Bounds.
   if (desired < s.minScale) {
     desired = s.minScale;
     reason = 'min-scale';
@@ -148,12 +172,20 @@ export function decide(
     reason = 'max-scale';
   }
 
-  let excessBurstCapacity: number;
-  if (s.targetBurstCapacity < 0) excessBurstCapacity = -1;
-  else if (s.targetBurstCapacity === 0) excessBurstCapacity = 0;
-  else excessBurstCapacity = Math.floor(ready * s.totalTarget - s.targetBurstCapacity - input.panic);
+  return {
+    decision: { desired, panic: state.panicSince !== null, excessBurstCapacity: excessBurstCapacity(s, ready, input.panic), reason },
+    state,
+  };
+}
 
-  return { decision: { desired, panic: state.panicSince !== null, excessBurstCapacity, reason }, state };
+/**
+ * Spare capacity beyond the target burst capacity: ready × per-replica total target − burst capacity − panic demand.
+ * -1 when burst capacity is -1 (the activator always stays in the path), 0 when it is 0 (never needed).
+ */
+export function excessBurstCapacity(s: DeciderSettings, ready: number, panicDemand: number): number {
+  if (s.targetBurstCapacity < 0) return -1;
+  if (s.targetBurstCapacity === 0) return 0;
+  return Math.floor(ready * s.totalTarget - s.targetBurstCapacity - panicDemand);
 }
 
 function clamp(v: number, lo: number, hi: number): number {

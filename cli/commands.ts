@@ -1,8 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import { autoscalingFor } from '../api/autoscaling.js';
 import { defaultInferenceService } from '../api/defaulting.js';
-import { parseManifests } from '../api/manifests.js';
+import { buildRevision, gpusOf } from '../deploy/revision-builder.js';
+import { renderRevision } from '../deploy/backends/kubernetes/render-revision.js';
+import { runSimulateCommand } from './simulate.js';
+import { parseManifests, type ParsedObject } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
-import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue } from '../deploy/runtime-catalogue.js';
+import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue, type RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
 import { AdminClient } from './admin-client.js';
 import { age, checkFormat, printObjects, table } from './output.js';
 
@@ -36,15 +40,7 @@ export async function applyCommand(
 ): Promise<void> {
   const format = o.output === undefined ? null : checkFormat(o.output, false);
   const objs = parseManifests(await readInput(o.file), o.file);
-  const local = emptyCatalogue();
-  for (const x of objs) {
-    if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
-    else if (x.kind !== 'InferenceService') {
-      if (x.object.kind === 'ClusterServingRuntime') local.clusterRuntimes.push(x.object);
-      else local.runtimes.push(x.object);
-    }
-  }
-  const catalogue = mergeCatalogue(loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]), local);
+  const catalogue = catalogueFor(objs, o.runtimes);
   const services = objs.flatMap((x) => (x.kind === 'InferenceService' ? [x] : []));
   if (services.length === 0) throw new Error(`${o.file}: no InferenceService found`);
   for (const s of services) for (const w of s.warnings) io.err(`warning: ${o.file}: ${w}\n`);
@@ -70,6 +66,19 @@ export async function applyCommand(
     if (!format) io.out(`inferenceservice.serving.kserve.io/${s.object.metadata.name} ${r.status === 201 ? 'created' : 'configured'}\n`);
   }
   if (format) io.out(printObjects(results, format, results.length > 1));
+}
+
+/** The built-in catalogue, plus extra folders, plus runtimes defined in the same file (they win). */
+function catalogueFor(objs: ParsedObject[], runtimes: string[] | undefined): RuntimeCatalogue {
+  const local = emptyCatalogue();
+  for (const x of objs) {
+    if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
+    else if (x.kind !== 'InferenceService') {
+      if (x.object.kind === 'ClusterServingRuntime') local.clusterRuntimes.push(x.object);
+      else local.runtimes.push(x.object);
+    }
+  }
+  return mergeCatalogue(loadCatalogue([builtinCatalogueDir(), ...(runtimes ?? [])]), local);
 }
 
 const RESOURCE_NAMES = new Set(['isvc', 'isvcs', 'inferenceservice', 'inferenceservices']);
@@ -132,4 +141,46 @@ export async function deleteCommand(io: Io, resource: string, name: string, o: {
   const client = new AdminClient(o.server ?? DEFAULT_SERVER);
   await client.delete(o.namespace ?? 'default', name);
   io.out(`inferenceservice.serving.kserve.io "${name}" deleted\n`);
+}
+
+/** `sluice simulate`: the InferenceService's autoscaling settings against a recorded or synthetic trace. */
+export async function simulateCommand(
+  io: Io,
+  o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean },
+): Promise<void> {
+  const objs = parseManifests(await readInput(o.filename), o.filename);
+  const isvc = objs.find((x) => x.kind === 'InferenceService');
+  if (!isvc || isvc.kind !== 'InferenceService') throw new Error(`${o.filename}: no InferenceService found`);
+  const predictor = isvc.object.spec.predictor;
+  const resources = predictor.model?.resources ?? predictor.containers?.[0]?.resources ?? { requests: {}, limits: {} };
+  const result = await runSimulateCommand({
+    revision: {
+      autoscaling: autoscalingFor(isvc.object, 'predictor'),
+      containerConcurrency: predictor.containerConcurrency ?? 0,
+      gpus: gpusOf(resources),
+    },
+    tracePath: o.trace,
+    outDir: o.out,
+    startupSeconds: o.startupSeconds,
+    gpuCount: o.gpus,
+    compareKeepWarm: o.compareKeepWarm,
+    label: isvc.object.metadata.name,
+  });
+  io.out(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
+}
+
+/** `sluice render`: the Deployment and Service of the InferenceService's current revision, for review. */
+export async function renderCommand(io: Io, o: { filename: string; output?: string; runtimes?: string[] }): Promise<void> {
+  const format = checkFormat(o.output, false);
+  const objs = parseManifests(await readInput(o.filename), o.filename);
+  const catalogue = catalogueFor(objs, o.runtimes);
+  const out: object[] = [];
+  for (const x of objs) {
+    if (x.kind !== 'InferenceService') continue;
+    const isvc = defaultInferenceService(x.object, catalogue);
+    const rev = buildRevision(isvc, 'predictor', catalogue, { generation: 1, createdAt: new Date(0).toISOString() });
+    out.push(...renderRevision(rev));
+  }
+  if (out.length === 0) throw new Error(`${o.filename}: no InferenceService found`);
+  io.out(printObjects(out, format, out.length > 1));
 }

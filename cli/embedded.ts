@@ -1,5 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +6,9 @@ import { Activator } from '../activator/activator.js';
 import { Autoscaler } from '../autoscaler/autoscaler.js';
 import { Collector } from '../autoscaler/collector.js';
 import { SystemClock, type Clock } from '../core/clock.js';
-import type { ServeConfig } from '../core/config.js';
+import { parseGpuInventory, type ServeConfig } from '../core/config.js';
+import { GpuAllocator } from '../autoscaler/policies/gpu-inventory.js';
+import { LocalUsageSource } from '../deploy/backends/local/usage.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import { MemoryStore } from '../core/store.js';
@@ -67,26 +68,27 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   const store = new MemoryStore();
   const root = sluiceRoot();
-  const backend =
-    o.backend ??
-    new LocalBackend({
-      sluiceRoot: root,
-      clock,
-      logger: logger.child({ role: 'backend' }),
-      pythonPath: o.pythonPath ?? process.env.SLUICE_PYTHON,
-    });
+  const inventory = parseGpuInventory(cfg.gpus);
+  const gpuAllocator = new GpuAllocator(
+    Object.entries(inventory).flatMap(([resourceName, n]) => Array.from({ length: n }, (_, i) => ({ resourceName, id: String(i) }))),
+  );
+  const local =
+    o.backend === undefined
+      ? new LocalBackend({
+          sluiceRoot: root,
+          clock,
+          logger: logger.child({ role: 'backend' }),
+          pythonPath: o.pythonPath ?? process.env.SLUICE_PYTHON,
+          gpuAllocator,
+        })
+      : null;
+  const backend: Backend = o.backend ?? local!;
   const collector = new Collector({ clock, store, instance: 'embedded' });
   const activator = new Activator({
     clock,
     metrics,
     logger: logger.child({ role: 'activator' }),
-    limits: {
-      maxHeldPerRevision: cfg.maxHeldPerRevision,
-      maxHeldTotal: cfg.maxHeldTotal,
-      maxHeldBytesPerRevision: cfg.maxHeldBytesPerRevision,
-      maxHeldBytesTotal: cfg.maxHeldBytesTotal,
-      retryAfterSeconds: cfg.retryAfterSeconds,
-    },
+    limits: holdLimits(cfg),
     poke: (key) => void store.poke(key),
   });
   const autoscaler = new Autoscaler({
@@ -97,6 +99,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     logger: logger.child({ role: 'autoscaler' }),
     tickMs: cfg.tickSeconds * 1000,
     scaleToZeroGraceMs: cfg.scaleToZeroGraceSeconds * 1000,
+    gpuInventory: gpuAllocator,
+    ...(local ? { usage: new LocalUsageSource((k) => local.replicaProcesses(k)) } : {}),
     waiting: (k) => activator.held(k),
     inflightNow: (k) => collector.inflight(k),
   });
@@ -129,16 +133,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
 
   const data = gateway.createServer();
   const admin = createAdminServer({ controller, logger: logger.child({ role: 'admin' }), ready: () => ready });
-  const metricsServer = createServer((req, res) => {
-    if ((req.url ?? '/').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found; try /metrics' }));
-      return;
-    }
-    metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
+  const metricsServer = createMetricsServer(metrics);
   const [dataPort, adminPort, metricsPort] = await Promise.all([
     listen(data, cfg.dataPort, cfg.dataHost),
     listen(admin, cfg.adminPort, cfg.adminHost),
@@ -177,11 +172,10 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     return closing;
   };
 
-  const host = (h: string): string => (h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h);
   return {
-    dataUrl: `http://${host(cfg.dataHost)}:${dataPort}`,
-    adminUrl: `http://${host(cfg.adminHost)}:${adminPort}`,
-    metricsUrl: `http://${host(cfg.metricsHost)}:${metricsPort}`,
+    dataUrl: `http://${reachableHost(cfg.dataHost)}:${dataPort}`,
+    adminUrl: `http://${reachableHost(cfg.adminHost)}:${adminPort}`,
+    metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
     controller,
     backend,
     metrics,
@@ -191,12 +185,3 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   };
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolveListen((server.address() as AddressInfo).port);
-    });
-  });
-}

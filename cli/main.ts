@@ -2,7 +2,8 @@
 import { Command, Option } from 'commander';
 import { resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
-import { applyCommand, deleteCommand, getCommand, type Io } from './commands.js';
+import { applyCommand, deleteCommand, getCommand, renderCommand, simulateCommand, type Io } from './commands.js';
+import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from './cluster.js';
 import { startEmbedded } from './embedded.js';
 import { commandFromFlags, revisionsCommand, sendTrafficCommand, type TrafficFlags } from './traffic-commands.js';
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
     .option('--metrics-host <host>', 'metrics address (default 0.0.0.0)')
     .option('--domain <domain>', 'domain of service hosts <name>.<namespace>.<domain> (default example.com)')
     .option('--python <path>', 'Python used by launch recipes ({{python}})')
+    .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (o: Record<string, unknown>) => {
       const config = resolveServeConfig({
@@ -46,6 +48,7 @@ export function buildProgram(): Command {
         metricsHost: o.metricsHost,
         domain: o.domain,
         logLevel: o.logLevel,
+        gpus: o.gpus,
       });
       const sluice = await startEmbedded({
         config,
@@ -138,6 +141,72 @@ export function buildProgram(): Command {
     .option('-o, --output <format>', 'json or yaml (default: a table)')
     .option('-s, --server <url>', 'admin API URL')
     .action((name: string, o: { namespace?: string; server?: string; output?: string }) => revisionsCommand(io, name, o));
+
+  program
+    .command('simulate')
+    .description('replay a request trace through the real autoscaler with a virtual clock and a simulated backend')
+    .requiredOption('-f, --filename <file>', 'InferenceService YAML whose autoscaling settings to try')
+    .requiredOption('--trace <csv>', 'trace: CSV with header arrival_ms,duration_ms (see docs/simulator.md)')
+    .option('--out <dir>', 'write the report (Markdown) and the SVG picture here')
+    .option('--startup-seconds <s>', 'simulated time for a replica to become ready (default 10; 30 for GPU revisions)', Number)
+    .option('--gpus <n>', 'GPUs in the simulated inventory (GPU revisions)', int('--gpus'))
+    .option('--compare-keep-warm', 'run both the fixed grace period and the adaptive keep-warm policy')
+    .action((o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean }) =>
+      simulateCommand(io, o),
+    );
+
+  const clusterRole = (name: string, description: string, start: (o: ClusterRoleOptions) => Promise<ClusterRole>): void => {
+    program
+      .command(name)
+      .description(description)
+      .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, then the in-cluster service account)')
+      .option('--group <group>', 'API group of the CRDs: serving.sluice.dev or serving.kserve.io', process.env.SLUICE_GROUP ?? 'serving.sluice.dev')
+      .option('--redis-url <url>', 'Redis shared by gateways and the autoscaler (default $SLUICE_REDIS_URL)')
+      .option('--runtimes <dir...>', 'extra folders of ClusterServingRuntimes (controller)')
+      .option('--data-port <port>', 'gateway port (default 8080)', int('--data-port'))
+      .option('--admin-port <port>', 'health port (default 8081)', int('--admin-port'))
+      .option('--admin-host <host>', 'health address (default 127.0.0.1)')
+      .option('--metrics-port <port>', 'metrics port (default 9090)', int('--metrics-port'))
+      .option('--domain <domain>', 'domain of service hosts', process.env.SLUICE_DOMAIN)
+      .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+      .action(async (o: Record<string, unknown>) => {
+        const config = resolveServeConfig({
+          dataPort: o.dataPort,
+          adminPort: o.adminPort,
+          adminHost: o.adminHost,
+          metricsPort: o.metricsPort,
+          domain: o.domain,
+          logLevel: o.logLevel,
+        });
+        const role = await start({
+          config,
+          kubeconfig: o.kubeconfig as string | undefined,
+          group: o.group as string,
+          redisUrl: o.redisUrl as string | undefined,
+          runtimes: o.runtimes as string[] | undefined,
+        });
+        const stop = (): void => {
+          role.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+  };
+  clusterRole('controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', startClusterController);
+  clusterRole('autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', startClusterAutoscaler);
+  clusterRole('gateway', 'cluster mode: the data plane, with the activator hold queue in-process', startClusterGateway);
+  clusterRole('activator', 'cluster mode: same as gateway (the activator runs inside every gateway)', startClusterGateway);
+
+  program
+    .command('render')
+    .description('print the Kubernetes objects the controller would create for the current revision')
+    .requiredOption('-f, --filename <file>', 'InferenceService YAML')
+    .option('-o, --output <format>', 'yaml (default) or json')
+    .option('--runtimes <dir...>', 'extra folders of ServingRuntimes')
+    .action((o: { filename: string; output?: string; runtimes?: string[] }) => renderCommand(io, o));
 
   return program;
 }

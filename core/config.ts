@@ -37,6 +37,8 @@ export const SERVE_DEFAULTS = {
   /** Seconds between evaluations of rollout policies (progressive delivery). */
   rolloutTickSeconds: 1,
   logLevel: 'info',
+  /** GPU inventory of this machine for the local backend, e.g. `nvidia.com/gpu=2` (comma-separated); empty: none. */
+  gpus: '',
 } as const;
 
 const port = z.number().int().min(0).max(65535);
@@ -64,6 +66,7 @@ const serveSchema = z
     revisionHistoryLimit: z.number().int().min(0),
     rolloutTickSeconds: z.number().positive(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    gpus: z.string().regex(/^$|^[a-z0-9.-]+\/[a-z0-9.-]+=\d+(,[a-z0-9.-]+\/[a-z0-9.-]+=\d+)*$/, 'must look like nvidia.com/gpu=2[,amd.com/gpu=1]'),
   })
   .strict();
 
@@ -80,4 +83,14 @@ export function resolveServeConfig(overrides: Record<string, unknown>): ServeCon
     message: i.code === 'unrecognized_keys' ? `unknown setting(s) ${i.keys.join(', ')}; known: ${Object.keys(SERVE_DEFAULTS).join(', ')}` : i.message,
   }));
   throw new ValidationError(issues, 'invalid configuration');
+}
+
+/** Parses the `gpus` setting into device counts per resource name. */
+export function parseGpuInventory(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',').filter(Boolean)) {
+    const [name, count] = part.split('=') as [string, string];
+    out[name] = Number(count);
+  }
+  return out;
 }

@@ -23,6 +23,8 @@ export class SluiceMetrics {
   readonly autoscalerTarget: Gauge<'namespace' | 'service' | 'revision'>;
   readonly excessBurstCapacity: Gauge<'namespace' | 'service' | 'revision'>;
   readonly scaleEventsTotal: Counter<'direction' | 'reason'>;
+  readonly gpuCapacityLimited: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly startupSeconds: Gauge<'namespace' | 'service' | 'revision'>;
   readonly unroutedTotal: Counter<'reason'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -141,6 +143,18 @@ export class SluiceMetrics {
       labelNames: ['direction', 'reason'],
       registers: [registry],
     });
+    this.gpuCapacityLimited = new Gauge({
+      name: 'sluice_gpu_capacity_limited',
+      help: '1 while a revision wants more replicas than the GPU inventory can hold (requests stay held).',
+      labelNames,
+      registers: [registry],
+    });
+    this.startupSeconds = new Gauge({
+      name: 'sluice_autoscaler_startup_seconds',
+      help: 'Learned time from asking for a replica to it being ready (EWMA of observed cold starts).',
+      labelNames,
+      registers: [registry],
+    });
     this.unroutedTotal = new Counter({
       name: 'sluice_unrouted_requests_total',
       help: 'Requests that matched no InferenceService.',
@@ -162,6 +176,8 @@ export class SluiceMetrics {
       this.panicConcurrency,
       this.autoscalerTarget,
       this.excessBurstCapacity,
+      this.gpuCapacityLimited,
+      this.startupSeconds,
     ]) {
       g.remove(labels);
     }

@@ -52,7 +52,7 @@ interface ServiceRecord {
 export interface ScaleManager {
   register(rev: Revision): Promise<void>;
   unregister(revisionKey: string): void;
-  status(revisionKey: string): RevisionScaleStatus | null;
+  status(revisionKey: string): (Pick<RevisionScaleStatus, 'desiredReplicas' | 'readyReplicas' | 'startingReplicas' | 'lastDecision'> & Partial<RevisionScaleStatus>) | null;
 }
 
 /** What the controller needs of the data plane's dispatch (the Activator; nothing in the cluster controller). */
@@ -629,8 +629,16 @@ export class Controller {
         readyReplicas: s?.readyReplicas ?? 0,
         startingReplicas: s?.startingReplicas ?? 0,
         lastScaleDecision: s?.lastDecision ?? null,
+        ...(s?.events ? { scaleEvents: s.events } : {}),
+        ...(s?.conditions && s.conditions.length > 0 ? { conditions: s.conditions } : {}),
+        ...(s?.startupSeconds ? { startupSeconds: s.startupSeconds } : {}),
+        ...(s?.keepWarm ? { keepWarm: s.keepWarm } : {}),
       };
     });
+    // A revision held back by GPU capacity says so at the top level too.
+    const gpu = revisions.flatMap((r) => ('conditions' in r ? (r.conditions ?? []) : [])).find((c) => c.status === 'False');
+    if (gpu) this.setCondition(rec, 'GpuCapacity', ['False', gpu.reason, gpu.message], now);
+    else if (rec.conditions.has('GpuCapacity')) this.setCondition(rec, 'GpuCapacity', ['True', 'Sufficient'], now);
     // KServe omits empty revision names (omitempty); so do we.
     const named = (k: string, v: string | null): Record<string, string> => (v ? { [k]: v } : {});
     return {

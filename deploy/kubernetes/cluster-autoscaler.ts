@@ -1,10 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Autoscaler } from '../../autoscaler/autoscaler.js';
 import type { Clock } from '../../core/clock.js';
-import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { LeaderElector } from './leader-election.js';
-import { kubeLeaseClient } from './lease-client.js';
+import { LeaderRole } from './leader-role.js';
 import { watchRevisions } from './revision-watch.js';
 import type { ResilientInformer } from './watch.js';
 
@@ -15,9 +13,8 @@ import type { ResilientInformer } from './watch.js';
  * scale down before it has seen a full stable window.
  */
 export class ClusterAutoscaler {
-  private readonly elector: LeaderElector;
+  private readonly role: LeaderRole;
   private informer: ResilientInformer | null = null;
-  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly o: {
@@ -31,35 +28,19 @@ export class ClusterAutoscaler {
       retryPeriodMs?: number;
     },
   ) {
-    this.elector = new LeaderElector({
-      client: kubeLeaseClient(o.kc, o.leaseNamespace ?? 'default', 'sluice-autoscaler'),
-      identity: o.identity,
-      clock: o.clock,
-      leaseDurationMs: o.leaseDurationMs ?? 15_000,
-      renewDeadlineMs: Math.round((o.leaseDurationMs ?? 15_000) * 0.66),
-      retryPeriodMs: o.retryPeriodMs ?? 2_000,
-      onStartedLeading: () => this.enqueue(() => this.lead()),
-      onStoppedLeading: () => this.enqueue(() => this.follow()),
-      onError: (err) => o.logger.warn({ err: errorMessage(err) }, 'leader election'),
-    });
+    this.role = new LeaderRole({ ...o, leaseName: 'sluice-autoscaler', lead: () => this.lead(), follow: () => this.follow() });
   }
 
   get isLeader(): boolean {
-    return this.elector.isLeader;
+    return this.role.isLeader;
   }
 
   start(): void {
-    this.elector.start();
+    this.role.start();
   }
 
-  async stop(): Promise<void> {
-    await this.elector.stop();
-    await this.queue;
-    await this.follow();
-  }
-
-  private enqueue(job: () => Promise<void>): void {
-    this.queue = this.queue.then(job).catch((err: unknown) => this.o.logger.error({ err: errorMessage(err) }, 'autoscaler job failed'));
+  stop(): Promise<void> {
+    return this.role.stop();
   }
 
   private async lead(): Promise<void> {
@@ -67,7 +48,7 @@ export class ClusterAutoscaler {
     this.informer = watchRevisions(
       this.o.kc,
       {
-        upsert: (rev, replicas) => this.enqueue(() => a.register(rev, { existingReplicas: replicas })),
+        upsert: (rev, replicas) => this.role.enqueue(() => a.register(rev, { existingReplicas: replicas })),
         remove: (key) => a.unregister(key),
       },
       { clock: this.o.clock, logger: this.o.logger },

@@ -9,8 +9,7 @@ import { SnapshotHolder } from '../../gateway/data-plane.js';
 import type { Backend } from '../backends/backend.js';
 import { Controller, type RestoredState } from '../controller.js';
 import type { RuntimeCatalogue } from '../runtime-catalogue.js';
-import { LeaderElector } from './leader-election.js';
-import { kubeLeaseClient } from './lease-client.js';
+import { LeaderRole } from './leader-role.js';
 import { resilientInformer, type ResilientInformer } from './watch.js';
 
 /** The revisions a backend already runs, read back after a restart (Kubernetes: from the Deployments). */
@@ -46,50 +45,37 @@ export class ClusterController {
   private readonly o: ClusterControllerOptions;
   private readonly api: CustomObjectsApi;
   private readonly group: string;
-  private readonly elector: LeaderElector;
+  private readonly role: LeaderRole;
   private controller: Controller | null = null;
   private informer: ResilientInformer | null = null;
   private readonly lastStatus = new Map<string, string>();
-  private queue: Promise<void> = Promise.resolve();
 
   constructor(o: ClusterControllerOptions) {
     this.o = o;
     this.group = o.group ?? 'serving.sluice.dev';
     this.api = o.kc.makeApiClient(CustomObjectsApi);
-    this.elector = new LeaderElector({
-      client: kubeLeaseClient(o.kc, o.leaseNamespace ?? 'default', 'sluice-controller'),
-      identity: o.identity,
-      clock: o.clock,
-      leaseDurationMs: o.leaseDurationMs ?? 15_000,
-      renewDeadlineMs: Math.round((o.leaseDurationMs ?? 15_000) * 0.66),
-      retryPeriodMs: o.retryPeriodMs ?? 2_000,
-      onStartedLeading: () => this.enqueue(() => this.lead()),
-      onStoppedLeading: () => this.enqueue(() => this.follow()),
-      onError: (err) => o.logger.warn({ err: errorMessage(err) }, 'leader election'),
-    });
+    this.role = new LeaderRole({ ...o, leaseName: 'sluice-controller', lead: () => this.lead(), follow: () => this.follow() });
   }
 
   get isLeader(): boolean {
-    return this.elector.isLeader;
+    return this.role.isLeader;
   }
 
   start(): void {
-    this.elector.start();
+    this.role.start();
   }
 
-  async stop(): Promise<void> {
-    await this.elector.stop();
-    await this.queue;
-    await this.follow();
+  stop(): Promise<void> {
+    return this.role.stop();
   }
 
   /** Resolves when every queued reconcile has run (tests). */
   idle(): Promise<void> {
-    return this.queue;
+    return this.role.idle();
   }
 
   private enqueue(job: () => Promise<void>): void {
-    this.queue = this.queue.then(job).catch((err: unknown) => this.o.logger.error({ err: errorMessage(err) }, 'controller job failed'));
+    this.role.enqueue(job);
   }
 
   private async lead(): Promise<void> {
@@ -166,7 +152,7 @@ export class ClusterController {
 
   private async reconcile(obj: IsvcObject): Promise<void> {
     const c = this.controller;
-    if (!c || !this.elector.isLeader) return;
+    if (!c || !this.role.isLeader) return;
     const parsed = this.parse(obj);
     if (!parsed) return;
     try {
@@ -179,7 +165,7 @@ export class ClusterController {
   /** Writes status through the status subresource; on 409 re-reads and retries. Skips identical writes. */
   private async writeStatus(ns: string, name: string): Promise<void> {
     const c = this.controller;
-    if (!c || !this.elector.isLeader) return;
+    if (!c || !this.role.isLeader) return;
     const current = c.get(ns, name) as (InferenceService & { status?: Record<string, unknown> }) | null;
     if (!current?.status) return;
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -1,6 +1,7 @@
-import { makeInformer, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
+import { ResilientInformer as Informer } from '../backends/kubernetes/resilient-informer.js';
 
 export interface WatchHandlers<T extends KubernetesObject> {
   upsert: (obj: T) => void;
@@ -13,8 +14,8 @@ export interface ResilientInformer {
 }
 
 /**
- * An informer (list + watch, relist on 410 Gone) that restarts itself with capped exponential backoff when its
- * watch fails or the connection drops, so a broken watch never silently stops delivering changes.
+ * An informer (list + watch, relist on 410 Gone, restart with capped backoff on any other failure) that
+ * reports upserts and removals separately. Start it once; make a new one to watch again after stop().
  */
 export function resilientInformer<T extends KubernetesObject>(
   kc: KubeConfig,
@@ -23,34 +24,8 @@ export function resilientInformer<T extends KubernetesObject>(
   handlers: WatchHandlers<T>,
   o: { clock: Clock; logger: Logger; labelSelector?: string; maxBackoffMs?: number },
 ): ResilientInformer {
-  const informer = makeInformer<T>(kc, path, list, o.labelSelector);
-  let stopped = true;
-  let backoff = 200;
-  let timer: TimerHandle | null = null;
-  informer.on('add', handlers.upsert);
-  informer.on('update', handlers.upsert);
-  informer.on('delete', handlers.remove);
-  informer.on('connect', () => {
-    backoff = 200;
-  });
-  informer.on('error', (err: unknown) => {
-    if (stopped) return;
-    o.logger.warn({ err: String(err), path }, 'watch failed; restarting');
-    timer = o.clock.setTimeout(() => {
-      timer = null;
-      if (!stopped) informer.start().catch(() => undefined);
-    }, backoff);
-    backoff = Math.min(backoff * 2, o.maxBackoffMs ?? 30_000);
-  });
-  return {
-    async start() {
-      stopped = false;
-      await informer.start();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) o.clock.clearTimeout(timer);
-      await informer.stop();
-    },
-  };
+  const informer = new Informer<T>(kc, path, list, o.labelSelector, o.clock, { initial: 200, max: o.maxBackoffMs ?? 30_000 }, (obj, deleted) =>
+    deleted ? handlers.remove(obj) : handlers.upsert(obj),
+  );
+  return { start: () => informer.start(), stop: () => informer.stop() };
 }

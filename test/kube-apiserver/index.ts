@@ -125,7 +125,8 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
       const body: KubeObject = {
         apiVersion: 'metrics.k8s.io/v1beta1',
         kind: 'PodMetrics',
-        metadata: { name: pod, namespace },
+        // metrics-server labels PodMetrics like their pods, so label selectors work.
+        metadata: { name: pod, namespace, labels: store.tryGet(store.type('', 'v1', 'pods'), namespace, pod)?.metadata.labels ?? {} },
         timestamp: new Date(clock.now()).toISOString(),
         window: '15s',
         containers: Object.entries(usage).map(([name, u]) => ({ name, usage: u })),

@@ -138,10 +138,12 @@ export class ApiHttpServer {
       }
     }
 
-    const route = this.route(segs, url);
+    const route = this.route(segs);
     if (!route) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     const q = url.searchParams;
     const { type: t, namespace: ns, name, sub } = route;
+    // Only creation honours dryRun; anything else would silently persist, so it fails loudly instead.
+    if (q.has('dryRun') && !(method === 'POST' && name === undefined)) throw errors.badRequest('dryRun is only supported on create by the test API server');
 
     if (name === undefined) {
       if (method === 'GET') {
@@ -207,7 +209,7 @@ export class ApiHttpServer {
     }
   }
 
-  private route(segs: string[], url: URL): Route | null {
+  private route(segs: string[]): Route | null {
     let rest: string[];
     let group: string;
     let version: string;
@@ -237,7 +239,6 @@ export class ApiHttpServer {
     if (!type) return null;
     if (type.namespaced === false && namespace !== undefined) return null;
     if (sub !== undefined && !((sub === 'status' && type.status) || (sub === 'scale' && type.scale))) return null;
-    void url;
     return { type, namespace, name, sub: sub as Route['sub'], watch };
   }
 
@@ -291,10 +292,8 @@ export class ApiHttpServer {
         throw errors.unsupportedMediaType(contentType);
     }
     if (!isObject(out)) throw errors.badRequest('patch produced a non-object');
-    const patched = out as KubeObject;
-    // A patch is conditional only when it names a resourceVersion itself.
-    if (!hasResourceVersion(body) && contentType !== 'application/json-patch+json') patched.metadata.resourceVersion = current.metadata.resourceVersion;
-    return patched;
+    // The result carries the current resourceVersion unless the patch itself names one (then it is conditional).
+    return out as KubeObject;
   }
 
   private deleteOptions(body: unknown, q: URLSearchParams): DeleteOptions {
@@ -349,8 +348,4 @@ export class ApiHttpServer {
     else delete next.metadata.resourceVersion;
     return this.json(res, 200, toScale(this.store.update(t, ns, name, next)));
   }
-}
-
-function hasResourceVersion(body: unknown): boolean {
-  return isObject(body) && isObject(body['metadata']) && typeof body['metadata']['resourceVersion'] === 'string';
 }

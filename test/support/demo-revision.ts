@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { LocalLaunchRecipe, Revision } from '../../api/revision.js';
 import { SLUICE_ROOT } from './paths.js';
+import { autoscalingSpec } from '../../autoscaler/testing/spec.js';
 
 export function demoLaunchRecipe(): LocalLaunchRecipe {
   const text = readFileSync(join(SLUICE_ROOT, 'examples', 'runtimes', 'sluice-demo.yaml'), 'utf8');
@@ -52,21 +53,7 @@ export function demoRevision(o: DemoRevisionOptions = {}): Revision {
     },
     containerConcurrency: o.containerConcurrency ?? 0,
     timeoutSeconds: o.timeoutSeconds ?? 30,
-    autoscaling: {
-      metric: 'concurrency',
-      target: null,
-      targetUtilizationPercent: null,
-      minReplicas: 0,
-      maxReplicas: 3,
-      initialScale: null,
-      activationScale: null,
-      stableWindowSeconds: null,
-      panicWindowPercent: null,
-      panicThresholdPercent: null,
-      scaleDownDelaySeconds: null,
-      scaleToZeroRetentionSeconds: null,
-      targetBurstCapacity: null,
-    },
+    autoscaling: autoscalingSpec({ maxReplicas: 3 }),
     gpus: {},
     local: { ...demoLaunchRecipe(), ...o.recipe },
   };

@@ -15,7 +15,7 @@ export function configFolder(services: Record<string, string>): string {
 }
 
 /** Starts every role in this process on free loopback ports. */
-export async function startTestSluice(configDir: string | null, overrides: Partial<ServeConfig> = {}): Promise<Embedded> {
+export async function startTestSluice(configDir: string | null, overrides: Partial<ServeConfig> = {}, pythonPath?: string): Promise<Embedded> {
   const config = resolveServeConfig({
     dataHost: '127.0.0.1',
     dataPort: 0,
@@ -25,7 +25,7 @@ export async function startTestSluice(configDir: string | null, overrides: Parti
     logLevel: 'silent',
     ...overrides,
   });
-  return startEmbedded({ config, configDir, logger: silentLogger(), watch: true });
+  return startEmbedded({ config, configDir, logger: silentLogger(), watch: true, pythonPath });
 }
 
 /** An InferenceService on the demo runtime; `extra` lines are added under `spec.predictor`. */

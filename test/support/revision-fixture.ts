@@ -1,4 +1,5 @@
 import type { Revision } from '../../api/revision.js';
+import { autoscalingSpec } from '../../autoscaler/testing/spec.js';
 
 /** A complete Revision (KServe sklearn example) with optional overrides. */
 export function sampleRevision(overrides: Partial<Revision> = {}): Revision {
@@ -24,21 +25,7 @@ export function sampleRevision(overrides: Partial<Revision> = {}): Revision {
     },
     containerConcurrency: 4,
     timeoutSeconds: 60,
-    autoscaling: {
-      metric: 'concurrency',
-      target: null,
-      targetUtilizationPercent: null,
-      minReplicas: 0,
-      maxReplicas: 3,
-      initialScale: null,
-      activationScale: null,
-      stableWindowSeconds: null,
-      panicWindowPercent: null,
-      panicThresholdPercent: null,
-      scaleDownDelaySeconds: null,
-      scaleToZeroRetentionSeconds: null,
-      targetBurstCapacity: null,
-    },
+    autoscaling: autoscalingSpec({ maxReplicas: 3 }),
     gpus: {},
     local: null,
     ...overrides,

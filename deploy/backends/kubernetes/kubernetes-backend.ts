@@ -5,19 +5,7 @@
  * Stateless on the read side: a fresh instance (a gateway, or a restarted autoscaler) discovers every
  * revision's endpoints and capacity from the cluster without apply() having been called.
  */
-import {
-  ApiException,
-  AppsV1Api,
-  CoreV1Api,
-  DiscoveryV1Api,
-  makeInformer,
-  type Informer,
-  type KubeConfig,
-  type KubernetesObject,
-  type ObjectCache,
-  type V1Deployment,
-  type V1EndpointSlice,
-} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Deployment, type V1EndpointSlice } from '@kubernetes/client-node';
 import type { Revision } from '../../../api/revision.js';
 import { revisionKey } from '../../../api/revision.js';
 import { SystemClock, type Clock } from '../../../core/clock.js';
@@ -25,6 +13,7 @@ import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend
 import { LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
 import { revisionOfDeployment } from '../../kubernetes/revision-watch.js';
 import { renderDeployment, renderService, type RenderOptions } from './render-revision.js';
+import { ResilientInformer } from './resilient-informer.js';
 
 export interface KubernetesBackendOptions {
   kubeConfig: KubeConfig;
@@ -57,56 +46,6 @@ function splitKey(key: string): { namespace: string; name: string } {
   const i = key.indexOf('/');
   if (i <= 0) throw new Error(`invalid revision key "${key}" (want <namespace>/<revision>)`);
   return { namespace: key.slice(0, i), name: key.slice(i + 1) };
-}
-
-/** A list+watch cache that restarts itself with backoff when its watch fails (client-node stops on errors). */
-class ResilientInformer<T extends KubernetesObject> {
-  readonly informer: Informer<T> & ObjectCache<T>;
-  private stopped = false;
-  private delay: number;
-  private timer: ReturnType<Clock['setTimeout']> | null = null;
-  private synced: Promise<void> | null = null;
-
-  constructor(
-    kc: KubeConfig,
-    path: string,
-    list: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>,
-    labelSelector: string,
-    private readonly clock: Clock,
-    private readonly backoff: { initial: number; max: number },
-    onChange: (obj: T) => void,
-  ) {
-    this.delay = backoff.initial;
-    this.informer = makeInformer<T>(kc, path, list as never, labelSelector);
-    this.informer.on('add', onChange);
-    this.informer.on('update', onChange);
-    this.informer.on('delete', onChange);
-    this.informer.on('connect', () => {
-      this.delay = this.backoff.initial;
-    });
-    this.informer.on('error', () => this.restartLater());
-  }
-
-  start(): Promise<void> {
-    this.synced ??= this.informer.start();
-    return this.synced;
-  }
-
-  private restartLater(): void {
-    if (this.stopped || this.timer) return;
-    const wait = this.delay;
-    this.delay = Math.min(this.backoff.max, this.delay * 2);
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null;
-      if (!this.stopped) this.informer.start().catch(() => this.restartLater());
-    }, wait);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) this.clock.clearTimeout(this.timer);
-    await this.informer.stop();
-  }
 }
 
 export class KubernetesBackend implements Backend {

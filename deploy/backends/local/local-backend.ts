@@ -10,6 +10,8 @@ import { revisionKey as keyOf, type Revision } from '../../../api/revision.js';
 import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
 import { silentLogger, type BackendLogger } from './backend-logger.js';
 import { findFreePort } from './free-port.js';
+import type { GpuAllocator } from '../../../autoscaler/policies/gpu-inventory.js';
+import type { LocalReplicaProcess } from './usage.js';
 import { modelDirFromStorageUri, renderLaunch, type LaunchContext } from './launch-template.js';
 import { PidFiles, defaultStateDir } from './pidfiles.js';
 import { DEFAULT_RESTART_BACKOFF, RestartBackoff, type RestartBackoffOptions } from './restart-backoff.js';
@@ -40,6 +42,8 @@ export interface LocalBackendOptions {
   maxReplicasPerRevision?: number;
   /** Where pidfiles live; default `<tmpdir>/sluice-<uid>/local-backend`. */
   stateDir?: string;
+  /** GPU devices replicas are pinned to (CUDA_VISIBLE_DEVICES …); none when absent. */
+  gpuAllocator?: GpuAllocator;
   /** Base for relative storageUri paths; default process.cwd(). */
   cwd?: string;
 }
@@ -87,6 +91,9 @@ export class LocalBackend implements Backend {
   private readonly backoffOptions: RestartBackoffOptions;
   private readonly pidfiles: PidFiles;
   private readonly revisions = new Map<string, RevisionState>();
+  private readonly gpuAllocator: GpuAllocator | undefined;
+  /** Revisions with a replica that could not start for want of a free GPU. */
+  private readonly gpuWaiting = new Set<string>();
   private readonly listeners = new Set<(event: EndpointEvent) => void>();
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -100,6 +107,7 @@ export class LocalBackend implements Backend {
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 1_000;
     this.drainDelayMs = opts.drainDelayMs ?? 50;
     this.maxReplicas = opts.maxReplicasPerRevision ?? 32;
+    this.gpuAllocator = opts.gpuAllocator;
     this.backoffOptions = { ...DEFAULT_RESTART_BACKOFF, ...opts.restartBackoff };
     this.pidfiles = new PidFiles(opts.stateDir ?? defaultStateDir());
     const reaped = this.pidfiles.reapStale();
@@ -169,6 +177,18 @@ export class LocalBackend implements Backend {
     this.cancelRetry(state);
     await Promise.all([...state.replicas.values()].map((r) => this.stopReplica(state, r, 'revision removed')));
     this.revisions.delete(revisionKey);
+  }
+
+  /** Live replica processes of a revision (CPU/memory usage for the resource policy). */
+  replicaProcesses(key: string): LocalReplicaProcess[] {
+    const state = this.revisions.get(key);
+    if (!state) return [];
+    const out: LocalReplicaProcess[] = [];
+    for (const r of state.replicas.values()) {
+      const pid = r.proc?.pid;
+      if (pid !== undefined && r.phase !== 'stopping') out.push({ replicaId: r.id, pid, memoryLimitBytes: memoryLimit(state.revision) });
+    }
+    return out;
   }
 
   counts(revisionKey: string): ReplicaCounts {
@@ -329,6 +349,19 @@ export class LocalBackend implements Backend {
     }
     const revision = state.revision;
     const launch = renderLaunch(revision.local!, revision.container.env, this.context(revision, state.modelDir, port));
+    if (Object.values(revision.gpus).some((n) => n > 0)) {
+      // Pin the replica to its own devices; without free devices it cannot start (the autoscaler's GPU policy
+      // keeps desired replicas within what fits, so this only happens while others are still stopping).
+      const alloc = this.gpuAllocator?.allocate(state.key, replica.id, revision.gpus) ?? null;
+      if (!alloc) {
+        this.logger.warn({ replica: replica.id, gpus: revision.gpus }, 'no free GPU for the replica; it starts when one frees up');
+        state.replicas.delete(replica.n);
+        replica.resolveDone();
+        this.gpuWaiting.add(state.key);
+        return;
+      }
+      Object.assign(launch.env, alloc.env);
+    }
     const proc = new ReplicaProcess(
       {
         id: replica.id,
@@ -382,6 +415,15 @@ export class LocalBackend implements Backend {
   }
 
   private onReplicaExit(state: RevisionState, replica: Replica, exit: ReplicaExit): void {
+    if (this.gpuAllocator) {
+      this.gpuAllocator.release(replica.id);
+      // Devices came free: revisions waiting for one may start now.
+      for (const key of [...this.gpuWaiting]) {
+        this.gpuWaiting.delete(key);
+        const waiting = this.revisions.get(key);
+        if (waiting && waiting !== state) this.reconcile(waiting);
+      }
+    }
     const pid = replica.proc?.pid;
     if (pid !== undefined) this.pidfiles.remove(pid);
     state.replicas.delete(replica.n);
@@ -435,4 +477,15 @@ export class LocalBackend implements Backend {
       }
     }
   }
+}
+
+const UNITS: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/** The revision's memory limit in bytes (Kubernetes quantity), or null. */
+function memoryLimit(revision: Revision): number | null {
+  const q = revision.container.resources.limits['memory'];
+  if (!q) return null;
+  const m = /^(\d+(?:\.\d+)?)([KMGT]i?)?$/.exec(q);
+  if (!m) return null;
+  return Number(m[1]) * (m[2] ? (UNITS[m[2]] ?? 1) : 1);
 }

@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runSimulateCommand } from '../../cli/simulate.js';
+import { autoscalingSpec } from '../testing/spec.js';
+import { simulate, type SimRevision } from './simulate.js';
+import { renderSimulationSvg } from './svg.js';
+import { SYNTHETIC_TRACES } from './synthetic.js';
+import { formatTrace, parseTrace, TraceFormatError } from './trace.js';
+
+const TRACES = new URL('../../load-tests/traces/', import.meta.url);
+const load = (name: string) => parseTrace(readFileSync(new URL(`${name}.csv`, TRACES), 'utf8'));
+const cpu = (over: Partial<SimRevision> = {}): SimRevision => ({ autoscaling: autoscalingSpec(), containerConcurrency: 4, ...over });
+const gpu = (over: Partial<SimRevision> = {}): SimRevision => ({
+  autoscaling: autoscalingSpec(),
+  containerConcurrency: 1,
+  gpus: { 'nvidia.com/gpu': 1 },
+  ...over,
+});
+
+describe('trace format', () => {
+  it('parses arrival_ms,duration_ms[,tag] and names the bad line', () => {
+    expect(parseTrace('# comment\narrival_ms,duration_ms,tag\n0,100,a\n\n5,20,\n')).toEqual([
+      { arrivalMs: 0, durationMs: 100, tag: 'a' },
+      { arrivalMs: 5, durationMs: 20 },
+    ]);
+    expect(() => parseTrace('time,dur\n1,2')).toThrow(/line 1: header/);
+    expect(() => parseTrace('arrival_ms,duration_ms\n10,5\n9,5')).toThrow(/line 3: arrival_ms must not decrease/);
+    expect(() => parseTrace('arrival_ms,duration_ms\n10,x')).toThrow(TraceFormatError);
+  });
+
+  it('ships the committed traces exactly as the seeded generator makes them', () => {
+    for (const [name, make] of Object.entries(SYNTHETIC_TRACES)) {
+      expect(readFileSync(new URL(`${name}.csv`, TRACES), 'utf8')).toBe(formatTrace(make()));
+    }
+  });
+});
+
+describe('simulate on the shipped traces', () => {
+  for (const name of ['steady', 'diurnal', 'bursty', 'sparse']) {
+    it(`${name}: runs in seconds, serves every request, accounts replica-seconds`, () => {
+      const trace = load(name);
+      const t0 = performance.now();
+      const r = simulate(cpu(), trace);
+      expect(performance.now() - t0).toBeLessThan(5_000);
+      expect(r.served + r.rejected).toBe(trace.length);
+      expect(r.rejected).toBe(0);
+      expect(r.replicaSeconds).toBeGreaterThan(0);
+      expect(r.gpuSeconds).toBe(0);
+      expect(r.timeline.length).toBeGreaterThan(100);
+      expect(r.timeline.length).toBeLessThanOrEqual(1200);
+      expect(r.waitMs.p50).toBeLessThanOrEqual(r.waitMs.p95);
+      expect(r.waitMs.p95).toBeLessThanOrEqual(r.waitMs.p99);
+    });
+  }
+
+  it('runs the other window algorithm and metric: weighted-exponential windows, rps', () => {
+    const diurnal = simulate(cpu({ settingsOptions: { windowAlgorithm: 'weighted-exponential' } }), load('diurnal'));
+    expect(diurnal.settings.windowAlgorithm).toBe('weighted-exponential');
+    expect(diurnal.rejected).toBe(0);
+    expect(diurnal.peakReplicas).toBeLessThanOrEqual(6);
+    // 10 rps against 5 rps × 70 % = 3.5 per replica → 3 replicas once settled
+    const rps = simulate(cpu({ autoscaling: autoscalingSpec({ metric: 'rps', target: 5 }), containerConcurrency: 0 }), load('steady'));
+    expect(rps.settings.metric).toBe('rps');
+    const settled = rps.timeline.filter((p) => p.t > 300_000 && p.t < 1_700_000).map((p) => p.desired);
+    expect(Math.min(...settled)).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...settled)).toBeLessThanOrEqual(4);
+  });
+
+  it('is deterministic', () => {
+    const trace = load('bursty');
+    expect(simulate(cpu(), trace)).toEqual(simulate(cpu(), trace));
+  });
+
+  it('steady load settles: the diurnal trace never needs more than a few replicas and ends at zero', () => {
+    const r = simulate(cpu(), load('diurnal'));
+    expect(r.peakReplicas).toBeLessThanOrEqual(6);
+    expect(r.timeline.at(-1)!.desired).toBe(0);
+  });
+
+  it('sparse: adaptive keep-warm has fewer cold starts than the fixed grace period, at a replica-second cost', () => {
+    const trace = load('sparse');
+    const fixed = simulate(cpu(), trace);
+    const adaptive = simulate(cpu({ settingsOptions: { keepWarm: 'adaptive' } }), trace);
+    expect(adaptive.coldStarts).toBeLessThan(fixed.coldStarts / 3);
+    expect(adaptive.waitMs.p50).toBeLessThan(fixed.waitMs.p50);
+    expect(adaptive.replicaSeconds).toBeGreaterThan(fixed.replicaSeconds);
+  });
+
+  it('sparse GPU: adaptive keep-warm spends fewer GPU-seconds than the 10-minute GPU retention for about the same cold starts', () => {
+    const trace = load('sparse');
+    const fixed = simulate(gpu(), trace, { gpuCount: 2 });
+    const adaptive = simulate(gpu({ settingsOptions: { keepWarm: 'adaptive' } }), trace, { gpuCount: 2 });
+    expect(fixed.settings.scaleToZeroRetentionSeconds).toBe(600);
+    expect(adaptive.gpuSeconds).toBeLessThan(fixed.gpuSeconds * 0.9);
+    expect(adaptive.coldStarts).toBeLessThanOrEqual(fixed.coldStarts + 3);
+  });
+
+  it('GPU capacity: 2 GPUs, 1 per replica → never a third replica; excess requests wait and are served', () => {
+    const r = simulate(gpu({ containerConcurrency: 4 }), load('bursty'), { gpuCount: 2 });
+    expect(r.peakReplicas).toBe(2);
+    expect(r.gpuCapacityLimitedSeconds).toBeGreaterThan(0);
+    expect(r.rejected).toBe(0);
+    expect(r.served).toBe(r.requests);
+    expect(r.gpuSeconds).toBe(r.replicaSeconds);
+  });
+
+  it('start-up aware: a slow-loading revision under steady load (needs 2) gets a few replicas, not a panic storm', () => {
+    const trace = load('steady');
+    const kpa = simulate(cpu(), trace, { startupMs: 60_000 });
+    const aware = simulate(gpu({ containerConcurrency: 4 }), trace, { startupMs: 60_000 });
+    expect(kpa.peakReplicas).toBeGreaterThanOrEqual(50);
+    expect(aware.peakReplicas).toBeLessThanOrEqual(4);
+    expect(aware.replicaSeconds).toBeLessThan(kpa.replicaSeconds / 2);
+  });
+});
+
+describe('renderSimulationSvg', () => {
+  it('draws demand, desired and ready with the headline numbers', () => {
+    const r = simulate(cpu(), load('bursty'), { label: 'bursty <test>' });
+    const svg = renderSimulationSvg(r);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trim().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('bursty &lt;test&gt;');
+    expect(svg).toContain(`${r.coldStarts} cold starts`);
+    expect(svg.match(/<path /g)?.length).toBe(4);
+    expect(svg).not.toContain('NaN');
+  });
+});
+
+describe('runSimulateCommand', () => {
+  it('writes JSON and SVG per run and prints a summary', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-sim-'));
+    try {
+      const tracePath = join(dir, 'trace.csv');
+      await writeFile(tracePath, formatTrace(SYNTHETIC_TRACES.sparse().slice(0, 60)));
+      const res = await runSimulateCommand({ revision: cpu(), tracePath, outDir: join(dir, 'out'), compareKeepWarm: true, label: 'iris' });
+      expect(res.reports.map((r) => r.settings.keepWarm)).toEqual(['fixed', 'adaptive']);
+      expect(res.files.map((f) => f.slice(dir.length))).toEqual([
+        '/out/iris-keep-warm-fixed.json',
+        '/out/iris-keep-warm-fixed.svg',
+        '/out/iris-keep-warm-adaptive.json',
+        '/out/iris-keep-warm-adaptive.svg',
+      ]);
+      expect(JSON.parse(await readFile(res.files[0]!, 'utf8')).requests).toBe(60);
+      expect(res.text).toContain('iris-keep-warm-fixed: 60 requests');
+      expect(res.text).toMatch(/cold starts \d+/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

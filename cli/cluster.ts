@@ -1,0 +1,230 @@
+import { createServer } from 'node:http';
+import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Activator } from '../activator/activator.js';
+import { Autoscaler } from '../autoscaler/autoscaler.js';
+import { Collector } from '../autoscaler/collector.js';
+import { SystemClock, type Clock } from '../core/clock.js';
+import type { ServeConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
+import { SluiceMetrics } from '../core/metrics.js';
+import { RedisStore } from '../core/redis-store.js';
+import { KubernetesBackend } from '../deploy/backends/kubernetes/kubernetes-backend.js';
+import { ClusterAutoscaler } from '../deploy/kubernetes/cluster-autoscaler.js';
+import { ClusterController } from '../deploy/kubernetes/cluster-controller.js';
+import { ClusterRoutes } from '../deploy/kubernetes/cluster-routes.js';
+import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
+import { SnapshotHolder } from '../gateway/data-plane.js';
+import { Forwarder } from '../gateway/forwarder.js';
+import { Gateway } from '../gateway/gateway.js';
+import { buildRouteTable } from '../gateway/route-table.js';
+
+export interface ClusterRoleOptions {
+  config: ServeConfig;
+  /** kubeconfig file; default: $KUBECONFIG, then in-cluster service account. */
+  kubeconfig?: string;
+  /** API group of the CRDs (`serving.sluice.dev` or `serving.kserve.io`). */
+  group?: string;
+  /** Redis shared by gateways and the autoscaler. */
+  redisUrl?: string;
+  /** Name in leader Leases (the pod name). */
+  identity?: string;
+  leaseNamespace?: string;
+  leaseDurationMs?: number;
+  retryPeriodMs?: number;
+  /** Extra folders of ClusterServingRuntimes / launch recipes for the controller. */
+  runtimes?: string[];
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface ClusterRole {
+  adminUrl: string;
+  metricsUrl: string;
+  /** The gateway's data URL (gateway role only). */
+  dataUrl?: string;
+  isLeader?: () => boolean;
+  close(): Promise<void>;
+}
+
+function kubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+function identity(o: ClusterRoleOptions): string {
+  return o.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+}
+
+/** /healthz, /readyz and /metrics on the role's admin and metrics ports. */
+async function roleServers(cfg: ServeConfig, metrics: SluiceMetrics, ready: () => boolean): Promise<{ adminUrl: string; metricsUrl: string; close: () => void }> {
+  const admin = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (path === '/readyz')
+      return void res.writeHead(ready() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready() ? 'ready' : 'starting' }));
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  });
+  const metricsServer = createMetricsServer(metrics);
+  const [a, m] = await Promise.all([listen(admin, cfg.adminPort, cfg.adminHost), listen(metricsServer, cfg.metricsPort, cfg.metricsHost)]);
+  return {
+    adminUrl: `http://${reachableHost(cfg.adminHost)}:${a}`,
+    metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${m}`,
+    close: () => {
+      admin.close();
+      admin.closeAllConnections();
+      metricsServer.close();
+      metricsServer.closeAllConnections();
+    },
+  };
+}
+
+/** `sluice controller`: InferenceServices → revisions, Deployments, Services and status; leader-elected. */
+export async function startClusterController(o: ClusterRoleOptions): Promise<ClusterRole> {
+  const cfg = o.config;
+  const clock = o.clock ?? new SystemClock();
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-controller' });
+  const kc = kubeConfig(o.kubeconfig);
+  const backend = new KubernetesBackend({ kubeConfig: kc, clock });
+  await backend.start();
+  const catalogue = loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]);
+  const controller = new ClusterController({
+    kc,
+    backend,
+    catalogue: () => catalogue,
+    clock,
+    logger,
+    group: o.group,
+    domain: cfg.domain,
+    identity: identity(o),
+    leaseNamespace: o.leaseNamespace ?? process.env.POD_NAMESPACE,
+    leaseDurationMs: o.leaseDurationMs,
+    retryPeriodMs: o.retryPeriodMs,
+  });
+  const metrics = new SluiceMetrics({ defaultMetrics: true });
+  const servers = await roleServers(cfg, metrics, () => true);
+  controller.start();
+  return {
+    ...servers,
+    isLeader: () => controller.isLeader,
+    close: async () => {
+      await controller.stop();
+      await backend.close();
+      servers.close();
+    },
+  };
+}
+
+/** `sluice autoscaler`: demand from Redis, replicas through the scale subresource; leader-elected. */
+export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<ClusterRole> {
+  const cfg = o.config;
+  const clock = o.clock ?? new SystemClock();
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-autoscaler' });
+  const kc = kubeConfig(o.kubeconfig);
+  const backend = new KubernetesBackend({ kubeConfig: kc, clock });
+  await backend.start();
+  const store = new RedisStore({ url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379' });
+  const metrics = new SluiceMetrics({ defaultMetrics: true });
+  const autoscaler = new Autoscaler({
+    clock,
+    store,
+    backend,
+    metrics,
+    logger,
+    tickMs: cfg.tickSeconds * 1000,
+    scaleToZeroGraceMs: cfg.scaleToZeroGraceSeconds * 1000,
+  });
+  const role = new ClusterAutoscaler({
+    kc,
+    autoscaler,
+    clock,
+    logger,
+    identity: identity(o),
+    leaseNamespace: o.leaseNamespace ?? process.env.POD_NAMESPACE,
+    leaseDurationMs: o.leaseDurationMs,
+    retryPeriodMs: o.retryPeriodMs,
+  });
+  const servers = await roleServers(cfg, metrics, () => true);
+  role.start();
+  return {
+    ...servers,
+    isLeader: () => role.isLeader,
+    close: async () => {
+      await role.stop();
+      await backend.close();
+      await store.close();
+      servers.close();
+    },
+  };
+}
+
+/** `sluice gateway`: the data plane (with the activator's hold queue in-process), routing to pod IPs. */
+export async function startClusterGateway(o: ClusterRoleOptions): Promise<ClusterRole> {
+  const cfg = o.config;
+  const clock = o.clock ?? new SystemClock();
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-gateway' });
+  const kc = kubeConfig(o.kubeconfig);
+  const backend = new KubernetesBackend({ kubeConfig: kc, clock });
+  const store = new RedisStore({ url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379' });
+  const metrics = new SluiceMetrics({ defaultMetrics: true });
+  const collector = new Collector({ clock, store, instance: identity(o) });
+  const activator = new Activator({
+    clock,
+    metrics,
+    logger: logger.child({ role: 'activator' }),
+    limits: holdLimits(cfg),
+    poke: (key) => void store.poke(key).catch((err: unknown) => logger.warn({ err: String(err) }, 'poke failed')),
+  });
+  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
+  backend.subscribe((ev) => {
+    activator.onEndpointEvent(ev);
+    if (ev.type === 'removed') forwarder.forget(ev.endpoint.url);
+  });
+  const snapshot = new SnapshotHolder({ routes: buildRouteTable([], cfg.domain, 0), revisions: new Map() });
+  const routes = new ClusterRoutes({
+    kc,
+    group: o.group,
+    domain: cfg.domain,
+    snapshot,
+    clock,
+    logger,
+    dispatch: {
+      addRevision: (key, labels) => {
+        activator.addRevision(key, labels);
+        // Replicas the backend already knows of (their events may have come before the revision).
+        for (const endpoint of backend.endpoints(key)) activator.onEndpointEvent({ type: 'ready', endpoint });
+      },
+      removeRevision: (key) => activator.removeRevision(key),
+      onEndpointEvent: (ev) => activator.onEndpointEvent(ev),
+    },
+  });
+  await backend.start();
+  await routes.start();
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder });
+  const data = gateway.createServer();
+  const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
+  let ready = true;
+  const servers = await roleServers(cfg, metrics, () => ready);
+  return {
+    ...servers,
+    dataUrl: `http://127.0.0.1:${dataPort}`,
+    close: async () => {
+      ready = false;
+      data.close();
+      const until = Date.now() + cfg.shutdownGraceSeconds * 1000;
+      while (gateway.activeRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      data.closeAllConnections();
+      await routes.stop();
+      collector.close();
+      await collector.flush();
+      await forwarder.close();
+      await backend.close();
+      await store.close();
+      servers.close();
+    },
+  };
+}
+

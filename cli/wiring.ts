@@ -1,0 +1,46 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HoldLimits } from '../activator/activator.js';
+import type { ServeConfig } from '../core/config.js';
+import type { SluiceMetrics } from '../core/metrics.js';
+
+/** Starts listening and resolves with the bound port (useful with port 0). */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** The activator's bounds from the configuration. */
+export function holdLimits(cfg: ServeConfig): HoldLimits {
+  return {
+    maxHeldPerRevision: cfg.maxHeldPerRevision,
+    maxHeldTotal: cfg.maxHeldTotal,
+    maxHeldBytesPerRevision: cfg.maxHeldBytesPerRevision,
+    maxHeldBytesTotal: cfg.maxHeldBytesTotal,
+    retryAfterSeconds: cfg.retryAfterSeconds,
+  };
+}
+
+/** `GET /metrics` in Prometheus' text format; anything else is 404. */
+export function createMetricsServer(metrics: SluiceMetrics): Server {
+  return createServer((req, res) => {
+    if ((req.url ?? '/').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found; try /metrics' }));
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(err) })),
+    );
+  });
+}
+
+/** Loopback for wildcard addresses, so a printed URL can be used as is. */
+export function reachableHost(h: string): string {
+  return h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h;
+}
