@@ -17,6 +17,7 @@ import {
   stringMap,
   strictObject,
 } from './schema-parts.js';
+import { rolloutPolicy, trafficList } from './traffic-spec.js';
 
 export type { ProtocolVersion } from './schema-parts.js';
 
@@ -94,6 +95,10 @@ const rawPredictor = strictObject({
   ...legacyShape,
   containers: z.array(container).min(1).optional(),
   ...componentFields,
+  /** Sluice extension: explicit traffic targets or extra tags (docs/traffic.md). */
+  traffic: trafficList.optional(),
+  /** Sluice extension: progressive delivery policy (docs/traffic.md). */
+  rollout: rolloutPolicy.optional(),
 });
 
 const transformer = strictObject({
@@ -163,6 +168,7 @@ export function parseInferenceService(doc: unknown): { object: InferenceService;
   if (!parsed.success) issues.push(...toFieldIssuesAll(parsed.error.issues, doc));
 
   issues.push(...implementationIssues(doc));
+  issues.push(...trafficIssues(doc));
   for (const [path, annotations] of annotationsOf(doc)) {
     const checked = checkAnnotations(annotations, path);
     issues.push(...checked.issues);
@@ -200,6 +206,21 @@ function implementationIssues(doc: unknown): FieldIssue[] {
       ? `one of ${IMPLEMENTATIONS.join(', ')} is required`
       : `exactly one of model, a framework key (${LEGACY_FRAMEWORKS.join(', ')}) or containers may be set; found ${set.join(', ')}`;
   return [{ path: 'spec.predictor', message }];
+}
+
+/** An explicit split and KServe's canary percent (or a rollout policy) cannot both decide the traffic. */
+function trafficIssues(doc: unknown): FieldIssue[] {
+  if (!isRecord(doc) || !isRecord(doc.spec) || !isRecord(doc.spec.predictor)) return [];
+  const p = doc.spec.predictor;
+  if (!Array.isArray(p.traffic)) return [];
+  const explicit = p.traffic.some((t) => isRecord(t) && typeof t.percent === 'number' && t.percent > 0);
+  if (!explicit) return [];
+  const out: FieldIssue[] = [];
+  if (p.canaryTrafficPercent !== undefined)
+    out.push({ path: 'spec.predictor.traffic', message: 'an explicit split cannot be combined with canaryTrafficPercent; remove one of them' });
+  if (p.rollout !== undefined)
+    out.push({ path: 'spec.predictor.traffic', message: 'an explicit split cannot be combined with a rollout policy; remove one of them' });
+  return out;
 }
 
 /** Annotation maps to check: the object's and each component's (KServe propagates both to the revision). */

@@ -19,6 +19,8 @@ export interface Route {
   /** Hosts that reach this service, e.g. `iris.default.example.com`. */
   hosts: string[];
   targets: readonly TrafficTarget[];
+  /** Optional stickiness: the request header or cookie whose value keeps a user on one revision. */
+  sticky?: { header?: string; cookie?: string };
 }
 
 /** A frozen set of routes with the lookup maps the gateway needs; replaced whole on every change. */

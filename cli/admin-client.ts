@@ -22,6 +22,17 @@ export class AdminClient {
     return this.callWithStatus('PUT', `${this.collection(ns)}/${encodeURIComponent(name)}`, body);
   }
 
+  /** Applies a traffic command (`POST …/<name>/traffic`); returns the updated InferenceService. */
+  async traffic(ns: string, name: string, command: unknown): Promise<Record<string, unknown>> {
+    return this.call('POST', `${this.collection(ns)}/${encodeURIComponent(name)}/traffic`, command);
+  }
+
+  /** Revisions with the exact spec each was made from (`GET …/<name>/revisions`). */
+  async revisions(ns: string, name: string): Promise<Array<Record<string, unknown>>> {
+    const r = await this.call('GET', `${this.collection(ns)}/${encodeURIComponent(name)}/revisions`);
+    return (r.items as Array<Record<string, unknown>>) ?? [];
+  }
+
   async delete(ns: string, name: string): Promise<void> {
     await this.call('DELETE', `${this.collection(ns)}/${encodeURIComponent(name)}`);
   }

@@ -22,6 +22,7 @@ import { buildRouteTable } from '../gateway/route-table.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
 import { Gateway } from '../gateway/gateway.js';
+import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 
 export interface EmbeddedOptions {
   config: ServeConfig;
@@ -106,6 +107,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   });
   const snapshot = new SnapshotHolder({ routes: buildRouteTable([], cfg.domain, 0), revisions: new Map() });
   const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
+  const outcomes = new OutcomeRecorder();
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
   let folder: ConfigFolder | null = null;
   let boundDataPort: number | undefined = cfg.dataPort || undefined;
@@ -121,8 +123,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     urlPort: () => boundDataPort,
     maxServices: cfg.maxServices,
     onEndpointRemoved: (url) => forwarder.forget(url),
+    revisionHistoryLimit: cfg.revisionHistoryLimit,
+    outcomes,
+    rolloutTickMs: cfg.rolloutTickSeconds * 1000,
   });
-  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder });
+  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes });
   let ready = false;
   controller.start();
   autoscaler.start();

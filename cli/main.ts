@@ -5,6 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import { applyCommand, deleteCommand, getCommand, renderCommand, simulateCommand, type Io } from './commands.js';
 import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from './cluster.js';
 import { startEmbedded } from './embedded.js';
+import { commandFromFlags, revisionsCommand, sendTrafficCommand, type TrafficFlags } from './traffic-commands.js';
 
 const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
@@ -102,6 +103,44 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-s, --server <url>', 'admin API URL')
     .action((resource: string, name: string, o: { namespace?: string; server?: string }) => deleteCommand(io, resource, name, o));
+
+  program
+    .command('traffic')
+    .description('change how traffic splits between revisions (edits the stored spec; see docs/traffic.md)')
+    .argument('<name>', 'InferenceService name')
+    .option('--to-revisions <splits>', 'explicit split, e.g. iris-predictor-00001=90,iris-predictor-00002=10 (LATEST = latest ready)')
+    .option('--to-latest', 'send 100 % to the latest ready revision')
+    .option('--canary <percent>', "KServe canary: the latest revision gets this percent, the rolled-out one the rest", int('--canary'))
+    .option('--tag <tag=revision>', 'name a revision with a tag (reachable at <tag>-<name>.<ns>.<domain>, x-sluice-tag, /serving/<ns>/<name>/tags/<tag>/)')
+    .option('--remove-tag <tag>', 'remove a tag')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-s, --server <url>', 'admin API URL')
+    .action((name: string, o: TrafficFlags & { namespace?: string; server?: string }) => sendTrafficCommand(io, name, commandFromFlags(o), o));
+
+  program
+    .command('promote')
+    .description('promote the latest revision to 100 % (KServe: remove canaryTrafficPercent; ends a progressive rollout)')
+    .argument('<name>', 'InferenceService name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-s, --server <url>', 'admin API URL')
+    .action((name: string, o: { namespace?: string; server?: string }) => sendTrafficCommand(io, name, { op: 'promote' }, o));
+
+  program
+    .command('rollback')
+    .description('send everything back to the last rolled-out revision (KServe: canaryTrafficPercent 0)')
+    .argument('<name>', 'InferenceService name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-s, --server <url>', 'admin API URL')
+    .action((name: string, o: { namespace?: string; server?: string }) => sendTrafficCommand(io, name, { op: 'rollback' }, o));
+
+  program
+    .command('revisions')
+    .description("list an InferenceService's revisions: traffic, tags, replicas, age (-o yaml shows each exact spec)")
+    .argument('<name>', 'InferenceService name')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-o, --output <format>', 'json or yaml (default: a table)')
+    .option('-s, --server <url>', 'admin API URL')
+    .action((name: string, o: { namespace?: string; server?: string; output?: string }) => revisionsCommand(io, name, o));
 
   program
     .command('simulate')

@@ -36,6 +36,10 @@ export const SERVE_DEFAULTS = {
   tickSeconds: 2,
   /** Seconds a revision with no demand keeps its last replica before going to zero (cluster-wide, as Knative). */
   scaleToZeroGraceSeconds: 30,
+  /** Revisions kept per service beyond those routed or rolled out (latest/previous); older ones are deleted. */
+  revisionHistoryLimit: 5,
+  /** Seconds between evaluations of rollout policies (progressive delivery). */
+  rolloutTickSeconds: 1,
   logLevel: 'info',
   /** GPU inventory of this machine for the local backend, e.g. `nvidia.com/gpu=2` (comma-separated); empty: none. */
   gpus: '',
@@ -65,6 +69,8 @@ const serveSchema = z
     shutdownGraceSeconds: z.number().min(0),
     tickSeconds: z.number().positive(),
     scaleToZeroGraceSeconds: z.number().min(0),
+    revisionHistoryLimit: z.number().int().min(0),
+    rolloutTickSeconds: z.number().positive(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
     gpus: z.string().regex(/^$|^[a-z0-9.-]+\/[a-z0-9.-]+=\d+(,[a-z0-9.-]+\/[a-z0-9.-]+=\d+)*$/, 'must look like nvidia.com/gpu=2[,amd.com/gpu=1]'),
   })

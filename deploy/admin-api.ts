@@ -4,6 +4,7 @@ import { parseInferenceService } from '../api/inferenceservice.js';
 import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Controller } from './controller.js';
+import { parseTrafficCommand } from './traffic-commands.js';
 
 const GROUP_PATHS = ['/apis/serving.kserve.io/v1beta1', '/apis/serving.sluice.dev/v1beta1'];
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,6 +20,11 @@ export interface AdminApiDeps {
  * The admin API, in the Kubernetes REST shape so one client serves embedded and cluster mode:
  * `/apis/serving.kserve.io/v1beta1/namespaces/<ns>/inferenceservices[/<name>]` — list, get, create (POST),
  * replace (PUT, creates when absent), delete. Errors are Kubernetes `Status` objects.
+ *
+ * Sluice subresources: `POST …/inferenceservices/<name>/traffic` applies a traffic command (to-revisions,
+ * to-latest, canary, tag, remove-tag, promote, rollback) by editing the predictor's traffic fields in the stored
+ * spec — validated like any spec, refused whole on error — and `GET …/<name>/revisions` lists the revisions with
+ * the exact spec each was made from.
  */
 export function createAdminServer(deps: AdminApiDeps): Server {
   return createServer((req, res) => {
@@ -49,7 +55,25 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
     return sendStatus(res, 404, 'NotFound', `no resource at ${path}`);
   const ns = rest[1];
   const name = rest[3];
-  if (rest.length === 5 && rest[4] !== 'status') return sendStatus(res, 404, 'NotFound', `no subresource ${rest[4]}`);
+  const sub = rest[4];
+  if (sub !== undefined && !['status', 'traffic', 'revisions'].includes(sub)) return sendStatus(res, 404, 'NotFound', `no subresource ${sub}`);
+  if (name !== undefined && sub === 'traffic') {
+    if (method !== 'POST') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed on traffic; POST a command`);
+    const text = await readBody(req);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new HttpError(400, `request body is not valid JSON: ${errorMessage(err)}`);
+    }
+    return sendJson(res, 200, await c.updateTraffic(ns, name, parseTrafficCommand(body)));
+  }
+  if (name !== undefined && sub === 'revisions') {
+    if (method !== 'GET') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed on revisions`);
+    const revs = c.revisionsOf(ns, name);
+    if (!revs) return sendStatus(res, 404, 'NotFound', `inferenceservices "${name}" not found`);
+    return sendJson(res, 200, { kind: 'RevisionList', apiVersion: 'serving.sluice.dev/v1beta1', items: revs });
+  }
 
   if (name === undefined) {
     if (method === 'GET') return sendJson(res, 200, list(c.list(ns), c.resourceVersionNow));
@@ -151,9 +175,11 @@ export function sendStatus(res: ServerResponse, code: number, reason: string, me
   });
 }
 
+const REASONS: Record<number, string> = { 404: 'NotFound', 409: 'Conflict', 422: 'Invalid', 507: 'InsufficientStorage' };
+
 export function statusForError(res: ServerResponse, err: unknown): void {
   if (err instanceof ValidationError)
     sendStatus(res, 422, 'Invalid', err.message, err.issues.map((i) => ({ field: i.path, message: i.message })));
-  else if (err instanceof HttpError) sendStatus(res, err.status, 'BadRequest', err.message);
+  else if (err instanceof HttpError) sendStatus(res, err.status, REASONS[err.status] ?? 'BadRequest', err.message);
   else sendStatus(res, 500, 'InternalError', errorMessage(err));
 }

@@ -1,21 +1,26 @@
-import type { InferenceService } from '../api/inferenceservice.js';
+import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
 import { defaultInferenceService } from '../api/defaulting.js';
+import type { RolloutPolicy } from '../api/traffic-spec.js';
 import { revisionKey, type Revision } from '../api/revision.js';
 import type { Route } from '../api/route.js';
 import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
-import { HttpError } from '../core/errors.js';
+import { HttpError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SnapshotHolder, RevisionView } from '../gateway/data-plane.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import type { Backend, EndpointEvent } from './backends/backend.js';
 import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
-import { assignTraffic, type TrafficEntry } from './traffic.js';
+import { decideRollout, type WindowStats } from './rollout-policy.js';
+import { rolloutCanary, type RolloutState } from './rollout-state.js';
+import { serviceConditions, type ConditionStatus, type ConditionValue } from './service-conditions.js';
+import { applyTrafficCommand, type TrafficCommand } from './traffic-commands.js';
+import { assignTraffic, isExplicitSplit, type TrafficEntry } from './traffic.js';
 
 export interface Condition {
   type: string;
-  status: 'True' | 'False' | 'Unknown';
+  status: ConditionStatus;
   reason?: string;
   message?: string;
   lastTransitionTime: string;
@@ -37,6 +42,10 @@ interface ServiceRecord {
   traffic: TrafficEntry[];
   holdReason: string | null;
   conditions: Map<string, Condition>;
+  /** Progressive delivery state, when a rollout policy drives the canary. */
+  rollout: RolloutState | null;
+  /** Recent events (bounded), newest last. */
+  events: ServiceEvent[];
 }
 
 /** What the controller needs of the autoscaler (the Autoscaler class; a status-only view in cluster mode). */
@@ -66,6 +75,15 @@ export interface RestoredState {
   generation?: number;
 }
 
+export interface ServiceEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  time: string;
+}
+
+const MAX_EVENTS = 50;
+
 export interface ControllerDeps {
   clock: Clock;
   logger: Logger;
@@ -84,6 +102,12 @@ export interface ControllerDeps {
   maxServices?: number;
   /** Called after the backend drops a replica (the forwarder closes its pool). */
   onEndpointRemoved?: (url: string) => void;
+  /** Revisions kept beyond those carrying traffic or rolled out (older ones are deleted). Default 5. */
+  revisionHistoryLimit?: number;
+  /** Request outcomes per revision, for rollout policies. Without it a policy never advances. */
+  outcomes?: { stats(revisionKey: string, since: number): WindowStats; forget?(revisionKey: string): void };
+  /** How often rollout policies are evaluated. Default 1000 ms. */
+  rolloutTickMs?: number;
 }
 
 /**
@@ -96,9 +120,14 @@ export class Controller {
   private readonly revisions = new Map<string, Revision>();
   /** Revisions that have had a ready replica at least once. */
   private readonly proven = new Set<string>();
+  /** Why a revision that never became ready lost a replica (the latest reason). */
+  private readonly failures = new Map<string, string>();
+  /** Revisions whose autoscaler registration has minReplicas forced to 0 because no route reaches them. */
+  private readonly parked = new Set<string>();
   private resourceVersion = 0;
   private routesVersion = 0;
   private unsubscribe: (() => void) | null = null;
+  private rolloutTimer: ReturnType<Clock['setInterval']> | null = null;
 
   constructor(deps: ControllerDeps) {
     this.d = deps;
@@ -106,12 +135,15 @@ export class Controller {
 
   start(): void {
     this.unsubscribe = this.d.backend.subscribe((ev) => this.onEndpoint(ev));
+    this.rolloutTimer = this.d.clock.setInterval(() => void this.evaluateRollouts(), this.d.rolloutTickMs ?? 1000);
     this.publish();
   }
 
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.rolloutTimer) this.d.clock.clearInterval(this.rolloutTimer);
+    this.rolloutTimer = null;
   }
 
   /** Creates or replaces an InferenceService. A serving change makes a new revision; anything else does not. */
@@ -141,6 +173,8 @@ export class Controller {
         traffic: [],
         holdReason: null,
         conditions: new Map(),
+        rollout: null,
+        events: [],
       };
     }
     const hash = servingHash(defaulted, 'predictor');
@@ -152,6 +186,7 @@ export class Controller {
       revision = buildRevision(defaulted, 'predictor', this.d.catalogue(), { generation, createdAt: now });
       newRevision = revision.name;
     }
+    this.checkTrafficRevisions(defaulted, newRevision ? [...rec.revisions, newRevision] : rec.revisions);
     const specChanged = created || JSON.stringify(rec.object.spec) !== JSON.stringify(defaulted.spec);
     rec.object = defaulted;
     rec.source = source;
@@ -167,9 +202,11 @@ export class Controller {
       await this.d.backend.apply(revision);
       await this.d.autoscaler.register(revision);
       this.d.logger.info({ service: key, revision: revision.name }, 'revision created');
+      this.event(rec, 'Normal', 'RevisionCreated', `created revision ${revision.name}`);
     }
     this.reconcileTraffic(rec);
     this.publish();
+    await this.afterRouteChange(rec);
     this.d.onChange?.(ns, name);
     return { object: this.withStatus(rec), created, newRevision };
   }
@@ -205,10 +242,63 @@ export class Controller {
       traffic: [],
       holdReason: null,
       conditions: new Map(),
+      rollout: null,
+      events: [],
     };
     this.services.set(key, rec);
     this.reconcileTraffic(rec);
     this.publish();
+  }
+
+  /**
+   * Applies a traffic command (`sluice traffic|promote|rollback`) by editing the predictor's traffic fields. The
+   * result is validated like any spec; on any error nothing changes and the current split stays.
+   */
+  async updateTraffic(namespace: string, name: string, cmd: TrafficCommand): Promise<InferenceService> {
+    const rec = this.services.get(`${namespace}/${name}`);
+    if (!rec) throw new HttpError(404, `inferenceservices "${name}" not found`);
+    if (cmd.op === 'rollback' && (rec.latestRolledout === null || (rec.latestRolledout === rec.revisions.at(-1) && rec.previousRolledout === null)))
+      throw new HttpError(409, `nothing to roll back to: ${namespace}/${name} has no earlier rolled-out revision`);
+    const next = structuredClone(rec.object);
+    const p = next.spec.predictor as typeof next.spec.predictor & { traffic?: unknown };
+    const fields = applyTrafficCommand(
+      { canaryTrafficPercent: p.canaryTrafficPercent, traffic: p.traffic as never },
+      cmd,
+      rec.revisions,
+    );
+    delete p.canaryTrafficPercent;
+    delete p.traffic;
+    if (fields.canaryTrafficPercent !== undefined) p.canaryTrafficPercent = fields.canaryTrafficPercent;
+    if (fields.traffic !== undefined) p.traffic = fields.traffic;
+    if (fields.traffic !== undefined && isExplicitSplit(fields.traffic) && p.rollout !== undefined) delete p.rollout;
+    // The same schema as every spec: a bad split is refused here, before anything changes.
+    const { object } = parseInferenceService(JSON.parse(JSON.stringify(next)) as unknown);
+    // A manual split decision ends a progressive rollout (restored if the change is refused).
+    const before = rec.rollout ? { ...rec.rollout } : null;
+    if (rec.rollout && cmd.op !== 'tag' && cmd.op !== 'remove-tag') {
+      // promote / to-latest decide for the canary, rollback against it; other splits just end a running rollout.
+      const phase = cmd.op === 'rollback' ? 'RolledBack' : cmd.op === 'promote' || cmd.op === 'to-latest' ? 'Succeeded' : rec.rollout.phase === 'Progressing' ? 'Succeeded' : rec.rollout.phase;
+      rec.rollout = { ...rec.rollout, phase, message: `${cmd.op} by user` };
+    }
+    let r: Awaited<ReturnType<Controller['apply']>>;
+    try {
+      r = await this.apply(object, rec.source);
+    } catch (err) {
+      rec.rollout = before;
+      throw err;
+    }
+    this.event(rec, 'Normal', 'TrafficChanged', `${cmd.op}: ${describeTraffic(rec.traffic)}`);
+    return r.object;
+  }
+
+  /** The revisions of a service with their exact spec, newest last. */
+  revisionsOf(namespace: string, name: string): Revision[] | null {
+    const rec = this.services.get(`${namespace}/${name}`);
+    if (!rec) return null;
+    return rec.revisions.flatMap((r) => {
+      const rev = this.revisions.get(`${namespace}/${r}`);
+      return rev ? [structuredClone(rev)] : [];
+    });
   }
 
   async delete(namespace: string, name: string): Promise<boolean> {
@@ -218,14 +308,7 @@ export class Controller {
     this.services.delete(key);
     this.resourceVersion++;
     this.publish();
-    for (const revName of rec.revisions) {
-      const rkey = `${namespace}/${revName}`;
-      this.d.autoscaler.unregister(rkey);
-      this.d.activator.removeRevision(rkey);
-      this.revisions.delete(rkey);
-      this.proven.delete(rkey);
-      await this.d.backend.remove(rkey);
-    }
+    for (const revName of rec.revisions) await this.dropRevision(`${namespace}/${revName}`);
     this.d.logger.info({ service: key }, 'InferenceService deleted');
     return true;
   }
@@ -259,11 +342,15 @@ export class Controller {
 
   private onEndpoint(ev: EndpointEvent): void {
     this.d.activator.onEndpointEvent(ev);
-    if (ev.type === 'removed') this.d.onEndpointRemoved?.(ev.endpoint.url);
-    if (ev.type !== 'ready') return;
     const rkey = ev.endpoint.revisionKey;
+    if (ev.type === 'removed') {
+      this.d.onEndpointRemoved?.(ev.endpoint.url);
+      if (!this.proven.has(rkey) && this.revisions.has(rkey)) this.failures.set(rkey, ev.reason);
+    }
+    if (ev.type !== 'ready') return;
     if (this.proven.has(rkey)) return;
     this.proven.add(rkey);
+    this.failures.delete(rkey);
     const rev = this.revisions.get(rkey);
     if (!rev) return;
     const rec = this.services.get(`${rev.namespace}/${rev.service}`);
@@ -271,7 +358,19 @@ export class Controller {
     this.reconcileTraffic(rec);
     rec.resourceVersion = ++this.resourceVersion;
     this.publish();
+    void this.afterRouteChange(rec);
     this.d.onChange?.(rev.namespace, rev.service);
+  }
+
+  /** Every revision named by an explicit split or tag must exist (or be the one this change creates). */
+  private checkTrafficRevisions(isvc: InferenceService, known: readonly string[]): void {
+    const list = (isvc.spec.predictor as { traffic?: Array<{ revisionName?: string }> }).traffic ?? [];
+    const issues = list.flatMap((t, i) =>
+      t.revisionName !== undefined && !known.includes(t.revisionName)
+        ? [{ path: `spec.predictor.traffic[${i}].revisionName`, message: `revision "${t.revisionName}" does not exist; revisions: ${known.join(', ') || 'none yet'}` }]
+        : [],
+    );
+    if (issues.length > 0) throw new ValidationError(issues, `invalid InferenceService "${isvc.metadata.name}"`);
   }
 
   /** A revision is ready when a replica has answered its probe, or when it is meant to start at zero. */
@@ -281,22 +380,168 @@ export class Controller {
     return rev !== undefined && rev.autoscaling.initialScale === 0 && rev.autoscaling.minReplicas === 0;
   }
 
-  private reconcileTraffic(rec: ServiceRecord): void {
+  private latestReady(rec: ServiceRecord): string | null {
     const ns = rec.object.metadata.namespace ?? 'default';
+    for (let i = rec.revisions.length - 1; i >= 0; i--) if (this.isReady(`${ns}/${rec.revisions[i]}`)) return rec.revisions[i]!;
+    return null;
+  }
+
+  private reconcileTraffic(rec: ServiceRecord): void {
     const latest = rec.revisions[rec.revisions.length - 1]!;
     const annotations = rec.object.metadata.annotations ?? {};
+    const predictor = rec.object.spec.predictor as typeof rec.object.spec.predictor & {
+      traffic?: Array<{ revisionName?: string; latestRevision?: boolean; percent: number; tag?: string }>;
+      rollout?: RolloutPolicy;
+    };
+    const latestReady = this.latestReady(rec);
+    const canary = this.rolloutCanary(rec, predictor, latest, latestReady);
     const result = assignTraffic({
       latestCreated: latest,
-      latestCreatedReady: this.isReady(`${ns}/${latest}`),
+      latestReady,
       latestRolledout: rec.latestRolledout,
       previousRolledout: rec.previousRolledout,
-      canaryTrafficPercent: rec.object.spec.predictor.canaryTrafficPercent ?? null,
+      canaryTrafficPercent: canary,
       tagRouting: annotations['serving.kserve.io/enable-tag-routing'] === 'true',
+      traffic: predictor.traffic ?? null,
     });
     rec.traffic = result.traffic;
     rec.latestRolledout = result.latestRolledout;
     rec.previousRolledout = result.previousRolledout;
     rec.holdReason = result.holdReason;
+  }
+
+  /**
+   * The canary percent in force: the spec's, or — when a rollout policy drives the rollout — the policy's current
+   * step. A new latest revision over a rolled-out one starts a rollout at the first step.
+   */
+  private rolloutCanary(
+    rec: ServiceRecord,
+    predictor: { canaryTrafficPercent?: number; rollout?: RolloutPolicy; traffic?: unknown[] },
+    latest: string,
+    latestReady: string | null,
+  ): number | null {
+    const r = rolloutCanary({
+      prev: rec.rollout,
+      policy: predictor.rollout,
+      specCanary: predictor.canaryTrafficPercent ?? null,
+      explicitSplit: isExplicitSplit(predictor.traffic as never),
+      latestCreated: latest,
+      latestReady,
+      latestRolledout: rec.latestRolledout,
+      now: this.d.clock.now(),
+    });
+    rec.rollout = r.state;
+    if (r.started && r.state)
+      this.event(rec, 'Normal', 'RolloutStarted', `rolling out ${latest} in steps ${predictor.rollout!.steps.join(', ')}% over ${r.state.stable}`);
+    return r.canary;
+  }
+
+  /** Evaluates every progressing rollout once (on a timer; also callable from tests). */
+  async evaluateRollouts(): Promise<void> {
+    const now = this.d.clock.now();
+    for (const rec of this.services.values()) {
+      const r = rec.rollout;
+      const policy = (rec.object.spec.predictor as { rollout?: RolloutPolicy }).rollout;
+      if (!r || r.phase !== 'Progressing' || !policy) continue;
+      const ns = rec.object.metadata.namespace ?? 'default';
+      if (this.latestReady(rec) !== r.revision) continue;
+      const stats = this.d.outcomes;
+      const canary = stats?.stats(`${ns}/${r.revision}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
+      const stable = stats?.stats(`${ns}/${r.stable}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
+      const d = decideRollout({ policy, step: r.step, stepStartedAt: r.stepStartedAt, now, canary, stable });
+      r.message = d.reason;
+      if (d.action === 'hold') continue;
+      if (d.action === 'advance') {
+        r.step = d.toStep;
+        r.stepStartedAt = now;
+        this.event(rec, 'Normal', 'RolloutStepAdvanced', d.reason);
+      } else if (d.action === 'promote') {
+        r.phase = 'Succeeded';
+        this.event(rec, 'Normal', 'RolloutSucceeded', d.reason);
+      } else {
+        r.phase = 'RolledBack';
+        this.event(rec, 'Warning', 'RolloutRolledBack', `rolled back ${r.revision} to ${r.stable}: ${d.reason}`);
+        this.d.logger.warn({ service: `${ns}/${rec.object.metadata.name}`, revision: r.revision, reason: d.reason }, 'rollout rolled back');
+      }
+      this.reconcileTraffic(rec);
+      rec.resourceVersion = ++this.resourceVersion;
+      this.publish();
+      await this.afterRouteChange(rec);
+      this.d.onChange?.(ns, rec.object.metadata.name);
+    }
+  }
+
+  private event(rec: ServiceRecord, type: ServiceEvent['type'], reason: string, message: string): void {
+    rec.events.push({ type, reason, message, time: new Date(this.d.clock.now()).toISOString() });
+    if (rec.events.length > MAX_EVENTS) rec.events.splice(0, rec.events.length - MAX_EVENTS);
+  }
+
+  /** Revision names the data plane can reach for a service (by weight or by tag), plus the latest created. */
+  private routed(rec: ServiceRecord): Set<string> {
+    const out = new Set<string>(this.dataPlaneTargets(rec).map((t) => t.revisionName));
+    out.add(rec.revisions[rec.revisions.length - 1]!);
+    return out;
+  }
+
+  /**
+   * After a route change: revisions no route reaches scale to zero whatever their minReplicas (as Knative does
+   * for unrouted revisions), routed ones get their own settings back, and old unrouted revisions beyond
+   * revisionHistoryLimit that are neither latest- nor previous-rolled-out are deleted.
+   */
+  private async afterRouteChange(rec: ServiceRecord): Promise<void> {
+    const ns = rec.object.metadata.namespace ?? 'default';
+    const routed = this.routed(rec);
+    for (const name of rec.revisions) {
+      const key = `${ns}/${name}`;
+      const rev = this.revisions.get(key);
+      if (!rev) continue;
+      const park = !routed.has(name);
+      if (park === this.parked.has(key)) continue;
+      if (park) {
+        this.parked.add(key);
+        if (rev.autoscaling.minReplicas > 0)
+          await this.d.autoscaler.register({ ...rev, autoscaling: { ...rev.autoscaling, minReplicas: 0 } });
+      } else {
+        this.parked.delete(key);
+        await this.d.autoscaler.register(rev);
+      }
+    }
+    const keep = this.d.revisionHistoryLimit ?? 5;
+    const protectedNames = new Set([...routed, rec.latestRolledout, rec.previousRolledout, rec.rollout?.stable]);
+    const idle = rec.revisions.filter((n) => !protectedNames.has(n));
+    const doomed = idle.slice(0, Math.max(0, idle.length - keep));
+    if (doomed.length === 0) return;
+    rec.revisions = rec.revisions.filter((n) => !doomed.includes(n));
+    for (const n of doomed) {
+      await this.dropRevision(`${ns}/${n}`);
+      this.event(rec, 'Normal', 'RevisionDeleted', `deleted revision ${n}: no traffic, not rolled out, beyond the ${keep} kept`);
+    }
+    rec.resourceVersion = ++this.resourceVersion;
+    this.publish();
+    this.d.onChange?.(ns, rec.object.metadata.name);
+  }
+
+  private async dropRevision(rkey: string): Promise<void> {
+    this.d.autoscaler.unregister(rkey);
+    this.d.activator.removeRevision(rkey);
+    this.d.outcomes?.forget?.(rkey);
+    this.revisions.delete(rkey);
+    this.proven.delete(rkey);
+    this.failures.delete(rkey);
+    this.parked.delete(rkey);
+    await this.d.backend.remove(rkey);
+  }
+
+  /** What the gateway routes on: the resolved traffic, or — before any revision is ready — the latest created at
+   * 100 % so requests are held while it starts (Knative would refuse them). */
+  private dataPlaneTargets(rec: ServiceRecord): TrafficEntry[] {
+    if (rec.traffic.length > 0) return rec.traffic;
+    const latest = rec.revisions[rec.revisions.length - 1];
+    if (latest === undefined) return [];
+    const tags = ((rec.object.spec.predictor as { traffic?: Array<{ revisionName?: string; tag?: string }> }).traffic ?? []).flatMap((t) =>
+      t.tag && t.revisionName ? [{ revisionName: t.revisionName, percent: 0, tag: t.tag, latestRevision: false }] : [],
+    );
+    return [{ revisionName: latest, percent: 100, tag: null, latestRevision: true }, ...tags];
   }
 
   /** Builds the data plane snapshot from scratch and swaps it in atomically. */
@@ -310,9 +555,10 @@ export class Controller {
         namespace: ns,
         service: name,
         modelName: name,
-        hosts: [],
+        hosts: [`${name}-predictor.${ns}.${this.d.domain}`],
+        ...stickyOf(rec.object.metadata.annotations ?? {}),
         targets: Object.freeze(
-          rec.traffic.map((t) => ({
+          this.dataPlaneTargets(rec).map((t) => ({
             revisionKey: `${ns}/${t.revisionName}`,
             revisionName: t.revisionName,
             percent: t.percent,
@@ -347,30 +593,38 @@ export class Controller {
     const ns = rec.object.metadata.namespace ?? 'default';
     const name = rec.object.metadata.name;
     const host = `${name}.${ns}.${this.d.domain}`;
+    const predictorHost = `${name}-predictor.${ns}.${this.d.domain}`;
     const latestCreated = rec.revisions[rec.revisions.length - 1] ?? null;
-    let latestReady: string | null = null;
-    for (let i = rec.revisions.length - 1; i >= 0; i--) {
-      if (this.isReady(`${ns}/${rec.revisions[i]}`)) {
-        latestReady = rec.revisions[i]!;
-        break;
-      }
-    }
+    const latestReady = this.latestReady(rec);
     const now = new Date(this.d.clock.now()).toISOString();
-    const predictorReady = latestReady !== null && rec.traffic.some((t) => t.percent > 0);
-    this.setCondition(rec, 'IngressReady', true, undefined, undefined, now);
-    this.setCondition(
-      rec,
-      'PredictorReady',
-      predictorReady,
-      predictorReady ? undefined : 'RevisionMissing',
-      rec.holdReason ?? (predictorReady ? undefined : `revision ${latestCreated} has no ready replica yet`),
-      now,
-    );
-    this.setCondition(rec, 'Ready', predictorReady, predictorReady ? undefined : 'PredictorNotReady', undefined, now);
+    const conditions = serviceConditions({
+      service: `${ns}/${name}`,
+      latestCreated,
+      latestReady,
+      failure: latestCreated ? this.failures.get(`${ns}/${latestCreated}`) : undefined,
+      holdReason: rec.holdReason,
+      routed: rec.traffic.length > 0,
+      rollout: rec.rollout,
+    });
+    if (!rec.rollout) rec.conditions.delete('RolloutSucceeded');
+    for (const [type, value] of conditions) this.setCondition(rec, type, value, now);
+    const r = rec.rollout;
+    const routedNow = new Map<string, { percent: number; tags: string[] }>();
+    for (const t of this.dataPlaneTargets(rec)) {
+      const e = routedNow.get(t.revisionName) ?? { percent: 0, tags: [] };
+      e.percent += t.percent;
+      if (t.tag) e.tags.push(t.tag);
+      routedNow.set(t.revisionName, e);
+    }
     const revisions = rec.revisions.map((revName) => {
       const s = this.d.autoscaler.status(`${ns}/${revName}`);
+      const rev = this.revisions.get(`${ns}/${revName}`);
       return {
         name: revName,
+        createdAt: rev?.createdAt ?? null,
+        ready: this.isReady(`${ns}/${revName}`),
+        trafficPercent: routedNow.get(revName)?.percent ?? 0,
+        tags: routedNow.get(revName)?.tags ?? [],
         desiredReplicas: s?.desiredReplicas ?? 0,
         readyReplicas: s?.readyReplicas ?? 0,
         startingReplicas: s?.startingReplicas ?? 0,
@@ -383,8 +637,10 @@ export class Controller {
     });
     // A revision held back by GPU capacity says so at the top level too.
     const gpu = revisions.flatMap((r) => ('conditions' in r ? (r.conditions ?? []) : [])).find((c) => c.status === 'False');
-    if (gpu) this.setCondition(rec, 'GpuCapacity', false, gpu.reason, gpu.message, now);
-    else if (rec.conditions.has('GpuCapacity')) this.setCondition(rec, 'GpuCapacity', true, 'Sufficient', undefined, now);
+    if (gpu) this.setCondition(rec, 'GpuCapacity', ['False', gpu.reason, gpu.message], now);
+    else if (rec.conditions.has('GpuCapacity')) this.setCondition(rec, 'GpuCapacity', ['True', 'Sufficient'], now);
+    // KServe omits empty revision names (omitempty); so do we.
+    const named = (k: string, v: string | null): Record<string, string> => (v ? { [k]: v } : {});
     return {
       ...structuredClone(rec.object),
       metadata: {
@@ -402,43 +658,50 @@ export class Controller {
         conditions: [...rec.conditions.values()],
         components: {
           predictor: {
-            url: this.url(`${name}-predictor.${ns}.${this.d.domain}`),
-            latestCreatedRevision: latestCreated,
-            latestReadyRevision: latestReady,
-            latestRolledoutRevision: rec.latestRolledout,
-            ...(rec.previousRolledout ? { previousRolledoutRevision: rec.previousRolledout } : {}),
+            url: this.url(predictorHost),
+            ...named('latestCreatedRevision', latestCreated),
+            ...named('latestReadyRevision', latestReady),
+            ...named('latestRolledoutRevision', rec.latestRolledout),
+            ...named('previousRolledoutRevision', rec.previousRolledout),
             traffic: rec.traffic.map((t) => ({
+              ...(t.tag ? { tag: t.tag } : {}),
               revisionName: t.revisionName,
-              percent: t.percent,
               latestRevision: t.latestRevision,
-              ...(t.tag ? { tag: t.tag, url: this.url(`${t.tag}-${host}`) } : {}),
+              percent: t.percent,
+              ...(t.tag ? { url: this.url(`${t.tag}-${predictorHost}`) } : {}),
             })),
           },
         },
+        ...(r ? { rollout: { revision: r.revision, stable: r.stable, phase: r.phase, step: r.step, message: r.message } } : {}),
         revisions,
+        events: rec.events.map((e) => ({ ...e })),
       },
     } as InferenceService & { status: unknown };
   }
 
-  private setCondition(
-    rec: ServiceRecord,
-    type: string,
-    ok: boolean,
-    reason: string | undefined,
-    message: string | undefined,
-    now: string,
-  ): void {
-    const status = ok ? 'True' : 'False';
+  private setCondition(rec: ServiceRecord, type: string, c: ConditionValue, now: string): void {
+    const [status, reason, message] = c;
     const prev = rec.conditions.get(type);
-    const c: Condition = {
+    rec.conditions.set(type, {
       type,
       status,
       lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now,
       ...(reason ? { reason } : {}),
       ...(message ? { message } : {}),
-    };
-    rec.conditions.set(type, c);
+    });
   }
+}
+
+/** Optional stickiness (Sluice annotations): one user keeps one revision while the weights allow it. */
+function stickyOf(annotations: Record<string, string>): { sticky?: { header?: string; cookie?: string } } {
+  const header = annotations['sluice.dev/sticky-header']?.toLowerCase();
+  const cookie = annotations['sluice.dev/sticky-cookie'];
+  if (!header && !cookie) return {};
+  return { sticky: { ...(header ? { header } : {}), ...(cookie ? { cookie } : {}) } };
+}
+
+function describeTraffic(traffic: readonly TrafficEntry[]): string {
+  return traffic.map((t) => `${t.revisionName}=${t.percent}%${t.tag ? ` (tag ${t.tag})` : ''}`).join(', ') || 'no traffic';
 }
 
 function generationOf(revName: string): number {

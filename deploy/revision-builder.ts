@@ -28,13 +28,15 @@ export const PROTOCOL_ENV = 'PROTOCOL';
 export const PROTOCOL_ANNOTATION = 'sluice.dev/protocol-version';
 
 /**
- * Short sha256 of what the component serves: its spec without canaryTrafficPercent, plus the
+ * Short sha256 of what the component serves: its spec without the traffic fields (canaryTrafficPercent and
+ * Sluice's traffic and rollout), plus the
  * autoscaling.knative.dev annotations. Labels and other annotations do not count.
  */
 export function servingHash(isvc: InferenceService, component: ComponentName): string {
   const spec = componentOf(isvc, component);
   if (spec === undefined) throw new Error(`InferenceService ${isvc.metadata.name} has no ${component}`);
-  const { canaryTrafficPercent: _canary, ...serving } = spec;
+  const { canaryTrafficPercent: _canary, ...rest } = spec;
+  const { traffic: _traffic, rollout: _rollout, ...serving } = rest as typeof rest & { traffic?: unknown; rollout?: unknown };
   const material = canonicalJson({ spec: serving, autoscaling: autoscalingAnnotations(isvc.metadata.annotations) });
   return createHash('sha256').update(material).digest('hex').slice(0, HASH_LENGTH);
 }

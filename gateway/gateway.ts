@@ -9,6 +9,7 @@ import type { SluiceMetrics } from '../core/metrics.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
 import { ClientGone } from './client-gone.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
+import type { OutcomeRecorder } from './outcome-recorder.js';
 import { matchRoute } from './route-table.js';
 import { TrafficPicker } from './traffic-picker.js';
 
@@ -27,6 +28,8 @@ export interface GatewayDeps {
    * header. An auth layer can map API keys to classes here.
    */
   priorityOf?: (req: IncomingMessage) => Priority;
+  /** Per-revision request outcomes for rollout policies (h7 hook; see docs/traffic.md). */
+  outcomes?: OutcomeRecorder;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -81,7 +84,7 @@ export class Gateway {
       writeError(res, 404, `no InferenceService matches host "${req.headers.host ?? ''}" and path "${req.url ?? ''}"`);
       return;
     }
-    const target = this.picker.pick(match.route, match.tag);
+    const target = this.picker.pick(match.route, match.tag, req.headers);
     if (!target) {
       this.d.metrics.unroutedTotal.inc({ reason: match.tag ? 'unknown_tag' : 'no_traffic' });
       if (match.tag) writeError(res, 404, `InferenceService ${match.route.namespace}/${match.route.service} has no tag "${match.tag}"`);
@@ -110,12 +113,14 @@ export class Gateway {
     collector.begin(rev.key);
     metrics.inflight.inc(labels);
     let status = 0;
+    let coldStartMs = 0;
     try {
       const bytes = Number(req.headers['content-length'] ?? 0) || 0;
       const priority = this.d.priorityOf ? this.d.priorityOf(req) : parsePriority(req.headers[PRIORITY_HEADER]);
       for (;;) {
         const acquired = activator.acquire(rev.key, { signal: abort, deadlineAt, bytes, priority });
         const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+        if (lease.coldStart) coldStartMs = lease.heldMs;
         try {
           status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
             path,
@@ -152,6 +157,7 @@ export class Gateway {
       metrics.inflight.dec(labels);
       metrics.requestsTotal.inc({ ...labels, code: String(status) });
       metrics.requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      this.d.outcomes?.record(rev.key, clock.now(), status, Number(process.hrtime.bigint() - started) / 1e6, coldStartMs);
     }
   }
 

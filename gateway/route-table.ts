@@ -13,11 +13,13 @@ export function buildRouteTable(routes: Iterable<Route>, domain: string, version
     all.set(key, r);
     byName.set(key, r);
     const base = `${r.service}.${r.namespace}.${domain}`;
-    byHost.set(base, { route: r, tag: null });
-    for (const h of r.hosts) byHost.set(h.toLowerCase(), { route: r, tag: null });
     const tags = new Set<string>(['latest', 'prev']);
     for (const t of r.targets) if (t.tag) tags.add(t.tag);
-    for (const tag of tags) byHost.set(`${tag}-${base}`, { route: r, tag });
+    // Every host also answers with a tag prefix: `<tag>-<host>` selects that tag's revision.
+    for (const h of [base, ...r.hosts.map((x) => x.toLowerCase())]) {
+      byHost.set(h, { route: r, tag: null });
+      for (const tag of tags) byHost.set(`${tag}-${h}`, { route: r, tag });
+    }
     // Path routing by model name: the default namespace wins a clash, then the first by name.
     const prev = byModel.get(r.modelName);
     if (!prev || (r.namespace === 'default' && prev.namespace !== 'default')) byModel.set(r.modelName, r);

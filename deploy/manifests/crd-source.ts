@@ -167,6 +167,26 @@ function predictor(): Schema {
   for (const [k, d] of Object.entries(frameworks)) keys[k] = frameworkSpec(d);
   return podComponent('The model server: one framework key, `model`, or custom containers.', {
     ...keys,
+    traffic: arr(
+      obj({
+        revisionName: str('A revision of this InferenceService.'),
+        latestRevision: bool('Target the latest ready revision instead of a named one.'),
+        percent: int('Share of requests; 0 for a tag-only entry.', { format: undefined, minimum: 0, maximum: 100 }),
+        tag: str('Name that reaches this revision: <tag>-<name>.<ns>.<domain>, x-sluice-tag, /serving/<ns>/<name>/tags/<tag>/.'),
+      }, undefined, ['percent']),
+      'Sluice extension: an explicit traffic split (percents sum to 100) or tag-only entries (all 0). See docs/traffic.md.',
+    ),
+    rollout: obj(
+      {
+        steps: arr(int(undefined, { format: undefined, minimum: 1, maximum: 100 }), 'Canary percents, strictly increasing.'),
+        dwellSeconds: { type: 'number', minimum: 0, description: 'Least time per step.' },
+        maxErrorRateDelta: { type: 'number', minimum: 0, maximum: 1, description: 'Most the canary error rate may exceed the stable one (fraction).' },
+        maxP99Ratio: { type: 'number', minimum: 1, description: "Most the canary p99 model latency may be, as a multiple of the stable revision's." },
+        minRequests: int('Canary requests per step before it is judged.', { format: undefined, minimum: 1 }),
+      },
+      'Sluice extension: progressive delivery policy. See docs/traffic.md.',
+      ['steps'],
+    ),
     model: {
       type: 'object',
       description: 'Model with its format; the runtime is selected from the catalogue unless `runtime` names one.',

@@ -1,0 +1,85 @@
+/** `sluice traffic`, `sluice promote`, `sluice rollback`, `sluice revisions`: traffic management from the shell. */
+import type { TrafficCommand } from '../deploy/traffic-commands.js';
+import { AdminClient } from './admin-client.js';
+import { DEFAULT_SERVER, type Io } from './commands.js';
+import { age, checkFormat, printObjects, table } from './output.js';
+
+export interface TrafficFlags {
+  toRevisions?: string;
+  toLatest?: boolean;
+  canary?: number;
+  tag?: string;
+  removeTag?: string;
+}
+
+interface Target {
+  namespace?: string;
+  server?: string;
+}
+
+/** Reads exactly one traffic operation from the flags. */
+export function commandFromFlags(f: TrafficFlags): TrafficCommand {
+  const given = [f.toRevisions !== undefined, f.toLatest === true, f.canary !== undefined, f.tag !== undefined, f.removeTag !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new Error('give exactly one of --to-revisions REV=P,…, --to-latest, --canary P, --tag TAG=REV, --remove-tag TAG');
+  if (f.toRevisions !== undefined) {
+    const split: Record<string, number> = {};
+    for (const part of f.toRevisions.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const m = /^([^=]+)=(\d+)$/.exec(part);
+      if (!m) throw new Error(`--to-revisions: "${part}" is not REVISION=PERCENT (e.g. iris-predictor-00002=10)`);
+      if (split[m[1]!] !== undefined) throw new Error(`--to-revisions: ${m[1]} is given twice`);
+      split[m[1]!] = Number(m[2]);
+    }
+    return { op: 'to-revisions', split };
+  }
+  if (f.toLatest) return { op: 'to-latest' };
+  if (f.canary !== undefined) return { op: 'canary', percent: f.canary };
+  if (f.tag !== undefined) {
+    const m = /^([^=]+)=(.+)$/.exec(f.tag);
+    if (!m) throw new Error(`--tag: "${f.tag}" is not TAG=REVISION (REVISION may be LATEST)`);
+    return { op: 'tag', tag: m[1]!, revision: m[2]! };
+  }
+  return { op: 'remove-tag', tag: f.removeTag! };
+}
+
+type Obj = Record<string, unknown>;
+
+function summary(obj: Obj): string {
+  const status = obj.status as { components?: { predictor?: { traffic?: Obj[] } } } | undefined;
+  const t = status?.components?.predictor?.traffic ?? [];
+  return t.map((x) => `${String(x.revisionName)}=${String(x.percent)}%${x.tag ? ` (tag ${String(x.tag)})` : ''}`).join(', ') || 'no ready revision yet';
+}
+
+export async function sendTrafficCommand(io: Io, name: string, cmd: TrafficCommand, o: Target): Promise<void> {
+  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const obj = await client.traffic(o.namespace ?? 'default', name, cmd);
+  io.out(`inferenceservice.serving.kserve.io/${name} traffic: ${summary(obj)}\n`);
+}
+
+/** `sluice revisions NAME`: revision, traffic %, tags, ready/desired replicas, created. */
+export async function revisionsCommand(io: Io, name: string, o: Target & { output?: string }): Promise<void> {
+  const format = checkFormat(o.output, true);
+  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const ns = o.namespace ?? 'default';
+  if (format !== 'table') {
+    io.out(printObjects(await client.revisions(ns, name), format, true));
+    return;
+  }
+  const obj = await client.get(ns, name);
+  const status = obj.status as { revisions?: Obj[]; components?: { predictor?: Obj } };
+  const p = status.components?.predictor ?? {};
+  const rows = (status.revisions ?? [])
+    .slice()
+    .reverse()
+    .map((r) => {
+      const marks = [r.name === p.latestRolledoutRevision ? 'rolled-out' : '', r.name === p.previousRolledoutRevision ? 'previous' : ''].filter(Boolean).join(',');
+      return [
+        String(r.name),
+        `${String(r.trafficPercent ?? 0)}%`,
+        ((r.tags as string[] | undefined) ?? []).join(',') || '-',
+        `${String(r.readyReplicas ?? 0)}/${String(r.desiredReplicas ?? 0)}`,
+        marks || '-',
+        age(r.createdAt),
+      ];
+    });
+  io.out(table(['REVISION', 'TRAFFIC', 'TAGS', 'READY', 'ROLLOUT', 'CREATED'], rows));
+}

@@ -1,0 +1,46 @@
+/**
+ * The conditions of an InferenceService, read as KServe reads a Knative service: a configuration half (is the
+ * latest revision ready?) and a route half (can traffic be served?), combined into PredictorReady and Ready.
+ * Plus Sluice's RolloutSucceeded while a rollout policy drives the canary. Pure.
+ */
+import type { RolloutState } from './rollout-state.js';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+export type ConditionValue = readonly [ConditionStatus, string?, string?];
+
+export interface ConditionInput {
+  service: string;
+  latestCreated: string | null;
+  latestReady: string | null;
+  /** Why the latest created revision lost a replica before ever being ready, if it did. */
+  failure: string | undefined;
+  /** Why the latest revision gets less than asked (from assignTraffic). */
+  holdReason: string | null;
+  /** The resolved traffic has at least one target. */
+  routed: boolean;
+  rollout: RolloutState | null;
+}
+
+/** Condition type → [status, reason?, message?]; `RolloutSucceeded` is absent without a rollout. */
+export function serviceConditions(x: ConditionInput): Array<[string, ConditionValue]> {
+  const config: ConditionValue =
+    x.latestCreated !== null && x.latestReady === x.latestCreated
+      ? ['True']
+      : x.failure
+        ? ['False', 'RevisionFailed', `revision ${x.latestCreated} failed to become ready: ${x.failure}${x.latestReady ? `; traffic stays on ${x.latestReady}` : ''}`]
+        : ['Unknown', 'RevisionNotReady', x.holdReason ?? `revision ${x.latestCreated} is not ready yet`];
+  const route: ConditionValue = x.routed ? ['True'] : ['Unknown', 'RevisionMissing', `no ready revision of ${x.service} can take traffic yet`];
+  const ready: ConditionValue = config[0] === 'True' && route[0] === 'True' ? ['True'] : config[0] === 'False' ? config : route[0] !== 'True' ? route : config;
+  const out: Array<[string, ConditionValue]> = [
+    ['IngressReady', ['True']],
+    ['PredictorConfigurationReady', config],
+    ['PredictorRouteReady', route],
+    ['LatestDeploymentReady', config[0] === 'True' ? ['True'] : [config[0], 'PredictorConfigurationReady not ready']],
+    ['RoutesReady', route[0] === 'True' ? ['True'] : [route[0], 'PredictorRouteReady not ready']],
+    ['PredictorReady', ready],
+    ['Ready', ready[0] === 'True' ? ['True'] : [ready[0], 'PredictorNotReady', ready[2]]],
+  ];
+  const r = x.rollout;
+  if (r) out.push(['RolloutSucceeded', [r.phase === 'Succeeded' ? 'True' : r.phase === 'RolledBack' ? 'False' : 'Unknown', r.phase, r.message]]);
+  return out;
+}

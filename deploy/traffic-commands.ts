@@ -1,0 +1,121 @@
+/**
+ * The traffic commands of the CLI and admin API (`sluice traffic|promote|rollback`), as pure edits of the
+ * predictor's traffic fields. The result is checked by the same schema as any spec, so a bad split is refused
+ * with the same errors and nothing changes.
+ */
+import type { TrafficTargetSpec } from '../api/traffic-spec.js';
+import { HttpError } from '../core/errors.js';
+
+/** `LATEST` in a split or tag names the latest ready revision (a `latestRevision: true` target). */
+export const LATEST = 'LATEST';
+
+export type TrafficCommand =
+  | { op: 'to-revisions'; split: Record<string, number> }
+  | { op: 'to-latest' }
+  | { op: 'canary'; percent: number }
+  | { op: 'tag'; tag: string; revision: string }
+  | { op: 'remove-tag'; tag: string }
+  | { op: 'promote' }
+  | { op: 'rollback' };
+
+export interface TrafficFields {
+  canaryTrafficPercent?: number;
+  traffic?: TrafficTargetSpec[];
+}
+
+/** Reads a command from an admin API body, with errors that say what is expected. */
+export function parseTrafficCommand(body: unknown): TrafficCommand {
+  const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  const bad = (m: string): never => {
+    throw new HttpError(400, m);
+  };
+  switch (b.op) {
+    case 'to-revisions': {
+      const split = b.split;
+      if (!split || typeof split !== 'object' || Array.isArray(split)) bad('to-revisions needs "split": {"<revision>": <percent>, …}');
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(split as Record<string, unknown>)) {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100) bad(`split: ${k} must be an integer percent 0..100, got ${JSON.stringify(v)}`);
+        out[k] = v as number;
+      }
+      return { op: 'to-revisions', split: out };
+    }
+    case 'canary':
+      if (typeof b.percent !== 'number' || !Number.isInteger(b.percent) || b.percent < 0 || b.percent > 100)
+        bad(`canary needs "percent": an integer 0..100, got ${JSON.stringify(b.percent)}`);
+      return { op: 'canary', percent: b.percent as number };
+    case 'tag':
+      if (typeof b.tag !== 'string' || typeof b.revision !== 'string') bad('tag needs "tag" and "revision" strings');
+      return { op: 'tag', tag: b.tag as string, revision: b.revision as string };
+    case 'remove-tag':
+      if (typeof b.tag !== 'string') bad('remove-tag needs a "tag" string');
+      return { op: 'remove-tag', tag: b.tag as string };
+    case 'to-latest':
+    case 'promote':
+    case 'rollback':
+      return { op: b.op };
+    default:
+      return bad(`unknown traffic op ${JSON.stringify(b.op)}; one of to-revisions, to-latest, canary, tag, remove-tag, promote, rollback`);
+  }
+}
+
+/** Applies a command to the current traffic fields. `revisions` are the service's revision names. */
+export function applyTrafficCommand(current: TrafficFields, cmd: TrafficCommand, revisions: readonly string[]): TrafficFields {
+  const target = (rev: string): Pick<TrafficTargetSpec, 'revisionName' | 'latestRevision'> => {
+    if (rev === LATEST) return { latestRevision: true };
+    if (!revisions.includes(rev))
+      throw new HttpError(422, `revision "${rev}" does not exist; revisions: ${revisions.join(', ') || 'none'} (or ${LATEST})`);
+    return { revisionName: rev };
+  };
+  // Tags survive every split change: explicit entries keep theirs as tag-only (0 %) entries.
+  const tagsOnly = (list: readonly TrafficTargetSpec[]): TrafficTargetSpec[] =>
+    list.filter((t) => t.tag !== undefined).map((t) => ({ ...pick(t), percent: 0, tag: t.tag }));
+  const tags = tagsOnly(current.traffic ?? []);
+  const withTags = (fields: TrafficFields, extra: TrafficTargetSpec[]): TrafficFields => {
+    const out: TrafficFields = {};
+    if (fields.canaryTrafficPercent !== undefined) out.canaryTrafficPercent = fields.canaryTrafficPercent;
+    const list = [...(fields.traffic ?? []), ...extra];
+    if (list.length > 0) out.traffic = list;
+    return out;
+  };
+  switch (cmd.op) {
+    case 'to-revisions': {
+      const entries = Object.entries(cmd.split).filter(([, p]) => p > 0);
+      if (entries.length === 0) throw new HttpError(422, 'the split sends no traffic anywhere; give percents summing to 100');
+      const sum = entries.reduce((s, [, p]) => s + p, 0);
+      if (sum !== 100) throw new HttpError(422, `percents must sum to 100, got ${sum} (${entries.map(([r, p]) => `${r}=${p}`).join(',')})`);
+      return withTags({ traffic: entries.map(([rev, percent]) => ({ ...target(rev), percent })) }, tags);
+    }
+    case 'to-latest':
+    case 'promote':
+      return withTags({}, tags);
+    case 'canary':
+      return withTags({ canaryTrafficPercent: cmd.percent }, tags);
+    case 'rollback':
+      return withTags({ canaryTrafficPercent: 0 }, tags);
+    case 'tag': {
+      const t = target(cmd.revision);
+      const rest = removeTag(current.traffic ?? [], cmd.tag);
+      return withTags({ ...(current.canaryTrafficPercent !== undefined ? { canaryTrafficPercent: current.canaryTrafficPercent } : {}), traffic: rest }, [{ ...t, percent: 0, tag: cmd.tag }]);
+    }
+    case 'remove-tag': {
+      const list = current.traffic ?? [];
+      if (!list.some((t) => t.tag === cmd.tag))
+        throw new HttpError(422, `no tag "${cmd.tag}" to remove; tags: ${list.flatMap((t) => (t.tag ? [t.tag] : [])).join(', ') || 'none'}`);
+      return withTags({ ...(current.canaryTrafficPercent !== undefined ? { canaryTrafficPercent: current.canaryTrafficPercent } : {}), traffic: removeTag(list, cmd.tag) }, []);
+    }
+  }
+}
+
+function removeTag(list: readonly TrafficTargetSpec[], tag: string): TrafficTargetSpec[] {
+  const out: TrafficTargetSpec[] = [];
+  for (const t of list) {
+    if (t.tag !== tag) out.push({ ...t });
+    else if (t.percent > 0) out.push({ ...pick(t), percent: t.percent });
+  }
+  return out;
+}
+
+function pick(t: TrafficTargetSpec): Pick<TrafficTargetSpec, 'revisionName' | 'latestRevision'> {
+  return t.latestRevision ? { latestRevision: true } : { revisionName: t.revisionName! };
+}

@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Embedded } from '../../cli/embedded.js';
+import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { SLUICE_ROOT } from '../support/paths.js';
+
+const run = promisify(execFile);
+const CLI = join(SLUICE_ROOT, 'dist', 'cli', 'main.js');
+const R1 = 'walk-predictor-00001';
+const R2 = 'walk-predictor-00002';
+
+async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { cwd: SLUICE_ROOT });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('sluice traffic / promote / rollback / revisions against a running server', () => {
+  let s: Embedded;
+  const at = (): string[] => ['--server', s.adminUrl];
+  // Revisions that start at zero count as ready without replicas: no child processes needed here.
+  const zero = { 'autoscaling.knative.dev/initial-scale': '0' };
+
+  beforeAll(async () => {
+    s = await startTestSluice(configFolder({}));
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+    for (const [i, label] of ['v1', 'v2'].entries()) {
+      const file = join(dir, `walk-${i}.yaml`);
+      writeFileSync(file, demoService('walk', { annotations: zero, env: { SLUICE_DEMO_LABEL: label } }));
+      expect((await sluice(['apply', '-f', file, ...at()])).code).toBe(0);
+    }
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('splits, refuses a bad split, tags, rolls back, promotes — and lists revisions', async () => {
+    const split = await sluice(['traffic', 'walk', '--to-revisions', `${R1}=90,${R2}=10`, ...at()]);
+    expect(split).toMatchObject({ code: 0, stderr: '', stdout: `inferenceservice.serving.kserve.io/walk traffic: ${R1}=90%, ${R2}=10%\n` });
+
+    const bad = await sluice(['traffic', 'walk', '--to-revisions', `${R1}=90,${R2}=20`, ...at()]);
+    expect(bad).toMatchObject({ code: 1, stdout: '', stderr: `error: percents must sum to 100, got 110 (${R1}=90,${R2}=20)\n` });
+    const none = await sluice(['traffic', 'walk', ...at()]);
+    expect(none.stderr).toBe('error: give exactly one of --to-revisions REV=P,…, --to-latest, --canary P, --tag TAG=REV, --remove-tag TAG\n');
+
+    const tagged = await sluice(['traffic', 'walk', '--tag', `old=${R1}`, ...at()]);
+    expect(tagged.stdout).toBe(`inferenceservice.serving.kserve.io/walk traffic: ${R1}=90%, ${R2}=10%, ${R1}=0% (tag old)\n`);
+
+    const table = await sluice(['revisions', 'walk', ...at()]);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^REVISION\s+TRAFFIC\s+TAGS\s+READY\s+ROLLOUT\s+CREATED$/);
+    expect(lines[1]).toMatch(new RegExp(`^${R2}\\s+10%\\s+-\\s+0/0\\s+rolled-out\\s+\\d+s$`));
+    expect(lines[2]).toMatch(new RegExp(`^${R1}\\s+90%\\s+old\\s+0/0\\s+previous\\s+\\d+s$`));
+
+    const back = await sluice(['rollback', 'walk', ...at()]);
+    expect(back.stdout).toBe(`inferenceservice.serving.kserve.io/walk traffic: ${R2}=0%, ${R1}=100% (tag prev), ${R1}=0% (tag old)\n`);
+    const promoted = await sluice(['promote', 'walk', ...at()]);
+    expect(promoted.stdout).toBe(`inferenceservice.serving.kserve.io/walk traffic: ${R2}=100%, ${R1}=0% (tag old)\n`);
+
+    const yaml = await sluice(['revisions', 'walk', '-o', 'yaml', ...at()]);
+    expect(yaml.stdout).toMatch(/name: SLUICE_DEMO_LABEL\n\s+value: v1/);
+  });
+});

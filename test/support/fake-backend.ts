@@ -1,0 +1,53 @@
+/**
+ * A Backend that starts nothing: tests drive endpoint events by hand (`ready`, `fail`) to replay what replicas
+ * would do, and read back what the controller asked for (applied revisions, scale calls, removals).
+ */
+import type { Revision } from '../../api/revision.js';
+import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../deploy/backends/backend.js';
+
+export class FakeBackend implements Backend {
+  readonly applied = new Map<string, Revision>();
+  readonly removed: string[] = [];
+  readonly desired = new Map<string, number>();
+  private readonly ready = new Map<string, Endpoint[]>();
+  private readonly listeners = new Set<(e: EndpointEvent) => void>();
+  private seq = 0;
+
+  async apply(revision: Revision): Promise<void> {
+    this.applied.set(`${revision.namespace}/${revision.name}`, revision);
+  }
+  async scale(key: string, replicas: number): Promise<void> {
+    this.desired.set(key, replicas);
+  }
+  async remove(key: string): Promise<void> {
+    this.removed.push(key);
+    this.applied.delete(key);
+    this.ready.delete(key);
+  }
+  counts(key: string): ReplicaCounts {
+    return { desired: this.desired.get(key) ?? 0, starting: 0, ready: this.ready.get(key)?.length ?? 0 };
+  }
+  endpoints(key: string): Endpoint[] {
+    return this.ready.get(key) ?? [];
+  }
+  subscribe(listener: (e: EndpointEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  async close(): Promise<void> {}
+
+  /** A replica of the revision answered its probe (at `url` when given). */
+  markReady(key: string, url = `http://127.0.0.1:1/${++this.seq}`): Endpoint {
+    const ep: Endpoint = { id: `${key}#${++this.seq}`, revisionKey: key, url, capacity: 0 };
+    this.ready.set(key, [...(this.ready.get(key) ?? []), ep]);
+    this.emit({ type: 'ready', endpoint: ep });
+    return ep;
+  }
+  /** A replica that never became ready went away. */
+  fail(key: string, reason: string): void {
+    this.emit({ type: 'removed', endpoint: { id: `${key}#${++this.seq}`, revisionKey: key, url: 'http://127.0.0.1:1', capacity: 0 }, reason });
+  }
+  private emit(e: EndpointEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}
