@@ -34,8 +34,9 @@ describe('buildRevision', () => {
       containerConcurrency: 0,
       timeoutSeconds: 300,
       gpus: {},
-      local: null,
     });
+    // The built-in catalogue ships a local launch recipe for the sklearn server (deploy/catalogue/local/).
+    expect(rev.local?.readinessPath).toBe('/v2/health/ready');
     expect(rev.hash).toMatch(/^[0-9a-f]{16}$/);
     expect(rev.container).toEqual({
       image: 'kserve/sklearnserver:v0.14.1',
