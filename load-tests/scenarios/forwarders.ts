@@ -63,7 +63,7 @@ async function behaviours(ctx: ScenarioContext, upstreams: RunningUpstreams, nam
       `Aborts: ${ctx.settings.aborts} requests per wave to an upstream that answers after 300 ms, each abandoned by the client after 50 ms, 50 at a time; ` +
       'descriptors of the proxy process (tree) before, after wave 1 and after wave 2. Growth that levels off is pooled keep-alive sockets; growth per wave is a leak.',
     '',
-    '| system | upstream timeout → client sees | upstream reset → client sees | 504 vs 502 distinguishable | fds before → wave 1 → wave 2 | sockets | upstream exchanges cancelled / aborted | serves after |',
+    '| system | upstream timeout → client sees | upstream reset → client sees | 504 vs 502 distinguishable | fds before → wave 1 → wave 2 | sockets | aborted requests the upstream still answered (wasted work) | serves after |',
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const name of names) {
@@ -78,7 +78,7 @@ async function behaviours(ctx: ScenarioContext, upstreams: RunningUpstreams, nam
       lines.push(
         `| ${name} | ${describeOutcome(failure.timeout)} | ${describeOutcome(failure.reset)} | ${failure.distinguishable ? 'yes' : '**no**'} | ` +
           (aborts
-            ? `${aborts.fds.join(' → ')} | ${aborts.sockets.join(' → ')} | ${aborts.upstreamCancelled} / ${aborts.aborted} | ${aborts.statusAfter === 200 ? '200' : `**${aborts.statusAfter}**`} |`
+            ? `${aborts.fds.join(' → ')} | ${aborts.sockets.join(' → ')} | ${aborts.upstreamAnswered} of ${aborts.aborted} | ${aborts.statusAfter === 200 ? '200' : `**${aborts.statusAfter}**`} |`
             : 'n/a | n/a | n/a | n/a |'),
       );
     } finally {

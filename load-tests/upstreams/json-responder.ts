@@ -11,8 +11,10 @@ import { pathToFileURL } from 'node:url';
 export interface ResponderStats {
   name: string;
   requests: number;
-  /** requests whose connection closed before this instance answered (the proxy propagated a client abort) */
+  /** delayed requests whose connection closed before this instance answered (the proxy propagated an abort) */
   cancelled: number;
+  /** delayed requests this instance answered in full (work done, whoever still listened) */
+  delayedAnswered: number;
   openConnections: number;
 }
 
@@ -26,7 +28,7 @@ export interface RunningResponder {
 const BODY = Buffer.from('{"predictions":[[0.1,0.9]],"model":"bench"}');
 
 export async function startJsonResponder(name: string, port = 0): Promise<RunningResponder> {
-  const counters = { requests: 0, cancelled: 0 };
+  const counters = { requests: 0, cancelled: 0, delayedAnswered: 0 };
   let openConnections = 0;
   const stats = (): ResponderStats => ({ name, ...counters, openConnections });
   const server: Server = createServer((req, res) => handle(req, res, counters, stats));
@@ -55,7 +57,7 @@ export async function startJsonResponder(name: string, port = 0): Promise<Runnin
 function handle(
   req: IncomingMessage,
   res: ServerResponse,
-  counters: { requests: number; cancelled: number },
+  counters: { requests: number; cancelled: number; delayedAnswered: number },
   stats: () => ResponderStats,
 ): void {
   const url = req.url ?? '/';
@@ -75,7 +77,10 @@ function handle(
     }
     const delay = Number(query?.get('delay_ms') ?? 0);
     if (delay > 0) {
-      const timer = setTimeout(() => answer(res), delay);
+      const timer = setTimeout(() => {
+        counters.delayedAnswered += 1;
+        answer(res);
+      }, delay);
       res.once('close', () => {
         if (!res.writableEnded) {
           clearTimeout(timer);
