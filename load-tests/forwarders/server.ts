@@ -62,4 +62,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const shutdown = (): void => void running.stop().then(() => process.exit(0));
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // the harness holds our stdin open; when it goes away, so do we
+  process.stdin.on('end', shutdown);
+  process.stdin.resume();
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A service the harness started as a child process; `stop()` ends it (SIGTERM, then SIGKILL after 3 s). */
@@ -16,7 +17,11 @@ export interface SpawnOptions {
   ready: { kind: 'prints-port' } | { kind: 'accepts'; port: number };
   label: string;
   startTimeoutMs?: number;
+  /** run it under harness/guard.js so it dies with the harness (for services that are not our Node scripts) */
+  guarded?: boolean;
 }
+
+const guardScript = fileURLToPath(new URL('./guard.js', import.meta.url));
 
 /** Asks the kernel for a free loopback port (a short race with other processes is accepted). */
 export async function freePort(): Promise<number> {
@@ -27,8 +32,29 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function spawnService(options: SpawnOptions): Promise<ChildService> {
-  const child = spawn(options.command, options.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Every child a run started, so that an interrupted run (SIGINT/SIGTERM) still ends them all. Node children
+ * also exit by themselves when their stdin closes, which covers a harness killed outright.
+ */
+export class ChildRegistry {
+  private readonly live = new Set<ChildProcess>();
+
+  track(child: ChildProcess): void {
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.live].map((c) => stopChild(c)));
+  }
+}
+
+export async function spawnService(registry: ChildRegistry, options: SpawnOptions): Promise<ChildService> {
+  const [command, args] = options.guarded
+    ? [process.execPath, [guardScript, options.command, ...options.args]]
+    : [options.command, options.args];
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  registry.track(child);
   const stderr: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 50) stderr.push(chunk.toString());

@@ -67,7 +67,7 @@ async function behaviours(ctx: ScenarioContext, upstreams: RunningUpstreams, nam
     '|---|---|---|---|---|---|---|---|',
   ];
   for (const name of names) {
-    const set = await startSystems([name], upstreams, { upstreamTimeoutMs: BEHAVIOUR_TIMEOUT_MS }, ctx.log);
+    const set = await startSystems([name], upstreams, { upstreamTimeoutMs: BEHAVIOUR_TIMEOUT_MS, children: ctx.children }, ctx.log);
     try {
       const system = set.started[0];
       if (!system) continue;

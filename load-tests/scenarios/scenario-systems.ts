@@ -10,14 +10,14 @@ import type { ScenarioContext, ScenarioOutput } from './scenario.js';
 export async function withScenarioSystems(
   ctx: ScenarioContext,
   names: readonly string[],
-  options: StartOptions,
+  options: Omit<StartOptions, 'children'>,
   body: (set: SystemSet, upstreams: RunningUpstreams, splitting: ReadonlySet<string>) => Promise<ScenarioOutput>,
 ): Promise<ScenarioOutput> {
   const wanted = ctx.settings.systems ? names.filter((n) => ctx.settings.systems?.includes(n)) : names;
-  const upstreams = await startUpstreamPair();
+  const upstreams = await startUpstreamPair(ctx.children);
   let set: SystemSet | undefined;
   try {
-    set = await startSystems(wanted, upstreams, options, ctx.log);
+    set = await startSystems(wanted, upstreams, { ...options, children: ctx.children }, ctx.log);
     const splitting = new Set(set.started.filter((s) => s.definition.splits).map((s) => s.definition.name));
     const output = await body(set, upstreams, splitting);
     const systemsList = set.started.map((s) => `- **${s.definition.name}**: ${s.definition.describe}`);

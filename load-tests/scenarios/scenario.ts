@@ -1,7 +1,9 @@
+import type { ChildRegistry } from '../harness/child-process.js';
 import type { Settings } from '../harness/settings.js';
 
 export interface ScenarioContext {
   settings: Settings;
+  children: ChildRegistry;
   log(line: string): void;
 }
 

@@ -20,7 +20,7 @@ export function forwarderSystem(forwarder: string): SystemDefinition {
     describe: DESCRIPTIONS[forwarder] ?? forwarder,
     splits: true,
     start: async (upstreams, options) => {
-      const service = await spawnService({
+      const service = await spawnService(options.children, {
         command: process.execPath,
         args: [
           serverScript,

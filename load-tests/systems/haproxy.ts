@@ -18,10 +18,11 @@ export const haproxy: SystemDefinition = {
       timeoutMs: options.upstreamTimeoutMs,
     });
     try {
-      const service = await spawnService({
+      const service = await spawnService(options.children, {
         command: 'haproxy',
         args: ['-db', '-f', config.file],
         ready: { kind: 'accepts', port },
+        guarded: true,
         label: 'haproxy',
       });
       return {

@@ -18,10 +18,11 @@ export const nginx: SystemDefinition = {
       timeoutMs: options.upstreamTimeoutMs,
     });
     try {
-      const service = await spawnService({
+      const service = await spawnService(options.children, {
         command: 'nginx',
         args: ['-e', `${config.dir}/error.log`, '-p', config.dir, '-c', config.file],
         ready: { kind: 'accepts', port },
+        guarded: true,
         label: 'nginx',
       });
       return {

@@ -6,12 +6,14 @@ export interface UpstreamPair {
   weights: readonly [number, number];
 }
 
+import type { ChildRegistry } from '../harness/child-process.js';
+
 export interface StartOptions {
+  /** spawn child processes through this, so an interrupted run ends them */
+  children: ChildRegistry;
   /** how long the system waits for an upstream's response headers before answering 504 */
   upstreamTimeoutMs: number;
 }
-
-export const DEFAULT_START_OPTIONS: StartOptions = { upstreamTimeoutMs: 30_000 };
 
 /** A system under test, started against the shared upstreams; `pid` lets the harness count its descriptors. */
 export interface RunningSystem {

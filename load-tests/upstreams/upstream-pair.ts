@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { spawnService, type ChildService } from '../harness/child-process.js';
+import { spawnService, type ChildRegistry, type ChildService } from '../harness/child-process.js';
 import type { UpstreamPair } from '../systems/system.js';
 import type { ResponderStats } from './json-responder.js';
 
@@ -12,12 +12,12 @@ export interface RunningUpstreams extends UpstreamPair {
 const responderScript = fileURLToPath(new URL('./json-responder.js', import.meta.url));
 
 /** Starts the two JSON responders (primary, canary) as separate processes, as real replicas would be. */
-export async function startUpstreamPair(): Promise<RunningUpstreams> {
+export async function startUpstreamPair(children: ChildRegistry): Promise<RunningUpstreams> {
   const services: ChildService[] = [];
   try {
     for (const name of ['primary', 'canary']) {
       services.push(
-        await spawnService({
+        await spawnService(children, {
           command: process.execPath,
           args: [responderScript, name],
           ready: { kind: 'prints-port' },
