@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openDescriptors } from '../harness/process-fds.js';
+import { openDescriptors } from '../harness/process-stats.js';
 import type { RunningSystem } from '../systems/system.js';
 import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
 

@@ -32,6 +32,7 @@ export async function runClosedLoop(
     completed,
     non2xx: result.non2xx,
     errors: result.errors,
-    perSecond,
+    // autocannon emits one more (empty) tick as it stops
+    perSecond: perSecond.slice(0, Math.round(durationS)),
   };
 }

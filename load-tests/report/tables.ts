@@ -12,6 +12,7 @@ export interface SystemSummary {
   p99: number;
   serviceP50: number;
   canaryShare: number;
+  cpuPerRequestUs: number;
   failures: number;
   rounds: number;
 }
@@ -31,6 +32,7 @@ export function summarise(measurements: Measurements): SystemSummary[] {
       p99: pick((r) => r.latency.p99),
       serviceP50: pick((r) => r.serviceLatency?.p50 ?? Number.NaN),
       canaryShare: pick((r) => r.canaryShare),
+      cpuPerRequestUs: pick((r) => r.cpuPerRequestUs),
       failures: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
       rounds: rounds.length,
     };
@@ -48,12 +50,12 @@ export function saturationTable(rows: readonly SystemSummary[], splitting: Reado
   const of = (name: string): number | undefined => rows.find((r) => r.name === name)?.throughput;
   const [d, n, h] = [of('direct'), of('nginx'), of('haproxy')];
   const lines = [
-    '| system | req/s (median) | min–max over rounds | × direct | × nginx | × haproxy | p50 ms | p99 ms | canary share | errors + non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | req/s (median) | min–max over rounds | × direct | × nginx | × haproxy | CPU µs/req | p50 ms | p99 ms | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.throughputMin)}–${formatNumber(r.throughputMax)} | ${ratio(r.throughput, d)} | ${ratio(r.throughput, n)} | ${ratio(r.throughput, h)} | ${formatNumber(r.p50, 0)} | ${formatNumber(r.p99, 0)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.throughputMin)}–${formatNumber(r.throughputMax)} | ${ratio(r.throughput, d)} | ${ratio(r.throughput, n)} | ${ratio(r.throughput, h)} | ${formatNumber(r.cpuPerRequestUs)} | ${formatNumber(r.p50, 0)} | ${formatNumber(r.p99, 0)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
   return lines.join('\n');
@@ -65,15 +67,28 @@ export function latencyTable(rows: readonly SystemSummary[], splitting: Readonly
   const added = (v: number, base: number | undefined): string =>
     base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${formatNumber(v - base, 2)}`;
   const lines = [
-    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | service p50 ms | canary share | errors + non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${formatNumber(r.cpuPerRequestUs)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
   return lines.join('\n');
+}
+
+export function cpuChart(title: string, byMethod: ReadonlyArray<[string, SystemSummary[]]>): string {
+  const names = (byMethod[0]?.[1] ?? []).filter((r) => Number.isFinite(r.cpuPerRequestUs)).map((r) => r.name);
+  return barChart({
+    title,
+    yLabel: 'CPU µs per request (median of rounds)',
+    categories: names,
+    series: byMethod.map(([method, rows]) => ({
+      name: method,
+      values: names.map((n) => rows.find((r) => r.name === n)?.cpuPerRequestUs ?? Number.NaN),
+    })),
+  });
 }
 
 export function throughputChart(title: string, byMethod: ReadonlyArray<[string, SystemSummary[]]>): string {

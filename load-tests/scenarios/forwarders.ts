@@ -3,7 +3,7 @@ import { checkUpstreamFailures, describeOutcome, type FailureCheck } from '../be
 import { REQUESTS } from '../harness/load-result.js';
 import { formatNumber } from '../harness/stats.js';
 import { startSystems } from '../harness/system-set.js';
-import { latencyTable, percentileChart, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
+import { cpuChart, latencyTable, percentileChart, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
 import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
 import { measureLatency, measureSaturation } from './measure.js';
 import { withScenarioSystems } from './scenario-systems.js';
@@ -36,7 +36,10 @@ export const forwarders: Scenario = {
         parts.push(`### Saturation, ${method} (${ctx.settings.connections} connections, closed loop)\n\n${saturationTable(rows, splitting)}`);
         charts.push({ name: `timeseries-${method.toLowerCase()}`, svg: timeSeriesChart(`${method} saturation: responses per second, last round`, measured) });
       }
-      charts.unshift({ name: 'throughput', svg: throughputChart('Saturated throughput: forwarders vs baselines', saturated) });
+      charts.unshift(
+        { name: 'throughput', svg: throughputChart('Saturated throughput: forwarders vs baselines', saturated) },
+        { name: 'cpu', svg: cpuChart('Proxy CPU per request at saturation (lower is better)', saturated) },
+      );
       for (const [method, rows] of saturated) {
         const proxies = rows.filter((r) => FORWARDERS.includes(r.name));
         const slowest = [...proxies].sort((a, b) => a.throughput - b.throughput)[0];
@@ -89,10 +92,13 @@ async function behaviours(ctx: ScenarioContext, upstreams: RunningUpstreams, nam
 }
 
 function ranking(saturated: ReadonlyArray<[string, SystemSummary[]]>): string {
-  const lines = ['### Ranking of forwarders by saturated throughput (median req/s)', ''];
+  const lines = ['### Ranking of forwarders', ''];
   for (const [method, rows] of saturated) {
-    const ordered = rows.filter((r) => FORWARDERS.includes(r.name)).sort((a, b) => b.throughput - a.throughput);
-    lines.push(`- ${method}: ${ordered.map((r) => `${r.name} ${formatNumber(r.throughput)}`).join(' > ')}`);
+    const forwarders = rows.filter((r) => FORWARDERS.includes(r.name));
+    const byThroughput = [...forwarders].sort((a, b) => b.throughput - a.throughput);
+    const byCpu = [...forwarders].sort((a, b) => a.cpuPerRequestUs - b.cpuPerRequestUs);
+    lines.push(`- ${method}, saturated req/s: ${byThroughput.map((r) => `${r.name} ${formatNumber(r.throughput)}`).join(' > ')}`);
+    lines.push(`- ${method}, CPU µs/request: ${byCpu.map((r) => `${r.name} ${formatNumber(r.cpuPerRequestUs)}`).join(' < ')}`);
   }
   return lines.join('\n');
 }

@@ -4,21 +4,35 @@ import { runOpenLoop } from '../harness/open-loop.js';
 import type { Settings } from '../harness/settings.js';
 import { interleaved, type StartedSystem } from '../harness/system-set.js';
 import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
+import { cpuSeconds } from '../harness/process-stats.js';
 
-/** One measured run plus the share of its requests the canary instance received. */
+/** One measured run plus the share of its requests the canary received and the system's CPU cost. */
 export interface RoundResult extends LoadResult {
   canaryShare: number;
+  /** CPU microseconds (user + system) the system's processes spent per completed request; NaN for direct */
+  cpuPerRequestUs: number;
 }
 
 export type Measurements = Map<string, RoundResult[]>;
 
-async function withSplit(upstreams: RunningUpstreams, run: () => Promise<LoadResult>): Promise<RoundResult> {
+async function measured(
+  system: StartedSystem,
+  upstreams: RunningUpstreams,
+  run: () => Promise<LoadResult>,
+): Promise<RoundResult> {
+  const pid = system.running.pid;
   const [p0, c0] = await upstreams.stats();
+  const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
   const result = await run();
+  const cpu1 = pid === undefined ? Number.NaN : cpuSeconds(pid);
   const [p1, c1] = await upstreams.stats();
   const primary = p1.requests - p0.requests;
   const canary = c1.requests - c0.requests;
-  return { ...result, canaryShare: primary + canary === 0 ? Number.NaN : canary / (primary + canary) };
+  return {
+    ...result,
+    canaryShare: primary + canary === 0 ? Number.NaN : canary / (primary + canary),
+    cpuPerRequestUs: ((cpu1 - cpu0) * 1e6) / Math.max(1, primary + canary),
+  };
 }
 
 async function warmUp(systems: readonly StartedSystem[], request: RequestShape, settings: Settings): Promise<void> {
@@ -36,7 +50,7 @@ export async function measureSaturation(
 ): Promise<Measurements> {
   await warmUp(systems, request, settings);
   return interleaved(systems, settings.rounds, async (s, round) => {
-    const result = await withSplit(upstreams, () =>
+    const result = await measured(s, upstreams, () =>
       runClosedLoop(s.running.url, request, settings.connections, settings.durationS),
     );
     log(`${request.method} saturation round ${round + 1} ${s.definition.name}: ${result.throughput.toFixed(0)} req/s`);
@@ -55,7 +69,7 @@ export async function measureLatency(
 ): Promise<Measurements> {
   await warmUp(systems, request, settings);
   return interleaved(systems, settings.rounds, async (s, round) => {
-    const result = await withSplit(upstreams, () =>
+    const result = await measured(s, upstreams, () =>
       runOpenLoop(s.running.url, request, rate, settings.durationS, settings.openLoopConnections),
     );
     log(

@@ -2,7 +2,7 @@ import { REQUESTS } from '../harness/load-result.js';
 import { withScenarioSystems } from './scenario-systems.js';
 import { measureSaturation } from './measure.js';
 import type { Scenario } from './scenario.js';
-import { saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
+import { cpuChart, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
 
 /** Saturated throughput (closed loop) of every system over the same upstreams and 90/10 split. */
 export const saturation: Scenario = {
@@ -25,7 +25,10 @@ export const saturation: Scenario = {
           svg: timeSeriesChart(`${method}: responses per second, last round`, measured),
         });
       }
-      charts.unshift({ name: 'throughput', svg: throughputChart('Saturated throughput per system', byMethod) });
+      charts.unshift(
+        { name: 'throughput', svg: throughputChart('Saturated throughput per system', byMethod) },
+        { name: 'cpu', svg: cpuChart('CPU per request at saturation (lower is better)', byMethod) },
+      );
       return {
         markdown: [
           `Closed loop: ${ctx.settings.connections} connections, ${ctx.settings.durationS} s per run, ${ctx.settings.rounds} rounds, systems interleaved; medians over rounds.`,
