@@ -14,6 +14,8 @@ export interface BarChartSpec {
   yLabel: string;
   categories: readonly string[];
   series: readonly BarSeries[];
+  /** logarithmic y axis (powers of ten), for latencies whose tails dwarf their medians */
+  logScale?: boolean;
   width?: number;
   height?: number;
 }
@@ -65,11 +67,31 @@ function frame(title: string, width: number, height: number, body: string[]): st
   ].join('\n');
 }
 
-function yAxis(ticks: number[], top: number, plotH: number, left: number, plotW: number, label: string): string[] {
+/** Powers of ten from just below `min` to just above `max` (both > 0). */
+export function logTicks(min: number, max: number): number[] {
+  const lo = Math.floor(Math.log10(min > 0 ? min : 1));
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(max > 0 ? max : 10)));
+  return Array.from({ length: hi - lo + 1 }, (_, i) => Number((10 ** (lo + i)).toPrecision(12)));
+}
+
+/** Maps a value to 0..1 of the axis height. */
+type Scale = (value: number) => number;
+
+function linearScale(ticks: number[]): Scale {
   const max = ticks[ticks.length - 1] ?? 1;
+  return (v) => v / max;
+}
+
+function logScale(ticks: number[]): Scale {
+  const lo = Math.log10(ticks[0] ?? 1);
+  const hi = Math.log10(ticks[ticks.length - 1] ?? 10);
+  return (v) => Math.max(0, (Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo));
+}
+
+function yAxis(ticks: number[], scale: Scale, top: number, plotH: number, left: number, plotW: number, label: string): string[] {
   const out: string[] = [];
   for (const t of ticks) {
-    const y = top + plotH - (t / max) * plotH;
+    const y = top + plotH - scale(t) * plotH;
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#e0e0e0"/>`);
     out.push(`<text x="${left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${formatTick(t)}</text>`);
   }
@@ -96,10 +118,11 @@ export function barChart(spec: BarChartSpec): string {
   const height = spec.height ?? 380;
   const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
-  const max = Math.max(0, ...spec.series.flatMap((s) => s.values.filter(Number.isFinite)));
-  const ticks = niceTicks(max);
-  const top = ticks[ticks.length - 1] ?? 1;
-  const body = yAxis(ticks, MARGIN.top, plotH, MARGIN.left, plotW, spec.yLabel);
+  const finite = spec.series.flatMap((s) => s.values.filter((v) => Number.isFinite(v) && (!spec.logScale || v > 0)));
+  const max = Math.max(0, ...finite);
+  const ticks = spec.logScale ? logTicks(finite.length > 0 ? Math.min(...finite) : 1, max) : niceTicks(max);
+  const scale = spec.logScale ? logScale(ticks) : linearScale(ticks);
+  const body = yAxis(ticks, scale, MARGIN.top, plotH, MARGIN.left, plotW, spec.logScale ? `${spec.yLabel} (log scale)` : spec.yLabel);
   const groupW = plotW / Math.max(1, spec.categories.length);
   const barW = (groupW * 0.8) / Math.max(1, spec.series.length);
   spec.categories.forEach((category, c) => {
@@ -107,7 +130,7 @@ export function barChart(spec: BarChartSpec): string {
     spec.series.forEach((series, s) => {
       const value = series.values[c];
       if (value === undefined || !Number.isFinite(value)) return;
-      const h = (value / top) * plotH;
+      const h = scale(value) * plotH;
       const x = groupX + s * barW;
       const y = MARGIN.top + plotH - h;
       body.push(
@@ -135,7 +158,7 @@ export function lineChart(spec: LineChartSpec): string {
   const xMax = Math.max(1, ...xs);
   const ticks = niceTicks(Math.max(0, ...ys));
   const yTop = ticks[ticks.length - 1] ?? 1;
-  const body = yAxis(ticks, MARGIN.top, plotH, MARGIN.left, plotW, spec.yLabel);
+  const body = yAxis(ticks, linearScale(ticks), MARGIN.top, plotH, MARGIN.left, plotW, spec.yLabel);
   const px = (x: number): number => MARGIN.left + ((x - xMin) / (xMax - xMin)) * plotW;
   const py = (y: number): number => MARGIN.top + plotH - (y / yTop) * plotH;
   for (const t of niceTicks(xMax - xMin, 8)) {

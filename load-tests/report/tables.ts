@@ -108,6 +108,7 @@ export function percentileChart(title: string, rows: readonly SystemSummary[]): 
   return barChart({
     title,
     yLabel: 'latency ms (median of rounds)',
+    logScale: true,
     categories: rows.map((r) => r.name),
     series: [
       { name: 'p50', values: rows.map((r) => r.p50) },

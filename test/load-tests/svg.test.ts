@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barChart, escapeXml, lineChart, niceTicks } from '../../load-tests/report/svg.js';
+import { barChart, escapeXml, lineChart, logTicks, niceTicks } from '../../load-tests/report/svg.js';
 
 describe('svg charts', () => {
   it('draws one bar per finite value, with the category and series in its tooltip', () => {
@@ -37,5 +37,12 @@ describe('svg charts', () => {
     expect(niceTicks(0.8)).toEqual([0, 0.2, 0.4, 0.6, 0.8]);
     expect(niceTicks(0)).toEqual([0, 1]);
     expect(escapeXml(`a"b'c`)).toBe('a&quot;b&apos;c');
+  });
+
+  it('spans latencies from a fraction of a millisecond to seconds on a log axis', () => {
+    expect(logTicks(0.3, 1_500)).toEqual([0.1, 1, 10, 100, 1_000, 10_000]);
+    const svg = barChart({ title: 't', yLabel: 'ms', logScale: true, categories: ['a'], series: [{ name: 'p50', values: [1] }] });
+    expect(svg).toContain('ms (log scale)');
+    expect(svg).toContain('<title>a · p50: 1</title>');
   });
 });
