@@ -17,7 +17,7 @@ function call(url: string, method: string, body?: string): Promise<{ status: num
   });
 }
 
-const TIMEOUT_MS = 200;
+const TIMEOUT_MS = 600;
 let primary: RunningResponder;
 let canary: RunningResponder;
 
@@ -37,7 +37,7 @@ describe.each(Object.keys(FORWARDERS))('forwarder %s', (name) => {
       upstreams: [primary.url, canary.url],
       weights: [9, 1],
       timeoutMs: TIMEOUT_MS,
-      connectionsPerUpstream: 8,
+      connectionsPerUpstream: 16,
     });
   });
   afterAll(async () => proxy.stop());
@@ -65,7 +65,7 @@ describe.each(Object.keys(FORWARDERS))('forwarder %s', (name) => {
     await Promise.all(
       Array.from({ length: 10 }, () =>
         new Promise<void>((resolve) => {
-          const req = request(`${proxy.url}/v1/models/bench?delay_ms=150`, { agent: false });
+          const req = request(`${proxy.url}/v1/models/bench?delay_ms=400`, { agent: false });
           req.once('error', () => resolve());
           req.once('close', () => resolve());
           setTimeout(() => req.destroy(), 30);
@@ -73,7 +73,7 @@ describe.each(Object.keys(FORWARDERS))('forwarder %s', (name) => {
         }),
       ),
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 600)); // past the upstream's 400 ms, before the proxy's 600 ms timeout
     // every abandoned request the upstream still answered is wasted model work
     expect(answered() - before).toBe(propagates ? 0 : 10);
   });
@@ -82,7 +82,7 @@ describe.each(Object.keys(FORWARDERS))('forwarder %s', (name) => {
   // report their proxyTimeout as a plain socket hang-up, so it cannot be told from a failure.
   const expected = name.startsWith('http-proxy') ? 502 : 504;
   it(`answers ${expected} when the upstream is slower than the timeout`, async () => {
-    const answer = await call(`${proxy.url}/v1/models/bench?delay_ms=${TIMEOUT_MS * 8}`, 'GET');
+    const answer = await call(`${proxy.url}/v1/models/bench?delay_ms=${TIMEOUT_MS * 4}`, 'GET');
     expect(answer.status).toBe(expected);
     expect(JSON.parse(answer.body)).toEqual({ error: expected === 504 ? 'upstream timeout' : 'upstream unavailable' });
   });
