@@ -22,13 +22,15 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const unknown = settings.scenarios.filter((n) => n !== 'all' && !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario ${unknown.join(', ')}; known: all, ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const chosen = settings.scenarios.includes('all')
     ? SCENARIOS
-    : settings.scenarios.map((name) => {
-        const found = SCENARIOS.find((s) => s.name === name);
-        if (!found) throw new Error(`unknown scenario ${name}; known: all, ${SCENARIOS.map((s) => s.name).join(', ')}`);
-        return found;
-      });
+    : SCENARIOS.filter((s) => settings.scenarios.includes(s.name));
   const dir = settings.resultsDir ?? loadTestsPath('results');
   mkdirSync(dir, { recursive: true });
   const log = (line: string): void => {
