@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A service the harness started as a child process; `stop()` ends it (SIGTERM, then SIGKILL after 3 s). */
+export interface ChildService {
+  pid: number;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  command: string;
+  args: string[];
+  /** how readiness is seen: the child prints `LISTENING <port>`, or a TCP connect to `port` succeeds */
+  ready: { kind: 'prints-port' } | { kind: 'accepts'; port: number };
+  label: string;
+  startTimeoutMs?: number;
+  /** run it under harness/guard.js so it dies with the harness (for services that are not our Node scripts) */
+  guarded?: boolean;
+}
+
+const guardScript = fileURLToPath(new URL('./guard.js', import.meta.url));
+
+/** Asks the kernel for a free loopback port (a short race with other processes is accepted). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Every child a run started, so that an interrupted run (SIGINT/SIGTERM) still ends them all. Node children
+ * also exit by themselves when their stdin closes, which covers a harness killed outright.
+ */
+export class ChildRegistry {
+  private readonly live = new Set<ChildProcess>();
+
+  track(child: ChildProcess): void {
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.live].map((c) => stopChild(c)));
+  }
+}
+
+export async function spawnService(registry: ChildRegistry, options: SpawnOptions): Promise<ChildService> {
+  const [command, args] = options.guarded
+    ? [process.execPath, [guardScript, options.command, ...options.args]]
+    : [options.command, options.args];
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  registry.track(child);
+  const stderr: string[] = [];
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (stderr.length < 50) stderr.push(chunk.toString());
+  });
+  const deadline = options.startTimeoutMs ?? 10_000;
+  try {
+    const port =
+      options.ready.kind === 'prints-port'
+        ? await printedPort(child, deadline)
+        : await acceptsConnections(child, options.ready.port, deadline);
+    child.stdout?.resume();
+    return { pid: child.pid ?? -1, port, stop: () => stopChild(child) };
+  } catch (err) {
+    await stopChild(child);
+    throw new Error(`${options.label} did not start: ${(err as Error).message}\n${stderr.join('')}`);
+  }
+}
+
+function printedPort(child: ChildProcess, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`no LISTENING line within ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+    child.stdout?.on('data', function onData(chunk: Buffer) {
+      seen += chunk.toString();
+      const match = /LISTENING (\d+)/.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        resolve(Number(match[1]));
+      }
+    });
+  });
+}
+
+async function acceptsConnections(child: ChildProcess, port: number, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  let exited: number | null | undefined;
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  while (Date.now() - started < timeoutMs) {
+    if (exited !== undefined) throw new Error(`exited with ${exited}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return port;
+    await sleep(50);
+  }
+  throw new Error(`port ${port} not accepting within ${timeoutMs} ms`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const killer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+  await exited;
+  clearTimeout(killer);
+}

@@ -1,0 +1,77 @@
+import { parseArgs } from 'node:util';
+
+/** Everything a run can be told on the command line; defaults are the full (quiet-machine) run. */
+export interface Settings {
+  scenarios: string[];
+  /** measured rounds per system; systems are interleaved round by round */
+  rounds: number;
+  /** seconds per measured run */
+  durationS: number;
+  /** seconds of closed-loop warm-up per system and request shape before round 1 */
+  warmupS: number;
+  /** closed-loop connections */
+  connections: number;
+  /** open-loop rate in requests/s; undefined = 50 % of the reference system's measured capacity */
+  rate: number | undefined;
+  /** open-loop connection cap of the generator */
+  openLoopConnections: number;
+  methods: Array<'GET' | 'POST'>;
+  /** only these systems (all of the scenario's when undefined) */
+  systems: string[] | undefined;
+  /** aborted requests per wave in the client-abort check */
+  aborts: number;
+  resultsDir: string | undefined;
+}
+
+export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [options]
+  --rounds N            measured rounds, systems interleaved (default 5)
+  --duration S          seconds per run (default 10)
+  --warmup S            warm-up seconds per system (default 2)
+  --connections N       closed-loop connections (default 64)
+  --rate N              open-loop requests/s (default: 50 % of the reference's measured capacity)
+  --methods GET,POST    request shapes (default GET,POST)
+  --systems a,b         restrict to these systems
+  --aborts N            aborted requests per wave in the client-abort check (default 1000)
+  --results DIR         where reports go (default load-tests/results)
+  quick development run: --rounds 3 --duration 5`;
+
+export function parseSettings(argv: readonly string[]): Settings {
+  const { positionals, values } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      rounds: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      connections: { type: 'string', default: '64' },
+      rate: { type: 'string' },
+      'open-connections': { type: 'string', default: '256' },
+      methods: { type: 'string', default: 'GET,POST' },
+      systems: { type: 'string' },
+      aborts: { type: 'string', default: '1000' },
+      results: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help || positionals.length === 0) throw new Error(USAGE);
+  const positive = (name: string, raw: string): number => {
+    const n = Number(raw);
+    if (!(n > 0)) throw new Error(`--${name} must be a positive number, got ${raw}\n${USAGE}`);
+    return n;
+  };
+  const methods = values.methods.split(',').map((m) => m.trim().toUpperCase());
+  for (const m of methods) if (m !== 'GET' && m !== 'POST') throw new Error(`--methods: unknown ${m}`);
+  return {
+    scenarios: positionals,
+    rounds: positive('rounds', values.rounds),
+    durationS: positive('duration', values.duration),
+    warmupS: Number(values.warmup),
+    connections: positive('connections', values.connections),
+    rate: values.rate === undefined ? undefined : positive('rate', values.rate),
+    openLoopConnections: positive('open-connections', values['open-connections']),
+    methods: methods as Array<'GET' | 'POST'>,
+    systems: values.systems?.split(',').map((s) => s.trim()),
+    aborts: positive('aborts', values.aborts),
+    resultsDir: values.results,
+  };
+}

@@ -1,0 +1,43 @@
+/** The median of `values` (mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Nearest-rank percentile (q in 0..1) of an already sorted array; NaN when empty. */
+export function percentileOfSorted(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+/** A fixed-capacity sample of latencies (ms); values past capacity are counted but not kept. */
+export class LatencyRecorder {
+  private readonly values: Float64Array;
+  private size = 0;
+  overflow = 0;
+
+  constructor(capacity: number) {
+    this.values = new Float64Array(capacity);
+  }
+
+  record(ms: number): void {
+    if (this.size < this.values.length) this.values[this.size++] = ms;
+    else this.overflow += 1;
+  }
+
+  get count(): number {
+    return this.size;
+  }
+
+  sorted(): Float64Array {
+    return this.values.slice(0, this.size).sort();
+  }
+}
+
+export function formatNumber(value: number, digits = 0): string {
+  if (!Number.isFinite(value)) return '–';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}

@@ -1,0 +1,132 @@
+import { median, formatNumber } from '../harness/stats.js';
+import type { Measurements, RoundResult } from '../scenarios/measure.js';
+import { barChart, lineChart } from './svg.js';
+
+export interface SystemSummary {
+  name: string;
+  throughput: number;
+  throughputMin: number;
+  throughputMax: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  serviceP50: number;
+  canaryShare: number;
+  cpuPerRequestUs: number;
+  failures: number;
+  rounds: number;
+}
+
+/** Medians over rounds of every per-round figure. */
+export function summarise(measurements: Measurements): SystemSummary[] {
+  return [...measurements.entries()].map(([name, rounds]) => {
+    const pick = (f: (r: RoundResult) => number): number => median(rounds.map(f));
+    const tput = rounds.map((r) => r.throughput);
+    return {
+      name,
+      throughput: median(tput),
+      throughputMin: Math.min(...tput),
+      throughputMax: Math.max(...tput),
+      p50: pick((r) => r.latency.p50),
+      p90: pick((r) => r.latency.p90),
+      p99: pick((r) => r.latency.p99),
+      serviceP50: pick((r) => r.serviceLatency?.p50 ?? Number.NaN),
+      canaryShare: pick((r) => r.canaryShare),
+      cpuPerRequestUs: pick((r) => r.cpuPerRequestUs),
+      failures: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
+      rounds: rounds.length,
+    };
+  });
+}
+
+const ratio = (a: number, b: number | undefined): string =>
+  b === undefined || !(b > 0) ? '–' : `${(a / b).toFixed(2)}×`;
+
+const share = (s: SystemSummary, splits: boolean): string =>
+  splits && Number.isFinite(s.canaryShare) ? `${(s.canaryShare * 100).toFixed(1)} %` : 'n/a';
+
+/** Saturation table: throughput medians and ratios to each baseline present. */
+export function saturationTable(rows: readonly SystemSummary[], splitting: ReadonlySet<string>): string {
+  const of = (name: string): number | undefined => rows.find((r) => r.name === name)?.throughput;
+  const [d, n, h] = [of('direct'), of('nginx'), of('haproxy')];
+  const lines = [
+    '| system | req/s (median) | min–max over rounds | × direct | × nginx | × haproxy | CPU µs/req | p50 ms | p99 ms | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.throughputMin)}–${formatNumber(r.throughputMax)} | ${ratio(r.throughput, d)} | ${ratio(r.throughput, n)} | ${ratio(r.throughput, h)} | ${formatNumber(r.cpuPerRequestUs)} | ${formatNumber(r.p50, 0)} | ${formatNumber(r.p99, 0)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Latency table at a fixed rate: percentiles and added latency over direct. */
+export function latencyTable(rows: readonly SystemSummary[], splitting: ReadonlySet<string>): string {
+  const d = rows.find((r) => r.name === 'direct');
+  const added = (v: number, base: number | undefined): string =>
+    base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${formatNumber(v - base, 2)}`;
+  const lines = [
+    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${formatNumber(r.cpuPerRequestUs)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function cpuChart(title: string, byMethod: ReadonlyArray<[string, SystemSummary[]]>): string {
+  const names = (byMethod[0]?.[1] ?? []).filter((r) => Number.isFinite(r.cpuPerRequestUs)).map((r) => r.name);
+  return barChart({
+    title,
+    yLabel: 'CPU µs per request (median of rounds)',
+    categories: names,
+    series: byMethod.map(([method, rows]) => ({
+      name: method,
+      values: names.map((n) => rows.find((r) => r.name === n)?.cpuPerRequestUs ?? Number.NaN),
+    })),
+  });
+}
+
+export function throughputChart(title: string, byMethod: ReadonlyArray<[string, SystemSummary[]]>): string {
+  const names = byMethod[0]?.[1].map((r) => r.name) ?? [];
+  return barChart({
+    title,
+    yLabel: 'requests/s (median of rounds)',
+    categories: names,
+    series: byMethod.map(([method, rows]) => ({
+      name: method,
+      values: names.map((n) => rows.find((r) => r.name === n)?.throughput ?? Number.NaN),
+    })),
+  });
+}
+
+export function percentileChart(title: string, rows: readonly SystemSummary[]): string {
+  return barChart({
+    title,
+    yLabel: 'latency ms (median of rounds)',
+    logScale: true,
+    categories: rows.map((r) => r.name),
+    series: [
+      { name: 'p50', values: rows.map((r) => r.p50) },
+      { name: 'p90', values: rows.map((r) => r.p90) },
+      { name: 'p99', values: rows.map((r) => r.p99) },
+    ],
+  });
+}
+
+/** Completions per second of each system's last round. */
+export function timeSeriesChart(title: string, measurements: Measurements): string {
+  return lineChart({
+    title,
+    xLabel: 'second of the last round',
+    yLabel: 'responses/s',
+    series: [...measurements.entries()].map(([name, rounds]) => ({
+      name,
+      points: (rounds[rounds.length - 1]?.perSecond ?? []).map((v, i) => [i + 1, v] as const),
+    })),
+  });
+}

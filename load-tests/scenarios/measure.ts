@@ -1,0 +1,94 @@
+import { runClosedLoop } from '../harness/closed-loop.js';
+import type { LoadResult, RequestShape } from '../harness/load-result.js';
+import { runOpenLoop } from '../harness/open-loop.js';
+import type { Settings } from '../harness/settings.js';
+import { interleaved, type StartedSystem } from '../harness/system-set.js';
+import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
+import { cpuSeconds } from '../harness/process-stats.js';
+
+/** One measured run plus the share of its requests the canary received and the system's CPU cost. */
+export interface RoundResult extends LoadResult {
+  canaryShare: number;
+  /** CPU microseconds (user + system) the system's processes spent per completed request; NaN for direct */
+  cpuPerRequestUs: number;
+}
+
+export type Measurements = Map<string, RoundResult[]>;
+
+async function measured(
+  system: StartedSystem,
+  upstreams: RunningUpstreams,
+  run: () => Promise<LoadResult>,
+): Promise<RoundResult> {
+  const pid = system.running.pid;
+  const [p0, c0] = await upstreams.stats();
+  const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  const result = await run();
+  const cpu1 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  const [p1, c1] = await upstreams.stats();
+  const primary = p1.requests - p0.requests;
+  const canary = c1.requests - c0.requests;
+  return {
+    ...result,
+    canaryShare: primary + canary === 0 ? Number.NaN : canary / (primary + canary),
+    cpuPerRequestUs: ((cpu1 - cpu0) * 1e6) / Math.max(1, primary + canary),
+  };
+}
+
+async function warmUp(systems: readonly StartedSystem[], request: RequestShape, settings: Settings): Promise<void> {
+  if (settings.warmupS <= 0) return;
+  for (const s of systems) await runClosedLoop(s.running.url, request, 16, settings.warmupS);
+}
+
+/** Closed loop at `settings.connections`, every system every round, interleaved. */
+export async function measureSaturation(
+  systems: readonly StartedSystem[],
+  upstreams: RunningUpstreams,
+  request: RequestShape,
+  settings: Settings,
+  log: (line: string) => void,
+): Promise<Measurements> {
+  await warmUp(systems, request, settings);
+  return interleaved(systems, settings.rounds, async (s, round) => {
+    const result = await measured(s, upstreams, () =>
+      runClosedLoop(s.running.url, request, settings.connections, settings.durationS),
+    );
+    log(`${request.method} saturation round ${round + 1} ${s.definition.name}: ${result.throughput.toFixed(0)} req/s`);
+    return result;
+  });
+}
+
+/** Open loop at a fixed `rate`, every system every round, interleaved. */
+export async function measureLatency(
+  systems: readonly StartedSystem[],
+  upstreams: RunningUpstreams,
+  request: RequestShape,
+  rate: number,
+  settings: Settings,
+  log: (line: string) => void,
+): Promise<Measurements> {
+  await warmUp(systems, request, settings);
+  return interleaved(systems, settings.rounds, async (s, round) => {
+    const result = await measured(s, upstreams, () =>
+      runOpenLoop(s.running.url, request, rate, settings.durationS, settings.openLoopConnections),
+    );
+    log(
+      `${request.method} @${rate}/s round ${round + 1} ${s.definition.name}: p50 ${result.latency.p50.toFixed(2)} ms p99 ${result.latency.p99.toFixed(2)} ms`,
+    );
+    return result;
+  });
+}
+
+/** A quick single-round closed-loop probe of each system's capacity (req/s), to set an open-loop rate. */
+export async function probeCapacity(
+  systems: readonly StartedSystem[],
+  request: RequestShape,
+  settings: Settings,
+): Promise<Map<string, number>> {
+  const capacity = new Map<string, number>();
+  for (const s of systems) {
+    const result = await runClosedLoop(s.running.url, request, settings.connections, Math.min(5, settings.durationS));
+    capacity.set(s.definition.name, result.throughput);
+  }
+  return capacity;
+}

@@ -1,0 +1,33 @@
+import { startSystems, type SystemSet } from '../harness/system-set.js';
+import type { StartOptions } from '../systems/system.js';
+import { startUpstreamPair, type RunningUpstreams } from '../upstreams/upstream-pair.js';
+import type { ScenarioContext, ScenarioOutput } from './scenario.js';
+
+/**
+ * Starts the upstream pair and the scenario's systems (filtered by --systems), runs `body`, and tears it all
+ * down whatever happens. Systems that cannot run here are named in the report.
+ */
+export async function withScenarioSystems(
+  ctx: ScenarioContext,
+  names: readonly string[],
+  options: Omit<StartOptions, 'children'>,
+  body: (set: SystemSet, upstreams: RunningUpstreams, splitting: ReadonlySet<string>) => Promise<ScenarioOutput>,
+): Promise<ScenarioOutput> {
+  const wanted = ctx.settings.systems ? names.filter((n) => ctx.settings.systems?.includes(n)) : names;
+  const upstreams = await startUpstreamPair(ctx.children);
+  let set: SystemSet | undefined;
+  try {
+    set = await startSystems(wanted, upstreams, { ...options, children: ctx.children }, ctx.log);
+    const splitting = new Set(set.started.filter((s) => s.definition.splits).map((s) => s.definition.name));
+    const output = await body(set, upstreams, splitting);
+    const systemsList = set.started.map((s) => `- **${s.definition.name}**: ${s.definition.describe}`);
+    const skipped = set.skipped.map((s) => `- ~~${s.name}~~ skipped: ${s.reason}`);
+    return {
+      ...output,
+      markdown: ['### Systems', [...systemsList, ...skipped].join('\n'), output.markdown].join('\n\n'),
+    };
+  } finally {
+    await set?.stop();
+    await upstreams.stop();
+  }
+}

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runClosedLoop } from '../../load-tests/harness/closed-loop.js';
+import { REQUESTS } from '../../load-tests/harness/load-result.js';
+import { runOpenLoop } from '../../load-tests/harness/open-loop.js';
+import { startJsonResponder, type RunningResponder } from '../../load-tests/upstreams/json-responder.js';
+
+let upstream: RunningResponder;
+beforeAll(async () => {
+  upstream = await startJsonResponder('primary');
+});
+afterAll(async () => upstream.stop());
+
+describe('load generators', () => {
+  it('open loop sends exactly rate × duration recorded requests and measures sub-second latencies', async () => {
+    const before = upstream.stats().requests;
+    const result = await runOpenLoop(upstream.url, REQUESTS.POST, 200, 1, 16, 0.5);
+    expect(result.completed).toBe(200);
+    expect(upstream.stats().requests - before).toBe(300); // 100 discarded warm-up arrivals + 200 recorded
+    expect(result.errors + result.non2xx).toBe(0);
+    expect(result.latency.p50).toBeGreaterThan(0);
+    expect(result.latency.p99).toBeLessThan(1_000);
+    expect(result.serviceLatency?.p50).toBeLessThanOrEqual(result.latency.p50);
+  });
+
+  it('open loop charges a stall to every request it delayed (latency from the intended send time)', async () => {
+    // block this process (generator and upstream alike) for 300 ms in the middle of a 1 s run
+    setTimeout(() => {
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+    }, 500);
+    const result = await runOpenLoop(upstream.url, REQUESTS.GET, 200, 1, 64, 0);
+    expect(result.completed).toBe(200);
+    expect(result.latency.p90).toBeGreaterThan(100); // ~60 arrivals were due during the stall
+    expect(result.serviceLatency?.p90).toBeLessThan(100); // counted from the late send, the stall would vanish
+  });
+
+  it('closed loop reports throughput and per-second counts', async () => {
+    const result = await runClosedLoop(upstream.url, REQUESTS.GET, 4, 1);
+    expect(result.throughput).toBeGreaterThan(100);
+    expect(result.non2xx + result.errors).toBe(0);
+    expect(result.completed).toBeGreaterThan(100);
+  });
+});
