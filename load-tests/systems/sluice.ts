@@ -1,26 +1,27 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot } from '../harness/paths.js';
+import { fileURLToPath } from 'node:url';
+import { spawnService } from '../harness/child-process.js';
 import type { SystemDefinition } from './system.js';
 
+const serverScript = fileURLToPath(new URL('./sluice-server.js', import.meta.url));
+
 /**
- * The real gateway, `sluice serve`, in front of the same two upstreams with the same 90/10 split.
- *
- * Not wired yet: the gateway is being written. To wire it, make `start` write a temp config with one
- * InferenceService whose two revisions point at `upstreams.primary.url` and `upstreams.canary.url` with
- * traffic 90/10 (a static/external endpoint backend), spawn `node dist/cli/main.js serve --config <dir>
- * --port <freePort()>` with `spawnService({ ready: { kind: 'accepts', port } })`, and return
- * `{ url, pid, stop }`; then drop the `unavailable` check. Every scenario that lists 'sluice' picks it up.
+ * The real gateway: `sluice serve` (embedded mode, one process) with routing, the 90/10 canary split, the
+ * activator's dispatch and metrics on, in front of the same two upstreams as every other system
+ * (they are the replicas of the InferenceService's two revisions, through the static backend).
  */
 export const sluice: SystemDefinition = {
   name: 'sluice',
-  describe: 'sluice serve (embedded mode), one process, 90/10 split over the same upstreams',
+  describe: 'sluice serve (embedded, one process): path routing, 90/10 canary split, activator dispatch, metrics',
   splits: true,
-  unavailable: async () =>
-    existsSync(join(repoRoot(), 'dist', 'cli', 'main.js'))
-      ? 'load-tests/systems/sluice.ts is not wired to `sluice serve` yet'
-      : 'sluice is not built (dist/cli/main.js missing) and load-tests/systems/sluice.ts is not wired yet',
-  start: async () => {
-    throw new Error('the sluice system is not wired yet (see load-tests/systems/sluice.ts)');
+  unavailable: async () => (existsSync(serverScript) ? undefined : 'sluice is not built (run npm run build)'),
+  start: async (upstreams, options) => {
+    const service = await spawnService(options.children, {
+      command: process.execPath,
+      args: [serverScript, '--upstream', upstreams.primary.url, '--upstream', upstreams.canary.url, '--timeout-ms', String(options.upstreamTimeoutMs)],
+      ready: { kind: 'prints-port' },
+      label: 'sluice',
+    });
+    return { url: `http://127.0.0.1:${service.port}`, pid: service.pid, stop: service.stop };
   },
 };

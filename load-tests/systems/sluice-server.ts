@@ -1,0 +1,64 @@
+/**
+ * `sluice serve` as the load tests run it: one process, every role embedded (routing, 90/10 split, activator
+ * dispatch, metrics, autoscaler), with the shared upstreams as the replicas of the two revisions of one
+ * InferenceService (`bench`, updated with canaryTrafficPercent: 10). Prints `LISTENING <port>` when the split
+ * is in place. Usage: node sluice-server.js --upstream URL --upstream URL [--timeout-ms N]
+ */
+import { parseInferenceService } from '../../api/inferenceservice.js';
+import { startEmbedded } from '../../cli/embedded.js';
+import { resolveServeConfig } from '../../core/config.js';
+import { silentLogger } from '../../core/log.js';
+import { StaticBackend } from '../../deploy/backends/static-backend.js';
+
+function args(): { upstreams: string[]; timeoutSeconds: number } {
+  const a = process.argv.slice(2);
+  const upstreams: string[] = [];
+  let timeoutSeconds = 300;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === '--upstream') upstreams.push(a[++i]!);
+    else if (a[i] === '--timeout-ms') timeoutSeconds = Math.max(1, Math.ceil(Number(a[++i]) / 1000));
+  }
+  if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
+  return { upstreams, timeoutSeconds };
+}
+
+function service(label: string, canary: number | null, timeoutSeconds: number): unknown {
+  return {
+    apiVersion: 'serving.kserve.io/v1beta1',
+    kind: 'InferenceService',
+    metadata: { name: 'bench', namespace: 'default' },
+    spec: {
+      predictor: {
+        minReplicas: 1,
+        maxReplicas: 1,
+        timeout: timeoutSeconds,
+        ...(canary === null ? {} : { canaryTrafficPercent: canary }),
+        containers: [{ name: 'kserve-container', image: 'bench/json-responder:1', env: [{ name: 'LABEL', value: label }] }],
+      },
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const { upstreams, timeoutSeconds } = args();
+  const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
+  const sluice = await startEmbedded({
+    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminPort: 0, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent' }),
+    configDir: null,
+    logger: silentLogger(),
+    backend,
+  });
+  await sluice.controller.apply(parseInferenceService(service('primary', null, timeoutSeconds)).object, 'bench');
+  await sluice.controller.apply(parseInferenceService(service('canary', 10, timeoutSeconds)).object, 'bench');
+  const traffic = (sluice.controller.get('default', 'bench') as unknown as { status: { components: { predictor: { traffic: Array<{ percent: number }> } } } }).status.components.predictor.traffic;
+  if (traffic.map((t) => t.percent).sort((x, y) => x - y).join('/') !== '10/90') throw new Error(`expected a 90/10 split, got ${JSON.stringify(traffic)}`);
+  process.stdout.write(`LISTENING ${new URL(sluice.dataUrl).port}\n`);
+  const stop = (): void => void sluice.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`sluice-server: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
