@@ -12,6 +12,8 @@ import { SluiceMetrics } from '../core/metrics.js';
 import { RedisStore } from '../core/redis-store.js';
 import { KubernetesBackend } from '../deploy/backends/kubernetes/kubernetes-backend.js';
 import { ClusterAutoscaler } from '../deploy/kubernetes/cluster-autoscaler.js';
+import { ClusterUsage } from '../deploy/kubernetes/cluster-usage.js';
+import { ClusterResources } from '../deploy/backends/kubernetes/cluster-resources.js';
 import { ClusterController } from '../deploy/kubernetes/cluster-controller.js';
 import { ClusterRoutes } from '../deploy/kubernetes/cluster-routes.js';
 import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
@@ -128,6 +130,8 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
   await backend.start();
   const store = new RedisStore({ url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379' });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
+  // GPU capacity from nodes' allocatable minus pods' requests; CPU/memory from metrics.k8s.io.
+  const usage = new ClusterUsage({ resources: new ClusterResources(kc), clock, logger });
   const autoscaler = new Autoscaler({
     clock,
     store,
@@ -136,10 +140,24 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
     logger,
     tickMs: cfg.tickSeconds * 1000,
     scaleToZeroGraceMs: cfg.scaleToZeroGraceSeconds * 1000,
+    gpuInventory: usage,
+    usage,
   });
+  usage.start();
   const role = new ClusterAutoscaler({
     kc,
     autoscaler,
+    onRevision: (key, rev) => {
+      if (!rev) return usage.untrack(key);
+      usage.track(key, {
+        gpus: rev.gpus,
+        replicas: () => {
+          const c = backend.counts(key);
+          return c.ready + c.starting;
+        },
+        cpuMemory: rev.autoscaling.metric === 'cpu' || rev.autoscaling.metric === 'memory',
+      });
+    },
     clock,
     logger,
     identity: identity(o),
@@ -153,6 +171,7 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
     ...servers,
     isLeader: () => role.isLeader,
     close: async () => {
+      usage.stop();
       await role.stop();
       await backend.close();
       await store.close();

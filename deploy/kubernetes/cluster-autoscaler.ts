@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { revisionKey, type Revision } from '../../api/revision.js';
 import type { Autoscaler } from '../../autoscaler/autoscaler.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
@@ -26,6 +27,8 @@ export class ClusterAutoscaler {
       leaseNamespace?: string;
       leaseDurationMs?: number;
       retryPeriodMs?: number;
+      /** Told of every revision found, and of its removal (null), e.g. to track its capacity and usage. */
+      onRevision?: (revisionKey: string, rev: Revision | null) => void;
     },
   ) {
     this.role = new LeaderRole({ ...o, leaseName: 'sluice-autoscaler', lead: () => this.lead(), follow: () => this.follow() });
@@ -48,8 +51,14 @@ export class ClusterAutoscaler {
     this.informer = watchRevisions(
       this.o.kc,
       {
-        upsert: (rev, replicas) => this.role.enqueue(() => a.register(rev, { existingReplicas: replicas })),
-        remove: (key) => a.unregister(key),
+        upsert: (rev, replicas) => {
+          this.o.onRevision?.(revisionKey(rev), rev);
+          this.role.enqueue(() => a.register(rev, { existingReplicas: replicas }));
+        },
+        remove: (key) => {
+          this.o.onRevision?.(key, null);
+          a.unregister(key);
+        },
       },
       { clock: this.o.clock, logger: this.o.logger },
     );
