@@ -10,6 +10,7 @@ import type { SnapshotHolder, RevisionView } from './data-plane.js';
 import { ClientGone } from './client-gone.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
 import type { OutcomeRecorder } from './outcome-recorder.js';
+import { RevisionMetricsCache } from './revision-metrics.js';
 import { matchRoute } from './route-table.js';
 import { TrafficPicker } from './traffic-picker.js';
 
@@ -41,10 +42,12 @@ export class Gateway {
   private readonly picker = new TrafficPicker();
   private readonly tagHeader: string;
   private active = 0;
+  private readonly series: RevisionMetricsCache;
 
   constructor(deps: GatewayDeps) {
     this.d = deps;
     this.tagHeader = deps.tagHeader ?? TAG_HEADER;
+    this.series = new RevisionMetricsCache(deps.metrics);
   }
 
   createServer(): Server {
@@ -100,8 +103,7 @@ export class Gateway {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, rev: RevisionView, path: string): Promise<void> {
-    const { clock, metrics, collector, activator, forwarder } = this.d;
-    const labels = { namespace: rev.namespace, service: rev.service, revision: rev.name };
+    const { clock, collector, activator, forwarder } = this.d;
     const arrival = clock.now();
     const started = process.hrtime.bigint();
     const deadlineAt = arrival + rev.timeoutMs;
@@ -111,7 +113,8 @@ export class Gateway {
     };
     res.once('close', onClose);
     collector.begin(rev.key);
-    metrics.inflight.inc(labels);
+    const series = this.series.of(rev);
+    series.inflight.inc();
     let status = 0;
     let coldStartMs = 0;
     try {
@@ -129,8 +132,8 @@ export class Gateway {
             responseHeaders: lease.coldStart
               ? () => {
                   const ms = clock.now() - arrival;
-                  metrics.coldStartsTotal.inc(labels);
-                  metrics.coldStartSeconds.observe(labels, ms / 1000);
+                  series.coldStarts.inc();
+                  series.coldStartSeconds.observe(ms / 1000);
                   return { [COLD_START_HEADER]: String(ms) };
                 }
               : undefined,
@@ -154,9 +157,9 @@ export class Gateway {
     } finally {
       res.off('close', onClose);
       collector.end(rev.key);
-      metrics.inflight.dec(labels);
-      metrics.requestsTotal.inc({ ...labels, code: String(status) });
-      metrics.requestDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      series.inflight.dec();
+      series.requests(status).inc();
+      series.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.d.outcomes?.record(rev.key, clock.now(), status, Number(process.hrtime.bigint() - started) / 1e6, coldStartMs);
     }
   }
