@@ -7,7 +7,7 @@ import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
 import { HttpError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { SnapshotHolder, RevisionView } from '../gateway/data-plane.js';
+import { revisionView, type SnapshotHolder, type RevisionView } from '../gateway/data-plane.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import type { Backend, EndpointEvent } from './backends/backend.js';
 import { buildRevision, servingHash } from './revision-builder.js';
@@ -570,15 +570,7 @@ export class Controller {
       for (const revName of rec.revisions) {
         const rev = this.revisions.get(`${ns}/${revName}`);
         if (!rev) continue;
-        views.set(revisionKey(rev), {
-          key: revisionKey(rev),
-          namespace: ns,
-          service: name,
-          name: rev.name,
-          timeoutMs: rev.timeoutSeconds * 1000,
-          modelName: rev.modelName,
-          runtimeModelName: rev.runtimeModelName,
-        });
+        views.set(revisionKey(rev), revisionView(rev));
       }
     }
     this.d.snapshot.publish({ routes: buildRouteTable(routes, this.d.domain, ++this.routesVersion), revisions: views });

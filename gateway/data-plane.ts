@@ -1,3 +1,4 @@
+import { revisionKey, type Revision } from '../api/revision.js';
 import type { RouteTable } from '../api/route.js';
 
 /** What the data plane needs to know about a revision; built by the controller, read per request. */
@@ -12,6 +13,19 @@ export interface RevisionView {
   modelName: string;
   /** Name the runtime serves; paths are rewritten when it differs. */
   runtimeModelName: string;
+}
+
+/** The data plane's view of a revision. */
+export function revisionView(rev: Revision): RevisionView {
+  return {
+    key: revisionKey(rev),
+    namespace: rev.namespace,
+    service: rev.service,
+    name: rev.name,
+    timeoutMs: rev.timeoutSeconds * 1000,
+    modelName: rev.modelName,
+    runtimeModelName: rev.runtimeModelName,
+  };
 }
 
 /** An immutable view of routes and revisions, swapped whole on every change. */

@@ -3,7 +3,7 @@ import { revisionKey, type Revision } from '../../api/revision.js';
 import type { Route } from '../../api/route.js';
 import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
-import type { RevisionView, SnapshotHolder } from '../../gateway/data-plane.js';
+import { revisionView, type RevisionView, type SnapshotHolder } from '../../gateway/data-plane.js';
 import { buildRouteTable } from '../../gateway/route-table.js';
 import type { Dispatch } from '../controller.js';
 import { watchRevisions } from './revision-watch.js';
@@ -98,16 +98,7 @@ export class ClusterRoutes {
 
   private publish(): void {
     const views = new Map<string, RevisionView>();
-    for (const [key, rev] of this.revisions)
-      views.set(key, {
-        key,
-        namespace: rev.namespace,
-        service: rev.service,
-        name: rev.name,
-        timeoutMs: rev.timeoutSeconds * 1000,
-        modelName: rev.modelName,
-        runtimeModelName: rev.runtimeModelName,
-      });
+    for (const [key, rev] of this.revisions) views.set(key, revisionView(rev));
     this.o.snapshot.publish({ routes: buildRouteTable(this.services.values(), this.o.domain, ++this.version), revisions: views });
   }
 }

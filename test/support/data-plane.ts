@@ -15,7 +15,7 @@ import { SluiceMetrics } from '../../core/metrics.js';
 import { MemoryStore } from '../../core/store.js';
 import type { BackendLogger } from '../../deploy/backends/local/backend-logger.js';
 import { LocalBackend } from '../../deploy/backends/local/local-backend.js';
-import { SnapshotHolder } from '../../gateway/data-plane.js';
+import { revisionView, SnapshotHolder } from '../../gateway/data-plane.js';
 import { Forwarder } from '../../gateway/forwarder.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { buildRouteTable } from '../../gateway/route-table.js';
@@ -104,15 +104,7 @@ export async function startDataPlane(o: DataPlaneOptions = {}): Promise<DataPlan
     revisions: new Map([
       [
         key,
-        {
-          key,
-          namespace: rev.namespace,
-          service: rev.service,
-          name: rev.name,
-          timeoutMs: rev.timeoutSeconds * 1000,
-          modelName: rev.modelName,
-          runtimeModelName: rev.runtimeModelName,
-        },
+        revisionView(rev),
       ],
     ]),
   });
