@@ -90,7 +90,8 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-controller' });
   const kc = kubeConfig(o.kubeconfig);
-  const backend = new KubernetesBackend({ kubeConfig: kc, clock });
+  let owners: ClusterController | null = null;
+  const backend = new KubernetesBackend({ kubeConfig: kc, clock, ownerOf: (rev) => owners?.ownerOf(rev) });
   await backend.start();
   const catalogue = loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]);
   const controller = new ClusterController({
@@ -106,6 +107,7 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
     leaseDurationMs: o.leaseDurationMs,
     retryPeriodMs: o.retryPeriodMs,
   });
+  owners = controller;
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   const servers = await roleServers(cfg, metrics, () => true);
   controller.start();

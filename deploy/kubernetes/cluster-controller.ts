@@ -49,12 +49,20 @@ export class ClusterController {
   private controller: Controller | null = null;
   private informer: ResilientInformer | null = null;
   private readonly lastStatus = new Map<string, string>();
+  /** uid of each InferenceService seen, for owner references on its revisions' objects (bounded by them). */
+  private readonly uids = new Map<string, string>();
 
   constructor(o: ClusterControllerOptions) {
     this.o = o;
     this.group = o.group ?? 'serving.sluice.dev';
     this.api = o.kc.makeApiClient(CustomObjectsApi);
     this.role = new LeaderRole({ ...o, leaseName: 'sluice-controller', lead: () => this.lead(), follow: () => this.follow() });
+  }
+
+  /** The owner reference for a revision's Deployment and Service: its InferenceService. */
+  ownerOf(rev: Revision): { apiVersion: string; kind: string; name: string; uid: string } | undefined {
+    const uid = this.uids.get(`${rev.namespace}/${rev.service}`);
+    return uid ? { apiVersion: `${this.group}/v1beta1`, kind: 'InferenceService', name: rev.service, uid } : undefined;
   }
 
   get isLeader(): boolean {
@@ -120,6 +128,7 @@ export class ClusterController {
         remove: (obj) => this.enqueue(async () => {
           await this.controller?.delete(obj.metadata?.namespace ?? 'default', obj.metadata?.name ?? '');
           this.lastStatus.delete(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
+          this.uids.delete(`${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}`);
         }),
       },
       { clock: this.o.clock, logger: this.o.logger },
@@ -136,6 +145,7 @@ export class ClusterController {
   }
 
   private parse(obj: IsvcObject): InferenceService | null {
+    if (obj.metadata?.uid) this.uids.set(`${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`, obj.metadata.uid);
     const { status: _s, ...rest } = obj as IsvcObject & Record<string, unknown>;
     const doc = { ...rest, apiVersion: 'serving.kserve.io/v1beta1' } as Record<string, unknown>;
     const md = { ...(obj.metadata ?? {}) } as Record<string, unknown>;

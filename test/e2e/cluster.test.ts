@@ -112,6 +112,12 @@ describe('cluster mode through the test Kubernetes API server', () => {
     await objects.createNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', body: isvc({}) });
     await waitUntil('the revision Deployment', () => replicas('iris-predictor-00001') === 0, 10_000, 50);
     await waitUntil('status traffic', () => status().components?.predictor?.traffic?.length > 0, 10_000, 50);
+    // The revision's objects belong to the InferenceService (garbage-collected with it).
+    const uid = (api.get(`${GROUP}/v1beta1`, 'InferenceService', 'default', 'iris') as Obj).metadata.uid;
+    for (const kind of ['Deployment', 'Service'])
+      expect((api.get(kind === 'Deployment' ? 'apps/v1' : 'v1', kind, 'default', 'iris-predictor-00001') as Obj).metadata.ownerReferences).toEqual([
+        expect.objectContaining({ apiVersion: `${GROUP}/v1beta1`, kind: 'InferenceService', name: 'iris', uid, controller: true }),
+      ]);
     expect(status().components.predictor).toMatchObject({
       latestCreatedRevision: 'iris-predictor-00001',
       traffic: [{ revisionName: 'iris-predictor-00001', percent: 100, latestRevision: true }],

@@ -34,7 +34,38 @@ const ROWS: Row[] = [
   { name: 'mnist', runtime: 'kserve-torchserve', format: 'pytorch', protocol: 'v1', venv: 'kserve', script: 'torch_mnist' },
   { name: 'iris', runtime: 'kserve-tritonserver', format: 'triton', protocol: 'v2', venv: 'kserve', script: 'triton_iris' },
   { name: 'iris-tf', runtime: 'kserve-tensorflow-serving', format: 'tensorflow', protocol: 'v1', venv: 'kserve', script: 'linear_iris', subdir: '1' },
+  { name: 'iris-custom', runtime: 'custom-linear-model', format: 'custom-linear', protocol: 'v1', venv: 'kserve', script: 'linear_iris' },
 ];
+
+/**
+ * KServe's "Custom ModelServer" row: a kserve.Model subclass (runtimes/launchers/custom_model.py), brought in
+ * the way a user would: a ClusterServingRuntime of their own plus its local launch recipe, in the config folder.
+ */
+const CUSTOM_RUNTIME = `apiVersion: serving.kserve.io/v1alpha1
+kind: ClusterServingRuntime
+metadata:
+  name: custom-linear-model
+spec:
+  supportedModelFormats:
+    - name: custom-linear
+      autoSelect: true
+  protocolVersions: [v1, v2]
+  containers:
+    - name: kserve-container
+      image: example.com/custom-linear-model:1.0
+      args: [--model_name={{.Name}}, --model_dir=/mnt/models, --http_port=8080]
+---
+apiVersion: sluice.dev/v1alpha1
+kind: LocalLaunchRecipe
+metadata:
+  name: custom-linear-model
+spec:
+  command: "{{python}}"
+  args: ["{{sluiceRoot}}/runtimes/launchers/custom_model.py", "--model_name", "{{modelName}}", "--model_dir", "{{modelDir}}", "--http_port", "{{port}}"]
+  env: {}
+  readinessPath: /v2/health/ready
+  startupTimeoutSeconds: 180
+`;
 
 const work = mkdtempSync(join(tmpdir(), 'sluice-through-'));
 const expected = new Map<string, Expected>();
@@ -63,7 +94,7 @@ spec:
 }
 
 beforeAll(async () => {
-  const services: Record<string, string> = {};
+  const services: Record<string, string> = { 'custom-runtime.yaml': CUSTOM_RUNTIME };
   for (const r of ROWS) {
     expected.set(r.name, train(r.venv, r.script, join(work, r.name, r.subdir ?? '')));
     services[`${r.name}.yaml`] = isvc(r);
@@ -165,6 +196,19 @@ describe('real runtimes through Sluice, from zero', () => {
     expectClose((first.json as { predictions: unknown }).predictions, e.predict_proba, 1e-9);
     const bad = await curl('POST', `${sluice.dataUrl}/v1/models/iris-tf:predict`, JSON.stringify({ instances: [[5.1, 3.5]] }));
     expect(bad.status).toBe(400);
+  });
+
+  it('custom model server (a kserve.Model subclass, own ServingRuntime): v1 cold start, v2 through tritonclient', async () => {
+    const e = expected.get('iris-custom')!;
+    const first = await coldCall('/v1/models/iris-custom:predict', { instances: e.inputs });
+    expect(first.status).toBe(200);
+    expect(first.coldStartMs).toBeGreaterThan(0);
+    expect(first.json).toEqual({ predictions: e.predict });
+    const v2 = await tritonHttp(gateway, 'iris-custom', { inputs: [rowsTensor('input-0', e.inputs)] });
+    expect(v2).toEqual({ ok: true, outputs: { 'output-0': e.predict } });
+    const bad = await curl('POST', `${sluice.dataUrl}/v1/models/iris-custom:predict`, JSON.stringify({ instances: [[5.1, 3.5]] }));
+    expect(bad.status).toBe(400);
+    expect(bad.json).toEqual({ error: 'expected rows of 4 numbers, got shape [1, 2]' });
   });
 
   it('every revision scales back to zero once idle', async () => {

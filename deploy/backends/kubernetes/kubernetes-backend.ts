@@ -21,6 +21,8 @@ export interface KubernetesBackendOptions {
   namespace?: string;
   clock?: Clock;
   render?: RenderOptions;
+  /** The owner of a revision's objects (its InferenceService), so deleting it garbage-collects them. */
+  ownerOf?: (revision: Revision) => RenderOptions['owner'] | undefined;
   /** Attempts of a read-modify-write that keeps meeting 409 Conflict. Default 5. */
   conflictRetries?: number;
   /** Informer restart backoff after a watch error: first delay and cap, in ms. Default 100 and 5000. */
@@ -102,7 +104,7 @@ export class KubernetesBackend implements Backend {
   }
 
   private async upsertDeployment(revision: Revision): Promise<void> {
-    const desired = renderDeployment(revision, this.opts.render);
+    const desired = renderDeployment(revision, this.renderOptions(revision));
     const { namespace, name } = { namespace: revision.namespace, name: revision.name };
     for (let attempt = 0; ; attempt++) {
       try {
@@ -130,7 +132,7 @@ export class KubernetesBackend implements Backend {
   }
 
   private async upsertService(revision: Revision): Promise<void> {
-    const desired = renderService(revision, this.opts.render);
+    const desired = renderService(revision, this.renderOptions(revision));
     const { namespace, name } = { namespace: revision.namespace, name: revision.name };
     for (let attempt = 0; ; attempt++) {
       try {
@@ -155,6 +157,11 @@ export class KubernetesBackend implements Backend {
         if (attempt + 1 >= (this.opts.conflictRetries ?? 5)) throw err;
       }
     }
+  }
+
+  private renderOptions(revision: Revision): RenderOptions {
+    const owner = this.opts.ownerOf?.(revision) ?? this.opts.render?.owner;
+    return { ...this.opts.render, ...(owner ? { owner } : {}) };
   }
 
   /** Writes replicas through the Deployment's scale subresource only. */

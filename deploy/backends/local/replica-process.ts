@@ -95,7 +95,9 @@ export class ReplicaProcess {
   /** Spawns the child and starts probing. stdin stays an open pipe: runtimes may watch it to notice our death. */
   start(): void {
     const { launch, logger, clock } = this.opts;
-    const child = spawn(launch.command, launch.args, { env: launch.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group: runtimes that fork (TorchServe's JVM and workers, MLServer's workers) are signalled
+    // as a whole, so stopping or killing a replica never leaves part of it behind.
+    const child = spawn(launch.command, launch.args, { env: launch.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.child = child;
     child.stdin?.on('error', () => undefined);
     const forward = (stream: 'stdout' | 'stderr') => (line: string) => {
@@ -188,10 +190,16 @@ export class ReplicaProcess {
   }
 
   private signal(sig: NodeJS.Signals): void {
+    const pid = this.child?.pid;
     try {
-      this.child?.kill(sig);
+      if (pid !== undefined) process.kill(-pid, sig);
+      else this.child?.kill(sig);
     } catch {
-      // already gone
+      try {
+        this.child?.kill(sig);
+      } catch {
+        // already gone
+      }
     }
   }
 }
