@@ -40,6 +40,11 @@ export interface LocalLaunchRecipe {
   readinessPath: string;
   /** Seconds to wait for readiness before the replica counts as failed. */
   startupTimeoutSeconds: number;
+  /**
+   * The replica's stdin: `pipe` (default; it closes when Sluice dies, so a runtime that watches it exits too) or
+   * `null` for runtimes that misbehave with a socket on stdin (Triton's python backend).
+   */
+  stdin?: 'pipe' | 'null';
 }
 
 export interface ResolvedContainer {

@@ -107,6 +107,7 @@ const recipeDoc = strictObject({
     env: stringMap.default({}),
     readinessPath: z.string().startsWith('/'),
     startupTimeoutSeconds: z.number().positive().default(120),
+    stdin: z.enum(['pipe', 'null']).default('pipe'),
   }),
 });
 
@@ -123,6 +124,7 @@ export function parseLocalLaunchRecipe(doc: unknown): { runtime: string; recipe:
       env: spec.env,
       readinessPath: spec.readinessPath,
       startupTimeoutSeconds: spec.startupTimeoutSeconds,
+      stdin: spec.stdin,
     },
   };
 }

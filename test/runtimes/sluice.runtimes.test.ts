@@ -53,7 +53,7 @@ spec:
   containers:
     - name: kserve-container
       image: example.com/custom-linear-model:1.0
-      args: [--model_name={{.Name}}, --model_dir=/mnt/models, --http_port=8080]
+      args: ["--model_name={{.Name}}", "--model_dir=/mnt/models", "--http_port=8080"]
 ---
 apiVersion: sluice.dev/v1alpha1
 kind: LocalLaunchRecipe

@@ -22,6 +22,7 @@ export interface LaunchCommand {
   args: string[];
   env: Record<string, string>;
   readinessPath: string;
+  stdin: 'pipe' | 'null';
 }
 
 const TEMPLATE = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
@@ -96,5 +97,6 @@ export function renderLaunch(
     args: recipe.args.map((a) => renderTemplate(a, ctx)),
     env,
     readinessPath: renderTemplate(recipe.readinessPath, ctx),
+    stdin: recipe.stdin ?? 'pipe',
   };
 }

@@ -97,7 +97,11 @@ export class ReplicaProcess {
     const { launch, logger, clock } = this.opts;
     // Its own process group: runtimes that fork (TorchServe's JVM and workers, MLServer's workers) are signalled
     // as a whole, so stopping or killing a replica never leaves part of it behind.
-    const child = spawn(launch.command, launch.args, { env: launch.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(launch.command, launch.args, {
+      env: launch.env,
+      stdio: [launch.stdin === 'null' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.child = child;
     child.stdin?.on('error', () => undefined);
     const forward = (stream: 'stdout' | 'stderr') => (line: string) => {
