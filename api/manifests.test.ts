@@ -71,6 +71,7 @@ describe('parseManifests', () => {
       env: { MODEL_NAME: '{{modelName}}' },
       readinessPath: '/v2/models/{{modelName}}/ready',
       startupTimeoutSeconds: 30,
+      stdin: 'pipe',
     });
   });
 

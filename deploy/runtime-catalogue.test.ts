@@ -61,6 +61,7 @@ describe('runtime catalogue', () => {
       env: { MODEL: '{{modelName}}' },
       readinessPath: '/v2/health/ready',
       startupTimeoutSeconds: 120,
+      stdin: 'pipe',
     });
   });
 
