@@ -1,3 +1,4 @@
+import { applyBounds } from './bounds.js';
 import type { DeciderSettings } from './settings.js';
 
 /** Windowed demand for one revision, computed from the collector's buckets. */
@@ -163,14 +164,7 @@ export function decide(
   }
 
   // 7. Bounds.
-  if (desired < s.minScale) {
-    desired = s.minScale;
-    reason = 'min-scale';
-  }
-  if (desired > s.maxScale) {
-    desired = s.maxScale;
-    reason = 'max-scale';
-  }
+  ({ desired, reason } = applyBounds(desired, reason, s));
 
   return {
     decision: { desired, panic: state.panicSince !== null, excessBurstCapacity: excessBurstCapacity(s, ready, input.panic), reason },

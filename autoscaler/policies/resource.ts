@@ -1,5 +1,6 @@
 import type { AutoscalingSpec } from '../../api/revision.js';
 import { AUTOSCALING_DEFAULTS } from '../settings.js';
+import { applyBounds } from '../bounds.js';
 
 /** One replica's resource usage now. */
 export interface ReplicaUsage {
@@ -103,13 +104,6 @@ export function resourceDecide(
       reason = 'scale-down-stabilization';
     }
   }
-  if (desired < s.minScale) {
-    desired = s.minScale;
-    reason = 'min-scale';
-  }
-  if (desired > s.maxScale) {
-    desired = s.maxScale;
-    reason = 'max-scale';
-  }
+  ({ desired, reason } = applyBounds(desired, reason, s));
   return { desired, reason, averagePercent: average, state: { recommendations: recs } };
 }
