@@ -45,6 +45,9 @@ export interface Embedded {
   backend: Backend;
   metrics: SluiceMetrics;
   gateway: Gateway;
+  autoscaler: Autoscaler;
+  /** The data plane's current routes and revisions. */
+  snapshot: SnapshotHolder;
   configFolder: ConfigFolder | null;
   /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), stop replicas. */
   close(): Promise<void>;
@@ -184,6 +187,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     backend,
     metrics,
     gateway,
+    autoscaler,
+    snapshot,
     configFolder: folder,
     close,
   };

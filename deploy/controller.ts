@@ -7,7 +7,7 @@ import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
 import { HttpError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { revisionView, type SnapshotHolder, type RevisionView } from '../gateway/data-plane.js';
+import { revisionView, type DataPlaneSnapshot, type SnapshotHolder, type RevisionView } from '../gateway/data-plane.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import type { Backend, EndpointEvent } from './backends/backend.js';
 import { buildRevision, servingHash } from './revision-builder.js';
@@ -545,7 +545,12 @@ export class Controller {
   }
 
   /** Builds the data plane snapshot from scratch and swaps it in atomically. */
+  /** Marks the data plane's snapshot stale; it is rebuilt from scratch, once, when next read. */
   private publish(): void {
+    this.d.snapshot.invalidate(() => this.buildSnapshot());
+  }
+
+  private buildSnapshot(): DataPlaneSnapshot {
     const routes: Route[] = [];
     const views = new Map<string, RevisionView>();
     for (const rec of this.services.values()) {
@@ -573,7 +578,7 @@ export class Controller {
         views.set(revisionKey(rev), revisionView(rev));
       }
     }
-    this.d.snapshot.publish({ routes: buildRouteTable(routes, this.d.domain, ++this.routesVersion), revisions: views });
+    return { routes: buildRouteTable(routes, this.d.domain, ++this.routesVersion), revisions: views };
   }
 
   private url(host: string): string {

@@ -34,19 +34,35 @@ export interface DataPlaneSnapshot {
   readonly revisions: ReadonlyMap<string, RevisionView>;
 }
 
-/** Holds the current snapshot; readers take `current` once per request, so no request sees half an update. */
+/**
+ * Holds the current snapshot; readers take `current` once per request, so no request sees half an update.
+ * A writer can publish a finished snapshot, or mark it stale with a builder: the next read builds it once, so a
+ * burst of changes (10,000 services loaded at start) costs one rebuild instead of one per change.
+ */
 export class SnapshotHolder {
   private snap: DataPlaneSnapshot;
+  private rebuild: (() => DataPlaneSnapshot) | null = null;
 
   constructor(initial: DataPlaneSnapshot) {
     this.snap = initial;
   }
 
   get current(): DataPlaneSnapshot {
+    if (this.rebuild) {
+      const build = this.rebuild;
+      this.rebuild = null;
+      this.snap = build();
+    }
     return this.snap;
   }
 
   publish(next: DataPlaneSnapshot): void {
+    this.rebuild = null;
     this.snap = next;
+  }
+
+  /** The snapshot is out of date; `build` makes the new one when it is next read. */
+  invalidate(build: () => DataPlaneSnapshot): void {
+    this.rebuild = build;
   }
 }

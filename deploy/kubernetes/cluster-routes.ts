@@ -25,6 +25,8 @@ interface TrafficEntry {
 export class ClusterRoutes {
   private readonly services = new Map<string, Route>();
   private readonly revisions = new Map<string, Revision>();
+  /** The traffic last routed per service, to skip status updates that do not change it. */
+  private readonly trafficSeen = new Map<string, string>();
   private informers: ResilientInformer[] = [];
   private version = 0;
 
@@ -40,7 +42,10 @@ export class ClusterRoutes {
       {
         upsert: (rev) => {
           const key = revisionKey(rev);
-          if (!this.revisions.has(key)) this.o.dispatch.addRevision(key, { namespace: rev.namespace, service: rev.service, revision: rev.name });
+          const known = this.revisions.get(key);
+          // Deployment status changes every time replicas move; the revision itself only when re-applied.
+          if (known && known.hash === rev.hash && known.timeoutSeconds === rev.timeoutSeconds) return;
+          if (!known) this.o.dispatch.addRevision(key, { namespace: rev.namespace, service: rev.service, revision: rev.name });
           this.revisions.set(key, rev);
           this.publish();
         },
@@ -61,7 +66,12 @@ export class ClusterRoutes {
           const ns = obj.metadata?.namespace ?? 'default';
           const name = obj.metadata?.name ?? '';
           const traffic = (obj.status?.components?.predictor?.traffic ?? []) as TrafficEntry[];
-          this.services.set(`${ns}/${name}`, {
+          const key = `${ns}/${name}`;
+          // Status is rewritten often (replica counts); the route only changes with the traffic assignment.
+          const signature = JSON.stringify(traffic);
+          if (this.trafficSeen.get(key) === signature) return;
+          this.trafficSeen.set(key, signature);
+          this.services.set(key, {
             namespace: ns,
             service: name,
             modelName: name,
@@ -81,7 +91,9 @@ export class ClusterRoutes {
           this.publish();
         },
         remove: (obj) => {
-          this.services.delete(`${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}`);
+          const key = `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}`;
+          this.services.delete(key);
+          this.trafficSeen.delete(key);
           this.publish();
         },
       },
@@ -96,9 +108,18 @@ export class ClusterRoutes {
     this.informers = [];
   }
 
+  /**
+   * Routes only to revisions whose Deployment this gateway has seen: the two watches arrive in any order, and a
+   * target it cannot serve yet is left out (its share goes to the others) rather than answered with 503.
+   */
   private publish(): void {
     const views = new Map<string, RevisionView>();
     for (const [key, rev] of this.revisions) views.set(key, revisionView(rev));
-    this.o.snapshot.publish({ routes: buildRouteTable(this.services.values(), this.o.domain, ++this.version), revisions: views });
+    const routes: Route[] = [];
+    for (const route of this.services.values()) {
+      const targets = route.targets.filter((t) => views.has(t.revisionKey));
+      if (targets.some((t) => t.percent > 0 || t.tag !== null)) routes.push({ ...route, targets: Object.freeze(targets) });
+    }
+    this.o.snapshot.publish({ routes: buildRouteTable(routes, this.o.domain, ++this.version), revisions: views });
   }
 }
