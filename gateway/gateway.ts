@@ -159,8 +159,9 @@ export class Gateway {
       collector.end(rev.key);
       series.inflight.dec();
       series.requests(status).inc();
-      series.duration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      this.d.outcomes?.record(rev.key, clock.now(), status, Number(process.hrtime.bigint() - started) / 1e6, coldStartMs);
+      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+      series.duration.observe(elapsedMs / 1000);
+      this.d.outcomes?.record(rev.key, clock.now(), status, elapsedMs, coldStartMs);
     }
   }
 

@@ -20,6 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApiServer, type TestApiServer } from './index.js';
+import { waitUntil } from '../support/wait.js';
 
 function deployment(name: string, replicas?: number, labels: Record<string, string> = { app: name }): V1Deployment {
   return {
@@ -49,14 +50,9 @@ async function expectStatus(p: Promise<unknown>, code: number, reason?: string):
   throw new Error(`expected HTTP ${code}, but the call succeeded`);
 }
 
-async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** waitUntil, polling every 10 ms, with `null` also meaning "not yet". */
+function until<T>(probe: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
+  return waitUntil('condition', () => probe() ?? undefined, timeoutMs, 10);
 }
 
 describe('test kube-apiserver with @kubernetes/client-node', () => {

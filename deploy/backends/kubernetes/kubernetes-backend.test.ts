@@ -7,6 +7,7 @@ import { startTestApiServer, type KubeObject, type RunningPod, type TestApiServe
 import { sampleRevision } from '../../../test/support/revision-fixture.js';
 import type { EndpointEvent } from '../backend.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
+import { waitUntil } from '../../../test/support/wait.js';
 
 /** Each pod is a real Node process answering the v2 health path and an infer call with its own pid. */
 async function runPod(pod: KubeObject): Promise<RunningPod> {
@@ -31,14 +32,9 @@ async function runPod(pod: KubeObject): Promise<RunningPod> {
   };
 }
 
-async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== null && v !== false) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** waitUntil, polling every 10 ms, with `null` also meaning "not yet". */
+function until<T>(probe: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  return waitUntil('condition', () => probe() ?? undefined, timeoutMs, 10);
 }
 
 describe('KubernetesBackend against the test API server', () => {
