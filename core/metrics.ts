@@ -33,6 +33,9 @@ export class SluiceMetrics {
     this.registry = registry;
     if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
     const labelNames = [...REVISION_LABELS];
+    /** A gauge per revision (namespace, service, revision), on this registry. */
+    const revisionGauge = (name: string, help: string): Gauge<'namespace' | 'service' | 'revision'> =>
+      new Gauge({ name, help, labelNames, registers: [registry] });
     this.requestsTotal = new Counter({
       name: 'sluice_requests_total',
       help: 'Requests answered, by revision and HTTP status code.',
@@ -46,24 +49,9 @@ export class SluiceMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     });
-    this.inflight = new Gauge({
-      name: 'sluice_inflight_requests',
-      help: 'Requests in the gateway now (held or forwarded), by revision.',
-      labelNames,
-      registers: [registry],
-    });
-    this.desiredReplicas = new Gauge({
-      name: 'sluice_desired_replicas',
-      help: 'Replicas the autoscaler wants for a revision.',
-      labelNames,
-      registers: [registry],
-    });
-    this.readyReplicas = new Gauge({
-      name: 'sluice_ready_replicas',
-      help: 'Replicas of a revision that pass their readiness probe.',
-      labelNames,
-      registers: [registry],
-    });
+    this.inflight = revisionGauge('sluice_inflight_requests', 'Requests in the gateway now (held or forwarded), by revision.');
+    this.desiredReplicas = revisionGauge('sluice_desired_replicas', 'Replicas the autoscaler wants for a revision.');
+    this.readyReplicas = revisionGauge('sluice_ready_replicas', 'Replicas of a revision that pass their readiness probe.');
     this.coldStartsTotal = new Counter({
       name: 'sluice_cold_starts_total',
       help: 'Requests that had to wait for a revision to scale up from zero.',
@@ -77,18 +65,8 @@ export class SluiceMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300],
       registers: [registry],
     });
-    this.heldRequests = new Gauge({
-      name: 'sluice_activator_held_requests',
-      help: 'Requests held by the activator, waiting for a replica with spare capacity.',
-      labelNames,
-      registers: [registry],
-    });
-    this.heldBytes = new Gauge({
-      name: 'sluice_activator_held_bytes',
-      help: 'Declared body bytes (content-length) of held requests.',
-      labelNames,
-      registers: [registry],
-    });
+    this.heldRequests = revisionGauge('sluice_activator_held_requests', 'Requests held by the activator, waiting for a replica with spare capacity.');
+    this.heldBytes = revisionGauge('sluice_activator_held_bytes', 'Declared body bytes (content-length) of held requests.');
     this.holdSeconds = new Histogram({
       name: 'sluice_activator_hold_seconds',
       help: 'Time requests spent in the hold queue.',
@@ -108,60 +86,20 @@ export class SluiceMetrics {
       labelNames: ['revision', 'replica'],
       registers: [registry],
     });
-    this.activatorInPath = new Gauge({
-      name: 'sluice_activator_in_path',
-      help: '1 while the activator is in a revision\'s request path (no ready replica, requests held, or too little spare burst capacity); 0 while requests go straight to replicas.',
-      labelNames,
-      registers: [registry],
-    });
-    this.autoscalerPanic = new Gauge({
-      name: 'sluice_autoscaler_panic',
-      help: '1 while the autoscaler is in panic mode for a revision.',
-      labelNames,
-      registers: [registry],
-    });
-    this.stableConcurrency = new Gauge({
-      name: 'sluice_autoscaler_stable_concurrency',
-      help: 'Average concurrency (or rps) over the stable window.',
-      labelNames,
-      registers: [registry],
-    });
-    this.panicConcurrency = new Gauge({
-      name: 'sluice_autoscaler_panic_concurrency',
-      help: 'Average concurrency (or rps) over the panic window.',
-      labelNames,
-      registers: [registry],
-    });
-    this.autoscalerTarget = new Gauge({
-      name: 'sluice_autoscaler_target',
-      help: 'Per-replica target the autoscaler scales to.',
-      labelNames,
-      registers: [registry],
-    });
-    this.excessBurstCapacity = new Gauge({
-      name: 'sluice_autoscaler_excess_burst_capacity',
-      help: 'Ready capacity minus target burst capacity minus panic demand; negative keeps the activator in the path.',
-      labelNames,
-      registers: [registry],
-    });
+    this.activatorInPath = revisionGauge('sluice_activator_in_path', '1 while the activator is in a revision\'s request path (no ready replica, requests held, or too little spare burst capacity); 0 while requests go straight to replicas.');
+    this.autoscalerPanic = revisionGauge('sluice_autoscaler_panic', '1 while the autoscaler is in panic mode for a revision.');
+    this.stableConcurrency = revisionGauge('sluice_autoscaler_stable_concurrency', 'Average concurrency (or rps) over the stable window.');
+    this.panicConcurrency = revisionGauge('sluice_autoscaler_panic_concurrency', 'Average concurrency (or rps) over the panic window.');
+    this.autoscalerTarget = revisionGauge('sluice_autoscaler_target', 'Per-replica target the autoscaler scales to.');
+    this.excessBurstCapacity = revisionGauge('sluice_autoscaler_excess_burst_capacity', 'Ready capacity minus target burst capacity minus panic demand; negative keeps the activator in the path.');
     this.scaleEventsTotal = new Counter({
       name: 'sluice_scale_events_total',
       help: 'Scale decisions applied, by direction and reason.',
       labelNames: ['direction', 'reason'],
       registers: [registry],
     });
-    this.gpuCapacityLimited = new Gauge({
-      name: 'sluice_gpu_capacity_limited',
-      help: '1 while a revision wants more replicas than the GPU inventory can hold (requests stay held).',
-      labelNames,
-      registers: [registry],
-    });
-    this.startupSeconds = new Gauge({
-      name: 'sluice_autoscaler_startup_seconds',
-      help: 'Learned time from asking for a replica to it being ready (EWMA of observed cold starts).',
-      labelNames,
-      registers: [registry],
-    });
+    this.gpuCapacityLimited = revisionGauge('sluice_gpu_capacity_limited', '1 while a revision wants more replicas than the GPU inventory can hold (requests stay held).');
+    this.startupSeconds = revisionGauge('sluice_autoscaler_startup_seconds', 'Learned time from asking for a replica to it being ready (EWMA of observed cold starts).');
     this.unroutedTotal = new Counter({
       name: 'sluice_unrouted_requests_total',
       help: 'Requests that matched no InferenceService.',
