@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../core/cancel-signal.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { HttpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -32,11 +33,6 @@ export interface Lease {
 }
 
 /** Signals that the client went away: an AbortSignal, or anything with the same small shape. */
-export interface CancelSignal {
-  readonly aborted: boolean;
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
-}
 
 export interface AcquireOptions {
   /** Aborted when the client goes away. */
@@ -141,9 +137,12 @@ export class Activator {
   private heldTotal = 0;
   private heldBytesTotal = 0;
   private pathTimer: TimerHandle | null = null;
+  private readonly stopInflightMetric: () => void;
 
   constructor(opts: ActivatorOptions) {
     this.opts = opts;
+    // Each replica's in-flight count is read when /metrics is scraped, not written on every request.
+    this.stopInflightMetric = opts.metrics.replicaInflight.source(() => this.inflightSeries());
     const p = opts.probes ?? {};
     this.confirmNew = p.confirmNewReplicas ?? false;
     this.failureThreshold = Math.max(1, p.failureThreshold ?? 3);
@@ -214,7 +213,6 @@ export class Activator {
     } else {
       const r = st.replicas.remove(ev.endpoint.id);
       if (r) this.forgetReplica(r);
-      this.opts.metrics.replicaInflight.remove({ revision: st.labels.revision, replica: ev.endpoint.id });
     }
     this.refreshPath(st);
   }
@@ -281,6 +279,12 @@ export class Activator {
   close(): void {
     this.stopPathUpdates();
     this.prober.close();
+    this.stopInflightMetric();
+  }
+
+  private *inflightSeries(): Iterable<{ labels: { revision: string; replica: string }; value: number }> {
+    for (const st of this.revisions.values())
+      for (const r of st.replicas.list()) yield { labels: { revision: st.labels.revision, replica: r.endpoint.id }, value: r.breaker.inflight };
   }
 
   /**
@@ -444,9 +448,6 @@ export class Activator {
   }
 
   private lease(st: RevisionState, r: Replica, heldMs: number, coldStart: boolean, viaActivator: boolean): Lease {
-    const gauge = this.opts.metrics.replicaInflight;
-    const labels = { revision: st.labels.revision, replica: r.endpoint.id };
-    gauge.set(labels, r.breaker.inflight);
     let released = false;
     return {
       replica: r,
@@ -457,7 +458,6 @@ export class Activator {
         if (released) return;
         released = true;
         r.breaker.release();
-        if (st.replicas.get(r.endpoint.id) === r) gauge.set(labels, r.breaker.inflight);
         this.release(st);
       },
     };

@@ -2,6 +2,7 @@ import type { Revision } from '../api/revision.js';
 import { revisionKey } from '../api/revision.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import type { GaugeChild } from '../core/metric-families.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { Store } from '../core/store.js';
 import type { Backend, EndpointEvent } from '../deploy/backends/backend.js';
@@ -71,6 +72,27 @@ interface Scaled {
   pending: PendingStarts;
   idleGaps: IdleGapHistogram | null;
   deciding: boolean;
+  /** This revision's gauge series, looked up once (a tick over 10,000 revisions sets 60,000 values). */
+  gauges: RevisionGauges;
+}
+
+type RevisionGauges = Record<
+  'target' | 'startup' | 'desired' | 'ready' | 'stable' | 'panic' | 'panicMode' | 'excess' | 'gpuLimited',
+  GaugeChild
+>;
+
+function revisionGauges(m: SluiceMetrics, labels: Scaled['labels']): RevisionGauges {
+  return {
+    target: m.autoscalerTarget.labels(labels),
+    startup: m.startupSeconds.labels(labels),
+    desired: m.desiredReplicas.labels(labels),
+    ready: m.readyReplicas.labels(labels),
+    stable: m.stableConcurrency.labels(labels),
+    panic: m.panicConcurrency.labels(labels),
+    panicMode: m.autoscalerPanic.labels(labels),
+    excess: m.excessBurstCapacity.labels(labels),
+    gpuLimited: m.gpuCapacityLimited.labels(labels),
+  };
 }
 
 export interface RevisionScaleStatus {
@@ -147,9 +169,10 @@ export class Autoscaler {
         : Math.min(settings.maxScale, Math.max(minScale, settings.initialScale, counts.desired));
     const gpuFit = this.gpuFit(key, rev.gpus);
     if (initial > gpuFit) initial = gpuFit;
+    const labels = { namespace: rev.namespace, service: rev.service, revision: rev.name };
     const scaled: Scaled = {
       key,
-      labels: { namespace: rev.namespace, service: rev.service, revision: rev.name },
+      labels,
       settings,
       resource,
       resourceState: initialResourceState(),
@@ -166,11 +189,12 @@ export class Autoscaler {
       pending: new PendingStarts(),
       idleGaps: settings.keepWarm === 'adaptive' ? this.idleHistogram(settings) : null,
       deciding: false,
+      gauges: revisionGauges(this.opts.metrics, labels),
     };
     this.revisions.set(key, scaled);
-    this.opts.metrics.autoscalerTarget.set(scaled.labels, resource ? resource.targetPercent : settings.target);
-    this.opts.metrics.startupSeconds.set(scaled.labels, scaled.startup.estimateMs() / 1000);
-    this.opts.metrics.desiredReplicas.set(scaled.labels, initial);
+    scaled.gauges.target.set(resource ? resource.targetPercent : settings.target);
+    scaled.gauges.startup.set(scaled.startup.estimateMs() / 1000);
+    scaled.gauges.desired.set(initial);
     if (initial !== current) await this.apply(scaled, initial, adopted !== undefined ? 'adopt' : 'initial-scale', false);
     else if (adopted === undefined) await this.opts.backend.scale(key, initial);
   }
@@ -196,7 +220,7 @@ export class Autoscaler {
         const capped = gpuCapacityCap(decision, { revisionKey: s.key, gpus: s.gpus, inventory: this.opts.gpuInventory, startupMs: s.startup.estimateMs() });
         decision = capped.decision;
         this.setCondition(s, capped.condition);
-        this.opts.metrics.gpuCapacityLimited.set(s.labels, capped.limited ? 1 : 0);
+        s.gauges.gpuLimited.set(capped.limited ? 1 : 0);
       }
       this.record(s, decision);
       if (decision.desired > 0) await this.apply(s, decision.desired, decision.reason, false);
@@ -254,9 +278,9 @@ export class Autoscaler {
       else if (avg.lastActiveSecond !== null) this.noteActivity(s, (avg.lastActiveSecond + 1) * 1000);
       if (!this.revisions.has(s.key)) return;
       const counts = this.opts.backend.counts(s.key);
-      this.opts.metrics.stableConcurrency.set(s.labels, avg.stable);
-      this.opts.metrics.panicConcurrency.set(s.labels, avg.panic);
-      this.opts.metrics.readyReplicas.set(s.labels, counts.ready);
+      s.gauges.stable.set(avg.stable);
+      s.gauges.panic.set(avg.panic);
+      s.gauges.ready.set(counts.ready);
 
       if (s.resource) {
         const usage = this.opts.usage?.usage(s.key) ?? [];
@@ -302,7 +326,7 @@ export class Autoscaler {
       );
       s.state = result.state;
       if (result.condition) this.setCondition(s, result.condition);
-      this.opts.metrics.gpuCapacityLimited.set(s.labels, result.capacityLimited ? 1 : 0);
+      s.gauges.gpuLimited.set(result.capacityLimited ? 1 : 0);
       this.record(s, result.decision);
       if (result.decision.desired !== s.desired) await this.apply(s, result.decision.desired, result.decision.reason, result.decision.panic);
     } catch (err) {
@@ -325,7 +349,7 @@ export class Autoscaler {
     const took = s.pending.ready(this.opts.clock.now());
     if (took === null) return;
     s.startup.observe(took);
-    this.opts.metrics.startupSeconds.set(s.labels, s.startup.estimateMs() / 1000);
+    s.gauges.startup.set(s.startup.estimateMs() / 1000);
   }
 
   private setCondition(s: Scaled, c: GpuCapacityCondition): void {
@@ -345,8 +369,8 @@ export class Autoscaler {
 
   private record(s: Scaled, d: Decision): void {
     s.lastDecision = { ...d, at: this.opts.clock.now() };
-    this.opts.metrics.autoscalerPanic.set(s.labels, d.panic ? 1 : 0);
-    this.opts.metrics.excessBurstCapacity.set(s.labels, d.excessBurstCapacity);
+    s.gauges.panicMode.set(d.panic ? 1 : 0);
+    s.gauges.excess.set(d.excessBurstCapacity);
   }
 
   private async apply(s: Scaled, desired: number, reason: string, panic: boolean): Promise<void> {
@@ -359,7 +383,7 @@ export class Autoscaler {
     else s.pending.trim(desired - this.opts.backend.counts(s.key).ready);
     s.events.push({ at: new Date(now).toISOString(), from, to: desired, reason, panic });
     if (s.events.length > this.eventLogSize) s.events.splice(0, s.events.length - this.eventLogSize);
-    this.opts.metrics.desiredReplicas.set(s.labels, desired);
+    s.gauges.desired.set(desired);
     this.opts.metrics.scaleEventsTotal.inc({ direction, reason });
     this.opts.logger.info({ revision: s.key, from, to: desired, reason }, 'scale');
     await this.opts.backend.scale(s.key, desired);

@@ -1,31 +1,34 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterFamily, GaugeFamily, HistogramFamily, LiveGauge } from './metric-families.js';
 
 const REVISION_LABELS = ['namespace', 'service', 'revision'] as const;
 
 /** Every Prometheus metric Sluice exports, created on one registry per process (no global registry). */
 export class SluiceMetrics {
   readonly registry: Registry;
-  readonly requestsTotal: Counter<'namespace' | 'service' | 'revision' | 'code'>;
-  readonly requestDuration: Histogram<'namespace' | 'service' | 'revision'>;
-  readonly inflight: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly desiredReplicas: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly readyReplicas: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly coldStartsTotal: Counter<'namespace' | 'service' | 'revision'>;
-  readonly coldStartSeconds: Histogram<'namespace' | 'service' | 'revision'>;
-  readonly heldRequests: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly heldBytes: Gauge<'namespace' | 'service' | 'revision'>;
+  // The request path's metrics are families of plain-number children (metric-families.ts): no label hashing
+  // per request. The rest are prom-client's.
+  readonly requestsTotal: CounterFamily<'namespace' | 'service' | 'revision' | 'code'>;
+  readonly requestDuration: HistogramFamily<'namespace' | 'service' | 'revision'>;
+  readonly inflight: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly desiredReplicas: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly readyReplicas: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly coldStartsTotal: CounterFamily<'namespace' | 'service' | 'revision'>;
+  readonly coldStartSeconds: HistogramFamily<'namespace' | 'service' | 'revision'>;
+  readonly heldRequests: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly heldBytes: GaugeFamily<'namespace' | 'service' | 'revision'>;
   readonly holdSeconds: Histogram<'namespace' | 'service' | 'revision'>;
   readonly rejectedTotal: Counter<'reason'>;
-  readonly replicaInflight: Gauge<'revision' | 'replica'>;
-  readonly activatorInPath: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly autoscalerPanic: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly stableConcurrency: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly panicConcurrency: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly autoscalerTarget: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly excessBurstCapacity: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly replicaInflight: LiveGauge<'revision' | 'replica'>;
+  readonly activatorInPath: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly autoscalerPanic: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly stableConcurrency: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly panicConcurrency: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly autoscalerTarget: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly excessBurstCapacity: GaugeFamily<'namespace' | 'service' | 'revision'>;
   readonly scaleEventsTotal: Counter<'direction' | 'reason'>;
-  readonly gpuCapacityLimited: Gauge<'namespace' | 'service' | 'revision'>;
-  readonly startupSeconds: Gauge<'namespace' | 'service' | 'revision'>;
+  readonly gpuCapacityLimited: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly startupSeconds: GaugeFamily<'namespace' | 'service' | 'revision'>;
   readonly unroutedTotal: Counter<'reason'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -34,36 +37,36 @@ export class SluiceMetrics {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
     const labelNames = [...REVISION_LABELS];
     /** A gauge per revision (namespace, service, revision), on this registry. */
-    const revisionGauge = (name: string, help: string): Gauge<'namespace' | 'service' | 'revision'> =>
-      new Gauge({ name, help, labelNames, registers: [registry] });
-    this.requestsTotal = new Counter({
+    const revisionGauge = (name: string, help: string): GaugeFamily<'namespace' | 'service' | 'revision'> =>
+      new GaugeFamily({ name, help, labelNames, registry });
+    this.requestsTotal = new CounterFamily({
       name: 'sluice_requests_total',
       help: 'Requests answered, by revision and HTTP status code.',
       labelNames: [...labelNames, 'code'],
-      registers: [registry],
+      registry,
     });
-    this.requestDuration = new Histogram({
+    this.requestDuration = new HistogramFamily({
       name: 'sluice_request_duration_seconds',
       help: 'Time from a request reaching the gateway to its response ending.',
       labelNames,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
+      registry,
     });
     this.inflight = revisionGauge('sluice_inflight_requests', 'Requests in the gateway now (held or forwarded), by revision.');
     this.desiredReplicas = revisionGauge('sluice_desired_replicas', 'Replicas the autoscaler wants for a revision.');
     this.readyReplicas = revisionGauge('sluice_ready_replicas', 'Replicas of a revision that pass their readiness probe.');
-    this.coldStartsTotal = new Counter({
+    this.coldStartsTotal = new CounterFamily({
       name: 'sluice_cold_starts_total',
       help: 'Requests that had to wait for a revision to scale up from zero.',
       labelNames,
-      registers: [registry],
+      registry,
     });
-    this.coldStartSeconds = new Histogram({
+    this.coldStartSeconds = new HistogramFamily({
       name: 'sluice_cold_start_seconds',
       help: 'For requests that waited for a replica from zero: arrival to first response byte.',
       labelNames,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300],
-      registers: [registry],
+      registry,
     });
     this.heldRequests = revisionGauge('sluice_activator_held_requests', 'Requests held by the activator, waiting for a replica with spare capacity.');
     this.heldBytes = revisionGauge('sluice_activator_held_bytes', 'Declared body bytes (content-length) of held requests.');
@@ -80,12 +83,7 @@ export class SluiceMetrics {
       labelNames: ['reason'],
       registers: [registry],
     });
-    this.replicaInflight = new Gauge({
-      name: 'sluice_replica_inflight',
-      help: 'Requests in flight on each replica.',
-      labelNames: ['revision', 'replica'],
-      registers: [registry],
-    });
+    this.replicaInflight = new LiveGauge('sluice_replica_inflight', 'Requests in flight on each replica.', registry);
     this.activatorInPath = revisionGauge('sluice_activator_in_path', '1 while the activator is in a revision\'s request path (no ready replica, requests held, or too little spare burst capacity); 0 while requests go straight to replicas.');
     this.autoscalerPanic = revisionGauge('sluice_autoscaler_panic', '1 while the autoscaler is in panic mode for a revision.');
     this.stableConcurrency = revisionGauge('sluice_autoscaler_stable_concurrency', 'Average concurrency (or rps) over the stable window.');

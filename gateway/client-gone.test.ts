@@ -2,27 +2,29 @@ import { describe, expect, it } from 'vitest';
 import { ClientGone } from './client-gone.js';
 
 describe('ClientGone', () => {
-  it('calls the hold queue’s listener once and aborts the forwarder’s signal', () => {
+  it('calls every listener once, in order, when the client leaves', () => {
     const gone = new ClientGone();
     const calls: string[] = [];
     gone.addEventListener('abort', () => calls.push('held'));
-    const signal = gone.signal;
-    expect(signal.aborted).toBe(false);
+    gone.addEventListener('abort', () => calls.push('forwarding'));
+    expect(gone.aborted).toBe(false);
     gone.abort();
     gone.abort();
-    expect(calls).toEqual(['held']);
+    expect(calls).toEqual(['held', 'forwarding']);
     expect(gone.aborted).toBe(true);
-    expect(signal.aborted).toBe(true);
   });
 
-  it('hands out an already aborted signal after the client left, and forgets a removed listener', () => {
+  it('forgets a removed listener and keeps the others', () => {
     const gone = new ClientGone();
+    const calls: string[] = [];
     const l = (): void => {
       throw new Error('must not be called');
     };
     gone.addEventListener('abort', l);
+    gone.addEventListener('abort', () => calls.push('kept'));
+    gone.removeEventListener('abort', l);
     gone.removeEventListener('abort', l);
     gone.abort();
-    expect(gone.signal.aborted).toBe(true);
+    expect(calls).toEqual(['kept']);
   });
 });

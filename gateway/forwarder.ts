@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
+import type { CancelSignal } from '../core/cancel-signal.js';
 
 /** Headers that belong to one hop and are never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -45,7 +46,8 @@ export interface ForwardOptions {
   path: string;
   /** Max time to wait for the replica's response headers, and between body chunks. */
   timeoutMs: number;
-  signal: AbortSignal;
+  /** The client went away: abort the request to the replica. */
+  signal: CancelSignal;
   /** Extra response headers (e.g. the cold-start header), decided when the response begins. */
   responseHeaders?: () => Record<string, string> | null;
 }
@@ -104,7 +106,7 @@ export class Forwarder {
       let status = 0;
       let controller: Dispatcher.DispatchController | null = null;
       const onAbort = (): void => controller?.abort(new Error('client closed the request'));
-      o.signal.addEventListener('abort', onAbort, { once: true });
+      o.signal.addEventListener('abort', onAbort);
       const done = (): void => o.signal.removeEventListener('abort', onAbort);
       const fail = (err: unknown): void => {
         done();

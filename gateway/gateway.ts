@@ -128,7 +128,7 @@ export class Gateway {
           status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
             path,
             timeoutMs: Math.max(1, deadlineAt - clock.now()),
-            signal: abort.signal,
+            signal: abort,
             responseHeaders: lease.coldStart
               ? () => {
                   const ms = clock.now() - arrival;

@@ -1,14 +1,14 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { CounterChild, GaugeChild, HistogramChild } from '../core/metric-families.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { RevisionView } from './data-plane.js';
 
 /** The per-request metric series of one revision, looked up once instead of hashing labels on every request. */
 export interface RevisionSeries {
-  inflight: Gauge.Internal<'namespace' | 'service' | 'revision'>;
-  duration: Histogram.Internal<'namespace' | 'service' | 'revision'>;
-  coldStarts: Counter.Internal;
-  coldStartSeconds: Histogram.Internal<'namespace' | 'service' | 'revision'>;
-  requests(code: number): Counter.Internal;
+  inflight: GaugeChild;
+  duration: HistogramChild;
+  coldStarts: CounterChild;
+  coldStartSeconds: HistogramChild;
+  requests(code: number): CounterChild;
 }
 
 /** A bounded cache of label children per revision (emptied when it outgrows `max`, then refilled on use). */
@@ -26,7 +26,7 @@ export class RevisionMetricsCache {
     if (this.byRevision.size >= this.max) this.byRevision.clear();
     const m = this.metrics;
     const labels = { namespace: rev.namespace, service: rev.service, revision: rev.name };
-    const codes = new Map<number, Counter.Internal>();
+    const codes = new Map<number, CounterChild>();
     s = {
       inflight: m.inflight.labels(labels),
       duration: m.requestDuration.labels(labels),

@@ -70,11 +70,14 @@ async function main(): Promise<void> {
     ticks.push(performance.now() - t);
   }
   ticks.sort((a, b) => a - b);
+  // After ticks every revision has all its autoscaler series, as in a running gateway.
+  const afterTicks = heapMiB();
 
   const out = {
     services: n,
     registerSeconds: +(registerMs / 1000).toFixed(1),
     heapMiB: +(after - before).toFixed(1),
+    heapAfterTicksMiB: +(afterTicks - before).toFixed(1),
     rssMiB: +(rssAfter - rssBefore).toFixed(1),
     kiBPerServiceHeap: +(((after - before) * 1024) / n).toFixed(1),
     routeLookupNs: +lookupNs.toFixed(0),
