@@ -23,13 +23,6 @@ export const coldStart = pending(
     'requests lost (goal 0), held requests and ready replicas over time (line chart).',
 );
 
-export const canary = pending(
-  'canary',
-  'Canary 90/10 under load: split error, 5xx during promote and rollback',
-  'closed loop at 50 % of capacity for 3 × duration; at t=1/3 promote the canary to 100 %, at t=2/3 roll back; ' +
-    'per-second canary share from the two upstreams\' /__stats (split error vs 10 %), 5xx count (goal 0).',
-);
-
 export const stepSpike = pending(
   'step-spike',
   'Step and spike: time for ready replicas to cover demand',
