@@ -22,10 +22,3 @@ export const coldStart = pending(
     'send 1,000 concurrent POSTs, record per-request latency minus the replica start-up time (p50 goal ≤ 50 ms), ' +
     'requests lost (goal 0), held requests and ready replicas over time (line chart).',
 );
-
-export const stepSpike = pending(
-  'step-spike',
-  'Step and spike: time for ready replicas to cover demand',
-  'open loop stepping 10 % → 80 % of capacity and a 5 s spike to 150 %; replicas and held requests over time; ' +
-    'time until ready capacity ≥ demand, over-provisioning after.',
-);
