@@ -6,6 +6,16 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/**
+ * The median of per-round figures where null means "never reached" and counts as worse than any number:
+ * null when at least half the rounds are null, else the median with the nulls ranked last.
+ */
+export function medianOrNull(values: ReadonlyArray<number | null>): number | null {
+  const nulls = values.filter((v) => v === null).length;
+  if (values.length === 0 || nulls * 2 >= values.length) return null;
+  return median(values.map((v) => v ?? Number.POSITIVE_INFINITY));
+}
+
 /** Nearest-rank percentile (q in 0..1) of an already sorted array; NaN when empty. */
 export function percentileOfSorted(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;

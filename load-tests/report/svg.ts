@@ -30,8 +30,36 @@ export interface LineChartSpec {
   xLabel: string;
   yLabel: string;
   series: readonly LineSeries[];
+  /** vertical dashed lines across the plot (e.g. "promote" at 20 s) */
+  markers?: readonly Marker[];
+  /** fixed top of the y axis (e.g. 100 for a percentage); default: a round tick above the data */
+  yMax?: number;
   width?: number;
   height?: number;
+}
+
+/** A labelled vertical line at `x`. */
+export interface Marker {
+  x: number;
+  label: string;
+}
+
+/** One panel of a stacked chart: its own y axis, series and legend, sharing the x axis with the others. */
+export interface Panel {
+  yLabel: string;
+  series: readonly LineSeries[];
+  yMax?: number;
+}
+
+/** Panels stacked top to bottom over one x axis, so series of different units line up in time. */
+export interface StackedChartSpec {
+  title: string;
+  xLabel: string;
+  panels: readonly Panel[];
+  markers?: readonly Marker[];
+  width?: number;
+  /** plot height of each panel (default 170) */
+  panelHeight?: number;
 }
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -150,30 +178,72 @@ export function barChart(spec: BarChartSpec): string {
 export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 760;
   const height = spec.height ?? 380;
-  const plotW = width - MARGIN.left - MARGIN.right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
-  const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
-  const ys = spec.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
-  const xMin = Math.min(0, ...xs);
-  const xMax = Math.max(1, ...xs);
-  const ticks = niceTicks(Math.max(0, ...ys));
-  const yTop = ticks[ticks.length - 1] ?? 1;
-  const body = yAxis(ticks, linearScale(ticks), MARGIN.top, plotH, MARGIN.left, plotW, spec.yLabel);
-  const px = (x: number): number => MARGIN.left + ((x - xMin) / (xMax - xMin)) * plotW;
-  const py = (y: number): number => MARGIN.top + plotH - (y / yTop) * plotH;
-  for (const t of niceTicks(xMax - xMin, 8)) {
-    const x = px(xMin + t);
-    body.push(`<text x="${x.toFixed(1)}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${formatTick(xMin + t)}</text>`);
+  const xRange = xExtent([spec.series]);
+  const body = linePanel({ yLabel: spec.yLabel, series: spec.series, yMax: spec.yMax }, MARGIN.top, plotH, width, xRange, spec.markers ?? []);
+  body.push(...xAxis(xRange, MARGIN.top + plotH, width, spec.xLabel, height - 20));
+  return frame(spec.title, width, height, body);
+}
+
+export function stackedLineChart(spec: StackedChartSpec): string {
+  const width = spec.width ?? 760;
+  const plotH = spec.panelHeight ?? 170;
+  const gap = 28;
+  const height = MARGIN.top + spec.panels.length * plotH + (spec.panels.length - 1) * gap + MARGIN.bottom;
+  const xRange = xExtent(spec.panels.map((p) => p.series));
+  const body: string[] = [];
+  spec.panels.forEach((panel, i) => {
+    const top = MARGIN.top + i * (plotH + gap);
+    body.push(...linePanel(panel, top, plotH, width, xRange, spec.markers ?? [], i === 0));
+  });
+  const bottom = MARGIN.top + spec.panels.length * plotH + (spec.panels.length - 1) * gap;
+  body.push(...xAxis(xRange, bottom, width, spec.xLabel, height - 20));
+  return frame(spec.title, width, height, body);
+}
+
+type XRange = { min: number; max: number };
+
+function xExtent(seriesSets: ReadonlyArray<readonly LineSeries[]>): XRange {
+  const xs = seriesSets.flatMap((set) => set.flatMap((s) => s.points.map((p) => p[0])));
+  return { min: Math.min(0, ...xs), max: Math.max(1, ...xs) };
+}
+
+function xPixel(x: number, range: XRange, width: number): number {
+  const plotW = width - MARGIN.left - MARGIN.right;
+  return MARGIN.left + ((x - range.min) / (range.max - range.min)) * plotW;
+}
+
+function xAxis(range: XRange, axisY: number, width: number, label: string, labelY: number): string[] {
+  const out: string[] = [];
+  for (const t of niceTicks(range.max - range.min, 8)) {
+    if (range.min + t > range.max + 1e-9) break;
+    const x = xPixel(range.min + t, range, width);
+    out.push(`<text x="${x.toFixed(1)}" y="${axisY + 16}" text-anchor="middle">${formatTick(range.min + t)}</text>`);
   }
-  body.push(
-    `<text x="${MARGIN.left + plotW / 2}" y="${height - 20}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
-  );
-  spec.series.forEach((series, i) => {
+  const plotW = width - MARGIN.left - MARGIN.right;
+  out.push(`<text x="${MARGIN.left + plotW / 2}" y="${labelY}" text-anchor="middle">${escapeXml(label)}</text>`);
+  return out;
+}
+
+/** One y axis with its series, markers and legend; `labelMarkers` writes the markers' labels above it. */
+function linePanel(panel: Panel, top: number, plotH: number, width: number, range: XRange, markers: readonly Marker[], labelMarkers = true): string[] {
+  const plotW = width - MARGIN.left - MARGIN.right;
+  const ys = panel.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
+  const ticks = niceTicks(panel.yMax ?? Math.max(0, ...ys));
+  const yTop = ticks[ticks.length - 1] ?? 1;
+  const body = yAxis(ticks, linearScale(ticks), top, plotH, MARGIN.left, plotW, panel.yLabel);
+  const py = (y: number): number => top + plotH - (Math.min(y, yTop) / yTop) * plotH;
+  for (const m of markers) {
+    const x = xPixel(m.x, range, width).toFixed(1);
+    body.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="#555" stroke-dasharray="4 3"/>`);
+    if (labelMarkers) body.push(`<text x="${x}" y="${top - 4}" text-anchor="middle" font-size="11">${escapeXml(m.label)}</text>`);
+  }
+  panel.series.forEach((series, i) => {
     const points = series.points.filter((p) => Number.isFinite(p[1]));
     if (points.length === 0) return;
-    const d = points.map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
+    const d = points.map((p, j) => `${j === 0 ? 'M' : 'L'}${xPixel(p[0], range, width).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
     body.push(`<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escapeXml(series.name)}</title></path>`);
   });
-  body.push(...legend(spec.series.map((s) => s.name), width - MARGIN.right + 14, MARGIN.top, true));
-  return frame(spec.title, width, height, body);
+  body.push(...legend(panel.series.map((s) => s.name), width - MARGIN.right + 14, top, true));
+  return body;
 }

@@ -130,3 +130,8 @@ export function timeSeriesChart(title: string, measurements: Measurements): stri
     })),
   });
 }
+
+/** A figure with its goal's verdict, for reports: "5xx: 0 ✓" or "5xx: 12 ✗". */
+export function verdict(label: string, value: string, ok: boolean): string {
+  return `${label}: ${value} ${ok ? '✓' : '✗'}`;
+}

@@ -17,6 +17,8 @@ export interface SluiceProcess {
   child: ChildProcess;
   pid: number;
   dataUrl: string;
+  /** the admin API (`sluice get|promote|…` talk to it), on loopback */
+  adminUrl: string;
   metricsUrl: string;
   logs: LogLine[];
   /** Resident set size of the sluice process now, in bytes (from /proc). */
@@ -51,7 +53,10 @@ export async function startSluiceProcess(configDir: string): Promise<SluiceProce
   const deadline = Date.now() + 30_000;
   let serving: LogLine | undefined;
   while (!(serving = logs.find((l) => l.msg === 'sluice is serving'))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('sluice serve did not start');
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGTERM');
+      throw new Error('sluice serve did not start');
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const dataUrl = `http://127.0.0.1:${serving['data'] as number}`;
@@ -60,6 +65,7 @@ export async function startSluiceProcess(configDir: string): Promise<SluiceProce
     child,
     pid: child.pid!,
     dataUrl,
+    adminUrl: `http://127.0.0.1:${serving['admin'] as number}`,
     metricsUrl,
     logs,
     rss: () => {

@@ -2,7 +2,9 @@
  * `sluice serve` as the load tests run it: one process, every role embedded (routing, 90/10 split, activator
  * dispatch, metrics, autoscaler), with the shared upstreams as the replicas of the two revisions of one
  * InferenceService (`bench`, updated with canaryTrafficPercent: 10). Prints `LISTENING <port>` when the split
- * is in place. Usage: node sluice-server.js --upstream URL --upstream URL [--timeout-ms N]
+ * is in place. With `--admin-port N` its admin API (the one `sluice promote|rollback|traffic` talk to) listens
+ * on that loopback port, for the canary scenario. Usage:
+ *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N]
  */
 import { parseInferenceService } from '../../api/inferenceservice.js';
 import { startEmbedded } from '../../cli/embedded.js';
@@ -10,16 +12,21 @@ import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
 
-function args(): { upstreams: string[]; timeoutSeconds: number } {
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
+  let adminPort = 0;
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--upstream') upstreams.push(a[++i]!);
     else if (a[i] === '--timeout-ms') timeoutSeconds = Math.max(1, Math.ceil(Number(a[++i]) / 1000));
+    else if (a[i] === '--admin-port') {
+      adminPort = Number(a[++i]);
+      if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw new Error(`--admin-port must be a port number, got ${a[i]}`);
+    }
   }
   if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
-  return { upstreams, timeoutSeconds };
+  return { upstreams, timeoutSeconds, adminPort };
 }
 
 function service(label: string, canary: number | null, timeoutSeconds: number): unknown {
@@ -40,10 +47,10 @@ function service(label: string, canary: number | null, timeoutSeconds: number): 
 }
 
 async function main(): Promise<void> {
-  const { upstreams, timeoutSeconds } = args();
+  const { upstreams, timeoutSeconds, adminPort } = args();
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
-    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminPort: 0, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent' }),
+    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminHost: '127.0.0.1', adminPort, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent' }),
     configDir: null,
     logger: silentLogger(),
     backend,

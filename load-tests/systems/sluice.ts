@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { spawnService } from '../harness/child-process.js';
-import type { SystemDefinition } from './system.js';
+import { spawnService, type ChildRegistry } from '../harness/child-process.js';
+import type { RunningSystem, SystemDefinition, UpstreamPair } from './system.js';
 
 const serverScript = fileURLToPath(new URL('./sluice-server.js', import.meta.url));
 
@@ -15,13 +15,27 @@ export const sluice: SystemDefinition = {
   describe: 'sluice serve (embedded, one process): path routing, 90/10 canary split, activator dispatch, metrics',
   splits: true,
   unavailable: async () => (existsSync(serverScript) ? undefined : 'sluice is not built (run npm run build)'),
-  start: async (upstreams, options) => {
-    const service = await spawnService(options.children, {
-      command: process.execPath,
-      args: [serverScript, '--upstream', upstreams.primary.url, '--upstream', upstreams.canary.url, '--timeout-ms', String(options.upstreamTimeoutMs)],
-      ready: { kind: 'prints-port' },
-      label: 'sluice',
-    });
-    return { url: `http://127.0.0.1:${service.port}`, pid: service.pid, stop: service.stop };
-  },
+  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs),
 };
+
+/** Starts systems/sluice-server.js over the pair (90/10 in place); with `adminPort`, its admin API listens there. */
+export async function startSluiceServer(
+  children: ChildRegistry,
+  upstreams: UpstreamPair,
+  upstreamTimeoutMs: number,
+  adminPort?: number,
+): Promise<RunningSystem> {
+  const service = await spawnService(children, {
+    command: process.execPath,
+    args: [
+      serverScript,
+      '--upstream', upstreams.primary.url,
+      '--upstream', upstreams.canary.url,
+      '--timeout-ms', String(upstreamTimeoutMs),
+      ...(adminPort === undefined ? [] : ['--admin-port', String(adminPort)]),
+    ],
+    ready: { kind: 'prints-port' },
+    label: 'sluice',
+  });
+  return { url: `http://127.0.0.1:${service.port}`, pid: service.pid, stop: service.stop };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barChart, escapeXml, lineChart, logTicks, niceTicks } from '../../load-tests/report/svg.js';
+import { barChart, escapeXml, lineChart, logTicks, niceTicks, stackedLineChart } from '../../load-tests/report/svg.js';
 
 describe('svg charts', () => {
   it('draws one bar per finite value, with the category and series in its tooltip', () => {
@@ -44,5 +44,24 @@ describe('svg charts', () => {
     const svg = barChart({ title: 't', yLabel: 'ms', logScale: true, categories: ['a'], series: [{ name: 'p50', values: [1] }] });
     expect(svg).toContain('ms (log scale)');
     expect(svg).toContain('<title>a · p50: 1</title>');
+  });
+});
+
+describe('stacked line charts', () => {
+  it('draws one panel per unit over a shared x axis, with dashed markers labelled once', () => {
+    const svg = stackedLineChart({
+      title: 'a step',
+      xLabel: 's',
+      markers: [{ x: 5, label: 'step' }],
+      panels: [
+        { yLabel: 'req/s', series: [{ name: 'demand', points: [[0, 64], [10, 384]] }] },
+        { yLabel: '%', yMax: 100, series: [{ name: 'share', points: [[0, 10], [10, 150]] }] },
+      ],
+    });
+    expect(svg.match(/<path d="M/g)).toHaveLength(2);
+    expect(svg.match(/stroke-dasharray/g)).toHaveLength(2); // the marker crosses both panels
+    expect(svg.match(/>step<\/text>/g)).toHaveLength(1);
+    expect(svg).toContain('>100</text>'); // the fixed top of the percentage axis
+    expect(svg).not.toContain('>120</text>'); // a value above it is clipped, not rescaled
   });
 });
