@@ -96,6 +96,22 @@ describe('Autoscaler loop', () => {
     a.stop();
   });
 
+  it('updates the ready-replicas gauge when a replica becomes ready, not at the next decision', async () => {
+    const h = harness();
+    const a = await setup(h, testRevision({ autoscaling: { initialScale: 0 } }));
+    const ready = async () => /sluice_ready_replicas\{[^}]*\} (\d+)/.exec(await h.metrics.registry.metrics())?.[1];
+    const release = h.hold(KEY, 1);
+    await h.store.poke(KEY);
+    // Decisions run every 2 s (at +2 s and +4 s here); the replica is ready at +5 s, between two decisions.
+    await h.advance(4_900);
+    expect(await ready()).toBe('0');
+    await h.advance(100);
+    expect(h.backend.counts(KEY).ready).toBe(1);
+    expect(await ready()).toBe('1');
+    release();
+    a.stop();
+  });
+
   it('a restarted autoscaler that finds 3 running replicas does not scale them down before a full window', async () => {
     const h = harness();
     const rev = testRevision();

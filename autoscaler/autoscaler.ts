@@ -343,9 +343,11 @@ export class Autoscaler {
   }
 
   private onEndpoint(e: EndpointEvent): void {
-    if (e.type !== 'ready') return;
     const s = this.revisions.get(e.endpoint.revisionKey);
     if (!s) return;
+    // The ready gauge follows the replicas as they come and go, not only at the next decision.
+    s.gauges.ready.set(this.opts.backend.counts(s.key).ready);
+    if (e.type !== 'ready') return;
     const took = s.pending.ready(this.opts.clock.now());
     if (took === null) return;
     s.startup.observe(took);
