@@ -26,5 +26,8 @@ COPY --from=build /src/dist ./dist
 COPY --from=build /src/deploy/catalogue ./deploy/catalogue
 USER 65532:65532
 EXPOSE 8080 8081 9090
+# A 64 MiB young generation: ~10 % less CPU per request at saturation, ~40 MiB more RSS once it has grown
+# (docs/forwarder.md). Override with NODE_OPTIONS, e.g. --max-semi-space-size=16 where memory is tight.
+ENV NODE_OPTIONS=--max-semi-space-size=64
 ENTRYPOINT ["node", "/app/dist/cli/main.js"]
 CMD ["--help"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, Option } from 'commander';
 import { resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { SLUICE_ROOT } from '../test/support/paths.js';
 import { configFolder, demoService } from '../test/support/embedded.js';
 import { startSluiceProcess } from './support/sluice-process.js';
+import { SLUICE_NODE_FLAGS } from './support/node-flags.js';
 
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 10_000);
@@ -100,9 +101,9 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/** RSS growth of a bare node:http server holding the same requests. */
+/** RSS growth of a bare node:http server holding the same requests (with the Node flags Sluice runs with). */
 async function baseline(n: number, bodyBytes: number): Promise<number> {
-  const child = spawn(process.execPath, [join(SLUICE_ROOT, 'dist', 'load-tests', 'support', 'bare-holder.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...SLUICE_NODE_FLAGS, join(SLUICE_ROOT, 'dist', 'load-tests', 'support', 'bare-holder.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const sockets: net.Socket[] = [];
   try {
     const port = await new Promise<number>((resolve) => child.stdout!.once('data', (c: Buffer) => resolve((JSON.parse(c.toString()) as { port: number }).port)));

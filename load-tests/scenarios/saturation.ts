@@ -5,36 +5,60 @@ import type { Scenario } from './scenario.js';
 import { cpuChart, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
 
 /** Saturated throughput (closed loop) of every system over the same upstreams and 90/10 split. */
-export const saturation: Scenario = {
+export const saturation: Scenario = saturationOf({
   name: 'saturation',
   title: 'Saturation: throughput ratios (closed loop)',
   systems: ['direct', 'nginx', 'haproxy', 'node-http', 'undici-dispatch', 'sluice'],
   needs: [],
-  run: (ctx) =>
-    withScenarioSystems(ctx, saturation.systems, { upstreamTimeoutMs: 30_000 }, async (set, upstreams, splitting) => {
-      const parts: string[] = [];
-      const byMethod: Array<[string, SystemSummary[]]> = [];
-      const charts = [];
-      for (const method of ctx.settings.methods) {
-        const measured = await measureSaturation(set.started, upstreams, REQUESTS[method], ctx.settings, ctx.log);
-        const rows = summarise(measured);
-        byMethod.push([method, rows]);
-        parts.push(`### ${method} ${REQUESTS[method].path}\n\n${saturationTable(rows, splitting)}`);
-        charts.push({
-          name: `timeseries-${method.toLowerCase()}`,
-          svg: timeSeriesChart(`${method}: responses per second, last round`, measured),
-        });
-      }
-      charts.unshift(
-        { name: 'throughput', svg: throughputChart('Saturated throughput per system', byMethod) },
-        { name: 'cpu', svg: cpuChart('CPU per request at saturation (lower is better)', byMethod) },
-      );
-      return {
-        markdown: [
-          `Closed loop: ${ctx.settings.connections} connections, ${ctx.settings.durationS} s per run, ${ctx.settings.rounds} rounds, systems interleaved; medians over rounds.`,
-          ...parts,
-        ].join('\n\n'),
-        charts,
-      };
-    }),
-};
+});
+
+/**
+ * What a second core buys: nginx and Sluice with one and with two worker processes, same split and load. The
+ * two-process Sluice is two whole embedded instances (each with its own accounting), so it measures the data
+ * plane only; `x nginx` in its row is against one nginx worker, compare it with nginx-2w's row.
+ */
+export const scaleOut: Scenario = saturationOf({
+  name: 'scale-out',
+  title: 'Scale-out: one and two worker processes (closed loop)',
+  systems: ['direct', 'nginx', 'nginx-2w', 'sluice', 'sluice-2w'],
+  needs: ['sluice'],
+  note: 'Two worker processes each: `nginx-2w` is `worker_processes 2`; `sluice-2w` is two embedded Sluice processes sharing the data port through node:cluster, each with its own split and accounting (a data-plane measurement; `sluice serve` has no multi-worker mode). On a 2-core machine the load generator and the upstreams share the same cores.',
+});
+
+function saturationOf(o: { name: string; title: string; systems: string[]; needs: string[]; note?: string }): Scenario {
+  const scenario: Scenario = {
+    name: o.name,
+    title: o.title,
+    systems: o.systems,
+    needs: o.needs,
+    run: (ctx) =>
+      withScenarioSystems(ctx, scenario.systems, { upstreamTimeoutMs: 30_000 }, async (set, upstreams, splitting) => {
+        const parts: string[] = [];
+        const byMethod: Array<[string, SystemSummary[]]> = [];
+        const charts = [];
+        for (const method of ctx.settings.methods) {
+          const measured = await measureSaturation(set.started, upstreams, REQUESTS[method], ctx.settings, ctx.log);
+          const rows = summarise(measured);
+          byMethod.push([method, rows]);
+          parts.push(`### ${method} ${REQUESTS[method].path}\n\n${saturationTable(rows, splitting)}`);
+          charts.push({
+            name: `timeseries-${method.toLowerCase()}`,
+            svg: timeSeriesChart(`${method}: responses per second, last round`, measured),
+          });
+        }
+        charts.unshift(
+          { name: 'throughput', svg: throughputChart('Saturated throughput per system', byMethod) },
+          { name: 'cpu', svg: cpuChart('CPU per request at saturation (lower is better)', byMethod) },
+        );
+        return {
+          markdown: [
+            `Closed loop: ${ctx.settings.connections} connections, ${ctx.settings.durationS} s per run, ${ctx.settings.rounds} rounds, systems interleaved; medians over rounds.`,
+            ...(o.note ? [o.note] : []),
+            ...parts,
+          ].join('\n\n'),
+          charts,
+        };
+      }),
+  };
+  return scenario;
+}

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SLUICE_ROOT } from '../../test/support/paths.js';
+import { SLUICE_NODE_FLAGS } from './node-flags.js';
 
 export interface LogLine {
   time: number;
@@ -31,7 +32,7 @@ export interface SluiceProcess {
 export async function startSluiceProcess(configDir: string): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
-    [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
+    [...SLUICE_NODE_FLAGS, join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
       '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info'],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );

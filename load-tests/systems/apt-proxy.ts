@@ -5,16 +5,21 @@ import type { SystemDefinition } from './system.js';
 
 /** A proxy from apt started on a config rendered from load-tests/baselines/<template> (nginx, HAProxy). */
 export function aptProxy(o: {
-  name: 'nginx' | 'haproxy';
+  /** the system's name in reports */
+  name: string;
+  /** the binary, which is also its apt package */
+  binary: 'nginx' | 'haproxy';
   describe: string;
   template: string;
+  /** further template values (e.g. nginx's worker count) */
+  values?: Record<string, number>;
   args: (config: { dir: string; file: string }) => string[];
 }): SystemDefinition {
   return {
     name: o.name,
     describe: o.describe,
     splits: true,
-    unavailable: async () => ensureInstalled(o.name),
+    unavailable: async () => ensureInstalled(o.binary),
     start: async (upstreams, options) => {
       const port = await freePort();
       const config = renderBaselineConfig(o.template, {
@@ -22,10 +27,11 @@ export function aptProxy(o: {
         primary: upstreams.primary.port,
         canary: upstreams.canary.port,
         timeoutMs: options.upstreamTimeoutMs,
+        ...o.values,
       });
       try {
         const service = await spawnService(options.children, {
-          command: o.name,
+          command: o.binary,
           args: o.args(config),
           ready: { kind: 'accepts', port },
           guarded: true,

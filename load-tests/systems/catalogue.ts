@@ -1,8 +1,8 @@
 import { direct } from './direct.js';
 import { forwarderSystem } from './forwarder-systems.js';
 import { haproxy } from './haproxy.js';
-import { nginx } from './nginx.js';
-import { sluice } from './sluice.js';
+import { nginx, nginxTwoWorkers } from './nginx.js';
+import { sluice, sluiceTwoWorkers } from './sluice.js';
 import type { SystemDefinition } from './system.js';
 
 /** Every system a scenario can name. Add a system here and list its name in the scenarios that compare it. */
@@ -11,6 +11,8 @@ export const SYSTEMS: ReadonlyArray<SystemDefinition> = [
   nginx,
   haproxy,
   sluice,
+  nginxTwoWorkers,
+  sluiceTwoWorkers,
   forwarderSystem('node-http'),
   forwarderSystem('undici-dispatch'),
   forwarderSystem('undici-stream'),

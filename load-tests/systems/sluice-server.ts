@@ -3,30 +3,37 @@
  * dispatch, metrics, autoscaler), with the shared upstreams as the replicas of the two revisions of one
  * InferenceService (`bench`, updated with canaryTrafficPercent: 10). Prints `LISTENING <port>` when the split
  * is in place. With `--admin-port N` its admin API (the one `sluice promote|rollback|traffic` talk to) listens
- * on that loopback port, for the canary scenario. Usage:
- *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N]
+ * on that loopback port, for the canary scenario. With `--workers N` (N > 1) it forks N such processes
+ * (node:cluster) that share the data port, each a whole embedded Sluice with its own split and accounting: a
+ * measure of what more cores buy the data plane, not a supported mode (load-tests/README.md, "scale-out"). Usage:
+ *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--workers N]
  */
+import cluster from 'node:cluster';
 import { parseInferenceService } from '../../api/inferenceservice.js';
 import { startEmbedded } from '../../cli/embedded.js';
 import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
 
-function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number } {
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; workers: number } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
   let adminPort = 0;
+  let workers = 1;
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--upstream') upstreams.push(a[++i]!);
     else if (a[i] === '--timeout-ms') timeoutSeconds = Math.max(1, Math.ceil(Number(a[++i]) / 1000));
     else if (a[i] === '--admin-port') {
       adminPort = Number(a[++i]);
       if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw new Error(`--admin-port must be a port number, got ${a[i]}`);
+    } else if (a[i] === '--workers') {
+      workers = Number(a[++i]);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be an integer from 1 to 64, got ${a[i]}`);
     }
   }
   if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
-  return { upstreams, timeoutSeconds, adminPort };
+  return { upstreams, timeoutSeconds, adminPort, workers };
 }
 
 function service(label: string, canary: number | null, timeoutSeconds: number): unknown {
@@ -46,8 +53,33 @@ function service(label: string, canary: number | null, timeoutSeconds: number): 
   };
 }
 
+/** The primary of `--workers N`: forks the workers, prints the shared port once all listen, stops them on SIGTERM. */
+async function supervise(workers: number): Promise<void> {
+  const ports = await Promise.all(
+    Array.from({ length: workers }, () => {
+      const w = cluster.fork();
+      return new Promise<number>((resolve, reject) => {
+        w.once('message', (m: unknown) => resolve(Number(m)));
+        w.once('exit', (code) => reject(new Error(`worker exited with ${code} before listening`)));
+      });
+    }),
+  );
+  if (new Set(ports).size !== 1) throw new Error(`workers listen on different ports: ${ports.join(', ')}`);
+  process.stdout.write(`LISTENING ${ports[0]}\n`);
+  const stop = (): void => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 5_000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
 async function main(): Promise<void> {
-  const { upstreams, timeoutSeconds, adminPort } = args();
+  const { upstreams, timeoutSeconds, adminPort, workers } = args();
+  if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
     config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminHost: '127.0.0.1', adminPort, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent' }),
@@ -59,7 +91,9 @@ async function main(): Promise<void> {
   await sluice.controller.apply(parseInferenceService(service('canary', 10, timeoutSeconds)).object, 'bench');
   const traffic = (sluice.controller.get('default', 'bench') as unknown as { status: { components: { predictor: { traffic: Array<{ percent: number }> } } } }).status.components.predictor.traffic;
   if (traffic.map((t) => t.percent).sort((x, y) => x - y).join('/') !== '10/90') throw new Error(`expected a 90/10 split, got ${JSON.stringify(traffic)}`);
-  process.stdout.write(`LISTENING ${new URL(sluice.dataUrl).port}\n`);
+  const port = new URL(sluice.dataUrl).port;
+  if (cluster.isWorker) process.send?.(port);
+  else process.stdout.write(`LISTENING ${port}\n`);
   const stop = (): void => void sluice.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

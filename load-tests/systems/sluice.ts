@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnService, type ChildRegistry } from '../harness/child-process.js';
+import { SLUICE_NODE_FLAGS } from '../support/node-flags.js';
 import type { RunningSystem, SystemDefinition, UpstreamPair } from './system.js';
 
 const serverScript = fileURLToPath(new URL('./sluice-server.js', import.meta.url));
@@ -18,17 +19,29 @@ export const sluice: SystemDefinition = {
   start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs),
 };
 
+/** The same, forked into two processes sharing the port (node:cluster): what a second core buys the data plane. */
+export const sluiceTwoWorkers: SystemDefinition = {
+  name: 'sluice-2w',
+  describe: 'sluice-server.js --workers 2: two whole embedded Sluice processes sharing the data port (node:cluster)',
+  splits: true,
+  unavailable: sluice.unavailable,
+  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 2),
+};
+
 /** Starts systems/sluice-server.js over the pair (90/10 in place); with `adminPort`, its admin API listens there. */
 export async function startSluiceServer(
   children: ChildRegistry,
   upstreams: UpstreamPair,
   upstreamTimeoutMs: number,
   adminPort?: number,
+  workers = 1,
 ): Promise<RunningSystem> {
   const service = await spawnService(children, {
     command: process.execPath,
     args: [
+      ...SLUICE_NODE_FLAGS,
       serverScript,
+      '--workers', String(workers),
       '--upstream', upstreams.primary.url,
       '--upstream', upstreams.canary.url,
       '--timeout-ms', String(upstreamTimeoutMs),
