@@ -177,3 +177,85 @@ export function lineChart(spec: LineChartSpec): string {
   body.push(...legend(spec.series.map((s) => s.name), width - MARGIN.right + 14, MARGIN.top, true));
   return frame(spec.title, width, height, body);
 }
+
+// --- stacked panels with event markers (the soak's chart) ----------------------------------------------
+
+/** One panel of a stacked chart: its own y axis and series, sharing the x axis with the others. */
+export interface Panel {
+  yLabel: string;
+  series: readonly LineSeries[];
+}
+
+/** A vertical line across every panel at `x` (an event: a replica kill, the load stopping). */
+export interface Marker {
+  x: number;
+  label: string;
+  colour?: string;
+}
+
+export interface PanelChartSpec {
+  title: string;
+  xLabel: string;
+  panels: readonly Panel[];
+  markers?: readonly Marker[];
+  /** shaded x ranges drawn behind the lines (e.g. a warm-up), labelled in the top panel */
+  bands?: ReadonlyArray<{ from: number; to: number; label: string }>;
+  width?: number;
+  panelHeight?: number;
+}
+
+/**
+ * Several line charts stacked on one time axis, each with its own y scale (from 0) and legend, with vertical
+ * markers and shaded bands across all of them: resources of different units over the same run.
+ */
+export function panelChart(spec: PanelChartSpec): string {
+  const width = spec.width ?? 860;
+  const panelH = spec.panelHeight ?? 150;
+  const gap = 34;
+  const top = MARGIN.top;
+  const plotW = width - MARGIN.left - MARGIN.right;
+  const height = top + spec.panels.length * (panelH + gap) + 40;
+  const xs = spec.panels.flatMap((p) => p.series.flatMap((s) => s.points.map((pt) => pt[0])));
+  const markerXs = (spec.markers ?? []).map((m) => m.x);
+  const xMin = Math.min(0, ...xs, ...markerXs);
+  const xMax = Math.max(xMin + 1, ...xs, ...markerXs);
+  const px = (x: number): number => MARGIN.left + ((x - xMin) / (xMax - xMin)) * plotW;
+  const body: string[] = [];
+  spec.panels.forEach((panel, i) => {
+    const y0 = top + i * (panelH + gap);
+    const ys = panel.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
+    const ticks = niceTicks(Math.max(0, ...ys), 4);
+    const yTop = ticks[ticks.length - 1] ?? 1;
+    const py = (y: number): number => y0 + panelH - (y / yTop) * panelH;
+    for (const band of spec.bands ?? []) {
+      const x1 = px(Math.max(xMin, band.from));
+      const x2 = px(Math.min(xMax, band.to));
+      body.push(`<rect x="${x1.toFixed(1)}" y="${y0}" width="${Math.max(0, x2 - x1).toFixed(1)}" height="${panelH}" fill="#f2f2f2"/>`);
+      if (i === 0) body.push(`<text x="${(x1 + 4).toFixed(1)}" y="${y0 + 14}" fill="#777">${escapeXml(band.label)}</text>`);
+    }
+    // yAxis puts its label at x=16 mid-height of the whole chart; draw each panel's own instead
+    body.push(...yAxis(ticks, linearScale(ticks), y0, panelH, MARGIN.left, plotW, '').filter((l) => !l.includes('rotate(')));
+    const midY = y0 + panelH / 2;
+    body.push(`<text x="16" y="${midY}" text-anchor="middle" transform="rotate(-90 16 ${midY})">${escapeXml(panel.yLabel)}</text>`);
+    for (const m of spec.markers ?? []) {
+      const x = px(m.x).toFixed(1);
+      body.push(`<line x1="${x}" x2="${x}" y1="${y0}" y2="${y0 + panelH}" stroke="${m.colour ?? '#d62728'}" stroke-dasharray="4 3"><title>${escapeXml(`${m.label} at ${formatTick(m.x)}`)}</title></line>`);
+      if (i === 0) body.push(`<text x="${x}" y="${y0 - 4}" text-anchor="middle" font-size="10" fill="${m.colour ?? '#d62728'}">${escapeXml(m.label)}</text>`);
+    }
+    panel.series.forEach((series, s) => {
+      const points = series.points.filter((p) => Number.isFinite(p[1]));
+      if (points.length === 0) return;
+      const d = points.map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
+      body.push(`<path d="${d}" fill="none" stroke="${PALETTE[s % PALETTE.length]}" stroke-width="1.5"><title>${escapeXml(series.name)}</title></path>`);
+    });
+    body.push(...legend(panel.series.map((s) => s.name), width - MARGIN.right + 14, y0, true));
+  });
+  const axisY = top + spec.panels.length * (panelH + gap) - gap;
+  const step = niceTicks(xMax - xMin, 10)[1] ?? 1;
+  for (let k = Math.ceil(xMin / step); k * step <= xMax + step * 1e-9; k++) {
+    const t = Number((k * step).toPrecision(12));
+    body.push(`<text x="${px(t).toFixed(1)}" y="${axisY + 16}" text-anchor="middle">${formatTick(t)}</text>`);
+  }
+  body.push(`<text x="${MARGIN.left + plotW / 2}" y="${axisY + 34}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
+  return frame(spec.title, width, height, body);
+}
