@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { configFolder, demoService } from '../../test/support/embedded.js';
 import { freePort } from '../harness/child-process.js';
@@ -9,7 +10,7 @@ import { ReplicaTracker } from '../soak/replica-tracker.js';
 import { soakPlan, type SoakPlan } from '../soak/soak-plan.js';
 import { soakChart, soakMarkdown } from '../soak/soak-report.js';
 import { FDS_AFTER_SLACK, FDS_PER_REPLICA } from '../soak/soak-verdict.js';
-import { startSluiceProcess } from '../support/sluice-process.js';
+import { startSluiceProcess, type LogLine } from '../support/sluice-process.js';
 import type { Scenario, ScenarioContext, ScenarioOutput } from './scenario.js';
 
 const SERVICE = 'soak';
@@ -133,6 +134,7 @@ async function runSoak(ctx: ScenarioContext, plan: SoakPlan): Promise<ScenarioOu
         alive: stillAlive,
         exit: stillAlive ? undefined : `code ${sluice.child.exitCode}, signal ${sluice.child.signalCode}`,
         drainS: (Date.now() - loadEndedAt) / 1000,
+        warnings: warningsOf(sluice.logs),
       }),
       charts: [{ name: 'resources', svg: soakChart(plan, origin, sampler.samples, client, tracker.kills()) }],
     };
@@ -141,5 +143,23 @@ async function runSoak(ctx: ScenarioContext, plan: SoakPlan): Promise<ScenarioOu
     clearTimeout(gcTimer);
     await sampler?.stop();
     await sluice.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const LEVELS: Record<number, string> = { 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** Sluice's own lines at warn or above (pino levels), by level and message; replicas' forwarded output is left out. */
+function warningsOf(logs: readonly LogLine[]): Array<{ level: string; msg: string; count: number }> {
+  const counts = new Map<string, { level: string; msg: string; count: number }>();
+  for (const line of logs) {
+    const level = typeof line['level'] === 'number' ? line['level'] : 0;
+    if (level < 40 || line['stream'] !== undefined) continue;
+    const name = LEVELS[level] ?? String(level);
+    const key = `${name} ${line.msg}`;
+    const entry = counts.get(key) ?? { level: name, msg: line.msg, count: 0 };
+    entry.count += 1;
+    counts.set(key, entry);
+  }
+  return [...counts.values()].sort((a, b) => b.count - a.count);
 }

@@ -62,6 +62,8 @@ export interface AbortLoadResult {
   abortedMidBody: number;
   /** aborts planned, but the answer came first (the request completed) */
   answeredFirst: number;
+  /** aborts planned, but the request failed before the abort fired, by error */
+  failedBeforeAbort: Record<string, number>;
   /** arrivals not sent because maxOutstanding requests were unanswered */
   skipped: number;
   /** of the 200s, counted from the intended send time (no coordinated omission) */
@@ -80,7 +82,7 @@ type Outcome =
   | { kind: 'answered'; status: number }
   | { kind: 'answered-first' }
   | { kind: 'aborted'; plan: RequestPlan }
-  | { kind: 'error'; code: string };
+  | { kind: 'error'; code: string; plan: RequestPlan };
 
 function errCode(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown };
@@ -111,6 +113,7 @@ export function startAbortLoad(o: AbortLoadOptions): RunningAbortLoad {
     abortedBeforeHeaders: 0,
     abortedMidBody: 0,
     answeredFirst: 0,
+    failedBeforeAbort: {},
     skipped: 0,
   };
   let outstanding = 0;
@@ -139,6 +142,10 @@ export function startAbortLoad(o: AbortLoadOptions): RunningAbortLoad {
         if (second) second.aborted += 1;
         return;
       case 'error':
+        if (outcome.plan !== 'complete') {
+          result.failedBeforeAbort[outcome.code] = (result.failedBeforeAbort[outcome.code] ?? 0) + 1;
+          return;
+        }
         result.transportErrors[outcome.code] = (result.transportErrors[outcome.code] ?? 0) + 1;
         result.failures.push({ t: (Date.now() - o.origin) / 1000, kind: outcome.code });
         if (second) second.failed += 1;
@@ -156,7 +163,7 @@ export function startAbortLoad(o: AbortLoadOptions): RunningAbortLoad {
       outstanding -= 1;
       record(outcome, intended);
     };
-    const gone = (fallback: string): Outcome => (aborting ? { kind: 'aborted', plan } : { kind: 'error', code: fallback });
+    const gone = (fallback: string): Outcome => (aborting ? { kind: 'aborted', plan } : { kind: 'error', code: fallback, plan });
     const body = plan === 'abort-mid-body' ? LONG_BODY : COMPLETE_BODY;
     const req = http.request({
       agent,

@@ -29,6 +29,8 @@ export interface SoakRun {
   exit: string | undefined;
   /** seconds from the load's end to the last reading */
   drainS: number;
+  /** sluice's own warning and error lines (not its replicas' output), counted by level and message */
+  warnings: ReadonlyArray<{ level: string; msg: string; count: number }>;
 }
 
 const MiB = 2 ** 20;
@@ -111,6 +113,7 @@ function clientTable(run: SoakRun): string {
     `| aborted after the whole request, before the response headers | ${formatNumber(c.abortedBeforeHeaders)} |`,
     `| aborted in the middle of the request body | ${formatNumber(c.abortedMidBody)} |`,
     `| abort planned but the answer came first | ${formatNumber(c.answeredFirst)} |`,
+    `| abort planned but the request failed before it fired, by error | ${list(c.failedBeforeAbort)} |`,
     `| share of sent requests actually aborted | ${c.sent > 0 ? ((100 * aborted) / c.sent).toFixed(1) : '–'} % |`,
     `| latency of the 200s from the intended send time, p50 / p99 / max (ms) | ${formatNumber(c.latencyMs.p50, 1)} / ${formatNumber(c.latencyMs.p99, 1)} / ${formatNumber(c.latencyMs.max, 1)} |`,
   ].join('\n');
@@ -183,7 +186,7 @@ export function soakMarkdown(run: SoakRun): string {
       'the second before it; it samples every 10 ms, so an idle loop reads ≈10 ms), V8 heap in use and the in-flight gauges. ' +
       'The wall time of the scrape itself is the same loop seen from outside. Ten times during the load (and once idle before, ' +
       'once after the drain) the harness has sluice run a full garbage collection through its inspector (sluice runs with ' +
-      '`--inspect=127.0.0.1:<free port>` for this) and reads heap and RSS right after: between collections V8 lets garbage pile ' +
+      '`--inspect=127.0.0.1:<free port>` for this; each pause is in the table, and the client\'s latencies include them) and reads heap and RSS right after: between collections V8 lets garbage pile ' +
       `up for a minute or more under load (per-second RSS rose ${formatNumber(raw.growth, 1)} MiB from the second to the last quarter ` +
       'here), which says nothing about a leak; what survives a full collection does. The readings that cover a forced ' +
       'collection\'s pause are left out of the event-loop figures.',
@@ -218,6 +221,12 @@ export function soakMarkdown(run: SoakRun): string {
     '### Replica kills',
     '',
     killTable(run),
+    '',
+    '### Warnings and errors sluice logged',
+    '',
+    run.warnings.length === 0
+      ? 'None.'
+      : ['| level | message | lines |', '|---|---|---:|', ...run.warnings.map((w) => `| ${w.level} | ${w.msg} | ${w.count} |`)].join('\n'),
   ].join('\n');
 }
 

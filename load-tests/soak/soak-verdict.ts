@@ -112,7 +112,10 @@ export interface Check {
  * unit) over the second quarter / the post-warm-up window. Too few readings to tell is a failure, not a pass.
  */
 export function flatCheck(name: string, trend: Trend, tolerance: number, unit: string, digits = 1): Check {
-  const f = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(digits)} ${unit}`;
+  const f = (x: number): string => {
+    const shown = Number(x.toFixed(digits)) || 0; // no "-0"
+    return `${shown >= 0 ? '+' : ''}${shown.toFixed(digits)} ${unit}`;
+  };
   if (trend.n < 4 || !Number.isFinite(trend.growth) || !Number.isFinite(trend.fittedRise)) {
     return { name, pass: false, detail: `too few readings to tell (${trend.n} after the warm-up)` };
   }

@@ -118,6 +118,7 @@ describe('abort load', () => {
       expect(result.abortedBeforeHeaders).toBe(10);
       expect(result.abortedMidBody).toBe(10);
       expect(result.answeredFirst).toBe(0);
+      expect(result.failedBeforeAbort).toEqual({});
       expect(result.failures).toEqual([]);
       expect(cut).toBeGreaterThanOrEqual(10); // the mid-body ones at least: the server saw their bodies end early
       expect(run.outstanding()).toBe(0);
