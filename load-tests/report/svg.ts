@@ -38,9 +38,18 @@ export interface LineChartSpec {
   height?: number;
 }
 
-/** A labelled vertical line at `x`. */
+/** A labelled vertical line at `x` (an event: promote, a replica kill, the load stopping). */
 export interface Marker {
   x: number;
+  label: string;
+  /** default grey */
+  colour?: string;
+}
+
+/** A shaded x range drawn behind the lines (e.g. a warm-up), labelled in the top panel. */
+export interface Band {
+  from: number;
+  to: number;
   label: string;
 }
 
@@ -57,6 +66,7 @@ export interface StackedChartSpec {
   xLabel: string;
   panels: readonly Panel[];
   markers?: readonly Marker[];
+  bands?: readonly Band[];
   width?: number;
   /** plot height of each panel (default 170) */
   panelHeight?: number;
@@ -190,10 +200,16 @@ export function stackedLineChart(spec: StackedChartSpec): string {
   const plotH = spec.panelHeight ?? 170;
   const gap = 28;
   const height = MARGIN.top + spec.panels.length * plotH + (spec.panels.length - 1) * gap + MARGIN.bottom;
-  const xRange = xExtent(spec.panels.map((p) => p.series));
+  const xRange = xExtent(spec.panels.map((p) => p.series), (spec.markers ?? []).map((m) => m.x));
   const body: string[] = [];
   spec.panels.forEach((panel, i) => {
     const top = MARGIN.top + i * (plotH + gap);
+    for (const band of spec.bands ?? []) {
+      const x1 = xPixel(Math.max(xRange.min, band.from), xRange, width);
+      const x2 = xPixel(Math.min(xRange.max, band.to), xRange, width);
+      body.push(`<rect x="${x1.toFixed(1)}" y="${top}" width="${Math.max(0, x2 - x1).toFixed(1)}" height="${plotH}" fill="#f2f2f2"/>`);
+      if (i === 0) body.push(`<text x="${(x1 + 4).toFixed(1)}" y="${top + 14}" fill="#777">${escapeXml(band.label)}</text>`);
+    }
     body.push(...linePanel(panel, top, plotH, width, xRange, spec.markers ?? [], i === 0));
   });
   const bottom = MARGIN.top + spec.panels.length * plotH + (spec.panels.length - 1) * gap;
@@ -203,9 +219,10 @@ export function stackedLineChart(spec: StackedChartSpec): string {
 
 type XRange = { min: number; max: number };
 
-function xExtent(seriesSets: ReadonlyArray<readonly LineSeries[]>): XRange {
-  const xs = seriesSets.flatMap((set) => set.flatMap((s) => s.points.map((p) => p[0])));
-  return { min: Math.min(0, ...xs), max: Math.max(1, ...xs) };
+function xExtent(seriesSets: ReadonlyArray<readonly LineSeries[]>, extra: readonly number[] = []): XRange {
+  const xs = [...seriesSets.flatMap((set) => set.flatMap((s) => s.points.map((p) => p[0]))), ...extra];
+  const min = Math.min(0, ...xs);
+  return { min, max: Math.max(min + 1, ...xs) };
 }
 
 function xPixel(x: number, range: XRange, width: number): number {
@@ -235,8 +252,9 @@ function linePanel(panel: Panel, top: number, plotH: number, width: number, rang
   const py = (y: number): number => top + plotH - (Math.min(y, yTop) / yTop) * plotH;
   for (const m of markers) {
     const x = xPixel(m.x, range, width).toFixed(1);
-    body.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="#555" stroke-dasharray="4 3"/>`);
-    if (labelMarkers) body.push(`<text x="${x}" y="${top - 4}" text-anchor="middle" font-size="11">${escapeXml(m.label)}</text>`);
+    const colour = m.colour ?? '#555';
+    body.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="${colour}" stroke-dasharray="4 3"><title>${escapeXml(`${m.label} at ${formatTick(m.x)}`)}</title></line>`);
+    if (labelMarkers) body.push(`<text x="${x}" y="${top - 4}" text-anchor="middle" font-size="11" fill="${colour}">${escapeXml(m.label)}</text>`);
   }
   panel.series.forEach((series, i) => {
     const points = series.points.filter((p) => Number.isFinite(p[1]));

@@ -4,7 +4,8 @@ import { latency } from './latency.js';
 import { coldStart } from './pending.js';
 import { saturation, scaleOut } from './saturation.js';
 import type { Scenario } from './scenario.js';
+import { soak } from './soak.js';
 import { stepSpike } from './step-spike.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak];

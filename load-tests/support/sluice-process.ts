@@ -29,10 +29,11 @@ export interface SluiceProcess {
   stop(): Promise<void>;
 }
 
-export async function startSluiceProcess(configDir: string): Promise<SluiceProcess> {
+/** `nodeArgs` go before the script (e.g. `--inspect=127.0.0.1:<port>`). */
+export async function startSluiceProcess(configDir: string, nodeArgs: readonly string[] = []): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
-    [...SLUICE_NODE_FLAGS, join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
+    [...SLUICE_NODE_FLAGS, ...nodeArgs, join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
       '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info'],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -55,7 +56,8 @@ export async function startSluiceProcess(configDir: string): Promise<SluiceProce
   let serving: LogLine | undefined;
   while (!(serving = logs.find((l) => l.msg === 'sluice is serving'))) {
     if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGTERM');
+      // SIGTERM, not SIGKILL: sluice then stops the replicas it may have started
+      if (child.exitCode === null) child.kill('SIGTERM');
       throw new Error('sluice serve did not start');
     }
     await new Promise((r) => setTimeout(r, 50));
