@@ -238,4 +238,22 @@ describe('Autoscaler loop', () => {
     expect(a.status(KEY)!.events.at(-1)?.reason).toBe('keep-warm-expired');
     a.stop();
   });
+
+  it('moves the ready-replicas gauge when a replica becomes ready, not on the next tick', async () => {
+    const h = harness({ startupMs: 3_000 });
+    const rev = testRevision({ autoscaling: { initialScale: 0 } });
+    await h.backend.apply(rev);
+    const a = new Autoscaler({ clock: h.clock, store: h.store, backend: h.backend, metrics: h.metrics, logger: silentLogger(), tickMs: 60_000 });
+    a.start();
+    await a.register(rev);
+    const ready = async (): Promise<number | undefined> => (await h.metrics.readyReplicas.get()).values.find((v) => v.labels.revision === rev.name)?.value;
+    await h.store.poke(KEY);
+    await h.advance(2_000);
+    expect(await ready()).toBeUndefined();
+    await h.advance(1_000);
+    // 3 s in: the replica is ready; the next tick is 57 s away.
+    expect(h.backend.counts(KEY).ready).toBe(1);
+    expect(await ready()).toBe(1);
+    a.stop();
+  });
 });

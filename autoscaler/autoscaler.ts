@@ -319,9 +319,11 @@ export class Autoscaler {
   }
 
   private onEndpoint(e: EndpointEvent): void {
-    if (e.type !== 'ready') return;
     const s = this.revisions.get(e.endpoint.revisionKey);
     if (!s) return;
+    // The gauge follows replicas as they come and go, not only on the next tick.
+    this.opts.metrics.readyReplicas.set(s.labels, this.opts.backend.counts(s.key).ready);
+    if (e.type !== 'ready') return;
     const took = s.pending.ready(this.opts.clock.now());
     if (took === null) return;
     s.startup.observe(took);

@@ -1,6 +1,7 @@
 /**
  * A small dependency-free SVG chart writer: grouped bar charts (throughput per system, latency percentiles)
- * and line charts (time series). Output is a self-contained SVG string with a title, axes, ticks and legend.
+ * and line charts (time series, optionally with a second y axis on the right and labelled vertical markers).
+ * Output is a self-contained SVG string with a title, axes, ticks and legend.
  */
 
 export interface BarSeries {
@@ -23,6 +24,14 @@ export interface BarChartSpec {
 export interface LineSeries {
   name: string;
   points: ReadonlyArray<readonly [number, number]>;
+  /** draw as a step function (the value holds until the next point), for counts such as replicas */
+  step?: boolean;
+}
+
+/** A labelled vertical line at `x` (an event on the time axis). */
+export interface ChartMarker {
+  x: number;
+  label: string;
 }
 
 export interface LineChartSpec {
@@ -30,6 +39,9 @@ export interface LineChartSpec {
   xLabel: string;
   yLabel: string;
   series: readonly LineSeries[];
+  /** series scaled on their own axis on the right (e.g. replicas beside requests) */
+  secondary?: { yLabel: string; series: readonly LineSeries[]; /** whole-number ticks (counts) */ integer?: boolean };
+  markers?: readonly ChartMarker[];
   width?: number;
   height?: number;
 }
@@ -147,33 +159,82 @@ export function barChart(spec: BarChartSpec): string {
   return frame(spec.title, width, height, body);
 }
 
+/** Ticks covering the finite y values of `series` (0 to a round maximum). */
+function seriesTicks(series: readonly LineSeries[], integer = false): number[] {
+  const ys = series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
+  const max = Math.max(0, ...ys);
+  // Counts get a step of at least 1: 0..3 replicas read 0, 1, 2, 3, not 0, 0.5, 1, ….
+  return integer ? niceTicks(Math.max(1, max), Math.min(5, Math.max(1, Math.ceil(max)))) : niceTicks(max);
+}
+
+function linePath(series: LineSeries, px: (x: number) => number, py: (y: number) => number): string | null {
+  const points = series.points.filter((p) => Number.isFinite(p[1]));
+  if (points.length === 0) return null;
+  const parts: string[] = [];
+  points.forEach((p, j) => {
+    const x = px(p[0]).toFixed(1);
+    const y = py(p[1]).toFixed(1);
+    if (j === 0) parts.push(`M${x},${y}`);
+    else if (series.step) parts.push(`H${x} V${y}`);
+    else parts.push(`L${x},${y}`);
+  });
+  return parts.join(' ');
+}
+
 export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 760;
   const height = spec.height ?? 380;
-  const plotW = width - MARGIN.left - MARGIN.right;
+  const secondary = spec.secondary?.series ?? [];
+  // A right axis needs room for its tick labels and its title before the legend.
+  const right = spec.secondary ? MARGIN.right + 60 : MARGIN.right;
+  const plotW = width - MARGIN.left - right;
   const plotH = height - MARGIN.top - MARGIN.bottom;
-  const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
-  const ys = spec.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
+  const all = [...spec.series, ...secondary];
+  const xs = all.flatMap((s) => s.points.map((p) => p[0])).concat((spec.markers ?? []).map((m) => m.x));
   const xMin = Math.min(0, ...xs);
   const xMax = Math.max(1, ...xs);
-  const ticks = niceTicks(Math.max(0, ...ys));
+  const ticks = seriesTicks(spec.series);
   const yTop = ticks[ticks.length - 1] ?? 1;
   const body = yAxis(ticks, linearScale(ticks), MARGIN.top, plotH, MARGIN.left, plotW, spec.yLabel);
   const px = (x: number): number => MARGIN.left + ((x - xMin) / (xMax - xMin)) * plotW;
   const py = (y: number): number => MARGIN.top + plotH - (y / yTop) * plotH;
-  for (const t of niceTicks(xMax - xMin, 8)) {
+  for (const t of niceTicks(xMax - xMin, 8).filter((t) => t <= (xMax - xMin) * 1.0001)) {
     const x = px(xMin + t);
     body.push(`<text x="${x.toFixed(1)}" y="${MARGIN.top + plotH + 16}" text-anchor="middle">${formatTick(xMin + t)}</text>`);
   }
   body.push(
     `<text x="${MARGIN.left + plotW / 2}" y="${height - 20}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`,
   );
-  spec.series.forEach((series, i) => {
-    const points = series.points.filter((p) => Number.isFinite(p[1]));
-    if (points.length === 0) return;
-    const d = points.map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
-    body.push(`<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escapeXml(series.name)}</title></path>`);
+  (spec.markers ?? []).forEach((m, i) => {
+    const x = px(m.x).toFixed(1);
+    // Labels cycle through three rows so that close markers do not overprint each other.
+    const labelY = MARGIN.top + 12 + (i % 3) * 13;
+    body.push(`<line x1="${x}" x2="${x}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#999" stroke-dasharray="4 3"/>`);
+    body.push(`<text x="${x}" y="${labelY}" dx="3" font-size="10" fill="#555">${escapeXml(m.label)}</text>`);
   });
-  body.push(...legend(spec.series.map((s) => s.name), width - MARGIN.right + 14, MARGIN.top, true));
+  spec.series.forEach((series, i) => {
+    const d = linePath(series, px, py);
+    if (d) body.push(`<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escapeXml(series.name)}</title></path>`);
+  });
+  if (spec.secondary) {
+    const ticks2 = seriesTicks(secondary, spec.secondary.integer);
+    const top2 = ticks2[ticks2.length - 1] ?? 1;
+    const py2 = (y: number): number => MARGIN.top + plotH - (y / top2) * plotH;
+    const axisX = MARGIN.left + plotW;
+    body.push(`<line x1="${axisX}" x2="${axisX}" y1="${MARGIN.top}" y2="${MARGIN.top + plotH}" stroke="#333"/>`);
+    for (const t of ticks2) {
+      body.push(`<text x="${axisX + 6}" y="${(py2(t) + 4).toFixed(1)}" text-anchor="start">${formatTick(t)}</text>`);
+    }
+    const labelX = axisX + 46;
+    const midY = MARGIN.top + plotH / 2;
+    body.push(`<text x="${labelX}" y="${midY}" text-anchor="middle" transform="rotate(90 ${labelX} ${midY})">${escapeXml(spec.secondary.yLabel)}</text>`);
+    secondary.forEach((series, j) => {
+      const d = linePath(series, px, py2);
+      const colour = PALETTE[(spec.series.length + j) % PALETTE.length];
+      if (d) body.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2" stroke-dasharray="6 3"><title>${escapeXml(`${series.name} (right axis)`)}</title></path>`);
+    });
+  }
+  const names = [...spec.series.map((s) => s.name), ...secondary.map((s) => `${s.name} (right)`)];
+  body.push(...legend(names, width - right + (spec.secondary ? 62 : 14), MARGIN.top, true));
   return frame(spec.title, width, height, body);
 }

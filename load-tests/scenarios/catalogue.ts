@@ -1,6 +1,7 @@
 import { forwarders } from './forwarders.js';
 import { latency } from './latency.js';
-import { canary, coldStart, stepSpike } from './pending.js';
+import { coldStart } from './cold-start.js';
+import { canary, stepSpike } from './pending.js';
 import { saturation } from './saturation.js';
 import type { Scenario } from './scenario.js';
 

@@ -15,14 +15,6 @@ function pending(name: string, title: string, plan: string): Scenario {
   };
 }
 
-export const coldStart = pending(
-  'cold-start',
-  'Cold-start burst: 1,000 concurrent requests at a revision at zero',
-  'start sluice with one revision at zero replicas whose replica is the JSON responder (start-up time known), ' +
-    'send 1,000 concurrent POSTs, record per-request latency minus the replica start-up time (p50 goal ≤ 50 ms), ' +
-    'requests lost (goal 0), held requests and ready replicas over time (line chart).',
-);
-
 export const canary = pending(
   'canary',
   'Canary 90/10 under load: split error, 5xx during promote and rollback',

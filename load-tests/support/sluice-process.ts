@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SLUICE_ROOT } from '../../test/support/paths.js';
+import type { ChildRegistry } from '../harness/child-process.js';
 
 export interface LogLine {
   time: number;
@@ -26,13 +27,19 @@ export interface SluiceProcess {
   stop(): Promise<void>;
 }
 
-export async function startSluiceProcess(configDir: string): Promise<SluiceProcess> {
+export interface SluiceProcessOptions {
+  /** The harness's registry, so an interrupted run still stops this sluice (and with it its replicas). */
+  children?: ChildRegistry;
+}
+
+export async function startSluiceProcess(configDir: string, options: SluiceProcessOptions = {}): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
     [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
       '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info'],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  options.children?.track(child);
   const logs: LogLine[] = [];
   let buf = '';
   child.stdout!.on('data', (c: Buffer) => {
@@ -51,7 +58,10 @@ export async function startSluiceProcess(configDir: string): Promise<SluiceProce
   const deadline = Date.now() + 30_000;
   let serving: LogLine | undefined;
   while (!(serving = logs.find((l) => l.msg === 'sluice is serving'))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('sluice serve did not start');
+    if (Date.now() > deadline || child.exitCode !== null) {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      throw new Error('sluice serve did not start');
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const dataUrl = `http://127.0.0.1:${serving['data'] as number}`;

@@ -45,4 +45,22 @@ describe('svg charts', () => {
     expect(svg).toContain('ms (log scale)');
     expect(svg).toContain('<title>a · p50: 1</title>');
   });
+
+  it('puts secondary series on a right axis with whole-number ticks, steps and markers', () => {
+    const svg = lineChart({
+      title: 'held and replicas',
+      xLabel: 's',
+      yLabel: 'requests',
+      series: [{ name: 'held', points: [[0, 0], [1, 1000], [3, 0]] }],
+      secondary: { yLabel: 'replicas', integer: true, series: [{ name: 'ready', step: true, points: [[0, 0], [2, 1], [3, 1]] }] },
+      markers: [{ x: 2, label: 'announced' }],
+    });
+    expect(svg.match(/<path d="M/g)).toHaveLength(2);
+    expect(svg).toMatch(/<path d="M[\d.]+,[\d.]+ H[\d.]+ V[\d.]+ /);
+    expect(svg).toContain('<title>ready (right axis)</title>');
+    expect(svg).toContain('ready (right)</text>');
+    expect(svg).toContain('>announced</text>');
+    // the right axis reads 0 and 1 (no 0.2, 0.4 … for a count of replicas)
+    expect(svg.match(/text-anchor="start">[^<]*</g)).toEqual(['text-anchor="start">0<', 'text-anchor="start">1<']);
+  });
 });
