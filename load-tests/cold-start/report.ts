@@ -81,7 +81,10 @@ export function coldStartMarkdown(run: ColdStartRun): string {
     ),
     `| median | ${med((x) => x.b.rampMs)} | ${med((x) => x.b.wakeMs)} | ${med((x) => x.b.startupMs)} | ${med((x) => x.b.readyToAnnouncedMs)} | ${med((x) => x.b.readyToFirstMs)} | ${ms(base, 1)} | **${ms(headline, 1)}** | |`,
     '',
-    `Direct baseline: median of ${run.direct.length} fresh replicas with no Sluice in front (${run.direct.map((d) => ms(d)).join(', ')} ms).`,
+    `Direct baseline: median of ${run.direct.length} fresh replicas with no Sluice in front (${run.direct.map((d) => ms(d)).join(', ')} ms). ` +
+      `Its spread (${ms(Math.max(...run.direct) - Math.min(...run.direct))} ms here) is what the machine alone adds to the same ` +
+      'measurement from one try to the next; differences in the added delay smaller than that are noise, and a ' +
+      'negative added delay means the baseline happened to be slower than the run through Sluice.',
     '',
     '### Latency percentiles (ms, at the client)',
     '',
