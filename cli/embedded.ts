@@ -156,6 +156,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     await folder.sync();
     if (o.watch !== false) folder.watch();
   }
+  // The first forward of a process would otherwise load undici's HTTP/1 client on a cold start's path.
+  await forwarder.warmUp();
   ready = true;
   logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort }, 'sluice is serving');
 
