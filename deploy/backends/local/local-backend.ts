@@ -399,6 +399,8 @@ export class LocalBackend implements Backend {
     replica.proc = proc;
     replica.phase = 'starting';
     proc.start();
+    // Logged first: its time is the moment of the spawn (the cold-start measurement reads it).
+    this.logger.info({ replica: replica.id, pid: proc.pid, url: proc.url }, 'replica starting');
     if (proc.pid !== undefined) {
       this.pidfiles.write({
         pid: proc.pid,
@@ -408,7 +410,6 @@ export class LocalBackend implements Backend {
         startedAt: new Date(this.clock.now()).toISOString(),
       });
     }
-    this.logger.info({ replica: replica.id, pid: proc.pid, url: proc.url }, 'replica starting');
   }
 
   private onReplicaReady(state: RevisionState, replica: Replica): void {

@@ -34,6 +34,7 @@ function start(o: { script: string; waiting?: boolean }) {
     { onReady: () => (ready = true), onStartupTimeout: () => undefined, onExit: () => undefined },
   );
   proc.start();
+  clock.advance(0); // the first probe runs on a 0 ms timer
   return {
     clock,
     probes,

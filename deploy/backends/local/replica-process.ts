@@ -138,15 +138,19 @@ export class ReplicaProcess {
     }, this.opts.startupTimeoutMs);
     const now = clock.now();
     this.schedule = new ReadinessSchedule({ intervalMs: this.opts.probeIntervalMs, fastIntervalMs: this.opts.probeFastIntervalMs }, now);
-    this.planProbe(now);
+    // The first probe goes on a timer rather than inline, so that the caller finishes with the spawn first.
+    this.planProbe(now, false);
   }
 
-  /** Plans the next probe for `at` (clock time), replacing any planned one; runs it at once when due. */
-  private planProbe(at: number): void {
+  /**
+   * Plans the next probe for `at` (clock time), replacing any planned one. A probe already due runs at once
+   * when `inline`, else on a 0 ms timer.
+   */
+  private planProbe(at: number, inline = true): void {
     if (this.probeTimer) this.opts.clock.clearTimeout(this.probeTimer);
     this.probeTimer = null;
     const delay = at - this.opts.clock.now();
-    if (delay <= 0) {
+    if (delay <= 0 && inline) {
       this.probeDueAt = null;
       void this.runProbe();
       return;
@@ -156,7 +160,7 @@ export class ReplicaProcess {
       this.probeTimer = null;
       this.probeDueAt = null;
       void this.runProbe();
-    }, delay);
+    }, Math.max(0, delay));
   }
 
   private onOutput(): void {
