@@ -404,7 +404,9 @@ export class Activator {
       m.heldBytes.set(st.labels, st.heldBytes);
       this.refreshPath(st);
       const pokeEvery = this.opts.pokeIntervalMs ?? 1000;
-      if (now - st.lastPokeAt >= pokeEvery || (coldStart && st.held === 1)) {
+      const wakes = coldStart && st.held === 1;
+      if (wakes) this.opts.logger.info({ revision: st.key }, 'holding requests for a revision at zero; waking it');
+      if (now - st.lastPokeAt >= pokeEvery || wakes) {
         st.lastPokeAt = now;
         this.opts.poke(st.key);
       }

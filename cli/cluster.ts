@@ -226,6 +226,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   });
   await backend.start();
   await routes.start();
+  await forwarder.warmUp();
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);

@@ -75,18 +75,6 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const gpuAllocator = new GpuAllocator(
     Object.entries(inventory).flatMap(([resourceName, n]) => Array.from({ length: n }, (_, i) => ({ resourceName, id: String(i) }))),
   );
-  const local =
-    o.backend === undefined
-      ? new LocalBackend({
-          sluiceRoot: root,
-          clock,
-          logger: logger.child({ role: 'backend' }),
-          pythonPath: o.pythonPath ?? process.env.SLUICE_PYTHON,
-          gpuAllocator,
-        })
-      : null;
-  const backend: Backend = o.backend ?? local!;
-  const collector = new Collector({ clock, store, instance: 'embedded' });
   const activator = new Activator({
     clock,
     metrics,
@@ -95,6 +83,22 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     poke: (key) => void store.poke(key),
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs },
   });
+  const local =
+    o.backend === undefined
+      ? new LocalBackend({
+          sluiceRoot: root,
+          clock,
+          logger: logger.child({ role: 'backend' }),
+          pythonPath: o.pythonPath ?? process.env.SLUICE_PYTHON,
+          gpuAllocator,
+          probeIntervalMs: cfg.replicaProbeIntervalMs,
+          probeFastIntervalMs: cfg.replicaProbeFastIntervalMs,
+          // Starting replicas are probed faster while the activator holds requests for their revision.
+          waiting: (k) => activator.held(k),
+        })
+      : null;
+  const backend: Backend = o.backend ?? local!;
+  const collector = new Collector({ clock, store, instance: 'embedded' });
   const autoscaler = new Autoscaler({
     clock,
     store,
@@ -152,6 +156,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     await folder.sync();
     if (o.watch !== false) folder.watch();
   }
+  // The first forward of a process would otherwise load undici's HTTP/1 client on a cold start's path.
+  await forwarder.warmUp();
   ready = true;
   logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort }, 'sluice is serving');
 

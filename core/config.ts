@@ -26,6 +26,14 @@ export const SERVE_DEFAULTS = {
   activatorProbeIntervalMs: 100,
   /** Activator health-probe period (ms) for replicas in rotation; 0 = off. */
   activatorHealthIntervalMs: 500,
+  /** Local backend: readiness probe period (ms) of a starting replica while no request waits for its revision. */
+  replicaProbeIntervalMs: 50,
+  /**
+   * Local backend: readiness probe period (ms) of a starting replica while requests wait for its revision (backing
+   * off to 1 % of the start-up so far, at most replicaProbeIntervalMs), and the least gap before a probe that a
+   * line of the replica's output asks for.
+   */
+  replicaProbeFastIntervalMs: 10,
   /** Most InferenceServices accepted. */
   maxServices: 20_000,
   /** Keep-alive connections per replica in the forwarder. */
@@ -64,6 +72,8 @@ const serveSchema = z
     retryAfterSeconds: z.number().int().min(0),
     activatorProbeIntervalMs: z.number().int().min(10),
     activatorHealthIntervalMs: z.number().int().min(0),
+    replicaProbeIntervalMs: z.number().int().min(1),
+    replicaProbeFastIntervalMs: z.number().int().min(1),
     maxServices: positive,
     connectionsPerReplica: positive,
     shutdownGraceSeconds: z.number().min(0),

@@ -20,6 +20,10 @@ export interface Settings {
   systems: string[] | undefined;
   /** aborted requests per wave in the client-abort check */
   aborts: number;
+  /** cold-start: concurrent requests in the burst at a revision at zero */
+  burst: number;
+  /** cold-start: the burst revision's maxReplicas */
+  maxReplicas: number;
   resultsDir: string | undefined;
 }
 
@@ -32,6 +36,8 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --methods GET,POST    request shapes (default GET,POST)
   --systems a,b         restrict to these systems
   --aborts N            aborted requests per wave in the client-abort check (default 1000)
+  --burst N             cold-start: concurrent requests sent at the revision at zero (default 1000)
+  --max-replicas N      cold-start: maxReplicas of that revision (default 1); cold-start uses --rounds, not --duration
   --results DIR         where reports go (default load-tests/results)
   quick development run: --rounds 3 --duration 5`;
 
@@ -49,6 +55,8 @@ export function parseSettings(argv: readonly string[]): Settings {
       methods: { type: 'string', default: 'GET,POST' },
       systems: { type: 'string' },
       aborts: { type: 'string', default: '1000' },
+      burst: { type: 'string', default: '1000' },
+      'max-replicas': { type: 'string', default: '1' },
       results: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -57,6 +65,11 @@ export function parseSettings(argv: readonly string[]): Settings {
   const positive = (name: string, raw: string): number => {
     const n = Number(raw);
     if (!(n > 0)) throw new Error(`--${name} must be a positive number, got ${raw}\n${USAGE}`);
+    return n;
+  };
+  const whole = (name: string, raw: string): number => {
+    const n = positive(name, raw);
+    if (!Number.isInteger(n)) throw new Error(`--${name} must be a whole number, got ${raw}\n${USAGE}`);
     return n;
   };
   const methods = values.methods.split(',').map((m) => m.trim().toUpperCase());
@@ -72,6 +85,8 @@ export function parseSettings(argv: readonly string[]): Settings {
     methods: methods as Array<'GET' | 'POST'>,
     systems: values.systems?.split(',').map((s) => s.trim()),
     aborts: positive('aborts', values.aborts),
+    burst: whole('burst', values.burst),
+    maxReplicas: whole('max-replicas', values['max-replicas']),
     resultsDir: values.results,
   };
 }

@@ -1,6 +1,7 @@
 /**
  * A small dependency-free SVG chart writer: grouped bar charts (throughput per system, latency percentiles)
- * and line charts (time series). Output is a self-contained SVG string with a title, axes, ticks and legend.
+ * and line charts (time series, optionally with a second y axis on the right and labelled vertical markers).
+ * Output is a self-contained SVG string with a title, axes, ticks and legend.
  */
 
 export interface BarSeries {
@@ -23,6 +24,8 @@ export interface BarChartSpec {
 export interface LineSeries {
   name: string;
   points: ReadonlyArray<readonly [number, number]>;
+  /** draw as a step function (the value holds until the next point), for counts such as replicas */
+  step?: boolean;
 }
 
 export interface LineChartSpec {
@@ -58,6 +61,8 @@ export interface Panel {
   yLabel: string;
   series: readonly LineSeries[];
   yMax?: number;
+  /** whole-number ticks (counts such as replicas) */
+  integer?: boolean;
 }
 
 /** Panels stacked top to bottom over one x axis, so series of different units line up in time. */
@@ -185,6 +190,28 @@ export function barChart(spec: BarChartSpec): string {
   return frame(spec.title, width, height, body);
 }
 
+/** Ticks covering the finite y values of `series` (0 to a round maximum). */
+function seriesTicks(series: readonly LineSeries[], integer = false): number[] {
+  const ys = series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
+  const max = Math.max(0, ...ys);
+  // Counts get a step of at least 1: 0..3 replicas read 0, 1, 2, 3, not 0, 0.5, 1, ….
+  return integer ? niceTicks(Math.max(1, max), Math.min(5, Math.max(1, Math.ceil(max)))) : niceTicks(max);
+}
+
+function linePath(series: LineSeries, px: (x: number) => number, py: (y: number) => number): string | null {
+  const points = series.points.filter((p) => Number.isFinite(p[1]));
+  if (points.length === 0) return null;
+  const parts: string[] = [];
+  points.forEach((p, j) => {
+    const x = px(p[0]).toFixed(1);
+    const y = py(p[1]).toFixed(1);
+    if (j === 0) parts.push(`M${x},${y}`);
+    else if (series.step) parts.push(`H${x} V${y}`);
+    else parts.push(`L${x},${y}`);
+  });
+  return parts.join(' ');
+}
+
 export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 760;
   const height = spec.height ?? 380;
@@ -245,22 +272,20 @@ function xAxis(range: XRange, axisY: number, width: number, label: string, label
 /** One y axis with its series, markers and legend; `labelMarkers` writes the markers' labels above it. */
 function linePanel(panel: Panel, top: number, plotH: number, width: number, range: XRange, markers: readonly Marker[], labelMarkers = true): string[] {
   const plotW = width - MARGIN.left - MARGIN.right;
-  const ys = panel.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
-  const ticks = niceTicks(panel.yMax ?? Math.max(0, ...ys));
+  const ticks = panel.yMax !== undefined ? niceTicks(panel.yMax) : seriesTicks(panel.series, panel.integer);
   const yTop = ticks[ticks.length - 1] ?? 1;
   const body = yAxis(ticks, linearScale(ticks), top, plotH, MARGIN.left, plotW, panel.yLabel);
   const py = (y: number): number => top + plotH - (Math.min(y, yTop) / yTop) * plotH;
-  for (const m of markers) {
+  markers.forEach((m, i) => {
     const x = xPixel(m.x, range, width).toFixed(1);
     const colour = m.colour ?? '#555';
     body.push(`<line x1="${x}" x2="${x}" y1="${top}" y2="${top + plotH}" stroke="${colour}" stroke-dasharray="4 3"><title>${escapeXml(`${m.label} at ${formatTick(m.x)}`)}</title></line>`);
-    if (labelMarkers) body.push(`<text x="${x}" y="${top - 4}" text-anchor="middle" font-size="11" fill="${colour}">${escapeXml(m.label)}</text>`);
-  }
+    // Labels cycle through three rows inside the plot so that close markers do not overprint each other.
+    if (labelMarkers) body.push(`<text x="${x}" y="${top + 12 + (i % 3) * 13}" dx="3" font-size="10" fill="${colour}">${escapeXml(m.label)}</text>`);
+  });
   panel.series.forEach((series, i) => {
-    const points = series.points.filter((p) => Number.isFinite(p[1]));
-    if (points.length === 0) return;
-    const d = points.map((p, j) => `${j === 0 ? 'M' : 'L'}${xPixel(p[0], range, width).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
-    body.push(`<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escapeXml(series.name)}</title></path>`);
+    const d = linePath(series, (x) => xPixel(x, range, width), py);
+    if (d) body.push(`<path d="${d}" fill="none" stroke="${PALETTE[i % PALETTE.length]}" stroke-width="2"><title>${escapeXml(series.name)}</title></path>`);
   });
   body.push(...legend(panel.series.map((s) => s.name), width - MARGIN.right + 14, top, true));
   return body;

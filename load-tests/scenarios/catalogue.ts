@@ -1,7 +1,7 @@
 import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
 import { latency } from './latency.js';
-import { coldStart } from './pending.js';
+import { coldStart } from './cold-start.js';
 import { saturation, scaleOut } from './saturation.js';
 import type { Scenario } from './scenario.js';
 import { soak } from './soak.js';

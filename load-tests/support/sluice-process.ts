@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SLUICE_ROOT } from '../../test/support/paths.js';
+import type { ChildRegistry } from '../harness/child-process.js';
 import { SLUICE_NODE_FLAGS } from './node-flags.js';
 
 export interface LogLine {
@@ -29,14 +30,21 @@ export interface SluiceProcess {
   stop(): Promise<void>;
 }
 
-/** `nodeArgs` go before the script (e.g. `--inspect=127.0.0.1:<port>`). */
-export async function startSluiceProcess(configDir: string, nodeArgs: readonly string[] = []): Promise<SluiceProcess> {
+export interface SluiceProcessOptions {
+  /** The harness's registry, so an interrupted run still stops this sluice (and with it its replicas). */
+  children?: ChildRegistry;
+  /** Node flags before the script, after Sluice's own (e.g. `--inspect=127.0.0.1:<port>`). */
+  nodeArgs?: readonly string[];
+}
+
+export async function startSluiceProcess(configDir: string, options: SluiceProcessOptions = {}): Promise<SluiceProcess> {
   const child = spawn(
     process.execPath,
-    [...SLUICE_NODE_FLAGS, ...nodeArgs, join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
+    [...SLUICE_NODE_FLAGS, ...(options.nodeArgs ?? []), join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
       '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info'],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  options.children?.track(child);
   const logs: LogLine[] = [];
   let buf = '';
   child.stdout!.on('data', (c: Buffer) => {

@@ -45,6 +45,23 @@ describe('svg charts', () => {
     expect(svg).toContain('ms (log scale)');
     expect(svg).toContain('<title>a · p50: 1</title>');
   });
+
+  it('draws counts as steps on whole-number ticks in a stacked panel', () => {
+    const svg = stackedLineChart({
+      title: 'held and replicas',
+      xLabel: 's',
+      panels: [
+        { yLabel: 'requests', series: [{ name: 'held', points: [[0, 0], [1, 1000], [3, 0]] }] },
+        { yLabel: 'replicas', integer: true, series: [{ name: 'ready', step: true, points: [[0, 0], [2, 1], [3, 1]] }] },
+      ],
+      markers: [{ x: 2, label: 'announced' }],
+    });
+    expect(svg.match(/<path d="M/g)).toHaveLength(2);
+    expect(svg).toMatch(/<path d="M[\d.]+,[\d.]+ H[\d.]+ V[\d.]+ /);
+    expect(svg).toContain('>announced</text>');
+    // the replicas axis reads 0 and 1 (no 0.2, 0.4 … for a count of replicas)
+    expect(svg).not.toMatch(/>0\.2</);
+  });
 });
 
 describe('stacked line charts', () => {

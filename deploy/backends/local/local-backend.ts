@@ -1,6 +1,7 @@
 /**
  * The local backend: each replica of a revision is a child process on a free loopback port, started from
- * the runtime's LocalLaunchRecipe. Replicas are announced when their readiness path answers 2xx, drained
+ * the runtime's LocalLaunchRecipe. Replicas are announced when their readiness path answers 2xx (probed at
+ * spawn, on each line they print while starting, and periodically: see readiness-schedule.ts), drained
  * and stopped gracefully on scale-down, restarted with backoff when they crash, and never outlive Sluice
  * (close(), a process 'exit' hook, an open stdin pipe the runtime may watch, and pidfiles reaped on start).
  */
@@ -30,6 +31,13 @@ export interface LocalBackendOptions {
   host?: string;
   /** Readiness probe period while a replica starts; default 50 ms. */
   probeIntervalMs?: number;
+  /**
+   * Shortest readiness probe period, used while requests wait for the revision (backing off with the start-up
+   * time) and as the least gap before a probe that the replica's own output asks for; default 10 ms.
+   */
+  probeFastIntervalMs?: number;
+  /** Requests waiting now for a revision (embedded mode: held by the activator); starting replicas are probed faster while any wait. */
+  waiting?: (revisionKey: string) => number;
   /** Timeout of one readiness probe; default 1000 ms. */
   probeTimeoutMs?: number;
   /** SIGTERM → SIGKILL delay; default the revision's timeoutSeconds, else 30 s. */
@@ -85,6 +93,7 @@ export class LocalBackend implements Backend {
   private readonly logger: BackendLogger;
   private readonly host: string;
   private readonly probeIntervalMs: number;
+  private readonly probeFastIntervalMs: number;
   private readonly probeTimeoutMs: number;
   private readonly drainDelayMs: number;
   private readonly maxReplicas: number;
@@ -104,6 +113,7 @@ export class LocalBackend implements Backend {
     this.logger = opts.logger ?? silentLogger;
     this.host = opts.host ?? '127.0.0.1';
     this.probeIntervalMs = opts.probeIntervalMs ?? 50;
+    this.probeFastIntervalMs = opts.probeFastIntervalMs ?? 10;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 1_000;
     this.drainDelayMs = opts.drainDelayMs ?? 50;
     this.maxReplicas = opts.maxReplicasPerRevision ?? 32;
@@ -369,7 +379,9 @@ export class LocalBackend implements Backend {
         port,
         launch,
         probeIntervalMs: this.probeIntervalMs,
+        probeFastIntervalMs: this.probeFastIntervalMs,
         probeTimeoutMs: this.probeTimeoutMs,
+        waiting: () => (this.opts.waiting?.(state.key) ?? 0) > 0,
         startupTimeoutMs: revision.local!.startupTimeoutSeconds * 1000,
         clock: this.clock,
         logger: this.logger,
@@ -387,6 +399,8 @@ export class LocalBackend implements Backend {
     replica.proc = proc;
     replica.phase = 'starting';
     proc.start();
+    // Logged first: its time is the moment of the spawn (the cold-start measurement reads it).
+    this.logger.info({ replica: replica.id, pid: proc.pid, url: proc.url }, 'replica starting');
     if (proc.pid !== undefined) {
       this.pidfiles.write({
         pid: proc.pid,
@@ -396,7 +410,6 @@ export class LocalBackend implements Backend {
         startedAt: new Date(this.clock.now()).toISOString(),
       });
     }
-    this.logger.info({ replica: replica.id, pid: proc.pid, url: proc.url }, 'replica starting');
   }
 
   private onReplicaReady(state: RevisionState, replica: Replica): void {

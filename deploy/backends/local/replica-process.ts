@@ -8,6 +8,7 @@ import type { Clock, TimerHandle } from '../../../core/clock.js';
 import type { BackendLogger } from './backend-logger.js';
 import type { LaunchCommand } from './launch-template.js';
 import { forwardLines } from './output-lines.js';
+import { ReadinessSchedule } from './readiness-schedule.js';
 
 export interface ReplicaExit {
   code: number | null;
@@ -29,8 +30,15 @@ export interface ReplicaProcessOptions {
   host: string;
   port: number;
   launch: LaunchCommand;
+  /** Readiness probe period while no request waits for the revision. */
   probeIntervalMs: number;
+  /** Shortest probe period: while requests wait, and the least gap before a probe the replica's output asks for. */
+  probeFastIntervalMs: number;
   probeTimeoutMs: number;
+  /** Whether requests are waiting for this replica's revision now (probes run faster then). */
+  waiting?: () => boolean;
+  /** The readiness check; default a GET of the readiness path, 2xx = ready. */
+  probe?: ProbeFn;
   startupTimeoutMs: number;
   clock: Clock;
   logger: BackendLogger;
@@ -42,9 +50,12 @@ export function describeExit(exit: ReplicaExit): string {
   return `exited with code ${exit.code}`;
 }
 
+/** Resolves true when the replica at `url` is ready; never rejects. */
+export type ProbeFn = (url: string, timeoutMs: number) => Promise<boolean>;
+
 /** GET url; resolves true on 2xx within timeoutMs. */
-function probe(url: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
+export const httpReadinessProbe: ProbeFn = (url, timeoutMs) =>
+  new Promise((resolve) => {
     const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
       resolve(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300);
@@ -52,13 +63,15 @@ function probe(url: string, timeoutMs: number): Promise<boolean> {
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });
-}
 
 export class ReplicaProcess {
   readonly id: string;
   readonly url: string;
   private child: ChildProcess | null = null;
   private probeTimer: TimerHandle | null = null;
+  /** When the planned probe is due (null: none planned, or one is in flight). */
+  private probeDueAt: number | null = null;
+  private schedule: ReadinessSchedule | null = null;
   private startupTimer: TimerHandle | null = null;
   private killTimer: TimerHandle | null = null;
   private ready = false;
@@ -108,6 +121,8 @@ export class ReplicaProcess {
       if (!this.ready && line.includes('EADDRINUSE')) this.portInUse = true;
       if (stream === 'stderr') logger.warn({ replica: this.id, pid: child.pid, stream }, line);
       else logger.info({ replica: this.id, pid: child.pid, stream }, line);
+      // Runtimes usually say so when they become ready: look now rather than at the next period.
+      if (!this.ready) this.onOutput();
     };
     if (child.stdout) forwardLines(child.stdout, forward('stdout'));
     if (child.stderr) forwardLines(child.stderr, forward('stderr'));
@@ -121,19 +136,50 @@ export class ReplicaProcess {
       this.startupTimer = null;
       if (!this.ready && !this.exited) this.callbacks.onStartupTimeout();
     }, this.opts.startupTimeoutMs);
-    this.scheduleProbe(0);
+    const now = clock.now();
+    this.schedule = new ReadinessSchedule({ intervalMs: this.opts.probeIntervalMs, fastIntervalMs: this.opts.probeFastIntervalMs }, now);
+    // The first probe goes on a timer rather than inline, so that the caller finishes with the spawn first.
+    this.planProbe(now, false);
   }
 
-  private scheduleProbe(delay: number): void {
+  /**
+   * Plans the next probe for `at` (clock time), replacing any planned one. A probe already due runs at once
+   * when `inline`, else on a 0 ms timer.
+   */
+  private planProbe(at: number, inline = true): void {
+    if (this.probeTimer) this.opts.clock.clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    const delay = at - this.opts.clock.now();
+    if (delay <= 0 && inline) {
+      this.probeDueAt = null;
+      void this.runProbe();
+      return;
+    }
+    this.probeDueAt = at;
     this.probeTimer = this.opts.clock.setTimeout(() => {
       this.probeTimer = null;
+      this.probeDueAt = null;
       void this.runProbe();
-    }, delay);
+    }, Math.max(0, delay));
+  }
+
+  private onOutput(): void {
+    if (!this.schedule || this.ready || this.exited || this.stopping) return;
+    const at = this.schedule.output(this.opts.clock.now(), this.probeDueAt);
+    if (at !== null) this.planProbe(at);
   }
 
   private async runProbe(): Promise<void> {
-    if (this.ready || this.exited) return;
-    const ok = await probe(`${this.url}${this.opts.launch.readinessPath}`, this.opts.probeTimeoutMs);
+    const schedule = this.schedule;
+    if (!schedule || this.ready || this.exited || this.stopping) return;
+    schedule.begin(this.opts.clock.now());
+    const probe = this.opts.probe ?? httpReadinessProbe;
+    let ok = false;
+    try {
+      ok = await probe(`${this.url}${this.opts.launch.readinessPath}`, this.opts.probeTimeoutMs);
+    } catch {
+      ok = false;
+    }
     if (this.ready || this.exited || this.stopping) return;
     if (ok) {
       this.ready = true;
@@ -141,13 +187,14 @@ export class ReplicaProcess {
       this.callbacks.onReady();
       return;
     }
-    this.scheduleProbe(this.opts.probeIntervalMs);
+    this.planProbe(schedule.failed(this.opts.clock.now(), this.opts.waiting?.() ?? false));
   }
 
   private clearStartTimers(): void {
     if (this.probeTimer) this.opts.clock.clearTimeout(this.probeTimer);
     if (this.startupTimer) this.opts.clock.clearTimeout(this.startupTimer);
     this.probeTimer = null;
+    this.probeDueAt = null;
     this.startupTimer = null;
   }
 
