@@ -11,9 +11,14 @@ export interface RevisionSeries {
   requests(code: number): CounterChild;
 }
 
-/** A bounded cache of label children per revision (emptied when it outgrows `max`, then refilled on use). */
+/**
+ * A bounded cache of label children per revision (emptied when it outgrows `max`, then refilled on use). An
+ * entry is kept only while the data-plane snapshot's view of the revision is the same object: a new snapshot
+ * looks the children up again (once per revision), so a revision deleted and created again under the same
+ * name counts into its new series, not into the ones `forgetRevision` dropped.
+ */
 export class RevisionMetricsCache {
-  private readonly byRevision = new Map<string, RevisionSeries>();
+  private readonly byRevision = new Map<string, RevisionSeries & { view: RevisionView }>();
 
   constructor(
     private readonly metrics: SluiceMetrics,
@@ -22,12 +27,13 @@ export class RevisionMetricsCache {
 
   of(rev: RevisionView): RevisionSeries {
     let s = this.byRevision.get(rev.key);
-    if (s) return s;
+    if (s?.view === rev) return s;
     if (this.byRevision.size >= this.max) this.byRevision.clear();
     const m = this.metrics;
     const labels = { namespace: rev.namespace, service: rev.service, revision: rev.name };
     const codes = new Map<number, CounterChild>();
     s = {
+      view: rev,
       inflight: m.inflight.labels(labels),
       duration: m.requestDuration.labels(labels),
       coldStarts: m.coldStartsTotal.labels(labels),
