@@ -2,33 +2,35 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import { CounterFamily, GaugeFamily, HistogramFamily, LiveGauge } from './metric-families.js';
 
 const REVISION_LABELS = ['namespace', 'service', 'revision'] as const;
+/** The labels of every per-revision series. */
+type RevisionLabel = (typeof REVISION_LABELS)[number];
 
 /** Every Prometheus metric Sluice exports, created on one registry per process (no global registry). */
 export class SluiceMetrics {
   readonly registry: Registry;
   // The request path's metrics are families of plain-number children (metric-families.ts): no label hashing
   // per request. The rest are prom-client's.
-  readonly requestsTotal: CounterFamily<'namespace' | 'service' | 'revision' | 'code'>;
-  readonly requestDuration: HistogramFamily<'namespace' | 'service' | 'revision'>;
-  readonly inflight: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly desiredReplicas: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly readyReplicas: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly coldStartsTotal: CounterFamily<'namespace' | 'service' | 'revision'>;
-  readonly coldStartSeconds: HistogramFamily<'namespace' | 'service' | 'revision'>;
-  readonly heldRequests: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly heldBytes: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly holdSeconds: Histogram<'namespace' | 'service' | 'revision'>;
+  readonly requestsTotal: CounterFamily<RevisionLabel | 'code'>;
+  readonly requestDuration: HistogramFamily<RevisionLabel>;
+  readonly inflight: GaugeFamily<RevisionLabel>;
+  readonly desiredReplicas: GaugeFamily<RevisionLabel>;
+  readonly readyReplicas: GaugeFamily<RevisionLabel>;
+  readonly coldStartsTotal: CounterFamily<RevisionLabel>;
+  readonly coldStartSeconds: HistogramFamily<RevisionLabel>;
+  readonly heldRequests: GaugeFamily<RevisionLabel>;
+  readonly heldBytes: GaugeFamily<RevisionLabel>;
+  readonly holdSeconds: Histogram<RevisionLabel>;
   readonly rejectedTotal: Counter<'reason'>;
   readonly replicaInflight: LiveGauge<'revision' | 'replica'>;
-  readonly activatorInPath: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly autoscalerPanic: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly stableConcurrency: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly panicConcurrency: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly autoscalerTarget: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly excessBurstCapacity: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly activatorInPath: GaugeFamily<RevisionLabel>;
+  readonly autoscalerPanic: GaugeFamily<RevisionLabel>;
+  readonly stableConcurrency: GaugeFamily<RevisionLabel>;
+  readonly panicConcurrency: GaugeFamily<RevisionLabel>;
+  readonly autoscalerTarget: GaugeFamily<RevisionLabel>;
+  readonly excessBurstCapacity: GaugeFamily<RevisionLabel>;
   readonly scaleEventsTotal: Counter<'direction' | 'reason'>;
-  readonly gpuCapacityLimited: GaugeFamily<'namespace' | 'service' | 'revision'>;
-  readonly startupSeconds: GaugeFamily<'namespace' | 'service' | 'revision'>;
+  readonly gpuCapacityLimited: GaugeFamily<RevisionLabel>;
+  readonly startupSeconds: GaugeFamily<RevisionLabel>;
   readonly unroutedTotal: Counter<'reason'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -37,7 +39,7 @@ export class SluiceMetrics {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
     const labelNames = [...REVISION_LABELS];
     /** A gauge per revision (namespace, service, revision), on this registry. */
-    const revisionGauge = (name: string, help: string): GaugeFamily<'namespace' | 'service' | 'revision'> =>
+    const revisionGauge = (name: string, help: string): GaugeFamily<RevisionLabel> =>
       new GaugeFamily({ name, help, labelNames, registry });
     this.requestsTotal = new CounterFamily({
       name: 'sluice_requests_total',

@@ -41,8 +41,7 @@ async function runSoak(ctx: ScenarioContext, plan: SoakPlan): Promise<ScenarioOu
   });
   ctx.log(`soak: ${plan.loadS} s at ${plan.rate} req/s, 1 in ${plan.abortEvery} aborted, ${plan.killsAtS.length} replica kills every ${plan.killEveryS} s`);
   const inspectPort = await freePort();
-  const sluice = await startSluiceProcess(dir, { nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] });
-  ctx.children.track(sluice.child);
+  const sluice = await startSluiceProcess(dir, { nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`], children: ctx.children });
   const alive = (): boolean => sluice.child.exitCode === null && sluice.child.signalCode === null;
   const tracker = new ReplicaTracker();
   let cursor = 0;

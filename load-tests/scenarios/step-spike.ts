@@ -155,8 +155,7 @@ async function stepRound(ctx: ScenarioContext, levels: Levels, timeline: Timelin
   });
   let sluice: SluiceProcess | undefined;
   try {
-    sluice = await startSluiceProcess(dir);
-    ctx.children.track(sluice.child);
+    sluice = await startSluiceProcess(dir, { children: ctx.children });
     const running = sluice;
     const statusUrl = `${running.adminUrl}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/${REVISION.name}`;
     const take = async (): Promise<Sample> => {
