@@ -1,5 +1,5 @@
 import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Activator } from '../activator/activator.js';
@@ -41,6 +41,8 @@ export interface Embedded {
   dataUrl: string;
   adminUrl: string;
   metricsUrl: string;
+  /** The state directory (absolute), created with owner-only permissions. */
+  stateDir: string;
   controller: Controller;
   backend: Backend;
   metrics: SluiceMetrics;
@@ -68,6 +70,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel });
+  const stateDir = resolve(cfg.stateDir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   const store = new MemoryStore();
   const root = sluiceRoot();
@@ -189,6 +193,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     dataUrl: `http://${reachableHost(cfg.dataHost)}:${dataPort}`,
     adminUrl: `http://${reachableHost(cfg.adminHost)}:${adminPort}`,
     metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
+    stateDir,
     controller,
     backend,
     metrics,

@@ -36,6 +36,7 @@ export function buildProgram(): Command {
     .option('--metrics-host <host>', 'metrics address (default 0.0.0.0)')
     .option('--domain <domain>', 'domain of service hosts <name>.<namespace>.<domain> (default example.com)')
     .option('--python <path>', 'Python used by launch recipes ({{python}})')
+    .option('--state-dir <dir>', 'where state that survives a restart is kept (default $SLUICE_STATE_DIR or ./.sluice)')
     .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (o: Record<string, unknown>) => {
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
         domain: o.domain,
         logLevel: o.logLevel,
         gpus: o.gpus,
+        stateDir: o.stateDir ?? process.env.SLUICE_STATE_DIR,
       });
       const sluice = await startEmbedded({
         config,

@@ -23,6 +23,7 @@ export async function startTestSluice(configDir: string | null, overrides: Parti
     metricsHost: '127.0.0.1',
     metricsPort: 0,
     logLevel: 'silent',
+    stateDir: mkdtempSync(join(tmpdir(), 'sluice-state-')),
     ...overrides,
   });
   return startEmbedded({ config, configDir, logger: silentLogger(), watch: true, pythonPath });
