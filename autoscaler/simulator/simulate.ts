@@ -1,12 +1,11 @@
 import type { AutoscalingSpec } from '../../api/revision.js';
 import type { MetricBucket } from '../../core/store.js';
-import { initialDeciderState, type DeciderState } from '../decider.js';
-import { decideWithPolicies } from '../pipeline.js';
+import { observe, observedSeconds, windowSeconds } from '../observe.js';
+import { initialScaleState, scaleStep, type ScaleState, type ScaleStepInput } from '../pipeline.js';
 import { GpuAllocator, replicasThatFit } from '../policies/gpu.js';
 import { IdleGapHistogram } from '../policies/keep-warm.js';
 import { ServiceTimeTracker, StartupTracker } from '../policies/startup.js';
 import { AUTOSCALING_DEFAULTS, deciderSettings, type DeciderSettings, type DeciderSettingsOptions } from '../settings.js';
-import { completionRate, windowAverages } from '../windows.js';
 import { MinHeap } from './heap.js';
 import type { TraceRequest } from './trace.js';
 
@@ -122,8 +121,8 @@ interface Req {
 type Ev = { at: number; kind: 'ready'; replica: Replica } | { at: number; kind: 'done'; replica: Replica; req: Req };
 
 /**
- * Replays a trace through the real decider and policies (decideWithPolicies: the same step the Autoscaler
- * loop runs) on a virtual clock, with a simulated backend (start-up time, containerConcurrency per replica,
+ * Replays a trace through the real observation and scaling step (observe → scaleStep: what the Autoscaler loop
+ * runs on every tick and poke) on a virtual clock, with a simulated backend (start-up time, containerConcurrency per replica,
  * GPU inventory) and activator (hold queue with deadline and bound). Deterministic; no timers, no I/O.
  */
 export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts: SimOptions = {}): SimReport {
@@ -140,8 +139,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
       ? new GpuAllocator(Object.keys(gpus).flatMap((name) => Array.from({ length: opts.gpuCount! }, (_, i) => ({ resourceName: name, id: String(i) }))))
       : null;
   const KEY = 'sim/revision';
-  const stableSeconds = Math.round(s.stableWindowMs / 1000);
-  const panicSeconds = Math.max(1, Math.round(s.panicWindowMs / 1000));
+  const { stableSeconds } = windowSeconds(s);
 
   // --- state
   const replicas: Replica[] = [];
@@ -152,7 +150,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
   let inflight = 0; // held + running: what the collector counts
   let running = 0;
   let desired = 0;
-  let state: DeciderState = initialDeciderState();
+  let state: ScaleState = initialScaleState();
   const startup = new StartupTracker({ defaultMs: startupMs });
   const serviceTime = new ServiceTimeTracker();
   const idleGaps = s.keepWarm === 'adaptive' ? new IdleGapHistogram({ minGapMs: s.stableWindowMs }) : null;
@@ -207,9 +205,10 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
     integratedTo = t;
   }
 
-  function buckets(nowSecond: number): MetricBucket[] {
+  function buckets(now: number): MetricBucket[] {
     const out: MetricBucket[] = [];
-    for (let sec = nowSecond - stableSeconds; sec < nowSecond; sec++) {
+    const { fromSecond, toSecond } = observedSeconds(s, now);
+    for (let sec = fromSecond; sec < toSecond; sec++) {
       if (sec < 0) continue;
       const i = sec % ringSize;
       if (ringSecond[i] === sec && (ringArea[i]! > 0 || ringReqs[i]! > 0)) out.push({ second: sec, concurrency: ringArea[i]!, requests: ringReqs[i]! });
@@ -301,47 +300,32 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
     inventory?.release(`${KEY}#${r.id}`);
   }
 
+  /** One decision: a poke wakes the revision at zero (only then does the activator poke); a tick observes. */
   function decideNow(now: number, poke: boolean): void {
-    // A poke only wakes a revision at zero (as Autoscaler.poke's fast path); everything else waits for a tick.
     const ready = readyCount();
-    if (poke && desired === 0) {
-      const target = Math.min(s.maxScale, Math.max(1, s.activationScale, s.minScale), gpuFit());
-      reasons['poke'] = (reasons['poke'] ?? 0) + 1;
-      if (target > 0) scaleTo(target, now);
-      return;
+    const waiting = held.length - heldHead;
+    let step: ScaleStepInput;
+    if (poke) {
+      step = { kind: 'wake', now };
+    } else {
+      const observation = observe(buckets(now), s, { now, firstSecond: 0, readyReplicas: ready, waiting }, serviceTime);
+      if (inflight > 0) activity(now);
+      const revision = { now, readyReplicas: ready, startingReplicas: startingCount(), currentDesired: desired, observedMs: now, lastActiveAt, waiting };
+      step = { kind: 'observed', revision, observation };
     }
-    const nowSecond = Math.floor(now / 1000);
-    const bs = buckets(nowSecond);
-    const avg = windowAverages(bs, s.metric, nowSecond, stableSeconds, panicSeconds, 0, s.windowAlgorithm);
-    let arrivals = null;
-    if (s.startupAware) {
-      const rps = windowAverages(bs, 'rps', nowSecond, stableSeconds, panicSeconds, 0, s.windowAlgorithm);
-      const conc = s.metric === 'concurrency' ? avg : windowAverages(bs, 'concurrency', nowSecond, stableSeconds, panicSeconds, 0);
-      const done = completionRate(bs, nowSecond, panicSeconds);
-      if (ready > 0 && done !== null) serviceTime.observe(Math.min(conc.panic - (held.length - heldHead), ready * s.totalTarget), done);
-      arrivals = { stableRps: rps.stable, panicRps: rps.panic, serviceMs: serviceTime.estimateMs() };
-    }
-    if (inflight > 0) activity(now);
-    const r = decideWithPolicies(
-      {
-        now,
-        readyReplicas: ready,
-        startingReplicas: startingCount(),
-        currentDesired: desired,
-        stable: avg.stable,
-        panic: avg.panic,
-        observedMs: now,
-        lastActiveAt,
-        waiting: held.length - heldHead,
-      },
-      s,
-      state,
-      { revisionKey: KEY, gpus, inventory, startupMs: startup.estimateMs(), keepWarm: idleGaps?.window() ?? null, arrivals },
-    );
+    const r = scaleStep(step, { settings: s, resource: null }, state, {
+      revisionKey: KEY,
+      gpus,
+      inventory,
+      startupMs: startup.estimateMs(),
+      keepWarm: idleGaps?.window() ?? null,
+    });
     state = r.state;
     reasons[r.decision.reason] = (reasons[r.decision.reason] ?? 0) + 1;
-    if (r.decision.panic) panicMs += tickMs;
-    if (r.capacityLimited) limitedMs += tickMs;
+    if (!poke) {
+      if (r.decision.panic) panicMs += tickMs;
+      if (r.capacityLimited) limitedMs += tickMs;
+    }
     scaleTo(r.decision.desired, now);
   }
 
