@@ -27,6 +27,13 @@ export interface SimOptions {
   gpuCount?: number;
   /** Decision period (default 2 s, as the autoscaler). */
   tickMs?: number;
+  /**
+   * Where in the second the decisions fall, ms after the second starts (default 0; at most tickMs − 1). A decision
+   * sees only whole seconds before it, as the loop sees only the collector's completed buckets: at phase 596 a
+   * request that arrived at .468 of the same second is not in any window yet. The real loop runs at whatever phase
+   * it started with.
+   */
+  tickPhaseMs?: number;
   /** A held request is rejected after waiting this long (default 300 s, the activator's hold deadline). */
   holdTimeoutMs?: number;
   /** Most requests held at once; more are rejected (default 10 000). */
@@ -131,6 +138,9 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
   const isGpu = s.gpusPerReplica > 0;
   const startupMs = opts.startupMs ?? (isGpu ? 30_000 : 10_000);
   const tickMs = opts.tickMs ?? AUTOSCALING_DEFAULTS.tickSeconds * 1000;
+  const tickPhaseMs = opts.tickPhaseMs ?? 0;
+  if (!Number.isInteger(tickPhaseMs) || tickPhaseMs < 0 || tickPhaseMs >= tickMs)
+    throw new RangeError(`tickPhaseMs must be an integer in [0, ${tickMs - 1}] (below tickMs), got ${tickPhaseMs}`);
   const holdTimeoutMs = opts.holdTimeoutMs ?? 300_000;
   const maxHeld = opts.maxHeld ?? 10_000;
   const capacity = rev.containerConcurrency > 0 ? rev.containerConcurrency : Infinity;
@@ -341,7 +351,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
   const lastArrival = trace.length > 0 ? trace[trace.length - 1]!.arrivalMs : 0;
   const drainMs = opts.drainMs ?? s.stableWindowMs * 2 + Math.max(s.scaleToZeroGraceMs, s.scaleToZeroRetentionMs) + startupMs;
   const endAt = lastArrival + drainMs;
-  let nextTick = tickMs;
+  let nextTick = tickMs + tickPhaseMs;
   let ti = 0;
 
   while (true) {

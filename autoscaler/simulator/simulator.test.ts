@@ -82,6 +82,15 @@ describe('simulate on the shipped traces', () => {
     expect(rps.replicaSeconds).toBe(5716);
   });
 
+  it('decides at a phase of the second when asked, and names a phase out of range', () => {
+    const trace = load('sparse');
+    const r = simulate(cpu(), trace, { tickPhaseMs: 596 });
+    expect(r.timeline[0]!.t).toBe(2_596);
+    expect(r.served).toBe(trace.length);
+    expect(() => simulate(cpu(), trace, { tickPhaseMs: 2_000 })).toThrow(/tickPhaseMs must be an integer in \[0, 1999\]/);
+    expect(() => simulate(cpu(), trace, { tickPhaseMs: -1 })).toThrow(RangeError);
+  });
+
   it('is deterministic', () => {
     const trace = load('bursty');
     expect(simulate(cpu(), trace)).toEqual(simulate(cpu(), trace));
