@@ -97,6 +97,45 @@ describe('Autoscaler loop', () => {
     a.stop();
   });
 
+  it('keeps a replica woken from zero for the stable window plus the grace period after its last request', async () => {
+    // The reported log: `0->1 poke` at .468, ready at .586, `1->0 scale-to-zero` at the tick at .596 — before the
+    // request's bucket reached the window. Ticks (every 2 s) and collector flushes fall at .596 of a second here.
+    const h = harness({ start: 1_000_596, startupMs: 118 });
+    const a = await setup(h, testRevision({ autoscaling: { initialScale: 0 } }));
+    // At zero for two stable windows: the decider has recommended zero since its first tick.
+    await h.advance(120_000);
+    expect(h.backend.counts(KEY).desired).toBe(0);
+    await h.advance(1_872); // 1 122.468 s, 128 ms before the tick at 1 122.596 s
+    const release = h.hold(KEY, 1);
+    await h.store.poke(KEY);
+    await h.advance(0);
+    expect(h.backend.scaleCalls.at(-1)).toEqual({ at: 1_122_468, key: KEY, replicas: 1 });
+    await h.advance(118);
+    expect(h.backend.counts(KEY).ready).toBe(1);
+    await h.advance(4);
+    release(); // served in 4 ms
+    const lastRequest = h.clock.now();
+    const since = h.backend.scaleCalls.length - 1;
+    await h.advance(6); // the tick at 1 122.596 s; the request's second is not in any window yet
+    // 60 s stable window + 30 s grace after the last request (to the tick at 1 212.596 s): no scale-down at all.
+    await h.advance(90_000);
+    expect(h.clock.now() - lastRequest).toBeGreaterThan(90_000);
+    expect(h.backend.scaleCalls.slice(since).map((c) => [c.at, c.replicas])).toEqual([[1_122_468, 1]]);
+    expect(h.backend.counts(KEY)).toEqual({ desired: 1, starting: 0, ready: 1 });
+    // Then it goes: the request's second (1 122) leaves the 60 s window at 1 183 s, the first tick after it
+    // (1 184.596 s) starts the 30 s grace, and the tick at 1 214.596 s scales to zero.
+    await h.advance(2_000);
+    expect(h.backend.scaleCalls.slice(since).map((c) => [c.at, c.replicas])).toEqual([
+      [1_122_468, 1],
+      [1_214_596, 0],
+    ]);
+    expect(a.status(KEY)!.events.map((e) => [e.from, e.to, e.reason])).toEqual([
+      [0, 1, 'poke'],
+      [1, 0, 'scale-to-zero'],
+    ]);
+    a.stop();
+  });
+
   it('updates the ready-replicas gauge when a replica becomes ready, not at the next decision', async () => {
     const h = harness();
     const a = await setup(h, testRevision({ autoscaling: { initialScale: 0 } }));

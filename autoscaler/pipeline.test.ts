@@ -26,6 +26,14 @@ describe('scaleStep: one step for a wake-up, the decider and the cpu/memory poli
     expect(r.condition).toBeNull();
   });
 
+  it('ends the time at zero on a wake-up: the grace counts again from the next zero recommendation', () => {
+    const s = deciderSettings(autoscalingSpec(), 10);
+    const atZero = { ...initialScaleState(), decider: { ...initialScaleState().decider, zeroSince: 400_000 } };
+    const r = scaleStep({ kind: 'wake', now: 1_000_000 }, { settings: s, resource: null }, atZero, { revisionKey: 'ns/r' });
+    expect(r.decision.desired).toBe(1);
+    expect(r.state.decider.zeroSince).toBeNull();
+  });
+
   it('caps a wake-up at the GPUs free for the revision, and says why', () => {
     const inventory = GpuAllocator.uniform('nvidia.com/gpu', 1);
     inventory.allocate('ns/other', 'ns/other#1', GPU);

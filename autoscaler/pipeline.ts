@@ -86,6 +86,10 @@ export function scaleStep(step: ScaleStepInput, policy: ScalePolicy, state: Scal
   let next = state;
   if (step.kind === 'wake') {
     decision = wakeDecision(policy.settings);
+    // A wake-up ends the revision's time at zero: the scale-to-zero grace counts again from the next time the
+    // decider recommends zero, not from before the wake-up (else the next tick, before the waking request is in
+    // any window, would remove the replica it just started).
+    next = { ...state, decider: { ...state.decider, zeroSince: null } };
   } else if (policy.resource) {
     const rev = step.revision;
     const usage = step.usage?.() ?? [];
@@ -120,7 +124,7 @@ function demandDecision(
   const r = decide(view, aware ? gpuSettings(s, startupMs) : s, state);
   let decision = r.decision;
   if (aware) decision = { ...decision, excessBurstCapacity: excessBurstCapacity(s, input.readyReplicas, input.panic) };
-  if (s.keepWarm === 'adaptive') decision = adaptiveKeepWarm(decision, input, ctx.keepWarm ?? null, { minScale: s.minScale, startupMs });
+  if (s.keepWarm === 'adaptive') decision = adaptiveKeepWarm(decision, input, ctx.keepWarm ?? null, { minScale: s.minScale, startupMs, stableWindowMs: s.stableWindowMs });
   return { decision, state: r.state };
 }
 

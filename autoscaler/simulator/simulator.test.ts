@@ -79,7 +79,7 @@ describe('simulate on the shipped traces', () => {
     expect(rps.settings.metric).toBe('rps');
     const settled = rps.timeline.filter((p) => p.t > 300_000 && p.t < 1_700_000).map((p) => p.desired);
     expect(new Set(settled)).toEqual(new Set([3, 4]));
-    expect(rps.replicaSeconds).toBe(5716);
+    expect(rps.replicaSeconds).toBe(5718);
   });
 
   it('decides at a phase of the second when asked, and names a phase out of range', () => {
@@ -89,6 +89,19 @@ describe('simulate on the shipped traces', () => {
     expect(r.served).toBe(trace.length);
     expect(() => simulate(cpu(), trace, { tickPhaseMs: 2_000 })).toThrow(/tickPhaseMs must be an integer in \[0, 1999\]/);
     expect(() => simulate(cpu(), trace, { tickPhaseMs: -1 })).toThrow(RangeError);
+  });
+
+  it('keeps a replica woken from zero until its request is in a window: a fast start-up wakes once per session at any phase', () => {
+    // The demo runtime starts in ~118 ms; with decisions at .596 of a second, a request that arrived at .468 is in
+    // no window at the next decision. The woken replica must stay anyway (not be removed and woken again).
+    const trace = load('sparse');
+    const at = (phase: number, over: Partial<SimRevision> = {}) => simulate(cpu(over), trace, { startupMs: 118, tickPhaseMs: phase });
+    const [p0, p596] = [at(0), at(596)];
+    expect([p596.coldStarts, p596.scaleFromZero, p596.waitMs.max]).toEqual([81, 78, 118]);
+    expect([p0.coldStarts, p0.scaleFromZero]).toEqual([81, 78]);
+    expect(p596.replicaSeconds).toBe(7719.1);
+    const adaptive = at(596, { settingsOptions: { keepWarm: 'adaptive' } });
+    expect([adaptive.coldStarts, adaptive.scaleFromZero, adaptive.waitMs.max]).toEqual([15, 80, 118]);
   });
 
   it('is deterministic', () => {
