@@ -279,7 +279,8 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
     scaleEvents++;
     if (desired === 0 && n > 0) scaleFromZero++;
     desired = n;
-    while (replicas.length < n) {
+    // Draining replicas are on their way out: they do not count toward the new scale (as in the local backend).
+    for (let live = replicas.filter((r) => !r.draining).length; live < n; live++) {
       const r: Replica = { id: nextReplicaId++, askedAt: now, readyAt: null, inflight: 0, draining: false, gone: false };
       if (inventory && !inventory.allocate(KEY, `${KEY}#${r.id}`, gpus)) break; // cannot start: no device
       replicas.push(r);

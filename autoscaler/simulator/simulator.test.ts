@@ -8,7 +8,7 @@ import { autoscalingSpec } from '../testing/spec.js';
 import { simulate, type SimRevision } from './simulate.js';
 import { renderSimulationSvg } from './svg.js';
 import { SYNTHETIC_TRACES } from './synthetic.js';
-import { formatTrace, parseTrace, TraceFormatError } from './trace.js';
+import { formatTrace, parseTrace, TraceFormatError, type TraceRequest } from './trace.js';
 
 const TRACES = new URL('../../load-tests/traces/', import.meta.url);
 const load = (name: string) => parseTrace(readFileSync(new URL(`${name}.csv`, TRACES), 'utf8'));
@@ -102,6 +102,19 @@ describe('simulate on the shipped traces', () => {
     expect(p596.replicaSeconds).toBe(7719.1);
     const adaptive = at(596, { settingsOptions: { keepWarm: 'adaptive' } });
     expect([adaptive.coldStarts, adaptive.scaleFromZero, adaptive.waitMs.max]).toEqual([15, 80, 118]);
+  });
+
+  it('starts a replica on a scale-up while another drains: a draining replica does not count toward the new scale', () => {
+    // 7 rps of short requests (2 replicas at 5 rps × 70 %), then two 5-minute requests keep both replicas busy while
+    // the rate falls to zero: the scale-down to 1 drains a busy one. When 7 rps return at 200 s, the scale-up to 2
+    // must start a replica (ready 10 s later), as the local backend does, not wait for the drain to end at 360 s.
+    const trace: TraceRequest[] = [];
+    for (let t = 0; t < 60_000; t += 143) trace.push({ arrivalMs: t, durationMs: 50 });
+    trace.push({ arrivalMs: 60_000, durationMs: 300_000 }, { arrivalMs: 60_001, durationMs: 300_000 });
+    for (let t = 200_000; t < 230_000; t += 143) trace.push({ arrivalMs: t, durationMs: 50 });
+    const r = simulate(cpu({ autoscaling: autoscalingSpec({ metric: 'rps', target: 5 }), containerConcurrency: 1 }), trace);
+    expect(r.served).toBe(trace.length);
+    expect([r.waitMs.max, r.held, r.peakReplicas]).toEqual([14_000, 245, 3]);
   });
 
   it('is deterministic', () => {
