@@ -10,6 +10,7 @@ import { FakeBackend } from './testing/fake-backend.js';
 import { testRevision } from './testing/revision.js';
 import type { Revision } from '../api/revision.js';
 import type { ReplicaUsage, ResourceUsageSource } from './policies/resource.js';
+import { metricValue } from '../test/support/metrics-text.js';
 
 const KEY = 'default/model-predictor-00001';
 
@@ -72,7 +73,7 @@ describe('Autoscaler loop', () => {
 
     await h.advance(10_000);
     expect(h.backend.counts(KEY)).toEqual({ desired: 4, starting: 0, ready: 4 });
-    expect(a.status(KEY)!.startupSeconds).toBeCloseTo(5, 0);
+    expect(a.status(KEY)!.startupSeconds).toBe(5);
 
     // Two stable windows of steady load: no scale event at all.
     const calls = h.backend.scaleCalls.length;
@@ -92,22 +93,61 @@ describe('Autoscaler loop', () => {
     expect(events.at(-1)).toMatchObject({ to: 0, reason: 'scale-to-zero' });
     expect(events.every((e, i) => i < 2 || e.to < e.from)).toBe(true);
     const text = await h.metrics.registry.metrics();
-    expect(text).toMatch(/sluice_scale_events_total\{direction="up",reason="poke"\} 1/);
+    expect(metricValue(text, 'sluice_scale_events_total', { direction: 'up', reason: 'poke' })).toBe(1);
+    a.stop();
+  });
+
+  it('keeps a replica woken from zero for the stable window plus the grace period after its last request', async () => {
+    // The reported log: `0->1 poke` at .468, ready at .586, `1->0 scale-to-zero` at the tick at .596 — before the
+    // request's bucket reached the window. Ticks (every 2 s) and collector flushes fall at .596 of a second here.
+    const h = harness({ start: 1_000_596, startupMs: 118 });
+    const a = await setup(h, testRevision({ autoscaling: { initialScale: 0 } }));
+    // At zero for two stable windows: the decider has recommended zero since its first tick.
+    await h.advance(120_000);
+    expect(h.backend.counts(KEY).desired).toBe(0);
+    await h.advance(1_872); // 1 122.468 s, 128 ms before the tick at 1 122.596 s
+    const release = h.hold(KEY, 1);
+    await h.store.poke(KEY);
+    await h.advance(0);
+    expect(h.backend.scaleCalls.at(-1)).toEqual({ at: 1_122_468, key: KEY, replicas: 1 });
+    await h.advance(118);
+    expect(h.backend.counts(KEY).ready).toBe(1);
+    await h.advance(4);
+    release(); // served in 4 ms
+    const lastRequest = h.clock.now();
+    const since = h.backend.scaleCalls.length - 1;
+    await h.advance(6); // the tick at 1 122.596 s; the request's second is not in any window yet
+    // 60 s stable window + 30 s grace after the last request (to the tick at 1 212.596 s): no scale-down at all.
+    await h.advance(90_000);
+    expect(h.clock.now() - lastRequest).toBeGreaterThan(90_000);
+    expect(h.backend.scaleCalls.slice(since).map((c) => [c.at, c.replicas])).toEqual([[1_122_468, 1]]);
+    expect(h.backend.counts(KEY)).toEqual({ desired: 1, starting: 0, ready: 1 });
+    // Then it goes: the request's second (1 122) leaves the 60 s window at 1 183 s, the first tick after it
+    // (1 184.596 s) starts the 30 s grace, and the tick at 1 214.596 s scales to zero.
+    await h.advance(2_000);
+    expect(h.backend.scaleCalls.slice(since).map((c) => [c.at, c.replicas])).toEqual([
+      [1_122_468, 1],
+      [1_214_596, 0],
+    ]);
+    expect(a.status(KEY)!.events.map((e) => [e.from, e.to, e.reason])).toEqual([
+      [0, 1, 'poke'],
+      [1, 0, 'scale-to-zero'],
+    ]);
     a.stop();
   });
 
   it('updates the ready-replicas gauge when a replica becomes ready, not at the next decision', async () => {
     const h = harness();
     const a = await setup(h, testRevision({ autoscaling: { initialScale: 0 } }));
-    const ready = async () => /sluice_ready_replicas\{[^}]*\} (\d+)/.exec(await h.metrics.registry.metrics())?.[1];
+    const ready = async () => metricValue(await h.metrics.registry.metrics(), 'sluice_ready_replicas', { revision: 'model-predictor-00001' });
     const release = h.hold(KEY, 1);
     await h.store.poke(KEY);
     // Decisions run every 2 s (at +2 s and +4 s here); the replica is ready at +5 s, between two decisions.
     await h.advance(4_900);
-    expect(await ready()).toBe('0');
+    expect(await ready()).toBe(0);
     await h.advance(100);
     expect(h.backend.counts(KEY).ready).toBe(1);
-    expect(await ready()).toBe('1');
+    expect(await ready()).toBe(1);
     release();
     a.stop();
   });
@@ -161,7 +201,7 @@ describe('Autoscaler loop', () => {
     const st = a.status(KEY)!;
     expect(st.conditions).toEqual([expect.objectContaining({ type: 'GpuCapacity', status: 'False', reason: 'InsufficientGPU' })]);
     expect(st.conditions[0]!.message).toContain('only 2 fit');
-    expect(await h.metrics.registry.metrics()).toMatch(/sluice_gpu_capacity_limited\{[^}]*\} 1/);
+    expect(metricValue(await h.metrics.registry.metrics(), 'sluice_gpu_capacity_limited', { revision: 'model-predictor-00001' })).toBe(1);
     release();
     a.stop();
   });
@@ -234,11 +274,11 @@ describe('Autoscaler loop', () => {
     };
     for (let i = 0; i < 9; i++) await visit();
     const w = a.status(KEY)!.keepWarm!;
-    expect(w.keepAliveSeconds).toBeGreaterThan(240);
-    expect(w.keepAliveSeconds).toBeLessThan(300);
-    // Gaps are regular (~240 s): unload after the stable window, pre-warm one start-up time before the 5th
-    // percentile of gaps (0.9 × 230 s), keep until the 99th (+10 %). The next visit finds a warm replica.
-    expect(w.prewarmSeconds).toBeCloseTo(207, 0);
+    // Gaps are regular (~240 s, every one in the [230, 240) s bin): unload after the stable window, pre-warm one
+    // start-up time before the 5th percentile of gaps (0.9 × 230 s = 207 s), keep until the 99th (+10 %:
+    // 1.1 × 240 s = 264 s). The next visit finds a warm replica.
+    expect(w.keepAliveSeconds).toBe(264);
+    expect(w.prewarmSeconds).toBe(207);
     expect(h.backend.counts(KEY).ready).toBe(1);
     const release = h.hold(KEY, 1);
     await h.advance(1_000);

@@ -6,21 +6,14 @@ import type { GaugeChild } from '../core/metric-families.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { Store } from '../core/store.js';
 import type { Backend, EndpointEvent } from '../deploy/backends/backend.js';
-import { initialDeciderState, type Decision, type DeciderState } from './decider.js';
-import { decideWithPolicies } from './pipeline.js';
-import { gpuCapacityCap, replicasThatFit, type ArrivalView, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
+import type { Decision } from './decider.js';
+import { observe, observedSeconds } from './observe.js';
+import { initialScaleState, scaleStep, type ScalePolicy, type ScaleState, type ScaleStepInput } from './pipeline.js';
+import { replicasThatFit, type GpuCapacityCondition, type GpuInventory } from './policies/gpu.js';
 import { IdleGapHistogram } from './policies/keep-warm.js';
-import {
-  initialResourceState,
-  resourceDecide,
-  resourcePolicySettings,
-  type ResourcePolicySettings,
-  type ResourceState,
-  type ResourceUsageSource,
-} from './policies/resource.js';
+import { resourcePolicySettings, type ResourceUsageSource } from './policies/resource.js';
 import { PendingStarts, ServiceTimeTracker, StartupTracker } from './policies/startup.js';
 import { AUTOSCALING_DEFAULTS, deciderSettings, type DeciderSettings, type DeciderSettingsOptions } from './settings.js';
-import { completionRate, windowAverages } from './windows.js';
 
 export interface AutoscalerOptions {
   clock: Clock;
@@ -55,12 +48,11 @@ export interface ScaleEvent {
 interface Scaled {
   key: string;
   labels: { namespace: string; service: string; revision: string };
-  settings: DeciderSettings;
-  /** Set for `metric: cpu|memory`. */
-  resource: ResourcePolicySettings | null;
-  resourceState: ResourceState;
+  /** The decider's settings, and the resource policy for `metric: cpu|memory`. */
+  policy: ScalePolicy;
+  /** What the scaling step remembers between decisions. */
+  scale: ScaleState;
   gpus: Record<string, number>;
-  state: DeciderState;
   desired: number;
   registeredAt: number;
   lastActiveAt: number | null;
@@ -153,8 +145,7 @@ export class Autoscaler {
     const resource = rev.autoscaling.metric === 'cpu' || rev.autoscaling.metric === 'memory' ? resourcePolicySettings(rev.autoscaling) : null;
     const existing = this.revisions.get(key);
     if (existing) {
-      existing.settings = settings;
-      existing.resource = resource;
+      existing.policy = { settings, resource };
       existing.gpus = { ...rev.gpus };
       if (settings.keepWarm === 'adaptive' && !existing.idleGaps) existing.idleGaps = this.idleHistogram(settings);
       return;
@@ -173,11 +164,9 @@ export class Autoscaler {
     const scaled: Scaled = {
       key,
       labels,
-      settings,
-      resource,
-      resourceState: initialResourceState(),
+      policy: { settings, resource },
+      scale: initialScaleState(),
       gpus: { ...rev.gpus },
-      state: initialDeciderState(),
       desired: current,
       registeredAt: now,
       lastActiveAt: initial > 0 ? now : null,
@@ -212,21 +201,9 @@ export class Autoscaler {
     if (!s) return;
     const now = this.opts.clock.now();
     this.noteActivity(s, now);
-    if (s.desired === 0) {
-      // Fast path: no window math needed to wake a revision at zero.
-      const want = Math.min(s.settings.maxScale, Math.max(1, s.settings.activationScale, s.settings.minScale));
-      let decision: Decision = { desired: want, panic: false, excessBurstCapacity: -1, reason: 'poke' };
-      if (this.opts.gpuInventory && Object.values(s.gpus).some((n) => n > 0)) {
-        const capped = gpuCapacityCap(decision, { revisionKey: s.key, gpus: s.gpus, inventory: this.opts.gpuInventory, startupMs: s.startup.estimateMs() });
-        decision = capped.decision;
-        this.setCondition(s, capped.condition);
-        s.gauges.gpuLimited.set(capped.limited ? 1 : 0);
-      }
-      this.record(s, decision);
-      if (decision.desired > 0) await this.apply(s, decision.desired, decision.reason, false);
-      return;
-    }
-    await this.decideOne(s);
+    // At zero no window holds the waiting request's demand yet: wake at once, without reading the buckets.
+    if (s.desired === 0) await this.step(s, { kind: 'wake', now });
+    else await this.decideOne(s);
   }
 
   async tick(): Promise<void> {
@@ -266,74 +243,51 @@ export class Autoscaler {
     s.deciding = true;
     try {
       const now = this.opts.clock.now();
-      const nowSecond = Math.floor(now / 1000);
-      const stableSeconds = Math.round(s.settings.stableWindowMs / 1000);
-      const panicSeconds = Math.max(1, Math.round(s.settings.panicWindowMs / 1000));
-      const buckets = await this.opts.store.readBuckets(s.key, nowSecond - stableSeconds, nowSecond);
-      const firstSecond = Math.floor(s.registeredAt / 1000);
-      const avg = windowAverages(buckets, s.settings.metric, nowSecond, stableSeconds, panicSeconds, firstSecond, s.settings.windowAlgorithm);
+      const settings = s.policy.settings;
+      const { fromSecond, toSecond } = observedSeconds(settings, now);
+      const buckets = await this.opts.store.readBuckets(s.key, fromSecond, toSecond);
+      if (!this.revisions.has(s.key)) return;
       const inflightNow = this.opts.inflightNow?.(s.key) ?? 0;
       const waiting = this.opts.waiting?.(s.key) ?? 0;
-      if (inflightNow > 0 || waiting > 0) this.noteActivity(s, now);
-      else if (avg.lastActiveSecond !== null) this.noteActivity(s, (avg.lastActiveSecond + 1) * 1000);
-      if (!this.revisions.has(s.key)) return;
       const counts = this.opts.backend.counts(s.key);
-      s.gauges.stable.set(avg.stable);
-      s.gauges.panic.set(avg.panic);
+      const firstSecond = Math.floor(s.registeredAt / 1000);
+      const observation = observe(buckets, settings, { now, firstSecond, readyReplicas: counts.ready, waiting }, s.serviceTime);
+      if (inflightNow > 0 || waiting > 0) this.noteActivity(s, now);
+      else if (observation.lastActiveSecond !== null) this.noteActivity(s, (observation.lastActiveSecond + 1) * 1000);
+      s.gauges.stable.set(observation.stable);
+      s.gauges.panic.set(observation.panic);
       s.gauges.ready.set(counts.ready);
-
-      if (s.resource) {
-        const usage = this.opts.usage?.usage(s.key) ?? [];
-        const r = resourceDecide({ now, currentReplicas: Math.max(counts.ready, s.desired), usage }, s.resource, s.resourceState);
-        s.resourceState = r.state;
-        const decision: Decision = { desired: r.desired, panic: false, excessBurstCapacity: -1, reason: r.reason };
-        this.record(s, decision);
-        if (decision.desired !== s.desired) await this.apply(s, decision.desired, decision.reason, false);
-        return;
-      }
-
-      let arrivals: ArrivalView | null = null;
-      if (s.settings.startupAware) {
-        const rps = windowAverages(buckets, 'rps', nowSecond, stableSeconds, panicSeconds, firstSecond, s.settings.windowAlgorithm);
-        const conc = s.settings.metric === 'concurrency' ? avg : windowAverages(buckets, 'concurrency', nowSecond, stableSeconds, panicSeconds, firstSecond);
-        const done = completionRate(buckets, nowSecond, panicSeconds);
-        if (counts.ready > 0 && done !== null)
-          s.serviceTime.observe(Math.min(conc.panic - waiting, counts.ready * s.settings.totalTarget), done);
-        arrivals = { stableRps: rps.stable, panicRps: rps.panic, serviceMs: s.serviceTime.estimateMs() };
-      }
-      const result = decideWithPolicies(
-        {
-          now,
-          readyReplicas: counts.ready,
-          startingReplicas: counts.starting,
-          currentDesired: s.desired,
-          stable: avg.stable,
-          panic: avg.panic,
-          observedMs: now - s.registeredAt,
-          lastActiveAt: s.lastActiveAt,
-          waiting,
-        },
-        s.settings,
-        s.state,
-        {
-          revisionKey: s.key,
-          gpus: s.gpus,
-          inventory: this.opts.gpuInventory ?? null,
-          startupMs: s.startup.estimateMs(),
-          keepWarm: s.idleGaps?.window() ?? null,
-          arrivals,
-        },
-      );
-      s.state = result.state;
-      if (result.condition) this.setCondition(s, result.condition);
-      s.gauges.gpuLimited.set(result.capacityLimited ? 1 : 0);
-      this.record(s, result.decision);
-      if (result.decision.desired !== s.desired) await this.apply(s, result.decision.desired, result.decision.reason, result.decision.panic);
+      const revision = {
+        now,
+        readyReplicas: counts.ready,
+        startingReplicas: counts.starting,
+        currentDesired: s.desired,
+        observedMs: now - s.registeredAt,
+        lastActiveAt: s.lastActiveAt,
+        waiting,
+      };
+      await this.step(s, { kind: 'observed', revision, observation, usage: () => this.opts.usage?.usage(s.key) ?? [] });
     } catch (err) {
       this.opts.logger.error({ err, revision: s.key }, 'autoscaler decision failed');
     } finally {
       s.deciding = false;
     }
+  }
+
+  /** Runs the scaling step for the revision, records its decision and applies it. */
+  private async step(s: Scaled, input: ScaleStepInput): Promise<void> {
+    const result = scaleStep(input, s.policy, s.scale, {
+      revisionKey: s.key,
+      gpus: s.gpus,
+      inventory: this.opts.gpuInventory ?? null,
+      startupMs: s.startup.estimateMs(),
+      keepWarm: s.idleGaps?.window() ?? null,
+    });
+    s.scale = result.state;
+    if (result.condition) this.setCondition(s, result.condition);
+    s.gauges.gpuLimited.set(result.capacityLimited ? 1 : 0);
+    this.record(s, result.decision);
+    if (result.decision.desired !== s.desired) await this.apply(s, result.decision.desired, result.decision.reason, result.decision.panic);
   }
 
   private noteActivity(s: Scaled, at: number): void {

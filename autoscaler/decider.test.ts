@@ -180,6 +180,17 @@ describe('decide: scale to zero', () => {
     ]);
   });
 
+  it('never removes a replica within a stable window plus the grace of the last request, however long zero was recommended', () => {
+    const s = settings();
+    // Zero recommended since t(0) (the revision sat at zero); a request woke it at t(600) and was served at
+    // t(600.2), before any window held it. The ticks still see an empty stable window.
+    const state = { ...initialDeciderState(), zeroSince: t(0) };
+    const at = (sec: number) => decide(input({ now: t(sec), readyReplicas: 1, currentDesired: 1, lastActiveAt: t(600.2) }), s, state).decision;
+    expect(at(600.6)).toMatchObject({ desired: 1, reason: 'scale-to-zero-grace' });
+    expect(at(690.1)).toMatchObject({ desired: 1, reason: 'scale-to-zero-grace' });
+    expect(at(690.2)).toMatchObject({ desired: 0, reason: 'scale-to-zero' });
+  });
+
   it('starts the grace period over when demand returns', () => {
     const s = settings();
     const { decisions } = run(s, [

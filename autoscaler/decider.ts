@@ -62,7 +62,8 @@ export function initialDeciderState(): DeciderState {
  *  3. a revision this autoscaler has watched for less than a stable window is never scaled down (restart);
  *  4. the scale-down delay holds the highest recommendation of the delay window;
  *  5. a waiting request forces at least one replica; activation scale is the least non-zero scale;
- *  6. zero is applied only after the decider has recommended zero for max(grace, retention);
+ *  6. zero is applied only after the decider has recommended zero for max(grace, retention), and never within a
+ *     stable window plus the grace period of the last request (a request may not be in any window yet);
  *  7. min/max scale bound the result.
  */
 export function decide(
@@ -143,13 +144,17 @@ export function decide(
     reason = 'poke';
   }
 
-  // 6. Scale to zero only once zero has been recommended for the grace period (and the retention period).
+  // 6. Scale to zero only once zero has been recommended for the grace period (and the retention period), and
+  //    not while the last request is younger than a stable window plus the grace: a request that arrived since the
+  //    newest complete bucket (a replica woken a moment ago) is in no window yet, so "zero for" alone cannot see it.
   if (desired === 0) {
     if (state.zeroSince === null) state.zeroSince = now;
     const zeroFor = now - state.zeroSince;
-    if (s.minScale === 0 && input.currentDesired > 0 && zeroFor < Math.max(s.scaleToZeroGraceMs, s.scaleToZeroRetentionMs)) {
+    const quietFor = input.lastActiveAt === null ? Infinity : now - input.lastActiveAt;
+    const recent = quietFor < s.stableWindowMs + s.scaleToZeroGraceMs;
+    if (s.minScale === 0 && input.currentDesired > 0 && (recent || zeroFor < Math.max(s.scaleToZeroGraceMs, s.scaleToZeroRetentionMs))) {
       desired = 1;
-      reason = zeroFor < s.scaleToZeroGraceMs ? 'scale-to-zero-grace' : 'retention';
+      reason = recent || zeroFor < s.scaleToZeroGraceMs ? 'scale-to-zero-grace' : 'retention';
     } else {
       reason = input.currentDesired > 0 ? 'scale-to-zero' : 'idle';
     }

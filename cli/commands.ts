@@ -146,7 +146,7 @@ export async function deleteCommand(io: Io, resource: string, name: string, o: {
 /** `sluice simulate`: the InferenceService's autoscaling settings against a recorded or synthetic trace. */
 export async function simulateCommand(
   io: Io,
-  o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean },
+  o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; tickPhaseMs?: number; compareKeepWarm?: boolean },
 ): Promise<void> {
   const objs = parseManifests(await readInput(o.filename), o.filename);
   const isvc = objs.find((x) => x.kind === 'InferenceService');
@@ -163,6 +163,7 @@ export async function simulateCommand(
     outDir: o.out,
     startupSeconds: o.startupSeconds,
     gpuCount: o.gpus,
+    tickPhaseMs: o.tickPhaseMs,
     compareKeepWarm: o.compareKeepWarm,
     label: isvc.object.metadata.name,
   });

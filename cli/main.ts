@@ -152,8 +152,9 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'write the report (Markdown) and the SVG picture here')
     .option('--startup-seconds <s>', 'simulated time for a replica to become ready (default 10; 30 for GPU revisions)', Number)
     .option('--gpus <n>', 'GPUs in the simulated inventory (GPU revisions)', int('--gpus'))
+    .option('--tick-phase-ms <ms>', 'where in the second the decisions fall (0–1999; a decision sees only whole seconds before it)', int('--tick-phase-ms'))
     .option('--compare-keep-warm', 'run both the fixed grace period and the adaptive keep-warm policy')
-    .action((o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean }) =>
+    .action((o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; tickPhaseMs?: number; compareKeepWarm?: boolean }) =>
       simulateCommand(io, o),
     );
 

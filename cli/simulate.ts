@@ -16,6 +16,8 @@ export interface SimulateCommandArgs {
   startupSeconds?: number;
   /** `--gpus`: devices in the simulated inventory, per GPU resource name. */
   gpuCount?: number;
+  /** `--tick-phase-ms`: where in the second the autoscaler's decisions fall. */
+  tickPhaseMs?: number;
   /** `--compare-keep-warm`: run fixed and adaptive keep-warm side by side. */
   compareKeepWarm?: boolean;
   /** Name shown in the report (the InferenceService name). */
@@ -39,6 +41,7 @@ export async function runSimulateCommand(args: SimulateCommandArgs): Promise<Sim
   const opts: SimOptions = {};
   if (args.startupSeconds !== undefined) opts.startupMs = args.startupSeconds * 1000;
   if (args.gpuCount !== undefined) opts.gpuCount = args.gpuCount;
+  if (args.tickPhaseMs !== undefined) opts.tickPhaseMs = args.tickPhaseMs;
   const label = args.label ?? 'simulation';
   const runs: Array<{ name: string; rev: SimRevision }> = args.compareKeepWarm
     ? (['fixed', 'adaptive'] as const).map((k) => ({

@@ -1,15 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { initialDeciderState, type DeciderInput } from '../decider.js';
-import { decideWithPolicies } from '../pipeline.js';
-import { deciderSettings } from '../settings.js';
+import { initialDeciderState, type DeciderInput, type DeciderState } from '../decider.js';
+import { scaleStep, type PolicyContext } from '../pipeline.js';
+import { deciderSettings, type DeciderSettings } from '../settings.js';
 import { autoscalingSpec } from '../testing/spec.js';
-import { GpuAllocator, replicasThatFit } from './gpu.js';
+import { GpuAllocator, replicasThatFit, type ArrivalView } from './gpu.js';
+import { initialResourceState } from './resource.js';
 import { PendingStarts, StartupTracker } from './startup.js';
 
 const GPU = { 'nvidia.com/gpu': 1 };
 
 function input(over: Partial<DeciderInput>): DeciderInput {
   return { now: 1_000_000, readyReplicas: 0, startingReplicas: 0, currentDesired: 0, stable: 0, panic: 0, observedMs: 600_000, lastActiveAt: null, waiting: 0, ...over };
+}
+
+/** The scaling step on observed demand for a revision scaled by the decider (not cpu/memory). */
+function decideOnDemand(input: DeciderInput, s: DeciderSettings, state: DeciderState, ctx: PolicyContext & { arrivals?: ArrivalView }) {
+  const { stable, panic, ...revision } = input;
+  const { arrivals = null, ...policy } = ctx;
+  const step = { kind: 'observed' as const, revision, observation: { stable, panic, lastActiveSecond: null, arrivals } };
+  const r = scaleStep(step, { settings: s, resource: null }, { decider: state, resource: initialResourceState() }, policy);
+  return { ...r, state: r.state.decider };
 }
 
 describe('GpuAllocator', () => {
@@ -45,7 +55,7 @@ describe('GPU policy layered on the decider', () => {
     const inventory = GpuAllocator.uniform('nvidia.com/gpu', 2);
     inventory.allocate('ns/r', 'ns/r#1', GPU);
     inventory.allocate('ns/r', 'ns/r#2', GPU);
-    const r = decideWithPolicies(input({ readyReplicas: 2, currentDesired: 2, stable: 10, panic: 10 }), s, initialDeciderState(), {
+    const r = decideOnDemand(input({ readyReplicas: 2, currentDesired: 2, stable: 10, panic: 10 }), s, initialDeciderState(), {
       revisionKey: 'ns/r',
       gpus: GPU,
       inventory,
@@ -60,7 +70,7 @@ describe('GPU policy layered on the decider', () => {
 
   it('reports sufficient capacity when demand fits', () => {
     const inventory = GpuAllocator.uniform('nvidia.com/gpu', 2);
-    const r = decideWithPolicies(input({ readyReplicas: 1, currentDesired: 1, stable: 0.5, panic: 0.5 }), s, initialDeciderState(), {
+    const r = decideOnDemand(input({ readyReplicas: 1, currentDesired: 1, stable: 0.5, panic: 0.5 }), s, initialDeciderState(), {
       revisionKey: 'ns/r',
       gpus: GPU,
       inventory,
@@ -74,12 +84,12 @@ describe('GPU policy layered on the decider', () => {
     // 2 replicas starting, none ready, 6 requests held: KPA alone panics to ceil(6/2.8) = 3 and beyond.
     const at = input({ readyReplicas: 0, startingReplicas: 2, currentDesired: 2, stable: 5, panic: 6 });
     const cpu = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4); // plain KPA
-    const plain = decideWithPolicies(at, cpu, initialDeciderState(), { revisionKey: 'ns/cpu' });
+    const plain = decideOnDemand(at, cpu, initialDeciderState(), { revisionKey: 'ns/cpu' });
     expect(plain.decision).toMatchObject({ panic: true, desired: 3 });
     // a CPU revision can opt in
     const opted = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { startupAware: true });
-    expect(decideWithPolicies(at, opted, initialDeciderState(), { revisionKey: 'ns/cpu' }).decision).toMatchObject({ panic: false, desired: 2 });
-    const gpu = decideWithPolicies(at, big, initialDeciderState(), { revisionKey: 'ns/r', gpus: GPU, startupMs: 0 });
+    expect(decideOnDemand(at, opted, initialDeciderState(), { revisionKey: 'ns/cpu' }).decision).toMatchObject({ panic: false, desired: 2 });
+    const gpu = decideOnDemand(at, big, initialDeciderState(), { revisionKey: 'ns/r', gpus: GPU, startupMs: 0 });
     expect(gpu.decision).toMatchObject({ panic: false, desired: 2 });
   });
 
@@ -88,7 +98,7 @@ describe('GPU policy layered on the decider', () => {
     // stable 3 → 2 replicas, panic 6 → 3 (3 / 2 < 2: no panic). Slope over (60 − 6)/2 = 27 s: 3 per 27 s.
     const at = input({ readyReplicas: 2, currentDesired: 2, stable: 3, panic: 6 });
     const ahead = (startupMs: number, over: Partial<DeciderInput> = {}) =>
-      decideWithPolicies({ ...at, ...over }, big, initialDeciderState(), { revisionKey: 'ns/r', gpus: GPU, startupMs }).decision.desired;
+      decideOnDemand({ ...at, ...over }, big, initialDeciderState(), { revisionKey: 'ns/r', gpus: GPU, startupMs }).decision.desired;
     expect(ahead(0)).toBe(2); // nothing projected: ceil(3 / 2.8) = 2
     expect(ahead(13_500)).toBe(3); // 6 + 1.5 = 7.5 → 7.5 / 2.8 = 2.7 → 3
     expect(ahead(27_000)).toBe(4); // 6 + 3 = 9 → 3.2 → 4
@@ -102,9 +112,9 @@ describe('GPU policy layered on the decider', () => {
     // 1 replica just ready, 596 requests held; 10 rps × 0.3 s = 3 in real demand, plus 596 × 0.3 s drained over
     // the 60 s start-up = 2.98 → 5.98 / 2.8 → 3 replicas, not 100.
     const at = input({ readyReplicas: 1, currentDesired: 1, stable: 500, panic: 600, waiting: 596 });
-    const plain = decideWithPolicies(at, deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4), initialDeciderState(), { revisionKey: 'ns/cpu' });
+    const plain = decideOnDemand(at, deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4), initialDeciderState(), { revisionKey: 'ns/cpu' });
     expect(plain.decision.desired).toBe(100); // KPA alone: max scale
-    const r = decideWithPolicies(at, big, initialDeciderState(), {
+    const r = decideOnDemand(at, big, initialDeciderState(), {
       revisionKey: 'ns/r',
       gpus: GPU,
       startupMs: 60_000,
@@ -116,7 +126,7 @@ describe('GPU policy layered on the decider', () => {
   it('asks for no more than already asked while the first cold start is loading (service time unknown)', () => {
     const big = deciderSettings(autoscalingSpec({ targetBurstCapacity: 0 }), 4, { gpus: GPU });
     const at = input({ readyReplicas: 0, startingReplicas: 1, currentDesired: 1, stable: 200, panic: 300, waiting: 300 });
-    const r = decideWithPolicies(at, big, initialDeciderState(), {
+    const r = decideOnDemand(at, big, initialDeciderState(), {
       revisionKey: 'ns/r',
       gpus: GPU,
       startupMs: 60_000,

@@ -40,7 +40,7 @@ describe('IdleGapHistogram', () => {
 describe('adaptiveKeepWarm', () => {
   const w = { prewarmMs: 270_000, keepAliveMs: 440_000 };
   it('goes to zero until the pre-warm point minus start-up, then keeps one replica until keep-alive', () => {
-    const at = (idle: number) => adaptiveKeepWarm(zero, input(1_000_000 + idle, 1_000_000), w, { minScale: 0, startupMs: 20_000 });
+    const at = (idle: number) => adaptiveKeepWarm(zero, input(1_000_000 + idle, 1_000_000), w, { minScale: 0, startupMs: 20_000, stableWindowMs: 60_000 });
     expect(at(100_000)).toMatchObject({ desired: 0 });
     expect(at(250_000)).toMatchObject({ desired: 1, reason: 'keep-warm' });
     expect(at(439_000)).toMatchObject({ desired: 1, reason: 'keep-warm' });
@@ -49,9 +49,17 @@ describe('adaptiveKeepWarm', () => {
 
   it('unloads early a replica the grace period would keep, and leaves demand-driven decisions alone', () => {
     const grace: Decision = { desired: 1, panic: false, excessBurstCapacity: -1, reason: 'scale-to-zero-grace' };
-    expect(adaptiveKeepWarm(grace, input(1_100_000, 1_000_000), w, { minScale: 0, startupMs: 0 })).toMatchObject({ desired: 0, reason: 'keep-warm-unload' });
+    expect(adaptiveKeepWarm(grace, input(1_100_000, 1_000_000), w, { minScale: 0, startupMs: 0, stableWindowMs: 60_000 })).toMatchObject({ desired: 0, reason: 'keep-warm-unload' });
     const busy = { ...input(1_100_000, 1_000_000), stable: 0.5 };
-    expect(adaptiveKeepWarm(grace, busy, w, { minScale: 0, startupMs: 0 })).toBe(grace);
-    expect(adaptiveKeepWarm(zero, input(1_100_000, 1_000_000), null, { minScale: 0, startupMs: 0 })).toBe(zero);
+    expect(adaptiveKeepWarm(grace, busy, w, { minScale: 0, startupMs: 0, stableWindowMs: 60_000 })).toBe(grace);
+    expect(adaptiveKeepWarm(zero, input(1_100_000, 1_000_000), null, { minScale: 0, startupMs: 0, stableWindowMs: 60_000 })).toBe(zero);
+  });
+
+  it('leaves the first stable window after a request to the decider: the request may be in no window yet', () => {
+    const grace: Decision = { desired: 1, panic: false, excessBurstCapacity: -1, reason: 'scale-to-zero-grace' };
+    const opts = { minScale: 0, startupMs: 0, stableWindowMs: 60_000 };
+    expect(adaptiveKeepWarm(grace, input(1_000_128, 1_000_000), w, opts)).toBe(grace);
+    expect(adaptiveKeepWarm(grace, input(1_059_999, 1_000_000), w, opts)).toBe(grace);
+    expect(adaptiveKeepWarm(grace, input(1_060_000, 1_000_000), w, opts)).toMatchObject({ desired: 0, reason: 'keep-warm-unload' });
   });
 });

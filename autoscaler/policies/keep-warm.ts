@@ -89,20 +89,22 @@ export class IdleGapHistogram {
 }
 
 /**
- * After the decider, for `keepWarm: adaptive`: while the revision is idle (no demand in the stable window and
- * nobody waiting), the keep-warm window replaces the grace/retention timer. One replica stays (or comes back,
- * start-up time before the pre-warm point) until the idle time passes the keep-alive; before the pre-warm point
- * the revision may sit at zero. A decision driven by demand is left alone.
+ * After the decider, for `keepWarm: adaptive`: once the revision has been idle for a stable window (no demand in
+ * it and nobody waiting), the keep-warm window replaces the grace/retention timer. One replica stays (or comes
+ * back, start-up time before the pre-warm point) until the idle time passes the keep-alive; before the pre-warm
+ * point the revision may sit at zero. A decision driven by demand is left alone, and so is the first stable
+ * window after a request (the gaps learned are at least that long; a request may not be in any window yet).
  */
 export function adaptiveKeepWarm(
   decision: Decision,
   input: DeciderInput,
   window: KeepWarmWindow | null,
-  opts: { minScale: number; startupMs: number },
+  opts: { minScale: number; startupMs: number; stableWindowMs: number },
 ): Decision {
   if (window === null || input.lastActiveAt === null) return decision;
   if (input.stable > 0 || input.waiting > 0 || decision.desired > 1 || opts.minScale > 0) return decision;
   const idleFor = input.now - input.lastActiveAt;
+  if (idleFor < opts.stableWindowMs) return decision;
   const warmFrom = Math.max(0, window.prewarmMs - opts.startupMs);
   const warm = idleFor >= warmFrom && idleFor < window.keepAliveMs;
   return { ...decision, desired: warm ? 1 : 0, reason: warm ? 'keep-warm' : idleFor < warmFrom ? 'keep-warm-unload' : 'keep-warm-expired' };

@@ -1,12 +1,11 @@
 import type { AutoscalingSpec } from '../../api/revision.js';
 import type { MetricBucket } from '../../core/store.js';
-import { initialDeciderState, type DeciderState } from '../decider.js';
-import { decideWithPolicies } from '../pipeline.js';
+import { observe, observedSeconds, windowSeconds } from '../observe.js';
+import { initialScaleState, scaleStep, type ScaleState, type ScaleStepInput } from '../pipeline.js';
 import { GpuAllocator, replicasThatFit } from '../policies/gpu.js';
 import { IdleGapHistogram } from '../policies/keep-warm.js';
 import { ServiceTimeTracker, StartupTracker } from '../policies/startup.js';
 import { AUTOSCALING_DEFAULTS, deciderSettings, type DeciderSettings, type DeciderSettingsOptions } from '../settings.js';
-import { completionRate, windowAverages } from '../windows.js';
 import { MinHeap } from './heap.js';
 import type { TraceRequest } from './trace.js';
 
@@ -28,6 +27,13 @@ export interface SimOptions {
   gpuCount?: number;
   /** Decision period (default 2 s, as the autoscaler). */
   tickMs?: number;
+  /**
+   * Where in the second the decisions fall, ms after the second starts (default 0; at most tickMs − 1). A decision
+   * sees only whole seconds before it, as the loop sees only the collector's completed buckets: at phase 596 a
+   * request that arrived at .468 of the same second is not in any window yet. The real loop runs at whatever phase
+   * it started with.
+   */
+  tickPhaseMs?: number;
   /** A held request is rejected after waiting this long (default 300 s, the activator's hold deadline). */
   holdTimeoutMs?: number;
   /** Most requests held at once; more are rejected (default 10 000). */
@@ -122,8 +128,8 @@ interface Req {
 type Ev = { at: number; kind: 'ready'; replica: Replica } | { at: number; kind: 'done'; replica: Replica; req: Req };
 
 /**
- * Replays a trace through the real decider and policies (decideWithPolicies: the same step the Autoscaler
- * loop runs) on a virtual clock, with a simulated backend (start-up time, containerConcurrency per replica,
+ * Replays a trace through the real observation and scaling step (observe → scaleStep: what the Autoscaler loop
+ * runs on every tick and poke) on a virtual clock, with a simulated backend (start-up time, containerConcurrency per replica,
  * GPU inventory) and activator (hold queue with deadline and bound). Deterministic; no timers, no I/O.
  */
 export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts: SimOptions = {}): SimReport {
@@ -132,6 +138,9 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
   const isGpu = s.gpusPerReplica > 0;
   const startupMs = opts.startupMs ?? (isGpu ? 30_000 : 10_000);
   const tickMs = opts.tickMs ?? AUTOSCALING_DEFAULTS.tickSeconds * 1000;
+  const tickPhaseMs = opts.tickPhaseMs ?? 0;
+  if (!Number.isInteger(tickPhaseMs) || tickPhaseMs < 0 || tickPhaseMs >= tickMs)
+    throw new RangeError(`tickPhaseMs must be an integer in [0, ${tickMs - 1}] (below tickMs), got ${tickPhaseMs}`);
   const holdTimeoutMs = opts.holdTimeoutMs ?? 300_000;
   const maxHeld = opts.maxHeld ?? 10_000;
   const capacity = rev.containerConcurrency > 0 ? rev.containerConcurrency : Infinity;
@@ -140,8 +149,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
       ? new GpuAllocator(Object.keys(gpus).flatMap((name) => Array.from({ length: opts.gpuCount! }, (_, i) => ({ resourceName: name, id: String(i) }))))
       : null;
   const KEY = 'sim/revision';
-  const stableSeconds = Math.round(s.stableWindowMs / 1000);
-  const panicSeconds = Math.max(1, Math.round(s.panicWindowMs / 1000));
+  const { stableSeconds } = windowSeconds(s);
 
   // --- state
   const replicas: Replica[] = [];
@@ -152,7 +160,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
   let inflight = 0; // held + running: what the collector counts
   let running = 0;
   let desired = 0;
-  let state: DeciderState = initialDeciderState();
+  let state: ScaleState = initialScaleState();
   const startup = new StartupTracker({ defaultMs: startupMs });
   const serviceTime = new ServiceTimeTracker();
   const idleGaps = s.keepWarm === 'adaptive' ? new IdleGapHistogram({ minGapMs: s.stableWindowMs }) : null;
@@ -207,9 +215,10 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
     integratedTo = t;
   }
 
-  function buckets(nowSecond: number): MetricBucket[] {
+  function buckets(now: number): MetricBucket[] {
     const out: MetricBucket[] = [];
-    for (let sec = nowSecond - stableSeconds; sec < nowSecond; sec++) {
+    const { fromSecond, toSecond } = observedSeconds(s, now);
+    for (let sec = fromSecond; sec < toSecond; sec++) {
       if (sec < 0) continue;
       const i = sec % ringSize;
       if (ringSecond[i] === sec && (ringArea[i]! > 0 || ringReqs[i]! > 0)) out.push({ second: sec, concurrency: ringArea[i]!, requests: ringReqs[i]! });
@@ -270,7 +279,8 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
     scaleEvents++;
     if (desired === 0 && n > 0) scaleFromZero++;
     desired = n;
-    while (replicas.length < n) {
+    // Draining replicas are on their way out: they do not count toward the new scale (as in the local backend).
+    for (let live = replicas.filter((r) => !r.draining).length; live < n; live++) {
       const r: Replica = { id: nextReplicaId++, askedAt: now, readyAt: null, inflight: 0, draining: false, gone: false };
       if (inventory && !inventory.allocate(KEY, `${KEY}#${r.id}`, gpus)) break; // cannot start: no device
       replicas.push(r);
@@ -301,47 +311,32 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
     inventory?.release(`${KEY}#${r.id}`);
   }
 
+  /** One decision: a poke wakes the revision at zero (only then does the activator poke); a tick observes. */
   function decideNow(now: number, poke: boolean): void {
-    // A poke only wakes a revision at zero (as Autoscaler.poke's fast path); everything else waits for a tick.
     const ready = readyCount();
-    if (poke && desired === 0) {
-      const target = Math.min(s.maxScale, Math.max(1, s.activationScale, s.minScale), gpuFit());
-      reasons['poke'] = (reasons['poke'] ?? 0) + 1;
-      if (target > 0) scaleTo(target, now);
-      return;
+    const waiting = held.length - heldHead;
+    let step: ScaleStepInput;
+    if (poke) {
+      step = { kind: 'wake', now };
+    } else {
+      const observation = observe(buckets(now), s, { now, firstSecond: 0, readyReplicas: ready, waiting }, serviceTime);
+      if (inflight > 0) activity(now);
+      const revision = { now, readyReplicas: ready, startingReplicas: startingCount(), currentDesired: desired, observedMs: now, lastActiveAt, waiting };
+      step = { kind: 'observed', revision, observation };
     }
-    const nowSecond = Math.floor(now / 1000);
-    const bs = buckets(nowSecond);
-    const avg = windowAverages(bs, s.metric, nowSecond, stableSeconds, panicSeconds, 0, s.windowAlgorithm);
-    let arrivals = null;
-    if (s.startupAware) {
-      const rps = windowAverages(bs, 'rps', nowSecond, stableSeconds, panicSeconds, 0, s.windowAlgorithm);
-      const conc = s.metric === 'concurrency' ? avg : windowAverages(bs, 'concurrency', nowSecond, stableSeconds, panicSeconds, 0);
-      const done = completionRate(bs, nowSecond, panicSeconds);
-      if (ready > 0 && done !== null) serviceTime.observe(Math.min(conc.panic - (held.length - heldHead), ready * s.totalTarget), done);
-      arrivals = { stableRps: rps.stable, panicRps: rps.panic, serviceMs: serviceTime.estimateMs() };
-    }
-    if (inflight > 0) activity(now);
-    const r = decideWithPolicies(
-      {
-        now,
-        readyReplicas: ready,
-        startingReplicas: startingCount(),
-        currentDesired: desired,
-        stable: avg.stable,
-        panic: avg.panic,
-        observedMs: now,
-        lastActiveAt,
-        waiting: held.length - heldHead,
-      },
-      s,
-      state,
-      { revisionKey: KEY, gpus, inventory, startupMs: startup.estimateMs(), keepWarm: idleGaps?.window() ?? null, arrivals },
-    );
+    const r = scaleStep(step, { settings: s, resource: null }, state, {
+      revisionKey: KEY,
+      gpus,
+      inventory,
+      startupMs: startup.estimateMs(),
+      keepWarm: idleGaps?.window() ?? null,
+    });
     state = r.state;
     reasons[r.decision.reason] = (reasons[r.decision.reason] ?? 0) + 1;
-    if (r.decision.panic) panicMs += tickMs;
-    if (r.capacityLimited) limitedMs += tickMs;
+    if (!poke) {
+      if (r.decision.panic) panicMs += tickMs;
+      if (r.capacityLimited) limitedMs += tickMs;
+    }
     scaleTo(r.decision.desired, now);
   }
 
@@ -357,7 +352,7 @@ export function simulate(rev: SimRevision, trace: readonly TraceRequest[], opts:
   const lastArrival = trace.length > 0 ? trace[trace.length - 1]!.arrivalMs : 0;
   const drainMs = opts.drainMs ?? s.stableWindowMs * 2 + Math.max(s.scaleToZeroGraceMs, s.scaleToZeroRetentionMs) + startupMs;
   const endAt = lastArrival + drainMs;
-  let nextTick = tickMs;
+  let nextTick = tickMs + tickPhaseMs;
   let ti = 0;
 
   while (true) {
