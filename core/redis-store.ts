@@ -16,7 +16,9 @@ export interface RedisStoreOptions {
  */
 export class RedisStore implements Store {
   private readonly redis: Redis;
-  private sub: Redis | null = null;
+  private readonly sub: Redis;
+  /** The poke subscription, made at construction so no poke sent after it is confirmed is missed. */
+  private readonly subscribed: Promise<void>;
   private readonly prefix: string;
   private readonly retention: number;
   private readonly listeners = new Set<(revisionKey: string) => void>();
@@ -25,6 +27,20 @@ export class RedisStore implements Store {
     this.redis = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 2, enableAutoPipelining: true });
     this.prefix = opts.prefix ?? 'sluice';
     this.retention = opts.retentionSeconds ?? 3600;
+    // Subscribed at connect, not at the first onPoke(): a listener added later is live at once, and a poke
+    // published between onPoke() and an in-flight SUBSCRIBE can no longer be lost. ioredis re-subscribes
+    // after a reconnect.
+    this.sub = this.redis.duplicate();
+    this.sub.on('message', (_channel: string, message: string) => {
+      for (const l of this.listeners) l(message);
+    });
+    this.subscribed = this.sub.subscribe(this.pokeChannel).then(
+      () => undefined,
+      (err: unknown) => {
+        throw new Error(`redis store: cannot subscribe to ${this.pokeChannel}: ${String(err)}`);
+      },
+    );
+    this.subscribed.catch(() => undefined); // reported through pokesReady(); never an unhandled rejection
   }
 
   private key(revisionKey: string, second: number): string {
@@ -68,15 +84,12 @@ export class RedisStore implements Store {
   }
 
   onPoke(listener: (revisionKey: string) => void): () => void {
-    if (!this.sub) {
-      this.sub = this.redis.duplicate();
-      void this.sub.subscribe(this.pokeChannel);
-      this.sub.on('message', (_channel: string, message: string) => {
-        for (const l of this.listeners) l(message);
-      });
-    }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  pokesReady(): Promise<void> {
+    return this.subscribed;
   }
 
   async forget(revisionKey: string): Promise<void> {
@@ -90,6 +103,6 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await Promise.all([this.redis.quit().catch(() => undefined), this.sub?.quit().catch(() => undefined)]);
+    await Promise.all([this.redis.quit().catch(() => undefined), this.sub.quit().catch(() => undefined)]);
   }
 }
