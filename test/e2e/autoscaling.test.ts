@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
 import { LocalBackend } from '../../deploy/backends/local/local-backend.js';
 import { configFolder, startTestSluice } from '../support/embedded.js';
+import { metricValue } from '../support/metrics-text.js';
 import { SLUICE_ROOT } from '../support/paths.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -154,7 +155,7 @@ describe('autoscaling in the embedded loop, against the demo runtime', () => {
       expect(cond.reason).toBe('InsufficientGPU');
       expect(cond.message).toMatch(/only 2 fit/);
       const metrics = await (await fetch(`${s.metricsUrl}/metrics`)).text();
-      expect(metrics).toMatch(/sluice_gpu_capacity_limited\{namespace="default",service="gpu",revision="gpu-predictor-00001"\} 1/);
+      expect(metricValue(metrics, 'sluice_gpu_capacity_limited', { namespace: 'default', service: 'gpu', revision: 'gpu-predictor-00001' })).toBe(1);
     } finally {
       clearInterval(watch);
     }

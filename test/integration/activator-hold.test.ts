@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpProbe } from '../../activator/prober.js';
 import { demoStats, inferBody, startDataPlane, type DataPlane } from '../support/data-plane.js';
+import { metricValue } from '../support/metrics-text.js';
 import { waitUntil } from '../support/wait.js';
 
 let plane: DataPlane | null = null;
@@ -55,9 +56,14 @@ describe('hold queue on real sockets', () => {
     expect(over.headers.get('retry-after')).toBe('1');
     expect(over.body.error).toMatch(/too many requests held for revision iris-predictor-00001 \(limit maxHeldPerRevision=40\)/);
     const metrics = await p.metrics.registry.metrics();
-    expect(metrics).toMatch(/sluice_activator_held_requests\{namespace="default",service="iris",revision="iris-predictor-00001"\} 40/);
-    expect(metrics).toMatch(/sluice_activator_held_bytes\{[^}]*\} [1-9]\d{4}/);
-    expect(metrics).toMatch(/sluice_activator_rejected_total\{reason="revision_queue_full"\} 1/);
+    const rev = { namespace: 'default', service: 'iris', revision: 'iris-predictor-00001' };
+    expect(metricValue(metrics, 'sluice_activator_held_requests', rev)).toBe(40);
+    // The declared body sizes (content-length) of the 40 held requests, exactly.
+    const heldBytes = [...Array.from({ length: 30 }, (_, i) => `keep-${i}`), ...Array.from({ length: 10 }, (_, i) => `gone-${i}`)]
+      .map((id) => Buffer.byteLength(inferBody(id, 2048)))
+      .reduce((a, b) => a + b, 0);
+    expect(metricValue(metrics, 'sluice_activator_held_bytes', rev)).toBe(heldBytes);
+    expect(metricValue(metrics, 'sluice_activator_rejected_total', { reason: 'revision_queue_full' })).toBe(1);
 
     for (const a of aborts) a.abort();
     await waitUntil('abandoned requests dropped', () => p.activator.held(p.key) === 30, 5_000);
@@ -69,10 +75,10 @@ describe('hold queue on real sockets', () => {
     // The replica saw exactly the 30 kept requests: none of the abandoned ones, none twice.
     expect(await totalPredictions(p)).toBe(30);
     const after = await p.metrics.registry.metrics();
-    expect(after).toMatch(/sluice_activator_rejected_total\{reason="client_gone"\} 10/);
-    expect(after).toMatch(/sluice_activator_held_requests\{[^}]*\} 0/);
-    expect(after).toMatch(/sluice_activator_hold_seconds_count\{[^}]*\} 30/);
-    expect(after).toMatch(/sluice_cold_start_seconds_count\{[^}]*\} 30/);
+    expect(metricValue(after, 'sluice_activator_rejected_total', { reason: 'client_gone' })).toBe(10);
+    expect(metricValue(after, 'sluice_activator_held_requests', rev)).toBe(0);
+    expect(metricValue(after, 'sluice_activator_hold_seconds_count', rev)).toBe(30);
+    expect(metricValue(after, 'sluice_cold_start_seconds_count', rev)).toBe(30);
   });
 
   it('never sends a replica more than containerConcurrency and spreads a backlog over replicas as they become ready', async () => {
@@ -182,7 +188,7 @@ describe('held request bodies stay out of memory', () => {
       const rss1 = process.memoryUsage().rss;
       const grown = (rss1 - rss0) / 1024 / 1024;
       const declared = (count * size) / 1024 / 1024;
-      expect(await p.metrics.registry.metrics()).toMatch(/sluice_activator_held_bytes\{[^}]*\} 209715200/);
+      expect(metricValue(await p.metrics.registry.metrics(), 'sluice_activator_held_bytes', { revision: 'iris-predictor-00001' })).toBe(209715200);
       expect(declared).toBe(200);
       expect(grown).toBeLessThan(64);
     } finally {
