@@ -37,7 +37,7 @@ export async function launch(doc: RecipeDocument, modelName: string, modelDir: s
     {
       python: venvPython('kserve'),
       node: process.execPath,
-      port: String(port),
+      port,
       modelName,
       modelDir,
       storageUri: `file://${modelDir}`,
