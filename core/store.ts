@@ -24,9 +24,9 @@ export interface Store {
   onPoke(listener: (revisionKey: string) => void): () => void;
   /**
    * Resolves once this instance receives every poke published from then on (for Redis: the subscription is
-   * confirmed). Rejects with a clear error when the subscription cannot be made.
+   * confirmed). Rejects with a clear error when it is not within `timeoutMs` (default 10 s).
    */
-  pokesReady(): Promise<void>;
+  pokesReady(timeoutMs?: number): Promise<void>;
   /** Forgets a revision's data. */
   forget(revisionKey: string): Promise<void>;
   close(): Promise<void>;
@@ -97,7 +97,7 @@ export class MemoryStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
-  async pokesReady(): Promise<void> {}
+  async pokesReady(_timeoutMs?: number): Promise<void> {}
 
   async forget(revisionKey: string): Promise<void> {
     this.series.delete(revisionKey);
