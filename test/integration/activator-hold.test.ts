@@ -132,6 +132,8 @@ describe('hold queue on real sockets', () => {
 describe('readiness probes on real replicas', () => {
   it('confirms a new replica with its own probe of the runtime readiness path before it takes traffic', async () => {
     const probed: string[] = [];
+    /** Predictions the replica had served when our probe first confirmed it: must be none. */
+    let servedAtConfirmation: number | null = null;
     plane = await startDataPlane({
       containerConcurrency: 4,
       env: { SLUICE_DEMO_STARTUP_DELAY_MS: '300' },
@@ -140,14 +142,18 @@ describe('readiness probes on real replicas', () => {
         intervalMs: 50,
         probe: async (ep, timeoutMs) => {
           probed.push(`${ep.url}${ep.readinessPath ?? ''}`);
-          return httpProbe(ep, timeoutMs);
+          const ok = await httpProbe(ep, timeoutMs);
+          // Before answering the activator: the replica cannot have had traffic unless it got it unconfirmed.
+          if (ok && servedAtConfirmation === null) servedAtConfirmation = (await demoStats(ep.url)).predictions;
+          return ok;
         },
       },
     });
     const p = plane;
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => infer(p.url, `p-${i}`)));
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    expect(probed.length).toBeGreaterThan(0);
+    expect(servedAtConfirmation).toBe(0);
+    expect(await totalPredictions(p)).toBe(8);
     expect(probed.every((u) => /^http:\/\/127\.0\.0\.1:\d+\/v2\/health\/ready$/.test(u))).toBe(true);
     expect(p.activator.replicas(p.key).map((r) => r.state)).toEqual(['active']);
   });
