@@ -4,6 +4,7 @@ import { HttpError } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import type { Endpoint } from '../deploy/backends/backend.js';
+import { metricValue as exposedValue } from '../test/support/metrics-text.js';
 import { Activator, type HoldLimits, type Lease } from './activator.js';
 
 const KEY = 'default/iris-predictor-00001';
@@ -214,8 +215,10 @@ describe('Activator hold queue', () => {
     s.activator.onEndpointEvent({ type: 'ready', endpoint: endpoint(1, 0) });
     await cold.done;
     expect(cold.lease).toMatchObject({ coldStart: true, heldMs: 1_500, viaActivator: true });
-    const json = await s.metrics.registry.getSingleMetricAsString('sluice_activator_hold_seconds');
-    expect(json).toMatch(/sluice_activator_hold_seconds_bucket\{le="2",namespace="default",service="iris",revision="iris-predictor-00001"\} 1/);
+    const text = await s.metrics.registry.getSingleMetricAsString('sluice_activator_hold_seconds');
+    // Held 1.5 s: in the 2 s bucket, not in the 1 s one.
+    expect(exposedValue(text, 'sluice_activator_hold_seconds_bucket', { le: '1', revision: 'iris-predictor-00001' })).toBe(0);
+    expect(exposedValue(text, 'sluice_activator_hold_seconds_bucket', { le: '2', revision: 'iris-predictor-00001' })).toBe(1);
   });
 });
 

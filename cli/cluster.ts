@@ -130,7 +130,10 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
   const kc = kubeConfig(o.kubeconfig);
   const backend = new KubernetesBackend({ kubeConfig: kc, clock });
   await backend.start();
-  const store = new RedisStore({ url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379' });
+  const store = new RedisStore({
+    url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
+  });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   // GPU capacity from nodes' allocatable minus pods' requests; CPU/memory from metrics.k8s.io.
   const usage = new ClusterUsage({ resources: new ClusterResources(kc), clock, logger });
@@ -189,7 +192,10 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-gateway' });
   const kc = kubeConfig(o.kubeconfig);
   const backend = new KubernetesBackend({ kubeConfig: kc, clock });
-  const store = new RedisStore({ url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379' });
+  const store = new RedisStore({
+    url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
+  });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   const collector = new Collector({ clock, store, instance: identity(o) });
   const activator = new Activator({

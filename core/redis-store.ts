@@ -8,23 +8,78 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Seconds a bucket lives (must cover the longest stable window). */
   retentionSeconds?: number;
+  /**
+   * Connection errors (Redis down, refused, reset). Operations fail on their own with a clear error; this is
+   * for logging. Default: ignored (ioredis would otherwise print each one as an unhandled error event).
+   */
+  onConnectionError?: (err: Error) => void;
 }
+
+/** How long `pokesReady()` waits for the poke subscription by default. */
+const POKES_READY_TIMEOUT_MS = 10_000;
 
 /**
  * The Store for cluster mode: every gateway and activator adds its 1-second buckets into one hash per
  * revision and second (HINCRBYFLOAT sums across instances), and pokes travel over pub/sub.
+ *
+ * Redis down: each operation is retried over two reconnect attempts and then rejects with an error naming the
+ * store's address and the operation (well under 10 s; nothing waits forever). When Redis returns, both
+ * connections reconnect by themselves and the poke subscription is made again.
  */
 export class RedisStore implements Store {
   private readonly redis: Redis;
-  private sub: Redis | null = null;
+  private readonly sub: Redis;
+  /** Settles when the poke subscription is confirmed; replaced by a pending one when the connection drops. */
+  private subscribed!: Promise<void>;
+  private markSubscribed!: () => void;
+  private isSubscribed = false;
+  private readonly address: string;
   private readonly prefix: string;
   private readonly retention: number;
   private readonly listeners = new Set<(revisionKey: string) => void>();
 
   constructor(opts: RedisStoreOptions) {
+    this.address = redisAddress(opts.url);
     this.redis = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 2, enableAutoPipelining: true });
     this.prefix = opts.prefix ?? 'sluice';
     this.retention = opts.retentionSeconds ?? 3600;
+    const onError = (err: Error): void => opts.onConnectionError?.(err);
+    this.redis.on('error', onError);
+    // Subscribed at connect, not at the first onPoke(): a listener added later is live at once, and a poke
+    // published between onPoke() and an in-flight SUBSCRIBE can no longer be lost. The subscription is made
+    // again on every (re)connect by us, not by ioredis, so pokesReady() knows when it is live.
+    this.sub = this.redis.duplicate({ autoResubscribe: false });
+    this.sub.on('error', onError);
+    this.pending();
+    this.sub.on('message', (_channel: string, message: string) => {
+      for (const l of this.listeners) l(message);
+    });
+    this.sub.on('ready', () => {
+      this.sub.subscribe(this.pokeChannel).then(
+        () => {
+          this.isSubscribed = true;
+          this.markSubscribed();
+        },
+        (err: unknown) => onError(err instanceof Error ? err : new Error(String(err))),
+      );
+    });
+    this.sub.on('close', () => {
+      if (this.isSubscribed) this.pending();
+    });
+  }
+
+  private pending(): void {
+    this.isSubscribed = false;
+    this.subscribed = new Promise<void>((resolve) => (this.markSubscribed = resolve));
+  }
+
+  /** Runs one Redis operation; a failure names the store's address and the operation. */
+  private async op<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw new Error(`redis store at ${this.address}: ${what} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
 
   private key(revisionKey: string, second: number): string {
@@ -44,7 +99,7 @@ export class RedisStore implements Store {
       if (b.requests !== 0) m.hincrby(k, 'r', b.requests);
       m.expire(k, this.retention);
     }
-    await m.exec();
+    await this.op('addBuckets', () => m.exec());
   }
 
   async readBuckets(revisionKey: string, fromSecond: number, toSecond: number): Promise<MetricBucket[]> {
@@ -52,10 +107,10 @@ export class RedisStore implements Store {
     if (span === 0) return [];
     const p = this.redis.pipeline();
     for (let s = toSecond - span; s < toSecond; s++) p.hmget(this.key(revisionKey, s), 'c', 'r');
-    const res = (await p.exec()) ?? [];
+    const res = (await this.op('readBuckets', () => p.exec())) ?? [];
     const out: MetricBucket[] = [];
     res.forEach(([err, v], i) => {
-      if (err) throw err;
+      if (err) throw new Error(`redis store at ${this.address}: readBuckets failed: ${err.message}`, { cause: err });
       const [c, r] = v as [string | null, string | null];
       if (c === null && r === null) return;
       out.push({ second: toSecond - span + i, concurrency: Number(c ?? 0), requests: Number(r ?? 0) });
@@ -64,32 +119,50 @@ export class RedisStore implements Store {
   }
 
   async poke(revisionKey: string): Promise<void> {
-    await this.redis.publish(this.pokeChannel, revisionKey);
+    await this.op('poke', () => this.redis.publish(this.pokeChannel, revisionKey));
   }
 
   onPoke(listener: (revisionKey: string) => void): () => void {
-    if (!this.sub) {
-      this.sub = this.redis.duplicate();
-      void this.sub.subscribe(this.pokeChannel);
-      this.sub.on('message', (_channel: string, message: string) => {
-        for (const l of this.listeners) l(message);
-      });
-    }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves while the poke subscription is live; rejects after `timeoutMs` (Redis unreachable). */
+  pokesReady(timeoutMs = POKES_READY_TIMEOUT_MS): Promise<void> {
+    if (this.isSubscribed) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`redis store at ${this.address}: not subscribed to pokes within ${timeoutMs} ms (is Redis reachable?)`)),
+        timeoutMs,
+      );
+      void this.subscribed.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async forget(revisionKey: string): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:b:${revisionKey}:*`, 'COUNT', 500);
+      const [next, keys] = await this.op('forget', () => this.redis.scan(cursor, 'MATCH', `${this.prefix}:b:${revisionKey}:*`, 'COUNT', 500));
       cursor = next;
-      if (keys.length > 0) await this.redis.del(...keys);
+      if (keys.length > 0) await this.op('forget', () => this.redis.del(...keys));
     } while (cursor !== '0');
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
-    await Promise.all([this.redis.quit().catch(() => undefined), this.sub?.quit().catch(() => undefined)]);
+    await Promise.all([this.redis.quit().catch(() => undefined), this.sub.quit().catch(() => undefined)]);
+  }
+}
+
+/** `host:port` of a Redis URL, without credentials (error messages may be logged). */
+function redisAddress(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '6379'}`;
+  } catch {
+    return 'redis (unparsable URL)';
   }
 }

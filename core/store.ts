@@ -20,7 +20,13 @@ export interface Store {
   readBuckets(revisionKey: string, fromSecond: number, toSecond: number): Promise<MetricBucket[]>;
   /** "A request is waiting for a revision with no ready replica": wakes the autoscaler at once. */
   poke(revisionKey: string): Promise<void>;
+  /** Adds a poke listener; returns its removal. Pokes sent once `pokesReady()` has resolved reach it. */
   onPoke(listener: (revisionKey: string) => void): () => void;
+  /**
+   * Resolves once this instance receives every poke published from then on (for Redis: the subscription is
+   * confirmed). Rejects with a clear error when it is not within `timeoutMs` (default 10 s).
+   */
+  pokesReady(timeoutMs?: number): Promise<void>;
   /** Forgets a revision's data. */
   forget(revisionKey: string): Promise<void>;
   close(): Promise<void>;
@@ -90,6 +96,8 @@ export class MemoryStore implements Store {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+
+  async pokesReady(_timeoutMs?: number): Promise<void> {}
 
   async forget(revisionKey: string): Promise<void> {
     this.series.delete(revisionKey);

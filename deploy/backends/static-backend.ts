@@ -13,10 +13,18 @@ export class StaticBackend implements Backend {
 
   constructor(private readonly resolve: (revision: Revision) => string[]) {}
 
+  /** Registers a revision; re-applied while up with other addresses or capacity, its endpoints move. */
   async apply(revision: Revision): Promise<void> {
     const key = revisionKey(revision);
     const existing = this.revisions.get(key);
-    this.revisions.set(key, { urls: this.resolve(revision), capacity: revision.containerConcurrency, desired: existing?.desired ?? 0 });
+    const next = { urls: this.resolve(revision), capacity: revision.containerConcurrency, desired: existing?.desired ?? 0 };
+    const moved =
+      existing !== undefined &&
+      existing.desired > 0 &&
+      (existing.capacity !== next.capacity || existing.urls.length !== next.urls.length || existing.urls.some((u, i) => u !== next.urls[i]));
+    if (moved) for (const endpoint of this.endpointsOf(key)) this.emit({ type: 'removed', endpoint, reason: 'addresses changed' });
+    this.revisions.set(key, next);
+    if (moved) for (const endpoint of this.endpointsOf(key)) this.emit({ type: 'ready', endpoint });
   }
 
   async scale(key: string, replicas: number): Promise<void> {

@@ -177,16 +177,22 @@ describe('demo runtime knobs', () => {
     await demo.whenReady;
     const t0 = Date.now();
     const done: number[] = [];
-    const calls = [0, 1, 2].map((i) =>
+    const send = (i: number) =>
       post(`${base}/v1/models/iris:predict`, { instances: [SETOSA] }).then((r) => {
         done.push(i);
         return { status: r.status, ms: Date.now() - t0 };
-      }),
-    );
+      });
+    // Arrivals in a known order: each request reaches the server before the next is sent.
+    const calls = [send(0)];
+    await waitFor(async () => demo.stats().inFlight === 1, 2_000);
+    calls.push(send(1));
+    await waitFor(async () => demo.stats().queued === 1, 2_000);
+    calls.push(send(2));
     await waitFor(async () => demo.stats().queued === 2, 2_000);
     expect(demo.stats().inFlight).toBe(1);
     const results = await Promise.all(calls);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(done).toEqual([0, 1, 2]);
     // One at a time: the last finishes only after three latencies.
     expect(Math.max(...results.map((r) => r.ms))).toBeGreaterThanOrEqual(590);
     expect(demo.stats()).toMatchObject({ inFlight: 0, queued: 0 });

@@ -61,25 +61,29 @@ describe('admin API (Kubernetes REST shape)', () => {
   });
 
   it('rejects a stale resourceVersion with 409', async () => {
-    const got = await call('GET', `${base}/a`);
-    const obj = got.body;
-    obj.metadata.resourceVersion = '1';
-    const r = await call('PUT', `${base}/a`, obj);
+    expect((await call('POST', base, demoService('stale', { annotations: ZERO }), 'application/yaml')).status).toBe(201);
+    const obj = (await call('GET', `${base}/stale`)).body;
+    // Someone else updates it first: the version we read is now stale.
+    const newer = (await call('GET', `${base}/stale`)).body;
+    newer.metadata.labels = { team: 'ml' };
+    expect((await call('PUT', `${base}/stale`, newer)).status).toBe(200);
+    const r = await call('PUT', `${base}/stale`, obj);
     expect(r.status).toBe(409);
     expect(r.body).toMatchObject({ kind: 'Status', reason: 'Conflict' });
   });
 
   it('rejects invalid specs with 422 and field paths, keeping the accepted object', async () => {
-    const obj = parse(demoService('a', { annotations: ZERO })) as Obj;
+    expect((await call('POST', base, demoService('kept', { annotations: ZERO }), 'application/yaml')).status).toBe(201);
+    const obj = parse(demoService('kept', { annotations: ZERO })) as Obj;
     obj.spec.predictor.scaleMetric = 'qps';
     obj.spec.predictor.bogus = 1;
-    const r = await call('PUT', `${base}/a`, obj);
+    const r = await call('PUT', `${base}/kept`, obj);
     expect(r.status).toBe(422);
     expect(r.body.reason).toBe('Invalid');
     const fields = r.body.details.causes.map((c: Obj) => c.field);
     expect(fields).toContain('spec.predictor.scaleMetric');
     expect(fields).toContain('spec.predictor.bogus');
-    expect((await call('GET', `${base}/a`)).body.status.components.predictor.latestCreatedRevision).toBe('a-predictor-00002');
+    expect((await call('GET', `${base}/kept`)).body.status.components.predictor.latestCreatedRevision).toBe('kept-predictor-00001');
   });
 
   it('rejects a body whose name does not match the URL, and bad JSON', async () => {
@@ -92,10 +96,11 @@ describe('admin API (Kubernetes REST shape)', () => {
   });
 
   it('deletes, and 404s afterwards', async () => {
-    expect((await call('DELETE', `${base}/a`)).status).toBe(200);
-    expect((await call('GET', `${base}/a`)).status).toBe(404);
-    expect((await call('DELETE', `${base}/a`)).status).toBe(404);
-    expect(s.backend.counts('default/a-predictor-00001').desired).toBe(0);
+    expect((await call('POST', base, demoService('deleted', { annotations: ZERO }), 'application/yaml')).status).toBe(201);
+    expect((await call('DELETE', `${base}/deleted`)).status).toBe(200);
+    expect((await call('GET', `${base}/deleted`)).status).toBe(404);
+    expect((await call('DELETE', `${base}/deleted`)).status).toBe(404);
+    expect(s.backend.counts('default/deleted-predictor-00001').desired).toBe(0);
   });
 });
 

@@ -7,6 +7,7 @@ import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { startTestApiServer, type KubeObject, type RunningPod, type TestApiServer } from '../kube-apiserver/index.js';
 import { DEMO_RUNTIME_MAIN, IRIS_MODEL_DIR, SLUICE_ROOT } from '../support/paths.js';
+import { metricValue } from '../support/metrics-text.js';
 import { startRedis } from '../support/redis-server.js';
 import { waitUntil } from '../support/wait.js';
 import { join } from 'node:path';
@@ -48,14 +49,14 @@ async function runDemoPod(pod: KubeObject): Promise<RunningPod> {
   };
 }
 
-function isvc(spec: Obj): Obj {
+function isvc(name: string, spec: Obj, annotations: Record<string, string> = {}): Obj {
   return {
     apiVersion: `${GROUP}/v1beta1`,
     kind: 'InferenceService',
     metadata: {
-      name: 'iris',
+      name,
       namespace: 'default',
-      annotations: { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s' },
+      annotations: { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s', ...annotations },
     },
     spec: {
       predictor: {
@@ -68,6 +69,13 @@ function isvc(spec: Obj): Obj {
   };
 }
 
+const LEASE_MS = 2000;
+
+/**
+ * Each test creates the InferenceService it works on (its own name), so any one runs alone
+ * (`vitest run -t "<name>"`) and one failure does not cascade. The API server, Redis and the three roles are
+ * shared (expensive to start); a test that restarts a role leaves a running one behind.
+ */
 describe('cluster mode through the test Kubernetes API server', () => {
   let api: TestApiServer;
   let redis: { url: string; stop: () => Promise<void> };
@@ -77,9 +85,36 @@ describe('cluster mode through the test Kubernetes API server', () => {
   let gateway: ClusterRole;
   let opts: ClusterRoleOptions;
   const replicas = (rev: string): number | undefined => (api.get('apps/v1', 'Deployment', 'default', rev) as Obj | undefined)?.spec.replicas;
-  const status = (): Obj => (api.get(`${GROUP}/v1beta1`, 'InferenceService', 'default', 'iris') as Obj | undefined)?.status ?? {};
-  const predict = async (): Promise<Response> =>
-    fetch(`${gateway.dataUrl}/v1/models/iris:predict`, { method: 'POST', body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
+  const status = (name: string): Obj => (api.get(`${GROUP}/v1beta1`, 'InferenceService', 'default', name) as Obj | undefined)?.status ?? {};
+  const predict = async (name: string): Promise<Response> =>
+    fetch(`${gateway.dataUrl}/v1/models/${name}:predict`, { method: 'POST', body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
+  const create = async (body: Obj): Promise<void> => {
+    await objects.createNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', body });
+  };
+  const replace = async (body: Obj): Promise<void> => {
+    const name = body.metadata.name as string;
+    const current = (await objects.getNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name })) as Obj;
+    body.metadata.resourceVersion = current.metadata.resourceVersion;
+    await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name, body });
+  };
+  /** The gateway has the service's route: a request for a tag that does not exist says so, without waking it. */
+  const gatewayKnows = (name: string): Promise<boolean> =>
+    waitUntil(
+      `the gateway to know the route of ${name}`,
+      async () => {
+        const r = await fetch(`${gateway.dataUrl}/v1/models/${name}:predict`, { method: 'POST', headers: { 'x-sluice-tag': 'none' }, body: '{}' });
+        return /has no tag/.test(await r.text());
+      },
+      10_000,
+      50,
+    );
+  /** Creates a service and waits for its first revision's Deployment and its status traffic. */
+  const createAndWait = async (body: Obj): Promise<void> => {
+    const name = body.metadata.name as string;
+    await create(body);
+    await waitUntil(`the revision Deployment of ${name}`, () => replicas(`${name}-predictor-00001`) !== undefined, 10_000, 50);
+    await waitUntil(`status traffic of ${name}`, () => status(name).components?.predictor?.traffic?.length > 0, 10_000, 50);
+  };
 
   beforeAll(async () => {
     api = await startTestApiServer({ kubelet: { podRunner: runDemoPod } });
@@ -93,7 +128,7 @@ describe('cluster mode through the test Kubernetes API server', () => {
       group: GROUP,
       redisUrl: redis.url,
       runtimes: [join(SLUICE_ROOT, 'examples', 'runtimes')],
-      leaseDurationMs: 2000,
+      leaseDurationMs: LEASE_MS,
       retryPeriodMs: 200,
       logger: silentLogger(),
     };
@@ -109,110 +144,142 @@ describe('cluster mode through the test Kubernetes API server', () => {
   });
 
   it('an applied InferenceService becomes a revision Deployment at zero, with KServe status', async () => {
-    await objects.createNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', body: isvc({}) });
-    await waitUntil('the revision Deployment', () => replicas('iris-predictor-00001') === 0, 10_000, 50);
-    await waitUntil('status traffic', () => status().components?.predictor?.traffic?.length > 0, 10_000, 50);
+    await create(isvc('applied', {}));
+    await waitUntil('the revision Deployment', () => replicas('applied-predictor-00001') === 0, 10_000, 50);
+    await waitUntil('status traffic', () => status('applied').components?.predictor?.traffic?.length > 0, 10_000, 50);
     // The revision's objects belong to the InferenceService (garbage-collected with it).
-    const uid = (api.get(`${GROUP}/v1beta1`, 'InferenceService', 'default', 'iris') as Obj).metadata.uid;
+    const uid = (api.get(`${GROUP}/v1beta1`, 'InferenceService', 'default', 'applied') as Obj).metadata.uid;
     for (const kind of ['Deployment', 'Service'])
-      expect((api.get(kind === 'Deployment' ? 'apps/v1' : 'v1', kind, 'default', 'iris-predictor-00001') as Obj).metadata.ownerReferences).toEqual([
-        expect.objectContaining({ apiVersion: `${GROUP}/v1beta1`, kind: 'InferenceService', name: 'iris', uid, controller: true }),
+      expect((api.get(kind === 'Deployment' ? 'apps/v1' : 'v1', kind, 'default', 'applied-predictor-00001') as Obj).metadata.ownerReferences).toEqual([
+        expect.objectContaining({ apiVersion: `${GROUP}/v1beta1`, kind: 'InferenceService', name: 'applied', uid, controller: true }),
       ]);
-    expect(status().components.predictor).toMatchObject({
-      latestCreatedRevision: 'iris-predictor-00001',
-      traffic: [{ revisionName: 'iris-predictor-00001', percent: 100, latestRevision: true }],
+    expect(status('applied').components.predictor).toMatchObject({
+      latestCreatedRevision: 'applied-predictor-00001',
+      traffic: [{ revisionName: 'applied-predictor-00001', percent: 100, latestRevision: true }],
     });
   });
 
   it('a request through the gateway scales the revision 0 → 1 via the scale subresource and is answered', async () => {
-    // Ask for a tag that does not exist: the answer tells whether the gateway knows the route, without waking it.
-    await waitUntil(
-      'the gateway to know the route',
-      async () => {
-        const r = await fetch(`${gateway.dataUrl}/v1/models/iris:predict`, { method: 'POST', headers: { 'x-sluice-tag': 'none' }, body: '{}' });
-        return /has no tag/.test(await r.text());
-      },
-      10_000,
-      50,
-    );
-    expect(replicas('iris-predictor-00001')).toBe(0);
-    const res = await predict();
+    await createAndWait(isvc('wake', {}));
+    await gatewayKnows('wake');
+    expect(replicas('wake-predictor-00001')).toBe(0);
+    const res = await predict('wake');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ predictions: [1] });
     expect(res.headers.get('x-sluice-cold-start')).not.toBeNull();
-    expect(replicas('iris-predictor-00001')).toBe(1);
-    expect(api.requestLog().some((r) => r.method === 'PUT' && r.path.endsWith('/deployments/iris-predictor-00001/scale'))).toBe(true);
+    expect(replicas('wake-predictor-00001')).toBe(1);
+    expect(api.requestLog().some((r) => r.method === 'PUT' && r.path.endsWith('/deployments/wake-predictor-00001/scale'))).toBe(true);
   });
 
   it('idle scales it back to zero', async () => {
-    await waitUntil('scale to zero', () => replicas('iris-predictor-00001') === 0, 40_000, 200);
+    await createAndWait(isvc('idle', {}));
+    await gatewayKnows('idle');
+    expect((await predict('idle')).status).toBe(200);
+    expect(replicas('idle-predictor-00001')).toBe(1);
+    await waitUntil('scale to zero', () => replicas('idle-predictor-00001') === 0, 40_000, 200);
   });
 
   it('a restarted controller takes over without a new revision or a status change', async () => {
-    const before = JSON.stringify(status().components.predictor);
+    await createAndWait(isvc('steady', {}));
+    const before = JSON.stringify(status('steady').components.predictor);
     await controller.close();
-    controller = await startClusterController({ ...opts, identity: 'controller-b' });
-    await waitUntil('controller-b to lead', () => controller.isLeader!(), 10_000, 50);
-    await new Promise((r) => setTimeout(r, 500));
-    expect(api.list('apps/v1', 'Deployment', 'default').map((d) => d.metadata.name)).toEqual(['iris-predictor-00001']);
-    expect(JSON.stringify(status().components.predictor)).toBe(before);
+    controller = await startClusterController({ ...opts, identity: `controller-${Date.now()}` });
+    await waitUntil('the new controller to lead', () => controller.isLeader!(), 10_000, 50);
+    // A barrier instead of a sleep: once the new leader has made the Deployment of a service created after it
+    // took over, it has been through its start-up reconcile of `steady` — where a spurious revision or status
+    // rewrite would appear.
+    await createAndWait(isvc('steady-barrier', {}));
+    const steady = api.list('apps/v1', 'Deployment', 'default').map((d) => d.metadata.name as string).filter((n) => n.startsWith('steady-predictor-'));
+    expect(steady).toEqual(['steady-predictor-00001']);
+    expect(JSON.stringify(status('steady').components.predictor)).toBe(before);
   });
 
   it('a canary update creates a second revision and splits traffic', async () => {
-    const current = (await objects.getNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name: 'iris' })) as Obj;
-    const next = isvc({ canaryTrafficPercent: 30, model: { env: [{ name: 'SLUICE_DEMO_LABEL', value: 'v2' }] } });
-    next.metadata.resourceVersion = current.metadata.resourceVersion;
-    await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name: 'iris', body: next });
-    await waitUntil('a second revision', () => replicas('iris-predictor-00002') !== undefined, 10_000, 50);
+    // One replica each, so both revisions are ready and the split is not a cold start.
+    await createAndWait(isvc('canary', { minReplicas: 1 }));
+    await replace(isvc('canary', { minReplicas: 1, canaryTrafficPercent: 30, model: { env: [{ name: 'SLUICE_DEMO_LABEL', value: 'v2' }] } }));
+    await waitUntil('a second revision', () => replicas('canary-predictor-00002') !== undefined, 10_000, 50);
     // KServe semantics: until v2 is ready both targets resolve to v1, so wait for v2 to take its share.
-    await waitUntil('a 70/30 split in status', () => status().components?.predictor?.traffic?.[0]?.revisionName === 'iris-predictor-00002', 10_000, 50);
-    expect(status().components.predictor).toMatchObject({
-      latestCreatedRevision: 'iris-predictor-00002',
-      latestRolledoutRevision: 'iris-predictor-00001',
+    await waitUntil('a 70/30 split in status', () => status('canary').components?.predictor?.traffic?.[0]?.revisionName === 'canary-predictor-00002', 20_000, 50);
+    expect(status('canary').components.predictor).toMatchObject({
+      latestCreatedRevision: 'canary-predictor-00002',
+      latestRolledoutRevision: 'canary-predictor-00001',
       traffic: [
-        { revisionName: 'iris-predictor-00002', percent: 30, latestRevision: true },
-        { revisionName: 'iris-predictor-00001', percent: 70, latestRevision: false },
+        { revisionName: 'canary-predictor-00002', percent: 30, latestRevision: true },
+        { revisionName: 'canary-predictor-00001', percent: 70, latestRevision: false },
       ],
     });
-    await new Promise((r) => setTimeout(r, 300)); // the gateway's informer sees the new status
-    const labels = await Promise.all(Array.from({ length: 20 }, async () => (await predict()).headers.get('x-demo-label') ?? 'v1'));
+    // Wait for the gateway to route by the new split (its informer follows the status): one request at a time
+    // until v2 answers. The picker is smooth weighted round-robin, so any 20 consecutive picks of 70/30 hold
+    // exactly 6 for v2, whatever the offset.
+    await waitUntil('the gateway to send a request to v2', async () => (await predict('canary')).headers.get('x-demo-label') === 'v2', 10_000, 0);
+    const labels = await Promise.all(Array.from({ length: 20 }, async () => (await predict('canary')).headers.get('x-demo-label') ?? 'v1'));
     expect(labels.filter((l) => l === 'v2')).toHaveLength(6);
     expect(labels.filter((l) => l === 'v1')).toHaveLength(14);
   });
 
   it('a restarted autoscaler keeps the replicas it finds', async () => {
-    const before = [replicas('iris-predictor-00001'), replicas('iris-predictor-00002')];
-    expect(before.every((n) => (n ?? 0) > 0)).toBe(true);
+    // A long window: nothing may scale this revision down during the test, so any change is the restart's doing.
+    await createAndWait(isvc('adopted', {}, { 'autoscaling.knative.dev/window': '60s' }));
+    await gatewayKnows('adopted');
+    expect((await predict('adopted')).status).toBe(200);
+    expect(replicas('adopted-predictor-00001')).toBe(1);
     await autoscaler.close();
-    autoscaler = await startClusterAutoscaler({ ...opts, identity: 'autoscaler-b' });
-    await waitUntil('autoscaler-b to lead', () => autoscaler.isLeader!(), 10_000, 50);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect([replicas('iris-predictor-00001'), replicas('iris-predictor-00002')]).toEqual(before);
+    autoscaler = await startClusterAutoscaler({ ...opts, identity: `autoscaler-${Date.now()}` });
+    await waitUntil('the new autoscaler to lead', () => autoscaler.isLeader!(), 10_000, 50);
+    const scrape = async (): Promise<string> => (await fetch(`${autoscaler.metricsUrl}/metrics`)).text();
+    const labels = { namespace: 'default', service: 'adopted', revision: 'adopted-predictor-00001' };
+    // It has adopted the revision (its gauges exist), then gets the ticks (0.5 s each) in which a restart that
+    // forgot the replicas would scale them away (to initial-scale 0, or from empty history).
+    await waitUntil('the new autoscaler to adopt the revision', async () => metricValue(await scrape(), 'sluice_desired_replicas', labels) !== undefined, 10_000, 50);
+    const adoptedAt = Date.now();
+    await waitUntil('four ticks after adoption', () => Date.now() - adoptedAt >= 4 * 500, 5_000, 50);
+    expect(replicas('adopted-predictor-00001')).toBe(1);
+    const text = await scrape();
+    expect(metricValue(text, 'sluice_desired_replicas', labels)).toBe(1);
+    // No scale decision at all since the restart.
+    expect(text.split('\n').filter((l) => l.startsWith('sluice_scale_events_total{'))).toEqual([]);
   });
 
   it('two controllers on one Lease never both lead', async () => {
-    const second = await startClusterController({ ...opts, identity: 'controller-c' });
+    await waitUntil('a controller to lead', () => controller.isLeader!(), 10_000, 50);
+    const second = await startClusterController({ ...opts, identity: `controller-c-${Date.now()}` });
     try {
-      for (let i = 0; i < 10; i++) {
+      // Sampled every 10 ms over 2.5 lease durations: the holder renews at least twice and the challenger's
+      // lease-expiry check runs throughout, which is where two leaders would appear.
+      const until = Date.now() + 2.5 * LEASE_MS;
+      let samples = 0;
+      while (Date.now() < until) {
         expect(controller.isLeader!() && second.isLeader!()).toBe(false);
-        await new Promise((r) => setTimeout(r, 100));
+        samples++;
+        await new Promise((r) => setTimeout(r, 10));
       }
+      expect(samples).toBeGreaterThan(50);
       expect(controller.isLeader!()).toBe(true);
+      expect(second.isLeader!()).toBe(false);
     } finally {
       await second.close();
     }
   });
 
   it('recovers from broken watches (410 Gone and dropped connections)', async () => {
+    await createAndWait(isvc('watched', { minReplicas: 1 }));
+    await waitUntil('v1 rolled out', () => status('watched').components?.predictor?.latestRolledoutRevision === 'watched-predictor-00001', 20_000, 50);
+    // Break every watch, then change the spec at once: the change lands while watchers relist and resume.
     api.expireWatches();
     api.dropWatches();
-    await new Promise((r) => setTimeout(r, 300));
-    const current = (await objects.getNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name: 'iris' })) as Obj;
-    const promoted = isvc({ model: { env: [{ name: 'SLUICE_DEMO_LABEL', value: 'v2' }] } });
-    promoted.metadata.resourceVersion = current.metadata.resourceVersion;
-    await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name: 'iris', body: promoted });
-    await waitUntil('the promotion to reach status', () => status().components?.predictor?.traffic?.[0]?.percent === 100, 15_000, 50);
-    expect(status().components.predictor).toMatchObject({ latestRolledoutRevision: 'iris-predictor-00002', previousRolledoutRevision: 'iris-predictor-00001' });
-    await waitUntil('the gateway to follow', async () => (await predict()).headers.get('x-demo-label') === 'v2', 10_000, 100);
+    await replace(isvc('watched', { minReplicas: 1, model: { env: [{ name: 'SLUICE_DEMO_LABEL', value: 'v2' }] } }));
+    await waitUntil(
+      'the promotion to reach status',
+      () => status('watched').components?.predictor?.latestRolledoutRevision === 'watched-predictor-00002',
+      20_000,
+      50,
+    );
+    expect(status('watched').components.predictor).toMatchObject({
+      latestRolledoutRevision: 'watched-predictor-00002',
+      previousRolledoutRevision: 'watched-predictor-00001',
+      traffic: [expect.objectContaining({ revisionName: 'watched-predictor-00002', percent: 100 })],
+    });
+    await waitUntil('the gateway to follow', async () => (await predict('watched')).headers.get('x-demo-label') === 'v2', 10_000, 100);
   });
 });

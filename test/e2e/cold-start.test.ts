@@ -1,16 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
 import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { metricValue } from '../support/metrics-text.js';
 import { waitUntil } from '../support/wait.js';
 
 const ZERO = { 'autoscaling.knative.dev/initial-scale': '0', 'autoscaling.knative.dev/window': '6s' };
 
+// Each test has its own service, so any one runs alone and its starting state is its own; the Sluice instance
+// is shared (expensive to start).
 describe('embedded loop: gateway → activator → autoscaler → local backend', () => {
   let sluice: Embedded;
 
   beforeAll(async () => {
     const dir = configFolder({
       'iris.yaml': demoService('iris', { annotations: ZERO }),
+      'hosted.yaml': demoService('hosted', { annotations: ZERO }),
+      'idle.yaml': demoService('idle', { annotations: ZERO }),
       'burst.yaml': demoService('burst', { annotations: ZERO, env: { SLUICE_DEMO_STARTUP_DELAY_MS: '500' } }),
     });
     sluice = await startTestSluice(dir, { scaleToZeroGraceSeconds: 1, tickSeconds: 0.5 });
@@ -41,9 +46,9 @@ describe('embedded loop: gateway → activator → autoscaler → local backend'
   });
 
   it('routes by host too, and answers 404 with KServe error shape for unknown models', async () => {
-    const res = await fetch(`${sluice.dataUrl}/v1/models/iris:predict`, {
+    const res = await fetch(`${sluice.dataUrl}/v1/models/hosted:predict`, {
       method: 'POST',
-      headers: { host: 'iris.default.example.com' },
+      headers: { host: 'hosted.default.example.com' },
       body: JSON.stringify({ instances: [[5.1, 3.5, 1.4, 0.2]] }),
     });
     expect(await res.json()).toEqual({ predictions: [0] });
@@ -68,23 +73,28 @@ describe('embedded loop: gateway → activator → autoscaler → local backend'
     expect(results.map((r) => r.body.id).sort()).toEqual([...ids].sort());
     expect(results.every((r) => r.body.outputs[0]!.data[0] === 2)).toBe(true);
     const metrics = await (await fetch(`${sluice.metricsUrl}/metrics`)).text();
-    expect(metrics).toMatch(/sluice_requests_total\{namespace="default",service="burst",revision="burst-predictor-00001",code="200"\} 200\n/);
-    expect(metrics).toMatch(/sluice_cold_starts_total\{namespace="default",service="burst",revision="burst-predictor-00001"\} 200\n/);
+    const burst = { namespace: 'default', service: 'burst', revision: 'burst-predictor-00001' };
+    expect(metricValue(metrics, 'sluice_requests_total', { ...burst, code: '200' })).toBe(200);
+    expect(metricValue(metrics, 'sluice_cold_starts_total', burst)).toBe(200);
   });
 
   it('returns to zero replicas after the idle grace period, visible in metrics and status', async () => {
-    await waitUntil('iris to scale to zero', () => sluice.backend.counts('default/iris-predictor-00001').desired === 0, 30_000, 200);
-    await waitUntil('no iris replica left', () => sluice.backend.counts('default/iris-predictor-00001').ready === 0, 10_000, 100);
+    const key = 'default/idle-predictor-00001';
+    const woken = await fetch(`${sluice.dataUrl}/v1/models/idle:predict`, { method: 'POST', body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
+    expect(woken.status).toBe(200);
+    expect(sluice.backend.counts(key).ready).toBe(1);
+    await waitUntil('idle to scale to zero', () => sluice.backend.counts(key).desired === 0, 30_000, 200);
+    await waitUntil('no idle replica left', () => sluice.backend.counts(key).ready === 0, 10_000, 100);
     await waitUntil(
       'sluice_ready_replicas to read 0',
       async () => {
         const m = await (await fetch(`${sluice.metricsUrl}/metrics`)).text();
-        return /sluice_ready_replicas\{namespace="default",service="iris",revision="iris-predictor-00001"\} 0\n/.test(m);
+        return metricValue(m, 'sluice_ready_replicas', { namespace: 'default', service: 'idle', revision: 'idle-predictor-00001' }) === 0;
       },
       5_000,
       100,
     );
-    const obj = sluice.controller.get('default', 'iris') as unknown as { status: { revisions: Array<{ readyReplicas: number; desiredReplicas: number }> } };
+    const obj = sluice.controller.get('default', 'idle') as unknown as { status: { revisions: Array<{ readyReplicas: number; desiredReplicas: number }> } };
     expect(obj.status.revisions[0]).toMatchObject({ readyReplicas: 0, desiredReplicas: 0 });
   });
 });

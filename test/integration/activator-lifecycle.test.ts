@@ -77,9 +77,19 @@ describe('replicas coming and going under load', () => {
     plane = await startDataPlane({ containerConcurrency: 4, env: { SLUICE_DEMO_LATENCY_MS: '150', SLUICE_DEMO_MAX_CONCURRENCY: '4' } });
     const p = plane;
     await readyReplicas(p, 3);
+    // What each replica had in flight at the moment it was told to drain: the work draining must finish.
+    const atDraining: number[] = [];
+    const stopWatching = p.backend.subscribe((ev) => {
+      if (ev.type !== 'draining') return;
+      atDraining.push(p.activator.replicas(p.key).find((r) => r.id === ev.endpoint.id)?.inflight ?? -1);
+    });
     const answers = await steadyLoad(p.url, 200, 10, (sent) => {
       if (sent === 60) void p.backend.scale(p.key, 1);
     });
+    stopWatching();
+    // Two replicas drained while the load ran, with requests on them (else this test would prove nothing).
+    expect(atDraining).toHaveLength(2);
+    expect(atDraining.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(new Set(answers.map((a) => a.body.id)).size).toBe(200);
     await waitUntil('one replica left', () => p.backend.counts(p.key).ready === 1 && p.activator.replicas(p.key).length === 1, 20_000);

@@ -237,7 +237,11 @@ describe('test kube-apiserver with @kubernetes/client-node', () => {
       { type: 'DELETED', name: 'b' },
       { type: 'DELETED', name: 'a' },
     ]);
+    // The watch stayed open through every event: it ends only when we abort it.
+    expect(done).toEqual([]);
     ctrl.abort();
+    await until(() => done.length > 0);
+    expect(done).toHaveLength(1);
   });
 
   it('answers a watch from a compacted resourceVersion with ERROR 410, and an informer relists and recovers', async () => {

@@ -11,14 +11,17 @@ beforeAll(async () => {
 afterAll(async () => upstream.stop());
 
 describe('load generators', () => {
-  it('open loop sends exactly rate × duration recorded requests and measures sub-second latencies', async () => {
+  // Counts and the shape of what is measured, never speed: speed lives in the benchmarks (load-tests/), and this
+  // machine may be busy.
+  it('open loop sends exactly rate × duration recorded requests and measures consistent latencies', async () => {
     const before = upstream.stats().requests;
     const result = await runOpenLoop(upstream.url, REQUESTS.POST, 200, 1, 16, 0.5);
     expect(result.completed).toBe(200);
     expect(upstream.stats().requests - before).toBe(300); // 100 discarded warm-up arrivals + 200 recorded
     expect(result.errors + result.non2xx).toBe(0);
     expect(result.latency.p50).toBeGreaterThan(0);
-    expect(result.latency.p99).toBeLessThan(1_000);
+    const { p50, p90, p99, max } = result.latency;
+    expect([p50 <= p90, p90 <= p99, p99 <= max]).toEqual([true, true, true]);
     expect(result.serviceLatency?.p50).toBeLessThanOrEqual(result.latency.p50);
   });
 
@@ -31,13 +34,20 @@ describe('load generators', () => {
     const result = await runOpenLoop(upstream.url, REQUESTS.GET, 200, 1, 64, 0);
     expect(result.completed).toBe(200);
     expect(result.latency.p90).toBeGreaterThan(100); // ~60 arrivals were due during the stall
-    expect(result.serviceLatency?.p90).toBeLessThan(100); // counted from the late send, the stall would vanish
+    // Counted from the late send, the stall vanishes: the service latency is below the latency it hides.
+    expect(result.serviceLatency!.p90).toBeLessThan(result.latency.p90);
   });
 
   it('closed loop reports throughput and per-second counts', async () => {
+    const before = upstream.stats().requests;
     const result = await runClosedLoop(upstream.url, REQUESTS.GET, 4, 1);
-    expect(result.throughput).toBeGreaterThan(100);
     expect(result.non2xx + result.errors).toBe(0);
-    expect(result.completed).toBeGreaterThan(100);
+    expect(result.completed).toBeGreaterThan(0);
+    // Every completed request reached the upstream; at most one per connection was still in flight at the stop.
+    const seen = upstream.stats().requests - before;
+    expect(seen - result.completed).toBeGreaterThanOrEqual(0);
+    expect(seen - result.completed).toBeLessThanOrEqual(4);
+    expect(result.perSecond).toHaveLength(1);
+    expect(result.throughput).toBeGreaterThan(0);
   });
 });

@@ -37,7 +37,7 @@ export async function launch(doc: RecipeDocument, modelName: string, modelDir: s
     {
       python: venvPython('kserve'),
       node: process.execPath,
-      port: String(port),
+      port,
       modelName,
       modelDir,
       storageUri: `file://${modelDir}`,
@@ -102,6 +102,8 @@ export function rowsTensor(name: string, rows: number[][]): V2Tensor {
 
 /** Deep equality with a relative/absolute tolerance for numbers. */
 export function expectClose(actual: unknown, expected: unknown, tolerance = 1e-6, path = '$'): void {
+  // A missing expectation (a fixture key that is not there) must not pass against a missing answer.
+  if (expected === undefined) throw new Error(`${path}: no expected value (missing fixture field?)`);
   if (typeof expected === 'number') {
     expect(typeof actual, `${path} type`).toBe('number');
     const diff = Math.abs((actual as number) - expected);

@@ -1,7 +1,8 @@
 /**
  * A stand-in for the local backend, for the runtime conformance suite only: read a LocalLaunchRecipe YAML,
- * fill its templates, start the process in its own process group, wait for its readiness path, and end the
- * whole group. The lead swaps this for deploy/backends/local once that exists.
+ * render it with the product's own renderer (deploy/backends/local/launch-template.ts: the same templates,
+ * errors and environment as the local backend), start the process in its own process group, wait for its
+ * readiness path, and end the whole group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -10,13 +11,12 @@ import { createServer } from 'node:net';
 import { parse } from 'yaml';
 
 import type { LocalLaunchRecipe } from '../../api/revision.js';
+import { renderLaunch, type LaunchContext } from '../../deploy/backends/local/launch-template.js';
 
 export interface RecipeDocument {
   name: string;
   spec: LocalLaunchRecipe;
 }
-
-export type TemplateValues = Record<string, string>;
 
 export function loadRecipe(path: string): RecipeDocument {
   const doc: unknown = parse(readFileSync(path, 'utf8'));
@@ -47,15 +47,6 @@ export function loadRecipe(path: string): RecipeDocument {
   };
 }
 
-/** Replaces every `{{key}}`; a template without a value is an error, not an empty string. */
-export function fillTemplate(text: string, values: TemplateValues): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
-    const value = values[key];
-    if (value === undefined) throw new Error(`no value for template {{${key}}} in "${text}"`);
-    return value;
-  });
-}
-
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -80,12 +71,9 @@ export interface RunningReplica {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function launchRecipe(doc: RecipeDocument, values: TemplateValues, logFile: string): Promise<RunningReplica> {
-  const port = Number(values.port);
-  const command = fillTemplate(doc.spec.command, values);
-  const args = doc.spec.args.map((a) => fillTemplate(a, values));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [key, value] of Object.entries(doc.spec.env)) env[key] = fillTemplate(value, values);
+export async function launchRecipe(doc: RecipeDocument, ctx: LaunchContext, logFile: string): Promise<RunningReplica> {
+  const port = ctx.port;
+  const { command, args, env, readinessPath } = renderLaunch(doc.spec, {}, ctx);
   const started = Date.now();
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, { env, detached: true, stdio: ['ignore', log, log] });
@@ -103,7 +91,7 @@ export async function launchRecipe(doc: RecipeDocument, values: TemplateValues, 
   };
   const replica: RunningReplica = { name: doc.name, port, baseUrl: `http://127.0.0.1:${port}`, logFile, child, readyAfterMs: 0, stop };
   try {
-    await waitReady(replica, fillTemplate(doc.spec.readinessPath, values), doc.spec.startupTimeoutSeconds * 1000);
+    await waitReady(replica, readinessPath, doc.spec.startupTimeoutSeconds * 1000);
     replica.readyAfterMs = Date.now() - started;
   } catch (err) {
     await stop(2_000);

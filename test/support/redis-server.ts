@@ -6,9 +6,12 @@ import { findFreePort } from '../../deploy/backends/local/free-port.js';
 import { waitUntil } from './wait.js';
 import { createConnection } from 'node:net';
 
-/** A throwaway redis-server on a free loopback port. Fails loudly when redis-server is not installed. */
-export async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const port = await findFreePort('127.0.0.1');
+/**
+ * A throwaway redis-server on a free loopback port (or on `onPort`, to bring a stopped one back on its old
+ * address). Fails loudly when redis-server is not installed.
+ */
+export async function startRedis(onPort?: number): Promise<{ url: string; port: number; stop: () => Promise<void> }> {
+  const port = onPort ?? (await findFreePort('127.0.0.1'));
   const dir = mkdtempSync(join(tmpdir(), 'sluice-redis-'));
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
     stdio: 'ignore',
@@ -33,6 +36,7 @@ export async function startRedis(): Promise<{ url: string; stop: () => Promise<v
   await Promise.race([up, failed]);
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
