@@ -36,10 +36,31 @@ export function windowSeconds(s: DeciderSettings): { stableSeconds: number; pani
   return { stableSeconds: Math.round(s.stableWindowMs / 1000), panicSeconds: Math.max(1, Math.round(s.panicWindowMs / 1000)) };
 }
 
-/** The seconds of buckets `observe` reads at `now`: [fromSecond, toSecond), the stable window before this second. */
+/**
+ * The seconds of buckets `observe` reads at `now`: [fromSecond, toSecond), the stable window before this second plus
+ * the one before it, for when the newest second is not reported yet (`reportedUpTo`).
+ */
 export function observedSeconds(s: DeciderSettings, now: number): { fromSecond: number; toSecond: number } {
   const toSecond = Math.floor(now / 1000);
-  return { fromSecond: toSecond - windowSeconds(s).stableSeconds, toSecond };
+  return { fromSecond: toSecond - windowSeconds(s).stableSeconds - 1, toSecond };
+}
+
+/**
+ * The end (exclusive) of the seconds the windows may read. Collectors push each completed second once a second, at
+ * their own phase, so at a tick the newest second may not be in the store yet. A series that had a bucket two seconds
+ * ago and none for the newest second is taken as not reported yet (the windows end one second earlier) rather than as a
+ * second of no traffic: counted as zero, a steady 11 in flight read as 9.2 in a 6 s panic window on every tick, and a
+ * flush phase after the tick's made replicas drop and come back. At a real end of traffic this delays the zero by one
+ * second, once.
+ */
+export function reportedUpTo(buckets: readonly MetricBucket[], nowSecond: number): number {
+  let newest = false;
+  let before = false;
+  for (const b of buckets) {
+    if (b.second === nowSecond - 1) newest = true;
+    else if (b.second === nowSecond - 2) before = true;
+  }
+  return !newest && before ? nowSecond - 1 : nowSecond;
 }
 
 /**
@@ -53,7 +74,7 @@ export function observe(
   rev: ObservedRevision,
   serviceTime: ServiceTimeTracker,
 ): Observation {
-  const nowSecond = Math.floor(rev.now / 1000);
+  const nowSecond = reportedUpTo(buckets, Math.floor(rev.now / 1000));
   const { stableSeconds, panicSeconds } = windowSeconds(s);
   const avg = windowAverages(buckets, s.metric, nowSecond, stableSeconds, panicSeconds, rev.firstSecond, s.windowAlgorithm);
   let arrivals: ArrivalView | null = null;
