@@ -111,17 +111,17 @@ describe('cluster mode through the test Kubernetes API server', () => {
   it('an applied InferenceService becomes a revision Deployment at zero, with KServe status', async () => {
     await objects.createNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', body: isvc({}) });
     await waitUntil('the revision Deployment', () => replicas('iris-predictor-00001') === 0, 10_000, 50);
-    await waitUntil('status traffic', () => status().components?.predictor?.traffic?.length > 0, 10_000, 50);
+    await waitUntil('status', () => status().components?.predictor?.latestCreatedRevision === 'iris-predictor-00001', 10_000, 50);
     // The revision's objects belong to the InferenceService (garbage-collected with it).
     const uid = (api.get(`${GROUP}/v1beta1`, 'InferenceService', 'default', 'iris') as Obj).metadata.uid;
     for (const kind of ['Deployment', 'Service'])
       expect((api.get(kind === 'Deployment' ? 'apps/v1' : 'v1', kind, 'default', 'iris-predictor-00001') as Obj).metadata.ownerReferences).toEqual([
         expect.objectContaining({ apiVersion: `${GROUP}/v1beta1`, kind: 'InferenceService', name: 'iris', uid, controller: true }),
       ]);
-    expect(status().components.predictor).toMatchObject({
-      latestCreatedRevision: 'iris-predictor-00001',
-      traffic: [{ revisionName: 'iris-predictor-00001', percent: 100, latestRevision: true }],
-    });
+    // A first revision at initial-scale 0 has never run: no ready revision and no resolved traffic yet (the
+    // gateway still routes to it, holding requests while it starts).
+    expect(status().components.predictor).toMatchObject({ latestCreatedRevision: 'iris-predictor-00001', traffic: [] });
+    expect(status().components.predictor.latestReadyRevision).toBeUndefined();
   });
 
   it('a request through the gateway scales the revision 0 → 1 via the scale subresource and is answered', async () => {
@@ -142,6 +142,8 @@ describe('cluster mode through the test Kubernetes API server', () => {
     expect(res.headers.get('x-sluice-cold-start')).not.toBeNull();
     expect(replicas('iris-predictor-00001')).toBe(1);
     expect(api.requestLog().some((r) => r.method === 'PUT' && r.path.endsWith('/deployments/iris-predictor-00001/scale'))).toBe(true);
+    await waitUntil('the revision ready in status', () => status().components?.predictor?.latestReadyRevision === 'iris-predictor-00001', 10_000, 50);
+    expect(status().components.predictor.traffic).toEqual([{ revisionName: 'iris-predictor-00001', percent: 100, latestRevision: true }]);
   });
 
   it('idle scales it back to zero', async () => {
@@ -164,6 +166,8 @@ describe('cluster mode through the test Kubernetes API server', () => {
     next.metadata.resourceVersion = current.metadata.resourceVersion;
     await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name: 'iris', body: next });
     await waitUntil('a second revision', () => replicas('iris-predictor-00002') !== undefined, 10_000, 50);
+    // It starts one replica at once although its initial scale is 0, to prove itself ready.
+    expect(replicas('iris-predictor-00002')).toBe(1);
     // KServe semantics: until v2 is ready both targets resolve to v1, so wait for v2 to take its share.
     await waitUntil('a 70/30 split in status', () => status().components?.predictor?.traffic?.[0]?.revisionName === 'iris-predictor-00002', 10_000, 50);
     expect(status().components.predictor).toMatchObject({
