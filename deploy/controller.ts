@@ -419,7 +419,11 @@ export class Controller {
   async checkStarts(): Promise<void> {
     const now = this.d.clock.now();
     for (const [rkey, start] of this.starting) {
-      if (this.parked.has(rkey)) continue;
+      if (this.parked.has(rkey)) {
+        // No route reaches it, so nothing asks it to start: its deadline starts over if it is routed again.
+        start.askedAt = null;
+        continue;
+      }
       const asked = (this.d.autoscaler.status(rkey)?.desiredReplicas ?? 0) > 0;
       const failure = progressCheck(start, now, asked);
       if (failure !== null) await this.failRevision(rkey, failure);
