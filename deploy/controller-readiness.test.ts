@@ -75,6 +75,27 @@ describe('a new revision takes traffic only once it has been ready', () => {
     expect(condition(h, 'PredictorConfigurationReady')).toMatchObject({ status: 'Unknown', reason: 'RevisionNotStarted' });
   });
 
+  it('a first revision woken by a request has its progress deadline (default 10 minutes) from then on', async () => {
+    const h = controllerHarness();
+    await h.controller.apply(isvc('iris', 'gs://m/v1', MIN0, ZERO), 'api');
+    h.clock.advance(3_600_000);
+    await h.autoscaler.poke(k(R1)); // a held request wakes it
+    expect(h.backend.desired.get(k(R1))).toBe(1);
+    await h.controller.checkStarts();
+    h.clock.advance(599_000);
+    await h.controller.checkStarts();
+    expect(condition(h, 'Ready')).toMatchObject({ status: 'Unknown' });
+    h.clock.advance(1_000);
+    await h.controller.checkStarts();
+    expect(condition(h, 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'RevisionFailed',
+      message: `revision ${R1} failed to become ready: not ready within the progress deadline of 10m`,
+    });
+    expect(h.snapshot.current.revisions.get(k(R1))?.failed).toBe(`revision ${R1} failed to become ready: not ready within the progress deadline of 10m`);
+    expect(h.backend.desired.get(k(R1))).toBe(0);
+  });
+
   it('replicas that exit before ready 3 times fail the revision: conditions say why, traffic stays, it is stopped', async () => {
     const h = controllerHarness();
     await servingV1(h);

@@ -424,7 +424,8 @@ export class Controller {
         start.askedAt = null;
         continue;
       }
-      const asked = (this.d.autoscaler.status(rkey)?.desiredReplicas ?? 0) > 0;
+      // The backend's desired count: cheap, and the same in both modes (the autoscaler writes it).
+      const asked = this.d.backend.counts(rkey).desired > 0;
       const failure = progressCheck(start, now, asked);
       if (failure !== null) await this.failRevision(rkey, failure);
     }
