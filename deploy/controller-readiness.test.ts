@@ -120,6 +120,19 @@ describe('a new revision takes traffic only once it has been ready', () => {
     expect(status(h).events.at(-1)).toMatchObject({ type: 'Warning', reason: 'RevisionFailed', message });
   });
 
+  it('a progressive rollout of a revision that fails ends rolled back', async () => {
+    const h = controllerHarness();
+    const policy = `${MIN0}    rollout:\n      steps: [10, 50]\n`;
+    await h.controller.apply(isvc('iris', 'gs://m/v1', policy, ZERO), 'api');
+    h.backend.markReady(k(R1));
+    await h.controller.apply(isvc('iris', 'gs://m/v2', policy, ZERO), 'api');
+    for (let i = 0; i < 3; i++) h.backend.fail(k(R2), 'exited with code 1');
+    const st = (h.controller.get('default', 'iris') as unknown as { status: { rollout: Obj } }).status;
+    expect(st.rollout).toMatchObject({ revision: R2, phase: 'RolledBack', message: expect.stringMatching(/^revision iris-predictor-00002 failed to become ready/) });
+    expect(condition(h, 'RolloutSucceeded')).toMatchObject({ status: 'False', reason: 'RolledBack' });
+    expect(dataPlane(h)).toEqual({ [R1]: 100 });
+  });
+
   it('requests held for a revision when it fails are answered 503 with the reason at once', async () => {
     const h = controllerHarness();
     await h.controller.apply(isvc('iris', 'gs://m/v1', MIN0, ZERO), 'api');

@@ -447,6 +447,9 @@ export class Controller {
     const rec = this.services.get(`${rev.namespace}/${rev.service}`);
     if (rec) {
       this.event(rec, 'Warning', 'RevisionFailed', message);
+      // A rollout of this revision ends here: rolled back, as a failed gate would.
+      if (rec.rollout?.revision === rev.name && rec.rollout.phase === 'Progressing')
+        rec.rollout = { ...rec.rollout, phase: 'RolledBack', message };
       this.reconcileTraffic(rec);
       rec.resourceVersion = ++this.resourceVersion;
     }
