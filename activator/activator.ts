@@ -192,6 +192,14 @@ export class Activator {
     this.opts.metrics.activatorInPath.remove(st.labels);
   }
 
+  /** The revision could not become ready: requests held for it are answered 503 with `message` now. */
+  failRevision(key: string, message: string): void {
+    const st = this.revisions.get(key);
+    if (!st) return;
+    const err = new HttpError(503, message);
+    for (const w of [...st.interactive, ...st.batch]) this.fail(st, w, err);
+  }
+
   onEndpointEvent(ev: EndpointEvent): void {
     const st = this.revisions.get(ev.endpoint.revisionKey);
     if (!st) return;

@@ -12,6 +12,14 @@ export const KSERVE_PREFIX = 'serving.kserve.io/';
 /** Sluice's own autoscaling annotations (no Knative equivalent). */
 export const SLUICE_AUTOSCALING_PREFIX = 'autoscaling.sluice.dev/';
 
+/** Knative serving annotations Sluice reads (others under this prefix are Knative's business and ignored). */
+export const PROGRESS_DEADLINE_ANNOTATION = 'serving.knative.dev/progress-deadline';
+/** Sluice: how many replicas of a new revision may exit before one is ready until the revision is failed. */
+export const MAX_START_FAILURES_ANNOTATION = 'sluice.dev/max-start-failures';
+/** Knative's default progress deadline. */
+export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+export const DEFAULT_MAX_START_FAILURES = 3;
+
 /** Returns an error message for a bad value, or null when the value is fine. */
 type Check = (value: string) => string | null;
 
@@ -127,6 +135,29 @@ export const SLUICE_AUTOSCALING_ANNOTATIONS: Readonly<Record<string, Check>> = {
   'startup-aware': boolean,
 };
 
+/** Annotations checked by exact key: how long and how often a new revision may try to become ready. */
+const START_ANNOTATIONS: Readonly<Record<string, Check>> = {
+  [PROGRESS_DEADLINE_ANNOTATION]: duration(1, 24 * 3600),
+  [MAX_START_FAILURES_ANNOTATION]: numberIn(1, 100, { integer: true }),
+};
+
+/** How a new revision proves itself: its progress deadline and the start failures it may have. */
+export interface StartLimits {
+  progressDeadlineMs: number;
+  maxStartFailures: number;
+}
+
+/** Reads the start limits from (already validated) annotations, with their defaults. */
+export function startLimits(annotations: Readonly<Record<string, string>>): StartLimits {
+  const deadline = annotations[PROGRESS_DEADLINE_ANNOTATION];
+  const failures = annotations[MAX_START_FAILURES_ANNOTATION];
+  const seconds = deadline !== undefined ? parseDurationSeconds(deadline) : null;
+  return {
+    progressDeadlineMs: (seconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS) * 1000,
+    maxStartFailures: failures !== undefined && Number.isInteger(Number(failures)) ? Number(failures) : DEFAULT_MAX_START_FAILURES,
+  };
+}
+
 /** Checks every known annotation's value; `path` prefixes issue paths (e.g. `metadata.annotations`). */
 export function checkAnnotations(
   annotations: Readonly<Record<string, unknown>>,
@@ -137,6 +168,12 @@ export function checkAnnotations(
   for (const [key, value] of Object.entries(annotations)) {
     const at = `${path}[${JSON.stringify(key)}]`;
     if (typeof value !== 'string') continue; // reported by the schema as a type error
+    const exact = START_ANNOTATIONS[key];
+    if (exact !== undefined) {
+      const problem = exact(value);
+      if (problem !== null) issues.push({ path: at, message: problem });
+      continue;
+    }
     if (key.startsWith(AUTOSCALING_PREFIX)) {
       const name = key.slice(AUTOSCALING_PREFIX.length);
       const check = AUTOSCALING_ANNOTATIONS[name];

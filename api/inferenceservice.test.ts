@@ -198,6 +198,20 @@ describe('annotations', () => {
     ]);
   });
 
+  it('validates the progress deadline and the start failure limit of a new revision', () => {
+    expect(
+      messages(withAnnotations({ 'serving.knative.dev/progress-deadline': 'ten minutes', 'sluice.dev/max-start-failures': '0' })),
+    ).toEqual([
+      'metadata.annotations["serving.knative.dev/progress-deadline"]: expected a duration like "60s", "1m30s" or "1h", got "ten minutes"',
+      'metadata.annotations["sluice.dev/max-start-failures"]: must be between 1 and 100, got 0',
+    ]);
+    expect(messages(withAnnotations({ 'serving.knative.dev/progress-deadline': '0s' }))).toEqual([
+      'metadata.annotations["serving.knative.dev/progress-deadline"]: must be between 1s and 24h, got 0s',
+    ]);
+    const { warnings } = parseInferenceService(withAnnotations({ 'serving.knative.dev/progress-deadline': '2m', 'sluice.dev/max-start-failures': '5' }));
+    expect(warnings).toEqual([]);
+  });
+
   it('accepts good autoscaling values', () => {
     const { object, warnings } = parseInferenceService(
       withAnnotations({

@@ -102,7 +102,7 @@ export class SluiceMetrics {
     this.startupSeconds = revisionGauge('sluice_autoscaler_startup_seconds', 'Learned time from asking for a replica to it being ready (EWMA of observed cold starts).');
     this.unroutedTotal = new Counter({
       name: 'sluice_unrouted_requests_total',
-      help: 'Requests that matched no InferenceService.',
+      help: 'Requests answered without a revision: no route, no tag, no traffic, or a failed revision (reason).',
       labelNames: ['reason'],
       registers: [registry],
     });

@@ -154,14 +154,21 @@ describe("KServe's canary walkthrough, replayed through the controller", () => {
       reason: 'RevisionNotReady',
       message: `revision ${R2} is not ready; its share stays on ${R1}`,
     });
-    h.backend.fail(`default/${R2}`, 'exited with code 1 before its readiness probe passed');
+    // One replica that exits before ready is a try, not yet a failure (3 are allowed by default).
+    h.backend.fail(`default/${R2}`, 'exited with code 1');
+    expect(condition(h, 'PredictorConfigurationReady')).toMatchObject({
+      status: 'Unknown',
+      message: `revision ${R2} is not ready; its share stays on ${R1}; 1 of 3 allowed replicas exited before ready; the last: exited with code 1`,
+    });
+    h.backend.fail(`default/${R2}`, 'exited with code 1');
+    h.backend.fail(`default/${R2}`, 'exited with code 1');
     h.clock.advance(60_000);
     expect(dataPlane(h)).toEqual({ [R1]: 100 });
     expect(predictor(h)).toMatchObject({ latestReadyRevision: R1, latestRolledoutRevision: R1, traffic: [latest(R1, 10), prev(R1, 90)] });
     expect(condition(h, 'PredictorConfigurationReady')).toMatchObject({
       status: 'False',
       reason: 'RevisionFailed',
-      message: `revision ${R2} failed to become ready: exited with code 1 before its readiness probe passed; traffic stays on ${R1}`,
+      message: `revision ${R2} failed to become ready: 3 replicas exited before ready (limit 3); the last: exited with code 1; traffic stays on ${R1}`,
     });
     expect(condition(h, 'Ready')).toMatchObject({ status: 'False' });
   });

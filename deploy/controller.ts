@@ -1,3 +1,4 @@
+import { startLimits } from '../api/annotations.js';
 import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
 import { defaultInferenceService } from '../api/defaulting.js';
 import type { RolloutPolicy } from '../api/traffic-spec.js';
@@ -14,6 +15,7 @@ import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
 import { decideRollout, type WindowStats } from './rollout-policy.js';
 import { rolloutCanary, type RolloutState } from './rollout-state.js';
+import { progressCheck, revisionStart, startFailed, startProgress, type RevisionStart } from './revision-start.js';
 import { serviceConditions, type ConditionStatus, type ConditionValue } from './service-conditions.js';
 import { applyTrafficCommand, type TrafficCommand } from './traffic-commands.js';
 import { assignTraffic, isExplicitSplit, type TrafficEntry } from './traffic.js';
@@ -60,6 +62,8 @@ export interface Dispatch {
   addRevision(key: string, labels: { namespace: string; service: string; revision: string }): void;
   removeRevision(key: string): void;
   onEndpointEvent(ev: EndpointEvent): void;
+  /** The revision failed: requests held for it are answered 503 with `message` now. */
+  failRevision?(key: string, message: string): void;
 }
 
 /** Rollout state read back from a stored object, so a restarted controller carries on where it stopped. */
@@ -120,8 +124,10 @@ export class Controller {
   private readonly revisions = new Map<string, Revision>();
   /** Revisions that have had a ready replica at least once. */
   private readonly proven = new Set<string>();
-  /** Why a revision that never became ready lost a replica (the latest reason). */
-  private readonly failures = new Map<string, string>();
+  /** Revisions not ready yet, and how their start goes (see revision-start.ts). */
+  private readonly starting = new Map<string, RevisionStart>();
+  /** Revisions that could not become ready → why (final: they take no traffic; a new spec makes a new revision). */
+  private readonly failed = new Map<string, string>();
   /** Revisions whose autoscaler registration has minReplicas forced to 0 because no route reaches them. */
   private readonly parked = new Set<string>();
   private resourceVersion = 0;
@@ -135,7 +141,10 @@ export class Controller {
 
   start(): void {
     this.unsubscribe = this.d.backend.subscribe((ev) => this.onEndpoint(ev));
-    this.rolloutTimer = this.d.clock.setInterval(() => void this.evaluateRollouts(), this.d.rolloutTickMs ?? 1000);
+    this.rolloutTimer = this.d.clock.setInterval(() => {
+      void this.checkStarts();
+      void this.evaluateRollouts();
+    }, this.d.rolloutTickMs ?? 1000);
     this.publish();
   }
 
@@ -195,12 +204,18 @@ export class Controller {
     this.services.set(key, rec);
     if (revision) {
       const rkey = revisionKey(revision);
+      // Every new revision starts one replica now and is held there until ready, so traffic only ever moves to
+      // a revision that has been ready — except a service's first revision at initial-scale 0, which has no
+      // traffic to take over and starts on its first request (docs/traffic.md, "When traffic moves").
+      const a = revision.autoscaling;
+      const waitsAtZero = rec.revisions.length === 0 && a.initialScale === 0 && a.minReplicas === 0;
+      this.starting.set(rkey, revisionStart(startLimits(defaulted.metadata.annotations ?? {}), !waitsAtZero, waitsAtZero ? null : this.d.clock.now()));
       this.revisions.set(rkey, revision);
       rec.revisions.push(revision.name);
       rec.hash = hash;
       this.d.activator.addRevision(rkey, { namespace: ns, service: name, revision: revision.name });
       await this.d.backend.apply(revision);
-      await this.d.autoscaler.register(revision);
+      await this.d.autoscaler.register(this.scaledAs(revision));
       this.d.logger.info({ service: key, revision: revision.name }, 'revision created');
       this.event(rec, 'Normal', 'RevisionCreated', `created revision ${revision.name}`);
     }
@@ -227,6 +242,8 @@ export class Controller {
       this.d.activator.addRevision(rkey, { namespace: ns, service: rev.service, revision: rev.name });
     }
     for (const p of state.proven) this.proven.add(`${ns}/${p}`);
+    const limits = startLimits(defaulted.metadata.annotations ?? {});
+    for (const rev of revisions) if (!this.proven.has(revisionKey(rev))) this.starting.set(revisionKey(rev), revisionStart(limits, false, null));
     const latest = revisions[revisions.length - 1]!;
     const rec: ServiceRecord = {
       object: defaulted,
@@ -341,18 +358,22 @@ export class Controller {
   }
 
   private onEndpoint(ev: EndpointEvent): void {
-    this.d.activator.onEndpointEvent(ev);
     const rkey = ev.endpoint.revisionKey;
-    if (ev.type === 'removed') {
-      this.d.onEndpointRemoved?.(ev.endpoint.url);
-      if (!this.proven.has(rkey) && this.revisions.has(rkey)) this.failures.set(rkey, ev.reason);
+    if (ev.type === 'start-failed') {
+      this.onStartFailed(rkey, ev.reason);
+      return;
     }
+    this.d.activator.onEndpointEvent(ev);
+    if (ev.type === 'removed') this.d.onEndpointRemoved?.(ev.endpoint.url);
     if (ev.type !== 'ready') return;
-    if (this.proven.has(rkey)) return;
+    if (this.proven.has(rkey) || this.failed.has(rkey)) return;
     this.proven.add(rkey);
-    this.failures.delete(rkey);
+    const start = this.starting.get(rkey);
+    this.starting.delete(rkey);
     const rev = this.revisions.get(rkey);
     if (!rev) return;
+    // Proven: its own scale settings again, so an idle revision at zero minimum goes back to zero.
+    if (start?.floor) void this.d.autoscaler.register(this.scaledAs(rev));
     const rec = this.services.get(`${rev.namespace}/${rev.service}`);
     if (!rec) return;
     this.reconcileTraffic(rec);
@@ -373,11 +394,81 @@ export class Controller {
     if (issues.length > 0) throw new ValidationError(issues, `invalid InferenceService "${isvc.metadata.name}"`);
   }
 
-  /** A revision is ready when a replica has answered its probe, or when it is meant to start at zero. */
+  /** A revision is ready once a replica of it has answered its readiness probe (never merely for being at zero). */
   private isReady(rkey: string): boolean {
-    if (this.proven.has(rkey)) return true;
+    return this.proven.has(rkey);
+  }
+
+  /** A replica of a revision exited before it was ever ready: count it, and fail the revision at its limit. */
+  private onStartFailed(rkey: string, reason: string): void {
+    const start = this.starting.get(rkey);
+    if (!start || this.proven.has(rkey)) return;
+    const failure = startFailed(start, reason);
+    if (failure !== null) {
+      void this.failRevision(rkey, failure);
+      return;
+    }
     const rev = this.revisions.get(rkey);
-    return rev !== undefined && rev.autoscaling.initialScale === 0 && rev.autoscaling.minReplicas === 0;
+    const rec = rev && this.services.get(`${rev.namespace}/${rev.service}`);
+    if (!rev || !rec) return;
+    rec.resourceVersion = ++this.resourceVersion;
+    this.d.onChange?.(rev.namespace, rev.service);
+  }
+
+  /** Every tick: revisions that were asked for replicas and are still not ready past their progress deadline fail. */
+  async checkStarts(): Promise<void> {
+    const now = this.d.clock.now();
+    for (const [rkey, start] of this.starting) {
+      if (this.parked.has(rkey)) {
+        // No route reaches it, so nothing asks it to start: its deadline starts over if it is routed again.
+        start.askedAt = null;
+        continue;
+      }
+      // The backend's desired count: cheap, and the same in both modes (the autoscaler writes it).
+      const asked = this.d.backend.counts(rkey).desired > 0;
+      const failure = progressCheck(start, now, asked);
+      if (failure !== null) await this.failRevision(rkey, failure);
+    }
+  }
+
+  /**
+   * Marks a revision failed: it stops being started (the autoscaler forgets it and the backend goes to zero),
+   * requests held for it get 503 now, and requests pinned to it later get 503 at once (the snapshot says so).
+   */
+  private async failRevision(rkey: string, reason: string): Promise<void> {
+    const rev = this.revisions.get(rkey);
+    if (!rev || this.failed.has(rkey) || this.proven.has(rkey)) return;
+    this.starting.delete(rkey);
+    this.failed.set(rkey, reason);
+    const message = failedMessage(rev.name, reason);
+    this.d.autoscaler.unregister(rkey);
+    this.d.activator.failRevision?.(rkey, message);
+    this.d.logger.warn({ revision: rkey, reason }, 'revision failed');
+    const rec = this.services.get(`${rev.namespace}/${rev.service}`);
+    if (rec) {
+      this.event(rec, 'Warning', 'RevisionFailed', message);
+      // A rollout of this revision ends here: rolled back, as a failed gate would.
+      if (rec.rollout?.revision === rev.name && rec.rollout.phase === 'Progressing')
+        rec.rollout = { ...rec.rollout, phase: 'RolledBack', message };
+      this.reconcileTraffic(rec);
+      rec.resourceVersion = ++this.resourceVersion;
+    }
+    this.publish();
+    try {
+      await this.d.backend.scale(rkey, 0);
+    } catch (err) {
+      this.d.logger.warn({ revision: rkey, err: err instanceof Error ? err.message : String(err) }, 'could not stop a failed revision');
+    }
+    this.d.onChange?.(rev.namespace, rev.service);
+  }
+
+  /** What the autoscaler is told of a revision: unrouted ones at minimum 0, unproven new ones at least 1. */
+  private scaledAs(rev: Revision): Revision {
+    const key = revisionKey(rev);
+    const a = rev.autoscaling;
+    if (this.parked.has(key)) return a.minReplicas > 0 ? { ...rev, autoscaling: { ...a, minReplicas: 0 } } : rev;
+    if (this.starting.get(key)?.floor && a.minReplicas < 1) return { ...rev, autoscaling: { ...a, minReplicas: 1 } };
+    return rev;
   }
 
   private latestReady(rec: ServiceRecord): string | null {
@@ -496,15 +587,10 @@ export class Controller {
       const rev = this.revisions.get(key);
       if (!rev) continue;
       const park = !routed.has(name);
-      if (park === this.parked.has(key)) continue;
-      if (park) {
-        this.parked.add(key);
-        if (rev.autoscaling.minReplicas > 0)
-          await this.d.autoscaler.register({ ...rev, autoscaling: { ...rev.autoscaling, minReplicas: 0 } });
-      } else {
-        this.parked.delete(key);
-        await this.d.autoscaler.register(rev);
-      }
+      if (park === this.parked.has(key) || this.failed.has(key)) continue;
+      if (park) this.parked.add(key);
+      else this.parked.delete(key);
+      await this.d.autoscaler.register(this.scaledAs(rev));
     }
     const keep = this.d.revisionHistoryLimit ?? 5;
     const protectedNames = new Set([...routed, rec.latestRolledout, rec.previousRolledout, rec.rollout?.stable]);
@@ -527,7 +613,8 @@ export class Controller {
     this.d.outcomes?.forget?.(rkey);
     this.revisions.delete(rkey);
     this.proven.delete(rkey);
-    this.failures.delete(rkey);
+    this.starting.delete(rkey);
+    this.failed.delete(rkey);
     this.parked.delete(rkey);
     await this.d.backend.remove(rkey);
   }
@@ -575,7 +662,8 @@ export class Controller {
       for (const revName of rec.revisions) {
         const rev = this.revisions.get(`${ns}/${revName}`);
         if (!rev) continue;
-        views.set(revisionKey(rev), revisionView(rev));
+        const failed = this.failed.get(revisionKey(rev));
+        views.set(revisionKey(rev), revisionView(rev, failed === undefined ? null : failedMessage(rev.name, failed)));
       }
     }
     return { routes: buildRouteTable(routes, this.d.domain, ++this.routesVersion), revisions: views };
@@ -594,11 +682,14 @@ export class Controller {
     const latestCreated = rec.revisions[rec.revisions.length - 1] ?? null;
     const latestReady = this.latestReady(rec);
     const now = new Date(this.d.clock.now()).toISOString();
+    const start = latestCreated ? this.starting.get(`${ns}/${latestCreated}`) : undefined;
     const conditions = serviceConditions({
       service: `${ns}/${name}`,
       latestCreated,
       latestReady,
-      failure: latestCreated ? this.failures.get(`${ns}/${latestCreated}`) : undefined,
+      failure: latestCreated ? this.failed.get(`${ns}/${latestCreated}`) : undefined,
+      starting: start ? startProgress(start) : null,
+      waitsAtZero: start !== undefined && start.askedAt === null && !start.floor && latestReady === null,
       holdReason: rec.holdReason,
       routed: rec.traffic.length > 0,
       rollout: rec.rollout,
@@ -620,6 +711,7 @@ export class Controller {
         name: revName,
         createdAt: rev?.createdAt ?? null,
         ready: this.isReady(`${ns}/${revName}`),
+        ...(this.failed.has(`${ns}/${revName}`) ? { failed: this.failed.get(`${ns}/${revName}`) } : {}),
         trafficPercent: routedNow.get(revName)?.percent ?? 0,
         tags: routedNow.get(revName)?.tags ?? [],
         desiredReplicas: s?.desiredReplicas ?? 0,
@@ -699,6 +791,11 @@ function stickyOf(annotations: Record<string, string>): { sticky?: { header?: st
 
 function describeTraffic(traffic: readonly TrafficEntry[]): string {
   return traffic.map((t) => `${t.revisionName}=${t.percent}%${t.tag ? ` (tag ${t.tag})` : ''}`).join(', ') || 'no traffic';
+}
+
+/** What clients and status are told about a failed revision. */
+function failedMessage(revision: string, reason: string): string {
+  return `revision ${revision} failed to become ready: ${reason}`;
 }
 
 function generationOf(revName: string): number {

@@ -13,10 +13,12 @@ export interface RevisionView {
   modelName: string;
   /** Name the runtime serves; paths are rewritten when it differs. */
   runtimeModelName: string;
+  /** Set when the revision could not become ready: requests for it are answered 503 with this message at once. */
+  failed: string | null;
 }
 
-/** The data plane's view of a revision. */
-export function revisionView(rev: Revision): RevisionView {
+/** The data plane's view of a revision (`failed`: why it could not become ready, if it could not). */
+export function revisionView(rev: Revision, failed: string | null = null): RevisionView {
   return {
     key: revisionKey(rev),
     namespace: rev.namespace,
@@ -25,6 +27,7 @@ export function revisionView(rev: Revision): RevisionView {
     timeoutMs: rev.timeoutSeconds * 1000,
     modelName: rev.modelName,
     runtimeModelName: rev.runtimeModelName,
+    failed,
   };
 }
 

@@ -99,6 +99,11 @@ export class Gateway {
       writeError(res, 503, `revision ${target.revisionName} is not available`);
       return;
     }
+    if (rev.failed !== null) {
+      this.d.metrics.unroutedTotal.inc({ reason: 'revision_failed' });
+      writeError(res, 503, rev.failed);
+      return;
+    }
     return this.serve(req, res, rev, rewritePath(match.path, rev));
   }
 

@@ -23,7 +23,13 @@ export type EndpointEvent =
   /** The replica is being stopped: send it no new requests; in-flight ones may finish. */
   | { type: 'draining'; endpoint: Endpoint }
   /** The replica is gone (stopped or crashed). */
-  | { type: 'removed'; endpoint: Endpoint; reason: string };
+  | { type: 'removed'; endpoint: Endpoint; reason: string }
+  /**
+   * A replica exited (or was killed at its start-up timeout) before it was ever ready. It was never announced,
+   * so data-plane consumers have nothing to forget; the controller counts it against the revision's start.
+   * `endpoint` names where the replica would have listened.
+   */
+  | { type: 'start-failed'; endpoint: Endpoint; reason: string };
 
 export interface ReplicaCounts {
   desired: number;

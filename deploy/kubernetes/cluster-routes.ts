@@ -9,7 +9,7 @@ import type { Dispatch } from '../controller.js';
 import { watchRevisions } from './revision-watch.js';
 import { resilientInformer, type ResilientInformer } from './watch.js';
 
-type IsvcObject = KubernetesObject & { status?: { components?: { predictor?: { traffic?: unknown } } } };
+type IsvcObject = KubernetesObject & { status?: { components?: { predictor?: { traffic?: unknown; latestCreatedRevision?: unknown } } } };
 
 interface TrafficEntry {
   revisionName: string;
@@ -65,7 +65,13 @@ export class ClusterRoutes {
         upsert: (obj) => {
           const ns = obj.metadata?.namespace ?? 'default';
           const name = obj.metadata?.name ?? '';
-          const traffic = (obj.status?.components?.predictor?.traffic ?? []) as TrafficEntry[];
+          const predictor = obj.status?.components?.predictor;
+          const resolved = (predictor?.traffic ?? []) as TrafficEntry[];
+          // Before any revision is ready status has no traffic; route to the latest created, so requests are held
+          // while it starts (as in embedded mode).
+          const latest = predictor?.latestCreatedRevision;
+          const traffic: TrafficEntry[] =
+            resolved.length === 0 && typeof latest === 'string' ? [{ revisionName: latest, percent: 100, latestRevision: true }] : resolved;
           const key = `${ns}/${name}`;
           // Status is rewritten often (replica counts); the route only changes with the traffic assignment.
           const signature = JSON.stringify(traffic);

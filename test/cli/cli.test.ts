@@ -102,19 +102,32 @@ describe('sluice apply / get / delete against a running server', () => {
     const again = await sluice(['apply', '-f', file, '--server', s.adminUrl]);
     expect(again.stdout).toBe('inferenceservice.serving.kserve.io/iris configured\n');
 
+    // A first revision at initial-scale 0 has never run: it is not ready yet (it starts on the first request).
     const table = await sluice(['get', 'isvc', '--server', s.adminUrl]);
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+URL\s+READY\s+PREV\s+LATEST\s+LATESTREVISION\s+REPLICAS\s+AGE$/);
-    expect(lines[1]).toMatch(/^iris\s+http:\/\/iris\.default\.example\.com:\d+\s+True\s+100\s+iris-predictor-00001\s+0\/0\s+\d+s$/);
+    expect(lines[1]).toMatch(/^iris\s+http:\/\/iris\.default\.example\.com:\d+\s+Unknown\s+iris-predictor-00001\s+0\/0\s+\d+s$/);
 
     const json = await sluice(['get', 'isvc', 'iris', '-o', 'json', '--server', s.adminUrl]);
     const obj = JSON.parse(json.stdout);
-    expect(obj.status.components.predictor).toMatchObject({
+    expect(obj.status.components.predictor).toMatchObject({ latestCreatedRevision: 'iris-predictor-00001', traffic: [] });
+    expect(obj.status.components.predictor.latestReadyRevision).toBeUndefined();
+    expect(obj.status.conditions).toContainEqual(
+      expect.objectContaining({ type: 'Ready', status: 'Unknown', message: expect.stringMatching(/it starts on the first request \(initial-scale 0\)/) }),
+    );
+    expect(obj.status.revisions[0]).toMatchObject({ name: 'iris-predictor-00001', desiredReplicas: 0, readyReplicas: 0, trafficPercent: 100 });
+
+    // The first request starts it; once it has been ready the service is Ready with its traffic.
+    const res = await fetch(`${s.dataUrl}/v1/models/iris:predict`, { method: 'POST', body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
+    expect(res.status).toBe(200);
+    const after = await sluice(['get', 'isvc', '--server', s.adminUrl]);
+    expect(after.stdout.trim().split('\n')[1]).toMatch(/^iris\s+http:\/\/iris\.default\.example\.com:\d+\s+True\s+100\s+iris-predictor-00001\s+1\/1\s+\d+s$/);
+    const json2 = JSON.parse((await sluice(['get', 'isvc', 'iris', '-o', 'json', '--server', s.adminUrl])).stdout);
+    expect(json2.status.components.predictor).toMatchObject({
       latestCreatedRevision: 'iris-predictor-00001',
       latestReadyRevision: 'iris-predictor-00001',
       traffic: [{ revisionName: 'iris-predictor-00001', percent: 100, latestRevision: true }],
     });
-    expect(obj.status.revisions[0]).toMatchObject({ name: 'iris-predictor-00001', desiredReplicas: 0, readyReplicas: 0 });
 
     const del = await sluice(['delete', 'isvc', 'iris', '--server', s.adminUrl]);
     expect(del.stdout).toBe('inferenceservice.serving.kserve.io "iris" deleted\n');

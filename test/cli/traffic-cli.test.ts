@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
 import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { SLUICE_ROOT } from '../support/paths.js';
+import { waitUntil } from '../support/wait.js';
 
 const run = promisify(execFile);
 const CLI = join(SLUICE_ROOT, 'dist', 'cli', 'main.js');
@@ -26,16 +27,20 @@ async function sluice(args: string[]): Promise<{ code: number; stdout: string; s
 describe('sluice traffic / promote / rollback / revisions against a running server', () => {
   let s: Embedded;
   const at = (): string[] => ['--server', s.adminUrl];
-  // Revisions that start at zero count as ready without replicas: no child processes needed here.
-  const zero = { 'autoscaling.knative.dev/initial-scale': '0' };
+  const latestReady = async (): Promise<string | undefined> => {
+    const r = await fetch(`${s.adminUrl}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/walk`);
+    return ((await r.json()) as { status?: { components?: { predictor?: { latestReadyRevision?: string } } } }).status?.components?.predictor?.latestReadyRevision;
+  };
 
   beforeAll(async () => {
     s = await startTestSluice(configFolder({}));
     const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+    // Traffic moves to a revision only once it has been ready: each one starts a replica at apply; wait for it.
     for (const [i, label] of ['v1', 'v2'].entries()) {
       const file = join(dir, `walk-${i}.yaml`);
-      writeFileSync(file, demoService('walk', { annotations: zero, env: { SLUICE_DEMO_LABEL: label } }));
+      writeFileSync(file, demoService('walk', { env: { SLUICE_DEMO_LABEL: label } }));
       expect((await sluice(['apply', '-f', file, ...at()])).code).toBe(0);
+      await waitUntil(`${label} ready`, async () => (await latestReady()) === [R1, R2][i], 20_000, 50);
     }
   });
   afterAll(async () => {
@@ -57,8 +62,9 @@ describe('sluice traffic / promote / rollback / revisions against a running serv
     const table = await sluice(['revisions', 'walk', ...at()]);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^REVISION\s+TRAFFIC\s+TAGS\s+READY\s+ROLLOUT\s+CREATED$/);
-    expect(lines[1]).toMatch(new RegExp(`^${R2}\\s+10%\\s+-\\s+0/0\\s+rolled-out\\s+\\d+s$`));
-    expect(lines[2]).toMatch(new RegExp(`^${R1}\\s+90%\\s+old\\s+0/0\\s+previous\\s+\\d+s$`));
+    // Both were started once and keep their replica until idle past the stable window and grace.
+    expect(lines[1]).toMatch(new RegExp(`^${R2}\\s+10%\\s+-\\s+1/1\\s+rolled-out\\s+\\d+s$`));
+    expect(lines[2]).toMatch(new RegExp(`^${R1}\\s+90%\\s+old\\s+1/1\\s+previous\\s+\\d+s$`));
 
     const back = await sluice(['rollback', 'walk', ...at()]);
     expect(back.stdout).toBe(`inferenceservice.serving.kserve.io/walk traffic: ${R2}=0%, ${R1}=100% (tag prev), ${R1}=0% (tag old)\n`);

@@ -43,9 +43,9 @@ export class FakeBackend implements Backend {
     this.emit({ type: 'ready', endpoint: ep });
     return ep;
   }
-  /** A replica that never became ready went away. */
+  /** A replica that never became ready went away (the local backend's `start-failed`). */
   fail(key: string, reason: string): void {
-    this.emit({ type: 'removed', endpoint: { id: `${key}#${++this.seq}`, revisionKey: key, url: 'http://127.0.0.1:1', capacity: 0 }, reason });
+    this.emit({ type: 'start-failed', endpoint: { id: `${key}#${++this.seq}`, revisionKey: key, url: 'http://127.0.0.1:1', capacity: 0 }, reason });
   }
   private emit(e: EndpointEvent): void {
     for (const l of this.listeners) l(e);

@@ -38,6 +38,8 @@ describe('renderRevision', () => {
     expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 0 } })).spec!.replicas).toBe(0);
     expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 9 } })).spec!.replicas).toBe(3);
     expect(renderDeployment(sampleRevision({ autoscaling: { ...base, initialScale: 0, minReplicas: 2 } })).spec!.replicas).toBe(2);
+    // Every later revision starts one replica to prove itself ready before traffic moves to it.
+    expect(renderDeployment(sampleRevision({ generation: 2, name: 'iris-predictor-00002', autoscaling: { ...base, initialScale: 0 } })).spec!.replicas).toBe(1);
     const carried = JSON.parse(d.metadata!.annotations!['serving.sluice.dev/revision-spec']!);
     expect(carried.name).toBe('iris-predictor-00001');
     const c = d.spec!.template.spec!.containers[0]!;

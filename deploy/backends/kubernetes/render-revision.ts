@@ -57,10 +57,14 @@ function stringMap(v: unknown): Record<string, string> {
   return out;
 }
 
-/** Replicas a new revision's Deployment is created with: initial scale clamped to [min, max]. */
+/**
+ * Replicas a new revision's Deployment is created with: initial scale clamped to [min, max]. Every revision
+ * after a service's first starts at least one replica whatever its initial scale, so it can prove itself ready
+ * before traffic moves to it (docs/traffic.md, "When traffic moves").
+ */
 export function initialReplicas(revision: Revision): number {
   const a = revision.autoscaling;
-  const initial = a.initialScale ?? 1;
+  const initial = revision.generation > 1 ? Math.max(1, a.initialScale ?? 1) : (a.initialScale ?? 1);
   const max = a.maxReplicas > 0 ? a.maxReplicas : Infinity;
   return Math.min(max, Math.max(a.minReplicas, initial));
 }

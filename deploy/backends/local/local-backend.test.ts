@@ -174,7 +174,8 @@ describe('LocalBackend with the demo runtime', () => {
     const [second] = await waitUntil('a second process', () => (backend.pids().length === 1 && backend.pids()[0] !== first ? backend.pids() : false), 10_000);
     expect(second).not.toBe(first);
     expect(backend.counts(key)).toMatchObject({ desired: 1, starting: 1, ready: 0 });
-    expect(events).toEqual([]);
+    // Never announced (no ready/draining/removed); the controller is told it failed to start.
+    expect(events).toEqual([expect.objectContaining({ type: 'start-failed', reason: 'not ready within 1s; killed by SIGKILL' })]);
   });
 });
 
@@ -223,7 +224,18 @@ describe('LocalBackend with scripted runtimes', () => {
     const [first, second] = entries.filter((e) => e.msg === 'replica failed');
     expect(first!.obj).toMatchObject({ reason: 'crashed: could not start: spawn /no/such/runtime ENOENT', failures: 1, restartInMs: 100 });
     expect(second!.obj).toMatchObject({ failures: 2, restartInMs: 200 });
-    expect(events).toEqual([]);
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    for (const e of events) expect(e).toMatchObject({ type: 'start-failed', reason: 'could not start: spawn /no/such/runtime ENOENT' });
+  });
+
+  it('says why a replica exited before ready, with the last line it wrote to stderr', async () => {
+    const { backend, events } = makeBackend({ restartBackoff: { initialMs: 60_000 } });
+    const rev = demoRevision({ recipe: { command: '{{node}}', args: ['--no-such-flag', '-e', '0'], readinessPath: '/' } });
+    await backend.apply(rev);
+    await backend.scale(revisionKey(rev), 1);
+    const failed = await waitUntil('start-failed', () => events.find((e) => e.type === 'start-failed'), 10_000);
+    expect(failed).toMatchObject({ endpoint: { revisionKey: revisionKey(rev) }, reason: `exited with code 9: ${process.execPath}: bad option: --no-such-flag` });
+    expect(events.filter((e) => e.type !== 'start-failed')).toEqual([]);
   });
 
   it('retries at once on another port when the runtime reports EADDRINUSE, then backs off', async () => {

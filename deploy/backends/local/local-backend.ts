@@ -449,6 +449,11 @@ export class LocalBackend implements Backend {
     } else {
       const reason = replica.failure ? `${replica.failure}; ${how}` : `crashed: ${how}`;
       if (replica.endpoint) this.emit({ type: 'removed', endpoint: replica.endpoint, reason });
+      else if (!exit.portInUse && replica.proc) {
+        const said = replica.proc.lastErrorLine;
+        const endpoint: Endpoint = { id: replica.id, revisionKey: state.key, url: replica.proc.url, capacity: state.revision.containerConcurrency };
+        this.emit({ type: 'start-failed', endpoint, reason: `${replica.failure ? `${replica.failure}; ` : ''}${how}${said ? `: ${said}` : ''}` });
+      }
       if (exit.portInUse && replica.endpoint === null && state.portRaces < MAX_PORT_RACES) {
         state.portRaces++;
         this.logger.warn({ replica: replica.id }, 'port taken before the replica could bind it; retrying on another port');

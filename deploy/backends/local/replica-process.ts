@@ -78,6 +78,7 @@ export class ReplicaProcess {
   private stopping = false;
   private exitInfo: ReplicaExit | null = null;
   private portInUse = false;
+  private lastStderr: string | null = null;
   private readonly exitWaiters: Array<(e: ReplicaExit) => void> = [];
 
   constructor(
@@ -105,6 +106,11 @@ export class ReplicaProcess {
     return this.exitInfo !== null;
   }
 
+  /** The last line the child wrote to stderr (cut to 200 characters), e.g. why it could not start. */
+  get lastErrorLine(): string | null {
+    return this.lastStderr;
+  }
+
   /** Spawns the child and starts probing. stdin stays an open pipe: runtimes may watch it to notice our death. */
   start(): void {
     const { launch, logger, clock } = this.opts;
@@ -119,6 +125,7 @@ export class ReplicaProcess {
     child.stdin?.on('error', () => undefined);
     const forward = (stream: 'stdout' | 'stderr') => (line: string) => {
       if (!this.ready && line.includes('EADDRINUSE')) this.portInUse = true;
+      if (stream === 'stderr' && line.trim() !== '') this.lastStderr = line.length > 200 ? `${line.slice(0, 200)}…` : line;
       if (stream === 'stderr') logger.warn({ replica: this.id, pid: child.pid, stream }, line);
       else logger.info({ replica: this.id, pid: child.pid, stream }, line);
       // Runtimes usually say so when they become ready: look now rather than at the next period.
@@ -131,7 +138,19 @@ export class ReplicaProcess {
       if (child.pid === undefined) this.finish({ code: null, signal: null, spawnError: err.message, portInUse: false });
       else logger.warn({ replica: this.id, err: err.message }, 'replica process error');
     });
-    child.once('exit', (code, signal) => this.finish({ code, signal, spawnError: null, portInUse: this.portInUse }));
+    child.once('exit', (code, signal) => {
+      const finish = (): void => this.finish({ code, signal, spawnError: null, portInUse: this.portInUse });
+      // A replica that dies while starting usually says why on stderr, which may still be in the pipe: read it
+      // to its end first (bounded: a forked grandchild could hold the pipe open).
+      const err = child.stderr;
+      if (this.ready || this.stopping || !err || err.readableEnded || err.destroyed) return finish();
+      const cap = setTimeout(finish, 200);
+      cap.unref();
+      err.once('end', () => {
+        clearTimeout(cap);
+        finish();
+      });
+    });
     this.startupTimer = clock.setTimeout(() => {
       this.startupTimer = null;
       if (!this.ready && !this.exited) this.callbacks.onStartupTimeout();
