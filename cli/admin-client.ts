@@ -6,8 +6,8 @@ export interface AdminClientCredentials {
   hint?: string;
 }
 
-/** Errors of a connection that was never made: the server is not there. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Errors of a connection that was made and then broke: something answered, so "cannot reach" would mislead. */
+const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** A small client of the admin API (the Kubernetes REST shape), used by the CLI. Sends the bearer token if it has one. */
 export class AdminClient {
@@ -63,9 +63,9 @@ export class AdminClient {
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause ?? err;
       const code = (cause as { code?: unknown }).code;
-      if (typeof code === 'string' && UNREACHABLE.has(code))
-        throw new Error(`cannot reach the Sluice admin API at ${this.base} (is \`sluice serve\` running? set --server or SLUICE_SERVER): ${errorMessage(cause)}`);
-      throw new Error(`the connection to the Sluice admin API at ${this.base} broke before it answered ${method} ${url}: ${errorMessage(cause)}`);
+      if (typeof code === 'string' && BROKEN.has(code))
+        throw new Error(`the connection to the Sluice admin API at ${this.base} broke before it answered ${method} ${url}: ${errorMessage(cause)}`);
+      throw new Error(`cannot reach the Sluice admin API at ${this.base} (is \`sluice serve\` running? set --server or SLUICE_SERVER): ${errorMessage(cause)}`);
     }
     const text = await res.text();
     let obj: Record<string, unknown> = {};

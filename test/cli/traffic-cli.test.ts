@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
-import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { cliTarget, configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { SLUICE_ROOT } from '../support/paths.js';
 
 const run = promisify(execFile);
@@ -25,7 +25,7 @@ async function sluice(args: string[]): Promise<{ code: number; stdout: string; s
 
 describe('sluice traffic / promote / rollback / revisions against a running server', () => {
   let s: Embedded;
-  const at = (): string[] => ['--server', s.adminUrl];
+  const at = (): string[] => cliTarget(s);
   // Revisions that start at zero count as ready without replicas: no child processes needed here.
   const zero = { 'autoscaling.knative.dev/initial-scale': '0' };
 
