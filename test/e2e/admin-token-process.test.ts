@@ -70,13 +70,17 @@ describe('the admin token of sluice serve', () => {
   it('refuses to start with --admin-host 0.0.0.0 and no --admin-token, saying why', async () => {
     const stateDir = join(mkdtempSync(join(tmpdir(), 'sluice-state-')), 'state');
     const s = await serve(['--admin-host', '0.0.0.0', '--state-dir', stateDir]);
-    const code = await s.exited;
-    expect(code).toBe(1);
-    expect(s.stderr()).toMatch(/^error: --admin-host 0\.0\.0\.0 would let other machines reach the admin API, and whoever can apply an InferenceService runs processes as this user; so an explicit token is required: set --admin-token or SLUICE_ADMIN_TOKEN/);
-    expect(s.stderr()).toMatch(/docs\/security\.md/);
-    // Nothing was started or written.
-    expect(existsSync(stateDir)).toBe(false);
-    expect(await fetch(`http://127.0.0.1:${s.admin}/healthz`).catch(() => null)).toBeNull();
+    try {
+      const code = await Promise.race([s.exited, new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 30_000))]);
+      expect(code).toBe(1);
+      expect(s.stderr()).toMatch(/^error: --admin-host 0\.0\.0\.0 would let other machines reach the admin API, and whoever can apply an InferenceService runs processes as this user; so an explicit token is required: set --admin-token or SLUICE_ADMIN_TOKEN/);
+      expect(s.stderr()).toMatch(/docs\/security\.md/);
+      // Nothing was started or written.
+      expect(existsSync(stateDir)).toBe(false);
+      expect(await fetch(`http://127.0.0.1:${s.admin}/healthz`).catch(() => null)).toBeNull();
+    } finally {
+      await s.stop();
+    }
   });
 
   it('with an explicit token off loopback it starts, writes no token file, and the CLI uses SLUICE_ADMIN_TOKEN', async () => {
