@@ -128,6 +128,8 @@ describe('the admin API is closed to all but holders of its token', () => {
     expect(s.controller.get('default', 't')).toBeNull();
     const right = await raw(api(), 'POST', { ...json, authorization: bearer() }, spec('t'));
     expect(right.status).toBe(201);
+    // An accepted request keeps its keep-alive connection; only refusals before the body was read close it.
+    expect(right.closed).toBe(false);
     expect(s.controller.get('default', 't')).not.toBeNull();
     expect((await raw(`${s.adminUrl}/healthz`, 'GET', { host: host() })).status).toBe(200);
     expect((await raw(`${s.adminUrl}/readyz`, 'GET', { host: 'attacker.example' })).status).toBe(200);
@@ -142,6 +144,22 @@ describe('the admin API is closed to all but holders of its token', () => {
     // A page on another local port is another origin.
     expect((await raw(api(), 'GET', { host: `localhost:${port}`, origin: 'http://localhost:3000', authorization: bearer() })).status).toBe(403);
     expect((await raw(api(), 'GET', { host: `localhost:${port}`, origin: `http://localhost:${port}`, authorization: bearer() })).status).toBe(200);
+  });
+
+  it('answers to a DNS name only once adminAllowedHosts names it', async () => {
+    const other = await startTestSluice(null, { adminAllowedHosts: 'sluice.internal' });
+    try {
+      const p = new URL(other.adminUrl).port;
+      const url = `${other.adminUrl}${COLLECTION}`;
+      const auth = { authorization: `Bearer ${other.adminToken}` };
+      expect((await raw(url, 'GET', { ...auth, host: `sluice.internal:${p}` })).status).toBe(200);
+      expect((await raw(url, 'GET', { ...auth, host: `Sluice.Internal` })).status).toBe(200);
+      expect((await raw(url, 'GET', { ...auth, host: `other.internal:${p}` })).status).toBe(403);
+      // The first instance does not know the name.
+      expect((await raw(api(), 'GET', { authorization: bearer(), host: `sluice.internal:${port}` })).status).toBe(403);
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers a body over the limit with 413 naming it, without reading it, and closes the connection', async () => {
