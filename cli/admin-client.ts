@@ -1,8 +1,20 @@
 import { errorMessage } from '../core/errors.js';
 
-/** A small client of the admin API (the Kubernetes REST shape), used by the CLI. */
+/** A token to send, and what to tell the user when the server refuses it (401). */
+export interface AdminClientCredentials {
+  token: string | null;
+  hint?: string;
+}
+
+/** Errors of a connection that was made and then broke: something answered, so "cannot reach" would mislead. */
+const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** A small client of the admin API (the Kubernetes REST shape), used by the CLI. Sends the bearer token if it has one. */
 export class AdminClient {
-  constructor(private readonly base: string) {}
+  constructor(
+    private readonly base: string,
+    private readonly credentials: AdminClientCredentials = { token: null },
+  ) {}
 
   private collection(ns: string): string {
     return `${this.base}/apis/serving.kserve.io/v1beta1/namespaces/${encodeURIComponent(ns)}/inferenceservices`;
@@ -43,14 +55,17 @@ export class AdminClient {
 
   private async callWithStatus(method: string, url: string, body?: unknown): Promise<{ status: number; object: Record<string, unknown> }> {
     let res: Response;
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.credentials.token) headers.authorization = `Bearer ${this.credentials.token}`;
     try {
-      res = await fetch(url, {
-        method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
-      throw new Error(`cannot reach the Sluice admin API at ${this.base} (is \`sluice serve\` running? set --server or SLUICE_SERVER): ${errorMessage((err as { cause?: unknown }).cause ?? err)}`);
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      const code = (cause as { code?: unknown }).code;
+      if (typeof code === 'string' && BROKEN.has(code))
+        throw new Error(`the connection to the Sluice admin API at ${this.base} broke before it answered ${method} ${url}: ${errorMessage(cause)}`);
+      throw new Error(`cannot reach the Sluice admin API at ${this.base} (is \`sluice serve\` running? set --server or SLUICE_SERVER): ${errorMessage(cause)}`);
     }
     const text = await res.text();
     let obj: Record<string, unknown> = {};
@@ -59,7 +74,11 @@ export class AdminClient {
     } catch {
       obj = { message: text };
     }
-    if (!res.ok) throw new Error(typeof obj.message === 'string' ? obj.message : `${method} ${url}: HTTP ${res.status}`);
+    if (!res.ok) {
+      const said = typeof obj.message === 'string' ? obj.message : `${method} ${url}: HTTP ${res.status}`;
+      if (res.status === 401) throw new Error(`${said} (HTTP 401 from ${this.base}): ${this.credentials.hint ?? 'pass --token or set SLUICE_ADMIN_TOKEN'}`);
+      throw new Error(said);
+    }
     return { status: res.status, object: obj };
   }
 }

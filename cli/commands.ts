@@ -7,15 +7,13 @@ import { runSimulateCommand } from './simulate.js';
 import { parseManifests, type ParsedObject } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
 import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue, type RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
-import { AdminClient } from './admin-client.js';
+import { adminClientFor, type AdminTarget } from './admin-credentials.js';
 import { age, checkFormat, printObjects, table } from './output.js';
 
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
 }
-
-export const DEFAULT_SERVER = process.env.SLUICE_SERVER ?? 'http://127.0.0.1:8081';
 
 async function readInput(file: string): Promise<string> {
   if (file === '-') {
@@ -36,7 +34,7 @@ async function readInput(file: string): Promise<string> {
  */
 export async function applyCommand(
   io: Io,
-  o: { file: string; dryRun?: boolean; output?: string; server?: string; runtimes?: string[] },
+  o: AdminTarget & { file: string; dryRun?: boolean; output?: string; runtimes?: string[] },
 ): Promise<void> {
   const format = o.output === undefined ? null : checkFormat(o.output, false);
   const objs = parseManifests(await readInput(o.file), o.file);
@@ -57,7 +55,7 @@ export async function applyCommand(
     io.out(printObjects(defaulted, format ?? 'yaml', defaulted.length > 1));
     return;
   }
-  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const client = adminClientFor(o);
   const results: unknown[] = [];
   for (const s of services) {
     const ns = s.object.metadata.namespace ?? 'default';
@@ -97,11 +95,11 @@ export async function getCommand(
   io: Io,
   resource: string,
   name: string | undefined,
-  o: { namespace?: string; allNamespaces?: boolean; output?: string; server?: string },
+  o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string },
 ): Promise<void> {
   checkResource(resource);
   const format = checkFormat(o.output, true);
-  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const client = adminClientFor(o);
   const ns = o.namespace ?? 'default';
   const items = name ? [await client.get(ns, name)] : await client.list(o.allNamespaces ? null : ns);
   if (format !== 'table') {
@@ -136,9 +134,9 @@ export async function getCommand(
   io.out(table(o.allNamespaces ? ['NAMESPACE', ...headers] : headers, rows));
 }
 
-export async function deleteCommand(io: Io, resource: string, name: string, o: { namespace?: string; server?: string }): Promise<void> {
+export async function deleteCommand(io: Io, resource: string, name: string, o: AdminTarget & { namespace?: string }): Promise<void> {
   checkResource(resource);
-  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const client = adminClientFor(o);
   await client.delete(o.namespace ?? 'default', name);
   io.out(`inferenceservice.serving.kserve.io "${name}" deleted\n`);
 }

@@ -13,6 +13,8 @@ import { createLogger, type Logger } from '../core/log.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import { MemoryStore } from '../core/store.js';
 import { createAdminServer } from '../deploy/admin-api.js';
+import { allowedHostNames } from '../deploy/admin-guard.js';
+import { adminTokenFor, checkAdminExposure } from './admin-token.js';
 import type { Backend } from '../deploy/backends/backend.js';
 import { LocalBackend } from '../deploy/backends/local/local-backend.js';
 import { ConfigFolder } from '../deploy/config-folder.js';
@@ -43,6 +45,8 @@ export interface Embedded {
   metricsUrl: string;
   /** The state directory (absolute), created with owner-only permissions. */
   stateDir: string;
+  /** The bearer token the admin API's `/apis` requests need (generated into `<stateDir>/admin-token` unless explicit). */
+  adminToken: string;
   controller: Controller;
   backend: Backend;
   metrics: SluiceMetrics;
@@ -70,8 +74,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel });
+  checkAdminExposure(cfg);
   const stateDir = resolve(cfg.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const adminToken = adminTokenFor(cfg, stateDir);
+  if (adminToken.replacedReason) logger.warn({ file: adminToken.file }, `admin token replaced by a new one: ${adminToken.replacedReason}`);
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   const store = new MemoryStore();
   const root = sluiceRoot();
@@ -146,7 +153,13 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   activator.startPathUpdates((k) => autoscaler.excessBurstCapacity(k), Math.min(500, cfg.tickSeconds * 1000));
 
   const data = gateway.createServer();
-  const admin = createAdminServer({ controller, logger: logger.child({ role: 'admin' }), ready: () => ready });
+  const admin = createAdminServer({
+    controller,
+    logger: logger.child({ role: 'admin' }),
+    ready: () => ready,
+    access: { token: adminToken.token, allowedHosts: allowedHostNames(cfg.adminHost, cfg.adminAllowedHosts) },
+    maxBodyBytes: cfg.adminMaxBodyBytes,
+  });
   const metricsServer = createMetricsServer(metrics);
   const [dataPort, adminPort, metricsPort] = await Promise.all([
     listen(data, cfg.dataPort, cfg.dataHost),
@@ -163,7 +176,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   // The first forward of a process would otherwise load undici's HTTP/1 client on a cold start's path.
   await forwarder.warmUp();
   ready = true;
-  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort }, 'sluice is serving');
+  // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
+  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -194,6 +208,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     adminUrl: `http://${reachableHost(cfg.adminHost)}:${adminPort}`,
     metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
     stateDir,
+    adminToken: adminToken.token,
     controller,
     backend,
     metrics,

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
+import type { AdminTarget } from './admin-credentials.js';
 import { applyCommand, deleteCommand, getCommand, renderCommand, simulateCommand, type Io } from './commands.js';
 import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from './cluster.js';
 import { startEmbedded } from './embedded.js';
@@ -15,6 +16,14 @@ function int(name: string) {
     if (!Number.isInteger(n)) throw new Error(`${name} must be an integer, got "${v}"`);
     return n;
   };
+}
+
+/** The options of every command that talks to the admin API: where it is, and its token (cli/admin-credentials.ts). */
+function adminOptions(cmd: Command): Command {
+  return cmd
+    .option('-s, --server <url>', 'admin API URL (default $SLUICE_SERVER or http://127.0.0.1:8081)')
+    .option('--token <token>', 'admin token (default $SLUICE_ADMIN_TOKEN, else for a local server the admin-token file in the state directory)')
+    .option('--state-dir <dir>', "the server's state directory, where its admin-token file is (default $SLUICE_STATE_DIR or ./.sluice)");
 }
 
 export function buildProgram(): Command {
@@ -31,7 +40,9 @@ export function buildProgram(): Command {
     .option('--data-port <port>', 'gateway port (default 8080)', int('--data-port'))
     .option('--data-host <host>', 'gateway address (default 0.0.0.0)')
     .option('--admin-port <port>', 'admin API port (default 8081)', int('--admin-port'))
-    .option('--admin-host <host>', 'admin API address (default 127.0.0.1)')
+    .option('--admin-host <host>', 'admin API address (default 127.0.0.1; any other needs --admin-token)')
+    .option('--admin-token <token>', 'admin API bearer token (default $SLUICE_ADMIN_TOKEN, else one generated into <state-dir>/admin-token)')
+    .option('--admin-allowed-hosts <names>', 'host names the admin API also answers to, comma-separated (default $SLUICE_ADMIN_ALLOWED_HOSTS)')
     .option('--metrics-port <port>', 'Prometheus /metrics port (default 9090)', int('--metrics-port'))
     .option('--metrics-host <host>', 'metrics address (default 0.0.0.0)')
     .option('--domain <domain>', 'domain of service hosts <name>.<namespace>.<domain> (default example.com)')
@@ -45,6 +56,8 @@ export function buildProgram(): Command {
         dataHost: o.dataHost,
         adminPort: o.adminPort,
         adminHost: o.adminHost,
+        adminToken: o.adminToken ?? process.env.SLUICE_ADMIN_TOKEN,
+        adminAllowedHosts: o.adminAllowedHosts ?? process.env.SLUICE_ADMIN_ALLOWED_HOSTS,
         metricsPort: o.metricsPort,
         metricsHost: o.metricsHost,
         domain: o.domain,
@@ -72,42 +85,35 @@ export function buildProgram(): Command {
       process.on('SIGINT', () => stop('SIGINT'));
     });
 
-  program
-    .command('apply')
+  adminOptions(program.command('apply'))
     .description('create or replace InferenceServices from a YAML/JSON file')
     .requiredOption('-f, --filename <file>', 'file to apply (- for stdin)')
     .option('--dry-run', 'validate and print the object after defaulting, without a server')
     .option('-o, --output <format>', 'json or yaml')
     .option('--runtimes <dir...>', 'extra folders of ServingRuntimes for --dry-run')
-    .option('-s, --server <url>', 'admin API URL (default $SLUICE_SERVER or http://127.0.0.1:8081)')
-    .action((o: { filename: string; dryRun?: boolean; output?: string; server?: string; runtimes?: string[] }) =>
-      applyCommand(io, { file: o.filename, dryRun: o.dryRun, output: o.output, server: o.server, runtimes: o.runtimes }),
+    .action((o: AdminTarget & { filename: string; dryRun?: boolean; output?: string; runtimes?: string[] }) =>
+      applyCommand(io, { ...o, file: o.filename }),
     );
 
-  program
-    .command('get')
+  adminOptions(program.command('get'))
     .description('show InferenceServices')
     .argument('<resource>', 'isvc')
     .argument('[name]', 'one InferenceService')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace')
     .option('-o, --output <format>', 'json or yaml (default: a table)')
-    .option('-s, --server <url>', 'admin API URL')
-    .action((resource: string, name: string | undefined, o: { namespace?: string; allNamespaces?: boolean; output?: string; server?: string }) =>
+    .action((resource: string, name: string | undefined, o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string }) =>
       getCommand(io, resource, name, o),
     );
 
-  program
-    .command('delete')
+  adminOptions(program.command('delete'))
     .description('delete an InferenceService and its revisions')
     .argument('<resource>', 'isvc')
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('-s, --server <url>', 'admin API URL')
-    .action((resource: string, name: string, o: { namespace?: string; server?: string }) => deleteCommand(io, resource, name, o));
+    .action((resource: string, name: string, o: AdminTarget & { namespace?: string }) => deleteCommand(io, resource, name, o));
 
-  program
-    .command('traffic')
+  adminOptions(program.command('traffic'))
     .description('change how traffic splits between revisions (edits the stored spec; see docs/traffic.md)')
     .argument('<name>', 'InferenceService name')
     .option('--to-revisions <splits>', 'explicit split, e.g. iris-predictor-00001=90,iris-predictor-00002=10 (LATEST = latest ready)')
@@ -116,33 +122,26 @@ export function buildProgram(): Command {
     .option('--tag <tag=revision>', 'name a revision with a tag (reachable at <tag>-<name>.<ns>.<domain>, x-sluice-tag, /serving/<ns>/<name>/tags/<tag>/)')
     .option('--remove-tag <tag>', 'remove a tag')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: TrafficFlags & { namespace?: string; server?: string }) => sendTrafficCommand(io, name, commandFromFlags(o), o));
+    .action((name: string, o: TrafficFlags & AdminTarget & { namespace?: string }) => sendTrafficCommand(io, name, commandFromFlags(o), o));
 
-  program
-    .command('promote')
+  adminOptions(program.command('promote'))
     .description('promote the latest revision to 100 % (KServe: remove canaryTrafficPercent; ends a progressive rollout)')
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: { namespace?: string; server?: string }) => sendTrafficCommand(io, name, { op: 'promote' }, o));
+    .action((name: string, o: AdminTarget & { namespace?: string }) => sendTrafficCommand(io, name, { op: 'promote' }, o));
 
-  program
-    .command('rollback')
+  adminOptions(program.command('rollback'))
     .description('send everything back to the last rolled-out revision (KServe: canaryTrafficPercent 0)')
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: { namespace?: string; server?: string }) => sendTrafficCommand(io, name, { op: 'rollback' }, o));
+    .action((name: string, o: AdminTarget & { namespace?: string }) => sendTrafficCommand(io, name, { op: 'rollback' }, o));
 
-  program
-    .command('revisions')
+  adminOptions(program.command('revisions'))
     .description("list an InferenceService's revisions: traffic, tags, replicas, age (-o yaml shows each exact spec)")
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-o, --output <format>', 'json or yaml (default: a table)')
-    .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: { namespace?: string; server?: string; output?: string }) => revisionsCommand(io, name, o));
+    .action((name: string, o: AdminTarget & { namespace?: string; output?: string }) => revisionsCommand(io, name, o));
 
   program
     .command('simulate')

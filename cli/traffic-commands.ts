@@ -1,7 +1,7 @@
 /** `sluice traffic`, `sluice promote`, `sluice rollback`, `sluice revisions`: traffic management from the shell. */
 import type { TrafficCommand } from '../deploy/traffic-commands.js';
-import { AdminClient } from './admin-client.js';
-import { DEFAULT_SERVER, type Io } from './commands.js';
+import { adminClientFor, type AdminTarget } from './admin-credentials.js';
+import type { Io } from './commands.js';
 import { age, checkFormat, printObjects, table } from './output.js';
 
 export interface TrafficFlags {
@@ -12,9 +12,8 @@ export interface TrafficFlags {
   removeTag?: string;
 }
 
-interface Target {
+interface Target extends AdminTarget {
   namespace?: string;
-  server?: string;
 }
 
 /** Reads exactly one traffic operation from the flags. */
@@ -50,7 +49,7 @@ function summary(obj: Obj): string {
 }
 
 export async function sendTrafficCommand(io: Io, name: string, cmd: TrafficCommand, o: Target): Promise<void> {
-  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const client = adminClientFor(o);
   const obj = await client.traffic(o.namespace ?? 'default', name, cmd);
   io.out(`inferenceservice.serving.kserve.io/${name} traffic: ${summary(obj)}\n`);
 }
@@ -58,7 +57,7 @@ export async function sendTrafficCommand(io: Io, name: string, cmd: TrafficComma
 /** `sluice revisions NAME`: revision, traffic %, tags, ready/desired replicas, created. */
 export async function revisionsCommand(io: Io, name: string, o: Target & { output?: string }): Promise<void> {
   const format = checkFormat(o.output, true);
-  const client = new AdminClient(o.server ?? DEFAULT_SERVER);
+  const client = adminClientFor(o);
   const ns = o.namespace ?? 'default';
   if (format !== 'table') {
     io.out(printObjects(await client.revisions(ns, name), format, true));

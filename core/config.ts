@@ -10,6 +10,15 @@ export const SERVE_DEFAULTS = {
   dataPort: 8080,
   adminHost: '127.0.0.1',
   adminPort: 8081,
+  /**
+   * The admin API's bearer token. Empty: \`sluice serve\` makes one and keeps it in \`<stateDir>/admin-token\` (0600),
+   * reused across restarts. Required when adminHost is not loopback. Also \`SLUICE_ADMIN_TOKEN\`; never logged.
+   */
+  adminToken: '',
+  /** Host names (comma-separated, no port) the admin API answers to besides loopback names and its own address. */
+  adminAllowedHosts: '',
+  /** Largest admin request body; larger ones get 413. */
+  adminMaxBodyBytes: 1024 * 1024,
   metricsHost: '0.0.0.0',
   metricsPort: 9090,
   /** Hosts are `<name>.<namespace>.<domain>`. */
@@ -67,6 +76,13 @@ const serveSchema = z
     dataPort: port,
     adminHost: z.string(),
     adminPort: port,
+    adminToken: z
+      .string()
+      .regex(/^$|^[A-Za-z0-9._~+/=-]{16,512}$/, 'must be 16 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (or empty to generate one)'),
+    adminAllowedHosts: z
+      .string()
+      .regex(/^$|^[A-Za-z0-9.-]+(,[A-Za-z0-9.-]+)*$/, 'must be host names separated by commas, without ports, e.g. sluice.internal,admin.example.com'),
+    adminMaxBodyBytes: positive,
     metricsHost: z.string(),
     metricsPort: port,
     domain: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS domain such as example.com'),

@@ -1,19 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { parse as parseYaml } from 'yaml';
 import { parseInferenceService } from '../api/inferenceservice.js';
 import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { parseBody, readBody } from './admin-body.js';
+import { checkAdminRequest, type AdminAccess } from './admin-guard.js';
 import type { Controller } from './controller.js';
 import { parseTrafficCommand } from './traffic-commands.js';
 
 const GROUP_PATHS = ['/apis/serving.kserve.io/v1beta1', '/apis/serving.sluice.dev/v1beta1'];
-const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface AdminApiDeps {
   controller: Controller;
   logger: Logger;
   /** false while starting or shutting down (`/readyz` answers 503). */
   ready: () => boolean;
+  /** The token and host names `/apis` requests are checked against (deploy/admin-guard.ts). */
+  access: AdminAccess;
+  /** Largest request body read; larger ones get 413. */
+  maxBodyBytes: number;
 }
 
 /**
@@ -25,14 +29,22 @@ export interface AdminApiDeps {
  * to-latest, canary, tag, remove-tag, promote, rollback) by editing the predictor's traffic fields in the stored
  * spec — validated like any spec, refused whole on error — and `GET …/<name>/revisions` lists the revisions with
  * the exact spec each was made from.
+ *
+ * `/healthz` and `/readyz` are open; everything else needs the admin token and passes the Host, Origin and
+ * media-type checks of admin-guard.ts. A request with `Expect: 100-continue` gets its `100 Continue` only once
+ * those checks and the declared length pass.
  */
 export function createAdminServer(deps: AdminApiDeps): Server {
-  return createServer((req, res) => {
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     handle(deps, req, res).catch((err: unknown) => {
       if (!(err instanceof ValidationError) && !(err instanceof HttpError)) deps.logger.error({ err }, 'admin API failure');
       statusForError(res, err);
     });
-  });
+  };
+  const server = createServer(serve);
+  // Without this listener Node answers `100 Continue` by itself, before any check could refuse the request.
+  server.on('checkContinue', serve);
+  return server;
 }
 
 async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -40,6 +52,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   const path = url.pathname.replace(/\/+$/, '') || '/';
   if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
   if (path === '/readyz') return deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendStatus(res, 503, 'ServiceUnavailable', 'not ready');
+  checkAdminRequest(req, deps.access);
   const group = GROUP_PATHS.find((g) => path === g || path.startsWith(`${g}/`));
   if (!group) return sendStatus(res, 404, 'NotFound', `no API at ${path}`);
   const rest = path.slice(group.length).split('/').filter(Boolean);
@@ -59,13 +72,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   if (sub !== undefined && !['status', 'traffic', 'revisions'].includes(sub)) return sendStatus(res, 404, 'NotFound', `no subresource ${sub}`);
   if (name !== undefined && sub === 'traffic') {
     if (method !== 'POST') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed on traffic; POST a command`);
-    const text = await readBody(req);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new HttpError(400, `request body is not valid JSON: ${errorMessage(err)}`);
-    }
+    const body = parseBody(await readBody(req, res, deps.maxBodyBytes));
     return sendJson(res, 200, await c.updateTraffic(ns, name, parseTrafficCommand(body)));
   }
   if (name !== undefined && sub === 'revisions') {
@@ -78,7 +85,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   if (name === undefined) {
     if (method === 'GET') return sendJson(res, 200, list(c.list(ns), c.resourceVersionNow));
     if (method !== 'POST') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed on a collection`);
-    const doc = await readObject(req, ns, undefined);
+    const doc = await readObject(deps, req, res, ns, undefined);
     if (c.get(ns, doc.name)) return sendStatus(res, 409, 'AlreadyExists', `inferenceservices "${doc.name}" already exists`);
     const r = await c.apply(doc.object, 'api');
     return sendJson(res, 201, r.object);
@@ -89,7 +96,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
     return obj ? sendJson(res, 200, obj) : sendStatus(res, 404, 'NotFound', `inferenceservices "${name}" not found`);
   }
   if (method === 'PUT') {
-    const doc = await readObject(req, ns, name);
+    const doc = await readObject(deps, req, res, ns, name);
     const current = c.get(ns, name);
     if (current && doc.resourceVersion && doc.resourceVersion !== current.metadata.resourceVersion)
       return sendStatus(res, 409, 'Conflict', `the object has been modified (resourceVersion ${doc.resourceVersion} is not ${current.metadata.resourceVersion}); read it again and retry`);
@@ -106,17 +113,13 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
 }
 
 async function readObject(
+  deps: AdminApiDeps,
   req: IncomingMessage,
+  res: ServerResponse,
   ns: string,
   name: string | undefined,
 ): Promise<{ object: ReturnType<typeof parseInferenceService>['object']; name: string; resourceVersion: string | undefined }> {
-  const text = await readBody(req);
-  let raw: unknown;
-  try {
-    raw = /yaml/.test(req.headers['content-type'] ?? '') ? parseYaml(text) : JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `request body is not valid ${/yaml/.test(req.headers['content-type'] ?? '') ? 'YAML' : 'JSON'}: ${errorMessage(err)}`);
-  }
+  const raw = parseBody(await readBody(req, res, deps.maxBodyBytes));
   let resourceVersion: string | undefined;
   if (raw && typeof raw === 'object' && 'metadata' in raw) {
     const md = (raw as { metadata?: Record<string, unknown> }).metadata;
@@ -134,36 +137,30 @@ async function readObject(
   return { object, name: object.metadata.name, resourceVersion };
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `request body exceeds ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 function list(items: unknown[], rv: number): unknown {
   return { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceServiceList', metadata: { resourceVersion: String(rv) }, items };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/**
+ * Answers; when the request's body has not all arrived (refused before or while reading it), the connection is
+ * closed after the answer, so the rest is never read.
+ */
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  const unread = !res.req.complete;
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(unread ? { connection: 'close' } : {}) });
   res.end(text);
 }
 
 /** A Kubernetes `Status` error; validation errors carry their field paths in `details.causes`. */
-export function sendStatus(res: ServerResponse, code: number, reason: string, message: string, causes?: Array<{ field: string; message: string }>): void {
+export function sendStatus(
+  res: ServerResponse,
+  code: number,
+  reason: string,
+  message: string,
+  causes?: Array<{ field: string; message: string }>,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, code, {
     kind: 'Status',
     apiVersion: 'v1',
@@ -172,14 +169,23 @@ export function sendStatus(res: ServerResponse, code: number, reason: string, me
     reason,
     code,
     ...(causes ? { details: { causes } } : {}),
-  });
+  }, headers);
 }
 
-const REASONS: Record<number, string> = { 404: 'NotFound', 409: 'Conflict', 422: 'Invalid', 507: 'InsufficientStorage' };
+const REASONS: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  422: 'Invalid',
+  507: 'InsufficientStorage',
+};
 
 export function statusForError(res: ServerResponse, err: unknown): void {
   if (err instanceof ValidationError)
     sendStatus(res, 422, 'Invalid', err.message, err.issues.map((i) => ({ field: i.path, message: i.message })));
-  else if (err instanceof HttpError) sendStatus(res, err.status, REASONS[err.status] ?? 'BadRequest', err.message);
+  else if (err instanceof HttpError) sendStatus(res, err.status, REASONS[err.status] ?? 'BadRequest', err.message, undefined, err.headers);
   else sendStatus(res, 500, 'InternalError', errorMessage(err));
 }

@@ -8,6 +8,8 @@ import { createAdminServer } from './admin-api.js';
 const R1 = 'iris-predictor-00001';
 const R2 = 'iris-predictor-00002';
 const R3 = 'iris-predictor-00003';
+const TOKEN = 'traffic-api-test-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
 
 describe('traffic commands through the admin API and the CLI', () => {
   let h: Harness;
@@ -24,7 +26,7 @@ describe('traffic commands through the admin API and the CLI', () => {
   };
   const run = async (args: Parameters<typeof commandFromFlags>[0]): Promise<string> => {
     out = [];
-    await sendTrafficCommand(io, 'iris', commandFromFlags(args), { server: base });
+    await sendTrafficCommand(io, 'iris', commandFromFlags(args), { server: base, token: TOKEN });
     return out.join('');
   };
 
@@ -34,7 +36,13 @@ describe('traffic commands through the admin API and the CLI', () => {
       await h.controller.apply(isvc('iris', `gs://m/v${v}`), 'api');
       h.backend.markReady(`default/iris-predictor-0000${v}`);
     }
-    server = createAdminServer({ controller: h.controller, logger: silentLogger(), ready: () => true });
+    server = createAdminServer({
+      controller: h.controller,
+      logger: silentLogger(),
+      ready: () => true,
+      access: { token: TOKEN, allowedHosts: new Set() },
+      maxBodyBytes: 1024 * 1024,
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -80,30 +88,34 @@ describe('traffic commands through the admin API and the CLI', () => {
     // As in KServe: a canary percent on an already rolled-out latest splits it with the previous rolled-out one.
     expect(await run({ canary: 10 })).toMatch(/traffic: iris-predictor-00003=10%, iris-predictor-00002=90% \(tag prev\)/);
     out = [];
-    await sendTrafficCommand(io, 'iris', { op: 'rollback' }, { server: base });
+    await sendTrafficCommand(io, 'iris', { op: 'rollback' }, { server: base, token: TOKEN });
     const p = (h.controller.get('default', 'iris') as unknown as { status: { components: { predictor: Record<string, unknown> } } }).status.components.predictor;
     expect(p).toMatchObject({ latestRolledoutRevision: R2, traffic: [{ revisionName: R3, percent: 0 }, { revisionName: R2, percent: 100, tag: 'prev' }] });
     expect(split()).toEqual({ [R3]: 0, [R2]: 100 });
     out = [];
-    await revisionsCommand(io, 'iris', { server: base });
+    await revisionsCommand(io, 'iris', { server: base, token: TOKEN });
     const lines = out.join('').trimEnd().split('\n');
     expect(lines[0]).toMatch(/^REVISION\s+TRAFFIC\s+TAGS\s+READY\s+ROLLOUT\s+CREATED$/);
     expect(lines[1]).toMatch(new RegExp(`^${R3}\\s+0%\\s+-\\s+1/1\\s+-\\s+\\d+[smhd]$`));
     expect(lines[2]).toMatch(new RegExp(`^${R2}\\s+100%\\s+prev\\s+1/1\\s+rolled-out,previous\\s+\\d+[smhd]$`));
     out = [];
-    await sendTrafficCommand(io, 'iris', { op: 'promote' }, { server: base });
+    await sendTrafficCommand(io, 'iris', { op: 'promote' }, { server: base, token: TOKEN });
     expect(split()).toEqual({ [R3]: 100 });
   });
 
   it('GET …/revisions returns each revision with its exact spec', async () => {
-    const r = await fetch(`${base}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris/revisions`);
+    const r = await fetch(`${base}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris/revisions`, { headers: auth });
     const body = (await r.json()) as { items: Array<{ name: string; spec: { model: { storageUri: string } } }> };
     expect(body.items.map((i) => [i.name, i.spec.model.storageUri])).toEqual([
       [R1, 'gs://m/v1'],
       [R2, 'gs://m/v2'],
       [R3, 'gs://m/v3'],
     ]);
-    const bad = await fetch(`${base}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris/traffic`, { method: 'POST', body: '{"op":"nope"}' });
+    const bad = await fetch(`${base}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/iris/traffic`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{"op":"nope"}',
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toMatch(/unknown traffic op "nope"/);
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AdminClient } from '../../cli/admin-client.js';
@@ -96,8 +97,9 @@ async function canaryRound(
   let sluice: RunningSystem | undefined;
   try {
     const adminPort = await freePort();
-    sluice = await startSluiceServer(ctx.children, upstreams, 30_000, adminPort);
-    const admin = new AdminClient(`http://127.0.0.1:${adminPort}`);
+    const adminToken = randomBytes(24).toString('base64url');
+    sluice = await startSluiceServer(ctx.children, upstreams, 30_000, { port: adminPort, token: adminToken });
+    const admin = new AdminClient(`http://127.0.0.1:${adminPort}`, { token: adminToken });
     let rate = fixedRate;
     if (rate === undefined) {
       const probe = await runClosedLoop(sluice.url, request, settings.connections, Math.min(5, settings.durationS));

@@ -160,7 +160,7 @@ async function stepRound(ctx: ScenarioContext, levels: Levels, timeline: Timelin
     const statusUrl = `${running.adminUrl}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/${REVISION.name}`;
     const take = async (): Promise<Sample> => {
       const [status, metrics] = await Promise.all([
-        fetch(statusUrl).then((r) => r.json() as Promise<{ status?: { revisions?: Array<{ name: string; readyReplicas?: number; desiredReplicas?: number }> } }>),
+        fetch(statusUrl, { headers: running.adminHeaders }).then((r) => r.json() as Promise<{ status?: { revisions?: Array<{ name: string; readyReplicas?: number; desiredReplicas?: number }> } }>),
         fetch(`${running.metricsUrl}/metrics`).then((r) => r.text()),
       ]);
       const rev = status.status?.revisions?.find((x) => x.name === REVISION_NAME);

@@ -21,6 +21,8 @@ export interface SluiceProcess {
   dataUrl: string;
   /** the admin API (`sluice get|promote|…` talk to it), on loopback */
   adminUrl: string;
+  /** headers an admin API request needs: the bearer token `sluice serve` made in its state directory */
+  adminHeaders: Record<string, string>;
   metricsUrl: string;
   logs: LogLine[];
   /** Resident set size of the sluice process now, in bytes (from /proc). */
@@ -71,12 +73,15 @@ export async function startSluiceProcess(configDir: string, options: SluiceProce
     await new Promise((r) => setTimeout(r, 50));
   }
   const dataUrl = `http://127.0.0.1:${serving['data'] as number}`;
+  // The serving line names the token's file (never the token).
+  const adminToken = readFileSync(serving['adminToken'] as string, 'utf8').trim();
   const metricsUrl = `http://127.0.0.1:${serving['metrics'] as number}`;
   return {
     child,
     pid: child.pid!,
     dataUrl,
     adminUrl: `http://127.0.0.1:${serving['admin'] as number}`,
+    adminHeaders: { authorization: `Bearer ${adminToken}` },
     metricsUrl,
     logs,
     rss: () => {

@@ -3,23 +3,28 @@
  * dispatch, metrics, autoscaler), with the shared upstreams as the replicas of the two revisions of one
  * InferenceService (`bench`, updated with canaryTrafficPercent: 10). Prints `LISTENING <port>` when the split
  * is in place. With `--admin-port N` its admin API (the one `sluice promote|rollback|traffic` talk to) listens
- * on that loopback port, for the canary scenario. With `--workers N` (N > 1) it forks N such processes
+ * on that loopback port, for the canary scenario; its bearer token is \`--admin-token T\` (or SLUICE_ADMIN_TOKEN).
+ * With `--workers N` (N > 1) it forks N such processes
  * (node:cluster) that share the data port, each a whole embedded Sluice with its own split and accounting: a
  * measure of what more cores buy the data plane, not a supported mode (load-tests/README.md, "scale-out"). Usage:
- *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--workers N]
+ *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N]
  */
 import cluster from 'node:cluster';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseInferenceService } from '../../api/inferenceservice.js';
 import { startEmbedded } from '../../cli/embedded.js';
 import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
 
-function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; workers: number } {
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
   let adminPort = 0;
+  let adminToken = process.env.SLUICE_ADMIN_TOKEN;
   let workers = 1;
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--upstream') upstreams.push(a[++i]!);
@@ -27,13 +32,14 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
     else if (a[i] === '--admin-port') {
       adminPort = Number(a[++i]);
       if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw new Error(`--admin-port must be a port number, got ${a[i]}`);
-    } else if (a[i] === '--workers') {
+    } else if (a[i] === '--admin-token') adminToken = a[++i];
+    else if (a[i] === '--workers') {
       workers = Number(a[++i]);
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be an integer from 1 to 64, got ${a[i]}`);
     }
   }
   if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
-  return { upstreams, timeoutSeconds, adminPort, workers };
+  return { upstreams, timeoutSeconds, adminPort, adminToken, workers };
 }
 
 function service(label: string, canary: number | null, timeoutSeconds: number): unknown {
@@ -78,11 +84,22 @@ async function supervise(workers: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { upstreams, timeoutSeconds, adminPort, workers } = args();
+  const { upstreams, timeoutSeconds, adminPort, adminToken, workers } = args();
   if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
-    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminHost: '127.0.0.1', adminPort, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent' }),
+    config: resolveServeConfig({
+      dataHost: '127.0.0.1',
+      dataPort: 0,
+      adminHost: '127.0.0.1',
+      adminPort,
+      adminToken,
+      metricsHost: '127.0.0.1',
+      metricsPort: 0,
+      logLevel: 'silent',
+      // Its own state directory: the generated admin token (when none is given) does not land in the checkout.
+      stateDir: mkdtempSync(join(tmpdir(), 'sluice-bench-state-')),
+    }),
     configDir: null,
     logger: silentLogger(),
     backend,

@@ -28,12 +28,15 @@ export const sluiceTwoWorkers: SystemDefinition = {
   start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 2),
 };
 
-/** Starts systems/sluice-server.js over the pair (90/10 in place); with `adminPort`, its admin API listens there. */
+/**
+ * Starts systems/sluice-server.js over the pair (90/10 in place); with `admin`, its admin API listens on that port
+ * and takes that bearer token.
+ */
 export async function startSluiceServer(
   children: ChildRegistry,
   upstreams: UpstreamPair,
   upstreamTimeoutMs: number,
-  adminPort?: number,
+  admin?: { port: number; token: string },
   workers = 1,
 ): Promise<RunningSystem> {
   const service = await spawnService(children, {
@@ -45,7 +48,7 @@ export async function startSluiceServer(
       '--upstream', upstreams.primary.url,
       '--upstream', upstreams.canary.url,
       '--timeout-ms', String(upstreamTimeoutMs),
-      ...(adminPort === undefined ? [] : ['--admin-port', String(adminPort)]),
+      ...(admin === undefined ? [] : ['--admin-port', String(admin.port), '--admin-token', admin.token]),
     ],
     ready: { kind: 'prints-port' },
     label: 'sluice',

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Embedded } from '../../cli/embedded.js';
-import { demoService, startTestSluice, configFolder } from '../support/embedded.js';
+import { cliTarget, demoService, startTestSluice, configFolder } from '../support/embedded.js';
 import { SLUICE_ROOT } from '../support/paths.js';
 
 const run = promisify(execFile);
@@ -96,19 +96,19 @@ describe('sluice apply / get / delete against a running server', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
     const file = join(dir, 'iris.yaml');
     writeFileSync(file, demoService('iris', { annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }));
-    const applied = await sluice(['apply', '-f', file, '--server', s.adminUrl]);
+    const applied = await sluice(['apply', '-f', file, ...cliTarget(s)]);
     expect(applied.stderr).toBe('');
     expect(applied.stdout).toBe('inferenceservice.serving.kserve.io/iris created\n');
-    const again = await sluice(['apply', '-f', file, '--server', s.adminUrl]);
+    const again = await sluice(['apply', '-f', file, ...cliTarget(s)]);
     expect(again.stdout).toBe('inferenceservice.serving.kserve.io/iris configured\n');
 
     // A first revision at initial-scale 0 has never run: it is not ready yet (it starts on the first request).
-    const table = await sluice(['get', 'isvc', '--server', s.adminUrl]);
+    const table = await sluice(['get', 'isvc', ...cliTarget(s)]);
     const lines = table.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^NAME\s+URL\s+READY\s+PREV\s+LATEST\s+LATESTREVISION\s+REPLICAS\s+AGE$/);
     expect(lines[1]).toMatch(/^iris\s+http:\/\/iris\.default\.example\.com:\d+\s+Unknown\s+iris-predictor-00001\s+0\/0\s+\d+s$/);
 
-    const json = await sluice(['get', 'isvc', 'iris', '-o', 'json', '--server', s.adminUrl]);
+    const json = await sluice(['get', 'isvc', 'iris', '-o', 'json', ...cliTarget(s)]);
     const obj = JSON.parse(json.stdout);
     expect(obj.status.components.predictor).toMatchObject({ latestCreatedRevision: 'iris-predictor-00001', traffic: [] });
     expect(obj.status.components.predictor.latestReadyRevision).toBeUndefined();
@@ -120,18 +120,18 @@ describe('sluice apply / get / delete against a running server', () => {
     // The first request starts it; once it has been ready the service is Ready with its traffic.
     const res = await fetch(`${s.dataUrl}/v1/models/iris:predict`, { method: 'POST', body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
     expect(res.status).toBe(200);
-    const after = await sluice(['get', 'isvc', '--server', s.adminUrl]);
+    const after = await sluice(['get', 'isvc', ...cliTarget(s)]);
     expect(after.stdout.trim().split('\n')[1]).toMatch(/^iris\s+http:\/\/iris\.default\.example\.com:\d+\s+True\s+100\s+iris-predictor-00001\s+1\/1\s+\d+s$/);
-    const json2 = JSON.parse((await sluice(['get', 'isvc', 'iris', '-o', 'json', '--server', s.adminUrl])).stdout);
+    const json2 = JSON.parse((await sluice(['get', 'isvc', 'iris', '-o', 'json', ...cliTarget(s)])).stdout);
     expect(json2.status.components.predictor).toMatchObject({
       latestCreatedRevision: 'iris-predictor-00001',
       latestReadyRevision: 'iris-predictor-00001',
       traffic: [{ revisionName: 'iris-predictor-00001', percent: 100, latestRevision: true }],
     });
 
-    const del = await sluice(['delete', 'isvc', 'iris', '--server', s.adminUrl]);
+    const del = await sluice(['delete', 'isvc', 'iris', ...cliTarget(s)]);
     expect(del.stdout).toBe('inferenceservice.serving.kserve.io "iris" deleted\n');
-    const gone = await sluice(['get', 'isvc', 'iris', '--server', s.adminUrl]);
+    const gone = await sluice(['get', 'isvc', 'iris', ...cliTarget(s)]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toBe('error: inferenceservices "iris" not found\n');
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
-import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { adminHeaders, cliTarget, configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { SLUICE_ROOT } from '../support/paths.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -26,9 +26,9 @@ async function sluice(args: string[]): Promise<{ code: number; stdout: string; s
 
 describe('sluice traffic / promote / rollback / revisions against a running server', () => {
   let s: Embedded;
-  const at = (): string[] => ['--server', s.adminUrl];
+  const at = (): string[] => cliTarget(s);
   const latestReady = async (): Promise<string | undefined> => {
-    const r = await fetch(`${s.adminUrl}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/walk`);
+    const r = await fetch(`${s.adminUrl}/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices/walk`, { headers: adminHeaders(s) });
     return ((await r.json()) as { status?: { components?: { predictor?: { latestReadyRevision?: string } } } }).status?.components?.predictor?.latestReadyRevision;
   };
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Embedded } from '../../cli/embedded.js';
-import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { adminHeaders, configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { waitUntil } from '../support/wait.js';
 
 const ZERO = { 'autoscaling.knative.dev/initial-scale': '0' };
@@ -15,7 +15,7 @@ describe('admin API (Kubernetes REST shape)', () => {
   const call = async (method: string, path: string, body?: unknown, type = 'application/json'): Promise<{ status: number; body: Obj }> => {
     const r = await fetch(`${s.adminUrl}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': type },
+      headers: adminHeaders(s, body === undefined ? undefined : type),
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     return { status: r.status, body: (await r.json()) as Obj };

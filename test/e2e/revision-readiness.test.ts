@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
-import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { adminHeaders, configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { waitUntil } from '../support/wait.js';
 
 const ZERO = { 'autoscaling.knative.dev/initial-scale': '0' };
@@ -24,11 +24,11 @@ const BROKEN = demoService('iris', {
 
 describe('a broken new revision never takes traffic (real replicas)', () => {
   let s: Embedded;
-  const status = async (): Promise<Obj> => ((await (await fetch(`${s.adminUrl}${PATH}/iris`)).json()) as Obj).status;
+  const status = async (): Promise<Obj> => ((await (await fetch(`${s.adminUrl}${PATH}/iris`, { headers: adminHeaders(s) })).json()) as Obj).status;
   const predict = (headers: Record<string, string> = {}): Promise<Response> =>
     fetch(`${s.dataUrl}/v1/models/iris:predict`, { method: 'POST', headers, body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
   const apply = async (yaml: string, method: 'POST' | 'PUT'): Promise<void> => {
-    const r = await fetch(`${s.adminUrl}${PATH}${method === 'PUT' ? '/iris' : ''}`, { method, headers: { 'content-type': 'application/yaml' }, body: yaml });
+    const r = await fetch(`${s.adminUrl}${PATH}${method === 'PUT' ? '/iris' : ''}`, { method, headers: adminHeaders(s, 'application/yaml'), body: yaml });
     expect(r.status).toBeLessThan(300);
   };
   const condition = (st: Obj, type: string): Obj | undefined => (st.conditions as Obj[]).find((c) => c.type === type);

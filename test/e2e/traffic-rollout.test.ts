@@ -57,7 +57,7 @@ describe('rollouts under continuous load (embedded, real replica processes)', ()
 
   beforeAll(async () => {
     sluice = await startTestSluice(configFolder({}), { rolloutTickSeconds: 0.25 });
-    admin = new AdminClient(sluice.adminUrl);
+    admin = new AdminClient(sluice.adminUrl, { token: sluice.adminToken });
     pool = new Pool(sluice.dataUrl, { connections: 16 });
   });
   afterAll(async () => {

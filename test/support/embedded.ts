@@ -29,6 +29,16 @@ export async function startTestSluice(configDir: string | null, overrides: Parti
   return startEmbedded({ config, configDir, logger: silentLogger(), watch: true, pythonPath });
 }
 
+/** The headers an admin API client sends: the instance's bearer token (and a content type for a body). */
+export function adminHeaders(s: Pick<Embedded, 'adminToken'>, contentType?: string): Record<string, string> {
+  return { authorization: `Bearer ${s.adminToken}`, ...(contentType === undefined ? {} : { 'content-type': contentType }) };
+}
+
+/** CLI arguments that point `sluice` at a test instance: its admin URL and its state directory (where its token is). */
+export function cliTarget(s: Pick<Embedded, 'adminUrl' | 'stateDir'>): string[] {
+  return ['--server', s.adminUrl, '--state-dir', s.stateDir];
+}
+
 /** An InferenceService on the demo runtime; `extra` lines are added under `spec.predictor`. */
 export function demoService(name: string, opts: { annotations?: Record<string, string>; predictor?: string; env?: Record<string, string> } = {}): string {
   const ann = Object.entries(opts.annotations ?? {})
