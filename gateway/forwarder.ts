@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { CancelSignal } from '../core/cancel-signal.js';
+import { earlyAnswerConnector } from './early-answer.js';
 
 /** Headers that belong to one hop and are never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -33,12 +34,19 @@ export class ForwardError extends Error {
   /** The request never reached the replica and its body is untouched: safe to try another replica. */
   readonly retryable: boolean;
   readonly code: string;
+  /**
+   * No connection to the replica could be made: it is down or not listening, so it should leave the rotation
+   * until a probe says otherwise. A connection that broke (a reset, a broken pipe) proves nothing of the kind:
+   * a replica closes a connection after answering early (413 for a body over its limit) and is fine.
+   */
+  readonly unreachable: boolean;
 
-  constructor(status: number, retryable: boolean, code: string, message: string) {
+  constructor(status: number, retryable: boolean, code: string, message: string, unreachable = false) {
     super(message);
     this.status = status;
     this.retryable = retryable;
     this.code = code;
+    this.unreachable = unreachable;
   }
 }
 
@@ -136,10 +144,14 @@ export class Forwarder {
       let controller: Dispatcher.DispatchController | null = null;
       const onAbort = (): void => controller?.abort(new Error('client closed the request'));
       o.signal.addEventListener('abort', onAbort);
-      const done = (): void => o.signal.removeEventListener('abort', onAbort);
+      const done = (): void => {
+        o.signal.removeEventListener('abort', onAbort);
+        body?.discardRest();
+      };
       const fail = (err: unknown): void => {
+        const e = this.classify(err, status, res, req, body, hasBody, o);
         done();
-        reject(this.classify(err, status, res, req, body, hasBody, o));
+        reject(e);
       };
       try {
         pool.dispatch(
@@ -202,7 +214,7 @@ export class Forwarder {
     if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
     if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
     const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
-    if (NOT_REACHED.has(code)) return new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`);
+    if (NOT_REACHED.has(code)) return new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`, true);
     if (CONNECTION_BROKE.has(code) && untouched && hasBody)
       return new ForwardError(502, true, code, `the connection to the replica broke before the request was sent: ${errText(err)}`);
     return new ForwardError(
@@ -221,6 +233,8 @@ export class Forwarder {
         pipelining: 1,
         keepAliveTimeout: this.opts.keepAliveTimeoutMs,
         keepAliveMaxTimeout: this.opts.keepAliveTimeoutMs,
+        // A replica's answer written before it read the whole body reaches the client (early-answer.ts).
+        connect: earlyAnswerConnector(),
       });
       this.pools.set(baseUrl, p);
     }
@@ -234,6 +248,18 @@ export class Forwarder {
  */
 class LazyBody extends Readable {
   started = false;
+  private readonly onData = (chunk: Buffer): void => {
+    if (!this.push(chunk)) this.req.pause();
+  };
+  private readonly onEnd = (): void => {
+    this.push(null);
+  };
+  private readonly onError = (err: Error): void => {
+    this.destroy(err);
+  };
+  private readonly onAborted = (): void => {
+    this.destroy(new Error('client closed the request'));
+  };
 
   constructor(private readonly req: IncomingMessage) {
     super();
@@ -245,12 +271,34 @@ class LazyBody extends Readable {
       return;
     }
     this.started = true;
-    this.req.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) this.req.pause();
-    });
-    this.req.once('end', () => this.push(null));
-    this.req.once('error', (err) => this.destroy(err));
-    this.req.once('aborted', () => this.destroy(new Error('client closed the request')));
+    this.req.on('data', this.onData);
+    this.req.once('end', this.onEnd);
+    this.req.once('error', this.onError);
+    this.req.once('aborted', this.onAborted);
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.detach();
+    callback(err);
+  }
+
+  /**
+   * The exchange with the replica is over but the client is still sending (the replica answered before it read
+   * the whole body): stop passing chunks on and discard the rest, so the answer is read by the client and the
+   * connection stays usable. Closing it instead would reset the client while it sends, and lose the answer.
+   */
+  discardRest(): void {
+    if (!this.started || this.req.complete) return;
+    this.detach();
+    this.req.resume();
+  }
+
+  private detach(): void {
+    if (!this.started) return;
+    this.req.off('data', this.onData);
+    this.req.off('end', this.onEnd);
+    this.req.off('error', this.onError);
+    this.req.off('aborted', this.onAborted);
   }
 }
 

@@ -140,7 +140,7 @@ export class Gateway {
           });
           break;
         } catch (err) {
-          if (err instanceof ForwardError && err.status === 502) activator.reportFailure(rev.key, lease.replica.endpoint.id);
+          if (err instanceof ForwardError && err.unreachable) activator.reportFailure(rev.key, lease.replica.endpoint.id);
           if (err instanceof ForwardError && err.retryable && clock.now() < deadlineAt) {
             this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
             continue;
