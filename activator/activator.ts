@@ -283,6 +283,18 @@ export class Activator {
     }, everyMs);
   }
 
+  /** Answers every held request with `err` (the gateway is shutting down); returns how many there were. */
+  failAllHeld(err: HttpError): number {
+    let n = 0;
+    for (const st of this.revisions.values()) {
+      for (const w of [...st.interactive, ...st.batch]) {
+        this.fail(st, w, err);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Stops probes and path updates (requests still held stay held until their deadline). */
   close(): void {
     this.stopPathUpdates();

@@ -19,6 +19,7 @@ import { ClusterRoutes } from '../deploy/kubernetes/cluster-routes.js';
 import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
+import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 
@@ -237,10 +238,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     dataUrl: `http://127.0.0.1:${dataPort}`,
     close: async () => {
       ready = false;
-      data.close();
-      const until = Date.now() + cfg.shutdownGraceSeconds * 1000;
-      while (gateway.activeRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      data.closeAllConnections();
+      await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger, metrics });
       await routes.stop();
       activator.close();
       collector.close();

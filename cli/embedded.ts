@@ -21,6 +21,7 @@ import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.
 import { buildRouteTable } from '../gateway/route-table.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
+import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 
@@ -51,7 +52,10 @@ export interface Embedded {
   /** The data plane's current routes and revisions. */
   snapshot: SnapshotHolder;
   configFolder: ConfigFolder | null;
-  /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), stop replicas. */
+  /**
+   * Graceful stop: refuse new connections, close idle ones, answer with `Connection: close`, let in-flight
+   * requests finish within shutdownGraceSeconds (what is left is logged and counted), then stop replicas.
+   */
   close(): Promise<void>;
 }
 
@@ -170,10 +174,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     closing ??= (async () => {
       ready = false;
       folder?.close();
-      data.close();
-      const until = Date.now() + cfg.shutdownGraceSeconds * 1000;
-      while (gateway.activeRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      data.closeAllConnections();
+      // Connection: close on every response, idle connections closed, in-flight requests finish; then replicas stop.
+      await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger: logger.child({ role: 'gateway' }), metrics });
       autoscaler.stop();
       activator.close();
       collector.close();

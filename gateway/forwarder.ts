@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { CancelSignal } from '../core/cancel-signal.js';
+import type { DrainState } from './drain.js';
 import { earlyAnswerConnector } from './early-answer.js';
 
 /** Headers that belong to one hop and are never forwarded. */
@@ -57,6 +58,8 @@ export interface ForwardOptions {
   timeoutMs: number;
   /** The client went away: abort the request to the replica. */
   signal: CancelSignal;
+  /** While draining as the response begins, it closes the client connection (`Connection: close`). */
+  drain?: DrainState;
   /** Extra response headers (e.g. the cold-start header), decided when the response begins. */
   responseHeaders?: () => Record<string, string> | null;
 }
@@ -171,6 +174,7 @@ export class Forwarder {
             onResponseStart(_c, statusCode, headers) {
               if (statusCode < 200) return; // informational answers are not passed on
               status = statusCode;
+              if (o.drain?.draining) res.shouldKeepAlive = false;
               res.writeHead(statusCode, responseHeaders(headers as Record<string, string | string[] | undefined>, o.responseHeaders?.()));
             },
             onResponseData(c, chunk) {

@@ -8,6 +8,7 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
 import { ClientGone } from './client-gone.js';
+import type { Drainable } from './drain.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
 import type { OutcomeRecorder } from './outcome-recorder.js';
 import { RevisionMetricsCache } from './revision-metrics.js';
@@ -37,8 +38,10 @@ const TAG_HEADER = 'x-sluice-tag';
 const COLD_START_HEADER = 'x-sluice-cold-start';
 
 /** The gateway's request lifecycle: route → pick revision → acquire a replica (maybe held) → forward → count. */
-export class Gateway {
+export class Gateway implements Drainable {
   private readonly d: GatewayDeps;
+  /** Shared with every forward: read once as each response begins. */
+  private readonly drainState: { draining: boolean } = { draining: false };
   private readonly picker = new TrafficPicker();
   private readonly tagHeader: string;
   private active = 0;
@@ -62,8 +65,18 @@ export class Gateway {
     return this.active;
   }
 
+  /** From now on every response closes its connection (graceful shutdown; see drain.ts). */
+  beginDrain(): void {
+    this.drainState.draining = true;
+  }
+
+  refuseHeld(message: string): number {
+    return this.d.activator.failAllHeld(new HttpError(503, message));
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.active++;
+    if (this.drainState.draining) res.shouldKeepAlive = false;
     try {
       const serving = this.route(req, res);
       if (serving) await serving;
@@ -129,6 +142,7 @@ export class Gateway {
             path,
             timeoutMs: Math.max(1, deadlineAt - clock.now()),
             signal: abort,
+            drain: this.drainState,
             responseHeaders: lease.coldStart
               ? () => {
                   const ms = clock.now() - arrival;
@@ -166,6 +180,7 @@ export class Gateway {
   }
 
   private fail(res: ServerResponse, err: unknown): number {
+    if (this.drainState.draining) res.shouldKeepAlive = false;
     if (err instanceof HttpError || err instanceof ForwardError) {
       if (err.status === 499) {
         res.destroy();
