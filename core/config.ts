@@ -116,3 +116,20 @@ export function parseGpuInventory(text: string): Record<string, number> {
   }
   return out;
 }
+
+/**
+ * Reads `name=value` pairs (the `--set` flag) into overrides for resolveServeConfig: numbers where the table's
+ * default is a number. Unknown names and bad values are reported by resolveServeConfig, naming the setting.
+ */
+export function parseSettingPairs(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ValidationError([{ path: `--set ${pair}`, message: 'must look like name=value, e.g. shutdownGraceSeconds=5' }], 'invalid configuration');
+    const name = pair.slice(0, eq);
+    const text = pair.slice(eq + 1);
+    const kind = typeof (SERVE_DEFAULTS as Record<string, unknown>)[name];
+    out[name] = kind === 'number' && text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+  }
+  return out;
+}
