@@ -1,24 +1,11 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { CancelSignal } from '../core/cancel-signal.js';
 import type { DrainState } from './drain.js';
 import { earlyAnswerConnector } from './early-answer.js';
-
-/** Headers that belong to one hop and are never forwarded. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-]);
+import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -161,7 +148,7 @@ export class Forwarder {
           {
             path: o.path,
             method: method as Dispatcher.HttpMethod,
-            headers: requestHeaders(req.headers),
+            headers: upstreamRequestHeaders(req),
             body,
             headersTimeout: o.timeoutMs,
             bodyTimeout: o.timeoutMs,
@@ -175,7 +162,7 @@ export class Forwarder {
               if (statusCode < 200) return; // informational answers are not passed on
               status = statusCode;
               if (o.drain?.draining) res.shouldKeepAlive = false;
-              res.writeHead(statusCode, responseHeaders(headers as Record<string, string | string[] | undefined>, o.responseHeaders?.()));
+              res.writeHead(statusCode, clientResponseHeaders(headers as Record<string, string | string[] | undefined>, o.responseHeaders?.()));
             },
             onResponseData(c, chunk) {
               if (!res.write(chunk)) {
@@ -304,30 +291,6 @@ class LazyBody extends Readable {
     this.req.off('error', this.onError);
     this.req.off('aborted', this.onAborted);
   }
-}
-
-function requestHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    if (HOP_BY_HOP.has(k)) continue;
-    const v = h[k];
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
-}
-
-function responseHeaders(
-  h: Record<string, string | string[] | undefined>,
-  extra: Record<string, string> | null | undefined,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    if (HOP_BY_HOP.has(k)) continue;
-    const v = h[k];
-    if (v !== undefined) out[k] = v;
-  }
-  if (extra) Object.assign(out, extra);
-  return out;
 }
 
 function errCode(err: unknown): string {

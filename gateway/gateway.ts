@@ -12,6 +12,7 @@ import type { Drainable } from './drain.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
 import type { OutcomeRecorder } from './outcome-recorder.js';
 import { RevisionMetricsCache } from './revision-metrics.js';
+import { badRequestTarget } from './request-target.js';
 import { matchRoute } from './route-table.js';
 import { TrafficPicker } from './traffic-picker.js';
 
@@ -87,12 +88,19 @@ export class Gateway implements Drainable {
 
   /** Answers at once (no route, no revision) or returns the promise of serving the request. */
   private route(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    const url = req.url ?? '/';
+    const badTarget = badRequestTarget(url);
+    if (badTarget !== null) {
+      this.d.metrics.unroutedTotal.inc({ reason: 'bad_path' });
+      writeError(res, 400, badTarget);
+      return;
+    }
     const snap = this.d.snapshot.current;
     const tagHeader = req.headers[this.tagHeader];
     const match = matchRoute(
       snap.routes,
       req.headers.host,
-      req.url ?? '/',
+      url,
       typeof tagHeader === 'string' ? tagHeader : undefined,
     );
     if (!match) {
