@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -202,7 +202,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     // EndpointSlices can lead a pod's real state: confirm new endpoints with our own probe before traffic.
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs, confirmNewReplicas: true },
   });
-  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
+  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
   backend.subscribe((ev) => {
     activator.onEndpointEvent(ev);
     if (ev.type === 'removed') forwarder.forget(ev.endpoint.url);
@@ -228,7 +228,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await backend.start();
   await routes.start();
   await forwarder.warmUp();
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder, clientLimits: clientLimits(cfg) });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
   let ready = true;

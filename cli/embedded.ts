@@ -1,4 +1,4 @@
-import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,7 +121,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     inflightNow: (k) => collector.inflight(k),
   });
   const snapshot = new SnapshotHolder({ routes: buildRouteTable([], cfg.domain, 0), revisions: new Map() });
-  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
+  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
   const outcomes = new OutcomeRecorder();
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
   let folder: ConfigFolder | null = null;
@@ -142,7 +142,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     outcomes,
     rolloutTickMs: cfg.rolloutTickSeconds * 1000,
   });
-  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes });
+  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes, clientLimits: clientLimits(cfg) });
   let ready = false;
   controller.start();
   autoscaler.start();

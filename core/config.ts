@@ -40,6 +40,17 @@ export const SERVE_DEFAULTS = {
   connectionsPerReplica: 256,
   /** Seconds in-flight requests get to finish on SIGTERM. */
   shutdownGraceSeconds: 30,
+  /** Seconds a client has to send a request's head (line and headers) from its first byte; then 408. */
+  headerTimeoutSeconds: 10,
+  /**
+   * Longest silence (seconds) of a client while the gateway reads its request body; then 408. Time a request is
+   * held (its body waits unread) or the replica is slow to take the body does not count. 0 = none.
+   */
+  bodyTimeoutSeconds: 30,
+  /** Client connections open at once on the data port; more are closed at accept. */
+  maxConnections: 10_000,
+  /** Client connections open at once from one address; more are closed at accept. 0 = no cap (behind a load balancer). */
+  maxConnectionsPerClient: 1_000,
   /** Seconds between autoscaler decisions. */
   tickSeconds: 2,
   /** Seconds a revision with no demand keeps its last replica before going to zero (cluster-wide, as Knative). */
@@ -82,6 +93,10 @@ const serveSchema = z
     maxServices: positive,
     connectionsPerReplica: positive,
     shutdownGraceSeconds: z.number().min(0),
+    headerTimeoutSeconds: z.number().positive(),
+    bodyTimeoutSeconds: z.number().min(0),
+    maxConnections: positive,
+    maxConnectionsPerClient: z.number().int().min(0),
     tickSeconds: z.number().positive(),
     scaleToZeroGraceSeconds: z.number().min(0),
     revisionHistoryLimit: z.number().int().min(0),

@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { CancelSignal } from '../core/cancel-signal.js';
+import { SystemClock, type Clock } from '../core/clock.js';
+import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
+import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
 
@@ -55,6 +58,9 @@ export interface ForwarderOptions {
   /** Keep-alive connections per replica. */
   connectionsPerReplica?: number;
   keepAliveTimeoutMs?: number;
+  /** Longest silence of a client while its request body is read (bodyTimeoutSeconds); 0 = none. */
+  bodyTimeoutMs?: number;
+  clock?: Clock;
 }
 
 /**
@@ -63,13 +69,16 @@ export interface ForwarderOptions {
  */
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
-  private readonly opts: Required<ForwarderOptions>;
+  private readonly opts: Required<Omit<ForwarderOptions, 'bodyTimeoutMs' | 'clock'>>;
+  private readonly watch: BodyWatch | null;
 
   constructor(opts: ForwarderOptions = {}) {
     this.opts = {
       connectionsPerReplica: opts.connectionsPerReplica ?? 256,
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 4_000,
     };
+    const bodyTimeoutMs = opts.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000;
+    this.watch = bodyTimeoutMs > 0 ? new BodyWatch(opts.clock ?? new SystemClock(), bodyTimeoutMs) : null;
   }
 
   /** Drops the pool of a replica that is gone. */
@@ -109,6 +118,7 @@ export class Forwarder {
   }
 
   async close(): Promise<void> {
+    this.watch?.close();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
@@ -128,7 +138,7 @@ export class Forwarder {
       : req.headers['transfer-encoding'] !== undefined);
     // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
     // for the first chunk, so a request that failed before that still has its whole body for another replica.
-    const body = hasBody ? new LazyBody(req) : null;
+    const body = hasBody ? new LazyBody(req, this.watch) : null;
     return new Promise<number>((resolve, reject) => {
       let status = 0;
       let controller: Dispatcher.DispatchController | null = null;
@@ -202,6 +212,7 @@ export class Forwarder {
       res.destroy();
       return new ForwardError(502, false, code, `replica failed while sending the response: ${errText(err)}`);
     }
+    if (code === 'SLUICE_BODY_TIMEOUT') return new ForwardError(408, false, code, errText(err));
     if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
     if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
     const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
@@ -233,16 +244,36 @@ export class Forwarder {
   }
 }
 
+/** The client stopped sending its request body while the gateway was reading it. */
+export class BodyTimeoutError extends Error {
+  readonly code = 'SLUICE_BODY_TIMEOUT';
+
+  constructor(timeoutMs: number) {
+    const s = timeoutMs / 1000;
+    super(`the client sent no request body bytes for ${s} s while the gateway was reading them (bodyTimeoutSeconds=${s})`);
+  }
+}
+
 /**
  * A request body that starts reading the client's stream only when undici first asks for data, and passes
- * chunks on with backpressure. Destroying it before that leaves the client's stream untouched.
+ * chunks on with backpressure. Destroying it before that leaves the client's stream untouched. While it reads,
+ * the body watch times a client that stops sending (not while the replica is slow to take the body).
  */
-class LazyBody extends Readable {
+class LazyBody extends Readable implements WatchedBody {
   started = false;
+  lastTick = 0;
+  paused = false;
+  prevWatched: WatchedBody | null = null;
+  nextWatched: WatchedBody | null = null;
   private readonly onData = (chunk: Buffer): void => {
-    if (!this.push(chunk)) this.req.pause();
+    if (this.watch) this.lastTick = this.watch.tick;
+    if (!this.push(chunk)) {
+      this.paused = true;
+      this.req.pause();
+    }
   };
   private readonly onEnd = (): void => {
+    this.watch?.remove(this);
     this.push(null);
   };
   private readonly onError = (err: Error): void => {
@@ -252,12 +283,19 @@ class LazyBody extends Readable {
     this.destroy(new Error('client closed the request'));
   };
 
-  constructor(private readonly req: IncomingMessage) {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly watch: BodyWatch | null,
+  ) {
     super();
   }
 
   override _read(): void {
     if (this.started) {
+      if (this.paused) {
+        this.paused = false;
+        if (this.watch) this.lastTick = this.watch.tick;
+      }
       this.req.resume();
       return;
     }
@@ -266,11 +304,16 @@ class LazyBody extends Readable {
     this.req.once('end', this.onEnd);
     this.req.once('error', this.onError);
     this.req.once('aborted', this.onAborted);
+    this.watch?.add(this);
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     this.detach();
     callback(err);
+  }
+
+  bodyTimedOut(timeoutMs: number): void {
+    this.destroy(new BodyTimeoutError(timeoutMs));
   }
 
   /**
@@ -286,6 +329,7 @@ class LazyBody extends Readable {
 
   private detach(): void {
     if (!this.started) return;
+    this.watch?.remove(this);
     this.req.off('data', this.onData);
     this.req.off('end', this.onEnd);
     this.req.off('error', this.onError);

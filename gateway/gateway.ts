@@ -7,7 +7,9 @@ import { HttpError, writeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
+import { SERVE_DEFAULTS } from '../core/config.js';
 import { ClientGone } from './client-gone.js';
+import { answerClientErrors, capConnections, type ClientLimits } from './client-connections.js';
 import type { Drainable } from './drain.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
 import type { OutcomeRecorder } from './outcome-recorder.js';
@@ -33,6 +35,8 @@ export interface GatewayDeps {
   priorityOf?: (req: IncomingMessage) => Priority;
   /** Per-revision request outcomes for rollout policies (h7 hook; see docs/traffic.md). */
   outcomes?: OutcomeRecorder;
+  /** Header timeout and connection caps of the data port; defaults from core/config.ts. */
+  clientLimits?: Partial<ClientLimits>;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -55,9 +59,30 @@ export class Gateway implements Drainable {
   }
 
   createServer(): Server {
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-      void this.handle(req, res);
-    });
+    const limits: ClientLimits = {
+      headerTimeoutMs: SERVE_DEFAULTS.headerTimeoutSeconds * 1000,
+      maxConnections: SERVE_DEFAULTS.maxConnections,
+      maxConnectionsPerClient: SERVE_DEFAULTS.maxConnectionsPerClient,
+      ...this.d.clientLimits,
+    };
+    const server = createServer(
+      {
+        keepAliveTimeout: 65_000,
+        headersTimeout: limits.headerTimeoutMs,
+        // Node checks the head deadline on this period (its default of 30 s let a slow head live ~78 s).
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headerTimeoutMs / 4))),
+        // Node's whole-request timeout would also end a request the activator holds while its body waits unread
+        // in the socket; the forwarder's body timeout (bodyTimeoutSeconds) times only a client that stops sending
+        // while its body is read, and the hold deadline bounds the wait.
+        requestTimeout: 0,
+      },
+      (req, res) => {
+        void this.handle(req, res);
+      },
+    );
+    const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
+    answerClientErrors(server, deps);
+    capConnections(server, deps);
     return server;
   }
 
@@ -189,6 +214,11 @@ export class Gateway implements Drainable {
 
   private fail(res: ServerResponse, err: unknown): number {
     if (this.drainState.draining) res.shouldKeepAlive = false;
+    if (err instanceof ForwardError && err.status === 408) {
+      // The client stopped sending its body: what is left of it is unknown, so the connection cannot be reused.
+      res.shouldKeepAlive = false;
+      this.d.metrics.clientTimeoutsTotal.inc({ kind: 'body' });
+    }
     if (err instanceof HttpError || err instanceof ForwardError) {
       if (err.status === 499) {
         res.destroy();
