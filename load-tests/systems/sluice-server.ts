@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
-    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminHost: '127.0.0.1', adminPort, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent' }),
+    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminHost: '127.0.0.1', adminPort, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent', maxConnectionsPerClient: 0 }),
     configDir: null,
     logger: silentLogger(),
     backend,
