@@ -25,15 +25,14 @@ export interface DrainOptions {
   clock: Clock;
   logger: Logger;
   metrics: SluiceMetrics;
-  /** How often idle connections are closed and the in-flight count is looked at. Default 50 ms. */
+  /** How often the in-flight count is looked at. Default 50 ms. */
   pollMs?: number;
 }
 
 /**
  * Stops the data port gracefully (SIGTERM): no new connections; every response from now on, in flight or to a
  * new request on an open keep-alive connection, carries `Connection: close` and closes its connection; idle
- * keep-alive connections are closed at once and again as requests finish; in-flight requests get `graceMs` to
- * finish. At the deadline, requests still held are answered 503 and forwarded ones are cut; both are logged and
+ * keep-alive connections are closed at once; in-flight requests get `graceMs` to finish. At the deadline, requests still held are answered 503 and forwarded ones are cut; both are logged and
  * counted (sluice_gateway_shutdown_cut_requests_total{stage}). Resolves when the port is quiet.
  */
 export async function drainGateway(o: DrainOptions): Promise<{ held: number; cut: number }> {
@@ -44,10 +43,11 @@ export async function drainGateway(o: DrainOptions): Promise<{ held: number; cut
   server.close();
   server.closeIdleConnections();
   if (gateway.activeRequests > 0) o.logger.info({ inFlight: gateway.activeRequests, graceMs: o.graceMs }, 'draining: letting in-flight requests finish');
+  // Connections whose last response went out before the drain (keep-alive) are not swept while we wait: their
+  // client may be sending its next request right now, which is then answered with Connection: close, whereas
+  // closing under it would reset it. They close with the rest when the in-flight requests are done.
   while (gateway.activeRequests > 0 && clock.now() < until) {
     await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(pollMs, Math.max(1, until - clock.now()))));
-    // Connections whose last response has ended (sent before the drain, without Connection: close).
-    server.closeIdleConnections();
   }
   let held = 0;
   let cut = 0;

@@ -82,7 +82,9 @@ function predict(port: number, model: string, agent: Agent | false): Promise<Ans
         res.on('error', reject);
       },
     );
-    req.on('error', reject);
+    // The keep-alive race: a request written on a reused socket just as the server closes it idle. A client
+    // retries such a request (Node's docs say so); `reusedSocket` tells the test it was that race.
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
     req.end(BODY);
   });
 }
@@ -141,8 +143,10 @@ describe('SIGTERM under keep-alive load', () => {
         const sentAfter = signalled;
         const a = await predict(s.data, 'fast', agent).catch((e: unknown) => e);
         if (a instanceof Error) {
+          const code = (a as NodeJS.ErrnoException).code;
+          if (code === 'ECONNRESET' && (a as { reusedSocket?: boolean }).reusedSocket) continue; // retried, as a client does
           // The only way a loop ends: its connection closed and no new one is accepted.
-          if ((a as NodeJS.ErrnoException).code !== 'ECONNREFUSED') failures.push(a);
+          if (code !== 'ECONNREFUSED') failures.push(a);
           return;
         }
         if (sentAfter) afterSignal.push(a as Answer);
