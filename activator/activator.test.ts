@@ -317,6 +317,31 @@ describe('Activator readiness probes', () => {
     expect(held.lease?.replica.endpoint.id).toBe(`${KEY}#1`);
   });
 
+  it('a request that waited for an ejected replica to come back is not a cold start; one that waited for a new replica is', async () => {
+    const s = setup();
+    s.activator.onEndpointEvent({ type: 'ready', endpoint: endpoint(1, 4) });
+    s.probeOk.set(`${KEY}#1`, false);
+    s.activator.reportFailure(KEY, `${KEY}#1`);
+    const back = acquire(s);
+    await flush();
+    expect(back.lease).toBeNull();
+    s.probeOk.set(`${KEY}#1`, true);
+    s.clock.advance(100);
+    await back.done;
+    expect(back.lease).toMatchObject({ coldStart: false, heldMs: 100 });
+    back.lease!.release();
+    // Ejected again; this time a new replica starts while the request waits, and serves it.
+    s.probeOk.set(`${KEY}#1`, false);
+    s.activator.reportFailure(KEY, `${KEY}#1`);
+    const fresh = acquire(s);
+    await flush();
+    s.clock.advance(50);
+    s.activator.onEndpointEvent({ type: 'ready', endpoint: endpoint(2, 4) });
+    await fresh.done;
+    expect(fresh.lease).toMatchObject({ coldStart: true, heldMs: 50 });
+    expect(fresh.lease!.replica.endpoint.id).toBe(`${KEY}#2`);
+  });
+
   it('takes a replica out after a failed connection and re-probes it every interval', async () => {
     const s = setup();
     s.activator.onEndpointEvent({ type: 'ready', endpoint: endpoint(1, 4) });

@@ -25,7 +25,10 @@ export interface Lease {
   readonly replica: Replica;
   /** Milliseconds the request waited in the hold queue (0 when it went straight through). */
   readonly heldMs: number;
-  /** True when the request waited for a revision that had no ready replica. */
+  /**
+   * True when the request waited for a replica to start: it was held while the revision had none in rotation,
+   * and the replica it got entered the rotation while it waited (not one that came back after a failure).
+   */
   readonly coldStart: boolean;
   /** True when the activator was in the revision's path for this request (held, or path mode on). */
   readonly viaActivator: boolean;
@@ -65,6 +68,8 @@ interface Waiter {
   reject: (err: Error) => void;
   enqueuedAt: number;
   coldStart: boolean;
+  /** Replicas that had joined a rotation when the request was held: a later one started while it waited. */
+  joinsBefore: number;
   bytes: number;
   timer: TimerHandle;
   signal: CancelSignal | undefined;
@@ -135,6 +140,8 @@ export class Activator {
   private readonly failureThreshold: number;
   private readonly probeIntervalMs: number;
   private heldTotal = 0;
+  /** Replicas that have entered the rotation so far (numbers Replica.joinedRotation). */
+  private rotationJoins = 0;
   private heldBytesTotal = 0;
   private pathTimer: TimerHandle | null = null;
   private readonly stopInflightMetric: () => void;
@@ -209,6 +216,7 @@ export class Activator {
       const r = st.replicas.upsert(ev.endpoint, this.confirmNew ? 'probing' : 'active');
       this.byReplica.set(r, st);
       if (r.state === 'active') {
+        if (r.joinedRotation === 0) r.joinedRotation = ++this.rotationJoins;
         this.prober.watch(r, this.healthDelay());
         this.release(st);
       } else {
@@ -283,6 +291,18 @@ export class Activator {
     }, everyMs);
   }
 
+  /** Answers every held request with `err` (the gateway is shutting down); returns how many there were. */
+  failAllHeld(err: HttpError): number {
+    let n = 0;
+    for (const st of this.revisions.values()) {
+      for (const w of [...st.interactive, ...st.batch]) {
+        this.fail(st, w, err);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Stops probes and path updates (requests still held stay held until their deadline). */
   close(): void {
     this.stopPathUpdates();
@@ -336,6 +356,7 @@ export class Activator {
     if (ok) {
       if (r.state !== 'active') {
         st.replicas.setState(r.endpoint.id, 'active');
+        if (r.joinedRotation === 0) r.joinedRotation = ++this.rotationJoins;
         this.opts.logger.info({ revision: st.key, replica: r.endpoint.id }, 'replica in rotation');
         this.refreshPath(st);
         this.release(st);
@@ -364,6 +385,17 @@ export class Activator {
       m.rejectedTotal.inc({ reason });
       throw new HttpError(503, msg, retry);
     };
+    // A body that alone is over a byte bound can never be held, so a retry cannot succeed: 413, no Retry-After.
+    // (503 + Retry-After below is for a bound that is full of other requests' bodies.)
+    if (o.bytes > l.maxHeldBytesPerRevision || o.bytes > l.maxHeldBytesTotal) {
+      m.rejectedTotal.inc({ reason: 'body_too_large' });
+      const [name, limit] =
+        o.bytes > l.maxHeldBytesPerRevision ? ['maxHeldBytesPerRevision', l.maxHeldBytesPerRevision] : ['maxHeldBytesTotal', l.maxHeldBytesTotal];
+      throw new HttpError(
+        413,
+        `request body of ${o.bytes} bytes is larger than requests for revision ${st.labels.revision} can be while they wait for a replica (limit ${name}=${limit})`,
+      );
+    }
     if (st.held >= l.maxHeldPerRevision)
       refuse('revision_queue_full', `too many requests held for revision ${st.labels.revision} (limit maxHeldPerRevision=${l.maxHeldPerRevision})`);
     if (this.heldTotal >= l.maxHeldTotal)
@@ -385,6 +417,7 @@ export class Activator {
         reject,
         enqueuedAt: now,
         coldStart,
+        joinsBefore: this.rotationJoins,
         bytes: o.bytes,
         signal: o.signal,
         queue,
@@ -430,9 +463,12 @@ export class Activator {
       if (!r) break;
       const w = st.interactive.peek() ?? st.batch.peek()!;
       this.dequeue(st, w);
-      const heldMs = this.opts.clock.now() - w.enqueuedAt;
+      const now = this.opts.clock.now();
+      const heldMs = now - w.enqueuedAt;
       this.opts.metrics.holdSeconds.observe(st.labels, heldMs / 1000);
-      w.resolve(this.lease(st, r, heldMs, w.coldStart, true));
+      // A cold start is a wait for a replica to start: held with none in rotation, and served by one that
+      // entered the rotation while it waited. Waiting for a failed replica to come back is not one.
+      w.resolve(this.lease(st, r, heldMs, w.coldStart && r.joinedRotation > w.joinsBefore, true));
     }
     if (st.held === 0) this.refreshPath(st);
   }

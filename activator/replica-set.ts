@@ -16,6 +16,11 @@ export interface Replica {
   state: ReplicaState;
   /** Consecutive failed health probes while active. */
   probeFailures: number;
+  /**
+   * Order in which the replica first entered its activator's rotation (1, 2, …); 0 until then. A replica that
+   * comes back after a failure keeps its number: coming back is not a start.
+   */
+  joinedRotation: number;
 }
 
 /**
@@ -59,7 +64,7 @@ export class ReplicaSet {
       existing.probeFailures = 0;
       return existing;
     }
-    const r: Replica = { endpoint, breaker: new Breaker(endpoint.capacity), state, probeFailures: 0 };
+    const r: Replica = { endpoint, breaker: new Breaker(endpoint.capacity), state, probeFailures: 0, joinedRotation: 0 };
     this.replicas = [...this.replicas, r];
     return r;
   }

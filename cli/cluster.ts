@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -19,6 +19,7 @@ import { ClusterRoutes } from '../deploy/kubernetes/cluster-routes.js';
 import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
+import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 
@@ -207,7 +208,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     // EndpointSlices can lead a pod's real state: confirm new endpoints with our own probe before traffic.
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs, confirmNewReplicas: true },
   });
-  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
+  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
   backend.subscribe((ev) => {
     activator.onEndpointEvent(ev);
     if (ev.type === 'removed') forwarder.forget(ev.endpoint.url);
@@ -233,7 +234,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await backend.start();
   await routes.start();
   await forwarder.warmUp();
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder, clientLimits: clientLimits(cfg) });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
   let ready = true;
@@ -243,10 +244,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     dataUrl: `http://127.0.0.1:${dataPort}`,
     close: async () => {
       ready = false;
-      data.close();
-      const until = Date.now() + cfg.shutdownGraceSeconds * 1000;
-      while (gateway.activeRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      data.closeAllConnections();
+      await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger, metrics });
       await routes.stop();
       activator.close();
       collector.close();

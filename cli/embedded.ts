@@ -1,4 +1,4 @@
-import { createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.
 import { buildRouteTable } from '../gateway/route-table.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
+import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 
@@ -55,7 +56,10 @@ export interface Embedded {
   /** The data plane's current routes and revisions. */
   snapshot: SnapshotHolder;
   configFolder: ConfigFolder | null;
-  /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), stop replicas. */
+  /**
+   * Graceful stop: refuse new connections, close idle ones, answer with `Connection: close`, let in-flight
+   * requests finish within shutdownGraceSeconds (what is left is logged and counted), then stop replicas.
+   */
   close(): Promise<void>;
 }
 
@@ -124,7 +128,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     inflightNow: (k) => collector.inflight(k),
   });
   const snapshot = new SnapshotHolder({ routes: buildRouteTable([], cfg.domain, 0), revisions: new Map() });
-  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica });
+  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
   const outcomes = new OutcomeRecorder();
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
   let folder: ConfigFolder | null = null;
@@ -145,7 +149,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     outcomes,
     rolloutTickMs: cfg.rolloutTickSeconds * 1000,
   });
-  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes });
+  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes, clientLimits: clientLimits(cfg) });
   let ready = false;
   controller.start();
   autoscaler.start();
@@ -184,10 +188,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     closing ??= (async () => {
       ready = false;
       folder?.close();
-      data.close();
-      const until = Date.now() + cfg.shutdownGraceSeconds * 1000;
-      while (gateway.activeRequests > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      data.closeAllConnections();
+      // Connection: close on every response, idle connections closed, in-flight requests finish; then replicas stop.
+      await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger: logger.child({ role: 'gateway' }), metrics });
       autoscaler.stop();
       activator.close();
       collector.close();

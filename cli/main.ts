@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, Option } from 'commander';
-import { resolveServeConfig } from '../core/config.js';
+import { parseSettingPairs, resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import type { AdminTarget } from './admin-credentials.js';
 import { applyCommand, deleteCommand, getCommand, renderCommand, simulateCommand, type Io } from './commands.js';
@@ -49,9 +49,11 @@ export function buildProgram(): Command {
     .option('--python <path>', 'Python used by launch recipes ({{python}})')
     .option('--state-dir <dir>', 'where state that survives a restart is kept (default $SLUICE_STATE_DIR or ./.sluice)')
     .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
+    .option('--set <name=value...>', 'any setting of docs/configuration.md, e.g. --set shutdownGraceSeconds=5 maxConnections=20000')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (o: Record<string, unknown>) => {
       const config = resolveServeConfig({
+        ...parseSettingPairs((o.set as string[] | undefined) ?? []),
         dataPort: o.dataPort,
         dataHost: o.dataHost,
         adminPort: o.adminPort,

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HoldLimits } from '../activator/activator.js';
 import type { ServeConfig } from '../core/config.js';
+import type { ClientLimits } from '../gateway/client-connections.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 
 /** Starts listening and resolves with the bound port (useful with port 0). */
@@ -23,6 +24,15 @@ export function holdLimits(cfg: ServeConfig): HoldLimits {
     maxHeldBytesPerRevision: cfg.maxHeldBytesPerRevision,
     maxHeldBytesTotal: cfg.maxHeldBytesTotal,
     retryAfterSeconds: cfg.retryAfterSeconds,
+  };
+}
+
+/** The data port's header timeout and connection caps from the configuration. */
+export function clientLimits(cfg: ServeConfig): ClientLimits {
+  return {
+    headerTimeoutMs: cfg.headerTimeoutSeconds * 1000,
+    maxConnections: cfg.maxConnections,
+    maxConnectionsPerClient: cfg.maxConnectionsPerClient,
   };
 }
 

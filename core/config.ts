@@ -49,6 +49,17 @@ export const SERVE_DEFAULTS = {
   connectionsPerReplica: 256,
   /** Seconds in-flight requests get to finish on SIGTERM. */
   shutdownGraceSeconds: 30,
+  /** Seconds a client has to send a request's head (line and headers) from its first byte; then 408. */
+  headerTimeoutSeconds: 10,
+  /**
+   * Longest silence (seconds) of a client while the gateway reads its request body; then 408. Time a request is
+   * held (its body waits unread) or the replica is slow to take the body does not count. 0 = none.
+   */
+  bodyTimeoutSeconds: 30,
+  /** Client connections open at once on the data port; more are closed at accept. */
+  maxConnections: 10_000,
+  /** Client connections open at once from one address; more are closed at accept. 0 = no cap (behind a load balancer). */
+  maxConnectionsPerClient: 1_000,
   /** Seconds between autoscaler decisions. */
   tickSeconds: 2,
   /** Seconds a revision with no demand keeps its last replica before going to zero (cluster-wide, as Knative). */
@@ -98,6 +109,10 @@ const serveSchema = z
     maxServices: positive,
     connectionsPerReplica: positive,
     shutdownGraceSeconds: z.number().min(0),
+    headerTimeoutSeconds: z.number().positive(),
+    bodyTimeoutSeconds: z.number().min(0),
+    maxConnections: positive,
+    maxConnectionsPerClient: z.number().int().min(0),
     tickSeconds: z.number().positive(),
     scaleToZeroGraceSeconds: z.number().min(0),
     revisionHistoryLimit: z.number().int().min(0),
@@ -129,6 +144,23 @@ export function parseGpuInventory(text: string): Record<string, number> {
   for (const part of text.split(',').filter(Boolean)) {
     const [name, count] = part.split('=') as [string, string];
     out[name] = Number(count);
+  }
+  return out;
+}
+
+/**
+ * Reads `name=value` pairs (the `--set` flag) into overrides for resolveServeConfig: numbers where the table's
+ * default is a number. Unknown names and bad values are reported by resolveServeConfig, naming the setting.
+ */
+export function parseSettingPairs(pairs: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ValidationError([{ path: `--set ${pair}`, message: 'must look like name=value, e.g. shutdownGraceSeconds=5' }], 'invalid configuration');
+    const name = pair.slice(0, eq);
+    const text = pair.slice(eq + 1);
+    const kind = typeof (SERVE_DEFAULTS as Record<string, unknown>)[name];
+    out[name] = kind === 'number' && text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
   }
   return out;
 }

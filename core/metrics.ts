@@ -32,6 +32,9 @@ export class SluiceMetrics {
   readonly gpuCapacityLimited: GaugeFamily<RevisionLabel>;
   readonly startupSeconds: GaugeFamily<RevisionLabel>;
   readonly unroutedTotal: Counter<'reason'>;
+  readonly shutdownCutTotal: Counter<'stage'>;
+  readonly connectionsRefusedTotal: Counter<'reason'>;
+  readonly clientTimeoutsTotal: Counter<'kind'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -104,6 +107,24 @@ export class SluiceMetrics {
       name: 'sluice_unrouted_requests_total',
       help: 'Requests answered without a revision: no route, no tag, no traffic, or a failed revision (reason).',
       labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.shutdownCutTotal = new Counter({
+      name: 'sluice_gateway_shutdown_cut_requests_total',
+      help: 'Requests still in the gateway when the shutdown grace ended: held ones answered 503, forwarded ones cut.',
+      labelNames: ['stage'],
+      registers: [registry],
+    });
+    this.connectionsRefusedTotal = new Counter({
+      name: 'sluice_gateway_connections_refused_total',
+      help: 'Client connections closed at accept because a connection cap was reached (total: maxConnections; per_client: maxConnectionsPerClient).',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.clientTimeoutsTotal = new Counter({
+      name: 'sluice_gateway_client_timeouts_total',
+      help: 'Requests ended because the client was too slow: headers (headerTimeoutSeconds) or body (bodyTimeoutSeconds).',
+      labelNames: ['kind'],
       registers: [registry],
     });
   }

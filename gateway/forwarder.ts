@@ -1,22 +1,14 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { CancelSignal } from '../core/cancel-signal.js';
-
-/** Headers that belong to one hop and are never forwarded. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-]);
+import { SystemClock, type Clock } from '../core/clock.js';
+import { SERVE_DEFAULTS } from '../core/config.js';
+import type { DrainState } from './drain.js';
+import { BodyWatch, type WatchedBody } from './body-watch.js';
+import { earlyAnswerConnector } from './early-answer.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -33,12 +25,19 @@ export class ForwardError extends Error {
   /** The request never reached the replica and its body is untouched: safe to try another replica. */
   readonly retryable: boolean;
   readonly code: string;
+  /**
+   * No connection to the replica could be made: it is down or not listening, so it should leave the rotation
+   * until a probe says otherwise. A connection that broke (a reset, a broken pipe) proves nothing of the kind:
+   * a replica closes a connection after answering early (413 for a body over its limit) and is fine.
+   */
+  readonly unreachable: boolean;
 
-  constructor(status: number, retryable: boolean, code: string, message: string) {
+  constructor(status: number, retryable: boolean, code: string, message: string, unreachable = false) {
     super(message);
     this.status = status;
     this.retryable = retryable;
     this.code = code;
+    this.unreachable = unreachable;
   }
 }
 
@@ -49,6 +48,8 @@ export interface ForwardOptions {
   timeoutMs: number;
   /** The client went away: abort the request to the replica. */
   signal: CancelSignal;
+  /** While draining as the response begins, it closes the client connection (`Connection: close`). */
+  drain?: DrainState;
   /** Extra response headers (e.g. the cold-start header), decided when the response begins. */
   responseHeaders?: () => Record<string, string> | null;
 }
@@ -57,6 +58,9 @@ export interface ForwarderOptions {
   /** Keep-alive connections per replica. */
   connectionsPerReplica?: number;
   keepAliveTimeoutMs?: number;
+  /** Longest silence of a client while its request body is read (bodyTimeoutSeconds); 0 = none. */
+  bodyTimeoutMs?: number;
+  clock?: Clock;
 }
 
 /**
@@ -65,13 +69,16 @@ export interface ForwarderOptions {
  */
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
-  private readonly opts: Required<ForwarderOptions>;
+  private readonly opts: Required<Omit<ForwarderOptions, 'bodyTimeoutMs' | 'clock'>>;
+  private readonly watch: BodyWatch | null;
 
   constructor(opts: ForwarderOptions = {}) {
     this.opts = {
       connectionsPerReplica: opts.connectionsPerReplica ?? 256,
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 4_000,
     };
+    const bodyTimeoutMs = opts.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000;
+    this.watch = bodyTimeoutMs > 0 ? new BodyWatch(opts.clock ?? new SystemClock(), bodyTimeoutMs) : null;
   }
 
   /** Drops the pool of a replica that is gone. */
@@ -111,6 +118,7 @@ export class Forwarder {
   }
 
   async close(): Promise<void> {
+    this.watch?.close();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
@@ -130,23 +138,27 @@ export class Forwarder {
       : req.headers['transfer-encoding'] !== undefined);
     // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
     // for the first chunk, so a request that failed before that still has its whole body for another replica.
-    const body = hasBody ? new LazyBody(req) : null;
+    const body = hasBody ? new LazyBody(req, this.watch) : null;
     return new Promise<number>((resolve, reject) => {
       let status = 0;
       let controller: Dispatcher.DispatchController | null = null;
       const onAbort = (): void => controller?.abort(new Error('client closed the request'));
       o.signal.addEventListener('abort', onAbort);
-      const done = (): void => o.signal.removeEventListener('abort', onAbort);
+      const done = (): void => {
+        o.signal.removeEventListener('abort', onAbort);
+        body?.discardRest();
+      };
       const fail = (err: unknown): void => {
+        const e = this.classify(err, status, res, req, body, hasBody, o);
         done();
-        reject(this.classify(err, status, res, req, body, hasBody, o));
+        reject(e);
       };
       try {
         pool.dispatch(
           {
             path: o.path,
             method: method as Dispatcher.HttpMethod,
-            headers: requestHeaders(req.headers),
+            headers: upstreamRequestHeaders(req),
             body,
             headersTimeout: o.timeoutMs,
             bodyTimeout: o.timeoutMs,
@@ -159,7 +171,8 @@ export class Forwarder {
             onResponseStart(_c, statusCode, headers) {
               if (statusCode < 200) return; // informational answers are not passed on
               status = statusCode;
-              res.writeHead(statusCode, responseHeaders(headers as Record<string, string | string[] | undefined>, o.responseHeaders?.()));
+              if (o.drain?.draining) res.shouldKeepAlive = false;
+              res.writeHead(statusCode, clientResponseHeaders(headers as Record<string, string | string[] | undefined>, o.responseHeaders?.()));
             },
             onResponseData(c, chunk) {
               if (!res.write(chunk)) {
@@ -199,10 +212,11 @@ export class Forwarder {
       res.destroy();
       return new ForwardError(502, false, code, `replica failed while sending the response: ${errText(err)}`);
     }
+    if (code === 'SLUICE_BODY_TIMEOUT') return new ForwardError(408, false, code, errText(err));
     if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
     if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
     const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
-    if (NOT_REACHED.has(code)) return new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`);
+    if (NOT_REACHED.has(code)) return new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`, true);
     if (CONNECTION_BROKE.has(code) && untouched && hasBody)
       return new ForwardError(502, true, code, `the connection to the replica broke before the request was sent: ${errText(err)}`);
     return new ForwardError(
@@ -221,6 +235,8 @@ export class Forwarder {
         pipelining: 1,
         keepAliveTimeout: this.opts.keepAliveTimeoutMs,
         keepAliveMaxTimeout: this.opts.keepAliveTimeoutMs,
+        // A replica's answer written before it read the whole body reaches the client (early-answer.ts).
+        connect: earlyAnswerConnector(),
       });
       this.pools.set(baseUrl, p);
     }
@@ -228,54 +244,97 @@ export class Forwarder {
   }
 }
 
+/** The client stopped sending its request body while the gateway was reading it. */
+export class BodyTimeoutError extends Error {
+  readonly code = 'SLUICE_BODY_TIMEOUT';
+
+  constructor(timeoutMs: number) {
+    const s = timeoutMs / 1000;
+    super(`the client sent no request body bytes for ${s} s while the gateway was reading them (bodyTimeoutSeconds=${s})`);
+  }
+}
+
 /**
  * A request body that starts reading the client's stream only when undici first asks for data, and passes
- * chunks on with backpressure. Destroying it before that leaves the client's stream untouched.
+ * chunks on with backpressure. Destroying it before that leaves the client's stream untouched. While it reads,
+ * the body watch times a client that stops sending (not while the replica is slow to take the body).
  */
-class LazyBody extends Readable {
+class LazyBody extends Readable implements WatchedBody {
   started = false;
+  lastTick = 0;
+  paused = false;
+  prevWatched: WatchedBody | null = null;
+  nextWatched: WatchedBody | null = null;
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.watch) this.lastTick = this.watch.tick;
+    if (!this.push(chunk)) {
+      this.paused = true;
+      this.req.pause();
+    }
+  };
+  private readonly onEnd = (): void => {
+    this.watch?.remove(this);
+    this.push(null);
+  };
+  private readonly onError = (err: Error): void => {
+    this.destroy(err);
+  };
+  private readonly onAborted = (): void => {
+    this.destroy(new Error('client closed the request'));
+  };
 
-  constructor(private readonly req: IncomingMessage) {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly watch: BodyWatch | null,
+  ) {
     super();
   }
 
   override _read(): void {
     if (this.started) {
+      if (this.paused) {
+        this.paused = false;
+        if (this.watch) this.lastTick = this.watch.tick;
+      }
       this.req.resume();
       return;
     }
     this.started = true;
-    this.req.on('data', (chunk: Buffer) => {
-      if (!this.push(chunk)) this.req.pause();
-    });
-    this.req.once('end', () => this.push(null));
-    this.req.once('error', (err) => this.destroy(err));
-    this.req.once('aborted', () => this.destroy(new Error('client closed the request')));
+    this.req.on('data', this.onData);
+    this.req.once('end', this.onEnd);
+    this.req.once('error', this.onError);
+    this.req.once('aborted', this.onAborted);
+    this.watch?.add(this);
   }
-}
 
-function requestHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    if (HOP_BY_HOP.has(k)) continue;
-    const v = h[k];
-    if (v !== undefined) out[k] = v;
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.detach();
+    callback(err);
   }
-  return out;
-}
 
-function responseHeaders(
-  h: Record<string, string | string[] | undefined>,
-  extra: Record<string, string> | null | undefined,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    if (HOP_BY_HOP.has(k)) continue;
-    const v = h[k];
-    if (v !== undefined) out[k] = v;
+  bodyTimedOut(timeoutMs: number): void {
+    this.destroy(new BodyTimeoutError(timeoutMs));
   }
-  if (extra) Object.assign(out, extra);
-  return out;
+
+  /**
+   * The exchange with the replica is over but the client is still sending (the replica answered before it read
+   * the whole body): stop passing chunks on and discard the rest, so the answer is read by the client and the
+   * connection stays usable. Closing it instead would reset the client while it sends, and lose the answer.
+   */
+  discardRest(): void {
+    if (!this.started || this.req.complete) return;
+    this.detach();
+    this.req.resume();
+  }
+
+  private detach(): void {
+    if (!this.started) return;
+    this.watch?.remove(this);
+    this.req.off('data', this.onData);
+    this.req.off('end', this.onEnd);
+    this.req.off('error', this.onError);
+    this.req.off('aborted', this.onAborted);
+  }
 }
 
 function errCode(err: unknown): string {

@@ -3,14 +3,18 @@ import type { Activator, Lease } from '../activator/activator.js';
 import { PRIORITY_HEADER, parsePriority, type Priority } from '../activator/priority.js';
 import type { Collector } from '../autoscaler/collector.js';
 import type { Clock } from '../core/clock.js';
+import { SERVE_DEFAULTS } from '../core/config.js';
 import { HttpError, writeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
 import { ClientGone } from './client-gone.js';
+import { answerClientErrors, capConnections, type ClientLimits } from './client-connections.js';
+import type { Drainable } from './drain.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
 import type { OutcomeRecorder } from './outcome-recorder.js';
 import { RevisionMetricsCache } from './revision-metrics.js';
+import { badRequestTarget } from './request-target.js';
 import { matchRoute } from './route-table.js';
 import { TrafficPicker } from './traffic-picker.js';
 
@@ -31,14 +35,18 @@ export interface GatewayDeps {
   priorityOf?: (req: IncomingMessage) => Priority;
   /** Per-revision request outcomes for rollout policies (h7 hook; see docs/traffic.md). */
   outcomes?: OutcomeRecorder;
+  /** Header timeout and connection caps of the data port; defaults from core/config.ts. */
+  clientLimits?: Partial<ClientLimits>;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
 const COLD_START_HEADER = 'x-sluice-cold-start';
 
 /** The gateway's request lifecycle: route → pick revision → acquire a replica (maybe held) → forward → count. */
-export class Gateway {
+export class Gateway implements Drainable {
   private readonly d: GatewayDeps;
+  /** Shared with every forward: read once as each response begins. */
+  private readonly drainState: { draining: boolean } = { draining: false };
   private readonly picker = new TrafficPicker();
   private readonly tagHeader: string;
   private active = 0;
@@ -51,9 +59,30 @@ export class Gateway {
   }
 
   createServer(): Server {
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-      void this.handle(req, res);
-    });
+    const limits: ClientLimits = {
+      headerTimeoutMs: SERVE_DEFAULTS.headerTimeoutSeconds * 1000,
+      maxConnections: SERVE_DEFAULTS.maxConnections,
+      maxConnectionsPerClient: SERVE_DEFAULTS.maxConnectionsPerClient,
+      ...this.d.clientLimits,
+    };
+    const server = createServer(
+      {
+        keepAliveTimeout: 65_000,
+        headersTimeout: limits.headerTimeoutMs,
+        // Node checks the head deadline on this period (its default of 30 s let a slow head live ~78 s).
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headerTimeoutMs / 4))),
+        // Node's whole-request timeout would also end a request the activator holds while its body waits unread
+        // in the socket; the forwarder's body timeout (bodyTimeoutSeconds) times only a client that stops sending
+        // while its body is read, and the hold deadline bounds the wait.
+        requestTimeout: 0,
+      },
+      (req, res) => {
+        void this.handle(req, res);
+      },
+    );
+    const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
+    answerClientErrors(server, deps);
+    capConnections(server, deps);
     return server;
   }
 
@@ -62,8 +91,18 @@ export class Gateway {
     return this.active;
   }
 
+  /** From now on every response closes its connection (graceful shutdown; see drain.ts). */
+  beginDrain(): void {
+    this.drainState.draining = true;
+  }
+
+  refuseHeld(message: string): number {
+    return this.d.activator.failAllHeld(new HttpError(503, message));
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.active++;
+    if (this.drainState.draining) res.shouldKeepAlive = false;
     try {
       const serving = this.route(req, res);
       if (serving) await serving;
@@ -74,12 +113,19 @@ export class Gateway {
 
   /** Answers at once (no route, no revision) or returns the promise of serving the request. */
   private route(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    const url = req.url ?? '/';
+    const badTarget = badRequestTarget(url);
+    if (badTarget !== null) {
+      this.d.metrics.unroutedTotal.inc({ reason: 'bad_path' });
+      writeError(res, 400, badTarget);
+      return;
+    }
     const snap = this.d.snapshot.current;
     const tagHeader = req.headers[this.tagHeader];
     const match = matchRoute(
       snap.routes,
       req.headers.host,
-      req.url ?? '/',
+      url,
       typeof tagHeader === 'string' ? tagHeader : undefined,
     );
     if (!match) {
@@ -134,6 +180,7 @@ export class Gateway {
             path,
             timeoutMs: Math.max(1, deadlineAt - clock.now()),
             signal: abort,
+            drain: this.drainState,
             responseHeaders: lease.coldStart
               ? () => {
                   const ms = clock.now() - arrival;
@@ -145,7 +192,7 @@ export class Gateway {
           });
           break;
         } catch (err) {
-          if (err instanceof ForwardError && err.status === 502) activator.reportFailure(rev.key, lease.replica.endpoint.id);
+          if (err instanceof ForwardError && err.unreachable) activator.reportFailure(rev.key, lease.replica.endpoint.id);
           if (err instanceof ForwardError && err.retryable && clock.now() < deadlineAt) {
             this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
             continue;
@@ -171,6 +218,12 @@ export class Gateway {
   }
 
   private fail(res: ServerResponse, err: unknown): number {
+    if (this.drainState.draining) res.shouldKeepAlive = false;
+    if (err instanceof ForwardError && err.status === 408) {
+      // The client stopped sending its body: what is left of it is unknown, so the connection cannot be reused.
+      res.shouldKeepAlive = false;
+      this.d.metrics.clientTimeoutsTotal.inc({ kind: 'body' });
+    }
     if (err instanceof HttpError || err instanceof ForwardError) {
       if (err.status === 499) {
         res.destroy();

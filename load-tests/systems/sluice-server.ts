@@ -97,6 +97,8 @@ async function main(): Promise<void> {
       metricsHost: '127.0.0.1',
       metricsPort: 0,
       logLevel: 'silent',
+      // One load generator opens every connection from one address.
+      maxConnectionsPerClient: 0,
       // Its own state directory: the generated admin token (when none is given) does not land in the checkout.
       stateDir: mkdtempSync(join(tmpdir(), 'sluice-bench-state-')),
     }),

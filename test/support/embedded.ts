@@ -24,6 +24,8 @@ export async function startTestSluice(configDir: string | null, overrides: Parti
     metricsPort: 0,
     logLevel: 'silent',
     stateDir: mkdtempSync(join(tmpdir(), 'sluice-state-')),
+    // Tests are one client (127.0.0.1) that may open more connections than the per-address cap allows.
+    maxConnectionsPerClient: 0,
     ...overrides,
   });
   return startEmbedded({ config, configDir, logger: silentLogger(), watch: true, pythonPath });
