@@ -78,9 +78,14 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const stateDir = resolve(cfg.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   // Read before anything listens: a bad state file stops the start, naming the file.
-  const state = new FileStateStore({ dir: stateDir, logger: logger.child({ role: 'state' }), maxDeletedRemembered: cfg.deletedServicesRemembered });
-  const saved = await state.load();
   const metrics = new SluiceMetrics({ defaultMetrics: true });
+  const state = new FileStateStore({
+    dir: stateDir,
+    logger: logger.child({ role: 'state' }),
+    maxDeletedRemembered: cfg.deletedServicesRemembered,
+    onSync: (kind) => metrics.stateFsyncsTotal.inc({ kind }),
+  });
+  const saved = await state.load();
   const store = new MemoryStore();
   const root = sluiceRoot();
   const inventory = parseGpuInventory(cfg.gpus);

@@ -32,6 +32,7 @@ export class SluiceMetrics {
   readonly gpuCapacityLimited: GaugeFamily<RevisionLabel>;
   readonly startupSeconds: GaugeFamily<RevisionLabel>;
   readonly unroutedTotal: Counter<'reason'>;
+  readonly stateFsyncsTotal: Counter<'kind'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -104,6 +105,12 @@ export class SluiceMetrics {
       name: 'sluice_unrouted_requests_total',
       help: 'Requests that matched no InferenceService.',
       labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.stateFsyncsTotal = new Counter({
+      name: 'sluice_state_fsyncs_total',
+      help: 'fsyncs that made embedded state durable: kind="file" (one per state file written), kind="directory" (each shared by the renames it covers).',
+      labelNames: ['kind'],
       registers: [registry],
     });
   }

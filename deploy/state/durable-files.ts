@@ -26,11 +26,17 @@ interface DirSlot {
 }
 
 export class DurableFiles {
+  /** Told of each fsync (a metric). */
+  private readonly onSync: ((kind: 'file' | 'directory') => void) | undefined;
   private readonly dirs = new Map<string, DirSlot>();
   /** Directories made durable (created and their parent fsynced), or being made so; bounded by the directories used. */
   private readonly made = new Map<string, Promise<void>>();
   private seq = 0;
   readonly stats: DurableWriteStats = { files: 0, directorySyncs: 0 };
+
+  constructor(o: { onSync?: (kind: 'file' | 'directory') => void } = {}) {
+    this.onSync = o.onSync;
+  }
 
   /** Replaces `path` with `text`; resolves once the new content survives a crash. */
   async write(path: string, text: string): Promise<void> {
@@ -45,6 +51,7 @@ export class DurableFiles {
       await fh.close();
     }
     this.stats.files++;
+    this.onSync?.('file');
     try {
       await rename(temp, path);
     } catch (err) {
@@ -91,6 +98,7 @@ export class DurableFiles {
       .then(
         () => {
           this.stats.directorySyncs++;
+          this.onSync?.('directory');
           waiters.resolve();
         },
         (err: unknown) => waiters.reject(err),

@@ -23,6 +23,8 @@ export interface FileStateStoreOptions {
   maxDeletedRemembered?: number;
   /** Injected for tests. */
   now?: () => number;
+  /** Told of each fsync (the `sluice_state_fsyncs_total` metric). */
+  onSync?: (kind: 'file' | 'directory') => void;
 }
 
 export interface LoadedState {
@@ -41,7 +43,7 @@ interface Slot {
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export class FileStateStore implements ControllerStore {
-  readonly files = new DurableFiles();
+  readonly files: DurableFiles;
   private readonly o: FileStateStoreOptions;
   private readonly root: string;
   /** Next revision number by `<ns>/<name>`, for live and remembered deleted services. */
@@ -56,6 +58,7 @@ export class FileStateStore implements ControllerStore {
   constructor(o: FileStateStoreOptions) {
     this.o = o;
     this.root = join(o.dir, 'services');
+    this.files = new DurableFiles(o.onSync ? { onSync: o.onSync } : {});
   }
 
   /** Reads every state file (ignoring and deleting temp files). Throws, naming the file, on a bad one. */
