@@ -9,6 +9,9 @@
  *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--workers N]
  */
 import cluster from 'node:cluster';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseInferenceService } from '../../api/inferenceservice.js';
 import { startEmbedded } from '../../cli/embedded.js';
 import { resolveServeConfig } from '../../core/config.js';
@@ -82,7 +85,7 @@ async function main(): Promise<void> {
   if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
-    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminHost: '127.0.0.1', adminPort, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent' }),
+    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminHost: '127.0.0.1', adminPort, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent', stateDir: mkdtempSync(join(tmpdir(), 'sluice-state-')) }),
     configDir: null,
     logger: silentLogger(),
     backend,
