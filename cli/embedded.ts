@@ -208,6 +208,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       activator.close();
       collector.close();
       controller.stop();
+      await state.settled();
       await backend.close();
       await forwarder.close();
       admin.close();

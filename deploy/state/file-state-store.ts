@@ -54,6 +54,8 @@ export class FileStateStore implements ControllerStore {
   private readonly slots = new Map<string, Slot>();
   /** Hash of the last content written per service, to skip writes that change nothing. */
   private readonly written = new Map<string, string>();
+  /** Writes running now (bounded by the services with a slot). */
+  private readonly running = new Set<Promise<void>>();
 
   constructor(o: FileStateStoreOptions) {
     this.o = o;
@@ -188,13 +190,20 @@ export class FileStateStore implements ControllerStore {
       await this.files.write(path, text);
       this.written.set(key, hash);
     };
-    write()
+    const done = write()
       .then(waiters.resolve, waiters.reject)
       .finally(() => {
+        this.running.delete(done);
         slot.running = false;
         if (slot.next) this.run(key, path, slot);
         else this.slots.delete(key);
       });
+    this.running.add(done);
+  }
+
+  /** Resolves once no write is running or waiting (at shutdown, so background saves are not cut). */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 }
 
