@@ -51,7 +51,8 @@ interface ServiceRecord {
 
 /** What the controller needs of the autoscaler (the Autoscaler class; a status-only view in cluster mode). */
 export interface ScaleManager {
-  register(rev: Revision): Promise<void>;
+  /** `existingReplicas`: replicas the revision has now (a restored revision: none), instead of its initial scale. */
+  register(rev: Revision, opts?: { existingReplicas?: number }): Promise<void>;
   unregister(revisionKey: string): void;
   status(revisionKey: string): (Pick<RevisionScaleStatus, 'desiredReplicas' | 'readyReplicas' | 'startingReplicas' | 'lastDecision'> & Partial<RevisionScaleStatus>) | null;
 }
@@ -272,9 +273,16 @@ export class Controller {
     this.restore(object, { revisions, proven, latestRolledout, previousRolledout, uid, createdAt, generation, rollout, defaulted: true }, source);
     const rec = this.services.get(`${saved.namespace}/${saved.name}`);
     if (!rec) return;
+    // No replica survived the restart, and initial-scale is for a new revision: each starts from its minimum.
+    // As afterRouteChange leaves them, revisions no route reaches have minReplicas 0.
+    const routed = this.routed(rec);
     for (const rev of revisions) {
       await this.d.backend.apply(rev);
-      await this.d.autoscaler.register(rev);
+      if (routed.has(rev.name)) await this.d.autoscaler.register(rev, { existingReplicas: 0 });
+      else {
+        this.parked.add(revisionKey(rev));
+        await this.d.autoscaler.register({ ...rev, autoscaling: { ...rev.autoscaling, minReplicas: 0 } }, { existingReplicas: 0 });
+      }
     }
     await this.afterRouteChange(rec);
   }

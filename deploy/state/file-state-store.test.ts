@@ -8,9 +8,16 @@ import { FileStateStore } from './file-state-store.js';
 
 const stateDir = (): string => mkdtempSync(join(tmpdir(), 'sluice-state-test-'));
 
-/** A controller over the state in `dir`, with everything saved there taken back (as embedded mode starts). */
+const stores: FileStateStore[] = [];
+
+/**
+ * A controller over the state in `dir`, with everything saved there taken back (as embedded mode starts), once
+ * the previous controllers' background saves are done (as at a graceful stop).
+ */
 async function startOver(dir: string, opts: { maxDeletedRemembered?: number; revisionHistoryLimit?: number } = {}): Promise<{ h: Harness; store: FileStateStore }> {
+  for (const s of stores.splice(0)) await s.settled();
   const store = new FileStateStore({ dir, logger: silentLogger(), ...(opts.maxDeletedRemembered !== undefined ? { maxDeletedRemembered: opts.maxDeletedRemembered } : {}) });
+  stores.push(store);
   const saved = await store.load();
   const h = controllerHarness({ store, ...(opts.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: opts.revisionHistoryLimit } : {}) });
   for (const s of saved.services) await h.controller.resume(s);
@@ -57,6 +64,22 @@ describe('embedded state directory', () => {
     const rolledBack = statusOf(b.h).status.components.predictor;
     const c = await startOver(dir);
     expect(statusOf(c.h).status.components.predictor).toEqual(rolledBack);
+  });
+
+  it('restored revisions no route reaches stay at zero whatever their minReplicas', async () => {
+    const dir = stateDir();
+    const a = await startOver(dir);
+    for (const v of [1, 2]) {
+      await a.h.controller.apply(isvc('iris', `gs://m/v${v}`, '    minReplicas: 1\n'), 'api');
+      a.h.backend.markReady(`default/iris-predictor-0000${v}`);
+    }
+    const b = await startOver(dir);
+    for (let i = 0; i < 3; i++) {
+      b.h.clock.advance(2_000);
+      await b.h.autoscaler.tick();
+    }
+    expect(b.h.autoscaler.status('default/iris-predictor-00002')?.desiredReplicas).toBe(1);
+    expect(b.h.autoscaler.status('default/iris-predictor-00001')?.desiredReplicas ?? 0).toBe(0);
   });
 
   it('ignores and deletes a torn temp file, and reads the last complete file', async () => {
