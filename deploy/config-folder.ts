@@ -43,8 +43,10 @@ export class ConfigFolder {
   private catalogueNow: RuntimeCatalogue;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private syncing: Promise<void> | null = null;
-  private again = false;
+  /** The sync running now (or settled); the next one starts after it. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** A sync waiting to start, shared by everyone who asks meanwhile. */
+  private waiting: Promise<string[]> | null = null;
   private remembered = false;
 
   constructor(deps: ConfigFolderDeps) {
@@ -56,23 +58,21 @@ export class ConfigFolder {
     return this.catalogueNow;
   }
 
-  /** Reads the folder and applies what changed. Returns the errors found (also logged). */
-  async sync(): Promise<string[]> {
-    const errors: string[] = [];
-    if (this.syncing) {
-      this.again = true;
-      await this.syncing;
+  /**
+   * Reads the folder and applies what changed. Returns the errors found (also logged) by a sync that started
+   * after this call: syncs never overlap, and callers arriving while one runs share the next.
+   */
+  sync(): Promise<string[]> {
+    if (this.waiting) return this.waiting;
+    const next = this.queue.then(async () => {
+      this.waiting = null;
+      const errors: string[] = [];
+      await this.doSync(errors);
       return errors;
-    }
-    this.syncing = this.doSync(errors).finally(() => {
-      this.syncing = null;
     });
-    await this.syncing;
-    if (this.again) {
-      this.again = false;
-      return this.sync();
-    }
-    return errors;
+    this.waiting = next;
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   watch(): void {
@@ -92,7 +92,7 @@ export class ConfigFolder {
 
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.sync(), 200);
+    this.timer = setTimeout(() => void this.sync().catch((err: unknown) => this.d.logger.error({ err }, 'config folder sync failed')), 200);
     this.timer.unref();
   }
 
@@ -175,7 +175,11 @@ export class ConfigFolder {
   private async deleteFrom(key: string, file: string): Promise<void> {
     if (!this.d.controller.keysFrom(`file:${file}`).includes(key)) return;
     const [ns, name] = key.split('/') as [string, string];
-    await this.d.controller.delete(ns, name);
+    try {
+      await this.d.controller.delete(ns, name);
+    } catch (err) {
+      this.d.logger.error({ file, service: key }, `cannot delete a service its file no longer defines: ${errorMessage(err)}`);
+    }
   }
 }
 
