@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
-import { DurableFiles, removeTempFiles, TEMP_SUFFIX } from './durable-files.js';
+import { DurableFiles, removeTempFiles } from './durable-files.js';
 import { decodeStateFile, encodeStateFile, type ControllerStore, type StateFile, type StoredService } from './service-state.js';
 
 export interface FileStateStoreOptions {
@@ -41,6 +41,7 @@ interface Slot {
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const READ_BATCH = 64;
 
 export class FileStateStore implements ControllerStore {
   readonly files: DurableFiles;
@@ -76,10 +77,14 @@ export class FileStateStore implements ControllerStore {
       if (!ns.isDirectory()) continue;
       const dir = join(this.root, ns.name);
       tempFilesRemoved += await removeTempFiles(dir);
-      for (const f of await readdir(dir)) {
-        if (f.endsWith(TEMP_SUFFIX) || !f.endsWith('.json')) continue;
+      const names = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+      // Read a batch at a time: thousands of services load in parallel without thousands of open files.
+      const texts: string[] = [];
+      for (let i = 0; i < names.length; i += READ_BATCH)
+        texts.push(...(await Promise.all(names.slice(i, i + READ_BATCH).map((f) => readFile(join(dir, f), 'utf8')))));
+      for (const [i, f] of names.entries()) {
         const path = join(dir, f);
-        const text = await readFile(path, 'utf8');
+        const text = texts[i]!;
         const state = decodeStateFile(text, path);
         const { namespace, name } = state.kind === 'service' ? state.service : state;
         if (namespace !== ns.name || `${name}.json` !== f) throw new Error(`state file ${path} holds ${namespace}/${name}; it belongs in ${this.pathOf(namespace, name)}`);
