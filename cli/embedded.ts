@@ -85,7 +85,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     maxDeletedRemembered: cfg.deletedServicesRemembered,
     onSync: (kind) => metrics.stateFsyncsTotal.inc({ kind }),
   });
-  const saved = await state.load();
+  const saved = await state.load().catch((err: unknown) => {
+    throw new Error(`cannot read the state directory ${stateDir}: ${errorMessage(err)} (move the file away, or reset the state: docs/state.md)`);
+  });
   const store = new MemoryStore();
   const root = sluiceRoot();
   const inventory = parseGpuInventory(cfg.gpus);
