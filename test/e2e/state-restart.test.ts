@@ -139,7 +139,7 @@ describe('embedded state survives a restart of sluice serve', () => {
   it('keeps tags, a canary and a rollback made with the CLI on a file-defined service; a file changed meanwhile wins', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-state-'));
     const atZero = { annotations: { 'autoscaling.knative.dev/initial-scale': '0' } };
-    const config = configFolder({ 'iris.yaml': demoService('iris', atZero) });
+    const config = configFolder({ 'iris.yaml': demoService('iris', atZero), 'plain.yaml': demoService('plain', atZero) });
     const sluice = async (s: ServeProcess, ...args: string[]): Promise<string> => (await run(process.execPath, [CLI, ...args, '-s', s.adminUrl])).stdout;
     const predictorStatus = async (s: ServeProcess): Promise<unknown> => {
       const r = await admin(s.adminUrl, 'GET', 'default/inferenceservices/iris');
@@ -155,6 +155,9 @@ describe('embedded state survives a restart of sluice serve', () => {
     expect(await sluice(a, 'apply', '-f', v2)).toMatch(/iris configured/);
     await sluice(a, 'traffic', 'iris', '--tag', 'candidate=iris-predictor-00002');
     await sluice(a, 'traffic', 'iris', '--canary', '30');
+    // A tag on a service its file still owns (no `apply` over it).
+    await sluice(a, 'traffic', 'plain', '--tag', 'pinned=plain-predictor-00001');
+    const plainTagged = (await admin(a.adminUrl, 'GET', 'default/inferenceservices/plain')).body.spec;
     const canary = await predictorStatus(a);
     expect(canary).toMatchObject({
       predictor: {
@@ -171,6 +174,8 @@ describe('embedded state survives a restart of sluice serve', () => {
 
     const b = await serve(stateDir, ['--config', config]);
     expect(await predictorStatus(b)).toEqual(canary);
+    expect((await admin(b.adminUrl, 'GET', 'default/inferenceservices/plain')).body.spec).toEqual(plainTagged);
+    expect(plainTagged).toMatchObject({ predictor: { traffic: [{ tag: 'pinned', revisionName: 'plain-predictor-00001' }] } });
     await sluice(b, 'rollback', 'iris');
     const rolledBack = await predictorStatus(b);
     expect(rolledBack).toMatchObject({ predictor: { traffic: expect.arrayContaining([expect.objectContaining({ revisionName: 'iris-predictor-00001', percent: 100 })]) } });
