@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../core/log.js';
 import { controllerHarness, isvc, type Harness } from '../../test/support/controller-harness.js';
+import { emptyCatalogue, type RuntimeCatalogue } from '../runtime-catalogue.js';
 import { FileStateStore } from './file-state-store.js';
 
 const stateDir = (): string => mkdtempSync(join(tmpdir(), 'sluice-state-test-'));
@@ -14,12 +15,19 @@ const stores: FileStateStore[] = [];
  * A controller over the state in `dir`, with everything saved there taken back (as embedded mode starts), once
  * the previous controllers' background saves are done (as at a graceful stop).
  */
-async function startOver(dir: string, opts: { maxDeletedRemembered?: number; revisionHistoryLimit?: number } = {}): Promise<{ h: Harness; store: FileStateStore }> {
+async function startOver(
+  dir: string,
+  opts: { maxDeletedRemembered?: number; revisionHistoryLimit?: number; catalogue?: () => RuntimeCatalogue } = {},
+): Promise<{ h: Harness; store: FileStateStore }> {
   for (const s of stores.splice(0)) await s.settled();
   const store = new FileStateStore({ dir, logger: silentLogger(), ...(opts.maxDeletedRemembered !== undefined ? { maxDeletedRemembered: opts.maxDeletedRemembered } : {}) });
   stores.push(store);
   const saved = await store.load();
-  const h = controllerHarness({ store, ...(opts.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: opts.revisionHistoryLimit } : {}) });
+  const h = controllerHarness({
+    store,
+    ...(opts.revisionHistoryLimit !== undefined ? { revisionHistoryLimit: opts.revisionHistoryLimit } : {}),
+    ...(opts.catalogue ? { catalogue: opts.catalogue } : {}),
+  });
   for (const s of saved.services) await h.controller.resume(s);
   return { h, store };
 }
@@ -64,6 +72,17 @@ describe('embedded state directory', () => {
     const rolledBack = statusOf(b.h).status.components.predictor;
     const c = await startOver(dir);
     expect(statusOf(c.h).status.components.predictor).toEqual(rolledBack);
+  });
+
+  it('a restored revision keeps its name and content when the runtime catalogue changed meanwhile', async () => {
+    const dir = stateDir();
+    const a = await startOver(dir);
+    await a.h.controller.apply(isvc('iris', 'gs://m/v1'), 'api');
+    const before = a.h.controller.revisionsOf('default', 'iris');
+    // The runtime it was made with is gone from the catalogue: nothing is re-resolved.
+    const b = await startOver(dir, { catalogue: () => emptyCatalogue() });
+    expect(b.h.controller.revisionsOf('default', 'iris')).toEqual(before);
+    expect(before![0]!.runtime.name).toBe('kserve-sklearnserver');
   });
 
   it('restored revisions no route reaches stay at zero whatever their minReplicas', async () => {
