@@ -10,6 +10,7 @@ import { parseGpuInventory, type ServeConfig } from '../core/config.js';
 import { GpuAllocator } from '../autoscaler/policies/gpu-inventory.js';
 import { LocalUsageSource } from '../deploy/backends/local/usage.js';
 import { createLogger, type Logger } from '../core/log.js';
+import { errorMessage } from '../core/errors.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import { MemoryStore } from '../core/store.js';
 import { createAdminServer } from '../deploy/admin-api.js';
@@ -20,6 +21,8 @@ import { LocalBackend } from '../deploy/backends/local/local-backend.js';
 import { ConfigFolder } from '../deploy/config-folder.js';
 import { Controller } from '../deploy/controller.js';
 import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
+import { AppliedFilesFile } from '../deploy/state/applied-files.js';
+import { FileStateStore } from '../deploy/state/file-state-store.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
@@ -48,6 +51,8 @@ export interface Embedded {
   stateDir: string;
   /** The bearer token the admin API's `/apis` requests need (generated into `<stateDir>/admin-token` unless explicit). */
   adminToken: string;
+  /** Where services are kept across restarts (docs/state.md). */
+  state: FileStateStore;
   controller: Controller;
   backend: Backend;
   metrics: SluiceMetrics;
@@ -83,7 +88,17 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const adminToken = adminTokenFor(cfg, stateDir);
   if (adminToken.replacedReason) logger.warn({ file: adminToken.file }, `admin token replaced by a new one: ${adminToken.replacedReason}`);
+  // Read before anything listens: a bad state file stops the start, naming the file.
   const metrics = new SluiceMetrics({ defaultMetrics: true });
+  const state = new FileStateStore({
+    dir: stateDir,
+    logger: logger.child({ role: 'state' }),
+    maxDeletedRemembered: cfg.deletedServicesRemembered,
+    onSync: (kind) => metrics.stateFsyncsTotal.inc({ kind }),
+  });
+  const saved = await state.load().catch((err: unknown) => {
+    throw new Error(`cannot read the state directory ${stateDir}: ${errorMessage(err)} (move the file away, or reset the state: docs/state.md)`);
+  });
   const store = new MemoryStore();
   const root = sluiceRoot();
   const inventory = parseGpuInventory(cfg.gpus);
@@ -148,6 +163,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     revisionHistoryLimit: cfg.revisionHistoryLimit,
     outcomes,
     rolloutTickMs: cfg.rolloutTickSeconds * 1000,
+    store: state,
   });
   const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes, clientLimits: clientLimits(cfg) });
   let ready = false;
@@ -155,6 +171,16 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   autoscaler.start();
   // In or out of the path, per revision, from the autoscaler's excess burst capacity (Knative's rule).
   activator.startPathUpdates((k) => autoscaler.excessBurstCapacity(k), Math.min(500, cfg.tickSeconds * 1000));
+  // Everything applied before the restart, before the admin API can change anything.
+  for (const s of saved.services) {
+    try {
+      await controller.resume(s);
+    } catch (err) {
+      throw new Error(`cannot restore ${s.namespace}/${s.name} from the state directory ${stateDir}: ${errorMessage(err)}`);
+    }
+  }
+  if (saved.services.length > 0 || saved.tempFilesRemoved > 0)
+    logger.info({ stateDir, services: saved.services.length, tempFilesRemoved: saved.tempFilesRemoved }, 'state restored');
 
   const data = gateway.createServer();
   const admin = createAdminServer({
@@ -173,7 +199,13 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   boundDataPort = dataPort;
 
   if (o.configDir) {
-    folder = new ConfigFolder({ dir: resolve(o.configDir), controller, logger: logger.child({ role: 'config' }), baseCatalogue });
+    folder = new ConfigFolder({
+      dir: resolve(o.configDir),
+      controller,
+      logger: logger.child({ role: 'config' }),
+      baseCatalogue,
+      memory: new AppliedFilesFile({ path: join(stateDir, 'config-files.json'), files: state.files, logger }),
+    });
     await folder.sync();
     if (o.watch !== false) folder.watch();
   }
@@ -194,6 +226,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       activator.close();
       collector.close();
       controller.stop();
+      await state.settled();
       await backend.close();
       await forwarder.close();
       admin.close();
@@ -211,6 +244,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
     stateDir,
     adminToken: adminToken.token,
+    state,
     controller,
     backend,
     metrics,

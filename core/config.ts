@@ -74,6 +74,8 @@ export const SERVE_DEFAULTS = {
    * the admin token). Relative paths are resolved against the working directory at start.
    */
   stateDir: '.sluice',
+  /** Deleted services whose revision counter is remembered (so a re-created one never reuses a revision name). */
+  deletedServicesRemembered: 10_000,
   /** GPU inventory of this machine for the local backend, e.g. `nvidia.com/gpu=2` (comma-separated); empty: none. */
   gpus: '',
 } as const;
@@ -119,6 +121,7 @@ const serveSchema = z
     rolloutTickSeconds: z.number().positive(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
     stateDir: z.string().min(1, 'must name a directory'),
+    deletedServicesRemembered: z.number().int().min(0),
     gpus: z.string().regex(/^$|^[a-z0-9.-]+\/[a-z0-9.-]+=\d+(,[a-z0-9.-]+\/[a-z0-9.-]+=\d+)*$/, 'must look like nvidia.com/gpu=2[,amd.com/gpu=1]'),
   })
   .strict();

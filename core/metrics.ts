@@ -35,6 +35,7 @@ export class SluiceMetrics {
   readonly shutdownCutTotal: Counter<'stage'>;
   readonly connectionsRefusedTotal: Counter<'reason'>;
   readonly clientTimeoutsTotal: Counter<'kind'>;
+  readonly stateFsyncsTotal: Counter<'kind'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -124,6 +125,12 @@ export class SluiceMetrics {
     this.clientTimeoutsTotal = new Counter({
       name: 'sluice_gateway_client_timeouts_total',
       help: 'Requests ended because the client was too slow: headers (headerTimeoutSeconds) or body (bodyTimeoutSeconds).',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.stateFsyncsTotal = new Counter({
+      name: 'sluice_state_fsyncs_total',
+      help: 'fsyncs that made embedded state durable: kind="file" (one per state file written), kind="directory" (each shared by the renames it covers).',
       labelNames: ['kind'],
       registers: [registry],
     });

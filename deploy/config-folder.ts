@@ -1,18 +1,20 @@
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import type { InferenceService } from '../api/inferenceservice.js';
 import { parseManifests } from '../api/manifests.js';
 import { errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Controller } from './controller.js';
 import { emptyCatalogue, mergeCatalogue, type RuntimeCatalogue } from './runtime-catalogue.js';
+import type { AppliedFilesMemory } from './state/applied-files.js';
 
 const MAX_FILES = 5000;
 const MAX_FILE_BYTES = 4 * 1024 * 1024;
 
 interface FileState {
-  /** JSON of each InferenceService last applied from this file, by `<ns>/<name>`. */
+  /** Content hash of each InferenceService last applied from this file, by `<ns>/<name>`. */
   services: Map<string, string>;
   catalogue: RuntimeCatalogue;
 }
@@ -23,6 +25,11 @@ export interface ConfigFolderDeps {
   logger: Logger;
   /** Catalogue the folder's runtimes are layered over (the built-in one). */
   baseCatalogue: RuntimeCatalogue;
+  /**
+   * What the folder applied before a restart (embedded mode's state directory). A file whose services are
+   * unchanged since is not applied again, so API changes to them last until the file changes.
+   */
+  memory?: AppliedFilesMemory;
 }
 
 /**
@@ -36,8 +43,11 @@ export class ConfigFolder {
   private catalogueNow: RuntimeCatalogue;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private syncing: Promise<void> | null = null;
-  private again = false;
+  /** The sync running now (or settled); the next one starts after it. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** A sync waiting to start, shared by everyone who asks meanwhile. */
+  private waiting: Promise<string[]> | null = null;
+  private remembered = false;
 
   constructor(deps: ConfigFolderDeps) {
     this.d = deps;
@@ -48,23 +58,21 @@ export class ConfigFolder {
     return this.catalogueNow;
   }
 
-  /** Reads the folder and applies what changed. Returns the errors found (also logged). */
-  async sync(): Promise<string[]> {
-    const errors: string[] = [];
-    if (this.syncing) {
-      this.again = true;
-      await this.syncing;
+  /**
+   * Reads the folder and applies what changed. Returns the errors found (also logged) by a sync that started
+   * after this call: syncs never overlap, and callers arriving while one runs share the next.
+   */
+  sync(): Promise<string[]> {
+    if (this.waiting) return this.waiting;
+    const next = this.queue.then(async () => {
+      this.waiting = null;
+      const errors: string[] = [];
+      await this.doSync(errors);
       return errors;
-    }
-    this.syncing = this.doSync(errors).finally(() => {
-      this.syncing = null;
     });
-    await this.syncing;
-    if (this.again) {
-      this.again = false;
-      return this.sync();
-    }
-    return errors;
+    this.waiting = next;
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 
   watch(): void {
@@ -84,11 +92,12 @@ export class ConfigFolder {
 
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.sync(), 200);
+    this.timer = setTimeout(() => void this.sync().catch((err: unknown) => this.d.logger.error({ err }, 'config folder sync failed')), 200);
     this.timer.unref();
   }
 
   private async doSync(errors: string[]): Promise<void> {
+    await this.recall();
     const paths = await listYaml(this.d.dir);
     const seen = new Set<string>();
     const parsed = new Map<string, { services: Map<string, InferenceService>; catalogue: RuntimeCatalogue }>();
@@ -126,7 +135,7 @@ export class ConfigFolder {
     for (const [p, f] of parsed) {
       const state = this.files.get(p)!;
       for (const [key, isvc] of f.services) {
-        const json = JSON.stringify(isvc);
+        const json = createHash('sha256').update(JSON.stringify(isvc)).digest('base64');
         if (state.services.get(key) === json) continue;
         try {
           await this.d.controller.apply(isvc, `file:${p}`);
@@ -148,13 +157,29 @@ export class ConfigFolder {
       for (const key of state.services.keys()) await this.deleteFrom(key, p);
       this.files.delete(p);
     }
+    await this.d.memory
+      ?.save(new Map([...this.files].map(([p, f]) => [p, f.services])))
+      .catch((err: unknown) => this.d.logger.warn({ err }, 'cannot save what the config folder applied; its files apply again at the next start'));
+  }
+
+  /** Once, before the first sync: what this folder's files applied before a restart. */
+  private async recall(): Promise<void> {
+    if (this.remembered || !this.d.memory) return;
+    this.remembered = true;
+    const inside = `${this.d.dir}${sep}`;
+    for (const [p, services] of await this.d.memory.load())
+      if (p.startsWith(inside)) this.files.set(p, { services, catalogue: emptyCatalogue() });
   }
 
   /** Deletes a service that a file no longer defines, unless another source has taken it over since. */
   private async deleteFrom(key: string, file: string): Promise<void> {
     if (!this.d.controller.keysFrom(`file:${file}`).includes(key)) return;
     const [ns, name] = key.split('/') as [string, string];
-    await this.d.controller.delete(ns, name);
+    try {
+      await this.d.controller.delete(ns, name);
+    } catch (err) {
+      this.d.logger.error({ file, service: key }, `cannot delete a service its file no longer defines: ${errorMessage(err)}`);
+    }
   }
 }
 

@@ -6,7 +6,7 @@ import { revisionKey, type Revision } from '../api/revision.js';
 import type { Route } from '../api/route.js';
 import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
-import { HttpError, ValidationError } from '../core/errors.js';
+import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { revisionView, type DataPlaneSnapshot, type SnapshotHolder, type RevisionView } from '../gateway/data-plane.js';
 import { buildRouteTable } from '../gateway/route-table.js';
@@ -17,6 +17,7 @@ import { decideRollout, type WindowStats } from './rollout-policy.js';
 import { rolloutCanary, type RolloutState } from './rollout-state.js';
 import { progressCheck, revisionStart, startFailed, startProgress, type RevisionStart } from './revision-start.js';
 import { serviceConditions, type ConditionStatus, type ConditionValue } from './service-conditions.js';
+import type { ControllerStore, StoredService } from './state/service-state.js';
 import { applyTrafficCommand, type TrafficCommand } from './traffic-commands.js';
 import { assignTraffic, isExplicitSplit, type TrafficEntry } from './traffic.js';
 
@@ -52,7 +53,8 @@ interface ServiceRecord {
 
 /** What the controller needs of the autoscaler (the Autoscaler class; a status-only view in cluster mode). */
 export interface ScaleManager {
-  register(rev: Revision): Promise<void>;
+  /** `existingReplicas`: replicas the revision has now (a restored revision: none), instead of its initial scale. */
+  register(rev: Revision, opts?: { existingReplicas?: number }): Promise<void>;
   unregister(revisionKey: string): void;
   status(revisionKey: string): (Pick<RevisionScaleStatus, 'desiredReplicas' | 'readyReplicas' | 'startingReplicas' | 'lastDecision'> & Partial<RevisionScaleStatus>) | null;
 }
@@ -77,6 +79,10 @@ export interface RestoredState {
   uid?: string;
   createdAt?: string;
   generation?: number;
+  /** Progressive delivery state, when it was kept (embedded mode's state directory). */
+  rollout?: RolloutState | null;
+  /** The object is already defaulted as it was applied: it is taken as is, whatever the catalogue says now. */
+  defaulted?: boolean;
 }
 
 export interface ServiceEvent {
@@ -112,6 +118,8 @@ export interface ControllerDeps {
   outcomes?: { stats(revisionKey: string, since: number): WindowStats; forget?(revisionKey: string): void };
   /** How often rollout policies are evaluated. Default 1000 ms. */
   rolloutTickMs?: number;
+  /** Makes services durable (embedded mode); apply, traffic changes and delete return once it has. */
+  store?: ControllerStore;
 }
 
 /**
@@ -190,7 +198,11 @@ export class Controller {
     let newRevision: string | null = null;
     let revision: Revision | null = null;
     if (hash !== rec.hash) {
-      const generation = rec.revisions.length === 0 ? 1 : generationOf(rec.revisions[rec.revisions.length - 1]!) + 1;
+      // Never a name used before, even by a revision since deleted (history limit, or a deleted service).
+      const generation = Math.max(
+        rec.revisions.length === 0 ? 1 : generationOf(rec.revisions[rec.revisions.length - 1]!) + 1,
+        this.d.store?.nextRevisionNumber(ns, name) ?? 1,
+      );
       // Build first: a spec that cannot become a revision changes nothing.
       revision = buildRevision(defaulted, 'predictor', this.d.catalogue(), { generation, createdAt: now });
       newRevision = revision.name;
@@ -220,9 +232,11 @@ export class Controller {
       this.event(rec, 'Normal', 'RevisionCreated', `created revision ${revision.name}`);
     }
     this.reconcileTraffic(rec);
+    const notSaved = await this.persist(rec).then(() => null, (err: unknown) => err);
     this.publish();
     await this.afterRouteChange(rec);
     this.d.onChange?.(ns, name);
+    if (notSaved) throw new HttpError(500, `${key} is applied but its state could not be saved (it is lost on restart): ${errorMessage(notSaved)}`);
     return { object: this.withStatus(rec), created, newRevision };
   }
 
@@ -231,7 +245,7 @@ export class Controller {
    * rollout bookkeeping come from what was stored, so applying the same spec again creates nothing.
    */
   restore(isvc: InferenceService, state: RestoredState, source: string): void {
-    const defaulted = defaultInferenceService(isvc, this.d.catalogue());
+    const defaulted = state.defaulted ? structuredClone(isvc) : defaultInferenceService(isvc, this.d.catalogue());
     const ns = defaulted.metadata.namespace ?? 'default';
     const key = `${ns}/${defaulted.metadata.name}`;
     if (this.services.has(key) || state.revisions.length === 0) return;
@@ -259,12 +273,35 @@ export class Controller {
       traffic: [],
       holdReason: null,
       conditions: new Map(),
-      rollout: null,
+      rollout: state.rollout ?? null,
       events: [],
     };
     this.services.set(key, rec);
     this.reconcileTraffic(rec);
     this.publish();
+  }
+
+  /**
+   * Embedded mode at start: takes back a service saved in the state directory — its revisions keep their names
+   * and content whatever the catalogue says now — and hands its revisions to the backend and autoscaler.
+   */
+  async resume(saved: StoredService): Promise<void> {
+    const { object, revisions, proven, latestRolledout, previousRolledout, uid, createdAt, generation, rollout, source } = saved;
+    this.restore(object, { revisions, proven, latestRolledout, previousRolledout, uid, createdAt, generation, rollout, defaulted: true }, source);
+    const rec = this.services.get(`${saved.namespace}/${saved.name}`);
+    if (!rec) return;
+    // No replica survived the restart, and initial-scale is for a new revision: each starts from its minimum.
+    // As afterRouteChange leaves them, revisions no route reaches have minReplicas 0.
+    const routed = this.routed(rec);
+    for (const rev of revisions) {
+      await this.d.backend.apply(rev);
+      if (routed.has(rev.name)) await this.d.autoscaler.register(rev, { existingReplicas: 0 });
+      else {
+        this.parked.add(revisionKey(rev));
+        await this.d.autoscaler.register({ ...rev, autoscaling: { ...rev.autoscaling, minReplicas: 0 } }, { existingReplicas: 0 });
+      }
+    }
+    await this.afterRouteChange(rec);
   }
 
   /**
@@ -325,8 +362,12 @@ export class Controller {
     this.services.delete(key);
     this.resourceVersion++;
     this.publish();
+    const last = rec.revisions.at(-1);
+    const saved = this.d.store?.remove(namespace, name, last === undefined ? 1 : generationOf(last) + 1).then(() => null, (err: unknown) => err);
     for (const revName of rec.revisions) await this.dropRevision(`${namespace}/${revName}`);
     this.d.logger.info({ service: key }, 'InferenceService deleted');
+    const notSaved = await saved;
+    if (notSaved) throw new HttpError(500, `${key} is deleted but that could not be saved (it comes back on restart): ${errorMessage(notSaved)}`);
     return true;
   }
 
@@ -379,6 +420,7 @@ export class Controller {
     this.reconcileTraffic(rec);
     rec.resourceVersion = ++this.resourceVersion;
     this.publish();
+    this.persistSoon(rec);
     void this.afterRouteChange(rec);
     this.d.onChange?.(rev.namespace, rev.service);
   }
@@ -557,6 +599,7 @@ export class Controller {
       this.reconcileTraffic(rec);
       rec.resourceVersion = ++this.resourceVersion;
       this.publish();
+      this.persistSoon(rec);
       await this.afterRouteChange(rec);
       this.d.onChange?.(ns, rec.object.metadata.name);
     }
@@ -604,7 +647,43 @@ export class Controller {
     }
     rec.resourceVersion = ++this.resourceVersion;
     this.publish();
+    this.persistSoon(rec);
     this.d.onChange?.(ns, rec.object.metadata.name);
+  }
+
+  /** Saves a service through the store (when there is one); resolves once durable. */
+  private persist(rec: ServiceRecord): Promise<void> {
+    const store = this.d.store;
+    const ns = rec.object.metadata.namespace ?? 'default';
+    const name = rec.object.metadata.name;
+    // A record replaced or deleted meanwhile is not saved over what replaced it.
+    if (!store || this.services.get(`${ns}/${name}`) !== rec) return Promise.resolve();
+    return store.save(ns, name, () => this.stored(rec));
+  }
+
+  /** Saves a change nobody waits for (a revision proven, a rollout step, old revisions deleted). */
+  private persistSoon(rec: ServiceRecord): void {
+    this.persist(rec).catch((err: unknown) =>
+      this.d.logger.error({ err, service: `${rec.object.metadata.namespace ?? 'default'}/${rec.object.metadata.name}` }, 'cannot save service state'),
+    );
+  }
+
+  private stored(rec: ServiceRecord): StoredService {
+    const ns = rec.object.metadata.namespace ?? 'default';
+    return {
+      namespace: ns,
+      name: rec.object.metadata.name,
+      object: rec.object,
+      source: rec.source,
+      uid: rec.uid,
+      createdAt: rec.createdAt,
+      generation: rec.generation,
+      revisions: rec.revisions.flatMap((n) => this.revisions.get(`${ns}/${n}`) ?? []),
+      proven: rec.revisions.filter((n) => this.proven.has(`${ns}/${n}`)),
+      latestRolledout: rec.latestRolledout,
+      previousRolledout: rec.previousRolledout,
+      rollout: rec.rollout,
+    };
   }
 
   private async dropRevision(rkey: string): Promise<void> {

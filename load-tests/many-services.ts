@@ -5,6 +5,9 @@
  * Usage: npm run load:many-services [-- --services 10000]
  * Run with --expose-gc for stable memory numbers (the npm script does).
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseInferenceService } from '../api/inferenceservice.js';
 import { startEmbedded } from '../cli/embedded.js';
@@ -26,7 +29,7 @@ function heapMiB(): number {
 async function main(): Promise<void> {
   const n = arg('--services', 10_000);
   const sluice = await startEmbedded({
-    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminPort: 0, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent', tickSeconds: 3600 }),
+    config: resolveServeConfig({ dataHost: '127.0.0.1', dataPort: 0, adminPort: 0, metricsHost: '127.0.0.1', metricsPort: 0, logLevel: 'silent', tickSeconds: 3600, stateDir: mkdtempSync(join(tmpdir(), 'sluice-state-')) }),
     configDir: null,
     logger: silentLogger(),
     backend: new StaticBackend(() => ['http://127.0.0.1:9']),

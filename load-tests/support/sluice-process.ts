@@ -3,7 +3,8 @@
  * JSON log lines (the local backend forwards each replica's own log lines too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SLUICE_ROOT } from '../../test/support/paths.js';
 import type { ChildRegistry } from '../harness/child-process.js';
@@ -45,7 +46,9 @@ export async function startSluiceProcess(configDir: string, options: SluiceProce
     [...SLUICE_NODE_FLAGS, ...(options.nodeArgs ?? []), join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
       '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info',
       // The load generator is one client with thousands of connections by design.
-      '--set', 'maxConnectionsPerClient=0'],
+      '--set', 'maxConnectionsPerClient=0',
+      // A fresh state directory each time: every run starts from nothing, and never touches ./.sluice.
+      '--state-dir', mkdtempSync(join(tmpdir(), 'sluice-state-'))],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   options.children?.track(child);

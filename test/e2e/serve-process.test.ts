@@ -1,4 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findFreePort } from '../../deploy/backends/local/free-port.js';
@@ -17,7 +19,8 @@ describe('sluice serve as a process', () => {
     const [data, admin, metrics] = [await findFreePort('127.0.0.1'), await findFreePort('127.0.0.1'), await findFreePort('127.0.0.1')];
     const child = spawn(
       process.execPath,
-      [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', dir, '--data-port', String(data), '--admin-port', String(admin), '--metrics-port', String(metrics), '--data-host', '127.0.0.1', '--log-level', 'warn'],
+      [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', dir, '--data-port', String(data), '--admin-port', String(admin), '--metrics-port', String(metrics), '--data-host', '127.0.0.1', '--log-level', 'warn',
+        '--state-dir', mkdtempSync(join(tmpdir(), 'sluice-state-'))],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
