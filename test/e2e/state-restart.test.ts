@@ -149,6 +149,10 @@ describe('embedded state survives a restart of sluice serve', () => {
     };
 
     const a = await serve(stateDir, ['--config', config]);
+    // A first revision at initial-scale 0 is ready once it has run: one request makes it the rolled-out revision that
+    // a canary splits against.
+    const first = await fetch(`${a.dataUrl}/v1/models/iris:predict`, { method: 'POST', body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
+    expect(first.status).toBe(200);
     // A second revision through the CLI, then a tag and a canary.
     const v2 = join(mkdtempSync(join(tmpdir(), 'sluice-apply-')), 'iris-v2.yaml');
     writeFileSync(v2, demoService('iris', { ...atZero, env: { VERSION: '2' }, predictor: '    minReplicas: 0\n    canaryTrafficPercent: 10\n' }));
