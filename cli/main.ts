@@ -1,11 +1,15 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, Option } from 'commander';
-import { resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
-import { applyCommand, deleteCommand, getCommand, renderCommand, simulateCommand, type Io } from './commands.js';
-import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from './cluster.js';
-import { startEmbedded } from './embedded.js';
-import { commandFromFlags, revisionsCommand, sendTrafficCommand, type TrafficFlags } from './traffic-commands.js';
+import type { Io } from './commands.js';
+import type { ClusterRole, ClusterRoleOptions } from './cluster.js';
+import type { TrafficFlags } from './traffic-commands.js';
+
+// Each command loads its code when it runs, so `sluice get` does not load the server, the Kubernetes client,
+// the schemas or the metrics library.
+const commands = () => import('./commands.js');
+const trafficCommands = () => import('./traffic-commands.js');
+const cluster = () => import('./cluster.js');
 
 const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
@@ -40,6 +44,7 @@ export function buildProgram(): Command {
     .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .action(async (o: Record<string, unknown>) => {
+      const [{ resolveServeConfig }, { startEmbedded }] = await Promise.all([import('../core/config.js'), import('./embedded.js')]);
       const config = resolveServeConfig({
         dataPort: o.dataPort,
         dataHost: o.dataHost,
@@ -80,8 +85,8 @@ export function buildProgram(): Command {
     .option('-o, --output <format>', 'json or yaml')
     .option('--runtimes <dir...>', 'extra folders of ServingRuntimes for --dry-run')
     .option('-s, --server <url>', 'admin API URL (default $SLUICE_SERVER or http://127.0.0.1:8081)')
-    .action((o: { filename: string; dryRun?: boolean; output?: string; server?: string; runtimes?: string[] }) =>
-      applyCommand(io, { file: o.filename, dryRun: o.dryRun, output: o.output, server: o.server, runtimes: o.runtimes }),
+    .action(async (o: { filename: string; dryRun?: boolean; output?: string; server?: string; runtimes?: string[] }) =>
+      (await commands()).applyCommand(io, { file: o.filename, dryRun: o.dryRun, output: o.output, server: o.server, runtimes: o.runtimes }),
     );
 
   program
@@ -93,8 +98,8 @@ export function buildProgram(): Command {
     .option('-A, --all-namespaces', 'every namespace')
     .option('-o, --output <format>', 'json or yaml (default: a table)')
     .option('-s, --server <url>', 'admin API URL')
-    .action((resource: string, name: string | undefined, o: { namespace?: string; allNamespaces?: boolean; output?: string; server?: string }) =>
-      getCommand(io, resource, name, o),
+    .action(async (resource: string, name: string | undefined, o: { namespace?: string; allNamespaces?: boolean; output?: string; server?: string }) =>
+      (await commands()).getCommand(io, resource, name, o),
     );
 
   program
@@ -104,7 +109,7 @@ export function buildProgram(): Command {
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-s, --server <url>', 'admin API URL')
-    .action((resource: string, name: string, o: { namespace?: string; server?: string }) => deleteCommand(io, resource, name, o));
+    .action(async (resource: string, name: string, o: { namespace?: string; server?: string }) => (await commands()).deleteCommand(io, resource, name, o));
 
   program
     .command('traffic')
@@ -117,7 +122,10 @@ export function buildProgram(): Command {
     .option('--remove-tag <tag>', 'remove a tag')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: TrafficFlags & { namespace?: string; server?: string }) => sendTrafficCommand(io, name, commandFromFlags(o), o));
+    .action(async (name: string, o: TrafficFlags & { namespace?: string; server?: string }) => {
+      const t = await trafficCommands();
+      await t.sendTrafficCommand(io, name, t.commandFromFlags(o), o);
+    });
 
   program
     .command('promote')
@@ -125,7 +133,7 @@ export function buildProgram(): Command {
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: { namespace?: string; server?: string }) => sendTrafficCommand(io, name, { op: 'promote' }, o));
+    .action(async (name: string, o: { namespace?: string; server?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'promote' }, o));
 
   program
     .command('rollback')
@@ -133,7 +141,7 @@ export function buildProgram(): Command {
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: { namespace?: string; server?: string }) => sendTrafficCommand(io, name, { op: 'rollback' }, o));
+    .action(async (name: string, o: { namespace?: string; server?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'rollback' }, o));
 
   program
     .command('revisions')
@@ -142,7 +150,7 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-o, --output <format>', 'json or yaml (default: a table)')
     .option('-s, --server <url>', 'admin API URL')
-    .action((name: string, o: { namespace?: string; server?: string; output?: string }) => revisionsCommand(io, name, o));
+    .action(async (name: string, o: { namespace?: string; server?: string; output?: string }) => (await trafficCommands()).revisionsCommand(io, name, o));
 
   program
     .command('simulate')
@@ -153,8 +161,8 @@ export function buildProgram(): Command {
     .option('--startup-seconds <s>', 'simulated time for a replica to become ready (default 10; 30 for GPU revisions)', Number)
     .option('--gpus <n>', 'GPUs in the simulated inventory (GPU revisions)', int('--gpus'))
     .option('--compare-keep-warm', 'run both the fixed grace period and the adaptive keep-warm policy')
-    .action((o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean }) =>
-      simulateCommand(io, o),
+    .action(async (o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; compareKeepWarm?: boolean }) =>
+      (await commands()).simulateCommand(io, o),
     );
 
   const clusterRole = (name: string, description: string, start: (o: ClusterRoleOptions) => Promise<ClusterRole>): void => {
@@ -172,6 +180,7 @@ export function buildProgram(): Command {
       .option('--domain <domain>', 'domain of service hosts', process.env.SLUICE_DOMAIN)
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
       .action(async (o: Record<string, unknown>) => {
+        const { resolveServeConfig } = await import('../core/config.js');
         const config = resolveServeConfig({
           dataPort: o.dataPort,
           adminPort: o.adminPort,
@@ -197,10 +206,10 @@ export function buildProgram(): Command {
         process.once('SIGINT', stop);
       });
   };
-  clusterRole('controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', startClusterController);
-  clusterRole('autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', startClusterAutoscaler);
-  clusterRole('gateway', 'cluster mode: the data plane, with the activator hold queue in-process', startClusterGateway);
-  clusterRole('activator', 'cluster mode: same as gateway (the activator runs inside every gateway)', startClusterGateway);
+  clusterRole('controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', async (o) => (await cluster()).startClusterController(o));
+  clusterRole('autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', async (o) => (await cluster()).startClusterAutoscaler(o));
+  clusterRole('gateway', 'cluster mode: the data plane, with the activator hold queue in-process', async (o) => (await cluster()).startClusterGateway(o));
+  clusterRole('activator', 'cluster mode: same as gateway (the activator runs inside every gateway)', async (o) => (await cluster()).startClusterGateway(o));
 
   program
     .command('render')
@@ -208,7 +217,7 @@ export function buildProgram(): Command {
     .requiredOption('-f, --filename <file>', 'InferenceService YAML')
     .option('-o, --output <format>', 'yaml (default) or json')
     .option('--runtimes <dir...>', 'extra folders of ServingRuntimes')
-    .action((o: { filename: string; output?: string; runtimes?: string[] }) => renderCommand(io, o));
+    .action(async (o: { filename: string; output?: string; runtimes?: string[] }) => (await commands()).renderCommand(io, o));
 
   return program;
 }
