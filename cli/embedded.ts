@@ -69,7 +69,7 @@ export function sluiceRoot(): string {
 export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
-  const logger = o.logger ?? createLogger({ level: cfg.logLevel });
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   const stateDir = resolve(cfg.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
@@ -163,7 +163,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   // The first forward of a process would otherwise load undici's HTTP/1 client on a cold start's path.
   await forwarder.warmUp();
   ready = true;
-  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort }, 'sluice is serving');
+  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort, stateDir }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
