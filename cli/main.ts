@@ -21,6 +21,10 @@ function int(name: string) {
   };
 }
 
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'auto: human-readable on a terminal, JSON lines otherwise (default $SLUICE_LOG_FORMAT or auto)').choices(['auto', 'json', 'pretty']);
+}
+
 export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Serverless request gateway and autoscaler for ML model runtimes (KServe InferenceService compatible)')
@@ -43,6 +47,7 @@ export function buildProgram(): Command {
     .option('--state-dir <dir>', 'where state that survives a restart is kept (default $SLUICE_STATE_DIR or ./.sluice)')
     .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .addOption(logFormatOption())
     .action(async (o: Record<string, unknown>) => {
       const [{ resolveServeConfig }, { startEmbedded }] = await Promise.all([import('../core/config.js'), import('./embedded.js')]);
       const config = resolveServeConfig({
@@ -54,6 +59,7 @@ export function buildProgram(): Command {
         metricsHost: o.metricsHost,
         domain: o.domain,
         logLevel: o.logLevel,
+        logFormat: o.logFormat ?? process.env.SLUICE_LOG_FORMAT,
         gpus: o.gpus,
         stateDir: o.stateDir ?? process.env.SLUICE_STATE_DIR,
       });
@@ -63,6 +69,8 @@ export function buildProgram(): Command {
         watch: o.watch !== false,
         pythonPath: o.python as string | undefined,
       });
+      const { printServeBanner } = await import('./serve-banner.js');
+      printServeBanner(sluice, config);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
@@ -179,6 +187,7 @@ export function buildProgram(): Command {
       .option('--metrics-port <port>', 'metrics port (default 9090)', int('--metrics-port'))
       .option('--domain <domain>', 'domain of service hosts', process.env.SLUICE_DOMAIN)
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+      .addOption(logFormatOption())
       .action(async (o: Record<string, unknown>) => {
         const { resolveServeConfig } = await import('../core/config.js');
         const config = resolveServeConfig({
@@ -188,6 +197,7 @@ export function buildProgram(): Command {
           metricsPort: o.metricsPort,
           domain: o.domain,
           logLevel: o.logLevel,
+          logFormat: o.logFormat ?? process.env.SLUICE_LOG_FORMAT,
         });
         const role = await start({
           config,
