@@ -41,7 +41,7 @@ export async function startSluiceProcess(configDir: string, options: SluiceProce
   const child = spawn(
     process.execPath,
     [...SLUICE_NODE_FLAGS, ...(options.nodeArgs ?? []), join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
-      '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info'],
+      '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info', '--log-format', 'json'],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   options.children?.track(child);
