@@ -104,7 +104,7 @@ export function buildProgram(): Command {
     .argument('[name]', 'one InferenceService')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace')
-    .option('-o, --output <format>', 'json or yaml (default: a table)')
+    .option('-o, --output <format>', 'json, yaml or wide (default: a table)')
     .option('-s, --server <url>', 'admin API URL')
     .action(async (resource: string, name: string | undefined, o: { namespace?: string; allNamespaces?: boolean; output?: string; server?: string }) =>
       (await commands()).getCommand(io, resource, name, o),
@@ -156,7 +156,7 @@ export function buildProgram(): Command {
     .description("list an InferenceService's revisions: traffic, tags, replicas, age (-o yaml shows each exact spec)")
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('-o, --output <format>', 'json or yaml (default: a table)')
+    .option('-o, --output <format>', 'json, yaml or wide (default: a table)')
     .option('-s, --server <url>', 'admin API URL')
     .action(async (name: string, o: { namespace?: string; server?: string; output?: string }) => (await trafficCommands()).revisionsCommand(io, name, o));
 
