@@ -49,6 +49,16 @@ function typeName(t: string): string {
   return TYPE_NAMES[t] ?? t;
 }
 
+/**
+ * What a wrong-typed field holds: the type, plus the value when it says more than the type does
+ * (`a string "two"`, `a number 3`, but `null`, `an object`, `a list` once).
+ */
+export function describeReceived(received: string, value: unknown): string {
+  const type = typeName(received);
+  if (value === undefined || value === null || typeof value === 'object') return type;
+  return `${type} ${describeValue(value)}`;
+}
+
 /** One zod issue → one or more FieldIssues (an unknown-keys issue becomes one issue per unknown field). */
 export function toFieldIssues(issue: ZodIssue, input: unknown, prefix = ''): FieldIssue[] {
   const path = formatPath(issue.path, prefix);
@@ -61,7 +71,7 @@ export function toFieldIssues(issue: ZodIssue, input: unknown, prefix = ''): Fie
       }));
     case 'invalid_type':
       if (issue.received === 'undefined') return [{ path, message: `required (${typeName(issue.expected)})` }];
-      return [{ path, message: `expected ${typeName(issue.expected)}, got ${typeName(issue.received)} ${describeValue(value)}`.trimEnd() }];
+      return [{ path, message: `expected ${typeName(issue.expected)}, got ${describeReceived(issue.received, value)}` }];
     case 'invalid_enum_value':
       return [{ path, message: `${describeValue(issue.received)} is not one of ${issue.options.join(', ')}` }];
     case 'invalid_literal':

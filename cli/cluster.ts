@@ -89,7 +89,7 @@ async function roleServers(cfg: ServeConfig, metrics: SluiceMetrics, ready: () =
 export async function startClusterController(o: ClusterRoleOptions): Promise<ClusterRole> {
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
-  const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-controller' });
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat, name: 'sluice-controller' });
   const kc = kubeConfig(o.kubeconfig);
   let owners: ClusterController | null = null;
   const backend = new KubernetesBackend({ kubeConfig: kc, clock, ownerOf: (rev) => owners?.ownerOf(rev) });
@@ -127,7 +127,7 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
 export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<ClusterRole> {
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
-  const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-autoscaler' });
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat, name: 'sluice-autoscaler' });
   const kc = kubeConfig(o.kubeconfig);
   const backend = new KubernetesBackend({ kubeConfig: kc, clock });
   await backend.start();
@@ -190,7 +190,7 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
 export async function startClusterGateway(o: ClusterRoleOptions): Promise<ClusterRole> {
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
-  const logger = o.logger ?? createLogger({ level: cfg.logLevel, name: 'sluice-gateway' });
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat, name: 'sluice-gateway' });
   const kc = kubeConfig(o.kubeconfig);
   const backend = new KubernetesBackend({ kubeConfig: kc, clock });
   const store = new RedisStore({

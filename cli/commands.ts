@@ -1,14 +1,14 @@
+/**
+ * The CLI's commands that need a spec or the admin API. Each loads what it needs when it runs (dynamic imports),
+ * so `sluice get` does not load the schemas, the runtime catalogue or the simulator.
+ */
 import { readFile } from 'node:fs/promises';
-import { autoscalingFor } from '../api/autoscaling.js';
-import { defaultInferenceService } from '../api/defaulting.js';
-import { buildRevision, gpusOf } from '../deploy/revision-builder.js';
-import { renderRevision } from '../deploy/backends/kubernetes/render-revision.js';
-import { runSimulateCommand } from './simulate.js';
-import { parseManifests, type ParsedObject } from '../api/manifests.js';
+import type { ParsedObject } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
-import { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue, type RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
+import type { RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
 import { adminClientFor, type AdminTarget } from './admin-credentials.js';
-import { age, checkFormat, printObjects, table } from './output.js';
+import { checkFormat, printObjects } from './output.js';
+import { isvcTable } from './isvc-table.js';
 
 export interface Io {
   out: (text: string) => void;
@@ -37,12 +37,14 @@ export async function applyCommand(
   o: AdminTarget & { file: string; dryRun?: boolean; output?: string; runtimes?: string[] },
 ): Promise<void> {
   const format = o.output === undefined ? null : checkFormat(o.output, false);
+  const { parseManifests } = await import('../api/manifests.js');
   const objs = parseManifests(await readInput(o.file), o.file);
-  const catalogue = catalogueFor(objs, o.runtimes);
+  const catalogue = await catalogueFor(objs, o.runtimes);
   const services = objs.flatMap((x) => (x.kind === 'InferenceService' ? [x] : []));
   if (services.length === 0) throw new Error(`${o.file}: no InferenceService found`);
   for (const s of services) for (const w of s.warnings) io.err(`warning: ${o.file}: ${w}\n`);
   if (o.dryRun) {
+    const { defaultInferenceService } = await import('../api/defaulting.js');
     const defaulted = services.map((s) => {
       try {
         return defaultInferenceService(s.object, catalogue);
@@ -67,7 +69,8 @@ export async function applyCommand(
 }
 
 /** The built-in catalogue, plus extra folders, plus runtimes defined in the same file (they win). */
-function catalogueFor(objs: ParsedObject[], runtimes: string[] | undefined): RuntimeCatalogue {
+async function catalogueFor(objs: ParsedObject[], runtimes: string[] | undefined): Promise<RuntimeCatalogue> {
+  const { builtinCatalogueDir, emptyCatalogue, loadCatalogue, mergeCatalogue } = await import('../deploy/runtime-catalogue.js');
   const local = emptyCatalogue();
   for (const x of objs) {
     if (x.kind === 'LocalLaunchRecipe') local.localRecipes.set(x.runtime, x.recipe);
@@ -86,11 +89,7 @@ function checkResource(resource: string): void {
     throw new Error(`unknown resource type "${resource}"; use isvc (inferenceservice)`);
 }
 
-type Obj = Record<string, unknown>;
-const field = (o: unknown, ...path: string[]): unknown =>
-  path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Obj)[k] : undefined), o);
-
-/** `sluice get isvc [NAME]`: a kubectl-like table, or the objects as JSON/YAML. */
+/** `sluice get isvc [NAME]`: a kubectl-like table (`-o wide`: more columns), or the objects as JSON/YAML. */
 export async function getCommand(
   io: Io,
   resource: string,
@@ -102,7 +101,7 @@ export async function getCommand(
   const client = adminClientFor(o);
   const ns = o.namespace ?? 'default';
   const items = name ? [await client.get(ns, name)] : await client.list(o.allNamespaces ? null : ns);
-  if (format !== 'table') {
+  if (format === 'json' || format === 'yaml') {
     io.out(printObjects(items, format, !name));
     return;
   }
@@ -110,28 +109,7 @@ export async function getCommand(
     io.err(`No resources found in ${o.allNamespaces ? 'any' : ns} namespace.\n`);
     return;
   }
-  const rows = items.map((it) => {
-    const traffic = (field(it, 'status', 'components', 'predictor', 'traffic') as Array<Obj> | undefined) ?? [];
-    const latest = traffic.find((t) => t.latestRevision === true);
-    const prev = traffic.find((t) => t.latestRevision !== true && Number(t.percent) > 0);
-    const ready = ((field(it, 'status', 'conditions') as Array<Obj> | undefined) ?? []).find((c) => c.type === 'Ready');
-    const revs = (field(it, 'status', 'revisions') as Array<Obj> | undefined) ?? [];
-    const latestName = String(field(it, 'status', 'components', 'predictor', 'latestCreatedRevision') ?? '');
-    const latestRev = revs.find((r) => r.name === latestName);
-    const row = [
-      String(field(it, 'metadata', 'name')),
-      String(field(it, 'status', 'url') ?? ''),
-      String(ready?.status ?? 'Unknown'),
-      prev ? String(prev.percent) : '',
-      latest ? String(latest.percent) : '',
-      latestName,
-      latestRev ? `${String(latestRev.readyReplicas)}/${String(latestRev.desiredReplicas)}` : '',
-      age(field(it, 'metadata', 'creationTimestamp')),
-    ];
-    return o.allNamespaces ? [String(field(it, 'metadata', 'namespace')), ...row] : row;
-  });
-  const headers = ['NAME', 'URL', 'READY', 'PREV', 'LATEST', 'LATESTREVISION', 'REPLICAS', 'AGE'];
-  io.out(table(o.allNamespaces ? ['NAMESPACE', ...headers] : headers, rows));
+  io.out(isvcTable(items, { allNamespaces: o.allNamespaces === true, wide: format === 'wide' }));
 }
 
 export async function deleteCommand(io: Io, resource: string, name: string, o: AdminTarget & { namespace?: string }): Promise<void> {
@@ -146,6 +124,12 @@ export async function simulateCommand(
   io: Io,
   o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; tickPhaseMs?: number; compareKeepWarm?: boolean },
 ): Promise<void> {
+  const [{ parseManifests }, { autoscalingFor }, { gpusOf }, { runSimulateCommand }] = await Promise.all([
+    import('../api/manifests.js'),
+    import('../api/autoscaling.js'),
+    import('../deploy/revision-builder.js'),
+    import('./simulate.js'),
+  ]);
   const objs = parseManifests(await readInput(o.filename), o.filename);
   const isvc = objs.find((x) => x.kind === 'InferenceService');
   if (!isvc || isvc.kind !== 'InferenceService') throw new Error(`${o.filename}: no InferenceService found`);
@@ -171,8 +155,14 @@ export async function simulateCommand(
 /** `sluice render`: the Deployment and Service of the InferenceService's current revision, for review. */
 export async function renderCommand(io: Io, o: { filename: string; output?: string; runtimes?: string[] }): Promise<void> {
   const format = checkFormat(o.output, false);
+  const [{ parseManifests }, { defaultInferenceService }, { buildRevision }, { renderRevision }] = await Promise.all([
+    import('../api/manifests.js'),
+    import('../api/defaulting.js'),
+    import('../deploy/revision-builder.js'),
+    import('../deploy/backends/kubernetes/render-revision.js'),
+  ]);
   const objs = parseManifests(await readInput(o.filename), o.filename);
-  const catalogue = catalogueFor(objs, o.runtimes);
+  const catalogue = await catalogueFor(objs, o.runtimes);
   const out: object[] = [];
   for (const x of objs) {
     if (x.kind !== 'InferenceService') continue;

@@ -82,7 +82,7 @@ export function sluiceRoot(): string {
 export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
-  const logger = o.logger ?? createLogger({ level: cfg.logLevel });
+  const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   checkAdminExposure(cfg);
   const stateDir = resolve(cfg.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -213,7 +213,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   await forwarder.warmUp();
   ready = true;
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
-  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
+  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {

@@ -1,12 +1,16 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 import { Command, Option } from 'commander';
-import { parseSettingPairs, resolveServeConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import type { AdminTarget } from './admin-credentials.js';
-import { applyCommand, deleteCommand, getCommand, renderCommand, simulateCommand, type Io } from './commands.js';
-import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from './cluster.js';
-import { startEmbedded } from './embedded.js';
-import { commandFromFlags, revisionsCommand, sendTrafficCommand, type TrafficFlags } from './traffic-commands.js';
+import type { Io } from './commands.js';
+import type { ClusterRole, ClusterRoleOptions } from './cluster.js';
+import type { TrafficFlags } from './traffic-commands.js';
+
+// Each command loads its code when it runs, so `sluice get` does not load the server, the Kubernetes client,
+// the schemas or the metrics library.
+const commands = () => import('./commands.js');
+const trafficCommands = () => import('./traffic-commands.js');
+const cluster = () => import('./cluster.js');
 
 const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
@@ -24,6 +28,10 @@ function adminOptions(cmd: Command): Command {
     .option('-s, --server <url>', 'admin API URL (default $SLUICE_SERVER or http://127.0.0.1:8081)')
     .option('--token <token>', 'admin token (default $SLUICE_ADMIN_TOKEN, else for a local server the admin-token file in the state directory)')
     .option('--state-dir <dir>', "the server's state directory, where its admin-token file is (default $SLUICE_STATE_DIR or ./.sluice)");
+}
+
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'auto: human-readable on a terminal, JSON lines otherwise (default $SLUICE_LOG_FORMAT or auto)').choices(['auto', 'json', 'pretty']);
 }
 
 export function buildProgram(): Command {
@@ -51,7 +59,9 @@ export function buildProgram(): Command {
     .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
     .option('--set <name=value...>', 'any setting of docs/configuration.md, e.g. --set shutdownGraceSeconds=5 maxConnections=20000')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .addOption(logFormatOption())
     .action(async (o: Record<string, unknown>) => {
+      const [{ parseSettingPairs, resolveServeConfig }, { startEmbedded }] = await Promise.all([import('../core/config.js'), import('./embedded.js')]);
       const config = resolveServeConfig({
         ...parseSettingPairs((o.set as string[] | undefined) ?? []),
         dataPort: o.dataPort,
@@ -64,6 +74,7 @@ export function buildProgram(): Command {
         metricsHost: o.metricsHost,
         domain: o.domain,
         logLevel: o.logLevel,
+        logFormat: o.logFormat ?? process.env.SLUICE_LOG_FORMAT,
         gpus: o.gpus,
         stateDir: o.stateDir ?? process.env.SLUICE_STATE_DIR,
       });
@@ -73,6 +84,8 @@ export function buildProgram(): Command {
         watch: o.watch !== false,
         pythonPath: o.python as string | undefined,
       });
+      const { printServeBanner } = await import('./serve-banner.js');
+      printServeBanner(sluice, config);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
@@ -93,8 +106,8 @@ export function buildProgram(): Command {
     .option('--dry-run', 'validate and print the object after defaulting, without a server')
     .option('-o, --output <format>', 'json or yaml')
     .option('--runtimes <dir...>', 'extra folders of ServingRuntimes for --dry-run')
-    .action((o: AdminTarget & { filename: string; dryRun?: boolean; output?: string; runtimes?: string[] }) =>
-      applyCommand(io, { ...o, file: o.filename }),
+    .action(async (o: AdminTarget & { filename: string; dryRun?: boolean; output?: string; runtimes?: string[] }) =>
+      (await commands()).applyCommand(io, { ...o, file: o.filename }),
     );
 
   adminOptions(program.command('get'))
@@ -103,9 +116,9 @@ export function buildProgram(): Command {
     .argument('[name]', 'one InferenceService')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace')
-    .option('-o, --output <format>', 'json or yaml (default: a table)')
-    .action((resource: string, name: string | undefined, o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string }) =>
-      getCommand(io, resource, name, o),
+    .option('-o, --output <format>', 'json, yaml or wide (default: a table)')
+    .action(async (resource: string, name: string | undefined, o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string }) =>
+      (await commands()).getCommand(io, resource, name, o),
     );
 
   adminOptions(program.command('delete'))
@@ -113,7 +126,7 @@ export function buildProgram(): Command {
     .argument('<resource>', 'isvc')
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action((resource: string, name: string, o: AdminTarget & { namespace?: string }) => deleteCommand(io, resource, name, o));
+    .action(async (resource: string, name: string, o: AdminTarget & { namespace?: string }) => (await commands()).deleteCommand(io, resource, name, o));
 
   adminOptions(program.command('traffic'))
     .description('change how traffic splits between revisions (edits the stored spec; see docs/traffic.md)')
@@ -124,26 +137,29 @@ export function buildProgram(): Command {
     .option('--tag <tag=revision>', 'name a revision with a tag (reachable at <tag>-<name>.<ns>.<domain>, x-sluice-tag, /serving/<ns>/<name>/tags/<tag>/)')
     .option('--remove-tag <tag>', 'remove a tag')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action((name: string, o: TrafficFlags & AdminTarget & { namespace?: string }) => sendTrafficCommand(io, name, commandFromFlags(o), o));
+    .action(async (name: string, o: TrafficFlags & AdminTarget & { namespace?: string }) => {
+      const t = await trafficCommands();
+      await t.sendTrafficCommand(io, name, t.commandFromFlags(o), o);
+    });
 
   adminOptions(program.command('promote'))
     .description('promote the latest revision to 100 % (KServe: remove canaryTrafficPercent; ends a progressive rollout)')
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action((name: string, o: AdminTarget & { namespace?: string }) => sendTrafficCommand(io, name, { op: 'promote' }, o));
+    .action(async (name: string, o: AdminTarget & { namespace?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'promote' }, o));
 
   adminOptions(program.command('rollback'))
     .description('send everything back to the last rolled-out revision (KServe: canaryTrafficPercent 0)')
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action((name: string, o: AdminTarget & { namespace?: string }) => sendTrafficCommand(io, name, { op: 'rollback' }, o));
+    .action(async (name: string, o: AdminTarget & { namespace?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'rollback' }, o));
 
   adminOptions(program.command('revisions'))
     .description("list an InferenceService's revisions: traffic, tags, replicas, age (-o yaml shows each exact spec)")
     .argument('<name>', 'InferenceService name')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('-o, --output <format>', 'json or yaml (default: a table)')
-    .action((name: string, o: AdminTarget & { namespace?: string; output?: string }) => revisionsCommand(io, name, o));
+    .option('-o, --output <format>', 'json, yaml or wide (default: a table)')
+    .action(async (name: string, o: AdminTarget & { namespace?: string; output?: string }) => (await trafficCommands()).revisionsCommand(io, name, o));
 
   program
     .command('simulate')
@@ -155,8 +171,8 @@ export function buildProgram(): Command {
     .option('--gpus <n>', 'GPUs in the simulated inventory (GPU revisions)', int('--gpus'))
     .option('--tick-phase-ms <ms>', 'where in the second the decisions fall (0–1999; a decision sees only whole seconds before it)', int('--tick-phase-ms'))
     .option('--compare-keep-warm', 'run both the fixed grace period and the adaptive keep-warm policy')
-    .action((o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; tickPhaseMs?: number; compareKeepWarm?: boolean }) =>
-      simulateCommand(io, o),
+    .action(async (o: { filename: string; trace: string; out?: string; startupSeconds?: number; gpus?: number; tickPhaseMs?: number; compareKeepWarm?: boolean }) =>
+      (await commands()).simulateCommand(io, o),
     );
 
   const clusterRole = (name: string, description: string, start: (o: ClusterRoleOptions) => Promise<ClusterRole>): void => {
@@ -173,7 +189,9 @@ export function buildProgram(): Command {
       .option('--metrics-port <port>', 'metrics port (default 9090)', int('--metrics-port'))
       .option('--domain <domain>', 'domain of service hosts', process.env.SLUICE_DOMAIN)
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+      .addOption(logFormatOption())
       .action(async (o: Record<string, unknown>) => {
+        const { resolveServeConfig } = await import('../core/config.js');
         const config = resolveServeConfig({
           dataPort: o.dataPort,
           adminPort: o.adminPort,
@@ -181,6 +199,7 @@ export function buildProgram(): Command {
           metricsPort: o.metricsPort,
           domain: o.domain,
           logLevel: o.logLevel,
+          logFormat: o.logFormat ?? process.env.SLUICE_LOG_FORMAT,
         });
         const role = await start({
           config,
@@ -199,10 +218,10 @@ export function buildProgram(): Command {
         process.once('SIGINT', stop);
       });
   };
-  clusterRole('controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', startClusterController);
-  clusterRole('autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', startClusterAutoscaler);
-  clusterRole('gateway', 'cluster mode: the data plane, with the activator hold queue in-process', startClusterGateway);
-  clusterRole('activator', 'cluster mode: same as gateway (the activator runs inside every gateway)', startClusterGateway);
+  clusterRole('controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', async (o) => (await cluster()).startClusterController(o));
+  clusterRole('autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', async (o) => (await cluster()).startClusterAutoscaler(o));
+  clusterRole('gateway', 'cluster mode: the data plane, with the activator hold queue in-process', async (o) => (await cluster()).startClusterGateway(o));
+  clusterRole('activator', 'cluster mode: same as gateway (the activator runs inside every gateway)', async (o) => (await cluster()).startClusterGateway(o));
 
   program
     .command('render')
@@ -210,7 +229,7 @@ export function buildProgram(): Command {
     .requiredOption('-f, --filename <file>', 'InferenceService YAML')
     .option('-o, --output <format>', 'yaml (default) or json')
     .option('--runtimes <dir...>', 'extra folders of ServingRuntimes')
-    .action((o: { filename: string; output?: string; runtimes?: string[] }) => renderCommand(io, o));
+    .action(async (o: { filename: string; output?: string; runtimes?: string[] }) => (await commands()).renderCommand(io, o));
 
   return program;
 }

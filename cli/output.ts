@@ -1,13 +1,21 @@
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 
-export type OutputFormat = 'json' | 'yaml' | 'table';
+// yaml is loaded on first use (a table needs none of it; loading it is ~40 ms of CPU in a CLI call). Node resolves
+// both `import` and `require` of yaml to its CommonJS build, so this is the same module instance the rest uses.
+const requireHere = createRequire(import.meta.url);
+const yaml = (): typeof Yaml => requireHere('yaml') as typeof Yaml;
+
+/** `table` is the default of list commands; `wide` is the table with more columns (kubectl's `-o wide`). */
+export type OutputFormat = 'json' | 'yaml' | 'table' | 'wide';
 
 export function checkFormat(o: string | undefined, allowTable: true): OutputFormat;
 export function checkFormat(o: string | undefined, allowTable: false): 'json' | 'yaml';
 export function checkFormat(o: string | undefined, allowTable: boolean): OutputFormat {
   if (o === undefined) return allowTable ? 'table' : 'yaml';
   if (o === 'json' || o === 'yaml') return o;
-  throw new Error(`-o ${o}: output format must be one of json, yaml`);
+  if (o === 'wide' && allowTable) return o;
+  throw new Error(`-o ${o}: output format must be one of ${allowTable ? 'json, yaml, wide' : 'json, yaml'}`);
 }
 
 /** Prints objects as JSON (one object, or a List) or as YAML documents. */
@@ -16,6 +24,7 @@ export function printObjects(objs: unknown[], format: 'json' | 'yaml', asList: b
     const v = asList ? { apiVersion: 'v1', kind: 'List', items: objs } : objs[0];
     return `${JSON.stringify(v, null, 2)}\n`;
   }
+  const { stringify } = yaml();
   return objs.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 

@@ -2,7 +2,8 @@
 import type { TrafficCommand } from '../deploy/traffic-commands.js';
 import { adminClientFor, type AdminTarget } from './admin-credentials.js';
 import type { Io } from './commands.js';
-import { age, checkFormat, printObjects, table } from './output.js';
+import { checkFormat, printObjects } from './output.js';
+import { revisionsTable } from './revisions-table.js';
 
 export interface TrafficFlags {
   toRevisions?: string;
@@ -59,26 +60,10 @@ export async function revisionsCommand(io: Io, name: string, o: Target & { outpu
   const format = checkFormat(o.output, true);
   const client = adminClientFor(o);
   const ns = o.namespace ?? 'default';
-  if (format !== 'table') {
+  if (format === 'json' || format === 'yaml') {
     io.out(printObjects(await client.revisions(ns, name), format, true));
     return;
   }
   const obj = await client.get(ns, name);
-  const status = obj.status as { revisions?: Obj[]; components?: { predictor?: Obj } };
-  const p = status.components?.predictor ?? {};
-  const rows = (status.revisions ?? [])
-    .slice()
-    .reverse()
-    .map((r) => {
-      const marks = [r.name === p.latestRolledoutRevision ? 'rolled-out' : '', r.name === p.previousRolledoutRevision ? 'previous' : ''].filter(Boolean).join(',');
-      return [
-        String(r.name),
-        `${String(r.trafficPercent ?? 0)}%`,
-        ((r.tags as string[] | undefined) ?? []).join(',') || '-',
-        `${String(r.readyReplicas ?? 0)}/${String(r.desiredReplicas ?? 0)}`,
-        marks || '-',
-        age(r.createdAt),
-      ];
-    });
-  io.out(table(['REVISION', 'TRAFFIC', 'TAGS', 'READY', 'ROLLOUT', 'CREATED'], rows));
+  io.out(revisionsTable(obj, format === 'wide' ? { wide: { revisions: await client.revisions(ns, name) } } : {}));
 }

@@ -69,6 +69,8 @@ export const SERVE_DEFAULTS = {
   /** Seconds between evaluations of rollout policies (progressive delivery). */
   rolloutTickSeconds: 1,
   logLevel: 'info',
+  /** `auto`: human-readable lines when the logs go to a terminal, JSON lines otherwise; or `json`, `pretty`. */
+  logFormat: 'auto',
   /**
    * Where `sluice serve` keeps what must survive a restart (services and revisions applied through the admin API,
    * the admin token). Relative paths are resolved against the working directory at start.
@@ -120,6 +122,7 @@ const serveSchema = z
     revisionHistoryLimit: z.number().int().min(0),
     rolloutTickSeconds: z.number().positive(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    logFormat: z.enum(['auto', 'json', 'pretty']),
     stateDir: z.string().min(1, 'must name a directory'),
     deletedServicesRemembered: z.number().int().min(0),
     gpus: z.string().regex(/^$|^[a-z0-9.-]+\/[a-z0-9.-]+=\d+(,[a-z0-9.-]+\/[a-z0-9.-]+=\d+)*$/, 'must look like nvidia.com/gpu=2[,amd.com/gpu=1]'),

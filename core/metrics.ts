@@ -40,7 +40,9 @@ export class SluiceMetrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
     this.registry = registry;
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+    // Node's process and runtime metrics under their standard names (process_*, nodejs_*), as every Node exporter
+    // shows them, so existing dashboards and alerts work; only Sluice's own metrics carry the sluice_ prefix.
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
     const labelNames = [...REVISION_LABELS];
     /** A gauge per revision (namespace, service, revision), on this registry. */
     const revisionGauge = (name: string, help: string): GaugeFamily<RevisionLabel> =>

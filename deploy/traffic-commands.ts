@@ -90,6 +90,14 @@ export function applyTrafficCommand(current: TrafficFields, cmd: TrafficCommand,
     case 'promote':
       return withTags({}, tags);
     case 'canary':
+      // With one revision the "canary" and the rolled-out revision are the same one: refuse (as Cloud Run refuses a
+      // split that names one revision twice) rather than report a split that sends everything to one place.
+      if (revisions.length < 2)
+        throw new HttpError(
+          409,
+          `a canary needs a second revision to split with, and there is only ${revisions[0] ?? 'no revision'}; ` +
+            'change the predictor (its model, image or any serving field) to make a new revision, then set the canary percent',
+        );
       return withTags({ canaryTrafficPercent: cmd.percent }, tags);
     case 'rollback':
       return withTags({ canaryTrafficPercent: 0 }, tags);

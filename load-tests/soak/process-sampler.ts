@@ -35,8 +35,6 @@ export interface SoakSample {
   coversForcedGc: boolean;
 }
 
-const PREFIX = 'sluice_process_';
-
 export function rssOf(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -116,9 +114,9 @@ export class ProcessSampler {
       alive,
       rssBytes,
       fds,
-      lagP99Ms: metric(`${PREFIX}nodejs_eventloop_lag_p99_seconds`, 1000),
-      lagMaxMs: metric(`${PREFIX}nodejs_eventloop_lag_max_seconds`, 1000),
-      heapUsedBytes: metric(`${PREFIX}nodejs_heap_size_used_bytes`),
+      lagP99Ms: metric('nodejs_eventloop_lag_p99_seconds', 1000),
+      lagMaxMs: metric('nodejs_eventloop_lag_max_seconds', 1000),
+      heapUsedBytes: metric('nodejs_heap_size_used_bytes'),
       scrapeMs,
       gatewayInflight: gauge('sluice_inflight_requests'),
       held: gauge('sluice_activator_held_requests'),

@@ -182,7 +182,7 @@ export function soakMarkdown(run: SoakRun): string {
     '',
     'Measured once a second in the sluice process alone (not its replicas): RSS from /proc/<pid>/status, open descriptors ' +
       'by listing /proc/<pid>/fd, and from its own /metrics the event-loop delay (prom-client\'s `monitorEventLoopDelay` ' +
-      'histogram, `sluice_process_nodejs_eventloop_lag_p99_seconds` and `_max_`, reset at every scrape so each reading covers ' +
+      'histogram, `nodejs_eventloop_lag_p99_seconds` and `_max_`, reset at every scrape so each reading covers ' +
       'the second before it; it samples every 10 ms, so an idle loop reads ≈10 ms), V8 heap in use and the in-flight gauges. ' +
       'The wall time of the scrape itself is the same loop seen from outside. Ten times during the load (and once idle before, ' +
       'once after the drain) the harness has sluice run a full garbage collection through its inspector (sluice runs with ' +

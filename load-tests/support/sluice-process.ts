@@ -44,7 +44,7 @@ export async function startSluiceProcess(configDir: string, options: SluiceProce
   const child = spawn(
     process.execPath,
     [...SLUICE_NODE_FLAGS, ...(options.nodeArgs ?? []), join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'serve', '--config', configDir, '--no-watch',
-      '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info',
+      '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info', '--log-format', 'json',
       // The load generator is one client with thousands of connections by design.
       '--set', 'maxConnectionsPerClient=0',
       // A fresh state directory each time: every run starts from nothing, and never touches ./.sluice.

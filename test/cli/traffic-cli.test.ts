@@ -73,5 +73,32 @@ describe('sluice traffic / promote / rollback / revisions against a running serv
 
     const yaml = await sluice(['revisions', 'walk', '-o', 'yaml', ...at()]);
     expect(yaml.stdout).toMatch(/name: SLUICE_DEMO_LABEL\n\s+value: v1/);
+
+    const wide = await sluice(['revisions', 'walk', '-o', 'wide', ...at()]);
+    expect(wide).toMatchObject({ code: 0, stderr: '' });
+    const wideLines = wide.stdout.trimEnd().split('\n');
+    expect(wideLines[0]).toMatch(/^REVISION\s+TRAFFIC\s+TAGS\s+READY\s+ROLLOUT\s+CREATED\s+STARTING\s+RUNTIME\s+STORAGEURI\s+URL$/);
+    expect(wideLines[2]).toMatch(new RegExp(`^${R1}\\s+0%\\s+old\\s.*\\ssluice-demo\\s+\\S+\\s+http://old-walk-predictor\\.default\\.example\\.com:\\d+$`));
+    const getWide = await sluice(['get', 'isvc', 'walk', '-o', 'wide', ...at()]);
+    expect(getWide.stdout.split('\n')[1]).toMatch(new RegExp(`\\s${R2}=100%\\s+${R2}=0/0\\s+old=${R1}$`));
+    const badFormat = await sluice(['get', 'isvc', '-o', 'table', ...at()]);
+    expect(badFormat).toMatchObject({ code: 1, stderr: 'error: -o table: output format must be one of json, yaml, wide\n' });
+  });
+
+  it('refuses --canary on a service with one revision, with a non-zero exit and nothing changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+    const file = join(dir, 'solo.yaml');
+    writeFileSync(file, demoService('solo', { annotations: zero }));
+    expect((await sluice(['apply', '-f', file, ...at()])).code).toBe(0);
+    const r = await sluice(['traffic', 'solo', '--canary', '10', ...at()]);
+    expect(r).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr:
+        'error: a canary needs a second revision to split with, and there is only solo-predictor-00001; ' +
+        'change the predictor (its model, image or any serving field) to make a new revision, then set the canary percent\n',
+    });
+    const after = s.controller.get('default', 'solo') as unknown as { spec: { predictor: Record<string, unknown> } };
+    expect(after.spec.predictor.canaryTrafficPercent).toBeUndefined();
   });
 });

@@ -36,10 +36,10 @@ describe('metrics text', () => {
       'sluice_inflight_requests{namespace="default",service="a",revision="a-1"} 2',
       'sluice_inflight_requests{namespace="default",service="b",revision="b-1"} 3',
       'sluice_inflight_requests_total 99',
-      'sluice_process_nodejs_eventloop_lag_p99_seconds 0.0125',
+      'nodejs_eventloop_lag_p99_seconds 0.0125',
     ].join('\n');
     expect(sumOfSeries(text, 'sluice_inflight_requests')).toBe(5);
-    expect(sumOfSeries(text, 'sluice_process_nodejs_eventloop_lag_p99_seconds')).toBe(0.0125);
+    expect(sumOfSeries(text, 'nodejs_eventloop_lag_p99_seconds')).toBe(0.0125);
     expect(sumOfSeries(text, 'sluice_activator_held_requests')).toBeUndefined();
   });
 });

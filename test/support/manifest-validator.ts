@@ -1,7 +1,7 @@
 /**
  * Validates Kubernetes manifests the way a strict `kubectl apply --validate=strict` would, offline:
  *  1. the official OpenAPI schema of the kind (types, required fields, enums, formats), through the
- *     validators that `kubernetes-models` compiles from Kubernetes' published OpenAPI (k8s ≥ 1.34);
+ *     validators that `kubernetes-models` compiles from Kubernetes' published OpenAPI (kubernetes-models 4.5.1: Kubernetes 1.33's, the last release whose engines allow Node 20);
  *  2. unknown fields (typos), walking the Kubernetes model type maps of @kubernetes/client-node;
  *  3. custom resources of a CRD this validator was given, against that CRD's openAPIV3Schema (ajv);
  *  4. CustomResourceDefinitions: additionally the structural-schema rules the API server enforces.

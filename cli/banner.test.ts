@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { cliInvocation, serveBanner, tryRequest, type BannerInfo } from './banner.js';
+
+const info: BannerInfo = {
+  dataUrl: 'http://127.0.0.1:8080',
+  adminUrl: 'http://127.0.0.1:8081',
+  metricsUrl: 'http://127.0.0.1:9090',
+  stateDir: '/home/me/sluice/.sluice',
+  logs: 'pretty',
+  cli: 'npm run --silent sluice --',
+  defaultAdminUrl: 'http://127.0.0.1:8081',
+  services: [{ namespace: 'default', name: 'iris', runtime: 'sluice-demo', protocolVersion: 'v1', url: 'http://iris.default.example.com:8080' }],
+};
+
+describe('serve banner', () => {
+  it('names the URLs, the state directory and the logs, and gives a request and a CLI call to try', () => {
+    const text = serveBanner(info);
+    expect(text).toContain('  data plane  http://127.0.0.1:8080 ');
+    expect(text).toContain('  admin API   http://127.0.0.1:8081 ');
+    expect(text).toContain('  metrics     http://127.0.0.1:9090/metrics\n');
+    expect(text).toContain('  state       /home/me/sluice/.sluice\n');
+    expect(text).toContain('  logs        this terminal (stdout)');
+    expect(text).toContain(`\n  curl -s http://127.0.0.1:8080/v1/models/iris:predict -d '{"instances": [[6.8, 2.8, 4.8, 1.4]]}'\n`);
+    expect(text).toContain('\n  npm run --silent sluice -- get isvc\n');
+    expect(text.split('\n').length).toBeLessThan(20);
+  });
+
+  it('adds --server when the admin API is not where the CLI looks by default, and bounds the service list', () => {
+    const many = Array.from({ length: 2000 }, (_, i) => ({ namespace: 'default', name: `m${String(i).padStart(4, '0')}` }));
+    const text = serveBanner({ ...info, adminUrl: 'http://127.0.0.1:18081', services: many });
+    expect(text).toContain('  services    m0000, m0001, m0002 and 1997 more\n');
+    expect(text).toContain('\n  curl -s http://127.0.0.1:8080/v1/models/m0000\n');
+    expect(text).toContain('get isvc --server http://127.0.0.1:18081\n');
+    expect(serveBanner({ ...info, services: [] })).toContain('  services    none yet: npm run --silent sluice -- apply -f FILE\n');
+  });
+
+  it('asks v2 services in v2, and services outside default by host', () => {
+    expect(tryRequest({ namespace: 'default', name: 'iris', runtime: 'sluice-demo', protocolVersion: 'v2' }, 'http://127.0.0.1:8080')).toBe(
+      `curl -s http://127.0.0.1:8080/v2/models/iris/infer -d '{"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32", "data": [6.8, 2.8, 4.8, 1.4]}]}'`,
+    );
+    expect(tryRequest({ namespace: 'team', name: 'bert', runtime: 'kserve-huggingfaceserver', protocolVersion: 'v2', url: 'http://bert.team.example.com:8080' }, 'http://127.0.0.1:8080')).toBe(
+      `curl -s -H 'Host: bert.team.example.com' http://127.0.0.1:8080/v2/models/bert`,
+    );
+  });
+
+  it('tells how to run the CLI the way serve was started', () => {
+    expect(cliInvocation({ npm_package_name: 'sluice', npm_lifecycle_event: 'start' }, '/src/sluice/dist/cli/main.js', '/src/sluice')).toBe('npm run --silent sluice --');
+    expect(cliInvocation({}, '/usr/local/bin/sluice', '/tmp')).toBe('sluice');
+    expect(cliInvocation({}, '/src/sluice/dist/cli/main.js', '/src/sluice')).toBe('node dist/cli/main.js');
+    expect(cliInvocation({}, '/src/sluice/dist/cli/main.js', '/tmp')).toBe('node /src/sluice/dist/cli/main.js');
+  });
+});
