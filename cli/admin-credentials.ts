@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SERVE_DEFAULTS } from '../core/config.js';
+import { DEFAULT_STATE_DIR } from '../core/state-dir.js';
 import { isLoopbackAddress } from '../deploy/admin-guard.js';
 import { AdminClient } from './admin-client.js';
 import { ADMIN_TOKEN_FILE } from './admin-token.js';
@@ -39,7 +39,7 @@ export function adminCredentials(o: AdminTarget, env: NodeJS.ProcessEnv = proces
     // an unparsable server URL fails at the request, with its own message
   }
   if (!isLoopbackAddress(host)) return { token: null, hint: `a server on another machine needs its token: pass --token or set SLUICE_ADMIN_TOKEN` };
-  const file = join(resolve(o.stateDir ?? env.SLUICE_STATE_DIR ?? SERVE_DEFAULTS.stateDir), ADMIN_TOKEN_FILE);
+  const file = join(resolve(o.stateDir ?? env.SLUICE_STATE_DIR ?? DEFAULT_STATE_DIR), ADMIN_TOKEN_FILE);
   try {
     return { token: readFileSync(file, 'utf8').trim(), hint: `the token in ${file} was refused (is the server using another state directory or an explicit --admin-token?); ${HOW}` };
   } catch {

@@ -9,6 +9,7 @@ const info: BannerInfo = {
   logs: 'pretty',
   cli: 'npm run --silent sluice --',
   defaultAdminUrl: 'http://127.0.0.1:8081',
+  defaultStateDir: '/home/me/sluice/.sluice',
   services: [{ namespace: 'default', name: 'iris', runtime: 'sluice-demo', protocolVersion: 'v1', url: 'http://iris.default.example.com:8080' }],
 };
 

@@ -22,6 +22,8 @@ export interface BannerInfo {
   cli: string;
   /** The admin URL the CLI uses without `--server`. */
   defaultAdminUrl: string;
+  /** The state directory (absolute) where the CLI looks for the admin token without `--state-dir`. */
+  defaultStateDir: string;
   services: readonly BannerService[];
 }
 
@@ -44,7 +46,8 @@ export function tryRequest(s: BannerService, dataUrl: string): string {
 }
 
 export function serveBanner(b: BannerInfo): string {
-  const server = b.adminUrl === b.defaultAdminUrl ? '' : ` --server ${b.adminUrl}`;
+  // What the CLI needs to find this server and its token when they are not where it looks by default.
+  const server = `${b.adminUrl === b.defaultAdminUrl ? '' : ` --server ${b.adminUrl}`}${b.stateDir === b.defaultStateDir ? '' : ` --state-dir ${b.stateDir}`}`;
   const services = [...b.services].sort((x, y) => `${x.namespace}/${x.name}`.localeCompare(`${y.namespace}/${y.name}`));
   const listed = services.slice(0, LISTED).map((s) => (s.namespace === 'default' ? s.name : `${s.namespace}/${s.name}`));
   const more = services.length > LISTED ? ` and ${services.length - LISTED} more` : '';

@@ -1,5 +1,7 @@
 /** Prints the start-up banner of `sluice serve` to stderr when its logs are for a person (pretty). */
+import { resolve } from 'node:path';
 import { resolveLogFormat } from '../core/log-pretty.js';
+import { DEFAULT_STATE_DIR } from '../core/state-dir.js';
 import type { ServeConfig } from '../core/config.js';
 import { adminServer } from './admin-credentials.js';
 import { cliInvocation, serveBanner, type BannerService } from './banner.js';
@@ -28,6 +30,7 @@ export function printServeBanner(sluice: Embedded, config: ServeConfig, out: Nod
       logs,
       cli: cliInvocation(process.env, process.argv[1] ?? 'sluice', process.cwd()),
       defaultAdminUrl: adminServer({}),
+      defaultStateDir: resolve(process.env.SLUICE_STATE_DIR ?? DEFAULT_STATE_DIR),
       services,
     }),
   );

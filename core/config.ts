@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_STATE_DIR } from './state-dir.js';
 import { ValidationError, type FieldIssue } from './errors.js';
 
 /**
@@ -75,7 +76,7 @@ export const SERVE_DEFAULTS = {
    * Where `sluice serve` keeps what must survive a restart (services and revisions applied through the admin API,
    * the admin token). Relative paths are resolved against the working directory at start.
    */
-  stateDir: '.sluice',
+  stateDir: DEFAULT_STATE_DIR,
   /** Deleted services whose revision counter is remembered (so a re-created one never reuses a revision name). */
   deletedServicesRemembered: 10_000,
   /** GPU inventory of this machine for the local backend, e.g. `nvidia.com/gpu=2` (comma-separated); empty: none. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
-import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { cliTarget, configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { SLUICE_ROOT } from '../support/paths.js';
 
 const run = promisify(execFile);
@@ -36,7 +36,7 @@ describe('CLI start-up', () => {
   });
 
   it('`sluice get isvc` loads no schema, server, Kubernetes, metrics or YAML library', async () => {
-    const r = await importsOf(['get', 'isvc', '--server', s.adminUrl]);
+    const r = await importsOf(['get', 'isvc', ...cliTarget(s)]);
     expect(r.stdout).toMatch(/^NAME\s+URL/);
     expect(r.stdout).toMatch(/\nquick\s/);
     expect(r.imports).toContain('./isvc-table.js');

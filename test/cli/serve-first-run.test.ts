@@ -50,7 +50,7 @@ afterEach(async () => {
 describe('sluice serve, first run', () => {
   it('--log-format pretty: prints the banner, whose curl works pasted into a shell, and human log lines', async () => {
     const s = serve(['--log-format', 'pretty']);
-    const banner = await waitUntil('the banner', () => (/\nTry:\n[\s\S]*get isvc --server \S+\n/.test(s.stderr()) ? s.stderr() : false), 30_000);
+    const banner = await waitUntil('the banner', () => (/\nTry:\n[\s\S]*get isvc --server \S+ --state-dir \S+\n/.test(s.stderr()) ? s.stderr() : false), 30_000);
     expect(banner).toMatch(/\n {2}state {7}\/\S+\/state\n/);
     expect(banner).toMatch(/\n {2}metrics {5}http:\/\/127\.0\.0\.1:\d+\/metrics\n/);
     const curl = banner.split('\n').find((l) => l.trimStart().startsWith('curl '))!.trim();
