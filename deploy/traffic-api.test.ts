@@ -15,8 +15,8 @@ describe('traffic commands through the admin API and the CLI', () => {
   let h: Harness;
   let server: ReturnType<typeof createAdminServer>;
   let base: string;
-  let out: string[];
-  let err: string[];
+  let out: string[] = [];
+  let err: string[] = [];
   const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t) };
 
   const split = (): Record<string, number> => {

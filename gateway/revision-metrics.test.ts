@@ -10,6 +10,7 @@ const view = (): RevisionView => ({
   name: 'iris-predictor-00001',
   timeoutMs: 1_000,
   modelName: 'iris',
+  failed: null,
   runtimeModelName: 'iris',
 });
 const LABELS = { namespace: 'default', service: 'iris', revision: 'iris-predictor-00001' };

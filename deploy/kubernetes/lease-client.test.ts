@@ -41,7 +41,7 @@ describe('leader election through @kubernetes/client-node', () => {
     b.start();
     await new Promise((r) => setTimeout(r, 600));
     expect(b.isLeader).toBe(false);
-    const lease = api.get('coordination.k8s.io/v1', 'Lease', 'default', 'sluice-controller') as { spec: { holderIdentity: string } };
+    const lease = api.get('coordination.k8s.io/v1', 'Lease', 'default', 'sluice-controller') as unknown as { spec: { holderIdentity: string } };
     expect(lease.spec.holderIdentity).toBe('a');
     await a.stop();
     await waitUntil('b to lead', () => b.isLeader, 5000, 20);

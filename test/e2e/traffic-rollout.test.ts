@@ -6,7 +6,6 @@ import type { Embedded } from '../../cli/embedded.js';
 import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { waitUntil } from '../support/wait.js';
 
-type Obj = Record<string, unknown>;
 interface Predictor {
   latestReadyRevision?: string;
   latestRolledoutRevision?: string;
