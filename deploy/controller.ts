@@ -796,6 +796,7 @@ export class Controller {
         desiredReplicas: s?.desiredReplicas ?? 0,
         readyReplicas: s?.readyReplicas ?? 0,
         startingReplicas: s?.startingReplicas ?? 0,
+        ...(s?.pendingReplicas ? { pendingReplicas: s.pendingReplicas } : {}),
         lastScaleDecision: s?.lastDecision ?? null,
         ...(s?.events ? { scaleEvents: s.events } : {}),
         ...(s?.conditions && s.conditions.length > 0 ? { conditions: s.conditions } : {}),
@@ -803,10 +804,13 @@ export class Controller {
         ...(s?.keepWarm ? { keepWarm: s.keepWarm } : {}),
       };
     });
-    // A revision held back by GPU capacity says so at the top level too.
-    const gpu = revisions.flatMap((r) => ('conditions' in r ? (r.conditions ?? []) : [])).find((c) => c.status === 'False');
-    if (gpu) this.setCondition(rec, 'GpuCapacity', ['False', gpu.reason, gpu.message], now);
-    else if (rec.conditions.has('GpuCapacity')) this.setCondition(rec, 'GpuCapacity', ['True', 'Sufficient'], now);
+    // A revision held back by GPU capacity or by the replica budget says so at the top level too.
+    const revConditions = revisions.flatMap((r) => ('conditions' in r ? (r.conditions ?? []) : []));
+    for (const [type, okReason] of [['GpuCapacity', 'Sufficient'], ['ResourcesAvailable', 'ReplicasAdmitted']] as const) {
+      const held = revConditions.find((c) => c.type === type && c.status === 'False');
+      if (held) this.setCondition(rec, type, ['False', held.reason, held.message], now);
+      else if (rec.conditions.has(type)) this.setCondition(rec, type, ['True', okReason], now);
+    }
     // KServe omits empty revision names (omitempty); so do we.
     const named = (k: string, v: string | null): Record<string, string> => (v ? { [k]: v } : {});
     return {
