@@ -107,6 +107,8 @@ interface RevisionState {
   removing: boolean;
   /** Had replicas pending for want of budget at some point (it then reports ResourcesAvailable). */
   waitedForBudget: boolean;
+  /** What one replica counts against the memory budget (from the revision's memory request). */
+  memoryBytes: number;
 }
 
 const MAX_PORT_RACES = 3;
@@ -174,9 +176,11 @@ export class LocalBackend implements Backend {
     // Render once now so a bad template fails at apply, not at the first scale-up.
     renderLaunch(revision.local, revision.container.env, this.context(revision, modelDir, 0));
     const existing = this.revisions.get(key);
+    const memoryBytes = replicaMemoryRequest(revision, this.defaultMemoryBytes);
     if (existing) {
       existing.revision = revision;
       existing.modelDir = modelDir;
+      existing.memoryBytes = memoryBytes;
       return;
     }
     this.revisions.set(key, {
@@ -191,6 +195,7 @@ export class LocalBackend implements Backend {
       portRaces: 0,
       removing: false,
       waitedForBudget: false,
+      memoryBytes,
     });
   }
 
@@ -390,6 +395,8 @@ export class LocalBackend implements Backend {
     this.admitting = true;
     try {
       for (;;) {
+        // Nothing can start while every replica place is taken (the common case past the budget: no queue scan).
+        if (this.budget.replicasInUse >= this.budget.limits.maxReplicas) return;
         const key = this.budget.next(
           (k) => (this.opts.waiting?.(k) ?? 0) > 0,
           (k) => {
@@ -415,7 +422,7 @@ export class LocalBackend implements Backend {
 
   /** What one replica of the revision counts against the memory budget. */
   private memoryOf(state: RevisionState): number {
-    return replicaMemoryRequest(state.revision, this.defaultMemoryBytes);
+    return state.memoryBytes;
   }
 
   /** Takes a replica out of its revision and gives its budget share back (once); pending replicas may start. */
