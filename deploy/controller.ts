@@ -467,7 +467,13 @@ export class Controller {
         continue;
       }
       // The backend's desired count: cheap, and the same in both modes (the autoscaler writes it).
-      const asked = this.d.backend.counts(rkey).desired > 0;
+      const counts = this.d.backend.counts(rkey);
+      if ((this.d.backend.admission?.(rkey)?.pending ?? 0) > 0 && counts.starting + counts.ready === 0) {
+        // Waiting for the local replica budget, no replica of it started yet: the deadline counts from its start.
+        start.askedAt = null;
+        continue;
+      }
+      const asked = counts.desired > 0;
       const failure = progressCheck(start, now, asked);
       if (failure !== null) await this.failRevision(rkey, failure);
     }
