@@ -256,6 +256,9 @@ export class Autoscaler {
       const inflightNow = this.opts.inflightNow?.(s.key) ?? 0;
       const waiting = this.opts.waiting?.(s.key) ?? 0;
       const counts = this.opts.backend.counts(s.key);
+      // Replicas pending for the backend's budget have not started: their wait is not start-up time.
+      const pending = this.opts.backend.admission?.(s.key)?.pending ?? 0;
+      if (pending > 0) s.pending.notStartedBy(pending, now);
       const firstSecond = Math.floor(s.registeredAt / 1000);
       const observation = observe(buckets, settings, { now, firstSecond, readyReplicas: counts.ready, waiting }, s.serviceTime);
       if (inflightNow > 0 || waiting > 0) this.noteActivity(s, now);
