@@ -60,6 +60,22 @@ async function setup(h: ReturnType<typeof harness>, rev: Revision) {
 }
 
 describe('Autoscaler loop', () => {
+  it('does not learn the time a replica waited for the backend\'s budget as start-up time', async () => {
+    // Asked at t0, pending for the budget for 30 s, then 5 s to ready: the learned start-up is about 5 s, not 35.
+    const h = harness({ startupMs: 35_000 });
+    const t0 = h.clock.now();
+    h.backend.admission = (key) => ({ pending: key === KEY && h.clock.now() < t0 + 30_000 ? 1 : 0, condition: null });
+    const a = await setup(h, testRevision({ autoscaling: { initialScale: 0 } }));
+    const release = h.hold(KEY, 1);
+    await h.store.poke(KEY);
+    await h.advance(40_000);
+    release();
+    expect(h.backend.counts(KEY).ready).toBe(1);
+    // The last tick that saw it pending was at t0 + 28 s (ticks every 2 s): 35 − 28 = 7 s.
+    expect(a.status(KEY)!.startupSeconds).toBe(7);
+    a.stop();
+  });
+
   it('wakes from zero at once on a poke, reaches 4 replicas for a load needing 4, holds them, and returns to zero', async () => {
     const h = harness();
     const a = await setup(h, testRevision({ autoscaling: { initialScale: 0 } }));

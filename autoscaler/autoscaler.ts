@@ -5,7 +5,7 @@ import type { Logger } from '../core/log.js';
 import type { GaugeChild } from '../core/metric-families.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { Store } from '../core/store.js';
-import type { Backend, EndpointEvent } from '../deploy/backends/backend.js';
+import type { Backend, EndpointEvent, RevisionCondition } from '../deploy/backends/backend.js';
 import type { Decision } from './decider.js';
 import { observe, observedSeconds } from './observe.js';
 import { initialScaleState, scaleStep, type ScalePolicy, type ScaleState, type ScaleStepInput } from './pipeline.js';
@@ -91,11 +91,13 @@ export interface RevisionScaleStatus {
   desiredReplicas: number;
   readyReplicas: number;
   startingReplicas: number;
+  /** Replicas the backend accepted but has not started for want of budget (local mode); 0 elsewhere. */
+  pendingReplicas: number;
   lastDecision: { reason: string; desired: number; panic: boolean; at: string } | null;
   /** The last scale changes, oldest first (bounded). */
   events: ScaleEvent[];
-  /** Status conditions from the policies (GpuCapacity for GPU revisions). */
-  conditions: GpuCapacityCondition[];
+  /** Status conditions: the GPU cap's (GpuCapacity) and the backend's admission (ResourcesAvailable). */
+  conditions: RevisionCondition[];
   /** Learned time-to-ready, seconds. */
   startupSeconds: number;
   /** Adaptive keep-warm window in seconds, when learned. */
@@ -215,10 +217,14 @@ export class Autoscaler {
     const counts = this.opts.backend.counts(key);
     if (!s) return null;
     const w = s.idleGaps?.window() ?? null;
+    const admission = this.opts.backend.admission?.(key) ?? null;
+    const conditions: RevisionCondition[] = s.condition ? [{ ...s.condition }] : [];
+    if (admission?.condition) conditions.push(admission.condition);
     return {
       desiredReplicas: s.desired,
       readyReplicas: counts.ready,
       startingReplicas: counts.starting,
+      pendingReplicas: admission?.pending ?? 0,
       lastDecision: s.lastDecision
         ? {
             reason: s.lastDecision.reason,
@@ -228,7 +234,7 @@ export class Autoscaler {
           }
         : null,
       events: s.events.map((e) => ({ ...e })),
-      conditions: s.condition ? [{ ...s.condition }] : [],
+      conditions,
       startupSeconds: s.startup.estimateMs() / 1000,
       keepWarm: w ? { prewarmSeconds: w.prewarmMs / 1000, keepAliveSeconds: w.keepAliveMs / 1000 } : null,
     };
@@ -250,6 +256,9 @@ export class Autoscaler {
       const inflightNow = this.opts.inflightNow?.(s.key) ?? 0;
       const waiting = this.opts.waiting?.(s.key) ?? 0;
       const counts = this.opts.backend.counts(s.key);
+      // Replicas pending for the backend's budget have not started: their wait is not start-up time.
+      const pending = this.opts.backend.admission?.(s.key)?.pending ?? 0;
+      if (pending > 0) s.pending.notStartedBy(pending, now);
       const firstSecond = Math.floor(s.registeredAt / 1000);
       const observation = observe(buckets, settings, { now, firstSecond, readyReplicas: counts.ready, waiting }, s.serviceTime);
       if (inflightNow > 0 || waiting > 0) this.noteActivity(s, now);

@@ -18,6 +18,7 @@ import { allowedHostNames } from '../deploy/admin-guard.js';
 import { adminTokenFor, checkAdminExposure } from './admin-token.js';
 import type { Backend } from '../deploy/backends/backend.js';
 import { LocalBackend } from '../deploy/backends/local/local-backend.js';
+import type { ReplicaBudgetObserver } from '../deploy/backends/local/replica-budget.js';
 import { ConfigFolder } from '../deploy/config-folder.js';
 import { Controller } from '../deploy/controller.js';
 import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
@@ -78,6 +79,20 @@ export function sluiceRoot(): string {
   return process.cwd();
 }
 
+/** The local backend's budget numbers as Prometheus gauges and a counter. */
+function replicaBudgetMetrics(m: SluiceMetrics, cfg: ServeConfig): ReplicaBudgetObserver {
+  m.replicaBudgetLimit.set({ resource: 'replicas' }, cfg.maxReplicasTotal);
+  m.replicaBudgetLimit.set({ resource: 'memory_bytes' }, cfg.replicaMemoryBudget);
+  return {
+    pending: (n) => m.replicasPending.set(n),
+    inUse: (replicas, memoryBytes) => {
+      m.replicaBudgetInUse.set({ resource: 'replicas' }, replicas);
+      m.replicaBudgetInUse.set({ resource: 'memory_bytes' }, memoryBytes);
+    },
+    deferred: (n) => m.replicaAdmissionsDeferredTotal.inc(n),
+  };
+}
+
 /** Every role in one process: gateway, activator, autoscaler, controller, local backend, memory store. */
 export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const cfg = o.config;
@@ -123,8 +138,12 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
           gpuAllocator,
           probeIntervalMs: cfg.replicaProbeIntervalMs,
           probeFastIntervalMs: cfg.replicaProbeFastIntervalMs,
-          // Starting replicas are probed faster while the activator holds requests for their revision.
+          // Starting replicas are probed faster while the activator holds requests for their revision (and such
+          // revisions are admitted first when replicas wait for the global budget).
           waiting: (k) => activator.held(k),
+          budget: { maxReplicas: cfg.maxReplicasTotal, memoryBytes: cfg.replicaMemoryBudget },
+          defaultReplicaMemoryBytes: cfg.replicaMemoryDefault,
+          budgetObserver: replicaBudgetMetrics(metrics, cfg),
         })
       : null;
   const backend: Backend = o.backend ?? local!;

@@ -58,6 +58,8 @@ export function buildProgram(): Command {
     .option('--state-dir <dir>', 'where state that survives a restart is kept (default $SLUICE_STATE_DIR or ./.sluice)')
     .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
     .option('--set <name=value...>', 'any setting of docs/configuration.md, e.g. --set shutdownGraceSeconds=5 maxConnections=20000')
+    .option('--max-replicas-total <n>', 'replica processes at once across every revision; more stay pending (default 4 per core, at least 8)', int('--max-replicas-total'))
+    .option('--replica-memory-budget <bytes>', 'memory the running replicas may request together, bytes or a quantity such as 8Gi (default half the machine)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
     .addOption(logFormatOption())
     .action(async (o: Record<string, unknown>) => {
@@ -76,6 +78,8 @@ export function buildProgram(): Command {
         logLevel: o.logLevel,
         logFormat: o.logFormat ?? process.env.SLUICE_LOG_FORMAT,
         gpus: o.gpus,
+        maxReplicasTotal: o.maxReplicasTotal,
+        replicaMemoryBudget: o.replicaMemoryBudget,
         stateDir: o.stateDir ?? process.env.SLUICE_STATE_DIR,
       });
       const sluice = await startEmbedded({

@@ -1,6 +1,19 @@
+import { availableParallelism, totalmem } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_STATE_DIR } from './state-dir.js';
 import { ValidationError, type FieldIssue } from './errors.js';
+import { parseQuantity } from './quantity.js';
+
+/**
+ * Local backend: replica processes at once, across every revision: 4 per core, at least 8. A replica's start-up
+ * (loading a runtime and a model) is CPU-bound, and past a few per core starting and serving at once they starve
+ * the gateway's own event loop (2,000 services once started 2,001 processes and the data plane answered 2
+ * requests in 10 s); the floor of 8 lets a 2-core laptop run the shipped step-spike scenario (1–8 replicas).
+ * Memory is bounded separately (replicaMemoryBudget).
+ */
+export const DEFAULT_MAX_REPLICAS_TOTAL = Math.max(8, 4 * availableParallelism());
+/** Local backend: half of this machine's memory, for the replicas' memory requests together. */
+export const DEFAULT_REPLICA_MEMORY_BUDGET = Math.floor(totalmem() / 2);
 
 /**
  * The one configuration schema of `sluice serve`. Every default is in this table and in docs/configuration.md;
@@ -81,9 +94,29 @@ export const SERVE_DEFAULTS = {
   deletedServicesRemembered: 10_000,
   /** GPU inventory of this machine for the local backend, e.g. `nvidia.com/gpu=2` (comma-separated); empty: none. */
   gpus: '',
+  /** Local backend: replica processes at once across every revision; more stay pending (DEFAULT_MAX_REPLICAS_TOTAL). */
+  maxReplicasTotal: DEFAULT_MAX_REPLICAS_TOTAL,
+  /** Local backend: bytes (or a Kubernetes quantity such as `8Gi`) the running replicas' memory requests may sum to. */
+  replicaMemoryBudget: DEFAULT_REPLICA_MEMORY_BUDGET as number | string,
+  /** Local backend: memory a replica counts against the budget when its runtime requests none. */
+  replicaMemoryDefault: '256Mi' as number | string,
 } as const;
 
 const port = z.number().int().min(0).max(65535);
+/** Bytes, as a number or a Kubernetes quantity (`8Gi`, `512M`); resolved to a positive number of bytes. */
+const bytes = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  let n: number;
+  try {
+    n = parseQuantity(v);
+  } catch {
+    n = NaN;
+  }
+  if (!(n >= 1) || !Number.isFinite(n)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a positive number of bytes or a quantity such as 8Gi, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return Math.floor(n);
+});
 const positive = z.number().int().positive();
 
 const serveSchema = z
@@ -127,6 +160,9 @@ const serveSchema = z
     stateDir: z.string().min(1, 'must name a directory'),
     deletedServicesRemembered: z.number().int().min(0),
     gpus: z.string().regex(/^$|^[a-z0-9.-]+\/[a-z0-9.-]+=\d+(,[a-z0-9.-]+\/[a-z0-9.-]+=\d+)*$/, 'must look like nvidia.com/gpu=2[,amd.com/gpu=1]'),
+    maxReplicasTotal: positive,
+    replicaMemoryBudget: bytes,
+    replicaMemoryDefault: bytes,
   })
   .strict();
 

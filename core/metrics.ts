@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CounterFamily, GaugeFamily, HistogramFamily, LiveGauge } from './metric-families.js';
 
 const REVISION_LABELS = ['namespace', 'service', 'revision'] as const;
@@ -36,6 +36,10 @@ export class SluiceMetrics {
   readonly connectionsRefusedTotal: Counter<'reason'>;
   readonly clientTimeoutsTotal: Counter<'kind'>;
   readonly stateFsyncsTotal: Counter<'kind'>;
+  readonly replicasPending: Gauge;
+  readonly replicaBudgetInUse: Gauge<'resource'>;
+  readonly replicaBudgetLimit: Gauge<'resource'>;
+  readonly replicaAdmissionsDeferredTotal: Counter;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -106,6 +110,28 @@ export class SluiceMetrics {
     });
     this.gpuCapacityLimited = revisionGauge('sluice_gpu_capacity_limited', '1 while a revision wants more replicas than the GPU inventory can hold (requests stay held).');
     this.startupSeconds = revisionGauge('sluice_autoscaler_startup_seconds', 'Learned time from asking for a replica to it being ready (EWMA of observed cold starts).');
+    this.replicasPending = new Gauge({
+      name: 'sluice_local_replicas_pending',
+      help: 'Local backend: replicas asked for and not started for want of the global replica budget.',
+      registers: [registry],
+    });
+    this.replicaBudgetInUse = new Gauge({
+      name: 'sluice_local_replica_budget_in_use',
+      help: 'Local backend: what replica processes hold of the global budget (resource="replicas": processes; "memory_bytes": their memory requests).',
+      labelNames: ['resource'],
+      registers: [registry],
+    });
+    this.replicaBudgetLimit = new Gauge({
+      name: 'sluice_local_replica_budget_limit',
+      help: 'Local backend: the global replica budget (maxReplicasTotal, replicaMemoryBudget).',
+      labelNames: ['resource'],
+      registers: [registry],
+    });
+    this.replicaAdmissionsDeferredTotal = new Counter({
+      name: 'sluice_local_replica_admissions_deferred_total',
+      help: 'Local backend: replicas whose start was deferred because the global replica budget was used up.',
+      registers: [registry],
+    });
     this.unroutedTotal = new Counter({
       name: 'sluice_unrouted_requests_total',
       help: 'Requests answered without a revision: no route, no tag, no traffic, or a failed revision (reason).',

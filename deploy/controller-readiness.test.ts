@@ -96,6 +96,28 @@ describe('a new revision takes traffic only once it has been ready', () => {
     expect(h.backend.desired.get(k(R1))).toBe(0);
   });
 
+  it('the progress deadline does not run while the revision waits for the local replica budget', async () => {
+    const h = controllerHarness();
+    await h.controller.apply(isvc('iris', 'gs://m/v1', MIN0, ZERO), 'api');
+    await h.autoscaler.poke(k(R1));
+    h.backend.pending.set(k(R1), 1);
+    await h.controller.checkStarts();
+    h.clock.advance(3_600_000);
+    await h.controller.checkStarts();
+    expect(condition(h, 'Ready')).toMatchObject({ status: 'Unknown' });
+    expect(status(h).revisions[0]).toMatchObject({ pendingReplicas: 1, conditions: [{ type: 'ResourcesAvailable', status: 'False', reason: 'ReplicaBudgetExhausted' }] });
+    expect(condition(h, 'ResourcesAvailable')).toMatchObject({ status: 'False', reason: 'ReplicaBudgetExhausted' });
+    // Admitted: the deadline starts now.
+    h.backend.pending.delete(k(R1));
+    await h.controller.checkStarts();
+    h.clock.advance(599_000);
+    await h.controller.checkStarts();
+    expect(condition(h, 'Ready')).toMatchObject({ status: 'Unknown' });
+    h.clock.advance(1_000);
+    await h.controller.checkStarts();
+    expect(condition(h, 'Ready')).toMatchObject({ status: 'False', reason: 'RevisionFailed' });
+  });
+
   it('replicas that exit before ready 3 times fail the revision: conditions say why, traffic stays, it is stopped', async () => {
     const h = controllerHarness();
     await servingV1(h);

@@ -467,7 +467,13 @@ export class Controller {
         continue;
       }
       // The backend's desired count: cheap, and the same in both modes (the autoscaler writes it).
-      const asked = this.d.backend.counts(rkey).desired > 0;
+      const counts = this.d.backend.counts(rkey);
+      if ((this.d.backend.admission?.(rkey)?.pending ?? 0) > 0 && counts.starting + counts.ready === 0) {
+        // Waiting for the local replica budget, no replica of it started yet: the deadline counts from its start.
+        start.askedAt = null;
+        continue;
+      }
+      const asked = counts.desired > 0;
       const failure = progressCheck(start, now, asked);
       if (failure !== null) await this.failRevision(rkey, failure);
     }
@@ -796,6 +802,7 @@ export class Controller {
         desiredReplicas: s?.desiredReplicas ?? 0,
         readyReplicas: s?.readyReplicas ?? 0,
         startingReplicas: s?.startingReplicas ?? 0,
+        ...(s?.pendingReplicas ? { pendingReplicas: s.pendingReplicas } : {}),
         lastScaleDecision: s?.lastDecision ?? null,
         ...(s?.events ? { scaleEvents: s.events } : {}),
         ...(s?.conditions && s.conditions.length > 0 ? { conditions: s.conditions } : {}),
@@ -803,10 +810,13 @@ export class Controller {
         ...(s?.keepWarm ? { keepWarm: s.keepWarm } : {}),
       };
     });
-    // A revision held back by GPU capacity says so at the top level too.
-    const gpu = revisions.flatMap((r) => ('conditions' in r ? (r.conditions ?? []) : [])).find((c) => c.status === 'False');
-    if (gpu) this.setCondition(rec, 'GpuCapacity', ['False', gpu.reason, gpu.message], now);
-    else if (rec.conditions.has('GpuCapacity')) this.setCondition(rec, 'GpuCapacity', ['True', 'Sufficient'], now);
+    // A revision held back by GPU capacity or by the replica budget says so at the top level too.
+    const revConditions = revisions.flatMap((r) => ('conditions' in r ? (r.conditions ?? []) : []));
+    for (const [type, okReason] of [['GpuCapacity', 'Sufficient'], ['ResourcesAvailable', 'ReplicasAdmitted']] as const) {
+      const held = revConditions.find((c) => c.type === type && c.status === 'False');
+      if (held) this.setCondition(rec, type, ['False', held.reason, held.message], now);
+      else if (rec.conditions.has(type)) this.setCondition(rec, type, ['True', okReason], now);
+    }
     // KServe omits empty revision names (omitempty); so do we.
     const named = (k: string, v: string | null): Record<string, string> => (v ? { [k]: v } : {});
     return {

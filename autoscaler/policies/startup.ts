@@ -50,6 +50,14 @@ export class PendingStarts {
     while (this.starts.length > Math.max(0, outstanding)) this.starts.pop();
   }
 
+  /**
+   * The newest `n` outstanding starts have not begun yet at `at` (their replicas wait for the backend's budget):
+   * their time-to-ready counts from `at` at the earliest, not from when they were asked for.
+   */
+  notStartedBy(n: number, at: number): void {
+    for (let i = Math.max(0, this.starts.length - n); i < this.starts.length; i++) this.starts[i] = Math.max(this.starts[i]!, at);
+  }
+
   /** A replica became ready at `at`: returns its time-to-ready, or null when no start was outstanding. */
   ready(at: number): number | null {
     const t = this.starts.shift();

@@ -1,6 +1,6 @@
 import type { Revision } from '../../api/revision.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../deploy/backends/backend.js';
+import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../deploy/backends/backend.js';
 import type { GpuAllocator } from '../policies/gpu-inventory.js';
 
 interface FakeReplica {
@@ -32,6 +32,8 @@ export interface FakeBackendOptions {
  */
 export class FakeBackend implements Backend {
   readonly scaleCalls: Array<{ at: number; key: string; replicas: number }> = [];
+  /** Set by tests to play a backend whose replicas wait for a budget (the local backend's admission). */
+  admission?: (revisionKey: string) => AdmissionStatus | null;
   private readonly revisions = new Map<string, FakeRevision>();
   private readonly listeners = new Set<(e: EndpointEvent) => void>();
 

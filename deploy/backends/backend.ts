@@ -38,6 +38,21 @@ export interface ReplicaCounts {
   ready: number;
 }
 
+/** A status condition of a revision, Kubernetes-style (`ResourcesAvailable`, `GpuCapacity`). */
+export interface RevisionCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+}
+
+/** Replicas a backend accepted but has not started for want of resources, and the condition that says why. */
+export interface AdmissionStatus {
+  pending: number;
+  /** Absent for a revision that never had to wait. */
+  condition: RevisionCondition | null;
+}
+
 /**
  * Where replicas run. Two implementations: local processes (embedded mode) and Kubernetes.
  * The controller calls apply/remove; the autoscaler calls scale; the data plane subscribes to endpoints.
@@ -50,6 +65,11 @@ export interface Backend {
   /** Stops every replica of a revision and forgets it. */
   remove(revisionKey: string): Promise<void>;
   counts(revisionKey: string): ReplicaCounts;
+  /**
+   * Replicas accepted but not started (the local backend's global budget; Kubernetes would show Pending pods).
+   * Optional: a backend without a budget has nothing pending.
+   */
+  admission?(revisionKey: string): AdmissionStatus | null;
   /** Current ready endpoints of a revision. */
   endpoints(revisionKey: string): Endpoint[];
   /** Endpoint changes, for every revision. Returns an unsubscribe function. */

@@ -24,6 +24,8 @@ export interface Settings {
   burst: number;
   /** cold-start: the burst revision's maxReplicas */
   maxReplicas: number;
+  /** many-replicas: InferenceServices created */
+  services: number;
   resultsDir: string | undefined;
 }
 
@@ -38,6 +40,7 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --aborts N            aborted requests per wave in the client-abort check (default 1000)
   --burst N             cold-start: concurrent requests sent at the revision at zero (default 1000)
   --max-replicas N      cold-start: maxReplicas of that revision (default 1); cold-start uses --rounds, not --duration
+  --services N          many-replicas: InferenceServices created through the admin API (default 2000)
   --results DIR         where reports go (default load-tests/results)
   quick development run: --rounds 3 --duration 5`;
 
@@ -57,6 +60,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       aborts: { type: 'string', default: '1000' },
       burst: { type: 'string', default: '1000' },
       'max-replicas': { type: 'string', default: '1' },
+      services: { type: 'string', default: '2000' },
       results: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -87,6 +91,7 @@ export function parseSettings(argv: readonly string[]): Settings {
     aborts: positive('aborts', values.aborts),
     burst: whole('burst', values.burst),
     maxReplicas: whole('max-replicas', values['max-replicas']),
+    services: whole('services', values.services),
     resultsDir: values.results,
   };
 }

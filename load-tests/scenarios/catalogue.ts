@@ -1,6 +1,7 @@
 import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
 import { latency } from './latency.js';
+import { manyReplicas } from './many-replicas.js';
 import { coldStart } from './cold-start.js';
 import { saturation, scaleOut } from './saturation.js';
 import type { Scenario } from './scenario.js';
@@ -8,4 +9,4 @@ import { soak } from './soak.js';
 import { stepSpike } from './step-spike.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas];

@@ -3,12 +3,14 @@
  * would do, and read back what the controller asked for (applied revisions, scale calls, removals).
  */
 import type { Revision } from '../../api/revision.js';
-import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../deploy/backends/backend.js';
+import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../deploy/backends/backend.js';
 
 export class FakeBackend implements Backend {
   readonly applied = new Map<string, Revision>();
   readonly removed: string[] = [];
   readonly desired = new Map<string, number>();
+  /** Replicas pending for a budget, by revision (set by tests; the local backend's admission queue). */
+  readonly pending = new Map<string, number>();
   private readonly ready = new Map<string, Endpoint[]>();
   private readonly listeners = new Set<(e: EndpointEvent) => void>();
   private seq = 0;
@@ -26,6 +28,10 @@ export class FakeBackend implements Backend {
   }
   counts(key: string): ReplicaCounts {
     return { desired: this.desired.get(key) ?? 0, starting: 0, ready: this.ready.get(key)?.length ?? 0 };
+  }
+  admission(key: string): AdmissionStatus | null {
+    const pending = this.pending.get(key) ?? 0;
+    return { pending, condition: pending > 0 ? { type: 'ResourcesAvailable', status: 'False', reason: 'ReplicaBudgetExhausted', message: `${pending} pending` } : null };
   }
   endpoints(key: string): Endpoint[] {
     return this.ready.get(key) ?? [];

@@ -4,11 +4,15 @@
  * spawn, on each line they print while starting, and periodically: see readiness-schedule.ts), drained
  * and stopped gracefully on scale-down, restarted with backoff when they crash, and never outlive Sluice
  * (close(), a process 'exit' hook, an open stdin pipe the runtime may watch, and pidfiles reaped on start).
+ * Every start goes through one global replica budget (replica-budget.ts): replicas past it stay pending, in an
+ * admission queue, and start as others exit.
  */
 import { statSync } from 'node:fs';
 import { SystemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
 import { revisionKey as keyOf, type Revision } from '../../../api/revision.js';
-import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
+import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
+import { parseQuantity } from '../../../core/quantity.js';
+import { ReplicaBudget, type ReplicaBudgetLimits, type ReplicaBudgetObserver } from './replica-budget.js';
 import { silentLogger, type BackendLogger } from './backend-logger.js';
 import { findFreePort } from './free-port.js';
 import type { GpuAllocator } from '../../../autoscaler/policies/gpu-inventory.js';
@@ -46,8 +50,17 @@ export interface LocalBackendOptions {
   drainDelayMs?: number;
   /** Crash-loop backoff; default 200 ms doubling to 10 s, reset after 30 s ready. */
   restartBackoff?: Partial<RestartBackoffOptions>;
-  /** Hard cap on replicas per revision, whatever scale() asks; default 32. */
+  /**
+   * Cap on replicas per revision, whatever scale() asks; default none (the autoscaler's maxScale, at most 100,
+   * bounds a revision, and the global budget bounds what runs).
+   */
   maxReplicasPerRevision?: number;
+  /** The global budget; default DEFAULT_REPLICA_BUDGET. */
+  budget?: Partial<ReplicaBudgetLimits>;
+  /** Memory a replica counts against the budget when its runtime requests none (bytes); default 256 MiB. */
+  defaultReplicaMemoryBytes?: number;
+  /** Budget gauges and the deferred-admissions counter. */
+  budgetObserver?: ReplicaBudgetObserver;
   /** Where pidfiles live; default `<tmpdir>/sluice-<uid>/local-backend`. */
   stateDir?: string;
   /** GPU devices replicas are pinned to (CUDA_VISIBLE_DEVICES …); none when absent. */
@@ -57,6 +70,10 @@ export interface LocalBackendOptions {
 }
 
 type Phase = 'allocating' | 'starting' | 'ready' | 'stopping';
+
+/** Budget used when none is given (tests, embedders); `sluice serve` passes its configuration's. */
+export const DEFAULT_REPLICA_BUDGET: ReplicaBudgetLimits = { maxReplicas: 32, memoryBytes: 8 * 2 ** 30 };
+export const DEFAULT_REPLICA_MEMORY_BYTES = 256 * 2 ** 20;
 
 interface Replica {
   n: number;
@@ -68,6 +85,10 @@ interface Replica {
   readyAt: number | null;
   stopReason: string | null;
   failure: string | null;
+  /** What the replica holds of the memory budget until its process exits. */
+  memoryBytes: number;
+  /** Set once the budget share is given back (exactly once). */
+  released: boolean;
   done: Promise<void>;
   resolveDone: () => void;
 }
@@ -84,6 +105,10 @@ interface RevisionState {
   /** Consecutive EADDRINUSE start failures (retried at once, up to MAX_PORT_RACES). */
   portRaces: number;
   removing: boolean;
+  /** Had replicas pending for want of budget at some point (it then reports ResourcesAvailable). */
+  waitedForBudget: boolean;
+  /** What one replica counts against the memory budget (from the revision's memory request). */
+  memoryBytes: number;
 }
 
 const MAX_PORT_RACES = 3;
@@ -103,6 +128,9 @@ export class LocalBackend implements Backend {
   private readonly gpuAllocator: GpuAllocator | undefined;
   /** Revisions with a replica that could not start for want of a free GPU. */
   private readonly gpuWaiting = new Set<string>();
+  private readonly budget: ReplicaBudget;
+  private readonly defaultMemoryBytes: number;
+  private admitting = false;
   private readonly listeners = new Set<(event: EndpointEvent) => void>();
   private closed = false;
   private closing: Promise<void> | null = null;
@@ -116,7 +144,9 @@ export class LocalBackend implements Backend {
     this.probeFastIntervalMs = opts.probeFastIntervalMs ?? 10;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 1_000;
     this.drainDelayMs = opts.drainDelayMs ?? 50;
-    this.maxReplicas = opts.maxReplicasPerRevision ?? 32;
+    this.maxReplicas = opts.maxReplicasPerRevision ?? Infinity;
+    this.budget = new ReplicaBudget({ ...DEFAULT_REPLICA_BUDGET, ...opts.budget }, opts.budgetObserver ?? null);
+    this.defaultMemoryBytes = opts.defaultReplicaMemoryBytes ?? DEFAULT_REPLICA_MEMORY_BYTES;
     this.gpuAllocator = opts.gpuAllocator;
     this.backoffOptions = { ...DEFAULT_RESTART_BACKOFF, ...opts.restartBackoff };
     this.pidfiles = new PidFiles(opts.stateDir ?? defaultStateDir());
@@ -146,9 +176,11 @@ export class LocalBackend implements Backend {
     // Render once now so a bad template fails at apply, not at the first scale-up.
     renderLaunch(revision.local, revision.container.env, this.context(revision, modelDir, 0));
     const existing = this.revisions.get(key);
+    const memoryBytes = replicaMemoryRequest(revision, this.defaultMemoryBytes);
     if (existing) {
       existing.revision = revision;
       existing.modelDir = modelDir;
+      existing.memoryBytes = memoryBytes;
       return;
     }
     this.revisions.set(key, {
@@ -162,6 +194,8 @@ export class LocalBackend implements Backend {
       retryTimer: null,
       portRaces: 0,
       removing: false,
+      waitedForBudget: false,
+      memoryBytes,
     });
   }
 
@@ -184,9 +218,25 @@ export class LocalBackend implements Backend {
     if (!state) return;
     state.removing = true;
     state.desired = 0;
+    this.budget.setPending(revisionKey, 0);
     this.cancelRetry(state);
     await Promise.all([...state.replicas.values()].map((r) => this.stopReplica(state, r, 'revision removed')));
     this.revisions.delete(revisionKey);
+    this.admitPending();
+  }
+
+  /** Replicas accepted but waiting for the global budget, and the ResourcesAvailable condition. */
+  admission(revisionKey: string): AdmissionStatus | null {
+    const state = this.revisions.get(revisionKey);
+    if (!state) return null;
+    const pending = this.budget.pending(revisionKey);
+    if (pending > 0) return { pending, condition: this.budget.pendingCondition(revisionKey, this.memoryOf(state)) };
+    return { pending: 0, condition: state.waitedForBudget ? this.budget.admittedCondition() : null };
+  }
+
+  /** The budget's use now (diagnostics and tests). */
+  budgetInUse(): { replicas: number; memoryBytes: number; pending: number } {
+    return { replicas: this.budget.replicasInUse, memoryBytes: this.budget.memoryInUse, pending: this.budget.pendingReplicas };
   }
 
   /** Live replica processes of a revision (CPU/memory usage for the resource policy). */
@@ -247,6 +297,7 @@ export class LocalBackend implements Backend {
       const stops: Promise<void>[] = [];
       for (const state of this.revisions.values()) {
         state.desired = 0;
+        this.budget.setPending(state.key, 0);
         this.cancelRetry(state);
         for (const r of state.replicas.values()) stops.push(this.stopReplica(state, r, 'backend closed'));
       }
@@ -302,6 +353,8 @@ export class LocalBackend implements Backend {
     if (live.length < state.desired) {
       const wait = state.backoff.waitMs(this.clock.now());
       if (wait > 0) {
+        // Not pending for the budget while the crash-loop backoff holds it back.
+        this.budget.setPending(state.key, 0);
         if (!state.retryTimer) {
           state.retryTimer = this.clock.setTimeout(() => {
             state.retryTimer = null;
@@ -310,8 +363,22 @@ export class LocalBackend implements Backend {
         }
         return;
       }
-      for (let i = live.length; i < state.desired; i++) this.startReplica(state);
-    } else if (live.length > state.desired) {
+      // Every start goes through the admission queue: the budget decides who starts now, the rest stay pending.
+      const before = this.budget.pending(state.key);
+      const wanted = state.desired - live.length;
+      this.budget.setPending(state.key, wanted);
+      this.admitPending();
+      const deferred = this.budget.pending(state.key) - before;
+      if (this.budget.pending(state.key) > 0) {
+        if (!state.waitedForBudget || deferred > 0)
+          this.logger.warn({ revision: state.key, ...this.admission(state.key)?.condition }, 'replicas pending: replica budget exhausted');
+        state.waitedForBudget = true;
+      }
+      this.budget.deferred(Math.min(deferred, wanted));
+      return;
+    }
+    this.budget.setPending(state.key, 0);
+    if (live.length > state.desired) {
       // Not-ready replicas go first, then the newest ready ones.
       const order = live.sort((a, b) => {
         const ar = a.phase === 'ready' ? 1 : 0;
@@ -322,7 +389,52 @@ export class LocalBackend implements Backend {
     }
   }
 
-  private startReplica(state: RevisionState): void {
+  /** Starts pending replicas, in the budget's order, while the budget has room. */
+  private admitPending(): void {
+    if (this.admitting || this.closed) return;
+    this.admitting = true;
+    try {
+      for (;;) {
+        // Nothing can start while every replica place is taken (the common case past the budget: no queue scan).
+        if (this.budget.replicasInUse >= this.budget.limits.maxReplicas) return;
+        const key = this.budget.next(
+          (k) => (this.opts.waiting?.(k) ?? 0) > 0,
+          (k) => {
+            const s = this.revisions.get(k);
+            return s ? this.memoryOf(s) : 0;
+          },
+        );
+        if (key === null) return;
+        const state = this.revisions.get(key);
+        if (!state || state.removing) {
+          this.budget.setPending(key, 0);
+          continue;
+        }
+        const memory = this.memoryOf(state);
+        if (this.budget.blocks(memory) !== null) return;
+        this.budget.setPending(key, this.budget.pending(key) - 1);
+        this.startReplica(state, memory);
+      }
+    } finally {
+      this.admitting = false;
+    }
+  }
+
+  /** What one replica of the revision counts against the memory budget. */
+  private memoryOf(state: RevisionState): number {
+    return state.memoryBytes;
+  }
+
+  /** Takes a replica out of its revision and gives its budget share back (once); pending replicas may start. */
+  private forget(state: RevisionState, replica: Replica, admit = true): void {
+    if (state.replicas.get(replica.n) === replica) state.replicas.delete(replica.n);
+    if (replica.released) return;
+    replica.released = true;
+    this.budget.release(replica.memoryBytes);
+    if (admit) this.admitPending();
+  }
+
+  private startReplica(state: RevisionState, memoryBytes: number): void {
     const n = state.nextN++;
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
@@ -335,9 +447,12 @@ export class LocalBackend implements Backend {
       readyAt: null,
       stopReason: null,
       failure: null,
+      memoryBytes,
+      released: false,
       done,
       resolveDone,
     };
+    this.budget.take(memoryBytes);
     state.replicas.set(n, replica);
     void this.launch(state, replica);
   }
@@ -352,7 +467,7 @@ export class LocalBackend implements Backend {
       return;
     }
     if (replica.phase === 'stopping') {
-      state.replicas.delete(replica.n);
+      this.forget(state, replica);
       replica.resolveDone();
       this.reconcile(state);
       return;
@@ -365,9 +480,9 @@ export class LocalBackend implements Backend {
       const alloc = this.gpuAllocator?.allocate(state.key, replica.id, revision.gpus) ?? null;
       if (!alloc) {
         this.logger.warn({ replica: replica.id, gpus: revision.gpus }, 'no free GPU for the replica; it starts when one frees up');
-        state.replicas.delete(replica.n);
-        replica.resolveDone();
         this.gpuWaiting.add(state.key);
+        this.forget(state, replica);
+        replica.resolveDone();
         return;
       }
       Object.assign(launch.env, alloc.env);
@@ -440,7 +555,8 @@ export class LocalBackend implements Backend {
     }
     const pid = replica.proc?.pid;
     if (pid !== undefined) this.pidfiles.remove(pid);
-    state.replicas.delete(replica.n);
+    // The share comes back now; reconcile() below (this revision's replacement, queued like any other) admits.
+    this.forget(state, replica, false);
     const requested = replica.phase === 'stopping';
     const how = describeExit(exit);
     if (requested) {
@@ -469,6 +585,7 @@ export class LocalBackend implements Backend {
     replica.phase = 'stopping';
     replica.resolveDone();
     this.reconcile(state);
+    this.admitPending();
   }
 
   private async stopReplica(state: RevisionState, replica: Replica, reason: string): Promise<void> {
@@ -495,6 +612,21 @@ export class LocalBackend implements Backend {
         if (pid !== undefined) this.pidfiles.remove(pid);
       }
     }
+  }
+}
+
+/**
+ * Memory one replica claims against the budget: the runtime's `resources.requests.memory`, else its limit (as
+ * Kubernetes defaults a missing request to the limit), else `fallback`. Unparseable quantities count `fallback`.
+ */
+export function replicaMemoryRequest(revision: Revision, fallback: number): number {
+  const q = revision.container.resources.requests['memory'] ?? revision.container.resources.limits['memory'];
+  if (q === undefined) return fallback;
+  try {
+    const bytes = parseQuantity(q);
+    return bytes > 0 ? bytes : fallback;
+  } catch {
+    return fallback;
   }
 }
 
