@@ -61,9 +61,9 @@ describe('server-level endpoints at the gateway', () => {
     expect(ready.headers['x-demo-label']).toBe('v1');
   });
 
-  it('readiness is 503 once draining (SIGTERM), and stays so; liveness stays 200', async () => {
+  it('readiness is 503 once the drain begins (SIGTERM), and stays so; liveness stays 200', async () => {
     const phase = g.gateway.phase;
-    phase.draining();
+    g.gateway.beginDrain();
     expect(await call('/v2/health/ready')).toMatchObject({ status: 503, json: { error: 'Sluice is shutting down' } });
     expect(await call('/readyz')).toMatchObject({ status: 503, json: { error: 'Sluice is shutting down' } });
     expect((await call('/v2/health/live')).status).toBe(200);
