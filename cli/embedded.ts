@@ -187,18 +187,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   });
   // Not ready (`/readyz`, `/v2/health/ready` answer 503) until the config folder's services are loaded.
   const phase = new GatewayPhase('starting');
-  const gateway = new Gateway({
-    clock,
-    logger: logger.child({ role: 'gateway' }),
-    metrics,
-    snapshot,
-    activator,
-    collector,
-    forwarder,
-    outcomes,
-    clientLimits: clientLimits(cfg),
-    phase,
-  });
+  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes, clientLimits: clientLimits(cfg), phase });
   let ready = false;
   controller.start();
   autoscaler.start();
