@@ -29,6 +29,7 @@ import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
 import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
+import { GatewayPhase } from '../gateway/server-endpoints.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 
 export interface EmbeddedOptions {
@@ -184,7 +185,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     rolloutTickMs: cfg.rolloutTickSeconds * 1000,
     store: state,
   });
-  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes, clientLimits: clientLimits(cfg) });
+  // Not ready (`/readyz`, `/v2/health/ready` answer 503) until the config folder's services are loaded.
+  const phase = new GatewayPhase('starting');
+  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes, clientLimits: clientLimits(cfg), phase });
   let ready = false;
   controller.start();
   autoscaler.start();
@@ -231,6 +234,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   // The first forward of a process would otherwise load undici's HTTP/1 client on a cold start's path.
   await forwarder.warmUp();
   ready = true;
+  phase.serving();
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
   logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 

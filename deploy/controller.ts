@@ -748,7 +748,8 @@ export class Controller {
         const rev = this.revisions.get(`${ns}/${revName}`);
         if (!rev) continue;
         const failed = this.failed.get(revisionKey(rev));
-        views.set(revisionKey(rev), revisionView(rev, failed === undefined ? null : failedMessage(rev.name, failed)));
+        const rkey = revisionKey(rev);
+        views.set(rkey, revisionView(rev, failed === undefined ? null : failedMessage(rev.name, failed), this.proven.has(rkey)));
       }
     }
     return { routes: buildRouteTable(routes, this.d.domain, ++this.routesVersion), revisions: views };

@@ -15,10 +15,20 @@ export interface RevisionView {
   runtimeModelName: string;
   /** Set when the revision could not become ready: requests for it are answered 503 with this message at once. */
   failed: string | null;
+  /**
+   * A replica of it has been ready at least once, so it can start again on demand: the gateway answers model
+   * readiness probes for it at zero without waking it (model-probes.ts).
+   */
+  proven: boolean;
+  /** When the revision was made: one deleted and made again under the same name is another. */
+  createdAt: string;
 }
 
-/** The data plane's view of a revision (`failed`: why it could not become ready, if it could not). */
-export function revisionView(rev: Revision, failed: string | null = null): RevisionView {
+/**
+ * The data plane's view of a revision (`failed`: why it could not become ready, if it could not; `proven`: it
+ * has been ready once).
+ */
+export function revisionView(rev: Revision, failed: string | null = null, proven = false): RevisionView {
   return {
     key: revisionKey(rev),
     namespace: rev.namespace,
@@ -28,6 +38,8 @@ export function revisionView(rev: Revision, failed: string | null = null): Revis
     modelName: rev.modelName,
     runtimeModelName: rev.runtimeModelName,
     failed,
+    proven,
+    createdAt: rev.createdAt,
   };
 }
 

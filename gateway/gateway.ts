@@ -12,10 +12,12 @@ import { ClientGone } from './client-gone.js';
 import { answerClientErrors, capConnections, type ClientLimits } from './client-connections.js';
 import type { Drainable } from './drain.js';
 import { ForwardError, type Forwarder } from './forwarder.js';
+import { ModelProbes } from './model-probes.js';
 import type { OutcomeRecorder } from './outcome-recorder.js';
 import { RevisionMetricsCache } from './revision-metrics.js';
 import { badRequestTarget } from './request-target.js';
 import { matchRoute } from './route-table.js';
+import { answerServerEndpoint, GatewayPhase } from './server-endpoints.js';
 import { TrafficPicker } from './traffic-picker.js';
 
 export interface GatewayDeps {
@@ -37,6 +39,8 @@ export interface GatewayDeps {
   outcomes?: OutcomeRecorder;
   /** Header timeout and connection caps of the data port; defaults from core/config.ts. */
   clientLimits?: Partial<ClientLimits>;
+  /** Starting, serving or draining: the gateway's own readiness (`/readyz`, `/v2/health/ready`). Default serving. */
+  phase?: GatewayPhase;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -51,11 +55,14 @@ export class Gateway implements Drainable {
   private readonly tagHeader: string;
   private active = 0;
   private readonly series: RevisionMetricsCache;
+  private readonly probes = new ModelProbes();
+  readonly phase: GatewayPhase;
 
   constructor(deps: GatewayDeps) {
     this.d = deps;
     this.tagHeader = deps.tagHeader ?? TAG_HEADER;
     this.series = new RevisionMetricsCache(deps.metrics);
+    this.phase = deps.phase ?? new GatewayPhase('serving');
   }
 
   createServer(): Server {
@@ -94,6 +101,8 @@ export class Gateway implements Drainable {
   /** From now on every response closes its connection (graceful shutdown; see drain.ts). */
   beginDrain(): void {
     this.drainState.draining = true;
+    // Readiness (`/readyz`, `/v2/health/ready`) answers 503 from now on.
+    this.phase.draining();
   }
 
   refuseHeld(message: string): number {
@@ -129,6 +138,8 @@ export class Gateway implements Drainable {
       typeof tagHeader === 'string' ? tagHeader : undefined,
     );
     if (!match) {
+      // The gateway's own endpoints live where no route does (the bare address: no service host, no /serving/).
+      if (answerServerEndpoint(req, res, snap.routes, this.phase)) return;
       this.d.metrics.unroutedTotal.inc({ reason: 'no_route' });
       writeError(res, 404, `no InferenceService matches host "${req.headers.host ?? ''}" and path "${req.url ?? ''}"`);
       return;
@@ -150,6 +161,9 @@ export class Gateway implements Drainable {
       writeError(res, 503, rev.failed);
       return;
     }
+    // Model readiness and metadata probes for a revision at zero are answered here: they are not demand.
+    if ((req.method === 'GET' || req.method === 'HEAD') && this.probes.answer(req, res, snap, rev, match.path, this.d.activator.activeReplicas(rev.key) > 0))
+      return;
     return this.serve(req, res, rev, rewritePath(match.path, rev));
   }
 

@@ -12,6 +12,9 @@ const view = (): RevisionView => ({
   modelName: 'iris',
   failed: null,
   runtimeModelName: 'iris',
+  failed: null,
+  proven: false,
+  createdAt: '2026-01-01T00:00:00.000Z',
 });
 const LABELS = { namespace: 'default', service: 'iris', revision: 'iris-predictor-00001' };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or reuse the real-runtime venvs: .venv-runtimes/<name> from runtimes/requirements-<name>.txt.
 #
-#   bash runtimes/setup-venv.sh              # all of: kserve mlserver triton paddle
+#   bash runtimes/setup-venv.sh              # all of: kserve mlserver triton paddle clients
 #   bash runtimes/setup-venv.sh kserve       # just one
 #
 # Idempotent: a venv whose stamp (sha256 of its requirements file + python version + pip pin) matches is reused
@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${SLUICE_PYTHON:-python3.11}"
 PIP_VERSION="26.3"
 VENVS_DIR="$ROOT/.venv-runtimes"
-ALL=(kserve mlserver triton paddle)
+ALL=(kserve mlserver triton paddle clients)
 NAMES=("$@")
 [ ${#NAMES[@]} -eq 0 ] && NAMES=("${ALL[@]}")
 

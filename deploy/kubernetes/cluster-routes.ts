@@ -9,7 +9,9 @@ import type { Dispatch } from '../controller.js';
 import { watchRevisions } from './revision-watch.js';
 import { resilientInformer, type ResilientInformer } from './watch.js';
 
-type IsvcObject = KubernetesObject & { status?: { components?: { predictor?: { traffic?: unknown; latestCreatedRevision?: unknown } } } };
+type IsvcObject = KubernetesObject & {
+  status?: { components?: { predictor?: { traffic?: unknown; latestCreatedRevision?: unknown; latestReadyRevision?: unknown } } };
+};
 
 interface TrafficEntry {
   revisionName: string;
@@ -27,6 +29,8 @@ export class ClusterRoutes {
   private readonly revisions = new Map<string, Revision>();
   /** The traffic last routed per service, to skip status updates that do not change it. */
   private readonly trafficSeen = new Map<string, string>();
+  /** Per service, the generation of its latest ready revision: revisions up to it have been ready (proven). */
+  private readonly readyGeneration = new Map<string, number>();
   private informers: ResilientInformer[] = [];
   private version = 0;
 
@@ -73,10 +77,13 @@ export class ClusterRoutes {
           const traffic: TrafficEntry[] =
             resolved.length === 0 && typeof latest === 'string' ? [{ revisionName: latest, percent: 100, latestRevision: true }] : resolved;
           const key = `${ns}/${name}`;
+          const latestReady = predictor?.latestReadyRevision;
+          const readyGeneration = typeof latestReady === 'string' ? generationOf(latestReady) : 0;
           // Status is rewritten often (replica counts); the route only changes with the traffic assignment.
-          const signature = JSON.stringify(traffic);
+          const signature = `${readyGeneration} ${JSON.stringify(traffic)}`;
           if (this.trafficSeen.get(key) === signature) return;
           this.trafficSeen.set(key, signature);
+          this.readyGeneration.set(key, readyGeneration);
           this.services.set(key, {
             namespace: ns,
             service: name,
@@ -100,6 +107,7 @@ export class ClusterRoutes {
           const key = `${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}`;
           this.services.delete(key);
           this.trafficSeen.delete(key);
+          this.readyGeneration.delete(key);
           this.publish();
         },
       },
@@ -120,7 +128,10 @@ export class ClusterRoutes {
    */
   private publish(): void {
     const views = new Map<string, RevisionView>();
-    for (const [key, rev] of this.revisions) views.set(key, revisionView(rev));
+    for (const [key, rev] of this.revisions) {
+      const proven = rev.generation <= (this.readyGeneration.get(`${rev.namespace}/${rev.service}`) ?? 0);
+      views.set(key, revisionView(rev, null, proven));
+    }
     const routes: Route[] = [];
     for (const route of this.services.values()) {
       const targets = route.targets.filter((t) => views.has(t.revisionKey));
@@ -128,4 +139,10 @@ export class ClusterRoutes {
     }
     this.o.snapshot.publish({ routes: buildRouteTable(routes, this.o.domain, ++this.version), revisions: views });
   }
+}
+
+/** `iris-predictor-00003` → 3 (0 when the name has no generation). */
+function generationOf(revisionName: string): number {
+  const m = /-(\d+)$/.exec(revisionName);
+  return m ? Number(m[1]) : 0;
 }

@@ -180,6 +180,15 @@ describe('cluster mode through the test Kubernetes API server', () => {
     expect((await predict('idle')).status).toBe(200);
     expect(replicas('idle-predictor-00001')).toBe(1);
     await waitUntil('scale to zero', () => replicas('idle-predictor-00001') === 0, 40_000, 200);
+    // At zero the gateway answers model readiness itself: the revision has been ready (latestReadyRevision).
+    await waitUntil('no idle replica in the gateway', async () => {
+      const r = await fetch(`${gateway.dataUrl}/v2/models/idle/ready`);
+      await r.arrayBuffer();
+      return r.headers.get('x-sluice-answered-by') === 'gateway';
+    }, 10_000, 100);
+    const ready = await fetch(`${gateway.dataUrl}/v2/models/idle/ready`);
+    expect([ready.status, await ready.json()]).toEqual([200, { name: 'idle', ready: true }]);
+    expect(replicas('idle-predictor-00001')).toBe(0);
   });
 
   it('a restarted controller takes over without a new revision or a status change', async () => {

@@ -31,6 +31,8 @@ const REV: RevisionView = {
   modelName: 'iris',
   runtimeModelName: 'iris',
   failed: null,
+  proven: false,
+  createdAt: '2026-01-01T00:00:00.000Z',
 };
 const route = (targets: Route['targets']): Route => ({ namespace: 'default', service: 'iris', modelName: 'iris', hosts: [], targets });
 const TO_REV: Route['targets'] = [{ revisionKey: KEY, revisionName: REV.name, percent: 100, tag: null, latestRevision: true }];

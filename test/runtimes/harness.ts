@@ -11,7 +11,7 @@ import { freePort, launchRecipe, loadRecipe, type RecipeDocument, type RunningRe
 const run = promisify(execFile);
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export type VenvName = 'kserve' | 'mlserver' | 'triton' | 'paddle';
+export type VenvName = 'kserve' | 'mlserver' | 'triton' | 'paddle' | 'clients';
 export const venvPython = (venv: VenvName): string => join(ROOT, '.venv-runtimes', venv, 'bin', 'python');
 
 export type Expected = Record<string, unknown> & { inputs: number[][] };
@@ -94,6 +94,18 @@ export function kserveRest(replica: RunningReplica, model: string, protocol: 'v1
 /** tritonclient[http] InferenceServerClient.infer. */
 export function tritonHttp(replica: RunningReplica, model: string, request: { inputs: V2Tensor[]; outputs?: string[]; parameters?: Record<string, string>; json_content_type?: boolean }) {
   return pythonJson('kserve', 'triton_http.py', [`127.0.0.1:${replica.port}`, model, JSON.stringify(request)]);
+}
+
+export type TritonProbeStep = 'server_live' | 'server_ready' | 'server_metadata' | 'model_ready' | 'model_metadata' | 'infer';
+export type TritonProbeAnswer = { step: TritonProbeStep; ok: true; value: unknown } | { step: TritonProbeStep; ok: false; status: string | null; error: string };
+
+/** tritonclient[http]'s health, readiness and metadata calls (and one infer) against `hostPort`, from the small clients venv. */
+export async function tritonProbes(hostPort: string, model: string, steps: TritonProbeStep[]): Promise<TritonProbeAnswer[]> {
+  const { stdout } = await run(venvPython('clients'), [join(ROOT, 'test', 'runtimes', 'clients', 'triton_probes.py'), hostPort, model, JSON.stringify(steps)], {
+    timeout: 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '[]') as TritonProbeAnswer[];
 }
 
 export function rowsTensor(name: string, rows: number[][]): V2Tensor {

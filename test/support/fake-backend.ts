@@ -49,6 +49,11 @@ export class FakeBackend implements Backend {
     this.emit({ type: 'ready', endpoint: ep });
     return ep;
   }
+  /** A ready replica went away (scaled down): the revision is at zero when it was the last. */
+  markRemoved(endpoint: Endpoint): void {
+    this.ready.set(endpoint.revisionKey, (this.ready.get(endpoint.revisionKey) ?? []).filter((e) => e.id !== endpoint.id));
+    this.emit({ type: 'removed', endpoint, reason: 'scaled down' });
+  }
   /** A replica that never became ready went away (the local backend's `start-failed`). */
   fail(key: string, reason: string): void {
     this.emit({ type: 'start-failed', endpoint: { id: `${key}#${++this.seq}`, revisionKey: key, url: 'http://127.0.0.1:1', capacity: 0 }, reason });
