@@ -10,7 +10,6 @@ const view = (): RevisionView => ({
   name: 'iris-predictor-00001',
   timeoutMs: 1_000,
   modelName: 'iris',
-  failed: null,
   runtimeModelName: 'iris',
   failed: null,
   proven: false,

@@ -27,8 +27,8 @@ describe('tritonclient against the gateway address', () => {
     expect((sluice.backend as LocalBackend).replicaProcesses(KEY)).toEqual([]);
   };
   /** The autoscaler has decided at least twice since `since` (so a wake it was asked for would show). */
-  const twoDecisionsAfter = (since: number): Promise<void> =>
-    waitUntil(
+  const twoDecisionsAfter = async (since: number): Promise<void> => {
+    await waitUntil(
       'two autoscaler decisions after the probes',
       () => {
         const at = sluice.autoscaler.status(KEY)?.lastDecision?.at;
@@ -37,6 +37,7 @@ describe('tritonclient against the gateway address', () => {
       10_000,
       50,
     );
+  };
 
   beforeAll(async () => {
     sluice = await startTestSluice(configFolder({ 'sleepy.yaml': demoService('sleepy', { annotations: ZERO }) }), {
