@@ -2,13 +2,16 @@ import { describe, expect, it } from 'vitest';
 import type { Revision } from '../api/revision.js';
 import { testRevision } from '../autoscaler/testing/revision.js';
 import { buildRouteTable, matchRoute } from '../gateway/route-table.js';
+import { prune } from '../test/kube-apiserver/crd-schema.js';
 import { controllerHarness, isvc, type Harness } from '../test/support/controller-harness.js';
 import { projectDataPlane, type ServiceRouting } from './data-plane-projection.js';
 import { serviceRoutingOf } from './kubernetes/service-routing.js';
+import { servingCrds } from './manifests/crd-source.js';
 
 const R1 = 'iris-predictor-00001';
 const R2 = 'iris-predictor-00002';
 const k = (rev: string): string => `default/${rev}`;
+const ISVC_SCHEMA = (servingCrds()[0]!.object as { spec: { versions: Array<{ schema: { openAPIV3Schema: unknown } }> } }).spec.versions[0]!.schema.openAPIV3Schema;
 const rev = (name: string): Revision => ({ ...testRevision({ name }), modelName: 'iris', runtimeModelName: 'iris' });
 
 function service(over: Partial<ServiceRouting> = {}): ServiceRouting {
@@ -81,8 +84,10 @@ describe('projectDataPlane: services and revisions → routes and revision views
  * routes from the same service's stored object (spec + the status the cluster controller writes back).
  */
 describe('the embedded controller and the cluster gateway build the same data plane', () => {
+  /** The object as the API server stores it: pruned to the CRD's schema, as status written back is. */
   function fromStoredObject(h: Harness): ReturnType<typeof projectDataPlane> {
     const stored = JSON.parse(JSON.stringify(h.controller.get('default', 'iris'))) as Parameters<typeof serviceRoutingOf>[0];
+    prune(stored, ISVC_SCHEMA);
     return projectDataPlane([serviceRoutingOf(stored)], h.controller.revisionsOf('default', 'iris') ?? [], 'example.com');
   }
   function embedded(h: Harness): { routes: unknown[]; revisions: unknown } {
