@@ -1,4 +1,5 @@
 import { startLimits } from '../api/annotations.js';
+import { inactiveFieldWarning, inactiveFields } from '../api/inactive-fields.js';
 import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
 import { defaultInferenceService } from '../api/defaulting.js';
 import type { RolloutPolicy } from '../api/traffic-spec.js';
@@ -24,10 +25,15 @@ import { assignTraffic, isExplicitSplit, type TrafficEntry } from './traffic.js'
 export interface Condition {
   type: string;
   status: ConditionStatus;
+  /** Knative's severity: absent (Error) conditions decide readiness; `Warning` and `Info` ones only inform. */
+  severity?: 'Warning' | 'Info';
   reason?: string;
   message?: string;
   lastTransitionTime: string;
 }
+
+/** Most inactive fields named in the `InactiveFields` condition's message. */
+const MAX_INACTIVE_NAMED = 10;
 
 interface ServiceRecord {
   object: InferenceService;
@@ -768,6 +774,7 @@ export class Controller {
     });
     if (!rec.rollout) rec.conditions.delete('RolloutSucceeded');
     for (const [type, value] of conditions) this.setCondition(rec, type, value, now);
+    this.inactiveFieldsCondition(rec, now);
     const r = rec.rollout;
     const routedNow = new Map<string, { percent: number; tags: string[] }>();
     for (const t of dataPlaneTargets(this.routing(rec))) {
@@ -842,6 +849,23 @@ export class Controller {
         events: rec.events.map((e) => ({ ...e })),
       },
     } as InferenceService & { status: unknown };
+  }
+
+  /**
+   * `InactiveFields` (severity Warning, so readiness is untouched): the spec sets fields accepted but not active
+   * yet (api/inactive-fields.ts) — the admin API and the CLI warn at apply time; this is what cluster mode and
+   * later readers see.
+   */
+  private inactiveFieldsCondition(rec: ServiceRecord, now: string): void {
+    const inactive = inactiveFields(rec.object);
+    if (inactive.length === 0) {
+      rec.conditions.delete('InactiveFields');
+      return;
+    }
+    const named = inactive.slice(0, MAX_INACTIVE_NAMED).map(inactiveFieldWarning);
+    const more = inactive.length > MAX_INACTIVE_NAMED ? [`and ${inactive.length - MAX_INACTIVE_NAMED} more`] : [];
+    this.setCondition(rec, 'InactiveFields', ['True', 'AcceptedNotActive', [...named, ...more].join('; ')], now);
+    rec.conditions.get('InactiveFields')!.severity = 'Warning';
   }
 
   private setCondition(rec: ServiceRecord, type: string, c: ConditionValue, now: string): void {
