@@ -92,11 +92,19 @@ describe('cluster mode through the test Kubernetes API server', () => {
   const create = async (body: Obj): Promise<void> => {
     await objects.createNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', body });
   };
+  /** Replaces the spec at the version just read; a status write in between (409) means read again, as kubectl does. */
   const replace = async (body: Obj): Promise<void> => {
     const name = body.metadata.name as string;
-    const current = (await objects.getNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name })) as Obj;
-    body.metadata.resourceVersion = current.metadata.resourceVersion;
-    await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name, body });
+    for (let attempt = 1; ; attempt++) {
+      const current = (await objects.getNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name })) as Obj;
+      body.metadata.resourceVersion = current.metadata.resourceVersion;
+      try {
+        await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name, body });
+        return;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
+      }
+    }
   };
   /** A request with an explicit Host header (fetch cannot set one). */
   const viaHost = (host: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string; label: string | undefined }> =>
