@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { Logger } from '../core/log.js';
 import { controllerHarness } from '../test/support/controller-harness.js';
 import { ConfigFolder } from './config-folder.js';
 import { builtinCatalogueDir, loadCatalogue } from './runtime-catalogue.js';
@@ -23,7 +24,7 @@ ${predictorExtra}    model:
 }
 
 /** A pino logger whose warnings are kept as their messages. */
-function capturingLogger(): { logger: pino.Logger; warnings: string[] } {
+function capturingLogger(): { logger: Logger; warnings: string[] } {
   const warnings: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

@@ -178,7 +178,7 @@ export class ConfigFolder {
     this.remembered = true;
     const inside = `${this.d.dir}${sep}`;
     for (const [p, services] of await this.d.memory.load())
-      if (p.startsWith(inside)) this.files.set(p, { services, catalogue: emptyCatalogue() });
+      if (p.startsWith(inside)) this.files.set(p, { services, catalogue: emptyCatalogue(), warnedFor: null });
   }
 
   /** Deletes a service that a file no longer defines, unless another source has taken it over since. */

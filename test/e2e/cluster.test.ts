@@ -109,7 +109,7 @@ describe('cluster mode through the test Kubernetes API server', () => {
   /** A request with an explicit Host header (fetch cannot set one). */
   const viaHost = (host: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string; label: string | undefined }> =>
     new Promise((resolve, reject) => {
-      const url = new URL(gateway.dataUrl);
+      const url = new URL(gateway.dataUrl!);
       const req = httpRequest({ host: url.hostname, port: url.port, path, method: body === undefined ? 'GET' : 'POST', headers: { ...headers, host } }, (res) => {
         let text = '';
         res.setEncoding('utf8');
