@@ -15,7 +15,7 @@ const ISVC_SCHEMA = (servingCrds()[0]!.object as { spec: { versions: Array<{ sch
 const rev = (name: string): Revision => ({ ...testRevision({ name }), modelName: 'iris', runtimeModelName: 'iris' });
 
 function service(over: Partial<ServiceRouting> = {}): ServiceRouting {
-  return { namespace: 'default', name: 'iris', annotations: {}, traffic: [], latestCreated: R1, specTags: [], failed: new Map(), ...over };
+  return { namespace: 'default', name: 'iris', annotations: {}, traffic: [], latestCreated: R1, specTags: [], failed: new Map(), proven: new Set(), ...over };
 }
 
 describe('projectDataPlane: services and revisions → routes and revision views', () => {
@@ -62,10 +62,14 @@ describe('projectDataPlane: services and revisions → routes and revision views
     expect(p.routes[0]!.sticky).toBeUndefined();
   });
 
-  it('a failed revision carries its message; others carry null', () => {
-    const p = projectDataPlane([service({ latestCreated: R2, failed: new Map([[R2, 'exited with code 1']]) })], [rev(R1), rev(R2)], 'example.com');
-    expect(p.revisions.get(k(R2))?.failed).toBe(`revision ${R2} failed to become ready: exited with code 1`);
-    expect(p.revisions.get(k(R1))?.failed).toBeNull();
+  it('a failed revision carries its message, a proven one says so; others carry null and false', () => {
+    const p = projectDataPlane(
+      [service({ latestCreated: R2, failed: new Map([[R2, 'exited with code 1']]), proven: new Set([R1]) })],
+      [rev(R1), rev(R2)],
+      'example.com',
+    );
+    expect(p.revisions.get(k(R2))).toMatchObject({ failed: `revision ${R2} failed to become ready: exited with code 1`, proven: false });
+    expect(p.revisions.get(k(R1))).toMatchObject({ failed: null, proven: true });
   });
 
   it('leaves out targets whose revision is unknown, and a service with nothing routable', () => {
