@@ -138,5 +138,11 @@ describe('the embedded controller and the cluster gateway build the same data pl
     const cluster = fromStoredObject(h);
     expect(cluster).toEqual(embedded(h));
     expect(cluster.revisions.get(k(R2))?.failed).toMatch(/^revision iris-predictor-00002 failed to become ready: 3 replicas exited/);
+    // A later revision becomes ready: the failed one below it has still never been ready, in both modes.
+    await h.controller.apply(isvc('iris', 'gs://m/v3', '    minReplicas: 0\n', STICKY), 'api');
+    h.backend.markReady(k('iris-predictor-00003'));
+    const after = fromStoredObject(h);
+    expect(after).toEqual(embedded(h));
+    expect([R1, R2, 'iris-predictor-00003'].map((r) => after.revisions.get(k(r))?.proven)).toEqual([true, false, true]);
   });
 });
