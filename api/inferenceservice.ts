@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../core/errors.js';
 import { checkAnnotations } from './annotations.js';
+import { inactiveFieldWarning, inactiveFields } from './inactive-fields.js';
 import { toFieldIssuesAll } from './issues.js';
 import { LEGACY_FRAMEWORKS, rewriteLegacyPredictor, type LegacyFramework } from './normalize.js';
 import {
@@ -159,7 +160,8 @@ export interface InferenceService {
 
 /**
  * Validates and normalises an InferenceService document (already parsed from YAML/JSON).
- * Throws ValidationError listing every problem by path; returns warnings for tolerated oddities.
+ * Throws ValidationError listing every problem by path; returns warnings for tolerated oddities (deprecated or
+ * unknown annotations, and fields accepted but not active yet).
  */
 export function parseInferenceService(doc: unknown): { object: InferenceService; warnings: string[] } {
   const issues: FieldIssue[] = [];
@@ -176,6 +178,8 @@ export function parseInferenceService(doc: unknown): { object: InferenceService;
   }
   if (!parsed.success || issues.length > 0) throw new ValidationError(dedupe(issues), subjectOf(doc));
 
+  // Accepted, but nothing acts on them yet: said out loud (api/inactive-fields.ts).
+  warnings.push(...inactiveFields(parsed.data).map(inactiveFieldWarning));
   const { status: _status, ...raw } = parsed.data;
   const predictor: PredictorSpec = rewriteLegacyPredictor(raw.spec.predictor);
   const object: InferenceService = {

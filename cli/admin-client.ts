@@ -1,3 +1,4 @@
+import { parseWarningHeader } from '../api/warning-header.js';
 import { errorMessage } from '../core/errors.js';
 
 /** A token to send, and what to tell the user when the server refuses it (401). */
@@ -30,7 +31,8 @@ export class AdminClient {
     return (r.items as Array<Record<string, unknown>>) ?? [];
   }
 
-  async put(ns: string, name: string, body: unknown): Promise<{ status: number; object: Record<string, unknown> }> {
+  /** Creates or replaces; `warnings` are the server's `Warning` header texts (fields accepted but not active, …). */
+  async put(ns: string, name: string, body: unknown): Promise<{ status: number; object: Record<string, unknown>; warnings: string[] }> {
     return this.callWithStatus('PUT', `${this.collection(ns)}/${encodeURIComponent(name)}`, body);
   }
 
@@ -53,7 +55,7 @@ export class AdminClient {
     return (await this.callWithStatus(method, url, body)).object;
   }
 
-  private async callWithStatus(method: string, url: string, body?: unknown): Promise<{ status: number; object: Record<string, unknown> }> {
+  private async callWithStatus(method: string, url: string, body?: unknown): Promise<{ status: number; object: Record<string, unknown>; warnings: string[] }> {
     let res: Response;
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -79,6 +81,6 @@ export class AdminClient {
       if (res.status === 401) throw new Error(`${said} (HTTP 401 from ${this.base}): ${this.credentials.hint ?? 'pass --token or set SLUICE_ADMIN_TOKEN'}`);
       throw new Error(said);
     }
-    return { status: res.status, object: obj };
+    return { status: res.status, object: obj, warnings: parseWarningHeader(res.headers.get('warning')) };
   }
 }

@@ -30,7 +30,9 @@ async function readInput(file: string): Promise<string> {
 
 /**
  * `sluice apply -f FILE`: validates every document; with --dry-run prints the InferenceServices after defaulting
- * (runtime and protocolVersion resolved) without contacting a server, else sends them to the admin API.
+ * (runtime and protocolVersion resolved) without contacting a server, else sends them to the admin API. Warnings
+ * (fields accepted but not active yet, odd annotations) go to stderr as `Warning: …`, as kubectl prints them; they
+ * do not fail the command.
  */
 export async function applyCommand(
   io: Io,
@@ -42,9 +44,10 @@ export async function applyCommand(
   const catalogue = await catalogueFor(objs, o.runtimes);
   const services = objs.flatMap((x) => (x.kind === 'InferenceService' ? [x] : []));
   if (services.length === 0) throw new Error(`${o.file}: no InferenceService found`);
-  for (const s of services) for (const w of s.warnings) io.err(`warning: ${o.file}: ${w}\n`);
   if (o.dryRun) {
     const { defaultInferenceService } = await import('../api/defaulting.js');
+    // No server to ask: the warnings it would send (same parser), printed as kubectl prints a server's.
+    for (const s of services) for (const w of s.warnings) io.err(`Warning: ${w}\n`);
     const defaulted = services.map((s) => {
       try {
         return defaultInferenceService(s.object, catalogue);
@@ -62,6 +65,7 @@ export async function applyCommand(
   for (const s of services) {
     const ns = s.object.metadata.namespace ?? 'default';
     const r = await client.put(ns, s.object.metadata.name, s.object);
+    for (const w of r.warnings) io.err(`Warning: ${w}\n`);
     results.push(r.object);
     if (!format) io.out(`inferenceservice.serving.kserve.io/${s.object.metadata.name} ${r.status === 201 ? 'created' : 'configured'}\n`);
   }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseInferenceService } from '../api/inferenceservice.js';
+import { warningHeaderValues } from '../api/warning-header.js';
 import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseBody, readBody } from './admin-body.js';
@@ -29,6 +30,9 @@ export interface AdminApiDeps {
  * to-latest, canary, tag, remove-tag, promote, rollback) by editing the predictor's traffic fields in the stored
  * spec — validated like any spec, refused whole on error — and `GET …/<name>/revisions` lists the revisions with
  * the exact spec each was made from.
+ *
+ * A create or replace whose spec sets fields that are accepted but not active yet (api/inactive-fields.ts), or
+ * odd annotations, is answered with one `Warning: 299 - "…"` header per warning, as the Kubernetes API server does.
  *
  * `/healthz` and `/readyz` are open; everything else needs the admin token and passes the Host, Origin and
  * media-type checks of admin-guard.ts. A request with `Expect: 100-continue` gets its `100 Continue` only once
@@ -88,7 +92,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
     const doc = await readObject(deps, req, res, ns, undefined);
     if (c.get(ns, doc.name)) return sendStatus(res, 409, 'AlreadyExists', `inferenceservices "${doc.name}" already exists`);
     const r = await c.apply(doc.object, 'api');
-    return sendJson(res, 201, r.object);
+    return sendJson(res, 201, r.object, warningHeaders(doc.warnings));
   }
 
   if (method === 'GET') {
@@ -101,7 +105,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
     if (current && doc.resourceVersion && doc.resourceVersion !== current.metadata.resourceVersion)
       return sendStatus(res, 409, 'Conflict', `the object has been modified (resourceVersion ${doc.resourceVersion} is not ${current.metadata.resourceVersion}); read it again and retry`);
     const r = await c.apply(doc.object, 'api');
-    return sendJson(res, r.created ? 201 : 200, r.object);
+    return sendJson(res, r.created ? 201 : 200, r.object, warningHeaders(doc.warnings));
   }
   if (method === 'DELETE') {
     const obj = c.get(ns, name);
@@ -118,7 +122,7 @@ async function readObject(
   res: ServerResponse,
   ns: string,
   name: string | undefined,
-): Promise<{ object: ReturnType<typeof parseInferenceService>['object']; name: string; resourceVersion: string | undefined }> {
+): Promise<{ object: ReturnType<typeof parseInferenceService>['object']; name: string; resourceVersion: string | undefined; warnings: string[] }> {
   const raw = parseBody(await readBody(req, res, deps.maxBodyBytes));
   let resourceVersion: string | undefined;
   if (raw && typeof raw === 'object' && 'metadata' in raw) {
@@ -133,8 +137,13 @@ async function readObject(
     }
     delete (raw as { status?: unknown }).status;
   }
-  const { object } = parseInferenceService(raw);
-  return { object, name: object.metadata.name, resourceVersion };
+  const { object, warnings } = parseInferenceService(raw);
+  return { object, name: object.metadata.name, resourceVersion, warnings };
+}
+
+/** Warnings about an accepted spec (inactive fields, odd annotations), as the Kubernetes API server sends them. */
+function warningHeaders(warnings: readonly string[]): Record<string, string[]> {
+  return warnings.length === 0 ? {} : { warning: warningHeaderValues(warnings) };
 }
 
 function list(items: unknown[], rv: number): unknown {
@@ -145,7 +154,7 @@ function list(items: unknown[], rv: number): unknown {
  * Answers; when the request's body has not all arrived (refused before or while reading it), the connection is
  * closed after the answer, so the rest is never read.
  */
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
   const text = JSON.stringify(body);
   const unread = !res.req.complete;
   res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(unread ? { connection: 'close' } : {}) });

@@ -17,6 +17,8 @@ interface FileState {
   /** Content hash of each InferenceService last applied from this file, by `<ns>/<name>`. */
   services: Map<string, string>;
   catalogue: RuntimeCatalogue;
+  /** Digest of the text whose warnings were logged: each load of new content logs them once, a re-sync does not. */
+  warnedFor: string | null;
 }
 
 export interface ConfigFolderDeps {
@@ -35,7 +37,8 @@ export interface ConfigFolderDeps {
 /**
  * The folder of YAML specs behind `sluice serve --config`. Loads every *.yaml/*.yml (recursively), applies the
  * InferenceServices, layers ServingRuntimes/LocalLaunchRecipes over the built-in catalogue, and re-syncs on
- * change. A file that fails to parse is reported and its previously accepted objects stay as they were.
+ * change. A file that fails to parse is reported and its previously accepted objects stay as they were. Warnings
+ * (fields accepted but not active yet, odd annotations) are logged once each time a file's content is loaded.
  */
 export class ConfigFolder {
   private readonly d: ConfigFolderDeps;
@@ -100,34 +103,41 @@ export class ConfigFolder {
     await this.recall();
     const paths = await listYaml(this.d.dir);
     const seen = new Set<string>();
-    const parsed = new Map<string, { services: Map<string, InferenceService>; catalogue: RuntimeCatalogue }>();
+    const parsed = new Map<string, { services: Map<string, InferenceService>; catalogue: RuntimeCatalogue; digest: string; warnings: string[] }>();
     for (const p of paths) {
       seen.add(p);
       try {
         const st = await stat(p);
         if (st.size > MAX_FILE_BYTES) throw new Error(`file is larger than ${MAX_FILE_BYTES} bytes`);
-        const objs = parseManifests(await readFile(p, 'utf8'), relative(process.cwd(), p) || p);
+        const text = await readFile(p, 'utf8');
+        const objs = parseManifests(text, relative(process.cwd(), p) || p);
         const services = new Map<string, InferenceService>();
         const catalogue = emptyCatalogue();
+        const warnings: string[] = [];
         for (const o of objs) {
           if (o.kind === 'InferenceService') {
-            services.set(`${o.object.metadata.namespace ?? 'default'}/${o.object.metadata.name}`, o.object);
-            for (const w of o.warnings) this.d.logger.warn({ file: p }, w);
+            const key = `${o.object.metadata.namespace ?? 'default'}/${o.object.metadata.name}`;
+            services.set(key, o.object);
+            for (const w of o.warnings) warnings.push(`${key}: ${w}`);
           } else if (o.kind === 'LocalLaunchRecipe') catalogue.localRecipes.set(o.runtime, o.recipe);
           else if (o.object.kind === 'ClusterServingRuntime') catalogue.clusterRuntimes.push(o.object);
           else catalogue.runtimes.push(o.object);
         }
-        parsed.set(p, { services, catalogue });
+        parsed.set(p, { services, catalogue, digest: createHash('sha256').update(text).digest('hex'), warnings });
       } catch (err) {
         const msg = errorMessage(err);
         errors.push(msg);
         this.d.logger.error({ file: p }, `config file rejected, keeping what it defined before: ${msg}`);
+        // Its next good content is a new load, and says its warnings again.
+        const state = this.files.get(p);
+        if (state) state.warnedFor = null;
       }
     }
     // Catalogue first, so services can name runtimes defined in the same folder.
     for (const [p, f] of parsed) {
       const prev = this.files.get(p);
-      this.files.set(p, { services: prev?.services ?? new Map(), catalogue: f.catalogue });
+      if (prev?.warnedFor !== f.digest) for (const w of f.warnings) this.d.logger.warn({ file: p }, w);
+      this.files.set(p, { services: prev?.services ?? new Map(), catalogue: f.catalogue, warnedFor: f.digest });
     }
     for (const p of [...this.files.keys()]) if (!seen.has(p)) this.files.get(p)!.catalogue = emptyCatalogue();
     this.catalogueNow = [...this.files.values()].map((f) => f.catalogue).reduce(mergeCatalogue, this.d.baseCatalogue);
@@ -168,7 +178,7 @@ export class ConfigFolder {
     this.remembered = true;
     const inside = `${this.d.dir}${sep}`;
     for (const [p, services] of await this.d.memory.load())
-      if (p.startsWith(inside)) this.files.set(p, { services, catalogue: emptyCatalogue() });
+      if (p.startsWith(inside)) this.files.set(p, { services, catalogue: emptyCatalogue(), warnedFor: null });
   }
 
   /** Deletes a service that a file no longer defines, unless another source has taken it over since. */

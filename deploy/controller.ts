@@ -1,16 +1,17 @@
 import { startLimits } from '../api/annotations.js';
+import { inactiveFieldWarning, inactiveFields } from '../api/inactive-fields.js';
 import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
 import { defaultInferenceService } from '../api/defaulting.js';
 import type { RolloutPolicy } from '../api/traffic-spec.js';
 import { revisionKey, type Revision } from '../api/revision.js';
-import type { Route } from '../api/route.js';
 import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
 import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { revisionView, type DataPlaneSnapshot, type SnapshotHolder, type RevisionView } from '../gateway/data-plane.js';
+import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import type { Backend, EndpointEvent } from './backends/backend.js';
+import { dataPlaneTargets, failedMessage, predictorHost, projectDataPlane, specTagsOf, type ServiceRouting } from './data-plane-projection.js';
 import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
 import { decideRollout, type WindowStats } from './rollout-policy.js';
@@ -24,10 +25,15 @@ import { assignTraffic, isExplicitSplit, type TrafficEntry } from './traffic.js'
 export interface Condition {
   type: string;
   status: ConditionStatus;
+  /** Knative's severity: absent (Error) conditions decide readiness; `Warning` and `Info` ones only inform. */
+  severity?: 'Warning' | 'Info';
   reason?: string;
   message?: string;
   lastTransitionTime: string;
 }
+
+/** Most inactive fields named in the `InactiveFields` condition's message. */
+const MAX_INACTIVE_NAMED = 10;
 
 interface ServiceRecord {
   object: InferenceService;
@@ -618,7 +624,7 @@ export class Controller {
 
   /** Revision names the data plane can reach for a service (by weight or by tag), plus the latest created. */
   private routed(rec: ServiceRecord): Set<string> {
-    const out = new Set<string>(this.dataPlaneTargets(rec).map((t) => t.revisionName));
+    const out = new Set<string>(dataPlaneTargets(this.routing(rec)).map((t) => t.revisionName));
     out.add(rec.revisions[rec.revisions.length - 1]!);
     return out;
   }
@@ -704,55 +710,41 @@ export class Controller {
     await this.d.backend.remove(rkey);
   }
 
-  /** What the gateway routes on: the resolved traffic, or — before any revision is ready — the latest created at
-   * 100 % so requests are held while it starts (Knative would refuse them). */
-  private dataPlaneTargets(rec: ServiceRecord): TrafficEntry[] {
-    if (rec.traffic.length > 0) return rec.traffic;
-    const latest = rec.revisions[rec.revisions.length - 1];
-    if (latest === undefined) return [];
-    const tags = ((rec.object.spec.predictor as { traffic?: Array<{ revisionName?: string; tag?: string }> }).traffic ?? []).flatMap((t) =>
-      t.tag && t.revisionName ? [{ revisionName: t.revisionName, percent: 0, tag: t.tag, latestRevision: false }] : [],
-    );
-    return [{ revisionName: latest, percent: 100, tag: null, latestRevision: true }, ...tags];
+  /** What the data plane needs of a service (deploy/data-plane-projection.ts builds the routes from it). */
+  private routing(rec: ServiceRecord): ServiceRouting {
+    const ns = rec.object.metadata.namespace ?? 'default';
+    const failed = new Map<string, string>();
+    const proven = new Set<string>();
+    for (const name of rec.revisions) {
+      const reason = this.failed.get(`${ns}/${name}`);
+      if (reason !== undefined) failed.set(name, reason);
+      if (this.proven.has(`${ns}/${name}`)) proven.add(name);
+    }
+    return {
+      namespace: ns,
+      name: rec.object.metadata.name,
+      annotations: rec.object.metadata.annotations ?? {},
+      traffic: rec.traffic,
+      latestCreated: rec.revisions[rec.revisions.length - 1] ?? null,
+      specTags: specTagsOf((rec.object.spec.predictor as { traffic?: unknown }).traffic),
+      failed,
+      proven,
+    };
   }
 
-  /** Builds the data plane snapshot from scratch and swaps it in atomically. */
   /** Marks the data plane's snapshot stale; it is rebuilt from scratch, once, when next read. */
   private publish(): void {
     this.d.snapshot.invalidate(() => this.buildSnapshot());
   }
 
   private buildSnapshot(): DataPlaneSnapshot {
-    const routes: Route[] = [];
-    const views = new Map<string, RevisionView>();
-    for (const rec of this.services.values()) {
+    const services = [...this.services.values()];
+    const revisions = services.flatMap((rec) => {
       const ns = rec.object.metadata.namespace ?? 'default';
-      const name = rec.object.metadata.name;
-      routes.push({
-        namespace: ns,
-        service: name,
-        modelName: name,
-        hosts: [`${name}-predictor.${ns}.${this.d.domain}`],
-        ...stickyOf(rec.object.metadata.annotations ?? {}),
-        targets: Object.freeze(
-          this.dataPlaneTargets(rec).map((t) => ({
-            revisionKey: `${ns}/${t.revisionName}`,
-            revisionName: t.revisionName,
-            percent: t.percent,
-            tag: t.tag,
-            latestRevision: t.latestRevision,
-          })),
-        ),
-      });
-      for (const revName of rec.revisions) {
-        const rev = this.revisions.get(`${ns}/${revName}`);
-        if (!rev) continue;
-        const failed = this.failed.get(revisionKey(rev));
-        const rkey = revisionKey(rev);
-        views.set(rkey, revisionView(rev, failed === undefined ? null : failedMessage(rev.name, failed), this.proven.has(rkey)));
-      }
-    }
-    return { routes: buildRouteTable(routes, this.d.domain, ++this.routesVersion), revisions: views };
+      return rec.revisions.flatMap((name) => this.revisions.get(`${ns}/${name}`) ?? []);
+    });
+    const p = projectDataPlane(services.map((rec) => this.routing(rec)), revisions, this.d.domain);
+    return { routes: buildRouteTable(p.routes, this.d.domain, ++this.routesVersion), revisions: p.revisions };
   }
 
   private url(host: string): string {
@@ -764,7 +756,7 @@ export class Controller {
     const ns = rec.object.metadata.namespace ?? 'default';
     const name = rec.object.metadata.name;
     const host = `${name}.${ns}.${this.d.domain}`;
-    const predictorHost = `${name}-predictor.${ns}.${this.d.domain}`;
+    const predictorUrlHost = predictorHost(ns, name, this.d.domain);
     const latestCreated = rec.revisions[rec.revisions.length - 1] ?? null;
     const latestReady = this.latestReady(rec);
     const now = new Date(this.d.clock.now()).toISOString();
@@ -782,9 +774,10 @@ export class Controller {
     });
     if (!rec.rollout) rec.conditions.delete('RolloutSucceeded');
     for (const [type, value] of conditions) this.setCondition(rec, type, value, now);
+    this.inactiveFieldsCondition(rec, now);
     const r = rec.rollout;
     const routedNow = new Map<string, { percent: number; tags: string[] }>();
-    for (const t of this.dataPlaneTargets(rec)) {
+    for (const t of dataPlaneTargets(this.routing(rec))) {
       const e = routedNow.get(t.revisionName) ?? { percent: 0, tags: [] };
       e.percent += t.percent;
       if (t.tag) e.tags.push(t.tag);
@@ -837,7 +830,7 @@ export class Controller {
         conditions: [...rec.conditions.values()],
         components: {
           predictor: {
-            url: this.url(predictorHost),
+            url: this.url(predictorUrlHost),
             ...named('latestCreatedRevision', latestCreated),
             ...named('latestReadyRevision', latestReady),
             ...named('latestRolledoutRevision', rec.latestRolledout),
@@ -847,7 +840,7 @@ export class Controller {
               revisionName: t.revisionName,
               latestRevision: t.latestRevision,
               percent: t.percent,
-              ...(t.tag ? { url: this.url(`${t.tag}-${predictorHost}`) } : {}),
+              ...(t.tag ? { url: this.url(`${t.tag}-${predictorUrlHost}`) } : {}),
             })),
           },
         },
@@ -856,6 +849,23 @@ export class Controller {
         events: rec.events.map((e) => ({ ...e })),
       },
     } as InferenceService & { status: unknown };
+  }
+
+  /**
+   * `InactiveFields` (severity Warning, so readiness is untouched): the spec sets fields accepted but not active
+   * yet (api/inactive-fields.ts) — the admin API and the CLI warn at apply time; this is what cluster mode and
+   * later readers see.
+   */
+  private inactiveFieldsCondition(rec: ServiceRecord, now: string): void {
+    const inactive = inactiveFields(rec.object);
+    if (inactive.length === 0) {
+      rec.conditions.delete('InactiveFields');
+      return;
+    }
+    const named = inactive.slice(0, MAX_INACTIVE_NAMED).map(inactiveFieldWarning);
+    const more = inactive.length > MAX_INACTIVE_NAMED ? [`and ${inactive.length - MAX_INACTIVE_NAMED} more`] : [];
+    this.setCondition(rec, 'InactiveFields', ['True', 'AcceptedNotActive', [...named, ...more].join('; ')], now);
+    rec.conditions.get('InactiveFields')!.severity = 'Warning';
   }
 
   private setCondition(rec: ServiceRecord, type: string, c: ConditionValue, now: string): void {
@@ -871,21 +881,8 @@ export class Controller {
   }
 }
 
-/** Optional stickiness (Sluice annotations): one user keeps one revision while the weights allow it. */
-function stickyOf(annotations: Record<string, string>): { sticky?: { header?: string; cookie?: string } } {
-  const header = annotations['sluice.dev/sticky-header']?.toLowerCase();
-  const cookie = annotations['sluice.dev/sticky-cookie'];
-  if (!header && !cookie) return {};
-  return { sticky: { ...(header ? { header } : {}), ...(cookie ? { cookie } : {}) } };
-}
-
 function describeTraffic(traffic: readonly TrafficEntry[]): string {
   return traffic.map((t) => `${t.revisionName}=${t.percent}%${t.tag ? ` (tag ${t.tag})` : ''}`).join(', ') || 'no traffic';
-}
-
-/** What clients and status are told about a failed revision. */
-function failedMessage(revision: string, reason: string): string {
-  return `revision ${revision} failed to become ready: ${reason}`;
 }
 
 function generationOf(revName: string): number {

@@ -272,6 +272,17 @@ function isvcStatus(): Schema {
     }),
     deploymentMode: str(),
     servingRuntimeName: str(),
+    // Sluice: each revision's state. The cluster gateway reads `ready` and `failed` from here
+    // (deploy/kubernetes/service-routing.ts).
+    revisions: arr({
+      type: 'object',
+      properties: {
+        name: str(),
+        ready: bool('It has been ready at least once.'),
+        failed: str('Why the revision could not become ready; requests for it are answered 503.'),
+      },
+      'x-kubernetes-preserve-unknown-fields': true,
+    }),
   });
 }
 

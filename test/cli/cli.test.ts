@@ -136,6 +136,21 @@ describe('sluice apply / get / delete against a running server', () => {
     expect(gone.stderr).toBe('error: inferenceservices "iris" not found\n');
   });
 
+  it('prints the server\'s warnings about fields accepted but not active yet on stderr, kubectl style, and exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+    const file = join(dir, 'batched.yaml');
+    const predictor = '    minReplicas: 0\n    batcher:\n      maxBatchSize: 8\n';
+    writeFileSync(file, demoService('batched', { annotations: { 'autoscaling.knative.dev/initial-scale': '0' }, predictor }));
+    const applied = await sluice(['apply', '-f', file, ...cliTarget(s)]);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toBe('inferenceservice.serving.kserve.io/batched created\n');
+    expect(applied.stderr).toBe('Warning: spec.predictor.batcher is accepted but not active yet: batching is not implemented; each request is forwarded on its own (see issue 17)\n');
+    // Offline, the same warning from the same parser.
+    const dry = await sluice(['apply', '--dry-run', '-f', file, '--runtimes', join(SLUICE_ROOT, 'examples', 'runtimes')]);
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toBe(applied.stderr);
+  });
+
   it('fails clearly when no server answers', async () => {
     const r = await sluice(['get', 'isvc', '--server', 'http://127.0.0.1:1']);
     expect(r.code).toBe(1);

@@ -1,4 +1,5 @@
 import { writeFileSync, unlinkSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -58,6 +59,39 @@ describe('admin API (Kubernetes REST shape)', () => {
     const changed = await call('PUT', `${base}/a`, obj);
     expect(changed.body.status.components.predictor.latestCreatedRevision).toBe('a-predictor-00002');
     expect(changed.body.metadata.generation).toBe(2);
+  });
+
+  it('warns about fields accepted but not active yet: one Warning header value per field, 201 all the same; none for a plain spec', async () => {
+    /** node:http, not fetch: fetch joins repeated headers, and the test is that each warning is a value of its own. */
+    const put = (name: string, body: string): Promise<{ status: number; warnings: string[]; body: Obj }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(`${s.adminUrl}${base}/${name}`, { method: 'PUT', headers: adminHeaders(s, 'application/yaml') }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => {
+            const warnings = res.rawHeaders.flatMap((h, i) => (i % 2 === 0 && h.toLowerCase() === 'warning' ? [res.rawHeaders[i + 1]!] : []));
+            resolve({ status: res.statusCode ?? 0, warnings, body: JSON.parse(text) as Obj });
+          });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const predictor = '    minReplicas: 0\n    batcher:\n      maxBatchSize: 8\n    logger:\n      url: http://logger.example/\n';
+    const r = await put('batched', demoService('batched', { annotations: ZERO, predictor }));
+    expect(r.status).toBe(201);
+    expect(r.warnings).toEqual([
+      '299 - "spec.predictor.batcher is accepted but not active yet: batching is not implemented; each request is forwarded on its own (see issue 17)"',
+      '299 - "spec.predictor.logger is accepted but not active yet: request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)"',
+    ]);
+    // Status says so too, without touching readiness (severity Warning).
+    expect(r.body.status.conditions).toContainEqual(
+      expect.objectContaining({ type: 'InactiveFields', status: 'True', severity: 'Warning', message: expect.stringContaining('spec.predictor.batcher is accepted but not active yet') }),
+    );
+    const plain = await put('batched', demoService('batched', { annotations: ZERO }));
+    expect(plain.status).toBe(200);
+    expect(plain.warnings).toEqual([]);
+    expect(plain.body.status.conditions.map((c: Obj) => c.type)).not.toContain('InactiveFields');
   });
 
   it('rejects a stale resourceVersion with 409', async () => {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from '../../cli/cluster.js';
@@ -91,12 +92,33 @@ describe('cluster mode through the test Kubernetes API server', () => {
   const create = async (body: Obj): Promise<void> => {
     await objects.createNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', body });
   };
+  /** Replaces the spec at the version just read; a status write in between (409) means read again, as kubectl does. */
   const replace = async (body: Obj): Promise<void> => {
     const name = body.metadata.name as string;
-    const current = (await objects.getNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name })) as Obj;
-    body.metadata.resourceVersion = current.metadata.resourceVersion;
-    await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name, body });
+    for (let attempt = 1; ; attempt++) {
+      const current = (await objects.getNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name })) as Obj;
+      body.metadata.resourceVersion = current.metadata.resourceVersion;
+      try {
+        await objects.replaceNamespacedCustomObject({ group: GROUP, version: 'v1beta1', namespace: 'default', plural: 'inferenceservices', name, body });
+        return;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
+      }
+    }
   };
+  /** A request with an explicit Host header (fetch cannot set one). */
+  const viaHost = (host: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string; label: string | undefined }> =>
+    new Promise((resolve, reject) => {
+      const url = new URL(gateway.dataUrl!);
+      const req = httpRequest({ host: url.hostname, port: url.port, path, method: body === undefined ? 'GET' : 'POST', headers: { ...headers, host } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, label: res.headers['x-demo-label'] as string | undefined }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
   /** The gateway has the service's route: a request for a tag that does not exist says so, without waking it. */
   const gatewayKnows = (name: string): Promise<boolean> =>
     waitUntil(
@@ -228,6 +250,35 @@ describe('cluster mode through the test Kubernetes API server', () => {
     const labels = await Promise.all(Array.from({ length: 20 }, async () => (await predict('canary')).headers.get('x-demo-label') ?? 'v1'));
     expect(labels.filter((l) => l === 'v2')).toHaveLength(6);
     expect(labels.filter((l) => l === 'v1')).toHaveLength(14);
+  });
+
+  it('the -predictor host status advertises routes, and a sticky user stays on one revision (one route builder for both modes)', async () => {
+    const sticky = { 'sluice.dev/sticky-header': 'x-user' };
+    await createAndWait(isvc('sticky', { minReplicas: 1 }, sticky));
+    const predictorHost = 'sticky-predictor.default.example.com';
+    expect(status('sticky').components.predictor.url).toMatch(/^http:\/\/sticky-predictor\.default\.example\.com(:\d+)?$/);
+    // A tag that does not exist is answered by the gateway without waking anything — once the host is routed.
+    await waitUntil(
+      'the gateway to route the -predictor host',
+      async () => /has no tag/.test((await viaHost(predictorHost, '/', { 'x-sluice-tag': 'none' })).body),
+      10_000,
+      50,
+    );
+    await replace(isvc('sticky', { minReplicas: 1, canaryTrafficPercent: 50, model: { env: [{ name: 'SLUICE_DEMO_LABEL', value: 'v2' }] } }, sticky));
+    await waitUntil('a 50/50 split in status', () => status('sticky').components?.predictor?.traffic?.[0]?.revisionName === 'sticky-predictor-00002', 20_000, 50);
+    const predictAs = async (user: string): Promise<string> => {
+      const r = await viaHost(predictorHost, '/v1/models/sticky:predict', { 'x-user': user }, JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }));
+      expect(r.status).toBe(200);
+      return r.label ?? 'v1';
+    };
+    let probe = 0;
+    await waitUntil('the gateway to send a user to v2', async () => (await predictAs(`probe-${probe++}`)) === 'v2', 10_000, 0);
+    // Without stickiness the 50/50 round-robin alternates, so a user's consecutive requests would see both.
+    const users = Array.from({ length: 12 }, (_, i) => `user-${i}`);
+    const seen: Record<string, string[]> = {};
+    for (const u of users) for (let i = 0; i < 3; i++) (seen[u] ??= []).push(await predictAs(u));
+    for (const u of users) expect(new Set(seen[u]).size, `${u} saw ${seen[u]!.join(', ')}`).toBe(1);
+    expect(new Set(users.map((u) => seen[u]![0])).size).toBe(2);
   });
 
   it('a restarted autoscaler keeps the replicas it finds', async () => {

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { inactiveFields } from './inactive-fields.js';
+import { parseInferenceService } from './inferenceservice.js';
+
+const base = (predictor: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  apiVersion: 'serving.kserve.io/v1beta1',
+  kind: 'InferenceService',
+  metadata: { name: 'iris' },
+  spec: { predictor: { model: { modelFormat: { name: 'sklearn' }, storageUri: 'gs://m' }, ...predictor }, ...extra },
+});
+
+describe('fields accepted but not active yet', () => {
+  it('a spec without them has no warning', () => {
+    expect(parseInferenceService(base({ minReplicas: 0, timeout: 30, nodeSelector: { gpu: 'a100' } })).warnings).toEqual([]);
+  });
+
+  it('names batcher, logger, transformer and volumes, each with why', () => {
+    const { warnings } = parseInferenceService(
+      base(
+        { batcher: { maxBatchSize: 8 }, logger: { url: 'http://logger.example/' }, volumes: [] },
+        { transformer: { containers: [{ image: 'kserve/image-transformer:latest' }] } },
+      ),
+    );
+    expect(warnings).toEqual([
+      'spec.predictor.batcher is accepted but not active yet: batching is not implemented; each request is forwarded on its own (see issue 17)',
+      'spec.predictor.logger is accepted but not active yet: request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)',
+      "spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod",
+      'spec.transformer is accepted but not active yet: transformers are not deployed yet; requests go straight to the predictor (see issue 18)',
+    ]);
+  });
+
+  it('names container fields where the spec wrote them (model, a framework key, containers) and extra containers', () => {
+    expect(inactiveFields(base({ model: { modelFormat: { name: 'sklearn' }, ports: [{ containerPort: 5000 }], livenessProbe: {} } })).map((f) => f.path)).toEqual([
+      'spec.predictor.model.ports',
+      'spec.predictor.model.livenessProbe',
+    ]);
+    const legacy = { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name: 'iris' }, spec: { predictor: { sklearn: { storageUri: 'gs://m', workingDir: '/w' } } } };
+    expect(parseInferenceService(legacy).warnings).toEqual([expect.stringMatching(/^spec\.predictor\.sklearn\.workingDir is accepted but not active yet: /)]);
+    const containers = {
+      apiVersion: 'serving.kserve.io/v1beta1',
+      kind: 'InferenceService',
+      metadata: { name: 'iris' },
+      spec: { predictor: { containers: [{ name: 'sidecar', image: 's' }, { name: 'kserve-container', image: 'c', readinessProbe: {} }] } },
+    };
+    expect(inactiveFields(containers).map((f) => f.path)).toEqual(['spec.predictor.containers[0]', 'spec.predictor.containers[1].readinessProbe']);
+  });
+
+  it('the parsed object names the same fields (what status reports)', () => {
+    const { object } = parseInferenceService(base({ batcher: { maxBatchSize: 8 } }));
+    expect(inactiveFields(object).map((f) => f.path)).toEqual(['spec.predictor.batcher']);
+  });
+});

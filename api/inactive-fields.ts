@@ -1,0 +1,93 @@
+/**
+ * Fields the InferenceService schema accepts (KServe specs carry them) that nothing in Sluice acts on yet. Accepting
+ * them silently would let a user believe they work, so every place a spec comes in says so: the admin API as
+ * `Warning` headers, `sluice apply` on stderr, the config folder in its log, and the service's status as the
+ * `InactiveFields` condition. This table is the one list: a feature that lands removes its line.
+ *
+ * Checked against what acts on a spec: the revision builder (deploy/revision-builder.ts), the Kubernetes
+ * renderer (deploy/backends/kubernetes/render-revision.ts), the local backend and the data plane. Pod-level fields
+ * the Kubernetes backend passes on (nodeSelector, tolerations, affinity, serviceAccountName, imagePullSecrets,
+ * labels, annotations) are active there and not listed. `spec.explainer` is not accepted at all (a clear error).
+ */
+import { LEGACY_FRAMEWORKS } from './normalize.js';
+
+interface InactiveEntry {
+  /** The field's name where it sits (a component field, or a container field). */
+  field: string;
+  /** What the user gets instead, in a few words. */
+  reason: string;
+}
+
+/** The whole `spec.transformer`: no transformer revision is made and requests go straight to the predictor. */
+const TRANSFORMER: InactiveEntry = { field: 'transformer', reason: 'transformers are not deployed yet; requests go straight to the predictor (see issue 18)' };
+
+/** Fields of a component (`spec.predictor.<field>`). */
+const COMPONENT_FIELDS: readonly InactiveEntry[] = [
+  { field: 'batcher', reason: 'batching is not implemented; each request is forwarded on its own (see issue 17)' },
+  { field: 'logger', reason: 'request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)' },
+  { field: 'volumes', reason: "pod volumes are not passed to the replica's pod" },
+];
+
+/** Fields of the serving container (`spec.predictor.model.<field>`, `….containers[i].<field>`, `….sklearn.<field>`). */
+const CONTAINER_FIELDS: readonly InactiveEntry[] = [
+  { field: 'ports', reason: 'the runtime is always served on port 8080 (HTTP) or 8081 (gRPC) in a cluster, and on a free port locally' },
+  { field: 'readinessProbe', reason: "readiness is probed on the protocol's health path (v2: /v2/health/ready, v1: /v1/models/<name>)" },
+  { field: 'livenessProbe', reason: "it is not passed to the replica's container" },
+  { field: 'startupProbe', reason: "it is not passed to the replica's container" },
+  { field: 'workingDir', reason: "it is not passed to the replica's container" },
+  { field: 'imagePullPolicy', reason: "it is not passed to the replica's container" },
+  { field: 'securityContext', reason: "it is not passed to the replica's container" },
+  { field: 'volumeMounts', reason: "it is not passed to the replica's container" },
+];
+
+const EXTRA_CONTAINER_REASON = 'only one container runs per replica (the one named kserve-container, else the first); sidecars are not started';
+
+export interface InactiveField {
+  /** Field path as the spec wrote it, e.g. `spec.predictor.batcher`. */
+  path: string;
+  reason: string;
+}
+
+/**
+ * The accepted-but-inactive fields a (validated) InferenceService document sets, in a stable order. Works on the
+ * document as written (legacy framework keys such as `sklearn:` are named as written) and on a parsed object.
+ */
+export function inactiveFields(doc: unknown): InactiveField[] {
+  const spec = field(doc, 'spec');
+  const out: InactiveField[] = [];
+  const predictor = field(spec, 'predictor');
+  if (isRecord(predictor)) {
+    for (const e of COMPONENT_FIELDS) if (predictor[e.field] !== undefined) out.push({ path: `spec.predictor.${e.field}`, reason: e.reason });
+    for (const key of ['model', ...LEGACY_FRAMEWORKS]) {
+      const c = predictor[key];
+      if (isRecord(c)) out.push(...containerFields(c, `spec.predictor.${key}`));
+    }
+    const containers = predictor['containers'];
+    if (Array.isArray(containers)) {
+      const served = Math.max(0, containers.findIndex((c) => field(c, 'name') === 'kserve-container'));
+      containers.forEach((c, i) => {
+        if (i !== served) out.push({ path: `spec.predictor.containers[${i}]`, reason: EXTRA_CONTAINER_REASON });
+        else if (isRecord(c)) out.push(...containerFields(c, `spec.predictor.containers[${i}]`));
+      });
+    }
+  }
+  if (field(spec, TRANSFORMER.field) !== undefined) out.push({ path: `spec.${TRANSFORMER.field}`, reason: TRANSFORMER.reason });
+  return out;
+}
+
+/** The warning text for one inactive field (the admin API's `Warning` header, the CLI's and the log's line). */
+export function inactiveFieldWarning(f: InactiveField): string {
+  return `${f.path} is accepted but not active yet: ${f.reason}`;
+}
+
+function containerFields(c: Record<string, unknown>, at: string): InactiveField[] {
+  return CONTAINER_FIELDS.flatMap((e) => (c[e.field] !== undefined ? [{ path: `${at}.${e.field}`, reason: e.reason }] : []));
+}
+
+function field(v: unknown, key: string): unknown {
+  return isRecord(v) ? v[key] : undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

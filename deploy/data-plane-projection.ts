@@ -1,0 +1,114 @@
+/**
+ * The data plane's projection of the control plane's state: InferenceServices (their resolved traffic, tags,
+ * annotations, failed and proven revisions) and revisions → the routes and revision views the gateway and activator read. Pure, and the one
+ * place routes are built: the embedded controller feeds it from its records, the cluster gateway from the
+ * InferenceService objects' status and the revisions' Deployments, so both modes route the same hosts, tags and
+ * stickiness that status advertises.
+ */
+import { revisionKey, type Revision } from '../api/revision.js';
+import type { Route } from '../api/route.js';
+import { revisionView, type RevisionView } from '../gateway/data-plane.js';
+import type { TrafficEntry } from './traffic.js';
+
+/** What the projection needs to know of one InferenceService (the same in both modes). */
+export interface ServiceRouting {
+  namespace: string;
+  name: string;
+  /** The object's annotations (stickiness: `sluice.dev/sticky-header`, `sluice.dev/sticky-cookie`). */
+  annotations: Readonly<Record<string, string>>;
+  /** The resolved traffic (`status.components.predictor.traffic`); empty while no revision has been ready. */
+  traffic: readonly TrafficEntry[];
+  /** The latest created revision's name (null before the first revision). */
+  latestCreated: string | null;
+  /** Tags the spec pins to named revisions (`spec.predictor.traffic[].tag` with a `revisionName`). */
+  specTags: ReadonlyArray<{ revisionName: string; tag: string }>;
+  /** Revisions of this service that could not become ready, by name → why. */
+  failed: ReadonlyMap<string, string>;
+  /** Names of this service's revisions that have been ready at least once (they can start again on demand). */
+  proven: ReadonlySet<string>;
+}
+
+export interface DataPlaneProjection {
+  routes: Route[];
+  /** By revision key `<namespace>/<revision>`. */
+  revisions: Map<string, RevisionView>;
+}
+
+/**
+ * Routes and revision views from services and the revisions the data plane can reach. A target whose revision is
+ * not among `revisions` is left out (in cluster mode the two watches arrive in any order; its share goes to the
+ * others rather than being answered 503), and a service none of whose targets can take a request has no route.
+ */
+export function projectDataPlane(services: Iterable<ServiceRouting>, revisions: Iterable<Revision>, domain: string): DataPlaneProjection {
+  const byService = new Map<string, ServiceRouting>();
+  for (const s of services) byService.set(`${s.namespace}/${s.name}`, s);
+  const views = new Map<string, RevisionView>();
+  for (const rev of revisions) {
+    const s = byService.get(`${rev.namespace}/${rev.service}`);
+    const reason = s?.failed.get(rev.name);
+    views.set(revisionKey(rev), revisionView(rev, reason === undefined ? null : failedMessage(rev.name, reason), s?.proven.has(rev.name) ?? false));
+  }
+  const routes: Route[] = [];
+  for (const s of byService.values()) {
+    const targets = dataPlaneTargets(s)
+      .map((t) => ({
+        revisionKey: `${s.namespace}/${t.revisionName}`,
+        revisionName: t.revisionName,
+        percent: t.percent,
+        tag: t.tag,
+        latestRevision: t.latestRevision,
+      }))
+      .filter((t) => views.has(t.revisionKey));
+    if (!targets.some((t) => t.percent > 0 || t.tag !== null)) continue;
+    routes.push({
+      namespace: s.namespace,
+      service: s.name,
+      modelName: s.name,
+      hosts: [predictorHost(s.namespace, s.name, domain)],
+      ...stickyOf(s.annotations),
+      targets: Object.freeze(targets),
+    });
+  }
+  return { routes, revisions: views };
+}
+
+/**
+ * What the gateway routes on: the resolved traffic, or — before any revision is ready — the latest created at
+ * 100 % (so requests are held while it starts; Knative would refuse them) plus the spec's pinned tags.
+ */
+export function dataPlaneTargets(s: Pick<ServiceRouting, 'traffic' | 'latestCreated' | 'specTags'>): readonly TrafficEntry[] {
+  if (s.traffic.length > 0) return s.traffic;
+  if (s.latestCreated === null) return [];
+  return [
+    { revisionName: s.latestCreated, percent: 100, tag: null, latestRevision: true },
+    ...s.specTags.map((t) => ({ revisionName: t.revisionName, percent: 0, tag: t.tag, latestRevision: false })),
+  ];
+}
+
+/** The predictor's own host, `<name>-predictor.<namespace>.<domain>` (status advertises it as the predictor's URL). */
+export function predictorHost(namespace: string, name: string, domain: string): string {
+  return `${name}-predictor.${namespace}.${domain}`;
+}
+
+/** Tags a spec pins to named revisions, from `spec.predictor.traffic` (entries without both are skipped). */
+export function specTagsOf(traffic: unknown): Array<{ revisionName: string; tag: string }> {
+  if (!Array.isArray(traffic)) return [];
+  return traffic.flatMap((t: unknown) => {
+    if (typeof t !== 'object' || t === null) return [];
+    const { revisionName, tag } = t as { revisionName?: unknown; tag?: unknown };
+    return typeof revisionName === 'string' && typeof tag === 'string' && tag !== '' && revisionName !== '' ? [{ revisionName, tag }] : [];
+  });
+}
+
+/** What clients and status are told about a failed revision. */
+export function failedMessage(revision: string, reason: string): string {
+  return `revision ${revision} failed to become ready: ${reason}`;
+}
+
+/** Optional stickiness (Sluice annotations): one user keeps one revision while the weights allow it. */
+function stickyOf(annotations: Readonly<Record<string, string>>): { sticky?: { header?: string; cookie?: string } } {
+  const header = annotations['sluice.dev/sticky-header']?.toLowerCase();
+  const cookie = annotations['sluice.dev/sticky-cookie'];
+  if (!header && !cookie) return {};
+  return { sticky: { ...(header ? { header } : {}), ...(cookie ? { cookie } : {}) } };
+}
