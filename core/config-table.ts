@@ -84,7 +84,7 @@ export const SETTINGS = {
     DEFAULT_MAX_REPLICAS_TOTAL,
     SERVE,
     'local backend: replica processes at once across every revision (starting, ready and stopping ones); replicas asked for beyond it stay pending (docs/autoscaling.md, "The replica budget"). A replica\'s start-up is CPU-bound and more than a few per core starve the gateway\'s event loop; the floor lets a small laptop run 8',
-    { flag: '--max-replicas-total <n>', defaultText: `4 × cores, at least 8 (${DEFAULT_MAX_REPLICAS_TOTAL} here)` },
+    { flag: '--max-replicas-total <n>', defaultText: '4 × cores, at least 8' },
   ),
   replicaMemoryBudget: row(
     bytes(),
