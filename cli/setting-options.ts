@@ -1,5 +1,4 @@
 import { Option, type Command } from 'commander';
-import { readConfigFile } from '../core/config-file.js';
 import { SETTINGS, SETTING_KEYS, type SettingKey } from '../core/config-table.js';
 import { parseSettingPairs, resolveConfig, settingsFromEnv, type GivenValue, type ServeConfig } from '../core/config.js';
 import { envName, type Role, type Setting } from '../core/setting-kinds.js';
@@ -46,11 +45,12 @@ export function addSettingOptions(cmd: Command, role: Role): Command {
  * The configuration of a command: its flags (a named flag over `--set`), then the `SLUICE_*` environment, then
  * the config file, then the defaults. Bad values and unknown keys fail here, before anything starts.
  */
-export function configFromCommand(cmd: Command, role: Role, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+export async function configFromCommand(cmd: Command, role: Role, env: NodeJS.ProcessEnv = process.env): Promise<ServeConfig> {
   const o = cmd.opts<Record<string, unknown>>();
   const given: GivenValue[] = [];
   const file = (o.configFile as string | undefined) ?? env[CONFIG_FILE_ENV];
-  if (file) given.push(...readConfigFile(file));
+  // The YAML parser is loaded only when there is a file to read.
+  if (file) given.push(...(await import('../core/config-file.js')).readConfigFile(file));
   given.push(...settingsFromEnv(env));
   given.push(...parseSettingPairs((o.set as string[] | undefined) ?? []));
   const byAttribute = new Map(flagged(role).map((k) => [new Option(SETTINGS[k].flag as string).attributeName(), k]));

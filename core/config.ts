@@ -87,12 +87,12 @@ export function resolveConfig(given: readonly GivenValue[]): ServeConfig {
   const out: Record<string, unknown> = { ...SERVE_DEFAULTS };
   for (const [key, g] of chosen) {
     const r = row(key);
-    const parsed = r.schema.safeParse(fromText(r.kind, g.value));
-    if (parsed.success) {
-      out[key] = parsed.data;
+    const checked = r.check(fromText(r.kind, g.value));
+    if (checked.ok) {
+      out[key] = checked.value;
       continue;
     }
-    const message = parsed.error.issues[0]?.message ?? 'is not valid';
+    const message = checked.message;
     // Numbers: the check that failed ("must be ≤ 65535") and the whole range; other kinds' messages say it all.
     const allowed = r.kind === 'number' ? ` (allowed: ${r.range})` : '';
     if (g.source.kind === 'code') issues.push({ path: `serve.${key}`, message: `${message}${allowed}` });

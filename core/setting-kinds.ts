@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { parseQuantity } from './quantity.js';
 
 /** The commands that read a setting: `sluice serve` and the cluster roles (`activator` is the gateway role). */
@@ -7,10 +6,16 @@ export type Role = 'serve' | 'gateway' | 'controller' | 'autoscaler';
 /** How a setting given as text (a flag, `--set`, an environment variable) is read before it is checked. */
 export type SettingKind = 'number' | 'string' | 'boolean' | 'list' | 'quantity';
 
-/** A setting's type: how text is read, the schema a value must pass, and the allowed values in words. */
+/** The result of checking a value: the value (possibly normalised), or why it is refused ("must be ≤ 65535"). */
+export type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
+
+/**
+ * A setting's type: how text is read, the check a value must pass, and the allowed values in words. Declarative
+ * and dependency-free, so the CLI can build its flags from the table without loading a schema library.
+ */
 export interface SettingType<T> {
   kind: SettingKind;
-  schema: z.ZodType<T, z.ZodTypeDef, unknown>;
+  check(value: unknown): Checked<T>;
   /** The allowed values in words, for docs/configuration.md and for errors ("integer 0–65535"). */
   range: string;
 }
@@ -29,7 +34,8 @@ export interface Setting<T> extends SettingType<T> {
   secret?: boolean;
 }
 
-const number = (): z.ZodNumber => z.number({ invalid_type_error: 'must be a number' });
+const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
+const refuse = <T>(message: string): Checked<T> => ({ ok: false, message });
 
 function bounds(min: number | undefined, max: number | undefined, what: string): string {
   if (min !== undefined && max !== undefined) return `${what} ${min}–${max}`;
@@ -38,61 +44,82 @@ function bounds(min: number | undefined, max: number | undefined, what: string):
   return what;
 }
 
-/** An integer within [min, max]. */
-export function int(min?: number, max?: number): SettingType<number> {
-  let s = number().int('must be an integer');
-  if (min !== undefined) s = s.min(min, `must be ≥ ${min}`);
-  if (max !== undefined) s = s.max(max, `must be ≤ ${max}`);
-  return { kind: 'number', schema: s, range: bounds(min, max, 'integer') };
+/** A number within [min, max], or above `above` (a period that must not be 0); an integer when asked. */
+function numberType(o: { min?: number; above?: number; max?: number; integer?: boolean }, range: string): SettingType<number> {
+  return {
+    kind: 'number',
+    range,
+    check(v) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) return refuse('must be a number');
+      if (o.integer && !Number.isInteger(v)) return refuse('must be an integer');
+      if (o.min !== undefined && v < o.min) return refuse(`must be ≥ ${o.min}`);
+      if (o.above !== undefined && v <= o.above) return refuse(`must be > ${o.above}`);
+      if (o.max !== undefined && v > o.max) return refuse(`must be ≤ ${o.max}`);
+      return ok(v);
+    },
+  };
 }
 
-/** A number within [min, max], or above min when `above` is set (a period that must not be 0). */
+/** An integer within [min, max]. */
+export function int(min?: number, max?: number): SettingType<number> {
+  return numberType({ min, max, integer: true }, bounds(min, max, 'integer'));
+}
+
+/** A number within [min, max], or above `above` (a period that must not be 0). */
 export function num(o: { min?: number; above?: number; max?: number }): SettingType<number> {
-  let s = number();
-  if (o.min !== undefined) s = s.min(o.min, `must be ≥ ${o.min}`);
-  if (o.above !== undefined) s = s.gt(o.above, `must be > ${o.above}`);
-  if (o.max !== undefined) s = s.max(o.max, `must be ≤ ${o.max}`);
   const range = o.above !== undefined ? `number > ${o.above}${o.max !== undefined ? `, ≤ ${o.max}` : ''}` : bounds(o.min, o.max, 'number');
-  return { kind: 'number', schema: s, range };
+  return numberType(o, range);
 }
 
 /** Text; with a pattern, `range` says in words what it must look like (and is the error). */
 export function text(pattern?: RegExp, range = 'text'): SettingType<string> {
-  const s = z.string({ invalid_type_error: 'must be text' });
-  return { kind: 'string', schema: pattern ? s.regex(pattern, `must be ${range}`) : s, range };
+  return {
+    kind: 'string',
+    range,
+    check: (v) => (typeof v !== 'string' ? refuse('must be text') : pattern && !pattern.test(v) ? refuse(`must be ${range}`) : ok(v)),
+  };
 }
 
 /** One of the given words. */
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T): SettingType<T[number]> {
-  const s = z.enum(values, { errorMap: () => ({ message: `must be one of ${values.join(', ')}` }) });
-  return { kind: 'string', schema: s, range: values.join(' | ') };
+  return {
+    kind: 'string',
+    range: values.join(' | '),
+    check: (v) => (typeof v === 'string' && (values as readonly string[]).includes(v) ? ok(v as T[number]) : refuse(`must be one of ${values.join(', ')}`)),
+  };
 }
 
 export function bool(): SettingType<boolean> {
-  return { kind: 'boolean', schema: z.boolean({ invalid_type_error: 'must be true or false' }), range: 'true | false' };
+  return { kind: 'boolean', range: 'true | false', check: (v) => (typeof v === 'boolean' ? ok(v) : refuse('must be true or false')) };
 }
 
 /** Bytes, as a number or a Kubernetes quantity (`8Gi`, `512M`); resolved to a positive whole number of bytes. */
 export function bytes(): SettingType<number> {
-  const schema = z.union([z.number(), z.string()]).transform((v, ctx) => {
-    let n: number;
-    try {
-      n = parseQuantity(v);
-    } catch {
-      n = NaN;
-    }
-    if (!(n >= 1) || !Number.isFinite(n)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a positive number of bytes or a quantity such as 8Gi, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return Math.floor(n);
-  });
-  return { kind: 'quantity', schema, range: 'bytes ≥ 1, or a quantity such as 8Gi' };
+  return {
+    kind: 'quantity',
+    range: 'bytes ≥ 1, or a quantity such as 8Gi',
+    check(v) {
+      let n = NaN;
+      if (typeof v === 'number' || typeof v === 'string') {
+        try {
+          n = parseQuantity(v);
+        } catch {
+          n = NaN;
+        }
+      }
+      if (!(n >= 1) || !Number.isFinite(n)) return refuse(`must be a positive number of bytes or a quantity such as 8Gi, got ${JSON.stringify(v)}`);
+      return ok(Math.floor(n));
+    },
+  };
 }
 
 /** A list of text items (comma-separated as text, a YAML sequence in a file). */
 export function list(): SettingType<string[]> {
-  return { kind: 'list', schema: z.array(z.string({ invalid_type_error: 'must be text' }), { invalid_type_error: 'must be a list' }), range: 'comma-separated list' };
+  return {
+    kind: 'list',
+    range: 'comma-separated list',
+    check: (v) => (Array.isArray(v) && v.every((i) => typeof i === 'string') ? ok([...(v as string[])]) : refuse('must be a list of text')),
+  };
 }
 
 /** The environment variable of a setting: SLUICE_ and the key in UPPER_SNAKE (dataPort → SLUICE_DATA_PORT). */
