@@ -32,10 +32,8 @@ function flagged(role: Role): SettingKey[] {
  * any row. Every flag's help comes from the table (its default and its environment variable).
  */
 export function addSettingOptions(cmd: Command, role: Role): Command {
-  cmd.option(
-    '--config-file <file>',
-    `YAML file of settings (keys of docs/configuration.md, e.g. "dataPort: 8080"); not specs: those go in --config (default $${CONFIG_FILE_ENV})`,
-  );
+  const specs = role === 'serve' ? '; not InferenceService specs: those go in the folder of --config' : '';
+  cmd.option('--config-file <file>', `YAML file of settings (keys of docs/configuration.md, e.g. "dataPort: 8080")${specs} (default $${CONFIG_FILE_ENV})`);
   for (const key of flagged(role)) cmd.addOption(new Option(SETTINGS[key].flag as string, help(key)));
   cmd.option('--set <name=value...>', 'any setting of docs/configuration.md, e.g. --set shutdownGraceSeconds=5 maxConnections=20000');
   return cmd;
