@@ -86,6 +86,14 @@ describe('where a setting comes from: flag > --set > environment > config file >
     expect((await load(['--set', 'maxHeldTotal=99'])).maxHeldTotal).toBe(99);
   });
 
+  it('reads memory as bytes or a quantity from a flag and from the environment', async () => {
+    expect((await load(['--replica-memory-budget', '8Gi'])).replicaMemoryBudget).toBe(8 * 2 ** 30);
+    expect((await load([], { SLUICE_REPLICA_MEMORY_DEFAULT: '1000' })).replicaMemoryDefault).toBe(1000);
+    expect(await errorOf(() => load([], { SLUICE_REPLICA_MEMORY_BUDGET: 'lots' }))).toContain(
+      'SLUICE_REPLICA_MEMORY_BUDGET=lots: replicaMemoryBudget must be a positive number of bytes or a quantity such as 8Gi, got "lots"',
+    );
+  });
+
   it('the cluster roles read the same table: environment, file and their flags', async () => {
     const c = await load(['--config-file', file('redisUrl: redis://file:6379\nstableWindowSeconds: 90\n'), '--group', 'serving.kserve.io'], { SLUICE_DOMAIN: 'svc.example' }, 'gateway');
     expect(c).toMatchObject({ redisUrl: 'redis://file:6379', stableWindowSeconds: 90, group: 'serving.kserve.io', domain: 'svc.example' });
