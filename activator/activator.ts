@@ -1,5 +1,6 @@
 import type { CancelSignal } from '../core/cancel-signal.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { SERVE_DEFAULTS } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
@@ -10,7 +11,7 @@ import type { Priority } from './priority.js';
 import { Prober, httpProbe, type ProbeFn } from './prober.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 
-/** Bounds of the hold queues; every one is configurable (see core/config.ts). */
+/** Bounds of the hold queues; every one is a setting of the configuration table (core/config-table.ts). */
 export interface HoldLimits {
   maxHeldPerRevision: number;
   maxHeldTotal: number;
@@ -153,12 +154,12 @@ export class Activator {
     const p = opts.probes ?? {};
     this.confirmNew = p.confirmNewReplicas ?? false;
     this.failureThreshold = Math.max(1, p.failureThreshold ?? 3);
-    this.probeIntervalMs = p.intervalMs ?? 100;
+    this.probeIntervalMs = p.intervalMs ?? SERVE_DEFAULTS.activatorProbeIntervalMs;
     this.prober = new Prober({
       clock: opts.clock,
       probe: p.probe ?? httpProbe,
       intervalMs: this.probeIntervalMs,
-      healthIntervalMs: p.healthIntervalMs ?? 500,
+      healthIntervalMs: p.healthIntervalMs ?? SERVE_DEFAULTS.activatorHealthIntervalMs,
       timeoutMs: p.timeoutMs ?? 1000,
       onResult: (r, ok) => this.onProbe(r, ok),
     });

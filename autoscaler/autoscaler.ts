@@ -13,7 +13,7 @@ import { replicasThatFit, type GpuCapacityCondition, type GpuInventory } from '.
 import { IdleGapHistogram } from './policies/keep-warm.js';
 import { resourcePolicySettings, type ResourceUsageSource } from './policies/resource.js';
 import { PendingStarts, ServiceTimeTracker, StartupTracker } from './policies/startup.js';
-import { AUTOSCALING_DEFAULTS, deciderSettings, type DeciderSettings, type DeciderSettingsOptions } from './settings.js';
+import { AUTOSCALING_DEFAULTS, deciderSettings, type ClusterAutoscalingDefaults, type DeciderSettings, type DeciderSettingsOptions } from './settings.js';
 
 export interface AutoscalerOptions {
   clock: Clock;
@@ -28,6 +28,8 @@ export interface AutoscalerOptions {
   inflightNow?: (revisionKey: string) => number;
   /** Cluster-wide scale-to-zero grace period (Knative's config-autoscaler `scale-to-zero-grace-period`). */
   scaleToZeroGraceMs?: number;
+  /** The process's cluster-wide autoscaling settings (configuration table); default: the table's defaults. */
+  defaults?: ClusterAutoscalingDefaults;
   /** GPU inventory for the capacity cap of GPU revisions (local: the backend's GpuAllocator). */
   gpuInventory?: GpuInventory;
   /** CPU/memory usage of replicas, for revisions with `metric: cpu|memory`. Without it they keep their scale. */
@@ -119,7 +121,7 @@ export class Autoscaler {
   }
 
   start(): void {
-    const tickMs = this.opts.tickMs ?? AUTOSCALING_DEFAULTS.tickSeconds * 1000;
+    const tickMs = this.opts.tickMs ?? (this.opts.defaults ?? AUTOSCALING_DEFAULTS).tickSeconds * 1000;
     this.timer = this.opts.clock.setInterval(() => void this.tick(), tickMs);
     this.unsubscribePoke = this.opts.store.onPoke((key) => void this.poke(key));
     this.unsubscribeEndpoints = this.opts.backend.subscribe((e) => this.onEndpoint(e));
@@ -142,9 +144,14 @@ export class Autoscaler {
   async register(rev: Revision, opts: DeciderSettingsOptions & { existingReplicas?: number } = {}): Promise<void> {
     const key = revisionKey(rev);
     const { existingReplicas: adopted, ...settingsOptions } = opts;
-    const settings = deciderSettings(rev.autoscaling, rev.containerConcurrency, { gpus: rev.gpus, ...rev.autoscaling.sluice, ...settingsOptions });
+    const settings = deciderSettings(rev.autoscaling, rev.containerConcurrency, {
+      gpus: rev.gpus,
+      ...(this.opts.defaults ? { defaults: this.opts.defaults } : {}),
+      ...rev.autoscaling.sluice,
+      ...settingsOptions,
+    });
     if (this.opts.scaleToZeroGraceMs !== undefined) settings.scaleToZeroGraceMs = this.opts.scaleToZeroGraceMs;
-    const resource = rev.autoscaling.metric === 'cpu' || rev.autoscaling.metric === 'memory' ? resourcePolicySettings(rev.autoscaling) : null;
+    const resource = rev.autoscaling.metric === 'cpu' || rev.autoscaling.metric === 'memory' ? resourcePolicySettings(rev.autoscaling, this.opts.defaults?.maxReplicasCap) : null;
     const existing = this.revisions.get(key);
     if (existing) {
       existing.policy = { settings, resource };

@@ -1,44 +1,47 @@
 import type { AutoscalingSpec } from '../api/revision.js';
+import { SERVE_DEFAULTS, type ServeConfig } from '../core/config.js';
 
 /**
- * Defaults for every autoscaling setting, in one table. Each can be overridden per revision through the
- * InferenceService fields or the `autoscaling.knative.dev/*` annotations (see docs/autoscaling.md, which lists
- * every row with the field or annotation that overrides it).
+ * The cluster-wide autoscaling settings (Knative's config-autoscaler): settings of the process, in the one
+ * configuration table (core/config-table.ts), where their defaults are written. Most can be overridden per revision
+ * through InferenceService fields or `autoscaling.knative.dev/*` annotations (see docs/autoscaling.md).
+ */
+export const CLUSTER_AUTOSCALING_KEYS = [
+  'concurrencyTarget',
+  'rpsTarget',
+  'targetUtilizationPercent',
+  'stableWindowSeconds',
+  'panicWindowPercent',
+  'panicThresholdPercent',
+  'maxScaleUpRate',
+  'maxScaleDownRate',
+  'scaleToZeroGraceSeconds',
+  'scaleToZeroRetentionSeconds',
+  'gpuScaleToZeroRetentionSeconds',
+  'scaleDownDelaySeconds',
+  'initialScale',
+  'targetBurstCapacity',
+  'tickSeconds',
+  'maxReplicasCap',
+] as const satisfies readonly (keyof ServeConfig)[];
+
+export type ClusterAutoscalingDefaults = Pick<ServeConfig, (typeof CLUSTER_AUTOSCALING_KEYS)[number]>;
+
+/** The cluster-wide autoscaling settings of a configuration. */
+export function clusterAutoscalingDefaults(cfg: ClusterAutoscalingDefaults): ClusterAutoscalingDefaults {
+  return Object.fromEntries(CLUSTER_AUTOSCALING_KEYS.map((k) => [k, cfg[k]])) as ClusterAutoscalingDefaults;
+}
+
+/**
+ * Defaults for every autoscaling setting: the cluster-wide ones from the configuration table's defaults, and
+ * those of Sluice's own policies, which only annotations (`autoscaling.sluice.dev/*`) or nothing override.
  */
 export const AUTOSCALING_DEFAULTS = {
-  /** Per-replica concurrency target when containerConcurrency is 0 (Knative: container-concurrency-target-default). */
-  concurrencyTarget: 100,
-  /** Per-replica rps target for `metric: rps` (Knative: requests-per-second-target-default). */
-  rpsTarget: 200,
-  /** Percent of the target at which a replica counts as full (target-utilization-percentage). */
-  targetUtilizationPercent: 70,
-  stableWindowSeconds: 60,
-  /** Panic window as a percent of the stable window (at least 1 s). */
-  panicWindowPercent: 10,
-  /** Panic when panic-window demand reaches this percent of ready capacity. */
-  panicThresholdPercent: 200,
-  /** Most a revision may grow per decision, as a factor of ready replicas. */
-  maxScaleUpRate: 1000,
-  /** Most a revision may shrink per decision, as a divisor of ready replicas. */
-  maxScaleDownRate: 2,
-  /** Time the decider must keep recommending zero before the last replica is removed. */
-  scaleToZeroGraceSeconds: 30,
-  /** Least time the last replica stays after the decider first recommends zero (0: only the grace applies). */
-  scaleToZeroRetentionSeconds: 0,
-  /** Same, for revisions whose replicas request GPUs (a GPU model is slow to load: keep it warm longer). */
-  gpuScaleToZeroRetentionSeconds: 600,
-  scaleDownDelaySeconds: 0,
-  /** Replicas a revision starts with when created (0 allowed: Sluice permits zero initial scale). */
-  initialScale: 1,
+  ...clusterAutoscalingDefaults(SERVE_DEFAULTS),
+  /** Replicas a revision asks for when a request arrives at zero (annotation only, as in Knative). */
   activationScale: 1,
-  /** Extra concurrency kept spare before the gateway bypasses the activator (-1: always via activator). */
-  targetBurstCapacity: 211,
-  /** Seconds between decisions. */
-  tickSeconds: 2,
-  /** Hard cap on replicas per revision when maxReplicas is 0. */
-  maxReplicasCap: 100,
   /** How 1-second buckets are averaged over a window: `linear` or `weighted-exponential`. */
-  windowAlgorithm: 'linear',
+  windowAlgorithm: 'linear' as WindowAlgorithm,
   /** In `weighted-exponential`, weight of the oldest second of the window relative to the newest. */
   weightedExponentialOldestWeight: 0.05,
   /** CPU/memory policy: per-replica target in percent of one CPU / of the memory limit. */
@@ -53,7 +56,7 @@ export const AUTOSCALING_DEFAULTS = {
   /** GPU policy: time-to-ready assumed before any cold start was observed. */
   startupDefaultSeconds: 30,
   /** Keep-warm: `fixed` (grace/retention only) or `adaptive` (idle-gap histogram, ATC'20 hybrid policy). */
-  keepWarm: 'fixed',
+  keepWarm: 'fixed' as KeepWarmMode,
   /** Adaptive keep-warm: width of one idle-gap histogram bin. */
   keepWarmBinSeconds: 10,
   /** Adaptive keep-warm: longest idle gap the histogram tracks (longer gaps count as out of range). */
@@ -108,6 +111,8 @@ export interface DeciderSettingsOptions {
   keepWarm?: KeepWarmMode;
   /** `autoscaling.sluice.dev/startup-aware` (default: true for GPU revisions, false otherwise — plain KPA). */
   startupAware?: boolean;
+  /** This process's cluster-wide settings (default: the table's defaults); a revision's own fields win over them. */
+  defaults?: ClusterAutoscalingDefaults;
   /** Config-wide `scaleToZeroGraceSeconds` (Knative: scale-to-zero-grace-period, not per revision). */
   scaleToZeroGraceSeconds?: number;
   /** Config-wide max scale-up / scale-down rates (Knative: max-scale-up-rate, max-scale-down-rate). */
@@ -129,7 +134,7 @@ export function deciderSettings(
   containerConcurrency: number,
   opts: DeciderSettingsOptions = {},
 ): DeciderSettings {
-  const d = AUTOSCALING_DEFAULTS;
+  const d = opts.defaults ? { ...AUTOSCALING_DEFAULTS, ...opts.defaults } : AUTOSCALING_DEFAULTS;
   const metric = spec.metric === 'rps' ? 'rps' : 'concurrency';
   const utilization = (spec.targetUtilizationPercent ?? d.targetUtilizationPercent) / 100;
   let totalTarget: number;

@@ -5,6 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
 import { Autoscaler } from '../autoscaler/autoscaler.js';
 import { Collector } from '../autoscaler/collector.js';
+import { clusterAutoscalingDefaults } from '../autoscaler/settings.js';
 import { SystemClock, type Clock } from '../core/clock.js';
 import type { ServeConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -25,18 +26,18 @@ import { buildRouteTable } from '../gateway/route-table.js';
 
 export interface ClusterRoleOptions {
   config: ServeConfig;
-  /** kubeconfig file; default: $KUBECONFIG, then in-cluster service account. */
+  /** kubeconfig file; default: the config's `kubeconfig`, else $KUBECONFIG, then the in-cluster service account. */
   kubeconfig?: string;
-  /** API group of the CRDs (`serving.sluice.dev` or `serving.kserve.io`). */
+  /** API group of the CRDs (`serving.sluice.dev` or `serving.kserve.io`); default: the config's `group`. */
   group?: string;
-  /** Redis shared by gateways and the autoscaler. */
+  /** Redis shared by gateways and the autoscaler; default: the config's `redisUrl`. */
   redisUrl?: string;
   /** Name in leader Leases (the pod name). */
   identity?: string;
   leaseNamespace?: string;
   leaseDurationMs?: number;
   retryPeriodMs?: number;
-  /** Extra folders of ClusterServingRuntimes / launch recipes for the controller. */
+  /** Extra folders of ClusterServingRuntimes / launch recipes for the controller; default: the config's `runtimes`. */
   runtimes?: string[];
   clock?: Clock;
   logger?: Logger;
@@ -51,7 +52,7 @@ export interface ClusterRole {
   close(): Promise<void>;
 }
 
-function kubeConfig(path: string | undefined): KubeConfig {
+function kubeConfig(path: string): KubeConfig {
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
@@ -90,18 +91,18 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat, name: 'sluice-controller' });
-  const kc = kubeConfig(o.kubeconfig);
+  const kc = kubeConfig(o.kubeconfig ?? cfg.kubeconfig);
   let owners: ClusterController | null = null;
   const backend = new KubernetesBackend({ kubeConfig: kc, clock, ownerOf: (rev) => owners?.ownerOf(rev) });
   await backend.start();
-  const catalogue = loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? [])]);
+  const catalogue = loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? cfg.runtimes)]);
   const controller = new ClusterController({
     kc,
     backend,
     catalogue: () => catalogue,
     clock,
     logger,
-    group: o.group,
+    group: o.group ?? cfg.group,
     domain: cfg.domain,
     identity: identity(o),
     leaseNamespace: o.leaseNamespace ?? process.env.POD_NAMESPACE,
@@ -128,11 +129,11 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat, name: 'sluice-autoscaler' });
-  const kc = kubeConfig(o.kubeconfig);
+  const kc = kubeConfig(o.kubeconfig ?? cfg.kubeconfig);
   const backend = new KubernetesBackend({ kubeConfig: kc, clock });
   await backend.start();
   const store = new RedisStore({
-    url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    url: o.redisUrl ?? cfg.redisUrl,
     onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
   });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
@@ -144,8 +145,7 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
     backend,
     metrics,
     logger,
-    tickMs: cfg.tickSeconds * 1000,
-    scaleToZeroGraceMs: cfg.scaleToZeroGraceSeconds * 1000,
+    defaults: clusterAutoscalingDefaults(cfg),
     gpuInventory: usage,
     usage,
   });
@@ -191,10 +191,10 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   const cfg = o.config;
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat, name: 'sluice-gateway' });
-  const kc = kubeConfig(o.kubeconfig);
+  const kc = kubeConfig(o.kubeconfig ?? cfg.kubeconfig);
   const backend = new KubernetesBackend({ kubeConfig: kc, clock });
   const store = new RedisStore({
-    url: o.redisUrl ?? process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    url: o.redisUrl ?? cfg.redisUrl,
     onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
   });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
@@ -216,7 +216,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   const snapshot = new SnapshotHolder({ routes: buildRouteTable([], cfg.domain, 0), revisions: new Map() });
   const routes = new ClusterRoutes({
     kc,
-    group: o.group,
+    group: o.group ?? cfg.group,
     domain: cfg.domain,
     snapshot,
     clock,

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Activator } from '../activator/activator.js';
 import { Autoscaler } from '../autoscaler/autoscaler.js';
 import { Collector } from '../autoscaler/collector.js';
+import { clusterAutoscalingDefaults } from '../autoscaler/settings.js';
 import { SystemClock, type Clock } from '../core/clock.js';
 import { parseGpuInventory, type ServeConfig } from '../core/config.js';
 import { GpuAllocator } from '../autoscaler/policies/gpu-inventory.js';
@@ -135,7 +136,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
           sluiceRoot: root,
           clock,
           logger: logger.child({ role: 'backend' }),
-          pythonPath: o.pythonPath ?? process.env.SLUICE_PYTHON,
+          pythonPath: o.pythonPath ?? cfg.python,
           gpuAllocator,
           probeIntervalMs: cfg.replicaProbeIntervalMs,
           probeFastIntervalMs: cfg.replicaProbeFastIntervalMs,
@@ -155,8 +156,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     backend,
     metrics,
     logger: logger.child({ role: 'autoscaler' }),
-    tickMs: cfg.tickSeconds * 1000,
-    scaleToZeroGraceMs: cfg.scaleToZeroGraceSeconds * 1000,
+    defaults: clusterAutoscalingDefaults(cfg),
     gpuInventory: gpuAllocator,
     ...(local ? { usage: new LocalUsageSource((k) => local.replicaProcesses(k)) } : {}),
     waiting: (k) => activator.held(k),

@@ -1,9 +1,11 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { errorMessage } from '../core/errors.js';
+import type { Role } from '../core/setting-kinds.js';
 import type { AdminTarget } from './admin-credentials.js';
 import type { Io } from './commands.js';
 import type { ClusterRole, ClusterRoleOptions } from './cluster.js';
+import { addSettingOptions, configFromCommand } from './setting-options.js';
 import type { TrafficFlags } from './traffic-commands.js';
 
 // Each command loads its code when it runs, so `sluice get` does not load the server, the Kubernetes client,
@@ -30,79 +32,34 @@ function adminOptions(cmd: Command): Command {
     .option('--state-dir <dir>', "the server's state directory, where its admin-token file is (default $SLUICE_STATE_DIR or ./.sluice)");
 }
 
-function logFormatOption(): Option {
-  return new Option('--log-format <format>', 'auto: human-readable on a terminal, JSON lines otherwise (default $SLUICE_LOG_FORMAT or auto)').choices(['auto', 'json', 'pretty']);
-}
-
 export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('Serverless request gateway and autoscaler for ML model runtimes (KServe InferenceService compatible)')
     .version('0.1.0')
     .showHelpAfterError();
 
-  program
+  const serve = program
     .command('serve')
-    .description('run every role in one process: gateway, activator, autoscaler, controller, local backend')
-    .option('-c, --config <dir>', 'folder of InferenceService / ServingRuntime YAML files (watched)')
-    .option('--no-watch', 'do not watch the config folder for changes')
-    .option('--data-port <port>', 'gateway port (default 8080)', int('--data-port'))
-    .option('--data-host <host>', 'gateway address (default 0.0.0.0)')
-    .option('--admin-port <port>', 'admin API port (default 8081)', int('--admin-port'))
-    .option('--admin-host <host>', 'admin API address (default 127.0.0.1; any other needs --admin-token)')
-    .option('--admin-token <token>', 'admin API bearer token (default $SLUICE_ADMIN_TOKEN, else one generated into <state-dir>/admin-token)')
-    .option('--admin-allowed-hosts <names>', 'host names the admin API also answers to, comma-separated (default $SLUICE_ADMIN_ALLOWED_HOSTS)')
-    .option('--metrics-port <port>', 'Prometheus /metrics port (default 9090)', int('--metrics-port'))
-    .option('--metrics-host <host>', 'metrics address (default 0.0.0.0)')
-    .option('--domain <domain>', 'domain of service hosts <name>.<namespace>.<domain> (default example.com)')
-    .option('--python <path>', 'Python used by launch recipes ({{python}})')
-    .option('--state-dir <dir>', 'where state that survives a restart is kept (default $SLUICE_STATE_DIR or ./.sluice)')
-    .option('--gpus <inventory>', 'GPUs replicas may use, e.g. nvidia.com/gpu=2 (default: none)')
-    .option('--set <name=value...>', 'any setting of docs/configuration.md, e.g. --set shutdownGraceSeconds=5 maxConnections=20000')
-    .option('--max-replicas-total <n>', 'replica processes at once across every revision; more stay pending (default 4 per core, at least 8)', int('--max-replicas-total'))
-    .option('--replica-memory-budget <bytes>', 'memory the running replicas may request together, bytes or a quantity such as 8Gi (default half the machine)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
-    .addOption(logFormatOption())
-    .action(async (o: Record<string, unknown>) => {
-      const [{ parseSettingPairs, resolveServeConfig }, { startEmbedded }] = await Promise.all([import('../core/config.js'), import('./embedded.js')]);
-      const config = resolveServeConfig({
-        ...parseSettingPairs((o.set as string[] | undefined) ?? []),
-        dataPort: o.dataPort,
-        dataHost: o.dataHost,
-        adminPort: o.adminPort,
-        adminHost: o.adminHost,
-        adminToken: o.adminToken ?? process.env.SLUICE_ADMIN_TOKEN,
-        adminAllowedHosts: o.adminAllowedHosts ?? process.env.SLUICE_ADMIN_ALLOWED_HOSTS,
-        metricsPort: o.metricsPort,
-        metricsHost: o.metricsHost,
-        domain: o.domain,
-        logLevel: o.logLevel,
-        logFormat: o.logFormat ?? process.env.SLUICE_LOG_FORMAT,
-        gpus: o.gpus,
-        maxReplicasTotal: o.maxReplicasTotal,
-        replicaMemoryBudget: o.replicaMemoryBudget,
-        stateDir: o.stateDir ?? process.env.SLUICE_STATE_DIR,
-      });
-      const sluice = await startEmbedded({
-        config,
-        configDir: (o.config as string | undefined) ?? null,
-        watch: o.watch !== false,
-        pythonPath: o.python as string | undefined,
-      });
-      const { printServeBanner } = await import('./serve-banner.js');
-      printServeBanner(sluice, config);
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        process.stderr.write(`${signal}: finishing in-flight requests and stopping replicas\n`);
-        sluice.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-    });
+    .description('run every role in one process: gateway, activator, autoscaler, controller, local backend');
+  addSettingOptions(serve, 'serve').action(async (_o: unknown, cmd: Command) => {
+    const config = await configFromCommand(cmd, 'serve');
+    const { startEmbedded } = await import('./embedded.js');
+    const sluice = await startEmbedded({ config, configDir: config.configDir || null, watch: config.watch });
+    const { printServeBanner } = await import('./serve-banner.js');
+    printServeBanner(sluice, config);
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`${signal}: finishing in-flight requests and stopping replicas\n`);
+      sluice.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
 
   adminOptions(program.command('apply'))
     .description('create or replace InferenceServices from a YAML/JSON file')
@@ -179,53 +136,24 @@ export function buildProgram(): Command {
       (await commands()).simulateCommand(io, o),
     );
 
-  const clusterRole = (name: string, description: string, start: (o: ClusterRoleOptions) => Promise<ClusterRole>): void => {
-    program
-      .command(name)
-      .description(description)
-      .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, then the in-cluster service account)')
-      .option('--group <group>', 'API group of the CRDs: serving.sluice.dev or serving.kserve.io', process.env.SLUICE_GROUP ?? 'serving.sluice.dev')
-      .option('--redis-url <url>', 'Redis shared by gateways and the autoscaler (default $SLUICE_REDIS_URL)')
-      .option('--runtimes <dir...>', 'extra folders of ClusterServingRuntimes (controller)')
-      .option('--data-port <port>', 'gateway port (default 8080)', int('--data-port'))
-      .option('--admin-port <port>', 'health port (default 8081)', int('--admin-port'))
-      .option('--admin-host <host>', 'health address (default 127.0.0.1)')
-      .option('--metrics-port <port>', 'metrics port (default 9090)', int('--metrics-port'))
-      .option('--domain <domain>', 'domain of service hosts', process.env.SLUICE_DOMAIN)
-      .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
-      .addOption(logFormatOption())
-      .action(async (o: Record<string, unknown>) => {
-        const { resolveServeConfig } = await import('../core/config.js');
-        const config = resolveServeConfig({
-          dataPort: o.dataPort,
-          adminPort: o.adminPort,
-          adminHost: o.adminHost,
-          metricsPort: o.metricsPort,
-          domain: o.domain,
-          logLevel: o.logLevel,
-          logFormat: o.logFormat ?? process.env.SLUICE_LOG_FORMAT,
-        });
-        const role = await start({
-          config,
-          kubeconfig: o.kubeconfig as string | undefined,
-          group: o.group as string,
-          redisUrl: o.redisUrl as string | undefined,
-          runtimes: o.runtimes as string[] | undefined,
-        });
-        const stop = (): void => {
-          role.close().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+  const clusterRole = (name: string, role: Role, description: string, start: (o: ClusterRoleOptions) => Promise<ClusterRole>): void => {
+    addSettingOptions(program.command(name).description(description), role).action(async (_o: unknown, cmd: Command) => {
+      const config = await configFromCommand(cmd, role);
+      const running = await start({ config });
+      const stop = (): void => {
+        running.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
   };
-  clusterRole('controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', async (o) => (await cluster()).startClusterController(o));
-  clusterRole('autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', async (o) => (await cluster()).startClusterAutoscaler(o));
-  clusterRole('gateway', 'cluster mode: the data plane, with the activator hold queue in-process', async (o) => (await cluster()).startClusterGateway(o));
-  clusterRole('activator', 'cluster mode: same as gateway (the activator runs inside every gateway)', async (o) => (await cluster()).startClusterGateway(o));
+  clusterRole('controller', 'controller', 'cluster mode: turn InferenceServices into revisions and Deployments, write status (leader-elected)', async (o) => (await cluster()).startClusterController(o));
+  clusterRole('autoscaler', 'autoscaler', 'cluster mode: scale revision Deployments through the scale subresource (leader-elected)', async (o) => (await cluster()).startClusterAutoscaler(o));
+  clusterRole('gateway', 'gateway', 'cluster mode: the data plane, with the activator hold queue in-process', async (o) => (await cluster()).startClusterGateway(o));
+  clusterRole('activator', 'gateway', 'cluster mode: same as gateway (the activator runs inside every gateway)', async (o) => (await cluster()).startClusterGateway(o));
 
   program
     .command('render')

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { SERVE_DEFAULTS } from './config.js';
 import { formatLogLine, resolveLogFormat, type LogFormat } from './log-pretty.js';
 
 export type { Logger };
@@ -20,7 +21,7 @@ function prettyStream(out: NodeJS.WritableStream, color: boolean): DestinationSt
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const out = opts.out ?? process.stdout;
   const format = resolveLogFormat(opts.format ?? 'auto', out.isTTY === true);
-  const options = { name: opts.name ?? 'sluice', level: opts.level ?? process.env.SLUICE_LOG_LEVEL ?? 'info' };
+  const options = { name: opts.name ?? 'sluice', level: opts.level ?? process.env.SLUICE_LOG_LEVEL ?? SERVE_DEFAULTS.logLevel };
   if (format === 'pretty') return pino(options, prettyStream(out, out.isTTY === true && process.env.NO_COLOR === undefined));
   return opts.out ? pino(options, opts.out as DestinationStream) : pino(options);
 }

@@ -1,5 +1,7 @@
+import { SETTINGS } from './config-table.js';
+
 /**
- * The state directory's default, apart from the configuration schema so the CLI can find the admin token without
- * loading the schema library (`sluice get` stays fast).
+ * The state directory's default (the configuration table's `stateDir`), for the CLI, which finds the admin token
+ * there. The table loads no schema library, so `sluice get` stays fast.
  */
-export const DEFAULT_STATE_DIR = '.sluice';
+export const DEFAULT_STATE_DIR: string = SETTINGS.stateDir.default;

@@ -74,7 +74,7 @@ export class Forwarder {
 
   constructor(opts: ForwarderOptions = {}) {
     this.opts = {
-      connectionsPerReplica: opts.connectionsPerReplica ?? 256,
+      connectionsPerReplica: opts.connectionsPerReplica ?? SERVE_DEFAULTS.connectionsPerReplica,
       keepAliveTimeoutMs: opts.keepAliveTimeoutMs ?? 4_000,
     };
     const bodyTimeoutMs = opts.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000;

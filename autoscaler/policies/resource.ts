@@ -42,11 +42,12 @@ export function initialResourceState(): ResourceState {
   return { recommendations: [] };
 }
 
-export function resourcePolicySettings(spec: AutoscalingSpec): ResourcePolicySettings {
+/** `maxReplicasCap`: the process's cap for revisions whose maxReplicas is 0 (configuration table). */
+export function resourcePolicySettings(spec: AutoscalingSpec, maxReplicasCap: number = AUTOSCALING_DEFAULTS.maxReplicasCap): ResourcePolicySettings {
   const d = AUTOSCALING_DEFAULTS;
   const metric = spec.metric === 'memory' ? 'memory' : 'cpu';
   const target = spec.target !== null && spec.target > 0 ? spec.target : metric === 'cpu' ? d.cpuTargetPercent : d.memoryTargetPercent;
-  const maxScale = spec.maxReplicas > 0 ? spec.maxReplicas : d.maxReplicasCap;
+  const maxScale = spec.maxReplicas > 0 ? spec.maxReplicas : maxReplicasCap;
   return {
     metric,
     targetPercent: target,

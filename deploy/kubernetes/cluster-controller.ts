@@ -2,6 +2,7 @@ import { ApiException, CustomObjectsApi, type KubeConfig, type KubernetesListObj
 import { parseInferenceService, type InferenceService } from '../../api/inferenceservice.js';
 import type { Revision } from '../../api/revision.js';
 import type { Clock } from '../../core/clock.js';
+import { SERVE_DEFAULTS } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { buildRouteTable } from '../../gateway/route-table.js';
@@ -54,7 +55,7 @@ export class ClusterController {
 
   constructor(o: ClusterControllerOptions) {
     this.o = o;
-    this.group = o.group ?? 'serving.sluice.dev';
+    this.group = o.group ?? SERVE_DEFAULTS.group;
     this.api = o.kc.makeApiClient(CustomObjectsApi);
     this.role = new LeaderRole({ ...o, leaseName: 'sluice-controller', lead: () => this.lead(), follow: () => this.follow() });
   }

@@ -1,6 +1,7 @@
 import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { revisionKey, type Revision } from '../../api/revision.js';
 import type { Clock } from '../../core/clock.js';
+import { SERVE_DEFAULTS } from '../../core/config.js';
 import type { Logger } from '../../core/log.js';
 import type { SnapshotHolder } from '../../gateway/data-plane.js';
 import { buildRouteTable } from '../../gateway/route-table.js';
@@ -30,7 +31,7 @@ export class ClusterRoutes {
 
   async start(): Promise<void> {
     const api = this.o.kc.makeApiClient(CustomObjectsApi);
-    const group = this.o.group ?? 'serving.sluice.dev';
+    const group = this.o.group ?? SERVE_DEFAULTS.group;
     const revs = watchRevisions(
       this.o.kc,
       {

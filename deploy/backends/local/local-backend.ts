@@ -9,6 +9,7 @@
  */
 import { statSync } from 'node:fs';
 import { SystemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
+import { SERVE_DEFAULTS } from '../../../core/config.js';
 import { revisionKey as keyOf, type Revision } from '../../../api/revision.js';
 import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
 import { parseQuantity } from '../../../core/quantity.js';
@@ -33,11 +34,11 @@ export interface LocalBackendOptions {
   nodePath?: string;
   /** Interface replicas listen on; default 127.0.0.1. */
   host?: string;
-  /** Readiness probe period while a replica starts; default 50 ms. */
+  /** Readiness probe period while a replica starts; default: the table's replicaProbeIntervalMs. */
   probeIntervalMs?: number;
   /**
    * Shortest readiness probe period, used while requests wait for the revision (backing off with the start-up
-   * time) and as the least gap before a probe that the replica's own output asks for; default 10 ms.
+   * time) and as the least gap before a probe that the replica's own output asks for; default: the table's replicaProbeFastIntervalMs.
    */
   probeFastIntervalMs?: number;
   /** Requests waiting now for a revision (embedded mode: held by the activator); starting replicas are probed faster while any wait. */
@@ -73,7 +74,7 @@ type Phase = 'allocating' | 'starting' | 'ready' | 'stopping';
 
 /** Budget used when none is given (tests, embedders); `sluice serve` passes its configuration's. */
 export const DEFAULT_REPLICA_BUDGET: ReplicaBudgetLimits = { maxReplicas: 32, memoryBytes: 8 * 2 ** 30 };
-export const DEFAULT_REPLICA_MEMORY_BYTES = 256 * 2 ** 20;
+export const DEFAULT_REPLICA_MEMORY_BYTES = SERVE_DEFAULTS.replicaMemoryDefault;
 
 interface Replica {
   n: number;
@@ -140,8 +141,8 @@ export class LocalBackend implements Backend {
     this.clock = opts.clock ?? new SystemClock();
     this.logger = opts.logger ?? silentLogger;
     this.host = opts.host ?? '127.0.0.1';
-    this.probeIntervalMs = opts.probeIntervalMs ?? 50;
-    this.probeFastIntervalMs = opts.probeFastIntervalMs ?? 10;
+    this.probeIntervalMs = opts.probeIntervalMs ?? SERVE_DEFAULTS.replicaProbeIntervalMs;
+    this.probeFastIntervalMs = opts.probeFastIntervalMs ?? SERVE_DEFAULTS.replicaProbeFastIntervalMs;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 1_000;
     this.drainDelayMs = opts.drainDelayMs ?? 50;
     this.maxReplicas = opts.maxReplicasPerRevision ?? Infinity;
@@ -322,7 +323,7 @@ export class LocalBackend implements Backend {
       storageUri: revision.storageUri ?? '',
       sluiceRoot: this.opts.sluiceRoot,
       node: this.opts.nodePath ?? process.execPath,
-      python: this.opts.pythonPath ?? 'python3',
+      python: this.opts.pythonPath ?? SERVE_DEFAULTS.python,
     };
   }
 

@@ -1,0 +1,191 @@
+import { availableParallelism, totalmem } from 'node:os';
+import { bool, bytes, int, list, num, oneOf, text, type Role, type Setting } from './setting-kinds.js';
+
+/**
+ * Local backend: replica processes at once, across every revision: 4 per core, at least 8. A replica's start-up
+ * (loading a runtime and a model) is CPU-bound, and past a few per core starting and serving at once they starve
+ * the gateway's own event loop (2,000 services once started 2,001 processes and the data plane answered 2
+ * requests in 10 s); the floor of 8 lets a 2-core laptop run the shipped step-spike scenario (1–8 replicas).
+ * Memory is bounded separately (replicaMemoryBudget).
+ */
+export const DEFAULT_MAX_REPLICAS_TOTAL = Math.max(8, 4 * availableParallelism());
+/** Local backend: half of this machine's memory, for the replicas' memory requests together. */
+export const DEFAULT_REPLICA_MEMORY_BUDGET = Math.floor(totalmem() / 2);
+
+const ALL: readonly Role[] = ['serve', 'gateway', 'controller', 'autoscaler'];
+const SERVE: readonly Role[] = ['serve'];
+/** Settings of the data plane: `sluice serve` and the cluster gateway (with its in-process activator). */
+const DATA: readonly Role[] = ['serve', 'gateway'];
+/** Settings of the scaling loop: `sluice serve` and the cluster autoscaler. */
+const SCALING: readonly Role[] = ['serve', 'autoscaler'];
+const KUBE: readonly Role[] = ['gateway', 'controller', 'autoscaler'];
+
+const port = int(0, 65535);
+const positive = int(1);
+
+/** Builds a row; the default's type is the setting's type. */
+function row<T>(type: Omit<Setting<T>, 'default' | 'roles' | 'description'>, def: T, roles: readonly Role[], description: string, extra: Partial<Setting<T>> = {}): Setting<T> {
+  return { ...type, default: def, roles, description, ...extra };
+}
+
+/**
+ * Every setting of `sluice serve` and the cluster roles, in one table: its type and allowed range, its default,
+ * its flag, the commands that read it and what it does. This is the only place a default is written; the
+ * environment variable (`SLUICE_` + UPPER_SNAKE of the key) and the config-file key (the key itself) follow from
+ * the name. docs/configuration.md's table is generated from it (`npm run gen:config-docs`).
+ */
+export const SETTINGS = {
+  configDir: row(text(), '', SERVE, 'folder of InferenceService / ServingRuntime YAML files to serve, watched for changes (specs, not settings); empty: none, the admin API only', { flag: '-c, --config <dir>', defaultText: '(none)' }),
+  watch: row(bool(), true, SERVE, 'apply changes to `configDir` as they happen; `--no-watch` (false): read it once at start', { flag: '--no-watch' }),
+  dataHost: row(text(), '0.0.0.0', DATA, 'address of the gateway (data plane)', { flag: '--data-host <host>' }),
+  dataPort: row(port, 8080, DATA, 'port of the gateway; 0 picks a free port', { flag: '--data-port <port>' }),
+  adminHost: row(text(), '127.0.0.1', ALL, 'address of the admin API (cluster roles: of `/healthz` and `/readyz`). Loopback by default: applying a spec runs processes as this user. Any other address needs an explicit `adminToken`, else `sluice serve` refuses to start (docs/security.md)', { flag: '--admin-host <host>' }),
+  adminPort: row(port, 8081, ALL, 'port of the admin API (cluster roles: of `/healthz` and `/readyz`)', { flag: '--admin-port <port>' }),
+  adminToken: row(
+    text(/^$|^[A-Za-z0-9._~+/=-]{16,512}$/, '16 to 512 characters of A-Z a-z 0-9 . _ ~ + / = - (or empty to generate one)'),
+    '',
+    SERVE,
+    'bearer token every admin API request but `/healthz` and `/readyz` must send. Empty: made at the first start into `<stateDir>/admin-token` (0600) and reused after restarts; the local CLI reads it from there (and from `SLUICE_ADMIN_TOKEN`). Never logged or echoed in errors (docs/security.md)',
+    { flag: '--admin-token <token>', defaultText: '(generated)', secret: true },
+  ),
+  adminAllowedHosts: row(
+    text(/^$|^[A-Za-z0-9.-]+(,[A-Za-z0-9.-]+)*$/, 'host names separated by commas, without ports, e.g. sluice.internal,admin.example.com'),
+    '',
+    SERVE,
+    'host names the admin API answers to besides loopback names and the address a connection came to, e.g. the DNS name clients use for an off-loopback admin API',
+    { flag: '--admin-allowed-hosts <names>', defaultText: '(none)' },
+  ),
+  adminMaxBodyBytes: row(positive, 1024 * 1024, SERVE, 'largest admin request body; a larger one gets 413 naming this setting, before `100 Continue` when the client waits for it'),
+  metricsHost: row(text(), '0.0.0.0', ALL, 'address of `/metrics`', { flag: '--metrics-host <host>' }),
+  metricsPort: row(port, 9090, ALL, 'port of `/metrics`', { flag: '--metrics-port <port>' }),
+  domain: row(
+    text(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'a DNS domain such as example.com'),
+    'example.com',
+    ['serve', 'gateway', 'controller'],
+    'hosts are `<name>.<namespace>.<domain>`; tags use `<tag>-<name>.<namespace>.<domain>`',
+    { flag: '--domain <domain>' },
+  ),
+  maxHeldPerRevision: row(positive, 10_000, DATA, 'requests held for one revision while it has no spare replica; more get 503 naming this bound'),
+  maxHeldTotal: row(positive, 50_000, DATA, 'requests held across all revisions'),
+  maxHeldBytesPerRevision: row(positive, 256 * 1024 * 1024, DATA, 'declared body bytes (content-length) held for one revision; full of other requests\' bodies → 503 + `Retry-After`; one body alone larger → 413 naming the bound (a retry could never succeed)'),
+  maxHeldBytesTotal: row(positive, 1024 * 1024 * 1024, DATA, 'declared body bytes held in total (same two answers)'),
+  retryAfterSeconds: row(int(0), 1, DATA, '`Retry-After` sent with a hold bound\'s 503'),
+  activatorProbeIntervalMs: row(int(10), 100, DATA, 'how often the activator probes a replica that is out of rotation (new, or failed)'),
+  activatorHealthIntervalMs: row(int(0), 500, DATA, 'how often it probes replicas in rotation (3 failures in a row take one out); 0 = off'),
+  replicaProbeIntervalMs: row(int(1), 50, SERVE, 'local backend: how often it probes a starting replica\'s readiness path while no request waits for its revision'),
+  replicaProbeFastIntervalMs: row(
+    int(1),
+    10,
+    SERVE,
+    'local backend: the probe period while requests are held for the revision (backing off to 1 % of the start-up so far, at most `replicaProbeIntervalMs`), and the least gap before the probe that a line of the replica\'s output asks for (docs/activator.md)',
+  ),
+  maxReplicasTotal: row(
+    positive,
+    DEFAULT_MAX_REPLICAS_TOTAL,
+    SERVE,
+    'local backend: replica processes at once across every revision (starting, ready and stopping ones); replicas asked for beyond it stay pending (docs/autoscaling.md, "The replica budget"). A replica\'s start-up is CPU-bound and more than a few per core starve the gateway\'s event loop; the floor lets a small laptop run 8',
+    { flag: '--max-replicas-total <n>', defaultText: '4 × cores, at least 8' },
+  ),
+  replicaMemoryBudget: row(
+    bytes(),
+    DEFAULT_REPLICA_MEMORY_BUDGET,
+    SERVE,
+    'local backend: what the running replicas\' `resources.requests.memory` may add up to; bytes or a Kubernetes quantity (`8Gi`, `512M`)',
+    { flag: '--replica-memory-budget <bytes>', defaultText: "half of the machine's memory" },
+  ),
+  replicaMemoryDefault: row(
+    bytes(),
+    256 * 2 ** 20,
+    SERVE,
+    'local backend: what a replica counts against `replicaMemoryBudget` when its runtime requests no memory (its memory limit counts when only a limit is set, as Kubernetes defaults a request to the limit)',
+    { defaultText: '256Mi' },
+  ),
+  python: row(text(/^.+$/, 'a command or path'), 'python3', SERVE, 'the Python launch recipes run as `{{python}}`', { flag: '--python <path>' }),
+  gpus: row(
+    text(/^$|^[a-z0-9.-]+\/[a-z0-9.-]+=\d+(,[a-z0-9.-]+\/[a-z0-9.-]+=\d+)*$/, 'like nvidia.com/gpu=2[,amd.com/gpu=1]'),
+    '',
+    SERVE,
+    'GPU inventory of this machine for the local backend, e.g. `nvidia.com/gpu=2` (comma-separated); empty: none',
+    { flag: '--gpus <inventory>', defaultText: '(none)' },
+  ),
+  maxServices: row(positive, 20_000, SERVE, 'InferenceServices accepted; more are refused'),
+  connectionsPerReplica: row(positive, 256, DATA, 'keep-alive connections per replica in the forwarder'),
+  shutdownGraceSeconds: row(
+    num({ min: 0 }),
+    30,
+    DATA,
+    'time in-flight requests get to finish on SIGTERM. From the signal on, every response says `Connection: close` and idle keep-alive connections are closed; when the grace ends, held requests get 503 naming this setting, forwarded ones are cut, and both are logged and counted in `sluice_gateway_shutdown_cut_requests_total{stage="held"|"forwarded"}`',
+  ),
+  headerTimeoutSeconds: row(
+    num({ above: 0 }),
+    10,
+    DATA,
+    'a client must send a request\'s line and headers within this from its first byte; otherwise 408 naming this setting and the connection closes (`sluice_gateway_client_timeouts_total{kind="headers"}`)',
+  ),
+  bodyTimeoutSeconds: row(
+    num({ min: 0 }),
+    30,
+    DATA,
+    'longest silence of a client while the gateway reads its request body; then 408 naming this setting (or the response is cut if it had begun) and the connection closes (`{kind="body"}`). Only time spent reading counts: a request held by the activator, its body waiting unread in the socket, is bounded by the request timeout instead, and a pause because the replica is slow to take the body is not the client\'s. 0 = none',
+  ),
+  maxConnections: row(
+    positive,
+    10_000,
+    DATA,
+    'client connections open at once on the data port; more are closed at accept, before a byte is read (`sluice_gateway_connections_refused_total{reason="total"}`, and a warning naming this setting at most every 10 s). Keep it under the process\'s file-descriptor limit minus the replicas\' pools',
+  ),
+  maxConnectionsPerClient: row(
+    int(0),
+    1_000,
+    DATA,
+    'the same, per client address (`{reason="per_client"}`); 0 = no cap. Behind a load balancer every connection comes from its few addresses: raise it or set 0 there',
+  ),
+  tickSeconds: row(num({ above: 0 }), 2, SCALING, 'time between autoscaler decisions (a poke decides at once)'),
+  // Cluster-wide autoscaling defaults (Knative's config-autoscaler). A revision's fields and annotations override
+  // those marked so; autoscaler/settings.ts reads the rest of its defaults (Sluice's policies) from its own table.
+  concurrencyTarget: row(num({ above: 0 }), 100, SCALING, 'per-replica concurrency target when a revision sets neither `scaleTarget` nor `containerConcurrency` (Knative: `container-concurrency-target-default`; annotation `target`)'),
+  rpsTarget: row(num({ above: 0 }), 200, SCALING, 'per-replica requests-per-second target for `scaleMetric: rps` (Knative: `requests-per-second-target-default`; annotation `target`)'),
+  targetUtilizationPercent: row(num({ min: 1, max: 100 }), 70, SCALING, 'percent of the target at which a replica counts as full (annotation `target-utilization-percentage`)'),
+  stableWindowSeconds: row(num({ min: 6, max: 3600 }), 60, SCALING, 'the stable window demand is averaged over (annotation `window`)'),
+  panicWindowPercent: row(num({ min: 1, max: 100 }), 10, SCALING, 'the panic window, as a percent of the stable window, at least 1 s (annotation `panic-window-percentage`)'),
+  panicThresholdPercent: row(num({ min: 110, max: 1000 }), 200, SCALING, 'panic when panic-window demand reaches this percent of ready capacity (annotation `panic-threshold-percentage`)'),
+  maxScaleUpRate: row(num({ above: 1 }), 1000, SCALING, 'most a revision may grow per decision, as a factor of its ready replicas (Knative: `max-scale-up-rate`; not per revision)'),
+  maxScaleDownRate: row(num({ above: 1 }), 2, SCALING, 'most a revision may shrink per decision, as a divisor of its ready replicas (Knative: `max-scale-down-rate`; not per revision)'),
+  scaleToZeroGraceSeconds: row(num({ min: 0 }), 30, SCALING, 'how long an idle revision keeps its last replica before going to zero (Knative: `scale-to-zero-grace-period`; not per revision)'),
+  scaleToZeroRetentionSeconds: row(num({ min: 0 }), 0, SCALING, 'least time the last replica stays after the decider first recommends zero; 0: only the grace applies (annotation `scale-to-zero-pod-retention-period`)'),
+  gpuScaleToZeroRetentionSeconds: row(num({ min: 0 }), 600, SCALING, 'the same for revisions whose replicas request GPUs: a GPU model is slow to load, so it is kept warm longer (annotation `scale-to-zero-pod-retention-period`)'),
+  scaleDownDelaySeconds: row(num({ min: 0, max: 3600 }), 0, SCALING, 'time demand must stay lower before a revision scales down (annotation `scale-down-delay`)'),
+  initialScale: row(int(0), 1, SCALING, 'replicas a revision starts with when created; 0 allowed (annotation `initial-scale`)'),
+  targetBurstCapacity: row(
+    num({ min: -1 }),
+    211,
+    SCALING,
+    'extra concurrency kept spare before the gateway stops routing through the activator; -1: always through it (annotation `target-burst-capacity`)',
+  ),
+  maxReplicasCap: row(positive, 100, SCALING, 'replicas a revision may scale to when its `maxReplicas` is 0 (no bound of its own)'),
+  revisionHistoryLimit: row(int(0), 5, SERVE, 'idle revisions kept per service (no route, not latest/previous rolled out); older ones are deleted (docs/traffic.md)'),
+  rolloutTickSeconds: row(num({ above: 0 }), 1, SERVE, 'time between evaluations of rollout policies (progressive delivery)'),
+  logLevel: row(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', ALL, 'pino log level', { flag: '--log-level <level>' }),
+  logFormat: row(
+    oneOf(['auto', 'json', 'pretty']),
+    'auto',
+    ALL,
+    '`auto`: human-readable lines (`17:08:49.704 INFO  [controller] revision created  service=default/iris …`) when stdout is a terminal, JSON lines (pino) otherwise; `json` or `pretty` to choose. `NO_COLOR` turns the level colours off',
+    { flag: '--log-format <format>' },
+  ),
+  stateDir: row(
+    text(/^.+$/, 'a directory'),
+    '.sluice',
+    SERVE,
+    'where what must survive a restart is kept: services, revisions, traffic and rollout state, and the admin token; created 0700, relative to the working directory. The CLI reads `SLUICE_STATE_DIR` too, to find the admin token. See docs/state.md',
+    { flag: '--state-dir <dir>' },
+  ),
+  deletedServicesRemembered: row(int(0), 10_000, SERVE, 'deleted services whose revision counter is remembered, so a re-created one never reuses a revision name (docs/state.md)'),
+  kubeconfig: row(text(), '', KUBE, 'kubeconfig file; empty: `$KUBECONFIG`, then the in-cluster service account', { flag: '--kubeconfig <file>', defaultText: '(none)' }),
+  group: row(oneOf(['serving.sluice.dev', 'serving.kserve.io']), 'serving.sluice.dev', KUBE, 'API group of the InferenceService CRDs', { flag: '--group <group>' }),
+  redisUrl: row(text(/^rediss?:\/\/.+$/, 'a redis:// or rediss:// URL'), 'redis://127.0.0.1:6379', ['gateway', 'autoscaler'], 'Redis shared by the gateways and the autoscaler', { flag: '--redis-url <url>' }),
+  runtimes: row(list(), [] as string[], ['controller'], 'extra folders of ClusterServingRuntimes and launch recipes', { flag: '--runtimes <dir...>', defaultText: '(none)' }),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
