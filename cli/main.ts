@@ -4,6 +4,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Role } from '../core/setting-kinds.js';
 import type { AdminTarget } from './admin-credentials.js';
 import type { Io } from './commands.js';
+import type { Embedded } from './embedded.js';
 import type { ClusterRole, ClusterRoleOptions } from './cluster.js';
 import { addSettingOptions, configFromCommand } from './setting-options.js';
 import type { TrafficFlags } from './traffic-commands.js';
@@ -43,22 +44,29 @@ export function buildProgram(): Command {
     .description('run every role in one process: gateway, activator, autoscaler, controller, local backend');
   addSettingOptions(serve, 'serve').action(async (_o: unknown, cmd: Command) => {
     const config = await configFromCommand(cmd, 'serve');
-    const { startEmbedded } = await import('./embedded.js');
-    const sluice = await startEmbedded({ config, configDir: config.configDir || null, watch: config.watch });
-    const { printServeBanner } = await import('./serve-banner.js');
-    printServeBanner(sluice, config);
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      process.stderr.write(`${signal}: finishing in-flight requests and stopping replicas\n`);
-      sluice.close().then(
+    // Signals are taken from the start: one that arrives while Sluice is starting (its admin API may already
+    // answer /readyz) drains it as soon as it has started, instead of killing it with replicas still running.
+    let sluice: Embedded | null = null;
+    let stopping: string | null = null;
+    const drain = (): void => {
+      process.stderr.write(`${stopping}: finishing in-flight requests and stopping replicas\n`);
+      sluice!.close().then(
         () => process.exit(0),
         () => process.exit(1),
       );
     };
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = signal;
+      if (sluice) drain();
+    };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    const { startEmbedded } = await import('./embedded.js');
+    sluice = await startEmbedded({ config, configDir: config.configDir || null, watch: config.watch });
+    if (stopping) return drain();
+    const { printServeBanner } = await import('./serve-banner.js');
+    printServeBanner(sluice, config);
   });
 
   adminOptions(program.command('apply'))
