@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { ParsedObject } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
 import type { RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
+import { LIST_PAGE_SIZE } from './admin-client.js';
 import { adminClientFor, type AdminTarget } from './admin-credentials.js';
 import { checkFormat, printObjects } from './output.js';
 import { isvcTable } from './isvc-table.js';
@@ -123,13 +124,15 @@ export async function getCommand(
   io: Io,
   resource: string,
   name: string | undefined,
-  o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string },
+  o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string; chunkSize?: string },
 ): Promise<void> {
   checkResource(resource);
   const format = checkFormat(o.output, true);
+  const chunk = o.chunkSize === undefined ? LIST_PAGE_SIZE : Number(o.chunkSize);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`--chunk-size must be a positive integer, got ${o.chunkSize}`);
   const client = adminClientFor(o);
   const ns = o.namespace ?? 'default';
-  const items = name ? [await client.get(ns, name)] : await client.list(o.allNamespaces ? null : ns);
+  const items = name ? [await client.get(ns, name)] : await client.list(o.allNamespaces ? null : ns, chunk);
   if (format === 'json' || format === 'yaml') {
     io.out(printObjects(items, format, !name));
     return;
