@@ -181,7 +181,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     autoscaler,
     activator,
     snapshot,
-    // Built-in < config folder < admin API (docs/runtimes.md, "Where runtimes come from").
+    // Built-in < config folder < admin API (docs/admin-api.md, "Runtimes applied through the API").
     catalogue: () => layered(folder?.catalogue() ?? baseCatalogue),
     domain: cfg.domain,
     urlPort: () => boundDataPort,

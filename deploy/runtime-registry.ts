@@ -1,7 +1,7 @@
 /**
  * Runtimes applied through the admin API: ClusterServingRuntimes, namespaced ServingRuntimes and
  * LocalLaunchRecipes, kept as documents (with uid, resourceVersion, creationTimestamp) and offered to the
- * controller as a catalogue layer. Precedence (docs/runtimes.md): built-in < config folder < admin API — the
+ * controller as a catalogue layer. Precedence (docs/admin-api.md): built-in < config folder < admin API — the
  * last one a user applied by name wins; deleting it through the API reveals the folder's or built-in one again.
  * Revisions resolve their runtime when they are made, so a change here affects new revisions only.
  */
