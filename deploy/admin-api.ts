@@ -164,6 +164,6 @@ function listServices(c: Controller, path: string, url: URL, res: ServerResponse
   const head = { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceServiceList', resourceVersion: String(c.resourceVersionNow) };
   return streamList(res, head, page, (key) => {
     const slash = key.indexOf('/');
-    return c.get(key.slice(0, slash), key.slice(slash + 1));
+    return c.viewForSerialization(key.slice(0, slash), key.slice(slash + 1));
   });
 }

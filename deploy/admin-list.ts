@@ -9,7 +9,8 @@
  * The answer is streamed: the list's head, then each object — read (status computed) and serialized only when
  * its turn comes — written to the socket, waiting for `drain` whenever the socket's buffer is full and yielding
  * to the event loop between objects, so the data plane keeps answering and memory holds about one object per
- * list in flight, whatever the page size.
+ * list in flight, whatever the page size. Concurrent lists share one queue of turns: one object of all of them
+ * per event-loop turn, so four lists at once cost the data plane no more per turn than one.
  */
 import type { ServerResponse } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -106,8 +107,8 @@ export async function streamList(res: ServerResponse, head: ListHead, page: Page
   if (!(await write(res, open))) return;
   let first = true;
   for (const key of page.keys) {
-    // The data plane's turn: at most one object's work (status + serialization) runs between two of its turns.
-    await nextTurn();
+    // The data plane's turn: one object's work (status + serialization), of all lists together, per loop turn.
+    await adminTurn();
     if (res.destroyed) return;
     const obj = read(key);
     if (obj === null || obj === undefined) continue;
@@ -116,6 +117,20 @@ export async function streamList(res: ServerResponse, head: ListHead, page: Page
     if (!(await write(res, text))) return;
   }
   res.end(']}');
+}
+
+/** The end of the queue of list writers waiting for their turn. */
+let lastTurn: Promise<void> = Promise.resolve();
+
+/**
+ * Resolves on a later event-loop turn than every earlier caller's: concurrent lists take turns, one object per
+ * turn in all, with the data plane's I/O handled between any two (the queue holds one entry per list being
+ * written, so it is bounded by the admin API's connections).
+ */
+function adminTurn(): Promise<void> {
+  const mine = lastTurn.then(() => nextTurn());
+  lastTurn = mine;
+  return mine;
 }
 
 /** Writes a chunk; when the socket's buffer is full, waits for `drain`. False once the client has gone. */

@@ -393,6 +393,15 @@ export class Controller {
     return out;
   }
 
+  /**
+   * The same object as `get`, but sharing the stored spec instead of copying it: for a caller that serializes
+   * it at once and keeps nothing (the admin API's streamed lists), saving a copy of every listed object.
+   */
+  viewForSerialization(namespace: string, name: string): Readonly<InferenceService> | null {
+    const rec = this.services.get(`${namespace}/${name}`);
+    return rec ? this.withStatus(rec, false) : null;
+  }
+
   list(namespace?: string): InferenceService[] {
     const out: InferenceService[] = [];
     for (const rec of this.services.values())
@@ -763,7 +772,7 @@ export class Controller {
     return `http://${host}${port && port !== 80 ? `:${port}` : ''}`;
   }
 
-  private withStatus(rec: ServiceRecord): InferenceService & { status: unknown } {
+  private withStatus(rec: ServiceRecord, copy = true): InferenceService & { status: unknown } {
     const ns = rec.object.metadata.namespace ?? 'default';
     const name = rec.object.metadata.name;
     const host = `${name}.${ns}.${this.d.domain}`;
@@ -824,10 +833,11 @@ export class Controller {
     }
     // KServe omits empty revision names (omitempty); so do we.
     const named = (k: string, v: string | null): Record<string, string> => (v ? { [k]: v } : {});
+    const object = copy ? structuredClone(rec.object) : rec.object;
     return {
-      ...structuredClone(rec.object),
+      ...object,
       metadata: {
-        ...structuredClone(rec.object.metadata),
+        ...object.metadata,
         namespace: ns,
         uid: rec.uid,
         generation: rec.generation,
