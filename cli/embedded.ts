@@ -24,6 +24,7 @@ import { ConfigFolder } from '../deploy/config-folder.js';
 import { Controller } from '../deploy/controller.js';
 import { AppliedFilesFile } from '../deploy/state/applied-files.js';
 import { FileStateStore } from '../deploy/state/file-state-store.js';
+import { RuntimeFiles } from '../deploy/state/runtime-files.js';
 import { builtinCatalogueDir, loadCatalogue, mergeCatalogue, type RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
 import { RuntimeRegistry } from '../deploy/runtime-registry.js';
 import { buildRouteTable } from '../gateway/route-table.js';
@@ -169,8 +170,18 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
   const outcomes = new OutcomeRecorder();
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
-  // Runtimes applied through the admin API: in memory until the state directory's store can keep them (RuntimeStore).
-  const runtimes = new RuntimeRegistry({ clock, maxObjectBytes: cfg.maxObjectBytes });
+  // Runtimes applied through the admin API, kept in the state directory; restored before the services that use them.
+  const runtimeFiles = new RuntimeFiles(stateDir, state.files);
+  const runtimes = new RuntimeRegistry({ clock, maxObjectBytes: cfg.maxObjectBytes, store: runtimeFiles });
+  for (const r of await runtimeFiles.load().catch((err: unknown) => {
+    throw new Error(`cannot read the state directory ${stateDir}: ${errorMessage(err)} (move the file away, or reset the state: docs/state.md)`);
+  })) {
+    try {
+      runtimes.restore(r.resource, r.doc);
+    } catch (err) {
+      throw new Error(`cannot restore ${r.file} from the state directory: ${errorMessage(err)} (move the file away, or reset the state: docs/state.md)`);
+    }
+  }
   const layered = catalogueLayers(baseCatalogue, runtimes);
   let folder: ConfigFolder | null = null;
   let boundDataPort: number | undefined = cfg.dataPort || undefined;

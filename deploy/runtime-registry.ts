@@ -35,10 +35,7 @@ export interface RuntimeDocument {
   spec: unknown;
 }
 
-/**
- * Where API-applied runtimes would be made durable. Nothing implements it yet: the state directory's
- * ControllerStore (branch durable-state) is the intended home; until then these documents live in memory.
- */
+/** Where API-applied runtimes are made durable (deploy/state/runtime-files.ts in embedded mode). A change is visible once saved. */
 export interface RuntimeStore {
   save(resource: RuntimeResource, key: string, doc: RuntimeDocument): Promise<void>;
   remove(resource: RuntimeResource, key: string): Promise<void>;
@@ -65,6 +62,7 @@ export class RuntimeRegistry {
   );
   private version = 0;
   private cached: { version: number; catalogue: RuntimeCatalogue } | null = null;
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(deps: RuntimeRegistryDeps) {
     this.d = deps;
@@ -91,27 +89,44 @@ export class RuntimeRegistry {
       throw new HttpError(400, `metadata.namespace "${String(parsed.metadata.namespace)}" does not match the namespace in the URL "${String(namespace)}"`);
     checkObjectSize(parsed, this.d.maxObjectBytes ?? Number.POSITIVE_INFINITY, spec.kind, name);
     const key = runtimeKey(resource, namespace, name);
-    const docs = this.docs.get(resource)!;
-    const prev = docs.get(key);
-    const max = this.d.maxPerResource ?? 1000;
-    if (!prev && docs.size >= max) throw new HttpError(507, `cannot accept ${spec.kind} ${key}: the limit of ${max} ${resource} is reached`);
-    const same = prev !== undefined && JSON.stringify(prev.spec) === JSON.stringify(parsed.spec);
-    const doc: RuntimeDocument = {
-      apiVersion: spec.apiVersion,
-      kind: spec.kind,
-      metadata: {
-        ...parsed.metadata,
-        uid: prev?.metadata.uid ?? globalThis.crypto.randomUUID(),
-        resourceVersion: String(++this.version),
-        generation: (prev?.metadata.generation ?? 0) + (same ? 0 : 1),
-        creationTimestamp: prev?.metadata.creationTimestamp ?? new Date(this.d.clock.now()).toISOString(),
-      },
-      spec: parsed.spec,
-    };
-    await this.d.store?.save(resource, key, doc);
-    docs.set(key, doc);
+    // Changes are made one at a time, each saved before it is visible, so the store's order is the API's order.
+    return this.serially(async () => {
+      const docs = this.docs.get(resource)!;
+      const prev = docs.get(key);
+      const max = this.d.maxPerResource ?? 1000;
+      if (!prev && docs.size >= max) throw new HttpError(507, `cannot accept ${spec.kind} ${key}: the limit of ${max} ${resource} is reached`);
+      const same = prev !== undefined && JSON.stringify(prev.spec) === JSON.stringify(parsed.spec);
+      const doc: RuntimeDocument = {
+        apiVersion: spec.apiVersion,
+        kind: spec.kind,
+        metadata: {
+          ...parsed.metadata,
+          uid: prev?.metadata.uid ?? globalThis.crypto.randomUUID(),
+          resourceVersion: String(this.version + 1),
+          generation: (prev?.metadata.generation ?? 0) + (same ? 0 : 1),
+          creationTimestamp: prev?.metadata.creationTimestamp ?? new Date(this.d.clock.now()).toISOString(),
+        },
+        spec: parsed.spec,
+      };
+      await this.d.store?.save(resource, key, doc);
+      this.version++;
+      docs.set(key, doc);
+      this.cached = null;
+      return { object: structuredClone(doc), created: prev === undefined };
+    });
+  }
+
+  /**
+   * Takes back a document saved before a restart (validated again; a bad one throws, naming the problem). Its
+   * uid, resourceVersion and timestamps are kept; later versions continue above the highest seen.
+   */
+  restore(resource: RuntimeResource, doc: RuntimeDocument): void {
+    const spec = RUNTIME_RESOURCES[resource];
+    const parsed = parseDocument(resource, bare(doc));
+    const key = runtimeKey(resource, parsed.metadata.namespace ?? null, parsed.metadata.name);
+    this.docs.get(resource)!.set(key, { ...doc, apiVersion: spec.apiVersion, kind: spec.kind, metadata: { ...doc.metadata, ...parsed.metadata }, spec: parsed.spec });
+    this.version = Math.max(this.version, Number(doc.metadata.resourceVersion) || 0);
     this.cached = null;
-    return { object: structuredClone(doc), created: prev === undefined };
   }
 
   get(resource: RuntimeResource, key: string): RuntimeDocument | null {
@@ -127,13 +142,25 @@ export class RuntimeRegistry {
   }
 
   async delete(resource: RuntimeResource, key: string): Promise<boolean> {
-    const docs = this.docs.get(resource)!;
-    if (!docs.has(key)) return false;
-    await this.d.store?.remove(resource, key);
-    docs.delete(key);
-    this.version++;
-    this.cached = null;
-    return true;
+    return this.serially(async () => {
+      const docs = this.docs.get(resource)!;
+      if (!docs.has(key)) return false;
+      await this.d.store?.remove(resource, key);
+      docs.delete(key);
+      this.version++;
+      this.cached = null;
+      return true;
+    });
+  }
+
+  /** Runs changes one after another (a chain, so waiting changes hold no more than their own closures). */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(change, change);
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** The API-applied runtimes as a catalogue layer (rebuilt only after a change). */

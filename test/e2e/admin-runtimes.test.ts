@@ -145,4 +145,42 @@ describe('runtimes through the admin API and sluice apply -f', () => {
     expect(got.stderr).toBe('');
     expect((JSON.parse(got.stdout) as Obj).items.map((i: Obj) => i.metadata.name)).toEqual(names);
   }, 60_000);
+
+  it('runtimes applied through the API survive a restart, before the services that use them', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-state-'));
+    const first = await startTestSluice(null, { stateDir });
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+    const file = join(dir, 'kept.yaml');
+    const svc = demoService('kept', { annotations: { 'autoscaling.knative.dev/initial-scale': '0' } }).replace('runtime: sluice-demo', 'runtime: kept-demo');
+    writeFileSync(file, `${demoRuntime('kept-demo')}---\n${svc}`);
+    try {
+      const r = await sluice(['apply', '-f', file, ...cliTarget(first)]);
+      expect(r.stderr).toBe('');
+    } finally {
+      await first.close();
+    }
+    const second = await startTestSluice(null, { stateDir });
+    try {
+      const got = await fetch(`${second.adminUrl}${SR('default')}/kept-demo`, { headers: adminHeaders(second) });
+      expect(got.status).toBe(200);
+      const doc = (await got.json()) as Obj;
+      expect(doc.metadata).toMatchObject({ name: 'kept-demo', namespace: 'default', generation: 1 });
+      const recipe = await fetch(`${second.adminUrl}${LLR}/kept-demo`, { headers: adminHeaders(second) });
+      expect(recipe.status).toBe(200);
+      // The service came back resolved against the restored runtime, and still serves through its recipe.
+      expect(second.controller.revisionsOf('default', 'kept')![0]!.runtime.name).toBe('kept-demo');
+      const res = await fetch(`${second.dataUrl}/v1/models/kept:predict`, { method: 'POST', body: JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] }) });
+      expect(res.status).toBe(200);
+      // A change after the restart continues the resourceVersion sequence.
+      const again = await fetch(`${second.adminUrl}${SR('default')}/kept-demo`, {
+        method: 'PUT',
+        headers: adminHeaders(second, 'application/json'),
+        body: JSON.stringify({ ...doc, metadata: { name: 'kept-demo', labels: { team: 'ml' } } }),
+      });
+      expect(again.status).toBe(200);
+      expect(Number(((await again.json()) as Obj).metadata.resourceVersion)).toBeGreaterThan(Number(doc.metadata.resourceVersion));
+    } finally {
+      await second.close();
+    }
+  }, 90_000);
 });
