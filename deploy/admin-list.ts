@@ -7,7 +7,7 @@
  * not in this pass). Nothing expires; a token that does not decode, or belongs to another list, gets 400.
  *
  * The answer is streamed: the list's head, then each object — read (status computed) and serialized only when
- * its turn comes — written to the socket, waiting for `drain` whenever the socket's buffer is full and yielding
+ * its turn comes, in pieces that pass long strings through rather than copying them (json-pieces.ts) — written to the socket, waiting for `drain` whenever the socket's buffer is full and yielding
  * to the event loop between objects, so the data plane keeps answering and memory holds about one object per
  * list in flight, whatever the page size. Concurrent lists share one queue of turns: one object of all of them
  * per event-loop turn, so four lists at once cost the data plane no more per turn than one.
@@ -15,6 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { HttpError } from '../core/errors.js';
+import { jsonPieces } from './json-pieces.js';
 
 /** Page size when a request gives no `limit` (kubectl's own chunk size). */
 export const DEFAULT_PAGE_SIZE = 500;
@@ -112,9 +113,10 @@ export async function streamList(res: ServerResponse, head: ListHead, page: Page
     if (res.destroyed) return;
     const obj = read(key);
     if (obj === null || obj === undefined) continue;
-    const text = `${first ? '' : ','}${JSON.stringify(obj)}`;
+    const pieces = jsonPieces(obj);
+    if (!first) pieces.unshift(',');
     first = false;
-    if (!(await write(res, text))) return;
+    if (!(await writeAll(res, pieces))) return;
   }
   res.end(']}');
 }
@@ -131,6 +133,16 @@ function adminTurn(): Promise<void> {
   const mine = lastTurn.then(() => nextTurn());
   lastTurn = mine;
   return mine;
+}
+
+/** Writes an object's pieces in one go (corked: one writev); then waits for drain like `write`. */
+function writeAll(res: ServerResponse, pieces: string[]): Promise<boolean> {
+  if (res.destroyed) return Promise.resolve(false);
+  res.cork();
+  for (let i = 0; i < pieces.length - 1; i++) res.write(pieces[i]!);
+  const p = write(res, pieces[pieces.length - 1]!);
+  res.uncork();
+  return p;
 }
 
 /** Writes a chunk; when the socket's buffer is full, waits for `drain`. False once the client has gone. */
