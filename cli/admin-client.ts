@@ -1,6 +1,11 @@
 import { parseWarningHeader } from '../api/warning-header.js';
 import { errorMessage } from '../core/errors.js';
 
+/** Objects asked for per list request; `list` follows `continue` until the last page. */
+export const LIST_PAGE_SIZE = 500;
+
+export type RuntimeKindName = 'ClusterServingRuntime' | 'ServingRuntime' | 'LocalLaunchRecipe';
+
 /** A token to send, and what to tell the user when the server refuses it (401). */
 export interface AdminClientCredentials {
   token: string | null;
@@ -25,10 +30,34 @@ export class AdminClient {
     return this.call('GET', `${this.collection(ns)}/${encodeURIComponent(name)}`);
   }
 
-  async list(ns: string | null): Promise<Array<Record<string, unknown>>> {
+  /** Every InferenceService (in one namespace, or all), page by page (`limit`/`continue`) until the last. */
+  async list(ns: string | null, pageSize = LIST_PAGE_SIZE): Promise<Array<Record<string, unknown>>> {
     const url = ns === null ? `${this.base}/apis/serving.kserve.io/v1beta1/inferenceservices` : this.collection(ns);
-    const r = await this.call('GET', url);
-    return (r.items as Array<Record<string, unknown>>) ?? [];
+    const items: Array<Record<string, unknown>> = [];
+    let token: string | null = null;
+    for (;;) {
+      const query = new URLSearchParams({ limit: String(pageSize), ...(token === null ? {} : { continue: token }) });
+      const r = await this.call('GET', `${url}?${query.toString()}`);
+      items.push(...((r.items as Array<Record<string, unknown>> | undefined) ?? []));
+      const next = (r.metadata as { continue?: unknown } | undefined)?.continue;
+      if (typeof next !== 'string' || next === '') return items;
+      token = next;
+    }
+  }
+
+  /**
+   * Creates or replaces a runtime catalogue document (`ClusterServingRuntime`, `ServingRuntime`,
+   * `LocalLaunchRecipe`) at its Kubernetes-shaped URL.
+   */
+  async putRuntime(kind: RuntimeKindName, ns: string | null, name: string, body: unknown): Promise<{ status: number; object: Record<string, unknown> }> {
+    const n = encodeURIComponent(name);
+    const url =
+      kind === 'ClusterServingRuntime'
+        ? `${this.base}/apis/serving.kserve.io/v1alpha1/clusterservingruntimes/${n}`
+        : kind === 'ServingRuntime'
+          ? `${this.base}/apis/serving.kserve.io/v1alpha1/namespaces/${encodeURIComponent(ns ?? 'default')}/servingruntimes/${n}`
+          : `${this.base}/apis/sluice.dev/v1alpha1/locallaunchrecipes/${n}`;
+    return this.callWithStatus('PUT', url, body);
   }
 
   /** Creates or replaces; `warnings` are the server's `Warning` header texts (fields accepted but not active, …). */

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { ParsedObject } from '../api/manifests.js';
 import { ValidationError } from '../core/errors.js';
 import type { RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
+import { LIST_PAGE_SIZE } from './admin-client.js';
 import { adminClientFor, type AdminTarget } from './admin-credentials.js';
 import { checkFormat, printObjects } from './output.js';
 import { isvcTable } from './isvc-table.js';
@@ -30,9 +31,10 @@ async function readInput(file: string): Promise<string> {
 
 /**
  * `sluice apply -f FILE`: validates every document; with --dry-run prints the InferenceServices after defaulting
- * (runtime and protocolVersion resolved) without contacting a server, else sends them to the admin API. Warnings
- * (fields accepted but not active yet, odd annotations) go to stderr as `Warning: …`, as kubectl prints them; they
- * do not fail the command.
+ * (runtime and protocolVersion resolved) without contacting a server, else sends every document to the admin API
+ * in dependency order: ClusterServingRuntimes, ServingRuntimes and LocalLaunchRecipes first, then the
+ * InferenceServices (which may name those runtimes). Warnings (fields accepted but not active yet, odd
+ * annotations) go to stderr as `Warning: …`, as kubectl prints them; they do not fail the command.
  */
 export async function applyCommand(
   io: Io,
@@ -43,7 +45,8 @@ export async function applyCommand(
   const objs = parseManifests(await readInput(o.file), o.file);
   const catalogue = await catalogueFor(objs, o.runtimes);
   const services = objs.flatMap((x) => (x.kind === 'InferenceService' ? [x] : []));
-  if (services.length === 0) throw new Error(`${o.file}: no InferenceService found`);
+  const runtimeDocs = objs.flatMap((x) => (x.kind === 'InferenceService' ? [] : [x]));
+  if (services.length === 0 && (o.dryRun || runtimeDocs.length === 0)) throw new Error(`${o.file}: no InferenceService found`);
   if (o.dryRun) {
     const { defaultInferenceService } = await import('../api/defaulting.js');
     // No server to ask: the warnings it would send (same parser), printed as kubectl prints a server's.
@@ -62,14 +65,37 @@ export async function applyCommand(
   }
   const client = adminClientFor(o);
   const results: unknown[] = [];
+  const said = (what: string, status: number): void => {
+    if (!format) io.out(`${what} ${status === 201 ? 'created' : 'configured'}\n`);
+  };
+  const { SLUICE_API_VERSION } = await import('../api/servingruntime.js');
+  for (const x of [...runtimeDocs].sort((a, b) => RUNTIME_ORDER[a.kind] - RUNTIME_ORDER[b.kind])) {
+    const doc = runtimeDocument(x, SLUICE_API_VERSION);
+    const r = await client.putRuntime(x.kind, doc.metadata.namespace ?? null, doc.metadata.name, doc);
+    results.push(r.object);
+    said(`${x.kind.toLowerCase()}.${x.kind === 'LocalLaunchRecipe' ? 'sluice.dev' : 'serving.kserve.io'}/${doc.metadata.name}`, r.status);
+  }
   for (const s of services) {
     const ns = s.object.metadata.namespace ?? 'default';
     const r = await client.put(ns, s.object.metadata.name, s.object);
     for (const w of r.warnings) io.err(`Warning: ${w}\n`);
     results.push(r.object);
-    if (!format) io.out(`inferenceservice.serving.kserve.io/${s.object.metadata.name} ${r.status === 201 ? 'created' : 'configured'}\n`);
+    said(`inferenceservice.serving.kserve.io/${s.object.metadata.name}`, r.status);
   }
   if (format) io.out(printObjects(results, format, results.length > 1));
+}
+
+/** Dependency order of catalogue documents: runtimes, then the recipes that launch them locally. */
+const RUNTIME_ORDER: Record<Exclude<ParsedObject['kind'], 'InferenceService'>, number> = {
+  ClusterServingRuntime: 0,
+  ServingRuntime: 1,
+  LocalLaunchRecipe: 2,
+};
+
+/** A parsed catalogue document as the admin API takes it. */
+function runtimeDocument(x: Exclude<ParsedObject, { kind: 'InferenceService' }>, recipeApiVersion: string): { metadata: { name: string; namespace?: string } } & Record<string, unknown> {
+  if (x.kind !== 'LocalLaunchRecipe') return x.object;
+  return { apiVersion: recipeApiVersion, kind: 'LocalLaunchRecipe', metadata: { name: x.runtime }, spec: x.recipe };
 }
 
 /** The built-in catalogue, plus extra folders, plus runtimes defined in the same file (they win). */
@@ -98,13 +124,15 @@ export async function getCommand(
   io: Io,
   resource: string,
   name: string | undefined,
-  o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string },
+  o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string; chunkSize?: string },
 ): Promise<void> {
   checkResource(resource);
   const format = checkFormat(o.output, true);
+  const chunk = o.chunkSize === undefined ? LIST_PAGE_SIZE : Number(o.chunkSize);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`--chunk-size must be a positive integer, got ${o.chunkSize}`);
   const client = adminClientFor(o);
   const ns = o.namespace ?? 'default';
-  const items = name ? [await client.get(ns, name)] : await client.list(o.allNamespaces ? null : ns);
+  const items = name ? [await client.get(ns, name)] : await client.list(o.allNamespaces ? null : ns, chunk);
   if (format === 'json' || format === 'yaml') {
     io.out(printObjects(items, format, !name));
     return;

@@ -22,9 +22,11 @@ import { LocalBackend } from '../deploy/backends/local/local-backend.js';
 import type { ReplicaBudgetObserver } from '../deploy/backends/local/replica-budget.js';
 import { ConfigFolder } from '../deploy/config-folder.js';
 import { Controller } from '../deploy/controller.js';
-import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
 import { AppliedFilesFile } from '../deploy/state/applied-files.js';
 import { FileStateStore } from '../deploy/state/file-state-store.js';
+import { RuntimeFiles } from '../deploy/state/runtime-files.js';
+import { builtinCatalogueDir, loadCatalogue, mergeCatalogue, type RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
+import { RuntimeRegistry } from '../deploy/runtime-registry.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
@@ -64,6 +66,8 @@ export interface Embedded {
   /** The data plane's current routes and revisions. */
   snapshot: SnapshotHolder;
   configFolder: ConfigFolder | null;
+  /** Runtimes applied through the admin API. */
+  runtimes: RuntimeRegistry;
   /**
    * Graceful stop: refuse new connections, close idle ones, answer with `Connection: close`, let in-flight
    * requests finish within shutdownGraceSeconds (what is left is logged and counted), then stop replicas.
@@ -166,6 +170,19 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
   const outcomes = new OutcomeRecorder();
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
+  // Runtimes applied through the admin API, kept in the state directory; restored before the services that use them.
+  const runtimeFiles = new RuntimeFiles(stateDir, state.files);
+  const runtimes = new RuntimeRegistry({ clock, maxObjectBytes: cfg.maxObjectBytes, store: runtimeFiles });
+  for (const r of await runtimeFiles.load().catch((err: unknown) => {
+    throw new Error(`cannot read the state directory ${stateDir}: ${errorMessage(err)} (move the file away, or reset the state: docs/state.md)`);
+  })) {
+    try {
+      runtimes.restore(r.resource, r.doc);
+    } catch (err) {
+      throw new Error(`cannot restore ${r.file} from the state directory: ${errorMessage(err)} (move the file away, or reset the state: docs/state.md)`);
+    }
+  }
+  const layered = catalogueLayers(baseCatalogue, runtimes);
   let folder: ConfigFolder | null = null;
   let boundDataPort: number | undefined = cfg.dataPort || undefined;
   const controller = new Controller({
@@ -175,7 +192,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     autoscaler,
     activator,
     snapshot,
-    catalogue: () => folder?.catalogue() ?? baseCatalogue,
+    // Built-in < config folder < admin API (docs/admin-api.md, "Runtimes applied through the API").
+    catalogue: () => layered(folder?.catalogue() ?? baseCatalogue),
     domain: cfg.domain,
     urlPort: () => boundDataPort,
     maxServices: cfg.maxServices,
@@ -184,6 +202,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     outcomes,
     rolloutTickMs: cfg.rolloutTickSeconds * 1000,
     store: state,
+    maxObjectBytes: cfg.maxObjectBytes,
   });
   // Not ready (`/readyz`, `/v2/health/ready` answer 503) until the config folder's services are loaded.
   const phase = new GatewayPhase('starting');
@@ -207,6 +226,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const data = gateway.createServer();
   const admin = createAdminServer({
     controller,
+    runtimes,
     logger: logger.child({ role: 'admin' }),
     ready: () => ready,
     access: { token: adminToken.token, allowedHosts: allowedHostNames(cfg.adminHost, cfg.adminAllowedHosts) },
@@ -275,7 +295,18 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     autoscaler,
     snapshot,
     configFolder: folder,
+    runtimes,
     close,
   };
 }
 
+
+/** The API's runtimes over a lower catalogue, merged again only when either changed. */
+function catalogueLayers(base: RuntimeCatalogue, api: RuntimeRegistry): (lower: RuntimeCatalogue) => RuntimeCatalogue {
+  let last: { lower: RuntimeCatalogue; api: RuntimeCatalogue; merged: RuntimeCatalogue } = { lower: base, api: api.catalogue(), merged: base };
+  return (lower) => {
+    const top = api.catalogue();
+    if (last.lower !== lower || last.api !== top) last = { lower, api: top, merged: mergeCatalogue(lower, top) };
+    return last.merged;
+  };
+}

@@ -86,7 +86,8 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-A, --all-namespaces', 'every namespace')
     .option('-o, --output <format>', 'json, yaml or wide (default: a table)')
-    .action(async (resource: string, name: string | undefined, o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string }) =>
+    .option('--chunk-size <n>', 'objects asked for per list request; the CLI follows continue tokens until the last page', '500')
+    .action(async (resource: string, name: string | undefined, o: AdminTarget & { namespace?: string; allNamespaces?: boolean; output?: string; chunkSize?: string }) =>
       (await commands()).getCommand(io, resource, name, o),
     );
 

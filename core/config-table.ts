@@ -56,6 +56,12 @@ export const SETTINGS = {
     { flag: '--admin-allowed-hosts <names>', defaultText: '(none)' },
   ),
   adminMaxBodyBytes: row(positive, 1024 * 1024, SERVE, 'largest admin request body; a larger one gets 413 naming this setting, before `100 Continue` when the client waits for it'),
+  maxObjectBytes: row(
+    positive,
+    256 * 1024,
+    SERVE,
+    'largest stored object (an InferenceService or runtime document, serialized as JSON); a larger one gets 422 naming this setting and its largest field (docs/admin-api.md, "Object size")',
+  ),
   metricsHost: row(text(), '0.0.0.0', ALL, 'address of `/metrics`', { flag: '--metrics-host <host>' }),
   metricsPort: row(port, 9090, ALL, 'port of `/metrics`', { flag: '--metrics-port <port>' }),
   domain: row(

@@ -1,17 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseInferenceService } from '../api/inferenceservice.js';
 import { warningHeaderValues } from '../api/warning-header.js';
-import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
+import { HttpError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseBody, readBody } from './admin-body.js';
 import { checkAdminRequest, type AdminAccess } from './admin-guard.js';
+import { pageOf, pageRequest, streamList } from './admin-list.js';
+import { sendJson, sendStatus, statusForError } from './admin-response.js';
+import { handleRuntimes, RUNTIME_GROUP_PATHS } from './admin-runtimes.js';
 import type { Controller } from './controller.js';
+import type { RuntimeRegistry } from './runtime-registry.js';
 import { parseTrafficCommand } from './traffic-commands.js';
 
 const GROUP_PATHS = ['/apis/serving.kserve.io/v1beta1', '/apis/serving.sluice.dev/v1beta1'];
 
 export interface AdminApiDeps {
   controller: Controller;
+  /** Runtimes applied through the API (ClusterServingRuntime, ServingRuntime, LocalLaunchRecipe). */
+  runtimes: RuntimeRegistry;
   logger: Logger;
   /** false while starting or shutting down (`/readyz` answers 503). */
   ready: () => boolean;
@@ -24,7 +30,11 @@ export interface AdminApiDeps {
 /**
  * The admin API, in the Kubernetes REST shape so one client serves embedded and cluster mode:
  * `/apis/serving.kserve.io/v1beta1/namespaces/<ns>/inferenceservices[/<name>]` — list, get, create (POST),
- * replace (PUT, creates when absent), delete. Errors are Kubernetes `Status` objects.
+ * replace (PUT, creates when absent), delete. Errors are Kubernetes `Status` objects. Lists are paged
+ * (`?limit=N&continue=TOKEN`, 500 per page by default) and streamed object by object (admin-list.ts).
+ *
+ * The runtime catalogue — ClusterServingRuntimes, ServingRuntimes, LocalLaunchRecipes — has the same shape under
+ * `/apis/serving.kserve.io/v1alpha1` and `/apis/sluice.dev/v1alpha1` (admin-runtimes.ts).
  *
  * Sluice subresources: `POST …/inferenceservices/<name>/traffic` applies a traffic command (to-revisions,
  * to-latest, canary, tag, remove-tag, promote, rollback) by editing the predictor's traffic fields in the stored
@@ -57,6 +67,8 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
   if (path === '/readyz') return deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendStatus(res, 503, 'ServiceUnavailable', 'not ready');
   checkAdminRequest(req, deps.access);
+  const runtimeGroup = RUNTIME_GROUP_PATHS.find((g) => path === g || path.startsWith(`${g}/`));
+  if (runtimeGroup) return handleRuntimes(deps.runtimes, deps.maxBodyBytes, runtimeGroup, path, url, req, res);
   const group = GROUP_PATHS.find((g) => path === g || path.startsWith(`${g}/`));
   if (!group) return sendStatus(res, 404, 'NotFound', `no API at ${path}`);
   const rest = path.slice(group.length).split('/').filter(Boolean);
@@ -66,7 +78,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   // /inferenceservices (all namespaces)
   if (rest.length === 1 && rest[0] === 'inferenceservices') {
     if (method !== 'GET') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed here`);
-    return sendJson(res, 200, list(c.list(), c.resourceVersionNow));
+    return listServices(c, path, url, res, undefined);
   }
   if (rest[0] !== 'namespaces' || !rest[1] || rest[2] !== 'inferenceservices' || rest.length > 5)
     return sendStatus(res, 404, 'NotFound', `no resource at ${path}`);
@@ -87,7 +99,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   }
 
   if (name === undefined) {
-    if (method === 'GET') return sendJson(res, 200, list(c.list(ns), c.resourceVersionNow));
+    if (method === 'GET') return listServices(c, path, url, res, ns);
     if (method !== 'POST') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed on a collection`);
     const doc = await readObject(deps, req, res, ns, undefined);
     if (c.get(ns, doc.name)) return sendStatus(res, 409, 'AlreadyExists', `inferenceservices "${doc.name}" already exists`);
@@ -146,55 +158,12 @@ function warningHeaders(warnings: readonly string[]): Record<string, string[]> {
   return warnings.length === 0 ? {} : { warning: warningHeaderValues(warnings) };
 }
 
-function list(items: unknown[], rv: number): unknown {
-  return { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceServiceList', metadata: { resourceVersion: String(rv) }, items };
-}
-
-/**
- * Answers; when the request's body has not all arrived (refused before or while reading it), the connection is
- * closed after the answer, so the rest is never read.
- */
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
-  const text = JSON.stringify(body);
-  const unread = !res.req.complete;
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(unread ? { connection: 'close' } : {}) });
-  res.end(text);
-}
-
-/** A Kubernetes `Status` error; validation errors carry their field paths in `details.causes`. */
-export function sendStatus(
-  res: ServerResponse,
-  code: number,
-  reason: string,
-  message: string,
-  causes?: Array<{ field: string; message: string }>,
-  headers: Record<string, string> = {},
-): void {
-  sendJson(res, code, {
-    kind: 'Status',
-    apiVersion: 'v1',
-    status: 'Failure',
-    message,
-    reason,
-    code,
-    ...(causes ? { details: { causes } } : {}),
-  }, headers);
-}
-
-const REASONS: Record<number, string> = {
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  409: 'Conflict',
-  413: 'RequestEntityTooLarge',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  507: 'InsufficientStorage',
-};
-
-export function statusForError(res: ServerResponse, err: unknown): void {
-  if (err instanceof ValidationError)
-    sendStatus(res, 422, 'Invalid', err.message, err.issues.map((i) => ({ field: i.path, message: i.message })));
-  else if (err instanceof HttpError) sendStatus(res, err.status, REASONS[err.status] ?? 'BadRequest', err.message, undefined, err.headers);
-  else sendStatus(res, 500, 'InternalError', errorMessage(err));
+/** One page of InferenceServices, each with its status computed as it is written. */
+function listServices(c: Controller, path: string, url: URL, res: ServerResponse, ns: string | undefined): Promise<void> {
+  const page = pageOf(c.keys(ns), pageRequest(url.searchParams, path), path);
+  const head = { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceServiceList', resourceVersion: String(c.resourceVersionNow) };
+  return streamList(res, head, page, (key) => {
+    const slash = key.indexOf('/');
+    return c.viewForSerialization(key.slice(0, slash), key.slice(slash + 1));
+  });
 }

@@ -12,6 +12,7 @@ import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js
 import { buildRouteTable } from '../gateway/route-table.js';
 import type { Backend, EndpointEvent } from './backends/backend.js';
 import { dataPlaneTargets, failedMessage, predictorHost, projectDataPlane, specTagsOf, type ServiceRouting } from './data-plane-projection.js';
+import { checkObjectSize } from './object-size.js';
 import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
 import { decideRollout, type WindowStats } from './rollout-policy.js';
@@ -126,6 +127,8 @@ export interface ControllerDeps {
   rolloutTickMs?: number;
   /** Makes services durable (embedded mode); apply, traffic changes and delete return once it has. */
   store?: ControllerStore;
+  /** Largest InferenceService accepted, serialized (the setting maxObjectBytes); larger ones get 422. */
+  maxObjectBytes?: number;
 }
 
 /**
@@ -171,6 +174,7 @@ export class Controller {
 
   /** Creates or replaces an InferenceService. A serving change makes a new revision; anything else does not. */
   async apply(isvc: InferenceService, source: string): Promise<{ object: InferenceService; created: boolean; newRevision: string | null }> {
+    checkObjectSize(isvc, this.d.maxObjectBytes ?? Number.POSITIVE_INFINITY, 'InferenceService', isvc.metadata.name);
     const defaulted = defaultInferenceService(isvc, this.d.catalogue());
     const ns = defaulted.metadata.namespace ?? 'default';
     const name = defaulted.metadata.name;
@@ -380,6 +384,22 @@ export class Controller {
   get(namespace: string, name: string): InferenceService | null {
     const rec = this.services.get(`${namespace}/${name}`);
     return rec ? this.withStatus(rec) : null;
+  }
+
+  /** `<ns>/<name>` of every service (in one namespace), in no particular order: the admin API pages over these. */
+  keys(namespace?: string): string[] {
+    const out: string[] = [];
+    for (const [k, rec] of this.services) if (namespace === undefined || rec.object.metadata.namespace === namespace) out.push(k);
+    return out;
+  }
+
+  /**
+   * The same object as `get`, but sharing the stored spec instead of copying it: for a caller that serializes
+   * it at once and keeps nothing (the admin API's streamed lists), saving a copy of every listed object.
+   */
+  viewForSerialization(namespace: string, name: string): Readonly<InferenceService> | null {
+    const rec = this.services.get(`${namespace}/${name}`);
+    return rec ? this.withStatus(rec, false) : null;
   }
 
   list(namespace?: string): InferenceService[] {
@@ -752,7 +772,7 @@ export class Controller {
     return `http://${host}${port && port !== 80 ? `:${port}` : ''}`;
   }
 
-  private withStatus(rec: ServiceRecord): InferenceService & { status: unknown } {
+  private withStatus(rec: ServiceRecord, copy = true): InferenceService & { status: unknown } {
     const ns = rec.object.metadata.namespace ?? 'default';
     const name = rec.object.metadata.name;
     const host = `${name}.${ns}.${this.d.domain}`;
@@ -813,10 +833,11 @@ export class Controller {
     }
     // KServe omits empty revision names (omitempty); so do we.
     const named = (k: string, v: string | null): Record<string, string> => (v ? { [k]: v } : {});
+    const object = copy ? structuredClone(rec.object) : rec.object;
     return {
-      ...structuredClone(rec.object),
+      ...object,
       metadata: {
-        ...structuredClone(rec.object.metadata),
+        ...object.metadata,
         namespace: ns,
         uid: rec.uid,
         generation: rec.generation,

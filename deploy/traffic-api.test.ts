@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revisionsCommand, sendTrafficCommand, commandFromFlags } from '../cli/traffic-commands.js';
+import { FakeClock } from '../core/clock.js';
 import { silentLogger } from '../core/log.js';
 import { controllerHarness, isvc, type Harness } from '../test/support/controller-harness.js';
 import { createAdminServer } from './admin-api.js';
+import { RuntimeRegistry } from './runtime-registry.js';
 
 const R1 = 'iris-predictor-00001';
 const R2 = 'iris-predictor-00002';
@@ -38,6 +40,7 @@ describe('traffic commands through the admin API and the CLI', () => {
     }
     server = createAdminServer({
       controller: h.controller,
+      runtimes: new RuntimeRegistry({ clock: new FakeClock() }),
       logger: silentLogger(),
       ready: () => true,
       access: { token: TOKEN, allowedHosts: new Set() },

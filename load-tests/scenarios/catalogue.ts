@@ -1,3 +1,4 @@
+import { bigList } from './big-list.js';
 import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
 import { latency } from './latency.js';
@@ -9,4 +10,4 @@ import { soak } from './soak.js';
 import { stepSpike } from './step-spike.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList];
