@@ -231,6 +231,8 @@ describe('cluster mode through the test Kubernetes API server', () => {
   it('a canary update creates a second revision and splits traffic', async () => {
     // One replica each, so both revisions are ready and the split is not a cold start.
     await createAndWait(isvc('canary', { minReplicas: 1 }));
+    // v1 must have been ready (rolled out) before the canary arrives, or v2 becomes the rolled-out revision.
+    await waitUntil('v1 ready', () => status('canary').components?.predictor?.latestReadyRevision === 'canary-predictor-00001', 20_000, 50);
     await replace(isvc('canary', { minReplicas: 1, canaryTrafficPercent: 30, model: { env: [{ name: 'SLUICE_DEMO_LABEL', value: 'v2' }] } }));
     await waitUntil('a second revision', () => replicas('canary-predictor-00002') !== undefined, 10_000, 50);
     // KServe semantics: until v2 is ready both targets resolve to v1, so wait for v2 to take its share.
