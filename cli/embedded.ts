@@ -17,7 +17,7 @@ import { MemoryStore } from '../core/store.js';
 import { createAdminServer } from '../deploy/admin-api.js';
 import { allowedHostNames } from '../deploy/admin-guard.js';
 import { adminTokenFor, checkAdminExposure } from './admin-token.js';
-import type { Backend } from '../deploy/backends/backend.js';
+import type { Backend } from '../api/backend.js';
 import { LocalBackend } from '../deploy/backends/local/local-backend.js';
 import type { ReplicaBudgetObserver } from '../deploy/backends/local/replica-budget.js';
 import { ConfigFolder } from '../deploy/config-folder.js';

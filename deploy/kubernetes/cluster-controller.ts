@@ -7,7 +7,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { buildRouteTable } from '../../gateway/route-table.js';
 import { SnapshotHolder } from '../../gateway/data-plane.js';
-import type { Backend } from '../backends/backend.js';
+import type { Backend } from '../../api/backend.js';
 import { Controller, type RestoredState } from '../controller.js';
 import type { RuntimeCatalogue } from '../runtime-catalogue.js';
 import { LeaderRole } from './leader-role.js';
