@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { Collector } from '../../autoscaler/collector.js';
+import { gatewayPipeline } from '../../cli/wiring.js';
 import { silentLogger } from '../../core/log.js';
 import type { ControllerDeps } from '../../deploy/controller.js';
 import { createDemoServer, type DemoServer } from '../../examples/demo-runtime/server.js';
@@ -36,9 +37,8 @@ export async function gatewayHarness(extra: Partial<ControllerDeps> = {}): Promi
     metrics: h.metrics,
     snapshot: h.snapshot,
     activator: h.activator,
-    collector,
     forwarder,
-    outcomes,
+    pipeline: gatewayPipeline({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, collector, outcomes }),
   });
   const server = gateway.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
