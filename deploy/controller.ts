@@ -110,7 +110,8 @@ export interface ControllerDeps {
   activator: Dispatch;
   /** Called after an InferenceService's spec or status changed (cluster mode writes status back). */
   onChange?: (namespace: string, name: string) => void;
-  snapshot: SnapshotHolder;
+  /** The data plane's routes and revisions (embedded mode); none in cluster mode, whose gateways build their own. */
+  snapshot?: SnapshotHolder;
   catalogue: () => RuntimeCatalogue;
   /** Domain of service hosts: `<name>.<namespace>.<domain>`. */
   domain: string;
@@ -753,9 +754,12 @@ export class Controller {
     };
   }
 
-  /** Marks the data plane's snapshot stale; it is rebuilt from scratch, once, when next read. */
+  /**
+   * Marks the data plane's snapshot stale; the holder rebuilds it from scratch right after this turn's changes
+   * (once for a burst), off the request path.
+   */
   private publish(): void {
-    this.d.snapshot.invalidate(() => this.buildSnapshot());
+    this.d.snapshot?.invalidate(() => this.buildSnapshot());
   }
 
   private buildSnapshot(): DataPlaneSnapshot {

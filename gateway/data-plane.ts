@@ -49,35 +49,56 @@ export interface DataPlaneSnapshot {
   readonly revisions: ReadonlyMap<string, RevisionView>;
 }
 
+/** A rebuild that took less than this (ms) runs on a microtask after the change; a longer one on setImmediate. */
+const CHEAP_BUILD_MS = 0.25;
+
 /**
  * Holds the current snapshot; readers take `current` once per request, so no request sees half an update.
- * A writer can publish a finished snapshot, or mark it stale with a builder: the next read builds it once, so a
- * burst of changes (10,000 services loaded at start) costs one rebuild instead of one per change.
+ * A writer can publish a finished snapshot, or mark it stale with a builder. The new snapshot is built off the
+ * request path, right after the change: on a microtask while builds are cheap (every request, being a later
+ * event, already sees it), or on `setImmediate` once they are not, so a burst of changes (10,000 services
+ * registered at start) costs one rebuild per event-loop turn instead of one per change. A reader that comes
+ * before the scheduled build (a synchronous caller in the same turn as the change) builds it then, once.
  */
 export class SnapshotHolder {
   private snap: DataPlaneSnapshot;
   private rebuild: (() => DataPlaneSnapshot) | null = null;
+  private scheduled = false;
+  private lastBuildMs = 0;
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.rebuild) this.build();
+  };
 
   constructor(initial: DataPlaneSnapshot) {
     this.snap = initial;
   }
 
   get current(): DataPlaneSnapshot {
-    if (this.rebuild) {
-      const build = this.rebuild;
-      this.rebuild = null;
-      this.snap = build();
-    }
+    if (this.rebuild) this.build();
     return this.snap;
   }
 
+  /** Swaps in a finished snapshot (any pending rebuild is dropped: the writer knows best). */
   publish(next: DataPlaneSnapshot): void {
     this.rebuild = null;
     this.snap = next;
   }
 
-  /** The snapshot is out of date; `build` makes the new one when it is next read. */
+  /** The snapshot is out of date; `build` makes the new one right after the current turn's changes. */
   invalidate(build: () => DataPlaneSnapshot): void {
     this.rebuild = build;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.lastBuildMs < CHEAP_BUILD_MS) queueMicrotask(this.flush);
+    else setImmediate(this.flush).unref();
+  }
+
+  private build(): void {
+    const build = this.rebuild!;
+    this.rebuild = null;
+    const started = performance.now();
+    this.snap = build();
+    this.lastBuildMs = performance.now() - started;
   }
 }
