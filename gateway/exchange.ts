@@ -16,9 +16,8 @@ export class AttributeKey<T> {
 
 /**
  * One request on its way through the gateway: what the stages and the dispatch read and write. Made once per
- * request (it is the request's only per-request object of the gateway besides its cancel signal), and it is
- * also what is handed to the activator (AcquireOptions) and the forwarder (ForwardObserver), so nothing else is
- * allocated to carry these fields.
+ * request, in place of the locals and option objects a request used to allocate: it is also what is handed to
+ * the activator (as its AcquireOptions) and to the forwarder (as its ForwardObserver).
  *
  * Times come from the one injected clock: `arrival` is `clock.now()` (deadlines count from it, in the domain the
  * activator's timers use) and `startedAt` is `clock.monotonic()` (durations count from it).
