@@ -37,6 +37,7 @@ export class Dispatch {
       for (;;) {
         const acquired = activator.acquire(rev.key, ex);
         const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+        ex.heldMs = lease.heldMs;
         ex.coldStart = lease.coldStart;
         if (lease.coldStart) ex.coldStartMs = lease.heldMs;
         try {

@@ -45,6 +45,8 @@ export class Exchange implements ForwardObserver {
   coldStart = false;
   /** Milliseconds the request waited for a cold revision (0 unless some attempt was a cold start). */
   coldStartMs = 0;
+  /** Milliseconds the last attempt waited in the activator's hold queue (0 when it went straight through). */
+  heldMs = 0;
   private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
   private onClose: (() => void) | null = null;
 
