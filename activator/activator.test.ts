@@ -3,7 +3,7 @@ import { FakeClock } from '../core/clock.js';
 import { HttpError } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
 import { SluiceMetrics } from '../core/metrics.js';
-import type { Endpoint } from '../deploy/backends/backend.js';
+import type { Endpoint } from '../api/backend.js';
 import { metricValue as exposedValue } from '../test/support/metrics-text.js';
 import { Activator, type HoldLimits, type Lease } from './activator.js';
 

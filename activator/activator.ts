@@ -4,7 +4,7 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
-import type { EndpointEvent } from '../deploy/backends/backend.js';
+import type { EndpointEvent } from '../api/backend.js';
 import { HoldQueue, type QueueNode } from './hold-queue.js';
 import { activatorInPath } from './path-mode.js';
 import type { Priority } from './priority.js';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { activatorInPath } from './path-mode.js';
-import { parsePriority } from './priority.js';
 import { readinessPathFor } from './readiness-path.js';
 
 describe('activatorInPath (target burst capacity)', () => {
@@ -13,17 +12,6 @@ describe('activatorInPath (target burst capacity)', () => {
   it('leaves the path when replicas can absorb a burst (excess ≥ 0, including target burst capacity 0)', () => {
     expect(activatorInPath({ activeReplicas: 1, held: 0, excessBurstCapacity: 0 })).toBe(false);
     expect(activatorInPath({ activeReplicas: 3, held: 0, excessBurstCapacity: 42 })).toBe(false);
-  });
-});
-
-describe('parsePriority', () => {
-  it('is batch only when the header says so; anything else is interactive', () => {
-    expect(parsePriority('batch')).toBe('batch');
-    expect(parsePriority(' Batch ')).toBe('batch');
-    expect(parsePriority(['batch', 'interactive'])).toBe('batch');
-    expect(parsePriority('interactive')).toBe('interactive');
-    expect(parsePriority('urgent')).toBe('interactive');
-    expect(parsePriority(undefined)).toBe('interactive');
   });
 });
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import type { Endpoint } from '../deploy/backends/backend.js';
+import type { Endpoint } from '../api/backend.js';
 import type { Replica } from './replica-set.js';
 
 /** Asks one replica whether it can take requests; resolves true when it can. Never rejects. */

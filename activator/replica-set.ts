@@ -1,4 +1,4 @@
-import type { Endpoint } from '../deploy/backends/backend.js';
+import type { Endpoint } from '../api/backend.js';
 import { Breaker } from './breaker.js';
 
 /**

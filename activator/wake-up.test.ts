@@ -4,7 +4,7 @@ import { FakeClock } from '../core/clock.js';
 import { silentLogger } from '../core/log.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import { MemoryStore } from '../core/store.js';
-import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../deploy/backends/backend.js';
+import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../api/backend.js';
 import { demoRevision } from '../test/support/demo-revision.js';
 import { Activator } from './activator.js';
 

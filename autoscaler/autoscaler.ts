@@ -5,7 +5,7 @@ import type { Logger } from '../core/log.js';
 import type { GaugeChild } from '../core/metric-families.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { Store } from '../core/store.js';
-import type { Backend, EndpointEvent, RevisionCondition } from '../deploy/backends/backend.js';
+import type { Backend, EndpointEvent, RevisionCondition } from '../api/backend.js';
 import type { Decision } from './decider.js';
 import { observe, observedSeconds } from './observe.js';
 import { initialScaleState, scaleStep, type ScalePolicy, type ScaleState, type ScaleStepInput } from './pipeline.js';

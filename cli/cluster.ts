@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { clientLimits, createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -234,7 +234,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await backend.start();
   await routes.start();
   await forwarder.warmUp();
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder, clientLimits: clientLimits(cfg) });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
   let ready = true;

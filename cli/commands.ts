@@ -48,7 +48,7 @@ export async function applyCommand(
   const runtimeDocs = objs.flatMap((x) => (x.kind === 'InferenceService' ? [] : [x]));
   if (services.length === 0 && (o.dryRun || runtimeDocs.length === 0)) throw new Error(`${o.file}: no InferenceService found`);
   if (o.dryRun) {
-    const { defaultInferenceService } = await import('../api/defaulting.js');
+    const { defaultInferenceService } = await import('../deploy/defaulting.js');
     // No server to ask: the warnings it would send (same parser), printed as kubectl prints a server's.
     for (const s of services) for (const w of s.warnings) io.err(`Warning: ${w}\n`);
     const defaulted = services.map((s) => {
@@ -189,7 +189,7 @@ export async function renderCommand(io: Io, o: { filename: string; output?: stri
   const format = checkFormat(o.output, false);
   const [{ parseManifests }, { defaultInferenceService }, { buildRevision }, { renderRevision }] = await Promise.all([
     import('../api/manifests.js'),
-    import('../api/defaulting.js'),
+    import('../deploy/defaulting.js'),
     import('../deploy/revision-builder.js'),
     import('../deploy/backends/kubernetes/render-revision.js'),
   ]);

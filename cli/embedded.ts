@@ -1,4 +1,4 @@
-import { clientLimits, createMetricsServer, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { MemoryStore } from '../core/store.js';
 import { createAdminServer } from '../deploy/admin-api.js';
 import { allowedHostNames } from '../deploy/admin-guard.js';
 import { adminTokenFor, checkAdminExposure } from './admin-token.js';
-import type { Backend } from '../deploy/backends/backend.js';
+import type { Backend } from '../api/backend.js';
 import { LocalBackend } from '../deploy/backends/local/local-backend.js';
 import type { ReplicaBudgetObserver } from '../deploy/backends/local/replica-budget.js';
 import { ConfigFolder } from '../deploy/config-folder.js';
@@ -34,6 +34,7 @@ import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { GatewayPhase } from '../gateway/server-endpoints.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
+import type { Stage } from '../gateway/stage.js';
 
 export interface EmbeddedOptions {
   config: ServeConfig;
@@ -46,6 +47,8 @@ export interface EmbeddedOptions {
   backend?: Backend;
   /** Python for `{{python}}` in launch recipes. */
   pythonPath?: string;
+  /** More gateway stages, composed after the priority header and before accounting (tests; cli/wiring.ts). */
+  extraStages?: readonly Stage[];
 }
 
 export interface Embedded {
@@ -206,7 +209,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   });
   // Not ready (`/readyz`, `/v2/health/ready` answer 503) until the config folder's services are loaded.
   const phase = new GatewayPhase('starting');
-  const gateway = new Gateway({ clock, logger: logger.child({ role: 'gateway' }), metrics, snapshot, activator, collector, forwarder, outcomes, clientLimits: clientLimits(cfg), phase });
+  const gatewayLogger = logger.child({ role: 'gateway' });
+  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages });
+  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), phase });
   let ready = false;
   controller.start();
   autoscaler.start();

@@ -1,9 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HoldLimits } from '../activator/activator.js';
+import type { Collector } from '../autoscaler/collector.js';
+import type { Clock } from '../core/clock.js';
 import type { ServeConfig } from '../core/config.js';
-import type { ClientLimits } from '../gateway/client-connections.js';
+import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
+import type { ClientLimits } from '../gateway/client-connections.js';
+import type { OutcomeRecorder } from '../gateway/outcome-recorder.js';
+import { Pipeline } from '../gateway/pipeline.js';
+import type { Stage } from '../gateway/stage.js';
+import { Accounting } from '../gateway/stages/accounting.js';
+import { PriorityHeader } from '../gateway/stages/priority-header.js';
 
 /** Starts listening and resolves with the bound port (useful with port 0). */
 export function listen(server: Server, port: number, host: string): Promise<number> {
@@ -14,6 +22,26 @@ export function listen(server: Server, port: number, host: string): Promise<numb
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+export interface GatewayPipelineOptions {
+  clock: Clock;
+  logger: Logger;
+  metrics: SluiceMetrics;
+  collector: Collector;
+  /** Rollout outcomes (embedded mode, where the controller reads them). */
+  outcomes?: OutcomeRecorder;
+  /** More stages (tests; later: limits, auth, tracing), composed after the priority header, before accounting. */
+  extraStages?: readonly Stage[];
+}
+
+/**
+ * The gateway's stages, composed once for embedded and cluster mode alike: the priority header, any extra
+ * stages, then accounting (last, so its `onDone` sees the status every other stage left).
+ */
+export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
+  const accounting = new Accounting({ clock: o.clock, metrics: o.metrics, collector: o.collector, outcomes: o.outcomes });
+  return new Pipeline([new PriorityHeader(), ...(o.extraStages ?? []), accounting], o.logger);
 }
 
 /** The activator's bounds from the configuration. */

@@ -9,6 +9,11 @@ export interface TimerHandle {
 export interface Clock {
   /** Milliseconds since the epoch (or since the start of a simulation). */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin, high resolution (fractions of a millisecond) and never going back:
+   * for measuring durations. It moves with `now()`; the two are not comparable with each other.
+   */
+  monotonic(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
   setInterval(fn: () => void, ms: number): TimerHandle;
@@ -22,6 +27,10 @@ export class SystemClock implements Clock {
 
   now(): number {
     return Date.now();
+  }
+
+  monotonic(): number {
+    return performance.now();
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
@@ -78,6 +87,11 @@ export class FakeClock implements Clock {
   }
 
   now(): number {
+    return this.current;
+  }
+
+  /** The fake time itself: durations measured on a FakeClock are the time the test advanced. */
+  monotonic(): number {
     return this.current;
   }
 

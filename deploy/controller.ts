@@ -1,7 +1,7 @@
 import { startLimits } from '../api/annotations.js';
 import { inactiveFieldWarning, inactiveFields } from '../api/inactive-fields.js';
 import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
-import { defaultInferenceService } from '../api/defaulting.js';
+import { defaultInferenceService } from './defaulting.js';
 import type { RolloutPolicy } from '../api/traffic-spec.js';
 import { revisionKey, type Revision } from '../api/revision.js';
 import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
@@ -9,13 +9,14 @@ import type { Clock } from '../core/clock.js';
 import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js';
+import type { WindowStats } from '../gateway/outcome-recorder.js';
 import { buildRouteTable } from '../gateway/route-table.js';
-import type { Backend, EndpointEvent } from './backends/backend.js';
+import type { Backend, EndpointEvent } from '../api/backend.js';
 import { dataPlaneTargets, failedMessage, predictorHost, projectDataPlane, specTagsOf, type ServiceRouting } from './data-plane-projection.js';
 import { checkObjectSize } from './object-size.js';
 import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
-import { decideRollout, type WindowStats } from './rollout-policy.js';
+import { decideRollout } from './rollout-policy.js';
 import { rolloutCanary, type RolloutState } from './rollout-state.js';
 import { progressCheck, revisionStart, startFailed, startProgress, type RevisionStart } from './revision-start.js';
 import { serviceConditions, type ConditionStatus, type ConditionValue } from './service-conditions.js';
@@ -109,7 +110,8 @@ export interface ControllerDeps {
   activator: Dispatch;
   /** Called after an InferenceService's spec or status changed (cluster mode writes status back). */
   onChange?: (namespace: string, name: string) => void;
-  snapshot: SnapshotHolder;
+  /** The data plane's routes and revisions (embedded mode); none in cluster mode, whose gateways build their own. */
+  snapshot?: SnapshotHolder;
   catalogue: () => RuntimeCatalogue;
   /** Domain of service hosts: `<name>.<namespace>.<domain>`. */
   domain: string;
@@ -752,9 +754,12 @@ export class Controller {
     };
   }
 
-  /** Marks the data plane's snapshot stale; it is rebuilt from scratch, once, when next read. */
+  /**
+   * Marks the data plane's snapshot stale; the holder rebuilds it from scratch right after this turn's changes
+   * (once for a burst), off the request path.
+   */
   private publish(): void {
-    this.d.snapshot.invalidate(() => this.buildSnapshot());
+    this.d.snapshot?.invalidate(() => this.buildSnapshot());
   }
 
   private buildSnapshot(): DataPlaneSnapshot {

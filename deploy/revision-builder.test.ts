@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultInferenceService } from '../api/defaulting.js';
+import { defaultInferenceService } from './defaulting.js';
 import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
 import { builtinCatalogueDir, loadCatalogue, type RuntimeCatalogue } from './runtime-catalogue.js';
 import { buildRevision, replaceImageTag, servingHash } from './revision-builder.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { rolloutPolicy } from '../api/traffic-spec.js';
-import { decideRollout, type WindowStats } from './rollout-policy.js';
+import type { WindowStats } from '../gateway/outcome-recorder.js';
+import { decideRollout } from './rollout-policy.js';
 
 const policy = rolloutPolicy.parse({ steps: [10, 25, 50], dwellSeconds: 30, maxErrorRateDelta: 0.05, maxP99Ratio: 2, minRequests: 20 });
 const ok = (requests: number, p99Ms = 10): WindowStats => ({ requests, errors: 0, p99Ms });

@@ -4,14 +4,8 @@
  * same window. Never promotes without evidence: a step needs its dwell time *and* `minRequests` canary requests.
  */
 import type { RolloutPolicy } from '../api/traffic-spec.js';
+import type { WindowStats } from '../gateway/outcome-recorder.js';
 
-/** Request outcomes of one revision over a window; latency is model latency (cold-start waits excluded). */
-export interface WindowStats {
-  requests: number;
-  errors: number;
-  /** p99 of model latency in ms; null without samples. */
-  p99Ms: number | null;
-}
 
 export interface RolloutInput {
   policy: RolloutPolicy;

@@ -49,35 +49,71 @@ export interface DataPlaneSnapshot {
   readonly revisions: ReadonlyMap<string, RevisionView>;
 }
 
+/** A rebuild that took less than this (ms) runs on a microtask after the change; a longer one on a later turn. */
+const CHEAP_BUILD_MS = 0.25;
+/** Expensive rebuilds are spaced so they take at most 1 / (1 + this) of the time while changes keep coming. */
+const SPACING = 4;
+
 /**
  * Holds the current snapshot; readers take `current` once per request, so no request sees half an update.
- * A writer can publish a finished snapshot, or mark it stale with a builder: the next read builds it once, so a
- * burst of changes (10,000 services loaded at start) costs one rebuild instead of one per change.
+ * A writer can publish a finished snapshot, or mark it stale with a builder. The new snapshot is built off the
+ * request path, right after the change:
+ * - while builds are cheap (< 0.25 ms: up to some hundreds of services), on a microtask, so every request (a
+ *   later event) already sees it;
+ * - once they cost more, on `setImmediate`, and no sooner after the previous build than 4× its duration, so a
+ *   burst of changes (10,000 services registered at start, each apply its own turn) spends at most a fifth of
+ *   its time rebuilding instead of rebuilding a growing table once per change.
+ * A reader that comes before the scheduled build (a synchronous caller in the same turn as the change, or a
+ * request inside the spacing of a large table under a burst) builds it then, once, so no reader sees a stale table.
  */
 export class SnapshotHolder {
   private snap: DataPlaneSnapshot;
   private rebuild: (() => DataPlaneSnapshot) | null = null;
+  private scheduled = false;
+  private lastBuildMs = 0;
+  private lastBuildEnd = 0;
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.rebuild) this.build();
+  };
 
   constructor(initial: DataPlaneSnapshot) {
     this.snap = initial;
   }
 
   get current(): DataPlaneSnapshot {
-    if (this.rebuild) {
-      const build = this.rebuild;
-      this.rebuild = null;
-      this.snap = build();
-    }
+    if (this.rebuild) this.build();
     return this.snap;
   }
 
+  /** A change is waiting for its rebuild. */
+  get stale(): boolean {
+    return this.rebuild !== null;
+  }
+
+  /** Swaps in a finished snapshot (any pending rebuild is dropped: the writer knows best). */
   publish(next: DataPlaneSnapshot): void {
     this.rebuild = null;
     this.snap = next;
   }
 
-  /** The snapshot is out of date; `build` makes the new one when it is next read. */
+  /** The snapshot is out of date; `build` makes the new one right after the current turn's changes. */
   invalidate(build: () => DataPlaneSnapshot): void {
     this.rebuild = build;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    if (this.lastBuildMs < CHEAP_BUILD_MS) return queueMicrotask(this.flush);
+    const wait = this.lastBuildEnd + SPACING * this.lastBuildMs - performance.now();
+    if (wait <= 0) setImmediate(this.flush).unref();
+    else setTimeout(this.flush, wait).unref();
+  }
+
+  private build(): void {
+    const build = this.rebuild!;
+    this.rebuild = null;
+    const started = performance.now();
+    this.snap = build();
+    this.lastBuildEnd = performance.now();
+    this.lastBuildMs = this.lastBuildEnd - started;
   }
 }

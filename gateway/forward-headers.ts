@@ -59,7 +59,7 @@ export function upstreamRequestHeaders(req: IncomingMessage): Record<string, str
 }
 
 /** The replica's response headers for the client, in one pass: hop-by-hop ones and those its `Connection` lists dropped. */
-export function clientResponseHeaders(h: Headers, extra: Record<string, string> | null | undefined): Record<string, string | string[]> {
+export function clientResponseHeaders(h: Headers): Record<string, string | string[]> {
   const listed = connectionListed(h.connection);
   const out: Record<string, string | string[]> = {};
   for (const k in h) {
@@ -67,6 +67,5 @@ export function clientResponseHeaders(h: Headers, extra: Record<string, string> 
     const v = h[k];
     if (v !== undefined) out[k] = v;
   }
-  if (extra) Object.assign(out, extra);
   return out;
 }

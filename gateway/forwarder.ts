@@ -50,8 +50,16 @@ export interface ForwardOptions {
   signal: CancelSignal;
   /** While draining as the response begins, it closes the client connection (`Connection: close`). */
   drain?: DrainState;
-  /** Extra response headers (e.g. the cold-start header), decided when the response begins. */
-  responseHeaders?: () => Record<string, string> | null;
+  /** Told of the headers on their way (the gateway's exchange, which runs its stages' hooks). */
+  observer?: ForwardObserver;
+}
+
+/** Sees, and may change, the headers of a forward just before they are sent. */
+export interface ForwardObserver {
+  /** The request headers about to be sent to the replica (hop-by-hop headers dropped, X-Forwarded-* set). */
+  upstreamHeaders(headers: Record<string, string | string[]>): void;
+  /** The replica's response began with `status`; `headers` are about to be sent to the client. */
+  responseStart(status: number, headers: Record<string, string | string[]>): void;
 }
 
 export interface ForwarderOptions {
@@ -139,6 +147,8 @@ export class Forwarder {
     // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
     // for the first chunk, so a request that failed before that still has its whole body for another replica.
     const body = hasBody ? new LazyBody(req, this.watch) : null;
+    const headers = upstreamRequestHeaders(req);
+    o.observer?.upstreamHeaders(headers);
     return new Promise<number>((resolve, reject) => {
       let status = 0;
       let controller: Dispatcher.DispatchController | null = null;
@@ -158,7 +168,7 @@ export class Forwarder {
           {
             path: o.path,
             method: method as Dispatcher.HttpMethod,
-            headers: upstreamRequestHeaders(req),
+            headers,
             body,
             headersTimeout: o.timeoutMs,
             bodyTimeout: o.timeoutMs,
@@ -172,7 +182,9 @@ export class Forwarder {
               if (statusCode < 200) return; // informational answers are not passed on
               status = statusCode;
               if (o.drain?.draining) res.shouldKeepAlive = false;
-              res.writeHead(statusCode, clientResponseHeaders(headers as Record<string, string | string[] | undefined>, o.responseHeaders?.()));
+              const out = clientResponseHeaders(headers as Record<string, string | string[] | undefined>);
+              o.observer?.responseStart(statusCode, out);
+              res.writeHead(statusCode, out);
             },
             onResponseData(c, chunk) {
               if (!res.write(chunk)) {

@@ -1,23 +1,22 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Activator, Lease } from '../activator/activator.js';
-import { PRIORITY_HEADER, parsePriority, type Priority } from '../activator/priority.js';
-import type { Collector } from '../autoscaler/collector.js';
+import type { Activator } from '../activator/activator.js';
 import type { Clock } from '../core/clock.js';
 import { SERVE_DEFAULTS } from '../core/config.js';
 import { HttpError, writeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
-import type { SnapshotHolder, RevisionView } from './data-plane.js';
-import { ClientGone } from './client-gone.js';
 import { answerClientErrors, capConnections, type ClientLimits } from './client-connections.js';
+import type { SnapshotHolder, RevisionView } from './data-plane.js';
+import { Dispatch } from './dispatch.js';
 import type { Drainable } from './drain.js';
-import { ForwardError, type Forwarder } from './forwarder.js';
+import { Exchange } from './exchange.js';
+import type { Forwarder } from './forwarder.js';
 import { ModelProbes } from './model-probes.js';
-import type { OutcomeRecorder } from './outcome-recorder.js';
-import { RevisionMetricsCache } from './revision-metrics.js';
+import type { Pipeline } from './pipeline.js';
 import { badRequestTarget } from './request-target.js';
 import { matchRoute } from './route-table.js';
 import { answerServerEndpoint, GatewayPhase } from './server-endpoints.js';
+import type { Refusal } from './stage.js';
 import { TrafficPicker } from './traffic-picker.js';
 
 export interface GatewayDeps {
@@ -26,17 +25,11 @@ export interface GatewayDeps {
   metrics: SluiceMetrics;
   snapshot: SnapshotHolder;
   activator: Activator;
-  collector: Collector;
   forwarder: Forwarder;
+  /** The stages every request goes through, composed once (cli/wiring.ts `gatewayPipeline`). */
+  pipeline: Pipeline;
   /** Header that selects a tag (Sluice extension; see docs). */
   tagHeader?: string;
-  /**
-   * Priority class of a request while held (interactive ahead of batch). Default: the `x-sluice-priority`
-   * header. An auth layer can map API keys to classes here.
-   */
-  priorityOf?: (req: IncomingMessage) => Priority;
-  /** Per-revision request outcomes for rollout policies (h7 hook; see docs/traffic.md). */
-  outcomes?: OutcomeRecorder;
   /** Header timeout and connection caps of the data port; defaults from core/config.ts. */
   clientLimits?: Partial<ClientLimits>;
   /** Starting, serving or draining: the gateway's own readiness (`/readyz`, `/v2/health/ready`). Default serving. */
@@ -44,25 +37,38 @@ export interface GatewayDeps {
 }
 
 const TAG_HEADER = 'x-sluice-tag';
-const COLD_START_HEADER = 'x-sluice-cold-start';
 
-/** The gateway's request lifecycle: route → pick revision → acquire a replica (maybe held) → forward → count. */
+/**
+ * The gateway's request lifecycle: one Exchange per request → arrival stages → route and pick the revision →
+ * routed stages → admitted (demand) → dispatch (acquire a replica, maybe held; forward; retry) → done stages.
+ * A stage that refuses answers at once: the request is never admitted, so it wakes nothing.
+ */
 export class Gateway implements Drainable {
   private readonly d: GatewayDeps;
   /** Shared with every forward: read once as each response begins. */
   private readonly drainState: { draining: boolean } = { draining: false };
   private readonly picker = new TrafficPicker();
   private readonly tagHeader: string;
-  private active = 0;
-  private readonly series: RevisionMetricsCache;
+  private readonly pipeline: Pipeline;
+  private readonly dispatch: Dispatch;
   private readonly probes = new ModelProbes();
+  private active = 0;
   readonly phase: GatewayPhase;
 
   constructor(deps: GatewayDeps) {
     this.d = deps;
     this.tagHeader = deps.tagHeader ?? TAG_HEADER;
-    this.series = new RevisionMetricsCache(deps.metrics);
+    this.pipeline = deps.pipeline;
     this.phase = deps.phase ?? new GatewayPhase('serving');
+    this.dispatch = new Dispatch({
+      clock: deps.clock,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      activator: deps.activator,
+      forwarder: deps.forwarder,
+      drain: this.drainState,
+      observeForward: deps.pipeline.observesForward,
+    });
   }
 
   createServer(): Server {
@@ -112,22 +118,45 @@ export class Gateway implements Drainable {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.active++;
     if (this.drainState.draining) res.shouldKeepAlive = false;
+    const p = this.pipeline;
+    const ex = new Exchange(req, res, this.d.clock.now(), this.d.clock.monotonic(), p);
     try {
-      const serving = this.route(req, res);
-      if (serving) await serving;
+      if (p.hasArrival) {
+        let refusal = p.runArrival(ex);
+        if (refusal instanceof Promise) refusal = await refusal;
+        if (refusal) return refuse(ex, refusal);
+      }
+      if (!this.route(ex)) return;
+      if (p.hasRouted) {
+        let refusal = p.runRouted(ex);
+        if (refusal instanceof Promise) refusal = await refusal;
+        if (refusal) return refuse(ex, refusal);
+      }
+      ex.admitted = true;
+      if (p.hasAdmitted) p.runAdmitted(ex);
+      await this.dispatch.serve(ex);
+    } catch (err) {
+      // A stage or the routing threw (dispatch answers its own failures).
+      ex.status = this.dispatch.answerError(res, err);
     } finally {
+      if (p.hasDone) p.runDone(ex);
       this.active--;
     }
   }
 
-  /** Answers at once (no route, no revision) or returns the promise of serving the request. */
-  private route(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+  /**
+   * Finds the route and picks the revision (setting them on `ex`), or answers itself and returns false: 400/404/503,
+   * the gateway's own endpoints, and model probes for a revision at zero.
+   */
+  private route(ex: Exchange): boolean {
+    const { req, res } = ex;
     const url = req.url ?? '/';
     const badTarget = badRequestTarget(url);
     if (badTarget !== null) {
       this.d.metrics.unroutedTotal.inc({ reason: 'bad_path' });
+      ex.status = 400;
       writeError(res, 400, badTarget);
-      return;
+      return false;
     }
     const snap = this.d.snapshot.current;
     const tagHeader = req.headers[this.tagHeader];
@@ -139,117 +168,56 @@ export class Gateway implements Drainable {
     );
     if (!match) {
       // The gateway's own endpoints live where no route does (the bare address: no service host, no /serving/).
-      if (answerServerEndpoint(req, res, snap.routes, this.phase)) return;
+      if (answerServerEndpoint(req, res, snap.routes, this.phase)) {
+        ex.status = res.statusCode;
+        return false;
+      }
       this.d.metrics.unroutedTotal.inc({ reason: 'no_route' });
+      ex.status = 404;
       writeError(res, 404, `no InferenceService matches host "${req.headers.host ?? ''}" and path "${req.url ?? ''}"`);
-      return;
+      return false;
     }
+    ex.match = match;
     const target = this.picker.pick(match.route, match.tag, req.headers);
     if (!target) {
       this.d.metrics.unroutedTotal.inc({ reason: match.tag ? 'unknown_tag' : 'no_traffic' });
-      if (match.tag) writeError(res, 404, `InferenceService ${match.route.namespace}/${match.route.service} has no tag "${match.tag}"`);
-      else writeError(res, 503, `InferenceService ${match.route.namespace}/${match.route.service} has no revision taking traffic`);
-      return;
+      if (match.tag) {
+        ex.status = 404;
+        writeError(res, 404, `InferenceService ${match.route.namespace}/${match.route.service} has no tag "${match.tag}"`);
+      } else {
+        ex.status = 503;
+        writeError(res, 503, `InferenceService ${match.route.namespace}/${match.route.service} has no revision taking traffic`);
+      }
+      return false;
     }
     const rev = snap.revisions.get(target.revisionKey);
     if (!rev) {
+      ex.status = 503;
       writeError(res, 503, `revision ${target.revisionName} is not available`);
-      return;
+      return false;
     }
     if (rev.failed !== null) {
       this.d.metrics.unroutedTotal.inc({ reason: 'revision_failed' });
+      ex.status = 503;
       writeError(res, 503, rev.failed);
-      return;
+      return false;
     }
     // Model readiness and metadata probes for a revision at zero are answered here: they are not demand.
-    if ((req.method === 'GET' || req.method === 'HEAD') && this.probes.answer(req, res, snap, rev, match.path, this.d.activator.activeReplicas(rev.key) > 0))
-      return;
-    return this.serve(req, res, rev, rewritePath(match.path, rev));
+    if ((req.method === 'GET' || req.method === 'HEAD') && this.probes.answer(req, res, snap, rev, match.path, this.d.activator.activeReplicas(rev.key) > 0)) {
+      ex.status = res.statusCode;
+      return false;
+    }
+    ex.rev = rev;
+    ex.path = rewritePath(match.path, rev);
+    ex.deadlineAt = ex.arrival + rev.timeoutMs;
+    return true;
   }
+}
 
-  private async serve(req: IncomingMessage, res: ServerResponse, rev: RevisionView, path: string): Promise<void> {
-    const { clock, collector, activator, forwarder } = this.d;
-    const arrival = clock.now();
-    const started = process.hrtime.bigint();
-    const deadlineAt = arrival + rev.timeoutMs;
-    const abort = new ClientGone();
-    const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
-    collector.begin(rev.key);
-    const series = this.series.of(rev);
-    series.inflight.inc();
-    let status = 0;
-    let coldStartMs = 0;
-    try {
-      const bytes = Number(req.headers['content-length'] ?? 0) || 0;
-      const priority = this.d.priorityOf ? this.d.priorityOf(req) : parsePriority(req.headers[PRIORITY_HEADER]);
-      for (;;) {
-        const acquired = activator.acquire(rev.key, { signal: abort, deadlineAt, bytes, priority });
-        const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
-        if (lease.coldStart) coldStartMs = lease.heldMs;
-        try {
-          status = await forwarder.forward(lease.replica.endpoint.url, req, res, {
-            path,
-            timeoutMs: Math.max(1, deadlineAt - clock.now()),
-            signal: abort,
-            drain: this.drainState,
-            responseHeaders: lease.coldStart
-              ? () => {
-                  const ms = clock.now() - arrival;
-                  series.coldStarts.inc();
-                  series.coldStartSeconds.observe(ms / 1000);
-                  return { [COLD_START_HEADER]: String(ms) };
-                }
-              : undefined,
-          });
-          break;
-        } catch (err) {
-          if (err instanceof ForwardError && err.unreachable) activator.reportFailure(rev.key, lease.replica.endpoint.id);
-          if (err instanceof ForwardError && err.retryable && clock.now() < deadlineAt) {
-            this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
-            continue;
-          }
-          if (err instanceof ForwardError && err.status === 502)
-            throw new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
-          throw err;
-        } finally {
-          lease.release();
-        }
-      }
-    } catch (err) {
-      status = this.fail(res, err);
-    } finally {
-      res.off('close', onClose);
-      collector.end(rev.key);
-      series.inflight.dec();
-      series.requests(status).inc();
-      const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
-      series.duration.observe(elapsedMs / 1000);
-      this.d.outcomes?.record(rev.key, clock.now(), status, elapsedMs, coldStartMs);
-    }
-  }
-
-  private fail(res: ServerResponse, err: unknown): number {
-    if (this.drainState.draining) res.shouldKeepAlive = false;
-    if (err instanceof ForwardError && err.status === 408) {
-      // The client stopped sending its body: what is left of it is unknown, so the connection cannot be reused.
-      res.shouldKeepAlive = false;
-      this.d.metrics.clientTimeoutsTotal.inc({ kind: 'body' });
-    }
-    if (err instanceof HttpError || err instanceof ForwardError) {
-      if (err.status === 499) {
-        res.destroy();
-        return 499;
-      }
-      writeError(res, err.status, err.message, err instanceof HttpError ? err.headers : {});
-      return err.status;
-    }
-    this.d.logger.error({ err }, 'gateway failure');
-    writeError(res, 500, 'internal gateway error');
-    return 500;
-  }
+/** A stage answered in place of the runtime. */
+function refuse(ex: Exchange, r: Refusal): void {
+  ex.status = r.status;
+  writeError(ex.res, r.status, r.message, r.headers);
 }
 
 /** Rewrites `/models/<modelName>` to the runtime's own model name when they differ (e.g. TorchServe). */

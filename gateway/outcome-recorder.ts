@@ -1,4 +1,10 @@
-import type { WindowStats } from '../deploy/rollout-policy.js';
+/** Request outcomes of one revision over a window; latency is model latency (cold-start waits excluded). */
+export interface WindowStats {
+  requests: number;
+  errors: number;
+  /** p99 of model latency in ms; null without samples. */
+  p99Ms: number | null;
+}
 
 export interface OutcomeRecorderOptions {
   /** Outcomes kept per revision (a ring; the oldest drop). */

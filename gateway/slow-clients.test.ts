@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector } from '../autoscaler/collector.js';
+import { gatewayPipeline } from '../cli/wiring.js';
 import { SystemClock } from '../core/clock.js';
 import { silentLogger } from '../core/log.js';
 import { controllerHarness, isvc, type Harness } from '../test/support/controller-harness.js';
@@ -46,7 +47,8 @@ async function setup(limits: Partial<ClientLimits>, o: { replica?: boolean } = {
   const h = controllerHarness();
   const collector = new Collector({ clock: h.clock, store: h.store, instance: 'test' });
   const forwarder = new Forwarder({ bodyTimeoutMs: 1000, clock: new SystemClock() });
-  const gateway = new Gateway({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, snapshot: h.snapshot, activator: h.activator, collector, forwarder, clientLimits: limits });
+  const pipeline = gatewayPipeline({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, collector });
+  const gateway = new Gateway({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, snapshot: h.snapshot, activator: h.activator, forwarder, pipeline, clientLimits: limits });
   const server = gateway.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   await h.controller.apply(isvc('iris', 'gs://m/v1', '    minReplicas: 1\n'), 'api');

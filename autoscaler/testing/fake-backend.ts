@@ -1,6 +1,6 @@
 import type { Revision } from '../../api/revision.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../deploy/backends/backend.js';
+import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../api/backend.js';
 import type { GpuAllocator } from '../policies/gpu-inventory.js';
 
 interface FakeReplica {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sampleRevision } from '../../test/support/revision-fixture.js';
-import type { EndpointEvent } from './backend.js';
+import type { EndpointEvent } from '../../api/backend.js';
 import { StaticBackend } from './static-backend.js';
 
 const KEY = 'default/iris-predictor-00001';

@@ -1,6 +1,6 @@
 import type { Revision } from '../../api/revision.js';
 import { revisionKey } from '../../api/revision.js';
-import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from './backend.js';
+import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../api/backend.js';
 
 /**
  * Replicas that run elsewhere, at fixed addresses: a revision's endpoints are the URLs `resolve` gives for it.

@@ -5,9 +5,7 @@ import type { Clock } from '../../core/clock.js';
 import { SERVE_DEFAULTS } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { buildRouteTable } from '../../gateway/route-table.js';
-import { SnapshotHolder } from '../../gateway/data-plane.js';
-import type { Backend } from '../backends/backend.js';
+import type { Backend } from '../../api/backend.js';
 import { Controller, type RestoredState } from '../controller.js';
 import type { RuntimeCatalogue } from '../runtime-catalogue.js';
 import { LeaderRole } from './leader-role.js';
@@ -103,7 +101,6 @@ export class ClusterController {
         },
       },
       activator: { addRevision: () => undefined, removeRevision: () => undefined, onEndpointEvent: () => undefined },
-      snapshot: new SnapshotHolder({ routes: buildRouteTable([], this.o.domain, 0), revisions: new Map() }),
       catalogue: this.o.catalogue,
       domain: this.o.domain,
       onChange: (ns, name) => this.enqueue(() => this.writeStatus(ns, name)),

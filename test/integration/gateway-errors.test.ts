@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Activator } from '../../activator/activator.js';
 import type { Route } from '../../api/route.js';
 import { Collector } from '../../autoscaler/collector.js';
+import { gatewayPipeline } from '../../cli/wiring.js';
 import { FakeClock } from '../../core/clock.js';
 import { silentLogger } from '../../core/log.js';
 import { SluiceMetrics } from '../../core/metrics.js';
@@ -80,7 +81,8 @@ async function front(o: { routes?: Route[]; revisions?: RevisionView[]; forwarde
   const collector = new Collector({ clock, store: new MemoryStore(), instance: 'test' });
   const forwarder = o.forwarder ?? new Forwarder();
   const outcomes = new OutcomeRecorder();
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder, outcomes });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, outcomes });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline });
   const url = await listen(gateway.createServer());
   closers.push(async () => {
     collector.close();

@@ -6,6 +6,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Activator, type HoldLimits } from '../../activator/activator.js';
+import { gatewayPipeline } from '../../cli/wiring.js';
 import type { ProbeSettings } from '../../activator/activator.js';
 import { revisionKey } from '../../api/revision.js';
 import { Collector } from '../../autoscaler/collector.js';
@@ -109,7 +110,8 @@ export async function startDataPlane(o: DataPlaneOptions = {}): Promise<DataPlan
     ]),
   });
   const collector = new Collector({ clock, store, instance: 'test', flushIntervalMs: 0 });
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, collector, forwarder });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline });
   const server: Server = gateway.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveServeConfig, type ServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
-import { startEmbedded, type Embedded } from '../../cli/embedded.js';
+import { startEmbedded, type Embedded, type EmbeddedOptions } from '../../cli/embedded.js';
 import { SLUICE_ROOT } from './paths.js';
 
 /** A config folder holding the demo runtime and the given InferenceService YAML documents. */
@@ -14,8 +14,13 @@ export function configFolder(services: Record<string, string>): string {
   return dir;
 }
 
-/** Starts every role in this process on free loopback ports. */
-export async function startTestSluice(configDir: string | null, overrides: Partial<ServeConfig> = {}, pythonPath?: string): Promise<Embedded> {
+/** Starts every role in this process on free loopback ports; `embedded` adds options (e.g. extraStages). */
+export async function startTestSluice(
+  configDir: string | null,
+  overrides: Partial<ServeConfig> = {},
+  pythonPath?: string,
+  embedded: Pick<EmbeddedOptions, 'extraStages'> = {},
+): Promise<Embedded> {
   const config = resolveServeConfig({
     dataHost: '127.0.0.1',
     dataPort: 0,
@@ -28,7 +33,7 @@ export async function startTestSluice(configDir: string | null, overrides: Parti
     maxConnectionsPerClient: 0,
     ...overrides,
   });
-  return startEmbedded({ config, configDir, logger: silentLogger(), watch: true, pythonPath });
+  return startEmbedded({ config, configDir, logger: silentLogger(), watch: true, pythonPath, ...embedded });
 }
 
 /** The headers an admin API client sends: the instance's bearer token (and a content type for a body). */

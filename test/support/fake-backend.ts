@@ -3,7 +3,7 @@
  * would do, and read back what the controller asked for (applied revisions, scale calls, removals).
  */
 import type { Revision } from '../../api/revision.js';
-import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../deploy/backends/backend.js';
+import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../api/backend.js';
 
 export class FakeBackend implements Backend {
   readonly applied = new Map<string, Revision>();

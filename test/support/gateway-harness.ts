@@ -5,12 +5,14 @@
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { Collector } from '../../autoscaler/collector.js';
+import { gatewayPipeline } from '../../cli/wiring.js';
 import { silentLogger } from '../../core/log.js';
 import type { ControllerDeps } from '../../deploy/controller.js';
 import { createDemoServer, type DemoServer } from '../../examples/demo-runtime/server.js';
 import { Forwarder } from '../../gateway/forwarder.js';
 import { Gateway } from '../../gateway/gateway.js';
 import { OutcomeRecorder } from '../../gateway/outcome-recorder.js';
+import type { Stage } from '../../gateway/stage.js';
 import { controllerHarness, type Harness } from './controller-harness.js';
 
 export interface GatewayHarness extends Harness {
@@ -18,6 +20,7 @@ export interface GatewayHarness extends Harness {
   pool: Pool;
   gateway: Gateway;
   outcomes: OutcomeRecorder;
+  collector: Collector;
   /** Starts a demo server labelled `label` and marks it a ready replica of `revision`. */
   replica(revision: string, label: string, opts?: { latencyMs?: number; errorRate?: number }): Promise<DemoServer>;
   /** One v1 predict; resolves with status, label and body text. */
@@ -25,7 +28,8 @@ export interface GatewayHarness extends Harness {
   close(): Promise<void>;
 }
 
-export async function gatewayHarness(extra: Partial<ControllerDeps> = {}): Promise<GatewayHarness> {
+/** `stages` are composed between the priority header and accounting, as `extraStages` in cli/wiring.ts. */
+export async function gatewayHarness(extra: Partial<ControllerDeps> = {}, stages: readonly Stage[] = []): Promise<GatewayHarness> {
   const outcomes = new OutcomeRecorder();
   const h = controllerHarness({ outcomes, ...extra });
   const collector = new Collector({ clock: h.clock, store: h.store, instance: 'test' });
@@ -36,9 +40,8 @@ export async function gatewayHarness(extra: Partial<ControllerDeps> = {}): Promi
     metrics: h.metrics,
     snapshot: h.snapshot,
     activator: h.activator,
-    collector,
     forwarder,
-    outcomes,
+    pipeline: gatewayPipeline({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, collector, outcomes, extraStages: stages }),
   });
   const server = gateway.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -52,6 +55,7 @@ export async function gatewayHarness(extra: Partial<ControllerDeps> = {}): Promi
     pool,
     gateway,
     outcomes,
+    collector,
     async replica(revision, label, opts = {}) {
       const demo = createDemoServer({ modelName: 'iris', label, ...opts });
       const port = await demo.listen(0, '127.0.0.1');

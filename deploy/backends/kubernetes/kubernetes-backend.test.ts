@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { revisionKey } from '../../../api/revision.js';
 import { startTestApiServer, type KubeObject, type RunningPod, type TestApiServer } from '../../../test/kube-apiserver/index.js';
 import { sampleRevision } from '../../../test/support/revision-fixture.js';
-import type { EndpointEvent } from '../backend.js';
+import type { EndpointEvent } from '../../../api/backend.js';
 import { KubernetesBackend } from './kubernetes-backend.js';
 import { waitUntil } from '../../../test/support/wait.js';
 

@@ -9,7 +9,7 @@ import { ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, ty
 import type { Revision } from '../../../api/revision.js';
 import { revisionKey } from '../../../api/revision.js';
 import { SystemClock, type Clock } from '../../../core/clock.js';
-import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
+import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../../api/backend.js';
 import { LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
 import { revisionOfDeployment } from '../../kubernetes/revision-watch.js';
 import { renderDeployment, renderService, type RenderOptions } from './render-revision.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { revisionKey } from '../../../api/revision.js';
-import type { EndpointEvent } from '../backend.js';
+import type { EndpointEvent } from '../../../api/backend.js';
 import { LocalBackend, type LocalBackendOptions } from './local-backend.js';
 import { demoRevision } from '../../../test/support/demo-revision.js';
 import { SLUICE_ROOT } from '../../../test/support/paths.js';

@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import { SystemClock, type Clock, type TimerHandle } from '../../../core/clock.js';
 import { SERVE_DEFAULTS } from '../../../core/config.js';
 import { revisionKey as keyOf, type Revision } from '../../../api/revision.js';
-import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../backend.js';
+import type { AdmissionStatus, Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../../api/backend.js';
 import { parseQuantity } from '../../../core/quantity.js';
 import { ReplicaBudget, type ReplicaBudgetLimits, type ReplicaBudgetObserver } from './replica-budget.js';
 import { silentLogger, type BackendLogger } from './backend-logger.js';

@@ -8,7 +8,7 @@
  * first revision in arrival order that has requests held for it, else the first in arrival order (FIFO). A
  * replica that could never fit (its memory request alone exceeds the budget) is skipped, never started.
  */
-import type { RevisionCondition } from '../backend.js';
+import type { RevisionCondition } from '../../../api/backend.js';
 
 export interface ReplicaBudgetLimits {
   /** Replica processes at once, across every revision (`maxReplicasTotal`). */

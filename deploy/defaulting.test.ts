@@ -2,9 +2,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
+import { builtinCatalogueDir, loadCatalogue } from './runtime-catalogue.js';
 import { defaultInferenceService } from './defaulting.js';
-import { parseManifests } from './manifests.js';
+import { parseManifests } from '../api/manifests.js';
 
 const catalogue = loadCatalogue([builtinCatalogueDir()]);
 const examples = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'kserve-examples');

@@ -3,9 +3,9 @@
  * `model` predictor the resolved runtime and protocolVersion written into the spec (what
  * `sluice apply --dry-run` prints).
  */
-import { resolveRuntime } from '../deploy/runtime-selection.js';
-import type { RuntimeCatalogue } from '../deploy/runtime-catalogue.js';
-import type { InferenceService } from './inferenceservice.js';
+import { resolveRuntime } from './runtime-selection.js';
+import type { RuntimeCatalogue } from './runtime-catalogue.js';
+import type { InferenceService } from '../api/inferenceservice.js';
 
 /** A copy of `isvc` with spec.predictor.model.runtime and .protocolVersion filled in. Throws ValidationError. */
 export function defaultInferenceService(isvc: InferenceService, catalogue: RuntimeCatalogue): InferenceService {

@@ -1,4 +1,4 @@
-import type { Revision } from '../../api/revision.js';
+import type { Revision } from './revision.js';
 
 /** A ready replica of a revision, as the data plane sees it. */
 export interface Endpoint {

@@ -1,0 +1,97 @@
+import type { ServerResponse } from 'node:http';
+import type { Activator, Lease } from '../activator/activator.js';
+import type { Clock } from '../core/clock.js';
+import { HttpError, writeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { SluiceMetrics } from '../core/metrics.js';
+import type { DrainState } from './drain.js';
+import type { Exchange } from './exchange.js';
+import { ForwardError, type Forwarder } from './forwarder.js';
+
+export interface DispatchDeps {
+  clock: Clock;
+  logger: Logger;
+  metrics: SluiceMetrics;
+  activator: Activator;
+  forwarder: Forwarder;
+  /** The gateway's drain: while it drains, every answer closes its connection. */
+  drain: DrainState;
+  /** Ask the forwarder to call the exchange back (upstream headers, response start): some stage listens. */
+  observeForward: boolean;
+}
+
+/**
+ * The innermost step of an admitted request: acquire a replica (the activator may hold the request), forward,
+ * and on a failure that never reached the replica try another one before the deadline; then map what failed to
+ * the client's answer. Sets `ex.status`; never throws.
+ */
+export class Dispatch {
+  constructor(private readonly d: DispatchDeps) {}
+
+  async serve(ex: Exchange): Promise<void> {
+    const { clock, activator, forwarder } = this.d;
+    const rev = ex.rev!;
+    ex.watchClient();
+    try {
+      ex.bytes = Number(ex.req.headers['content-length'] ?? 0) || 0;
+      for (;;) {
+        const acquired = activator.acquire(rev.key, ex);
+        const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+        ex.heldMs = lease.heldMs;
+        ex.coldStart = lease.coldStart;
+        if (lease.coldStart) ex.coldStartMs = lease.heldMs;
+        try {
+          ex.status = await forwarder.forward(lease.replica.endpoint.url, ex.req, ex.res, {
+            path: ex.path,
+            timeoutMs: Math.max(1, ex.deadlineAt - clock.now()),
+            signal: ex.signal,
+            drain: this.d.drain,
+            observer: this.d.observeForward ? ex : undefined,
+          });
+          break;
+        } catch (err) {
+          // Only a replica no connection could be made to leaves the rotation (a reset or broken pipe proves nothing).
+          if (err instanceof ForwardError && err.unreachable) activator.reportFailure(rev.key, lease.replica.endpoint.id);
+          if (err instanceof ForwardError && err.retryable && clock.now() < ex.deadlineAt) {
+            this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
+            continue;
+          }
+          if (err instanceof ForwardError && err.status === 502)
+            throw new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
+          throw err;
+        } finally {
+          lease.release();
+        }
+      }
+    } catch (err) {
+      ex.status = this.answerError(ex.res, err);
+    } finally {
+      ex.unwatchClient();
+    }
+  }
+
+  /**
+   * The client's answer to a failure, written by the one error writer; returns the status sent. A client that
+   * went away (499) gets nothing: its connection is closed. A client that stopped sending its body (408) loses
+   * its connection after the answer. Anything unexpected is a logged 500.
+   */
+  answerError(res: ServerResponse, err: unknown): number {
+    if (this.d.drain.draining) res.shouldKeepAlive = false;
+    if (err instanceof ForwardError && err.status === 408) {
+      // What is left of the body is unknown, so the connection cannot be reused.
+      res.shouldKeepAlive = false;
+      this.d.metrics.clientTimeoutsTotal.inc({ kind: 'body' });
+    }
+    if (err instanceof HttpError || err instanceof ForwardError) {
+      if (err.status === 499) {
+        res.destroy();
+        return 499;
+      }
+      writeError(res, err.status, err.message, err instanceof HttpError ? err.headers : {});
+      return err.status;
+    }
+    this.d.logger.error({ err }, 'gateway failure');
+    writeError(res, 500, 'internal gateway error');
+    return 500;
+  }
+}

@@ -1,0 +1,91 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Priority } from '../activator/priority.js';
+import { ClientGone } from './client-gone.js';
+import type { RevisionView } from './data-plane.js';
+import type { ForwardObserver } from './forwarder.js';
+import type { Pipeline } from './pipeline.js';
+import type { RouteMatch } from './route-table.js';
+import type { HeaderBag } from './stage.js';
+
+/** Names a value a stage attaches to an exchange, and its type: `new AttributeKey<Principal>('principal')`. */
+export class AttributeKey<T> {
+  /** Type only: carries `T`, never set. */
+  declare readonly valueType?: T;
+  constructor(readonly name: string) {}
+}
+
+/**
+ * One request on its way through the gateway: what the stages and the dispatch read and write. Made once per
+ * request, in place of the locals and option objects a request used to allocate: it is also what is handed to
+ * the activator (as its AcquireOptions) and to the forwarder (as its ForwardObserver).
+ *
+ * Times come from the one injected clock: `arrival` is `clock.now()` (deadlines count from it, in the domain the
+ * activator's timers use) and `startedAt` is `clock.monotonic()` (durations count from it).
+ */
+export class Exchange implements ForwardObserver {
+  /** The client went away: tells the hold queue and the forwarder. */
+  readonly signal = new ClientGone();
+  /** The route found for the request, once routed. */
+  match: RouteMatch | null = null;
+  /** The revision picked, once routed. */
+  rev: RevisionView | null = null;
+  /** Path and query sent upstream (the `/serving/<ns>/<name>` prefix removed, the model name rewritten). */
+  path = '';
+  /** Absolute time (clock ms) after which the request fails with 504. */
+  deadlineAt = 0;
+  /** Declared body size (content-length), counted against the hold queue's byte bounds. */
+  bytes = 0;
+  /** Class while held; a stage sets it (default interactive). */
+  priority: Priority = 'interactive';
+  /** Every stage let the request through: it is demand for its revision (counted, may be held or wake it). */
+  admitted = false;
+  /** HTTP status sent to the client (0 while nothing was sent, or when the client went away first: 499). */
+  status = 0;
+  /** The replica currently forwarded to was acquired after the request waited for a revision without one. */
+  coldStart = false;
+  /** Milliseconds the request waited for a cold revision (0 unless some attempt was a cold start). */
+  coldStartMs = 0;
+  /** Milliseconds the last attempt waited in the activator's hold queue (0 when it went straight through). */
+  heldMs = 0;
+  private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
+  private onClose: (() => void) | null = null;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    /** `clock.now()` when the request arrived. */
+    readonly arrival: number,
+    /** `clock.monotonic()` when the request arrived. */
+    readonly startedAt: number,
+    private readonly pipeline: Pipeline,
+  ) {}
+
+  get<T>(key: AttributeKey<T>): T | undefined {
+    return this.attributes?.get(key) as T | undefined;
+  }
+
+  set<T>(key: AttributeKey<T>, value: T): void {
+    (this.attributes ??= new Map()).set(key, value);
+  }
+
+  /** From now until `unwatchClient`, a response closed before it finished aborts `signal`. */
+  watchClient(): void {
+    this.onClose = () => {
+      if (!this.res.writableFinished) this.signal.abort();
+    };
+    this.res.on('close', this.onClose);
+  }
+
+  unwatchClient(): void {
+    if (this.onClose) this.res.off('close', this.onClose);
+    this.onClose = null;
+  }
+
+  upstreamHeaders(headers: HeaderBag): void {
+    this.pipeline.upstreamHeaders(this, headers);
+  }
+
+  responseStart(status: number, headers: HeaderBag): void {
+    this.pipeline.responseStart(this, status, headers);
+  }
+}

@@ -1,0 +1,39 @@
+import type { Exchange } from './exchange.js';
+
+/** A stage's answer in place of the runtime's: written by the one error writer (`{"error": message}`). */
+export interface Refusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** What an arrival or routed hook returns: nothing to let the request through, or a Refusal. */
+export type Admission = Refusal | undefined | void;
+
+/** Headers as the forwarder sends them upstream or to the client; a hook may add or replace entries. */
+export type HeaderBag = Record<string, string | string[]>;
+
+/**
+ * One request concern (limits, auth, accounting, tracing, …), as hooks on the request's way. Every hook is
+ * optional; the pipeline calls only the hooks a stage has, in the order the stages were composed, at these points:
+ *
+ * 1. `onArrival`: before routing (no route, no revision yet). May refuse.
+ * 2. `onRouted`: after the route and the revision were picked. May refuse.
+ * 3. `onAdmitted`: every stage let the request through; from here it is demand for the revision (counted,
+ *    held, may wake the revision). Cannot refuse.
+ * 4. `onUpstreamHeaders`: before each forward to a replica, with the headers about to be sent.
+ * 5. `onResponseStart`: when the replica's response begins, with the headers about to be sent to the client.
+ * 6. `onDone`: once per request, whatever happened (refused, unrouted, answered, failed), after the answer.
+ *
+ * A refused request never reaches `onAdmitted`, so it never wakes a revision at zero and is not demand.
+ * Hooks 3-6 are synchronous; 1-2 may return a promise (a stage that must look something up).
+ */
+export interface Stage {
+  readonly name: string;
+  onArrival?(ex: Exchange): Admission | Promise<Admission>;
+  onRouted?(ex: Exchange): Admission | Promise<Admission>;
+  onAdmitted?(ex: Exchange): void;
+  onUpstreamHeaders?(ex: Exchange, headers: HeaderBag): void;
+  onResponseStart?(ex: Exchange, status: number, headers: HeaderBag): void;
+  onDone?(ex: Exchange): void;
+}
