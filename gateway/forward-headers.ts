@@ -41,13 +41,7 @@ function connectionListed(value: string | string[] | undefined): string[] | null
  */
 export function upstreamRequestHeaders(req: IncomingMessage): Record<string, string | string[]> {
   const h = req.headers;
-  const listed = connectionListed(h.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const k in h) {
-    if (HOP_BY_HOP.has(k) || (listed !== null && listed.includes(k))) continue;
-    const v = h[k];
-    if (v !== undefined) out[k] = v;
-  }
+  const out = endToEnd(h);
   const client = req.socket.remoteAddress;
   if (client !== undefined) {
     const xff = h['x-forwarded-for'];
@@ -60,6 +54,11 @@ export function upstreamRequestHeaders(req: IncomingMessage): Record<string, str
 
 /** The replica's response headers for the client, in one pass: hop-by-hop ones and those its `Connection` lists dropped. */
 export function clientResponseHeaders(h: Headers): Record<string, string | string[]> {
+  return endToEnd(h);
+}
+
+/** A copy of `h` without hop-by-hop headers and those its own `Connection` header lists (one pass). */
+function endToEnd(h: Headers | IncomingMessage['headers']): Record<string, string | string[]> {
   const listed = connectionListed(h.connection);
   const out: Record<string, string | string[]> = {};
   for (const k in h) {

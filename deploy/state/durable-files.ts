@@ -8,6 +8,7 @@
  */
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { deferred, type Deferred } from './deferred.js';
 
 export const TEMP_SUFFIX = '.tmp';
 
@@ -22,7 +23,7 @@ export interface DurableWriteStats {
 interface DirSlot {
   running: Promise<void> | null;
   /** Waiters for the next fsync: it must start after they registered. */
-  next: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null;
+  next: Deferred | null;
 }
 
 export class DurableFiles {
@@ -80,15 +81,10 @@ export class DurableFiles {
       this.dirs.set(dir, slot);
     }
     if (slot.next) return slot.next.promise;
-    let resolve!: () => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    slot.next = { promise, resolve, reject };
+    const next = deferred();
+    slot.next = next;
     if (!slot.running) this.startDirSync(dir, slot);
-    return promise;
+    return next.promise;
   }
 
   private startDirSync(dir: string, slot: DirSlot): void {

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../core/log.js';
 import { DurableFiles, removeTempFiles } from './durable-files.js';
 import { decodeStateFile, encodeStateFile, type ControllerStore, type StateFile, type StoredService } from './service-state.js';
+import { deferred, type Deferred } from './deferred.js';
 
 export interface FileStateStoreOptions {
   /** The state directory; services live under `<dir>/services`. */
@@ -37,7 +38,7 @@ interface Slot {
   /** The content to write when the write starts; null removes the file. */
   build: () => StateFile | null;
   running: boolean;
-  next: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | null;
+  next: Deferred | null;
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -167,15 +168,10 @@ export class FileStateStore implements ControllerStore {
     }
     slot.build = build;
     if (slot.next) return slot.next.promise;
-    let resolve!: () => void;
-    let reject!: (e: unknown) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    slot.next = { promise, resolve, reject };
+    const next = deferred();
+    slot.next = next;
     if (!slot.running) this.run(key, path, slot);
-    return promise;
+    return next.promise;
   }
 
   private run(key: string, path: string, slot: Slot): void {
