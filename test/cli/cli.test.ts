@@ -1,27 +1,14 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Embedded } from '../../cli/embedded.js';
 import { cliTarget, demoService, startTestSluice, configFolder } from '../support/embedded.js';
 import { SLUICE_ROOT } from '../support/paths.js';
+import { sluiceCli as sluice } from '../support/cli.js';
 
-const run = promisify(execFile);
-const CLI = join(SLUICE_ROOT, 'dist', 'cli', 'main.js');
 const EXAMPLES = join(SLUICE_ROOT, 'test', 'fixtures', 'kserve-examples');
-
-async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: SLUICE_ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 type Model = { runtime?: string; protocolVersion?: string };
 const modelOf = (out: string): Model => (parse(out) as { spec: { predictor: { model: Model } } }).spec.predictor.model;

@@ -1,28 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
 import { adminHeaders, cliTarget, configFolder, demoService, startTestSluice } from '../support/embedded.js';
-import { SLUICE_ROOT } from '../support/paths.js';
 import { waitUntil } from '../support/wait.js';
+import { sluiceCli as sluice } from '../support/cli.js';
 
-const run = promisify(execFile);
-const CLI = join(SLUICE_ROOT, 'dist', 'cli', 'main.js');
 const R1 = 'walk-predictor-00001';
 const R2 = 'walk-predictor-00002';
-
-async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: SLUICE_ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('sluice traffic / promote / rollback / revisions against a running server', () => {
   let s: Embedded;

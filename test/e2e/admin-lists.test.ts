@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import type { Embedded } from '../../cli/embedded.js';
 import { parseInferenceService } from '../../api/inferenceservice.js';
-import { adminHeaders, configFolder, demoService, startTestSluice } from '../support/embedded.js';
+import { adminCall, adminHeaders, configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import { waitUntil } from '../support/wait.js';
 
 const ZERO = { 'autoscaling.knative.dev/initial-scale': '0' };
@@ -20,14 +20,7 @@ function service(ns: string, name: string, padBytes = 0): Obj {
 describe('admin API lists: pages, bounded objects, streamed answers', () => {
   let s: Embedded;
   const collection = (ns: string): string => `/apis/serving.kserve.io/v1beta1/namespaces/${ns}/inferenceservices`;
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Obj }> => {
-    const r = await fetch(`${s.adminUrl}${path}`, {
-      method,
-      headers: adminHeaders(s, body === undefined ? undefined : 'application/json'),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: r.status, body: (await r.json()) as Obj };
-  };
+  const call = (method: string, path: string, body?: unknown): Promise<{ status: number; body: Obj }> => adminCall<Obj>(s, method, path, body);
   const create = async (doc: Obj): Promise<void> => {
     await s.controller.apply(parseInferenceService(doc).object, 'api');
   };

@@ -1,26 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Embedded } from '../../cli/embedded.js';
-import { adminHeaders, cliTarget, demoService, startTestSluice } from '../support/embedded.js';
-import { SLUICE_ROOT } from '../support/paths.js';
+import { adminCall, adminHeaders, cliTarget, demoService, startTestSluice } from '../support/embedded.js';
+import { sluiceCli as sluice } from '../support/cli.js';
 
-const run = promisify(execFile);
-const CLI = join(SLUICE_ROOT, 'dist', 'cli', 'main.js');
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function sluice(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: SLUICE_ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 /** The demo runtime as a namespaced ServingRuntime named `name`, and its local recipe. */
 function demoRuntime(name: string): string {
@@ -51,14 +37,7 @@ spec:
 
 describe('runtimes through the admin API and sluice apply -f', () => {
   let s: Embedded;
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: Obj }> => {
-    const r = await fetch(`${s.adminUrl}${path}`, {
-      method,
-      headers: adminHeaders(s, body === undefined ? undefined : 'application/json'),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: r.status, body: (await r.json()) as Obj };
-  };
+  const call = (method: string, path: string, body?: unknown): Promise<{ status: number; body: Obj }> => adminCall<Obj>(s, method, path, body);
   const CSR = '/apis/serving.kserve.io/v1alpha1/clusterservingruntimes';
   const SR = (ns: string): string => `/apis/serving.kserve.io/v1alpha1/namespaces/${ns}/servingruntimes`;
   const LLR = '/apis/sluice.dev/v1alpha1/locallaunchrecipes';

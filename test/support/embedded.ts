@@ -41,6 +41,21 @@ export function adminHeaders(s: Pick<Embedded, 'adminToken'>, contentType?: stri
   return { authorization: `Bearer ${s.adminToken}`, ...(contentType === undefined ? {} : { 'content-type': contentType }) };
 }
 
+/** One admin API call with the instance's token (a JSON body when given); resolves with the status and parsed body. */
+export async function adminCall<T = Record<string, unknown>>(
+  s: Pick<Embedded, 'adminUrl' | 'adminToken'>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const r = await fetch(`${s.adminUrl}${path}`, {
+    method,
+    headers: adminHeaders(s, body === undefined ? undefined : 'application/json'),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: (await r.json()) as T };
+}
+
 /** CLI arguments that point `sluice` at a test instance: its admin URL and its state directory (where its token is). */
 export function cliTarget(s: Pick<Embedded, 'adminUrl' | 'stateDir'>): string[] {
   return ['--server', s.adminUrl, '--state-dir', s.stateDir];
