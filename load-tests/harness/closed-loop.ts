@@ -1,9 +1,25 @@
 import type { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
 import type { LoadResult, RequestShape } from './load-result.js';
+import { runWrk } from './wrk.js';
 
-/** Closed-loop load with autocannon: `connections` clients, each sending its next request on each answer. */
+/** Which closed-loop generator a run uses: wrk (C, the default) or autocannon (Node, which takes a core itself). */
+export type ClosedLoopClient = 'wrk' | 'autocannon';
+
+/** Closed-loop load: `connections` clients, each sending its next request on each answer. */
 export async function runClosedLoop(
+  baseUrl: string,
+  request: RequestShape,
+  connections: number,
+  durationS: number,
+  client: ClosedLoopClient = 'wrk',
+): Promise<LoadResult> {
+  return client === 'wrk'
+    ? runWrk(baseUrl, request, connections, durationS)
+    : runAutocannon(baseUrl, request, connections, durationS);
+}
+
+async function runAutocannon(
   baseUrl: string,
   request: RequestShape,
   connections: number,

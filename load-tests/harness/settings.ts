@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { ClosedLoopClient } from './closed-loop.js';
 
 /** Everything a run can be told on the command line; defaults are the full (quiet-machine) run. */
 export interface Settings {
@@ -27,6 +28,8 @@ export interface Settings {
   /** many-replicas: InferenceServices created */
   services: number;
   resultsDir: string | undefined;
+  /** the closed-loop load generator */
+  client: ClosedLoopClient;
 }
 
 export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [options]
@@ -42,6 +45,7 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --max-replicas N      cold-start: maxReplicas of that revision (default 1); cold-start uses --rounds, not --duration
   --services N          many-replicas: InferenceServices created through the admin API (default 2000)
   --results DIR         where reports go (default load-tests/results)
+  --client wrk|autocannon  closed-loop generator (default wrk: C, one thread; autocannon is Node and takes a core)
   quick development run: --rounds 3 --duration 5`;
 
 export function parseSettings(argv: readonly string[]): Settings {
@@ -62,6 +66,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       'max-replicas': { type: 'string', default: '1' },
       services: { type: 'string', default: '2000' },
       results: { type: 'string' },
+      client: { type: 'string', default: 'wrk' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -78,6 +83,9 @@ export function parseSettings(argv: readonly string[]): Settings {
   };
   const methods = values.methods.split(',').map((m) => m.trim().toUpperCase());
   for (const m of methods) if (m !== 'GET' && m !== 'POST') throw new Error(`--methods: unknown ${m}`);
+  if (values.client !== 'wrk' && values.client !== 'autocannon') {
+    throw new Error(`--client must be wrk or autocannon, got ${values.client}\n${USAGE}`);
+  }
   return {
     scenarios: positionals,
     rounds: positive('rounds', values.rounds),
@@ -93,5 +101,6 @@ export function parseSettings(argv: readonly string[]): Settings {
     maxReplicas: whole('max-replicas', values['max-replicas']),
     services: whole('services', values.services),
     resultsDir: values.results,
+    client: values.client,
   };
 }

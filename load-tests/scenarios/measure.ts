@@ -37,7 +37,7 @@ async function measured(
 
 async function warmUp(systems: readonly StartedSystem[], request: RequestShape, settings: Settings): Promise<void> {
   if (settings.warmupS <= 0) return;
-  for (const s of systems) await runClosedLoop(s.running.url, request, 16, settings.warmupS);
+  for (const s of systems) await runClosedLoop(s.running.url, request, 16, settings.warmupS, settings.client);
 }
 
 /** Closed loop at `settings.connections`, every system every round, interleaved. */
@@ -51,7 +51,7 @@ export async function measureSaturation(
   await warmUp(systems, request, settings);
   return interleaved(systems, settings.rounds, async (s, round) => {
     const result = await measured(s, upstreams, () =>
-      runClosedLoop(s.running.url, request, settings.connections, settings.durationS),
+      runClosedLoop(s.running.url, request, settings.connections, settings.durationS, settings.client),
     );
     log(`${request.method} saturation round ${round + 1} ${s.definition.name}: ${result.throughput.toFixed(0)} req/s`);
     return result;
@@ -87,7 +87,7 @@ export async function probeCapacity(
 ): Promise<Map<string, number>> {
   const capacity = new Map<string, number>();
   for (const s of systems) {
-    const result = await runClosedLoop(s.running.url, request, settings.connections, Math.min(5, settings.durationS));
+    const result = await runClosedLoop(s.running.url, request, settings.connections, Math.min(5, settings.durationS), settings.client);
     capacity.set(s.definition.name, result.throughput);
   }
   return capacity;

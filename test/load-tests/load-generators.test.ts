@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClosedLoop } from '../../load-tests/harness/closed-loop.js';
 import { REQUESTS } from '../../load-tests/harness/load-result.js';
@@ -38,9 +40,9 @@ describe('load generators', () => {
     expect(result.serviceLatency!.p90).toBeLessThan(result.latency.p90);
   });
 
-  it('closed loop reports throughput and per-second counts', async () => {
+  it('closed loop (autocannon) reports throughput and per-second counts', async () => {
     const before = upstream.stats().requests;
-    const result = await runClosedLoop(upstream.url, REQUESTS.GET, 4, 1);
+    const result = await runClosedLoop(upstream.url, REQUESTS.GET, 4, 1, 'autocannon');
     expect(result.non2xx + result.errors).toBe(0);
     expect(result.completed).toBeGreaterThan(0);
     // Every completed request reached the upstream; at most one per connection was still in flight at the stop.
@@ -49,5 +51,45 @@ describe('load generators', () => {
     expect(seen - result.completed).toBeLessThanOrEqual(4);
     expect(result.perSecond).toHaveLength(1);
     expect(result.throughput).toBeGreaterThan(0);
+  });
+
+  it('closed loop (wrk, the default) sends the POST body and counts every answer the upstream gave', async () => {
+    const before = upstream.stats().requests;
+    const result = await runClosedLoop(upstream.url, REQUESTS.POST, 4, 1);
+    expect(result.non2xx + result.errors).toBe(0);
+    expect(result.completed).toBeGreaterThan(0);
+    const seen = upstream.stats().requests - before;
+    expect(seen - result.completed).toBeGreaterThanOrEqual(0);
+    // wrk stops each thread's loop from its timer, so a connection may have written its next request (or had
+    // one answered after the stop) beyond the one in flight: a small, bounded excess, never a shortfall.
+    expect(seen - result.completed).toBeLessThanOrEqual(3 * 4);
+    const { p50, p90, p99, max } = result.latency;
+    expect(p50).toBeGreaterThan(0);
+    expect([p50 <= p90, p90 <= p99, p99 <= max]).toEqual([true, true, true]);
+  });
+
+  it('wrk sends the request shape exactly and counts answers that are not 2xx as non2xx', async () => {
+    const bodies = new Set<string>();
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests += 1;
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.add(`${req.method} ${req.url} ${req.headers['content-type']} ${body}`);
+        res.writeHead(503, { 'content-length': '0' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const result = await runClosedLoop(url, REQUESTS.POST, 2, 1);
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.non2xx).toBe(result.completed);
+      expect(requests).toBeGreaterThanOrEqual(result.completed);
+      expect([...bodies]).toEqual([`POST ${REQUESTS.POST.path} application/json ${REQUESTS.POST.body}`]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
