@@ -13,6 +13,7 @@ import type { TrafficFlags } from './traffic-commands.js';
 // the schemas or the metrics library.
 const commands = () => import('./commands.js');
 const trafficCommands = () => import('./traffic-commands.js');
+const topCommands = () => import('./top-command.js');
 const cluster = () => import('./cluster.js');
 
 const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
@@ -130,6 +131,15 @@ export function buildProgram(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-o, --output <format>', 'json, yaml or wide (default: a table)')
     .action(async (name: string, o: AdminTarget & { namespace?: string; output?: string }) => (await trafficCommands()).revisionsCommand(io, name, o));
+
+  adminOptions(program.command('top'))
+    .description('a live view of every revision: traffic share, req/s, p50/p99, in-flight, held, replicas, cold starts (q quits)')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'every namespace')
+    .option('-o, --output <format>', 'json: one snapshot (two samples one interval apart) instead of the live view')
+    .option('--metrics-url <url>', "the server's /metrics (default $SLUICE_METRICS_URL, else the admin host on port 9090)")
+    .option('--interval <seconds>', 'refresh interval', '1')
+    .action(async (o: import('./top-command.js').TopOptions) => (await topCommands()).topCommand(io, o));
 
   program
     .command('simulate')
