@@ -19,4 +19,11 @@ describe('badRequestTarget', () => {
     expect(badRequestTarget('../iris')).toBe('request target "../iris" is not an absolute path');
     expect(badRequestTarget('http://example.com/v1/models/iris')).toMatch(/not an absolute path/);
   });
+
+  it('refuses a malformed percent-encoding in the path (it would reach the router as an exception), not in the query', () => {
+    for (const url of ['/v1/models/%E0%A4%A:predict', '/v2/models/iris%/infer', '/v1/models/%zz:predict'])
+      expect(badRequestTarget(url)).toMatch(/has a malformed percent-encoding/);
+    expect(badRequestTarget('/v1/models/my%20model:predict')).toBeNull();
+    expect(badRequestTarget('/v1/models/iris:predict?x=%zz')).toBeNull();
+  });
 });

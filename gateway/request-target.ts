@@ -11,6 +11,7 @@ const DOT_SEGMENTS = new Set(['.', '..', '%2e', '.%2e', '%2e.', '%2e%2e']);
  */
 export function badRequestTarget(url: string): string | null {
   if (url.charCodeAt(0) !== 47 /* / */) return `request target "${url}" is not an absolute path`;
+  if (url.indexOf('%') !== -1 && !wellEncoded(url)) return `request target "${url}" has a malformed percent-encoding (a "%" must start a UTF-8 escape such as %20)`;
   if (url.indexOf('/.') === -1 && url.indexOf('/%2') === -1) return null;
   let start = 1;
   for (let i = 1; i <= url.length; i++) {
@@ -25,4 +26,15 @@ export function badRequestTarget(url: string): string | null {
     }
   }
   return null;
+}
+
+/** Whether every `%` escape in the path decodes (the router decodes model names with decodeURIComponent). */
+function wellEncoded(url: string): boolean {
+  const q = url.indexOf('?');
+  try {
+    decodeURIComponent(q === -1 ? url : url.slice(0, q));
+    return true;
+  } catch {
+    return false;
+  }
 }
