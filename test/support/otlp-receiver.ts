@@ -56,18 +56,14 @@ interface ExportRequest {
 
 const PROTO_ROOT = join(SLUICE_ROOT, 'test', 'support', 'otlp-proto');
 
+const PROTO_OPTIONS = { includeDirs: [PROTO_ROOT], longs: String, enums: String, defaults: true, oneofs: true };
+
 let decoder: ((buf: Buffer) => ExportRequest) | null = null;
 
 /** ExportTraceServiceRequest from its protobuf bytes, with the official .proto files. */
 export function decodeExportRequest(buf: Buffer): ExportRequest {
   if (!decoder) {
-    const def = loadSync('opentelemetry/proto/collector/trace/v1/trace_service.proto', {
-      includeDirs: [PROTO_ROOT],
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
+    const def = loadSync('opentelemetry/proto/collector/trace/v1/trace_service.proto', PROTO_OPTIONS);
     const service = def['opentelemetry.proto.collector.trace.v1.TraceService'] as unknown as Record<string, MethodDefinition<ExportRequest, unknown>>;
     const method = service.Export!;
     decoder = (b) => method.requestDeserialize(b);
@@ -84,6 +80,73 @@ function attrs(list: KeyValue[] | undefined): Record<string, string | number | b
     out[kv.key] = v.value === 'intValue' ? Number(x) : (x as string | number | boolean);
   }
   return out;
+}
+
+/** The spans of an export request, flattened with their resource's attributes. */
+export function spansOf(decoded: ExportRequest): ReceivedSpan[] {
+  const out: ReceivedSpan[] = [];
+  for (const rs of decoded.resourceSpans) {
+    const resource = attrs(rs.resource?.attributes);
+    for (const ss of rs.scopeSpans)
+      for (const s of ss.spans)
+        out.push({
+          traceId: s.traceId.toString('hex'),
+          spanId: s.spanId.toString('hex'),
+          parentSpanId: s.parentSpanId.toString('hex'),
+          name: s.name,
+          kind: s.kind,
+          attributes: attrs(s.attributes),
+          status: s.status?.code ?? 'STATUS_CODE_UNSET',
+          statusMessage: s.status?.message ?? '',
+          startNs: BigInt(s.startTimeUnixNano),
+          endNs: BigInt(s.endTimeUnixNano),
+          resource,
+        });
+  }
+  return out;
+}
+
+/**
+ * An OTLP/gRPC trace receiver (TraceService/Export) on 127.0.0.1, from the same official protos: for runtimes
+ * whose SDK exports over gRPC (MLServer's tracing does).
+ */
+export class OtlpGrpcReceiver {
+  readonly spans: ReceivedSpan[] = [];
+
+  private constructor(
+    private readonly server: import('@grpc/grpc-js').Server,
+    /** `127.0.0.1:<port>`, as gRPC exporters take it. */
+    readonly address: string,
+  ) {}
+
+  static async start(): Promise<OtlpGrpcReceiver> {
+    const grpc = await import('@grpc/grpc-js');
+    const def = loadSync('opentelemetry/proto/collector/trace/v1/trace_service.proto', PROTO_OPTIONS);
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      opentelemetry: { proto: { collector: { trace: { v1: { TraceService: { service: import('@grpc/grpc-js').ServiceDefinition } } } } } };
+    };
+    const server = new grpc.Server();
+    let self: OtlpGrpcReceiver | null = null;
+    server.addService(pkg.opentelemetry.proto.collector.trace.v1.TraceService.service, {
+      Export: (call: { request: ExportRequest }, done: (err: null, answer: object) => void) => {
+        self!.spans.push(...spansOf(call.request));
+        done(null, {});
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    self = new OtlpGrpcReceiver(server, `127.0.0.1:${port}`);
+    return self;
+  }
+
+  trace(traceId: string): ReceivedSpan[] {
+    return this.spans.filter((s) => s.traceId === traceId);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+  }
 }
 
 export type ReceiverMode = 'ok' | 'hang';
@@ -126,25 +189,7 @@ export class OtlpReceiver {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const decoded = decodeExportRequest(Buffer.concat(chunks));
-      for (const rs of decoded.resourceSpans) {
-        const resource = attrs(rs.resource?.attributes);
-        for (const ss of rs.scopeSpans)
-          for (const s of ss.spans)
-            this.spans.push({
-              traceId: s.traceId.toString('hex'),
-              spanId: s.spanId.toString('hex'),
-              parentSpanId: s.parentSpanId.toString('hex'),
-              name: s.name,
-              kind: s.kind,
-              attributes: attrs(s.attributes),
-              status: s.status?.code ?? 'STATUS_CODE_UNSET',
-              statusMessage: s.status?.message ?? '',
-              startNs: BigInt(s.startTimeUnixNano),
-              endNs: BigInt(s.endTimeUnixNano),
-              resource,
-            });
-      }
+      this.spans.push(...spansOf(decodeExportRequest(Buffer.concat(chunks))));
       // An empty ExportTraceServiceResponse: full success.
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
