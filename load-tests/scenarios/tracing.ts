@@ -79,6 +79,9 @@ export const tracing: Scenario = {
         { name: 'cpu', svg: cpuChart('CPU per request at saturation (lower is better)', byMethod) },
       );
       const got = sink.stats();
+      // A traced system that sent nothing was not tracing: its numbers would measure nothing.
+      if (got.exports === 0 && started.some((s) => s.definition.name !== 'sluice'))
+        throw new Error('the tracing systems exported no spans to the OTLP sink: tracing was not on');
       return {
         markdown: [
           `Same run, systems interleaved round by round: ${ctx.settings.rounds} rounds of ${ctx.settings.durationS} s, medians over rounds. The × columns against direct/nginx/haproxy are empty here: compare the rows with \`sluice\` (tracing off). Spans went to a loopback OTLP/HTTP sink: ${got.exports} export requests, ${formatNumber(got.bytes / 1e6, 1)} MB.`,

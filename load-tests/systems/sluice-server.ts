@@ -36,6 +36,8 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
       adminPort = Number(a[++i]);
       if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw new Error(`--admin-port must be a port number, got ${a[i]}`);
     } else if (a[i] === '--admin-token') adminToken = a[++i];
+    else if (a[i] === '--tracing-endpoint') tracingEndpoint = a[++i]!;
+    else if (a[i] === '--tracing-ratio') tracingRatio = a[++i]!;
     else if (a[i] === '--workers') {
       workers = Number(a[++i]);
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be an integer from 1 to 64, got ${a[i]}`);
