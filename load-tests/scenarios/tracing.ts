@@ -64,9 +64,15 @@ export const tracing: Scenario = {
         const rate = ctx.settings.rate ?? Math.max(100, Math.round(capacity / 2 / 50) * 50);
         const lat = summarise(await measureLatency(started, upstreams, request, rate, ctx.settings, ctx.log));
         const find = (rows: SystemSummary[], n: string): SystemSummary | undefined => rows.find((r) => r.name === n);
+        const cpu = (n: string): string => {
+          const off = find(sat, 'sluice')?.cpuPerRequestUs;
+          const on = find(sat, n)?.cpuPerRequestUs;
+          return off === undefined || on === undefined ? 'not measured' : `${formatNumber(on, 1)} µs vs ${formatNumber(off, 1)} µs off (${on - off >= 0 ? '+' : ''}${formatNumber(on - off, 1)} µs)`;
+        };
         verdicts.push(
           `- ${method} at 5 %: ${verdict(find(sat, 'sluice'), find(sat, 'sluice-trace-5pct'), 'throughput')}; ${verdict(find(lat, 'sluice'), find(lat, 'sluice-trace-5pct'), 'p50')}`,
           `- ${method} at 100 % (no budget; for scale): ${verdict(find(sat, 'sluice'), find(sat, 'sluice-trace-100pct'), 'throughput').replace(/ \(budget[^)]*\): \*\*[a-z ]+\*\*/, '')}; ${verdict(find(lat, 'sluice'), find(lat, 'sluice-trace-100pct'), 'p50').replace(/ \(budget[^)]*\): \*\*[a-z ]+\*\*/, '')}`,
+          `- ${method} Sluice CPU per request at saturation (the steadiest figure on a shared machine): 5 % ${cpu('sluice-trace-5pct')}; 100 % ${cpu('sluice-trace-100pct')}`,
         );
         parts.push(
           `### ${method} ${request.path}: saturation (closed loop, ${ctx.settings.connections} connections)\n\n${saturationTable(sat, new Set(sat.map((r) => r.name)))}`,
