@@ -48,6 +48,7 @@ interface RequestSpans {
   server: Span;
   /** The server span is sampled: child spans are made and exported. Otherwise only its context is passed on. */
   sampled: boolean;
+  /** The server span as a parent (sampled requests only). */
   serverContext: Context;
   hold: Span | null;
   holdStartedAt: number;
@@ -118,7 +119,7 @@ export class TracingStage implements Stage {
     const spans: RequestSpans = {
       server,
       sampled,
-      serverContext: trace.setSpan(ROOT_CONTEXT, server),
+      serverContext: sampled ? trace.setSpan(ROOT_CONTEXT, server) : ROOT_CONTEXT,
       hold: null,
       holdStartedAt: 0,
       holdAtZero: false,
@@ -177,7 +178,11 @@ export class TracingStage implements Stage {
     delete headers.traceparent;
     delete headers.tracestate;
     if (!s.sampled) {
-      this.d.propagator.inject(s.serverContext, headers, headerSetter);
+      // The W3C propagator's inject, without the context it needs (the unsampled path is most requests').
+      const c = s.server.spanContext();
+      headers.traceparent = `00-${c.traceId}-${c.spanId}-00`;
+      const state = c.traceState?.serialize();
+      if (state) headers.tracestate = state;
       return;
     }
     s.attempts++;

@@ -237,11 +237,13 @@ describe('tracing on the data path (OTLP/HTTP protobuf to a real receiver)', () 
     upstreams.push(up);
     for (const e of g.backend.endpoints(KEY)) g.backend.markRemoved(e);
     g.backend.markReady(KEY, up.url);
-    const r = await predict({ traceparent: `00-${'5'.repeat(32)}-${PARENT}-00` });
+    const r = await predict({ traceparent: `00-${'5'.repeat(32)}-${PARENT}-00`, tracestate: 'vendor=abc' });
     expect(r.status).toBe(200);
     expect(r.headers[TRACE_ID_HEADER]).toBeUndefined();
     const sent = traceparentOf(up.seen.at(-1)!)!;
     expect(sent).toMatchObject({ traceId: '5'.repeat(32), flags: '00' });
+    expect(sent.parentId).not.toBe(PARENT);
+    expect(up.seen.at(-1)!.tracestate).toBe('vendor=abc');
     // A later sampled request's spans arrive; the unsampled one's never do.
     await predict({ traceparent: `00-${'6'.repeat(32)}-${PARENT}-01` });
     await receiver.waitForTrace('6'.repeat(32), (s) => s.length >= 2);
