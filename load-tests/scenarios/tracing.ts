@@ -62,6 +62,11 @@ export const tracing: Scenario = {
         const off = started.filter((s) => s.definition.name === 'sluice');
         const capacity = ctx.settings.rate ?? (await probeCapacity(off.length ? off : started, request, ctx.settings)).values().next().value ?? 2000;
         const rate = ctx.settings.rate ?? Math.max(100, Math.round(capacity / 2 / 50) * 50);
+        const offSat = sat.find((r) => r.name === 'sluice')?.throughput;
+        const why =
+          ctx.settings.rate === undefined
+            ? "50 % of tracing-off Sluice's probed capacity"
+            : `set with --rate: ${offSat ? formatNumber((rate / offSat) * 100, 0) : '?'} % of tracing-off Sluice's saturated throughput above`;
         const lat = summarise(await measureLatency(started, upstreams, request, rate, ctx.settings, ctx.log));
         const find = (rows: SystemSummary[], n: string): SystemSummary | undefined => rows.find((r) => r.name === n);
         const cpu = (n: string): string => {
@@ -76,7 +81,7 @@ export const tracing: Scenario = {
         );
         parts.push(
           `### ${method} ${request.path}: saturation (closed loop, ${ctx.settings.connections} connections)\n\n${saturationTable(sat, new Set(sat.map((r) => r.name)))}`,
-          `### ${method} ${request.path}: ${rate} req/s, 50 % of tracing-off Sluice's capacity (open loop)\n\n${latencyTable(lat, new Set(lat.map((r) => r.name)))}`,
+          `### ${method} ${request.path}: ${rate} req/s, ${why} (open loop)\n\n${latencyTable(lat, new Set(lat.map((r) => r.name)))}`,
         );
         charts.push({ name: `percentiles-${method.toLowerCase()}`, svg: percentileChart(`${method} at ${rate} req/s: latency percentiles`, lat) });
       }
