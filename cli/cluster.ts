@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
+import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -234,7 +235,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await backend.start();
   await routes.start();
   await forwarder.warmUp();
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector });
+  const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
@@ -251,6 +253,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       collector.close();
       await collector.flush();
       await forwarder.close();
+      await tracing?.shutdown(TRACING_SHUTDOWN_MS);
       await backend.close();
       await store.close();
       servers.close();

@@ -35,6 +35,7 @@ import { Gateway } from '../gateway/gateway.js';
 import { GatewayPhase } from '../gateway/server-endpoints.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import type { Stage } from '../gateway/stage.js';
+import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 
 export interface EmbeddedOptions {
   config: ServeConfig;
@@ -49,6 +50,8 @@ export interface EmbeddedOptions {
   pythonPath?: string;
   /** More gateway stages, composed after the priority header and before accounting (tests; cli/wiring.ts). */
   extraStages?: readonly Stage[];
+  /** Where the standard `OTEL_*` variables are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Embedded {
@@ -210,7 +213,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   // Not ready (`/readyz`, `/v2/health/ready` answer 503) until the config folder's services are loaded.
   const phase = new GatewayPhase('starting');
   const gatewayLogger = logger.child({ role: 'gateway' });
-  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages });
+  const tracing = await gatewayTracing(cfg, o.env ?? process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
+  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), phase });
   let ready = false;
   controller.start();
@@ -277,6 +281,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       await state.settled();
       await backend.close();
       await forwarder.close();
+      await tracing?.shutdown(TRACING_SHUTDOWN_MS);
       admin.close();
       admin.closeAllConnections();
       metricsServer.close();

@@ -31,17 +31,19 @@ export interface GatewayPipelineOptions {
   collector: Collector;
   /** Rollout outcomes (embedded mode, where the controller reads them). */
   outcomes?: OutcomeRecorder;
-  /** More stages (tests; later: limits, auth, tracing), composed after the priority header, before accounting. */
+  /** More stages (tests; later: limits, auth), composed after the priority header, before accounting. */
   extraStages?: readonly Stage[];
+  /** The tracing stage (cli/tracing.ts), composed first: its span covers every other stage's work. */
+  tracing?: Stage;
 }
 
 /**
- * The gateway's stages, composed once for embedded and cluster mode alike: the priority header, any extra
- * stages, then accounting (last, so its `onDone` sees the status every other stage left).
+ * The gateway's stages, composed once for embedded and cluster mode alike: tracing (when on), the priority header,
+ * any extra stages, then accounting (last, so its `onDone` sees the status every other stage left).
  */
 export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
   const accounting = new Accounting({ clock: o.clock, metrics: o.metrics, collector: o.collector, outcomes: o.outcomes });
-  return new Pipeline([new PriorityHeader(), ...(o.extraStages ?? []), accounting], o.logger);
+  return new Pipeline([...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...(o.extraStages ?? []), accounting], o.logger);
 }
 
 /** The activator's bounds from the configuration. */

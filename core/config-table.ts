@@ -179,6 +179,43 @@ export const SETTINGS = {
     '`auto`: human-readable lines (`17:08:49.704 INFO  [controller] revision created  service=default/iris …`) when stdout is a terminal, JSON lines (pino) otherwise; `json` or `pretty` to choose. `NO_COLOR` turns the level colours off',
     { flag: '--log-format <format>' },
   ),
+  // Tracing (docs/observability.md): off while no endpoint is set here or in OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT.
+  tracingEndpoint: row(
+    text(/^$|^https?:\/\/[^\s]+$/, 'an http:// or https:// URL, or empty'),
+    '',
+    DATA,
+    'OTLP/HTTP (protobuf) URL spans are sent to; a URL without a path gets `/v1/traces`. Empty: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, then `OTEL_EXPORTER_OTLP_ENDPOINT`; none of them set: tracing is off and costs nothing (Knative: `tracing-endpoint`)',
+    { flag: '--tracing-endpoint <url>', defaultText: '(off)' },
+  ),
+  tracingHeaders: row(
+    text(/^$|^[^=,\s]+=[^,]*(,[^=,\s]+=[^,]*)*$/, 'name=value pairs separated by commas'),
+    '',
+    DATA,
+    'headers sent with every export, e.g. `authorization=Bearer abc`. Empty: `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, then `OTEL_EXPORTER_OTLP_HEADERS`',
+    { defaultText: '(none)', secret: true },
+  ),
+  tracingSampler: row(
+    text(/^$|^(always_on|always_off|traceidratio|parentbased_always_on|parentbased_always_off|parentbased_traceidratio)$/, 'always_on | always_off | traceidratio | parentbased_always_on | parentbased_always_off | parentbased_traceidratio, or empty'),
+    '',
+    DATA,
+    'which requests are traced. `parentbased_*` follow a sampled or unsampled incoming `traceparent` and apply the rest to requests without one. Empty: `OTEL_TRACES_SAMPLER`, then `parentbased_traceidratio`',
+    { defaultText: 'parentbased_traceidratio' },
+  ),
+  tracingSamplerRatio: row(
+    text(/^$|^(0(\.\d+)?|1(\.0*)?|\.\d+)$/, 'a ratio from 0 to 1, or empty'),
+    '',
+    DATA,
+    'share of traces started for the `*traceidratio` samplers. Empty: `OTEL_TRACES_SAMPLER_ARG`, then 0.05 (KServe\'s default; Knative: `tracing-sampling-rate`)',
+    { defaultText: '0.05' },
+  ),
+  tracingServiceName: row(text(), '', DATA, 'the `service.name` of Sluice\'s spans. Empty: `OTEL_SERVICE_NAME`, then `sluice`', { defaultText: 'sluice' }),
+  tracingExportTimeoutSeconds: row(num({ above: 0, max: 60 }), 10, DATA, 'longest an export of a batch of spans may take before it is given up (its spans counted in `sluice_trace_spans_dropped_total{reason="export_failed"}`)'),
+  tracingMaxQueueSize: row(
+    int(1, 1_000_000),
+    2048,
+    DATA,
+    'finished spans waiting for export; when the collector is down or slow and the queue is full, new spans are dropped and counted in `sluice_trace_spans_dropped_total{reason="queue_full"}`, never waited for',
+  ),
   stateDir: row(
     text(/^.+$/, 'a directory'),
     '.sluice',

@@ -36,10 +36,12 @@ export class Dispatch {
       ex.bytes = Number(ex.req.headers['content-length'] ?? 0) || 0;
       for (;;) {
         const acquired = activator.acquire(rev.key, ex);
-        const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+        const lease: Lease = acquired instanceof Promise ? await this.held(ex, acquired) : acquired;
         ex.heldMs = lease.heldMs;
         ex.coldStart = lease.coldStart;
         if (lease.coldStart) ex.coldStartMs = lease.heldMs;
+        if (acquired instanceof Promise) ex.holdEnded();
+        ex.endpoint = lease.replica.endpoint;
         try {
           ex.status = await forwarder.forward(lease.replica.endpoint.url, ex.req, ex.res, {
             path: ex.path,
@@ -48,8 +50,10 @@ export class Dispatch {
             drain: this.d.drain,
             observer: this.d.observeForward ? ex : undefined,
           });
+          ex.attemptEnded();
           break;
         } catch (err) {
+          ex.attemptEnded(err);
           // Only a replica no connection could be made to leaves the rotation (a reset or broken pipe proves nothing).
           if (err instanceof ForwardError && err.unreachable) activator.reportFailure(rev.key, lease.replica.endpoint.id);
           if (err instanceof ForwardError && err.retryable && clock.now() < ex.deadlineAt) {
@@ -67,6 +71,17 @@ export class Dispatch {
       ex.status = this.answerError(ex.res, err);
     } finally {
       ex.unwatchClient();
+    }
+  }
+
+  /** Waits for a held request's replica, telling the stages the hold began (and, on failure, ended). */
+  private async held(ex: Exchange, acquired: Promise<Lease>): Promise<Lease> {
+    ex.held();
+    try {
+      return await acquired;
+    } catch (err) {
+      ex.holdEnded(err);
+      throw err;
     }
   }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Endpoint } from '../api/backend.js';
 import type { Priority } from '../activator/priority.js';
 import { ClientGone } from './client-gone.js';
 import type { RevisionView } from './data-plane.js';
@@ -47,6 +48,8 @@ export class Exchange implements ForwardObserver {
   coldStartMs = 0;
   /** Milliseconds the last attempt waited in the activator's hold queue (0 when it went straight through). */
   heldMs = 0;
+  /** The replica of the current (or last) forward attempt. */
+  endpoint: Endpoint | null = null;
   private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
   private onClose: (() => void) | null = null;
 
@@ -87,5 +90,20 @@ export class Exchange implements ForwardObserver {
 
   responseStart(status: number, headers: HeaderBag): void {
     this.pipeline.responseStart(this, status, headers);
+  }
+
+  /** The activator holds this request (stages' `onHold`). */
+  held(): void {
+    this.pipeline.held(this);
+  }
+
+  /** The hold ended: a replica was acquired, or `err` (stages' `onHoldEnd`). */
+  holdEnded(err?: unknown): void {
+    this.pipeline.holdEnded(this, err);
+  }
+
+  /** A forward attempt ended: answered, or `err` (stages' `onAttemptEnd`). */
+  attemptEnded(err?: unknown): void {
+    this.pipeline.attemptEnded(this, err);
   }
 }

@@ -25,6 +25,9 @@ export class Pipeline {
   private readonly upstream: Stage[];
   private readonly response: Stage[];
   private readonly done: Stage[];
+  private readonly hold: Stage[];
+  private readonly holdEnd: Stage[];
+  private readonly attemptEnd: Stage[];
 
   constructor(
     stages: readonly Stage[],
@@ -42,6 +45,9 @@ export class Pipeline {
     this.upstream = stages.filter((s) => s.onUpstreamHeaders);
     this.response = stages.filter((s) => s.onResponseStart);
     this.done = stages.filter((s) => s.onDone);
+    this.hold = stages.filter((s) => s.onHold);
+    this.holdEnd = stages.filter((s) => s.onHoldEnd);
+    this.attemptEnd = stages.filter((s) => s.onAttemptEnd);
     this.hasArrival = this.arrival.length > 0;
     this.hasRouted = this.routed.length > 0;
     this.hasAdmitted = this.admitted.length > 0;
@@ -72,6 +78,21 @@ export class Pipeline {
   responseStart(ex: Exchange, status: number, headers: HeaderBag): void {
     const a = this.response;
     for (let i = 0; i < a.length; i++) a[i]!.onResponseStart!(ex, status, headers);
+  }
+
+  held(ex: Exchange): void {
+    const a = this.hold;
+    for (let i = 0; i < a.length; i++) a[i]!.onHold!(ex);
+  }
+
+  holdEnded(ex: Exchange, err?: unknown): void {
+    const a = this.holdEnd;
+    for (let i = 0; i < a.length; i++) a[i]!.onHoldEnd!(ex, err);
+  }
+
+  attemptEnded(ex: Exchange, err?: unknown): void {
+    const a = this.attemptEnd;
+    for (let i = 0; i < a.length; i++) a[i]!.onAttemptEnd!(ex, err);
   }
 
   /** Every `onDone` hook runs, even when one before it throws (accounting must not be skipped). */

@@ -21,19 +21,27 @@ export type HeaderBag = Record<string, string | string[]>;
  * 2. `onRouted`: after the route and the revision were picked. May refuse.
  * 3. `onAdmitted`: every stage let the request through; from here it is demand for the revision (counted,
  *    held, may wake the revision). Cannot refuse.
- * 4. `onUpstreamHeaders`: before each forward to a replica, with the headers about to be sent.
+ * - `onHold` / `onHoldEnd`: the activator holds the request (no replica with room), and the hold ended: a replica
+ *   was acquired (`ex.heldMs`, `ex.coldStart` set) or it failed with `err` (504 past the deadline, 499, 503).
+ * 4. `onUpstreamHeaders`: before each forward to a replica (`ex.endpoint`), with the headers about to be sent.
  * 5. `onResponseStart`: when the replica's response begins, with the headers about to be sent to the client.
+ * - `onAttemptEnd`: each forward ended: the response was sent (no `err`), or it failed with `err` (a
+ *   ForwardError); a retry on another replica may follow.
  * 6. `onDone`: once per request, whatever happened (refused, unrouted, answered, failed), after the answer.
  *
  * A refused request never reaches `onAdmitted`, so it never wakes a revision at zero and is not demand.
- * Hooks 3-6 are synchronous; 1-2 may return a promise (a stage that must look something up).
+ * Hooks 3-6 (and the hold and attempt hooks) are synchronous; 1-2 may return a promise (a stage that must look
+ * something up).
  */
 export interface Stage {
   readonly name: string;
   onArrival?(ex: Exchange): Admission | Promise<Admission>;
   onRouted?(ex: Exchange): Admission | Promise<Admission>;
   onAdmitted?(ex: Exchange): void;
+  onHold?(ex: Exchange): void;
+  onHoldEnd?(ex: Exchange, err?: unknown): void;
   onUpstreamHeaders?(ex: Exchange, headers: HeaderBag): void;
   onResponseStart?(ex: Exchange, status: number, headers: HeaderBag): void;
+  onAttemptEnd?(ex: Exchange, err?: unknown): void;
   onDone?(ex: Exchange): void;
 }

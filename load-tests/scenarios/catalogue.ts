@@ -8,6 +8,7 @@ import { saturation, scaleOut } from './saturation.js';
 import type { Scenario } from './scenario.js';
 import { soak } from './soak.js';
 import { stepSpike } from './step-spike.js';
+import { tracing } from './tracing.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, tracing];

@@ -7,7 +7,8 @@
  * With `--workers N` (N > 1) it forks N such processes
  * (node:cluster) that share the data port, each a whole embedded Sluice with its own split and accounting: a
  * measure of what more cores buy the data plane, not a supported mode (load-tests/README.md, "scale-out"). Usage:
- *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N]
+ * With `--tracing-endpoint URL [--tracing-ratio R]` tracing is on (the tracing scenario).
+ *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N] [--tracing-endpoint URL] [--tracing-ratio R]
  */
 import cluster from 'node:cluster';
 import { mkdtempSync } from 'node:fs';
@@ -19,13 +20,15 @@ import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
 
-function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number } {
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
   let adminPort = 0;
   let adminToken = process.env.SLUICE_ADMIN_TOKEN;
   let workers = 1;
+  let tracingEndpoint = '';
+  let tracingRatio = '';
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--upstream') upstreams.push(a[++i]!);
     else if (a[i] === '--timeout-ms') timeoutSeconds = Math.max(1, Math.ceil(Number(a[++i]) / 1000));
@@ -33,13 +36,15 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
       adminPort = Number(a[++i]);
       if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) throw new Error(`--admin-port must be a port number, got ${a[i]}`);
     } else if (a[i] === '--admin-token') adminToken = a[++i];
+    else if (a[i] === '--tracing-endpoint') tracingEndpoint = a[++i]!;
+    else if (a[i] === '--tracing-ratio') tracingRatio = a[++i]!;
     else if (a[i] === '--workers') {
       workers = Number(a[++i]);
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be an integer from 1 to 64, got ${a[i]}`);
     }
   }
   if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
-  return { upstreams, timeoutSeconds, adminPort, adminToken, workers };
+  return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio };
 }
 
 function service(label: string, canary: number | null, timeoutSeconds: number): unknown {
@@ -84,7 +89,7 @@ async function supervise(workers: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { upstreams, timeoutSeconds, adminPort, adminToken, workers } = args();
+  const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio } = args();
   if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
@@ -101,7 +106,12 @@ async function main(): Promise<void> {
       maxConnectionsPerClient: 0,
       // Its own state directory: the generated admin token (when none is given) does not land in the checkout.
       stateDir: mkdtempSync(join(tmpdir(), 'sluice-bench-state-')),
+      // Tracing (the tracing scenario): spans to its OTLP sink, the default parent-based sampler at this ratio.
+      tracingEndpoint,
+      tracingSamplerRatio: tracingRatio,
     }),
+    // The OTEL_* variables of the shell that runs the benchmark do not reach the systems it compares.
+    env: {},
     configDir: null,
     logger: silentLogger(),
     backend,

@@ -38,6 +38,7 @@ export async function startSluiceServer(
   upstreamTimeoutMs: number,
   admin?: { port: number; token: string },
   workers = 1,
+  tracing?: { endpoint: string; ratio: number },
 ): Promise<RunningSystem> {
   const service = await spawnService(children, {
     command: process.execPath,
@@ -49,6 +50,7 @@ export async function startSluiceServer(
       '--upstream', upstreams.canary.url,
       '--timeout-ms', String(upstreamTimeoutMs),
       ...(admin === undefined ? [] : ['--admin-port', String(admin.port), '--admin-token', admin.token]),
+      ...(tracing === undefined ? [] : ['--tracing-endpoint', tracing.endpoint, '--tracing-ratio', String(tracing.ratio)]),
     ],
     ready: { kind: 'prints-port' },
     label: 'sluice',
