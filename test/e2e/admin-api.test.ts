@@ -82,7 +82,7 @@ describe('admin API (Kubernetes REST shape)', () => {
     expect(r.status).toBe(201);
     expect(r.warnings).toEqual([
       '299 - "spec.predictor.logger is accepted but not active yet: request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)"',
-      '299 - "spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod"',
+      `299 - "spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod"`,
     ]);
     // Status says so too, without touching readiness (severity Warning).
     expect(r.body.status.conditions).toContainEqual(
