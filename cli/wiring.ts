@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 import type { HoldLimits } from '../activator/activator.js';
 import type { Collector } from '../autoscaler/collector.js';
 import type { Clock } from '../core/clock.js';
-import type { ServeConfig } from '../core/config.js';
+import { SERVE_DEFAULTS, type ServeConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { ClientLimits } from '../gateway/client-connections.js';
 import type { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import { Pipeline } from '../gateway/pipeline.js';
 import type { Stage } from '../gateway/stage.js';
+import { Batcher } from '../gateway/batcher/batcher.js';
 import { Accounting } from '../gateway/stages/accounting.js';
 import { PriorityHeader } from '../gateway/stages/priority-header.js';
 
@@ -33,6 +34,8 @@ export interface GatewayPipelineOptions {
   outcomes?: OutcomeRecorder;
   /** More stages (tests; later: limits, auth, tracing), composed after the priority header, before accounting. */
   extraStages?: readonly Stage[];
+  /** The batcher's settings (`batchMaxBodyBytes`, `batchSplitOnError`); defaults from the configuration table. */
+  batching?: { maxBodyBytes: number; splitOnError: boolean };
 }
 
 /**
@@ -41,7 +44,13 @@ export interface GatewayPipelineOptions {
  */
 export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
   const accounting = new Accounting({ clock: o.clock, metrics: o.metrics, collector: o.collector, outcomes: o.outcomes });
-  return new Pipeline([new PriorityHeader(), ...(o.extraStages ?? []), accounting], o.logger);
+  const batcher = new Batcher({
+    clock: o.clock,
+    metrics: o.metrics,
+    maxBodyBytes: o.batching?.maxBodyBytes ?? SERVE_DEFAULTS.batchMaxBodyBytes,
+    splitOnError: o.batching?.splitOnError ?? SERVE_DEFAULTS.batchSplitOnError,
+  });
+  return new Pipeline([new PriorityHeader(), ...(o.extraStages ?? []), batcher, accounting], o.logger);
 }
 
 /** The activator's bounds from the configuration. */

@@ -1,3 +1,4 @@
+import type { Dispatch } from './dispatch.js';
 import type { Exchange } from './exchange.js';
 
 /** A stage's answer in place of the runtime's: written by the one error writer (`{"error": message}`). */
@@ -23,6 +24,7 @@ export type HeaderBag = Record<string, string | string[]>;
  *    held, may wake the revision). Cannot refuse.
  * 4. `onUpstreamHeaders`: before each forward to a replica, with the headers about to be sent.
  * 5. `onResponseStart`: when the replica's response begins, with the headers about to be sent to the client.
+ * 5½. `onDispatch`: after `onAdmitted`, a stage may take the request over (see below).
  * 6. `onDone`: once per request, whatever happened (refused, unrouted, answered, failed), after the answer.
  *
  * A refused request never reaches `onAdmitted`, so it never wakes a revision at zero and is not demand.
@@ -36,4 +38,11 @@ export interface Stage {
   onUpstreamHeaders?(ex: Exchange, headers: HeaderBag): void;
   onResponseStart?(ex: Exchange, status: number, headers: HeaderBag): void;
   onDone?(ex: Exchange): void;
+  /**
+   * Between `onAdmitted` and the dispatch: a stage may take the request over and answer it itself (the batcher,
+   * the only stage that buffers bodies), returning the promise of its answer (it sets `ex.status` and writes
+   * `ex.res`); it reaches the runtime through `dispatch.send`. Returning undefined lets the request go on to the
+   * normal, streamed dispatch. The first stage that takes it wins.
+   */
+  onDispatch?(ex: Exchange, dispatch: Dispatch): Promise<void> | undefined;
 }
