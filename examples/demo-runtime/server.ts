@@ -116,6 +116,7 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
   const replicaId = opts.replicaId ?? String(process.pid);
   const latencyMs = opts.latencyMs ?? 0;
   const jitterMs = opts.latencyJitterMs ?? 0;
+  const perRowMs = opts.latencyPerRowMs ?? 0;
   const errorRate = Math.min(1, Math.max(0, opts.errorRate ?? 0));
   const maxBodyBytes = opts.maxBodyBytes ?? 1 << 20;
   const slots = new WorkerSlots(opts.maxConcurrency ?? 0, opts.maxQueue ?? 1000, opts.rejectOverCapacity ?? false);
@@ -171,7 +172,7 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
       return;
     }
     try {
-      await sleep(latencyMs + (jitterMs > 0 ? Math.random() * jitterMs : 0));
+      await sleep(latencyMs + perRowMs * rows.length + (jitterMs > 0 ? Math.random() * jitterMs : 0));
       if (fails !== null) {
         injectedErrors++;
         writeError(res, 500, `injected error (SLUICE_DEMO_ERROR_RATE=${errorRate}, prediction ${fails})`);
