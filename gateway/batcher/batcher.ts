@@ -70,6 +70,8 @@ interface Batch {
   timer: TimerHandle | null;
   /** Sent with its caller's own bytes (not merged). */
   solo: boolean;
+  /** Once sent: aborted when every caller has left or timed out (the request to the runtime is dropped). */
+  signal?: ClientGone;
 }
 
 interface RevisionBatches {
@@ -242,7 +244,10 @@ export class Batcher implements Stage {
   private dispatchBatch(b: Batch, d: Dispatch): void {
     const st = this.stateOf(b.rev);
     const callers = b.callers;
-    for (const c of callers) c.sent = true;
+    for (const c of callers) {
+      c.sent = true;
+      c.batch = b;
+    }
     const first = callers[0]!;
     const rows = callers.reduce((n, c) => n + c.rows, 0);
     this.batchRows.observe({ revision: b.rev.name }, b.solo ? Math.max(1, rows) : rows);
@@ -258,12 +263,9 @@ export class Batcher implements Stage {
     const headers = upstreamRequestHeaders(first.ex.req);
     headers['content-length'] = String(body.length);
     first.ex.upstreamHeaders(headers);
-    // The batch is abandoned only when every caller has left.
+    // The batch is abandoned only when every caller has left or timed out (finish() checks).
     const signal = new ClientGone();
-    const onLeave = (): void => {
-      if (callers.every((c) => c.done)) signal.abort();
-    };
-    for (const c of callers) c.ex.signal.addEventListener('abort', onLeave);
+    b.signal = signal;
     const deadlineAt = Math.max(...callers.map((c) => c.ex.deadlineAt));
     d.send({
       revisionKey: b.rev.key,
@@ -288,7 +290,6 @@ export class Batcher implements Stage {
         for (const c of callers) this.answerError(c, d, err);
       },
     ).finally(() => {
-      for (const c of callers) c.ex.signal.removeEventListener('abort', onLeave);
       st.inflight--;
       this.kick(st, b.rev, d);
     });
@@ -389,6 +390,8 @@ export class Batcher implements Stage {
     } finally {
       c.ex.unwatchClient();
       c.resolve();
+      const b = c.batch;
+      if (c.sent && b?.signal !== undefined && !b.signal.aborted && b.callers.every((x) => x.done)) b.signal.abort();
     }
   }
 }
