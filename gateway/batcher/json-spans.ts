@@ -117,8 +117,11 @@ export function scanValue(s: string, i: number, depth = 0): number {
   return scanNumber(s, i);
 }
 
-/** The members of the object at `start` (after whitespace), and where it ends. Throws NotJson. */
-export function objectMembers(s: string, start: number): { members: Member[]; end: number } {
+/**
+ * The members of the object at `start` (after whitespace), and where it ends. Throws NotJson. `scan`, when given,
+ * may scan a member's value itself (returning its end) so a value is read once; undefined lets the default scan it.
+ */
+export function objectMembers(s: string, start: number, scan?: (key: string, start: number) => number | undefined): { members: Member[]; end: number } {
   let i = ws(s, start);
   if (s.charCodeAt(i) !== 123) fail(i, 'expected an object');
   const members: Member[] = [];
@@ -132,7 +135,7 @@ export function objectMembers(s: string, start: number): { members: Member[]; en
     i = ws(s, keyEnd);
     if (s.charCodeAt(i) !== 58) fail(i, "expected ':'");
     const vStart = ws(s, i + 1);
-    const vEnd = scanValue(s, vStart, 1);
+    const vEnd = scan?.(key, vStart) ?? scanValue(s, vStart, 1);
     members.push({ key, memberStart, start: vStart, end: vEnd });
     i = ws(s, vEnd);
     const d = s.charCodeAt(i);
@@ -161,8 +164,8 @@ export function arrayElements(s: string, start: number): { items: Span[]; end: n
 }
 
 /** A whole text that is one object: its members. Throws NotJson when anything but whitespace follows. */
-export function topMembers(s: string): Member[] {
-  const { members, end } = objectMembers(s, 0);
+export function topMembers(s: string, scan?: (key: string, start: number) => number | undefined): Member[] {
+  const { members, end } = objectMembers(s, 0, scan);
   if (ws(s, end) !== s.length) fail(end, 'text after the object');
   return members;
 }
@@ -172,11 +175,14 @@ export function separatorOf(s: string, items: readonly Span[]): string {
   return items.length > 1 ? s.slice(items[0]!.end, items[1]!.start) : ',';
 }
 
-/** `[a, b, …]` from the elements `from` to `to` (exclusive) of `items`, joined by `sep`. */
-export function sliceArray(s: string, items: readonly Span[], from: number, to: number, sep: string): string {
-  const parts: string[] = [];
-  for (let k = from; k < to; k++) parts.push(s.slice(items[k]!.start, items[k]!.end));
-  return `[${parts.join(sep)}]`;
+/** `[a, b, …]`: the elements `from` to `to` (exclusive) of `items`, one slice of the text with its own separators. */
+export function sliceArray(s: string, items: readonly Span[], from: number, to: number): string {
+  return to > from ? `[${s.slice(items[from]!.start, items[to - 1]!.end)}]` : '[]';
+}
+
+/** The elements of an array, without its brackets: one slice of the text. */
+export function innerOf(s: string, items: readonly Span[]): string {
+  return items.length > 0 ? s.slice(items[0]!.start, items[items.length - 1]!.end) : '';
 }
 
 /** `text` with spans replaced (spans in any order, not overlapping). */

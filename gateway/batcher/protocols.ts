@@ -14,7 +14,7 @@
  * Anything else (not JSON, other members, a shape that does not match its data, the binary tensor extension)
  * is a `Solo`: sent alone with its own bytes, and the runtime answers it as it would unbatched.
  */
-import { arrayElements, objectMembers, replaceSpans, separatorOf, sliceArray, topMembers, type Member, type Span } from './json-spans.js';
+import { arrayElements, innerOf, objectMembers, replaceSpans, sliceArray, topMembers, type Member, type Span } from './json-spans.js';
 
 /** Why a request is sent alone (the label of `sluice_batcher_alone_total`). */
 export type AloneReason =
@@ -73,15 +73,60 @@ function isInt(x: unknown): x is number {
 /** Reads one caller's body (as text) for its protocol. */
 export function readPart(protocol: 'v1' | 'v2', text: string): Part | Solo {
   let members: Member[];
+  // v1: `instances` is read once, as rows (the largest part of a body: one pass over it).
+  let rows: { items: Span[]; width: number } | null = null;
+  const scan =
+    protocol === 'v1'
+      ? (key: string, at: number): number | undefined => {
+          if (key !== 'instances' || rows !== null || text.charCodeAt(at) !== 91) return undefined;
+          const r = arrayRows(text, at);
+          rows = r;
+          return r.end;
+        }
+      : (key: string, at: number): number | undefined => (key === 'inputs' && text.charCodeAt(at) === 91 ? arrayElements(text, at).end : undefined);
   try {
-    members = topMembers(text);
+    members = topMembers(text, scan);
   } catch {
     return { alone: 'not_json' };
   }
-  return protocol === 'v1' ? readV1(text, members) : readV2(text, members);
+  return protocol === 'v1' ? readV1(text, members, rows) : readV2(text, members);
 }
 
-function readV1(text: string, members: Member[]): Part | Solo {
+/** An array's elements and the common length of those that are lists (-1: not all lists; -3: lengths differ). */
+function arrayRows(text: string, start: number): { items: Span[]; width: number; end: number } {
+  const { items, end } = arrayElements(text, start);
+  let width = -2;
+  for (const it of items) {
+    const w = text.charCodeAt(it.start) === 91 ? countElements(text, it) : -1;
+    if (width === -2) width = w;
+    else if (w !== width) return { items, width: -3, end };
+  }
+  return { items, width, end };
+}
+
+/** Elements of an already-checked array (its span): counted by the commas at its own depth. */
+function countElements(text: string, span: Span): number {
+  let depth = 0;
+  let n = 0;
+  let any = false;
+  for (let i = span.start + 1; i < span.end - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // skip a string (already checked): to its closing quote
+      i++;
+      while (text.charCodeAt(i) !== 34) i += text.charCodeAt(i) === 92 ? 2 : 1;
+      any = true;
+    } else if (c === 91 || c === 123) {
+      depth++;
+      any = true;
+    } else if (c === 93 || c === 125) depth--;
+    else if (c === 44 && depth === 0) n++;
+    else if (c !== 32 && c !== 10 && c !== 13 && c !== 9) any = true;
+  }
+  return any ? n + 1 : 0;
+}
+
+function readV1(text: string, members: Member[], rows: { items: Span[]; width: number } | null): Part | Solo {
   let inst: Member | undefined;
   const others: string[] = [];
   for (const m of members) {
@@ -89,16 +134,11 @@ function readV1(text: string, members: Member[]): Part | Solo {
     else if (m.key === 'instances' || m.key === 'inputs') return { alone: 'not_batchable' };
     else others.push(`${JSON.stringify(m.key)}:${raw(text, m)}`);
   }
-  if (inst === undefined || text.charCodeAt(inst.start) !== 91) return { alone: 'not_batchable' };
-  const { items } = arrayElements(text, inst.start);
+  if (inst === undefined || rows === null) return { alone: 'not_batchable' };
+  const { items, width } = rows;
   if (items.length === 0) return { alone: 'not_batchable' };
-  // Rows merge only with rows of the same width (a list's length; -1 for a row that is not a list).
-  let width = -2;
-  for (const it of items) {
-    const w = text.charCodeAt(it.start) === 91 ? arrayElements(text, it.start).items.length : -1;
-    if (width === -2) width = w;
-    else if (w !== width) return { alone: 'shape' };
-  }
+  // Rows merge only with rows of the same width (a list's length; -1 for rows that are not lists).
+  if (width === -3) return { alone: 'shape' };
   return { protocol: 'v1', rows: items.length, key: `v1|${width}|${others.join(',')}`, text, instances: { span: inst, items } };
 }
 
@@ -166,15 +206,12 @@ function readV2(text: string, members: Member[]): Part | Solo {
 export function mergeBodies(parts: readonly Part[]): string {
   const first = parts[0]!;
   if (first.protocol === 'v1') {
-    const joined = parts.map((p) => sliceArray(p.text, p.instances!.items, 0, p.instances!.items.length, ',').slice(1, -1)).join(',');
+    const joined = parts.map((p) => innerOf(p.text, p.instances!.items)).join(',');
     return replaceSpans(first.text, [{ span: first.instances!.span, with: `[${joined}]` }]);
   }
   const rows = parts.reduce((n, p) => n + p.rows, 0);
   const inputs = first.inputs!.map((inp, k) => {
-    const data = parts.map((p) => {
-      const d = p.inputs![k]!;
-      return sliceArray(p.text, d.items, 0, d.items.length, ',').slice(1, -1);
-    });
+    const data = parts.map((p) => innerOf(p.text, p.inputs![k]!.items));
     const obj = first.text.slice(inp.object.start, inp.object.end);
     const at = inp.object.start;
     return replaceSpans(obj, [
@@ -223,10 +260,9 @@ function splitV1(parts: readonly Part[], text: string, members: Member[], total:
   const { items } = arrayElements(text, pred.start);
   if (items.length !== total)
     throw new Unsplittable(`the runtime answered ${items.length} predictions for a batch of ${total} instances`);
-  const sep = separatorOf(text, items);
   let at = 0;
   return parts.map((p) => {
-    const out = replaceSpans(text, [{ span: pred, with: sliceArray(text, items, at, at + p.rows, sep) }]);
+    const out = replaceSpans(text, [{ span: pred, with: sliceArray(text, items, at, at + p.rows) }]);
     at += p.rows;
     return out;
   });
@@ -251,7 +287,7 @@ function splitV2(parts: readonly Part[], text: string, members: Member[], total:
     const nested = dims.length > 1 && items.length === total && items.length > 0 && text.charCodeAt(items[0]!.start) === 91;
     const perRow = nested ? 1 : inner;
     if (items.length !== total * perRow) throw new Unsplittable(`outputs[${k}].data has ${items.length} values for shape ${raw(text, shape)}`);
-    return { el, shape, data, dims: dims as number[], items, perRow, sep: separatorOf(text, items) };
+    return { el, shape, data, dims: dims as number[], items, perRow };
   });
   let at = 0;
   return parts.map((p) => {
@@ -260,7 +296,7 @@ function splitV2(parts: readonly Part[], text: string, members: Member[], total:
       const base = o.el.start;
       return replaceSpans(obj, [
         { span: { start: o.shape.start - base, end: o.shape.end - base }, with: JSON.stringify([p.rows, ...o.dims.slice(1)]) },
-        { span: { start: o.data.start - base, end: o.data.end - base }, with: sliceArray(text, o.items, at * o.perRow, (at + p.rows) * o.perRow, o.sep) },
+        { span: { start: o.data.start - base, end: o.data.end - base }, with: sliceArray(text, o.items, at * o.perRow, (at + p.rows) * o.perRow) },
       ]);
     });
     at += p.rows;

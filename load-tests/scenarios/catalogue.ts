@@ -1,3 +1,4 @@
+import { batching } from './batching.js';
 import { bigList } from './big-list.js';
 import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
@@ -10,4 +11,4 @@ import { soak } from './soak.js';
 import { stepSpike } from './step-spike.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, batching];
