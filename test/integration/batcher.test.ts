@@ -150,6 +150,31 @@ describe('batcher: errors, disconnects and deadlines', () => {
     }
   });
 
+  it('a caller that leaves after its batch was sent: its slice is dropped, the others are answered', async () => {
+    const { g, demo } = await batchedService(false, '      maxBatchSize: 32\n', { latencyMs: 300 });
+    try {
+      const first = call(g.pool, good(0));
+      await waitFor(() => demo.stats().inFlight === 1);
+      const leaving = new AbortController();
+      const left = g.pool
+        .request({ path: good(9).path, method: 'POST', headers: { 'content-type': 'application/json' }, body: good(9).body, signal: leaving.signal })
+        .then(() => 'answered', () => 'aborted');
+      const staying = call(g.pool, good(1));
+      await waitFor(() => g.gateway.activeRequests === 3);
+      await first;
+      // The batch of the two is now with the runtime.
+      await waitFor(() => demo.stats().inFlight === 1);
+      const predictions = demo.stats().predictions;
+      leaving.abort();
+      expect(await left).toBe('aborted');
+      expect(await staying).toEqual({ status: 200, text: '{"predictions":[1],"model_version":"v1"}' });
+      expect(demo.stats().predictions).toBe(predictions);
+      expect(metricValue(await metricsOf(g), 'sluice_batcher_batch_rows_sum', { revision: R1 })).toBe(3);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('waits only when busy: an idle replica gets a request at once; while busy, a batch leaves at maxLatency (fake clock)', async () => {
     const { g, demo } = await batchedService(false, '      maxBatchSize: 32\n      maxLatency: 50\n', { latencyMs: 400, maxConcurrency: 2 }, 0);
     try {

@@ -36,6 +36,8 @@ export interface MixOptions {
   datatypes: readonly string[];
   /** Also draw requests the model refuses (400), and requests that must go alone. */
   incompatible: boolean;
+  /** With `incompatible`, also requests the model refuses (default true). */
+  refused?: boolean;
   /** Offer v1 at all. */
   v1?: boolean;
   /** Offer v2 at all. */
@@ -81,7 +83,7 @@ export function mixRequest(rnd: () => number, i: number, o: MixOptions): MixRequ
     kind = 'v2-params';
   }
   if (odd) {
-    const which = pick(['rank1', 'mismatch', 'datatype', 'width']);
+    const which = pick(o.refused === false ? ['rank1'] : ['rank1', 'mismatch', 'datatype', 'width']);
     kind = `v2-${which}`;
     if (which === 'rank1') Object.assign(input, { shape: [o.width], data: row(o.width, int) });
     else if (which === 'mismatch') input['shape'] = [rows + 1, o.width];
