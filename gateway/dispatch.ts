@@ -110,6 +110,8 @@ export class Dispatch {
       } catch (err) {
         if (err instanceof ForwardError && err.unreachable) activator.reportFailure(r.revisionKey, lease.replica.endpoint.id);
         if (err instanceof ForwardError && err.retryable && clock.now() < r.deadlineAt) continue;
+        if (err instanceof ForwardError && err.status === 502)
+          throw new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
         throw err;
       } finally {
         lease.release();
