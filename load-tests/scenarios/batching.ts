@@ -130,9 +130,9 @@ export const batching: Scenario = {
       for (let round = 0; round < settings.rounds; round++) {
         for (const name of ['plain', 'batched']) {
           log(`round ${round + 1}: ${name}, ${settings.connections} connections`);
-          results[name]!.busy.push(await runClosedLoop(sluice.dataUrl, requestFor(name), settings.connections, settings.durationS));
+          results[name]!.busy.push(await runClosedLoop(sluice.dataUrl, requestFor(name), settings.connections, settings.durationS, settings.client));
           log(`round ${round + 1}: ${name}, 1 connection`);
-          results[name]!.idle.push(await runClosedLoop(sluice.dataUrl, requestFor(name), 1, settings.durationS));
+          results[name]!.idle.push(await runClosedLoop(sluice.dataUrl, requestFor(name), 1, settings.durationS, settings.client));
         }
       }
       const metrics = await (await fetch(`${sluice.metricsUrl}/metrics`)).text();
