@@ -175,6 +175,34 @@ describe('batcher: errors, disconnects and deadlines', () => {
     }
   });
 
+  it('from zero: batches are held by the activator (and wake the revision) while every caller counts as demand', async () => {
+    const g = await gatewayHarness({}, [], { maxBodyBytes: 1 << 20, splitOnError: false });
+    try {
+      await g.controller.apply(isvc('iris', 'gs://m/v1', '    minReplicas: 0\n    containerConcurrency: 1\n    batcher:\n      maxBatchSize: 4\n      maxLatency: 10\n'), 'api');
+      const answers = Promise.all(Array.from({ length: 10 }, (_, i) => call(g.pool, good(i))));
+      await waitFor(() => g.gateway.activeRequests === 10);
+      await new Promise((r) => setTimeout(r, 30));
+      g.clock.advance(10); // the pending batch reaches maxLatency
+      const text = await metricsOf(g);
+      // Ten callers of demand, in a handful of held batches (the first went at once; the rest filled to 4 or 10 ms).
+      expect(metricValue(text, 'sluice_inflight_requests', { revision: R1 })).toBe(10);
+      const held = metricValue(text, 'sluice_activator_held_requests', { revision: R1 })!;
+      expect(held).toBeGreaterThanOrEqual(2);
+      expect(held).toBeLessThanOrEqual(4);
+      await waitFor(() => (g.backend.desired.get(`default/${R1}`) ?? 0) >= 1); // the held batches woke it
+      // A replica comes up: every caller is answered.
+      const demo = createDemoServer({ modelName: 'iris', label: 'v1' });
+      const port = await demo.listen(0, '127.0.0.1');
+      await demo.whenReady;
+      g.backend.markReady(`default/${R1}`, `http://127.0.0.1:${port}`);
+      expect((await answers).map((a) => a.status)).toEqual(Array.from({ length: 10 }, () => 200));
+      expect(demo.stats().predictions).toBe(held);
+      await demo.shutdown(1000);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('waits only when busy: an idle replica gets a request at once; while busy, a batch leaves at maxLatency (fake clock)', async () => {
     const { g, demo } = await batchedService(false, '      maxBatchSize: 32\n      maxLatency: 50\n', { latencyMs: 400, maxConcurrency: 2 }, 0);
     try {
