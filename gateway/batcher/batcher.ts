@@ -141,7 +141,7 @@ export class Batcher implements Stage {
             this.aloneTotal.inc({ revision: rev.name, reason: part.alone });
             return this.sendSolo(c, d);
           }
-          if (part.rows >= rev.batcher!.maxBatchSize) {
+          if (part.rows > rev.batcher!.maxBatchSize) {
             this.aloneTotal.inc({ revision: rev.name, reason: 'over_max_batch_size' });
             return this.sendSolo(c, d);
           }
@@ -168,7 +168,7 @@ export class Batcher implements Stage {
         if (size > length) return; // more than declared: Node's parser refuses it before this
         chunks.push(chunk);
       });
-      req.once('end', () => resolve(Buffer.concat(chunks, size).toString('utf8')));
+      req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
       req.once('error', reject);
       req.once('aborted', () => reject(Object.assign(new Error('client closed the request'), { status: 499 })));
     });
