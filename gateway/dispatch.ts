@@ -119,6 +119,11 @@ export class Dispatch {
     }
   }
 
+  /** The gateway drains: every answer closes its connection. */
+  get draining(): boolean {
+    return this.d.drain.draining;
+  }
+
   /** Replicas of a revision in rotation now. */
   activeReplicas(revisionKey: string): number {
     return this.d.activator.activeReplicas(revisionKey);

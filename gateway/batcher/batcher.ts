@@ -284,7 +284,7 @@ export class Batcher implements Stage {
           if (live.length > 1) return this.splitRetry(b, live, d);
           if (live.length === 1) return this.resend([live[0]!], b, d);
         }
-        this.deliver(b, callers, answer);
+        this.deliver(b, callers, answer, d.draining);
       },
       (err: unknown) => {
         for (const c of callers) this.answerError(c, d, err);
@@ -321,7 +321,7 @@ export class Batcher implements Stage {
     if (st.inflight === 0 && st.open.size === 0) this.revisions.delete(rev.key);
   }
 
-  private deliver(b: Batch, callers: Caller[], answer: BufferedAnswer & { heldMs: number; coldStart: boolean }): void {
+  private deliver(b: Batch, callers: Caller[], answer: BufferedAnswer & { heldMs: number; coldStart: boolean }, draining: boolean): void {
     let bodies: Array<string | Buffer>;
     const status = answer.status;
     if (b.solo || status >= 300) bodies = callers.map(() => answer.body);
@@ -344,6 +344,7 @@ export class Batcher implements Stage {
       c.ex.coldStart = answer.coldStart;
       if (answer.coldStart) c.ex.coldStartMs = answer.heldMs;
       c.ex.responseStart(status, headers);
+      if (draining) c.ex.res.shouldKeepAlive = false;
       this.finish(c, status, () => c.ex.res.writeHead(status, headers).end(body));
     });
   }
