@@ -35,7 +35,7 @@ export interface GatewayPipelineOptions {
   /** More stages (tests; later: limits, auth, tracing), composed after the priority header, before accounting. */
   extraStages?: readonly Stage[];
   /** The batcher's settings (`batchMaxBodyBytes`, `batchSplitOnError`); defaults from the configuration table. */
-  batching?: { maxBodyBytes: number; splitOnError: boolean };
+  batching?: { maxBodyBytes: number; splitOnError: boolean; bodyTimeoutMs?: number };
 }
 
 /**
@@ -49,6 +49,7 @@ export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
     metrics: o.metrics,
     maxBodyBytes: o.batching?.maxBodyBytes ?? SERVE_DEFAULTS.batchMaxBodyBytes,
     splitOnError: o.batching?.splitOnError ?? SERVE_DEFAULTS.batchSplitOnError,
+    bodyTimeoutMs: o.batching?.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000,
   });
   return new Pipeline([new PriorityHeader(), ...(o.extraStages ?? []), batcher, accounting], o.logger);
 }

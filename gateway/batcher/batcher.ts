@@ -18,7 +18,7 @@
  */
 import { Counter, Histogram } from 'prom-client';
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import { writeError } from '../../core/errors.js';
+import { HttpError, writeError } from '../../core/errors.js';
 import type { SluiceMetrics } from '../../core/metrics.js';
 import { ClientGone } from '../client-gone.js';
 import type { RevisionView } from '../data-plane.js';
@@ -36,6 +36,8 @@ export interface BatcherOptions {
   maxBodyBytes: number;
   /** Split a failed batch in halves and retry them, so one bad request fails alone. */
   splitOnError: boolean;
+  /** Longest silence of a client while its body is read (bodyTimeoutSeconds × 1000); 0 = none. */
+  bodyTimeoutMs?: number;
 }
 
 /** Open batches per revision (one per compatibility key); a request of another kind beyond these goes alone. */
@@ -160,15 +162,40 @@ export class Batcher implements Stage {
 
   private readBody(c: Caller, length: number): Promise<string> {
     const req = c.ex.req;
+    const clock = this.o.clock;
+    const idleMs = this.o.bodyTimeoutMs ?? 0;
     return new Promise<string>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      // A client that stops sending its body: 408 after bodyTimeoutSeconds of silence (one timer, moved on when it fires).
+      let lastData = clock.now();
+      let watch: TimerHandle | null = null;
+      const check = (): void => {
+        const quiet = clock.now() - lastData;
+        if (quiet < idleMs) {
+          watch = clock.setTimeout(check, idleMs - quiet);
+          return;
+        }
+        watch = null;
+        const s = idleMs / 1000;
+        reject(new HttpError(408, `the client sent no request body bytes for ${s} s while the gateway was reading them (bodyTimeoutSeconds=${s})`));
+      };
+      if (idleMs > 0) watch = clock.setTimeout(check, idleMs);
+      const stop = (): void => {
+        if (watch !== null) clock.clearTimeout(watch);
+        watch = null;
+      };
       req.on('data', (chunk: Buffer) => {
+        lastData = clock.now();
         size += chunk.length;
         if (size > length) return; // more than declared: Node's parser refuses it before this
         chunks.push(chunk);
       });
-      req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      req.once('end', () => {
+        stop();
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+      req.once('close', stop);
       req.once('error', reject);
       req.once('aborted', () => reject(Object.assign(new Error('client closed the request'), { status: 499 })));
     });

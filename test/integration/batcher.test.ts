@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import { Pool } from 'undici';
 import { createDemoServer, type DemoServer } from '../../examples/demo-runtime/server.js';
 import { comparable, mixRequest, seeded, type MixRequest } from '../support/batch-mix.js';
@@ -198,6 +199,30 @@ describe('batcher: errors, disconnects and deadlines', () => {
       expect((await answers).map((a) => a.status)).toEqual(Array.from({ length: 10 }, () => 200));
       expect(demo.stats().predictions).toBe(held);
       await demo.shutdown(1000);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('a client that stops sending its body while the batcher reads it gets 408 naming bodyTimeoutSeconds (fake clock)', async () => {
+    const g = await gatewayHarness({}, [], { maxBodyBytes: 1 << 20, splitOnError: false, bodyTimeoutMs: 30_000 });
+    try {
+      await g.controller.apply(isvc('iris', 'gs://m/v1', '    minReplicas: 1\n    batcher:\n      maxBatchSize: 8\n'), 'api');
+      const { port } = new URL(g.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString()));
+      socket.write('POST /v1/models/iris:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"instances": ');
+      await waitFor(() => g.gateway.activeRequests === 1);
+      await new Promise((r) => setTimeout(r, 20));
+      g.clock.advance(29_000);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(text).toBe('');
+      g.clock.advance(1_000);
+      await waitFor(() => text.includes('\r\n\r\n{'));
+      expect(text).toMatch(/^HTTP\/1\.1 408 /);
+      expect(text).toContain('bodyTimeoutSeconds=30');
+      socket.destroy();
     } finally {
       await g.close();
     }

@@ -32,7 +32,7 @@ export interface GatewayHarness extends Harness {
 export async function gatewayHarness(
   extra: Partial<ControllerDeps> = {},
   stages: readonly Stage[] = [],
-  batching?: { maxBodyBytes: number; splitOnError: boolean },
+  batching?: { maxBodyBytes: number; splitOnError: boolean; bodyTimeoutMs?: number },
 ): Promise<GatewayHarness> {
   const outcomes = new OutcomeRecorder();
   const h = controllerHarness({ outcomes, ...extra });
