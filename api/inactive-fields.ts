@@ -23,7 +23,6 @@ const TRANSFORMER: InactiveEntry = { field: 'transformer', reason: 'transformers
 
 /** Fields of a component (`spec.predictor.<field>`). */
 const COMPONENT_FIELDS: readonly InactiveEntry[] = [
-  { field: 'batcher', reason: 'batching is not implemented; each request is forwarded on its own (see issue 17)' },
   { field: 'logger', reason: 'request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)' },
   { field: 'volumes', reason: "pod volumes are not passed to the replica's pod" },
 ];

@@ -52,10 +52,11 @@ const container = strictObject({
   image: z.string().min(1),
 });
 
+/** KServe's batcher (api/batcher.ts: meanings, defaults and bounds). */
 const batcher = strictObject({
-  maxBatchSize: z.number().int().min(1).optional(),
-  maxLatency: z.number().int().min(1).optional(),
-  timeout: z.number().int().min(1).optional(),
+  maxBatchSize: z.number().int().min(1).max(4096).optional(),
+  maxLatency: z.number().int().min(1).max(60_000).optional(),
+  timeout: z.number().int().min(1).max(3600).optional(),
 });
 
 const logger = strictObject({

@@ -1,3 +1,5 @@
+import type { BatcherSettings } from './batcher.js';
+
 /**
  * A revision: an immutable snapshot of one component of an InferenceService, with its runtime resolved.
  * Named `<isvc>-<component>-<5-digit generation>`, e.g. `iris-predictor-00001`.
@@ -85,6 +87,8 @@ export interface Revision {
   container: ResolvedContainer;
   /** 0 = unbounded. */
   containerConcurrency: number;
+  /** Request batching (`spec.<component>.batcher`, defaults applied); null or absent: none. */
+  batcher?: BatcherSettings | null;
   timeoutSeconds: number;
   autoscaling: AutoscalingSpec;
   /** GPUs per replica by resource name (`nvidia.com/gpu` → 1), empty when none. */

@@ -236,7 +236,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await routes.start();
   await forwarder.warmUp();
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 } });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);

@@ -214,7 +214,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const phase = new GatewayPhase('starting');
   const gatewayLogger = logger.child({ role: 'gateway' });
   const tracing = await gatewayTracing(cfg, o.env ?? process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage });
+  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 } });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), phase });
   let ready = false;
   controller.start();

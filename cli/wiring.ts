@@ -3,13 +3,14 @@ import type { AddressInfo } from 'node:net';
 import type { HoldLimits } from '../activator/activator.js';
 import type { Collector } from '../autoscaler/collector.js';
 import type { Clock } from '../core/clock.js';
-import type { ServeConfig } from '../core/config.js';
+import { SERVE_DEFAULTS, type ServeConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { ClientLimits } from '../gateway/client-connections.js';
 import type { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import { Pipeline } from '../gateway/pipeline.js';
 import type { Stage } from '../gateway/stage.js';
+import { Batcher } from '../gateway/batcher/batcher.js';
 import { Accounting } from '../gateway/stages/accounting.js';
 import { PriorityHeader } from '../gateway/stages/priority-header.js';
 
@@ -35,6 +36,8 @@ export interface GatewayPipelineOptions {
   extraStages?: readonly Stage[];
   /** The tracing stage (cli/tracing.ts), composed first: its span covers every other stage's work. */
   tracing?: Stage;
+  /** The batcher's settings (`batchMaxBodyBytes`, `batchSplitOnError`); defaults from the configuration table. */
+  batching?: { maxBodyBytes: number; splitOnError: boolean; bodyTimeoutMs?: number };
 }
 
 /**
@@ -43,7 +46,14 @@ export interface GatewayPipelineOptions {
  */
 export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
   const accounting = new Accounting({ clock: o.clock, metrics: o.metrics, collector: o.collector, outcomes: o.outcomes });
-  return new Pipeline([...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...(o.extraStages ?? []), accounting], o.logger);
+  const batcher = new Batcher({
+    clock: o.clock,
+    metrics: o.metrics,
+    maxBodyBytes: o.batching?.maxBodyBytes ?? SERVE_DEFAULTS.batchMaxBodyBytes,
+    splitOnError: o.batching?.splitOnError ?? SERVE_DEFAULTS.batchSplitOnError,
+    bodyTimeoutMs: o.batching?.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000,
+  });
+  return new Pipeline([...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...(o.extraStages ?? []), batcher, accounting], o.logger);
 }
 
 /** The activator's bounds from the configuration. */

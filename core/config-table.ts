@@ -134,6 +134,18 @@ export const SETTINGS = {
     DATA,
     'longest silence of a client while the gateway reads its request body; then 408 naming this setting (or the response is cut if it had begun) and the connection closes (`{kind="body"}`). Only time spent reading counts: a request held by the activator, its body waiting unread in the socket, is bounded by the request timeout instead, and a pause because the replica is slow to take the body is not the client\'s. 0 = none',
   ),
+  batchMaxBodyBytes: row(
+    bytes(),
+    4 * 1024 * 1024,
+    DATA,
+    'largest request body (content-length) the batcher reads to merge with others, for revisions with `spec.predictor.batcher`; a larger one is forwarded alone, streamed (`sluice_batcher_alone_total{reason="too_large"}`)',
+  ),
+  batchSplitOnError: row(
+    bool(),
+    false,
+    DATA,
+    'when the runtime fails a merged request (an error status other than 408/429/502/503/504), split the batch in halves and retry each, down to single requests, so one bad request fails alone and the others succeed (`sluice_batcher_split_retries_total`); off: every caller of the batch gets the runtime\'s error',
+  ),
   maxConnections: row(
     positive,
     10_000,

@@ -41,13 +41,13 @@ function capturingLogger(): { logger: Logger; warnings: string[] } {
 describe('config folder warnings', () => {
   it('logs a file\'s warnings once per load of its content, not on every re-sync', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
-    const batched = '    batcher:\n      maxBatchSize: 8\n';
+    const batched = '    volumes: []\n';
     writeFileSync(join(dir, 'a.yaml'), spec('a', batched));
     const h = controllerHarness();
     const { logger, warnings } = capturingLogger();
     const folder = new ConfigFolder({ dir, controller: h.controller, logger, baseCatalogue: loadCatalogue([builtinCatalogueDir()]) });
     expect(await folder.sync()).toEqual([]);
-    const said = 'default/a: spec.predictor.batcher is accepted but not active yet: batching is not implemented; each request is forwarded on its own (see issue 17)';
+    const said = "default/a: spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod";
     expect(warnings).toEqual([said]);
     // Another file appears and everything re-syncs: a.yaml has not changed, so nothing is said again.
     writeFileSync(join(dir, 'b.yaml'), spec('b', ''));

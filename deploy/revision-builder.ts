@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { autoscalingAnnotations } from '../api/annotations.js';
 import { autoscalingFor } from '../api/autoscaling.js';
+import { batcherSettings } from '../api/batcher.js';
 import {
   componentOf,
   type ComponentName,
@@ -71,6 +72,7 @@ export function buildRevision(
     modelName: name,
     runtimeModelName: name,
     containerConcurrency: spec.containerConcurrency ?? 0,
+    batcher: batcherSettings(spec.batcher),
     timeoutSeconds: spec.timeout ?? DEFAULT_TIMEOUT_SECONDS,
     autoscaling: autoscalingFor(isvc, component),
   };

@@ -1,3 +1,4 @@
+import type { BatcherSettings } from '../api/batcher.js';
 import { revisionKey, type Revision } from '../api/revision.js';
 import type { RouteTable } from '../api/route.js';
 
@@ -22,6 +23,10 @@ export interface RevisionView {
   proven: boolean;
   /** When the revision was made: one deleted and made again under the same name is another. */
   createdAt: string;
+  /** Request batching (gateway/batcher/), null when the revision has none. */
+  batcher: BatcherSettings | null;
+  /** Requests at once per replica (0 = unbounded): the batcher sends up to this many batches per replica. */
+  containerConcurrency: number;
 }
 
 /**
@@ -40,6 +45,8 @@ export function revisionView(rev: Revision, failed: string | null = null, proven
     failed,
     proven,
     createdAt: rev.createdAt,
+    batcher: rev.batcher ?? null,
+    containerConcurrency: rev.containerConcurrency,
   };
 }
 

@@ -6,7 +6,25 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { DrainState } from './drain.js';
 import type { Exchange } from './exchange.js';
-import { ForwardError, type Forwarder } from './forwarder.js';
+import { ForwardError, type BufferedAnswer, type Forwarder } from './forwarder.js';
+import type { CancelSignal } from '../core/cancel-signal.js';
+import type { Priority } from '../activator/priority.js';
+
+/** A request with its body in memory, for `Dispatch.send`: also the activator's AcquireOptions. */
+export interface BufferedDispatch {
+  revisionKey: string;
+  path: string;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  /** Body size, counted against the hold queue's byte bounds. */
+  bytes: number;
+  /** Absolute clock time after which it fails with 504 (while held or sent). */
+  deadlineAt: number;
+  /** Longest wait for the runtime's answer once sent (ms). */
+  timeoutMs: number;
+  signal: CancelSignal;
+  priority?: Priority;
+}
 
 export interface DispatchDeps {
   clock: Clock;
@@ -83,6 +101,47 @@ export class Dispatch {
       ex.holdEnded(err);
       throw err;
     }
+  }
+
+  /**
+   * The batcher's way to the runtime (the one seam for a stage that answers its callers itself): one request whose
+   * body is in memory, through the same activator (held while the revision scales from zero, breakers, hold-queue
+   * bounds) and the same retry on a replica that could not be reached. Rejects with HttpError or ForwardError.
+   */
+  async send(r: BufferedDispatch): Promise<BufferedAnswer & { heldMs: number; coldStart: boolean }> {
+    const { clock, activator, forwarder } = this.d;
+    for (;;) {
+      const acquired = activator.acquire(r.revisionKey, r);
+      const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+      try {
+        const answer = await forwarder.request(lease.replica.endpoint.url, {
+          path: r.path,
+          headers: r.headers,
+          body: r.body,
+          timeoutMs: Math.max(1, Math.min(r.deadlineAt - clock.now(), r.timeoutMs)),
+          signal: r.signal,
+        });
+        return { ...answer, heldMs: lease.heldMs, coldStart: lease.coldStart };
+      } catch (err) {
+        if (err instanceof ForwardError && err.unreachable) activator.reportFailure(r.revisionKey, lease.replica.endpoint.id);
+        if (err instanceof ForwardError && err.retryable && clock.now() < r.deadlineAt) continue;
+        if (err instanceof ForwardError && err.status === 502)
+          throw new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
+        throw err;
+      } finally {
+        lease.release();
+      }
+    }
+  }
+
+  /** The gateway drains: every answer closes its connection. */
+  get draining(): boolean {
+    return this.d.drain.draining;
+  }
+
+  /** Replicas of a revision in rotation now. */
+  activeReplicas(revisionKey: string): number {
+    return this.d.activator.activeReplicas(revisionKey);
   }
 
   /**

@@ -54,6 +54,22 @@ export interface ForwardOptions {
   observer?: ForwardObserver;
 }
 
+/** A request with its body in memory (`Forwarder.request`). */
+export interface BufferedForward {
+  path: string;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  timeoutMs: number;
+  signal: CancelSignal;
+}
+
+/** A whole answer read into memory; headers as they would go to a client (hop-by-hop dropped). */
+export interface BufferedAnswer {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
 /** Sees, and may change, the headers of a forward just before they are sent. */
 export interface ForwardObserver {
   /** The request headers about to be sent to the replica (hop-by-hop headers dropped, X-Forwarded-* set). */
@@ -206,6 +222,35 @@ export class Forwarder {
         fail(err);
       }
     });
+  }
+
+  /**
+   * Sends a request whose body is already in memory (the batcher's merged request) and reads the whole answer.
+   * Failures are ForwardErrors as for `forward`: nothing reached the replica → 502 retryable; too slow → 504;
+   * the signal fired → 499; anything else → 502 (not retried: it may have been processed).
+   */
+  async request(baseUrl: string, r: BufferedForward): Promise<BufferedAnswer> {
+    try {
+      const answer = await this.pool(baseUrl).request({
+        path: r.path,
+        method: 'POST',
+        headers: r.headers,
+        body: r.body,
+        headersTimeout: r.timeoutMs,
+        bodyTimeout: r.timeoutMs,
+        signal: r.signal,
+      });
+      const chunks: Buffer[] = [];
+      for await (const c of answer.body) chunks.push(c as Buffer);
+      return { status: answer.statusCode, headers: clientResponseHeaders(answer.headers), body: Buffer.concat(chunks) };
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+        throw new ForwardError(504, false, code, `the replica did not answer within ${r.timeoutMs} ms`);
+      if (code === 'UND_ERR_ABORTED' || r.signal.aborted) throw new ForwardError(499, false, code, 'client closed the request');
+      if (NOT_REACHED.has(code)) throw new ForwardError(502, true, code, `could not reach the replica: ${errText(err)}`, true);
+      throw new ForwardError(502, false, code, `the replica failed while handling the request (${code}); it was not retried because it may have been processed`);
+    }
   }
 
   /** What a failure means for the client: a cut response, 504, 499, or 502 (retryable when nothing was sent). */

@@ -134,7 +134,7 @@ export class Gateway implements Drainable {
       }
       ex.admitted = true;
       if (p.hasAdmitted) p.runAdmitted(ex);
-      await this.dispatch.serve(ex);
+      await ((p.hasDispatch ? p.runDispatch(ex, this.dispatch) : undefined) ?? this.dispatch.serve(ex));
     } catch (err) {
       // A stage or the routing threw (dispatch answers its own failures).
       ex.status = this.dispatch.answerError(res, err);

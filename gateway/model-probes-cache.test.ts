@@ -20,6 +20,8 @@ const rev = (over: Partial<RevisionView> = {}): RevisionView => ({
   failed: null,
   proven: true,
   createdAt: '2026-01-01T00:00:00.000Z',
+  batcher: null,
+  containerConcurrency: 0,
   ...over,
 });
 const snapOf = (...views: RevisionView[]): DataPlaneSnapshot => ({

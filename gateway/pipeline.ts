@@ -1,4 +1,5 @@
 import type { Logger } from '../core/log.js';
+import type { Dispatch } from './dispatch.js';
 import type { Exchange } from './exchange.js';
 import type { Admission, HeaderBag, Stage } from './stage.js';
 
@@ -17,6 +18,8 @@ export class Pipeline {
   readonly hasRouted: boolean;
   readonly hasAdmitted: boolean;
   readonly hasDone: boolean;
+  /** Some stage may take requests over before the dispatch (`onDispatch`). */
+  readonly hasDispatch: boolean;
   /** Some stage watches the forward (upstream headers or response start): the forwarder is told to call back. */
   readonly observesForward: boolean;
   private readonly arrival: Stage[];
@@ -28,6 +31,7 @@ export class Pipeline {
   private readonly hold: Stage[];
   private readonly holdEnd: Stage[];
   private readonly attemptEnd: Stage[];
+  private readonly dispatchers: Stage[];
 
   constructor(
     stages: readonly Stage[],
@@ -48,6 +52,8 @@ export class Pipeline {
     this.hold = stages.filter((s) => s.onHold);
     this.holdEnd = stages.filter((s) => s.onHoldEnd);
     this.attemptEnd = stages.filter((s) => s.onAttemptEnd);
+    this.dispatchers = stages.filter((s) => s.onDispatch);
+    this.hasDispatch = this.dispatchers.length > 0;
     this.hasArrival = this.arrival.length > 0;
     this.hasRouted = this.routed.length > 0;
     this.hasAdmitted = this.admitted.length > 0;
@@ -93,6 +99,16 @@ export class Pipeline {
   attemptEnded(ex: Exchange, err?: unknown): void {
     const a = this.attemptEnd;
     for (let i = 0; i < a.length; i++) a[i]!.onAttemptEnd!(ex, err);
+  }
+
+  /** The answer of the first stage that takes the request over, or undefined: the normal dispatch serves it. */
+  runDispatch(ex: Exchange, dispatch: Dispatch): Promise<void> | undefined {
+    const a = this.dispatchers;
+    for (let i = 0; i < a.length; i++) {
+      const taken = a[i]!.onDispatch!(ex, dispatch);
+      if (taken) return taken;
+    }
+    return undefined;
   }
 
   /** Every `onDone` hook runs, even when one before it throws (accounting must not be skipped). */

@@ -14,6 +14,8 @@ const view = (): RevisionView => ({
   failed: null,
   proven: false,
   createdAt: '2026-01-01T00:00:00.000Z',
+  batcher: null,
+  containerConcurrency: 0,
 });
 const LABELS = { namespace: 'default', service: 'iris', revision: 'iris-predictor-00001' };
 

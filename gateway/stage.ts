@@ -1,3 +1,4 @@
+import type { Dispatch } from './dispatch.js';
 import type { Exchange } from './exchange.js';
 
 /** A stage's answer in place of the runtime's: written by the one error writer (`{"error": message}`). */
@@ -21,6 +22,7 @@ export type HeaderBag = Record<string, string | string[]>;
  * 2. `onRouted`: after the route and the revision were picked. May refuse.
  * 3. `onAdmitted`: every stage let the request through; from here it is demand for the revision (counted,
  *    held, may wake the revision). Cannot refuse.
+ * 3½. `onDispatch`: after `onAdmitted`, a stage may take the request over (see below).
  * - `onHold` / `onHoldEnd`: the activator holds the request (no replica with room), and the hold ended: a replica
  *   was acquired (`ex.heldMs`, `ex.coldStart` set) or it failed with `err` (504 past the deadline, 499, 503).
  * 4. `onUpstreamHeaders`: before each forward to a replica (`ex.endpoint`), with the headers about to be sent.
@@ -44,4 +46,11 @@ export interface Stage {
   onResponseStart?(ex: Exchange, status: number, headers: HeaderBag): void;
   onAttemptEnd?(ex: Exchange, err?: unknown): void;
   onDone?(ex: Exchange): void;
+  /**
+   * Between `onAdmitted` and the dispatch: a stage may take the request over and answer it itself (the batcher,
+   * the only stage that buffers bodies), returning the promise of its answer (it sets `ex.status` and writes
+   * `ex.res`); it reaches the runtime through `dispatch.send`. Returning undefined lets the request go on to the
+   * normal, streamed dispatch. The first stage that takes it wins.
+   */
+  onDispatch?(ex: Exchange, dispatch: Dispatch): Promise<void> | undefined;
 }

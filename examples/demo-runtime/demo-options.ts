@@ -10,6 +10,7 @@
  * | --startup-delay-ms       | SLUICE_DEMO_STARTUP_DELAY_MS      | 0         |
  * | --latency-ms             | SLUICE_DEMO_LATENCY_MS            | 0         |
  * | --latency-jitter-ms      | SLUICE_DEMO_LATENCY_JITTER_MS     | 0         |
+ * | --latency-per-row-ms     | SLUICE_DEMO_LATENCY_PER_ROW_MS    | 0         |
  * | --max-concurrency        | SLUICE_DEMO_MAX_CONCURRENCY       | 0 (none)  |
  * | --max-queue              | SLUICE_DEMO_MAX_QUEUE             | 1000      |
  * | --reject-over-capacity   | SLUICE_DEMO_REJECT_OVER_CAPACITY  | off       |
@@ -31,6 +32,8 @@ export interface DemoOptions {
   latencyMs?: number;
   /** Uniform extra latency in [0, jitter). */
   latencyJitterMs?: number;
+  /** Extra time per row (instance, dim-0 entry) of a prediction, on top of latencyMs (a batched model's cost). */
+  latencyPerRowMs?: number;
   /** Worker slots; 0 = unbounded. Requests beyond wait in a FIFO. */
   maxConcurrency?: number;
   /** Bound of that FIFO; beyond it → 503. */
@@ -80,6 +83,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
       'startup-delay-ms': { type: 'string' },
       'latency-ms': { type: 'string' },
       'latency-jitter-ms': { type: 'string' },
+      'latency-per-row-ms': { type: 'string' },
       'max-concurrency': { type: 'string' },
       'max-queue': { type: 'string' },
       'reject-over-capacity': { type: 'boolean' },
@@ -101,6 +105,7 @@ export function parseCliOptions(argv: string[], env: NodeJS.ProcessEnv): CliOpti
     startupDelayMs: num('startup delay', pick('startup-delay-ms', 'SLUICE_DEMO_STARTUP_DELAY_MS'), 0),
     latencyMs: num('latency', pick('latency-ms', 'SLUICE_DEMO_LATENCY_MS'), 0),
     latencyJitterMs: num('latency jitter', pick('latency-jitter-ms', 'SLUICE_DEMO_LATENCY_JITTER_MS'), 0),
+    latencyPerRowMs: num('latency per row', pick('latency-per-row-ms', 'SLUICE_DEMO_LATENCY_PER_ROW_MS'), 0),
     maxConcurrency: num('max concurrency', pick('max-concurrency', 'SLUICE_DEMO_MAX_CONCURRENCY'), 0),
     maxQueue: num('max queue', pick('max-queue', 'SLUICE_DEMO_MAX_QUEUE'), 1000),
     rejectOverCapacity:

@@ -85,7 +85,7 @@ describe('demo runtime: KServe v2 (Open Inference Protocol)', () => {
     await demo.whenReady;
     expect(await (await fetch(`${base}/v2/health/live`)).json()).toEqual({ live: true });
     expect((await fetch(`${base}/v2/health/ready`)).status).toBe(200);
-    expect(await (await fetch(`${base}/v2`)).json()).toMatchObject({ name: 'sluice-demo', extensions: [] });
+    expect(await (await fetch(`${base}/v2`)).json()).toMatchObject({ name: 'sluice-demo', extensions: ['binary_tensor_data'] });
     expect(await (await fetch(`${base}/v2/models/iris`)).json()).toEqual({
       name: 'iris',
       versions: ['1'],

@@ -1,6 +1,6 @@
 /**
  * The demo model server: KServe v1 and v2 (Open Inference Protocol) REST over node:http, serving a linear
- * classifier (iris by default), with knobs for start-up delay, latency, worker slots and injected errors.
+ * classifier (iris by default), with the binary tensor data extension (binary-tensors.ts), with knobs for start-up delay, latency, worker slots and injected errors.
  * Usable in-process (tests) or through main.ts (a replica started by the local backend).
  * `GET /demo/stats` returns DemoStats (in-flight, queued, predictions, injected errors) for tests and load tests.
  */
@@ -11,6 +11,7 @@ import { writeError, errorMessage } from '../../core/errors.js';
 import { loadLinearClassifier, predictClass, type LinearClassifier } from './iris-model.js';
 import { BadPayload, parseJsonBody, parseV1Instances, parseV2Infer } from './inference-payloads.js';
 import { WorkerSlots } from './worker-slots.js';
+import { binaryAnswer, decodeInferBody, HEADER_LENGTH, wantsBinary } from './binary-tensors.js';
 import type { DemoOptions } from './demo-options.js';
 
 export type { DemoOptions } from './demo-options.js';
@@ -45,7 +46,7 @@ const SERVER_VERSION = '0.1.0';
 
 class PayloadTooLarge extends Error {}
 
-function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> {
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -58,7 +59,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<string> 
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -116,6 +117,7 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
   const replicaId = opts.replicaId ?? String(process.pid);
   const latencyMs = opts.latencyMs ?? 0;
   const jitterMs = opts.latencyJitterMs ?? 0;
+  const perRowMs = opts.latencyPerRowMs ?? 0;
   const errorRate = Math.min(1, Math.max(0, opts.errorRate ?? 0));
   const maxBodyBytes = opts.maxBodyBytes ?? 1 << 20;
   const slots = new WorkerSlots(opts.maxConcurrency ?? 0, opts.maxQueue ?? 1000, opts.rejectOverCapacity ?? false);
@@ -163,7 +165,7 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
   }
 
   /** Waits for a worker slot, holds it for the latency, then predicts (or injects an error). */
-  async function runPrediction(res: http.ServerResponse, rows: number[][], answer: (classes: number[]) => unknown): Promise<void> {
+  async function runPrediction(res: http.ServerResponse, rows: number[][], answer: (classes: number[]) => unknown, binary = false): Promise<void> {
     const fails = nextFails();
     const admission = await slots.acquire();
     if (!admission.ok) {
@@ -171,14 +173,18 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
       return;
     }
     try {
-      await sleep(latencyMs + (jitterMs > 0 ? Math.random() * jitterMs : 0));
+      await sleep(latencyMs + perRowMs * rows.length + (jitterMs > 0 ? Math.random() * jitterMs : 0));
       if (fails !== null) {
         injectedErrors++;
         writeError(res, 500, `injected error (SLUICE_DEMO_ERROR_RATE=${errorRate}, prediction ${fails})`);
         return;
       }
       const m = model!;
-      writeJson(res, 200, answer(rows.map((r) => predictClass(m, r))));
+      const out = answer(rows.map((r) => predictClass(m, r)));
+      if (!binary) return writeJson(res, 200, out);
+      const { body, headerLength } = binaryAnswer(out as Parameters<typeof binaryAnswer>[0]);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'inference-header-content-length': headerLength });
+      res.end(body);
     } finally {
       admission.release();
     }
@@ -207,7 +213,7 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
       case 'v2-ready':
         return ready ? writeJson(res, 200, { ready: true }) : notReady(res);
       case 'v2-server':
-        return writeJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: [] });
+        return writeJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] });
       case 'v1-list':
         return writeJson(res, 200, { models: [modelName] });
       case 'v1-model':
@@ -222,14 +228,17 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
       case 'v1-predict':
       case 'v2-infer': {
         if (route.model !== modelName) return notFound(res, route.model);
-        const body = parseJsonBody(await readBody(req, maxBodyBytes));
+        const raw = await readBody(req, maxBodyBytes);
         if (route.kind === 'v1-predict') {
+          const body = parseJsonBody(raw.toString('utf8'));
           const rows = parseV1Instances(body, width());
           if (!ready) return notReady(res);
           return runPrediction(res, rows, (predictions) =>
             label ? { predictions, model_version: label } : { predictions },
           );
         }
+        const hl = req.headers[HEADER_LENGTH];
+        const body = decodeInferBody(raw, typeof hl === 'string' ? hl : undefined);
         const parsed = parseV2Infer(body, width());
         if (!ready) return notReady(res);
         const headerId = req.headers['x-request-id'];
@@ -239,7 +248,7 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
           model_version: modelVersion,
           id,
           outputs: [{ name: 'output-0', shape: [classes.length], datatype: 'INT64', data: classes }],
-        }));
+        }), wantsBinary(body, 'output-0'));
       }
     }
   }

@@ -1,3 +1,4 @@
+import { batching } from './batching.js';
 import { bigList } from './big-list.js';
 import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
@@ -11,4 +12,4 @@ import { stepSpike } from './step-spike.js';
 import { tracing } from './tracing.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, tracing];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, tracing, batching];

@@ -126,12 +126,12 @@ describe('sluice apply / get / delete against a running server', () => {
   it('prints the server\'s warnings about fields accepted but not active yet on stderr, kubectl style, and exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
     const file = join(dir, 'batched.yaml');
-    const predictor = '    minReplicas: 0\n    batcher:\n      maxBatchSize: 8\n';
+    const predictor = '    minReplicas: 0\n    volumes: []\n';
     writeFileSync(file, demoService('batched', { annotations: { 'autoscaling.knative.dev/initial-scale': '0' }, predictor }));
     const applied = await sluice(['apply', '-f', file, ...cliTarget(s)]);
     expect(applied.code).toBe(0);
     expect(applied.stdout).toBe('inferenceservice.serving.kserve.io/batched created\n');
-    expect(applied.stderr).toBe('Warning: spec.predictor.batcher is accepted but not active yet: batching is not implemented; each request is forwarded on its own (see issue 17)\n');
+    expect(applied.stderr).toBe("Warning: spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod\n");
     // Offline, the same warning from the same parser.
     const dry = await sluice(['apply', '--dry-run', '-f', file, '--runtimes', join(SLUICE_ROOT, 'examples', 'runtimes')]);
     expect(dry.code).toBe(0);

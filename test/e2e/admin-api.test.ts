@@ -77,16 +77,16 @@ describe('admin API (Kubernetes REST shape)', () => {
         req.on('error', reject);
         req.end(body);
       });
-    const predictor = '    minReplicas: 0\n    batcher:\n      maxBatchSize: 8\n    logger:\n      url: http://logger.example/\n';
+    const predictor = '    minReplicas: 0\n    volumes: []\n    logger:\n      url: http://logger.example/\n';
     const r = await put('batched', demoService('batched', { annotations: ZERO, predictor }));
     expect(r.status).toBe(201);
     expect(r.warnings).toEqual([
-      '299 - "spec.predictor.batcher is accepted but not active yet: batching is not implemented; each request is forwarded on its own (see issue 17)"',
       '299 - "spec.predictor.logger is accepted but not active yet: request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)"',
+      `299 - "spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod"`,
     ]);
     // Status says so too, without touching readiness (severity Warning).
     expect(r.body.status.conditions).toContainEqual(
-      expect.objectContaining({ type: 'InactiveFields', status: 'True', severity: 'Warning', message: expect.stringContaining('spec.predictor.batcher is accepted but not active yet') }),
+      expect.objectContaining({ type: 'InactiveFields', status: 'True', severity: 'Warning', message: expect.stringContaining('spec.predictor.logger is accepted but not active yet') }),
     );
     const plain = await put('batched', demoService('batched', { annotations: ZERO }));
     expect(plain.status).toBe(200);

@@ -34,6 +34,8 @@ const REV: RevisionView = {
   failed: null,
   proven: false,
   createdAt: '2026-01-01T00:00:00.000Z',
+  batcher: null,
+  containerConcurrency: 0,
 };
 const route = (targets: Route['targets']): Route => ({ namespace: 'default', service: 'iris', modelName: 'iris', hosts: [], targets });
 const TO_REV: Route['targets'] = [{ revisionKey: KEY, revisionName: REV.name, percent: 100, tag: null, latestRevision: true }];

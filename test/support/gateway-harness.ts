@@ -29,7 +29,11 @@ export interface GatewayHarness extends Harness {
 }
 
 /** `stages` are composed between the priority header and accounting, as `extraStages` in cli/wiring.ts. */
-export async function gatewayHarness(extra: Partial<ControllerDeps> = {}, stages: readonly Stage[] = []): Promise<GatewayHarness> {
+export async function gatewayHarness(
+  extra: Partial<ControllerDeps> = {},
+  stages: readonly Stage[] = [],
+  batching?: { maxBodyBytes: number; splitOnError: boolean; bodyTimeoutMs?: number },
+): Promise<GatewayHarness> {
   const outcomes = new OutcomeRecorder();
   const h = controllerHarness({ outcomes, ...extra });
   const collector = new Collector({ clock: h.clock, store: h.store, instance: 'test' });
@@ -41,7 +45,7 @@ export async function gatewayHarness(extra: Partial<ControllerDeps> = {}, stages
     snapshot: h.snapshot,
     activator: h.activator,
     forwarder,
-    pipeline: gatewayPipeline({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, collector, outcomes, extraStages: stages }),
+    pipeline: gatewayPipeline({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, collector, outcomes, extraStages: stages, batching }),
   });
   const server = gateway.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
