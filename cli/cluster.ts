@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, holdLimits, ingressSettings, listen, reachableHost } from './wiring.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -234,10 +234,14 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await backend.start();
   await routes.start();
   await forwarder.warmUp();
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
-  const data = gateway.createServer();
+  const tls = dataTls(cfg, logger);
+  const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
+  // The internal listener serves cluster-local services too (the cluster-local Service points at it).
+  const internal = cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
+  if (internal) await listen(internal, cfg.internalPort, cfg.internalHost);
   let ready = true;
   const servers = await roleServers(cfg, metrics, () => ready);
   return {
@@ -245,6 +249,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     dataUrl: `http://127.0.0.1:${dataPort}`,
     close: async () => {
       ready = false;
+      internal?.close();
+      internal?.closeAllConnections();
       await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger, metrics });
       await routes.stop();
       activator.close();

@@ -12,6 +12,10 @@ import { Pipeline } from '../gateway/pipeline.js';
 import type { Stage } from '../gateway/stage.js';
 import { Accounting } from '../gateway/stages/accounting.js';
 import { PriorityHeader } from '../gateway/stages/priority-header.js';
+import { ingressStages } from '../gateway/stages/ingress.js';
+import { INGRESS_DEFAULTS, type IngressSettings } from '../gateway/stages/ingress-settings.js';
+import type { Store } from '../core/store.js';
+import { tlsFilesFrom, type TlsFiles } from '../core/tls-files.js';
 
 /** Starts listening and resolves with the bound port (useful with port 0). */
 export function listen(server: Server, port: number, host: string): Promise<number> {
@@ -33,6 +37,10 @@ export interface GatewayPipelineOptions {
   outcomes?: OutcomeRecorder;
   /** More stages (tests; later: limits, auth, tracing), composed after the priority header, before accounting. */
   extraStages?: readonly Stage[];
+  /** Gateway-wide ingress limits (default: the table's defaults); see `ingressSettings`. */
+  ingress?: IngressSettings;
+  /** Shares rate-limit buckets between gateways when it can (Redis in cluster mode). */
+  store?: Store;
 }
 
 /**
@@ -41,7 +49,31 @@ export interface GatewayPipelineOptions {
  */
 export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
   const accounting = new Accounting({ clock: o.clock, metrics: o.metrics, collector: o.collector, outcomes: o.outcomes });
-  return new Pipeline([new PriorityHeader(), ...(o.extraStages ?? []), accounting], o.logger);
+  const ingress = ingressStages(o.ingress ?? INGRESS_DEFAULTS, { clock: o.clock, logger: o.logger, metrics: o.metrics, store: o.store });
+  return new Pipeline([new PriorityHeader(), ...ingress, ...(o.extraStages ?? []), accounting], o.logger);
+}
+
+/** The gateway-wide ingress limits from the configuration. */
+export function ingressSettings(cfg: ServeConfig): IngressSettings {
+  return {
+    trustedProxyHops: cfg.trustedProxyHops,
+    maxRequestBytes: cfg.maxRequestBytes,
+    maxHeaderCount: cfg.maxHeaderCount,
+    maxRequestsPerClient: cfg.maxRequestsPerClient,
+    clientRateLimit: cfg.clientRateLimit,
+    clientRateLimitBurst: cfg.clientRateLimitBurst,
+    rateLimitBuckets: cfg.rateLimitBuckets,
+  };
+}
+
+/** The data listeners' certificate (tlsCertFile/tlsKeyFile), or null for plain HTTP. */
+export function dataTls(cfg: ServeConfig, logger?: Logger): TlsFiles | null {
+  return tlsFilesFrom(cfg.tlsCertFile, cfg.tlsKeyFile, { cert: 'tlsCertFile', key: 'tlsKeyFile' }, logger);
+}
+
+/** The admin API's certificate (adminTlsCertFile/adminTlsKeyFile), or null for plain HTTP. */
+export function adminTls(cfg: ServeConfig, logger?: Logger): TlsFiles | null {
+  return tlsFilesFrom(cfg.adminTlsCertFile, cfg.adminTlsKeyFile, { cert: 'adminTlsCertFile', key: 'adminTlsKeyFile' }, logger);
 }
 
 /** The activator's bounds from the configuration. */
@@ -61,6 +93,7 @@ export function clientLimits(cfg: ServeConfig): ClientLimits {
     headerTimeoutMs: cfg.headerTimeoutSeconds * 1000,
     maxConnections: cfg.maxConnections,
     maxConnectionsPerClient: cfg.maxConnectionsPerClient,
+    maxHeaderBytes: cfg.maxHeaderBytes,
   };
 }
 
