@@ -234,9 +234,9 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await backend.start();
   await routes.start();
   await forwarder.warmUp();
+  const tls = dataTls(cfg, logger);
   const pipeline = gatewayPipeline({ clock, logger, metrics, collector, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
-  const tls = dataTls(cfg, logger);
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
   // The internal listener serves cluster-local services too (the cluster-local Service points at it).

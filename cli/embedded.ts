@@ -112,6 +112,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   checkAdminExposure(cfg);
+  // Certificates are read before anything starts: a missing or half pair stops the start, naming the setting.
+  const tls = dataTls(cfg, logger.child({ role: 'gateway' }));
+  const adminTlsFiles = adminTls(cfg, logger.child({ role: 'admin' }));
   const stateDir = resolve(cfg.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const adminToken = adminTokenFor(cfg, stateDir);
@@ -232,12 +235,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   if (saved.services.length > 0 || saved.tempFilesRemoved > 0)
     logger.info({ stateDir, services: saved.services.length, tempFilesRemoved: saved.tempFilesRemoved }, 'state restored');
 
-  const tls = dataTls(cfg, gatewayLogger);
   const data = gateway.createServer({ tls: tls ?? undefined });
   // The internal listener serves cluster-local services too (docs/security.md, "Visibility"); off by default.
   const internal = cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
   const admin = createAdminServer({
-    tls: adminTls(cfg, logger.child({ role: 'admin' })),
+    tls: adminTlsFiles,
     controller,
     runtimes,
     logger: logger.child({ role: 'admin' }),
