@@ -213,6 +213,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     rolloutTickMs: cfg.rolloutTickSeconds * 1000,
     store: state,
     maxObjectBytes: cfg.maxObjectBytes,
+    egressAllow: cfg.egressAllow,
   });
   // Not ready (`/readyz`, `/v2/health/ready` answer 503) until the config folder's services are loaded.
   const phase = new GatewayPhase('starting');
