@@ -17,9 +17,17 @@ export const CLIENT_ADDRESS = new AttributeKey<string>('clientAddress');
  */
 export const CALLER_KEY_ID = new AttributeKey<string>('callerKeyId');
 
-/** `a.b.c.d` for IPv4 and IPv4-mapped IPv6, the canonical text otherwise; the input when it does not parse. */
+const IPV4 = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * `a.b.c.d` for IPv4 and IPv4-mapped IPv6, the canonical text otherwise; the input when it does not parse.
+ * Dotted IPv4, plain or mapped, is read without ipaddr.js, whose parse tries IPv6 first and throws (an exception
+ * per request cost the gateway a large share of its throughput).
+ */
 export function normalizeAddress(address: string): string {
   let a = address.trim();
+  if (IPV4.test(a)) return a;
+  if (a.startsWith('::ffff:') && IPV4.test(a.slice(7))) return a.slice(7);
   if (a.startsWith('[')) a = a.slice(1, a.indexOf(']') > 0 ? a.indexOf(']') : undefined);
   try {
     const parsed = ipaddr.parse(a);
@@ -47,18 +55,36 @@ export function clientAddress(peer: string, forwardedFor: string | string[] | un
   return normalizeAddress(chain[index]!);
 }
 
-/** The exchange's client address (computed once per request). */
+/** The normalised peer address of each connection and its client key, read once per connection (keep-alive). */
+const peers = new WeakMap<object, { address: string; key: string }>();
+
+function peerOf(socket: object & { remoteAddress?: string }): { address: string; key: string } {
+  let p = peers.get(socket);
+  if (p === undefined) {
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    p = { address, key: `ip:${address}` };
+    peers.set(socket, p);
+  }
+  return p;
+}
+
+/** The exchange's client address (computed once per request, the peer's once per connection). */
 export function clientAddressOf(ex: Exchange, trustedHops: number): string {
   let a = ex.get(CLIENT_ADDRESS);
-  if (a === undefined) {
-    a = clientAddress(ex.req.socket.remoteAddress ?? '', ex.req.headers['x-forwarded-for'], trustedHops);
-    ex.set(CLIENT_ADDRESS, a);
-  }
+  if (a !== undefined) return a;
+  const socket = ex.req.socket;
+  const xff = ex.req.headers['x-forwarded-for'];
+  if (trustedHops > 0 && xff !== undefined) a = clientAddress(socket.remoteAddress ?? '', xff, trustedHops);
+  else a = peerOf(socket).address;
+  ex.set(CLIENT_ADDRESS, a);
   return a;
 }
 
 /** What per-client limits count by: the caller's key id when the auth stage set one, else its address. */
 export function clientKeyOf(ex: Exchange, trustedHops: number): string {
   const key = ex.get(CALLER_KEY_ID);
-  return key !== undefined ? `key:${key}` : `ip:${clientAddressOf(ex, trustedHops)}`;
+  if (key !== undefined) return `key:${key}`;
+  // The connection's own string when the address is the peer's (the common case: no trusted proxy in between).
+  if (trustedHops <= 0 || ex.req.headers['x-forwarded-for'] === undefined) return peerOf(ex.req.socket).key;
+  return `ip:${clientAddressOf(ex, trustedHops)}`;
 }

@@ -7,6 +7,9 @@ import type { IngressMetrics } from './ingress-metrics.js';
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/** Addresses whose allowlist decision one policy remembers. */
+const MAX_DECISIONS = 10_000;
+
 /**
  * A service's CIDR allowlist (`sluice.dev/allow-cidrs`): a client whose address (after `trustedProxyHops`, see
  * client-identity.ts) is in none of them gets 403 naming the annotation. IPv4 ranges match IPv4 and
@@ -14,7 +17,7 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
  */
 export class IpAllowlist implements Stage {
   readonly name = 'ip-allowlist';
-  private readonly parsed = new WeakMap<IngressPolicy, Range[]>();
+  private readonly parsed = new WeakMap<IngressPolicy, { ranges: Range[]; decided: Map<string, boolean> }>();
 
   constructor(
     private readonly trustedHops: number,
@@ -24,13 +27,20 @@ export class IpAllowlist implements Stage {
   onRouted(ex: Exchange): Admission {
     const policy = ex.match?.route.ingress;
     if (policy?.allowCidrs == null) return undefined;
-    let ranges = this.parsed.get(policy);
-    if (ranges === undefined) {
-      ranges = policy.allowCidrs.map((c) => ipaddr.parseCIDR(c));
-      this.parsed.set(policy, ranges);
+    let p = this.parsed.get(policy);
+    if (p === undefined) {
+      p = { ranges: policy.allowCidrs.map((c) => ipaddr.parseCIDR(c)), decided: new Map() };
+      this.parsed.set(policy, p);
     }
     const address = clientAddressOf(ex, this.trustedHops);
-    if (inRanges(address, ranges)) return undefined;
+    // Decisions are remembered per address (bounded: forgotten all at once when full).
+    let allowed = p.decided.get(address);
+    if (allowed === undefined) {
+      allowed = inRanges(address, p.ranges);
+      if (p.decided.size >= MAX_DECISIONS) p.decided.clear();
+      p.decided.set(address, allowed);
+    }
+    if (allowed) return undefined;
     this.metrics.refused.inc({ limit: 'allow_cidrs' });
     const { namespace, service } = ex.match!.route;
     return { status: 403, message: `client address ${address} is not allowed to call InferenceService ${namespace}/${service} (sluice.dev/allow-cidrs)` };
@@ -40,7 +50,8 @@ export class IpAllowlist implements Stage {
 export function inRanges(address: string, ranges: readonly Range[]): boolean {
   let ip: ipaddr.IPv4 | ipaddr.IPv6;
   try {
-    ip = ipaddr.process(address);
+    // The address is normalised (client-identity.ts): IPv4 has no colon; parsing by kind throws only when invalid.
+    ip = address.includes(':') ? ipaddr.IPv6.parse(address) : ipaddr.IPv4.parse(address);
   } catch {
     return false;
   }

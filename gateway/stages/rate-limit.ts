@@ -1,4 +1,4 @@
-import type { BucketSpec } from '../../api/ingress-policy.js';
+import type { BucketSpec, IngressPolicy } from '../../api/ingress-policy.js';
 import type { TokenAnswer } from '../../core/store.js';
 import type { Exchange } from '../exchange.js';
 import type { Admission, Stage } from '../stage.js';
@@ -33,24 +33,35 @@ export class RateLimit implements Stage {
   }
 
   private perClient(ex: Exchange, spec: BucketSpec): Admission | Promise<Admission> {
-    return this.check(this.limiter.take(`c:${clientKeyOf(ex, this.trustedHops)}`, spec), spec, 'client_rate_limit', () => `rate limit exceeded for this client: ${spec.rate} requests/s, burst ${spec.burst} (clientRateLimit=${spec.rate}, clientRateLimitBurst=${spec.burst})`);
+    return this.check(this.limiter.take('c', clientKeyOf(ex, this.trustedHops), spec), spec, 'client_rate_limit', () => `rate limit exceeded for this client: ${spec.rate} requests/s, burst ${spec.burst} (clientRateLimit=${spec.rate}, clientRateLimitBurst=${spec.burst})`);
   }
 
   onRouted(ex: Exchange): Admission | Promise<Admission> {
     const policy = ex.match?.route.ingress;
     if (!policy || (policy.rateLimit === null && policy.clientRateLimit === null)) return undefined;
-    const { namespace, service } = ex.match!.route;
-    const svc = `${namespace}/${service}`;
+    const scope = this.scopes.get(policy) ?? this.scopeOf(policy, ex);
+    const svc = scope.name;
     const perService = (): Admission | Promise<Admission> => {
       const spec = policy.rateLimit;
       if (spec === null) return undefined;
-      return this.check(this.limiter.take(`s:${svc}`, spec), spec, 'rate_limit', () => `rate limit exceeded for InferenceService ${svc}: ${spec.rate} requests/s, burst ${spec.burst} (sluice.dev/rate-limit)`);
+      return this.check(this.limiter.take(scope.service, '', spec), spec, 'rate_limit', () => `rate limit exceeded for InferenceService ${svc}: ${spec.rate} requests/s, burst ${spec.burst} (sluice.dev/rate-limit)`);
     };
     const spec = policy.clientRateLimit;
     if (spec === null) return perService();
-    const own = this.check(this.limiter.take(`sc:${svc}:${clientKeyOf(ex, this.trustedHops)}`, spec), spec, 'client_rate_limit', () => `rate limit exceeded for this client of InferenceService ${svc}: ${spec.rate} requests/s, burst ${spec.burst} (sluice.dev/client-rate-limit)`);
+    const own = this.check(this.limiter.take(scope.client, clientKeyOf(ex, this.trustedHops), spec), spec, 'client_rate_limit', () => `rate limit exceeded for this client of InferenceService ${svc}: ${spec.rate} requests/s, burst ${spec.burst} (sluice.dev/client-rate-limit)`);
     if (own instanceof Promise) return own.then((a) => a ?? perService());
     return own ?? perService();
+  }
+
+  /** Bucket scopes of a service's policy, built once per policy (stable strings: hashed once). */
+  private readonly scopes = new WeakMap<IngressPolicy, { name: string; service: string; client: string }>();
+
+  private scopeOf(policy: IngressPolicy, ex: Exchange): { name: string; service: string; client: string } {
+    const { namespace, service } = ex.match!.route;
+    const name = `${namespace}/${service}`;
+    const scope = { name, service: `s:${name}`, client: `sc:${name}` };
+    this.scopes.set(policy, scope);
+    return scope;
   }
 
   private check(answer: TokenAnswer | Promise<TokenAnswer>, spec: BucketSpec, limit: string, message: () => string): Admission | Promise<Admission> {

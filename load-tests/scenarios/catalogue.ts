@@ -1,6 +1,7 @@
 import { bigList } from './big-list.js';
 import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
+import { ingressLimits } from './ingress-limits.js';
 import { latency } from './latency.js';
 import { manyReplicas } from './many-replicas.js';
 import { coldStart } from './cold-start.js';
@@ -10,4 +11,4 @@ import { soak } from './soak.js';
 import { stepSpike } from './step-spike.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, ingressLimits];
