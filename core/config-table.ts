@@ -156,7 +156,7 @@ export const SETTINGS = {
   maxRequestsPerClient: row(int(0), 0, DATA, 'requests in flight at once from one client (address, or API key id when authenticated); more get 429 naming this setting; 0 = no limit'),
   clientRateLimit: row(num({ min: 0 }), 0, DATA, 'requests per second from one client across every service (token bucket); over it 429 with `Retry-After`; 0 = no limit. Per service: `sluice.dev/rate-limit`, `sluice.dev/client-rate-limit`'),
   clientRateLimitBurst: row(int(0), 0, DATA, 'burst of `clientRateLimit` (bucket size); 0: the rate rounded up'),
-  rateLimitBuckets: row(positive, 100_000, DATA, 'token buckets one gateway keeps in memory (least recently used dropped first; a dropped client starts with a full bucket). Cluster mode keeps them in Redis and uses these only while Redis fails (`sluice_gateway_rate_limit_fallbacks_total`)'),
+  rateLimitBuckets: row(positive, 100_000, DATA, 'clients whose token buckets one gateway keeps in memory (least recently used dropped first; a dropped client starts again with full buckets). Cluster mode keeps buckets in Redis and uses these only while Redis fails (`sluice_gateway_rate_limit_fallbacks_total`)'),
   tlsCertFile: row(text(), '', DATA, 'PEM certificate (chain) of the data listeners: with `tlsKeyFile`, they serve HTTPS, and the pair is reloaded when the files change', { flag: '--tls-cert-file <file>', defaultText: '(none)' }),
   tlsKeyFile: row(text(), '', DATA, 'PEM private key for `tlsCertFile`', { flag: '--tls-key-file <file>', defaultText: '(none)' }),
   adminTlsCertFile: row(text(), '', SERVE, 'PEM certificate of the admin API: with `adminTlsKeyFile` it serves HTTPS, reloaded when the files change', { defaultText: '(none)' }),
