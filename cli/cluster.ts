@@ -104,6 +104,7 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
     logger,
     group: o.group ?? cfg.group,
     domain: cfg.domain,
+    egressAllow: cfg.egressAllow,
     identity: identity(o),
     leaseNamespace: o.leaseNamespace ?? process.env.POD_NAMESPACE,
     leaseDurationMs: o.leaseDurationMs,
