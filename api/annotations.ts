@@ -6,6 +6,7 @@
 import type { FieldIssue } from '../core/errors.js';
 import { parseDurationSeconds } from './duration.js';
 import { describeValue } from './issues.js';
+import { checkIngressAnnotations } from './ingress-policy.js';
 
 export const AUTOSCALING_PREFIX = 'autoscaling.knative.dev/';
 export const KSERVE_PREFIX = 'serving.kserve.io/';
@@ -163,7 +164,8 @@ export function checkAnnotations(
   annotations: Readonly<Record<string, unknown>>,
   path = 'metadata.annotations',
 ): { issues: FieldIssue[]; warnings: string[] } {
-  const issues: FieldIssue[] = [];
+  // Visibility, limits, CORS and egress (api/ingress-policy.ts).
+  const issues: FieldIssue[] = checkIngressAnnotations(annotations, path);
   const warnings: string[] = [];
   for (const [key, value] of Object.entries(annotations)) {
     const at = `${path}[${JSON.stringify(key)}]`;

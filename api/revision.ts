@@ -95,6 +95,11 @@ export interface Revision {
   gpus: Record<string, number>;
   /** Recipe for the local backend, when the runtime has one. */
   local: LocalLaunchRecipe | null;
+  /**
+   * Egress the replicas may have in Kubernetes mode, from `sluice.dev/egress` (object- or component-level):
+   * CIDRs allowed besides DNS. Absent: not restricted (the NetworkPolicy then limits ingress only).
+   */
+  networkEgress?: readonly string[];
 }
 
 export function revisionName(service: string, component: string, generation: number): string {

@@ -1,3 +1,5 @@
+import type { IngressPolicy } from './ingress-policy.js';
+
 /**
  * Route: how traffic for one InferenceService reaches its revisions. Published to the data plane as an
  * immutable snapshot and swapped atomically.
@@ -21,6 +23,8 @@ export interface Route {
   targets: readonly TrafficTarget[];
   /** Optional stickiness: the request header or cookie whose value keeps a user on one revision. */
   sticky?: { header?: string; cookie?: string };
+  /** Visibility, limits and CORS from the service's annotations (api/ingress-policy.ts); absent when none is set. */
+  ingress?: IngressPolicy;
 }
 
 /** A frozen set of routes with the lookup maps the gateway needs; replaced whole on every change. */

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, holdLimits, ingressSettings, listen, reachableHost } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -105,6 +105,7 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
     logger,
     group: o.group ?? cfg.group,
     domain: cfg.domain,
+    egressAllow: cfg.egressAllow,
     identity: identity(o),
     leaseNamespace: o.leaseNamespace ?? process.env.POD_NAMESPACE,
     leaseDurationMs: o.leaseDurationMs,
@@ -236,10 +237,14 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await routes.start();
   await forwarder.warmUp();
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 } });
+  const tls = dataTls(cfg, logger);
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
-  const data = gateway.createServer();
+  const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
+  // The internal listener serves cluster-local services too (the cluster-local Service points at it).
+  const internal = cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
+  if (internal) await listen(internal, cfg.internalPort, cfg.internalHost);
   let ready = true;
   const servers = await roleServers(cfg, metrics, () => ready);
   return {
@@ -247,6 +252,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     dataUrl: `http://127.0.0.1:${dataPort}`,
     close: async () => {
       ready = false;
+      internal?.close();
+      internal?.closeAllConnections();
       await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger, metrics });
       await routes.stop();
       activator.close();

@@ -1,4 +1,4 @@
-import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
+import { adminTls, clientLimits, createMetricsServer, dataTls, gatewayPipeline, holdLimits, ingressSettings, listen, reachableHost } from './wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import { LocalUsageSource } from '../deploy/backends/local/usage.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { errorMessage } from '../core/errors.js';
 import { SluiceMetrics } from '../core/metrics.js';
-import { MemoryStore } from '../core/store.js';
+import { MemoryStore, type Store } from '../core/store.js';
 import { createAdminServer } from '../deploy/admin-api.js';
 import { allowedHostNames } from '../deploy/admin-guard.js';
 import { adminTokenFor, checkAdminExposure } from './admin-token.js';
@@ -52,10 +52,14 @@ export interface EmbeddedOptions {
   extraStages?: readonly Stage[];
   /** Where the standard `OTEL_*` variables are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** A store shared with other gateways for rate-limit buckets (tests: a RedisStore; default: local buckets). */
+  rateLimitStore?: Store;
 }
 
 export interface Embedded {
   dataUrl: string;
+  /** The internal data listener (also serves cluster-local services), when `internalPort` ≥ 0. */
+  internalUrl: string | null;
   adminUrl: string;
   metricsUrl: string;
   /** The state directory (absolute), created with owner-only permissions. */
@@ -111,6 +115,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   checkAdminExposure(cfg);
+  // Certificates are read before anything starts: a missing or half pair stops the start, naming the setting.
+  const tls = dataTls(cfg, logger.child({ role: 'gateway' }));
+  const adminTlsFiles = adminTls(cfg, logger.child({ role: 'admin' }));
   const stateDir = resolve(cfg.stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const adminToken = adminTokenFor(cfg, stateDir);
@@ -209,12 +216,13 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     rolloutTickMs: cfg.rolloutTickSeconds * 1000,
     store: state,
     maxObjectBytes: cfg.maxObjectBytes,
+    egressAllow: cfg.egressAllow,
   });
   // Not ready (`/readyz`, `/v2/health/ready` answer 503) until the config folder's services are loaded.
   const phase = new GatewayPhase('starting');
   const gatewayLogger = logger.child({ role: 'gateway' });
   const tracing = await gatewayTracing(cfg, o.env ?? process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 } });
+  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store: o.rateLimitStore });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), phase });
   let ready = false;
   controller.start();
@@ -232,8 +240,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   if (saved.services.length > 0 || saved.tempFilesRemoved > 0)
     logger.info({ stateDir, services: saved.services.length, tempFilesRemoved: saved.tempFilesRemoved }, 'state restored');
 
-  const data = gateway.createServer();
+  const data = gateway.createServer({ tls: tls ?? undefined });
+  // The internal listener serves cluster-local services too (docs/security.md, "Visibility"); off by default.
+  const internal = cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
   const admin = createAdminServer({
+    tls: adminTlsFiles,
     controller,
     runtimes,
     logger: logger.child({ role: 'admin' }),
@@ -248,6 +259,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     listen(metricsServer, cfg.metricsPort, cfg.metricsHost),
   ]);
   boundDataPort = dataPort;
+  const internalPort = internal ? await listen(internal, cfg.internalPort, cfg.internalHost) : null;
 
   if (o.configDir) {
     folder = new ConfigFolder({
@@ -265,7 +277,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   ready = true;
   phase.serving();
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
-  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
+  logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -273,6 +285,10 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       ready = false;
       folder?.close();
       // Connection: close on every response, idle connections closed, in-flight requests finish; then replicas stop.
+      if (internal) {
+        internal.close();
+        internal.closeAllConnections();
+      }
       await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger: logger.child({ role: 'gateway' }), metrics });
       autoscaler.stop();
       activator.close();
@@ -292,8 +308,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   };
 
   return {
-    dataUrl: `http://${reachableHost(cfg.dataHost)}:${dataPort}`,
-    adminUrl: `http://${reachableHost(cfg.adminHost)}:${adminPort}`,
+    dataUrl: `${tls ? 'https' : 'http'}://${reachableHost(cfg.dataHost)}:${dataPort}`,
+    internalUrl: internalPort === null ? null : `${tls ? 'https' : 'http'}://${reachableHost(cfg.internalHost)}:${internalPort}`,
+    adminUrl: `${cfg.adminTlsCertFile ? 'https' : 'http'}://${reachableHost(cfg.adminHost)}:${adminPort}`,
     metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
     stateDir,
     adminToken: adminToken.token,

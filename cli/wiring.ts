@@ -13,6 +13,10 @@ import type { Stage } from '../gateway/stage.js';
 import { Batcher } from '../gateway/batcher/batcher.js';
 import { Accounting } from '../gateway/stages/accounting.js';
 import { PriorityHeader } from '../gateway/stages/priority-header.js';
+import { ingressStages } from '../gateway/stages/ingress.js';
+import { INGRESS_DEFAULTS, type IngressSettings } from '../gateway/stages/ingress-settings.js';
+import type { Store } from '../core/store.js';
+import { tlsFilesFrom, type TlsFiles } from '../core/tls-files.js';
 
 /** Starts listening and resolves with the bound port (useful with port 0). */
 export function listen(server: Server, port: number, host: string): Promise<number> {
@@ -38,6 +42,10 @@ export interface GatewayPipelineOptions {
   tracing?: Stage;
   /** The batcher's settings (`batchMaxBodyBytes`, `batchSplitOnError`); defaults from the configuration table. */
   batching?: { maxBodyBytes: number; splitOnError: boolean; bodyTimeoutMs?: number };
+  /** Gateway-wide ingress limits (default: the table's defaults); see `ingressSettings`. */
+  ingress?: IngressSettings;
+  /** Shares rate-limit buckets between gateways when it can (Redis in cluster mode). */
+  store?: Store;
 }
 
 /**
@@ -53,7 +61,31 @@ export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
     splitOnError: o.batching?.splitOnError ?? SERVE_DEFAULTS.batchSplitOnError,
     bodyTimeoutMs: o.batching?.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000,
   });
-  return new Pipeline([...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...(o.extraStages ?? []), batcher, accounting], o.logger);
+  const ingress = ingressStages(o.ingress ?? INGRESS_DEFAULTS, { clock: o.clock, logger: o.logger, metrics: o.metrics, store: o.store });
+  return new Pipeline([...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...ingress, ...(o.extraStages ?? []), batcher, accounting], o.logger);
+}
+
+/** The gateway-wide ingress limits from the configuration. */
+export function ingressSettings(cfg: ServeConfig): IngressSettings {
+  return {
+    trustedProxyHops: cfg.trustedProxyHops,
+    maxRequestBytes: cfg.maxRequestBytes,
+    maxHeaderCount: cfg.maxHeaderCount,
+    maxRequestsPerClient: cfg.maxRequestsPerClient,
+    clientRateLimit: cfg.clientRateLimit,
+    clientRateLimitBurst: cfg.clientRateLimitBurst,
+    rateLimitBuckets: cfg.rateLimitBuckets,
+  };
+}
+
+/** The data listeners' certificate (tlsCertFile/tlsKeyFile), or null for plain HTTP. */
+export function dataTls(cfg: ServeConfig, logger?: Logger): TlsFiles | null {
+  return tlsFilesFrom(cfg.tlsCertFile, cfg.tlsKeyFile, { cert: 'tlsCertFile', key: 'tlsKeyFile' }, logger);
+}
+
+/** The admin API's certificate (adminTlsCertFile/adminTlsKeyFile), or null for plain HTTP. */
+export function adminTls(cfg: ServeConfig, logger?: Logger): TlsFiles | null {
+  return tlsFilesFrom(cfg.adminTlsCertFile, cfg.adminTlsKeyFile, { cert: 'adminTlsCertFile', key: 'adminTlsKeyFile' }, logger);
 }
 
 /** The activator's bounds from the configuration. */
@@ -73,6 +105,7 @@ export function clientLimits(cfg: ServeConfig): ClientLimits {
     headerTimeoutMs: cfg.headerTimeoutSeconds * 1000,
     maxConnections: cfg.maxConnections,
     maxConnectionsPerClient: cfg.maxConnectionsPerClient,
+    maxHeaderBytes: cfg.maxHeaderBytes,
   };
 }
 

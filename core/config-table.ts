@@ -158,6 +158,22 @@ export const SETTINGS = {
     DATA,
     'the same, per client address (`{reason="per_client"}`); 0 = no cap. Behind a load balancer every connection comes from its few addresses: raise it or set 0 there',
   ),
+  // Ingress and egress (docs/security.md, "Ingress and egress"); per-service rules are `sluice.dev/*` annotations.
+  internalHost: row(text(), '127.0.0.1', DATA, 'address of the internal data listener: it serves every service, including cluster-local ones (`networking.kserve.io/visibility: cluster-local`, `sluice.dev/ingress: internal`), which answer 404 on the external one', { flag: '--internal-host <host>' }),
+  internalPort: row(int(-1, 65535), -1, DATA, 'port of the internal data listener; -1: none (cluster-local services are then served nowhere); 0: a free port', { flag: '--internal-port <port>' }),
+  trustedProxyHops: row(int(0, 10), 0, DATA, 'proxies in front of the gateway whose `X-Forwarded-For` entries are believed, counted from the right; the client address (per-client limits, `sluice.dev/allow-cidrs`) is the entry after them. 0: the connection\'s peer; `X-Forwarded-For` is ignored'),
+  maxRequestBytes: row(bytes(), 32 * 1024 * 1024, DATA, 'largest request body when a service sets no `sluice.dev/max-request-bytes`: a larger declared `Content-Length` gets 413 naming it before any replica is woken; a chunked body is counted as it streams (Cloud Run\'s HTTP/1 limit)'),
+  maxHeaderBytes: row(int(1024, 1024 * 1024), 16 * 1024, DATA, 'largest request head (request line and headers; Node\'s `maxHeaderSize`); larger gets 431 naming this setting'),
+  maxHeaderCount: row(int(1, 10_000), 100, DATA, 'most header fields in one request; more get 431 naming this setting (Node alone would drop fields past 2,000 silently)'),
+  maxRequestsPerClient: row(int(0), 0, DATA, 'requests in flight at once from one client (address, or API key id when authenticated); more get 429 naming this setting; 0 = no limit'),
+  clientRateLimit: row(num({ min: 0 }), 0, DATA, 'requests per second from one client across every service (token bucket); over it 429 with `Retry-After`; 0 = no limit. Per service: `sluice.dev/rate-limit`, `sluice.dev/client-rate-limit`'),
+  clientRateLimitBurst: row(int(0), 0, DATA, 'burst of `clientRateLimit` (bucket size); 0: the rate rounded up'),
+  rateLimitBuckets: row(positive, 100_000, DATA, 'clients whose token buckets one gateway keeps in memory (least recently used dropped first; a dropped client starts again with full buckets). Cluster mode keeps buckets in Redis and uses these only while Redis fails (`sluice_gateway_rate_limit_fallbacks_total`)'),
+  tlsCertFile: row(text(), '', DATA, 'PEM certificate (chain) of the data listeners: with `tlsKeyFile`, they serve HTTPS, and the pair is reloaded when the files change', { flag: '--tls-cert-file <file>', defaultText: '(none)' }),
+  tlsKeyFile: row(text(), '', DATA, 'PEM private key for `tlsCertFile`', { flag: '--tls-key-file <file>', defaultText: '(none)' }),
+  adminTlsCertFile: row(text(), '', SERVE, 'PEM certificate of the admin API: with `adminTlsKeyFile` it serves HTTPS, reloaded when the files change', { defaultText: '(none)' }),
+  adminTlsKeyFile: row(text(), '', SERVE, 'PEM private key for `adminTlsCertFile`', { defaultText: '(none)' }),
+  egressAllow: row(list(), [] as string[], ALL, 'URLs Sluice itself may call (storage URIs, logger sinks, JWKS): prefixes such as `https://models.example.com/` or `s3://bucket/`, or `*.example.com` for a host and its subdomains; empty: any. A URL outside it is refused with an error naming its field', { defaultText: '(any)' }),
   tickSeconds: row(num({ above: 0 }), 2, SCALING, 'time between autoscaler decisions (a poke decides at once)'),
   // Cluster-wide autoscaling defaults (Knative's config-autoscaler). A revision's fields and annotations override
   // those marked so; autoscaler/settings.ts reads the rest of its defaults (Sluice's policies) from its own table.

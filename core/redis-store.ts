@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import type { MetricBucket, Store } from './store.js';
+import type { MetricBucket, Store, TokenAnswer } from './store.js';
+import { TOKEN_BUCKET_LUA } from './redis-token-bucket.js';
 
 export interface RedisStoreOptions {
   /** `redis://host:port/db`. */
@@ -45,6 +46,7 @@ export class RedisStore implements Store {
     this.retention = opts.retentionSeconds ?? 3600;
     const onError = (err: Error): void => opts.onConnectionError?.(err);
     this.redis.on('error', onError);
+    this.redis.defineCommand('sluiceTakeToken', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
     // Subscribed at connect, not at the first onPoke(): a listener added later is live at once, and a poke
     // published between onPoke() and an in-flight SUBSCRIBE can no longer be lost. The subscription is made
     // again on every (re)connect by us, not by ioredis, so pokesReady() knows when it is live.
@@ -149,6 +151,14 @@ export class RedisStore implements Store {
       cursor = next;
       if (keys.length > 0) await this.op('forget', () => this.redis.del(...keys));
     } while (cursor !== '0');
+  }
+
+  /** One shared token bucket per key (core/redis-token-bucket.ts); rejects at once while Redis is not connected. */
+  async takeToken(key: string, rate: number, burst: number): Promise<TokenAnswer> {
+    if (this.redis.status !== 'ready') throw new Error(`redis store at ${this.address}: takeToken failed: not connected (${this.redis.status})`);
+    const run = this.redis as unknown as { sluiceTakeToken(key: string, rate: number, burst: number): Promise<[number, number]> };
+    const [allowed, waitMs] = await this.op('takeToken', () => run.sluiceTakeToken(`${this.prefix}:rl:${key}`, rate, burst));
+    return { allowed: allowed === 1, retryAfterMs: waitMs };
   }
 
   async close(): Promise<void> {

@@ -30,6 +30,19 @@ export interface Store {
   /** Forgets a revision's data. */
   forget(revisionKey: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Takes one token from the shared token bucket `key` (created full: `burst` tokens, refilled at `rate` per
+   * second), for rate limits shared by every gateway. Absent in stores that are not shared (memory): the gateway
+   * then keeps its buckets itself. Rejects at once when the shared store is unreachable.
+   */
+  takeToken?(key: string, rate: number, burst: number): Promise<TokenAnswer>;
+}
+
+/** A token bucket's answer: allowed, or not and when the next token comes. */
+export interface TokenAnswer {
+  allowed: boolean;
+  /** Milliseconds until a token is available (0 when allowed). */
+  retryAfterMs: number;
 }
 
 export interface MemoryStoreOptions {

@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TlsFiles } from '../core/tls-files.js';
 import { parseInferenceService } from '../api/inferenceservice.js';
 import { warningHeaderValues } from '../api/warning-header.js';
 import { HttpError, ValidationError } from '../core/errors.js';
@@ -15,6 +17,8 @@ import { parseTrafficCommand } from './traffic-commands.js';
 const GROUP_PATHS = ['/apis/serving.kserve.io/v1beta1', '/apis/serving.sluice.dev/v1beta1'];
 
 export interface AdminApiDeps {
+  /** HTTPS with this certificate (adminTlsCertFile/adminTlsKeyFile), reloaded when its files change. */
+  tls?: TlsFiles | null;
   controller: Controller;
   /** Runtimes applied through the API (ClusterServingRuntime, ServingRuntime, LocalLaunchRecipe). */
   runtimes: RuntimeRegistry;
@@ -55,7 +59,8 @@ export function createAdminServer(deps: AdminApiDeps): Server {
       statusForError(res, err);
     });
   };
-  const server = createServer(serve);
+  const server = deps.tls ? createHttpsServer(deps.tls.options(), serve) : createServer(serve);
+  deps.tls?.attach(server as HttpsServer);
   // Without this listener Node answers `100 Continue` by itself, before any check could refuse the request.
   server.on('checkContinue', serve);
   return server;

@@ -7,6 +7,7 @@ import { revisionKey, type Revision } from '../api/revision.js';
 import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
 import { HttpError, ValidationError, errorMessage } from '../core/errors.js';
+import { checkStorageEgress } from './egress-check.js';
 import type { Logger } from '../core/log.js';
 import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js';
 import type { WindowStats } from '../gateway/outcome-recorder.js';
@@ -103,6 +104,8 @@ export interface ServiceEvent {
 const MAX_EVENTS = 50;
 
 export interface ControllerDeps {
+  /** URLs the storage URIs may point at (the `egressAllow` setting; empty: any): deploy/egress-check.ts. */
+  egressAllow?: readonly string[];
   clock: Clock;
   logger: Logger;
   backend: Backend;
@@ -177,6 +180,7 @@ export class Controller {
   /** Creates or replaces an InferenceService. A serving change makes a new revision; anything else does not. */
   async apply(isvc: InferenceService, source: string): Promise<{ object: InferenceService; created: boolean; newRevision: string | null }> {
     checkObjectSize(isvc, this.d.maxObjectBytes ?? Number.POSITIVE_INFINITY, 'InferenceService', isvc.metadata.name);
+    checkStorageEgress(isvc, this.d.egressAllow ?? []);
     const defaulted = defaultInferenceService(isvc, this.d.catalogue());
     const ns = defaulted.metadata.namespace ?? 'default';
     const name = defaulted.metadata.name;

@@ -7,6 +7,7 @@
  */
 import { revisionKey, type Revision } from '../api/revision.js';
 import type { Route } from '../api/route.js';
+import { ingressPolicy } from '../api/ingress-policy.js';
 import { revisionView, type RevisionView } from '../gateway/data-plane.js';
 import type { TrafficEntry } from './traffic.js';
 
@@ -66,6 +67,7 @@ export function projectDataPlane(services: Iterable<ServiceRouting>, revisions: 
       modelName: s.name,
       hosts: [predictorHost(s.namespace, s.name, domain)],
       ...stickyOf(s.annotations),
+      ...ingressOf(s.annotations),
       targets: Object.freeze(targets),
     });
   }
@@ -111,4 +113,10 @@ function stickyOf(annotations: Readonly<Record<string, string>>): { sticky?: { h
   const cookie = annotations['sluice.dev/sticky-cookie'];
   if (!header && !cookie) return {};
   return { sticky: { ...(header ? { header } : {}), ...(cookie ? { cookie } : {}) } };
+}
+
+/** The service's ingress policy (visibility, limits, CORS), when its annotations set one. */
+function ingressOf(annotations: Readonly<Record<string, string>>): { ingress?: Route['ingress'] } {
+  const ingress = ingressPolicy(annotations);
+  return ingress ? { ingress } : {};
 }

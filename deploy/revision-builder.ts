@@ -2,6 +2,7 @@
  * Revisions from an InferenceService: the serving hash that decides whether a change makes a new revision, and
  * the resolved revision itself (runtime, container, autoscaling, GPUs, local recipe).
  */
+import { EGRESS_ANNOTATION } from '../api/ingress-policy.js';
 import { createHash } from 'node:crypto';
 import { autoscalingAnnotations } from '../api/annotations.js';
 import { autoscalingFor } from '../api/autoscaling.js';
@@ -38,7 +39,9 @@ export function servingHash(isvc: InferenceService, component: ComponentName): s
   if (spec === undefined) throw new Error(`InferenceService ${isvc.metadata.name} has no ${component}`);
   const { canaryTrafficPercent: _canary, ...rest } = spec;
   const { traffic: _traffic, rollout: _rollout, ...serving } = rest as typeof rest & { traffic?: unknown; rollout?: unknown };
-  const material = canonicalJson({ spec: serving, autoscaling: autoscalingAnnotations(isvc.metadata.annotations) });
+  const egress = networkEgressOf(isvc, component);
+  // Egress joins the material only when declared, so revisions of services without it keep their hashes.
+  const material = canonicalJson({ spec: serving, autoscaling: autoscalingAnnotations(isvc.metadata.annotations), ...(egress ? { egress } : {}) });
   return createHash('sha256').update(material).digest('hex').slice(0, HASH_LENGTH);
 }
 
@@ -75,6 +78,7 @@ export function buildRevision(
     batcher: batcherSettings(spec.batcher),
     timeoutSeconds: spec.timeout ?? DEFAULT_TIMEOUT_SECONDS,
     autoscaling: autoscalingFor(isvc, component),
+    ...networkEgressField(isvc, component),
   };
   if (model !== undefined) {
     const resolved = resolveRuntime(model, namespace, catalogue);
@@ -200,3 +204,19 @@ function canonicalJson(value: unknown): string {
   });
 }
 
+
+/** `sluice.dev/egress` (component-level over object-level): CIDRs, or undefined for `all` or none. */
+function networkEgressOf(isvc: InferenceService, component: ComponentName): string[] | undefined {
+  const own = (componentOf(isvc, component) as { annotations?: Record<string, string> } | undefined)?.annotations?.[EGRESS_ANNOTATION];
+  const value = own ?? isvc.metadata.annotations?.[EGRESS_ANNOTATION];
+  if (value === undefined || value.trim() === 'all') return undefined;
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function networkEgressField(isvc: InferenceService, component: ComponentName): { networkEgress?: string[] } {
+  const egress = networkEgressOf(isvc, component);
+  return egress ? { networkEgress: egress } : {};
+}

@@ -12,6 +12,8 @@ export interface ClientLimits {
   maxConnections: number;
   /** Connections open at once from one address; 0 = no cap. */
   maxConnectionsPerClient: number;
+  /** Largest request head (request line and headers) in bytes: Node's maxHeaderSize; larger gets 431. */
+  maxHeaderBytes: number;
 }
 
 export interface ClientConnectionDeps {
@@ -85,7 +87,7 @@ export function answerClientErrors(server: Server, d: ClientConnectionDeps): voi
     const [status, reason, message] = timedOut
       ? [408, 'Request Timeout', `the request head (request line and headers) was not received within ${headerSeconds} s (headerTimeoutSeconds=${headerSeconds})`]
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', 'the request headers are larger than this server accepts (Node\'s --max-http-header-size, 16 KiB by default)']
+        ? [431, 'Request Header Fields Too Large', `the request headers are larger than the ${d.limits.maxHeaderBytes} bytes allowed (maxHeaderBytes=${d.limits.maxHeaderBytes})`]
         : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
     const body = JSON.stringify({ error: message });
     socket.end(

@@ -67,6 +67,7 @@ export class Dispatch {
             signal: ex.signal,
             drain: this.d.drain,
             observer: this.d.observeForward ? ex : undefined,
+            ...(ex.maxBodyBytes > 0 ? { maxBodyBytes: ex.maxBodyBytes, maxBodyBytesSetting: ex.maxBodyBytesSetting } : {}),
           });
           ex.attemptEnded();
           break;
@@ -151,6 +152,7 @@ export class Dispatch {
    */
   answerError(res: ServerResponse, err: unknown): number {
     if (this.d.drain.draining) res.shouldKeepAlive = false;
+    if (err instanceof ForwardError && err.status === 413) res.shouldKeepAlive = false;
     if (err instanceof ForwardError && err.status === 408) {
       // What is left of the body is unknown, so the connection cannot be reused.
       res.shouldKeepAlive = false;

@@ -50,6 +50,12 @@ export class Exchange implements ForwardObserver {
   heldMs = 0;
   /** The replica of the current (or last) forward attempt. */
   endpoint: Endpoint | null = null;
+  /** The request came to the internal listener (cluster-local services are served only there). */
+  internal = false;
+  /** Largest request body, counted while it streams (0: none); set by the body-limit stage. */
+  maxBodyBytes = 0;
+  /** The setting or annotation `maxBodyBytes` comes from, for the 413's message. */
+  maxBodyBytesSetting = '';
   private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
   private onClose: (() => void) | null = null;
 

@@ -52,6 +52,10 @@ export interface ForwardOptions {
   drain?: DrainState;
   /** Told of the headers on their way (the gateway's exchange, which runs its stages' hooks). */
   observer?: ForwardObserver;
+  /** Largest request body; a body that streams past it aborts the forward with 413 (absent: none). */
+  maxBodyBytes?: number;
+  /** The setting that sets it, named in the 413. */
+  maxBodyBytesSetting?: string;
 }
 
 /** A request with its body in memory (`Forwarder.request`). */
@@ -162,7 +166,7 @@ export class Forwarder {
       : req.headers['transfer-encoding'] !== undefined);
     // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
     // for the first chunk, so a request that failed before that still has its whole body for another replica.
-    const body = hasBody ? new LazyBody(req, this.watch) : null;
+    const body = hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '') : null;
     const headers = upstreamRequestHeaders(req);
     o.observer?.upstreamHeaders(headers);
     return new Promise<number>((resolve, reject) => {
@@ -270,6 +274,7 @@ export class Forwarder {
       return new ForwardError(502, false, code, `replica failed while sending the response: ${errText(err)}`);
     }
     if (code === 'SLUICE_BODY_TIMEOUT') return new ForwardError(408, false, code, errText(err));
+    if (code === 'SLUICE_BODY_TOO_LARGE' || body?.tooLarge) return new ForwardError(413, false, 'SLUICE_BODY_TOO_LARGE', body?.tooLarge ?? errText(err));
     if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
     if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
     const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
@@ -311,6 +316,11 @@ export class BodyTimeoutError extends Error {
   }
 }
 
+/** The client's body streamed past its limit (the body-limit stage's `maxBodyBytes`). */
+export class BodyTooLargeError extends Error {
+  readonly code = 'SLUICE_BODY_TOO_LARGE';
+}
+
 /**
  * A request body that starts reading the client's stream only when undici first asks for data, and passes
  * chunks on with backpressure. Destroying it before that leaves the client's stream untouched. While it reads,
@@ -322,8 +332,16 @@ class LazyBody extends Readable implements WatchedBody {
   paused = false;
   prevWatched: WatchedBody | null = null;
   nextWatched: WatchedBody | null = null;
+  /** Set (to the 413's message) once the body streamed past its limit. */
+  tooLarge: string | null = null;
+  private received = 0;
   private readonly onData = (chunk: Buffer): void => {
     if (this.watch) this.lastTick = this.watch.tick;
+    if (this.maxBytes > 0 && (this.received += chunk.length) > this.maxBytes) {
+      this.tooLarge = `the request body is larger than the ${this.maxBytes} bytes allowed (${this.maxBytesSetting}=${this.maxBytes})`;
+      this.destroy(new BodyTooLargeError(this.tooLarge));
+      return;
+    }
     if (!this.push(chunk)) {
       this.paused = true;
       this.req.pause();
@@ -343,6 +361,8 @@ class LazyBody extends Readable implements WatchedBody {
   constructor(
     private readonly req: IncomingMessage,
     private readonly watch: BodyWatch | null,
+    private readonly maxBytes = 0,
+    private readonly maxBytesSetting = '',
   ) {
     super();
   }

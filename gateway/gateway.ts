@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TlsFiles } from '../core/tls-files.js';
 import type { Activator } from '../activator/activator.js';
 import type { Clock } from '../core/clock.js';
 import { SERVE_DEFAULTS } from '../core/config.js';
@@ -71,15 +73,23 @@ export class Gateway implements Drainable {
     });
   }
 
-  createServer(): Server {
+  /**
+   * The data listener; `internal: true` makes the internal one (it also serves cluster-local services). With
+   * `tls` it serves HTTPS, its certificate reloaded when the files change (core/tls-files.ts).
+   */
+  createServer(o: { internal?: boolean; tls?: TlsFiles } = {}): Server {
     const limits: ClientLimits = {
       headerTimeoutMs: SERVE_DEFAULTS.headerTimeoutSeconds * 1000,
       maxConnections: SERVE_DEFAULTS.maxConnections,
       maxConnectionsPerClient: SERVE_DEFAULTS.maxConnectionsPerClient,
+      maxHeaderBytes: SERVE_DEFAULTS.maxHeaderBytes,
       ...this.d.clientLimits,
     };
-    const server = createServer(
+    const internal = o.internal === true;
+    const make = o.tls ? (opts: ServerOptions, h: RequestListener) => createHttpsServer({ ...opts, ...o.tls!.options() }, h) : createServer;
+    const server = make(
       {
+        maxHeaderSize: limits.maxHeaderBytes,
         keepAliveTimeout: 65_000,
         headersTimeout: limits.headerTimeoutMs,
         // Node checks the head deadline on this period (its default of 30 s let a slow head live ~78 s).
@@ -90,9 +100,10 @@ export class Gateway implements Drainable {
         requestTimeout: 0,
       },
       (req, res) => {
-        void this.handle(req, res);
+        void this.handle(req, res, internal);
       },
     );
+    o.tls?.attach(server as HttpsServer);
     const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
     answerClientErrors(server, deps);
     capConnections(server, deps);
@@ -115,11 +126,13 @@ export class Gateway implements Drainable {
     return this.d.activator.failAllHeld(new HttpError(503, message));
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `internal`: the request came to the internal listener (cluster-local services are served only there). */
+  async handle(req: IncomingMessage, res: ServerResponse, internal = false): Promise<void> {
     this.active++;
     if (this.drainState.draining) res.shouldKeepAlive = false;
     const p = this.pipeline;
     const ex = new Exchange(req, res, this.d.clock.now(), this.d.clock.monotonic(), p);
+    ex.internal = internal;
     try {
       if (p.hasArrival) {
         let refusal = p.runArrival(ex);
@@ -166,7 +179,9 @@ export class Gateway implements Drainable {
       url,
       typeof tagHeader === 'string' ? tagHeader : undefined,
     );
-    if (!match) {
+    // A cluster-local service (api/ingress-policy.ts) is not in the external listener's table: there it is
+    // unrouted like an unknown one (same answer, model probes included), so its existence does not leak.
+    if (!match || (match.route.ingress?.internal === true && !ex.internal)) {
       // The gateway's own endpoints live where no route does (the bare address: no service host, no /serving/).
       if (answerServerEndpoint(req, res, snap.routes, this.phase)) {
         ex.status = res.statusCode;
@@ -217,7 +232,8 @@ export class Gateway implements Drainable {
 /** A stage answered in place of the runtime. */
 function refuse(ex: Exchange, r: Refusal): void {
   ex.status = r.status;
-  writeError(ex.res, r.status, r.message, r.headers);
+  if (r.empty) ex.res.writeHead(r.status, r.headers).end();
+  else writeError(ex.res, r.status, r.message, r.headers);
 }
 
 /** Rewrites `/models/<modelName>` to the runtime's own model name when they differ (e.g. TorchServe). */

@@ -6,6 +6,8 @@ export interface Refusal {
   status: number;
   message: string;
   headers?: Record<string, string>;
+  /** Answer with `status` and `headers` only, no body (a CORS preflight's 204); `message` is unused. */
+  empty?: boolean;
 }
 
 /** What an arrival or routed hook returns: nothing to let the request through, or a Refusal. */

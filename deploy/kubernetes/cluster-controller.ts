@@ -31,6 +31,8 @@ export interface ClusterControllerOptions {
   leaseNamespace?: string;
   leaseDurationMs?: number;
   retryPeriodMs?: number;
+  /** URLs storage URIs may point at (the `egressAllow` setting; empty: any): deploy/egress-check.ts. */
+  egressAllow?: readonly string[];
 }
 
 type IsvcObject = KubernetesObject & { spec?: unknown; status?: Record<string, unknown> };
@@ -103,6 +105,7 @@ export class ClusterController {
       activator: { addRevision: () => undefined, removeRevision: () => undefined, onEndpointEvent: () => undefined },
       catalogue: this.o.catalogue,
       domain: this.o.domain,
+      egressAllow: this.o.egressAllow,
       onChange: (ns, name) => this.enqueue(() => this.writeStatus(ns, name)),
     });
     this.controller = controller;

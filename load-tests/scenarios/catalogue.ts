@@ -2,6 +2,7 @@ import { batching } from './batching.js';
 import { bigList } from './big-list.js';
 import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
+import { ingressLimits } from './ingress-limits.js';
 import { latency } from './latency.js';
 import { manyReplicas } from './many-replicas.js';
 import { coldStart } from './cold-start.js';
@@ -12,4 +13,4 @@ import { stepSpike } from './step-spike.js';
 import { tracing } from './tracing.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, tracing, batching];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, tracing, batching, ingressLimits];

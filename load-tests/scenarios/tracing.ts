@@ -17,7 +17,7 @@ const traced = (name: string, ratio: number, endpoint: string): SystemDefinition
   describe: `sluice serve as \`sluice\`, tracing on: parentbased_traceidratio at ${ratio * 100} %, OTLP/HTTP protobuf to a loopback sink`,
   splits: true,
   unavailable: sluice.unavailable,
-  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, { endpoint, ratio }),
+  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, ['--tracing-endpoint', endpoint, '--tracing-ratio', String(ratio)]),
 });
 
 function verdict(off: SystemSummary | undefined, on: SystemSummary | undefined, key: 'throughput' | 'p50'): string {

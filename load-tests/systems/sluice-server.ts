@@ -20,7 +20,22 @@ import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
 
-function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string } {
+/**
+ * `--limits on`: every ingress rule on, none of them biting (rates and sizes far above the load): what checking
+ * them costs (scenarios/ingress-limits.ts).
+ */
+const LIMITS_ON_ANNOTATIONS: Record<string, string> = {
+  'sluice.dev/rate-limit': '1000000',
+  'sluice.dev/rate-limit-burst': '1000000',
+  'sluice.dev/client-rate-limit': '1000000',
+  'sluice.dev/client-rate-limit-burst': '1000000',
+  'sluice.dev/allow-cidrs': '127.0.0.0/8,::1/128',
+  'sluice.dev/max-request-bytes': '1048576',
+  'sluice.dev/cors-allow-origins': 'https://app.example.com',
+};
+const LIMITS_ON_SETTINGS = { clientRateLimit: 1_000_000, clientRateLimitBurst: 1_000_000, maxRequestsPerClient: 100_000 };
+
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: boolean } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
@@ -29,7 +44,12 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
   let workers = 1;
   let tracingEndpoint = '';
   let tracingRatio = '';
+  let limits = false;
   for (let i = 0; i < a.length; i++) {
+    if (a[i] === '--limits') {
+      limits = a[++i] === 'on';
+      continue;
+    }
     if (a[i] === '--upstream') upstreams.push(a[++i]!);
     else if (a[i] === '--timeout-ms') timeoutSeconds = Math.max(1, Math.ceil(Number(a[++i]) / 1000));
     else if (a[i] === '--admin-port') {
@@ -44,14 +64,14 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
     }
   }
   if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
-  return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio };
+  return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits };
 }
 
-function service(label: string, canary: number | null, timeoutSeconds: number): unknown {
+function service(label: string, canary: number | null, timeoutSeconds: number, limits = false): unknown {
   return {
     apiVersion: 'serving.kserve.io/v1beta1',
     kind: 'InferenceService',
-    metadata: { name: 'bench', namespace: 'default' },
+    metadata: { name: 'bench', namespace: 'default', ...(limits ? { annotations: LIMITS_ON_ANNOTATIONS } : {}) },
     spec: {
       predictor: {
         minReplicas: 1,
@@ -89,7 +109,7 @@ async function supervise(workers: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio } = args();
+  const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits } = args();
   if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
@@ -109,6 +129,7 @@ async function main(): Promise<void> {
       // Tracing (the tracing scenario): spans to its OTLP sink, the default parent-based sampler at this ratio.
       tracingEndpoint,
       tracingSamplerRatio: tracingRatio,
+      ...(limits ? LIMITS_ON_SETTINGS : {}),
     }),
     // The OTEL_* variables of the shell that runs the benchmark do not reach the systems it compares.
     env: {},
@@ -116,8 +137,8 @@ async function main(): Promise<void> {
     logger: silentLogger(),
     backend,
   });
-  await sluice.controller.apply(parseInferenceService(service('primary', null, timeoutSeconds)).object, 'bench');
-  await sluice.controller.apply(parseInferenceService(service('canary', 10, timeoutSeconds)).object, 'bench');
+  await sluice.controller.apply(parseInferenceService(service('primary', null, timeoutSeconds, limits)).object, 'bench');
+  await sluice.controller.apply(parseInferenceService(service('canary', 10, timeoutSeconds, limits)).object, 'bench');
   const traffic = (sluice.controller.get('default', 'bench') as unknown as { status: { components: { predictor: { traffic: Array<{ percent: number }> } } } }).status.components.predictor.traffic;
   if (traffic.map((t) => t.percent).sort((x, y) => x - y).join('/') !== '10/90') throw new Error(`expected a 90/10 split, got ${JSON.stringify(traffic)}`);
   const port = new URL(sluice.dataUrl).port;

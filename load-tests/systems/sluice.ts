@@ -19,6 +19,15 @@ export const sluice: SystemDefinition = {
   start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs),
 };
 
+/** The same with every ingress rule on and none biting (`--limits on`): what checking them costs. */
+export const sluiceLimits: SystemDefinition = {
+  name: 'sluice-limits',
+  describe: 'sluice serve with every ingress rule on, none biting: service and per-client rate limits (Redis-free, local buckets), requests in flight per client, CIDR allowlist, body limit, CORS',
+  splits: true,
+  unavailable: sluice.unavailable,
+  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, ['--limits', 'on']),
+};
+
 /** The same, forked into two processes sharing the port (node:cluster): what a second core buys the data plane. */
 export const sluiceTwoWorkers: SystemDefinition = {
   name: 'sluice-2w',
@@ -38,7 +47,7 @@ export async function startSluiceServer(
   upstreamTimeoutMs: number,
   admin?: { port: number; token: string },
   workers = 1,
-  tracing?: { endpoint: string; ratio: number },
+  extraArgs: readonly string[] = [],
 ): Promise<RunningSystem> {
   const service = await spawnService(children, {
     command: process.execPath,
@@ -50,7 +59,7 @@ export async function startSluiceServer(
       '--upstream', upstreams.canary.url,
       '--timeout-ms', String(upstreamTimeoutMs),
       ...(admin === undefined ? [] : ['--admin-port', String(admin.port), '--admin-token', admin.token]),
-      ...(tracing === undefined ? [] : ['--tracing-endpoint', tracing.endpoint, '--tracing-ratio', String(tracing.ratio)]),
+      ...extraArgs,
     ],
     ready: { kind: 'prints-port' },
     label: 'sluice',

@@ -18,7 +18,7 @@ describe('sluice render', () => {
   it.each(readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')))('%s renders objects that validate against the Kubernetes schemas', async (file) => {
     const { stdout } = await run(process.execPath, [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'render', '-f', join(EXAMPLES, file)]);
     const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Record<string, unknown>);
-    expect(docs.map((d) => d.kind)).toEqual(['Deployment', 'Service']);
+    expect(docs.map((d) => d.kind)).toEqual(['Deployment', 'Service', 'NetworkPolicy']);
     const issues = [];
     for (const [i, d] of docs.entries()) issues.push(...(await validator.validate(d, `${file}#${i}`)));
     expect(issues).toEqual([]);

@@ -68,6 +68,7 @@ export function builtinResources(): ResourceType[] {
     builtin('apps', 'v1', 'Deployment', 'deployments', { status: true, scale: true, shortNames: ['deploy'] }),
     builtin('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices'),
     builtin('coordination.k8s.io', 'v1', 'Lease', 'leases'),
+    builtin('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', { shortNames: ['netpol'] }),
     // Read-only in Kubernetes; writable here so tests can set usage (see TestApiServer.setPodMetrics).
     builtin('metrics.k8s.io', 'v1beta1', 'PodMetrics', 'pods'),
     builtin('metrics.k8s.io', 'v1beta1', 'NodeMetrics', 'nodes', { namespaced: false }),

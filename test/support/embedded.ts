@@ -19,7 +19,7 @@ export async function startTestSluice(
   configDir: string | null,
   overrides: Partial<ServeConfig> = {},
   pythonPath?: string,
-  embedded: Pick<EmbeddedOptions, 'extraStages' | 'env'> = {},
+  embedded: Pick<EmbeddedOptions, 'extraStages' | 'env' | 'rateLimitStore'> = {},
 ): Promise<Embedded> {
   const config = resolveServeConfig({
     dataHost: '127.0.0.1',

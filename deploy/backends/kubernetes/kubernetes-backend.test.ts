@@ -73,6 +73,9 @@ describe('KubernetesBackend against the test API server', () => {
     const d = s.get('apps/v1', 'Deployment', 'default', rev.name)!;
     expect((d['spec'] as { replicas: number }).replicas).toBe(0);
     expect(s.get('v1', 'Service', 'default', rev.name)).toBeDefined();
+    // The NetworkPolicy arrives as YAML spells it (`from`, not the client model's `_from`).
+    const policy = s.get('networking.k8s.io/v1', 'NetworkPolicy', 'default', rev.name)!;
+    expect((policy['spec'] as { ingress: Array<{ from: unknown[] }> }).ingress[0]!.from).toHaveLength(1);
     expect(backend.endpoints(key)).toEqual([]);
     expect(backend.counts(key)).toEqual({ desired: 0, starting: 0, ready: 0 });
 
@@ -106,6 +109,7 @@ describe('KubernetesBackend against the test API server', () => {
     expect(backend.endpoints(key)).toEqual([]);
     await until(() => s.list('v1', 'Pod', 'default').length === 0);
     expect(s.get('v1', 'Service', 'default', rev.name)).toBeUndefined();
+    expect(s.get('networking.k8s.io/v1', 'NetworkPolicy', 'default', rev.name)).toBeUndefined();
   });
 
   it('lets a fresh backend (a gateway, a restarted autoscaler) discover endpoints and capacity without apply()', async () => {

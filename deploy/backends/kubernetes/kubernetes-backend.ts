@@ -5,7 +5,7 @@
  * Stateless on the read side: a fresh instance (a gateway, or a restarted autoscaler) discovers every
  * revision's endpoints and capacity from the cluster without apply() having been called.
  */
-import { ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, type KubeConfig, type V1Deployment, type V1EndpointSlice } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, NetworkingV1Api, type KubeConfig, type V1Deployment, type V1EndpointSlice } from '@kubernetes/client-node';
 import type { Revision } from '../../../api/revision.js';
 import { revisionKey } from '../../../api/revision.js';
 import { SystemClock, type Clock } from '../../../core/clock.js';
@@ -13,6 +13,7 @@ import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../../a
 import { LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
 import { revisionOfDeployment } from '../../kubernetes/revision-watch.js';
 import { renderDeployment, renderService, type RenderOptions } from './render-revision.js';
+import { clientNetworkPolicy, renderNetworkPolicy, type NetworkPolicyOptions } from './render-network-policy.js';
 import { ResilientInformer } from './resilient-informer.js';
 
 export interface KubernetesBackendOptions {
@@ -20,7 +21,12 @@ export interface KubernetesBackendOptions {
   /** Watch one namespace; default every namespace (needs cluster-wide list/watch). */
   namespace?: string;
   clock?: Clock;
-  render?: RenderOptions;
+  render?: NetworkPolicyOptions;
+  /**
+   * Apply a NetworkPolicy per revision (ingress only from the gateways, egress as `sluice.dev/egress` says:
+   * render-network-policy.ts). Default true; false where the cluster has no NetworkPolicy support wanted.
+   */
+  networkPolicies?: boolean;
   /** The owner of a revision's objects (its InferenceService), so deleting it garbage-collects them. */
   ownerOf?: (revision: Revision) => RenderOptions['owner'] | undefined;
   /** Attempts of a read-modify-write that keeps meeting 409 Conflict. Default 5. */
@@ -53,6 +59,7 @@ function splitKey(key: string): { namespace: string; name: string } {
 export class KubernetesBackend implements Backend {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
+  private readonly networking: NetworkingV1Api;
   private readonly slices: ResilientInformer<V1EndpointSlice>;
   private readonly deployments: ResilientInformer<V1Deployment>;
   private readonly listeners = new Set<(e: EndpointEvent) => void>();
@@ -67,6 +74,7 @@ export class KubernetesBackend implements Backend {
     this.clock = opts.clock ?? new SystemClock();
     this.apps = kc.makeApiClient(AppsV1Api);
     this.core = kc.makeApiClient(CoreV1Api);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
     const discovery = kc.makeApiClient(DiscoveryV1Api);
     const ns = opts.namespace;
     const selector = LABEL_REVISION;
@@ -101,6 +109,30 @@ export class KubernetesBackend implements Backend {
     await this.start();
     await this.upsertDeployment(revision);
     await this.upsertService(revision);
+    if (this.opts.networkPolicies !== false) await this.upsertNetworkPolicy(revision);
+  }
+
+  private async upsertNetworkPolicy(revision: Revision): Promise<void> {
+    const desired = clientNetworkPolicy(renderNetworkPolicy(revision, this.renderOptions(revision)));
+    const { namespace, name } = { namespace: revision.namespace, name: revision.name };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = await this.networking.readNamespacedNetworkPolicy({ name, namespace });
+        const body = { ...desired, metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion } };
+        await this.networking.replaceNamespacedNetworkPolicy({ name, namespace, body });
+        return;
+      } catch (err) {
+        if (isNotFound(err)) {
+          try {
+            await this.networking.createNamespacedNetworkPolicy({ namespace, body: desired });
+            return;
+          } catch (createErr) {
+            if (!isConflict(createErr)) throw createErr;
+          }
+        } else if (!isConflict(err)) throw err;
+        if (attempt + 1 >= (this.opts.conflictRetries ?? 5)) throw err;
+      }
+    }
   }
 
   private async upsertDeployment(revision: Revision): Promise<void> {
@@ -159,7 +191,7 @@ export class KubernetesBackend implements Backend {
     }
   }
 
-  private renderOptions(revision: Revision): RenderOptions {
+  private renderOptions(revision: Revision): NetworkPolicyOptions {
     const owner = this.opts.ownerOf?.(revision) ?? this.opts.render?.owner;
     return { ...this.opts.render, ...(owner ? { owner } : {}) };
   }
@@ -177,6 +209,7 @@ export class KubernetesBackend implements Backend {
     for (const del of [
       () => this.apps.deleteNamespacedDeployment({ name, namespace, propagationPolicy: 'Background' }),
       () => this.core.deleteNamespacedService({ name, namespace }),
+      ...(this.opts.networkPolicies !== false ? [() => this.networking.deleteNamespacedNetworkPolicy({ name, namespace })] : []),
     ]) {
       try {
         await del();

@@ -4,10 +4,10 @@ import { sampleRevision } from '../../../test/support/revision-fixture.js';
 import { renderDeployment, renderRevision, renderService } from './render-revision.js';
 
 describe('renderRevision', () => {
-  it('renders a Deployment and a Service that validate against the Kubernetes schemas', async () => {
+  it('renders a Deployment, a Service and a NetworkPolicy that validate against the Kubernetes schemas', async () => {
     const v = new ManifestValidator();
     const objs = renderRevision(sampleRevision({ gpus: { 'nvidia.com/gpu': 1 } }));
-    expect(objs.map((o) => (o as { kind: string }).kind)).toEqual(['Deployment', 'Service']);
+    expect(objs.map((o) => (o as { kind: string }).kind)).toEqual(['Deployment', 'Service', 'NetworkPolicy']);
     for (const o of objs) expect(await v.validate(o, 'render')).toEqual([]);
     for (const proto of ['v1', 'grpc-v2'] as const) {
       const r = sampleRevision({ runtime: { name: 'x', kind: 'custom', protocolVersion: proto }, storageUri: 'pvc://models/iris' });

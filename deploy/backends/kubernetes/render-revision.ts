@@ -6,6 +6,7 @@
  */
 import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { Revision } from '../../../api/revision.js';
+import { renderNetworkPolicy, type NetworkPolicyOptions } from './render-network-policy.js';
 import {
   ANNOTATION_REVISION_HASH,
   ANNOTATION_REVISION_SPEC,
@@ -215,7 +216,7 @@ export function renderService(revision: Revision, opts: RenderOptions = {}): V1S
   } as V1Service;
 }
 
-/** The objects of one revision, in apply order: Deployment, then Service. */
-export function renderRevision(revision: Revision, opts: RenderOptions = {}): object[] {
-  return [renderDeployment(revision, opts), renderService(revision, opts)];
+/** The objects of one revision, in apply order: Deployment, Service, then its NetworkPolicy. */
+export function renderRevision(revision: Revision, opts: NetworkPolicyOptions = {}): object[] {
+  return [renderDeployment(revision, opts), renderService(revision, opts), renderNetworkPolicy(revision, opts)];
 }
