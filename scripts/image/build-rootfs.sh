@@ -113,12 +113,12 @@ sluice:x:$UID_GID:
 GROUP
 printf 'passwd: files\ngroup: files\nhosts: files dns\n' > "$RFS/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' > "$RFS/etc/hosts"
-# Mount points: the state directory (a volume; the only place Sluice writes) and /tmp (a tmpfs or emptyDir
-# under a read-only root). The Containerfile gives /var/lib/sluice to 65532; here they are empty.
-mkdir -p "$RFS/var/lib/sluice" "$RFS/tmp"
-chmod 0700 "$RFS/var/lib/sluice"
+# Mount points: /tmp (a tmpfs or emptyDir under a read-only root) here, and the state directory
+# /var/lib/sluice (a volume; the only place Sluice writes), which the Containerfile's `COPY --chown` creates owned
+# by 65532 (a directory laid out here would stay root's).
+mkdir -p "$RFS/var/lib" "$RFS/tmp"
 chmod 1777 "$RFS/tmp"
-find "$RFS" -type d ! -path "$RFS/tmp" ! -path "$RFS/var/lib/sluice" -exec chmod 0755 {} +
+find "$RFS" -type d ! -path "$RFS/tmp" -exec chmod 0755 {} +
 find "$RFS" -type f -perm /111 -exec chmod 0755 {} +
 find "$RFS" -type f ! -perm /111 -exec chmod 0644 {} +
 
