@@ -9,8 +9,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,17 +32,6 @@ function requireTools(): void {
   });
   if (missing.length > 0) throw new Error(`the image suite needs ${missing.join(', ')}: apt-get install ${missing.join(' ')} (.ci/run does)`);
   if (process.getuid?.() !== 0) throw new Error('the image suite runs runc and podman as root (rootless runc needs a user namespace setup this suite does not make)');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function connects(port: number): Promise<boolean> {
@@ -96,7 +85,8 @@ describe('container image under runc', () => {
     requireTools();
     if (!existsSync(join(SLUICE_ROOT, 'dist/examples/demo-runtime/main.js'))) throw new Error('dist/ is not built: npm run build (npm run test:image does)');
     await run('bash', ['scripts/image/build-image.sh', TAG, out]);
-    ports = { data: await freePort(), admin: await freePort(), metrics: await freePort() };
+    // Port 0 everywhere: with the host's network, ports picked ahead could be taken by the time Sluice binds them.
+    // Sluice logs the ports it got in its "sluice is serving" line, printed once it listens.
     sh('node', [
       'scripts/image/runc-bundle.mjs',
       '--image', TAG,
@@ -106,9 +96,9 @@ describe('container image under runc', () => {
       '--mount', `${join(SLUICE_ROOT, 'examples')}:/app/examples:ro`,
       '--mount', `${join(SLUICE_ROOT, 'dist/examples')}:/app/dist/examples:ro`,
       '--env', `SLUICE_ADMIN_TOKEN=${token}`,
-      '--env', `SLUICE_DATA_PORT=${ports.data}`,
-      '--env', `SLUICE_ADMIN_PORT=${ports.admin}`,
-      '--env', `SLUICE_METRICS_PORT=${ports.metrics}`,
+      '--env', 'SLUICE_DATA_PORT=0',
+      '--env', 'SLUICE_ADMIN_PORT=0',
+      '--env', 'SLUICE_METRICS_PORT=0',
       '--', 'serve', '--config', 'examples',
     ]);
     const t0 = performance.now();
@@ -116,16 +106,20 @@ describe('container image under runc', () => {
     runc.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     runc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
     exited = new Promise((resolve) => runc!.once('exit', (code) => resolve(code)));
-    await waitUntil(
-      'the container to listen on the data port',
-      async () => {
+    ports = await waitUntil(
+      'the container to log that it serves',
+      () => {
         if (runc!.exitCode !== null) throw new Error(`runc run exited ${runc!.exitCode}:\n${logs}`);
-        return connects(ports.data);
+        const line = logs.split('\n').find((l) => l.includes('"msg":"sluice is serving"'));
+        if (!line) return undefined;
+        const o = JSON.parse(line) as { data: number; admin: number; metrics: number };
+        return { data: o.data, admin: o.admin, metrics: o.metrics };
       },
       30_000,
       5,
     );
     startMs = performance.now() - t0;
+    expect(await connects(ports.data)).toBe(true);
     await waitUntil('/readyz', async () => (await fetch(`http://127.0.0.1:${ports.admin}/readyz`).catch(() => null))?.status === 200, 30_000);
     // A number for docs/container.md, not an assertion (performance numbers are not asserted in tests).
     process.stdout.write(`image suite: runc run → listening in ${startMs.toFixed(0)} ms; ${readFileSync(join(out, 'image.txt'), 'utf8').replace(/\n/g, ' ')}\n`);
@@ -216,5 +210,21 @@ describe('container image under runc', () => {
     execFileSync('runc', ['kill', ID, 'TERM']);
     expect(await exited).toBe(0);
     expect(logs).toContain('SIGTERM: finishing in-flight requests');
+  });
+
+  it('without SLUICE_ADMIN_TOKEN, serve refuses to start (its admin API listens off loopback in the image)', async () => {
+    execFileSync('runc', ['delete', '--force', ID], { stdio: 'ignore' });
+    const configPath = join(bundle, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { process: { env: string[] } };
+    config.process.env = config.process.env.filter((e) => !e.startsWith('SLUICE_ADMIN_TOKEN='));
+    writeFileSync(configPath, JSON.stringify(config));
+    const child = spawn('runc', ['run', '--bundle', bundle, `${ID}-notoken`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    execFileSync('runc', ['delete', '--force', `${ID}-notoken`], { stdio: 'ignore' });
+    expect(code).toBe(1);
+    expect(out).toContain('an explicit token is required: set --admin-token or SLUICE_ADMIN_TOKEN');
   });
 });
