@@ -7,7 +7,8 @@
  * Checked against what acts on a spec: the revision builder (deploy/revision-builder.ts), the Kubernetes
  * renderer (deploy/backends/kubernetes/render-revision.ts), the local backend and the data plane. Pod-level fields
  * the Kubernetes backend passes on (nodeSelector, tolerations, affinity, serviceAccountName, imagePullSecrets,
- * labels, annotations) are active there and not listed. `spec.explainer` is not accepted at all (a clear error).
+ * labels, annotations, securityContext) and the serving container's securityContext are active there and not
+ * listed. `spec.explainer` is not accepted at all (a clear error).
  */
 import { LEGACY_FRAMEWORKS } from './normalize.js';
 
@@ -35,7 +36,6 @@ const CONTAINER_FIELDS: readonly InactiveEntry[] = [
   { field: 'startupProbe', reason: "it is not passed to the replica's container" },
   { field: 'workingDir', reason: "it is not passed to the replica's container" },
   { field: 'imagePullPolicy', reason: "it is not passed to the replica's container" },
-  { field: 'securityContext', reason: "it is not passed to the replica's container" },
   { field: 'volumeMounts', reason: "it is not passed to the replica's container" },
 ];
 

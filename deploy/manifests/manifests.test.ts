@@ -47,6 +47,24 @@ describe('deploy/manifests', () => {
     expect(issues).toEqual([]);
   });
 
+  it("every Sluice Deployment runs the image pinned by digest, non-root, on a read-only root, without capabilities, with probes", () => {
+    const kustomization = docsOf(join(MANIFESTS, 'base/kustomization.yaml'))[0] as { images: Array<Record<string, string>> };
+    expect(kustomization.images).toEqual([{ name: 'sluice', newName: expect.any(String), digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) }]);
+    const deployments = yamlFiles(join(MANIFESTS, 'base'))
+      .flatMap(docsOf)
+      .filter((d): d is { kind: string; metadata: { name: string }; spec: { template: { spec: Record<string, any> } } } => (d as { kind?: string }).kind === 'Deployment');
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['sluice-autoscaler', 'sluice-controller', 'sluice-gateway']);
+    for (const d of deployments) {
+      const pod = d.spec.template.spec;
+      expect(pod['securityContext'], d.metadata.name).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+      const c = pod['containers'][0];
+      expect(c.image).toBe('sluice');
+      expect(c.securityContext, d.metadata.name).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    }
+  });
+
   it('the committed CRD YAML is what `npm run gen:crds` produces', () => {
     for (const [rel, text] of renderCrdFiles()) expect(readFileSync(join(MANIFESTS, rel), 'utf8'), rel).toBe(text);
   });

@@ -63,6 +63,37 @@ describe('renderRevision', () => {
     expect(svc.metadata!.labels!['serving.sluice.dev/container-concurrency']).toBe('4');
   });
 
+  it("hardens every container it creates, and the serving container's own securityContext adds to it", async () => {
+    const d = renderDeployment(sampleRevision());
+    const pod = d.spec!.template.spec!;
+    expect(pod.securityContext).toEqual({ seccompProfile: { type: 'RuntimeDefault' } });
+    for (const c of [...pod.containers, ...pod.initContainers!]) {
+      expect(c.securityContext, c.name).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    }
+    const base = sampleRevision();
+    const own = renderDeployment(
+      sampleRevision({
+        spec: {
+          ...(base.spec as object),
+          securityContext: { runAsUser: 1000, fsGroup: 1000 },
+          model: { modelFormat: { name: 'sklearn' }, securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true } },
+        },
+      }),
+    ).spec!.template.spec!;
+    expect(own.securityContext).toEqual({ seccompProfile: { type: 'RuntimeDefault' }, runAsUser: 1000, fsGroup: 1000 });
+    expect(own.containers[0]!.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+    });
+    const custom = renderDeployment(
+      sampleRevision({ spec: { containers: [{ name: 'sidecar' }, { name: 'kserve-container', securityContext: { capabilities: { add: ['NET_BIND_SERVICE'] } } }] } }),
+    ).spec!.template.spec!;
+    expect(custom.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { add: ['NET_BIND_SERVICE'] } });
+    expect(await new ManifestValidator().validate(renderRevision(sampleRevision())[0], 'render')).toEqual([]);
+  });
+
   it('is pure: the same revision renders the same objects', () => {
     expect(JSON.stringify(renderRevision(sampleRevision()))).toBe(JSON.stringify(renderRevision(sampleRevision())));
   });

@@ -4,7 +4,7 @@
  * reads. Pure: the same revision always renders the same objects. Used by the Kubernetes backend and
  * `sluice render`.
  */
-import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1SecurityContext, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { Revision } from '../../../api/revision.js';
 import { renderNetworkPolicy, type NetworkPolicyOptions } from './render-network-policy.js';
 import {
@@ -46,6 +46,22 @@ const POD_LEVEL_FIELDS = [
   'topologySpreadConstraints',
   'hostIPC',
 ] as const;
+
+/**
+ * What every container Sluice creates gets unless its spec says otherwise: no privilege escalation and no Linux
+ * capabilities (model servers listen on ports above 1024 and need none), as KServe's own runtime manifests set.
+ * Not set by default, because runtime images differ: `runAsNonRoot` (tensorflow/serving runs as root) and
+ * `readOnlyRootFilesystem` (Python runtimes write caches under their home); the serving container's own
+ * `securityContext` (`spec.predictor.model.securityContext`, or the served entry of `containers`) adds them, key by
+ * key over these (docs/container.md, "Workloads Sluice creates").
+ */
+export function containerSecurityDefaults(): V1SecurityContext {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+}
+/** The pod's default: the container runtime's seccomp profile (Kubernetes' default is Unconfined). */
+export function podSecurityDefaults(): Record<string, unknown> {
+  return { seccompProfile: { type: 'RuntimeDefault' } };
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -120,10 +136,23 @@ function storage(revision: Revision, image: string): Storage {
         args: [uri, MODEL_MOUNT_PATH],
         resources: { requests: { cpu: '100m', memory: '100Mi' }, limits: { cpu: '1', memory: '1Gi' } },
         terminationMessagePolicy: 'FallbackToLogsOnError',
+        securityContext: containerSecurityDefaults(),
         volumeMounts: [{ name: MODEL_VOLUME, mountPath: MODEL_MOUNT_PATH }],
       },
     ],
   };
+}
+
+/** The serving container's own securityContext in the component spec: `model`'s, else the served `containers` entry's. */
+function containerSecurityContext(componentSpec: Record<string, unknown>): Record<string, unknown> {
+  const model = componentSpec['model'];
+  if (isRecord(model) && isRecord(model['securityContext'])) return model['securityContext'];
+  const containers = componentSpec['containers'];
+  if (Array.isArray(containers) && containers.length > 0) {
+    const served = containers.find((c) => isRecord(c) && c['name'] === CONTAINER_NAME) ?? containers[0];
+    if (isRecord(served) && isRecord(served['securityContext'])) return served['securityContext'];
+  }
+  return {};
 }
 
 /** Container resources with the revision's GPUs as limits (Kubernetes requires extended resources in limits). */
@@ -155,10 +184,12 @@ export function renderDeployment(revision: Revision, opts: RenderOptions = {}): 
     resources: resources(revision),
     readinessProbe: readinessProbe(revision, httpPort, grpcPort),
     terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: { ...containerSecurityDefaults(), ...containerSecurityContext(componentSpec) },
     ...(store.mounts.length > 0 ? { volumeMounts: store.mounts } : {}),
   };
   const podExtras: Record<string, unknown> = {};
   for (const k of POD_LEVEL_FIELDS) if (componentSpec[k] !== undefined) podExtras[k] = componentSpec[k];
+  podExtras['securityContext'] = { ...podSecurityDefaults(), ...(isRecord(componentSpec['securityContext']) ? componentSpec['securityContext'] : {}) };
   const annotations = {
     ...stringMap(componentSpec['annotations']),
     [ANNOTATION_REVISION_HASH]: revision.hash,
