@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, gatewayPipeline, grpcLimits, holdLimits, listen, listenGrpc, reachableHost } from './wiring.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -235,9 +235,10 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await routes.start();
   await forwarder.warmUp();
   const pipeline = gatewayPipeline({ clock, logger, metrics, collector });
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
+  const grpcOnly = await listenGrpc(gateway, cfg);
   let ready = true;
   const servers = await roleServers(cfg, metrics, () => ready);
   return {
@@ -250,6 +251,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       activator.close();
       collector.close();
       await collector.flush();
+      grpcOnly?.server.close();
+      gateway.closeGrpc();
       await forwarder.close();
       await backend.close();
       await store.close();

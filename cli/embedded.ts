@@ -1,4 +1,4 @@
-import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, gatewayPipeline, grpcLimits, holdLimits, listen, listenGrpc, reachableHost } from './wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,8 @@ export interface EmbeddedOptions {
 
 export interface Embedded {
   dataUrl: string;
+  /** The gRPC-only port's address, when `grpcPort` asks for one (gRPC also reaches `dataUrl`). */
+  grpcUrl?: string;
   adminUrl: string;
   metricsUrl: string;
   /** The state directory (absolute), created with owner-only permissions. */
@@ -211,7 +213,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const phase = new GatewayPhase('starting');
   const gatewayLogger = logger.child({ role: 'gateway' });
   const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages });
-  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), phase });
+  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
   let ready = false;
   controller.start();
   autoscaler.start();
@@ -244,6 +246,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     listen(metricsServer, cfg.metricsPort, cfg.metricsHost),
   ]);
   boundDataPort = dataPort;
+  const grpcOnly = await listenGrpc(gateway, cfg);
 
   if (o.configDir) {
     folder = new ConfigFolder({
@@ -276,6 +279,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       controller.stop();
       await state.settled();
       await backend.close();
+      grpcOnly?.server.close();
+      gateway.closeGrpc();
       await forwarder.close();
       admin.close();
       admin.closeAllConnections();
@@ -288,6 +293,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
 
   return {
     dataUrl: `http://${reachableHost(cfg.dataHost)}:${dataPort}`,
+    grpcUrl: grpcOnly ? `http://${reachableHost(cfg.dataHost)}:${grpcOnly.port}` : undefined,
     adminUrl: `http://${reachableHost(cfg.adminHost)}:${adminPort}`,
     metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
     stateDir,

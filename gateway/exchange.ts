@@ -47,6 +47,12 @@ export class Exchange implements ForwardObserver {
   coldStartMs = 0;
   /** Milliseconds the last attempt waited in the activator's hold queue (0 when it went straight through). */
   heldMs = 0;
+  /**
+   * `grpc` for a gRPC call (HTTP/2): then `req` carries the call's headers, method, `url` (the `:path`) and
+   * socket only, `res` must not be written (stages answer through the hooks), and `status` is the gRPC status
+   * as HTTP counts it (gateway/grpc/grpc-wire.ts `httpStatusOf`).
+   */
+  protocol: 'http' | 'grpc' = 'http';
   private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
   private onClose: (() => void) | null = null;
 

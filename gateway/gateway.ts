@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import type { Activator } from '../activator/activator.js';
 import type { Clock } from '../core/clock.js';
 import { SERVE_DEFAULTS } from '../core/config.js';
@@ -11,6 +12,9 @@ import { Dispatch } from './dispatch.js';
 import type { Drainable } from './drain.js';
 import { Exchange } from './exchange.js';
 import type { Forwarder } from './forwarder.js';
+import { GrpcGateway } from './grpc/grpc-gateway.js';
+import { H2cFront } from './grpc/h2c-front.js';
+import { GrpcSessionPool } from './grpc/session-pool.js';
 import { ModelProbes } from './model-probes.js';
 import type { Pipeline } from './pipeline.js';
 import { badRequestTarget } from './request-target.js';
@@ -34,6 +38,15 @@ export interface GatewayDeps {
   clientLimits?: Partial<ClientLimits>;
   /** Starting, serving or draining: the gateway's own readiness (`/readyz`, `/v2/health/ready`). Default serving. */
   phase?: GatewayPhase;
+  /** gRPC bounds; defaults from core/config.ts (docs/grpc.md). */
+  grpc?: Partial<GrpcLimits>;
+}
+
+/** The gRPC settings of the data plane (core/config-table.ts `grpc…`). */
+export interface GrpcLimits {
+  maxMessageBytes: number;
+  maxConcurrentStreams: number;
+  sessionsPerReplica: number;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -54,6 +67,8 @@ export class Gateway implements Drainable {
   private readonly probes = new ModelProbes();
   private active = 0;
   readonly phase: GatewayPhase;
+  private front: H2cFront | null = null;
+  private grpcPool: GrpcSessionPool | null = null;
 
   constructor(deps: GatewayDeps) {
     this.d = deps;
@@ -93,10 +108,55 @@ export class Gateway implements Drainable {
         void this.handle(req, res);
       },
     );
+    // gRPC (HTTP/2 cleartext, prior knowledge) on the same port, told apart by a connection's first bytes.
+    this.h2c(limits).attach(server);
     const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
     answerClientErrors(server, deps);
     capConnections(server, deps);
     return server;
+  }
+
+  /** A server that takes gRPC only (the `grpcPort` setting); it shares the data port's calls, stages and pools. */
+  createGrpcServer(): Http2Server {
+    return this.h2c({ headerTimeoutMs: SERVE_DEFAULTS.headerTimeoutSeconds * 1000, ...this.d.clientLimits }).h2;
+  }
+
+  /** Closes the HTTP/2 sessions to replicas (after the drain). */
+  closeGrpc(): void {
+    this.grpcPool?.close();
+  }
+
+  private h2c(limits: Pick<ClientLimits, 'headerTimeoutMs'>): H2cFront {
+    if (this.front) return this.front;
+    const g: GrpcLimits = {
+      maxMessageBytes: SERVE_DEFAULTS.grpcMaxMessageBytes,
+      maxConcurrentStreams: SERVE_DEFAULTS.grpcMaxConcurrentStreams,
+      sessionsPerReplica: SERVE_DEFAULTS.grpcSessionsPerReplica,
+      ...this.d.grpc,
+    };
+    const pool = (this.grpcPool = new GrpcSessionPool({ maxSessionsPerReplica: g.sessionsPerReplica }));
+    const calls = new GrpcGateway({
+      clock: this.d.clock,
+      logger: this.d.logger,
+      metrics: this.d.metrics,
+      snapshot: this.d.snapshot,
+      activator: this.d.activator,
+      pipeline: this.pipeline,
+      picker: this.picker,
+      phase: this.phase,
+      tagHeader: this.tagHeader,
+      pool,
+      maxMessageBytes: g.maxMessageBytes,
+      headTimeoutMs: limits.headerTimeoutMs,
+      enter: () => this.active++,
+      leave: () => this.active--,
+    });
+    this.front = new H2cFront({
+      maxConcurrentStreams: g.maxConcurrentStreams,
+      sniffTimeoutMs: limits.headerTimeoutMs,
+      onStream: (stream, headers) => calls.handle(stream, headers),
+    });
+    return this.front;
   }
 
   /** Requests in the gateway now (held or forwarded), for graceful shutdown. */
@@ -107,6 +167,8 @@ export class Gateway implements Drainable {
   /** From now on every response closes its connection (graceful shutdown; see drain.ts). */
   beginDrain(): void {
     this.drainState.draining = true;
+    // gRPC clients get GOAWAY: their open calls finish, new ones go elsewhere.
+    this.front?.goAway();
     // Readiness (`/readyz`, `/v2/health/ready`) answers 503 from now on.
     this.phase.draining();
   }
