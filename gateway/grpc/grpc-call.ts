@@ -181,7 +181,9 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
       if (answer.done) return;
       const code = upstream.rstCode ?? NGHTTP2_NO_ERROR;
       if (code === NGHTTP2_NO_ERROR && upstream.readableEnded) return;
-      if (code === NGHTTP2_CANCEL && responded) {
+      // Node resets a stream with CANCEL when its connection dies too: only a live session's reset is the replica's.
+      const lost = session.destroyed;
+      if (code === NGHTTP2_CANCEL && responded && !lost) {
         // The replica cancelled the call: so is the client's.
         answer.status = GrpcStatus.CANCELLED;
         client.close(NGHTTP2_CANCEL);
@@ -192,7 +194,9 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
         GrpcStatus.UNAVAILABLE,
         code === NGHTTP2_NO_ERROR
           ? `replica ${o.replica} closed the call before it ended`
-          : `replica ${o.replica} reset the call (HTTP/2 error code ${code})${session.destroyed ? ': its connection was lost' : ''}`,
+          : lost
+            ? `replica ${o.replica} was lost mid-call: its connection closed`
+            : `replica ${o.replica} reset the call (HTTP/2 error code ${code})`,
       );
     });
     client.on('close', () => {
