@@ -17,6 +17,8 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'pr
 export class GrpcCallAnswer {
   /** The gRPC status sent to the client (or -1 while none was). */
   status = -1;
+  /** The replica's connection died under the call (the replica should leave the rotation until probed). */
+  lost = false;
   private trailers: OutgoingHttpHeaders | null = null;
   private streaming = false;
 
@@ -183,6 +185,7 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
       if (code === NGHTTP2_NO_ERROR && upstream.readableEnded) return;
       // Node resets a stream with CANCEL when its connection dies too: only a live session's reset is the replica's.
       const lost = session.destroyed;
+      answer.lost = lost;
       if (code === NGHTTP2_CANCEL && responded && !lost) {
         // The replica cancelled the call: so is the client's.
         answer.status = GrpcStatus.CANCELLED;

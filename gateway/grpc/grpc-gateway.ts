@@ -248,6 +248,8 @@ export class GrpcGateway {
         } finally {
           done();
         }
+        // A connection that died under a call is a replica gone or going: no new call until a probe says otherwise.
+        if (answer.lost) activator.reportFailure(rev.key, endpoint.id);
         return;
       } catch (err) {
         if (err instanceof ForwardError) {

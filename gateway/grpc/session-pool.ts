@@ -53,7 +53,11 @@ export class GrpcSessionPool {
       this.byUrl.set(url, list);
     }
     let best: Pooled | null = null;
-    for (const p of list) if (!p.retired && (best === null || p.streams < best.streams)) best = p;
+    for (const p of list) {
+      // A session whose connection just died may not have said so yet ('close' comes on a later tick).
+      if (!p.retired && (p.session.destroyed || p.session.closed || p.session.socket?.destroyed)) p.retired = true;
+      if (!p.retired && (best === null || p.streams < best.streams)) best = p;
+    }
     if (best === null || (best.streams >= this.perSession && list.length < this.max)) best = this.open(url, list);
     best.streams++;
     const p = best;
@@ -118,9 +122,10 @@ export class GrpcSessionPool {
         clearTimeout(timer);
         leave();
         const code = err.code ?? 'ERR';
-        const unreachable = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENOTFOUND';
+        // Before the connection is up nothing was sent: another replica may take the call, and this one leaves
+        // the rotation until a probe says otherwise (a replica just killed may still accept, then reset).
         // Rejecting an already settled promise is a no-op: errors after the connect reach the streams.
-        reject(new ForwardError(502, unreachable, code, `HTTP/2 connection to ${url} failed: ${err.message}`, unreachable));
+        reject(new ForwardError(502, true, code, `HTTP/2 connection to ${url} failed: ${err.message}`, true));
       });
     });
     // Nobody may be waiting on `ready` when a later error settles it.

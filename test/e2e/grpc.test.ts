@@ -34,7 +34,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'runtime.yaml'), oipRuntimeYaml());
   writeFileSync(join(dir, 'echo.yaml'), oipService('echo', { annotations: ZERO, env: { OIP_EVENTS: events('echo'), REPLY_TAG: 'v1' } }));
   writeFileSync(join(dir, 'held.yaml'), oipService('held', { annotations: ZERO, env: { START_DELAY_MS: '3000' } }));
-  s = await startTestSluice(dir, { scaleToZeroGraceSeconds: 1, tickSeconds: 0.5 });
+  s = await startTestSluice(dir, { scaleToZeroGraceSeconds: 1, tickSeconds: 0.5, grpcPort: 0 });
   address = new URL(s.dataUrl).host;
   client = oipClient(address);
 }, 60_000);
@@ -183,5 +183,16 @@ describe('gRPC through Sluice (grpc-js client, OIP runtime replica)', () => {
     const r = await fetch(`${s.dataUrl}/v2/health/live`);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ live: true });
+  });
+
+  it('takes gRPC on the gRPC-only port too (grpcPort)', async () => {
+    const only = oipClient(new URL(s.grpcUrl!).host);
+    try {
+      const r = await unary<InferReply>(only, 'ModelInfer', inferRequest('echo', [3]));
+      expect(r.err).toBeNull();
+      expect(r.reply!.outputs[0]!.contents.fp32_contents).toEqual([6]);
+    } finally {
+      only.close();
+    }
   });
 });
