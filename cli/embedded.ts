@@ -264,7 +264,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   ready = true;
   phase.serving();
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
-  logger.info({ data: dataPort, admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
+  logger.info({ data: dataPort, ...(grpcOnly ? { grpc: grpcOnly.port } : {}), admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {

@@ -32,6 +32,9 @@ export class H2cFront {
       maxSessionMemory: 64,
     });
     this.h2.on('stream', o.onStream);
+    // Small frames (a unary call's answer) must not wait for Nagle's algorithm (40 ms with delayed ACKs): set on
+    // every connection, those of the gRPC-only port and those handed over from the data port alike.
+    this.h2.prependListener('connection', (socket: Socket) => socket.setNoDelay(true));
     this.h2.on('session', (s: ServerHttp2Session) => {
       this.sessions.add(s);
       s.on('close', () => this.sessions.delete(s));

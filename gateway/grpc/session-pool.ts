@@ -1,4 +1,5 @@
 import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { ForwardError } from '../forwarder.js';
 
 export interface SessionPoolOptions {
@@ -98,7 +99,13 @@ export class GrpcSessionPool {
   }
 
   private open(url: string, list: Pooled[]): Pooled {
-    const session = connect(url, { settings: { enablePush: false }, maxSessionMemory: 64 });
+    const target = new URL(url);
+    const session = connect(url, {
+      settings: { enablePush: false },
+      maxSessionMemory: 64,
+      // Small frames must not wait for Nagle's algorithm (40 ms stalls with delayed ACKs).
+      createConnection: () => netConnect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port), noDelay: true }),
+    });
     const p: Pooled = { session, ready: null as unknown as Promise<ClientHttp2Session>, streams: 0, retired: false };
     const leave = (): void => {
       p.retired = true;
