@@ -33,10 +33,17 @@ interface Result {
   cpuUsPerCall: number | null;
 }
 
-function cpuTicks(pid: number): number {
+/** User + system clock ticks of a process, with its children's when asked (nginx's workers; not Sluice's replicas). */
+function cpuTicks(pid: number, withChildren: boolean): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
+  let children: number[] = [];
+  if (withChildren) try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // no children file: count the process alone
+  }
+  return Number(f[11]) + Number(f[12]) + children.reduce((a, c) => a + cpuTicks(c, true), 0);
 }
 
 function call(session: ClientHttp2Session, authority: string): Promise<boolean> {
@@ -52,7 +59,7 @@ function call(session: ClientHttp2Session, authority: string): Promise<boolean> 
   });
 }
 
-async function measure(name: string, url: string, authority: string, pids: number[]): Promise<Result> {
+async function measure(name: string, url: string, authority: string, pids: number[], withChildren = false): Promise<Result> {
   // A proxy may end a connection (GOAWAY) after so many calls: the client then opens another, as a channel does.
   const open = (): ClientHttp2Session => {
     const u = new URL(url);
@@ -91,11 +98,11 @@ async function measure(name: string, url: string, authority: string, pids: numbe
   };
   await run(1000, null);
   const lat: number[] = [];
-  const cpu0 = pids.reduce((a, p) => a + cpuTicks(p), 0);
+  const cpu0 = pids.reduce((a, p) => a + cpuTicks(p, withChildren), 0);
   const t0 = performance.now();
   const { calls, errors } = await run(seconds * 1000, lat);
   const elapsed = (performance.now() - t0) / 1000;
-  const cpu1 = pids.reduce((a, p) => a + cpuTicks(p), 0);
+  const cpu1 = pids.reduce((a, p) => a + cpuTicks(p, withChildren), 0);
   session.close();
   lat.sort((a, b) => a - b);
   const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
@@ -155,7 +162,7 @@ async function main(): Promise<void> {
       results.push(await measure('direct', `http://127.0.0.1:${direct.grpcPort}`, 'bench', []));
       results.push(await measure('sluice (by :authority)', sluice.dataUrl, 'bench.default.example.com', [sluice.pid]));
       results.push(await measure('sluice (by model name)', sluice.dataUrl, new URL(sluice.dataUrl).host, [sluice.pid]));
-      results.push(await measure('nginx grpc_pass', `http://127.0.0.1:${nginxPort}`, 'bench', [nginx.pid!]));
+      results.push(await measure('nginx grpc_pass', `http://127.0.0.1:${nginxPort}`, 'bench', [nginx.pid!], true));
       const base = results[0]!.rps;
       console.log(`gRPC unary ModelInfer, ${seconds} s per path, ${concurrency} calls in flight on one HTTP/2 connection`);
       console.log('path                      calls/s   ratio   p50 ms   p99 ms   errors   proxy CPU µs/call');
