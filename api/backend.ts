@@ -8,6 +8,8 @@ export interface Endpoint {
   revisionKey: string;
   /** Base URL of the replica, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /** Base URL of the replica's gRPC port (HTTP/2 cleartext), e.g. `http://127.0.0.1:41235`, when its runtime serves gRPC. */
+  grpcUrl?: string;
   /** Max concurrent requests (the revision's containerConcurrency); 0 = unbounded. */
   capacity: number;
   /**

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, holdLimits, ingressSettings, listen, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -239,12 +239,13 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
   const tls = dataTls(cfg, logger);
   const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
   // The internal listener serves cluster-local services too (the cluster-local Service points at it).
   const internal = cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
   if (internal) await listen(internal, cfg.internalPort, cfg.internalHost);
+  const grpcOnly = await listenGrpc(gateway, cfg);
   let ready = true;
   const servers = await roleServers(cfg, metrics, () => ready);
   return {
@@ -259,6 +260,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       activator.close();
       collector.close();
       await collector.flush();
+      grpcOnly?.server.close();
+      gateway.closeGrpc();
       await forwarder.close();
       await tracing?.shutdown(TRACING_SHUTDOWN_MS);
       await backend.close();

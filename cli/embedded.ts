@@ -1,4 +1,4 @@
-import { adminTls, clientLimits, createMetricsServer, dataTls, gatewayPipeline, holdLimits, ingressSettings, listen, reachableHost } from './wiring.js';
+import { adminTls, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost } from './wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,8 @@ export interface Embedded {
   dataUrl: string;
   /** The internal data listener (also serves cluster-local services), when `internalPort` ≥ 0. */
   internalUrl: string | null;
+  /** The gRPC-only port's address, when `grpcPort` asks for one (gRPC also reaches `dataUrl`). */
+  grpcUrl?: string;
   adminUrl: string;
   metricsUrl: string;
   /** The state directory (absolute), created with owner-only permissions. */
@@ -223,7 +225,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const gatewayLogger = logger.child({ role: 'gateway' });
   const tracing = await gatewayTracing(cfg, o.env ?? process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
   const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store: o.rateLimitStore });
-  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), phase });
+  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
   let ready = false;
   controller.start();
   autoscaler.start();
@@ -260,6 +262,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   ]);
   boundDataPort = dataPort;
   const internalPort = internal ? await listen(internal, cfg.internalPort, cfg.internalHost) : null;
+  const grpcOnly = await listenGrpc(gateway, cfg);
 
   if (o.configDir) {
     folder = new ConfigFolder({
@@ -277,7 +280,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   ready = true;
   phase.serving();
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
-  logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
+  logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(grpcOnly ? { grpc: grpcOnly.port } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -296,6 +299,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       controller.stop();
       await state.settled();
       await backend.close();
+      grpcOnly?.server.close();
+      gateway.closeGrpc();
       await forwarder.close();
       await tracing?.shutdown(TRACING_SHUTDOWN_MS);
       admin.close();
@@ -310,6 +315,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   return {
     dataUrl: `${tls ? 'https' : 'http'}://${reachableHost(cfg.dataHost)}:${dataPort}`,
     internalUrl: internalPort === null ? null : `${tls ? 'https' : 'http'}://${reachableHost(cfg.internalHost)}:${internalPort}`,
+    grpcUrl: grpcOnly ? `http://${reachableHost(cfg.dataHost)}:${grpcOnly.port}` : undefined,
     adminUrl: `${cfg.adminTlsCertFile ? 'https' : 'http'}://${reachableHost(cfg.adminHost)}:${adminPort}`,
     metricsUrl: `http://${reachableHost(cfg.metricsHost)}:${metricsPort}`,
     stateDir,

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { HoldLimits } from '../activator/activator.js';
 import type { Collector } from '../autoscaler/collector.js';
 import type { Clock } from '../core/clock.js';
@@ -7,6 +7,7 @@ import { SERVE_DEFAULTS, type ServeConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { ClientLimits } from '../gateway/client-connections.js';
+import type { Gateway, GrpcLimits } from '../gateway/gateway.js';
 import type { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import { Pipeline } from '../gateway/pipeline.js';
 import type { Stage } from '../gateway/stage.js';
@@ -19,7 +20,7 @@ import type { Store } from '../core/store.js';
 import { tlsFilesFrom, type TlsFiles } from '../core/tls-files.js';
 
 /** Starts listening and resolves with the bound port (useful with port 0). */
-export function listen(server: Server, port: number, host: string): Promise<number> {
+export function listen(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -97,6 +98,22 @@ export function holdLimits(cfg: ServeConfig): HoldLimits {
     maxHeldBytesTotal: cfg.maxHeldBytesTotal,
     retryAfterSeconds: cfg.retryAfterSeconds,
   };
+}
+
+/** The gRPC bounds of the data plane from the configuration (docs/grpc.md). */
+export function grpcLimits(cfg: ServeConfig): GrpcLimits {
+  return {
+    maxMessageBytes: cfg.grpcMaxMessageBytes,
+    maxConcurrentStreams: cfg.grpcMaxConcurrentStreams,
+    sessionsPerReplica: cfg.grpcSessionsPerReplica,
+  };
+}
+
+/** The gRPC-only port when `grpcPort` asks for one (≥ 0): its bound port and the server; null otherwise. */
+export async function listenGrpc(gateway: Gateway, cfg: ServeConfig): Promise<{ port: number; server: NetServer } | null> {
+  if (cfg.grpcPort < 0) return null;
+  const server = gateway.createGrpcServer();
+  return { port: await listen(server, cfg.grpcPort, cfg.dataHost), server };
 }
 
 /** The data port's header timeout and connection caps from the configuration. */

@@ -174,6 +174,10 @@ export const SETTINGS = {
   adminTlsCertFile: row(text(), '', SERVE, 'PEM certificate of the admin API: with `adminTlsKeyFile` it serves HTTPS, reloaded when the files change', { defaultText: '(none)' }),
   adminTlsKeyFile: row(text(), '', SERVE, 'PEM private key for `adminTlsCertFile`', { defaultText: '(none)' }),
   egressAllow: row(list(), [] as string[], ALL, 'URLs Sluice itself may call (storage URIs, logger sinks, JWKS): prefixes such as `https://models.example.com/` or `s3://bucket/`, or `*.example.com` for a host and its subdomains; empty: any. A URL outside it is refused with an error naming its field', { defaultText: '(any)' }),
+  grpcPort: row(int(-1, 65535), -1, DATA, 'a port that takes only gRPC (HTTP/2 cleartext) besides the data port, which takes gRPC and HTTP/1.1 on one port; -1 = none, 0 picks a free port (docs/grpc.md)', { flag: '--grpc-port <port>' }),
+  grpcMaxMessageBytes: row(bytes(), 4 * 1024 * 1024, DATA, 'largest gRPC request message the gateway forwards (gRPC\'s own default); a larger one ends its call with RESOURCE_EXHAUSTED naming this setting (docs/grpc.md)'),
+  grpcMaxConcurrentStreams: row(int(1, 1_000_000), 256, DATA, 'gRPC calls open at once on one client connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue the rest'),
+  grpcSessionsPerReplica: row(int(1, 64), 4, DATA, 'HTTP/2 connections the gateway opens to one replica\'s gRPC port at most; a new one opens only when every open one carries 100 calls'),
   tickSeconds: row(num({ above: 0 }), 2, SCALING, 'time between autoscaler decisions (a poke decides at once)'),
   // Cluster-wide autoscaling defaults (Knative's config-autoscaler). A revision's fields and annotations override
   // those marked so; autoscaler/settings.ts reads the rest of its defaults (Sluice's policies) from its own table.

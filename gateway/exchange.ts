@@ -56,6 +56,12 @@ export class Exchange implements ForwardObserver {
   maxBodyBytes = 0;
   /** The setting or annotation `maxBodyBytes` comes from, for the 413's message. */
   maxBodyBytesSetting = '';
+  /**
+   * `grpc` for a gRPC call (HTTP/2): then `req` carries the call's headers, method, `url` (the `:path`) and
+   * socket only, `res` must not be written (stages answer through the hooks), and `status` is the gRPC status
+   * as HTTP counts it (gateway/grpc/grpc-wire.ts `httpStatusOf`).
+   */
+  protocol: 'http' | 'grpc' = 'http';
   private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
   private onClose: (() => void) | null = null;
 

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TlsFiles } from '../core/tls-files.js';
 import type { Activator } from '../activator/activator.js';
@@ -13,6 +14,9 @@ import { Dispatch } from './dispatch.js';
 import type { Drainable } from './drain.js';
 import { Exchange } from './exchange.js';
 import type { Forwarder } from './forwarder.js';
+import { GrpcGateway } from './grpc/grpc-gateway.js';
+import { H2cFront } from './grpc/h2c-front.js';
+import { GrpcSessionPool } from './grpc/session-pool.js';
 import { ModelProbes } from './model-probes.js';
 import type { Pipeline } from './pipeline.js';
 import { badRequestTarget } from './request-target.js';
@@ -36,6 +40,15 @@ export interface GatewayDeps {
   clientLimits?: Partial<ClientLimits>;
   /** Starting, serving or draining: the gateway's own readiness (`/readyz`, `/v2/health/ready`). Default serving. */
   phase?: GatewayPhase;
+  /** gRPC bounds; defaults from core/config.ts (docs/grpc.md). */
+  grpc?: Partial<GrpcLimits>;
+}
+
+/** The gRPC settings of the data plane (core/config-table.ts `grpc…`). */
+export interface GrpcLimits {
+  maxMessageBytes: number;
+  maxConcurrentStreams: number;
+  sessionsPerReplica: number;
 }
 
 const TAG_HEADER = 'x-sluice-tag';
@@ -56,6 +69,8 @@ export class Gateway implements Drainable {
   private readonly probes = new ModelProbes();
   private active = 0;
   readonly phase: GatewayPhase;
+  private front: H2cFront | null = null;
+  private grpcPool: GrpcSessionPool | null = null;
 
   constructor(deps: GatewayDeps) {
     this.d = deps;
@@ -103,11 +118,57 @@ export class Gateway implements Drainable {
         void this.handle(req, res, internal);
       },
     );
-    o.tls?.attach(server as HttpsServer);
+    // gRPC (HTTP/2 cleartext, prior knowledge) on the same port, told apart by a connection's first bytes. Over
+    // TLS the data port speaks HTTP/1.1 only for now: ALPN h2 is not offered yet (docs/grpc.md).
+    if (o.tls) o.tls.attach(server as HttpsServer);
+    else this.h2c(limits).attach(server);
     const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
     answerClientErrors(server, deps);
     capConnections(server, deps);
     return server;
+  }
+
+  /** A server that takes gRPC only (the `grpcPort` setting); it shares the data port's calls, stages and pools. */
+  createGrpcServer(): Http2Server {
+    return this.h2c({ headerTimeoutMs: SERVE_DEFAULTS.headerTimeoutSeconds * 1000, ...this.d.clientLimits }).h2;
+  }
+
+  /** Closes the HTTP/2 sessions to replicas (after the drain). */
+  closeGrpc(): void {
+    this.grpcPool?.close();
+  }
+
+  private h2c(limits: Pick<ClientLimits, 'headerTimeoutMs'>): H2cFront {
+    if (this.front) return this.front;
+    const g: GrpcLimits = {
+      maxMessageBytes: SERVE_DEFAULTS.grpcMaxMessageBytes,
+      maxConcurrentStreams: SERVE_DEFAULTS.grpcMaxConcurrentStreams,
+      sessionsPerReplica: SERVE_DEFAULTS.grpcSessionsPerReplica,
+      ...this.d.grpc,
+    };
+    const pool = (this.grpcPool = new GrpcSessionPool({ maxSessionsPerReplica: g.sessionsPerReplica }));
+    const calls = new GrpcGateway({
+      clock: this.d.clock,
+      logger: this.d.logger,
+      metrics: this.d.metrics,
+      snapshot: this.d.snapshot,
+      activator: this.d.activator,
+      pipeline: this.pipeline,
+      picker: this.picker,
+      phase: this.phase,
+      tagHeader: this.tagHeader,
+      pool,
+      maxMessageBytes: g.maxMessageBytes,
+      headTimeoutMs: limits.headerTimeoutMs,
+      enter: () => this.active++,
+      leave: () => this.active--,
+    });
+    this.front = new H2cFront({
+      maxConcurrentStreams: g.maxConcurrentStreams,
+      sniffTimeoutMs: limits.headerTimeoutMs,
+      onStream: (stream, headers) => calls.handle(stream, headers),
+    });
+    return this.front;
   }
 
   /** Requests in the gateway now (held or forwarded), for graceful shutdown. */
@@ -118,6 +179,8 @@ export class Gateway implements Drainable {
   /** From now on every response closes its connection (graceful shutdown; see drain.ts). */
   beginDrain(): void {
     this.drainState.draining = true;
+    // gRPC clients get GOAWAY: their open calls finish, new ones go elsewhere.
+    this.front?.goAway();
     // Readiness (`/readyz`, `/v2/health/ready`) answers 503 from now on.
     this.phase.draining();
   }

@@ -16,7 +16,9 @@ export class HeaderLimits implements Stage {
   ) {}
 
   onArrival(ex: Exchange): Admission {
-    const count = ex.req.rawHeaders.length / 2;
+    // A gRPC call's request stands in for a stream and has no rawHeaders: count its (HTTP/2) header fields.
+    const raw = ex.req.rawHeaders as string[] | undefined;
+    const count = raw ? raw.length / 2 : Object.keys(ex.req.headers).length;
     if (count <= this.maxHeaderCount) return undefined;
     this.metrics.refused.inc({ limit: 'max_header_count' });
     return { status: 431, message: `the request has ${count} header fields, more than the ${this.maxHeaderCount} allowed (maxHeaderCount=${this.maxHeaderCount})`, headers: { connection: 'close' } };

@@ -6,7 +6,7 @@ with only the python backend bundled) is laid out in a temp dir with the python-
 interpreter, as pytriton itself does (once per venv: <venv>/.sluice-tritonserver-*), then exec'd with:
   --model-repository=--model_dir  --http-port=--http_port on 127.0.0.1
   gRPC on a free loopback port (Triton cannot serve HTTP without opening gRPC unless --allow-grpc=false,
-  which is what this launcher passes by default), metrics off.
+  which is what this launcher passes by default; --grpc_port <port> serves gRPC there), metrics off.
 --model_name is accepted for symmetry with the other launchers; Triton serves every model in the repository.
 """
 from __future__ import annotations
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--model_dir", required=True, help="a Triton model repository")
     parser.add_argument("--http_port", type=int, required=True)
     parser.add_argument("--grpc", action="store_true", help="also serve gRPC (on a free port)")
+    parser.add_argument("--grpc_port", type=int, default=0, help="serve gRPC on this port (0: off, unless --grpc)")
     args = parser.parse_args()
     repository = os.path.abspath(args.model_dir[7:] if args.model_dir.startswith("file://") else args.model_dir)
     if not os.path.isdir(repository):
@@ -75,7 +76,8 @@ def main() -> None:
         f"--backend-directory={os.path.join(server, 'backends')}",
         f"--cache-directory={os.path.join(server, 'caches')}",
         "--allow-http=true", "--http-address=127.0.0.1", f"--http-port={args.http_port}",
-        f"--allow-grpc={'true' if args.grpc else 'false'}", "--grpc-address=127.0.0.1", f"--grpc-port={free_port()}",
+        f"--allow-grpc={'true' if args.grpc or args.grpc_port else 'false'}", "--grpc-address=127.0.0.1",
+        f"--grpc-port={args.grpc_port or free_port()}",
         "--allow-metrics=false", "--exit-on-error=true", "--strict-readiness=true",
     ]
     print(f"triton_launch: {' '.join(command)}", file=sys.stderr, flush=True)

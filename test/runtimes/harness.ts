@@ -96,6 +96,16 @@ export function tritonHttp(replica: RunningReplica, model: string, request: { in
   return pythonJson('kserve', 'triton_http.py', [`127.0.0.1:${replica.port}`, model, JSON.stringify(request)]);
 }
 
+/** tritonclient[grpc] InferenceServerClient.infer against `hostPort`; with `stream`, that many over ModelStreamInfer. */
+export function tritonGrpc(hostPort: string, model: string, request: { inputs: V2Tensor[]; outputs?: string[] }, stream = 0) {
+  return pythonJson('kserve', 'triton_grpc.py', [hostPort, model, JSON.stringify(request), String(stream)]);
+}
+
+/** kserve.InferenceGRPCClient (the KServe SDK's gRPC client) against `hostPort`. */
+export function kserveGrpc(hostPort: string, model: string, request: { inputs: V2Tensor[] }) {
+  return pythonJson('kserve', 'kserve_grpc.py', [hostPort, model, JSON.stringify(request)]);
+}
+
 export type TritonProbeStep = 'server_live' | 'server_ready' | 'server_metadata' | 'model_ready' | 'model_metadata' | 'infer';
 export type TritonProbeAnswer = { step: TritonProbeStep; ok: true; value: unknown } | { step: TritonProbeStep; ok: false; status: string | null; error: string };
 

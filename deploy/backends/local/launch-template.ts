@@ -8,6 +8,8 @@ import type { LocalLaunchRecipe } from '../../../api/revision.js';
 
 export interface LaunchContext {
   port: number;
+  /** The replica's gRPC port when its recipe serves gRPC (`{{grpcPort}}` in it); absent or 0 otherwise. */
+  grpcPort?: number;
   modelName: string;
   /** Absolute model directory, '' when the revision has no storageUri. */
   modelDir: string;
@@ -26,7 +28,7 @@ export interface LaunchCommand {
 }
 
 const TEMPLATE = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
-const NAMES: ReadonlySet<string> = new Set(['port', 'modelName', 'modelDir', 'storageUri', 'sluiceRoot', 'node', 'python']);
+const NAMES: ReadonlySet<string> = new Set(['port', 'grpcPort', 'modelName', 'modelDir', 'storageUri', 'sluiceRoot', 'node', 'python']);
 
 /**
  * `file:///abs`, `file://./rel`, `file://rel` or a plain path → an absolute directory (relative to `cwd`).
@@ -53,7 +55,7 @@ export function renderTemplate(text: string, ctx: LaunchContext): string {
     if (!NAMES.has(name)) {
       throw new Error(`unknown template {{${name}}} in local launch recipe; known: ${[...NAMES].map((n) => `{{${n}}}`).join(' ')}`);
     }
-    return String(ctx[name as keyof LaunchContext]);
+    return String(ctx[name as keyof LaunchContext] ?? 0);
   });
 }
 
@@ -92,6 +94,7 @@ export function renderLaunch(
   for (const [k, v] of Object.entries(recipe.env)) env[k] = renderTemplate(v, ctx);
   for (const [k, v] of Object.entries(containerEnv)) env[k] = renderTemplate(v, ctx);
   env['PORT'] = String(ctx.port);
+  if (ctx.grpcPort) env['GRPC_PORT'] = String(ctx.grpcPort);
   return {
     command: renderTemplate(recipe.command, ctx),
     args: recipe.args.map((a) => renderTemplate(a, ctx)),
@@ -99,4 +102,13 @@ export function renderLaunch(
     readinessPath: renderTemplate(recipe.readinessPath, ctx),
     stdin: recipe.stdin ?? 'pipe',
   };
+}
+
+/**
+ * The recipe serves gRPC: it passes `{{grpcPort}}` to the runtime (an argument or an environment value). The
+ * local backend then gives each replica a second free port for it and announces it as the endpoint's grpcUrl.
+ */
+export function recipeServesGrpc(recipe: LocalLaunchRecipe): boolean {
+  const uses = (t: string): boolean => /\{\{\s*grpcPort\s*\}\}/.test(t);
+  return recipe.args.some(uses) || Object.values(recipe.env).some(uses);
 }

@@ -18,7 +18,7 @@ import { silentLogger, type BackendLogger } from './backend-logger.js';
 import { findFreePort } from './free-port.js';
 import type { GpuAllocator } from '../../../autoscaler/policies/gpu-inventory.js';
 import type { LocalReplicaProcess } from './usage.js';
-import { modelDirFromStorageUri, renderLaunch, type LaunchContext } from './launch-template.js';
+import { modelDirFromStorageUri, recipeServesGrpc, renderLaunch, type LaunchContext } from './launch-template.js';
 import { PidFiles, defaultStateDir } from './pidfiles.js';
 import { DEFAULT_RESTART_BACKOFF, RestartBackoff, type RestartBackoffOptions } from './restart-backoff.js';
 import { ReplicaProcess, describeExit, type ReplicaExit } from './replica-process.js';
@@ -83,6 +83,8 @@ interface Replica {
   proc: ReplicaProcess | null;
   /** Set once the replica was announced ready (the only replicas that get 'draining'/'removed'). */
   endpoint: Endpoint | null;
+  /** The replica's gRPC address when its recipe serves gRPC. */
+  grpcUrl: string | null;
   readyAt: number | null;
   stopReason: string | null;
   failure: string | null;
@@ -315,9 +317,10 @@ export class LocalBackend implements Backend {
     if (this.closed) throw new Error('local backend is closed');
   }
 
-  private context(revision: Revision, modelDir: string, port: number): LaunchContext {
+  private context(revision: Revision, modelDir: string, port: number, grpcPort = 0): LaunchContext {
     return {
       port,
+      grpcPort,
       modelName: revision.runtimeModelName,
       modelDir,
       storageUri: revision.storageUri ?? '',
@@ -445,6 +448,7 @@ export class LocalBackend implements Backend {
       phase: 'allocating',
       proc: null,
       endpoint: null,
+      grpcUrl: null,
       readyAt: null,
       stopReason: null,
       failure: null,
@@ -460,8 +464,13 @@ export class LocalBackend implements Backend {
 
   private async launch(state: RevisionState, replica: Replica): Promise<void> {
     let port: number;
+    let grpcPort = 0;
     try {
       port = await findFreePort(this.host);
+      if (recipeServesGrpc(state.revision.local!)) {
+        do grpcPort = await findFreePort(this.host);
+        while (grpcPort === port);
+      }
     } catch (err) {
       this.logger.error({ replica: replica.id, err: err instanceof Error ? err.message : String(err) }, 'no free port');
       this.onReplicaExit(state, replica, { code: null, signal: null, spawnError: 'no free port', portInUse: false });
@@ -474,7 +483,8 @@ export class LocalBackend implements Backend {
       return;
     }
     const revision = state.revision;
-    const launch = renderLaunch(revision.local!, revision.container.env, this.context(revision, state.modelDir, port));
+    const launch = renderLaunch(revision.local!, revision.container.env, this.context(revision, state.modelDir, port, grpcPort));
+    if (grpcPort > 0) replica.grpcUrl = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${grpcPort}`;
     if (Object.values(revision.gpus).some((n) => n > 0)) {
       // Pin the replica to its own devices; without free devices it cannot start (the autoscaler's GPU policy
       // keeps desired replicas within what fits, so this only happens while others are still stopping).
@@ -537,6 +547,7 @@ export class LocalBackend implements Backend {
       id: replica.id,
       revisionKey: state.key,
       url: replica.proc!.url,
+      ...(replica.grpcUrl ? { grpcUrl: replica.grpcUrl } : {}),
       capacity: state.revision.containerConcurrency,
       readinessPath: replica.proc!.readinessPath,
     };

@@ -1,0 +1,311 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Activator, Lease } from '../../activator/activator.js';
+import type { Clock } from '../../core/clock.js';
+import { HttpError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import type { SluiceMetrics } from '../../core/metrics.js';
+import type { SnapshotHolder } from '../data-plane.js';
+import { Exchange } from '../exchange.js';
+import { ForwardError } from '../forwarder.js';
+import type { Pipeline } from '../pipeline.js';
+import { matchRoute, type RouteMatch } from '../route-table.js';
+import { SERVER_METADATA, type GatewayPhase } from '../server-endpoints.js';
+import type { Refusal } from '../stage.js';
+import type { TrafficPicker } from '../traffic-picker.js';
+import { forwardCall, GrpcCallAnswer } from './grpc-call.js';
+import {
+  boolResponse,
+  frameMessage,
+  grpcStatusOf,
+  GrpcStatus,
+  healthResponse,
+  httpStatusOf,
+  isModelScoped,
+  MODEL_NAME_SCAN_BYTES,
+  parseGrpcTimeout,
+  readModelName,
+  serverLevelCall,
+  serverMetadataResponse,
+  splitGrpcPath,
+} from './grpc-wire.js';
+import type { GrpcSessionPool } from './session-pool.js';
+
+export interface GrpcGatewayDeps {
+  clock: Clock;
+  logger: Logger;
+  metrics: SluiceMetrics;
+  snapshot: SnapshotHolder;
+  activator: Activator;
+  pipeline: Pipeline;
+  /** The HTTP gateway's picker: one split per route, whichever protocol a request came by. */
+  picker: TrafficPicker;
+  phase: GatewayPhase;
+  tagHeader: string;
+  pool: GrpcSessionPool;
+  /** Largest request message (grpcMaxMessageBytes). */
+  maxMessageBytes: number;
+  /** How long a call routed by model name may take to send the bytes that carry it (headerTimeoutSeconds). */
+  headTimeoutMs: number;
+  /** Counts the call as in the gateway (graceful shutdown). */
+  enter(): void;
+  leave(): void;
+}
+
+/** Why a call ends before it reaches a replica: a gRPC status and the message naming the cause. */
+class CallRefused extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The gRPC side of the gateway: one call per HTTP/2 stream, on the same way as an HTTP request — an Exchange,
+ * the arrival stages, the route (`:authority` as a host, else the model name of an OIP call's first message),
+ * the routed stages, admission (demand: counted, may wake the revision), the activator (held while the revision
+ * scales from zero; the replica's breaker counts it), the forward over a pooled HTTP/2 session, the done stages.
+ * Every failure is a gRPC status (trailers-only when nothing was sent), never an HTTP error page.
+ *
+ * For a gRPC call `ex.req` carries the call's headers (metadata and pseudo-headers), method `POST`, `url` the
+ * `:path` and the connection's socket; `ex.protocol` is `grpc`. Stages change the answer through the hooks'
+ * header bags only.
+ */
+export class GrpcGateway {
+  constructor(private readonly d: GrpcGatewayDeps) {}
+
+  handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    void this.serve(stream, headers);
+  }
+
+  private async serve(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
+    const d = this.d;
+    const type = headers['content-type'];
+    if (typeof type !== 'string' || !type.startsWith('application/grpc')) {
+      const body = JSON.stringify({ error: 'HTTP/2 on this port carries gRPC only (content-type application/grpc); send other requests over HTTP/1.1' });
+      stream.on('error', () => {});
+      stream.respond({ ':status': 415, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      stream.end(body);
+      stream.resume();
+      return;
+    }
+    d.enter();
+    const p = d.pipeline;
+    const path = headers[':path'] ?? '/';
+    const req = { headers, method: 'POST', url: path, httpVersion: '2.0', socket: stream.session?.socket } as unknown as IncomingMessage;
+    const ex = new Exchange(req, stream as unknown as ServerResponse, d.clock.now(), d.clock.monotonic(), p);
+    ex.protocol = 'grpc';
+    const answer = new GrpcCallAnswer(stream);
+    stream.on('error', () => {
+      // A reset by the client: 'close' follows.
+    });
+    const onClose = (): void => {
+      if (!answer.done) ex.signal.abort();
+    };
+    stream.once('close', onClose);
+    try {
+      if (p.hasArrival) {
+        let refusal = p.runArrival(ex);
+        if (refusal instanceof Promise) refusal = await refusal;
+        if (refusal) return refuse(answer, refusal);
+      }
+      if (!(await this.route(ex, stream, headers, answer))) return;
+      if (p.hasRouted) {
+        let refusal = p.runRouted(ex);
+        if (refusal instanceof Promise) refusal = await refusal;
+        if (refusal) return refuse(answer, refusal);
+      }
+      ex.admitted = true;
+      if (p.hasAdmitted) p.runAdmitted(ex);
+      await this.dispatch(ex, stream, headers, answer);
+    } catch (err) {
+      if (err instanceof CallRefused) answer.fail(err.code, err.message);
+      else {
+        d.logger.error({ err }, 'gRPC call failed in the gateway');
+        answer.fail(GrpcStatus.INTERNAL, 'internal gateway error');
+      }
+    } finally {
+      ex.status = answer.status === -1 ? 499 : httpStatusOf(answer.status);
+      if (p.hasDone) p.runDone(ex);
+      d.leave();
+    }
+  }
+
+  /** Finds the route and revision (on `ex`), or answers the call itself and returns false. */
+  private async route(ex: Exchange, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, answer: GrpcCallAnswer): Promise<boolean> {
+    const d = this.d;
+    const path = ex.req.url!;
+    const method = splitGrpcPath(path);
+    if (method === null) throw new CallRefused(GrpcStatus.UNIMPLEMENTED, `"${path}" is not a gRPC method path (/<package.Service>/<Method>)`);
+    const timeout = parseGrpcTimeout(headers['grpc-timeout']);
+    if (timeout !== null && Number.isNaN(timeout)) throw new CallRefused(GrpcStatus.INVALID_ARGUMENT, `malformed grpc-timeout "${String(headers['grpc-timeout'])}"`);
+    let snap = d.snapshot.current;
+    const tagValue = headers[d.tagHeader];
+    const tag = typeof tagValue === 'string' ? tagValue : undefined;
+    const authority = headers[':authority'];
+    let match: RouteMatch | null = matchRoute(snap.routes, authority, path, tag);
+    if (!match) {
+      const server = serverLevelCall(method.service, method.method);
+      if (server !== null) {
+        this.answerServerLevel(server, answer);
+        return false;
+      }
+      if (!isModelScoped(method.service, method.method)) {
+        d.metrics.unroutedTotal.inc({ reason: 'no_route' });
+        throw new CallRefused(
+          GrpcStatus.NOT_FOUND,
+          `no InferenceService matches :authority "${authority ?? ''}"; a call to ${method.service}/${method.method} is routed by host only (model-scoped OIP calls also by their model name)`,
+        );
+      }
+      const name = await readFirstMessageModelName(stream, d.clock, d.headTimeoutMs);
+      snap = d.snapshot.current;
+      const route = snap.routes.byModel.get(name);
+      if (!route) {
+        d.metrics.unroutedTotal.inc({ reason: 'no_route' });
+        throw new CallRefused(GrpcStatus.NOT_FOUND, `no InferenceService serves model "${name}" (and none matches :authority "${authority ?? ''}")`);
+      }
+      match = { route, tag: tag ? tag.trim() || null : null, path };
+    }
+    ex.match = match;
+    const target = d.picker.pick(match.route, match.tag, headers);
+    const service = `${match.route.namespace}/${match.route.service}`;
+    if (!target) {
+      d.metrics.unroutedTotal.inc({ reason: match.tag ? 'unknown_tag' : 'no_traffic' });
+      if (match.tag) throw new CallRefused(GrpcStatus.NOT_FOUND, `InferenceService ${service} has no tag "${match.tag}"`);
+      throw new CallRefused(GrpcStatus.UNAVAILABLE, `InferenceService ${service} has no revision taking traffic`);
+    }
+    const rev = snap.revisions.get(target.revisionKey);
+    if (!rev) throw new CallRefused(GrpcStatus.UNAVAILABLE, `revision ${target.revisionName} is not available`);
+    if (rev.failed !== null) {
+      d.metrics.unroutedTotal.inc({ reason: 'revision_failed' });
+      throw new CallRefused(GrpcStatus.UNAVAILABLE, rev.failed);
+    }
+    ex.rev = rev;
+    ex.path = path;
+    ex.deadlineAt = ex.arrival + (timeout === null ? rev.timeoutMs : Math.min(timeout, rev.timeoutMs));
+    return true;
+  }
+
+  private answerServerLevel(call: NonNullable<ReturnType<typeof serverLevelCall>>, answer: GrpcCallAnswer): void {
+    const ready = this.d.phase.notReadyReason() === null;
+    switch (call) {
+      case 'live':
+        return answer.message(frameMessage(boolResponse(true)));
+      case 'ready':
+        return answer.message(frameMessage(boolResponse(ready)));
+      case 'metadata':
+        return answer.message(frameMessage(serverMetadataResponse(SERVER_METADATA.name, SERVER_METADATA.version, SERVER_METADATA.extensions)));
+      case 'health':
+        return answer.message(frameMessage(healthResponse(ready)));
+    }
+  }
+
+  /** Acquire a replica (maybe held), forward; on a replica no connection could be made to, try another. */
+  private async dispatch(ex: Exchange, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, answer: GrpcCallAnswer): Promise<void> {
+    const { clock, activator, pool } = this.d;
+    const rev = ex.rev!;
+    const clientDeadline = headers['grpc-timeout'] !== undefined;
+    for (;;) {
+      let lease: Lease;
+      try {
+        const acquired = activator.acquire(rev.key, ex);
+        lease = acquired instanceof Promise ? await acquired : acquired;
+      } catch (err) {
+        if (err instanceof HttpError) {
+          if (err.status === 499) return;
+          const code = err.status === 504 ? GrpcStatus.DEADLINE_EXCEEDED : grpcStatusOf(err.status, 'retry-after' in err.headers);
+          throw new CallRefused(code, err.message);
+        }
+        throw err;
+      }
+      ex.heldMs = lease.heldMs;
+      ex.coldStart = lease.coldStart;
+      if (lease.coldStart) ex.coldStartMs = lease.heldMs;
+      const endpoint = lease.replica.endpoint;
+      try {
+        if (!endpoint.grpcUrl) {
+          throw new CallRefused(
+            GrpcStatus.UNIMPLEMENTED,
+            `revision ${rev.name} serves no gRPC: its runtime declares no gRPC port (a container port named h2c or grpc-…)`,
+          );
+        }
+        if (answer.done) return;
+        const { session, done } = await pool.acquire(endpoint.grpcUrl);
+        try {
+          await forwardCall(session, answer, {
+            clock,
+            headers,
+            path: ex.path,
+            replica: endpoint.id,
+            deadlineAt: ex.deadlineAt,
+            clientDeadline,
+            revisionTimeoutSeconds: rev.timeoutMs / 1000,
+            maxMessageBytes: this.d.maxMessageBytes,
+            observer: this.d.pipeline.observesForward ? ex : undefined,
+          });
+        } finally {
+          done();
+        }
+        // A connection that died under a call is a replica gone or going: no new call until a probe says otherwise.
+        if (answer.lost) activator.reportFailure(rev.key, endpoint.id);
+        return;
+      } catch (err) {
+        if (err instanceof ForwardError) {
+          if (err.unreachable) activator.reportFailure(rev.key, endpoint.id);
+          if (err.retryable && clock.now() < ex.deadlineAt && !answer.done) {
+            this.d.logger.warn({ revision: rev.key, replica: endpoint.id, code: err.code }, 'gRPC call: retrying on another replica');
+            continue;
+          }
+          throw new CallRefused(GrpcStatus.UNAVAILABLE, `replica ${endpoint.id} is unavailable: ${err.message}`);
+        }
+        throw err;
+      } finally {
+        lease.release();
+      }
+    }
+  }
+}
+
+function refuse(answer: GrpcCallAnswer, r: Refusal): void {
+  answer.fail(grpcStatusOf(r.status, r.headers !== undefined && 'retry-after' in r.headers), r.message);
+}
+
+/**
+ * Reads the first request bytes until the first message's model name can be read, then puts them back (the
+ * forward sends them first). Bounded: MODEL_NAME_SCAN_BYTES plus one chunk, and `timeoutMs`.
+ */
+function readFirstMessageModelName(stream: ServerHttp2Stream, clock: Clock, timeoutMs: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err: CallRefused | null, name = ''): void => {
+      clock.clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onEnd);
+      stream.pause();
+      if (chunks.length > 0) stream.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      if (err) reject(err);
+      else resolve(name);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+      const read = readModelName(buf);
+      if (read.kind === 'name') return finish(null, read.name);
+      if (read.kind === 'none') return finish(new CallRefused(GrpcStatus.INVALID_ARGUMENT, `cannot route the call by model name: ${read.reason}; send the InferenceService's host as :authority`));
+      if (size > MODEL_NAME_SCAN_BYTES + 16) return finish(new CallRefused(GrpcStatus.INVALID_ARGUMENT, `cannot route the call by model name: it is not within the first ${MODEL_NAME_SCAN_BYTES} bytes`));
+    };
+    const onEnd = (): void => finish(new CallRefused(GrpcStatus.INVALID_ARGUMENT, 'cannot route the call by model name: the request ended before its first message did'));
+    const timer = clock.setTimeout(
+      () => finish(new CallRefused(GrpcStatus.DEADLINE_EXCEEDED, `the call's first message did not arrive within ${timeoutMs / 1000} s (headerTimeoutSeconds), so its model name could not be read`)),
+      timeoutMs,
+    );
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('close', onEnd);
+  });
+}

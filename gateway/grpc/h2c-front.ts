@@ -1,0 +1,106 @@
+import type { Server } from 'node:http';
+import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+
+/** The start of the HTTP/2 connection preface (RFC 9113 §3.4); no HTTP/1.x method begins with `PRI `. */
+const PREFACE_START = Buffer.from('PRI ');
+
+export interface H2cOptions {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per client connection (grpcMaxConcurrentStreams). */
+  maxConcurrentStreams: number;
+  /** A connection that has not told its protocol within this is closed (headerTimeoutSeconds). */
+  sniffTimeoutMs: number;
+  onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void;
+}
+
+/**
+ * HTTP/2 cleartext with prior knowledge (what gRPC clients send) on the HTTP/1.1 data port: the connection's
+ * first bytes decide. The HTTP/1 server's own connection handler is taken off its `connection` event and called
+ * for every connection that does not start with the HTTP/2 preface, with the bytes read put back; the others go
+ * to an HTTP/2 server (`node:http2`). The decision costs one read per connection and nothing per request:
+ * the first chunk of every real client decides at once (4 bytes), and only a connection that stalls inside
+ * them waits, at most `sniffTimeoutMs`.
+ */
+export class H2cFront {
+  readonly h2: Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private draining = false;
+
+  constructor(o: H2cOptions) {
+    this.h2 = createH2Server({
+      settings: { maxConcurrentStreams: o.maxConcurrentStreams, enablePush: false },
+      maxSessionMemory: 64,
+    });
+    this.h2.on('stream', o.onStream);
+    // Small frames (a unary call's answer) must not wait for Nagle's algorithm (40 ms with delayed ACKs): set on
+    // every connection, those of the gRPC-only port and those handed over from the data port alike.
+    this.h2.prependListener('connection', (socket: Socket) => socket.setNoDelay(true));
+    this.h2.on('session', (s: ServerHttp2Session) => {
+      this.sessions.add(s);
+      s.on('close', () => this.sessions.delete(s));
+      s.on('error', () => {
+        // Session errors end its streams; each call answers its own.
+      });
+      if (this.draining) s.close();
+    });
+    this.sniffTimeoutMs = o.sniffTimeoutMs;
+  }
+
+  private readonly sniffTimeoutMs: number;
+
+  /** Makes `server` (the HTTP/1 data port) also take HTTP/2 cleartext. Call before anything else listens on it. */
+  attach(server: Server): void {
+    const http1 = server.listeners('connection')[0] as ((socket: Socket) => void) | undefined;
+    if (!http1) throw new Error('the HTTP server has no connection handler to hand HTTP/1.1 connections to');
+    server.removeListener('connection', http1);
+    server.prependListener('connection', (socket: Socket) => this.sniff(socket, () => http1.call(server, socket)));
+    // The drain's last step closes every connection: HTTP/2 ones too.
+    const closeAll = server.closeAllConnections.bind(server);
+    server.closeAllConnections = () => {
+      closeAll();
+      for (const s of this.sessions) s.destroy();
+    };
+  }
+
+  /** Client HTTP/2 connections open now. */
+  get openSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** GOAWAY to every client connection: no new calls, the open ones finish (graceful shutdown). */
+  goAway(): void {
+    this.draining = true;
+    for (const s of this.sessions) s.close();
+  }
+
+  private sniff(socket: Socket, toHttp1: () => void): void {
+    let buf: Buffer | null = null;
+    let timer: NodeJS.Timeout | null = null;
+    const decide = (h2: boolean): void => {
+      socket.removeListener('data', onData);
+      socket.removeListener('close', onClose);
+      if (timer) clearTimeout(timer);
+      socket.pause();
+      if (buf) socket.unshift(buf);
+      if (h2) {
+        // The HTTP/2 session reads what was put back itself (on its next tick): the socket must stay paused.
+        this.h2.emit('connection', socket);
+      } else {
+        toHttp1();
+        socket.resume();
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+      const n = Math.min(buf.length, PREFACE_START.length);
+      if (buf.compare(PREFACE_START, 0, n, 0, n) !== 0) return decide(false);
+      if (n === PREFACE_START.length) return decide(true);
+      timer ??= setTimeout(() => socket.destroy(), this.sniffTimeoutMs);
+    };
+    const onClose = (): void => {
+      if (timer) clearTimeout(timer);
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  }
+}
