@@ -2,6 +2,8 @@
  * Route: how traffic for one InferenceService reaches its revisions. Published to the data plane as an
  * immutable snapshot and swapped atomically.
  */
+import type { AuthPolicy } from './auth-policy.js';
+
 export interface TrafficTarget {
   /** Revision key `<namespace>/<revision>`. */
   revisionKey: string;
@@ -21,6 +23,10 @@ export interface Route {
   targets: readonly TrafficTarget[];
   /** Optional stickiness: the request header or cookie whose value keeps a user on one revision. */
   sticky?: { header?: string; cookie?: string };
+  /** Who may call it (`sluice.dev/auth*` annotations); absent: the gateway-wide default (api/auth-policy.ts). */
+  auth?: AuthPolicy;
+  /** The client's credentials reach the replica (`sluice.dev/auth-forward-credentials: "true"`). */
+  forwardCredentials?: true;
 }
 
 /** A frozen set of routes with the lookup maps the gateway needs; replaced whole on every change. */

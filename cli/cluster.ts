@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
+import { dataAuth } from './auth-wiring.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -236,7 +237,9 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await routes.start();
   await forwarder.warmUp();
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 } });
+  // API keys are kept by `sluice serve` only so far: in cluster mode `api-key` refuses every key (docs/security.md).
+  const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: { byHash: () => undefined } });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 } });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
   const data = gateway.createServer();
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
@@ -256,6 +259,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       await tracing?.shutdown(TRACING_SHUTDOWN_MS);
       await backend.close();
       await store.close();
+      auth.close();
       servers.close();
     },
   };

@@ -32,7 +32,9 @@ export interface GatewayPipelineOptions {
   collector: Collector;
   /** Rollout outcomes (embedded mode, where the controller reads them). */
   outcomes?: OutcomeRecorder;
-  /** More stages (tests; later: limits, auth), composed after the priority header, before accounting. */
+  /** The data plane's auth stage (cli/auth-wiring.ts): right after tracing, so a refused request costs little more. */
+  auth?: Stage;
+  /** More stages (tests; later: limits), composed after the priority header, before accounting. */
   extraStages?: readonly Stage[];
   /** The tracing stage (cli/tracing.ts), composed first: its span covers every other stage's work. */
   tracing?: Stage;
@@ -41,7 +43,7 @@ export interface GatewayPipelineOptions {
 }
 
 /**
- * The gateway's stages, composed once for embedded and cluster mode alike: tracing (when on), the priority header,
+ * The gateway's stages, composed once for embedded and cluster mode alike: tracing (when on), auth, the priority header,
  * any extra stages, then accounting (last, so its `onDone` sees the status every other stage left).
  */
 export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
@@ -53,7 +55,7 @@ export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
     splitOnError: o.batching?.splitOnError ?? SERVE_DEFAULTS.batchSplitOnError,
     bodyTimeoutMs: o.batching?.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000,
   });
-  return new Pipeline([...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...(o.extraStages ?? []), batcher, accounting], o.logger);
+  return new Pipeline([...(o.tracing ? [o.tracing] : []), ...(o.auth ? [o.auth] : []), new PriorityHeader(), ...(o.extraStages ?? []), batcher, accounting], o.logger);
 }
 
 /** The activator's bounds from the configuration. */
