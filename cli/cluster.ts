@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { clientLimits, createMetricsServer, gatewayPipeline, holdLimits, listen, reachableHost } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { dataAuth } from './auth-wiring.js';
+import { RedisApiKeys } from '../deploy/auth/redis-api-keys.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -237,8 +238,10 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await routes.start();
   await forwarder.warmUp();
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  // API keys are kept by `sluice serve` only so far: in cluster mode `api-key` refuses every key (docs/security.md).
-  const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: { byHash: () => undefined } });
+  // API keys live in the shared Redis (`sluice auth keys create --redis-url`); revocations are polled.
+  const apiKeys = new RedisApiKeys({ url: o.redisUrl ?? cfg.redisUrl, clock, logger, pollMs: cfg.apiKeyPollSeconds * 1000, max: cfg.maxApiKeys });
+  await apiKeys.start();
+  const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys });
   const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 } });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg) });
   const data = gateway.createServer();
@@ -260,6 +263,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       await backend.close();
       await store.close();
       auth.close();
+      await apiKeys.close();
       servers.close();
     },
   };

@@ -147,16 +147,19 @@ export function buildProgram(): Command {
   const keys = auth.command('keys').description('API keys callers send to services with sluice.dev/auth: api-key');
   adminOptions(keys.command('create'))
     .description('make an API key (printed once, on stdout)')
+    .option('--redis-url <url>', 'cluster mode: write the keys to the Redis the gateways share instead of an admin API')
     .argument('<name>', 'who or what holds it (a DNS label)')
     .option('--scope <scope...>', 'where it may be used: <namespace>, <namespace>/<service>, or "*"')
     .option('-o, --output <format>', 'json or yaml (the whole record, key included)')
     .action(async (name: string, o: AdminTarget & { scope?: string[]; output?: string }) => (await authCommands()).authCreate(io, 'keys', name, o));
   adminOptions(keys.command('list'))
     .description('list API keys (never the keys themselves)')
+    .option('--redis-url <url>', 'cluster mode: write the keys to the Redis the gateways share instead of an admin API')
     .option('-o, --output <format>', 'json or yaml (default: a table)')
     .action(async (o: AdminTarget & { output?: string }) => (await authCommands()).authList(io, 'keys', o));
   adminOptions(keys.command('revoke'))
     .description('revoke an API key: refused by the gateway from now on')
+    .option('--redis-url <url>', 'cluster mode: write the keys to the Redis the gateways share instead of an admin API')
     .argument('<id>', 'the key id (sluice auth keys list)')
     .action(async (id: string, o: AdminTarget) => (await authCommands()).authRevoke(io, 'keys', id, o));
   const tokens = auth.command('tokens').description('admin API tokens with a role: viewer, operator or admin');

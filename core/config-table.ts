@@ -248,7 +248,8 @@ export const SETTINGS = {
   jwksRefreshSeconds: row(int(10, 86_400), 300, DATA, 'time between background refreshes of each JWKS; a token with an unknown key id refetches at most once per 30 s'),
   jwksMaxStaleSeconds: row(int(60), 86_400, DATA, 'how long keys are still used after the last successful JWKS fetch while the issuer cannot be reached (stale-if-error)'),
   jwtCacheSize: row(int(0, 1_000_000), 10_000, DATA, 'verified tokens remembered (by hash, until they expire or for 5 minutes); 0: verify every request'),
-  maxApiKeys: row(int(1, 1_000_000), 10_000, SERVE, 'API keys (and as many admin tokens) kept; creating one more is refused with 409'),
+  apiKeyPollSeconds: row(num({ min: 0.1, max: 60 }), 2, ['gateway'], 'cluster gateways: how often the API keys in Redis are checked for changes; a revoked key stops working on every gateway within this time plus a Redis round trip'),
+  maxApiKeys: row(int(1, 1_000_000), 10_000, DATA, 'API keys (and as many admin tokens) kept; creating one more is refused with 409'),
   runtimes: row(list(), [] as string[], ['controller'], 'extra folders of ClusterServingRuntimes and launch recipes', { flag: '--runtimes <dir...>', defaultText: '(none)' }),
 } as const;
 
