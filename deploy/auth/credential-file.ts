@@ -19,6 +19,8 @@ export class CredentialFile<R extends StoredCredential> {
   private readonly byHashMap = new Map<string, R>();
   private readonly byIdMap = new Map<string, R>();
   private saving: Promise<void> = Promise.resolve();
+  /** Bumped by every add and remove (readers drop what they cached). */
+  version = 0;
 
   constructor(
     private readonly o: {
@@ -76,6 +78,7 @@ export class CredentialFile<R extends StoredCredential> {
       throw new HttpError(409, `there are already ${this.o.max} ${this.o.what}s (the limit, setting maxApiKeys); revoke some first`);
     this.byHashMap.set(r.hash, r);
     this.byIdMap.set(r.id, r);
+    this.version++;
     await this.save();
   }
 
@@ -85,6 +88,7 @@ export class CredentialFile<R extends StoredCredential> {
     if (!r) return false;
     this.byIdMap.delete(id);
     this.byHashMap.delete(r.hash);
+    this.version++;
     await this.save();
     return true;
   }

@@ -26,7 +26,9 @@ export class RedisApiKeys {
   private readonly hashKey: string;
   private readonly versionKey: string;
   private byHashMap = new Map<string, ApiKeyRecord>();
-  private version: string | null = null;
+  private seenVersion: string | null = null;
+  /** Bumped each time a changed set is loaded (the auth stage drops its lookup cache). */
+  loads = 0;
   private timer: TimerHandle | null = null;
   private polling: Promise<void> | null = null;
 
@@ -44,6 +46,10 @@ export class RedisApiKeys {
     this.timer = this.o.clock.setInterval(() => void this.poll().catch(() => {}), this.o.pollMs ?? 2000);
   }
 
+  get version(): number {
+    return this.loads;
+  }
+
   byHash(hash: string): ApiKeyRecord | undefined {
     return this.byHashMap.get(hash);
   }
@@ -53,7 +59,7 @@ export class RedisApiKeys {
     this.polling ??= (async () => {
       try {
         const v = await this.redis.get(this.versionKey);
-        if (v === this.version) return;
+        if (v === this.seenVersion) return;
         const all = await this.redis.hgetall(this.hashKey);
         const next = new Map<string, ApiKeyRecord>();
         for (const json of Object.values(all)) {
@@ -62,7 +68,8 @@ export class RedisApiKeys {
           next.set(r.hash, r);
         }
         this.byHashMap = next;
-        this.version = v;
+        this.seenVersion = v;
+        this.loads++;
       } catch (err) {
         this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot read API keys from Redis; keeping the last set read');
         throw err;

@@ -40,7 +40,12 @@ export const API_KEY_HEADER = 'x-api-key';
 /** The keys the gateway knows, by hash (embedded: the state directory's; cluster: Redis's). */
 export interface ApiKeyDirectory {
   byHash(hash: string): ApiKeyRecord | undefined;
+  /** Changes whenever a key is added or removed (the stage's lookup cache is dropped then). Absent: no cache. */
+  readonly version?: number;
 }
+
+/** Keys looked up recently (key → record), so a request costs one map lookup instead of a SHA-256. */
+const KEY_CACHE_SIZE = 10_000;
 
 export interface AuthStageOptions {
   /**
@@ -62,6 +67,9 @@ export class AuthStage implements Stage {
   private readonly denied: Counter<'service' | 'reason'> | null;
   /** The default JWT policy with each service's audiences, per route (routes are replaced whole on change). */
   private readonly perRoute = new WeakMap<Route, AuthPolicy>();
+  /** Valid keys seen, for the directory version `keyCacheVersion`; dropped whole when it changes (revocation). */
+  private readonly keyCache = new Map<string, ApiKeyRecord>();
+  private keyCacheVersion: number | undefined = undefined;
 
   constructor(private readonly o: AuthStageOptions) {
     this.denied = o.registry
@@ -123,7 +131,7 @@ export class AuthStage implements Stage {
     const given = (h[API_KEY_HEADER] as string | undefined) ?? bearer(h.authorization);
     if (given === null || given === undefined)
       return this.refuse(service, 'missing', 401, `${service} needs an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"`, REALM);
-    const record = looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
+    const record = this.lookupKey(given);
     if (record === undefined)
       return this.refuse(service, 'unknown_key', 401, 'the API key is not valid (unknown or revoked)', `${REALM}, error="invalid_token", error_description="unknown or revoked API key"`);
     if (!scopeAllows(record.scopes, namespace, name))
@@ -136,6 +144,23 @@ export class AuthStage implements Stage {
       );
     ex.set(PRINCIPAL, { method: 'api-key', subject: `apikey:${record.name}`, keyId: record.id });
     return undefined;
+  }
+
+  private lookupKey(given: string): ApiKeyRecord | undefined {
+    const v = this.o.keys.version;
+    if (v === undefined) return looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
+    if (v !== this.keyCacheVersion) {
+      this.keyCache.clear();
+      this.keyCacheVersion = v;
+    }
+    const hit = this.keyCache.get(given);
+    if (hit !== undefined) return hit;
+    const record = looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
+    if (record !== undefined) {
+      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.delete(this.keyCache.keys().next().value as string);
+      this.keyCache.set(given, record);
+    }
+    return record;
   }
 
   private refuse(service: string, reason: string, status: number, message: string, challenge?: string): Refusal {
