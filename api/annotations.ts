@@ -4,7 +4,7 @@
  * silently changes scaling); unknown `serving.kserve.io/` keys are warnings (KServe adds keys often).
  */
 import type { FieldIssue } from '../core/errors.js';
-import { checkAuthAnnotations } from './auth-policy.js';
+import { authWarnings, checkAuthAnnotations } from './auth-policy.js';
 import { parseDurationSeconds } from './duration.js';
 import { describeValue } from './issues.js';
 
@@ -167,6 +167,7 @@ export function checkAnnotations(
   const issues: FieldIssue[] = [];
   const warnings: string[] = [];
   issues.push(...checkAuthAnnotations(annotations, path));
+  warnings.push(...authWarnings(annotations, path));
   for (const [key, value] of Object.entries(annotations)) {
     const at = `${path}[${JSON.stringify(key)}]`;
     if (typeof value !== 'string') continue; // reported by the schema as a type error

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authPolicyOf, checkAuthAnnotations } from './auth-policy.js';
+import { authPolicyOf, authWarnings, checkAuthAnnotations } from './auth-policy.js';
 
 const JWT = {
   'sluice.dev/auth': 'jwt',
@@ -38,5 +38,13 @@ describe('sluice.dev/auth annotations', () => {
     const q = authPolicyOf({ ...JWT, 'sluice.dev/auth-jwt-audiences': 'https://api.example.com', 'sluice.dev/auth-jwt-required-claims': 'scope=predict,tenant' }, ['x']);
     expect(q).toMatchObject({ jwt: { audiences: ['https://api.example.com'], requiredClaims: [{ name: 'scope', value: 'predict' }, { name: 'tenant' }] } });
     expect(q!.key).not.toBe(p!.key);
+  });
+
+  it('warns that the enable-auth of OpenDataHub is not read, unless sluice.dev/auth is set', () => {
+    expect(authWarnings({ 'serving.kserve.io/enable-auth': 'true' })).toEqual([
+      expect.stringMatching(/^metadata\.annotations\["serving\.kserve\.io\/enable-auth"\]: not read by Sluice/),
+    ]);
+    expect(authWarnings({ 'serving.kserve.io/enable-auth': 'true', 'sluice.dev/auth': 'jwt' })).toEqual([]);
+    expect(authWarnings({ 'serving.kserve.io/enable-auth': 'false' })).toEqual([]);
   });
 });

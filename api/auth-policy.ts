@@ -175,3 +175,14 @@ export function forwardsCredentials(annotations: Readonly<Record<string, string>
 export function jwtPolicyKey(j: JwtRules): string {
   return JSON.stringify(['jwt', j.issuer, [...j.audiences].sort(), [...j.algorithms].sort(), j.requiredClaims, j.jwksUrl]);
 }
+
+/**
+ * Warnings about auth annotations Sluice does not read: OpenDataHub's `serving.kserve.io/enable-auth` and
+ * `security.opendatahub.io/enable-auth` (Kubernetes-token auth there) would otherwise look like auth is on.
+ */
+export function authWarnings(annotations: Readonly<Record<string, unknown>>, path = 'metadata.annotations'): string[] {
+  if (annotations[AUTH_ANNOTATION] !== undefined) return [];
+  return ['serving.kserve.io/enable-auth', 'security.opendatahub.io/enable-auth']
+    .filter((k) => annotations[k] === 'true')
+    .map((k) => `${path}[${JSON.stringify(k)}]: not read by Sluice; the service follows the gateway's default (dataAuth) — set sluice.dev/auth: api-key or jwt (docs/security.md)`);
+}

@@ -50,9 +50,22 @@ export class JwtVerifier {
     this.maxEntryMs = o.maxEntryMs ?? 5 * 60_000;
   }
 
+  /** Rules (their long `policyKey`) → a short number for cache keys; bounded (cleared past 10,000 rule sets). */
+  private readonly policyIds = new Map<string, number>();
+  private nextPolicyId = 0;
+
   /** The cached result for this token under these rules, if still valid. */
   cached(policyKey: string, token: string): { key: string; hit: VerifiedToken | undefined } {
-    const key = `${policyKey}\n${createHash('sha256').update(token).digest('base64')}`;
+    let id = this.policyIds.get(policyKey);
+    if (id === undefined) {
+      if (this.policyIds.size >= 10_000) {
+        this.policyIds.clear();
+        this.cache.clear();
+      }
+      id = this.nextPolicyId++;
+      this.policyIds.set(policyKey, id);
+    }
+    const key = `${id}:${createHash('sha256').update(token).digest('base64')}`;
     const hit = this.cache.get(key);
     if (hit === undefined) return { key, hit };
     if (hit.until <= this.o.clock.now()) {
