@@ -46,6 +46,7 @@ export function requiredRole(method: string, path: string): { role: AdminRole; a
 /** Refuses (403, naming the caller's role and the one needed) a request the caller's role does not allow. */
 export function checkRole(caller: AdminCaller, method: string, path: string): void {
   const need = requiredRole(method, path);
-  if (RANK[caller.role] < RANK[need.role])
+  // A role this version does not know (a hand-edited file) ranks below viewer: fail closed.
+  if ((RANK[caller.role] ?? -1) < RANK[need.role])
     throw new HttpError(403, `role "${caller.role}" (${caller.subject}) may not ${need.action}: that needs the "${need.role}" role`);
 }
