@@ -4,7 +4,7 @@
  * Only the SHA-256 of the whole key is kept: the key has 256 bits of entropy, so a fast unsalted hash is enough
  * (no dictionary to guess from) and lets every request be checked with one hash and one map lookup.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { FieldIssue } from '../core/errors.js';
 
 export const API_KEY_PREFIX = 'sk-sluice-';
@@ -36,7 +36,7 @@ export function newApiKey(name: string, scopes: readonly ApiKeyScope[], now: Dat
 }
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /** True for something shaped like a Sluice API key (checked before hashing, so junk costs no hash). */

