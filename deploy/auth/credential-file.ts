@@ -79,7 +79,15 @@ export class CredentialFile<R extends StoredCredential> {
     this.byHashMap.set(r.hash, r);
     this.byIdMap.set(r.id, r);
     this.version++;
-    await this.save();
+    try {
+      await this.save();
+    } catch (err) {
+      // Not kept, so not valid: the caller never saw it.
+      this.byHashMap.delete(r.hash);
+      this.byIdMap.delete(r.id);
+      this.version++;
+      throw err;
+    }
   }
 
   /** Forgets a record (it stops working at once in this process); false when there was none. */
