@@ -70,6 +70,7 @@ export function dataAuth(
     logger: o.logger,
     refreshMs: cfg.jwksRefreshSeconds * 1000,
     maxStaleMs: cfg.jwksMaxStaleSeconds * 1000,
+    registry: o.registry,
     ...(o.fetchJwks ? { fetch: o.fetchJwks } : {}),
   });
   const verifier = new JwtVerifier({ clock: o.clock, jwks, clockSkewSeconds: cfg.jwtClockSkewSeconds, maxEntries: cfg.jwtCacheSize });

@@ -11,6 +11,7 @@
  * Sets are bounded (`maxSets` URLs, least recently used dropped; `maxBytes` per document).
  */
 import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import { Counter, type Registry } from 'prom-client';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import type { Logger } from '../../../core/log.js';
 
@@ -27,6 +28,8 @@ export interface JwksOptions {
   maxBytes?: number;
   maxSets?: number;
   fetch?: JwksFetch;
+  /** Counts fetches by result in `sluice_auth_jwks_fetches_total{result="ok"|"error"}` when given. */
+  registry?: Registry;
 }
 
 /** No usable key for a token: why, for the 401's description and the log. */
@@ -55,8 +58,9 @@ export class JwksCache {
   private readonly maxBytes: number;
   private readonly maxSets: number;
   private readonly fetchJson: JwksFetch;
-  /** Fetches started, by URL (tests and `/status` read it). */
+  /** Fetches started, by URL (tests read it); bounded with the sets. */
   readonly fetches = new Map<string, number>();
+  private readonly fetchCount: Counter<'result'> | null;
 
   constructor(private readonly o: JwksOptions) {
     this.refreshMs = o.refreshMs ?? 300_000;
@@ -66,6 +70,9 @@ export class JwksCache {
     this.maxBytes = o.maxBytes ?? 1024 * 1024;
     this.maxSets = o.maxSets ?? 1_000;
     this.fetchJson = o.fetch ?? fetchJwks;
+    this.fetchCount = o.registry
+      ? new Counter({ name: 'sluice_auth_jwks_fetches_total', help: 'JWKS fetches by result (error: the keys held were kept)', labelNames: ['result'], registers: [o.registry] })
+      : null;
   }
 
   /** A key resolver for jose's `jwtVerify` for the set at `url`. */
@@ -93,6 +100,7 @@ export class JwksCache {
   private drop(s: KeySet): void {
     if (s.timer) this.o.clock.clearInterval(s.timer);
     this.sets.delete(s.url);
+    this.fetches.delete(s.url);
   }
 
   private async key(url: string, header: JWSHeaderParameters, token: FlattenedJWSInput): ReturnType<KeyResolver> {
@@ -125,8 +133,10 @@ export class JwksCache {
         s.kids = new Set(keys.map((k: { kid?: unknown }) => (typeof k.kid === 'string' ? k.kid : '')).filter((k) => k !== ''));
         s.fetchedAt = this.o.clock.now();
         s.lastError = '';
+        this.fetchCount?.inc({ result: 'ok' });
       } catch (err) {
         s.lastError = err instanceof Error ? err.message : String(err);
+        this.fetchCount?.inc({ result: 'error' });
         this.o.logger.warn({ jwks: s.url, err: s.lastError, keysHeld: s.resolver !== null }, 'JWKS fetch failed; keeping the keys held');
         throw err;
       } finally {
