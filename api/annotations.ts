@@ -4,6 +4,7 @@
  * silently changes scaling); unknown `serving.kserve.io/` keys are warnings (KServe adds keys often).
  */
 import type { FieldIssue } from '../core/errors.js';
+import { authWarnings, checkAuthAnnotations } from './auth-policy.js';
 import { parseDurationSeconds } from './duration.js';
 import { describeValue } from './issues.js';
 import { checkIngressAnnotations } from './ingress-policy.js';
@@ -167,6 +168,8 @@ export function checkAnnotations(
   // Visibility, limits, CORS and egress (api/ingress-policy.ts).
   const issues: FieldIssue[] = checkIngressAnnotations(annotations, path);
   const warnings: string[] = [];
+  issues.push(...checkAuthAnnotations(annotations, path));
+  warnings.push(...authWarnings(annotations, path));
   for (const [key, value] of Object.entries(annotations)) {
     const at = `${path}[${JSON.stringify(key)}]`;
     if (typeof value !== 'string') continue; // reported by the schema as a type error

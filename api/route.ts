@@ -4,6 +4,8 @@ import type { IngressPolicy } from './ingress-policy.js';
  * Route: how traffic for one InferenceService reaches its revisions. Published to the data plane as an
  * immutable snapshot and swapped atomically.
  */
+import type { AuthPolicy } from './auth-policy.js';
+
 export interface TrafficTarget {
   /** Revision key `<namespace>/<revision>`. */
   revisionKey: string;
@@ -25,6 +27,10 @@ export interface Route {
   sticky?: { header?: string; cookie?: string };
   /** Visibility, limits and CORS from the service's annotations (api/ingress-policy.ts); absent when none is set. */
   ingress?: IngressPolicy;
+  /** Who may call it (`sluice.dev/auth*` annotations); absent: the gateway-wide default (api/auth-policy.ts). */
+  auth?: AuthPolicy;
+  /** The client's credentials reach the replica (`sluice.dev/auth-forward-credentials: "true"`). */
+  forwardCredentials?: true;
 }
 
 /** A frozen set of routes with the lookup maps the gateway needs; replaced whole on every change. */

@@ -80,6 +80,11 @@ export class AdminClient {
     await this.call('DELETE', `${this.collection(ns)}/${encodeURIComponent(name)}`);
   }
 
+  /** `/apis/auth.sluice.dev/v1alpha1/<path>`: API keys and admin tokens (admin role). */
+  async authApi(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+    return this.call(method, `${this.base}/apis/auth.sluice.dev/v1alpha1/${path}`, body);
+  }
+
   private async call(method: string, url: string, body?: unknown): Promise<Record<string, unknown>> {
     return (await this.callWithStatus(method, url, body)).object;
   }

@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
 import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
+import { dataAuth } from './auth-wiring.js';
+import { RedisApiKeys } from '../deploy/auth/redis-api-keys.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Activator } from '../activator/activator.js';
@@ -238,7 +240,11 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await forwarder.warmUp();
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
   const tls = dataTls(cfg, logger);
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
+  // API keys live in the shared Redis (`sluice auth keys create --redis-url`); revocations are polled.
+  const apiKeys = new RedisApiKeys({ url: o.redisUrl ?? cfg.redisUrl, clock, logger, pollMs: cfg.apiKeyPollSeconds * 1000, max: cfg.maxApiKeys });
+  await apiKeys.start();
+  const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys });
+  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
@@ -266,6 +272,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       await tracing?.shutdown(TRACING_SHUTDOWN_MS);
       await backend.close();
       await store.close();
+      auth.close();
+      await apiKeys.close();
       servers.close();
     },
   };

@@ -1,4 +1,5 @@
 import { adminTls, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost } from './wiring.js';
+import { credentialFiles, dataAuth } from './auth-wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -224,7 +225,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const phase = new GatewayPhase('starting');
   const gatewayLogger = logger.child({ role: 'gateway' });
   const tracing = await gatewayTracing(cfg, o.env ?? process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store: o.rateLimitStore });
+  const { apiKeys, adminTokens } = credentialFiles(cfg, stateDir, state.files);
+  const auth = dataAuth(cfg, { clock, logger: gatewayLogger, registry: metrics.registry, keys: apiKeys });
+  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store: o.rateLimitStore });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
   let ready = false;
   controller.start();
@@ -251,8 +254,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     runtimes,
     logger: logger.child({ role: 'admin' }),
     ready: () => ready,
-    access: { token: adminToken.token, allowedHosts: allowedHostNames(cfg.adminHost, cfg.adminAllowedHosts) },
+    access: { token: adminToken.token, allowedHosts: allowedHostNames(cfg.adminHost, cfg.adminAllowedHosts), roleTokens: adminTokens },
     maxBodyBytes: cfg.adminMaxBodyBytes,
+    auth: { clock, apiKeys, adminTokens },
   });
   const metricsServer = createMetricsServer(metrics);
   const [dataPort, adminPort, metricsPort] = await Promise.all([
@@ -308,6 +312,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       metricsServer.close();
       metricsServer.closeAllConnections();
       await store.close();
+      auth.close();
     })();
     return closing;
   };

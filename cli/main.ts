@@ -15,6 +15,7 @@ const commands = () => import('./commands.js');
 const trafficCommands = () => import('./traffic-commands.js');
 const topCommands = () => import('./top-command.js');
 const cluster = () => import('./cluster.js');
+const authCommands = () => import('./auth-commands.js');
 
 const io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
@@ -30,7 +31,8 @@ function int(name: string) {
 function adminOptions(cmd: Command): Command {
   return cmd
     .option('-s, --server <url>', 'admin API URL (default $SLUICE_SERVER or http://127.0.0.1:8081)')
-    .option('--token <token>', 'admin token (default $SLUICE_ADMIN_TOKEN, else for a local server the admin-token file in the state directory)')
+    .option('--token <token>', 'admin token (default $SLUICE_TOKEN or $SLUICE_ADMIN_TOKEN, else the context of ~/.sluice/config, else for a local server the admin-token file in the state directory)')
+    .option('--context <name>', 'a context of the CLI config ($SLUICE_CONFIG or ~/.sluice/config; default its current-context)')
     .option('--state-dir <dir>', "the server's state directory, where its admin-token file is (default $SLUICE_STATE_DIR or ./.sluice)");
 }
 
@@ -140,6 +142,41 @@ export function buildProgram(): Command {
     .option('--metrics-url <url>', "the server's /metrics (default $SLUICE_METRICS_URL, else the admin host on port 9090)")
     .option('--interval <seconds>', 'refresh interval', '1')
     .action(async (o: import('./top-command.js').TopOptions) => (await topCommands()).topCommand(io, o));
+
+  const auth = program.command('auth').description('data-plane API keys and admin tokens (docs/security.md)');
+  const keys = auth.command('keys').description('API keys callers send to services with sluice.dev/auth: api-key');
+  adminOptions(keys.command('create'))
+    .description('make an API key (printed once, on stdout)')
+    .option('--redis-url <url>', 'cluster mode: write the keys to the Redis the gateways share instead of an admin API')
+    .argument('<name>', 'who or what holds it (a DNS label)')
+    .option('--scope <scope...>', 'where it may be used: <namespace>, <namespace>/<service>, or "*"')
+    .option('-o, --output <format>', 'json or yaml (the whole record, key included)')
+    .action(async (name: string, o: AdminTarget & { scope?: string[]; output?: string }) => (await authCommands()).authCreate(io, 'keys', name, o));
+  adminOptions(keys.command('list'))
+    .description('list API keys (never the keys themselves)')
+    .option('--redis-url <url>', 'cluster mode: write the keys to the Redis the gateways share instead of an admin API')
+    .option('-o, --output <format>', 'json or yaml (default: a table)')
+    .action(async (o: AdminTarget & { output?: string }) => (await authCommands()).authList(io, 'keys', o));
+  adminOptions(keys.command('revoke'))
+    .description('revoke an API key: refused by the gateway from now on')
+    .option('--redis-url <url>', 'cluster mode: write the keys to the Redis the gateways share instead of an admin API')
+    .argument('<id>', 'the key id (sluice auth keys list)')
+    .action(async (id: string, o: AdminTarget) => (await authCommands()).authRevoke(io, 'keys', id, o));
+  const tokens = auth.command('tokens').description('admin API tokens with a role: viewer, operator or admin');
+  adminOptions(tokens.command('create'))
+    .description('make an admin token (printed once, on stdout)')
+    .argument('<name>', 'who or what holds it (a DNS label)')
+    .option('--role <role>', 'viewer (read), operator (also traffic, promote, rollback) or admin (everything)')
+    .option('-o, --output <format>', 'json or yaml (the whole record, token included)')
+    .action(async (name: string, o: AdminTarget & { role?: string; output?: string }) => (await authCommands()).authCreate(io, 'tokens', name, o));
+  adminOptions(tokens.command('list'))
+    .description('list admin tokens (never the tokens themselves)')
+    .option('-o, --output <format>', 'json or yaml (default: a table)')
+    .action(async (o: AdminTarget & { output?: string }) => (await authCommands()).authList(io, 'tokens', o));
+  adminOptions(tokens.command('revoke'))
+    .description('revoke an admin token')
+    .argument('<id>', 'the token id (sluice auth tokens list)')
+    .action(async (id: string, o: AdminTarget) => (await authCommands()).authRevoke(io, 'tokens', id, o));
 
   program
     .command('simulate')

@@ -37,7 +37,9 @@ export interface GatewayPipelineOptions {
   collector: Collector;
   /** Rollout outcomes (embedded mode, where the controller reads them). */
   outcomes?: OutcomeRecorder;
-  /** More stages (tests; later: limits, auth), composed after the priority header, before accounting. */
+  /** The data plane's auth stage (cli/auth-wiring.ts): right after tracing, so a refused request costs little more. */
+  auth?: Stage;
+  /** More stages (tests; later: limits), composed after the priority header, before accounting. */
   extraStages?: readonly Stage[];
   /** The tracing stage (cli/tracing.ts), composed first: its span covers every other stage's work. */
   tracing?: Stage;
@@ -50,7 +52,7 @@ export interface GatewayPipelineOptions {
 }
 
 /**
- * The gateway's stages, composed once for embedded and cluster mode alike: tracing (when on), the priority header,
+ * The gateway's stages, composed once for embedded and cluster mode alike: tracing (when on), auth, the priority header,
  * any extra stages, then accounting (last, so its `onDone` sees the status every other stage left).
  */
 export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
@@ -63,7 +65,16 @@ export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
     bodyTimeoutMs: o.batching?.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000,
   });
   const ingress = ingressStages(o.ingress ?? INGRESS_DEFAULTS, { clock: o.clock, logger: o.logger, metrics: o.metrics, store: o.store });
-  return new Pipeline([...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...ingress, ...(o.extraStages ?? []), batcher, accounting], o.logger);
+  // Auth decides after the ingress rules that need no caller (header count, visibility, CIDRs, CORS preflight, body
+  // size: a cluster-local service stays a 404, a preflight needs no token) and before the per-service rate limits,
+  // so that an authenticated API key is the client those limits count (CALLER_KEY_ID).
+  const rateAt = ingress.findIndex((s) => s.name === 'rate-limit');
+  const beforeAuth = rateAt === -1 ? ingress : ingress.slice(0, rateAt);
+  const afterAuth = rateAt === -1 ? [] : ingress.slice(rateAt);
+  return new Pipeline(
+    [...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...beforeAuth, ...(o.auth ? [o.auth] : []), ...afterAuth, ...(o.extraStages ?? []), batcher, accounting],
+    o.logger,
+  );
 }
 
 /** The gateway-wide ingress limits from the configuration. */

@@ -259,6 +259,17 @@ export const SETTINGS = {
   kubeconfig: row(text(), '', KUBE, 'kubeconfig file; empty: `$KUBECONFIG`, then the in-cluster service account', { flag: '--kubeconfig <file>', defaultText: '(none)' }),
   group: row(oneOf(['serving.sluice.dev', 'serving.kserve.io']), 'serving.sluice.dev', KUBE, 'API group of the InferenceService CRDs', { flag: '--group <group>' }),
   redisUrl: row(text(/^rediss?:\/\/.+$/, 'a redis:// or rediss:// URL'), 'redis://127.0.0.1:6379', ['gateway', 'autoscaler'], 'Redis shared by the gateways and the autoscaler', { flag: '--redis-url <url>' }),
+  // Data-plane auth (docs/security.md): the default of services without a `sluice.dev/auth` annotation.
+  dataAuth: row(oneOf(['none', 'api-key', 'jwt']), 'none', DATA, 'who may call a service without a `sluice.dev/auth` annotation: `none` (anyone who reaches the data port), `api-key` (a key made with `sluice auth keys create`), `jwt` (a bearer JWT from `jwtIssuer`, keys at `jwtJwksUrl`)', { flag: '--data-auth <mode>' }),
+  jwtIssuer: row(text(), '', DATA, 'with `dataAuth: jwt`: the `iss` tokens must carry (services with their own `sluice.dev/auth: jwt` name theirs)', { defaultText: '(none)' }),
+  jwtJwksUrl: row(text(/^$|^https?:\/\/.+$/, 'an http(s) URL'), '', DATA, 'with `dataAuth: jwt`: where the issuer publishes its signing keys (JWKS)', { defaultText: '(none)' }),
+  jwtAudiences: row(list(), [] as string[], DATA, 'with `dataAuth: jwt`: accepted `aud` values (any one); empty: each service\'s own URL, http and https (as Cloud Run)', { defaultText: "(the service's URL)" }),
+  jwtClockSkewSeconds: row(int(0, 600), 60, DATA, 'accepted difference between this clock and the issuer\'s when checking `exp`, `nbf` and `iat` (Envoy\'s default; jose\'s own is 0)'),
+  jwksRefreshSeconds: row(int(10, 86_400), 300, DATA, 'time between background refreshes of each JWKS; a token with an unknown key id refetches at most once per 30 s'),
+  jwksMaxStaleSeconds: row(int(60), 86_400, DATA, 'how long keys are still used after the last successful JWKS fetch while the issuer cannot be reached (stale-if-error)'),
+  jwtCacheSize: row(int(0, 1_000_000), 10_000, DATA, 'verified tokens remembered (by hash, until they expire or for 5 minutes); 0: verify every request'),
+  apiKeyPollSeconds: row(num({ min: 0.1, max: 60 }), 2, ['gateway'], 'cluster gateways: how often the API keys in Redis are checked for changes; a revoked key stops working on every gateway within this time plus a Redis round trip'),
+  maxApiKeys: row(int(1, 1_000_000), 10_000, DATA, 'API keys (and as many admin tokens) kept; creating one more is refused with 409'),
   runtimes: row(list(), [] as string[], ['controller'], 'extra folders of ClusterServingRuntimes and launch recipes', { flag: '--runtimes <dir...>', defaultText: '(none)' }),
 } as const;
 

@@ -7,6 +7,8 @@ import { HttpError, ValidationError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseBody, readBody } from './admin-body.js';
 import { checkAdminRequest, type AdminAccess } from './admin-guard.js';
+import { AUTH_GROUP_PATH, handleAuthApi, type AuthApiDeps } from './auth/admin-auth-api.js';
+import { checkRole } from './auth/admin-roles.js';
 import { pageOf, pageRequest, streamList } from './admin-list.js';
 import { sendJson, sendStatus, statusForError } from './admin-response.js';
 import { handleRuntimes, RUNTIME_GROUP_PATHS } from './admin-runtimes.js';
@@ -29,6 +31,8 @@ export interface AdminApiDeps {
   access: AdminAccess;
   /** Largest request body read; larger ones get 413. */
   maxBodyBytes: number;
+  /** API keys and admin tokens (`/apis/auth.sluice.dev/v1alpha1`); absent: that group answers 404. */
+  auth?: Omit<AuthApiDeps, 'maxBodyBytes'>;
 }
 
 /**
@@ -48,7 +52,10 @@ export interface AdminApiDeps {
  * A create or replace whose spec sets fields that are accepted but not active yet (api/inactive-fields.ts), or
  * odd annotations, is answered with one `Warning: 299 - "…"` header per warning, as the Kubernetes API server does.
  *
- * `/healthz` and `/readyz` are open; everything else needs the admin token and passes the Host, Origin and
+ * API keys and admin tokens live under `/apis/auth.sluice.dev/v1alpha1` (deploy/auth/admin-auth-api.ts).
+ *
+ * `/healthz` and `/readyz` are open; everything else needs the admin token (or a role token allowing the request:
+ * deploy/auth/admin-roles.ts) and passes the Host, Origin and
  * media-type checks of admin-guard.ts. A request with `Expect: 100-continue` gets its `100 Continue` only once
  * those checks and the declared length pass.
  */
@@ -71,7 +78,9 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   const path = url.pathname.replace(/\/+$/, '') || '/';
   if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
   if (path === '/readyz') return deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendStatus(res, 503, 'ServiceUnavailable', 'not ready');
-  checkAdminRequest(req, deps.access);
+  checkRole(checkAdminRequest(req, deps.access), req.method ?? 'GET', path);
+  if (deps.auth && (path === AUTH_GROUP_PATH || path.startsWith(`${AUTH_GROUP_PATH}/`)))
+    return handleAuthApi({ ...deps.auth, maxBodyBytes: deps.maxBodyBytes }, path, req, res);
   const runtimeGroup = RUNTIME_GROUP_PATHS.find((g) => path === g || path.startsWith(`${g}/`));
   if (runtimeGroup) return handleRuntimes(deps.runtimes, deps.maxBodyBytes, runtimeGroup, path, url, req, res);
   const group = GROUP_PATHS.find((g) => path === g || path.startsWith(`${g}/`));

@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../core/errors.js';
+import type { AdminCaller, AdminRole } from './auth/admin-roles.js';
 
 /** Media types accepted for request bodies (parameters such as `; charset=utf-8` are ignored). */
 export const BODY_MEDIA_TYPES = ['application/json', 'application/yaml', 'application/x-yaml'] as const;
@@ -20,6 +21,8 @@ export interface AdminAccess {
   token: string;
   /** Host names (lower case, no port; IPv6 in brackets) accepted besides loopback names and the connection's own address. */
   allowedHosts: ReadonlySet<string>;
+  /** More tokens, each with a role, by SHA-256 hash (deploy/auth/admin-roles.ts); `token` itself is `admin`. */
+  roleTokens?: { byHash(hash: string): { name: string; role: AdminRole } | undefined };
 }
 
 /** The host names an admin listener on `adminHost` accepts besides loopback names: its own name and `extra` (comma-separated). */
@@ -60,7 +63,7 @@ function localAddressName(req: IncomingMessage): string | null {
  * Refuses (throws HttpError) a request that is not addressed to this listener (DNS rebinding), comes from a page
  * of another origin, or lacks the admin token. Health and readiness are not checked here.
  */
-export function checkAdminRequest(req: IncomingMessage, access: AdminAccess): void {
+export function checkAdminRequest(req: IncomingMessage, access: AdminAccess): AdminCaller {
   const hostHeader = req.headers.host;
   const host = hostHeader === undefined ? null : hostName(hostHeader);
   if (host === null) throw new HttpError(403, 'the admin API needs a Host header naming this server');
@@ -76,8 +79,10 @@ export function checkAdminRequest(req: IncomingMessage, access: AdminAccess): vo
   if (auth === undefined)
     throw new HttpError(401, 'the admin API needs a token: send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer realm="sluice-admin"' });
   const m = /^Bearer +(\S+) *$/i.exec(auth);
-  if (!m || !tokensEqual(m[1]!, access.token))
-    throw new HttpError(401, 'the admin token sent is not the one this server accepts', { 'www-authenticate': 'Bearer realm="sluice-admin", error="invalid_token"' });
+  if (m && tokensEqual(m[1]!, access.token)) return { role: 'admin', subject: 'admin-token' };
+  const other = m && access.roleTokens ? access.roleTokens.byHash(createHash('sha256').update(m[1]!).digest('hex')) : undefined;
+  if (other) return { role: other.role, subject: `token:${other.name}` };
+  throw new HttpError(401, 'the admin token sent is not the one this server accepts', { 'www-authenticate': 'Bearer realm="sluice-admin", error="invalid_token"' });
 }
 
 function sameOrigin(origin: string, hostHeader: string): boolean {

@@ -5,6 +5,7 @@
  * InferenceService objects' status and the revisions' Deployments, so both modes route the same hosts, tags and
  * stickiness that status advertises.
  */
+import { authPolicyOf, forwardsCredentials } from '../api/auth-policy.js';
 import { revisionKey, type Revision } from '../api/revision.js';
 import type { Route } from '../api/route.js';
 import { ingressPolicy } from '../api/ingress-policy.js';
@@ -61,13 +62,15 @@ export function projectDataPlane(services: Iterable<ServiceRouting>, revisions: 
       }))
       .filter((t) => views.has(t.revisionKey));
     if (!targets.some((t) => t.percent > 0 || t.tag !== null)) continue;
+    const hosts = [predictorHost(s.namespace, s.name, domain)];
     routes.push({
       namespace: s.namespace,
       service: s.name,
       modelName: s.name,
-      hosts: [predictorHost(s.namespace, s.name, domain)],
+      hosts,
       ...stickyOf(s.annotations),
       ...ingressOf(s.annotations),
+      ...authOf(s.annotations, [`${s.name}.${s.namespace}.${domain}`, ...hosts]),
       targets: Object.freeze(targets),
     });
   }
@@ -119,4 +122,10 @@ function stickyOf(annotations: Readonly<Record<string, string>>): { sticky?: { h
 function ingressOf(annotations: Readonly<Record<string, string>>): { ingress?: Route['ingress'] } {
   const ingress = ingressPolicy(annotations);
   return ingress ? { ingress } : {};
+}
+
+/** Who may call the service (`sluice.dev/auth*`); nothing when it follows the gateway-wide default. */
+function authOf(annotations: Readonly<Record<string, string>>, hosts: readonly string[]): { auth?: Route['auth']; forwardCredentials?: true } {
+  const auth = authPolicyOf(annotations, hosts);
+  return { ...(auth ? { auth } : {}), ...(forwardsCredentials(annotations) ? { forwardCredentials: true as const } : {}) };
 }

@@ -18,7 +18,7 @@ const CLI = join(SLUICE_ROOT, 'dist', 'cli', 'main.js');
 /** The environment without any Sluice setting of the test runner's own. */
 const cleanEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  for (const k of ['SLUICE_ADMIN_TOKEN', 'SLUICE_STATE_DIR', 'SLUICE_SERVER']) if (!(k in extra)) delete env[k];
+  for (const k of ['SLUICE_ADMIN_TOKEN', 'SLUICE_TOKEN', 'SLUICE_CONTEXT', 'SLUICE_STATE_DIR', 'SLUICE_SERVER']) if (!(k in extra)) delete env[k];
   return env;
 };
 
@@ -95,7 +95,7 @@ describe('the admin token of sluice serve', () => {
       expect(ok).toMatchObject({ code: 0, stderr: 'No resources found in default namespace.\n' });
       const refused = await sluice(['get', 'isvc', '--server', server, '--token', 'some-other-token-0123'], cleanEnv());
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/^error: the admin token sent is not the one this server accepts \(HTTP 401 from http:\/\/127\.0\.0\.1:\d+\): the token given with --token was refused; pass --token or set SLUICE_ADMIN_TOKEN/);
+      expect(refused.stderr).toMatch(/^error: the admin token sent is not the one this server accepts \(HTTP 401 from http:\/\/127\.0\.0\.1:\d+\): the token given with --token was refused; pass --token or set SLUICE_TOKEN/);
       expect(s.stderr()).not.toContain(token);
     } finally {
       await s.stop();
@@ -125,7 +125,7 @@ describe('the admin token of sluice serve', () => {
       // Elsewhere (no token file in ./.sluice of the CLI's working directory): 401, and how to supply the token.
       const lost = await sluice(['get', 'isvc', '--server', server], cleanEnv());
       expect(lost.code).toBe(1);
-      expect(lost.stderr).toMatch(/^error: the admin API needs a token: send "Authorization: Bearer <token>" \(HTTP 401 from [^)]+\): no token was found \(no file [^)]*admin-token\); pass --token or set SLUICE_ADMIN_TOKEN, or run the CLI where it finds the token file of `sluice serve` \(--state-dir or SLUICE_STATE_DIR, default \.\/\.sluice\)\n$/);
+      expect(lost.stderr).toMatch(/^error: the admin API needs a token: send "Authorization: Bearer <token>" \(HTTP 401 from [^)]+\): no token was found \(no file [^)]*admin-token\); pass --token or set SLUICE_TOKEN, use a context of the CLI config \(~\/\.sluice\/config\), or run the CLI where it finds the token file of `sluice serve` \(--state-dir or SLUICE_STATE_DIR, default \.\/\.sluice\)\n$/);
       expect(s.stderr()).not.toContain(token);
     } finally {
       await s.stop();

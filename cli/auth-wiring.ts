@@ -1,0 +1,79 @@
+/**
+ * The data plane's auth stage from the settings (`dataAuth`, `jwt*`, `jwks*`): the gateway-wide default policy,
+ * the JWKS cache and the verified-token cache, for embedded and cluster mode alike.
+ */
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { ApiKeyRecord } from '../api/api-keys.js';
+import { DEFAULT_JWT_ALGORITHMS, jwtPolicyKey, type AuthPolicy, type JwtRules } from '../api/auth-policy.js';
+import type { Clock } from '../core/clock.js';
+import type { ServeConfig } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import { AuthStage, type ApiKeyDirectory } from '../gateway/stages/auth/auth-stage.js';
+import { JwksCache, type JwksFetch } from '../gateway/stages/auth/jwks.js';
+import { JwtVerifier } from '../gateway/stages/auth/jwt-verifier.js';
+import type { AdminTokenRecord } from '../deploy/auth/admin-roles.js';
+import { CredentialFile } from '../deploy/auth/credential-file.js';
+import type { DurableFiles } from '../deploy/state/durable-files.js';
+import { errorMessage } from '../core/errors.js';
+
+/** `<stateDir>/api-keys.json` and `<stateDir>/admin-tokens.json`, read (a bad file stops the start, naming it). */
+export function credentialFiles(
+  cfg: Pick<ServeConfig, 'maxApiKeys'>,
+  stateDir: string,
+  files: DurableFiles | null,
+): { apiKeys: CredentialFile<ApiKeyRecord>; adminTokens: CredentialFile<AdminTokenRecord> } {
+  const open = <R extends ApiKeyRecord | AdminTokenRecord>(name: string, what: string): CredentialFile<R> => {
+    try {
+      return new CredentialFile<R>({ path: join(stateDir, name), files, max: cfg.maxApiKeys, what }).load();
+    } catch (err) {
+      throw new Error(`cannot read the state directory ${stateDir}: ${errorMessage(err)} (move the file away, or reset the state: docs/state.md)`);
+    }
+  };
+  return { apiKeys: open<ApiKeyRecord>('api-keys.json', 'API key'), adminTokens: open<AdminTokenRecord>('admin-tokens.json', 'admin token') };
+}
+
+type AuthSettings = Pick<
+  ServeConfig,
+  'dataAuth' | 'jwtIssuer' | 'jwtJwksUrl' | 'jwtAudiences' | 'jwtClockSkewSeconds' | 'jwksRefreshSeconds' | 'jwksMaxStaleSeconds' | 'jwtCacheSize' | 'domain'
+>;
+
+/** The policy of services without a `sluice.dev/auth` annotation; throws naming the setting that is missing. */
+export function defaultAuthPolicy(cfg: AuthSettings): AuthPolicy {
+  if (cfg.dataAuth !== 'jwt') return { mode: cfg.dataAuth, key: cfg.dataAuth };
+  if (!cfg.jwtIssuer) throw new Error('dataAuth is "jwt" but jwtIssuer is empty: name the issuer tokens must come from (--jwt-issuer / SLUICE_JWT_ISSUER)');
+  if (!cfg.jwtJwksUrl) throw new Error('dataAuth is "jwt" but jwtJwksUrl is empty: give the URL of the issuer\'s JWKS (SLUICE_JWT_JWKS_URL)');
+  // Empty audiences: each service's own URLs (the auth stage fills them in per service).
+  const jwt: JwtRules = {
+    issuer: cfg.jwtIssuer,
+    audiences: cfg.jwtAudiences,
+    algorithms: DEFAULT_JWT_ALGORITHMS,
+    requiredClaims: [],
+    jwksUrl: cfg.jwtJwksUrl,
+  };
+  return { mode: 'jwt', key: jwtPolicyKey(jwt), jwt };
+}
+
+export interface DataAuth {
+  stage: AuthStage;
+  jwks: JwksCache;
+  verifier: JwtVerifier;
+  close(): void;
+}
+
+export function dataAuth(
+  cfg: AuthSettings,
+  o: { clock: Clock; logger: Logger; registry?: Registry; keys: ApiKeyDirectory; fetchJwks?: JwksFetch },
+): DataAuth {
+  const jwks = new JwksCache({
+    clock: o.clock,
+    logger: o.logger,
+    refreshMs: cfg.jwksRefreshSeconds * 1000,
+    maxStaleMs: cfg.jwksMaxStaleSeconds * 1000,
+    registry: o.registry,
+    ...(o.fetchJwks ? { fetch: o.fetchJwks } : {}),
+  });
+  const verifier = new JwtVerifier({ clock: o.clock, jwks, clockSkewSeconds: cfg.jwtClockSkewSeconds, maxEntries: cfg.jwtCacheSize });
+  const stage = new AuthStage({ defaultPolicy: defaultAuthPolicy(cfg), keys: o.keys, jwt: verifier, registry: o.registry, domain: cfg.domain });
+  return { stage, jwks, verifier, close: () => jwks.close() };
+}

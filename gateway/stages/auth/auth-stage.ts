@@ -1,0 +1,195 @@
+/**
+ * The data plane's authentication and authorisation, as a routed stage: once the route is known, the service's
+ * policy (its `sluice.dev/auth*` annotations, else the gateway-wide default) decides who may call it. A refused
+ * request is answered here, before it is admitted, so it never wakes a revision at zero, never reaches a replica
+ * and never counts as demand. Model readiness and metadata probes (`GET /v1/models/<m>`, `/v2/models/<m>[/ready]`)
+ * stay open, as the gateway answers them at zero; its own endpoints (`/v2/health/*`, `/readyz`) never reach stages. docs/security.md lists the rules and their errors.
+ *
+ * - `api-key`: `Authorization: Bearer sk-sluice-…` or `X-API-Key: sk-sluice-…`, looked up by its SHA-256 in the
+ *   key directory; the key's scopes must include the service (else 403).
+ * - `jwt`: `Authorization: Bearer <JWT>` verified with jose against the issuer's JWKS (jwks.ts), cached
+ *   (jwt-verifier.ts).
+ *
+ * The caller's identity is kept on the exchange (`PRINCIPAL`) for later stages (logging, tracing) and sent to the
+ * replica as `x-sluice-subject` and `x-sluice-key-id`; those headers from the client are always dropped (no
+ * spoofing). The client's own credentials are dropped before forwarding unless the service asks for them.
+ */
+import { Counter, type Registry } from 'prom-client';
+import { defaultAudiences, jwtPolicyKey, type AuthPolicy } from '../../../api/auth-policy.js';
+import type { Route } from '../../../api/route.js';
+import { hashApiKey, looksLikeApiKey, scopeAllows, type ApiKeyRecord } from '../../../api/api-keys.js';
+import { AttributeKey, type Exchange } from '../../exchange.js';
+import { parseModelProbe } from '../../model-probes.js';
+import type { Admission, HeaderBag, Refusal, Stage } from '../../stage.js';
+import { TokenRefused, type JwtVerifier } from './jwt-verifier.js';
+import { CALLER_KEY_ID } from '../client-identity.js';
+
+/** Who called, once authenticated. */
+export interface Principal {
+  method: 'api-key' | 'jwt';
+  /** The JWT's `sub`, or `apikey:<name>` for a key. */
+  subject: string;
+  /** The API key's id (never the key). */
+  keyId?: string;
+}
+
+export const PRINCIPAL = new AttributeKey<Principal>('principal');
+export const SUBJECT_HEADER = 'x-sluice-subject';
+export const KEY_ID_HEADER = 'x-sluice-key-id';
+export const API_KEY_HEADER = 'x-api-key';
+
+/** The keys the gateway knows, by hash (embedded: the state directory's; cluster: Redis's). */
+export interface ApiKeyDirectory {
+  byHash(hash: string): ApiKeyRecord | undefined;
+  /** Changes whenever a key is added or removed (the stage's lookup cache is dropped then). Absent: no cache. */
+  readonly version?: number;
+}
+
+/** Keys looked up recently (key → record), so a request costs one map lookup instead of a SHA-256. */
+const KEY_CACHE_SIZE = 10_000;
+
+export interface AuthStageOptions {
+  /**
+   * The policy of services without `sluice.dev/auth` (the `dataAuth` setting). A `jwt` default with no
+   * audiences takes each service's own URLs as its audiences (`domain` makes them).
+   */
+  defaultPolicy: AuthPolicy;
+  domain: string;
+  keys: ApiKeyDirectory;
+  /** Needed when some policy is `jwt`. */
+  jwt: JwtVerifier | null;
+  registry?: Registry;
+}
+
+const REALM = 'Bearer realm="sluice"';
+
+export class AuthStage implements Stage {
+  readonly name = 'auth';
+  private readonly denied: Counter<'service' | 'reason'> | null;
+  /** The default JWT policy with each service's audiences, per route (routes are replaced whole on change). */
+  private readonly perRoute = new WeakMap<Route, AuthPolicy>();
+  /** Valid keys seen, for the directory version `keyCacheVersion`; dropped whole when it changes (revocation). */
+  private readonly keyCache = new Map<string, ApiKeyRecord>();
+  private keyCacheVersion: number | undefined = undefined;
+
+  constructor(private readonly o: AuthStageOptions) {
+    this.denied = o.registry
+      ? new Counter({
+          name: 'sluice_auth_denied_total',
+          help: 'Data-plane requests refused by the auth stage, by service and reason',
+          labelNames: ['service', 'reason'],
+          registers: [o.registry],
+        })
+      : null;
+  }
+
+  onRouted(ex: Exchange): Admission | Promise<Admission> {
+    const route = ex.match!.route;
+    const policy = route.auth ?? this.defaultFor(route);
+    if (policy.mode === 'none') return undefined;
+    // Model readiness and metadata probes stay open, warm or at zero (load balancers and KServe clients probe them).
+    const method = ex.req.method;
+    if ((method === 'GET' || method === 'HEAD') && parseModelProbe(ex.match!.path) !== null) return undefined;
+    const service = `${route.namespace}/${route.service}`;
+    if (policy.mode === 'api-key') return this.apiKey(ex, route.namespace, route.service, service);
+    const token = bearer(ex.req.headers.authorization);
+    if (token === null) return this.refuse(service, 'missing', 401, `${service} needs a bearer token (JWT): send "Authorization: Bearer <token>"`, REALM);
+    const v = this.o.jwt;
+    if (v === null) return this.refuse(service, 'not_configured', 503, 'JWT verification is not configured on this gateway');
+    const { key, hit } = v.cached(policy.key, token);
+    if (hit !== undefined) {
+      ex.set(PRINCIPAL, { method: 'jwt', subject: hit.subject });
+      return undefined;
+    }
+    return v.verify(policy.jwt, token, key).then(
+      (ok) => {
+        ex.set(PRINCIPAL, { method: 'jwt', subject: ok.subject });
+        return undefined;
+      },
+      (err: unknown) => {
+        if (!(err instanceof TokenRefused)) throw err;
+        return err.status === 401
+          ? this.refuse(service, err.reason, 401, err.message, `${REALM}, error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`)
+          : this.refuse(service, err.reason, 403, err.message, `${REALM}, error="insufficient_scope"`);
+      },
+    );
+  }
+
+  private defaultFor(route: Route): AuthPolicy {
+    const d = this.o.defaultPolicy;
+    if (d.mode !== 'jwt' || d.jwt.audiences.length > 0) return d;
+    let p = this.perRoute.get(route);
+    if (p === undefined) {
+      const jwt = { ...d.jwt, audiences: defaultAudiences([`${route.service}.${route.namespace}.${this.o.domain}`, ...route.hosts]) };
+      p = { mode: 'jwt', key: jwtPolicyKey(jwt), jwt };
+      this.perRoute.set(route, p);
+    }
+    return p;
+  }
+
+  private apiKey(ex: Exchange, namespace: string, name: string, service: string): Admission {
+    const h = ex.req.headers;
+    const given = (h[API_KEY_HEADER] as string | undefined) ?? bearer(h.authorization);
+    if (given === null || given === undefined)
+      return this.refuse(service, 'missing', 401, `${service} needs an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"`, REALM);
+    const record = this.lookupKey(given);
+    if (record === undefined)
+      return this.refuse(service, 'unknown_key', 401, 'the API key is not valid (unknown or revoked)', `${REALM}, error="invalid_token", error_description="unknown or revoked API key"`);
+    if (!scopeAllows(record.scopes, namespace, name))
+      return this.refuse(
+        service,
+        'key_scope',
+        403,
+        `API key ${record.id} (${record.name}) is not scoped to ${service} (rule: api-key scopes)`,
+        `${REALM}, error="insufficient_scope"`,
+      );
+    ex.set(PRINCIPAL, { method: 'api-key', subject: `apikey:${record.name}`, keyId: record.id });
+    // per-client rate limits, composed after this stage, count this key rather than the address
+    ex.set(CALLER_KEY_ID, record.id);
+    return undefined;
+  }
+
+  private lookupKey(given: string): ApiKeyRecord | undefined {
+    const v = this.o.keys.version;
+    if (v === undefined) return looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
+    if (v !== this.keyCacheVersion) {
+      this.keyCache.clear();
+      this.keyCacheVersion = v;
+    }
+    const hit = this.keyCache.get(given);
+    if (hit !== undefined) return hit;
+    const record = looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
+    if (record !== undefined) {
+      if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.delete(this.keyCache.keys().next().value as string);
+      this.keyCache.set(given, record);
+    }
+    return record;
+  }
+
+  private refuse(service: string, reason: string, status: number, message: string, challenge?: string): Refusal {
+    this.denied?.inc({ service, reason });
+    return { status, message, headers: challenge ? { 'www-authenticate': challenge, 'cache-control': 'no-store' } : { 'cache-control': 'no-store' } };
+  }
+
+  onUpstreamHeaders(ex: Exchange, headers: HeaderBag): void {
+    // Identity headers come from this stage only.
+    delete headers[SUBJECT_HEADER];
+    delete headers[KEY_ID_HEADER];
+    const p = ex.get(PRINCIPAL);
+    if (p === undefined) return;
+    headers[SUBJECT_HEADER] = p.subject;
+    if (p.keyId !== undefined) headers[KEY_ID_HEADER] = p.keyId;
+    if (ex.match?.route.forwardCredentials !== true) {
+      delete headers.authorization;
+      delete headers[API_KEY_HEADER];
+    }
+  }
+}
+
+/** The token of `Authorization: Bearer <token>`, or null. */
+export function bearer(value: string | undefined): string | null {
+  if (value === undefined || value.length < 8) return null;
+  if (value.charCodeAt(6) !== 32 || value.slice(0, 6).toLowerCase() !== 'bearer') return null;
+  const t = value.slice(7).trim();
+  return t === '' ? null : t;
+}

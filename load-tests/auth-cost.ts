@@ -1,0 +1,162 @@
+/**
+ * What data-plane auth costs, measured on and off in the same run against one Sluice process: `off` (a service
+ * with auth none), `api-key` (a key looked up by hash), `jwt` (one RS256 token, served from the verified-token
+ * cache after its first request). Each round runs every variant once (order rotated):
+ * - saturated throughput: wrk, closed loop, 1 thread, `--connections` connections, `--duration` s;
+ * - CPU µs per request of the Sluice process over that run (/proc utime + stime);
+ * - p50 at half load: the open-loop generator at half of `off`'s saturated rate, `--duration` s.
+ * Reports medians over rounds and the ratios to `off`, in load-tests/results/auth-cost.md. Usage:
+ *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64]
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { ChildRegistry, spawnService } from './harness/child-process.js';
+import { runOpenLoop } from './harness/open-loop.js';
+import { cpuSeconds } from './harness/process-stats.js';
+import { INFERENCE_BODY } from './harness/load-result.js';
+import { runWrk } from './harness/wrk.js';
+
+
+function opt(name: string, def: number): number {
+  const i = process.argv.indexOf(name);
+  return i === -1 ? def : Number(process.argv[i + 1]);
+}
+
+interface Variant {
+  name: 'off' | 'api-key' | 'jwt';
+  path: string;
+  headers: Record<string, string>;
+}
+
+interface Sample {
+  rps: number;
+  cpuUsPerReq: number;
+  p50Half: number;
+  non2xx: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function wrk(url: string, v: Variant, connections: number, durationS: number): Promise<{ rps: number; non2xx: number; requests: number }> {
+  const r = await runWrk(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, connections, durationS);
+  return { rps: r.throughput, non2xx: r.non2xx, requests: r.completed };
+}
+
+async function main(): Promise<void> {
+  const rounds = opt('--rounds', 3);
+  const durationS = opt('--duration', 5);
+  const connections = opt('--connections', 64);
+  const children = new ChildRegistry();
+  // The issuer: a JWKS server in this process, one RS256 key.
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256' };
+  const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+  const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
+  const issuer = 'https://idp.bench.local';
+  const token = await new SignJWT({ sub: 'bench-client' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'bench' })
+    .setIssuer(issuer)
+    .setAudience('https://bench-jwt.default.example.com')
+    .setIssuedAt()
+    .setExpirationTime('2h')
+    .sign(privateKey);
+  try {
+    const upstream = await spawnService(children, {
+      command: process.execPath,
+      args: [fileURLToPath(new URL('./upstreams/json-responder.js', import.meta.url)), 'primary'],
+      ready: { kind: 'prints-port' },
+      label: 'upstream',
+    });
+    const server = spawn(
+      process.execPath,
+      ['--max-semi-space-size=64', fileURLToPath(new URL('./systems/sluice-auth-server.js', import.meta.url)), '--upstream', `http://127.0.0.1:${upstream.port}`, '--jwks', jwksUrl, '--issuer', issuer],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    children.track(server);
+    const [port, key] = await new Promise<[number, string]>((resolve, reject) => {
+      let out = '';
+      server.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /LISTENING (\d+) (\S+)/.exec(out);
+        if (m) resolve([Number(m[1]), m[2]!]);
+      });
+      server.once('exit', (code) => reject(new Error(`sluice-auth-server exited (${code})`)));
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const variants: Variant[] = [
+      { name: 'off', path: '/v1/models/bench-open:predict', headers: {} },
+      { name: 'api-key', path: '/v1/models/bench-key:predict', headers: { authorization: `Bearer ${key}` } },
+      { name: 'jwt', path: '/v1/models/bench-jwt:predict', headers: { authorization: `Bearer ${token}` } },
+    ];
+    // Warm-up (and a check that each variant answers 200).
+    for (const v of variants) {
+      const w = await wrk(url, v, 8, 2);
+      if (w.non2xx > 0) throw new Error(`${v.name}: ${w.non2xx} non-2xx answers in the warm-up`);
+    }
+    const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
+    const loadBefore = loadavg()[0]!;
+    for (let r = 0; r < rounds; r++) {
+      const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
+      const sat = new Map<string, { rps: number; cpu: number; non2xx: number }>();
+      for (const v of order) {
+        const c0 = cpuSeconds(server.pid!);
+        const w = await wrk(url, v, connections, durationS);
+        const cpu = ((cpuSeconds(server.pid!) - c0) * 1e6) / w.requests;
+        sat.set(v.name, { rps: w.rps, cpu, non2xx: w.non2xx });
+      }
+      const half = sat.get('off')!.rps / 2;
+      for (const v of order) {
+        const o = await runOpenLoop(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, half, durationS, connections);
+        const s = sat.get(v.name)!;
+        samples.get(v.name)!.push({ rps: s.rps, cpuUsPerReq: s.cpu, p50Half: o.serviceLatency?.p50 ?? o.latency.p50, non2xx: s.non2xx + o.non2xx });
+      }
+      process.stderr.write(`round ${r + 1}/${rounds} done\n`);
+    }
+    const off = samples.get('off')!;
+    const rows = variants.map((v) => {
+      const s = samples.get(v.name)!;
+      const rps = median(s.map((x) => x.rps));
+      const cpu = median(s.map((x) => x.cpuUsPerReq));
+      const p50 = median(s.map((x) => x.p50Half));
+      const ratio = rps / median(off.map((x) => x.rps));
+      const dp50 = p50 - median(off.map((x) => x.p50Half));
+      const dcpu = cpu - median(off.map((x) => x.cpuUsPerReq));
+      return `| ${v.name} | ${rps.toFixed(0)} (${Math.min(...s.map((x) => x.rps)).toFixed(0)}–${Math.max(...s.map((x) => x.rps)).toFixed(0)}) | ${(ratio * 100).toFixed(1)} % | ${cpu.toFixed(1)} (${dcpu >= 0 ? '+' : ''}${dcpu.toFixed(1)}) | ${p50.toFixed(3)} | ${dp50 >= 0 ? '+' : ''}${dp50.toFixed(3)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`;
+    });
+    const report = [
+      '# Data-plane auth: cost on vs off (same run)',
+      '',
+      `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? '?'} · node ${process.version} · load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
+      '',
+      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run; half load: open loop at half of \`off\`'s saturated rate (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
+      '',
+      '| variant | saturated req/s (min–max) | vs off | Sluice CPU µs/req (Δ vs off) | p50 at half load (ms) | Δp50 vs off (ms) | non-2xx |',
+      '|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      'Goals (issue 16): ≤ 3 % lower saturated throughput and ≤ +0.02 ms p50 at half load for cached auth.',
+      '',
+    ].join('\n');
+    const out = fileURLToPath(new URL('../../load-tests/results/', import.meta.url));
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'auth-cost.md'), report);
+    process.stdout.write(report);
+  } finally {
+    await children.stopAll();
+    jwks.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`auth-cost: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
