@@ -66,7 +66,7 @@ export interface Revision {
   namespace: string;
   /** The InferenceService's name. */
   service: string;
-  component: 'predictor' | 'transformer';
+  component: 'predictor' | 'transformer' | 'explainer';
   /** 1, 2, 3, … per component. */
   generation: number;
   /** Content hash of the serving spec the revision was made from. */

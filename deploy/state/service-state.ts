@@ -51,7 +51,7 @@ const revisionShape = z
     name: z.string().min(1),
     namespace: dnsLabel,
     service: dnsLabel,
-    component: z.enum(['predictor', 'transformer']),
+    component: z.enum(['predictor', 'transformer', 'explainer']),
     generation: z.number().int().positive(),
     hash: z.string().min(1),
     createdAt: z.string(),
