@@ -165,6 +165,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
           budget: { maxReplicas: cfg.maxReplicasTotal, memoryBytes: cfg.replicaMemoryBudget },
           defaultReplicaMemoryBytes: cfg.replicaMemoryDefault,
           budgetObserver: replicaBudgetMetrics(metrics, cfg),
+          // Transformers and explainers reach their predictor through the data port (docs/transformer.md).
+          gatewayAddress: () => (boundDataPort === undefined ? undefined : `${reachableHost(cfg.dataHost)}:${boundDataPort}`),
         })
       : null;
   const backend: Backend = o.backend ?? local!;
