@@ -1,0 +1,92 @@
+/**
+ * A real KServe SDK transformer (examples/transformer/iris_transformer.py: a kserve.Model with preprocess and
+ * postprocess, unmodified KServe contract) in front of the real KServe sklearn server, both at zero, through one
+ * embedded Sluice: the first request wakes the transformer, whose SDK calls the predictor at the
+ * `--predictor_host` Sluice gave it (Sluice's data port), which wakes the predictor. Then both return to zero.
+ * Needs the kserve venv: `npm run test:runtimes`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Embedded } from '../../cli/embedded.js';
+import { configFolder, startTestSluice } from '../support/embedded.js';
+import { metricValue } from '../support/metrics-text.js';
+import { waitUntil } from '../support/wait.js';
+import { ROOT, curl, train, venvPython, type Expected } from './harness.js';
+
+const work = mkdtempSync(join(tmpdir(), 'sluice-transformer-'));
+let sluice: Embedded;
+let expected: Expected;
+
+const SERVICE = (modelDir: string): string => `apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: iris-chain
+  annotations:
+    autoscaling.knative.dev/initial-scale: "0"
+    autoscaling.knative.dev/window: "6s"
+spec:
+  predictor:
+    minReplicas: 0
+    maxReplicas: 1
+    model:
+      modelFormat: {name: sklearn}
+      runtime: kserve-sklearnserver
+      protocolVersion: v1
+      storageUri: file://${modelDir}
+  transformer:
+    minReplicas: 0
+    maxReplicas: 1
+    containers:
+      - name: kserve-container
+        image: example.com/iris-transformer:1
+        command: ["${venvPython('kserve')}", "${join(ROOT, 'examples', 'transformer', 'iris_transformer.py')}"]
+        args: ["--enable_grpc", "false"]
+`;
+
+const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
+const SPECIES = ['setosa', 'versicolor', 'virginica'];
+const rev = (name: string) => sluice.backend.counts(`default/iris-chain-${name}-00001`);
+
+beforeAll(async () => {
+  expected = train('kserve', 'sklearn_iris', join(work, 'iris'));
+  sluice = await startTestSluice(configFolder({ 'iris-chain.yaml': SERVICE(join(work, 'iris')) }), { scaleToZeroGraceSeconds: 1, tickSeconds: 0.5 }, venvPython('kserve'));
+});
+
+afterAll(async () => {
+  await sluice?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('a KServe SDK transformer in front of the KServe sklearn server, both from zero', () => {
+  it('the first request wakes both and gets the transformed answer', async () => {
+    expect(rev('transformer')).toMatchObject({ desired: 0, ready: 0, starting: 0 });
+    expect(rev('predictor')).toMatchObject({ desired: 0, ready: 0, starting: 0 });
+    const flowers = expected.inputs.map((row) => Object.fromEntries(FEATURES.map((f, i) => [f, row[i]])));
+    const started = performance.now();
+    const first = await curl('POST', `${sluice.dataUrl}/v1/models/iris-chain:predict`, JSON.stringify({ flowers }));
+    const ms = Math.round(performance.now() - started);
+    console.log(`transformer + sklearn predictor, both from zero: first answer after ${ms} ms`);
+    expect(first.status).toBe(200);
+    const predict = expected.predict as number[];
+    expect(first.json).toEqual({ predictions: predict, species: predict.map((p) => SPECIES[p]) });
+    expect(rev('transformer').ready).toBe(1);
+    expect(rev('predictor').ready).toBe(1);
+    // The SDK's call to its predictor went through Sluice (the Host it sends is Sluice's address; the path routes).
+    const metrics = await (await fetch(`${sluice.metricsUrl}/metrics`)).text();
+    const predictor = { namespace: 'default', service: 'iris-chain', revision: 'iris-chain-predictor-00001' };
+    expect(metricValue(metrics, 'sluice_requests_total', { ...predictor, code: '200' })).toBe(1);
+    expect(metricValue(metrics, 'sluice_cold_starts_total', predictor)).toBe(1);
+    // A bad request is refused by the transformer's preprocess, as KServe's SDK answers it.
+    const bad = await curl('POST', `${sluice.dataUrl}/v1/models/iris-chain:predict`, JSON.stringify({ instances: [[1, 2, 3, 4]] }));
+    expect(bad.status).toBe(400);
+    // The predictor's own host still reaches the predictor directly.
+    const direct = await curl('POST', `${sluice.dataUrl}/serving/default/iris-chain-predictor/v1/models/iris-chain:predict`, JSON.stringify({ instances: expected.inputs }));
+    expect(direct.json).toEqual({ predictions: predict });
+  });
+
+  it('both return to zero once idle', async () => {
+    await waitUntil('transformer and predictor at zero', () => ['transformer', 'predictor'].every((c) => rev(c).ready + rev(c).starting === 0), 120_000, 500);
+  });
+});
