@@ -146,7 +146,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     metrics,
     logger: logger.child({ role: 'activator' }),
     limits: holdLimits(cfg),
-    poke: (key) => void store.poke(key),
+    // A transformer or explainer woken from zero wakes its predictor too (docs/transformer.md).
+    poke: (key) => {
+      void store.poke(key);
+      for (const k of controller.wakeWith(key)) void store.poke(k);
+    },
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs },
   });
   const local =

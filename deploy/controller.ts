@@ -490,6 +490,22 @@ export class Controller {
     return this.revisions.get(key);
   }
 
+  /**
+   * Revisions to wake with `key` when a request waits for it at zero: for a transformer or explainer, the
+   * predictor revisions that take its traffic and have no replica wanted, so both start at once instead of one
+   * after the other (docs/transformer.md). Off with `autoscaling.sluice.dev/wake-predictor: "false"`.
+   */
+  wakeWith(key: string): string[] {
+    const rev = this.revisions.get(key);
+    if (!rev || rev.component === 'predictor') return [];
+    const rec = this.services.get(`${rev.namespace}/${rev.service}`);
+    if (!rec || rec.object.metadata.annotations?.['autoscaling.sluice.dev/wake-predictor'] === 'false') return [];
+    return dataPlaneTargets(this.routing(rec))
+      .filter((t) => t.percent > 0)
+      .map((t) => `${rev.namespace}/${t.revisionName}`)
+      .filter((k) => this.revisions.has(k) && !this.failed.has(k) && this.d.backend.counts(k).desired === 0);
+  }
+
   get resourceVersionNow(): number {
     return this.resourceVersion;
   }

@@ -19,13 +19,15 @@ const work = mkdtempSync(join(tmpdir(), 'sluice-transformer-'));
 let sluice: Embedded;
 let expected: Expected;
 
-const SERVICE = (modelDir: string): string => `apiVersion: serving.kserve.io/v1beta1
+/** `wake`: whether the transformer's wake-up also wakes the predictor (Sluice's default) or leaves it to the call. */
+const SERVICE = (name: string, modelDir: string, wake: boolean): string => `apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
-  name: iris-chain
+  name: ${name}
   annotations:
     autoscaling.knative.dev/initial-scale: "0"
     autoscaling.knative.dev/window: "6s"
+    autoscaling.sluice.dev/wake-predictor: "${wake}"
 spec:
   predictor:
     minReplicas: 0
@@ -47,11 +49,12 @@ spec:
 
 const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 const SPECIES = ['setosa', 'versicolor', 'virginica'];
-const rev = (name: string) => sluice.backend.counts(`default/iris-chain-${name}-00001`);
+const rev = (component: string, service = 'iris-chain') => sluice.backend.counts(`default/${service}-${component}-00001`);
 
 beforeAll(async () => {
   expected = train('kserve', 'sklearn_iris', join(work, 'iris'));
-  sluice = await startTestSluice(configFolder({ 'iris-chain.yaml': SERVICE(join(work, 'iris')) }), { scaleToZeroGraceSeconds: 1, tickSeconds: 0.5 }, venvPython('kserve'));
+  const services = { 'iris-chain.yaml': SERVICE('iris-chain', join(work, 'iris'), true), 'iris-serial.yaml': SERVICE('iris-serial', join(work, 'iris'), false) };
+  sluice = await startTestSluice(configFolder(services), { scaleToZeroGraceSeconds: 1, tickSeconds: 0.5 }, venvPython('kserve'));
 });
 
 afterAll(async () => {
@@ -67,7 +70,7 @@ describe('a KServe SDK transformer in front of the KServe sklearn server, both f
     const started = performance.now();
     const first = await curl('POST', `${sluice.dataUrl}/v1/models/iris-chain:predict`, JSON.stringify({ flowers }));
     const ms = Math.round(performance.now() - started);
-    console.log(`transformer + sklearn predictor, both from zero: first answer after ${ms} ms`);
+    console.log(`transformer + sklearn predictor, both from zero, wake-predictor on (default): first answer after ${ms} ms`);
     expect(first.status).toBe(200);
     const predict = expected.predict as number[];
     expect(first.json).toEqual({ predictions: predict, species: predict.map((p) => SPECIES[p]) });
@@ -77,7 +80,6 @@ describe('a KServe SDK transformer in front of the KServe sklearn server, both f
     const metrics = await (await fetch(`${sluice.metricsUrl}/metrics`)).text();
     const predictor = { namespace: 'default', service: 'iris-chain', revision: 'iris-chain-predictor-00001' };
     expect(metricValue(metrics, 'sluice_requests_total', { ...predictor, code: '200' })).toBe(1);
-    expect(metricValue(metrics, 'sluice_cold_starts_total', predictor)).toBe(1);
     // A bad request is refused by the transformer's preprocess, as KServe's SDK answers it.
     const bad = await curl('POST', `${sluice.dataUrl}/v1/models/iris-chain:predict`, JSON.stringify({ instances: [[1, 2, 3, 4]] }));
     expect(bad.status).toBe(400);
@@ -86,7 +88,22 @@ describe('a KServe SDK transformer in front of the KServe sklearn server, both f
     expect(direct.json).toEqual({ predictions: predict });
   });
 
+  it('with wake-predictor off, the predictor starts only when the transformer calls it (KServe\'s order)', async () => {
+    expect(rev('predictor', 'iris-serial')).toMatchObject({ desired: 0, ready: 0 });
+    const flowers = expected.inputs.map((row) => Object.fromEntries(FEATURES.map((f, i) => [f, row[i]])));
+    const started = performance.now();
+    const first = await curl('POST', `${sluice.dataUrl}/v1/models/iris-serial:predict`, JSON.stringify({ flowers }));
+    const ms = Math.round(performance.now() - started);
+    console.log(`transformer + sklearn predictor, both from zero, wake-predictor off: first answer after ${ms} ms`);
+    expect(first.status).toBe(200);
+    const metrics = await (await fetch(`${sluice.metricsUrl}/metrics`)).text();
+    // The predictor was still at zero when the transformer's SDK called it: that call was a cold start.
+    expect(metricValue(metrics, 'sluice_cold_starts_total', { namespace: 'default', service: 'iris-serial', revision: 'iris-serial-predictor-00001' })).toBe(1);
+  });
+
   it('both return to zero once idle', async () => {
-    await waitUntil('transformer and predictor at zero', () => ['transformer', 'predictor'].every((c) => rev(c).ready + rev(c).starting === 0), 120_000, 500);
+    const all = ['iris-chain', 'iris-serial'].flatMap((s) => ['transformer', 'predictor'].map((c) => rev(c, s)));
+    await waitUntil('transformers and predictors at zero', () => ['iris-chain', 'iris-serial'].every((s) => ['transformer', 'predictor'].every((c) => rev(c, s).ready + rev(c, s).starting === 0)), 120_000, 500);
+    expect(all.length).toBe(4);
   });
 });
