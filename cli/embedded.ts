@@ -170,7 +170,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
           defaultReplicaMemoryBytes: cfg.replicaMemoryDefault,
           budgetObserver: replicaBudgetMetrics(metrics, cfg),
           // Transformers and explainers reach their predictor through the data port (docs/transformer.md).
-          gatewayAddress: () => (boundDataPort === undefined ? undefined : `${reachableHost(cfg.dataHost)}:${boundDataPort}`),
+          gatewayAddress: () => {
+            if (boundDataPort === undefined) return undefined;
+            const host = reachableHost(cfg.dataHost);
+            return `${host.includes(':') ? `[${host}]` : host}:${boundDataPort}`;
+          },
         })
       : null;
   const backend: Backend = o.backend ?? local!;
