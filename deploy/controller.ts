@@ -313,7 +313,8 @@ export class Controller {
     const defaulted = state.defaulted ? structuredClone(isvc) : defaultInferenceService(isvc, this.d.catalogue());
     const ns = defaulted.metadata.namespace ?? 'default';
     const key = `${ns}/${defaulted.metadata.name}`;
-    if (this.services.has(key) || state.revisions.length === 0) return;
+    // Without a predictor revision there is nothing to route to: the service is applied anew instead.
+    if (this.services.has(key) || !state.revisions.some((r) => r.component === 'predictor')) return;
     const revisions = [...state.revisions].sort((a, b) => a.generation - b.generation);
     for (const rev of revisions) {
       const rkey = revisionKey(rev);
@@ -324,7 +325,7 @@ export class Controller {
     const limits = startLimits(defaulted.metadata.annotations ?? {});
     for (const rev of revisions) if (!this.proven.has(revisionKey(rev))) this.starting.set(revisionKey(rev), revisionStart(limits, false, null));
     const own = revisions.filter((r) => r.component === 'predictor');
-    const latest = own[own.length - 1] ?? revisions[revisions.length - 1]!;
+    const latest = own[own.length - 1]!;
     const chained = new Map<ChainedComponent, ComponentRecord>();
     for (const component of CHAINED_COMPONENTS) {
       const mine = revisions.filter((r) => r.component === component);
