@@ -168,9 +168,9 @@ describe('parseInferenceService', () => {
     expect(object.spec.explainer?.canaryTrafficPercent).toBe(20);
     expect(warnings).toEqual([]);
     const art = { ...(isvc(sklearn) as object), spec: { predictor: sklearn, explainer: { art: { type: 'SquareAttack' }, containers: [{ image: 'x' }] } } };
-    expect(messages(art)).toContain(
+    expect(messages(art)).toEqual([
       "spec.explainer.art: KServe's built-in art explainer has no runtime in Sluice; run your explainer as a custom container under spec.explainer.containers",
-    );
+    ]);
     const none = { ...(isvc(sklearn) as object), spec: { predictor: sklearn, explainer: { minReplicas: 1 } } };
     expect(messages(none)).toEqual(['spec.explainer.containers: required (a list)']);
   });

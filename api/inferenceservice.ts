@@ -117,6 +117,9 @@ const transformer = strictObject({
 const explainer = strictObject({
   containers: z.array(container).min(1),
   ...componentFields,
+  // Known to KServe, so not "unknown fields": explainerIssues refuses them with a message that says why.
+  art: opaque.optional(),
+  alibi: opaque.optional(),
 });
 
 /** KServe's built-in explainer keys, refused by name. */
@@ -164,7 +167,7 @@ export type ComponentExtensionSpec = ComponentExtension;
 /** The predictor after normalisation: exactly one of `model` or `containers`. */
 export type PredictorSpec = ComponentExtension & { model?: ModelSpec; containers?: ContainerSpec[] };
 export type TransformerSpec = z.output<typeof transformer>;
-export type ExplainerSpec = z.output<typeof explainer>;
+export type ExplainerSpec = Omit<z.output<typeof explainer>, 'art' | 'alibi'>;
 export type ObjectMeta = z.output<typeof metadata>;
 export type ComponentName = 'predictor' | 'transformer' | 'explainer';
 /** The components beside the predictor, each with revisions, scaling and traffic of its own. */
