@@ -135,6 +135,8 @@ export const SLUICE_AUTOSCALING_ANNOTATIONS: Readonly<Record<string, Check>> = {
   'window-algorithm': oneOf('linear', 'weighted-exponential'),
   'keep-warm': oneOf('fixed', 'adaptive'),
   'startup-aware': boolean,
+  /** A request that wakes a transformer or explainer wakes its predictor at once too (default true; docs/transformer.md). */
+  'wake-predictor': boolean,
 };
 
 /** Annotations checked by exact key: how long and how often a new revision may try to become ready. */

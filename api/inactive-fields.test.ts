@@ -14,17 +14,17 @@ describe('fields accepted but not active yet', () => {
     expect(parseInferenceService(base({ minReplicas: 0, timeout: 30, nodeSelector: { gpu: 'a100' } })).warnings).toEqual([]);
   });
 
-  it('names logger, transformer and volumes, each with why (batcher is active)', () => {
+  it('names logger and volumes, each with why, on every component (batcher and a transformer itself are active)', () => {
     const { warnings } = parseInferenceService(
       base(
         { batcher: { maxBatchSize: 8 }, logger: { url: 'http://logger.example/' }, volumes: [] },
-        { transformer: { containers: [{ image: 'kserve/image-transformer:latest' }] } },
+        { transformer: { containers: [{ image: 'kserve/image-transformer:latest' }], logger: {} } },
       ),
     );
     expect(warnings).toEqual([
       'spec.predictor.logger is accepted but not active yet: request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)',
       "spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod",
-      'spec.transformer is accepted but not active yet: transformers are not deployed yet; requests go straight to the predictor (see issue 18)',
+      'spec.transformer.logger is accepted but not active yet: request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)',
     ]);
   });
 

@@ -8,7 +8,8 @@
  * renderer (deploy/backends/kubernetes/render-revision.ts), the local backend and the data plane. Pod-level fields
  * the Kubernetes backend passes on (nodeSelector, tolerations, affinity, serviceAccountName, imagePullSecrets,
  * labels, annotations, securityContext) and the serving container's securityContext are active there and not
- * listed. `spec.explainer` is not accepted at all (a clear error).
+ * listed. `spec.transformer` and `spec.explainer` are active (docs/transformer.md); KServe's built-in explainers
+ * (`art`, `alibi`) are refused with a field error.
  */
 import { LEGACY_FRAMEWORKS } from './normalize.js';
 
@@ -18,9 +19,6 @@ interface InactiveEntry {
   /** What the user gets instead, in a few words. */
   reason: string;
 }
-
-/** The whole `spec.transformer`: no transformer revision is made and requests go straight to the predictor. */
-const TRANSFORMER: InactiveEntry = { field: 'transformer', reason: 'transformers are not deployed yet; requests go straight to the predictor (see issue 18)' };
 
 /** Fields of a component (`spec.predictor.<field>`). */
 const COMPONENT_FIELDS: readonly InactiveEntry[] = [
@@ -54,23 +52,26 @@ export interface InactiveField {
 export function inactiveFields(doc: unknown): InactiveField[] {
   const spec = field(doc, 'spec');
   const out: InactiveField[] = [];
-  const predictor = field(spec, 'predictor');
-  if (isRecord(predictor)) {
-    for (const e of COMPONENT_FIELDS) if (predictor[e.field] !== undefined) out.push({ path: `spec.predictor.${e.field}`, reason: e.reason });
-    for (const key of ['model', ...LEGACY_FRAMEWORKS]) {
-      const c = predictor[key];
-      if (isRecord(c)) out.push(...containerFields(c, `spec.predictor.${key}`));
+  for (const component of ['predictor', 'transformer', 'explainer'] as const) {
+    const c = field(spec, component);
+    if (!isRecord(c)) continue;
+    const at = `spec.${component}`;
+    for (const e of COMPONENT_FIELDS) if (c[e.field] !== undefined) out.push({ path: `${at}.${e.field}`, reason: e.reason });
+    if (component === 'predictor') {
+      for (const key of ['model', ...LEGACY_FRAMEWORKS]) {
+        const m = c[key];
+        if (isRecord(m)) out.push(...containerFields(m, `${at}.${key}`));
+      }
     }
-    const containers = predictor['containers'];
+    const containers = c['containers'];
     if (Array.isArray(containers)) {
-      const served = Math.max(0, containers.findIndex((c) => field(c, 'name') === 'kserve-container'));
-      containers.forEach((c, i) => {
-        if (i !== served) out.push({ path: `spec.predictor.containers[${i}]`, reason: EXTRA_CONTAINER_REASON });
-        else if (isRecord(c)) out.push(...containerFields(c, `spec.predictor.containers[${i}]`));
+      const served = Math.max(0, containers.findIndex((x) => field(x, 'name') === 'kserve-container'));
+      containers.forEach((x, i) => {
+        if (i !== served) out.push({ path: `${at}.containers[${i}]`, reason: EXTRA_CONTAINER_REASON });
+        else if (isRecord(x)) out.push(...containerFields(x, `${at}.containers[${i}]`));
       });
     }
   }
-  if (field(spec, TRANSFORMER.field) !== undefined) out.push({ path: `spec.${TRANSFORMER.field}`, reason: TRANSFORMER.reason });
   return out;
 }
 

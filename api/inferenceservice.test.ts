@@ -161,6 +161,20 @@ describe('parseInferenceService', () => {
     expect(messages(doc)).toEqual(['spec.transformer.containers: required (a list)']);
   });
 
+  it('accepts a custom explainer and refuses KServe\'s built-in explainers by field path', () => {
+    const ok = { ...(isvc(sklearn) as object), spec: { predictor: sklearn, explainer: { minReplicas: 0, canaryTrafficPercent: 20, containers: [{ image: 'me/explainer:1' }] } } };
+    const { object, warnings } = parseInferenceService(ok);
+    expect(object.spec.explainer?.containers[0]?.image).toBe('me/explainer:1');
+    expect(object.spec.explainer?.canaryTrafficPercent).toBe(20);
+    expect(warnings).toEqual([]);
+    const art = { ...(isvc(sklearn) as object), spec: { predictor: sklearn, explainer: { art: { type: 'SquareAttack' }, containers: [{ image: 'x' }] } } };
+    expect(messages(art)).toEqual([
+      "spec.explainer.art: KServe's built-in art explainer has no runtime in Sluice; run your explainer as a custom container under spec.explainer.containers",
+    ]);
+    const none = { ...(isvc(sklearn) as object), spec: { predictor: sklearn, explainer: { minReplicas: 1 } } };
+    expect(messages(none)).toEqual(['spec.explainer.containers: required (a list)']);
+  });
+
   it('drops a status block sent back from a GET', () => {
     const { object } = parseInferenceService({ ...(isvc(sklearn) as object), status: { url: 'http://x' } });
     expect('status' in object).toBe(false);

@@ -103,10 +103,27 @@ const rawPredictor = strictObject({
   rollout: rolloutPolicy.optional(),
 });
 
+/** KServe's TransformerSpec: a pod (its containers) plus the component fields; no model format (KServe has none). */
 const transformer = strictObject({
   containers: z.array(container).min(1),
   ...componentFields,
 });
+
+/**
+ * KServe's ExplainerSpec: a custom explainer's containers plus the component fields. KServe's built-in explainer
+ * runtimes (`art`, and `alibi` before it) have no runtime in Sluice's catalogue; they are refused with a field error
+ * (explainerIssues) rather than accepted and ignored.
+ */
+const explainer = strictObject({
+  containers: z.array(container).min(1),
+  ...componentFields,
+  // Known to KServe, so not "unknown fields": explainerIssues refuses them with a message that says why.
+  art: opaque.optional(),
+  alibi: opaque.optional(),
+});
+
+/** KServe's built-in explainer keys, refused by name. */
+const BUILTIN_EXPLAINERS = ['art', 'alibi'] as const;
 
 const metadata = strictObject({
   name: dns1035Label,
@@ -127,6 +144,7 @@ const rawInferenceService = strictObject({
   spec: strictObject({
     predictor: rawPredictor,
     transformer: transformer.optional(),
+    explainer: explainer.optional(),
   }),
   // Server-owned; tolerated so a GET result can be re-applied, and dropped.
   status: opaque.optional(),
@@ -149,14 +167,18 @@ export type ComponentExtensionSpec = ComponentExtension;
 /** The predictor after normalisation: exactly one of `model` or `containers`. */
 export type PredictorSpec = ComponentExtension & { model?: ModelSpec; containers?: ContainerSpec[] };
 export type TransformerSpec = z.output<typeof transformer>;
+export type ExplainerSpec = Omit<z.output<typeof explainer>, 'art' | 'alibi'>;
 export type ObjectMeta = z.output<typeof metadata>;
-export type ComponentName = 'predictor' | 'transformer';
+export type ComponentName = 'predictor' | 'transformer' | 'explainer';
+/** The components beside the predictor, each with revisions, scaling and traffic of its own. */
+export const CHAINED_COMPONENTS = ['transformer', 'explainer'] as const;
+export type ChainedComponent = (typeof CHAINED_COMPONENTS)[number];
 
 export interface InferenceService {
   apiVersion: typeof API_VERSION;
   kind: 'InferenceService';
   metadata: ObjectMeta;
-  spec: { predictor: PredictorSpec; transformer?: TransformerSpec };
+  spec: { predictor: PredictorSpec; transformer?: TransformerSpec; explainer?: ExplainerSpec };
 }
 
 /**
@@ -171,6 +193,7 @@ export function parseInferenceService(doc: unknown): { object: InferenceService;
   if (!parsed.success) issues.push(...toFieldIssuesAll(parsed.error.issues, doc));
 
   issues.push(...implementationIssues(doc));
+  issues.push(...explainerIssues(doc));
   issues.push(...trafficIssues(doc));
   for (const [path, annotations] of annotationsOf(doc)) {
     const checked = checkAnnotations(annotations, path);
@@ -187,7 +210,11 @@ export function parseInferenceService(doc: unknown): { object: InferenceService;
     apiVersion: raw.apiVersion,
     kind: raw.kind,
     metadata: raw.metadata,
-    spec: { predictor, ...(raw.spec.transformer ? { transformer: raw.spec.transformer } : {}) },
+    spec: {
+      predictor,
+      ...(raw.spec.transformer ? { transformer: raw.spec.transformer } : {}),
+      ...(raw.spec.explainer ? { explainer: raw.spec.explainer } : {}),
+    },
   };
   return { object, warnings };
 }
@@ -196,8 +223,18 @@ export function parseInferenceService(doc: unknown): { object: InferenceService;
 export function componentOf(
   isvc: InferenceService,
   component: ComponentName,
-): PredictorSpec | TransformerSpec | undefined {
-  return component === 'predictor' ? isvc.spec.predictor : isvc.spec.transformer;
+): PredictorSpec | TransformerSpec | ExplainerSpec | undefined {
+  return isvc.spec[component];
+}
+
+/** KServe's built-in explainers (`art`, `alibi`) name a runtime Sluice does not have: refused by field path. */
+function explainerIssues(doc: unknown): FieldIssue[] {
+  if (!isRecord(doc) || !isRecord(doc.spec) || !isRecord(doc.spec.explainer)) return [];
+  const e = doc.spec.explainer;
+  return BUILTIN_EXPLAINERS.filter((k) => e[k] !== undefined).map((k) => ({
+    path: `spec.explainer.${k}`,
+    message: `KServe's built-in ${k} explainer has no runtime in Sluice; run your explainer as a custom container under spec.explainer.containers`,
+  }));
 }
 
 /** Exactly one of model, a framework key or containers — checked on the raw document so it is always reported. */
@@ -234,7 +271,7 @@ function annotationsOf(doc: unknown): [string, Record<string, unknown>][] {
   if (!isRecord(doc)) return out;
   if (isRecord(doc.metadata) && isRecord(doc.metadata.annotations)) out.push(['metadata.annotations', doc.metadata.annotations]);
   if (isRecord(doc.spec)) {
-    for (const component of ['predictor', 'transformer'] as const) {
+    for (const component of ['predictor', 'transformer', 'explainer'] as const) {
       const c = doc.spec[component];
       if (isRecord(c) && isRecord(c.annotations)) out.push([`spec.${component}.annotations`, c.annotations]);
     }

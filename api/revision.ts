@@ -66,7 +66,7 @@ export interface Revision {
   namespace: string;
   /** The InferenceService's name. */
   service: string;
-  component: 'predictor' | 'transformer';
+  component: 'predictor' | 'transformer' | 'explainer';
   /** 1, 2, 3, … per component. */
   generation: number;
   /** Content hash of the serving spec the revision was made from. */
@@ -100,6 +100,12 @@ export interface Revision {
    * CIDRs allowed besides DNS. Absent: not restricted (the NetworkPolicy then limits ingress only).
    */
   networkEgress?: readonly string[];
+  /**
+   * A transformer's or explainer's way to its predictor: the path on Sluice's data port that routes to the
+   * service's predictor (`/serving/<ns>/<name>-predictor`). The backend turns it into KServe's `--predictor_host`
+   * (the `{{predictorHost}}` template). Absent on predictors.
+   */
+  predictorPath?: string;
 }
 
 export function revisionName(service: string, component: string, generation: number): string {

@@ -18,6 +18,16 @@ export interface TrafficTarget {
 export interface Route {
   namespace: string;
   service: string;
+  /**
+   * The InferenceService component this route reaches (absent = predictor). A service has one route per component
+   * (docs/transformer.md).
+   */
+  component?: 'predictor' | 'transformer' | 'explainer';
+  /**
+   * Whether the service's own URL (`<name>.<ns>.<domain>`, path routing by model name, `/serving/<ns>/<name>/…`)
+   * reaches this route: the transformer when there is one, else the predictor. Absent = true.
+   */
+  entry?: boolean;
   /** The model name in `/v1/models/<name>` and `/v2/models/<name>` paths. */
   modelName: string;
   /** Hosts that reach this service, e.g. `iris.default.example.com`. */
@@ -41,8 +51,10 @@ export interface RouteTable {
   readonly byHost: ReadonlyMap<string, { route: Route; tag: string | null }>;
   /** model name → route (path-based routing; the default namespace wins a name clash). */
   readonly byModel: ReadonlyMap<string, Route>;
-  /** `<namespace>/<name>` → route (`/serving/<ns>/<name>/…`). */
+  /** `<namespace>/<name>` → route (`/serving/<ns>/<name>/…`); also `<namespace>/<name>-<component>` per component. */
   readonly byName: ReadonlyMap<string, Route>;
+  /** `<namespace>/<name>` → the service's explainer route, which `:explain` requests to the service's URL reach. */
+  readonly explainers: ReadonlyMap<string, Route>;
 }
 
 export function routeKey(namespace: string, service: string): string {

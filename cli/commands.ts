@@ -184,7 +184,7 @@ export async function simulateCommand(
   io.out(result.text.endsWith('\n') ? result.text : `${result.text}\n`);
 }
 
-/** `sluice render`: the Deployment and Service of the InferenceService's current revision, for review. */
+/** `sluice render`: the Deployment and Service of each of the InferenceService's components, for review. */
 export async function renderCommand(io: Io, o: { filename: string; output?: string; runtimes?: string[] }): Promise<void> {
   const format = checkFormat(o.output, false);
   const [{ parseManifests }, { defaultInferenceService }, { buildRevision }, { renderRevision }] = await Promise.all([
@@ -199,8 +199,12 @@ export async function renderCommand(io: Io, o: { filename: string; output?: stri
   for (const x of objs) {
     if (x.kind !== 'InferenceService') continue;
     const isvc = defaultInferenceService(x.object, catalogue);
-    const rev = buildRevision(isvc, 'predictor', catalogue, { generation: 1, createdAt: new Date(0).toISOString() });
-    out.push(...renderRevision(rev));
+    // Every component the spec has: predictor, then transformer and explainer (docs/transformer.md).
+    for (const component of ['predictor', 'transformer', 'explainer'] as const) {
+      if (isvc.spec[component] === undefined) continue;
+      const rev = buildRevision(isvc, component, catalogue, { generation: 1, createdAt: new Date(0).toISOString() });
+      out.push(...renderRevision(rev));
+    }
   }
   if (out.length === 0) throw new Error(`${o.filename}: no InferenceService found`);
   io.out(printObjects(out, format, out.length > 1));

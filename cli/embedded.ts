@@ -147,7 +147,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     metrics,
     logger: logger.child({ role: 'activator' }),
     limits: holdLimits(cfg),
-    poke: (key) => void store.poke(key),
+    // A transformer or explainer woken from zero wakes its predictor too (docs/transformer.md).
+    poke: (key) => {
+      void store.poke(key);
+      for (const k of controller.wakeWith(key)) void store.poke(k);
+    },
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs },
   });
   const local =
@@ -166,6 +170,12 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
           budget: { maxReplicas: cfg.maxReplicasTotal, memoryBytes: cfg.replicaMemoryBudget },
           defaultReplicaMemoryBytes: cfg.replicaMemoryDefault,
           budgetObserver: replicaBudgetMetrics(metrics, cfg),
+          // Transformers and explainers reach their predictor through the data port (docs/transformer.md).
+          gatewayAddress: () => {
+            if (boundDataPort === undefined) return undefined;
+            const host = reachableHost(cfg.dataHost);
+            return `${host.includes(':') ? `[${host}]` : host}:${boundDataPort}`;
+          },
         })
       : null;
   const backend: Backend = o.backend ?? local!;

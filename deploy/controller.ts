@@ -1,6 +1,6 @@
 import { startLimits } from '../api/annotations.js';
 import { inactiveFieldWarning, inactiveFields } from '../api/inactive-fields.js';
-import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
+import { CHAINED_COMPONENTS, parseInferenceService, type ChainedComponent, type InferenceService } from '../api/inferenceservice.js';
 import { defaultInferenceService } from './defaulting.js';
 import type { RolloutPolicy } from '../api/traffic-spec.js';
 import { revisionKey, type Revision } from '../api/revision.js';
@@ -13,7 +13,7 @@ import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js
 import type { WindowStats } from '../gateway/outcome-recorder.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import type { Backend, EndpointEvent } from '../api/backend.js';
-import { dataPlaneTargets, failedMessage, predictorHost, projectDataPlane, specTagsOf, type ServiceRouting } from './data-plane-projection.js';
+import { componentHost, dataPlaneTargets, failedMessage, predictorHost, projectDataPlane, specTagsOf, type ComponentRouting, type ServiceRouting } from './data-plane-projection.js';
 import { checkObjectSize } from './object-size.js';
 import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
@@ -38,8 +38,28 @@ export interface Condition {
 /** Most inactive fields named in the `InactiveFields` condition's message. */
 const MAX_INACTIVE_NAMED = 10;
 
+/**
+ * A transformer's or explainer's revisions and traffic (docs/transformer.md): its own revisions, scaling and
+ * canary, as each KServe component is its own Knative service. The predictor's are the service record's fields.
+ */
+interface ComponentRecord {
+  /** Revision names, oldest first. */
+  revisions: string[];
+  hash: string;
+  latestRolledout: string | null;
+  previousRolledout: string | null;
+  traffic: TrafficEntry[];
+  holdReason: string | null;
+}
+
+function emptyComponent(): ComponentRecord {
+  return { revisions: [], hash: '', latestRolledout: null, previousRolledout: null, traffic: [], holdReason: null };
+}
+
 interface ServiceRecord {
   object: InferenceService;
+  /** The transformer's and explainer's state, for those the spec has. */
+  chained: Map<ChainedComponent, ComponentRecord>;
   uid: string;
   generation: number;
   resourceVersion: number;
@@ -92,6 +112,8 @@ export interface RestoredState {
   rollout?: RolloutState | null;
   /** The object is already defaulted as it was applied: it is taken as is, whatever the catalogue says now. */
   defaulted?: boolean;
+  /** The transformer's and explainer's rolled-out revisions. */
+  components?: StoredService['components'];
 }
 
 export interface ServiceEvent {
@@ -208,6 +230,7 @@ export class Controller {
         conditions: new Map(),
         rollout: null,
         events: [],
+        chained: new Map(),
       };
     }
     const hash = servingHash(defaulted, 'predictor');
@@ -223,6 +246,18 @@ export class Controller {
       revision = buildRevision(defaulted, 'predictor', this.d.catalogue(), { generation, createdAt: now });
       newRevision = revision.name;
     }
+    // The transformer and explainer: a new revision each when what it serves changed (built before anything changes).
+    const chainedNew: Array<{ component: ChainedComponent; revision: Revision; hash: string }> = [];
+    for (const component of CHAINED_COMPONENTS) {
+      if (defaulted.spec[component] === undefined) continue;
+      const c = rec.chained.get(component);
+      const h = servingHash(defaulted, component);
+      if (c && c.hash === h) continue;
+      const last = c?.revisions.at(-1);
+      const generation = Math.max(last === undefined ? 1 : generationOf(last) + 1, this.d.store?.nextRevisionNumber(ns, name) ?? 1);
+      chainedNew.push({ component, hash: h, revision: buildRevision(defaulted, component, this.d.catalogue(), { generation, createdAt: now }) });
+    }
+    const chainedGone = [...rec.chained.keys()].filter((c) => defaulted.spec[c] === undefined);
     this.checkTrafficRevisions(defaulted, newRevision ? [...rec.revisions, newRevision] : rec.revisions);
     const specChanged = created || JSON.stringify(rec.object.spec) !== JSON.stringify(defaulted.spec);
     rec.object = defaulted;
@@ -230,22 +265,36 @@ export class Controller {
     if (specChanged) rec.generation++;
     rec.resourceVersion = ++this.resourceVersion;
     this.services.set(key, rec);
-    if (revision) {
-      const rkey = revisionKey(revision);
+    const made: Array<{ c: ComponentRecord; revision: Revision; hash: string }> = revision ? [{ c: rec, revision, hash }] : [];
+    for (const n of chainedNew) {
+      let c = rec.chained.get(n.component);
+      if (!c) rec.chained.set(n.component, (c = emptyComponent()));
+      made.push({ c, revision: n.revision, hash: n.hash });
+    }
+    for (const { c, revision: rev, hash: h } of made) {
+      const rkey = revisionKey(rev);
       // Every new revision starts one replica now and is held there until ready, so traffic only ever moves to
-      // a revision that has been ready — except a service's first revision at initial-scale 0, which has no
+      // a revision that has been ready — except a component's first revision at initial-scale 0, which has no
       // traffic to take over and starts on its first request (docs/traffic.md, "When traffic moves").
-      const a = revision.autoscaling;
-      const waitsAtZero = rec.revisions.length === 0 && a.initialScale === 0 && a.minReplicas === 0;
+      const a = rev.autoscaling;
+      const waitsAtZero = c.revisions.length === 0 && a.initialScale === 0 && a.minReplicas === 0;
       this.starting.set(rkey, revisionStart(startLimits(defaulted.metadata.annotations ?? {}), !waitsAtZero, waitsAtZero ? null : this.d.clock.now()));
-      this.revisions.set(rkey, revision);
-      rec.revisions.push(revision.name);
-      rec.hash = hash;
-      this.d.activator.addRevision(rkey, { namespace: ns, service: name, revision: revision.name });
-      await this.d.backend.apply(revision);
-      await this.d.autoscaler.register(this.scaledAs(revision));
-      this.d.logger.info({ service: key, revision: revision.name }, 'revision created');
-      this.event(rec, 'Normal', 'RevisionCreated', `created revision ${revision.name}`);
+      this.revisions.set(rkey, rev);
+      c.revisions.push(rev.name);
+      c.hash = h;
+      this.d.activator.addRevision(rkey, { namespace: ns, service: name, revision: rev.name });
+      await this.d.backend.apply(rev);
+      await this.d.autoscaler.register(this.scaledAs(rev));
+      this.d.logger.info({ service: key, revision: rev.name }, 'revision created');
+      this.event(rec, 'Normal', 'RevisionCreated', `created revision ${rev.name}`);
+    }
+    // A transformer or explainer removed from the spec: its revisions go (the service's URL reaches the predictor).
+    for (const component of chainedGone) {
+      const c = rec.chained.get(component)!;
+      rec.chained.delete(component);
+      this.publish();
+      for (const n of c.revisions) await this.dropRevision(`${ns}/${n}`);
+      this.event(rec, 'Normal', 'ComponentRemoved', `removed the ${component} and its revisions ${c.revisions.join(', ')}`);
     }
     this.reconcileTraffic(rec);
     const notSaved = await this.persist(rec).then(() => null, (err: unknown) => err);
@@ -264,7 +313,8 @@ export class Controller {
     const defaulted = state.defaulted ? structuredClone(isvc) : defaultInferenceService(isvc, this.d.catalogue());
     const ns = defaulted.metadata.namespace ?? 'default';
     const key = `${ns}/${defaulted.metadata.name}`;
-    if (this.services.has(key) || state.revisions.length === 0) return;
+    // Without a predictor revision there is nothing to route to: the service is applied anew instead.
+    if (this.services.has(key) || !state.revisions.some((r) => r.component === 'predictor')) return;
     const revisions = [...state.revisions].sort((a, b) => a.generation - b.generation);
     for (const rev of revisions) {
       const rkey = revisionKey(rev);
@@ -274,15 +324,30 @@ export class Controller {
     for (const p of state.proven) this.proven.add(`${ns}/${p}`);
     const limits = startLimits(defaulted.metadata.annotations ?? {});
     for (const rev of revisions) if (!this.proven.has(revisionKey(rev))) this.starting.set(revisionKey(rev), revisionStart(limits, false, null));
-    const latest = revisions[revisions.length - 1]!;
+    const own = revisions.filter((r) => r.component === 'predictor');
+    const latest = own[own.length - 1]!;
+    const chained = new Map<ChainedComponent, ComponentRecord>();
+    for (const component of CHAINED_COMPONENTS) {
+      const mine = revisions.filter((r) => r.component === component);
+      if (mine.length === 0) continue;
+      const rolled = state.components?.[component];
+      chained.set(component, {
+        ...emptyComponent(),
+        revisions: mine.map((r) => r.name),
+        hash: mine[mine.length - 1]!.hash,
+        latestRolledout: rolled?.latestRolledout ?? null,
+        previousRolledout: rolled?.previousRolledout ?? null,
+      });
+    }
     const rec: ServiceRecord = {
+      chained,
       object: defaulted,
       uid: state.uid ?? cryptoRandomUid(),
       generation: state.generation ?? 1,
       resourceVersion: ++this.resourceVersion,
       createdAt: state.createdAt ?? new Date(this.d.clock.now()).toISOString(),
       source,
-      revisions: revisions.map((r) => r.name),
+      revisions: own.map((r) => r.name),
       hash: latest.hash,
       latestRolledout: state.latestRolledout,
       previousRolledout: state.previousRolledout,
@@ -302,8 +367,8 @@ export class Controller {
    * and content whatever the catalogue says now — and hands its revisions to the backend and autoscaler.
    */
   async resume(saved: StoredService): Promise<void> {
-    const { object, revisions, proven, latestRolledout, previousRolledout, uid, createdAt, generation, rollout, source } = saved;
-    this.restore(object, { revisions, proven, latestRolledout, previousRolledout, uid, createdAt, generation, rollout, defaulted: true }, source);
+    const { object, revisions, proven, latestRolledout, previousRolledout, uid, createdAt, generation, rollout, source, components } = saved;
+    this.restore(object, { revisions, proven, latestRolledout, previousRolledout, uid, createdAt, generation, rollout, defaulted: true, components }, source);
     const rec = this.services.get(`${saved.namespace}/${saved.name}`);
     if (!rec) return;
     // No replica survived the restart, and initial-scale is for a new revision: each starts from its minimum.
@@ -365,7 +430,7 @@ export class Controller {
   revisionsOf(namespace: string, name: string): Revision[] | null {
     const rec = this.services.get(`${namespace}/${name}`);
     if (!rec) return null;
-    return rec.revisions.flatMap((r) => {
+    return allRevisionNames(rec).flatMap((r) => {
       const rev = this.revisions.get(`${namespace}/${r}`);
       return rev ? [structuredClone(rev)] : [];
     });
@@ -378,9 +443,9 @@ export class Controller {
     this.services.delete(key);
     this.resourceVersion++;
     this.publish();
-    const last = rec.revisions.at(-1);
-    const saved = this.d.store?.remove(namespace, name, last === undefined ? 1 : generationOf(last) + 1).then(() => null, (err: unknown) => err);
-    for (const revName of rec.revisions) await this.dropRevision(`${namespace}/${revName}`);
+    const last = Math.max(0, ...allRevisionNames(rec).map(generationOf));
+    const saved = this.d.store?.remove(namespace, name, last + 1).then(() => null, (err: unknown) => err);
+    for (const revName of allRevisionNames(rec)) await this.dropRevision(`${namespace}/${revName}`);
     this.d.logger.info({ service: key }, 'InferenceService deleted');
     const notSaved = await saved;
     if (notSaved) throw new HttpError(500, `${key} is deleted but that could not be saved (it comes back on restart): ${errorMessage(notSaved)}`);
@@ -424,6 +489,22 @@ export class Controller {
 
   revision(key: string): Revision | undefined {
     return this.revisions.get(key);
+  }
+
+  /**
+   * Revisions to wake with `key` when a request waits for it at zero: for a transformer or explainer, the
+   * predictor revisions that take its traffic and have no replica wanted, so both start at once instead of one
+   * after the other (docs/transformer.md). Off with `autoscaling.sluice.dev/wake-predictor: "false"`.
+   */
+  wakeWith(key: string): string[] {
+    const rev = this.revisions.get(key);
+    if (!rev || rev.component === 'predictor') return [];
+    const rec = this.services.get(`${rev.namespace}/${rev.service}`);
+    if (!rec || rec.object.metadata.annotations?.['autoscaling.sluice.dev/wake-predictor'] === 'false') return [];
+    return dataPlaneTargets(this.routing(rec))
+      .filter((t) => t.percent > 0)
+      .map((t) => `${rev.namespace}/${t.revisionName}`)
+      .filter((k) => this.revisions.has(k) && !this.failed.has(k) && this.d.backend.counts(k).desired === 0);
   }
 
   get resourceVersionNow(): number {
@@ -551,9 +632,10 @@ export class Controller {
     return rev;
   }
 
-  private latestReady(rec: ServiceRecord): string | null {
+  /** The newest ready revision of a component (the service record itself is the predictor's). */
+  private latestReady(rec: ServiceRecord, c: ComponentRecord = rec): string | null {
     const ns = rec.object.metadata.namespace ?? 'default';
-    for (let i = rec.revisions.length - 1; i >= 0; i--) if (this.isReady(`${ns}/${rec.revisions[i]}`)) return rec.revisions[i]!;
+    for (let i = c.revisions.length - 1; i >= 0; i--) if (this.isReady(`${ns}/${c.revisions[i]}`)) return c.revisions[i]!;
     return null;
   }
 
@@ -579,6 +661,22 @@ export class Controller {
     rec.latestRolledout = result.latestRolledout;
     rec.previousRolledout = result.previousRolledout;
     rec.holdReason = result.holdReason;
+    // The transformer and explainer: KServe's canaryTrafficPercent on the component (no explicit split or policy).
+    for (const [component, c] of rec.chained) {
+      const r = assignTraffic({
+        latestCreated: c.revisions[c.revisions.length - 1]!,
+        latestReady: this.latestReady(rec, c),
+        latestRolledout: c.latestRolledout,
+        previousRolledout: c.previousRolledout,
+        canaryTrafficPercent: rec.object.spec[component]?.canaryTrafficPercent ?? null,
+        tagRouting: annotations['serving.kserve.io/enable-tag-routing'] === 'true',
+        traffic: null,
+      });
+      c.traffic = r.traffic;
+      c.latestRolledout = r.latestRolledout;
+      c.previousRolledout = r.previousRolledout;
+      c.holdReason = r.holdReason;
+    }
   }
 
   /**
@@ -652,6 +750,10 @@ export class Controller {
   private routed(rec: ServiceRecord): Set<string> {
     const out = new Set<string>(dataPlaneTargets(this.routing(rec)).map((t) => t.revisionName));
     out.add(rec.revisions[rec.revisions.length - 1]!);
+    for (const c of rec.chained.values()) {
+      for (const t of dataPlaneTargets({ ...this.componentRouting(c), specTags: [] })) out.add(t.revisionName);
+      out.add(c.revisions[c.revisions.length - 1]!);
+    }
     return out;
   }
 
@@ -663,7 +765,7 @@ export class Controller {
   private async afterRouteChange(rec: ServiceRecord): Promise<void> {
     const ns = rec.object.metadata.namespace ?? 'default';
     const routed = this.routed(rec);
-    for (const name of rec.revisions) {
+    for (const name of allRevisionNames(rec)) {
       const key = `${ns}/${name}`;
       const rev = this.revisions.get(key);
       if (!rev) continue;
@@ -674,11 +776,17 @@ export class Controller {
       await this.d.autoscaler.register(this.scaledAs(rev));
     }
     const keep = this.d.revisionHistoryLimit ?? 5;
-    const protectedNames = new Set([...routed, rec.latestRolledout, rec.previousRolledout, rec.rollout?.stable]);
-    const idle = rec.revisions.filter((n) => !protectedNames.has(n));
-    const doomed = idle.slice(0, Math.max(0, idle.length - keep));
+    const doomed: string[] = [];
+    // Each component keeps its own history: its routed and rolled-out revisions, and `keep` idle ones.
+    for (const c of [rec as ComponentRecord, ...rec.chained.values()]) {
+      const protectedNames = new Set([...routed, c.latestRolledout, c.previousRolledout, c === rec ? rec.rollout?.stable : null]);
+      const idle = c.revisions.filter((n) => !protectedNames.has(n));
+      const gone = idle.slice(0, Math.max(0, idle.length - keep));
+      if (gone.length === 0) continue;
+      c.revisions = c.revisions.filter((n) => !gone.includes(n));
+      doomed.push(...gone);
+    }
     if (doomed.length === 0) return;
-    rec.revisions = rec.revisions.filter((n) => !doomed.includes(n));
     for (const n of doomed) {
       await this.dropRevision(`${ns}/${n}`);
       this.event(rec, 'Normal', 'RevisionDeleted', `deleted revision ${n}: no traffic, not rolled out, beyond the ${keep} kept`);
@@ -716,11 +824,14 @@ export class Controller {
       uid: rec.uid,
       createdAt: rec.createdAt,
       generation: rec.generation,
-      revisions: rec.revisions.flatMap((n) => this.revisions.get(`${ns}/${n}`) ?? []),
-      proven: rec.revisions.filter((n) => this.proven.has(`${ns}/${n}`)),
+      revisions: allRevisionNames(rec).flatMap((n) => this.revisions.get(`${ns}/${n}`) ?? []),
+      proven: allRevisionNames(rec).filter((n) => this.proven.has(`${ns}/${n}`)),
       latestRolledout: rec.latestRolledout,
       previousRolledout: rec.previousRolledout,
       rollout: rec.rollout,
+      ...(rec.chained.size > 0
+        ? { components: Object.fromEntries([...rec.chained].map(([k, c]) => [k, { latestRolledout: c.latestRolledout, previousRolledout: c.previousRolledout }])) }
+        : {}),
     };
   }
 
@@ -741,7 +852,7 @@ export class Controller {
     const ns = rec.object.metadata.namespace ?? 'default';
     const failed = new Map<string, string>();
     const proven = new Set<string>();
-    for (const name of rec.revisions) {
+    for (const name of allRevisionNames(rec)) {
       const reason = this.failed.get(`${ns}/${name}`);
       if (reason !== undefined) failed.set(name, reason);
       if (this.proven.has(`${ns}/${name}`)) proven.add(name);
@@ -755,7 +866,12 @@ export class Controller {
       specTags: specTagsOf((rec.object.spec.predictor as { traffic?: unknown }).traffic),
       failed,
       proven,
+      ...(rec.chained.size > 0 ? { components: Object.fromEntries([...rec.chained].map(([k, c]) => [k, this.componentRouting(c)])) } : {}),
     };
+  }
+
+  private componentRouting(c: ComponentRecord): ComponentRouting {
+    return { traffic: c.traffic, latestCreated: c.revisions[c.revisions.length - 1] ?? null };
   }
 
   /**
@@ -770,7 +886,7 @@ export class Controller {
     const services = [...this.services.values()];
     const revisions = services.flatMap((rec) => {
       const ns = rec.object.metadata.namespace ?? 'default';
-      return rec.revisions.flatMap((name) => this.revisions.get(`${ns}/${name}`) ?? []);
+      return allRevisionNames(rec).flatMap((name) => this.revisions.get(`${ns}/${name}`) ?? []);
     });
     const p = projectDataPlane(services.map((rec) => this.routing(rec)), revisions, this.d.domain);
     return { routes: buildRouteTable(p.routes, this.d.domain, ++this.routesVersion), revisions: p.revisions };
@@ -802,21 +918,52 @@ export class Controller {
       rollout: rec.rollout,
     });
     if (!rec.rollout) rec.conditions.delete('RolloutSucceeded');
+    // KServe's TransformerReady / ExplainerReady; the service is Ready when every component is.
+    for (const component of CHAINED_COMPONENTS) {
+      const type = `${component[0]!.toUpperCase()}${component.slice(1)}Ready`;
+      const c = rec.chained.get(component);
+      if (!c) {
+        rec.conditions.delete(type);
+        continue;
+      }
+      const created = c.revisions[c.revisions.length - 1] ?? null;
+      const cStart = created ? this.starting.get(`${ns}/${created}`) : undefined;
+      const ready = this.latestReady(rec, c);
+      const own = serviceConditions({
+        service: `${ns}/${name} (${component})`,
+        latestCreated: created,
+        latestReady: ready,
+        failure: created ? this.failed.get(`${ns}/${created}`) : undefined,
+        starting: cStart ? startProgress(cStart) : null,
+        waitsAtZero: cStart !== undefined && cStart.askedAt === null && !cStart.floor && ready === null,
+        holdReason: c.holdReason,
+        routed: c.traffic.length > 0,
+        rollout: null,
+      }).find(([t]) => t === 'PredictorReady')![1];
+      conditions.push([type, own]);
+      const overall = conditions.find(([t]) => t === 'Ready')!;
+      if (overall[1][0] === 'True' && own[0] !== 'True') overall[1] = [own[0], `${type.replace(/Ready$/, '')}NotReady`, own[2]];
+    }
     for (const [type, value] of conditions) this.setCondition(rec, type, value, now);
     this.inactiveFieldsCondition(rec, now);
     const r = rec.rollout;
     const routedNow = new Map<string, { percent: number; tags: string[] }>();
-    for (const t of dataPlaneTargets(this.routing(rec))) {
+    const everyTarget = [
+      ...dataPlaneTargets(this.routing(rec)),
+      ...[...rec.chained.values()].flatMap((c) => dataPlaneTargets({ ...this.componentRouting(c), specTags: [] })),
+    ];
+    for (const t of everyTarget) {
       const e = routedNow.get(t.revisionName) ?? { percent: 0, tags: [] };
       e.percent += t.percent;
       if (t.tag) e.tags.push(t.tag);
       routedNow.set(t.revisionName, e);
     }
-    const revisions = rec.revisions.map((revName) => {
+    const revisions = allRevisionNames(rec).map((revName) => {
       const s = this.d.autoscaler.status(`${ns}/${revName}`);
       const rev = this.revisions.get(`${ns}/${revName}`);
       return {
         name: revName,
+        component: rev?.component ?? 'predictor',
         createdAt: rev?.createdAt ?? null,
         ready: this.isReady(`${ns}/${revName}`),
         ...(this.failed.has(`${ns}/${revName}`) ? { failed: this.failed.get(`${ns}/${revName}`) } : {}),
@@ -873,12 +1020,34 @@ export class Controller {
               ...(t.tag ? { url: this.url(`${t.tag}-${predictorUrlHost}`) } : {}),
             })),
           },
+          ...Object.fromEntries([...rec.chained].map(([component, c]) => [component, this.componentStatus(rec, component, c)])),
         },
         ...(r ? { rollout: { revision: r.revision, stable: r.stable, phase: r.phase, step: r.step, message: r.message } } : {}),
         revisions,
         events: rec.events.map((e) => ({ ...e })),
       },
     } as InferenceService & { status: unknown };
+  }
+
+  /** `status.components.<transformer|explainer>`, shaped as the predictor's. */
+  private componentStatus(rec: ServiceRecord, component: ChainedComponent, c: ComponentRecord): Record<string, unknown> {
+    const ns = rec.object.metadata.namespace ?? 'default';
+    const host = componentHost(ns, rec.object.metadata.name, component, this.d.domain);
+    const named = (k: string, v: string | null | undefined): Record<string, string> => (v ? { [k]: v } : {});
+    return {
+      url: this.url(host),
+      ...named('latestCreatedRevision', c.revisions.at(-1)),
+      ...named('latestReadyRevision', this.latestReady(rec, c)),
+      ...named('latestRolledoutRevision', c.latestRolledout),
+      ...named('previousRolledoutRevision', c.previousRolledout),
+      traffic: c.traffic.map((t) => ({
+        ...(t.tag ? { tag: t.tag } : {}),
+        revisionName: t.revisionName,
+        latestRevision: t.latestRevision,
+        percent: t.percent,
+        ...(t.tag ? { url: this.url(`${t.tag}-${host}`) } : {}),
+      })),
+    };
   }
 
   /**
@@ -913,6 +1082,13 @@ export class Controller {
 
 function describeTraffic(traffic: readonly TrafficEntry[]): string {
   return traffic.map((t) => `${t.revisionName}=${t.percent}%${t.tag ? ` (tag ${t.tag})` : ''}`).join(', ') || 'no traffic';
+}
+
+/** Every revision name of a service: the predictor's, then the transformer's and the explainer's. */
+function allRevisionNames(rec: ServiceRecord): string[] {
+  const out = [...rec.revisions];
+  for (const c of rec.chained.values()) out.push(...c.revisions);
+  return out;
 }
 
 function generationOf(revName: string): number {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { InferenceService } from '../api/inferenceservice.js';
 import type { Revision } from '../api/revision.js';
 import { testRevision } from '../autoscaler/testing/revision.js';
 import { buildRouteTable, matchRoute } from '../gateway/route-table.js';
@@ -145,4 +146,26 @@ describe('the embedded controller and the cluster gateway build the same data pl
     expect(after).toEqual(embedded(h));
     expect([R1, R2, 'iris-predictor-00003'].map((r) => after.revisions.get(k(r))?.proven)).toEqual([true, false, true]);
   });
+
+  it('a transformer with its own canary and an explainer', async () => {
+    const h = controllerHarness();
+    const custom = (image: string) => ({ containers: [{ name: 'kserve-container', image, args: [], env: [], resources: { requests: {}, limits: {} } }] });
+    const withChain = (transformerImage: string, canary?: number): InferenceService => {
+      const base = isvc('iris', 'gs://m/v1', '    minReplicas: 0\n', STICKY);
+      const transformer = { ...custom(transformerImage), ...(canary === undefined ? {} : { canaryTrafficPercent: canary }) };
+      return { ...base, spec: { ...base.spec, transformer, explainer: custom('me/e:1') } } as InferenceService;
+    };
+    await h.controller.apply(withChain('me/t:1'), 'api');
+    for (const r of [R1, 'iris-transformer-00001', 'iris-explainer-00001']) h.backend.markReady(k(r));
+    await h.controller.apply(withChain('me/t:2', 40), 'api');
+    h.backend.markReady(k('iris-transformer-00002'));
+    const cluster = fromStoredObject(h);
+    expect(cluster).toEqual(embedded(h));
+    expect(cluster.routes.map((r) => [r.component ?? 'predictor', r.entry ?? true, r.hosts[0], r.targets.map((t) => `${t.revisionName}=${t.percent}`)])).toEqual([
+      ['predictor', false, 'iris-predictor.default.example.com', [`${R1}=100`]],
+      ['transformer', true, 'iris-transformer.default.example.com', ['iris-transformer-00002=40', 'iris-transformer-00001=60']],
+      ['explainer', false, 'iris-explainer.default.example.com', ['iris-explainer-00001=100']],
+    ]);
+  });
 });
+

@@ -28,6 +28,17 @@ export interface ServiceRouting {
   failed: ReadonlyMap<string, string>;
   /** Names of this service's revisions that have been ready at least once (they can start again on demand). */
   proven: ReadonlySet<string>;
+  /**
+   * The transformer's and explainer's routing, when the spec has them (`status.components.<component>`); each
+   * gets a route of its own. `failed` and `proven` above cover their revisions too.
+   */
+  components?: Partial<Record<'transformer' | 'explainer', ComponentRouting>>;
+}
+
+/** A transformer's or explainer's resolved traffic and latest created revision. */
+export interface ComponentRouting {
+  traffic: readonly TrafficEntry[];
+  latestCreated: string | null;
 }
 
 export interface DataPlaneProjection {
@@ -52,29 +63,55 @@ export function projectDataPlane(services: Iterable<ServiceRouting>, revisions: 
   }
   const routes: Route[] = [];
   for (const s of byService.values()) {
-    const targets = dataPlaneTargets(s)
-      .map((t) => ({
-        revisionKey: `${s.namespace}/${t.revisionName}`,
-        revisionName: t.revisionName,
-        percent: t.percent,
-        tag: t.tag,
-        latestRevision: t.latestRevision,
-      }))
-      .filter((t) => views.has(t.revisionKey));
-    if (!targets.some((t) => t.percent > 0 || t.tag !== null)) continue;
-    const hosts = [predictorHost(s.namespace, s.name, domain)];
-    routes.push({
-      namespace: s.namespace,
-      service: s.name,
-      modelName: s.name,
-      hosts,
-      ...stickyOf(s.annotations),
-      ...ingressOf(s.annotations),
-      ...authOf(s.annotations, [`${s.name}.${s.namespace}.${domain}`, ...hosts]),
-      targets: Object.freeze(targets),
-    });
+    const transformer = s.components?.transformer;
+    const explainer = s.components?.explainer;
+    // The service's URL reaches the transformer when there is one (KServe's rule), else the predictor.
+    const predictor = componentRoute(s, 'predictor', dataPlaneTargets(s), transformer === undefined, views, domain);
+    if (predictor) routes.push(predictor);
+    if (transformer) {
+      const r = componentRoute(s, 'transformer', dataPlaneTargets({ ...transformer, specTags: [] }), true, views, domain);
+      if (r) routes.push(r);
+    }
+    if (explainer) {
+      const r = componentRoute(s, 'explainer', dataPlaneTargets({ ...explainer, specTags: [] }), false, views, domain);
+      if (r) routes.push(r);
+    }
   }
   return { routes, revisions: views };
+}
+
+/** One component's route, or null when none of its targets can take a request. */
+function componentRoute(
+  s: ServiceRouting,
+  component: 'predictor' | 'transformer' | 'explainer',
+  entries: readonly TrafficEntry[],
+  entry: boolean,
+  views: ReadonlyMap<string, RevisionView>,
+  domain: string,
+): Route | null {
+  const targets = entries
+    .map((t) => ({
+      revisionKey: `${s.namespace}/${t.revisionName}`,
+      revisionName: t.revisionName,
+      percent: t.percent,
+      tag: t.tag,
+      latestRevision: t.latestRevision,
+    }))
+    .filter((t) => views.has(t.revisionKey));
+  if (!targets.some((t) => t.percent > 0 || t.tag !== null)) return null;
+  const host = componentHost(s.namespace, s.name, component, domain);
+  return {
+    namespace: s.namespace,
+    service: s.name,
+    modelName: s.name,
+    ...(component === 'predictor' ? {} : { component }),
+    ...(entry ? {} : { entry: false }),
+    hosts: [host],
+    ...stickyOf(s.annotations),
+    ...ingressOf(s.annotations),
+    ...authOf(s.annotations, [`${s.name}.${s.namespace}.${domain}`, host]),
+    targets: Object.freeze(targets),
+  };
 }
 
 /**
@@ -92,7 +129,12 @@ export function dataPlaneTargets(s: Pick<ServiceRouting, 'traffic' | 'latestCrea
 
 /** The predictor's own host, `<name>-predictor.<namespace>.<domain>` (status advertises it as the predictor's URL). */
 export function predictorHost(namespace: string, name: string, domain: string): string {
-  return `${name}-predictor.${namespace}.${domain}`;
+  return componentHost(namespace, name, 'predictor', domain);
+}
+
+/** A component's own host, `<name>-<component>.<namespace>.<domain>` (KServe's component URL). */
+export function componentHost(namespace: string, name: string, component: string, domain: string): string {
+  return `${name}-${component}.${namespace}.${domain}`;
 }
 
 /** Tags a spec pins to named revisions, from `spec.predictor.traffic` (entries without both are skipped). */

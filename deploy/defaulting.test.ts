@@ -26,6 +26,7 @@ describe('defaultInferenceService on KServe examples', () => {
     ['pmml-iris.yaml', 'kserve-pmmlserver', 'v1'],
     ['tensorflow-flowers.yaml', 'kserve-tensorflow-serving', 'v1'],
     ['torchserve-mnist.yaml', 'kserve-torchserve', 'v1'],
+    ['torchserve-transformer.yaml', 'kserve-torchserve', 'v1'],
     ['triton-torchscript.yaml', 'kserve-tritonserver', 'v2'],
     ['triton-model.yaml', 'kserve-tritonserver', 'v2'],
     ['onnx-style.yaml', 'kserve-tritonserver', 'v2'],
@@ -37,7 +38,7 @@ describe('defaultInferenceService on KServe examples', () => {
   });
 
   it('covers every example file', () => {
-    expect(readdirSync(examples).filter((f) => f.endsWith('.yaml'))).toHaveLength(15);
+    expect(readdirSync(examples).filter((f) => f.endsWith('.yaml'))).toHaveLength(16);
   });
 
   it('leaves a custom-container predictor alone and does not mutate its input', () => {

@@ -113,6 +113,34 @@ describe('buildRevision', () => {
     const t = buildRevision(isvc, 'transformer', builtin, { generation: 3, createdAt: opts.createdAt });
     expect(t.name).toBe('custom-transformer-00003');
     expect(t.runtime).toEqual({ name: 'custom', kind: 'custom', protocolVersion: 'v1' });
+    // KServe's transformer contract, appended by Sluice; the backend fills the predictor host.
+    expect(t.container.args).toEqual(['--model_name', 'custom', '--predictor_host', '{{predictorHost}}', '--http_port', '8080']);
+    expect(t.predictorPath).toBe('/serving/default/custom-predictor');
+    expect(t.local).toBeNull(); // no command: nothing to run locally
+  });
+
+  it('keeps a transformer\'s own KServe arguments and runs its command locally on the replica\'s port', () => {
+    const isvc = parse(
+      {
+        predictor: sklearn,
+        transformer: { containers: [{ image: 'me/t:1', command: ['/venv/bin/python', '-m', 'tr'], args: ['--model_name=other', '--protocol', 'v2'] }] },
+        explainer: { containers: [{ image: 'me/e:1', command: ['node', 'e.js'], env: [{ name: 'PROTOCOL', value: 'v2' }] }] },
+      },
+      { name: 'iris', namespace: 'ml' },
+    );
+    const t = buildRevision(isvc, 'transformer', builtin, opts);
+    expect(t.container.args).toEqual(['--model_name=other', '--protocol', 'v2', '--predictor_host', '{{predictorHost}}', '--http_port', '8080']);
+    expect(t.local).toEqual({
+      command: '/venv/bin/python',
+      args: ['-m', 'tr', '--model_name=other', '--protocol', 'v2', '--predictor_host', '{{predictorHost}}', '--http_port', '{{port}}'],
+      env: {},
+      readinessPath: '/v1/models/{{modelName}}',
+      startupTimeoutSeconds: 120,
+    });
+    const e = buildRevision(isvc, 'explainer', builtin, opts);
+    expect(e.name).toMatch(/^iris-explainer-/);
+    expect(e.predictorPath).toBe('/serving/ml/iris-predictor');
+    expect(e.local?.readinessPath).toBe('/v2/health/ready');
   });
 });
 

@@ -16,7 +16,7 @@ import {
   type ProtocolVersion,
   type ResourceRequirements,
 } from '../api/inferenceservice.js';
-import { revisionName, type ResolvedContainer, type Revision } from '../api/revision.js';
+import { revisionName, type LocalLaunchRecipe, type ResolvedContainer, type Revision } from '../api/revision.js';
 import type { RuntimeContainer } from '../api/servingruntime.js';
 import { ValidationError } from '../core/errors.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
@@ -99,21 +99,57 @@ export function buildRevision(
   }
   const custom = pickContainer(containers);
   const env = envRecord(custom.env);
+  const chained = component !== 'predictor';
+  const protocolVersion = customProtocol(env, isvc, component);
   const container: ResolvedContainer = {
     image: custom.image,
     command: custom.command ?? [],
-    args: custom.args,
+    // A transformer or explainer gets KServe's arguments (model name, predictor host, HTTP port) unless it sets them.
+    args: chained ? withChainArgs(custom.args, { modelName: name, predictorHost: PREDICTOR_HOST_TEMPLATE, httpPort: '8080' }) : custom.args,
     env,
     resources: { requests: { ...custom.resources.requests }, limits: { ...custom.resources.limits } },
   };
   return {
     ...base,
-    runtime: { name: 'custom', kind: 'custom', protocolVersion: customProtocol(env, isvc) },
+    runtime: { name: 'custom', kind: 'custom', protocolVersion },
     storageUri: env.STORAGE_URI ?? null,
     container,
     gpus: gpusOf(container.resources, `spec.${component}.containers[0].resources`),
-    // Custom containers have no catalogue entry; the local backend cannot launch them without a recipe.
-    local: null,
+    // A custom predictor has no catalogue entry, so no local recipe. A transformer or explainer runs locally as its
+    // container's command (the image is not used locally), on the replica's port.
+    local: chained ? chainedLocalRecipe(custom.command ?? [], custom.args, protocolVersion) : null,
+    ...(chained ? { predictorPath: `/serving/${namespace}/${name}-predictor` } : {}),
+  };
+}
+
+/** Filled by the backend: where the transformer or explainer reaches its predictor through Sluice. */
+export const PREDICTOR_HOST_TEMPLATE = '{{predictorHost}}';
+/** Seconds a local transformer or explainer gets to answer its readiness probe. */
+export const CHAINED_STARTUP_TIMEOUT_SECONDS = 120;
+
+/**
+ * KServe's contract for a transformer or explainer container: `--model_name <isvc>`, `--predictor_host <host>` and
+ * `--http_port <port>` are appended unless the container's args already set them (`--x v` or `--x=v`), as KServe's
+ * controller does. The predictor's protocol is not passed (KServe passes none; the container sets `--protocol`).
+ */
+export function withChainArgs(args: readonly string[], v: { modelName: string; predictorHost: string; httpPort: string }): string[] {
+  const has = (flag: string): boolean => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+  const out = [...args];
+  if (!has('--model_name')) out.push('--model_name', v.modelName);
+  if (!has('--predictor_host')) out.push('--predictor_host', v.predictorHost);
+  if (!has('--http_port')) out.push('--http_port', v.httpPort);
+  return out;
+}
+
+/** The local recipe of a transformer or explainer: its command, args with KServe's on the replica's port. */
+function chainedLocalRecipe(command: readonly string[], args: readonly string[], protocol: ProtocolVersion): LocalLaunchRecipe | null {
+  if (command.length === 0) return null;
+  return {
+    command: command[0]!,
+    args: [...command.slice(1), ...withChainArgs(args, { modelName: '{{modelName}}', predictorHost: PREDICTOR_HOST_TEMPLATE, httpPort: '{{port}}' })],
+    env: {},
+    readinessPath: protocol === 'v2' ? '/v2/health/ready' : '/v1/models/{{modelName}}',
+    startupTimeoutSeconds: CHAINED_STARTUP_TIMEOUT_SECONDS,
   };
 }
 
@@ -170,12 +206,13 @@ function envRecord(env: readonly EnvVar[]): Record<string, string> {
   return Object.fromEntries(env.map((e) => [e.name, e.value]));
 }
 
-function customProtocol(env: Record<string, string>, isvc: InferenceService): ProtocolVersion {
-  const v = env[PROTOCOL_ENV] ?? isvc.metadata.annotations[PROTOCOL_ANNOTATION];
+function customProtocol(env: Record<string, string>, isvc: InferenceService, component: ComponentName = 'predictor'): ProtocolVersion {
+  // The annotation is the service's (its predictor's); a transformer or explainer says its protocol in its env.
+  const v = env[PROTOCOL_ENV] ?? (component === 'predictor' ? isvc.metadata.annotations[PROTOCOL_ANNOTATION] : undefined);
   if (v === undefined) return 'v1';
   if (v === 'v1' || v === 'v2' || v === 'grpc-v1' || v === 'grpc-v2') return v;
   throw new ValidationError([
-    { path: `spec.predictor.containers[0].env.${PROTOCOL_ENV}`, message: `${JSON.stringify(v)} is not one of v1, v2, grpc-v1, grpc-v2` },
+    { path: `spec.${component}.containers[0].env.${PROTOCOL_ENV}`, message: `${JSON.stringify(v)} is not one of v1, v2, grpc-v1, grpc-v2` },
   ]);
 }
 

@@ -88,3 +88,42 @@ describe('matchRoute', () => {
     expect(hit(undefined, '/v1/models/iris/extra')).toBeNull();
   });
 });
+
+describe('components: transformer and explainer routes (docs/transformer.md)', () => {
+  const target = (rev: string) => [{ revisionKey: `default/${rev}`, revisionName: rev, percent: 100, tag: null, latestRevision: true }];
+  const chain = buildRouteTable(
+    [
+      route('default', 'iris', { entry: false, hosts: ['iris-predictor.default.example.com'], targets: target('iris-predictor-00001') }),
+      route('default', 'iris', { component: 'transformer', hosts: ['iris-transformer.default.example.com'], targets: target('iris-transformer-00001') }),
+      route('default', 'iris', { component: 'explainer', entry: false, hosts: ['iris-explainer.default.example.com'], targets: target('iris-explainer-00001') }),
+    ],
+    'example.com',
+    1,
+  );
+  const to = (host: string | undefined, url: string) => {
+    const m = matchRoute(chain, host, url);
+    return m && { component: m.route.component ?? 'predictor', path: m.path };
+  };
+
+  it('sends the service URL to the transformer and each component host to its component', () => {
+    expect(to('iris.default.example.com', '/v1/models/iris:predict')).toEqual({ component: 'transformer', path: '/v1/models/iris:predict' });
+    expect(to(undefined, '/v1/models/iris:predict')?.component).toBe('transformer');
+    expect(to(undefined, '/v2/models/iris/infer')?.component).toBe('transformer');
+    expect(to(undefined, '/serving/default/iris/v1/models/iris:predict')?.component).toBe('transformer');
+    expect(to('iris-predictor.default.example.com', '/v1/models/iris:predict')?.component).toBe('predictor');
+    expect(to('prev-iris-predictor.default.example.com', '/v1/models/iris:predict')?.component).toBe('predictor');
+    expect(to('iris-transformer.default.example.com', '/v1/models/iris:predict')?.component).toBe('transformer');
+    // The address a transformer is given for its predictor: any Host, a path prefix.
+    expect(to('127.0.0.1:8080', '/serving/default/iris-predictor/v1/models/iris:predict')).toEqual({ component: 'predictor', path: '/v1/models/iris:predict' });
+    expect(chain.byModel.get('iris')?.component).toBe('transformer');
+  });
+
+  it('sends v1 :explain on the service URL to the explainer, and nowhere else', () => {
+    expect(to('iris.default.example.com', '/v1/models/iris:explain')?.component).toBe('explainer');
+    expect(to(undefined, '/v1/models/iris:explain?x=1')?.component).toBe('explainer');
+    expect(to(undefined, '/serving/default/iris/v1/models/iris:explain')).toEqual({ component: 'explainer', path: '/v1/models/iris:explain' });
+    expect(to('iris-explainer.default.example.com', '/v1/models/iris:explain')?.component).toBe('explainer');
+    expect(to('iris-predictor.default.example.com', '/v1/models/iris:explain')?.component).toBe('predictor');
+    expect(to('iris.default.example.com', '/v2/models/iris/infer')?.component).toBe('transformer');
+  });
+});

@@ -7,24 +7,34 @@ export function buildRouteTable(routes: Iterable<Route>, domain: string, version
   const byHost = new Map<string, { route: Route; tag: string | null }>();
   const byModel = new Map<string, Route>();
   const byName = new Map<string, Route>();
+  const explainers = new Map<string, Route>();
   const sorted = [...routes].sort((a, b) => routeKey(a.namespace, a.service).localeCompare(routeKey(b.namespace, b.service)));
   for (const r of sorted) {
     const key = routeKey(r.namespace, r.service);
-    all.set(key, r);
-    byName.set(key, r);
-    const base = `${r.service}.${r.namespace}.${domain}`;
+    const entry = r.entry !== false;
+    const component = r.component ?? 'predictor';
+    if (entry) all.set(key, r);
+    else all.set(`${key}/${component}`, r);
+    if (component === 'explainer') explainers.set(key, r);
+    // `/serving/<ns>/<name>-<component>/…` reaches one component (a transformer's predictor host uses it).
+    if (!byName.has(`${key}-${component}`)) byName.set(`${key}-${component}`, r);
     const tags = new Set<string>(['latest', 'prev']);
     for (const t of r.targets) if (t.tag) tags.add(t.tag);
-    // Every host also answers with a tag prefix: `<tag>-<host>` selects that tag's revision.
-    for (const h of [base, ...r.hosts.map((x) => x.toLowerCase())]) {
+    // The service's own host reaches its entry component; every host also answers with a tag prefix:
+    // `<tag>-<host>` selects that tag's revision of the component the host reaches.
+    const hosts = r.hosts.map((x) => x.toLowerCase());
+    if (entry) hosts.unshift(`${r.service}.${r.namespace}.${domain}`);
+    for (const h of hosts) {
       byHost.set(h, { route: r, tag: null });
       for (const tag of tags) byHost.set(`${tag}-${h}`, { route: r, tag });
     }
+    if (!entry) continue;
+    byName.set(key, r);
     // Path routing by model name: the default namespace wins a clash, then the first by name.
     const prev = byModel.get(r.modelName);
     if (!prev || (r.namespace === 'default' && prev.namespace !== 'default')) byModel.set(r.modelName, r);
   }
-  return Object.freeze({ version, routes: all, byHost, byModel, byName });
+  return Object.freeze({ version, routes: all, byHost, byModel, byName, explainers });
 }
 
 export interface RouteMatch {
@@ -36,6 +46,19 @@ export interface RouteMatch {
 }
 
 const V1 = /^\/v1\/models\/([^/:]+)(?::[a-z]+)?$/;
+const EXPLAIN = /^\/v1\/models\/[^/:]+:explain$/;
+
+/**
+ * KServe's rule: `:explain` (v1) sent to a service's own URL reaches its explainer when it has one; the
+ * component hosts (`<name>-predictor…`, `<name>-transformer…`) reach their component whatever the path.
+ */
+function explained(table: RouteTable, m: RouteMatch, upstreamPath: string): RouteMatch {
+  if (m.route.entry === false || table.explainers.size === 0) return m;
+  const q = upstreamPath.indexOf('?');
+  if (!EXPLAIN.test(q === -1 ? upstreamPath : upstreamPath.slice(0, q))) return m;
+  const explainer = table.explainers.get(routeKey(m.route.namespace, m.route.service));
+  return explainer ? { ...m, route: explainer } : m;
+}
 const V2 = /^\/v2\/models\/([^/]+)(?:\/.*)?$/;
 
 /**
@@ -51,7 +74,7 @@ export function matchRoute(table: RouteTable, host: string | undefined, url: str
     const colon = host.lastIndexOf(':');
     const h = (colon > 0 && !host.endsWith(']') ? host.slice(0, colon) : host).toLowerCase();
     const hit = table.byHost.get(h);
-    if (hit) return { route: hit.route, tag: tagFromHeader ?? hit.tag, path: url };
+    if (hit) return explained(table, { route: hit.route, tag: tagFromHeader ?? hit.tag, path: url }, url);
   }
   if (path.startsWith('/serving/')) {
     const parts = path.split('/');
@@ -67,14 +90,17 @@ export function matchRoute(table: RouteTable, host: string | undefined, url: str
         rest = rest.slice(2);
       }
       const route = table.byName.get(`${ns}/${name}`);
-      if (route) return { route, tag, path: `/${rest.join('/')}${query}` };
+      if (route) {
+        const upstream = `/${rest.join('/')}${query}`;
+        return explained(table, { route, tag, path: upstream }, upstream);
+      }
     }
     return null;
   }
   const m = V1.exec(path) ?? V2.exec(path);
   if (m) {
     const route = table.byModel.get(decodeURIComponent(m[1]!));
-    if (route) return { route, tag: tagFromHeader, path: url };
+    if (route) return explained(table, { route, tag: tagFromHeader, path: url }, url);
   }
   return null;
 }

@@ -116,7 +116,7 @@ export class ClusterController {
       const parsed = this.parse(obj);
       if (!parsed) continue;
       const ns = obj.metadata?.namespace ?? 'default';
-      const revisions = existing.filter((r) => r.namespace === ns && r.service === obj.metadata?.name && r.component === 'predictor');
+      const revisions = existing.filter((r) => r.namespace === ns && r.service === obj.metadata?.name);
       controller.restore(parsed, restoredState(obj, revisions), 'crd');
     }
     controller.start();
@@ -228,10 +228,21 @@ export class ClusterController {
 
 /** Rollout bookkeeping from the stored status plus the revisions the backend still runs. */
 function restoredState(obj: IsvcObject, revisions: Revision[]): RestoredState {
-  const p = ((obj.status?.components as Record<string, Record<string, unknown>> | undefined)?.predictor ?? {}) as Record<string, unknown>;
+  const components = (obj.status?.components ?? {}) as Record<string, Record<string, unknown> | undefined>;
+  const p = components.predictor ?? {};
   const str = (v: unknown): string | null => (typeof v === 'string' && v ? v : null);
-  const ready = str(p.latestReadyRevision);
-  const proven = revisions.filter((r) => ready !== null && r.generation <= generationOf(ready)).map((r) => r.name);
+  // Each component's revisions up to its latest ready one have been ready.
+  const proven = revisions
+    .filter((r) => {
+      const ready = str(components[r.component]?.latestReadyRevision);
+      return ready !== null && r.generation <= generationOf(ready);
+    })
+    .map((r) => r.name);
+  const chained: NonNullable<RestoredState['components']> = {};
+  for (const c of ['transformer', 'explainer'] as const) {
+    const st = components[c];
+    if (st) chained[c] = { latestRolledout: str(st.latestRolledoutRevision), previousRolledout: str(st.previousRolledoutRevision) };
+  }
   return {
     revisions,
     proven,
@@ -240,6 +251,7 @@ function restoredState(obj: IsvcObject, revisions: Revision[]): RestoredState {
     uid: obj.metadata?.uid,
     createdAt: obj.metadata?.creationTimestamp ? new Date(obj.metadata.creationTimestamp).toISOString() : undefined,
     generation: obj.metadata?.generation,
+    components: chained,
   };
 }
 

@@ -32,7 +32,23 @@ export function serviceRoutingOf(obj: KubernetesObject & { spec?: unknown; statu
     specTags: specTagsOf(field(obj.spec, 'predictor', 'traffic')),
     failed,
     proven,
+    ...chainedOf(obj),
   };
+}
+
+/** The transformer's and explainer's routing, from `status.components.<component>` (for those the spec has). */
+function chainedOf(obj: { spec?: unknown; status?: unknown }): Pick<ServiceRouting, 'components'> {
+  const components: NonNullable<ServiceRouting['components']> = {};
+  for (const component of ['transformer', 'explainer'] as const) {
+    if (field(obj.spec, component) === undefined) continue;
+    const st = field(obj.status, 'components', component);
+    const latest = field(st, 'latestCreatedRevision');
+    components[component] = {
+      traffic: arrayOf(field(st, 'traffic')).flatMap(trafficEntry),
+      latestCreated: typeof latest === 'string' && latest !== '' ? latest : null,
+    };
+  }
+  return Object.keys(components).length > 0 ? { components } : {};
 }
 
 function trafficEntry(t: unknown): TrafficEntry[] {

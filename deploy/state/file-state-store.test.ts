@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { InferenceService } from '../../api/inferenceservice.js';
 import { silentLogger } from '../../core/log.js';
 import { controllerHarness, isvc, type Harness } from '../../test/support/controller-harness.js';
 import { emptyCatalogue, type RuntimeCatalogue } from '../runtime-catalogue.js';
@@ -72,6 +73,30 @@ describe('embedded state directory', () => {
     const rolledBack = statusOf(b.h).status.components.predictor;
     const c = await startOver(dir);
     expect(statusOf(c.h).status.components.predictor).toEqual(rolledBack);
+  });
+
+  it('round-trips a transformer: its revisions, its canary and its rolled-out revisions', async () => {
+    const dir = stateDir();
+    const withTransformer = (image: string, canary?: number): InferenceService => {
+      const base = isvc('iris', 'gs://m/v1', '    minReplicas: 0\n');
+      const transformer = { containers: [{ name: 'kserve-container', image, args: [], env: [], resources: { requests: {}, limits: {} } }], ...(canary === undefined ? {} : { canaryTrafficPercent: canary }) };
+      return { ...base, spec: { ...base.spec, transformer } } as InferenceService;
+    };
+    const a = await startOver(dir);
+    await a.h.controller.apply(withTransformer('me/t:1'), 'api');
+    for (const r of ['iris-predictor-00001', 'iris-transformer-00001']) a.h.backend.markReady(`default/${r}`);
+    await a.h.controller.apply(withTransformer('me/t:2', 10), 'api');
+    a.h.backend.markReady('default/iris-transformer-00002');
+    const before = a.h.controller.get('default', 'iris') as unknown as { status: { components: Record<string, unknown> } };
+    expect(before.status.components.transformer).toMatchObject({ latestRolledoutRevision: 'iris-transformer-00001' });
+
+    const b = await startOver(dir);
+    const after = b.h.controller.get('default', 'iris') as unknown as { status: { components: Record<string, unknown> } };
+    expect(after.status.components.transformer).toEqual(before.status.components.transformer);
+    expect(b.h.controller.revisionsOf('default', 'iris')!.map((r) => r.name)).toEqual(['iris-predictor-00001', 'iris-transformer-00001', 'iris-transformer-00002']);
+    // The same spec again makes nothing new.
+    expect((await b.h.controller.apply(withTransformer('me/t:2', 10), 'api')).newRevision).toBeNull();
+    expect(b.h.controller.revisionsOf('default', 'iris')!.length).toBe(3);
   });
 
   it('a restored revision keeps its name and content when the runtime catalogue changed meanwhile', async () => {

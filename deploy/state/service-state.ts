@@ -26,6 +26,8 @@ export interface StoredService {
   latestRolledout: string | null;
   previousRolledout: string | null;
   rollout: RolloutState | null;
+  /** The transformer's and explainer's rolled-out revisions (their revisions are in `revisions`). */
+  components?: Partial<Record<'transformer' | 'explainer', { latestRolledout: string | null; previousRolledout: string | null }>>;
 }
 
 /** How the controller makes its state durable (embedded mode; cluster mode keeps it in Kubernetes objects). */
@@ -51,7 +53,7 @@ const revisionShape = z
     name: z.string().min(1),
     namespace: dnsLabel,
     service: dnsLabel,
-    component: z.enum(['predictor', 'transformer']),
+    component: z.enum(['predictor', 'transformer', 'explainer']),
     generation: z.number().int().positive(),
     hash: z.string().min(1),
     createdAt: z.string(),
@@ -85,6 +87,13 @@ const serviceShape = z
     latestRolledout: z.string().nullable(),
     previousRolledout: z.string().nullable(),
     rollout: rolloutShape.nullable(),
+    components: z
+      .object({
+        transformer: z.object({ latestRolledout: z.string().nullable(), previousRolledout: z.string().nullable() }).strict().optional(),
+        explainer: z.object({ latestRolledout: z.string().nullable(), previousRolledout: z.string().nullable() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -18,7 +18,10 @@ describe('sluice render', () => {
   it.each(readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')))('%s renders objects that validate against the Kubernetes schemas', async (file) => {
     const { stdout } = await run(process.execPath, [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'render', '-f', join(EXAMPLES, file)]);
     const docs = parseAllDocuments(stdout).map((d) => d.toJS() as Record<string, unknown>);
-    expect(docs.map((d) => d.kind)).toEqual(['Deployment', 'Service', 'NetworkPolicy']);
+    // A Deployment, a Service and a NetworkPolicy per component (predictor, and a transformer or explainer when the spec has one).
+    const KINDS = ['Deployment', 'Service', 'NetworkPolicy'];
+    expect(docs.length % 3).toBe(0);
+    expect(docs.map((d) => d.kind)).toEqual(docs.map((_, i) => KINDS[i % 3]));
     const issues = [];
     for (const [i, d] of docs.entries()) issues.push(...(await validator.validate(d, `${file}#${i}`)));
     expect(issues).toEqual([]);
@@ -33,5 +36,22 @@ describe('sluice render', () => {
       (JSON.parse((await run(process.execPath, [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'render', '-o', 'json', '-f', join(EXAMPLES, file)])).stdout) as { items: Dep[] }).items[0]!;
     expect((await render('triton-torchscript.yaml')).spec.template.spec.containers[0]!.image).toBe('nvcr.io/nvidia/tritonserver:21.08-py3');
     expect((await render('custom-container.yaml')).spec.template.spec.containers[0]!.resources.limits?.['nvidia.com/gpu']).toBe('1');
+  });
+
+  it('renders a transformer beside its predictor, pointed at the predictor through the gateway', async () => {
+    const { stdout } = await run(process.execPath, [join(SLUICE_ROOT, 'dist', 'cli', 'main.js'), 'render', '-f', join(EXAMPLES, 'torchserve-transformer.yaml')]);
+    const docs = parseAllDocuments(stdout).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { template?: { spec: { containers: Array<{ args?: string[] }> } } } });
+    expect(docs.filter((d) => d.kind !== 'NetworkPolicy').map((d) => `${d.kind} ${d.metadata.name}`)).toEqual([
+      'Deployment torch-transformer-predictor-00001',
+      'Service torch-transformer-predictor-00001',
+      'Deployment torch-transformer-transformer-00001',
+      'Service torch-transformer-transformer-00001',
+    ]);
+    // The spec's own --model_name stays; KServe's other two arguments are added.
+    expect(docs.filter((d) => d.kind === 'Deployment')[1]!.spec.template!.spec.containers[0]!.args).toEqual([
+      '--model_name', 'mnist',
+      '--predictor_host', 'sluice-gateway.sluice-system.svc/serving/default/torch-transformer-predictor',
+      '--http_port', '8080',
+    ]);
   });
 });

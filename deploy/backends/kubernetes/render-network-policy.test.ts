@@ -8,6 +8,15 @@ import { buildRevision } from '../../revision-builder.js';
 import { clientNetworkPolicy, renderNetworkPolicy } from './render-network-policy.js';
 
 describe('renderNetworkPolicy', () => {
+  it('lets a transformer with restricted egress reach the gateways (its predictor host)', () => {
+    const t = renderNetworkPolicy(sampleRevision({ component: 'transformer', predictorPath: '/serving/default/iris-predictor', networkEgress: [] }));
+    expect(t.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(t.spec.egress).toContainEqual({
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'sluice-system' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'sluice-gateway' } } }],
+    });
+    expect(renderNetworkPolicy(sampleRevision({ networkEgress: [] })).spec.egress).toHaveLength(1); // a predictor: DNS only
+  });
+
   it('lets only the gateways in, on the runtime port; egress unrestricted when the service declares none', async () => {
     const p = renderNetworkPolicy(sampleRevision());
     expect(await new ManifestValidator().validate(p, 'render')).toEqual([]);

@@ -31,6 +31,8 @@ export function renderNetworkPolicy(revision: Revision, opts: NetworkPolicyOptio
     // DNS, wherever the cluster runs it.
     { ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
     ...(egress && egress.length > 0 ? [{ to: egress.map((cidr) => ({ ipBlock: { cidr } })) }] : []),
+    // A transformer or explainer calls its predictor through the gateways (docs/transformer.md).
+    ...(revision.predictorPath !== undefined ? [{ to: [gatewayPeer(opts)] }] : []),
   ];
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -47,10 +49,7 @@ export function renderNetworkPolicy(revision: Revision, opts: NetworkPolicyOptio
       ingress: [
         {
           from: [
-            {
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opts.gatewayNamespace ?? DEFAULT_GATEWAY_NAMESPACE } },
-              podSelector: { matchLabels: { ...(opts.gatewayLabels ?? DEFAULT_GATEWAY_LABELS) } },
-            },
+            gatewayPeer(opts),
           ],
           ports: [{ protocol: 'TCP', port: grpc ? 'h2c' : 'http' }],
         },
@@ -63,4 +62,12 @@ export function renderNetworkPolicy(revision: Revision, opts: NetworkPolicyOptio
 /** The manifest in the client library's model (`from` → `_from`), for its API calls. */
 export function clientNetworkPolicy(m: NetworkPolicyManifest): V1NetworkPolicy {
   return { ...m, spec: { ...m.spec, ingress: m.spec.ingress.map(({ from, ...rule }) => ({ ...rule, _from: from })) } };
+}
+
+/** Sluice's gateway pods, as a NetworkPolicy peer. */
+function gatewayPeer(opts: NetworkPolicyOptions): { namespaceSelector: { matchLabels: Record<string, string> }; podSelector: { matchLabels: Record<string, string> } } {
+  return {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opts.gatewayNamespace ?? DEFAULT_GATEWAY_NAMESPACE } },
+    podSelector: { matchLabels: { ...(opts.gatewayLabels ?? DEFAULT_GATEWAY_LABELS) } },
+  };
 }

@@ -4,6 +4,17 @@ import { sampleRevision } from '../../../test/support/revision-fixture.js';
 import { renderDeployment, renderRevision, renderService } from './render-revision.js';
 
 describe('renderRevision', () => {
+  it('points a transformer\'s --predictor_host at the gateway Service plus its predictor path', () => {
+    const t = sampleRevision({
+      component: 'transformer',
+      predictorPath: '/serving/default/iris-predictor',
+      container: { ...sampleRevision().container, args: ['--model_name', 'iris', '--predictor_host', '{{predictorHost}}', '--http_port', '8080'] },
+    });
+    const args = (opts = {}) => renderDeployment(t, opts).spec!.template.spec!.containers[0]!.args;
+    expect(args()).toEqual(['--model_name', 'iris', '--predictor_host', 'sluice-gateway.sluice-system.svc/serving/default/iris-predictor', '--http_port', '8080']);
+    expect(args({ gatewayAddress: 'gw.ops.svc:8080' })).toContain('gw.ops.svc:8080/serving/default/iris-predictor');
+  });
+
   it('renders a Deployment, a Service and a NetworkPolicy that validate against the Kubernetes schemas', async () => {
     const v = new ManifestValidator();
     const objs = renderRevision(sampleRevision({ gpus: { 'nvidia.com/gpu': 1 } }));

@@ -27,7 +27,15 @@ export interface RenderOptions {
   grpcPort?: number;
   /** Owner of the objects (the InferenceService), for garbage collection. */
   owner?: { apiVersion: string; kind: string; name: string; uid: string };
+  /**
+   * `host[:port]` at which pods reach Sluice's gateway Service; a transformer's or explainer's `--predictor_host`
+   * is this plus its predictor path. Default DEFAULT_GATEWAY_ADDRESS (deploy/manifests/base).
+   */
+  gatewayAddress?: string;
 }
+
+/** The gateway Service of deploy/manifests/base, as pods in other namespaces reach it. */
+export const DEFAULT_GATEWAY_ADDRESS = 'sluice-gateway.sluice-system.svc';
 
 export const DEFAULT_STORAGE_INITIALIZER_IMAGE = 'kserve/storage-initializer:v0.15.2';
 export const MODEL_MOUNT_PATH = '/mnt/models';
@@ -178,7 +186,7 @@ export function renderDeployment(revision: Revision, opts: RenderOptions = {}): 
     name: CONTAINER_NAME,
     image: revision.container.image,
     ...(revision.container.command.length > 0 ? { command: revision.container.command } : {}),
-    ...(revision.container.args.length > 0 ? { args: revision.container.args } : {}),
+    ...(revision.container.args.length > 0 ? { args: chainArgs(revision, opts) } : {}),
     ...(env.length > 0 ? { env } : {}),
     ports: [grpc ? { name: 'h2c', containerPort: grpcPort, protocol: 'TCP' } : { name: 'http', containerPort: httpPort, protocol: 'TCP' }],
     resources: resources(revision),
@@ -226,6 +234,13 @@ export function renderDeployment(revision: Revision, opts: RenderOptions = {}): 
       },
     },
   } as V1Deployment;
+}
+
+/** A transformer's or explainer's `{{predictorHost}}` becomes the gateway's address plus its predictor path. */
+function chainArgs(revision: Revision, opts: RenderOptions): string[] {
+  if (revision.predictorPath === undefined) return revision.container.args;
+  const host = `${opts.gatewayAddress ?? DEFAULT_GATEWAY_ADDRESS}${revision.predictorPath}`;
+  return revision.container.args.map((a) => a.split('{{predictorHost}}').join(host));
 }
 
 export function renderService(revision: Revision, opts: RenderOptions = {}): V1Service {

@@ -1,7 +1,7 @@
 /**
  * Turns a revision's LocalLaunchRecipe into a concrete command line: resolves the model directory from
  * storageUri and fills the templates {{port}} {{modelName}} {{modelDir}} {{storageUri}} {{sluiceRoot}}
- * {{node}} {{python}}. Pure apart from reading the process cwd for relative paths.
+ * {{node}} {{python}} {{predictorHost}}. Pure apart from reading the process cwd for relative paths.
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { LocalLaunchRecipe } from '../../../api/revision.js';
@@ -17,6 +17,8 @@ export interface LaunchContext {
   sluiceRoot: string;
   node: string;
   python: string;
+  /** A transformer's or explainer's predictor through Sluice (`127.0.0.1:<data port>/serving/<ns>/<name>-predictor`); '' otherwise. */
+  predictorHost?: string;
 }
 
 export interface LaunchCommand {
@@ -28,7 +30,7 @@ export interface LaunchCommand {
 }
 
 const TEMPLATE = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
-const NAMES: ReadonlySet<string> = new Set(['port', 'grpcPort', 'modelName', 'modelDir', 'storageUri', 'sluiceRoot', 'node', 'python']);
+const NAMES: ReadonlySet<string> = new Set(['port', 'grpcPort', 'modelName', 'modelDir', 'storageUri', 'sluiceRoot', 'node', 'python', 'predictorHost']);
 
 /**
  * `file:///abs`, `file://./rel`, `file://rel` or a plain path → an absolute directory (relative to `cwd`).
@@ -55,7 +57,7 @@ export function renderTemplate(text: string, ctx: LaunchContext): string {
     if (!NAMES.has(name)) {
       throw new Error(`unknown template {{${name}}} in local launch recipe; known: ${[...NAMES].map((n) => `{{${n}}}`).join(' ')}`);
     }
-    return String(ctx[name as keyof LaunchContext] ?? 0);
+    return String(ctx[name as keyof LaunchContext] ?? (name === 'grpcPort' ? 0 : ''));
   });
 }
 

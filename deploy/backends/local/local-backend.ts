@@ -68,6 +68,11 @@ export interface LocalBackendOptions {
   gpuAllocator?: GpuAllocator;
   /** Base for relative storageUri paths; default process.cwd(). */
   cwd?: string;
+  /**
+   * `host:port` of Sluice's data port, as a replica reaches it: a transformer or explainer is given
+   * `<this><revision.predictorPath>` as its `--predictor_host`, so its calls go through the gateway and activator.
+   */
+  gatewayAddress?: () => string | undefined;
 }
 
 type Phase = 'allocating' | 'starting' | 'ready' | 'stopping';
@@ -161,6 +166,11 @@ export class LocalBackend implements Backend {
   async apply(revision: Revision): Promise<void> {
     this.assertOpen();
     const key = keyOf(revision);
+    if (!revision.local && revision.component !== 'predictor') {
+      throw new Error(
+        `revision ${key}: the ${revision.component}'s container has no command; locally a custom container runs as its command (the image is not used), so set spec.${revision.component}.containers[0].command`,
+      );
+    }
     if (!revision.local) {
       throw new Error(
         `revision ${key}: runtime ${revision.runtime.name} has no local launch recipe, so the local backend cannot run it`,
@@ -327,7 +337,15 @@ export class LocalBackend implements Backend {
       sluiceRoot: this.opts.sluiceRoot,
       node: this.opts.nodePath ?? process.execPath,
       python: this.opts.pythonPath ?? SERVE_DEFAULTS.python,
+      predictorHost: this.predictorHost(revision),
     };
+  }
+
+  private predictorHost(revision: Revision): string {
+    if (revision.predictorPath === undefined) return '';
+    const address = this.opts.gatewayAddress?.();
+    // Rendered at apply too (port 0): a placeholder then; a replica is only started once the data port is bound.
+    return `${address ?? '127.0.0.1:0'}${revision.predictorPath}`;
   }
 
   private graceMs(revision: Revision): number {
