@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -238,7 +238,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   await forwarder.warmUp();
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
   const tls = dataTls(cfg, logger);
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
+  const logging = requestLogging(cfg, { clock, logger: logger, metrics });
+  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, tracing: tracing?.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
@@ -256,6 +257,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       internal?.close();
       internal?.closeAllConnections();
       await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger, metrics });
+      await logging.delivery.close(cfg.loggerShutdownSeconds * 1000);
       await routes.stop();
       activator.close();
       collector.close();
