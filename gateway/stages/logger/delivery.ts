@@ -133,7 +133,7 @@ export class EventDelivery {
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    if (this.events > 0) await this.untilIdle(graceMs);
+    if (this.events > 0 && graceMs > 0) await this.untilIdle(graceMs, true);
     this.graceOver = true;
     let left = 0;
     for (const line of this.lines.values()) {
@@ -153,23 +153,35 @@ export class EventDelivery {
       this.release(left, 0);
     }
     // Aborted attempts come back at once (each counts itself dropped); a file write in progress finishes.
-    if (this.events > 0) await this.untilIdle(1_000);
+    if (this.events > 0) await this.untilIdle(1_000, false);
     await Promise.all([...this.lines.values()].map((l) => l.sink.close()));
     this.lines.clear();
   }
 
-  /** Resolves when nothing is queued or in flight, or after `ms`. */
-  private untilIdle(ms: number): Promise<void> {
+  /**
+   * Resolves when nothing is queued or in flight, or after `ms`: on the injected clock for the shutdown grace (a
+   * policy), on Node's timer for the short wait for aborted attempts to come back (a safety net).
+   */
+  private untilIdle(ms: number, onClock: boolean): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = this.o.clock.setTimeout(() => {
+      const done = (): void => {
         this.idle = null;
-        resolve();
-      }, ms);
-      this.idle = () => {
-        this.idle = null;
-        this.o.clock.clearTimeout(timer);
         resolve();
       };
+      if (onClock) {
+        const timer = this.o.clock.setTimeout(done, ms);
+        this.idle = () => {
+          this.o.clock.clearTimeout(timer);
+          done();
+        };
+      } else {
+        const timer = setTimeout(done, ms);
+        timer.unref();
+        this.idle = () => {
+          clearTimeout(timer);
+          done();
+        };
+      }
     });
   }
 

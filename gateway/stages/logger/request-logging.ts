@@ -118,7 +118,7 @@ export class RequestLogging implements Stage {
         type: REQUEST_TYPE,
         source: rev.name,
         time: ex.arrival,
-        contentType: c.request.seen > 0 ? (headerText(req.headers['content-type']) ?? 'application/octet-stream') : null,
+        contentType: payloadType(c.request, c.request.seen > 0 ? (headerText(req.headers['content-type']) ?? 'application/octet-stream') : null, ext),
         chunks: c.request.chunks,
         size: c.request.kept,
         extensions: ext,
@@ -150,6 +150,7 @@ export class RequestLogging implements Stage {
         }
       }
       ext['latencyms'] = (this.d.clock.monotonic() - ex.startedAt).toFixed(3);
+      contentType = payloadType(c.response, contentType, ext);
       events.enqueue({ sink: logger.url, id, type: RESPONSE_TYPE, source: rev.name, time: this.d.clock.now(), contentType, chunks, size, extensions: ext });
     }
   }
@@ -158,6 +159,16 @@ export class RequestLogging implements Stage {
 /** The payload's size as it passed, and `truncated` when only the first bytes were kept. */
 function payloadExtensions(p: Payload): Record<string, string> {
   return p.seen > p.kept ? { payloadsize: String(p.seen), truncated: 'true' } : { payloadsize: String(p.seen) };
+}
+
+/**
+ * The content type an event declares for its payload. A cut payload no longer is what its type says (half a JSON
+ * document does not parse): it is sent as `application/octet-stream`, its own type in `payloadcontenttype`.
+ */
+function payloadType(p: Payload, type: string | null, ext: Record<string, string>): string | null {
+  if (type === null || p.seen <= p.kept) return type;
+  ext['payloadcontenttype'] = type;
+  return 'application/octet-stream';
 }
 
 /** KServe's endpoint: `canary` for the latest revision while a split sends traffic elsewhere too, else `default`. */
