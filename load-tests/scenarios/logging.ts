@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnService } from '../harness/child-process.js';
 import { REQUESTS } from '../harness/load-result.js';
+import { sumSeries } from '../harness/prometheus-text.js';
 import { runOpenLoop } from '../harness/open-loop.js';
 import { formatNumber, median } from '../harness/stats.js';
 import { interleaved, type StartedSystem } from '../harness/system-set.js';
@@ -36,12 +37,6 @@ interface Round {
   failures: number;
   /** RSS samples (MiB) over the run, [seconds from its start, MiB]. */
   rss: Array<[number, number]>;
-}
-
-/** The value of the series written exactly as `series` in Prometheus text (0 when absent). */
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
 function rssMiB(pid: number): number {
@@ -108,8 +103,8 @@ export const logging: Scenario = {
       for (const s of started) {
         const text = await fetch(`http://127.0.0.1:${s.metricsPort}/metrics`).then((r) => r.text());
         const c: Record<string, number> = {};
-        for (const o of ['sent', 'retried', 'dropped', 'failed']) c[o] = sample(text, `sluice_logger_events_total{outcome="${o}"}`);
-        c['queued'] = sample(text, 'sluice_logger_queue_events');
+        for (const o of ['sent', 'retried', 'dropped', 'failed']) c[o] = sumSeries(text, ['sluice_logger_events_total'], { outcome: o }).get('sluice_logger_events_total') ?? 0;
+        c['queued'] = sumSeries(text, ['sluice_logger_queue_events']).get('sluice_logger_queue_events') ?? 0;
         counters.set(s.definition.name, c);
       }
       const off = results.get('logging-off')!;
