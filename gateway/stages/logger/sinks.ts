@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { binaryHeaders, jsonLine, payloadOf, type LogEvent } from './event.js';
 
 /** One delivery attempt's result: delivered, or why not and whether another attempt may succeed. */
@@ -56,21 +56,44 @@ export class HttpSink implements Sink {
     });
   }
 
-  async send(ev: LogEvent, signal: AbortSignal): Promise<SendResult> {
-    try {
-      const r = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: binaryHeaders(ev),
-        body: ev.size > 0 ? payloadOf(ev) : '',
-        signal,
-      });
-      await r.body.dump();
-      if (r.statusCode >= 200 && r.statusCode < 300) return { ok: true };
-      return { ok: false, retryable: retryableStatus(r.statusCode), reason: `the sink answered ${r.statusCode}` };
-    } catch (err) {
-      return { ok: false, retryable: true, reason: errorCode(err) };
-    }
+  /** One POST through undici's `dispatch` with a handler that only reads the status (cheaper than `request`). */
+  send(ev: LogEvent, signal: AbortSignal): Promise<SendResult> {
+    return new Promise<SendResult>((resolve) => {
+      let status = 0;
+      let controller: Dispatcher.DispatchController | null = null;
+      const onAbort = (): void => controller?.abort(new Error('log delivery attempt timed out'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const settle = (r: SendResult): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(r);
+      };
+      try {
+        this.pool.dispatch(
+          { path: this.path, method: 'POST', headers: binaryHeaders(ev), body: ev.size > 0 ? payloadOf(ev) : null },
+          {
+            onRequestStart(c) {
+              controller = c;
+              if (signal.aborted) c.abort(new Error('log delivery attempt timed out'));
+            },
+            onResponseStart(_c, statusCode) {
+              status = statusCode;
+            },
+            onResponseData() {
+              // The sink's answer body is not needed.
+            },
+            onResponseEnd() {
+              if (status >= 200 && status < 300) settle({ ok: true });
+              else settle({ ok: false, retryable: retryableStatus(status), reason: `the sink answered ${status}` });
+            },
+            onResponseError(_c, err) {
+              settle({ ok: false, retryable: true, reason: errorCode(err) });
+            },
+          },
+        );
+      } catch (err) {
+        settle({ ok: false, retryable: true, reason: errorCode(err) });
+      }
+    });
   }
 
   async close(): Promise<void> {
