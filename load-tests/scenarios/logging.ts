@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnService } from '../harness/child-process.js';
 import { REQUESTS } from '../harness/load-result.js';
@@ -69,7 +70,10 @@ export const logging: Scenario = {
       }
       sinks.set('dead', `http://127.0.0.1:${await freePort()}/`);
       const started: Array<StartedSystem & { metricsPort: number; variant: Variant }> = [];
-      for (const v of VARIANTS) {
+      // --systems picks variants; logging-off is always measured (every figure is relative to it).
+      const chosen = VARIANTS.filter((v) => v.sink === 'off' || settings.systems === undefined || settings.systems.includes(v.name));
+      const loadBefore = loadavg()[0]!;
+      for (const v of chosen) {
         const metricsPort = await freePort();
         const running = await startSluiceServer(children, upstreams, 30_000, undefined, 1, [...(v.sink === 'off' ? [] : ['--logger-url', sinks.get(v.sink)!]), '--metrics-port', String(metricsPort)]);
         stops.push(running.stop);
@@ -123,11 +127,15 @@ export const logging: Scenario = {
         '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|',
         ...rows.map((r) => `| ${r.name} | ${formatNumber(r.tput)} | ${formatNumber(r.p50, 3)} | ${formatNumber(r.p99, 3)} | ${r.name === 'logging-off' ? '–' : sign(r.dp50)} | ${r.name === 'logging-off' ? '–' : sign(r.dp99)} | ${formatNumber(r.rss0)} → ${formatNumber(r.rssMax)} → ${formatNumber(r.rssEnd)} | ${r.c['sent']} | ${r.c['retried']} | ${r.c['dropped']} | ${r.c['failed']} | ${r.c['queued']} | ${r.failures} |`),
       ].join('\n');
-      const healthy = rows.find((r) => r.name === 'healthy-sink')!;
-      const worstFailing = rows.filter((r) => ['dead-sink', 'hung-sink', 'slow-sink'].includes(r.name)).sort((a, b) => b.dp99 - a.dp99)[0]!;
+      const healthy = rows.find((r) => r.name === 'healthy-sink');
+      const worstFailing = rows.filter((r) => ['dead-sink', 'hung-sink', 'slow-sink'].includes(r.name)).sort((a, b) => b.dp99 - a.dp99)[0];
+      // On a machine busier than its cores, latencies measure the neighbours, not logging: no verdict then.
+      const cores = availableParallelism();
+      const busiest = Math.max(loadBefore, loadavg()[0]!);
+      const judge = (ok: boolean): string => (busiest > cores ? `not judged: load average ${busiest.toFixed(1)} on ${cores} cores` : ok ? 'met' : 'not met');
       const verdicts = [
-        `- healthy sink, added p50: ${sign(healthy.dp50)} ms (budget ≤ +0.05 ms): **${healthy.dp50 <= 0.05 ? 'met' : 'not met'}**`,
-        `- dead/hung/slow sink, worst added p99: ${sign(worstFailing.dp99)} ms (${worstFailing.name}; budget ≤ +1 ms): **${worstFailing.dp99 <= 1 ? 'met' : 'not met'}**`,
+        ...(healthy ? [`- healthy sink, added p50: ${sign(healthy.dp50)} ms (budget ≤ +0.05 ms): **${judge(healthy.dp50 <= 0.05)}**`] : []),
+        ...(worstFailing ? [`- dead/hung/slow sink, worst added p99: ${sign(worstFailing.dp99)} ms (${worstFailing.name}; budget ≤ +1 ms): **${judge(worstFailing.dp99 <= 1)}**`] : []),
         ...rows.filter((r) => r.name !== 'logging-off').map((r) => `- ${r.name} RSS: ${formatNumber(r.rss0)} → ${formatNumber(r.rssEnd)} MiB over ${settings.rounds} × ${settings.durationS} s (max ${formatNumber(r.rssMax)})`),
       ];
       const charts = [
@@ -155,7 +163,7 @@ export const logging: Scenario = {
       ];
       return {
         markdown: [
-          `### Variants\n\n${VARIANTS.map((v) => `- **${v.name}**: sluice-server.js (one process, 90/10 split), ${v.describe}`).join('\n')}`,
+          `### Variants\n\n${chosen.map((v) => `- **${v.name}**: sluice-server.js (one process, 90/10 split), ${v.describe}`).join('\n')}`,
           `### POST ${request.path} at ${rate} req/s (${why})\n\nOpen loop (latency from the intended send), ${settings.rounds} rounds × ${settings.durationS} s per variant (first second of each unrecorded), variants interleaved, medians over rounds. Logging settings are the defaults (queue 10,000 events / 64 MiB, 5 s per attempt, 3 attempts, 8 connections per sink). Counters are the process's \`sluice_logger_events_total\` at the end (warm-up included).\n\n${table}`,
           `### Verdicts\n\n${verdicts.join('\n')}`,
         ].join('\n\n'),

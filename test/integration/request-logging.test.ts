@@ -217,7 +217,8 @@ describe('request/response logging: the events (real gateway, real sink, decoded
     expect(res!.event).toMatchObject({ id: 'req-42', statuscode: '200', datacontenttype: 'text/plain; charset=utf-8', inferenceservicename: 'iris', endpoint: 'default' });
     expect(res!.body.toString()).toBe('{"instances":[[1,2,3,4]]}');
     expect(res!.event.errorkind).toBeUndefined();
-    for (const e of s.events) for (const k of Object.keys(e.event.toJSON())) expect(k).toMatch(/^[a-z0-9_]+$/);
+    // Attribute names: lowercase a-z0-9 only (and at most 20, the spec's SHOULD), or Knative refuses the event.
+    for (const e of s.events) for (const h of Object.keys(e.headers).filter((k) => k.startsWith('ce-'))) expect(h.slice(3)).toMatch(/^[a-z0-9]{1,20}$/);
     await waitUntil('counted sent', async () => (await g.outcome('sent')) === 2);
   });
 
@@ -344,6 +345,25 @@ describe('request/response logging: delivery never slows inference', () => {
     for (const res of s.pending) res.writeHead(200).end();
     await waitUntil('sent', async () => (await g.outcome('sent')) === 2);
     expect(await g.outcome('retried')).toBe(0);
+  });
+
+  it('a sink answering 503 is tried again after a backoff and the event is sent; a 400 fails at once, untried', async () => {
+    let calls = 0;
+    const s = await sink((res) => res.writeHead(++calls === 1 ? 503 : 202).end());
+    const g = await front(s.url, { mode: 'request' });
+    g.ready(await echoReplica(200));
+    await post(g.url, '{"a":1}');
+    await advanceUntil(g.deliveryClock, 'sent after a retry', async () => (await g.outcome('sent')) === 1);
+    expect(await g.outcome('retried')).toBe(1);
+    expect(s.events.map((e) => e.event.id)).toEqual([s.events[0]!.event.id, s.events[0]!.event.id]);
+
+    const refusing = await sink((res) => res.writeHead(400).end());
+    const h = await front(refusing.url, { mode: 'request' });
+    h.ready(await echoReplica(200));
+    await post(h.url, '{"a":1}');
+    await waitUntil('failed', async () => (await h.outcome('failed')) === 1);
+    expect(await h.outcome('retried')).toBe(0);
+    expect(refusing.events).toHaveLength(1);
   });
 
   it('a full queue drops new events and counts them; requests are not held back', async () => {
