@@ -119,13 +119,14 @@ export const logging: Scenario = {
         const p50 = median(rs.map((r) => r.p50));
         const p99 = median(rs.map((r) => r.p99));
         const all = rs.flatMap((r) => r.rss.map(([, v]) => v));
-        return { name: s.definition.name, p50, p99, dp50: p50 - offP50, dp99: p99 - offP99, rss0: rssStart.get(s.definition.name)!, rssMax: Math.max(...all), rssEnd: rs.at(-1)!.rss.at(-1)![1], failures: rs.reduce((n, r) => n + r.failures, 0), tput: median(rs.map((r) => r.throughput)), c: counters.get(s.definition.name)! };
+        const last = rs.at(-1)!.rss;
+        return { name: s.definition.name, p50, p99, dp50: p50 - offP50, dp99: p99 - offP99, rss0: rssStart.get(s.definition.name)!, rssMax: Math.max(...all), rssMid: last[Math.floor(last.length / 2)]![1], rssEnd: last.at(-1)![1], failures: rs.reduce((n, r) => n + r.failures, 0), tput: median(rs.map((r) => r.throughput)), c: counters.get(s.definition.name)! };
       });
       const sign = (v: number): string => `${v >= 0 ? '+' : ''}${formatNumber(v, 3)}`;
       const table = [
-        '| variant | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | RSS MiB start → max → end | events sent | retried | dropped | failed | queued at end | errors + non-2xx |',
+        '| variant | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | RSS MiB start → max; last run, middle → end | events sent | retried | dropped | failed | queued at end | errors + non-2xx |',
         '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|',
-        ...rows.map((r) => `| ${r.name} | ${formatNumber(r.tput)} | ${formatNumber(r.p50, 3)} | ${formatNumber(r.p99, 3)} | ${r.name === 'logging-off' ? '–' : sign(r.dp50)} | ${r.name === 'logging-off' ? '–' : sign(r.dp99)} | ${formatNumber(r.rss0)} → ${formatNumber(r.rssMax)} → ${formatNumber(r.rssEnd)} | ${r.c['sent']} | ${r.c['retried']} | ${r.c['dropped']} | ${r.c['failed']} | ${r.c['queued']} | ${r.failures} |`),
+        ...rows.map((r) => `| ${r.name} | ${formatNumber(r.tput)} | ${formatNumber(r.p50, 3)} | ${formatNumber(r.p99, 3)} | ${r.name === 'logging-off' ? '–' : sign(r.dp50)} | ${r.name === 'logging-off' ? '–' : sign(r.dp99)} | ${formatNumber(r.rss0)} → ${formatNumber(r.rssMax)}; ${formatNumber(r.rssMid)} → ${formatNumber(r.rssEnd)} | ${r.c['sent']} | ${r.c['retried']} | ${r.c['dropped']} | ${r.c['failed']} | ${r.c['queued']} | ${r.failures} |`),
       ].join('\n');
       const healthy = rows.find((r) => r.name === 'healthy-sink');
       const worstFailing = rows.filter((r) => ['dead-sink', 'hung-sink', 'slow-sink'].includes(r.name)).sort((a, b) => b.dp99 - a.dp99)[0];
@@ -136,7 +137,7 @@ export const logging: Scenario = {
       const verdicts = [
         ...(healthy ? [`- healthy sink, added p50: ${sign(healthy.dp50)} ms (budget ≤ +0.05 ms): **${judge(healthy.dp50 <= 0.05)}**`] : []),
         ...(worstFailing ? [`- dead/hung/slow sink, worst added p99: ${sign(worstFailing.dp99)} ms (${worstFailing.name}; budget ≤ +1 ms): **${judge(worstFailing.dp99 <= 1)}**`] : []),
-        ...rows.filter((r) => r.name !== 'logging-off').map((r) => `- ${r.name} RSS: ${formatNumber(r.rss0)} → ${formatNumber(r.rssEnd)} MiB over ${settings.rounds} × ${settings.durationS} s (max ${formatNumber(r.rssMax)})`),
+        ...rows.filter((r) => r.name !== 'logging-off').map((r) => `- ${r.name} RSS: ${formatNumber(r.rss0)} → ${formatNumber(r.rssEnd)} MiB over ${settings.rounds} × ${settings.durationS} s (max ${formatNumber(r.rssMax)}; second half of the last run ${formatNumber(r.rssMid)} → ${formatNumber(r.rssEnd)})`),
       ];
       const charts = [
         {
