@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnService } from '../harness/child-process.js';
+import { cpuSeconds } from '../harness/process-stats.js';
 import { REQUESTS } from '../harness/load-result.js';
 import { sumSeries } from '../harness/prometheus-text.js';
 import { runOpenLoop } from '../harness/open-loop.js';
@@ -36,6 +37,8 @@ interface Round {
   p99: number;
   throughput: number;
   failures: number;
+  /** CPU microseconds (user + system) the Sluice process spent per completed request (delivery included). */
+  cpuUs: number;
   /** RSS samples (MiB) over the run, [seconds from its start, MiB]. */
   rss: Array<[number, number]>;
 }
@@ -97,11 +100,13 @@ export const logging: Scenario = {
         const rss: Array<[number, number]> = [];
         const t0 = Date.now();
         const timer = setInterval(() => rss.push([(Date.now() - t0) / 1000, rssMiB(pid)]), 1000);
+        const cpu0 = cpuSeconds(pid);
         const r = await runOpenLoop(s.running.url, request, rate!, settings.durationS, settings.openLoopConnections, 1);
+        const cpuUs = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, r.completed);
         clearInterval(timer);
         rss.push([(Date.now() - t0) / 1000, rssMiB(pid)]);
         log(`logging round ${round + 1} ${s.definition.name}: p50 ${r.latency.p50.toFixed(3)} ms p99 ${r.latency.p99.toFixed(3)} ms, RSS ${rss.at(-1)![1].toFixed(0)} MiB`);
-        return { p50: r.latency.p50, p99: r.latency.p99, throughput: r.throughput, failures: r.errors + r.non2xx, rss } satisfies Round;
+        return { p50: r.latency.p50, p99: r.latency.p99, throughput: r.throughput, failures: r.errors + r.non2xx, cpuUs, rss } satisfies Round;
       });
       const counters = new Map<string, Record<string, number>>();
       for (const s of started) {
@@ -120,13 +125,14 @@ export const logging: Scenario = {
         const p99 = median(rs.map((r) => r.p99));
         const all = rs.flatMap((r) => r.rss.map(([, v]) => v));
         const last = rs.at(-1)!.rss;
-        return { name: s.definition.name, p50, p99, dp50: p50 - offP50, dp99: p99 - offP99, rss0: rssStart.get(s.definition.name)!, rssMax: Math.max(...all), rssMid: last[Math.floor(last.length / 2)]![1], rssEnd: last.at(-1)![1], failures: rs.reduce((n, r) => n + r.failures, 0), tput: median(rs.map((r) => r.throughput)), c: counters.get(s.definition.name)! };
+        const cpuUs = median(rs.map((r) => r.cpuUs));
+        return { name: s.definition.name, p50, p99, dp50: p50 - offP50, dp99: p99 - offP99, rss0: rssStart.get(s.definition.name)!, rssMax: Math.max(...all), rssMid: last[Math.floor(last.length / 2)]![1], rssEnd: last.at(-1)![1], cpuUs, failures: rs.reduce((n, r) => n + r.failures, 0), tput: median(rs.map((r) => r.throughput)), c: counters.get(s.definition.name)! };
       });
       const sign = (v: number): string => `${v >= 0 ? '+' : ''}${formatNumber(v, 3)}`;
       const table = [
-        '| variant | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | RSS MiB start → max; last run, middle → end | events sent | retried | dropped | failed | queued at end | errors + non-2xx |',
-        '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|',
-        ...rows.map((r) => `| ${r.name} | ${formatNumber(r.tput)} | ${formatNumber(r.p50, 3)} | ${formatNumber(r.p99, 3)} | ${r.name === 'logging-off' ? '–' : sign(r.dp50)} | ${r.name === 'logging-off' ? '–' : sign(r.dp99)} | ${formatNumber(r.rss0)} → ${formatNumber(r.rssMax)}; ${formatNumber(r.rssMid)} → ${formatNumber(r.rssEnd)} | ${r.c['sent']} | ${r.c['retried']} | ${r.c['dropped']} | ${r.c['failed']} | ${r.c['queued']} | ${r.failures} |`),
+        '| variant | achieved req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | CPU µs/req | RSS MiB start → max; last run, middle → end | events sent | retried | dropped | failed | queued at end | errors + non-2xx |',
+        '|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|',
+        ...rows.map((r) => `| ${r.name} | ${formatNumber(r.tput)} | ${formatNumber(r.p50, 3)} | ${formatNumber(r.p99, 3)} | ${r.name === 'logging-off' ? '–' : sign(r.dp50)} | ${r.name === 'logging-off' ? '–' : sign(r.dp99)} | ${formatNumber(r.cpuUs)} | ${formatNumber(r.rss0)} → ${formatNumber(r.rssMax)}; ${formatNumber(r.rssMid)} → ${formatNumber(r.rssEnd)} | ${r.c['sent']} | ${r.c['retried']} | ${r.c['dropped']} | ${r.c['failed']} | ${r.c['queued']} | ${r.failures} |`),
       ].join('\n');
       const healthy = rows.find((r) => r.name === 'healthy-sink');
       const worstFailing = rows.filter((r) => ['dead-sink', 'hung-sink', 'slow-sink'].includes(r.name)).sort((a, b) => b.dp99 - a.dp99)[0];
@@ -137,6 +143,7 @@ export const logging: Scenario = {
       const verdicts = [
         ...(healthy ? [`- healthy sink, added p50: ${sign(healthy.dp50)} ms (budget ≤ +0.05 ms): **${judge(healthy.dp50 <= 0.05)}**`] : []),
         ...(worstFailing ? [`- dead/hung/slow sink, worst added p99: ${sign(worstFailing.dp99)} ms (${worstFailing.name}; budget ≤ +1 ms): **${judge(worstFailing.dp99 <= 1)}**`] : []),
+        ...rows.filter((r) => r.name !== 'logging-off').map((r) => `- ${r.name} CPU per request: ${formatNumber(r.cpuUs)} µs vs ${formatNumber(rows[0]!.cpuUs)} µs with logging off (${sign(r.cpuUs - rows[0]!.cpuUs)} µs; CPU time is less sensitive to a busy machine than latency, not immune)`),
         ...rows.filter((r) => r.name !== 'logging-off').map((r) => `- ${r.name} RSS: ${formatNumber(r.rss0)} → ${formatNumber(r.rssEnd)} MiB over ${settings.rounds} × ${settings.durationS} s (max ${formatNumber(r.rssMax)}; second half of the last run ${formatNumber(r.rssMid)} → ${formatNumber(r.rssEnd)})`),
       ];
       const charts = [
