@@ -86,7 +86,7 @@ describe('admin API (Kubernetes REST shape)', () => {
     ]);
     // Status says so too, without touching readiness (severity Warning).
     expect(r.body.status.conditions).toContainEqual(
-      expect.objectContaining({ type: 'InactiveFields', status: 'True', severity: 'Warning', message: expect.stringContaining('spec.predictor.logger is accepted but not active yet') }),
+      expect.objectContaining({ type: 'InactiveFields', status: 'True', severity: 'Warning', message: expect.stringContaining('spec.predictor.volumes is accepted but not active yet') }),
     );
     const plain = await put('batched', demoService('batched', { annotations: ZERO }));
     expect(plain.status).toBe(200);

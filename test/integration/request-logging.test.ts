@@ -103,6 +103,8 @@ async function front(sinkUrl: string, o: { mode?: 'all' | 'request' | 'response'
     failed: null,
     proven: false,
     createdAt: '2026-01-01T00:00:00.000Z',
+    batcher: null,
+    containerConcurrency: 0,
     logger: { url: sinkUrl, mode: o.mode ?? 'all', component: 'predictor' },
   };
   const activator = new Activator({
