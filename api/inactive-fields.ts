@@ -22,7 +22,6 @@ interface InactiveEntry {
 
 /** Fields of a component (`spec.predictor.<field>`). */
 const COMPONENT_FIELDS: readonly InactiveEntry[] = [
-  { field: 'logger', reason: 'request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)' },
   { field: 'volumes', reason: "pod volumes are not passed to the replica's pod" },
 ];
 

@@ -75,9 +75,22 @@ describe('parseInferenceService', () => {
     expect(messages(isvc({ ...sklearn, model: { ...sklearn.model, protocolVersion: 'v3' } }))).toEqual([
       'spec.predictor.model.protocolVersion: "v3" is not one of v1, v2, grpc-v1, grpc-v2',
     ]);
-    expect(messages(isvc({ ...sklearn, logger: { mode: 'everything' } }))).toEqual([
+    expect(messages(isvc({ ...sklearn, logger: { url: 'http://sink/', mode: 'everything' } }))).toEqual([
       'spec.predictor.logger.mode: "everything" is not one of all, request, response',
     ]);
+  });
+
+  it('checks the logger: a URL is required, and must be http(s) or an absolute file:/// path', () => {
+    expect(messages(isvc({ ...sklearn, logger: { mode: 'all' } }))).toEqual([
+      'spec.predictor.logger.url: required (a string)',
+    ]);
+    for (const url of ['kafka://broker/topic', 'logs/iris.jsonl', 'file://host/x.jsonl', 'http:///nohost'])
+      expect(messages(isvc({ ...sklearn, logger: { url } }))).toEqual([
+        'spec.predictor.logger.url: expected an absolute http://, https:// or file:/// URL, e.g. http://logger.example/ or file:///var/log/iris.jsonl',
+      ]);
+    const ok = parseInferenceService(isvc({ ...sklearn, logger: { url: 'file:///tmp/iris.jsonl' } }));
+    expect(ok.object.spec.predictor.logger).toEqual({ url: 'file:///tmp/iris.jsonl', mode: 'all' });
+    expect(ok.warnings).toEqual([]);
   });
 
   it('requires exactly one of model, a framework key or containers', () => {

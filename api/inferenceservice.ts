@@ -59,10 +59,29 @@ const batcher = strictObject({
   timeout: z.number().int().min(1).max(3600).optional(),
 });
 
+/**
+ * Request/response logging (KServe's LoggerSpec): where the CloudEvents go and which. Sluice needs the URL (there
+ * is no cluster default broker): `http(s)://…` for an HTTP sink, or `file:///absolute/path.jsonl` for a local
+ * JSON-lines file (embedded mode). docs/observability.md.
+ */
 const logger = strictObject({
-  url: z.string().url({ message: 'expected an absolute URL like http://logger.example/' }).optional(),
+  url: z.string().refine(isLoggerUrl, {
+    message: 'expected an absolute http://, https:// or file:/// URL, e.g. http://logger.example/ or file:///var/log/iris.jsonl',
+  }),
   mode: z.enum(['all', 'request', 'response']).default('all'),
 });
+
+/** An http(s) URL with a host, or a file: URL with an absolute path. */
+function isLoggerUrl(u: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    return false;
+  }
+  if (url.protocol === 'http:' || url.protocol === 'https:') return /^https?:\/\/[^/]/i.test(u) && url.hostname !== '';
+  return url.protocol === 'file:' && /^file:\/\/\/./i.test(u);
+}
 
 /** KServe's ComponentExtensionSpec plus the pod fields people put beside it. */
 const componentFields = {

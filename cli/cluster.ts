@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost } from './wiring.js';
+import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { dataAuth } from './auth-wiring.js';
 import { RedisApiKeys } from '../deploy/auth/redis-api-keys.js';
@@ -244,7 +244,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   const apiKeys = new RedisApiKeys({ url: o.redisUrl ?? cfg.redisUrl, clock, logger, pollMs: cfg.apiKeyPollSeconds * 1000, max: cfg.maxApiKeys });
   await apiKeys.start();
   const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys });
-  const pipeline = gatewayPipeline({ clock, logger, metrics, collector, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
+  const logging = requestLogging(cfg, { clock, logger: logger, metrics });
+  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
@@ -262,6 +263,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       internal?.close();
       internal?.closeAllConnections();
       await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger, metrics });
+      await logging.delivery.close(cfg.loggerShutdownSeconds * 1000);
       await routes.stop();
       activator.close();
       collector.close();

@@ -1,4 +1,4 @@
-import { adminTls, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost } from './wiring.js';
+import { adminTls, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
 import { credentialFiles, dataAuth } from './auth-wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -237,7 +237,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const tracing = await gatewayTracing(cfg, o.env ?? process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
   const { apiKeys, adminTokens } = credentialFiles(cfg, stateDir, state.files);
   const auth = dataAuth(cfg, { clock, logger: gatewayLogger, registry: metrics.registry, keys: apiKeys });
-  const pipeline = gatewayPipeline({ clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store: o.rateLimitStore });
+  const logging = requestLogging(cfg, { clock, logger: gatewayLogger, metrics });
+  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store: o.rateLimitStore });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
   let ready = false;
   controller.start();
@@ -307,6 +308,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
         internal.closeAllConnections();
       }
       await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger: logger.child({ role: 'gateway' }), metrics });
+      // The drained requests' log events, within their own grace.
+      await logging.delivery.close(cfg.loggerShutdownSeconds * 1000);
       autoscaler.stop();
       activator.close();
       collector.close();

@@ -18,6 +18,8 @@ import { ingressStages } from '../gateway/stages/ingress.js';
 import { INGRESS_DEFAULTS, type IngressSettings } from '../gateway/stages/ingress-settings.js';
 import type { Store } from '../core/store.js';
 import { tlsFilesFrom, type TlsFiles } from '../core/tls-files.js';
+import { EventDelivery } from '../gateway/stages/logger/delivery.js';
+import { RequestLogging } from '../gateway/stages/logger/request-logging.js';
 
 /** Starts listening and resolves with the bound port (useful with port 0). */
 export function listen(server: NetServer, port: number, host: string): Promise<number> {
@@ -49,6 +51,8 @@ export interface GatewayPipelineOptions {
   ingress?: IngressSettings;
   /** Shares rate-limit buckets between gateways when it can (Redis in cluster mode). */
   store?: Store;
+  /** Request/response logging (`requestLogging`), composed just before accounting. */
+  logging?: RequestLogging;
 }
 
 /**
@@ -72,7 +76,17 @@ export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
   const beforeAuth = rateAt === -1 ? ingress : ingress.slice(0, rateAt);
   const afterAuth = rateAt === -1 ? [] : ingress.slice(rateAt);
   return new Pipeline(
-    [...(o.tracing ? [o.tracing] : []), new PriorityHeader(), ...beforeAuth, ...(o.auth ? [o.auth] : []), ...afterAuth, ...(o.extraStages ?? []), batcher, accounting],
+    [
+      ...(o.tracing ? [o.tracing] : []),
+      new PriorityHeader(),
+      ...beforeAuth,
+      ...(o.auth ? [o.auth] : []),
+      ...afterAuth,
+      ...(o.extraStages ?? []),
+      batcher,
+      ...(o.logging ? [o.logging] : []),
+      accounting,
+    ],
     o.logger,
   );
 }
@@ -98,6 +112,23 @@ export function dataTls(cfg: ServeConfig, logger?: Logger): TlsFiles | null {
 /** The admin API's certificate (adminTlsCertFile/adminTlsKeyFile), or null for plain HTTP. */
 export function adminTls(cfg: ServeConfig, logger?: Logger): TlsFiles | null {
   return tlsFilesFrom(cfg.adminTlsCertFile, cfg.adminTlsKeyFile, { cert: 'adminTlsCertFile', key: 'adminTlsKeyFile' }, logger);
+}
+
+/** Request/response logging from the configuration: the stage, and its delivery queue (closed after the drain). */
+export function requestLogging(cfg: ServeConfig, o: { clock: Clock; logger: Logger; metrics: SluiceMetrics }): { stage: RequestLogging; delivery: EventDelivery } {
+  const delivery = new EventDelivery({
+    clock: o.clock,
+    logger: o.logger,
+    metrics: o.metrics,
+    queueEvents: cfg.loggerQueueEvents,
+    queueBytes: cfg.loggerQueueBytes,
+    timeoutMs: cfg.loggerTimeoutSeconds * 1000,
+    attempts: cfg.loggerAttempts,
+    backoffMs: cfg.loggerBackoffMs,
+    connectionsPerSink: cfg.loggerConnectionsPerSink,
+    fileMaxBytes: cfg.loggerFileMaxBytes,
+  });
+  return { stage: new RequestLogging({ clock: o.clock, events: delivery, maxPayloadBytes: cfg.loggerMaxPayloadBytes }), delivery };
 }
 
 /** The activator's bounds from the configuration. */

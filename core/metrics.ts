@@ -35,6 +35,9 @@ export class SluiceMetrics {
   readonly shutdownCutTotal: Counter<'stage'>;
   readonly connectionsRefusedTotal: Counter<'reason'>;
   readonly clientTimeoutsTotal: Counter<'kind'>;
+  readonly loggerEventsTotal: CounterFamily<'outcome'>;
+  readonly loggerQueueEvents: GaugeFamily<never>;
+  readonly loggerQueueBytes: GaugeFamily<never>;
   readonly stateFsyncsTotal: Counter<'kind'>;
   readonly replicasPending: Gauge;
   readonly replicaBudgetInUse: Gauge<'resource'>;
@@ -156,6 +159,14 @@ export class SluiceMetrics {
       labelNames: ['kind'],
       registers: [registry],
     });
+    this.loggerEventsTotal = new CounterFamily({
+      name: 'sluice_logger_events_total',
+      help: 'Request/response log events (CloudEvents) by outcome: sent (a 2xx from the sink, or written to its file), retried (an attempt that failed and is tried again), dropped (the queue was full, or shutdown ended first), failed (every attempt failed, or the sink refused it).',
+      labelNames: ['outcome'],
+      registry,
+    });
+    this.loggerQueueEvents = new GaugeFamily({ name: 'sluice_logger_queue_events', help: 'Log events queued or being delivered (loggerQueueEvents bounds it).', labelNames: [], registry });
+    this.loggerQueueBytes = new GaugeFamily({ name: 'sluice_logger_queue_bytes', help: 'Bytes of the log events queued or being delivered (loggerQueueBytes bounds it).', labelNames: [], registry });
     this.stateFsyncsTotal = new Counter({
       name: 'sluice_state_fsyncs_total',
       help: 'fsyncs that made embedded state durable: kind="file" (one per state file written), kind="directory" (each shared by the renames it covers).',

@@ -3,6 +3,7 @@ import { defaultInferenceService } from './defaulting.js';
 import { parseInferenceService, type InferenceService } from '../api/inferenceservice.js';
 import { builtinCatalogueDir, loadCatalogue, type RuntimeCatalogue } from './runtime-catalogue.js';
 import { buildRevision, replaceImageTag, servingHash } from './revision-builder.js';
+import { revisionView } from '../gateway/data-plane.js';
 
 const builtin = loadCatalogue([builtinCatalogueDir()]);
 const opts = { generation: 1, createdAt: '2026-01-01T00:00:00.000Z' };
@@ -18,6 +19,14 @@ function revisionOf(isvc: InferenceService, catalogue: RuntimeCatalogue = builti
 const sklearn = { model: { modelFormat: { name: 'sklearn' }, storageUri: 'gs://bucket/iris' } };
 
 describe('buildRevision', () => {
+  it('carries the predictor\'s logger to the data plane\'s view of the revision, and a new logger is a new revision', () => {
+    const logged = parse({ predictor: { ...sklearn, logger: { url: 'http://sink.example/events', mode: 'response' } } });
+    expect(revisionView(revisionOf(logged)).logger).toEqual({ url: 'http://sink.example/events', mode: 'response', component: 'predictor' });
+    const plain = parse({ predictor: sklearn });
+    expect(revisionView(revisionOf(plain)).logger).toBeUndefined();
+    expect(servingHash(logged, 'predictor')).not.toBe(servingHash(plain, 'predictor'));
+  });
+
   it('resolves the runtime container and the revision fields', () => {
     const rev = revisionOf(parse({ predictor: sklearn }));
     expect(rev).toMatchObject({

@@ -27,6 +27,17 @@ export interface RevisionView {
   batcher: BatcherSettings | null;
   /** Requests at once per replica (0 = unbounded): the batcher sends up to this many batches per replica. */
   containerConcurrency: number;
+  /** Request/response logging of the revision (its component's `logger`), absent when off. */
+  logger?: RevisionLogger;
+}
+
+/** Where a revision's request/response events go and which (gateway/stages/logger/). */
+export interface RevisionLogger {
+  /** `http(s)://…` or `file:///…` (validated by the schema). */
+  url: string;
+  mode: 'all' | 'request' | 'response';
+  /** The component the revision serves (`ce-component`). */
+  component: string;
 }
 
 /**
@@ -47,7 +58,16 @@ export function revisionView(rev: Revision, failed: string | null = null, proven
     createdAt: rev.createdAt,
     batcher: rev.batcher ?? null,
     containerConcurrency: rev.containerConcurrency,
+    ...loggerOf(rev),
   };
+}
+
+/** The revision's `logger` from the component spec it was made from (both modes carry that spec). */
+function loggerOf(rev: Revision): { logger?: RevisionLogger } {
+  const l = (rev.spec as { logger?: { url?: unknown; mode?: unknown } } | null)?.logger;
+  if (!l || typeof l.url !== 'string') return {};
+  const mode = l.mode === 'request' || l.mode === 'response' ? l.mode : 'all';
+  return { logger: { url: l.url, mode, component: rev.component } };
 }
 
 /** An immutable view of routes and revisions, swapped whole on every change. */

@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { DrainState } from './drain.js';
 import type { Exchange } from './exchange.js';
+import { failureOf } from './failure.js';
 import { ForwardError, type BufferedAnswer, type Forwarder } from './forwarder.js';
 import type { CancelSignal } from '../core/cancel-signal.js';
 import type { Priority } from '../activator/priority.js';
@@ -87,6 +88,7 @@ export class Dispatch {
         }
       }
     } catch (err) {
+      ex.failure = failureOf(err);
       ex.status = this.answerError(ex.res, err);
     } finally {
       ex.unwatchClient();

@@ -8,6 +8,16 @@ import type { Pipeline } from './pipeline.js';
 import type { RouteMatch } from './route-table.js';
 import type { HeaderBag } from './stage.js';
 
+/**
+ * A request the gateway failed or a stage refused. `kind` is a stable word for dashboards and log consumers:
+ * `refused` (a stage), `aborted` (the client went away), `hold_timeout`, `unavailable`, `too_large`,
+ * `upstream_timeout`, `upstream_unreachable`, `upstream_failed`, `response_cut`, `client_body_timeout`, `internal`.
+ */
+export interface Failure {
+  kind: string;
+  message: string;
+}
+
 /** Names a value a stage attaches to an exchange, and its type: `new AttributeKey<Principal>('principal')`. */
 export class AttributeKey<T> {
   /** Type only: carries `T`, never set. */
@@ -62,6 +72,10 @@ export class Exchange implements ForwardObserver {
    * as HTTP counts it (gateway/grpc/grpc-wire.ts `httpStatusOf`).
    */
   protocol: 'http' | 'grpc' = 'http';
+  /** A stage wants this request's bodies (its `onRequestBody` / `onResponseBody` hooks): set before the forward. */
+  teeBody = false;
+  /** Why the gateway answered in place of the replica (or cut the answer): set with the error status it sent. */
+  failure: Failure | null = null;
   private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
   private onClose: (() => void) | null = null;
 
@@ -117,5 +131,13 @@ export class Exchange implements ForwardObserver {
   /** A forward attempt ended: answered, or `err` (stages' `onAttemptEnd`). */
   attemptEnded(err?: unknown): void {
     this.pipeline.attemptEnded(this, err);
+  }
+
+  requestData(chunk: Buffer): void {
+    this.pipeline.requestBody(this, chunk);
+  }
+
+  responseData(chunk: Buffer): void {
+    this.pipeline.responseBody(this, chunk);
   }
 }

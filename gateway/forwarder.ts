@@ -80,6 +80,12 @@ export interface ForwardObserver {
   upstreamHeaders(headers: Record<string, string | string[]>): void;
   /** The replica's response began with `status`; `headers` are about to be sent to the client. */
   responseStart(status: number, headers: Record<string, string | string[]>): void;
+  /** When true, the body chunks are shown as they pass (read once per forward). */
+  readonly teeBody?: boolean;
+  /** A chunk of the request body, as it is passed to the replica. */
+  requestData?(chunk: Buffer): void;
+  /** A chunk of the replica's response, as it is written to the client. */
+  responseData?(chunk: Buffer): void;
 }
 
 export interface ForwarderOptions {
@@ -166,7 +172,8 @@ export class Forwarder {
       : req.headers['transfer-encoding'] !== undefined);
     // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
     // for the first chunk, so a request that failed before that still has its whole body for another replica.
-    const body = hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '') : null;
+    const tee = o.observer?.teeBody ? o.observer : null;
+    const body = hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '', tee) : null;
     const headers = upstreamRequestHeaders(req);
     o.observer?.upstreamHeaders(headers);
     return new Promise<number>((resolve, reject) => {
@@ -207,6 +214,7 @@ export class Forwarder {
               res.writeHead(statusCode, out);
             },
             onResponseData(c, chunk) {
+              if (tee) tee.responseData!(chunk);
               if (!res.write(chunk)) {
                 c.pause();
                 res.once('drain', () => c.resume());
@@ -342,6 +350,7 @@ class LazyBody extends Readable implements WatchedBody {
       this.destroy(new BodyTooLargeError(this.tooLarge));
       return;
     }
+    if (this.tee) this.tee.requestData!(chunk);
     if (!this.push(chunk)) {
       this.paused = true;
       this.req.pause();
@@ -363,6 +372,7 @@ class LazyBody extends Readable implements WatchedBody {
     private readonly watch: BodyWatch | null,
     private readonly maxBytes = 0,
     private readonly maxBytesSetting = '',
+    private readonly tee: ForwardObserver | null = null,
   ) {
     super();
   }

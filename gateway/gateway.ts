@@ -13,6 +13,7 @@ import type { SnapshotHolder, RevisionView } from './data-plane.js';
 import { Dispatch } from './dispatch.js';
 import type { Drainable } from './drain.js';
 import { Exchange } from './exchange.js';
+import { failureOf } from './failure.js';
 import type { Forwarder } from './forwarder.js';
 import { GrpcGateway } from './grpc/grpc-gateway.js';
 import { H2cFront } from './grpc/h2c-front.js';
@@ -213,6 +214,7 @@ export class Gateway implements Drainable {
       await ((p.hasDispatch ? p.runDispatch(ex, this.dispatch) : undefined) ?? this.dispatch.serve(ex));
     } catch (err) {
       // A stage or the routing threw (dispatch answers its own failures).
+      ex.failure = failureOf(err);
       ex.status = this.dispatch.answerError(res, err);
     } finally {
       if (p.hasDone) p.runDone(ex);
@@ -295,6 +297,7 @@ export class Gateway implements Drainable {
 /** A stage answered in place of the runtime. */
 function refuse(ex: Exchange, r: Refusal): void {
   ex.status = r.status;
+  ex.failure = { kind: 'refused', message: r.message };
   if (r.empty) ex.res.writeHead(r.status, r.headers).end();
   else writeError(ex.res, r.status, r.message, r.headers);
 }

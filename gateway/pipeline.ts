@@ -20,7 +20,7 @@ export class Pipeline {
   readonly hasDone: boolean;
   /** Some stage may take requests over before the dispatch (`onDispatch`). */
   readonly hasDispatch: boolean;
-  /** Some stage watches the forward (upstream headers or response start): the forwarder is told to call back. */
+  /** Some stage watches the forward (upstream headers, response start, bodies): the forwarder is told to call back. */
   readonly observesForward: boolean;
   private readonly arrival: Stage[];
   private readonly routed: Stage[];
@@ -32,6 +32,8 @@ export class Pipeline {
   private readonly holdEnd: Stage[];
   private readonly attemptEnd: Stage[];
   private readonly dispatchers: Stage[];
+  private readonly requestBodies: Stage[];
+  private readonly responseBodies: Stage[];
 
   constructor(
     stages: readonly Stage[],
@@ -54,11 +56,13 @@ export class Pipeline {
     this.attemptEnd = stages.filter((s) => s.onAttemptEnd);
     this.dispatchers = stages.filter((s) => s.onDispatch);
     this.hasDispatch = this.dispatchers.length > 0;
+    this.requestBodies = stages.filter((s) => s.onRequestBody);
+    this.responseBodies = stages.filter((s) => s.onResponseBody);
     this.hasArrival = this.arrival.length > 0;
     this.hasRouted = this.routed.length > 0;
     this.hasAdmitted = this.admitted.length > 0;
     this.hasDone = this.done.length > 0;
-    this.observesForward = this.upstream.length > 0 || this.response.length > 0;
+    this.observesForward = this.upstream.length + this.response.length + this.requestBodies.length + this.responseBodies.length > 0;
   }
 
   /** The first refusal of an `onArrival` hook (or a promise of it, once a stage answered with a promise). */
@@ -109,6 +113,16 @@ export class Pipeline {
       if (taken) return taken;
     }
     return undefined;
+  }
+
+  requestBody(ex: Exchange, chunk: Buffer): void {
+    const a = this.requestBodies;
+    for (let i = 0; i < a.length; i++) a[i]!.onRequestBody!(ex, chunk);
+  }
+
+  responseBody(ex: Exchange, chunk: Buffer): void {
+    const a = this.responseBodies;
+    for (let i = 0; i < a.length; i++) a[i]!.onResponseBody!(ex, chunk);
   }
 
   /** Every `onDone` hook runs, even when one before it throws (accounting must not be skipped). */

@@ -33,8 +33,13 @@ export type HeaderBag = Record<string, string | string[]>;
  *   ForwardError); a retry on another replica may follow.
  * 6. `onDone`: once per request, whatever happened (refused, unrouted, answered, failed), after the answer.
  *
+ * Body tee (only for an exchange a stage marked with `ex.teeBody = true`, e.g. in `onAdmitted`): `onRequestBody`
+ * sees each chunk of the request body as it is passed to the replica, `onResponseBody` each chunk of the replica's
+ * response as it is written to the client. Read-only, synchronous and never on the client's path of bytes: a stage
+ * that keeps a chunk keeps a reference (or a copy), it never delays or changes it.
+ *
  * A refused request never reaches `onAdmitted`, so it never wakes a revision at zero and is not demand.
- * Hooks 3-6 (and the hold and attempt hooks) are synchronous; 1-2 may return a promise (a stage that must look
+ * Hooks 3-6 (and the hold, attempt and body hooks) are synchronous; 1-2 may return a promise (a stage that must look
  * something up).
  */
 export interface Stage {
@@ -47,6 +52,8 @@ export interface Stage {
   onUpstreamHeaders?(ex: Exchange, headers: HeaderBag): void;
   onResponseStart?(ex: Exchange, status: number, headers: HeaderBag): void;
   onAttemptEnd?(ex: Exchange, err?: unknown): void;
+  onRequestBody?(ex: Exchange, chunk: Buffer): void;
+  onResponseBody?(ex: Exchange, chunk: Buffer): void;
   onDone?(ex: Exchange): void;
   /**
    * Between `onAdmitted` and the dispatch: a stage may take the request over and answer it itself (the batcher,

@@ -4,6 +4,7 @@ import { canary } from './canary.js';
 import { forwarders } from './forwarders.js';
 import { ingressLimits } from './ingress-limits.js';
 import { latency } from './latency.js';
+import { logging } from './logging.js';
 import { manyReplicas } from './many-replicas.js';
 import { coldStart } from './cold-start.js';
 import { saturation, scaleOut } from './saturation.js';
@@ -13,4 +14,4 @@ import { stepSpike } from './step-spike.js';
 import { tracing } from './tracing.js';
 
 /** Every scenario, in the order `all` runs them. */
-export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, tracing, batching, ingressLimits];
+export const SCENARIOS: ReadonlyArray<Scenario> = [saturation, scaleOut, latency, forwarders, coldStart, canary, stepSpike, soak, manyReplicas, bigList, tracing, batching, ingressLimits, logging];

@@ -8,7 +8,9 @@
  * (node:cluster) that share the data port, each a whole embedded Sluice with its own split and accounting: a
  * measure of what more cores buy the data plane, not a supported mode (load-tests/README.md, "scale-out"). Usage:
  * With `--tracing-endpoint URL [--tracing-ratio R]` tracing is on (the tracing scenario).
- *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N] [--tracing-endpoint URL] [--tracing-ratio R]
+ * With `--logger-url URL` both revisions log every request and response (`logger: {url, mode: all}`); with
+ * `--metrics-port N` its `/metrics` listens on that loopback port.
+ *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N] [--tracing-endpoint URL] [--tracing-ratio R] [--logger-url URL] [--metrics-port N]
  */
 import cluster from 'node:cluster';
 import { mkdtempSync } from 'node:fs';
@@ -35,7 +37,7 @@ const LIMITS_ON_ANNOTATIONS: Record<string, string> = {
 };
 const LIMITS_ON_SETTINGS = { clientRateLimit: 1_000_000, clientRateLimitBurst: 1_000_000, maxRequestsPerClient: 100_000 };
 
-function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: boolean } {
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: boolean; loggerUrl: string | undefined; metricsPort: number } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
@@ -45,6 +47,8 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
   let tracingEndpoint = '';
   let tracingRatio = '';
   let limits = false;
+  let loggerUrl: string | undefined;
+  let metricsPort = 0;
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--limits') {
       limits = a[++i] === 'on';
@@ -58,16 +62,18 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
     } else if (a[i] === '--admin-token') adminToken = a[++i];
     else if (a[i] === '--tracing-endpoint') tracingEndpoint = a[++i]!;
     else if (a[i] === '--tracing-ratio') tracingRatio = a[++i]!;
+    else if (a[i] === '--logger-url') loggerUrl = a[++i];
+    else if (a[i] === '--metrics-port') metricsPort = Number(a[++i]);
     else if (a[i] === '--workers') {
       workers = Number(a[++i]);
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be an integer from 1 to 64, got ${a[i]}`);
     }
   }
   if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
-  return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits };
+  return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort };
 }
 
-function service(label: string, canary: number | null, timeoutSeconds: number, limits = false): unknown {
+function service(label: string, canary: number | null, timeoutSeconds: number, limits = false, loggerUrl?: string): unknown {
   return {
     apiVersion: 'serving.kserve.io/v1beta1',
     kind: 'InferenceService',
@@ -78,6 +84,7 @@ function service(label: string, canary: number | null, timeoutSeconds: number, l
         maxReplicas: 1,
         timeout: timeoutSeconds,
         ...(canary === null ? {} : { canaryTrafficPercent: canary }),
+        ...(loggerUrl === undefined ? {} : { logger: { url: loggerUrl, mode: 'all' } }),
         containers: [{ name: 'kserve-container', image: 'bench/json-responder:1', env: [{ name: 'LABEL', value: label }] }],
       },
     },
@@ -109,7 +116,7 @@ async function supervise(workers: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits } = args();
+  const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort } = args();
   if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
@@ -120,7 +127,7 @@ async function main(): Promise<void> {
       adminPort,
       adminToken,
       metricsHost: '127.0.0.1',
-      metricsPort: 0,
+      metricsPort,
       logLevel: 'silent',
       // One load generator opens every connection from one address.
       maxConnectionsPerClient: 0,
@@ -137,8 +144,8 @@ async function main(): Promise<void> {
     logger: silentLogger(),
     backend,
   });
-  await sluice.controller.apply(parseInferenceService(service('primary', null, timeoutSeconds, limits)).object, 'bench');
-  await sluice.controller.apply(parseInferenceService(service('canary', 10, timeoutSeconds, limits)).object, 'bench');
+  await sluice.controller.apply(parseInferenceService(service('primary', null, timeoutSeconds, limits, loggerUrl)).object, 'bench');
+  await sluice.controller.apply(parseInferenceService(service('canary', 10, timeoutSeconds, limits, loggerUrl)).object, 'bench');
   const traffic = (sluice.controller.get('default', 'bench') as unknown as { status: { components: { predictor: { traffic: Array<{ percent: number }> } } } }).status.components.predictor.traffic;
   if (traffic.map((t) => t.percent).sort((x, y) => x - y).join('/') !== '10/90') throw new Error(`expected a 90/10 split, got ${JSON.stringify(traffic)}`);
   const port = new URL(sluice.dataUrl).port;

@@ -80,13 +80,13 @@ describe('admin API (Kubernetes REST shape)', () => {
     const predictor = '    minReplicas: 0\n    volumes: []\n    logger:\n      url: http://logger.example/\n';
     const r = await put('batched', demoService('batched', { annotations: ZERO, predictor }));
     expect(r.status).toBe(201);
+    // The logger is active now (issue 15): only volumes is left to warn about.
     expect(r.warnings).toEqual([
-      '299 - "spec.predictor.logger is accepted but not active yet: request/response logging is not implemented; nothing is sent to the logger URL (see issue 15)"',
       `299 - "spec.predictor.volumes is accepted but not active yet: pod volumes are not passed to the replica's pod"`,
     ]);
     // Status says so too, without touching readiness (severity Warning).
     expect(r.body.status.conditions).toContainEqual(
-      expect.objectContaining({ type: 'InactiveFields', status: 'True', severity: 'Warning', message: expect.stringContaining('spec.predictor.logger is accepted but not active yet') }),
+      expect.objectContaining({ type: 'InactiveFields', status: 'True', severity: 'Warning', message: expect.stringContaining('spec.predictor.volumes is accepted but not active yet') }),
     );
     const plain = await put('batched', demoService('batched', { annotations: ZERO }));
     expect(plain.status).toBe(200);
