@@ -33,4 +33,29 @@ describe('egressAllow: storage URIs outside the allowlist are refused at apply',
     const local = await adminCall(s, 'POST', path, isvc('local', `file://${join(SLUICE_ROOT, 'examples', 'models', 'iris')}`));
     expect(local.status, JSON.stringify(local.body)).toBe(201);
   });
+
+  it('refuses a logger sink and a JWKS URL outside the allowlist, naming each field; a file sink is local', async () => {
+    const path = '/apis/serving.kserve.io/v1beta1/namespaces/default/inferenceservices';
+    const local = `file://${join(SLUICE_ROOT, 'examples', 'models', 'iris')}`;
+    const logged = isvc('logged', local) as { spec: { predictor: Record<string, unknown> } };
+    logged.spec.predictor.logger = { url: 'http://sink.elsewhere.net/events', mode: 'all' };
+    const r = await adminCall<{ message: string }>(s, 'POST', path, logged);
+    expect(r.status).toBe(422);
+    expect(r.body.message).toContain('spec.predictor.logger.url: http://sink.elsewhere.net/events is not allowed by egressAllow');
+    logged.spec.predictor.logger = { url: 'http://sink.example.com/events', mode: 'all' };
+    expect((await adminCall(s, 'POST', path, logged)).status).toBe(201);
+    const fileSink = isvc('file-sink', local) as { metadata: { name: string }; spec: { predictor: Record<string, unknown> } };
+    fileSink.spec.predictor.logger = { url: 'file:///tmp/sluice-egress-test.jsonl' };
+    expect((await adminCall(s, 'POST', path, fileSink)).status).toBe(201);
+
+    const jwt = isvc('jwt', local) as { metadata: { annotations: Record<string, string> } };
+    Object.assign(jwt.metadata.annotations, {
+      'sluice.dev/auth': 'jwt',
+      'sluice.dev/auth-jwt-issuer': 'https://issuer.elsewhere.net',
+      'sluice.dev/auth-jwt-jwks-url': 'https://issuer.elsewhere.net/jwks.json',
+    });
+    const j = await adminCall<{ message: string }>(s, 'POST', path, jwt);
+    expect(j.status).toBe(422);
+    expect(j.body.message).toContain('metadata.annotations["sluice.dev/auth-jwt-jwks-url"]: https://issuer.elsewhere.net/jwks.json is not allowed by egressAllow');
+  });
 });
