@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cliInvocation, serveBanner, tryRequest, type BannerInfo } from './banner.js';
+import { isLoopbackAddress } from '../deploy/admin-guard.js';
+import { cliInvocation, exposures, serveBanner, tryRequest, type BannerInfo } from './banner.js';
 
 const info: BannerInfo = {
   dataUrl: 'http://127.0.0.1:8080',
@@ -14,6 +15,17 @@ const info: BannerInfo = {
 };
 
 describe('serve banner', () => {
+  it('says what is open beyond this machine: the data plane without auth, and /metrics, off loopback', () => {
+    const open = exposures({ dataHost: '0.0.0.0', dataAuth: 'none', metricsHost: '0.0.0.0' }, isLoopbackAddress);
+    expect(open).toHaveLength(2);
+    const text = serveBanner({ ...info, exposed: open });
+    expect(text).toContain('\nOpen:\n  the data plane on 0.0.0.0 answers anyone who can reach it: services without sluice.dev/auth need no credential (dataAuth=none)');
+    expect(text).toContain('\n  /metrics on 0.0.0.0 is open');
+    expect(exposures({ dataHost: '0.0.0.0', dataAuth: 'api-key', metricsHost: '127.0.0.1' }, isLoopbackAddress)).toEqual([]);
+    expect(exposures({ dataHost: '127.0.0.1', dataAuth: 'none', metricsHost: '127.0.0.1' }, isLoopbackAddress)).toEqual([]);
+    expect(serveBanner(info)).not.toContain('Open:');
+  });
+
   it('names the URLs, the state directory and the logs, and gives a request and a CLI call to try', () => {
     const text = serveBanner(info);
     expect(text).toContain('  data plane  http://127.0.0.1:8080 ');

@@ -25,6 +25,21 @@ export interface BannerInfo {
   /** The state directory (absolute) where the CLI looks for the admin token without `--state-dir`. */
   defaultStateDir: string;
   services: readonly BannerService[];
+  /** Listeners anyone who can reach this machine may use without a credential (see `exposures`). */
+  exposed?: readonly string[];
+}
+
+/**
+ * What this server leaves open beyond the machine, said once at start: the data plane on a non-loopback address
+ * with no gateway-wide auth (services without `sluice.dev/auth` answer anyone), and `/metrics` off loopback.
+ */
+export function exposures(o: { dataHost: string; dataAuth: string; metricsHost: string }, isLoopback: (host: string) => boolean): string[] {
+  const out: string[] = [];
+  if (!isLoopback(o.dataHost) && o.dataAuth === 'none')
+    out.push(`the data plane on ${o.dataHost} answers anyone who can reach it: services without sluice.dev/auth need no credential (dataAuth=none); --data-host 127.0.0.1 keeps it on this machine`);
+  if (!isLoopback(o.metricsHost))
+    out.push(`/metrics on ${o.metricsHost} is open (service and revision names, traffic); --metrics-host 127.0.0.1 keeps it on this machine`);
+  return out;
 }
 
 /** The demo runtime serves the iris classifier: four measurements of a flower. */
@@ -63,6 +78,11 @@ export function serveBanner(b: BannerInfo): string {
     `  services    ${listed.length > 0 ? `${listed.join(', ')}${more}` : `none yet: ${b.cli} apply -f FILE${server}`}`,
     '',
   ];
+  if (b.exposed && b.exposed.length > 0) {
+    lines.push('Open:');
+    for (const e of b.exposed) lines.push(`  ${e}`);
+    lines.push('');
+  }
   const first = services[0];
   lines.push('Try:');
   if (first) {

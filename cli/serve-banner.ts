@@ -4,7 +4,8 @@ import { resolveLogFormat } from '../core/log-pretty.js';
 import { DEFAULT_STATE_DIR } from '../core/state-dir.js';
 import type { ServeConfig } from '../core/config.js';
 import { adminServer } from './admin-credentials.js';
-import { cliInvocation, serveBanner, type BannerService } from './banner.js';
+import { isLoopbackAddress } from '../deploy/admin-guard.js';
+import { cliInvocation, exposures, serveBanner, type BannerService } from './banner.js';
 import type { Embedded } from './embedded.js';
 
 export function printServeBanner(sluice: Embedded, config: ServeConfig, out: NodeJS.WriteStream = process.stderr): void {
@@ -32,6 +33,7 @@ export function printServeBanner(sluice: Embedded, config: ServeConfig, out: Nod
       defaultAdminUrl: adminServer({}),
       defaultStateDir: resolve(process.env.SLUICE_STATE_DIR ?? DEFAULT_STATE_DIR),
       services,
+      exposed: exposures(config, isLoopbackAddress),
     }),
   );
 }
