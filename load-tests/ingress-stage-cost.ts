@@ -14,24 +14,17 @@ import type { Pipeline } from '../gateway/pipeline.js';
 import type { RouteMatch } from '../gateway/route-table.js';
 import type { Stage } from '../gateway/stage.js';
 import { ingressStages } from '../gateway/stages/ingress.js';
+import { LIMITS_ON_ANNOTATIONS, LIMITS_ON_SETTINGS } from './support/limits-on.js';
 
 const N = 500_000;
 const ROUNDS = 7;
 
 function setup(on: boolean): { stages: Stage[]; match: RouteMatch } {
   const policy = on
-    ? ingressPolicy({
-        'sluice.dev/rate-limit': '1000000',
-        'sluice.dev/rate-limit-burst': '1000000',
-        'sluice.dev/client-rate-limit': '1000000',
-        'sluice.dev/client-rate-limit-burst': '1000000',
-        'sluice.dev/allow-cidrs': '127.0.0.0/8,::1/128',
-        'sluice.dev/max-request-bytes': '1048576',
-        'sluice.dev/cors-allow-origins': 'https://app.example.com',
-      })
+    ? ingressPolicy(LIMITS_ON_ANNOTATIONS)
     : undefined;
   const stages = ingressStages(
-    { trustedProxyHops: 0, maxRequestBytes: 32 << 20, maxHeaderCount: 100, maxRequestsPerClient: on ? 100_000 : 0, clientRateLimit: on ? 1e6 : 0, clientRateLimitBurst: on ? 1e6 : 0, rateLimitBuckets: 100_000 },
+    { trustedProxyHops: 0, maxRequestBytes: 32 << 20, maxHeaderCount: 100, maxRequestsPerClient: on ? LIMITS_ON_SETTINGS.maxRequestsPerClient : 0, clientRateLimit: on ? LIMITS_ON_SETTINGS.clientRateLimit : 0, clientRateLimitBurst: on ? LIMITS_ON_SETTINGS.clientRateLimitBurst : 0, rateLimitBuckets: 100_000 },
     { clock: new SystemClock(), logger: silentLogger(), metrics: new SluiceMetrics() },
   );
   const match = { route: { namespace: 'default', service: 'bench', modelName: 'bench', hosts: [], targets: [], ...(policy ? { ingress: policy } : {}) }, tag: null, path: '/' } as unknown as RouteMatch;

@@ -21,21 +21,8 @@ import { startEmbedded } from '../../cli/embedded.js';
 import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
+import { LIMITS_ON_ANNOTATIONS, LIMITS_ON_SETTINGS } from '../support/limits-on.js';
 
-/**
- * `--limits on`: every ingress rule on, none of them biting (rates and sizes far above the load): what checking
- * them costs (scenarios/ingress-limits.ts).
- */
-const LIMITS_ON_ANNOTATIONS: Record<string, string> = {
-  'sluice.dev/rate-limit': '1000000',
-  'sluice.dev/rate-limit-burst': '1000000',
-  'sluice.dev/client-rate-limit': '1000000',
-  'sluice.dev/client-rate-limit-burst': '1000000',
-  'sluice.dev/allow-cidrs': '127.0.0.0/8,::1/128',
-  'sluice.dev/max-request-bytes': '1048576',
-  'sluice.dev/cors-allow-origins': 'https://app.example.com',
-};
-const LIMITS_ON_SETTINGS = { clientRateLimit: 1_000_000, clientRateLimitBurst: 1_000_000, maxRequestsPerClient: 100_000 };
 
 function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: boolean; loggerUrl: string | undefined; metricsPort: number } {
   const a = process.argv.slice(2);
