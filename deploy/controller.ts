@@ -987,8 +987,6 @@ export class Controller {
       if (held) this.setCondition(rec, type, ['False', held.reason, held.message], now);
       else if (rec.conditions.has(type)) this.setCondition(rec, type, ['True', okReason], now);
     }
-    // KServe omits empty revision names (omitempty); so do we.
-    const named = (k: string, v: string | null): Record<string, string> => (v ? { [k]: v } : {});
     const object = copy ? structuredClone(rec.object) : rec.object;
     return {
       ...object,
@@ -1006,21 +1004,10 @@ export class Controller {
         observedGeneration: rec.generation,
         conditions: [...rec.conditions.values()],
         components: {
-          predictor: {
-            url: this.url(predictorUrlHost),
-            ...named('latestCreatedRevision', latestCreated),
-            ...named('latestReadyRevision', latestReady),
-            ...named('latestRolledoutRevision', rec.latestRolledout),
-            ...named('previousRolledoutRevision', rec.previousRolledout),
-            traffic: rec.traffic.map((t) => ({
-              ...(t.tag ? { tag: t.tag } : {}),
-              revisionName: t.revisionName,
-              latestRevision: t.latestRevision,
-              percent: t.percent,
-              ...(t.tag ? { url: this.url(`${t.tag}-${predictorUrlHost}`) } : {}),
-            })),
-          },
-          ...Object.fromEntries([...rec.chained].map(([component, c]) => [component, this.componentStatus(rec, component, c)])),
+          predictor: this.componentStatus(rec, rec, predictorUrlHost),
+          ...Object.fromEntries(
+            [...rec.chained].map(([component, c]) => [component, this.componentStatus(rec, c, componentHost(ns, rec.object.metadata.name, component, this.d.domain))]),
+          ),
         },
         ...(r ? { rollout: { revision: r.revision, stable: r.stable, phase: r.phase, step: r.step, message: r.message } } : {}),
         revisions,
@@ -1029,10 +1016,11 @@ export class Controller {
     } as InferenceService & { status: unknown };
   }
 
-  /** `status.components.<transformer|explainer>`, shaped as the predictor's. */
-  private componentStatus(rec: ServiceRecord, component: ChainedComponent, c: ComponentRecord): Record<string, unknown> {
-    const ns = rec.object.metadata.namespace ?? 'default';
-    const host = componentHost(ns, rec.object.metadata.name, component, this.d.domain);
+  /**
+   * `status.components.<component>` for the predictor (`c` is the service record itself) and each chained
+   * component: its URL, revision names (KServe omits empty ones), and traffic with each tag's URL.
+   */
+  private componentStatus(rec: ServiceRecord, c: ComponentRecord, host: string): Record<string, unknown> {
     const named = (k: string, v: string | null | undefined): Record<string, string> => (v ? { [k]: v } : {});
     return {
       url: this.url(host),
