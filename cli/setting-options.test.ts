@@ -152,3 +152,34 @@ describe('unknown keys are refused with the known keys listed', () => {
     expect(await load([], { SLUICE_SERVER: 'http://127.0.0.1:8081', SLUICE_TEST_SKIP_BUILD: '1' })).toEqual(SERVE_DEFAULTS);
   });
 });
+
+describe('SLUICE_* variables nothing reads', () => {
+  async function warnings(env: NodeJS.ProcessEnv): Promise<string[]> {
+    const lines: string[] = [];
+    const cmd = addSettingOptions(new Command('serve').exitOverride(), 'serve').action(async (_o: unknown, c: Command) => {
+      await configFromCommand(c, 'serve', env, (line) => lines.push(line));
+    });
+    await cmd.parseAsync([], { from: 'user' });
+    return lines;
+  }
+
+  it('a misspelt setting is named with the variable it was probably meant to be, and the rest still loads', async () => {
+    const lines = await warnings({ SLUICE_DATAPORT: '9000', SLUICE_SHUTDOWN_GRACE_SECONDS: '5' });
+    expect(lines).toEqual([
+      'Warning: SLUICE_DATAPORT is not a Sluice setting and is ignored (did you mean SLUICE_DATA_PORT?); the settings are in docs/configuration.md\n',
+    ]);
+  });
+
+  it('a name far from every setting gets no guess', async () => {
+    expect(await warnings({ SLUICE_FROBNICATE_EVERYTHING: '1' })).toEqual([
+      'Warning: SLUICE_FROBNICATE_EVERYTHING is not a Sluice setting and is ignored; the settings are in docs/configuration.md\n',
+    ]);
+  });
+
+  it('settings and the variables other parts read (credentials, demo runtime, tests) are not warned about', async () => {
+    const env: NodeJS.ProcessEnv = { SLUICE_TOKEN: 't', SLUICE_ADMIN_TOKEN: 't', SLUICE_DEMO_LATENCY_MS: '5', SLUICE_TEST_SKIP_BUILD: '1', PATH: '/bin' };
+    for (const key of SETTING_KEYS) env[envName(key)] = undefined;
+    env[envName('dataPort')] = '9000';
+    expect(await warnings(env)).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { SETTINGS, SETTING_KEYS, type SettingKey } from '../core/config-table.js';
-import { parseSettingPairs, resolveConfig, settingsFromEnv, type GivenValue, type ServeConfig } from '../core/config.js';
+import { parseSettingPairs, resolveConfig, settingsFromEnv, unknownSluiceEnv, type GivenValue, type ServeConfig } from '../core/config.js';
 import { envName, type Role, type Setting } from '../core/setting-kinds.js';
 
 /** The variable that names a config file when `--config-file` is not given. */
@@ -41,9 +41,18 @@ export function addSettingOptions(cmd: Command, role: Role): Command {
 
 /**
  * The configuration of a command: its flags (a named flag over `--set`), then the `SLUICE_*` environment, then
- * the config file, then the defaults. Bad values and unknown keys fail here, before anything starts.
+ * the config file, then the defaults. Bad values and unknown keys fail here, before anything starts. A `SLUICE_*`
+ * variable that nothing reads is a warning on stderr (not an error: an environment is often shared).
  */
-export async function configFromCommand(cmd: Command, role: Role, env: NodeJS.ProcessEnv = process.env): Promise<ServeConfig> {
+export async function configFromCommand(
+  cmd: Command,
+  role: Role,
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (line: string) => void = (line) => process.stderr.write(line),
+): Promise<ServeConfig> {
+  for (const u of unknownSluiceEnv(env)) {
+    warn(`Warning: ${u.name} is not a Sluice setting and is ignored${u.suggestion ? ` (did you mean ${u.suggestion}?)` : ''}; the settings are in docs/configuration.md\n`);
+  }
   const o = cmd.opts<Record<string, unknown>>();
   const given: GivenValue[] = [];
   const file = (o.configFile as string | undefined) ?? env[CONFIG_FILE_ENV];

@@ -117,6 +117,43 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): GivenValue[] {
   return out;
 }
 
+/**
+ * `SLUICE_*` variables that are not settings but are read elsewhere: the CLI's credentials and server, the
+ * config file, the demo runtime's knobs (inherited by replicas), the tests' and load tests' own switches.
+ */
+const OTHER_SLUICE_ENV = /^SLUICE_(ADMIN_TOKEN|TOKEN|SERVER|CONTEXT|CONFIG|CONFIG_FILE|METRICS_URL|STATE_DIR|LOG_LEVEL|IMPORT_LOG|MAX_API_KEYS|KEEP_RUNTIME_WORK|NODE_FLAGS|PYTHON|RUNTIMES|DEMO_[A-Z0-9_]+|TEST_[A-Z0-9_]+|BENCH_[A-Z0-9_]+|BATCH_[A-Z0-9_]+|IMAGE_[A-Z0-9_]+|[A-Z]+_MODEL_NAME)$/;
+
+/**
+ * The `SLUICE_*` variables in `env` that no setting or other part of Sluice reads — most likely a misspelt
+ * setting, which would otherwise be ignored without a word. Each comes with the closest setting's variable
+ * when one is near.
+ */
+export function unknownSluiceEnv(env: NodeJS.ProcessEnv): { name: string; suggestion?: string }[] {
+  const known = new Set(SETTING_KEYS.map((k) => envName(k)));
+  const out: { name: string; suggestion?: string }[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('SLUICE_') || known.has(name) || OTHER_SLUICE_ENV.test(name)) continue;
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const k of known) {
+      const d = editDistance(name, k);
+      if (d < bestDistance) [best, bestDistance] = [k, d];
+    }
+    out.push(bestDistance <= Math.max(2, Math.floor(name.length / 5)) ? { name, suggestion: best } : { name });
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 /** Parses the `gpus` setting into device counts per resource name. */
 export function parseGpuInventory(text: string): Record<string, number> {
   const out: Record<string, number> = {};
