@@ -77,8 +77,11 @@ export interface LocalBackendOptions {
 
 type Phase = 'allocating' | 'starting' | 'ready' | 'stopping';
 
-/** Budget used when none is given (tests, embedders); `sluice serve` passes its configuration's. */
-export const DEFAULT_REPLICA_BUDGET: ReplicaBudgetLimits = { maxReplicas: 32, memoryBytes: 8 * 2 ** 30 };
+/**
+ * Budget used when none is given (tests, embedders): the configuration table's defaults, so an embedder gets the
+ * same bound as `sluice serve` (which passes its configuration's).
+ */
+export const DEFAULT_REPLICA_BUDGET: ReplicaBudgetLimits = { maxReplicas: SERVE_DEFAULTS.maxReplicasTotal, memoryBytes: SERVE_DEFAULTS.replicaMemoryBudget };
 export const DEFAULT_REPLICA_MEMORY_BYTES = SERVE_DEFAULTS.replicaMemoryDefault;
 
 interface Replica {
