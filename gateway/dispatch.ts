@@ -25,6 +25,12 @@ export interface BufferedDispatch {
   timeoutMs: number;
   signal: CancelSignal;
   priority?: Priority;
+  /**
+   * The exchanges this request answers (a batch's callers). Each one's stages see the hold (`onHold`,
+   * `onHoldEnd`) and the replica it went to (`ex.endpoint`); the first one's also see every attempt
+   * (`onUpstreamHeaders` on that attempt's headers, `onAttemptEnd`), as its own request's would.
+   */
+  callers?: readonly Exchange[];
 }
 
 export interface DispatchDeps {
@@ -113,19 +119,44 @@ export class Dispatch {
    */
   async send(r: BufferedDispatch): Promise<BufferedAnswer & { heldMs: number; coldStart: boolean }> {
     const { clock, activator, forwarder } = this.d;
+    const callers = r.callers ?? [];
+    const first = callers[0];
     for (;;) {
       const acquired = activator.acquire(r.revisionKey, r);
-      const lease: Lease = acquired instanceof Promise ? await acquired : acquired;
+      let lease: Lease;
+      if (acquired instanceof Promise) {
+        for (const ex of callers) ex.held();
+        try {
+          lease = await acquired;
+        } catch (err) {
+          for (const ex of callers) ex.holdEnded(err);
+          throw err;
+        }
+        for (const ex of callers) {
+          ex.heldMs = lease.heldMs;
+          ex.coldStart = lease.coldStart;
+          ex.holdEnded();
+        }
+      } else lease = acquired;
+      for (const ex of callers) ex.endpoint = lease.replica.endpoint;
+      // Each attempt's headers are a copy: a stage's injection (trace context) is the attempt's own.
+      const headers = first ? { ...r.headers } : r.headers;
+      first?.upstreamHeaders(headers);
       try {
         const answer = await forwarder.request(lease.replica.endpoint.url, {
           path: r.path,
-          headers: r.headers,
+          headers,
           body: r.body,
           timeoutMs: Math.max(1, Math.min(r.deadlineAt - clock.now(), r.timeoutMs)),
           signal: r.signal,
         });
+        if (first) {
+          first.status = answer.status;
+          first.attemptEnded();
+        }
         return { ...answer, heldMs: lease.heldMs, coldStart: lease.coldStart };
       } catch (err) {
+        first?.attemptEnded(err);
         if (err instanceof ForwardError && err.unreachable) activator.reportFailure(r.revisionKey, lease.replica.endpoint.id);
         if (err instanceof ForwardError && err.retryable && clock.now() < r.deadlineAt) continue;
         if (err instanceof ForwardError && err.status === 502)

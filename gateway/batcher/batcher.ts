@@ -185,11 +185,14 @@ export class Batcher implements Stage {
         if (watch !== null) clock.clearTimeout(watch);
         watch = null;
       };
+      const tee = c.ex.teeBody;
       req.on('data', (chunk: Buffer) => {
         lastData = clock.now();
         size += chunk.length;
         if (size > length) return; // more than declared: Node's parser refuses it before this
         chunks.push(chunk);
+        // The stages that asked for bodies (the request logger) see the caller's own body, not the merged one.
+        if (tee) c.ex.requestData(chunk);
       });
       req.once('end', () => {
         stop();
@@ -289,7 +292,6 @@ export class Batcher implements Stage {
     }
     const headers = upstreamRequestHeaders(first.ex.req);
     headers['content-length'] = String(body.length);
-    first.ex.upstreamHeaders(headers);
     // The batch is abandoned only when every caller has left or timed out (finish() checks).
     const signal = new ClientGone();
     b.signal = signal;
@@ -304,6 +306,7 @@ export class Batcher implements Stage {
       timeoutMs: b.rev.batcher!.timeoutSeconds * 1000,
       signal,
       priority: first.ex.priority,
+      callers: callers.map((c) => c.ex),
     }).then(
       (answer) => {
         if (answer.status >= 400 && this.o.splitOnError && callers.length > 1 && !NOT_SPLIT.has(answer.status) && !b.solo) {
@@ -371,6 +374,7 @@ export class Batcher implements Stage {
       c.ex.coldStart = answer.coldStart;
       if (answer.coldStart) c.ex.coldStartMs = answer.heldMs;
       c.ex.responseStart(status, headers);
+      if (c.ex.teeBody) c.ex.responseData(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
       if (draining) c.ex.res.shouldKeepAlive = false;
       this.finish(c, status, () => c.ex.res.writeHead(status, headers).end(body));
     });

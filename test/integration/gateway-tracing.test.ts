@@ -232,6 +232,30 @@ describe('tracing on the data path (OTLP/HTTP protobuf to a real receiver)', () 
     expect(byKind(spans, 'SPAN_KIND_SERVER')[0]!.status).toBe('STATUS_CODE_ERROR');
   });
 
+  it('a batched request (spec.predictor.batcher) gets its client span like any other: ended with the answer, not an error, its traceparent sent', async () => {
+    await g.controller.apply(isvc('lilac', 'gs://m/v1', '    minReplicas: 1\n    timeout: 30\n    batcher:\n      maxBatchSize: 8\n'), 'api');
+    const up = await upstream();
+    upstreams.push(up);
+    g.backend.markReady('default/lilac-predictor-00001', up.url);
+    const trace = '6'.repeat(32);
+    const r = await pool.request({
+      path: '/v1/models/lilac:predict',
+      method: 'POST',
+      headers: { 'content-type': 'application/json', host: 'lilac.default.example.com', traceparent: `00-${trace}-${PARENT}-01` },
+      body: JSON.stringify({ instances: [[1, 2]] }),
+    });
+    await r.body.text();
+    expect(r.statusCode).toBe(200);
+    const spans = await receiver.waitForTrace(trace, (s) => s.length >= 2);
+    const [server] = byKind(spans, 'SPAN_KIND_SERVER');
+    const [client] = byKind(spans, 'SPAN_KIND_CLIENT');
+    expect(client, 'a client span for the batch the request went in').toBeDefined();
+    expect(client!.status).toBe('STATUS_CODE_UNSET');
+    expect(client!.parentSpanId).toBe(server!.spanId);
+    expect(traceparentOf(up.seen.at(-1)!)?.parentId).toBe(client!.spanId);
+    expect(server!.status).toBe('STATUS_CODE_UNSET');
+  });
+
   it('an unsampled incoming parent is respected: nothing exported, the replica gets the unsampled flag', async () => {
     const up = await upstream();
     upstreams.push(up);

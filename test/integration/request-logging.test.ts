@@ -87,7 +87,10 @@ interface Front {
 }
 
 /** A gateway over one revision whose logger sends to `sinkUrl`. */
-async function front(sinkUrl: string, o: { mode?: 'all' | 'request' | 'response'; delivery?: Partial<DeliveryOptions>; timeoutMs?: number } = {}): Promise<Front> {
+async function front(
+  sinkUrl: string,
+  o: { mode?: 'all' | 'request' | 'response'; delivery?: Partial<DeliveryOptions>; timeoutMs?: number; batcher?: RevisionView['batcher']; containerConcurrency?: number } = {},
+): Promise<Front> {
   const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
   const deliveryClock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
   const metrics = new SluiceMetrics();
@@ -103,8 +106,8 @@ async function front(sinkUrl: string, o: { mode?: 'all' | 'request' | 'response'
     failed: null,
     proven: false,
     createdAt: '2026-01-01T00:00:00.000Z',
-    batcher: null,
-    containerConcurrency: 0,
+    batcher: o.batcher ?? null,
+    containerConcurrency: o.containerConcurrency ?? 0,
     logger: { url: sinkUrl, mode: o.mode ?? 'all', component: 'predictor' },
   };
   const activator = new Activator({
@@ -155,7 +158,7 @@ async function front(sinkUrl: string, o: { mode?: 'all' | 'request' | 'response'
     deliveryClock,
     delivery,
     ready(replicaUrl) {
-      activator.onEndpointEvent({ type: 'ready', endpoint: { id: `${KEY}#1`, revisionKey: KEY, url: replicaUrl, capacity: 0 } });
+      activator.onEndpointEvent({ type: 'ready', endpoint: { id: `${KEY}#1`, revisionKey: KEY, url: replicaUrl, capacity: o.containerConcurrency ?? 0 } });
     },
     async outcome(outcome) {
       return metricValue(await metrics.registry.metrics(), 'sluice_logger_events_total', { outcome }) ?? 0;
@@ -287,6 +290,54 @@ describe('request/response logging: the events (real gateway, real sink, decoded
       expect(e.body.length).toBe(MiB);
     }
     expect(byType(s.events, 'response')[0]!.event.payloadcontenttype).toBe('text/plain; charset=utf-8');
+  });
+
+  it('batched requests: each caller\'s events carry its own request body and its own slice of the merged answer', async () => {
+    const s = await sink();
+    const g = await front(s.url, { batcher: { maxBatchSize: 32, maxLatencyMs: 5000, timeoutSeconds: 60 }, containerConcurrency: 1 });
+    // A v1 runtime that predicts each instance as itself; the first call waits until the test lets it go, so the
+    // next two callers are merged into one batch behind it.
+    const bodies: string[] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    g.ready(
+      await listen(
+        createServer((req, res) => {
+          const parts: Buffer[] = [];
+          req.on('data', (c: Buffer) => parts.push(c));
+          req.on('end', async () => {
+            const text = Buffer.concat(parts).toString('utf8');
+            bodies.push(text);
+            if (bodies.length === 1) await gate;
+            const out = JSON.stringify({ predictions: (JSON.parse(text) as { instances: unknown[] }).instances });
+            res.writeHead(200, { 'content-type': 'application/json' }).end(out);
+          });
+        }),
+      ),
+    );
+    const first = post(g.url, '{"instances": [[0]]}');
+    await waitUntil('the first call reached the runtime', () => bodies.length === 1);
+    const a = post(g.url, '{"instances": [[1], [2]]}');
+    const b = post(g.url, '{"instances": [[3]]}');
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    const answers = await Promise.all([first, a, b]);
+    expect(answers.map((x) => JSON.parse(x.body.toString('utf8')))).toEqual([{ predictions: [[0]] }, { predictions: [[1], [2]] }, { predictions: [[3]] }]);
+    expect(bodies).toHaveLength(2); // the two later callers went as one request
+    expect(JSON.parse(bodies[1]!)).toEqual({ instances: [[1], [2], [3]] });
+    await advanceUntil(g.deliveryClock, 'six events', () => s.events.length === 6);
+    const requests = byType(s.events, 'request');
+    const responses = byType(s.events, 'response');
+    const requestOf = (id: string) => JSON.parse(requests.find((e) => e.event.id === id)!.body.toString('utf8'));
+    const pairs = responses.map((r) => [requestOf(r.event.id), JSON.parse(r.body.toString('utf8'))]);
+    expect(pairs).toEqual(
+      expect.arrayContaining([
+        [{ instances: [[0]] }, { predictions: [[0]] }],
+        [{ instances: [[1], [2]] }, { predictions: [[1], [2]] }],
+        [{ instances: [[3]] }, { predictions: [[3]] }],
+      ]),
+    );
+    expect(pairs).toHaveLength(3);
   });
 
   it('mode request (or response) sends only that event', async () => {
