@@ -96,7 +96,9 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat, name: 'sluice-controller' });
   const kc = kubeConfig(o.kubeconfig ?? cfg.kubeconfig);
   let owners: ClusterController | null = null;
-  const backend = new KubernetesBackend({ kubeConfig: kc, clock, ownerOf: (rev) => owners?.ownerOf(rev) });
+  // The controller watches the revisions' pods too: a replica that fails before it was ever ready counts against its
+  // revision (start-failed), as a local replica that exits before ready does.
+  const backend = new KubernetesBackend({ kubeConfig: kc, clock, ownerOf: (rev) => owners?.ownerOf(rev), watchPods: true });
   await backend.start();
   const catalogue = loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? cfg.runtimes)]);
   const controller = new ClusterController({
@@ -233,6 +235,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       },
       removeRevision: (key) => activator.removeRevision(key),
       onEndpointEvent: (ev) => activator.onEndpointEvent(ev),
+      failRevision: (key, message) => activator.failRevision(key, message),
     },
   });
   await backend.start();

@@ -24,6 +24,8 @@ export class ClusterRoutes {
   private readonly routingSeen = new Map<string, string>();
   private informers: ResilientInformer[] = [];
   private version = 0;
+  /** Revisions whose failure this gateway has acted on (a subset of the known revisions). */
+  private readonly failedSeen = new Set<string>();
 
   constructor(
     private readonly o: { kc: KubeConfig; group?: string; domain: string; snapshot: SnapshotHolder; dispatch: Dispatch; clock: Clock; logger: Logger },
@@ -92,5 +94,13 @@ export class ClusterRoutes {
   private publish(): void {
     const p = projectDataPlane(this.services.values(), this.revisions.values(), this.o.domain);
     this.o.snapshot.publish({ routes: buildRouteTable(p.routes, this.o.domain, ++this.version), revisions: p.revisions });
+    // A revision the controller marked failed in status: what this gateway holds for it is answered 503 now (as
+    // the embedded controller tells its activator), not left to wait for its deadline.
+    for (const key of this.failedSeen) if (!this.revisions.has(key)) this.failedSeen.delete(key);
+    for (const [key, view] of p.revisions) {
+      if (view.failed === null || this.failedSeen.has(key)) continue;
+      this.failedSeen.add(key);
+      this.o.dispatch.failRevision?.(key, view.failed);
+    }
   }
 }

@@ -23,8 +23,15 @@ async function runDemoPod(pod: KubeObject): Promise<RunningPod> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', SLUICE_DEMO_WATCH_STDIN: '0' };
   for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
   const child = spawn(process.execPath, [DEMO_RUNTIME_MAIN, '--port', '0', '--model-name', model, '--model-dir', IRIS_MODEL_DIR], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     env,
+  });
+  // What the container says on stderr is its termination message when it exits (the kubelet's
+  // `terminationMessagePolicy: FallbackToLogsOnError`).
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-2048);
+    process.stderr.write(c);
   });
   // The demo runtime logs one JSON line per event; the `listening` one carries the port.
   const port = await new Promise<number>((resolve, reject) => {
@@ -36,7 +43,7 @@ async function runDemoPod(pod: KubeObject): Promise<RunningPod> {
         resolve((JSON.parse(line) as { port: number }).port);
       }
     });
-    child.once('exit', () => reject(new Error('the demo pod exited before listening')));
+    child.once('exit', (code) => reject(Object.assign(new Error(stderr.trim() || 'the demo pod exited before listening'), { exitCode: code ?? 137 })));
   });
   child.stdout!.resume();
   return {
@@ -140,7 +147,7 @@ describe('cluster mode through the test Kubernetes API server', () => {
   };
 
   beforeAll(async () => {
-    api = await startTestApiServer({ kubelet: { podRunner: runDemoPod } });
+    api = await startTestApiServer({ kubelet: { podRunner: runDemoPod, crashBackoffMs: 100 } });
     redis = await startRedis();
     const kc = new KubeConfig();
     kc.loadFromFile(api.kubeconfigPath);
@@ -211,6 +218,21 @@ describe('cluster mode through the test Kubernetes API server', () => {
     const ready = await fetch(`${gateway.dataUrl}/v2/models/idle/ready`);
     expect([ready.status, await ready.json()]).toEqual([200, { name: 'idle', ready: true }]);
     expect(replicas('idle-predictor-00001')).toBe(0);
+  });
+
+  it('a revision whose pods exit before ready fails after maxStartFailures with the container\'s own words; a held request gets 503 at once', async () => {
+    // The demo runtime refuses a bad knob at start (exit 2): every pod of this revision crash-loops.
+    await createAndWait(isvc('crashy', { model: { env: [{ name: 'SLUICE_DEMO_LATENCY_MS', value: 'oops' }] } }));
+    await gatewayKnows('crashy');
+    const started = Date.now();
+    const res = await predict('crashy');
+    const body = (await res.json()) as { error: string };
+    expect(res.status).toBe(503);
+    expect(body.error).toMatch(/^revision crashy-predictor-00001 failed to become ready: 3 replicas exited before ready \(limit 3\); the last: pod crashy-predictor-00001-\S+: container \S+ exited with code 2 \(Error\): demo-runtime: latency: "oops" is not a number in \[0, Infinity\]$/);
+    // Well before the revision's request timeout or its progress deadline: the crashes were counted.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    await waitUntil('the failure in status', () => JSON.stringify(status('crashy')).includes('exited before ready'), 10_000, 50);
+    await waitUntil('the failed revision stopped', () => replicas('crashy-predictor-00001') === 0, 10_000, 50);
   });
 
   it('a restarted controller takes over without a new revision or a status change', async () => {

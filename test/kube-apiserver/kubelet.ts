@@ -35,6 +35,13 @@ export interface KubeletOptions {
   /** Delay between a pod being marked for deletion and its removal, when no podRunner stops it. Default 0. */
   terminationDelayMs?: number;
   podRunner?: PodRunner;
+  /**
+   * When `podRunner` throws (the container exited before it was up), the pod is restarted as a Deployment's
+   * pod is (restartPolicy Always): it stays Running and not ready, its container shows the exit in
+   * `lastState.terminated`, `restartCount` grows and it waits in CrashLoopBackOff for this long (clock time,
+   * doubling per restart up to 5 minutes, as the kubelet backs off) before the next try. Default 10 s.
+   */
+  crashBackoffMs?: number;
   /** Default: one node `node-1` with cpu 8, memory 32Gi, pods 110. */
   nodes?: NodeSpec[];
 }
@@ -48,6 +55,8 @@ interface PodState {
   phase: 'scheduling' | 'starting' | 'running' | 'stopping' | 'failed';
   runner: RunningPod | null;
   timer: TimerHandle | null;
+  /** Times the container exited before it was up (CrashLoopBackOff). */
+  restarts?: number;
 }
 
 function str(v: unknown): string {
@@ -312,8 +321,35 @@ export class Kubelet {
         }
       } else ip = `10.244.0.${this.nextIp++ % 250}`;
     } catch (err) {
-      s.phase = 'failed';
-      this.setStatus(p, { phase: 'Failed', message: err instanceof Error ? err.message : String(err), conditions: [{ type: 'Ready', status: 'False', reason: 'PodFailed' }] });
+      if (this.closed || s.phase !== 'starting') return;
+      // restartPolicy Always: the container is restarted after a growing back-off; the pod stays Running, not ready.
+      s.restarts = (s.restarts ?? 0) + 1;
+      const at = timestamp(this.clock.now());
+      const message = err instanceof Error ? err.message : String(err);
+      const exitCode = typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
+      const backoff = Math.min(300_000, (this.opts.crashBackoffMs ?? 10_000) * 2 ** (s.restarts - 1));
+      const containers = arr(obj(p['spec'])['containers']).map(obj);
+      this.setStatus(p, {
+        phase: 'Running',
+        conditions: [
+          { type: 'PodScheduled', status: 'True', lastTransitionTime: at },
+          { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at },
+          { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at },
+        ],
+        containerStatuses: containers.map((c) => ({
+          name: str(c['name']),
+          image: str(c['image']),
+          ready: false,
+          started: false,
+          restartCount: s.restarts,
+          state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(backoff / 1000)}s restarting failed container=${str(c['name'])} pod=${p.metadata.name}` } },
+          lastState: { terminated: { exitCode, reason: 'Error', message, finishedAt: at } },
+        })),
+      });
+      s.timer = this.clock.setTimeout(() => {
+        s.timer = null;
+        if (s.phase === 'starting') this.track(this.run(p, s));
+      }, backoff);
       return;
     }
     s.phase = 'running';
@@ -326,7 +362,7 @@ export class Kubelet {
       podIPs: [{ ip }],
       startTime: at,
       conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: at })),
-      containerStatuses: containers.map((c) => ({ name: str(c['name']), image: str(c['image']), ready: true, started: true, restartCount: 0, state: { running: { startedAt: at } } })),
+      containerStatuses: containers.map((c) => ({ name: str(c['name']), image: str(c['image']), ready: true, started: true, restartCount: s.restarts ?? 0, state: { running: { startedAt: at } } })),
     });
   }
 

@@ -5,7 +5,7 @@
  * Stateless on the read side: a fresh instance (a gateway, or a restarted autoscaler) discovers every
  * revision's endpoints and capacity from the cluster without apply() having been called.
  */
-import { ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, NetworkingV1Api, type KubeConfig, type V1Deployment, type V1EndpointSlice } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, DiscoveryV1Api, NetworkingV1Api, type KubeConfig, type V1Deployment, type V1EndpointSlice, type V1Pod } from '@kubernetes/client-node';
 import type { Revision } from '../../../api/revision.js';
 import { revisionKey } from '../../../api/revision.js';
 import { SystemClock, type Clock } from '../../../core/clock.js';
@@ -33,7 +33,17 @@ export interface KubernetesBackendOptions {
   conflictRetries?: number;
   /** Informer restart backoff after a watch error: first delay and cap, in ms. Default 100 and 5000. */
   restartBackoffMs?: { initial: number; max: number };
+  /**
+   * Watch the revisions' pods and report a replica that fails before it was ever ready (a container that exits
+   * or cannot be created) as `start-failed`, as the local backend reports a process that exits before its
+   * readiness probe passed. The controller sets it (it counts these against the revision); the gateway and
+   * autoscaler do not need the pod watch. Default false.
+   */
+  watchPods?: boolean;
 }
+
+/** Container waiting reasons that mean the replica cannot start as specified: each is one failed start. */
+const START_FAILURE_REASONS = new Set(['CrashLoopBackOff', 'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
 type EndpointState = 'ready' | 'draining';
 
@@ -62,6 +72,12 @@ export class KubernetesBackend implements Backend {
   private readonly networking: NetworkingV1Api;
   private readonly slices: ResilientInformer<V1EndpointSlice>;
   private readonly deployments: ResilientInformer<V1Deployment>;
+  private readonly pods: ResilientInformer<V1Pod> | null = null;
+  /**
+   * Per pod (uid) that has not been ready yet: the failures already reported (restarts, or the waiting reason
+   * last seen), so each is reported once. An entry goes when the pod turns ready or is deleted.
+   */
+  private readonly podFailures = new Map<string, { restarts: number; waiting: string }>();
   private readonly listeners = new Set<(e: EndpointEvent) => void>();
   /** Per revision key: the endpoints last published. Entries go when a revision has none left. */
   private readonly published = new Map<string, Map<string, Tracked>>();
@@ -97,12 +113,64 @@ export class KubernetesBackend implements Backend {
       backoff,
       () => undefined,
     );
+    if (opts.watchPods) {
+      this.pods = new ResilientInformer<V1Pod>(
+        kc,
+        ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods',
+        () => (ns ? this.core.listNamespacedPod({ namespace: ns, labelSelector: selector }) : this.core.listPodForAllNamespaces({ labelSelector: selector })),
+        selector,
+        this.clock,
+        backoff,
+        (p, deleted) => this.onPod(p, deleted),
+      );
+    }
   }
 
-  /** Starts the informers and resolves once both have listed. Called by every method that needs them. */
+  /** Starts the informers and resolves once they have listed. Called by every method that needs them. */
   start(): Promise<void> {
-    this.started ??= Promise.all([this.slices.start(), this.deployments.start()]).then(() => undefined);
+    this.started ??= Promise.all([this.slices.start(), this.deployments.start(), this.pods?.start()]).then(() => undefined);
     return this.started;
+  }
+
+  /**
+   * A revision's pod changed: a container of a pod that was never ready exited (its restart count grew, or the
+   * pod failed) or waits for a reason that means it cannot start (CrashLoopBackOff, an image that cannot be
+   * pulled, a bad config): one `start-failed` per such failure, with the container's own words.
+   */
+  private onPod(pod: V1Pod, deleted: boolean): void {
+    const uid = pod.metadata?.uid ?? `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const revision = pod.metadata?.labels?.[LABEL_REVISION];
+    const ready = (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    if (deleted || ready || !revision) {
+      this.podFailures.delete(uid);
+      return;
+    }
+    const seen = this.podFailures.get(uid) ?? { restarts: 0, waiting: '' };
+    const reasons: string[] = [];
+    let restarts = 0;
+    let waiting = '';
+    for (const c of pod.status?.containerStatuses ?? []) {
+      restarts += c.restartCount ?? 0;
+      const w = c.state?.waiting?.reason;
+      const t = c.state?.terminated ?? c.lastState?.terminated;
+      if (w && START_FAILURE_REASONS.has(w)) waiting += `${c.name}:${w};`;
+      if ((w && START_FAILURE_REASONS.has(w)) || t) {
+        const exit = t ? `exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}${t.message ? `: ${t.message.trim().slice(0, 300)}` : ''}` : '';
+        const why = w && START_FAILURE_REASONS.has(w) ? `${w}${c.state?.waiting?.message ? `: ${c.state.waiting.message.slice(0, 300)}` : ''}` : '';
+        // A crash loop's back-off note says nothing the exit does not; an image or config error says it all.
+        reasons.push(`container ${c.name} ${exit && w === 'CrashLoopBackOff' ? exit : [exit, why].filter(Boolean).join('; ')}`);
+      }
+    }
+    const podFailed = pod.status?.phase === 'Failed';
+    const fresh = restarts > seen.restarts || (waiting !== '' && waiting !== seen.waiting && !/CrashLoopBackOff/.test(waiting)) || (podFailed && seen.waiting !== 'Failed');
+    // Bounded: one entry per revision pod that is not ready, and the pods are bounded by the revisions' scale.
+    this.podFailures.set(uid, { restarts, waiting: podFailed ? 'Failed' : waiting });
+    if (!fresh) return;
+    const ns = pod.metadata?.namespace ?? '';
+    const key = revisionKey({ namespace: ns, name: revision });
+    const reason = `pod ${pod.metadata?.name}: ${reasons.join('; ') || pod.status?.message || `phase ${pod.status?.phase}`}`;
+    const endpoint: Endpoint = { id: `${key}#${pod.metadata?.name ?? uid}`, revisionKey: key, url: '', capacity: 0 };
+    for (const l of this.listeners) l({ type: 'start-failed', endpoint, reason });
   }
 
   async apply(revision: Revision): Promise<void> {
@@ -255,7 +323,7 @@ export class KubernetesBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([this.slices.stop(), this.deployments.stop()]);
+    await Promise.allSettled([this.slices.stop(), this.deployments.stop(), this.pods?.stop()]);
     this.listeners.clear();
   }
 
