@@ -126,6 +126,10 @@ const rawPredictor = strictObject({
 const transformer = strictObject({
   containers: z.array(container).min(1),
   ...componentFields,
+  /** Sluice extension: this component's explicit traffic targets or extra tags (docs/traffic.md). */
+  traffic: trafficList.optional(),
+  /** Sluice extension: this component's progressive delivery policy (docs/traffic.md). */
+  rollout: rolloutPolicy.optional(),
 });
 
 /**
@@ -136,6 +140,8 @@ const transformer = strictObject({
 const explainer = strictObject({
   containers: z.array(container).min(1),
   ...componentFields,
+  traffic: trafficList.optional(),
+  rollout: rolloutPolicy.optional(),
   // Known to KServe, so not "unknown fields": explainerIssues refuses them with a message that says why.
   art: opaque.optional(),
   alibi: opaque.optional(),
@@ -269,18 +275,23 @@ function implementationIssues(doc: unknown): FieldIssue[] {
   return [{ path: 'spec.predictor', message }];
 }
 
-/** An explicit split and KServe's canary percent (or a rollout policy) cannot both decide the traffic. */
+/**
+ * An explicit split and KServe's canary percent (or a rollout policy) cannot both decide a component's traffic
+ * (each component's `traffic`, `canaryTrafficPercent` and `rollout` act on that component only).
+ */
 function trafficIssues(doc: unknown): FieldIssue[] {
-  if (!isRecord(doc) || !isRecord(doc.spec) || !isRecord(doc.spec.predictor)) return [];
-  const p = doc.spec.predictor;
-  if (!Array.isArray(p.traffic)) return [];
-  const explicit = p.traffic.some((t) => isRecord(t) && typeof t.percent === 'number' && t.percent > 0);
-  if (!explicit) return [];
+  if (!isRecord(doc) || !isRecord(doc.spec)) return [];
   const out: FieldIssue[] = [];
-  if (p.canaryTrafficPercent !== undefined)
-    out.push({ path: 'spec.predictor.traffic', message: 'an explicit split cannot be combined with canaryTrafficPercent; remove one of them' });
-  if (p.rollout !== undefined)
-    out.push({ path: 'spec.predictor.traffic', message: 'an explicit split cannot be combined with a rollout policy; remove one of them' });
+  for (const component of ['predictor', 'transformer', 'explainer'] as const) {
+    const p = doc.spec[component];
+    if (!isRecord(p) || !Array.isArray(p.traffic)) continue;
+    const explicit = p.traffic.some((t) => isRecord(t) && typeof t.percent === 'number' && t.percent > 0);
+    if (!explicit) continue;
+    const path = `spec.${component}.traffic`;
+    if (p.canaryTrafficPercent !== undefined)
+      out.push({ path, message: 'an explicit split cannot be combined with canaryTrafficPercent; remove one of them' });
+    if (p.rollout !== undefined) out.push({ path, message: 'an explicit split cannot be combined with a rollout policy; remove one of them' });
+  }
   return out;
 }
 

@@ -65,9 +65,12 @@ export class AdminClient {
     return this.callWithStatus('PUT', `${this.collection(ns)}/${encodeURIComponent(name)}`, body);
   }
 
-  /** Applies a traffic command (`POST …/<name>/traffic`); returns the updated InferenceService. */
-  async traffic(ns: string, name: string, command: unknown): Promise<Record<string, unknown>> {
-    return this.call('POST', `${this.collection(ns)}/${encodeURIComponent(name)}/traffic`, command);
+  /**
+   * Applies a traffic command (`POST …/<name>/traffic`) to one component (the predictor unless `component` names
+   * another); returns the updated InferenceService.
+   */
+  async traffic(ns: string, name: string, command: object, component?: string): Promise<Record<string, unknown>> {
+    return this.call('POST', `${this.collection(ns)}/${encodeURIComponent(name)}/traffic`, component === undefined ? command : { ...command, component });
   }
 
   /** Revisions with the exact spec each was made from (`GET …/<name>/revisions`). */

@@ -210,7 +210,11 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     metrics,
     logger: logger.child({ role: 'activator' }),
     limits: holdLimits(cfg),
-    poke: (key) => void store.poke(key).catch((err: unknown) => logger.warn({ err: String(err) }, 'poke failed')),
+    // A transformer or explainer woken from zero wakes its predictor too (docs/transformer.md).
+    poke: (key) => {
+      for (const k of [key, ...routes.wakeWith(key, (p) => backend.counts(p).desired === 0)])
+        void store.poke(k).catch((err: unknown) => logger.warn({ err: String(err) }, 'poke failed'));
+    },
     // EndpointSlices can lead a pod's real state: confirm new endpoints with our own probe before traffic.
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs, confirmNewReplicas: true },
   });

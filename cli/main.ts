@@ -109,8 +109,9 @@ export function buildProgram(): Command {
     .option('--canary <percent>', "KServe canary: the latest revision gets this percent, the rolled-out one the rest", int('--canary'))
     .option('--tag <tag=revision>', 'name a revision with a tag (reachable at <tag>-<name>.<ns>.<domain>, x-sluice-tag, /serving/<ns>/<name>/tags/<tag>/)')
     .option('--remove-tag <tag>', 'remove a tag')
+    .option('--component <component>', 'which component: predictor (default), transformer or explainer')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action(async (name: string, o: TrafficFlags & AdminTarget & { namespace?: string }) => {
+    .action(async (name: string, o: TrafficFlags & AdminTarget & { namespace?: string; component?: string }) => {
       const t = await trafficCommands();
       await t.sendTrafficCommand(io, name, t.commandFromFlags(o), o);
     });
@@ -118,14 +119,16 @@ export function buildProgram(): Command {
   adminOptions(program.command('promote'))
     .description('promote the latest revision to 100 % (KServe: remove canaryTrafficPercent; ends a progressive rollout)')
     .argument('<name>', 'InferenceService name')
+    .option('--component <component>', 'which component: predictor (default), transformer or explainer')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action(async (name: string, o: AdminTarget & { namespace?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'promote' }, o));
+    .action(async (name: string, o: AdminTarget & { namespace?: string; component?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'promote' }, o));
 
   adminOptions(program.command('rollback'))
     .description('send everything back to the last rolled-out revision (KServe: canaryTrafficPercent 0)')
     .argument('<name>', 'InferenceService name')
+    .option('--component <component>', 'which component: predictor (default), transformer or explainer')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .action(async (name: string, o: AdminTarget & { namespace?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'rollback' }, o));
+    .action(async (name: string, o: AdminTarget & { namespace?: string; component?: string }) => (await trafficCommands()).sendTrafficCommand(io, name, { op: 'rollback' }, o));
 
   adminOptions(program.command('revisions'))
     .description("list an InferenceService's revisions: traffic, tags, replicas, age (-o yaml shows each exact spec)")

@@ -15,6 +15,17 @@ export interface TrafficFlags {
 
 interface Target extends AdminTarget {
   namespace?: string;
+  /** `--component`: predictor (default), transformer or explainer. */
+  component?: string;
+}
+
+const COMPONENTS = ['predictor', 'transformer', 'explainer'];
+
+/** `--component`, checked before anything is sent. */
+export function componentFromFlag(value: string | undefined): string {
+  const c = value ?? 'predictor';
+  if (!COMPONENTS.includes(c)) throw new Error(`--component: "${c}" is not one of ${COMPONENTS.join(', ')}`);
+  return c;
 }
 
 /** Reads exactly one traffic operation from the flags. */
@@ -43,16 +54,18 @@ export function commandFromFlags(f: TrafficFlags): TrafficCommand {
 
 type Obj = Record<string, unknown>;
 
-function summary(obj: Obj): string {
-  const status = obj.status as { components?: { predictor?: { traffic?: Obj[] } } } | undefined;
-  const t = status?.components?.predictor?.traffic ?? [];
+function summary(obj: Obj, component: string): string {
+  const status = obj.status as { components?: Record<string, { traffic?: Obj[] } | undefined> } | undefined;
+  const t = status?.components?.[component]?.traffic ?? [];
   return t.map((x) => `${String(x.revisionName)}=${String(x.percent)}%${x.tag ? ` (tag ${String(x.tag)})` : ''}`).join(', ') || 'no ready revision yet';
 }
 
 export async function sendTrafficCommand(io: Io, name: string, cmd: TrafficCommand, o: Target): Promise<void> {
+  const component = componentFromFlag(o.component);
   const client = adminClientFor(o);
-  const obj = await client.traffic(o.namespace ?? 'default', name, cmd);
-  io.out(`inferenceservice.serving.kserve.io/${name} traffic: ${summary(obj)}\n`);
+  // The predictor's body stays as it always was (no `component`), so an older server still understands it.
+  const obj = await client.traffic(o.namespace ?? 'default', name, cmd, component === 'predictor' ? undefined : component);
+  io.out(`inferenceservice.serving.kserve.io/${name}${component === 'predictor' ? '' : ` ${component}`} traffic: ${summary(obj, component)}\n`);
 }
 
 /** `sluice revisions NAME`: revision, traffic %, tags, ready/desired replicas, created. */

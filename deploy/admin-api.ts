@@ -14,7 +14,7 @@ import { sendJson, sendStatus, statusForError } from './admin-response.js';
 import { handleRuntimes, RUNTIME_GROUP_PATHS } from './admin-runtimes.js';
 import type { Controller } from './controller.js';
 import type { RuntimeRegistry } from './runtime-registry.js';
-import { parseTrafficCommand } from './traffic-commands.js';
+import { parseTrafficCommand, parseTrafficComponent } from './traffic-commands.js';
 
 const GROUP_PATHS = ['/apis/serving.kserve.io/v1beta1', '/apis/serving.sluice.dev/v1beta1'];
 
@@ -45,8 +45,8 @@ export interface AdminApiDeps {
  * `/apis/serving.kserve.io/v1alpha1` and `/apis/sluice.dev/v1alpha1` (admin-runtimes.ts).
  *
  * Sluice subresources: `POST …/inferenceservices/<name>/traffic` applies a traffic command (to-revisions,
- * to-latest, canary, tag, remove-tag, promote, rollback) by editing the predictor's traffic fields in the stored
- * spec — validated like any spec, refused whole on error — and `GET …/<name>/revisions` lists the revisions with
+ * to-latest, canary, tag, remove-tag, promote, rollback) by editing one component's traffic fields (`component`:
+ * predictor by default, transformer or explainer) in the stored spec — validated like any spec, refused whole on error — and `GET …/<name>/revisions` lists the revisions with
  * the exact spec each was made from.
  *
  * A create or replace whose spec sets fields that are accepted but not active yet (api/inactive-fields.ts), or
@@ -103,7 +103,7 @@ async function handle(deps: AdminApiDeps, req: IncomingMessage, res: ServerRespo
   if (name !== undefined && sub === 'traffic') {
     if (method !== 'POST') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed on traffic; POST a command`);
     const body = parseBody(await readBody(req, res, deps.maxBodyBytes));
-    return sendJson(res, 200, await c.updateTraffic(ns, name, parseTrafficCommand(body)));
+    return sendJson(res, 200, await c.updateTraffic(ns, name, parseTrafficCommand(body), parseTrafficComponent(body)));
   }
   if (name !== undefined && sub === 'revisions') {
     if (method !== 'GET') return sendStatus(res, 405, 'MethodNotAllowed', `${method} is not allowed on revisions`);

@@ -1,8 +1,8 @@
 import { startLimits } from '../api/annotations.js';
 import { inactiveFieldWarning, inactiveFields } from '../api/inactive-fields.js';
-import { CHAINED_COMPONENTS, parseInferenceService, type ChainedComponent, type InferenceService } from '../api/inferenceservice.js';
+import { CHAINED_COMPONENTS, parseInferenceService, type ChainedComponent, type ComponentName, type InferenceService } from '../api/inferenceservice.js';
 import { defaultInferenceService } from './defaulting.js';
-import type { RolloutPolicy } from '../api/traffic-spec.js';
+import type { RolloutPolicy, TrafficTargetSpec } from '../api/traffic-spec.js';
 import { revisionKey, type Revision } from '../api/revision.js';
 import type { RevisionScaleStatus } from '../autoscaler/autoscaler.js';
 import type { Clock } from '../core/clock.js';
@@ -13,7 +13,7 @@ import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js
 import type { WindowStats } from '../gateway/outcome-recorder.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import type { Backend, EndpointEvent } from '../api/backend.js';
-import { componentHost, dataPlaneTargets, failedMessage, predictorHost, projectDataPlane, specTagsOf, type ComponentRouting, type ServiceRouting } from './data-plane-projection.js';
+import { componentHost, dataPlaneTargets, failedMessage, predictorHost, predictorWakeTargets, projectDataPlane, specTagsOf, type ComponentRouting, type ServiceRouting } from './data-plane-projection.js';
 import { checkObjectSize } from './object-size.js';
 import { buildRevision, servingHash } from './revision-builder.js';
 import type { RuntimeCatalogue } from './runtime-catalogue.js';
@@ -39,8 +39,9 @@ export interface Condition {
 const MAX_INACTIVE_NAMED = 10;
 
 /**
- * A transformer's or explainer's revisions and traffic (docs/transformer.md): its own revisions, scaling and
- * canary, as each KServe component is its own Knative service. The predictor's are the service record's fields.
+ * A component's revisions and traffic (docs/transformer.md): its own revisions, scaling, canary, explicit split
+ * and rollout, as each KServe component is its own Knative service. The predictor's are the service record's
+ * fields; the transformer's and explainer's are records of their own.
  */
 interface ComponentRecord {
   /** Revision names, oldest first. */
@@ -50,10 +51,28 @@ interface ComponentRecord {
   previousRolledout: string | null;
   traffic: TrafficEntry[];
   holdReason: string | null;
+  /** Progressive delivery state, when a rollout policy drives this component's canary. */
+  rollout: RolloutState | null;
 }
 
 function emptyComponent(): ComponentRecord {
-  return { revisions: [], hash: '', latestRolledout: null, previousRolledout: null, traffic: [], holdReason: null };
+  return { revisions: [], hash: '', latestRolledout: null, previousRolledout: null, traffic: [], holdReason: null, rollout: null };
+}
+
+/** The traffic fields of a component's spec (KServe's canary percent, Sluice's `traffic` and `rollout`). */
+interface ComponentTrafficSpec {
+  canaryTrafficPercent?: number;
+  traffic?: TrafficTargetSpec[];
+  rollout?: RolloutPolicy;
+}
+
+function trafficSpecOf(isvc: InferenceService, component: ComponentName): ComponentTrafficSpec {
+  return (isvc.spec[component] ?? {}) as ComponentTrafficSpec;
+}
+
+/** Every component of a service with its record: the predictor (the service record itself) first. */
+function componentsOf(rec: ServiceRecord): Array<[ComponentName, ComponentRecord]> {
+  return [['predictor', rec], ...rec.chained];
 }
 
 interface ServiceRecord {
@@ -74,7 +93,7 @@ interface ServiceRecord {
   traffic: TrafficEntry[];
   holdReason: string | null;
   conditions: Map<string, Condition>;
-  /** Progressive delivery state, when a rollout policy drives the canary. */
+  /** Progressive delivery state, when a rollout policy drives the predictor's canary. */
   rollout: RolloutState | null;
   /** Recent events (bounded), newest last. */
   events: ServiceEvent[];
@@ -258,7 +277,13 @@ export class Controller {
       chainedNew.push({ component, hash: h, revision: buildRevision(defaulted, component, this.d.catalogue(), { generation, createdAt: now }) });
     }
     const chainedGone = [...rec.chained.keys()].filter((c) => defaulted.spec[c] === undefined);
-    this.checkTrafficRevisions(defaulted, newRevision ? [...rec.revisions, newRevision] : rec.revisions);
+    this.checkTrafficRevisions(defaulted, 'predictor', newRevision ? [...rec.revisions, newRevision] : rec.revisions);
+    for (const component of CHAINED_COMPONENTS) {
+      if (defaulted.spec[component] === undefined) continue;
+      const made = chainedNew.find((n) => n.component === component)?.revision.name;
+      const known = rec.chained.get(component)?.revisions ?? [];
+      this.checkTrafficRevisions(defaulted, component, made ? [...known, made] : known);
+    }
     const specChanged = created || JSON.stringify(rec.object.spec) !== JSON.stringify(defaulted.spec);
     rec.object = defaulted;
     rec.source = source;
@@ -337,6 +362,7 @@ export class Controller {
         hash: mine[mine.length - 1]!.hash,
         latestRolledout: rolled?.latestRolledout ?? null,
         previousRolledout: rolled?.previousRolledout ?? null,
+        rollout: rolled?.rollout ?? null,
       });
     }
     const rec: ServiceRecord = {
@@ -386,21 +412,21 @@ export class Controller {
   }
 
   /**
-   * Applies a traffic command (`sluice traffic|promote|rollback`) by editing the predictor's traffic fields. The
-   * result is validated like any spec; on any error nothing changes and the current split stays.
+   * Applies a traffic command (`sluice traffic|promote|rollback`) by editing one component's traffic fields (the
+   * predictor's unless `component` says otherwise). The result is validated like any spec; on any error nothing
+   * changes and the current split stays.
    */
-  async updateTraffic(namespace: string, name: string, cmd: TrafficCommand): Promise<InferenceService> {
+  async updateTraffic(namespace: string, name: string, cmd: TrafficCommand, component: ComponentName = 'predictor'): Promise<InferenceService> {
     const rec = this.services.get(`${namespace}/${name}`);
     if (!rec) throw new HttpError(404, `inferenceservices "${name}" not found`);
-    if (cmd.op === 'rollback' && (rec.latestRolledout === null || (rec.latestRolledout === rec.revisions.at(-1) && rec.previousRolledout === null)))
-      throw new HttpError(409, `nothing to roll back to: ${namespace}/${name} has no earlier rolled-out revision`);
+    const c = component === 'predictor' ? rec : rec.chained.get(component);
+    if (!c) throw new HttpError(404, `inferenceservices "${name}" has no ${component} (spec.${component} is not set)`);
+    const what = component === 'predictor' ? `${namespace}/${name}` : `the ${component} of ${namespace}/${name}`;
+    if (cmd.op === 'rollback' && (c.latestRolledout === null || (c.latestRolledout === c.revisions.at(-1) && c.previousRolledout === null)))
+      throw new HttpError(409, `nothing to roll back to: ${what} has no earlier rolled-out revision`);
     const next = structuredClone(rec.object);
-    const p = next.spec.predictor as typeof next.spec.predictor & { traffic?: unknown };
-    const fields = applyTrafficCommand(
-      { canaryTrafficPercent: p.canaryTrafficPercent, traffic: p.traffic as never },
-      cmd,
-      rec.revisions,
-    );
+    const p = next.spec[component] as ComponentTrafficSpec;
+    const fields = applyTrafficCommand({ canaryTrafficPercent: p.canaryTrafficPercent, traffic: p.traffic }, cmd, c.revisions, component);
     delete p.canaryTrafficPercent;
     delete p.traffic;
     if (fields.canaryTrafficPercent !== undefined) p.canaryTrafficPercent = fields.canaryTrafficPercent;
@@ -409,20 +435,20 @@ export class Controller {
     // The same schema as every spec: a bad split is refused here, before anything changes.
     const { object } = parseInferenceService(JSON.parse(JSON.stringify(next)) as unknown);
     // A manual split decision ends a progressive rollout (restored if the change is refused).
-    const before = rec.rollout ? { ...rec.rollout } : null;
-    if (rec.rollout && cmd.op !== 'tag' && cmd.op !== 'remove-tag') {
+    const before = c.rollout ? { ...c.rollout } : null;
+    if (c.rollout && cmd.op !== 'tag' && cmd.op !== 'remove-tag') {
       // promote / to-latest decide for the canary, rollback against it; other splits just end a running rollout.
-      const phase = cmd.op === 'rollback' ? 'RolledBack' : cmd.op === 'promote' || cmd.op === 'to-latest' ? 'Succeeded' : rec.rollout.phase === 'Progressing' ? 'Succeeded' : rec.rollout.phase;
-      rec.rollout = { ...rec.rollout, phase, message: `${cmd.op} by user` };
+      const phase = cmd.op === 'rollback' ? 'RolledBack' : cmd.op === 'promote' || cmd.op === 'to-latest' ? 'Succeeded' : c.rollout.phase === 'Progressing' ? 'Succeeded' : c.rollout.phase;
+      c.rollout = { ...c.rollout, phase, message: `${cmd.op} by user` };
     }
     let r: Awaited<ReturnType<Controller['apply']>>;
     try {
       r = await this.apply(object, rec.source);
     } catch (err) {
-      rec.rollout = before;
+      c.rollout = before;
       throw err;
     }
-    this.event(rec, 'Normal', 'TrafficChanged', `${cmd.op}: ${describeTraffic(rec.traffic)}`);
+    this.event(rec, 'Normal', 'TrafficChanged', `${component === 'predictor' ? '' : `${component} `}${cmd.op}: ${describeTraffic(c.traffic)}`);
     return r.object;
   }
 
@@ -500,11 +526,8 @@ export class Controller {
     const rev = this.revisions.get(key);
     if (!rev || rev.component === 'predictor') return [];
     const rec = this.services.get(`${rev.namespace}/${rev.service}`);
-    if (!rec || rec.object.metadata.annotations?.['autoscaling.sluice.dev/wake-predictor'] === 'false') return [];
-    return dataPlaneTargets(this.routing(rec))
-      .filter((t) => t.percent > 0)
-      .map((t) => `${rev.namespace}/${t.revisionName}`)
-      .filter((k) => this.revisions.has(k) && !this.failed.has(k) && this.d.backend.counts(k).desired === 0);
+    if (!rec) return [];
+    return predictorWakeTargets(this.routing(rec), rev).filter((k) => this.revisions.has(k) && this.d.backend.counts(k).desired === 0);
   }
 
   get resourceVersionNow(): number {
@@ -538,12 +561,20 @@ export class Controller {
     this.d.onChange?.(rev.namespace, rev.service);
   }
 
-  /** Every revision named by an explicit split or tag must exist (or be the one this change creates). */
-  private checkTrafficRevisions(isvc: InferenceService, known: readonly string[]): void {
-    const list = (isvc.spec.predictor as { traffic?: Array<{ revisionName?: string }> }).traffic ?? [];
+  /**
+   * Every revision named by a component's explicit split or tag must be a revision of that component (or the one
+   * this change creates).
+   */
+  private checkTrafficRevisions(isvc: InferenceService, component: ComponentName, known: readonly string[]): void {
+    const list = trafficSpecOf(isvc, component).traffic ?? [];
     const issues = list.flatMap((t, i) =>
       t.revisionName !== undefined && !known.includes(t.revisionName)
-        ? [{ path: `spec.predictor.traffic[${i}].revisionName`, message: `revision "${t.revisionName}" does not exist; revisions: ${known.join(', ') || 'none yet'}` }]
+        ? [
+            {
+              path: `spec.${component}.traffic[${i}].revisionName`,
+              message: `${component} revision "${t.revisionName}" does not exist; its revisions: ${known.join(', ') || 'none yet'}`,
+            },
+          ]
         : [],
     );
     if (issues.length > 0) throw new ValidationError(issues, `invalid InferenceService "${isvc.metadata.name}"`);
@@ -609,8 +640,8 @@ export class Controller {
     if (rec) {
       this.event(rec, 'Warning', 'RevisionFailed', message);
       // A rollout of this revision ends here: rolled back, as a failed gate would.
-      if (rec.rollout?.revision === rev.name && rec.rollout.phase === 'Progressing')
-        rec.rollout = { ...rec.rollout, phase: 'RolledBack', message };
+      for (const [, c] of componentsOf(rec))
+        if (c.rollout?.revision === rev.name && c.rollout.phase === 'Progressing') c.rollout = { ...c.rollout, phase: 'RolledBack', message };
       this.reconcileTraffic(rec);
       rec.resourceVersion = ++this.resourceVersion;
     }
@@ -639,99 +670,61 @@ export class Controller {
     return null;
   }
 
+  /**
+   * Every component's traffic: KServe's canary rules, or the component's explicit split (`traffic`), or its
+   * rollout policy's current step, each on that component's own revisions.
+   */
   private reconcileTraffic(rec: ServiceRecord): void {
-    const latest = rec.revisions[rec.revisions.length - 1]!;
-    const annotations = rec.object.metadata.annotations ?? {};
-    const predictor = rec.object.spec.predictor as typeof rec.object.spec.predictor & {
-      traffic?: Array<{ revisionName?: string; latestRevision?: boolean; percent: number; tag?: string }>;
-      rollout?: RolloutPolicy;
-    };
-    const latestReady = this.latestReady(rec);
-    const canary = this.rolloutCanary(rec, predictor, latest, latestReady);
-    const result = assignTraffic({
-      latestCreated: latest,
-      latestReady,
-      latestRolledout: rec.latestRolledout,
-      previousRolledout: rec.previousRolledout,
-      canaryTrafficPercent: canary,
-      tagRouting: annotations['serving.kserve.io/enable-tag-routing'] === 'true',
-      traffic: predictor.traffic ?? null,
-    });
-    rec.traffic = result.traffic;
-    rec.latestRolledout = result.latestRolledout;
-    rec.previousRolledout = result.previousRolledout;
-    rec.holdReason = result.holdReason;
-    // The transformer and explainer: KServe's canaryTrafficPercent on the component (no explicit split or policy).
-    for (const [component, c] of rec.chained) {
-      const r = assignTraffic({
-        latestCreated: c.revisions[c.revisions.length - 1]!,
-        latestReady: this.latestReady(rec, c),
+    const tagRouting = rec.object.metadata.annotations?.['serving.kserve.io/enable-tag-routing'] === 'true';
+    for (const [component, c] of componentsOf(rec)) {
+      const spec = trafficSpecOf(rec.object, component);
+      const latest = c.revisions[c.revisions.length - 1]!;
+      const latestReady = this.latestReady(rec, c);
+      const result = assignTraffic({
+        latestCreated: latest,
+        latestReady,
         latestRolledout: c.latestRolledout,
         previousRolledout: c.previousRolledout,
-        canaryTrafficPercent: rec.object.spec[component]?.canaryTrafficPercent ?? null,
-        tagRouting: annotations['serving.kserve.io/enable-tag-routing'] === 'true',
-        traffic: null,
+        canaryTrafficPercent: this.rolloutCanary(rec, c, spec, latest, latestReady),
+        tagRouting,
+        traffic: spec.traffic ?? null,
       });
-      c.traffic = r.traffic;
-      c.latestRolledout = r.latestRolledout;
-      c.previousRolledout = r.previousRolledout;
-      c.holdReason = r.holdReason;
+      c.traffic = result.traffic;
+      c.latestRolledout = result.latestRolledout;
+      c.previousRolledout = result.previousRolledout;
+      c.holdReason = result.holdReason;
     }
   }
 
   /**
-   * The canary percent in force: the spec's, or — when a rollout policy drives the rollout — the policy's current
-   * step. A new latest revision over a rolled-out one starts a rollout at the first step.
+   * A component's canary percent in force: the spec's, or — when a rollout policy drives the rollout — the
+   * policy's current step. A new latest revision over a rolled-out one starts a rollout at the first step.
    */
-  private rolloutCanary(
-    rec: ServiceRecord,
-    predictor: { canaryTrafficPercent?: number; rollout?: RolloutPolicy; traffic?: unknown[] },
-    latest: string,
-    latestReady: string | null,
-  ): number | null {
+  private rolloutCanary(rec: ServiceRecord, c: ComponentRecord, spec: ComponentTrafficSpec, latest: string, latestReady: string | null): number | null {
     const r = rolloutCanary({
-      prev: rec.rollout,
-      policy: predictor.rollout,
-      specCanary: predictor.canaryTrafficPercent ?? null,
-      explicitSplit: isExplicitSplit(predictor.traffic as never),
+      prev: c.rollout,
+      policy: spec.rollout,
+      specCanary: spec.canaryTrafficPercent ?? null,
+      explicitSplit: isExplicitSplit(spec.traffic as never),
       latestCreated: latest,
       latestReady,
-      latestRolledout: rec.latestRolledout,
+      latestRolledout: c.latestRolledout,
       now: this.d.clock.now(),
     });
-    rec.rollout = r.state;
+    c.rollout = r.state;
     if (r.started && r.state)
-      this.event(rec, 'Normal', 'RolloutStarted', `rolling out ${latest} in steps ${predictor.rollout!.steps.join(', ')}% over ${r.state.stable}`);
+      this.event(rec, 'Normal', 'RolloutStarted', `rolling out ${latest} in steps ${spec.rollout!.steps.join(', ')}% over ${r.state.stable}`);
     return r.canary;
   }
 
-  /** Evaluates every progressing rollout once (on a timer; also callable from tests). */
+  /** Evaluates every progressing rollout (of any component) once (on a timer; also callable from tests). */
   async evaluateRollouts(): Promise<void> {
     const now = this.d.clock.now();
-    for (const rec of this.services.values()) {
-      const r = rec.rollout;
-      const policy = (rec.object.spec.predictor as { rollout?: RolloutPolicy }).rollout;
-      if (!r || r.phase !== 'Progressing' || !policy) continue;
+    for (const rec of [...this.services.values()]) {
+      let changed = false;
+      for (const [component, c] of componentsOf(rec)) if (this.evaluateRollout(rec, component, c, now)) changed = true;
+      if (!changed) continue;
       const ns = rec.object.metadata.namespace ?? 'default';
-      if (this.latestReady(rec) !== r.revision) continue;
-      const stats = this.d.outcomes;
-      const canary = stats?.stats(`${ns}/${r.revision}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
-      const stable = stats?.stats(`${ns}/${r.stable}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
-      const d = decideRollout({ policy, step: r.step, stepStartedAt: r.stepStartedAt, now, canary, stable });
-      r.message = d.reason;
-      if (d.action === 'hold') continue;
-      if (d.action === 'advance') {
-        r.step = d.toStep;
-        r.stepStartedAt = now;
-        this.event(rec, 'Normal', 'RolloutStepAdvanced', d.reason);
-      } else if (d.action === 'promote') {
-        r.phase = 'Succeeded';
-        this.event(rec, 'Normal', 'RolloutSucceeded', d.reason);
-      } else {
-        r.phase = 'RolledBack';
-        this.event(rec, 'Warning', 'RolloutRolledBack', `rolled back ${r.revision} to ${r.stable}: ${d.reason}`);
-        this.d.logger.warn({ service: `${ns}/${rec.object.metadata.name}`, revision: r.revision, reason: d.reason }, 'rollout rolled back');
-      }
       this.reconcileTraffic(rec);
       rec.resourceVersion = ++this.resourceVersion;
       this.publish();
@@ -739,6 +732,34 @@ export class Controller {
       await this.afterRouteChange(rec);
       this.d.onChange?.(ns, rec.object.metadata.name);
     }
+  }
+
+  /** One component's rollout: judged on its canary's and stable revision's outcomes; true when it moved. */
+  private evaluateRollout(rec: ServiceRecord, component: ComponentName, c: ComponentRecord, now: number): boolean {
+    const r = c.rollout;
+    const policy = trafficSpecOf(rec.object, component).rollout;
+    if (!r || r.phase !== 'Progressing' || !policy) return false;
+    const ns = rec.object.metadata.namespace ?? 'default';
+    if (this.latestReady(rec, c) !== r.revision) return false;
+    const stats = this.d.outcomes;
+    const canary = stats?.stats(`${ns}/${r.revision}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
+    const stable = stats?.stats(`${ns}/${r.stable}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
+    const d = decideRollout({ policy, step: r.step, stepStartedAt: r.stepStartedAt, now, canary, stable });
+    r.message = d.reason;
+    if (d.action === 'hold') return false;
+    if (d.action === 'advance') {
+      r.step = d.toStep;
+      r.stepStartedAt = now;
+      this.event(rec, 'Normal', 'RolloutStepAdvanced', d.reason);
+    } else if (d.action === 'promote') {
+      r.phase = 'Succeeded';
+      this.event(rec, 'Normal', 'RolloutSucceeded', d.reason);
+    } else {
+      r.phase = 'RolledBack';
+      this.event(rec, 'Warning', 'RolloutRolledBack', `rolled back ${r.revision} to ${r.stable}: ${d.reason}`);
+      this.d.logger.warn({ service: `${ns}/${rec.object.metadata.name}`, revision: r.revision, reason: d.reason }, 'rollout rolled back');
+    }
+    return true;
   }
 
   private event(rec: ServiceRecord, type: ServiceEvent['type'], reason: string, message: string): void {
@@ -750,8 +771,8 @@ export class Controller {
   private routed(rec: ServiceRecord): Set<string> {
     const out = new Set<string>(dataPlaneTargets(this.routing(rec)).map((t) => t.revisionName));
     out.add(rec.revisions[rec.revisions.length - 1]!);
-    for (const c of rec.chained.values()) {
-      for (const t of dataPlaneTargets({ ...this.componentRouting(c), specTags: [] })) out.add(t.revisionName);
+    for (const [component, c] of rec.chained) {
+      for (const t of dataPlaneTargets(this.componentRouting(rec, component, c))) out.add(t.revisionName);
       out.add(c.revisions[c.revisions.length - 1]!);
     }
     return out;
@@ -779,7 +800,7 @@ export class Controller {
     const doomed: string[] = [];
     // Each component keeps its own history: its routed and rolled-out revisions, and `keep` idle ones.
     for (const c of [rec as ComponentRecord, ...rec.chained.values()]) {
-      const protectedNames = new Set([...routed, c.latestRolledout, c.previousRolledout, c === rec ? rec.rollout?.stable : null]);
+      const protectedNames = new Set([...routed, c.latestRolledout, c.previousRolledout, c.rollout?.stable]);
       const idle = c.revisions.filter((n) => !protectedNames.has(n));
       const gone = idle.slice(0, Math.max(0, idle.length - keep));
       if (gone.length === 0) continue;
@@ -830,7 +851,11 @@ export class Controller {
       previousRolledout: rec.previousRolledout,
       rollout: rec.rollout,
       ...(rec.chained.size > 0
-        ? { components: Object.fromEntries([...rec.chained].map(([k, c]) => [k, { latestRolledout: c.latestRolledout, previousRolledout: c.previousRolledout }])) }
+        ? {
+            components: Object.fromEntries(
+              [...rec.chained].map(([k, c]) => [k, { latestRolledout: c.latestRolledout, previousRolledout: c.previousRolledout, ...(c.rollout ? { rollout: c.rollout } : {}) }]),
+            ),
+          }
         : {}),
     };
   }
@@ -863,15 +888,15 @@ export class Controller {
       annotations: rec.object.metadata.annotations ?? {},
       traffic: rec.traffic,
       latestCreated: rec.revisions[rec.revisions.length - 1] ?? null,
-      specTags: specTagsOf((rec.object.spec.predictor as { traffic?: unknown }).traffic),
+      specTags: specTagsOf(trafficSpecOf(rec.object, 'predictor').traffic),
       failed,
       proven,
-      ...(rec.chained.size > 0 ? { components: Object.fromEntries([...rec.chained].map(([k, c]) => [k, this.componentRouting(c)])) } : {}),
+      ...(rec.chained.size > 0 ? { components: Object.fromEntries([...rec.chained].map(([k, c]) => [k, this.componentRouting(rec, k, c)])) } : {}),
     };
   }
 
-  private componentRouting(c: ComponentRecord): ComponentRouting {
-    return { traffic: c.traffic, latestCreated: c.revisions[c.revisions.length - 1] ?? null };
+  private componentRouting(rec: ServiceRecord, component: ChainedComponent, c: ComponentRecord): ComponentRouting & { specTags: ReturnType<typeof specTagsOf> } {
+    return { traffic: c.traffic, latestCreated: c.revisions[c.revisions.length - 1] ?? null, specTags: specTagsOf(trafficSpecOf(rec.object, component).traffic) };
   }
 
   /**
@@ -924,6 +949,7 @@ export class Controller {
       const c = rec.chained.get(component);
       if (!c) {
         rec.conditions.delete(type);
+        rec.conditions.delete(type.replace(/Ready$/, 'RolloutSucceeded'));
         continue;
       }
       const created = c.revisions[c.revisions.length - 1] ?? null;
@@ -938,11 +964,17 @@ export class Controller {
         waitsAtZero: cStart !== undefined && cStart.askedAt === null && !cStart.floor && ready === null,
         holdReason: c.holdReason,
         routed: c.traffic.length > 0,
-        rollout: null,
-      }).find(([t]) => t === 'PredictorReady')![1];
-      conditions.push([type, own]);
+        rollout: c.rollout,
+      });
+      const ownReady = own.find(([t]) => t === 'PredictorReady')![1];
+      conditions.push([type, ownReady]);
+      // The component's own rollout: `TransformerRolloutSucceeded` (or Explainer…), as RolloutSucceeded is the predictor's.
+      const rolloutType = type.replace(/Ready$/, 'RolloutSucceeded');
+      const ownRollout = own.find(([t]) => t === 'RolloutSucceeded');
+      if (ownRollout) conditions.push([rolloutType, ownRollout[1]]);
+      else rec.conditions.delete(rolloutType);
       const overall = conditions.find(([t]) => t === 'Ready')!;
-      if (overall[1][0] === 'True' && own[0] !== 'True') overall[1] = [own[0], `${type.replace(/Ready$/, '')}NotReady`, own[2]];
+      if (overall[1][0] === 'True' && ownReady[0] !== 'True') overall[1] = [ownReady[0], `${type.replace(/Ready$/, '')}NotReady`, ownReady[2]];
     }
     for (const [type, value] of conditions) this.setCondition(rec, type, value, now);
     this.inactiveFieldsCondition(rec, now);
@@ -950,7 +982,7 @@ export class Controller {
     const routedNow = new Map<string, { percent: number; tags: string[] }>();
     const everyTarget = [
       ...dataPlaneTargets(this.routing(rec)),
-      ...[...rec.chained.values()].flatMap((c) => dataPlaneTargets({ ...this.componentRouting(c), specTags: [] })),
+      ...[...rec.chained].flatMap(([component, c]) => dataPlaneTargets(this.componentRouting(rec, component, c))),
     ];
     for (const t of everyTarget) {
       const e = routedNow.get(t.revisionName) ?? { percent: 0, tags: [] };
@@ -1028,6 +1060,7 @@ export class Controller {
       ...named('latestReadyRevision', this.latestReady(rec, c)),
       ...named('latestRolledoutRevision', c.latestRolledout),
       ...named('previousRolledoutRevision', c.previousRolledout),
+      ...(c.rollout ? { rollout: { revision: c.rollout.revision, stable: c.rollout.stable, phase: c.rollout.phase, step: c.rollout.step, message: c.rollout.message } } : {}),
       traffic: c.traffic.map((t) => ({
         ...(t.tag ? { tag: t.tag } : {}),
         revisionName: t.revisionName,

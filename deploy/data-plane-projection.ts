@@ -35,10 +35,12 @@ export interface ServiceRouting {
   components?: Partial<Record<'transformer' | 'explainer', ComponentRouting>>;
 }
 
-/** A transformer's or explainer's resolved traffic and latest created revision. */
+/** A transformer's or explainer's resolved traffic, latest created revision and pinned tags. */
 export interface ComponentRouting {
   traffic: readonly TrafficEntry[];
   latestCreated: string | null;
+  /** Tags `spec.<component>.traffic` pins to named revisions (none when absent). */
+  specTags?: ReadonlyArray<{ revisionName: string; tag: string }>;
 }
 
 export interface DataPlaneProjection {
@@ -69,11 +71,11 @@ export function projectDataPlane(services: Iterable<ServiceRouting>, revisions: 
     const predictor = componentRoute(s, 'predictor', dataPlaneTargets(s), transformer === undefined, views, domain);
     if (predictor) routes.push(predictor);
     if (transformer) {
-      const r = componentRoute(s, 'transformer', dataPlaneTargets({ ...transformer, specTags: [] }), true, views, domain);
+      const r = componentRoute(s, 'transformer', dataPlaneTargets({ ...transformer, specTags: transformer.specTags ?? [] }), true, views, domain);
       if (r) routes.push(r);
     }
     if (explainer) {
-      const r = componentRoute(s, 'explainer', dataPlaneTargets({ ...explainer, specTags: [] }), false, views, domain);
+      const r = componentRoute(s, 'explainer', dataPlaneTargets({ ...explainer, specTags: explainer.specTags ?? [] }), false, views, domain);
       if (r) routes.push(r);
     }
   }
@@ -125,6 +127,20 @@ export function dataPlaneTargets(s: Pick<ServiceRouting, 'traffic' | 'latestCrea
     { revisionName: s.latestCreated, percent: 100, tag: null, latestRevision: true },
     ...s.specTags.map((t) => ({ revisionName: t.revisionName, percent: 0, tag: t.tag, latestRevision: false })),
   ];
+}
+
+/**
+ * The predictor revisions to wake with a transformer's or explainer's revision (`rev`) when a request waits for it
+ * at zero: those the predictor's route gives a share to, as revision keys, so both start at once instead of one
+ * after the other (docs/transformer.md). None for a predictor revision, a failed one, or with
+ * `autoscaling.sluice.dev/wake-predictor: "false"`. The same rule in both modes: the embedded controller and the
+ * cluster gateway each filter out revisions that already have replicas wanted.
+ */
+export function predictorWakeTargets(s: ServiceRouting, rev: Pick<Revision, 'component'>): string[] {
+  if (rev.component === 'predictor' || s.annotations['autoscaling.sluice.dev/wake-predictor'] === 'false') return [];
+  return dataPlaneTargets(s)
+    .filter((t) => t.percent > 0 && !s.failed.has(t.revisionName))
+    .map((t) => `${s.namespace}/${t.revisionName}`);
 }
 
 /** The predictor's own host, `<name>-predictor.<namespace>.<domain>` (status advertises it as the predictor's URL). */

@@ -1,8 +1,9 @@
 /**
- * The traffic commands of the CLI and admin API (`sluice traffic|promote|rollback`), as pure edits of the
- * predictor's traffic fields. The result is checked by the same schema as any spec, so a bad split is refused
- * with the same errors and nothing changes.
+ * The traffic commands of the CLI and admin API (`sluice traffic|promote|rollback`), as pure edits of one
+ * component's traffic fields (the predictor's, the transformer's or the explainer's). The result is checked by
+ * the same schema as any spec, so a bad split is refused with the same errors and nothing changes.
  */
+import type { ComponentName } from '../api/inferenceservice.js';
 import type { TrafficTargetSpec } from '../api/traffic-spec.js';
 import { HttpError } from '../core/errors.js';
 
@@ -21,6 +22,20 @@ export type TrafficCommand =
 export interface TrafficFields {
   canaryTrafficPercent?: number;
   traffic?: TrafficTargetSpec[];
+}
+
+/** Components a traffic command can act on (each has its own revisions and split). */
+export const TRAFFIC_COMPONENTS: readonly ComponentName[] = ['predictor', 'transformer', 'explainer'];
+
+/**
+ * The component an admin API body names in its `component` field (KServe's component names), the predictor when
+ * it names none.
+ */
+export function parseTrafficComponent(body: unknown): ComponentName {
+  const c = body && typeof body === 'object' ? (body as Record<string, unknown>).component : undefined;
+  if (c === undefined) return 'predictor';
+  if (typeof c === 'string' && (TRAFFIC_COMPONENTS as readonly string[]).includes(c)) return c as ComponentName;
+  throw new HttpError(400, `component must be one of ${TRAFFIC_COMPONENTS.join(', ')}, got ${JSON.stringify(c)}`);
 }
 
 /** Reads a command from an admin API body, with errors that say what is expected. */
@@ -59,12 +74,18 @@ export function parseTrafficCommand(body: unknown): TrafficCommand {
   }
 }
 
-/** Applies a command to the current traffic fields. `revisions` are the service's revision names. */
-export function applyTrafficCommand(current: TrafficFields, cmd: TrafficCommand, revisions: readonly string[]): TrafficFields {
+/**
+ * Applies a command to a component's current traffic fields. `revisions` are that component's revision names (a
+ * split or tag can only name those).
+ */
+export function applyTrafficCommand(current: TrafficFields, cmd: TrafficCommand, revisions: readonly string[], component: ComponentName = 'predictor'): TrafficFields {
   const target = (rev: string): Pick<TrafficTargetSpec, 'revisionName' | 'latestRevision'> => {
     if (rev === LATEST) return { latestRevision: true };
     if (!revisions.includes(rev))
-      throw new HttpError(422, `revision "${rev}" does not exist; revisions: ${revisions.join(', ') || 'none'} (or ${LATEST})`);
+      throw new HttpError(
+        422,
+        `${component === 'predictor' ? 'revision' : `${component} revision`} "${rev}" does not exist; ${component === 'predictor' ? 'revisions' : `the ${component}'s revisions`}: ${revisions.join(', ') || 'none'} (or ${LATEST})`,
+      );
     return { revisionName: rev };
   };
   // Tags survive every split change: explicit entries keep theirs as tag-only (0 %) entries.
@@ -96,7 +117,7 @@ export function applyTrafficCommand(current: TrafficFields, cmd: TrafficCommand,
         throw new HttpError(
           409,
           `a canary needs a second revision to split with, and there is only ${revisions[0] ?? 'no revision'}; ` +
-            'change the predictor (its model, image or any serving field) to make a new revision, then set the canary percent',
+            `change the ${component} (${component === 'predictor' ? 'its model, image' : 'its image, command, args, env'} or any serving field) to make a new revision, then set the canary percent`,
         );
       return withTags({ canaryTrafficPercent: cmd.percent }, tags);
     case 'rollback':

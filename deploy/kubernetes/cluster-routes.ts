@@ -6,7 +6,7 @@ import type { Logger } from '../../core/log.js';
 import type { SnapshotHolder } from '../../gateway/data-plane.js';
 import { buildRouteTable } from '../../gateway/route-table.js';
 import type { Dispatch } from '../controller.js';
-import { projectDataPlane, type ServiceRouting } from '../data-plane-projection.js';
+import { predictorWakeTargets, projectDataPlane, type ServiceRouting } from '../data-plane-projection.js';
 import { serviceRoutingOf } from './service-routing.js';
 import { watchRevisions } from './revision-watch.js';
 import { resilientInformer, type ResilientInformer } from './watch.js';
@@ -85,6 +85,18 @@ export class ClusterRoutes {
   async stop(): Promise<void> {
     await Promise.all(this.informers.map((i) => i.stop()));
     this.informers = [];
+  }
+
+  /**
+   * Revisions to wake with `key` when a request waits for it at zero: for a transformer or explainer, its
+   * predictor's revisions that take traffic, this gateway knows, and `atZero` says have no replica wanted — so
+   * both start at once, as in embedded mode (Controller.wakeWith; docs/transformer.md).
+   */
+  wakeWith(key: string, atZero: (key: string) => boolean): string[] {
+    const rev = this.revisions.get(key);
+    const s = rev && this.services.get(`${rev.namespace}/${rev.service}`);
+    if (!rev || !s) return [];
+    return predictorWakeTargets(s, rev).filter((k) => this.revisions.has(k) && atZero(k));
   }
 
   /**

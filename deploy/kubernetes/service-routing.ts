@@ -46,6 +46,7 @@ function chainedOf(obj: { spec?: unknown; status?: unknown }): Pick<ServiceRouti
     components[component] = {
       traffic: arrayOf(field(st, 'traffic')).flatMap(trafficEntry),
       latestCreated: typeof latest === 'string' && latest !== '' ? latest : null,
+      specTags: specTagsOf(field(obj.spec, component, 'traffic')),
     };
   }
   return Object.keys(components).length > 0 ? { components } : {};

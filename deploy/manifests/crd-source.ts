@@ -150,23 +150,9 @@ function podComponent(description: string, extra: Record<string, Schema>): Schem
   return { type: 'object', description, properties: { ...extra, ...podSpecFields(), ...componentExtensionFields() } };
 }
 
-function predictor(): Schema {
-  const frameworks: Record<string, string> = {
-    sklearn: 'scikit-learn model.',
-    xgboost: 'XGBoost model.',
-    tensorflow: 'TensorFlow SavedModel.',
-    pytorch: 'PyTorch (TorchServe) model.',
-    triton: 'NVIDIA Triton model repository.',
-    onnx: 'ONNX model.',
-    huggingface: 'Hugging Face model.',
-    pmml: 'PMML model.',
-    lightgbm: 'LightGBM model.',
-    paddle: 'PaddlePaddle model.',
-  };
-  const keys: Record<string, Schema> = {};
-  for (const [k, d] of Object.entries(frameworks)) keys[k] = frameworkSpec(d);
-  return podComponent('The model server: one framework key, `model`, or custom containers.', {
-    ...keys,
+/** Sluice's per-component traffic extensions (`traffic`, `rollout`): on the predictor, transformer and explainer. */
+function trafficExtensionFields(): Record<string, Schema> {
+  return {
     traffic: arr(
       obj({
         revisionName: str('A revision of this InferenceService.'),
@@ -187,6 +173,27 @@ function predictor(): Schema {
       'Sluice extension: progressive delivery policy. See docs/traffic.md.',
       ['steps'],
     ),
+  };
+}
+
+function predictor(): Schema {
+  const frameworks: Record<string, string> = {
+    sklearn: 'scikit-learn model.',
+    xgboost: 'XGBoost model.',
+    tensorflow: 'TensorFlow SavedModel.',
+    pytorch: 'PyTorch (TorchServe) model.',
+    triton: 'NVIDIA Triton model repository.',
+    onnx: 'ONNX model.',
+    huggingface: 'Hugging Face model.',
+    pmml: 'PMML model.',
+    lightgbm: 'LightGBM model.',
+    paddle: 'PaddlePaddle model.',
+  };
+  const keys: Record<string, Schema> = {};
+  for (const [k, d] of Object.entries(frameworks)) keys[k] = frameworkSpec(d);
+  return podComponent('The model server: one framework key, `model`, or custom containers.', {
+    ...keys,
+    ...trafficExtensionFields(),
     model: {
       type: 'object',
       description: 'Model with its format; the runtime is selected from the catalogue unless `runtime` names one.',
@@ -203,6 +210,7 @@ function predictor(): Schema {
 
 function explainer(): Schema {
   return podComponent('Explanation server.', {
+    ...trafficExtensionFields(),
     art: {
       type: 'object',
       properties: {
@@ -253,7 +261,13 @@ function componentStatus(): Schema {
     restUrl: str(),
     grpcUrl: str(),
     address: addressable,
+    rollout: rolloutStatus(),
   });
+}
+
+/** Sluice: where a progressive rollout (`rollout:` policy) of a component stands. */
+function rolloutStatus(): Schema {
+  return obj({ revision: str(), stable: str(), phase: str(), step: int(undefined, { format: undefined }), message: str() });
 }
 
 function isvcStatus(): Schema {
@@ -264,6 +278,7 @@ function isvcStatus(): Schema {
     conditions: arr(condition),
     annotations: stringMap(),
     components: { type: 'object', properties: { predictor: componentStatus(), transformer: componentStatus(), explainer: componentStatus() } },
+    rollout: rolloutStatus(),
     modelStatus: obj({
       transitionStatus: str(),
       states: obj({ activeModelState: str(), targetModelState: str() }),
@@ -382,7 +397,7 @@ const runtimeStatus: Schema = { type: 'object', 'x-kubernetes-preserve-unknown-f
 export function servingCrds(group: string = SLUICE_GROUP): { file: string; object: object }[] {
   const isvcSpec: Schema = {
     type: 'object',
-    properties: { predictor: predictor(), transformer: podComponent('Pre/post-processing in front of the predictor.', {}), explainer: explainer() },
+    properties: { predictor: predictor(), transformer: podComponent('Pre/post-processing in front of the predictor.', trafficExtensionFields()), explainer: explainer() },
     required: ['predictor'],
   };
   return [

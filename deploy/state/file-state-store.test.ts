@@ -99,6 +99,32 @@ describe('embedded state directory', () => {
     expect(b.h.controller.revisionsOf('default', 'iris')!.length).toBe(3);
   });
 
+  it('round-trips a transformer\'s rollout: a rolled-back transformer rollout stays rolled back after a restart', async () => {
+    const dir = stateDir();
+    const withPolicy = (image: string): InferenceService => {
+      const base = isvc('iris', 'gs://m/v1', '    minReplicas: 0\n');
+      const transformer = {
+        containers: [{ name: 'kserve-container', image, args: [], env: [], resources: { requests: {}, limits: {} } }],
+        rollout: { steps: [10, 50], dwellSeconds: 60, maxErrorRateDelta: 0.05, maxP99Ratio: 1.5, minRequests: 50 },
+      };
+      return { ...base, spec: { ...base.spec, transformer } } as InferenceService;
+    };
+    const a = await startOver(dir);
+    await a.h.controller.apply(withPolicy('me/t:1'), 'api');
+    for (const r of ['iris-predictor-00001', 'iris-transformer-00001']) a.h.backend.markReady(`default/${r}`);
+    await a.h.controller.apply(withPolicy('me/t:2'), 'api');
+    a.h.backend.markReady('default/iris-transformer-00002');
+    await a.h.controller.updateTraffic('default', 'iris', { op: 'rollback' }, 'transformer');
+    type T = { status: { components: Record<string, { rollout?: unknown; traffic: unknown[] }> } };
+    const before = (a.h.controller.get('default', 'iris') as unknown as T).status.components.transformer!;
+    expect(before.rollout).toMatchObject({ phase: 'RolledBack', revision: 'iris-transformer-00002', message: 'rollback by user' });
+
+    const b = await startOver(dir);
+    const after = (b.h.controller.get('default', 'iris') as unknown as T).status.components.transformer!;
+    expect(after.rollout).toEqual(before.rollout);
+    expect(after.traffic).toEqual(before.traffic);
+  });
+
   it('a restored revision keeps its name and content when the runtime catalogue changed meanwhile', async () => {
     const dir = stateDir();
     const a = await startOver(dir);

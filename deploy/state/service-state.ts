@@ -26,8 +26,8 @@ export interface StoredService {
   latestRolledout: string | null;
   previousRolledout: string | null;
   rollout: RolloutState | null;
-  /** The transformer's and explainer's rolled-out revisions (their revisions are in `revisions`). */
-  components?: Partial<Record<'transformer' | 'explainer', { latestRolledout: string | null; previousRolledout: string | null }>>;
+  /** The transformer's and explainer's rolled-out revisions and rollout state (their revisions are in `revisions`). */
+  components?: Partial<Record<'transformer' | 'explainer', { latestRolledout: string | null; previousRolledout: string | null; rollout?: RolloutState | null }>>;
 }
 
 /** How the controller makes its state durable (embedded mode; cluster mode keeps it in Kubernetes objects). */
@@ -89,8 +89,8 @@ const serviceShape = z
     rollout: rolloutShape.nullable(),
     components: z
       .object({
-        transformer: z.object({ latestRolledout: z.string().nullable(), previousRolledout: z.string().nullable() }).strict().optional(),
-        explainer: z.object({ latestRolledout: z.string().nullable(), previousRolledout: z.string().nullable() }).strict().optional(),
+        transformer: z.object({ latestRolledout: z.string().nullable(), previousRolledout: z.string().nullable(), rollout: rolloutShape.nullable().optional() }).strict().optional(),
+        explainer: z.object({ latestRolledout: z.string().nullable(), previousRolledout: z.string().nullable(), rollout: rolloutShape.nullable().optional() }).strict().optional(),
       })
       .strict()
       .optional(),
