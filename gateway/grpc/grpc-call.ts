@@ -97,6 +97,11 @@ export interface GrpcForwardOptions {
   revisionTimeoutSeconds: number;
   maxMessageBytes: number;
   observer?: ForwardObserver;
+  /**
+   * Keeps the answer (a model probe's, gateway/grpc/grpc-probes.ts): `keep` gets the response messages when the
+   * call ends with grpc-status 0, uncompressed and within `maxBytes`.
+   */
+  keepAnswer?: { maxBytes: number; keep(frame: Buffer): void };
 }
 
 /**
@@ -170,6 +175,7 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
       answer.respond(out);
       upstream.pipe(client);
     });
+    if (o.keepAnswer) keepAnswer(upstream, o.keepAnswer);
     upstream.on('trailers', (trailers: IncomingHttpHeaders) => {
       const t: OutgoingHttpHeaders = {};
       for (const k in trailers) if (k.charCodeAt(0) !== 58) t[k] = trailers[k];
@@ -208,5 +214,27 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
       if (answer.status === -1) answer.status = GrpcStatus.CANCELLED;
       resolve(answer.status);
     });
+  });
+}
+
+/** Collects what `upstream` answers, and hands it to `k.keep` when the call ends OK (see GrpcForwardOptions). */
+function keepAnswer(upstream: ReturnType<ClientHttp2Session['request']>, k: NonNullable<GrpcForwardOptions['keepAnswer']>): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let usable = true;
+  upstream.on('response', (headers: IncomingHttpHeaders) => {
+    const enc = headers['grpc-encoding'];
+    if (enc !== undefined && enc !== 'identity') usable = false;
+  });
+  upstream.on('data', (chunk: Buffer) => {
+    if (!usable) return;
+    size += chunk.length;
+    if (size > k.maxBytes + 5) {
+      usable = false;
+      chunks.length = 0;
+    } else chunks.push(chunk);
+  });
+  upstream.on('trailers', (trailers: IncomingHttpHeaders) => {
+    if (usable && trailers['grpc-status'] === '0' && size > 0) k.keep(Buffer.concat(chunks, size));
   });
 }
