@@ -258,9 +258,11 @@ export class GrpcGateway {
         }
         throw err;
       }
-      ex.heldMs = lease.heldMs;
-      ex.coldStart = lease.coldStart;
-      if (lease.coldStart) ex.coldStartMs = lease.heldMs;
+      // A retry on another replica adds its wait; a call that was held for a cold start stays one (the replica
+      // that just became ready may refuse its first connection, e.g. a gRPC port that opens after the HTTP one).
+      ex.heldMs += lease.heldMs;
+      if (lease.coldStart) ex.coldStart = true;
+      if (ex.coldStart) ex.coldStartMs = ex.heldMs;
       const endpoint = lease.replica.endpoint;
       try {
         if (!endpoint.grpcUrl) {
