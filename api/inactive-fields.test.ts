@@ -29,9 +29,12 @@ describe('fields accepted but not active yet', () => {
 
   it('names container fields where the spec wrote them (model, a framework key, containers) and extra containers', () => {
     expect(inactiveFields(base({ model: { modelFormat: { name: 'sklearn' }, ports: [{ containerPort: 5000 }], livenessProbe: {} } })).map((f) => f.path)).toEqual([
-      'spec.predictor.model.ports',
       'spec.predictor.model.livenessProbe',
+      'spec.predictor.model.ports[0]',
     ]);
+    // Ports named for HTTP or gRPC are served by the Kubernetes backend: not listed.
+    const named = [{ name: 'h2c', containerPort: 8081 }, { name: 'http', containerPort: 8080 }, { name: 'grpc-infer', containerPort: 9000 }, { name: 'metrics', containerPort: 8082 }];
+    expect(inactiveFields(base({ model: { modelFormat: { name: 'sklearn' }, ports: named } })).map((f) => f.path)).toEqual(['spec.predictor.model.ports[3]']);
     const legacy = { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name: 'iris' }, spec: { predictor: { sklearn: { storageUri: 'gs://m', workingDir: '/w' } } } };
     expect(parseInferenceService(legacy).warnings).toEqual([expect.stringMatching(/^spec\.predictor\.sklearn\.workingDir is accepted but not active yet: /)]);
     const containers = {

@@ -8,7 +8,9 @@
  * renderer (deploy/backends/kubernetes/render-revision.ts), the local backend and the data plane. Pod-level fields
  * the Kubernetes backend passes on (nodeSelector, tolerations, affinity, serviceAccountName, imagePullSecrets,
  * labels, annotations, securityContext) and the serving container's securityContext are active there and not
- * listed. `spec.transformer` and `spec.explainer` are active (docs/transformer.md); KServe's built-in explainers
+ * listed; so are its `ports` named for HTTP (`http`, `http1`) or gRPC (`h2c`, `grpc`, `grpc-…`): the Kubernetes
+ * backend serves and announces them (render-revision.ts `servingPorts`); a port with another name is listed.
+ * `spec.transformer` and `spec.explainer` are active (docs/transformer.md); KServe's built-in explainers
  * (`art`, `alibi`) are refused with a field error.
  */
 import { LEGACY_FRAMEWORKS } from './normalize.js';
@@ -27,7 +29,6 @@ const COMPONENT_FIELDS: readonly InactiveEntry[] = [
 
 /** Fields of the serving container (`spec.predictor.model.<field>`, `….containers[i].<field>`, `….sklearn.<field>`). */
 const CONTAINER_FIELDS: readonly InactiveEntry[] = [
-  { field: 'ports', reason: 'the runtime is always served on port 8080 (HTTP) or 8081 (gRPC) in a cluster, and on a free port locally' },
   { field: 'readinessProbe', reason: "readiness is probed on the protocol's health path (v2: /v2/health/ready, v1: /v1/models/<name>)" },
   { field: 'livenessProbe', reason: "it is not passed to the replica's container" },
   { field: 'startupProbe', reason: "it is not passed to the replica's container" },
@@ -80,8 +81,21 @@ export function inactiveFieldWarning(f: InactiveField): string {
 }
 
 function containerFields(c: Record<string, unknown>, at: string): InactiveField[] {
-  return CONTAINER_FIELDS.flatMap((e) => (c[e.field] !== undefined ? [{ path: `${at}.${e.field}`, reason: e.reason }] : []));
+  const out = CONTAINER_FIELDS.flatMap((e) => (c[e.field] !== undefined ? [{ path: `${at}.${e.field}`, reason: e.reason }] : []));
+  const ports = c['ports'];
+  if (Array.isArray(ports)) {
+    ports.forEach((p, i) => {
+      const name = field(p, 'name');
+      if (typeof name === 'string' && SERVED_PORT_NAME.test(name)) return;
+      out.push({ path: `${at}.ports[${i}]`, reason: PORT_REASON });
+    });
+  }
+  return out;
 }
+
+/** Port names a container's `ports` entry is acted on by (api/revision.ts declaredHttpPort, declaredGrpcPort). */
+const SERVED_PORT_NAME = /^(http|http1|h2c|grpc|grpc-.*)$/;
+const PORT_REASON = 'only a port named http or http1 (HTTP) or h2c, grpc or grpc-… (gRPC) is served; locally the recipe picks free ports';
 
 function field(v: unknown, key: string): unknown {
   return isRecord(v) ? v[key] : undefined;

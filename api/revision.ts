@@ -58,6 +58,28 @@ export interface ResolvedContainer {
     requests: Record<string, string>;
     limits: Record<string, string>;
   };
+  /**
+   * The container's declared ports (`ports` of the model spec, else of the runtime's container), as KServe reads
+   * them: one named `h2c`, `grpc` or `grpc-…` is the gRPC port, one named `http` or `http1` the HTTP port. The
+   * Kubernetes backend serves and announces them; locally the recipe's `{{grpcPort}}` decides. Absent: none.
+   */
+  ports?: ContainerPortSpec[];
+}
+
+export interface ContainerPortSpec {
+  name?: string;
+  containerPort: number;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/** The gRPC port among declared ports: named `h2c` (KServe), `grpc` or `grpc-…`. */
+export function declaredGrpcPort(ports: readonly ContainerPortSpec[] | undefined): ContainerPortSpec | undefined {
+  return ports?.find((p) => p.name !== undefined && (p.name === 'h2c' || p.name === 'grpc' || p.name.startsWith('grpc-')));
+}
+
+/** The HTTP port among declared ports: named `http` or `http1` (Knative's name). */
+export function declaredHttpPort(ports: readonly ContainerPortSpec[] | undefined): ContainerPortSpec | undefined {
+  return ports?.find((p) => p.name === 'http' || p.name === 'http1');
 }
 
 export interface Revision {

@@ -57,6 +57,13 @@ describe('buildRevision', () => {
     expect(rev.autoscaling).toMatchObject({ metric: 'concurrency', minReplicas: 1, maxReplicas: 0, target: null });
   });
 
+  it("carries the container's declared ports (the model's replace the runtime's), for the Kubernetes backend", () => {
+    const rev = revisionOf(parse({ predictor: { model: { ...sklearn.model, ports: [{ name: 'h2c', containerPort: 8081, protocol: 'TCP' }] } } }));
+    expect(rev.container.ports).toEqual([{ name: 'h2c', containerPort: 8081, protocol: 'TCP' }]);
+    const custom = revisionOf(parse({ predictor: { containers: [{ name: 'kserve-container', image: 'x/y:1', ports: [{ name: 'grpc', containerPort: 9000 }] }] } }));
+    expect(custom.container.ports).toEqual([{ name: 'grpc', containerPort: 9000 }]);
+  });
+
   it('replaces the image tag with runtimeVersion and merges args, env and resources with the model', () => {
     const rev = revisionOf(
       parse({

@@ -108,6 +108,7 @@ export function buildRevision(
     args: chained ? withChainArgs(custom.args, { modelName: name, predictorHost: PREDICTOR_HOST_TEMPLATE, httpPort: '8080' }) : custom.args,
     env,
     resources: { requests: { ...custom.resources.requests }, limits: { ...custom.resources.limits } },
+    ...(custom.ports && custom.ports.length > 0 ? { ports: custom.ports.map((p) => ({ ...p })) } : {}),
   };
   return {
     ...base,
@@ -170,7 +171,10 @@ function mergeModelContainer(rc: RuntimeContainer, model: ModelSpec, isvc: Infer
   const fill = (s: string): string => fillTemplate(s, isvc);
   const image = model.image ?? (model.runtimeVersion ? replaceImageTag(rc.image, model.runtimeVersion) : rc.image);
   const env = { ...envRecord(rc.env), ...envRecord(model.env) };
+  // The model's ports, when it declares any, stand for the runtime container's (it is the same container).
+  const ports = model.ports && model.ports.length > 0 ? model.ports : rc.ports;
   return {
+    ...(ports && ports.length > 0 ? { ports: ports.map((p) => ({ ...p })) } : {}),
     image,
     command: model.command ?? rc.command ?? [],
     args: [...rc.args, ...model.args].map(fill),

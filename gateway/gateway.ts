@@ -16,7 +16,7 @@ import { Exchange } from './exchange.js';
 import { failureOf } from './failure.js';
 import type { Forwarder } from './forwarder.js';
 import { GrpcGateway } from './grpc/grpc-gateway.js';
-import { H2cFront } from './grpc/h2c-front.js';
+import { H2cFront, TLS_ALPN_PROTOCOLS } from './grpc/h2c-front.js';
 import { GrpcSessionPool } from './grpc/session-pool.js';
 import { ModelProbes } from './model-probes.js';
 import type { Pipeline } from './pipeline.js';
@@ -102,7 +102,7 @@ export class Gateway implements Drainable {
       ...this.d.clientLimits,
     };
     const internal = o.internal === true;
-    const make = o.tls ? (opts: ServerOptions, h: RequestListener) => createHttpsServer({ ...opts, ...o.tls!.options() }, h) : createServer;
+    const make = o.tls ? (opts: ServerOptions, h: RequestListener) => createHttpsServer({ ...opts, ...o.tls!.options(), ALPNProtocols: [...TLS_ALPN_PROTOCOLS] }, h) : createServer;
     const server = make(
       {
         maxHeaderSize: limits.maxHeaderBytes,
@@ -119,10 +119,12 @@ export class Gateway implements Drainable {
         void this.handle(req, res, internal);
       },
     );
-    // gRPC (HTTP/2 cleartext, prior knowledge) on the same port, told apart by a connection's first bytes. Over
-    // TLS the data port speaks HTTP/1.1 only for now: ALPN h2 is not offered yet (docs/grpc.md).
-    if (o.tls) o.tls.attach(server as HttpsServer);
-    else this.h2c(limits).attach(server);
+    // gRPC on the same port: over TLS the handshake's ALPN (h2) tells it apart, in cleartext a connection's first
+    // bytes (HTTP/2 with prior knowledge). See docs/grpc.md.
+    if (o.tls) {
+      o.tls.attach(server as HttpsServer);
+      this.h2c(limits).attachTls(server as HttpsServer);
+    } else this.h2c(limits).attach(server);
     const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
     answerClientErrors(server, deps);
     capConnections(server, deps);

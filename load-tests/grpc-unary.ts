@@ -5,6 +5,9 @@
  * process. Reports calls/s, p50/p99 latency, the ratio to direct, and the proxy's CPU µs per call.
  *
  *   npm run build && node dist/load-tests/grpc-unary.js [seconds=5] [concurrency=32]
+ *
+ * SLUICE_NODE_ARGS (space-separated) adds Node flags to the Sluice process, e.g.
+ * `SLUICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` for a CPU profile written when it stops.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -151,7 +154,8 @@ async function main(): Promise<void> {
         `apiVersion: sluice.dev/v1alpha1\nkind: LocalLaunchRecipe\nmetadata:\n  name: grpc-responder\nspec:\n  command: "{{node}}"\n  args: ["${RESPONDER}", "--port", "{{port}}", "--grpc-port", "{{grpcPort}}"]\n  env: {}\n  readinessPath: /v2/health/ready\n  startupTimeoutSeconds: 30\n---\n` +
         `apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: bench\nspec:\n  predictor:\n    minReplicas: 1\n    maxReplicas: 1\n    model:\n      modelFormat: {name: bench}\n      runtime: grpc-responder\n      protocolVersion: grpc-v2\n`,
     );
-    const sluice = await startSluiceProcess(cfg);
+    const nodeArgs = (process.env['SLUICE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const sluice = await startSluiceProcess(cfg, { nodeArgs });
     try {
       // Ready when a call through it succeeds (the replica is up and announced).
       const probe = connect(sluice.dataUrl);

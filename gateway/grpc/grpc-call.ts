@@ -97,11 +97,18 @@ export interface GrpcForwardOptions {
   revisionTimeoutSeconds: number;
   maxMessageBytes: number;
   observer?: ForwardObserver;
+  /**
+   * Keeps the answer (a model probe's, gateway/grpc/grpc-probes.ts): `keep` gets the response messages when the
+   * call ends with grpc-status 0, uncompressed and within `maxBytes`.
+   */
+  keepAnswer?: { maxBytes: number; keep(frame: Buffer): void };
 }
 
 /**
  * Forwards one gRPC call on `session` and resolves with the gRPC status the client got, once its stream is
- * closed. Request and response messages are piped (HTTP/2 flow control holds each side to the other's pace),
+ * closed. Request and response messages are relayed chunk by chunk, each side paused while the other's write
+ * buffer is full (so HTTP/2 flow control holds each side to the other's pace; a direct relay instead of
+ * `pipe()`, which costs a dozen listeners per call),
  * headers, metadata and trailers pass as they are; a trailers-only answer passes as one. A client that resets
  * its stream resets the replica's (CANCEL), and a replica that cancels cancels the client's; a replica lost
  * mid-call ends the call with UNAVAILABLE. Rejects (with a retryable ForwardError) only when the stream could
@@ -142,16 +149,52 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
       },
       Math.max(1, o.deadlineAt - o.clock.now()),
     );
-    const onData = (chunk: Buffer): void => {
-      const over = scanner.scan(chunk);
-      if (over < 0) return;
-      client.unpipe(upstream);
-      client.off('data', onData);
-      upstream.close(NGHTTP2_CANCEL);
-      answer.fail(GrpcStatus.RESOURCE_EXHAUSTED, `request message of ${over} bytes is larger than the gateway accepts (limit grpcMaxMessageBytes=${o.maxMessageBytes})`);
+    // Request messages: scanned for the size limit, written upstream; the client waits while upstream's buffer is full.
+    let requestOpen = true;
+    const resumeClient = (): void => {
+      if (requestOpen) client.resume();
     };
-    client.on('data', onData);
-    client.pipe(upstream);
+    const onRequestData = (chunk: Buffer): void => {
+      const over = scanner.scan(chunk);
+      if (over >= 0) {
+        stopRequest();
+        upstream.close(NGHTTP2_CANCEL);
+        answer.fail(GrpcStatus.RESOURCE_EXHAUSTED, `request message of ${over} bytes is larger than the gateway accepts (limit grpcMaxMessageBytes=${o.maxMessageBytes})`);
+        return;
+      }
+      if (upstream.destroyed || upstream.writableEnded) return;
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', resumeClient);
+      }
+    };
+    const onRequestEnd = (): void => {
+      stopRequest();
+      if (!upstream.destroyed && !upstream.writableEnded) upstream.end();
+    };
+    const stopRequest = (): void => {
+      requestOpen = false;
+      client.off('data', onRequestData);
+      client.off('end', onRequestEnd);
+    };
+    client.on('data', onRequestData);
+    client.once('end', onRequestEnd);
+    // A stream paused by the gateway's read of its first message flows again (its bytes were put back).
+    client.resume();
+    // Response messages: written to the client; the replica waits while the client's buffer is full.
+    const resumeUpstream = (): void => {
+      upstream.resume();
+    };
+    const onResponseData = (chunk: Buffer): void => {
+      if (client.destroyed) return;
+      if (!client.write(chunk)) {
+        upstream.pause();
+        client.once('drain', resumeUpstream);
+      }
+    };
+    const onResponseEnd = (): void => {
+      if (!client.destroyed && !client.writableEnded) client.end();
+    };
 
     upstream.on('response', (headers: IncomingHttpHeaders & IncomingHttpStatusHeader, flags: number) => {
       responded = true;
@@ -168,8 +211,10 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
         return;
       }
       answer.respond(out);
-      upstream.pipe(client);
+      upstream.on('data', onResponseData);
+      upstream.once('end', onResponseEnd);
     });
+    if (o.keepAnswer) keepAnswer(upstream, o.keepAnswer);
     upstream.on('trailers', (trailers: IncomingHttpHeaders) => {
       const t: OutgoingHttpHeaders = {};
       for (const k in trailers) if (k.charCodeAt(0) !== 58) t[k] = trailers[k];
@@ -180,6 +225,11 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
     });
     upstream.on('close', () => {
       o.clock.clearTimeout(timer);
+      if (requestOpen) {
+        // Nothing more goes upstream: what the client still sends is read and dropped.
+        stopRequest();
+        client.resume();
+      }
       if (answer.done) return;
       const code = upstream.rstCode ?? NGHTTP2_NO_ERROR;
       if (code === NGHTTP2_NO_ERROR && upstream.readableEnded) return;
@@ -192,7 +242,7 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
         client.close(NGHTTP2_CANCEL);
         return;
       }
-      upstream.unpipe(client);
+      upstream.off('data', onResponseData);
       answer.fail(
         GrpcStatus.UNAVAILABLE,
         code === NGHTTP2_NO_ERROR
@@ -208,5 +258,27 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
       if (answer.status === -1) answer.status = GrpcStatus.CANCELLED;
       resolve(answer.status);
     });
+  });
+}
+
+/** Collects what `upstream` answers, and hands it to `k.keep` when the call ends OK (see GrpcForwardOptions). */
+function keepAnswer(upstream: ReturnType<ClientHttp2Session['request']>, k: NonNullable<GrpcForwardOptions['keepAnswer']>): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let usable = true;
+  upstream.on('response', (headers: IncomingHttpHeaders) => {
+    const enc = headers['grpc-encoding'];
+    if (enc !== undefined && enc !== 'identity') usable = false;
+  });
+  upstream.on('data', (chunk: Buffer) => {
+    if (!usable) return;
+    size += chunk.length;
+    if (size > k.maxBytes + 5) {
+      usable = false;
+      chunks.length = 0;
+    } else chunks.push(chunk);
+  });
+  upstream.on('trailers', (trailers: IncomingHttpHeaders) => {
+    if (usable && trailers['grpc-status'] === '0' && size > 0) k.keep(Buffer.concat(chunks, size));
   });
 }

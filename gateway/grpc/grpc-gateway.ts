@@ -9,6 +9,7 @@ import type { SnapshotHolder } from '../data-plane.js';
 import { Exchange } from '../exchange.js';
 import { ForwardError } from '../forwarder.js';
 import type { Pipeline } from '../pipeline.js';
+import { ANSWERED_BY_HEADER } from '../model-probes.js';
 import { matchRoute, type RouteMatch } from '../route-table.js';
 import { SERVER_METADATA, type GatewayPhase } from '../server-endpoints.js';
 import type { Refusal } from '../stage.js';
@@ -23,12 +24,15 @@ import {
   httpStatusOf,
   isModelScoped,
   MODEL_NAME_SCAN_BYTES,
+  modelProbeCall,
   parseGrpcTimeout,
   readModelName,
+  readModelRef,
   serverLevelCall,
   serverMetadataResponse,
   splitGrpcPath,
 } from './grpc-wire.js';
+import { GrpcModelProbes } from './grpc-probes.js';
 import type { GrpcSessionPool } from './session-pool.js';
 
 export interface GrpcGatewayDeps {
@@ -74,6 +78,8 @@ class CallRefused extends Error {
  * header bags only.
  */
 export class GrpcGateway {
+  private readonly probes = new GrpcModelProbes();
+
   constructor(private readonly d: GrpcGatewayDeps) {}
 
   handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
@@ -111,7 +117,9 @@ export class GrpcGateway {
         if (refusal instanceof Promise) refusal = await refusal;
         if (refusal) return refuse(answer, refusal);
       }
-      if (!(await this.route(ex, stream, headers, answer))) return;
+      const routed = await this.route(ex, stream, headers, answer);
+      if (routed === false) return;
+      const keepAs = routed;
       if (p.hasRouted) {
         let refusal = p.runRouted(ex);
         if (refusal instanceof Promise) refusal = await refusal;
@@ -119,7 +127,7 @@ export class GrpcGateway {
       }
       ex.admitted = true;
       if (p.hasAdmitted) p.runAdmitted(ex);
-      await this.dispatch(ex, stream, headers, answer);
+      await this.dispatch(ex, stream, headers, answer, keepAs);
     } catch (err) {
       if (err instanceof CallRefused) answer.fail(err.code, err.message);
       else {
@@ -133,8 +141,11 @@ export class GrpcGateway {
     }
   }
 
-  /** Finds the route and revision (on `ex`), or answers the call itself and returns false. */
-  private async route(ex: Exchange, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, answer: GrpcCallAnswer): Promise<boolean> {
+  /**
+   * Finds the route and revision (on `ex`), or answers the call itself and returns false. Returns the version
+   * whose ModelMetadata answer is to be kept when the call is one not kept yet, else true.
+   */
+  private async route(ex: Exchange, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, answer: GrpcCallAnswer): Promise<boolean | { version: string }> {
     const d = this.d;
     const path = ex.req.url!;
     const method = splitGrpcPath(path);
@@ -182,10 +193,37 @@ export class GrpcGateway {
       d.metrics.unroutedTotal.inc({ reason: 'revision_failed' });
       throw new CallRefused(GrpcStatus.UNAVAILABLE, rev.failed);
     }
+    // OIP model probes (ModelReady, ModelMetadata) for a revision at zero are answered here: they are not demand.
+    const probe = modelProbeCall(method.service, method.method);
+    let keepAs: true | { version: string } = true;
+    if (probe !== null) {
+      const warm = d.activator.activeReplicas(rev.key) > 0;
+      if (!warm || probe === 'metadata') {
+        const ref = await readFirstMessage(stream, d.clock, d.headTimeoutMs, (buf) => {
+          const r = readModelRef(buf);
+          return r.kind === 'more' ? undefined : r.kind === 'ref' ? r : null;
+        });
+        if (ref !== null && ref.name === rev.modelName) {
+          const kept = probe === 'metadata' ? this.probes.kept(snap, rev, ref.version) : undefined;
+          if (!warm && probe === 'ready') {
+            // Proven ready once: it starts on demand, so it is ready; never ready yet: not (it starts on inference).
+            answer.message(frameMessage(boolResponse(rev.proven)), { [ANSWERED_BY_HEADER]: 'gateway' });
+            return false;
+          }
+          if (!warm && kept !== undefined) {
+            answer.message(kept, { [ANSWERED_BY_HEADER]: 'gateway' });
+            return false;
+          }
+          // Forwarded (warm, or metadata never seen: the call wakes the revision once); a metadata answer not
+          // kept yet is kept as it passes.
+          if (probe === 'metadata' && kept === undefined) keepAs = { version: ref.version };
+        }
+      }
+    }
     ex.rev = rev;
     ex.path = path;
     ex.deadlineAt = ex.arrival + (timeout === null ? rev.timeoutMs : Math.min(timeout, rev.timeoutMs));
-    return true;
+    return keepAs;
   }
 
   private answerServerLevel(call: NonNullable<ReturnType<typeof serverLevelCall>>, answer: GrpcCallAnswer): void {
@@ -203,7 +241,7 @@ export class GrpcGateway {
   }
 
   /** Acquire a replica (maybe held), forward; on a replica no connection could be made to, try another. */
-  private async dispatch(ex: Exchange, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, answer: GrpcCallAnswer): Promise<void> {
+  private async dispatch(ex: Exchange, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, answer: GrpcCallAnswer, keepAs: true | { version: string }): Promise<void> {
     const { clock, activator, pool } = this.d;
     const rev = ex.rev!;
     const clientDeadline = headers['grpc-timeout'] !== undefined;
@@ -220,9 +258,11 @@ export class GrpcGateway {
         }
         throw err;
       }
-      ex.heldMs = lease.heldMs;
-      ex.coldStart = lease.coldStart;
-      if (lease.coldStart) ex.coldStartMs = lease.heldMs;
+      // A retry on another replica adds its wait; a call that was held for a cold start stays one (the replica
+      // that just became ready may refuse its first connection, e.g. a gRPC port that opens after the HTTP one).
+      ex.heldMs += lease.heldMs;
+      if (lease.coldStart) ex.coldStart = true;
+      if (ex.coldStart) ex.coldStartMs = ex.heldMs;
       const endpoint = lease.replica.endpoint;
       try {
         if (!endpoint.grpcUrl) {
@@ -244,6 +284,7 @@ export class GrpcGateway {
             revisionTimeoutSeconds: rev.timeoutMs / 1000,
             maxMessageBytes: this.d.maxMessageBytes,
             observer: this.d.pipeline.observesForward ? ex : undefined,
+            keepAnswer: keepAs === true ? undefined : { maxBytes: this.probes.maxMessageBytes, keep: (frame) => this.probes.keep(rev, keepAs.version, frame) },
           });
         } finally {
           done();
@@ -277,35 +318,49 @@ function refuse(answer: GrpcCallAnswer, r: Refusal): void {
  * forward sends them first). Bounded: MODEL_NAME_SCAN_BYTES plus one chunk, and `timeoutMs`.
  */
 function readFirstMessageModelName(stream: ServerHttp2Stream, clock: Clock, timeoutMs: number): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
+  return readFirstMessage(stream, clock, timeoutMs, (buf, size) => {
+    const read = readModelName(buf);
+    if (read.kind === 'name') return read.name;
+    if (read.kind === 'none') return new CallRefused(GrpcStatus.INVALID_ARGUMENT, `cannot route the call by model name: ${read.reason}; send the InferenceService's host as :authority`);
+    if (size > MODEL_NAME_SCAN_BYTES + 16) return new CallRefused(GrpcStatus.INVALID_ARGUMENT, `cannot route the call by model name: it is not within the first ${MODEL_NAME_SCAN_BYTES} bytes`);
+    return undefined;
+  });
+}
+
+/**
+ * Reads the first request bytes until `decide` settles on them (a value, or a refusal), then puts them back (the
+ * forward sends them first). `decide` bounds what it reads; the wait is bounded by `timeoutMs`.
+ */
+function readFirstMessage<T>(stream: ServerHttp2Stream, clock: Clock, timeoutMs: number, decide: (buf: Buffer, size: number) => T | CallRefused | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const finish = (err: CallRefused | null, name = ''): void => {
+    const finish = (result: T | CallRefused): void => {
       clock.clearTimeout(timer);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('close', onEnd);
       stream.pause();
       if (chunks.length > 0) stream.unshift(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      if (err) reject(err);
-      else resolve(name);
+      if (result instanceof CallRefused) reject(result);
+      else resolve(result);
     };
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
       const buf = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
-      const read = readModelName(buf);
-      if (read.kind === 'name') return finish(null, read.name);
-      if (read.kind === 'none') return finish(new CallRefused(GrpcStatus.INVALID_ARGUMENT, `cannot route the call by model name: ${read.reason}; send the InferenceService's host as :authority`));
-      if (size > MODEL_NAME_SCAN_BYTES + 16) return finish(new CallRefused(GrpcStatus.INVALID_ARGUMENT, `cannot route the call by model name: it is not within the first ${MODEL_NAME_SCAN_BYTES} bytes`));
+      const r = decide(buf, size);
+      if (r !== undefined) finish(r);
     };
-    const onEnd = (): void => finish(new CallRefused(GrpcStatus.INVALID_ARGUMENT, 'cannot route the call by model name: the request ended before its first message did'));
+    const onEnd = (): void => finish(new CallRefused(GrpcStatus.INVALID_ARGUMENT, 'the request ended before its first message did'));
     const timer = clock.setTimeout(
-      () => finish(new CallRefused(GrpcStatus.DEADLINE_EXCEEDED, `the call's first message did not arrive within ${timeoutMs / 1000} s (headerTimeoutSeconds), so its model name could not be read`)),
+      () => finish(new CallRefused(GrpcStatus.DEADLINE_EXCEEDED, `the call's first message did not arrive within ${timeoutMs / 1000} s (headerTimeoutSeconds)`)),
       timeoutMs,
     );
     stream.on('data', onData);
     stream.once('end', onEnd);
     stream.once('close', onEnd);
+    // A stream paused by an earlier read (the model name, then the probe's request) flows again.
+    stream.resume();
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameScanner, frameMessage, GrpcStatus, grpcStatusOf, httpStatusOf, parseGrpcTimeout, readModelName, encodeGrpcMessage, splitGrpcPath } from './grpc-wire.js';
+import { FrameScanner, frameMessage, GrpcStatus, grpcStatusOf, httpStatusOf, parseGrpcTimeout, readModelName, readModelRef, modelProbeCall, encodeGrpcMessage, splitGrpcPath } from './grpc-wire.js';
 
 /** A protobuf message from fields given as [field, wire type, value bytes]. */
 function message(...fields: Array<[number, number, Buffer]>): Buffer {
@@ -77,5 +77,32 @@ describe('statuses and names', () => {
     expect(encodeGrpcMessage('model "x" – 100%')).toBe('model "x" %E2%80%93 100%25');
     expect(splitGrpcPath('/inference.GRPCInferenceService/ModelInfer')).toEqual({ service: 'inference.GRPCInferenceService', method: 'ModelInfer' });
     expect(splitGrpcPath('/nomethod')).toBeNull();
+  });
+});
+
+describe('readModelRef (ModelReadyRequest, ModelMetadataRequest)', () => {
+  it('reads name and version once the whole first message is there, in any field order', () => {
+    const m = frameMessage(message([2, 2, str('3')], [7, 0, Buffer.from([1])], [1, 2, str('iris')]));
+    for (let cut = 0; cut < m.length; cut++) expect(readModelRef(m.subarray(0, cut)).kind).toBe('more');
+    expect(readModelRef(m)).toEqual({ kind: 'ref', name: 'iris', version: '3' });
+    expect(readModelRef(frameMessage(message([1, 2, str('iris')])))).toEqual({ kind: 'ref', name: 'iris', version: '' });
+  });
+
+  it('gives up (the call is forwarded) on a compressed, oversized or malformed message', () => {
+    const plain = frameMessage(message([1, 2, str('iris')]));
+    const compressed = Buffer.from(plain);
+    compressed[0] = 1;
+    expect(readModelRef(compressed).kind).toBe('none');
+    const huge = Buffer.alloc(5);
+    huge.writeUInt32BE(1 << 20, 1);
+    expect(readModelRef(huge).kind).toBe('none');
+    expect(readModelRef(frameMessage(Buffer.from([0x0a, 0x09, 0x61])))).toEqual({ kind: 'none' });
+  });
+
+  it('knows the OIP probe calls', () => {
+    expect(modelProbeCall('inference.GRPCInferenceService', 'ModelReady')).toBe('ready');
+    expect(modelProbeCall('inference.GRPCInferenceService', 'ModelMetadata')).toBe('metadata');
+    expect(modelProbeCall('inference.GRPCInferenceService', 'ModelInfer')).toBeNull();
+    expect(modelProbeCall('other.Service', 'ModelReady')).toBeNull();
   });
 });

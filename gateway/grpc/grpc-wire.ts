@@ -303,3 +303,55 @@ export class FrameScanner {
     return -1;
   }
 }
+
+/** What reading a model probe's request (`ModelReadyRequest`, `ModelMetadataRequest`) found. */
+export type ModelRefRead =
+  | { kind: 'ref'; name: string; version: string }
+  /** The first message is not complete yet. */
+  | { kind: 'more' }
+  /** It cannot be read (compressed, too large, malformed): the call is forwarded as it is. */
+  | { kind: 'none' };
+
+/**
+ * `{ string name = 1; string version = 2; }` of the first message, once all of it has arrived (it is a few bytes;
+ * at most MODEL_NAME_SCAN_BYTES). Other fields are skipped by their wire type.
+ */
+export function readModelRef(buf: Buffer): ModelRefRead {
+  if (buf.length < 5) return { kind: 'more' };
+  if (buf[0] !== 0) return { kind: 'none' };
+  const msgLen = buf.readUInt32BE(1);
+  if (msgLen > MODEL_NAME_SCAN_BYTES) return { kind: 'none' };
+  const end = 5 + msgLen;
+  if (buf.length < end) return { kind: 'more' };
+  let name = '';
+  let version = '';
+  let i = 5;
+  while (i < end) {
+    const tag = readVarint(buf, i, end);
+    if (tag === null) return { kind: 'none' };
+    i = tag.next;
+    const field = Math.floor(tag.value / 8);
+    const wire = tag.value & 7;
+    if (wire === 0) {
+      const v = readVarint(buf, i, end);
+      if (v === null) return { kind: 'none' };
+      i = v.next;
+    } else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else if (wire === 2) {
+      const len = readVarint(buf, i, end);
+      if (len === null || len.next + len.value > end) return { kind: 'none' };
+      i = len.next;
+      if (field === 1) name = buf.toString('utf8', i, i + len.value);
+      else if (field === 2) version = buf.toString('utf8', i, i + len.value);
+      i += len.value;
+    } else return { kind: 'none' };
+  }
+  return i === end ? { kind: 'ref', name, version } : { kind: 'none' };
+}
+
+/** The OIP model probe a call is, or null: `ModelReady` and `ModelMetadata` of `inference.GRPCInferenceService`. */
+export function modelProbeCall(service: string, method: string): 'ready' | 'metadata' | null {
+  if (service !== OIP_SERVICE) return null;
+  return method === 'ModelReady' ? 'ready' : method === 'ModelMetadata' ? 'metadata' : null;
+}

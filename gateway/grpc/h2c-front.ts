@@ -1,6 +1,14 @@
 import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { createServer as createH2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/**
+ * What the TLS data port offers by ALPN, in its order of preference: gRPC clients ask for `h2`, HTTP/1.1 clients
+ * for `http/1.1` or nothing. Given to the HTTPS server when it is made (a secure context swap keeps it).
+ */
+export const TLS_ALPN_PROTOCOLS: readonly string[] = ['h2', 'http/1.1'];
 
 /** The start of the HTTP/2 connection preface (RFC 9113 §3.4); no HTTP/1.x method begins with `PRI `. */
 const PREFACE_START = Buffer.from('PRI ');
@@ -14,7 +22,8 @@ export interface H2cOptions {
 }
 
 /**
- * HTTP/2 cleartext with prior knowledge (what gRPC clients send) on the HTTP/1.1 data port: the connection's
+ * HTTP/2 cleartext with prior knowledge (what gRPC clients send) on the HTTP/1.1 data port, and HTTP/2 by ALPN
+ * `h2` on the HTTPS one (`attachTls`). Cleartext: the connection's
  * first bytes decide. The HTTP/1 server's own connection handler is taken off its `connection` event and called
  * for every connection that does not start with the HTTP/2 preface, with the bytes read put back; the others go
  * to an HTTP/2 server (`node:http2`). The decision costs one read per connection and nothing per request:
@@ -54,7 +63,27 @@ export class H2cFront {
     if (!http1) throw new Error('the HTTP server has no connection handler to hand HTTP/1.1 connections to');
     server.removeListener('connection', http1);
     server.prependListener('connection', (socket: Socket) => this.sniff(socket, () => http1.call(server, socket)));
-    // The drain's last step closes every connection: HTTP/2 ones too.
+    this.closeSessionsWith(server);
+  }
+
+  /**
+   * Makes `server` (the HTTPS data port, made with ALPNProtocols TLS_ALPN_PROTOCOLS) also take gRPC: a
+   * connection whose TLS handshake chose `h2` goes to the HTTP/2 server, any other (`http/1.1`, or a client
+   * that offered no ALPN) to the HTTPS server's own handler. The handshake decides, so nothing is sniffed.
+   */
+  attachTls(server: HttpsServer): void {
+    const http1 = server.listeners('secureConnection')[0] as ((socket: TLSSocket) => void) | undefined;
+    if (!http1) throw new Error('the HTTPS server has no secureConnection handler to hand HTTP/1.1 connections to');
+    server.removeListener('secureConnection', http1);
+    server.prependListener('secureConnection', (socket: TLSSocket) => {
+      if (socket.alpnProtocol === 'h2') this.h2.emit('connection', socket);
+      else http1.call(server, socket);
+    });
+    this.closeSessionsWith(server);
+  }
+
+  /** The drain's last step closes every connection of `server`: its HTTP/2 ones too. */
+  private closeSessionsWith(server: Server | HttpsServer): void {
     const closeAll = server.closeAllConnections.bind(server);
     server.closeAllConnections = () => {
       closeAll();

@@ -6,7 +6,10 @@ directory of .mar files. A config.properties is written to a temp dir:
                      /predictions/<m>, and KServe's paths /v1/models/<m>:predict, /v2/models/<m>/infer,
                      /v2/health/ready (the last with ts_open_inference_protocol=true, set here)
   service_envelope   kserve (--protocol v1, the default) or kservev2 (--protocol v2), as KServe sets it
-  management/metrics/gRPC ports: free loopback ports picked here (TorchServe always opens them)
+  grpc_inference_port --grpc_port when given: TorchServe's own gRPC inference API
+                     (org.pytorch.serve.grpc.inference.InferenceAPIsService: Ping, Predictions,
+                     StreamPredictions), the port Sluice forwards gRPC calls to; else a free loopback port
+  management/metrics/gRPC management ports: free loopback ports picked here (TorchServe always opens them)
   token authorisation off, no config snapshots, one worker per model, logs under the temp dir
 TorchServe's CLI forks a JVM that forks Python workers; they stay in the launcher's process group, and on
 SIGTERM/SIGINT the launcher ends the whole tree and removes its temp dir (runtimes/launchers/_supervise.py).
@@ -49,6 +52,7 @@ def main() -> None:
     parser.add_argument("--model_dir", required=True)
     parser.add_argument("--http_port", type=int, required=True)
     parser.add_argument("--protocol", choices=["v1", "v2"], default="v1")
+    parser.add_argument("--grpc_port", type=int, default=0, help="TorchServe's gRPC inference API port (0: a free one)")
     args = parser.parse_args()
     model_dir = os.path.abspath(args.model_dir[7:] if args.model_dir.startswith("file://") else args.model_dir)
     store = model_store(model_dir)
@@ -64,7 +68,7 @@ def main() -> None:
         "metrics_address": f"http://127.0.0.1:{free_port()}",
         "grpc_inference_address": "127.0.0.1",
         "grpc_management_address": "127.0.0.1",
-        "grpc_inference_port": str(free_port()),
+        "grpc_inference_port": str(args.grpc_port or free_port()),
         "grpc_management_port": str(free_port()),
         "service_envelope": "kservev2" if args.protocol == "v2" else "kserve",
         "ts_open_inference_protocol": "true",  # (env form: TS_OPEN_INFERENCE_PROTOCOL=oip) adds /v2/health/ready, /v2/health/live, /v2/models/<m>[/ready]

@@ -16,6 +16,8 @@ export interface RunningPod {
   /** Address the pod is reachable at (a real process: '127.0.0.1'). */
   ip: string;
   port: number;
+  /** A pod that serves more than one port: its port per container port name (a Service's named targetPort). */
+  ports?: Record<string, number>;
   stop(): Promise<void> | void;
 }
 
@@ -429,7 +431,7 @@ export class Kubelet {
       const ports = arr(spec['ports']).map(obj).map((sp) => ({
         name: str(sp['name']),
         protocol: str(sp['protocol']) || 'TCP',
-        port: runner ? runner.port : resolveTargetPort(sp, p),
+        port: runner ? (runner.ports?.[str(sp['targetPort'])] ?? runner.port) : resolveTargetPort(sp, p),
       }));
       const key = JSON.stringify(ports);
       const g = groups.get(key) ?? { ports, endpoints: [] };

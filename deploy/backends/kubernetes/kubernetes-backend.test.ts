@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { connect as h2connect, createServer as createH2Server } from 'node:http2';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { revisionKey } from '../../../api/revision.js';
@@ -28,6 +29,26 @@ async function runPod(pod: KubeObject): Promise<RunningPod> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       await once(child, 'exit');
+    },
+  };
+}
+
+/** A pod serving HTTP/1.1 (its `http` port) and HTTP/2 cleartext (its `h2c` port), as a gRPC runtime does. */
+async function runPodWithGrpc(pod: KubeObject): Promise<RunningPod> {
+  const http = await runPod(pod);
+  const h2 = createH2Server((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ pod: pod.metadata.name, protocol: 'h2c' }));
+  });
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+  const h2Port = (h2.address() as { port: number }).port;
+  return {
+    ip: http.ip,
+    port: http.port,
+    ports: { http: http.port, h2c: h2Port },
+    async stop() {
+      await http.stop();
+      await new Promise<void>((resolve) => h2.close(() => resolve()));
     },
   };
 }
@@ -138,6 +159,54 @@ describe('KubernetesBackend against the test API server', () => {
     await backend.scale(key, 2);
     await until(() => backend.endpoints(key).length === 2);
     await until(() => backend.counts(key).ready === 2);
+  });
+
+  it('serves a declared gRPC port (h2c) beside HTTP and announces it as Endpoint.grpcUrl', async () => {
+    server = await startTestApiServer({ kubelet: { podRunner: runPodWithGrpc } });
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(server.kubeconfigPath);
+    const backend = new KubernetesBackend({ kubeConfig, restartBackoffMs: { initial: 20, max: 200 } });
+    backends.push(backend);
+    await backend.start();
+    const base = sampleRevision();
+    const rev = sampleRevision({
+      name: 'grpc-predictor-00001',
+      container: { ...base.container, ports: [{ name: 'h2c', containerPort: 8081, protocol: 'TCP' }] },
+    });
+    const key = revisionKey(rev);
+    await backend.apply(rev);
+    const d = server.get('apps/v1', 'Deployment', 'default', rev.name)!;
+    const containers = (d['spec'] as { template: { spec: { containers: Array<{ ports: unknown[] }> } } }).template.spec.containers;
+    expect(containers[0]!.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'h2c', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    const svc = server.get('v1', 'Service', 'default', rev.name)!;
+    expect((svc['spec'] as { ports: Array<{ name: string }> }).ports.map((p) => p.name)).toEqual(['http', 'h2c']);
+
+    await backend.scale(key, 1);
+    const ep = await until(() => backend.endpoints(key)[0]);
+    expect(ep.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(ep.grpcUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(ep.grpcUrl).not.toBe(ep.url);
+    // The gRPC address reaches the pod's HTTP/2 cleartext server, the HTTP one its HTTP/1.1 server.
+    const h2 = await new Promise<string>((resolve, reject) => {
+      const session = h2connect(ep.grpcUrl!);
+      session.on('error', reject);
+      const req = session.request({ ':path': '/inference.GRPCInferenceService/ServerLive', ':method': 'POST', 'content-type': 'application/grpc' });
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (body += c));
+      req.on('end', () => {
+        session.close();
+        resolve(body);
+      });
+      req.end();
+    });
+    expect(JSON.parse(h2)).toMatchObject({ protocol: 'h2c' });
+    const http1 = (await (await fetch(`${ep.url}/v2/models/iris/infer`, { method: 'POST' })).json()) as { pod: string };
+    expect(http1.pod).toMatch(/^grpc-predictor-00001-/);
+    await backend.remove(key);
   });
 
   it('rejects a scale for a revision that was never applied', async () => {

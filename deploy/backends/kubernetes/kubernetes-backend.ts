@@ -337,7 +337,10 @@ export class KubernetesBackend implements Backend {
     for (const slice of this.slices.informer.list(ns)) {
       if (slice.metadata?.labels?.[LABEL_REVISION] !== revision) continue;
       const capacity = Number(slice.metadata?.labels?.[LABEL_CONTAINER_CONCURRENCY] ?? 0) || 0;
-      const port = (slice.ports ?? []).find((p) => p.name === 'http' || p.name === 'h2c') ?? slice.ports?.[0];
+      // The HTTP port, else (a gRPC-only revision) the gRPC one; the gRPC port is announced as Endpoint.grpcUrl.
+      const ports = slice.ports ?? [];
+      const h2c = ports.find((p) => p.name === 'h2c');
+      const port = ports.find((p) => p.name === 'http') ?? h2c ?? ports[0];
       if (!port?.port) continue;
       for (const ep of slice.endpoints ?? []) {
         const address = ep.addresses[0];
@@ -351,7 +354,8 @@ export class KubernetesBackend implements Backend {
         if (!state) continue;
         const host = address.includes(':') ? `[${address}]` : address;
         const id = `${key}#${ep.targetRef?.name ?? `${address}:${port.port}`}`;
-        next.set(id, { state, endpoint: { id, revisionKey: key, url: `http://${host}:${port.port}`, capacity } });
+        const grpcUrl = h2c?.port ? { grpcUrl: `http://${host}:${h2c.port}` } : {};
+        next.set(id, { state, endpoint: { id, revisionKey: key, url: `http://${host}:${port.port}`, capacity, ...grpcUrl } });
       }
     }
     const prev = this.published.get(key) ?? new Map<string, Tracked>();

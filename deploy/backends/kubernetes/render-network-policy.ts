@@ -8,7 +8,7 @@
 import type { V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyIngressRule } from '@kubernetes/client-node';
 import type { Revision } from '../../../api/revision.js';
 import { LABEL_REVISION } from './labels.js';
-import { revisionLabels, type RenderOptions } from './render-revision.js';
+import { revisionLabels, servingPorts, type RenderOptions } from './render-revision.js';
 
 /** Where the gateways run: their namespace and pod labels (deploy/manifests/base/gateway.yaml). */
 export const DEFAULT_GATEWAY_NAMESPACE = 'sluice-system';
@@ -25,7 +25,7 @@ export type NetworkPolicyManifest = Omit<V1NetworkPolicy, 'spec'> & {
 };
 
 export function renderNetworkPolicy(revision: Revision, opts: NetworkPolicyOptions = {}): NetworkPolicyManifest {
-  const grpc = revision.runtime.protocolVersion.startsWith('grpc');
+  const served = servingPorts(revision, opts);
   const egress = revision.networkEgress;
   const egressRules: V1NetworkPolicyEgressRule[] = [
     // DNS, wherever the cluster runs it.
@@ -51,7 +51,10 @@ export function renderNetworkPolicy(revision: Revision, opts: NetworkPolicyOptio
           from: [
             gatewayPeer(opts),
           ],
-          ports: [{ protocol: 'TCP', port: grpc ? 'h2c' : 'http' }],
+          ports: [
+            ...(served.http !== null ? [{ protocol: 'TCP', port: 'http' }] : []),
+            ...(served.grpc !== null ? [{ protocol: 'TCP', port: 'h2c' }] : []),
+          ],
         },
       ],
       ...(egress ? { egress: egressRules } : {}),

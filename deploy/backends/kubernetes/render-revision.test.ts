@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestValidator } from '../../../test/support/manifest-validator.js';
 import { sampleRevision } from '../../../test/support/revision-fixture.js';
-import { renderDeployment, renderRevision, renderService } from './render-revision.js';
+import { renderDeployment, renderRevision, renderService, servingPorts } from './render-revision.js';
 
 describe('renderRevision', () => {
   it('points a transformer\'s --predictor_host at the gateway Service plus its predictor path', () => {
@@ -107,5 +107,27 @@ describe('renderRevision', () => {
 
   it('is pure: the same revision renders the same objects', () => {
     expect(JSON.stringify(renderRevision(sampleRevision()))).toBe(JSON.stringify(renderRevision(sampleRevision())));
+  });
+});
+
+describe('servingPorts (the container spec\'s ports, as KServe reads them)', () => {
+  const base = sampleRevision();
+  const rev = (protocolVersion: 'v1' | 'v2' | 'grpc-v2', ports?: Array<{ name?: string; containerPort: number }>) =>
+    sampleRevision({ runtime: { ...base.runtime, protocolVersion }, container: { ...base.container, ...(ports ? { ports } : {}) } });
+
+  it('HTTP only by default; a declared h2c/grpc port is served beside it; a gRPC-only revision gets 8081', () => {
+    expect(servingPorts(rev('v2'))).toEqual({ http: 8080, grpc: null });
+    expect(servingPorts(rev('v2', [{ name: 'h2c', containerPort: 8081 }]))).toEqual({ http: 8080, grpc: 8081 });
+    expect(servingPorts(rev('v1', [{ name: 'grpc-infer', containerPort: 9000 }, { name: 'http1', containerPort: 5000 }]))).toEqual({ http: 5000, grpc: 9000 });
+    expect(servingPorts(rev('grpc-v2'))).toEqual({ http: null, grpc: 8081 });
+    // A port with another name is not served (api/inactive-fields.ts lists it).
+    expect(servingPorts(rev('v2', [{ name: 'metrics', containerPort: 8082 }]))).toEqual({ http: 8080, grpc: null });
+  });
+
+  it('the Deployment, Service and NetworkPolicy carry both ports when both are served', () => {
+    const [d, s, np] = renderRevision(rev('v2', [{ name: 'h2c', containerPort: 8081 }])) as Array<Record<string, any>>;
+    expect(d!['spec'].template.spec.containers[0].ports.map((p: { name: string; containerPort: number }) => `${p.name}:${p.containerPort}`)).toEqual(['http:8080', 'h2c:8081']);
+    expect(s!['spec'].ports.map((p: { name: string; port: number }) => `${p.name}:${p.port}`)).toEqual(['http:80', 'h2c:81']);
+    expect(np!['spec'].ingress[0].ports.map((p: { port: string }) => p.port)).toEqual(['http', 'h2c']);
   });
 });

@@ -5,7 +5,7 @@
  * `sluice render`.
  */
 import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1SecurityContext, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { Revision } from '../../../api/revision.js';
+import { declaredGrpcPort, declaredHttpPort, type Revision } from '../../../api/revision.js';
 import { renderNetworkPolicy, type NetworkPolicyOptions } from './render-network-policy.js';
 import {
   ANNOTATION_REVISION_HASH,
@@ -174,21 +174,44 @@ function resources(revision: Revision): { requests?: Record<string, string>; lim
   };
 }
 
+/**
+ * The ports a revision's container serves, as KServe reads a container's `ports`: the declared HTTP port (`http`,
+ * `http1`), else `opts.httpPort` (8080) unless the revision speaks gRPC only; the declared gRPC port (`h2c`,
+ * `grpc`, `grpc-…`), else `opts.grpcPort` (8081) when the revision speaks gRPC only, else none. Null: not served.
+ * The Deployment names them `http` and `h2c`, and so do its Service and NetworkPolicy; the backend finds them
+ * by those names in the EndpointSlice (Endpoint.url, Endpoint.grpcUrl).
+ */
+export function servingPorts(revision: Revision, opts: Pick<RenderOptions, 'httpPort' | 'grpcPort'> = {}): { http: number | null; grpc: number | null } {
+  const declared = revision.container.ports;
+  const grpcOnly = revision.runtime.protocolVersion.startsWith('grpc');
+  const http = declaredHttpPort(declared)?.containerPort ?? (grpcOnly ? null : (opts.httpPort ?? 8080));
+  const grpc = declaredGrpcPort(declared)?.containerPort ?? (grpcOnly ? (opts.grpcPort ?? 8081) : null);
+  return { http, grpc };
+}
+
+/** Container, Service and NetworkPolicy port entries for `servingPorts`. */
+function containerPorts(p: { http: number | null; grpc: number | null }): Array<{ name: string; containerPort: number; protocol: string }> {
+  return [
+    ...(p.http !== null ? [{ name: 'http', containerPort: p.http, protocol: 'TCP' }] : []),
+    ...(p.grpc !== null ? [{ name: 'h2c', containerPort: p.grpc, protocol: 'TCP' }] : []),
+  ];
+}
+
 export function renderDeployment(revision: Revision, opts: RenderOptions = {}): V1Deployment {
-  const httpPort = opts.httpPort ?? 8080;
-  const grpcPort = opts.grpcPort ?? 8081;
+  const served = servingPorts(revision, opts);
+  const httpPort = served.http ?? opts.httpPort ?? 8080;
+  const grpcPort = served.grpc ?? opts.grpcPort ?? 8081;
   const labels = revisionLabels(revision);
   const componentSpec = isRecord(revision.spec) ? revision.spec : {};
   const store = storage(revision, opts.storageInitializerImage ?? DEFAULT_STORAGE_INITIALIZER_IMAGE);
   const env: V1EnvVar[] = Object.entries(revision.container.env).map(([name, value]) => ({ name, value }));
-  const grpc = revision.runtime.protocolVersion.startsWith('grpc');
   const container: V1Container = {
     name: CONTAINER_NAME,
     image: revision.container.image,
     ...(revision.container.command.length > 0 ? { command: revision.container.command } : {}),
     ...(revision.container.args.length > 0 ? { args: chainArgs(revision, opts) } : {}),
     ...(env.length > 0 ? { env } : {}),
-    ports: [grpc ? { name: 'h2c', containerPort: grpcPort, protocol: 'TCP' } : { name: 'http', containerPort: httpPort, protocol: 'TCP' }],
+    ports: containerPorts(served),
     resources: resources(revision),
     readinessProbe: readinessProbe(revision, httpPort, grpcPort),
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -244,7 +267,7 @@ function chainArgs(revision: Revision, opts: RenderOptions): string[] {
 }
 
 export function renderService(revision: Revision, opts: RenderOptions = {}): V1Service {
-  const grpc = revision.runtime.protocolVersion.startsWith('grpc');
+  const served = servingPorts(revision, opts);
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -257,7 +280,10 @@ export function renderService(revision: Revision, opts: RenderOptions = {}): V1S
     spec: {
       type: 'ClusterIP',
       selector: { [LABEL_REVISION]: revision.name },
-      ports: [grpc ? { name: 'h2c', port: 81, targetPort: 'h2c', protocol: 'TCP' } : { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }],
+      ports: [
+        ...(served.http !== null ? [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }] : []),
+        ...(served.grpc !== null ? [{ name: 'h2c', port: 81, targetPort: 'h2c', protocol: 'TCP' }] : []),
+      ],
     },
   } as V1Service;
 }

@@ -24,11 +24,11 @@ export interface StreamReply {
 
 
 /** An OIP client for `address` (`host:port`); `authority` overrides `:authority` (host routing). */
-export function oipClient(address: string, authority?: string): grpc.Client {
+export function oipClient(address: string, authority?: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): grpc.Client {
   const def = loader.loadSync(PROTO, { keepCase: true, longs: Number, defaults: true });
   const pkg = grpc.loadPackageDefinition(def) as unknown as { inference: { GRPCInferenceService: grpc.ServiceClientConstructor } };
   const options: grpc.ChannelOptions = authority ? { 'grpc.default_authority': authority } : {};
-  return new pkg.inference.GRPCInferenceService(address, grpc.credentials.createInsecure(), options) as never;
+  return new pkg.inference.GRPCInferenceService(address, credentials, options) as never;
 }
 
 export interface UnaryResult<T> {

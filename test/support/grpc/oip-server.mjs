@@ -41,6 +41,16 @@ server.addService(proto.GRPCInferenceService.service, {
   ServerReady: (_c, cb) => cb(null, { ready: true }),
   ServerMetadata: (_c, cb) => cb(null, { name: 'oip-test', version: '1', extensions: [] }),
   ModelReady: (c, cb) => cb(null, { ready: c.request.name === modelName }),
+  ModelMetadata: (c, cb) => {
+    if (c.request.name !== modelName) return cb({ code: grpc.status.NOT_FOUND, details: `no model ${c.request.name}` });
+    cb(null, {
+      name: modelName,
+      versions: [replyTag || '1'],
+      platform: `oip-test pid ${process.pid}`,
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1] }],
+      outputs: [{ name: 'x_doubled', datatype: 'FP32', shape: [-1] }],
+    });
+  },
   ModelInfer: (call, cb) => {
     const req = call.request;
     const md = new grpc.Metadata();
