@@ -74,7 +74,8 @@ export class Dispatch {
             signal: ex.signal,
             drain: this.d.drain,
             observer: this.d.observeForward ? ex : undefined,
-            ...(ex.maxBodyBytes > 0 ? { maxBodyBytes: ex.maxBodyBytes, maxBodyBytesSetting: ex.maxBodyBytesSetting } : {}),
+            maxBodyBytes: ex.maxBodyBytes,
+            maxBodyBytesSetting: ex.maxBodyBytesSetting,
           });
           ex.attemptEnded();
           break;
