@@ -18,7 +18,7 @@ SLUICE_BENCH_NODE_FLAGS="--max-semi-space-size=64 --cpu-prof --cpu-prof-dir=$wor
 node dist/load-tests/flame.js cpuprofile "$work/cpuprof" "load-tests/results/flame-sluice-$tag-cpuprof.svg" \
   "Sluice at saturation ($tag): V8 CPU profile"
 
-SLUICE_BENCH_NODE_FLAGS="--max-semi-space-size=64 --perf-basic-prof" SLUICE_BENCH_PERF_RECORD="$work" \
+SLUICE_BENCH_NODE_FLAGS="--max-semi-space-size=64 --perf-basic-prof --logfile=$work/v8.log --no-logfile-per-isolate" SLUICE_BENCH_PERF_RECORD="$work" \
   "${run[@]}" --results "$work/perf-report" >"$work/perf.log" 2>&1
 node dist/load-tests/flame.js perf "$work/sluice-post-saturation-r1.perf.data" "load-tests/results/flame-sluice-$tag-perf.svg" \
   "Sluice at saturation ($tag): perf record -g"
