@@ -51,6 +51,8 @@ describe('Forwarder.forward: a small body read whole', () => {
           'X-Hop', 'one hop only',
           'Set-Cookie', 'a=1',
           'Set-Cookie', 'b=2',
+          'Constructor', 'c',
+          'toString', 't',
         ]).end(`got ${text.length}`);
       });
     });
@@ -90,6 +92,9 @@ describe('Forwarder.forward: a small body read whole', () => {
     expect(answer.headers['x-hop']).toBeUndefined();
     expect(answer.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(answer.headers['content-type']).toBe('text/plain');
+    // Names an object's prototype has are headers like any other.
+    expect(answer.headers['constructor']).toBe('c');
+    expect(answer.headers['tostring']).toBe('t');
     await f.close();
     front.close();
     replica.close();

@@ -376,9 +376,12 @@ function responseHeadersOfRaw(raw: Buffer[]): Record<string, string | string[]> 
       if (name === 'connection') listed = connectionListed(value, listed);
       continue;
     }
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (typeof prev === 'string') out[name] = [prev, value];
+    // A name such as `constructor` finds the prototype's property: only an own one is a repeat.
+    const prev = Object.hasOwn(out, name) ? out[name] : undefined;
+    if (prev === undefined) {
+      if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, configurable: true, writable: true });
+      else out[name] = value;
+    } else if (typeof prev === 'string') out[name] = [prev, value];
     else prev.push(value);
   }
   if (listed !== null) for (const n of listed) delete out[n];
