@@ -74,8 +74,7 @@ export class Dispatch {
             signal: ex.signal,
             drain: this.d.drain,
             observer: this.d.observeForward ? ex : undefined,
-            maxBodyBytes: ex.maxBodyBytes,
-            maxBodyBytesSetting: ex.maxBodyBytesSetting,
+            ...(ex.maxBodyBytes > 0 ? { maxBodyBytes: ex.maxBodyBytes, maxBodyBytesSetting: ex.maxBodyBytesSetting } : {}),
           });
           ex.attemptEnded();
           break;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
 /** Headers that belong to one hop and are never forwarded, either way (RFC 9110 §7.6.1, plus legacy ones). */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -17,21 +17,20 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 type Headers = Record<string, string | string[] | undefined>;
 
 /**
- * Header names a `Connection` header lists as belonging to this hop (added to `into` when given), or `into` when
- * it lists none beyond `keep-alive`/`close` (the common case, which costs one comparison and allocates nothing).
+ * Header names a `Connection` header lists as belonging to this hop, or null when it lists none beyond
+ * `keep-alive`/`close` (the common case, which costs one comparison and allocates nothing).
  */
-export function connectionListed(value: string | string[] | undefined, into: string[] | null = null): string[] | null {
-  if (value === undefined) return into;
+function connectionListed(value: string | string[] | undefined): string[] | null {
+  if (value === undefined) return null;
   if (typeof value === 'string') {
     const v = value.length <= 10 ? value.toLowerCase() : '';
-    if (v === 'keep-alive' || v === 'close') return into;
+    if (v === 'keep-alive' || v === 'close') return null;
   }
   const names = (Array.isArray(value) ? value.join(',') : value)
     .split(',')
     .map((t) => t.trim().toLowerCase())
     .filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close');
-  if (names.length === 0) return into;
-  return into === null ? names : into.concat(names);
+  return names.length > 0 ? names : null;
 }
 
 /**

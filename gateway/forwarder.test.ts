@@ -36,8 +36,8 @@ describe('Forwarder.warmUp', () => {
   });
 });
 
-describe('Forwarder.forward: a small body read whole', () => {
-  it('sends the body byte for byte, again after a replica that refused the connection; hop-by-hop response headers are dropped, repeated ones kept', async () => {
+describe('Forwarder.forward', () => {
+  it('sends the body byte for byte, again after a replica that refused the connection (its body untouched); hop-by-hop response headers are dropped, repeated ones kept', async () => {
     const f = new Forwarder();
     const seen: string[] = [];
     const replica = createServer((req, res) => {
@@ -81,7 +81,7 @@ describe('Forwarder.forward: a small body read whole', () => {
         res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
       });
       req.on('error', reject);
-      // Sent in two pieces, the second a little later: the body is gathered before it is sent.
+      // Sent in two pieces, the second a little later.
       req.write(body.slice(0, 1000));
       setTimeout(() => req.end(body.slice(1000)), 50);
     });

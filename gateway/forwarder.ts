@@ -8,7 +8,7 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
 import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
-import { clientResponseHeaders, connectionListed, HOP_BY_HOP, upstreamRequestHeaders } from './forward-headers.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -167,38 +167,73 @@ export class Forwarder {
   forward(baseUrl: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions): Promise<number> {
     const pool = this.pool(baseUrl);
     const method = req.method ?? 'GET';
-    const h = req.headers;
-    const length = h['content-length'];
-    const hasBody = method !== 'GET' && method !== 'HEAD' && (length !== undefined ? length !== '0' : h['transfer-encoding'] !== undefined);
+    const hasBody = method !== 'GET' && method !== 'HEAD' && (req.headers['content-length'] !== undefined
+      ? req.headers['content-length'] !== '0'
+      : req.headers['transfer-encoding'] !== undefined);
+    // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
+    // for the first chunk, so a request that failed before that still has its whole body for another replica.
     const tee = o.observer?.teeBody ? o.observer : null;
-    const maxBytes = o.maxBodyBytes ?? 0;
+    const body = hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '', tee) : null;
     const headers = upstreamRequestHeaders(req);
     o.observer?.upstreamHeaders(headers);
-    const call = new ForwardCall(req, res, o, hasBody, tee);
-    if (hasBody && length !== undefined) {
-      const declared = Number(length);
-      if (declared <= WHOLE_BODY_BYTES && (maxBytes === 0 || declared <= maxBytes)) {
-        // A small body with a declared size is read whole first and sent with the head in one write.
-        const kept = wholeBodies.get(req);
-        if (kept !== undefined) call.start(pool, method, headers, kept);
-        else {
-          const whole = new WholeBody(req, this.watch, declared, tee, call);
-          call.whole = whole;
-          whole.read((body) => {
-            wholeBodies.set(req, body);
-            call.start(pool, method, headers, body);
-          });
-        }
-        return call.promise;
+    return new Promise<number>((resolve, reject) => {
+      let status = 0;
+      let controller: Dispatcher.DispatchController | null = null;
+      const onAbort = (): void => controller?.abort(new Error('client closed the request'));
+      o.signal.addEventListener('abort', onAbort);
+      const done = (): void => {
+        o.signal.removeEventListener('abort', onAbort);
+        body?.discardRest();
+      };
+      const fail = (err: unknown): void => {
+        const e = this.classify(err, status, res, req, body, hasBody, o);
+        done();
+        reject(e);
+      };
+      try {
+        pool.dispatch(
+          {
+            path: o.path,
+            method: method as Dispatcher.HttpMethod,
+            headers,
+            body,
+            headersTimeout: o.timeoutMs,
+            bodyTimeout: o.timeoutMs,
+          },
+          {
+            onRequestStart(c) {
+              controller = c;
+              if (o.signal.aborted) c.abort(new Error('client closed the request'));
+            },
+            onResponseStart(_c, statusCode, headers) {
+              if (statusCode < 200) return; // informational answers are not passed on
+              status = statusCode;
+              if (o.drain?.draining) res.shouldKeepAlive = false;
+              const out = clientResponseHeaders(headers as Record<string, string | string[] | undefined>);
+              o.observer?.responseStart(statusCode, out);
+              res.writeHead(statusCode, out);
+            },
+            onResponseData(c, chunk) {
+              if (tee) tee.responseData!(chunk);
+              if (!res.write(chunk)) {
+                c.pause();
+                res.once('drain', () => c.resume());
+              }
+            },
+            onResponseEnd() {
+              res.end();
+              done();
+              resolve(status);
+            },
+            onResponseError(_c, err) {
+              fail(err);
+            },
+          },
+        );
+      } catch (err) {
+        fail(err);
       }
-    }
-    // Larger (or chunked) bodies are handed over lazily: nothing is taken from the client until undici has a
-    // connection and asks for the first chunk, so a request that failed before that still has its whole body
-    // for another replica.
-    const body = hasBody ? new LazyBody(req, this.watch, maxBytes, o.maxBodyBytesSetting ?? '', tee) : null;
-    call.lazy = body;
-    call.start(pool, method, headers, body);
-    return call.promise;
+    });
   }
 
   /**
@@ -230,6 +265,38 @@ export class Forwarder {
     }
   }
 
+  /** What a failure means for the client: a cut response, 504, 499, or 502 (retryable when nothing was sent). */
+  private classify(
+    err: unknown,
+    status: number,
+    res: ServerResponse,
+    req: IncomingMessage,
+    body: LazyBody | null,
+    hasBody: boolean,
+    o: ForwardOptions,
+  ): ForwardError {
+    const code = errCode(err);
+    if (status !== 0) {
+      // The response had begun: all we can do is cut it.
+      res.destroy();
+      return new ForwardError(502, false, code, `replica failed while sending the response: ${errText(err)}`);
+    }
+    if (code === 'SLUICE_BODY_TIMEOUT') return new ForwardError(408, false, code, errText(err));
+    if (code === 'SLUICE_BODY_TOO_LARGE' || body?.tooLarge) return new ForwardError(413, false, 'SLUICE_BODY_TOO_LARGE', body?.tooLarge ?? errText(err));
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
+    if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
+    const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
+    if (NOT_REACHED.has(code)) return new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`, true);
+    if (CONNECTION_BROKE.has(code) && untouched && hasBody)
+      return new ForwardError(502, true, code, `the connection to the replica broke before the request was sent: ${errText(err)}`);
+    return new ForwardError(
+      502,
+      false,
+      code,
+      `the replica failed while handling the request (${code}); it was not retried because it may have been processed`,
+    );
+  }
+
   private pool(baseUrl: string): Pool {
     let p = this.pools.get(baseUrl);
     if (!p) {
@@ -244,251 +311,6 @@ export class Forwarder {
       this.pools.set(baseUrl, p);
     }
     return p;
-  }
-}
-
-/** Bodies up to this declared size are read whole before they are sent (one write with the head, no stream). */
-const WHOLE_BODY_BYTES = 64 * 1024;
-
-/**
- * A whole small body already read from its client, kept for a retry on another replica (the client's stream
- * cannot be read twice). Weak: it goes with the request.
- */
-const wholeBodies = new WeakMap<IncomingMessage, Buffer>();
-
-/**
- * One forward: undici's handler (its core callback interface, so no wrapper, controller or parsed-header copy is
- * made per request), the promise the dispatch awaits, and the one listener on the client's cancel signal. One
- * object per request in place of a handler literal and its closures.
- */
-class ForwardCall implements Dispatcher.DispatchHandler {
-  /** Status sent to the client (0 until the replica's head is passed on). */
-  status = 0;
-  /** undici wrote (or is writing) the request to a connection: from then on it may have reached the replica. */
-  sent = false;
-  whole: WholeBody | null = null;
-  lazy: LazyBody | null = null;
-  readonly promise: Promise<number>;
-  private resolve!: (status: number) => void;
-  private reject!: (err: ForwardError) => void;
-  private abortFn: ((err: Error) => void) | null = null;
-  private resumeFn: (() => void) | null = null;
-  private settled = false;
-  private readonly onAbort = (): void => {
-    if (this.abortFn) this.abortFn(new Error('client closed the request'));
-    else if (this.whole) this.whole.fail(new Error('client closed the request'));
-  };
-  private readonly onDrain = (): void => {
-    const r = this.resumeFn;
-    if (r) r();
-  };
-
-  constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly o: ForwardOptions,
-    readonly hasBody: boolean,
-    private readonly tee: ForwardObserver | null,
-  ) {
-    this.promise = new Promise<number>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    o.signal.addEventListener('abort', this.onAbort);
-  }
-
-  start(pool: Pool, method: string, headers: Record<string, string | string[]>, body: Buffer | LazyBody | null): void {
-    if (this.settled) return;
-    try {
-      pool.dispatch(
-        {
-          path: this.o.path,
-          method: method as Dispatcher.HttpMethod,
-          headers,
-          body,
-          headersTimeout: this.o.timeoutMs,
-          bodyTimeout: this.o.timeoutMs,
-        },
-        this as unknown as Dispatcher.DispatchHandler,
-      );
-    } catch (err) {
-      this.onError(err as Error);
-    }
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortFn = abort;
-    this.sent = true;
-    if (this.o.signal.aborted) abort(new Error('client closed the request'));
-  }
-
-  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // informational answers are not passed on
-    this.status = statusCode;
-    this.resumeFn = resume;
-    const res = this.res;
-    if (this.o.drain?.draining) res.shouldKeepAlive = false;
-    const out = responseHeadersOfRaw(raw);
-    this.o.observer?.responseStart(statusCode, out);
-    res.writeHead(statusCode, out);
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (this.tee) this.tee.responseData!(chunk);
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', this.onDrain);
-    return false;
-  }
-
-  onComplete(): void {
-    this.res.end();
-    this.finish();
-    this.settled = true;
-    this.resolve(this.status);
-  }
-
-  onError(err: Error): void {
-    if (this.settled) return;
-    const e = classify(err, this);
-    this.finish();
-    this.settled = true;
-    this.reject(e);
-  }
-
-  private finish(): void {
-    this.o.signal.removeEventListener('abort', this.onAbort);
-    this.lazy?.discardRest();
-  }
-}
-
-/**
- * The replica's response head as the client's headers, straight from undici's raw name/value pairs: hop-by-hop
- * headers and those its `Connection` lists dropped, names lower-cased, repeated names as arrays.
- */
-function responseHeadersOfRaw(raw: Buffer[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  let listed: string[] | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
-    if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') listed = connectionListed(value, listed);
-      continue;
-    }
-    // A name such as `constructor` finds the prototype's property: only an own one is a repeat.
-    const prev = Object.hasOwn(out, name) ? out[name] : undefined;
-    if (prev === undefined) {
-      if (name === '__proto__') Object.defineProperty(out, name, { value, enumerable: true, configurable: true, writable: true });
-      else out[name] = value;
-    } else if (typeof prev === 'string') out[name] = [prev, value];
-    else prev.push(value);
-  }
-  if (listed !== null) for (const n of listed) delete out[n];
-  return out;
-}
-
-/** What a failure means for the client: a cut response, 504, 499, or 502 (retryable when nothing was sent). */
-function classify(err: unknown, c: ForwardCall): ForwardError {
-  const { o, req, res } = c;
-  const code = errCode(err);
-  if (c.status !== 0) {
-    // The response had begun: all we can do is cut it.
-    res.destroy();
-    return new ForwardError(502, false, code, `replica failed while sending the response: ${errText(err)}`);
-  }
-  const tooLarge = c.lazy?.tooLarge;
-  if (code === 'SLUICE_BODY_TIMEOUT') return new ForwardError(408, false, code, errText(err));
-  if (code === 'SLUICE_BODY_TOO_LARGE' || tooLarge) return new ForwardError(413, false, 'SLUICE_BODY_TOO_LARGE', tooLarge ?? errText(err));
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
-  if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
-  // Nothing of the request reached the replica: a whole body read in advance was never handed to a connection,
-  // a lazy one was never asked for.
-  const untouched = c.whole !== null || wholeBodies.has(req)
-    ? !c.sent
-    : !(c.lazy?.started ?? false) && !req.readableDidRead && !req.destroyed;
-  if (NOT_REACHED.has(code)) return new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`, true);
-  if (CONNECTION_BROKE.has(code) && untouched && c.hasBody)
-    return new ForwardError(502, true, code, `the connection to the replica broke before the request was sent: ${errText(err)}`);
-  return new ForwardError(
-    502,
-    false,
-    code,
-    `the replica failed while handling the request (${code}); it was not retried because it may have been processed`,
-  );
-}
-
-/**
- * A small request body read whole from the client before it is sent (its size declared by content-length). While
- * it reads, the body watch times a client that stops sending; a client that goes away or errs fails the forward.
- */
-class WholeBody implements WatchedBody {
-  lastTick = 0;
-  paused = false;
-  prevWatched: WatchedBody | null = null;
-  nextWatched: WatchedBody | null = null;
-  private chunks: Buffer[] | null = null;
-  private first: Buffer | null = null;
-  private received = 0;
-  private done: ((body: Buffer) => void) | null = null;
-  private readonly onData = (chunk: Buffer): void => {
-    if (this.watch) this.lastTick = this.watch.tick;
-    this.received += chunk.length;
-    if (this.tee) this.tee.requestData!(chunk);
-    if (this.first === null) this.first = chunk;
-    else (this.chunks ??= [this.first]).push(chunk);
-  };
-  private readonly onEnd = (): void => {
-    this.detach();
-    const body = this.chunks !== null ? Buffer.concat(this.chunks, this.received) : (this.first ?? Buffer.alloc(0));
-    const done = this.done;
-    this.done = null;
-    if (done) done(body);
-  };
-  private readonly onError = (err: Error): void => this.fail(err);
-  private readonly onAborted = (): void => this.fail(new Error('client closed the request'));
-
-  constructor(
-    private readonly req: IncomingMessage,
-    private readonly watch: BodyWatch | null,
-    readonly declared: number,
-    private readonly tee: ForwardObserver | null,
-    private readonly call: ForwardCall,
-  ) {}
-
-  read(done: (body: Buffer) => void): void {
-    this.done = done;
-    const req = this.req;
-    if (req.destroyed || req.readableEnded) {
-      this.fail(new Error(req.destroyed ? 'client closed the request' : 'the request body was already read'));
-      return;
-    }
-    req.on('data', this.onData);
-    req.on('end', this.onEnd);
-    req.on('error', this.onError);
-    req.on('aborted', this.onAborted);
-    this.watch?.add(this);
-  }
-
-  bodyTimedOut(timeoutMs: number): void {
-    this.fail(new BodyTimeoutError(timeoutMs));
-  }
-
-  /** Stops reading and fails the forward with `err` (nothing was sent to the replica). */
-  fail(err: Error): void {
-    if (this.done === null) return;
-    this.done = null;
-    this.detach();
-    this.call.onError(err);
-  }
-
-  private detach(): void {
-    this.watch?.remove(this);
-    const req = this.req;
-    req.off('data', this.onData);
-    req.off('end', this.onEnd);
-    req.off('error', this.onError);
-    req.off('aborted', this.onAborted);
   }
 }
 
