@@ -35,3 +35,70 @@ describe('Forwarder.warmUp', () => {
     replica.closeAllConnections();
   });
 });
+
+describe('Forwarder.forward', () => {
+  it('sends the body byte for byte, again after a replica that refused the connection (its body untouched); hop-by-hop response headers are dropped, repeated ones kept', async () => {
+    const f = new Forwarder();
+    const seen: string[] = [];
+    const replica = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      req.on('end', () => {
+        seen.push(text);
+        res.writeHead(201, [
+          'Content-Type', 'text/plain',
+          'Connection', 'keep-alive, X-Hop',
+          'X-Hop', 'one hop only',
+          'Set-Cookie', 'a=1',
+          'Set-Cookie', 'b=2',
+          'Constructor', 'c',
+          'toString', 't',
+        ]).end(`got ${text.length}`);
+      });
+    });
+    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', () => r()));
+    const goneUrl = `http://127.0.0.1:${(gone.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => gone.close(() => r()));
+    const outcomes: string[] = [];
+    const front = createServer((req, res) => {
+      const o = { path: req.url ?? '/', timeoutMs: 5_000, signal: new AbortController().signal };
+      f.forward(goneUrl, req, res, o).then(
+        () => outcomes.push('first answered'),
+        (err: { status: number; retryable: boolean }) => {
+          outcomes.push(`first ${err.status} retryable=${err.retryable}`);
+          void f.forward(`http://127.0.0.1:${(replica.address() as AddressInfo).port}`, req, res, o).then((s) => outcomes.push(`second ${s}`));
+        },
+      );
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    const body = 'é'.repeat(10) + 'x'.repeat(40_000);
+    const answer = await new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
+      const req = httpRequest(`http://127.0.0.1:${(front.address() as AddressInfo).port}/p`, { method: 'POST', headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+      });
+      req.on('error', reject);
+      // Sent in two pieces, the second a little later.
+      req.write(body.slice(0, 1000));
+      setTimeout(() => req.end(body.slice(1000)), 50);
+    });
+    expect(outcomes).toEqual(['first 502 retryable=true', 'second 201']);
+    expect(seen).toEqual([Buffer.from(body).toString('latin1')]);
+    expect(answer.status).toBe(201);
+    expect(answer.text).toBe(`got ${Buffer.byteLength(body)}`);
+    expect(answer.headers['x-hop']).toBeUndefined();
+    expect(answer.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(answer.headers['content-type']).toBe('text/plain');
+    // Names an object's prototype has are headers like any other.
+    expect(answer.headers['constructor']).toBe('c');
+    expect(answer.headers['tostring']).toBe('t');
+    await f.close();
+    front.close();
+    replica.close();
+    front.closeAllConnections();
+    replica.closeAllConnections();
+  });
+});

@@ -1,5 +1,6 @@
 import { median, formatNumber } from '../harness/stats.js';
 import type { Measurements, RoundResult } from '../scenarios/measure.js';
+import { syscallCountProblem } from '../harness/syscall-count.js';
 import { barChart, lineChart } from './svg.js';
 
 export interface SystemSummary {
@@ -13,6 +14,7 @@ export interface SystemSummary {
   serviceP50: number;
   canaryShare: number;
   cpuPerRequestUs: number;
+  syscallsPerRequest: number;
   failures: number;
   rounds: number;
 }
@@ -33,6 +35,7 @@ export function summarise(measurements: Measurements): SystemSummary[] {
       serviceP50: pick((r) => r.serviceLatency?.p50 ?? Number.NaN),
       canaryShare: pick((r) => r.canaryShare),
       cpuPerRequestUs: pick((r) => r.cpuPerRequestUs),
+      syscallsPerRequest: pick((r) => r.syscallsPerRequest),
       failures: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
       rounds: rounds.length,
     };
@@ -45,20 +48,36 @@ const ratio = (a: number, b: number | undefined): string =>
 const share = (s: SystemSummary, splits: boolean): string =>
   splits && Number.isFinite(s.canaryShare) ? `${(s.canaryShare * 100).toFixed(1)} %` : 'n/a';
 
+/**
+ * A proxy's cost per request (its process tree's CPU or system calls); `direct` has no proxy process, so its
+ * cost is none rather than unknown. A NaN elsewhere (perf could not count) shows as `?`.
+ */
+const proxyCost = (r: SystemSummary, v: number, digits: number): string =>
+  Number.isFinite(v) ? formatNumber(v, digits) : r.name === 'direct' ? '0 (no proxy)' : '?';
+
+/** How the two cost columns were measured, under each table that has them. */
+function costNote(): string {
+  return (
+    '\n\nCPU µs/req: user + system CPU of the proxy\'s process tree (/proc) over the measured run ÷ responses the ' +
+    'upstreams counted; syscalls/req: `perf stat -e raw_syscalls:sys_enter -p <its pids>` over the same run ÷ the same count.' +
+    (syscallCountProblem ? ` System calls were not counted: ${syscallCountProblem}.` : '')
+  );
+}
+
 /** Saturation table: throughput medians and ratios to each baseline present. */
 export function saturationTable(rows: readonly SystemSummary[], splitting: ReadonlySet<string>): string {
   const of = (name: string): number | undefined => rows.find((r) => r.name === name)?.throughput;
   const [d, n, h] = [of('direct'), of('nginx'), of('haproxy')];
   const lines = [
-    '| system | req/s (median) | min–max over rounds | × direct | × nginx | × haproxy | CPU µs/req | p50 ms | p99 ms | canary share | errors + non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | req/s (median) | min–max over rounds | × direct | × nginx | × haproxy | CPU µs/req | syscalls/req | p50 ms | p99 ms | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.throughputMin)}–${formatNumber(r.throughputMax)} | ${ratio(r.throughput, d)} | ${ratio(r.throughput, n)} | ${ratio(r.throughput, h)} | ${formatNumber(r.cpuPerRequestUs)} | ${formatNumber(r.p50, 0)} | ${formatNumber(r.p99, 0)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.throughputMin)}–${formatNumber(r.throughputMax)} | ${ratio(r.throughput, d)} | ${ratio(r.throughput, n)} | ${ratio(r.throughput, h)} | ${proxyCost(r, r.cpuPerRequestUs, 0)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${formatNumber(r.p50, 0)} | ${formatNumber(r.p99, 0)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
-  return lines.join('\n');
+  return lines.join('\n') + costNote();
 }
 
 /** Latency table at a fixed rate: percentiles and added latency over direct. */
@@ -67,15 +86,15 @@ export function latencyTable(rows: readonly SystemSummary[], splitting: Readonly
   const added = (v: number, base: number | undefined): string =>
     base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${formatNumber(v - base, 2)}`;
   const lines = [
-    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | canary share | errors + non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | syscalls/req | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${formatNumber(r.cpuPerRequestUs)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${proxyCost(r, r.cpuPerRequestUs, 0)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
-  return lines.join('\n');
+  return lines.join('\n') + costNote();
 }
 
 export function cpuChart(title: string, byMethod: ReadonlyArray<[string, SystemSummary[]]>): string {

@@ -5,12 +5,16 @@ import type { Settings } from '../harness/settings.js';
 import { interleaved, type StartedSystem } from '../harness/system-set.js';
 import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
 import { cpuSeconds } from '../harness/process-stats.js';
+import { startSyscallCount } from '../harness/syscall-count.js';
+import { startPerfRecord } from '../harness/perf-record.js';
 
 /** One measured run plus the share of its requests the canary received and the system's CPU cost. */
 export interface RoundResult extends LoadResult {
   canaryShare: number;
   /** CPU microseconds (user + system) the system's processes spent per completed request; NaN for direct */
   cpuPerRequestUs: number;
+  /** System calls the system's processes made per completed request (perf stat over the run); NaN for direct */
+  syscallsPerRequest: number;
 }
 
 export type Measurements = Map<string, RoundResult[]>;
@@ -19,12 +23,17 @@ async function measured(
   system: StartedSystem,
   upstreams: RunningUpstreams,
   run: () => Promise<LoadResult>,
+  label: string,
 ): Promise<RoundResult> {
   const pid = system.running.pid;
+  const perf = await startPerfRecord(system.definition.name, pid, label);
   const [p0, c0] = await upstreams.stats();
+  const syscalls = await startSyscallCount(pid);
   const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
   const result = await run();
   const cpu1 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  const calls = await syscalls.stop();
+  await perf.stop();
   const [p1, c1] = await upstreams.stats();
   const primary = p1.requests - p0.requests;
   const canary = c1.requests - c0.requests;
@@ -32,6 +41,7 @@ async function measured(
     ...result,
     canaryShare: primary + canary === 0 ? Number.NaN : canary / (primary + canary),
     cpuPerRequestUs: ((cpu1 - cpu0) * 1e6) / Math.max(1, primary + canary),
+    syscallsPerRequest: calls / Math.max(1, primary + canary),
   };
 }
 
@@ -52,6 +62,7 @@ export async function measureSaturation(
   return interleaved(systems, settings.rounds, async (s, round) => {
     const result = await measured(s, upstreams, () =>
       runClosedLoop(s.running.url, request, settings.connections, settings.durationS, settings.client),
+      `${request.method.toLowerCase()}-saturation-r${round + 1}`,
     );
     log(`${request.method} saturation round ${round + 1} ${s.definition.name}: ${result.throughput.toFixed(0)} req/s`);
     return result;
@@ -71,6 +82,7 @@ export async function measureLatency(
   return interleaved(systems, settings.rounds, async (s, round) => {
     const result = await measured(s, upstreams, () =>
       runOpenLoop(s.running.url, request, rate, settings.durationS, settings.openLoopConnections),
+      `${request.method.toLowerCase()}-${rate}rps-r${round + 1}`,
     );
     log(
       `${request.method} @${rate}/s round ${round + 1} ${s.definition.name}: p50 ${result.latency.p50.toFixed(2)} ms p99 ${result.latency.p99.toFixed(2)} ms`,
