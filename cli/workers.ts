@@ -127,6 +127,9 @@ export class WorkerPool {
   /** Forks the workers; resolves with the ports once every one listens. */
   async start(ctx: WorkerPoolContext): Promise<WorkerPorts> {
     this.ctx = ctx;
+    // Workers accept from the shared socket themselves (no hand-off through this process): a connection never
+    // waits in the primary for a worker that has just died, and the primary does no work per connection.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: join(dirname(fileURLToPath(import.meta.url)), 'worker-main.js'), args: [], serialization: 'advanced' });
     this.stopSnapshot = ctx.snapshot.subscribe((snapshot) => this.broadcast({ t: 'snapshot', snapshot }));
     const all = new Promise<void>((resolve, reject) => {
