@@ -182,7 +182,7 @@ export class WorkerPool {
 
   private fork(): void {
     const id = `w${String(++this.next).padStart(4, '0')}`;
-    const worker = cluster.fork({ SLUICE_WORKER_ID: id });
+    const worker = cluster.fork();
     const st: WorkerState = { id, worker, listening: false, held: new Map(), inflight: new Map(), startedAt: Date.now() };
     this.workers.set(id, st);
     worker.on('message', (m: FromWorker) => this.onMessage(st, m));
