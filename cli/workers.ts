@@ -70,6 +70,8 @@ export class WorkerPool {
   private stopSnapshot: () => void = () => {};
   private firstPorts: WorkerPorts | null = null;
   private onListening: (() => void) | null = null;
+  /** The excess burst capacity last sent per revision. */
+  private readonly lastExcess = new Map<string, number>();
 
   constructor(
     readonly count: number,
@@ -143,8 +145,15 @@ export class WorkerPool {
     });
     for (let i = 0; i < this.count; i++) this.fork();
     await all;
+    // Changed values only (a worker started later gets every value in its first round).
     this.excessTimer = setInterval(() => {
-      const entries: Array<[string, number]> = [...this.revisions.keys()].map((k) => [k, ctx.excess(k)]);
+      const entries: Array<[string, number]> = [];
+      for (const k of this.revisions.keys()) {
+        const v = ctx.excess(k);
+        if (this.lastExcess.get(k) !== v) entries.push([k, v]);
+        this.lastExcess.set(k, v);
+      }
+      for (const k of this.lastExcess.keys()) if (!this.revisions.has(k)) this.lastExcess.delete(k);
       if (entries.length) this.broadcast({ t: 'excess', entries });
     }, EXCESS_EVERY_MS);
     this.excessTimer.unref();
@@ -201,6 +210,7 @@ export class WorkerPool {
         }
         this.sendTo(w, { t: 'init', id: w.id, config: ctx.config, stateDir: ctx.stateDir, snapshot: ctx.snapshot.current, replay, serving: this.serving });
         this.sendTo(w, { t: 'board', ...this.board() });
+        if (this.lastExcess.size) this.sendTo(w, { t: 'excess', entries: [...this.lastExcess] });
         break;
       }
       case 'listening':
