@@ -4,7 +4,9 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
+import type { GatewayMembership } from '../core/membership.js';
 import type { EndpointEvent } from '../api/backend.js';
+import { capacityShare, hasSlotsAt, isScarce, rotationFor } from './capacity-share.js';
 import { HoldQueue, type QueueNode } from './hold-queue.js';
 import { activatorInPath } from './path-mode.js';
 import type { Priority } from './priority.js';
@@ -92,6 +94,33 @@ interface RevisionState {
   /** Last excess burst capacity reported by the autoscaler (−1 until known). */
   excess: number;
   inPath: boolean;
+  share: ShareState;
+}
+
+/**
+ * One revision's share of its replicas' capacity among the gateways (only with a membership). The hand-over
+ * never overlaps: every gateway computes the same shares from the same view (members, replicas, cc, rotation);
+ * it publishes "settled on view V" (with a fresh sequence number) once its in-flight counts are within its
+ * V-shares, and from then on it stays within them (a promise). It applies a share that grew only when every
+ * other member's record says settled on the same view AND acknowledges this gateway's latest sequence number
+ * (so a stale record from before a member moved on cannot count when a view comes back); until then each
+ * replica's limit is min(current share, bound), where `bound` is the shares of the last view it saw every member
+ * settle on, lowered by every promise it made since. test: activator/shares.test.ts checks this under random
+ * interleavings of messages, requests, gateways and replicas.
+ */
+interface ShareState {
+  /** The current view's key ('' before the first computation). */
+  view: string;
+  /** Shares under the current view, by replica id (absent = 0). */
+  cur: Map<string, number>;
+  /** Limits this gateway has committed to (last view all settled on, min'd with later promises); absent = 0. */
+  bound: Map<string, number>;
+  /** Some replica's limit is below its share, or this gateway has not yet settled on the view. */
+  pending: boolean;
+  /** The last view this gateway saw every member settle on, and when it first saw that (clock ms). */
+  fullView: string;
+  fullAt: number;
+  turnTimer: TimerHandle | null;
 }
 
 export interface ProbeSettings {
@@ -123,7 +152,27 @@ export interface ActivatorOptions {
   pokeIntervalMs?: number;
   random?: () => number;
   probes?: ProbeSettings;
+  /**
+   * The gateways that share every revision's capacity (worker processes, or a cluster's gateways). Each takes
+   * only its share of a replica (activator/capacity-share.ts). Without one the activator uses every slot.
+   */
+  membership?: GatewayMembership;
+  /**
+   * A scarce revision (fewer slots than gateways) gives its slots to gateways that hold requests in turns; a
+   * turn lasts at least this long while its holders still hold requests. Default 250 ms.
+   */
+  shareTurnMs?: number;
 }
+
+/** Keys of a gateway's published record, per revision: settled view, holds requests, rotation (leader). */
+const SETTLED = 's:';
+/** Sequence number of this gateway's latest settled publication for the revision. */
+const SEQ = 'n:';
+/** The latest settled sequence number seen from each other member ("id=n;id=n"): acknowledgements. */
+const ACKS = 'a:';
+const WAITING = 'd:';
+const TURN = 't:';
+const SHARE_KEYS = [SETTLED, SEQ, ACKS, WAITING, TURN];
 
 /**
  * Dispatch for every revision: a replica with spare capacity when there is one, otherwise a bounded hold queue
@@ -146,9 +195,18 @@ export class Activator {
   private heldBytesTotal = 0;
   private pathTimer: TimerHandle | null = null;
   private readonly stopInflightMetric: () => void;
+  private readonly membership: GatewayMembership | null;
+  /** What this gateway publishes to the other members (per revision: settled view, waiting, turn). */
+  private readonly record: Record<string, string> = {};
+  private recordDirty = false;
+  private stopMembership: () => void = () => {};
+  private warnedNoBoard = false;
+  private settleSeq = 0;
 
   constructor(opts: ActivatorOptions) {
     this.opts = opts;
+    this.membership = opts.membership ?? null;
+    if (this.membership) this.stopMembership = this.membership.subscribe(() => this.recomputeAll());
     // Each replica's in-flight count is read when /metrics is scraped, not written on every request.
     this.stopInflightMetric = opts.metrics.replicaInflight.source(() => this.inflightSeries());
     const p = opts.probes ?? {};
@@ -184,9 +242,11 @@ export class Activator {
       softCapacity: o.softCapacity ?? Infinity,
       excess: -1,
       inPath: true,
+      share: { view: '', cur: new Map(), bound: new Map(), pending: false, fullView: '', fullAt: 0, turnTimer: null },
     };
     this.revisions.set(key, st);
     this.opts.metrics.activatorInPath.set(labels, 1);
+    this.recomputeShares(st);
   }
 
   /** Forgets a revision; requests still held for it get 503. */
@@ -198,6 +258,11 @@ export class Activator {
     for (const r of st.replicas.list()) this.forgetReplica(r);
     this.revisions.delete(key);
     this.opts.metrics.activatorInPath.remove(st.labels);
+    if (st.share.turnTimer) this.opts.clock.clearTimeout(st.share.turnTimer);
+    if (this.membership) {
+      for (const k of SHARE_KEYS) this.setRecord(k + key, undefined);
+      this.publish();
+    }
   }
 
   /** The revision could not become ready: requests held for it are answered 503 with `message` now. */
@@ -214,8 +279,10 @@ export class Activator {
     const known = st.replicas.get(ev.endpoint.id);
     if (ev.type === 'ready') {
       if (known?.state === 'draining') return;
-      const r = st.replicas.upsert(ev.endpoint, this.confirmNew ? 'probing' : 'active');
+      // A replica new to this gateway takes nothing until its share is known (recomputed below, before release).
+      const r = st.replicas.upsert(ev.endpoint, this.confirmNew ? 'probing' : 'active', this.membership && !known ? 0 : Infinity);
       this.byReplica.set(r, st);
+      if (!known) this.recomputeShares(st);
       if (r.state === 'active') {
         if (r.joinedRotation === 0) r.joinedRotation = ++this.rotationJoins;
         this.prober.watch(r, this.healthDelay());
@@ -227,9 +294,11 @@ export class Activator {
       if (!known) return;
       st.replicas.setState(known.endpoint.id, 'draining');
       this.prober.unwatch(known);
+      this.recomputeShares(st);
     } else {
       const r = st.replicas.remove(ev.endpoint.id);
       if (r) this.forgetReplica(r);
+      this.recomputeShares(st);
     }
     this.refreshPath(st);
   }
@@ -257,7 +326,7 @@ export class Activator {
   }
 
   /** Replicas of a revision as the activator sees them (for status and tests). */
-  replicas(revisionKey: string): ReadonlyArray<{ id: string; state: string; inflight: number; capacity: number }> {
+  replicas(revisionKey: string): ReadonlyArray<{ id: string; state: string; inflight: number; capacity: number; limit: number }> {
     const st = this.revisions.get(revisionKey);
     if (!st) return [];
     return st.replicas.list().map((r) => ({
@@ -265,6 +334,8 @@ export class Activator {
       state: r.state,
       inflight: r.breaker.inflight,
       capacity: r.breaker.capacity,
+      /** This gateway's limit on the replica now (its share, while a hand-over allows it); Infinity = none. */
+      limit: r.breaker.limit,
     }));
   }
 
@@ -309,6 +380,155 @@ export class Activator {
     this.stopPathUpdates();
     this.prober.close();
     this.stopInflightMetric();
+    this.stopMembership();
+    for (const st of this.revisions.values()) if (st.share.turnTimer) this.opts.clock.clearTimeout(st.share.turnTimer);
+  }
+
+  private recomputeAll(): void {
+    for (const st of this.revisions.values()) this.recomputeShares(st, false);
+    this.publish();
+  }
+
+  /**
+   * Recomputes this gateway's limits on the revision's replicas from the membership and the other members'
+   * records (see ShareState), publishes what changed, and releases held requests into any room that appeared.
+   */
+  private recomputeShares(st: RevisionState, publish = true): void {
+    const membership = this.membership;
+    if (!membership) return;
+    const sh = st.share;
+    const key = st.key;
+    const members = membership.members();
+    const self = membership.self;
+    const live = st.replicas.list().filter((r) => r.state !== 'draining');
+    const cc = live.length > 0 ? live[0]!.breaker.capacity : 0;
+    const board = membership.states?.();
+    if (!board && !this.warnedNoBoard && members.length > 1) {
+      this.warnedNoBoard = true;
+      this.opts.logger.warn({ self }, 'gateway membership publishes no member records: shares change without a hand-over, so a replica may briefly see more than its containerConcurrency');
+    }
+    const recordOf = (m: string): Readonly<Record<string, string>> | undefined => (m === self ? this.record : board?.get(m));
+    if (cc === 0) {
+      // Unbounded: nothing to split or hand over.
+      for (const r of st.replicas.list()) r.breaker.limit = r.state === 'draining' ? 0 : Infinity;
+      sh.view = '';
+      sh.pending = false;
+      for (const k of SHARE_KEYS) this.setRecord(k + key, undefined);
+      if (publish) this.publish();
+      this.release(st);
+      return;
+    }
+    const ids = live.map((r) => r.endpoint.id).sort();
+    const scarce = isScarce(members.length, ids.length, cc);
+    this.setRecord(WAITING + key, scarce && st.held > 0 ? '1' : undefined);
+    const leader = members[0];
+    let offset = scarce && leader !== undefined ? Number(recordOf(leader)?.[TURN + key] ?? 0) || 0 : 0;
+    if (scarce && leader === self) offset = this.takeTurns(st, members, ids.length, cc, offset, recordOf);
+    else this.setRecord(TURN + key, undefined);
+    const view = `${members.join(',')}|${ids.join(',')}|${cc}|${offset}`;
+    if (view !== sh.view) {
+      sh.view = view;
+      const shares = capacityShare({ members, self, replicas: ids, containerConcurrency: cc, offset });
+      sh.cur = new Map(ids.map((id, i) => [id, shares[i]!]));
+    }
+    // Settled: every replica's in-flight within the view's share. Publishing it is a promise to stay within.
+    let within = true;
+    for (const r of live) if (r.breaker.inflight > (sh.cur.get(r.endpoint.id) ?? 0)) within = false;
+    if (within && this.record[SETTLED + key] !== view) {
+      this.setRecord(SETTLED + key, view);
+      this.setRecord(SEQ + key, String(++this.settleSeq));
+      for (const id of new Set([...sh.bound.keys(), ...sh.cur.keys()])) sh.bound.set(id, Math.min(sh.bound.get(id) ?? 0, sh.cur.get(id) ?? 0));
+    }
+    // Acknowledge what the others published, so they can tell a fresh record from a stale one.
+    const acks: string[] = [];
+    for (const m of members) {
+      const n = m === self ? undefined : recordOf(m)?.[SEQ + key];
+      if (n !== undefined) acks.push(`${m}=${n}`);
+    }
+    this.setRecord(ACKS + key, acks.length ? acks.join(';') : undefined);
+    // Everyone settled on this view since our latest promise (or nobody else can tell us otherwise): its shares
+    // are safe to use in full.
+    const mySeq = this.record[SEQ + key];
+    const allSettled =
+      !board ||
+      (this.record[SETTLED + key] === view &&
+        members.every((m) => {
+          if (m === self) return true;
+          const rec = recordOf(m);
+          return rec?.[SETTLED + key] === view && ackOf(rec[ACKS + key], self) === mySeq;
+        }));
+    if (allSettled && members.includes(self)) {
+      sh.bound = new Map(sh.cur);
+      if (sh.fullView !== view) {
+        sh.fullView = view;
+        sh.fullAt = this.opts.clock.now();
+      }
+    }
+    let pending = !within || !allSettled;
+    for (const r of st.replicas.list()) {
+      const id = r.endpoint.id;
+      const share = r.state === 'draining' ? 0 : (sh.cur.get(id) ?? 0);
+      const limit = Math.min(share, sh.bound.get(id) ?? 0);
+      if (limit < share) pending = true;
+      r.breaker.limit = limit;
+    }
+    sh.pending = pending;
+    if (publish) this.publish();
+    this.release(st);
+  }
+
+  /**
+   * The leader's rotation of a scarce revision's slots: when a member holds requests and has no slot, the turn
+   * moves to it once the current holders hold none, or while they still do, `shareTurnMs` after the current
+   * turn's hand-over completed (every member settled on it), so a holder gets its turn even when hand-overs
+   * are slow.
+   */
+  private takeTurns(
+    st: RevisionState,
+    members: readonly string[],
+    replicaCount: number,
+    cc: number,
+    offset: number,
+    recordOf: (m: string) => Readonly<Record<string, string>> | undefined,
+  ): number {
+    const sh = st.share;
+    const key = st.key;
+    const g = members.length;
+    const waiting = new Set(members.filter((m) => recordOf(m)?.[WAITING + key] === '1'));
+    const starved = members.some((m, i) => waiting.has(m) && !hasSlotsAt(i, g, replicaCount, cc, offset));
+    let next = offset % g;
+    if (starved) {
+      const holdersWait = members.some((m, i) => waiting.has(m) && hasSlotsAt(i, g, replicaCount, cc, offset));
+      const now = this.opts.clock.now();
+      const turnMs = this.opts.shareTurnMs ?? 250;
+      const turnDone = sh.fullView === sh.view && sh.view.endsWith(`|${offset}`);
+      if (!holdersWait || (turnDone && now - sh.fullAt >= turnMs)) {
+        next = rotationFor(members, waiting, replicaCount, cc, offset);
+      } else if (!sh.turnTimer) {
+        sh.turnTimer = this.opts.clock.setTimeout(
+          () => {
+            sh.turnTimer = null;
+            if (this.revisions.get(key) === st) this.recomputeShares(st);
+          },
+          Math.max(1, turnDone ? sh.fullAt + turnMs - now : turnMs),
+        );
+      }
+    }
+    this.setRecord(TURN + key, String(next));
+    return next;
+  }
+
+  private setRecord(k: string, v: string | undefined): void {
+    if (this.record[k] === v) return;
+    if (v === undefined) delete this.record[k];
+    else this.record[k] = v;
+    this.recordDirty = true;
+  }
+
+  private publish(): void {
+    if (!this.recordDirty || !this.membership?.publish) return;
+    this.recordDirty = false;
+    this.membership.publish({ ...this.record });
   }
 
   private *inflightSeries(): Iterable<{ labels: { revision: string; replica: string }; value: number }> {
@@ -445,6 +665,7 @@ export class Activator {
       m.heldRequests.set(st.labels, st.held);
       m.heldBytes.set(st.labels, st.heldBytes);
       this.refreshPath(st);
+      if (st.held === 1 && this.membership) this.recomputeShares(st); // now waiting: may ask for a turn
       const pokeEvery = this.opts.pokeIntervalMs ?? 1000;
       const wakes = coldStart && st.held === 1;
       if (wakes) this.opts.logger.info({ revision: st.key }, 'holding requests for a revision at zero; waking it');
@@ -492,6 +713,7 @@ export class Activator {
     this.heldBytesTotal -= w.bytes;
     this.opts.metrics.heldRequests.set(st.labels, st.held);
     this.opts.metrics.heldBytes.set(st.labels, st.heldBytes);
+    if (st.held === 0 && this.membership) this.recomputeShares(st); // no longer waiting
   }
 
   private lease(st: RevisionState, r: Replica, heldMs: number, coldStart: boolean, viaActivator: boolean): Lease {
@@ -505,8 +727,19 @@ export class Activator {
         if (released) return;
         released = true;
         r.breaker.release();
+        if (st.share.pending) this.recomputeShares(st);
         this.release(st);
       },
     };
   }
+}
+
+/** The sequence number `member` appears with in an acknowledgement list ("id=n;id=n"). */
+function ackOf(acks: string | undefined, member: string): string | undefined {
+  if (!acks) return undefined;
+  for (const part of acks.split(';')) {
+    const eq = part.lastIndexOf('=');
+    if (part.slice(0, eq) === member) return part.slice(eq + 1);
+  }
+  return undefined;
 }

@@ -26,7 +26,8 @@ export interface Replica {
 /**
  * The replicas of one revision and the choice among them:
  * unbounded capacity → least in-flight of two random choices; capacity 1–3 → first available;
- * larger capacity → round-robin that skips full replicas. Never exceeds a replica's capacity.
+ * larger capacity → round-robin that skips full replicas. Never exceeds a replica's capacity, nor this gateway's
+ * share of it (Breaker.limit).
  */
 export class ReplicaSet {
   private replicas: Replica[] = [];
@@ -57,14 +58,14 @@ export class ReplicaSet {
   }
 
   /** Adds a replica (or brings a known one back) in the given state. */
-  upsert(endpoint: Endpoint, state: 'probing' | 'active' = 'active'): Replica {
+  upsert(endpoint: Endpoint, state: 'probing' | 'active' = 'active', limit = Infinity): Replica {
     const existing = this.get(endpoint.id);
     if (existing) {
       existing.state = state;
       existing.probeFailures = 0;
       return existing;
     }
-    const r: Replica = { endpoint, breaker: new Breaker(endpoint.capacity), state, probeFailures: 0, joinedRotation: 0 };
+    const r: Replica = { endpoint, breaker: new Breaker(endpoint.capacity, limit), state, probeFailures: 0, joinedRotation: 0 };
     this.replicas = [...this.replicas, r];
     return r;
   }
@@ -84,13 +85,14 @@ export class ReplicaSet {
     return r;
   }
 
-  /** Total spare slots over active replicas; Infinity when any is unbounded. */
+  /** Total spare slots (within this gateway's share) over active replicas; Infinity when any is unbounded. */
   spare(): number {
     let n = 0;
     for (const r of this.replicas) {
       if (r.state !== 'active') continue;
-      if (r.breaker.capacity === 0) return Infinity;
-      n += r.breaker.capacity - r.breaker.inflight;
+      const max = r.breaker.effectiveLimit;
+      if (max === Infinity) return Infinity;
+      n += Math.max(0, max - r.breaker.inflight);
     }
     return n;
   }
@@ -121,7 +123,7 @@ export class ReplicaSet {
   }
 
   private acquireTwoChoices(softLimit: number): Replica | null {
-    const candidates = this.replicas.filter((r) => r.state === 'active' && r.breaker.inflight < softLimit);
+    const candidates = this.replicas.filter((r) => r.state === 'active' && r.breaker.inflight < softLimit && r.breaker.hasRoom());
     const n = candidates.length;
     if (n === 0) return null;
     let pick: Replica;

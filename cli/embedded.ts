@@ -37,6 +37,7 @@ import { GatewayPhase } from '../gateway/server-endpoints.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import type { Stage } from '../gateway/stage.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
+import type { WorkerPool } from './workers.js';
 
 export interface EmbeddedOptions {
   config: ServeConfig;
@@ -55,6 +56,11 @@ export interface EmbeddedOptions {
   env?: NodeJS.ProcessEnv;
   /** A store shared with other gateways for rate-limit buckets (tests: a RedisStore; default: local buckets). */
   rateLimitStore?: Store;
+  /**
+   * `--workers N` (N > 1): this process runs the control plane and these worker processes the data plane
+   * (cli/workers.ts); the data port is theirs.
+   */
+  workers?: WorkerPool;
 }
 
 export interface Embedded {
@@ -142,16 +148,20 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const gpuAllocator = new GpuAllocator(
     Object.entries(inventory).flatMap(([resourceName, n]) => Array.from({ length: n }, (_, i) => ({ resourceName, id: String(i) }))),
   );
+  const workers = o.workers ?? null;
+  // A transformer or explainer woken from zero wakes its predictor too (docs/transformer.md).
+  const poke = (key: string): void => {
+    void store.poke(key);
+    for (const k of controller.wakeWith(key)) void store.poke(k);
+  };
+  // Held requests and in-flight per revision: this process's, plus its workers' (summed) when it has workers.
+  const heldNow = (k: string): number => activator.held(k) + (workers?.held(k) ?? 0);
   const activator = new Activator({
     clock,
     metrics,
     logger: logger.child({ role: 'activator' }),
     limits: holdLimits(cfg),
-    // A transformer or explainer woken from zero wakes its predictor too (docs/transformer.md).
-    poke: (key) => {
-      void store.poke(key);
-      for (const k of controller.wakeWith(key)) void store.poke(k);
-    },
+    poke,
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs },
   });
   const local =
@@ -166,7 +176,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
           probeFastIntervalMs: cfg.replicaProbeFastIntervalMs,
           // Starting replicas are probed faster while the activator holds requests for their revision (and such
           // revisions are admitted first when replicas wait for the global budget).
-          waiting: (k) => activator.held(k),
+          waiting: heldNow,
           budget: { maxReplicas: cfg.maxReplicasTotal, memoryBytes: cfg.replicaMemoryBudget },
           defaultReplicaMemoryBytes: cfg.replicaMemoryDefault,
           budgetObserver: replicaBudgetMetrics(metrics, cfg),
@@ -189,8 +199,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     defaults: clusterAutoscalingDefaults(cfg),
     gpuInventory: gpuAllocator,
     ...(local ? { usage: new LocalUsageSource((k) => local.replicaProcesses(k)) } : {}),
-    waiting: (k) => activator.held(k),
-    inflightNow: (k) => collector.inflight(k),
+    waiting: heldNow,
+    inflightNow: (k) => collector.inflight(k) + (workers?.inflight(k) ?? 0),
   });
   const snapshot = new SnapshotHolder({ routes: buildRouteTable([], cfg.domain, 0), revisions: new Map() });
   const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
@@ -216,7 +226,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     logger: logger.child({ role: 'controller' }),
     backend,
     autoscaler,
-    activator,
+    activator: workers ? workers.tee(activator) : activator,
     snapshot,
     // Built-in < config folder < admin API (docs/admin-api.md, "Runtimes applied through the API").
     catalogue: () => layered(folder?.catalogue() ?? baseCatalogue),
@@ -256,9 +266,10 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   if (saved.services.length > 0 || saved.tempFilesRemoved > 0)
     logger.info({ stateDir, services: saved.services.length, tempFilesRemoved: saved.tempFilesRemoved }, 'state restored');
 
-  const data = gateway.createServer({ tls: tls ?? undefined });
+  // With workers, the data listeners are theirs (cli/workers.ts); this process keeps the control plane.
+  const data = workers ? null : gateway.createServer({ tls: tls ?? undefined });
   // The internal listener serves cluster-local services too (docs/security.md, "Visibility"); off by default.
-  const internal = cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
+  const internal = !workers && cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
   const admin = createAdminServer({
     tls: adminTlsFiles,
     controller,
@@ -270,14 +281,14 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     auth: { clock, apiKeys, adminTokens },
   });
   const metricsServer = createMetricsServer(metrics);
-  const [dataPort, adminPort, metricsPort] = await Promise.all([
-    listen(data, cfg.dataPort, cfg.dataHost),
-    listen(admin, cfg.adminPort, cfg.adminHost),
-    listen(metricsServer, cfg.metricsPort, cfg.metricsHost),
-  ]);
+  const [adminPort, metricsPort] = await Promise.all([listen(admin, cfg.adminPort, cfg.adminHost), listen(metricsServer, cfg.metricsPort, cfg.metricsHost)]);
+  const workerPorts = workers
+    ? await workers.start({ config: cfg, stateDir, snapshot, store, outcomes, poke, excess: (k) => autoscaler.excessBurstCapacity(k) })
+    : null;
+  const dataPort = workerPorts ? workerPorts.dataPort : await listen(data!, cfg.dataPort, cfg.dataHost);
   boundDataPort = dataPort;
-  const internalPort = internal ? await listen(internal, cfg.internalPort, cfg.internalHost) : null;
-  const grpcOnly = await listenGrpc(gateway, cfg);
+  const internalPort = workerPorts ? workerPorts.internalPort : internal ? await listen(internal, cfg.internalPort, cfg.internalHost) : null;
+  const grpcOnly = workerPorts ? (workerPorts.grpcPort === null ? null : { port: workerPorts.grpcPort, server: null }) : await listenGrpc(gateway, cfg);
 
   if (o.configDir) {
     folder = new ConfigFolder({
@@ -294,6 +305,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   await forwarder.warmUp();
   ready = true;
   phase.serving();
+  workers?.markServing();
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
   logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(grpcOnly ? { grpc: grpcOnly.port } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
@@ -307,7 +319,8 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
         internal.close();
         internal.closeAllConnections();
       }
-      await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger: logger.child({ role: 'gateway' }), metrics });
+      if (workers) await workers.close(cfg.shutdownGraceSeconds * 1000);
+      else await drainGateway({ server: data!, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger: logger.child({ role: 'gateway' }), metrics });
       // The drained requests' log events, within their own grace.
       await logging.delivery.close(cfg.loggerShutdownSeconds * 1000);
       autoscaler.stop();
@@ -316,7 +329,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
       controller.stop();
       await state.settled();
       await backend.close();
-      grpcOnly?.server.close();
+      grpcOnly?.server?.close();
       gateway.closeGrpc();
       await forwarder.close();
       await tracing?.shutdown(TRACING_SHUTDOWN_MS);

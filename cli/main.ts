@@ -66,7 +66,13 @@ export function buildProgram(): Command {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     const { startEmbedded } = await import('./embedded.js');
-    sluice = await startEmbedded({ config, configDir: config.configDir || null, watch: config.watch });
+    // --workers N > 1: this process keeps the control plane; N worker processes serve the data port (cli/workers.ts).
+    let workers: import('./workers.js').WorkerPool | undefined;
+    if (config.workers > 1) {
+      const [{ WorkerPool }, { createLogger }] = await Promise.all([import('./workers.js'), import('../core/log.js')]);
+      workers = new WorkerPool(config.workers, createLogger({ level: config.logLevel, format: config.logFormat }).child({ role: 'workers' }));
+    }
+    sluice = await startEmbedded({ config, configDir: config.configDir || null, watch: config.watch, workers });
     if (stopping) return drain();
     const { printServeBanner } = await import('./serve-banner.js');
     printServeBanner(sluice, config);

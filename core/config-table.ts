@@ -115,6 +115,13 @@ export const SETTINGS = {
     { flag: '--gpus <inventory>', defaultText: '(none)' },
   ),
   maxServices: row(positive, 20_000, SERVE, 'InferenceServices accepted; more are refused'),
+  workers: row(
+    int(1, 256),
+    1,
+    SERVE,
+    'gateway worker processes of `sluice serve`; `1`: one process does everything (as before). With N > 1 the first process runs the control plane (controller, local backend, autoscaler, admin API, state) and N workers share the data port, each taking only its share of every replica\'s containerConcurrency (docs/architecture.md, "Worker processes"); a worker that dies is started again',
+    { flag: '--workers <n>' },
+  ),
   connectionsPerReplica: row(positive, 256, DATA, 'keep-alive connections per replica in the forwarder'),
   shutdownGraceSeconds: row(
     num({ min: 0 }),

@@ -9,8 +9,18 @@ export interface GatewayMembership {
   readonly self: string;
   /** The live gateway ids, including `self`, in the same order on every member (sorted). */
   members(): readonly string[];
-  /** Calls `listener` after `members()` changed; returns its removal. */
+  /** Calls `listener` after `members()` or `states()` changed; returns its removal. */
   subscribe(listener: () => void): () => void;
+  /**
+   * Optional, and what makes a hand-over exact: replaces this gateway's small published record (string keys
+   * and values, a few per revision: the capacity view it has settled on, whether it holds requests, the
+   * leader's rotation of scarce slots). Every member sees it through `states()`; a member that leaves takes
+   * its record with it. Without `publish`/`states` the Activator applies new shares at once (a replica may
+   * then briefly see more than its containerConcurrency while gateways or replicas change).
+   */
+  publish?(record: Readonly<Record<string, string>>): void;
+  /** Optional: the last record each live member published (members that published nothing may be absent). */
+  states?(): ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** Leaves the set (a clean stop frees this gateway's share at once rather than when its lease runs out). */
   close(): Promise<void>;
 }

@@ -99,6 +99,7 @@ export class SnapshotHolder {
   private scheduled = false;
   private lastBuildMs = 0;
   private lastBuildEnd = 0;
+  private readonly listeners = new Set<(snap: DataPlaneSnapshot) => void>();
   private readonly flush = (): void => {
     this.scheduled = false;
     if (this.rebuild) this.build();
@@ -122,6 +123,20 @@ export class SnapshotHolder {
   publish(next: DataPlaneSnapshot): void {
     this.rebuild = null;
     this.snap = next;
+    this.changed();
+  }
+
+  /**
+   * Calls `listener` with each new snapshot once it is built (worker processes get theirs this way: cli/workers.ts).
+   * Returns its removal.
+   */
+  subscribe(listener: (snap: DataPlaneSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(): void {
+    for (const l of this.listeners) l(this.snap);
   }
 
   /** The snapshot is out of date; `build` makes the new one right after the current turn's changes. */
@@ -142,5 +157,6 @@ export class SnapshotHolder {
     this.snap = build();
     this.lastBuildEnd = performance.now();
     this.lastBuildMs = this.lastBuildEnd - started;
+    if (this.listeners.size > 0) this.changed();
   }
 }

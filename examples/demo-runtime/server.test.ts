@@ -190,6 +190,8 @@ describe('demo runtime knobs', () => {
     calls.push(send(2));
     await waitFor(async () => demo.stats().queued === 2, 2_000);
     expect(demo.stats().inFlight).toBe(1);
+    // Waiting for a slot counts as concurrent: what a gateway sent the runtime at once.
+    expect(demo.stats()).toMatchObject({ concurrent: 3, maxConcurrent: 3 });
     const results = await Promise.all(calls);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(done).toEqual([0, 1, 2]);
@@ -218,6 +220,6 @@ describe('demo runtime knobs', () => {
     }
     expect(statuses).toEqual([200, 200, 200, 500, 200, 200, 200, 500]);
     expect(demo.stats()).toMatchObject({ predictions: 8, injectedErrors: 2 });
-    expect(await (await fetch(`${base}/demo/stats`)).json()).toEqual({ inFlight: 0, queued: 0, predictions: 8, injectedErrors: 2, requests: 1 });
+    expect(await (await fetch(`${base}/demo/stats`)).json()).toEqual({ inFlight: 0, queued: 0, predictions: 8, injectedErrors: 2, requests: 1, concurrent: 0, maxConcurrent: 1 });
   });
 });

@@ -27,6 +27,9 @@ export interface DemoStats {
   injectedErrors: number;
   /** HTTP requests of any kind being handled. */
   requests: number;
+  /** Predict/infer requests at once (running or waiting for a slot): now, and the most there ever were. */
+  concurrent: number;
+  maxConcurrent: number;
 }
 
 export interface DemoServer {
@@ -136,7 +139,9 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
   })();
   whenReady.catch(() => undefined); // observed by callers; never an unhandled rejection here
 
-  const stats = (): DemoStats => ({ inFlight: slots.inFlight, queued: slots.queued, predictions, injectedErrors, requests: active });
+  let concurrent = 0;
+  let maxConcurrent = 0;
+  const stats = (): DemoStats => ({ inFlight: slots.inFlight, queued: slots.queued, predictions, injectedErrors, requests: active, concurrent, maxConcurrent });
 
   const width = (): number => model?.features.length ?? 4;
 
@@ -167,8 +172,15 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
   /** Waits for a worker slot, holds it for the latency, then predicts (or injects an error). */
   async function runPrediction(res: http.ServerResponse, rows: number[][], answer: (classes: number[]) => unknown, binary = false): Promise<void> {
     const fails = nextFails();
-    const admission = await slots.acquire();
+    // Counted from arrival to answer: a gateway that keeps containerConcurrency never makes this exceed it.
+    concurrent++;
+    if (concurrent > maxConcurrent) maxConcurrent = concurrent;
+    const admission = await slots.acquire().catch((err: unknown) => {
+      concurrent--;
+      throw err;
+    });
     if (!admission.ok) {
+      concurrent--;
       writeError(res, 503, admission.reason);
       return;
     }
@@ -186,6 +198,7 @@ export function createDemoServer(opts: DemoOptions): DemoServer {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'inference-header-content-length': headerLength });
       res.end(body);
     } finally {
+      concurrent--;
       admission.release();
     }
   }

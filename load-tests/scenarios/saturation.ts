@@ -13,16 +13,16 @@ export const saturation: Scenario = saturationOf({
 });
 
 /**
- * What a second core buys: nginx and Sluice with one and with two worker processes, same split and load. The
- * two-process Sluice is two whole embedded instances (each with its own accounting), so it measures the data
- * plane only; `x nginx` in its row is against one nginx worker, compare it with nginx-2w's row.
+ * What a second core buys: nginx and Sluice with one and with two worker processes, same split and load.
+ * `sluice-2w` is `sluice serve --workers 2` (control plane in the primary, two data-plane workers); `x nginx` in
+ * its row is against one nginx worker, compare it with nginx-2w's row.
  */
 export const scaleOut: Scenario = saturationOf({
   name: 'scale-out',
   title: 'Scale-out: one and two worker processes (closed loop)',
   systems: ['direct', 'nginx', 'nginx-2w', 'sluice', 'sluice-2w'],
   needs: ['sluice'],
-  note: 'Two worker processes each: `nginx-2w` is `worker_processes 2`; `sluice-2w` is two embedded Sluice processes sharing the data port through node:cluster, each with its own split and accounting (a data-plane measurement; `sluice serve` has no multi-worker mode). On a 2-core machine the load generator and the upstreams share the same cores.',
+  note: 'Two worker processes each: `nginx-2w` is `worker_processes 2`; `sluice-2w` is `sluice serve --workers 2`: the control plane in the primary, two gateway workers sharing the data port through node:cluster and splitting the capacity of each replica. On a 2-core machine the load generator and the upstreams share the same cores.',
 });
 
 function saturationOf(o: { name: string; title: string; systems: string[]; needs: string[]; note?: string }): Scenario {

@@ -4,20 +4,19 @@
  * InferenceService (`bench`, updated with canaryTrafficPercent: 10). Prints `LISTENING <port>` when the split
  * is in place. With `--admin-port N` its admin API (the one `sluice promote|rollback|traffic` talk to) listens
  * on that loopback port, for the canary scenario; its bearer token is \`--admin-token T\` (or SLUICE_ADMIN_TOKEN).
- * With `--workers N` (N > 1) it forks N such processes
- * (node:cluster) that share the data port, each a whole embedded Sluice with its own split and accounting: a
- * measure of what more cores buy the data plane, not a supported mode (load-tests/README.md, "scale-out"). Usage:
+ * With `--workers N` (N > 1) it runs as `sluice serve --workers N` does: this process keeps the control plane
+ * and N worker processes share the data port, splitting each replica's capacity (cli/workers.ts). Usage:
  * With `--tracing-endpoint URL [--tracing-ratio R]` tracing is on (the tracing scenario).
  * With `--logger-url URL` both revisions log every request and response (`logger: {url, mode: all}`); with
  * `--metrics-port N` its `/metrics` listens on that loopback port.
  *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N] [--tracing-endpoint URL] [--tracing-ratio R] [--logger-url URL] [--metrics-port N]
  */
-import cluster from 'node:cluster';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInferenceService } from '../../api/inferenceservice.js';
 import { startEmbedded } from '../../cli/embedded.js';
+import { WorkerPool } from '../../cli/workers.js';
 import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
@@ -78,33 +77,8 @@ function service(label: string, canary: number | null, timeoutSeconds: number, l
   };
 }
 
-/** The primary of `--workers N`: forks the workers, prints the shared port once all listen, stops them on SIGTERM. */
-async function supervise(workers: number): Promise<void> {
-  const ports = await Promise.all(
-    Array.from({ length: workers }, () => {
-      const w = cluster.fork();
-      return new Promise<number>((resolve, reject) => {
-        w.once('message', (m: unknown) => resolve(Number(m)));
-        w.once('exit', (code) => reject(new Error(`worker exited with ${code} before listening`)));
-      });
-    }),
-  );
-  if (new Set(ports).size !== 1) throw new Error(`workers listen on different ports: ${ports.join(', ')}`);
-  process.stdout.write(`LISTENING ${ports[0]}\n`);
-  const stop = (): void => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
-    cluster.on('exit', () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-    });
-    setTimeout(() => process.exit(0), 5_000).unref();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-}
-
 async function main(): Promise<void> {
   const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort } = args();
-  if (workers > 1 && cluster.isPrimary) return supervise(workers);
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
     config: resolveServeConfig({
@@ -130,14 +104,14 @@ async function main(): Promise<void> {
     configDir: null,
     logger: silentLogger(),
     backend,
+    ...(workers > 1 ? { workers: new WorkerPool(workers, silentLogger()) } : {}),
   });
   await sluice.controller.apply(parseInferenceService(service('primary', null, timeoutSeconds, limits, loggerUrl)).object, 'bench');
   await sluice.controller.apply(parseInferenceService(service('canary', 10, timeoutSeconds, limits, loggerUrl)).object, 'bench');
   const traffic = (sluice.controller.get('default', 'bench') as unknown as { status: { components: { predictor: { traffic: Array<{ percent: number }> } } } }).status.components.predictor.traffic;
   if (traffic.map((t) => t.percent).sort((x, y) => x - y).join('/') !== '10/90') throw new Error(`expected a 90/10 split, got ${JSON.stringify(traffic)}`);
   const port = new URL(sluice.dataUrl).port;
-  if (cluster.isWorker) process.send?.(port);
-  else process.stdout.write(`LISTENING ${port}\n`);
+  process.stdout.write(`LISTENING ${port}\n`);
   const stop = (): void => void sluice.close().then(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -28,10 +28,10 @@ export const sluiceLimits: SystemDefinition = {
   start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, ['--limits', 'on']),
 };
 
-/** The same, forked into two processes sharing the port (node:cluster): what a second core buys the data plane. */
+/** The same with `--workers 2`: two data-plane workers sharing the port, the control plane in the primary. */
 export const sluiceTwoWorkers: SystemDefinition = {
   name: 'sluice-2w',
-  describe: 'sluice-server.js --workers 2: two whole embedded Sluice processes sharing the data port (node:cluster)',
+  describe: 'sluice serve --workers 2: the control plane in the primary, two gateway workers sharing the data port (node:cluster) and each replica\'s capacity',
   splits: true,
   unavailable: sluice.unavailable,
   start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 2),

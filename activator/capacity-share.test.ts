@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { capacityShare, hasSlotsAt, isScarce, rotationFor } from './capacity-share.js';
+
+/** A small deterministic random source (tests print the seed that failed). */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+function ids(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`).sort();
+}
+
+describe('capacityShare', () => {
+  it('the sum over gateways of every replica is exactly cc, for random inputs and rotations', () => {
+    for (let seed = 1; seed <= 2000; seed++) {
+      const r = rng(seed);
+      const members = ids('g', 1 + Math.floor(r() * 9));
+      const replicas = ids('r', Math.floor(r() * 12));
+      const cc = 1 + Math.floor(r() * 10);
+      const offset = Math.floor(r() * 20);
+      const per = members.map((self) => capacityShare({ members, self, replicas, containerConcurrency: cc, offset }));
+      for (let i = 0; i < replicas.length; i++) {
+        const sum = per.reduce((a, s) => a + s[i]!, 0);
+        expect(sum, `seed ${seed}: replica ${i} of ${replicas.length}, ${members.length} gateways, cc ${cc}`).toBe(cc);
+      }
+      // Scarce revisions: exactly replicas·cc gateways hold one slot each; otherwise every gateway has a slot.
+      const withSlots = per.filter((s) => s.some((x) => x > 0)).length;
+      expect(withSlots, `seed ${seed}`).toBe(isScarce(members.length, replicas.length, cc) ? replicas.length * cc : replicas.length === 0 ? 0 : members.length);
+      members.forEach((_, i) =>
+        expect(per[i]!.some((x) => x > 0), `seed ${seed} member ${i}`).toBe(replicas.length > 0 && hasSlotsAt(i, members.length, replicas.length, cc, offset)),
+      );
+    }
+  });
+
+  it('assigns replicas whole when there are at least as many replicas as gateways', () => {
+    const members = ['a', 'b'];
+    const replicas = ['r1', 'r2', 'r3'];
+    expect(capacityShare({ members, self: 'a', replicas, containerConcurrency: 4 })).toEqual([4, 0, 4]);
+    expect(capacityShare({ members, self: 'b', replicas, containerConcurrency: 4 })).toEqual([0, 4, 0]);
+  });
+
+  it('splits a replica floor-plus-remainder when replicas are fewer than gateways', () => {
+    const members = ['a', 'b', 'c'];
+    const shares = members.map((self) => capacityShare({ members, self, replicas: ['r1', 'r2'], containerConcurrency: 4 }));
+    // 4 = 1+1+1 plus one extra: replica 1's extra on a, replica 2's on b (the stable index moves on).
+    expect(shares).toEqual([
+      [2, 1],
+      [1, 2],
+      [1, 1],
+    ]);
+  });
+
+  it('cc = 0 is unbounded: no split; a gateway that is not a member gets nothing', () => {
+    expect(capacityShare({ members: ['a', 'b'], self: 'a', replicas: ['r1'], containerConcurrency: 0 })).toEqual([Infinity]);
+    expect(capacityShare({ members: ['a', 'b'], self: 'z', replicas: ['r1'], containerConcurrency: 2 })).toEqual([0]);
+  });
+
+  it('one replica at cc = 1 and two gateways: one slot, and the rotation moves it to the waiting gateway', () => {
+    const members = ['w1', 'w2'];
+    const at = (self: string, offset: number) => capacityShare({ members, self, replicas: ['r'], containerConcurrency: 1, offset })[0];
+    expect([at('w1', 0), at('w2', 0)]).toEqual([1, 0]);
+    const next = rotationFor(members, new Set(['w2']), 1, 1, 0);
+    expect(next).toBe(1);
+    expect([at('w1', next), at('w2', next)]).toEqual([0, 1]);
+    // Nobody without a slot waits: the rotation stays.
+    expect(rotationFor(members, new Set(['w1']), 1, 1, 0)).toBe(0);
+    expect(rotationFor(members, new Set(), 1, 1, 1)).toBe(1);
+  });
+});

@@ -1,0 +1,48 @@
+import type { EndpointEvent } from '../api/backend.js';
+import type { ServeConfig } from '../core/config.js';
+import type { MetricBucket } from '../core/store.js';
+import type { DataPlaneSnapshot } from '../gateway/data-plane.js';
+
+/**
+ * Messages between the primary process of `sluice serve --workers N` and its workers, over node:cluster's IPC
+ * channel with the 'advanced' serialization (structured clone: Maps in the snapshot travel as they are).
+ * Messages on one channel arrive in the order they were sent.
+ */
+
+export interface RevisionLabels {
+  namespace: string;
+  service: string;
+  revision: string;
+}
+
+/** What the controller tells the activator (deploy/controller.ts, Dispatch), fanned out to every worker. */
+export type DispatchOp =
+  | { op: 'add'; key: string; labels: RevisionLabels }
+  | { op: 'remove'; key: string }
+  | { op: 'endpoint'; ev: EndpointEvent }
+  | { op: 'fail'; key: string; message: string };
+
+export type ToWorker =
+  /** First message: the settings, this worker's id, and everything needed to route before it listens. */
+  | { t: 'init'; id: string; config: ServeConfig; stateDir: string; snapshot: DataPlaneSnapshot; replay: DispatchOp[]; serving: boolean }
+  | { t: 'snapshot'; snapshot: DataPlaneSnapshot }
+  | { t: 'dispatch'; ops: DispatchOp[] }
+  /** The live workers and what each published (the IPC GatewayMembership). */
+  | { t: 'board'; members: string[]; records: Array<[string, Record<string, string>]> }
+  /** The autoscaler's excess burst capacity per revision (path mode). */
+  | { t: 'excess'; entries: Array<[string, number]> }
+  | { t: 'serving' }
+  /** Stop taking connections, let in-flight requests finish (within shutdownGraceSeconds), then exit. */
+  | { t: 'drain' };
+
+export type FromWorker =
+  | { t: 'hello' }
+  | { t: 'listening'; port: number; grpcPort: number | null; internalPort: number | null }
+  | { t: 'buckets'; key: string; instance: string; buckets: MetricBucket[] }
+  /** A held request wakes the revision; carries the worker's held count so the autoscaler sees it at once. */
+  | { t: 'poke'; key: string; held: number }
+  /** Held requests and in-flight per revision on this worker (changed entries only; 0 removes). */
+  | { t: 'report'; held: Array<[string, number]>; inflight: Array<[string, number]> }
+  /** Rollout outcomes: [revisionKey, at, status, totalMs, coldStartMs]. */
+  | { t: 'outcomes'; list: Array<[string, number, number, number, number]> }
+  | { t: 'publish'; record: Record<string, string> };

@@ -1,0 +1,266 @@
+import { Activator } from '../activator/activator.js';
+import { Collector } from '../autoscaler/collector.js';
+import { SystemClock } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import type { GatewayMembership } from '../core/membership.js';
+import { SluiceMetrics } from '../core/metrics.js';
+import type { MetricBucket, Store } from '../core/store.js';
+import { SnapshotHolder } from '../gateway/data-plane.js';
+import { drainGateway } from '../gateway/drain.js';
+import { Forwarder } from '../gateway/forwarder.js';
+import { Gateway } from '../gateway/gateway.js';
+import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
+import { GatewayPhase } from '../gateway/server-endpoints.js';
+import { credentialFiles, dataAuth } from './auth-wiring.js';
+import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
+import { clientLimits, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, requestLogging } from './wiring.js';
+import type { DispatchOp, FromWorker, ToWorker } from './worker-protocol.js';
+
+/** Most outcomes a worker keeps between two sends (100 ms); more are dropped (the rollout gate samples anyway). */
+const MAX_OUTCOMES_PER_SEND = 20_000;
+const REPORT_MS = 100;
+
+function send(m: FromWorker): void {
+  process.send?.(m);
+}
+
+/** The membership of the primary's workers, as the primary last broadcast it. */
+class IpcMembership implements GatewayMembership {
+  private list: readonly string[] = [];
+  private records = new Map<string, Readonly<Record<string, string>>>();
+  private readonly listeners = new Set<() => void>();
+
+  constructor(readonly self: string) {}
+
+  members(): readonly string[] {
+    return this.list;
+  }
+
+  states(): ReadonlyMap<string, Readonly<Record<string, string>>> {
+    return this.records;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  publish(record: Readonly<Record<string, string>>): void {
+    send({ t: 'publish', record: { ...record } });
+  }
+
+  update(members: string[], records: Array<[string, Record<string, string>]>): void {
+    this.list = members;
+    this.records = new Map(records);
+    for (const l of [...this.listeners]) l();
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The worker's metric buckets and pokes go to the primary's store (where the autoscaler reads them, summed). */
+class IpcStore implements Store {
+  async addBuckets(revisionKey: string, instance: string, buckets: readonly MetricBucket[]): Promise<void> {
+    send({ t: 'buckets', key: revisionKey, instance, buckets: [...buckets] });
+  }
+  async readBuckets(): Promise<MetricBucket[]> {
+    return [];
+  }
+  async poke(): Promise<void> {}
+  onPoke(): () => void {
+    return () => {};
+  }
+  async pokesReady(): Promise<void> {}
+  async forget(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** Rollout outcomes, sent to the primary's recorder (the controller's progressive-delivery gate reads it). */
+class ForwardedOutcomes extends OutcomeRecorder {
+  private batch: Array<[string, number, number, number, number]> = [];
+  dropped = 0;
+
+  override record(revisionKey: string, at: number, status: number, totalMs: number, coldStartMs: number): void {
+    if (status === 499) return;
+    if (this.batch.length >= MAX_OUTCOMES_PER_SEND) {
+      this.dropped++;
+      return;
+    }
+    this.batch.push([revisionKey, at, status, totalMs, coldStartMs]);
+  }
+
+  flush(): void {
+    if (this.batch.length === 0) return;
+    send({ t: 'outcomes', list: this.batch });
+    this.batch = [];
+  }
+}
+
+/**
+ * A worker process of `sluice serve --workers N`: the data plane only (gateway pipeline + activator), fed by
+ * the primary over IPC (cli/workers.ts). It listens on the data port through node:cluster, which shares it.
+ */
+export async function runWorker(): Promise<void> {
+  // Messages that come while the worker is still starting wait here, in order, for its handler.
+  const early: ToWorker[] = [];
+  let handler: ((m: ToWorker) => void) | null = null;
+  let gotInit: ((m: Extract<ToWorker, { t: 'init' }>) => void) | null = null;
+  process.on('message', (m: ToWorker) => {
+    if (m.t === 'init' && gotInit) return gotInit(m);
+    if (handler) handler(m);
+    else early.push(m);
+  });
+  const init = await new Promise<Extract<ToWorker, { t: 'init' }>>((resolve) => {
+    gotInit = resolve;
+    send({ t: 'hello' });
+  });
+  const cfg = init.config;
+  const clock = new SystemClock();
+  const logger = createLogger({ level: cfg.logLevel, format: cfg.logFormat }).child({ worker: init.id });
+  const gatewayLogger = logger.child({ role: 'gateway' });
+  const metrics = new SluiceMetrics({ defaultMetrics: true });
+  const membership = new IpcMembership(init.id);
+  const activator = new Activator({
+    clock,
+    metrics,
+    logger: logger.child({ role: 'activator' }),
+    limits: holdLimits(cfg),
+    poke: (key) => send({ t: 'poke', key, held: activator.held(key) }),
+    probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs },
+    membership,
+  });
+  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
+  const collector = new Collector({ clock, store: new IpcStore(), instance: init.id });
+  const outcomes = new ForwardedOutcomes();
+  const snapshot = new SnapshotHolder(init.snapshot);
+  const apply = (ops: DispatchOp[]): void => {
+    for (const o of ops) {
+      if (o.op === 'add') activator.addRevision(o.key, o.labels);
+      else if (o.op === 'remove') activator.removeRevision(o.key);
+      else if (o.op === 'fail') activator.failRevision(o.key, o.message);
+      else {
+        activator.onEndpointEvent(o.ev);
+        if (o.ev.type === 'removed') forwarder.forget(o.ev.endpoint.url);
+      }
+    }
+  };
+  apply(init.replay);
+  const phase = new GatewayPhase(init.serving ? 'serving' : 'starting');
+  const tls = dataTls(cfg, gatewayLogger);
+  const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
+  // Read-only: the primary's admin API writes these files (a key made after this worker started is not seen
+  // until it restarts; docs/architecture.md, "Worker processes").
+  const { apiKeys } = credentialFiles(cfg, init.stateDir, null);
+  const auth = dataAuth(cfg, { clock, logger: gatewayLogger, registry: metrics.registry, keys: apiKeys });
+  const logging = requestLogging(cfg, { clock, logger: gatewayLogger, metrics });
+  const pipeline = gatewayPipeline({
+    logging: logging.stage,
+    clock,
+    logger: gatewayLogger,
+    metrics,
+    collector,
+    outcomes,
+    tracing: tracing?.stage,
+    auth: auth.stage,
+    batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 },
+    ingress: ingressSettings(cfg),
+  });
+  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
+
+  // Held requests and in-flight per revision, for the primary's autoscaler and local backend (changes only).
+  const lastHeld = new Map<string, number>();
+  const lastInflight = new Map<string, number>();
+  const keys = new Set<string>();
+  const report = (): void => {
+    const held: Array<[string, number]> = [];
+    const inflight: Array<[string, number]> = [];
+    for (const k of new Set([...keys, ...lastHeld.keys(), ...lastInflight.keys()])) {
+      const h = activator.held(k);
+      const f = collector.inflight(k);
+      if ((lastHeld.get(k) ?? 0) !== h) held.push([k, h]);
+      if ((lastInflight.get(k) ?? 0) !== f) inflight.push([k, f]);
+      if (h === 0) lastHeld.delete(k);
+      else lastHeld.set(k, h);
+      if (f === 0) lastInflight.delete(k);
+      else lastInflight.set(k, f);
+    }
+    if (held.length || inflight.length) send({ t: 'report', held, inflight });
+    outcomes.flush();
+  };
+  const reportTimer = setInterval(report, REPORT_MS);
+
+  let draining: Promise<void> | null = null;
+  const data = gateway.createServer({ tls: tls ?? undefined });
+  const internal = cfg.internalPort >= 0 ? gateway.createServer({ internal: true, tls: tls ?? undefined }) : null;
+  const drain = (): Promise<void> => {
+    draining ??= (async () => {
+      if (internal) {
+        internal.close();
+        internal.closeAllConnections();
+      }
+      await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger: gatewayLogger, metrics });
+      await logging.delivery.close(cfg.loggerShutdownSeconds * 1000);
+      activator.close();
+      collector.close();
+      await collector.flush();
+      clearInterval(reportTimer);
+      report();
+      grpcOnly?.server.close();
+      gateway.closeGrpc();
+      await forwarder.close();
+      await tracing?.shutdown(TRACING_SHUTDOWN_MS);
+      auth.close();
+      process.disconnect?.();
+    })();
+    return draining;
+  };
+
+  handler = (m: ToWorker) => {
+    switch (m.t) {
+      case 'snapshot':
+        snapshot.publish(m.snapshot);
+        break;
+      case 'dispatch':
+        for (const o of m.ops) if (o.op === 'add') keys.add(o.key);
+        apply(m.ops);
+        for (const o of m.ops) if (o.op === 'remove') keys.delete(o.key);
+        break;
+      case 'board':
+        membership.update(m.members, m.records);
+        break;
+      case 'excess':
+        for (const [k, v] of m.entries) activator.setExcessBurstCapacity(k, v);
+        break;
+      case 'serving':
+        phase.serving();
+        break;
+      case 'drain':
+        void drain().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err: errorMessage(err) }, 'worker drain failed');
+            process.exit(1);
+          },
+        );
+        break;
+      default:
+        break;
+    }
+  };
+  for (const m of early.splice(0)) handler(m);
+  for (const o of init.replay) if (o.op === 'add') keys.add(o.key);
+  // The primary coordinates stopping (it sends 'drain'); a signal to the whole process group is left to it.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  // The primary is gone: finish what is in flight and stop.
+  process.on('disconnect', () => {
+    if (!draining) void drain().finally(() => process.exit(0));
+  });
+
+  await forwarder.warmUp();
+  const port = await listen(data, cfg.dataPort, cfg.dataHost);
+  const internalPort = internal ? await listen(internal, cfg.internalPort, cfg.internalHost) : null;
+  const grpcOnly = await listenGrpc(gateway, cfg);
+  send({ t: 'listening', port, grpcPort: grpcOnly?.port ?? null, internalPort });
+}

@@ -1,0 +1,289 @@
+import cluster, { type Worker } from 'node:cluster';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Endpoint, EndpointEvent } from '../api/backend.js';
+import type { ServeConfig } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { Store } from '../core/store.js';
+import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js';
+import type { OutcomeRecorder } from '../gateway/outcome-recorder.js';
+import type { Dispatch } from '../deploy/controller.js';
+import type { DispatchOp, FromWorker, RevisionLabels, ToWorker } from './worker-protocol.js';
+
+/** What the primary's control plane gives its workers (cli/embedded.ts). */
+export interface WorkerPoolContext {
+  config: ServeConfig;
+  stateDir: string;
+  snapshot: SnapshotHolder;
+  /** The primary's store: workers' metric buckets are added to it (summed per revision, as from several gateways). */
+  store: Store;
+  /** The controller's rollout gate reads outcomes here. */
+  outcomes: OutcomeRecorder;
+  /** Wakes a revision (and what wakes with it), as the in-process activator's poke does. */
+  poke: (revisionKey: string) => void;
+  /** The autoscaler's excess burst capacity per revision (the activator's path mode). */
+  excess: (revisionKey: string) => number;
+}
+
+export interface WorkerPorts {
+  dataPort: number;
+  grpcPort: number | null;
+  internalPort: number | null;
+}
+
+interface WorkerState {
+  id: string;
+  worker: Worker;
+  listening: boolean;
+  held: Map<string, number>;
+  inflight: Map<string, number>;
+  startedAt: number;
+}
+
+interface RevisionReplay {
+  labels: RevisionLabels;
+  /** Replicas in rotation now (a worker started later gets them as 'ready'). */
+  ready: Map<string, Endpoint>;
+}
+
+const START_TIMEOUT_MS = 30_000;
+const EXCESS_EVERY_MS = 500;
+/** A worker that dies within this of its start is started again only after a growing pause (at most 5 s). */
+const QUICK_DEATH_MS = 2_000;
+
+/**
+ * The primary's side of `sluice serve --workers N`: forks N data-plane workers through node:cluster (they share
+ * the data port), feeds them the data plane snapshot and the controller's dispatch, keeps their membership and
+ * published records (each worker's Activator splits replica capacity with the others through it), sums what
+ * they report for the autoscaler, and starts a worker again when one dies (its share frees at once).
+ */
+export class WorkerPool {
+  private readonly workers = new Map<string, WorkerState>();
+  private readonly records = new Map<string, Record<string, string>>();
+  private readonly revisions = new Map<string, RevisionReplay>();
+  private ctx: WorkerPoolContext | null = null;
+  private serving = false;
+  private closing = false;
+  private next = 0;
+  private quickDeaths = 0;
+  private excessTimer: NodeJS.Timeout | null = null;
+  private stopSnapshot: () => void = () => {};
+  private firstPorts: WorkerPorts | null = null;
+  private onListening: (() => void) | null = null;
+  /** The excess burst capacity last sent per revision. */
+  private readonly lastExcess = new Map<string, number>();
+
+  constructor(
+    readonly count: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The controller's dispatch: the primary's own activator (status, `replicas`) and every worker. */
+  tee(inner: Dispatch): Dispatch {
+    return {
+      addRevision: (key, labels) => {
+        inner.addRevision(key, labels);
+        if (!this.revisions.has(key)) this.revisions.set(key, { labels: { ...labels }, ready: new Map() });
+        this.broadcast({ t: 'dispatch', ops: [{ op: 'add', key, labels: { ...labels } }] });
+      },
+      removeRevision: (key) => {
+        inner.removeRevision(key);
+        this.revisions.delete(key);
+        this.broadcast({ t: 'dispatch', ops: [{ op: 'remove', key }] });
+      },
+      onEndpointEvent: (ev: EndpointEvent) => {
+        inner.onEndpointEvent(ev);
+        const r = this.revisions.get(ev.endpoint.revisionKey);
+        if (r) {
+          if (ev.type === 'ready') r.ready.set(ev.endpoint.id, ev.endpoint);
+          else r.ready.delete(ev.endpoint.id);
+        }
+        this.broadcast({ t: 'dispatch', ops: [{ op: 'endpoint', ev }] });
+      },
+      failRevision: (key, message) => {
+        inner.failRevision?.(key, message);
+        this.broadcast({ t: 'dispatch', ops: [{ op: 'fail', key, message }] });
+      },
+    };
+  }
+
+  /** Requests held for the revision, summed over workers. */
+  held(key: string): number {
+    let n = 0;
+    for (const w of this.workers.values()) n += w.held.get(key) ?? 0;
+    return n;
+  }
+
+  /** Requests in flight for the revision, summed over workers. */
+  inflight(key: string): number {
+    let n = 0;
+    for (const w of this.workers.values()) n += w.inflight.get(key) ?? 0;
+    return n;
+  }
+
+  /** The live workers' ids (sorted), as every worker's membership sees them. */
+  members(): string[] {
+    return [...this.workers.values()].filter((w) => w.listening).map((w) => w.id).sort();
+  }
+
+  /** Forks the workers; resolves with the ports once every one listens. */
+  async start(ctx: WorkerPoolContext): Promise<WorkerPorts> {
+    this.ctx = ctx;
+    // Workers accept from the shared socket themselves (no hand-off through this process): a connection never
+    // waits in the primary for a worker that has just died, and the primary does no work per connection.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ exec: join(dirname(fileURLToPath(import.meta.url)), 'worker-main.js'), args: [], serialization: 'advanced' });
+    this.stopSnapshot = ctx.snapshot.subscribe((snapshot) => this.broadcast({ t: 'snapshot', snapshot }));
+    const all = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`workers did not all listen within ${START_TIMEOUT_MS / 1000} s (workers=${this.count})`)), START_TIMEOUT_MS);
+      this.onListening = () => {
+        if (this.members().length < this.count) return;
+        clearTimeout(timer);
+        this.onListening = null;
+        resolve();
+      };
+    });
+    for (let i = 0; i < this.count; i++) this.fork();
+    await all;
+    // Changed values only (a worker started later gets every value in its first round).
+    this.excessTimer = setInterval(() => {
+      const entries: Array<[string, number]> = [];
+      for (const k of this.revisions.keys()) {
+        const v = ctx.excess(k);
+        if (this.lastExcess.get(k) !== v) entries.push([k, v]);
+        this.lastExcess.set(k, v);
+      }
+      for (const k of this.lastExcess.keys()) if (!this.revisions.has(k)) this.lastExcess.delete(k);
+      if (entries.length) this.broadcast({ t: 'excess', entries });
+    }, EXCESS_EVERY_MS);
+    this.excessTimer.unref();
+    return this.firstPorts!;
+  }
+
+  /** The config folder is loaded: workers answer ready. */
+  markServing(): void {
+    this.serving = true;
+    this.broadcast({ t: 'serving' });
+  }
+
+  /** Every worker drains (in-flight requests finish within shutdownGraceSeconds) and exits. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    this.stopSnapshot();
+    if (this.excessTimer) clearInterval(this.excessTimer);
+    const exits = [...this.workers.values()].map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.worker.isDead()) return resolve();
+          const kill = setTimeout(() => {
+            this.logger.warn({ worker: w.id }, 'worker did not stop after its drain; killing it');
+            w.worker.process.kill('SIGKILL');
+          }, graceMs + 10_000);
+          w.worker.once('exit', () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          this.sendTo(w, { t: 'drain' });
+        }),
+    );
+    await Promise.all(exits);
+  }
+
+  private fork(): void {
+    const id = `w${String(++this.next).padStart(4, '0')}`;
+    const worker = cluster.fork();
+    const st: WorkerState = { id, worker, listening: false, held: new Map(), inflight: new Map(), startedAt: Date.now() };
+    this.workers.set(id, st);
+    worker.on('message', (m: FromWorker) => this.onMessage(st, m));
+    worker.on('exit', (code, signal) => this.onExit(st, code, signal));
+    worker.on('error', (err) => this.logger.warn({ worker: id, err: err.message }, 'worker channel error'));
+  }
+
+  private onMessage(w: WorkerState, m: FromWorker): void {
+    const ctx = this.ctx!;
+    switch (m.t) {
+      case 'hello': {
+        const replay: DispatchOp[] = [];
+        for (const [key, r] of this.revisions) {
+          replay.push({ op: 'add', key, labels: r.labels });
+          for (const endpoint of r.ready.values()) replay.push({ op: 'endpoint', ev: { type: 'ready', endpoint } });
+        }
+        this.sendTo(w, { t: 'init', id: w.id, config: ctx.config, stateDir: ctx.stateDir, snapshot: ctx.snapshot.current, replay, serving: this.serving });
+        this.sendTo(w, { t: 'board', ...this.board() });
+        if (this.lastExcess.size) this.sendTo(w, { t: 'excess', entries: [...this.lastExcess] });
+        break;
+      }
+      case 'listening':
+        w.listening = true;
+        this.firstPorts ??= { dataPort: m.port, grpcPort: m.grpcPort, internalPort: m.internalPort };
+        this.logger.info({ worker: w.id, pid: w.worker.process.pid }, 'worker listening');
+        this.broadcastBoard();
+        this.onListening?.();
+        break;
+      case 'buckets':
+        void ctx.store.addBuckets(m.key, m.instance, m.buckets);
+        break;
+      case 'poke':
+        setCount(w.held, m.key, m.held);
+        ctx.poke(m.key);
+        break;
+      case 'report':
+        for (const [k, n] of m.held) setCount(w.held, k, n);
+        for (const [k, n] of m.inflight) setCount(w.inflight, k, n);
+        break;
+      case 'outcomes':
+        for (const [k, at, status, total, cold] of m.list) ctx.outcomes.record(k, at, status, total, cold);
+        break;
+      case 'publish':
+        if (!this.workers.has(w.id)) break;
+        this.records.set(w.id, m.record);
+        this.broadcastBoard();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onExit(w: WorkerState, code: number | null, signal: string | null): void {
+    this.workers.delete(w.id);
+    this.records.delete(w.id);
+    // Its share frees at once: the others' limits grow once they have all settled on the new membership.
+    this.broadcastBoard();
+    if (this.closing) return;
+    this.logger.warn({ worker: w.id, pid: w.worker.process.pid, code, signal }, 'worker stopped; starting another');
+    this.quickDeaths = Date.now() - w.startedAt < QUICK_DEATH_MS ? this.quickDeaths + 1 : 0;
+    const pause = this.quickDeaths === 0 ? 0 : Math.min(5_000, 100 * 2 ** this.quickDeaths);
+    setTimeout(() => {
+      if (!this.closing) this.fork();
+    }, pause).unref();
+  }
+
+  private board(): { members: string[]; records: Array<[string, Record<string, string>]> } {
+    const members = this.members();
+    return { members, records: members.flatMap((m) => (this.records.has(m) ? [[m, this.records.get(m)!] as [string, Record<string, string>]] : [])) };
+  }
+
+  private broadcastBoard(): void {
+    this.broadcast({ t: 'board', ...this.board() });
+  }
+
+  private broadcast(m: ToWorker): void {
+    for (const w of this.workers.values()) this.sendTo(w, m);
+  }
+
+  private sendTo(w: WorkerState, m: ToWorker): void {
+    if (!w.worker.isConnected()) return;
+    try {
+      w.worker.send(m);
+    } catch (err) {
+      this.logger.warn({ worker: w.id, err: String(err) }, 'could not send to a worker');
+    }
+  }
+}
+
+function setCount(m: Map<string, number>, k: string, n: number): void {
+  if (n > 0) m.set(k, n);
+  else m.delete(k);
+}
+
+export type { DataPlaneSnapshot };
