@@ -38,6 +38,7 @@ typedef struct {
   size_t wrote;    /* bytes of the request written */
   char buf[BUF];
   size_t len;      /* bytes buffered of the current response */
+  uint32_t armed;  /* the epoll events registered now (a change costs a syscall, so only changes are made) */
 } conn_t;
 
 static double now_ns(void) {
@@ -77,6 +78,8 @@ static long *idle; /* stack of idle connected connection slots */
 static int nidle;
 
 static void arm(conn_t *c, uint32_t events) {
+  if (c->armed == events) return;
+  c->armed = events;
   struct epoll_event ev = {.events = events, .data.ptr = c};
   epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
@@ -103,6 +106,7 @@ static int open_conn(conn_t *c) {
   }
   struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = c};
   epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+  c->armed = EPOLLOUT;
   c->open = 1;
   c->connected = 0;
   c->req = -1;
@@ -277,13 +281,15 @@ int main(int argc, char **argv) {
   double interval = 1e9 / rate;
   for (long i = 0; i < total; i++) intended[i] = start + (double)i * interval;
   long next = 0;
+  double timer_at = 0;
   struct epoll_event evs[256];
   while (settled < total) {
     double now = now_ns();
     while (next < total && intended[next] <= now) dispatch(next++);
-    if (next < total) {
+    if (next < total && intended[next] != timer_at) {
       struct itimerspec its = {0};
       double at = intended[next];
+      timer_at = at;
       its.it_value.tv_sec = (time_t)(at / 1e9);
       its.it_value.tv_nsec = (long)(at - (double)its.it_value.tv_sec * 1e9);
       if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
