@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -290,15 +291,17 @@ int main(int argc, char **argv) {
       struct itimerspec its = {0};
       double at = intended[next];
       timer_at = at;
+      /* rounded up: a timer that fired a fraction of a ns early would find nothing due and never be re-armed */
       its.it_value.tv_sec = (time_t)(at / 1e9);
-      its.it_value.tv_nsec = (long)(at - (double)its.it_value.tv_sec * 1e9);
+      its.it_value.tv_nsec = (long)ceil(at - (double)its.it_value.tv_sec * 1e9);
+      if (its.it_value.tv_nsec >= 1000000000L) { its.it_value.tv_sec += 1; its.it_value.tv_nsec -= 1000000000L; }
       if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
       timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
     }
     int n = epoll_wait(ep, evs, 256, next < total ? -1 : 1000);
     for (int k = 0; k < n; k++) {
       conn_t *c = evs[k].data.ptr;
-      if (c == NULL) { uint64_t x; ssize_t r = read(tfd, &x, sizeof x); (void)r; continue; }
+      if (c == NULL) { uint64_t x; ssize_t r = read(tfd, &x, sizeof x); (void)r; timer_at = 0; continue; }
       if (!c->open) continue;
       if (!c->connected) {
         int err = 0;

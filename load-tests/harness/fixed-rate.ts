@@ -26,7 +26,7 @@ export function fixedRateBinary(): string {
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });
   const partial = `${binary}.${process.pid}.tmp`;
-  const built = spawnSync('gcc', ['-O2', '-o', partial, source], { encoding: 'utf8' });
+  const built = spawnSync('gcc', ['-O2', '-o', partial, source, '-lm'], { encoding: 'utf8' });
   if (built.error !== undefined || built.status !== 0) {
     const why = built.error !== undefined ? built.error.message : built.stderr.trim();
     throw new Error(`the C open-loop generator (load-tests/harness/fixed-rate.c) needs gcc (apt-get install gcc), or run with --open-client undici: ${why}`);
