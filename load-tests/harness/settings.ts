@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ClosedLoopClient } from './closed-loop.js';
+import type { OpenLoopClient } from './fixed-rate.js';
 
 /** Everything a run can be told on the command line; defaults are the full (quiet-machine) run. */
 export interface Settings {
@@ -30,6 +31,8 @@ export interface Settings {
   resultsDir: string | undefined;
   /** the closed-loop load generator */
   client: ClosedLoopClient;
+  /** the fixed-rate (open-loop) generator of the latency scenario */
+  openClient: OpenLoopClient;
 }
 
 export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [options]
@@ -46,6 +49,8 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --services N          many-replicas: InferenceServices created through the admin API (default 2000)
   --results DIR         where reports go (default load-tests/results)
   --client wrk|autocannon  closed-loop generator (default wrk: C, one thread; autocannon is Node and takes a core)
+  --open-client c|undici   latency scenario's fixed-rate generator (default c: harness/fixed-rate.c, built with gcc;
+                        undici is the Node generator, 1 ms tick, and shares the cores)
   quick development run: --rounds 3 --duration 5`;
 
 export function parseSettings(argv: readonly string[]): Settings {
@@ -67,6 +72,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       services: { type: 'string', default: '2000' },
       results: { type: 'string' },
       client: { type: 'string', default: 'wrk' },
+      'open-client': { type: 'string', default: 'c' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -86,6 +92,10 @@ export function parseSettings(argv: readonly string[]): Settings {
   if (values.client !== 'wrk' && values.client !== 'autocannon') {
     throw new Error(`--client must be wrk or autocannon, got ${values.client}\n${USAGE}`);
   }
+  const openClient = values['open-client'];
+  if (openClient !== 'c' && openClient !== 'undici') {
+    throw new Error(`--open-client must be c or undici, got ${openClient}\n${USAGE}`);
+  }
   return {
     scenarios: positionals,
     rounds: positive('rounds', values.rounds),
@@ -102,5 +112,6 @@ export function parseSettings(argv: readonly string[]): Settings {
     services: whole('services', values.services),
     resultsDir: values.results,
     client: values.client,
+    openClient,
   };
 }

@@ -1,3 +1,4 @@
+import type { OpenLoopClient } from '../harness/fixed-rate.js';
 import { REQUESTS } from '../harness/load-result.js';
 import { formatNumber } from '../harness/stats.js';
 import { latencyTable, percentileChart, summarise } from '../report/tables.js';
@@ -6,6 +7,13 @@ import { withScenarioSystems } from './scenario-systems.js';
 import type { Chart, Scenario } from './scenario.js';
 
 const BASELINES = new Set(['direct', 'nginx', 'haproxy']);
+
+/** What the report says about the fixed-rate generator that measured it. */
+export function generatorNote(client: OpenLoopClient): string {
+  return client === 'c'
+    ? 'Generator: `harness/fixed-rate.c` (C, one thread, epoll, a timerfd at each due time; `--open-client undici` for the Node one). "service p50" counts from the actual send; the difference is time an arrival waited in the generator for a free connection or for the CPU.'
+    : 'Generator: `harness/open-loop.ts` (Node/undici, `--open-client undici`) on the same cores. "service p50" counts from the actual send; the difference is the generator\'s 1 ms scheduler slack.';
+}
 
 /**
  * Steady load at 50 % of capacity (open loop): added latency p50/p99 over direct. The rate is 50 % of
@@ -44,7 +52,7 @@ export const latency: Scenario = {
       }
       return {
         markdown: [
-          `Open loop (arrivals on a fixed schedule, latency from the intended send time), ${ctx.settings.durationS} s per run, ${ctx.settings.rounds} rounds interleaved, medians over rounds. "service p50" counts from the actual send; the difference is the generator's 1 ms scheduler slack.`,
+          `Open loop (arrivals on a fixed schedule, latency from the intended send time), ${ctx.settings.durationS} s per run, ${ctx.settings.rounds} rounds interleaved, medians over rounds. ${generatorNote(ctx.settings.openClient)}`,
           ...parts,
         ].join('\n\n'),
         charts,

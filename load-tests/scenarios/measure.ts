@@ -1,5 +1,6 @@
 import { runClosedLoop } from '../harness/closed-loop.js';
 import type { LoadResult, RequestShape } from '../harness/load-result.js';
+import { runFixedRate } from '../harness/fixed-rate.js';
 import { runOpenLoop } from '../harness/open-loop.js';
 import type { Settings } from '../harness/settings.js';
 import { interleaved, type StartedSystem } from '../harness/system-set.js';
@@ -81,7 +82,9 @@ export async function measureLatency(
   await warmUp(systems, request, settings);
   return interleaved(systems, settings.rounds, async (s, round) => {
     const result = await measured(s, upstreams, () =>
-      runOpenLoop(s.running.url, request, rate, settings.durationS, settings.openLoopConnections),
+      settings.openClient === 'c'
+        ? runFixedRate(s.running.url, request, rate, settings.durationS, settings.openLoopConnections)
+        : runOpenLoop(s.running.url, request, rate, settings.durationS, settings.openLoopConnections),
       `${request.method.toLowerCase()}-${rate}rps-r${round + 1}`,
     );
     log(
