@@ -9,6 +9,8 @@
  *   key directory; the key's scopes must include the service (else 403).
  * - `jwt`: `Authorization: Bearer <JWT>` verified with jose against the issuer's JWKS (jwks.ts), cached
  *   (jwt-verifier.ts).
+ * - `kubernetes` (cluster mode): `Authorization: Bearer <Kubernetes token>` checked by the API server with a
+ *   TokenReview and a SubjectAccessReview (`get` on the InferenceService), both cached (kube-reviews.ts).
  *
  * The caller's identity is kept on the exchange (`PRINCIPAL`) for later stages (logging, tracing) and sent to the
  * replica as `x-sluice-subject` and `x-sluice-key-id`; those headers from the client are always dropped (no
@@ -22,12 +24,13 @@ import { AttributeKey, type Exchange } from '../../exchange.js';
 import { parseModelProbe } from '../../model-probes.js';
 import type { Admission, HeaderBag, Refusal, Stage } from '../../stage.js';
 import { TokenRefused, type JwtVerifier } from './jwt-verifier.js';
+import type { KubeAuth, KubeDecision } from './kube-reviews.js';
 import { CALLER_KEY_ID } from '../client-identity.js';
 
 /** Who called, once authenticated. */
 export interface Principal {
-  method: 'api-key' | 'jwt';
-  /** The JWT's `sub`, or `apikey:<name>` for a key. */
+  method: 'api-key' | 'jwt' | 'kubernetes';
+  /** The JWT's `sub`, `apikey:<name>` for a key, or the Kubernetes user name (`system:serviceaccount:<ns>:<sa>`). */
   subject: string;
   /** The API key's id (never the key). */
   keyId?: string;
@@ -58,6 +61,8 @@ export interface AuthStageOptions {
   keys: ApiKeyDirectory;
   /** Needed when some policy is `jwt`. */
   jwt: JwtVerifier | null;
+  /** Needed when some policy is `kubernetes` (cluster mode); null elsewhere (such a service answers 503). */
+  kube?: KubeAuth | null;
   registry?: Registry;
 }
 
@@ -92,6 +97,7 @@ export class AuthStage implements Stage {
     if ((method === 'GET' || method === 'HEAD') && parseModelProbe(ex.match!.path) !== null) return undefined;
     const service = `${route.namespace}/${route.service}`;
     if (policy.mode === 'api-key') return this.apiKey(ex, route.namespace, route.service, service);
+    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route.namespace, route.service, service);
     const token = bearer(ex.req.headers.authorization);
     if (token === null) return this.refuse(service, 'missing', 401, `${service} needs a bearer token (JWT): send "Authorization: Bearer <token>"`, REALM);
     const v = this.o.jwt;
@@ -147,6 +153,28 @@ export class AuthStage implements Stage {
     // per-client rate limits, composed after this stage, count this key rather than the address
     ex.set(CALLER_KEY_ID, record.id);
     return undefined;
+  }
+
+  private kubernetes(ex: Exchange, namespace: string, name: string, service: string): Admission | Promise<Admission> {
+    const token = bearer(ex.req.headers.authorization);
+    if (token === null)
+      return this.refuse(service, 'missing', 401, `${service} needs a Kubernetes bearer token: send "Authorization: Bearer <token>" (e.g. a service account token)`, REALM);
+    const kube = this.o.kube;
+    if (kube === undefined || kube === null)
+      return this.refuse(service, 'not_configured', 503, 'Kubernetes token review is not configured on this gateway (sluice.dev/auth: kubernetes needs cluster mode)');
+    const d = kube.check(token, namespace, name);
+    return d instanceof Promise ? d.then((r) => this.kubeAdmission(ex, service, r)) : this.kubeAdmission(ex, service, d);
+  }
+
+  private kubeAdmission(ex: Exchange, service: string, d: KubeDecision): Admission {
+    if (d.ok) {
+      ex.set(PRINCIPAL, { method: 'kubernetes', subject: d.user.username });
+      return undefined;
+    }
+    if (d.status === 401)
+      return this.refuse(service, d.reason, 401, d.message, `${REALM}, error="invalid_token", error_description="${d.message.replace(/"/g, "'")}"`);
+    if (d.status === 403) return this.refuse(service, d.reason, 403, d.message, `${REALM}, error="insufficient_scope"`);
+    return this.refuse(service, d.reason, 503, d.message);
   }
 
   private lookupKey(given: string): ApiKeyRecord | undefined {
