@@ -1,8 +1,8 @@
 /**
  * The auth stage's own CPU per request, in process (no sockets, so a busy shared machine disturbs it far less than
  * the end-to-end run of auth-cost.ts): `onRouted` + `onUpstreamHeaders` for a service with auth none, an API key
- * (cached lookup and cold SHA-256 lookup) and a JWT served from the verified-token cache, plus one cold RS256
- * verification. Prints ns per request, median of 5 batches. Usage: node dist/load-tests/auth-stage-cost.js
+ * (cached lookup and cold SHA-256 lookup), a JWT served from the verified-token cache and a Kubernetes token whose
+ * TokenReview and SubjectAccessReview are cached (a stand-in API server), plus one cold RS256 verification. Prints ns per request, median of 5 batches. Usage: node dist/load-tests/auth-stage-cost.js
  */
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { hashApiKey, newApiKey } from '../api/api-keys.js';
@@ -14,6 +14,7 @@ import type { Exchange } from '../gateway/exchange.js';
 import { AuthStage } from '../gateway/stages/auth/auth-stage.js';
 import { JwksCache } from '../gateway/stages/auth/jwks.js';
 import { JwtVerifier } from '../gateway/stages/auth/jwt-verifier.js';
+import { KubeAuth } from '../gateway/stages/auth/kube-reviews.js';
 
 function exchange(route: Route, headers: Record<string, string>): Exchange {
   const attrs = new Map<unknown, unknown>();
@@ -56,7 +57,16 @@ async function main(): Promise<void> {
   const made = newApiKey('bench', [{ namespace: 'default' }], new Date());
   const records = new Map([[made.record.hash, made.record]]);
   const directory = { byHash: (h: string) => records.get(h), version: 1 };
-  const stage = new AuthStage({ defaultPolicy: { mode: 'none', key: 'none' }, keys: directory, jwt: verifier, domain: 'example.com' });
+  const kube = new KubeAuth({
+    clock,
+    group: 'serving.kserve.io',
+    api: {
+      tokenReview: async () => ({ authenticated: true, user: { username: 'system:serviceaccount:default:bench', uid: 'u', groups: [], extra: {} } }),
+      accessReview: async () => ({ allowed: true, reason: '' }),
+    },
+  });
+  const stage = new AuthStage({ defaultPolicy: { mode: 'none', key: 'none' }, keys: directory, jwt: verifier, kube, domain: 'example.com' });
+  const kubeRoute = route({ mode: 'kubernetes', key: 'kubernetes' });
   const uncached = new AuthStage({ defaultPolicy: { mode: 'none', key: 'none' }, keys: { byHash: (h: string) => records.get(h) }, jwt: verifier, domain: 'example.com' });
   const issuer = 'https://idp';
   const jwtRoute = route(authPolicyOf({ 'sluice.dev/auth': 'jwt', 'sluice.dev/auth-jwt-issuer': issuer, 'sluice.dev/auth-jwt-jwks-url': 'https://idp/jwks' }, ['bench.default.example.com'])!);
@@ -73,12 +83,14 @@ async function main(): Promise<void> {
   };
   // First call fetches the JWKS and fills the caches.
   await run(stage, jwtRoute, { authorization: `Bearer ${token}` })();
+  await run(stage, kubeRoute, { authorization: `Bearer ${token}` })();
   const N = 200_000;
   const rows: Array<[string, number]> = [
     ['none (stage composed, policy none)', await nsPerOp(N, run(stage, openRoute, {}))],
     ['api-key, cached lookup', await nsPerOp(N, run(stage, keyRoute, { authorization: `Bearer ${made.key}` }))],
     ['api-key, SHA-256 lookup (no cache)', await nsPerOp(N, run(uncached, keyRoute, { authorization: `Bearer ${made.key}` }))],
     ['jwt, verified-token cache hit', await nsPerOp(N, run(stage, jwtRoute, { authorization: `Bearer ${token}` }))],
+    ['kubernetes, TokenReview + SubjectAccessReview cached', await nsPerOp(N, run(stage, kubeRoute, { authorization: `Bearer ${token}` }))],
   ];
   let i = 0;
   const cold = await nsPerOp(2_000, async () => {

@@ -25,8 +25,10 @@ describe('KubeAuth', () => {
     const again = k.check('t1', 'default', 'iris') as Promise<unknown>;
     expect(calls).toBe(2);
     answer!({ authenticated: true, user: USER });
-    expect(await again).toEqual({ ok: true, user: USER });
-    expect(k.check('t1', 'default', 'iris')).toEqual({ ok: true, user: USER }); // both cached: synchronous
+    const allowed = { ok: true, user: USER, principal: { method: 'kubernetes', subject: USER.username } };
+    const d = await again;
+    expect(d).toEqual(allowed);
+    expect(k.check('t1', 'default', 'iris')).toBe(d); // both cached: synchronous, the same decision object
   });
 
   it('caches are bounded: past maxEntries the oldest token is reviewed again', async () => {
@@ -44,5 +46,26 @@ describe('KubeAuth', () => {
     expect(k.sizes).toEqual({ tokens: 2, access: 2 });
     await k.check('a', 'ns', 'm');
     expect(calls).toBe(4);
+  });
+});
+
+describe('KubeAuth caches per token and service', () => {
+  it('a token allowed for one service is reviewed again for another; a long token is cached by its hash', async () => {
+    const clock = new FakeClock(0);
+    const asked: string[] = [];
+    const api: KubeReviewApi = {
+      tokenReview: async () => ({ authenticated: true, user: USER }),
+      accessReview: async (_u, a) => {
+        asked.push(`${a.namespace}/${a.name}`);
+        return { allowed: a.name === 'iris', reason: '' };
+      },
+    };
+    const k = new KubeAuth({ api, clock, group: 'g' });
+    const long = 'x'.repeat(5000);
+    expect(await k.check(long, 'default', 'iris')).toMatchObject({ ok: true });
+    expect(await k.check(long, 'default', 'other')).toMatchObject({ ok: false, status: 403 });
+    expect(k.check(long, 'default', 'iris')).toMatchObject({ ok: true });
+    expect(asked).toEqual(['default/iris', 'default/other']);
+    expect(k.tokenReviews).toBe(1);
   });
 });

@@ -5,7 +5,8 @@
  * its namespace) — the same permission `kubectl get isvc <name>` needs, so a Role that lets someone see a model
  * lets them call it, and RBAC bindings already written for KServe work unchanged.
  *
- * Both answers are cached (bounded, keyed by the token's SHA-256, never the token): an accepted token for
+ * Both answers are cached (bounded: 10,000 tokens, keyed by the token itself — or its SHA-256 past 2 KiB — and 32
+ * services per token; a hit is two or three map lookups and allocates nothing): an accepted token for
  * `tokenTtlMs` (60 s), a refused one for `tokenNegativeTtlMs` (10 s); an allowed access for `accessTtlMs` (60 s), a
  * denied one for `accessNegativeTtlMs` (10 s). So a deleted service account or a removed RoleBinding stops working
  * within 60 s, and a newly granted one works within 10 s. Concurrent requests with one token share one review.
@@ -79,8 +80,10 @@ export function clientNodeReviews(kc: KubeConfig): KubeReviewApi {
   };
 }
 
-/** What the reviews decided for one request. */
-export type KubeDecision = { ok: true; user: KubeUser } | { ok: false; status: 401 | 403 | 503; reason: string; message: string };
+/** What the reviews decided for one request (an allowed one carries the principal, made once per cached answer). */
+export type KubeDecision =
+  | { ok: true; user: KubeUser; principal: { readonly method: 'kubernetes'; readonly subject: string } }
+  | { ok: false; status: 401 | 403 | 503; reason: string; message: string };
 
 export interface KubeAuthOptions {
   api: KubeReviewApi;
@@ -93,8 +96,10 @@ export interface KubeAuthOptions {
   tokenNegativeTtlMs?: number;
   accessTtlMs?: number;
   accessNegativeTtlMs?: number;
-  /** Entries per cache (tokens; token × service). Default 10,000. */
+  /** Tokens remembered. Default 10,000. */
   maxEntries?: number;
+  /** Services remembered per token (SubjectAccessReview answers). Default 32. */
+  maxServicesPerToken?: number;
   /** A review not answered in this time fails (503). Default 5 s. */
   timeoutMs?: number;
   /** Reviews waiting for the API server at once; past it, requests needing a new review get 503. Default 1,000. */
@@ -102,35 +107,24 @@ export interface KubeAuthOptions {
   registry?: Registry;
 }
 
-interface Entry<V> {
-  value: V;
+/** A token's review, and the access answers for it by namespace then name (bounded per token). */
+interface TokenEntry {
+  answer: TokenReviewAnswer;
+  until: number;
+  access: Map<string, Map<string, AccessEntry>>;
+  accessCount: number;
+}
+
+interface AccessEntry {
+  decision: KubeDecision;
   until: number;
 }
 
-/** A map with per-entry expiry, at most `max` entries (the oldest inserted goes first). */
-class TtlCache<V> {
-  private readonly m = new Map<string, Entry<V>>();
-  constructor(private readonly max: number) {}
+/** Tokens up to this length are their own cache key; longer ones are keyed by their SHA-256. */
+const MAX_RAW_KEY = 2048;
 
-  get(key: string, now: number): V | undefined {
-    const e = this.m.get(key);
-    if (e === undefined) return undefined;
-    if (e.until <= now) {
-      this.m.delete(key);
-      return undefined;
-    }
-    return e.value;
-  }
-
-  set(key: string, value: V, until: number): void {
-    this.m.delete(key);
-    if (this.m.size >= this.max) this.m.delete(this.m.keys().next().value as string);
-    this.m.set(key, { value, until });
-  }
-
-  get size(): number {
-    return this.m.size;
-  }
+function tokenKey(token: string): string {
+  return token.length <= MAX_RAW_KEY ? token : `sha256:${hash('sha256', token, 'base64url')}`;
 }
 
 const REVIEW_FAILED = 'kube_review_failed';
@@ -138,10 +132,13 @@ const REVIEW_FAILED = 'kube_review_failed';
 export class KubeAuth {
   readonly verb: string;
   readonly resource: string;
-  private readonly tokens: TtlCache<TokenReviewAnswer>;
-  private readonly access: TtlCache<AccessAnswer>;
-  private readonly pendingTokens = new Map<string, Promise<TokenReviewAnswer>>();
-  private readonly pendingAccess = new Map<string, Promise<AccessAnswer>>();
+  /** Token (or its hash, when long) → its review; insertion order, the oldest dropped first past `maxEntries`. */
+  private readonly tokens = new Map<string, TokenEntry>();
+  private readonly pendingTokens = new Map<string, Promise<TokenEntry>>();
+  private readonly pendingAccess = new Map<TokenEntry, Map<string, Promise<KubeDecision>>>();
+  private pendingCount = 0;
+  private readonly maxEntries: number;
+  private readonly maxPerToken: number;
   private readonly tokenTtl: number;
   private readonly tokenNegTtl: number;
   private readonly accessTtl: number;
@@ -156,9 +153,8 @@ export class KubeAuth {
   constructor(private readonly o: KubeAuthOptions) {
     this.verb = o.verb ?? 'get';
     this.resource = o.resource ?? 'inferenceservices';
-    const max = o.maxEntries ?? 10_000;
-    this.tokens = new TtlCache(max);
-    this.access = new TtlCache(max);
+    this.maxEntries = o.maxEntries ?? 10_000;
+    this.maxPerToken = o.maxServicesPerToken ?? 32;
     this.tokenTtl = o.tokenTtlMs ?? 60_000;
     this.tokenNegTtl = o.tokenNegativeTtlMs ?? 10_000;
     this.accessTtl = o.accessTtlMs ?? 60_000;
@@ -180,89 +176,126 @@ export class KubeAuth {
     return `${this.verb} ${this.resource}.${this.o.group} "${name}" in namespace "${namespace}"`;
   }
 
-  /** Decides for a bearer token and a service; synchronous when both answers are cached. */
+  /** Decides for a bearer token and a service; synchronous (and allocation-free) when both answers are cached. */
   check(token: string, namespace: string, name: string): KubeDecision | Promise<KubeDecision> {
     const now = this.o.clock.now();
-    const th = hash('sha256', token, 'base64url');
-    const t = this.tokens.get(th, now);
-    if (t !== undefined) return this.afterToken(t, th, namespace, name, now);
-    const review = this.reviewToken(token, th);
+    const key = tokenKey(token);
+    const t = this.tokens.get(key);
+    if (t !== undefined && t.until > now) return this.afterToken(t, namespace, name, now);
+    if (t !== undefined) this.tokens.delete(key);
+    const review = this.reviewToken(token, key);
     if (review === null) return this.busy();
     return review.then(
-      (answer) => this.afterToken(answer, th, namespace, name, this.o.clock.now()),
+      (entry) => this.afterToken(entry, namespace, name, this.o.clock.now()),
       (err: unknown) => this.failed('TokenReview', 'tokenreviews.authentication.k8s.io', err),
     );
   }
 
-  private afterToken(t: TokenReviewAnswer, th: string, namespace: string, name: string, now: number): KubeDecision | Promise<KubeDecision> {
-    if (!t.authenticated) {
-      const why = t.error ? `: ${t.error}` : '';
+  private afterToken(t: TokenEntry, namespace: string, name: string, now: number): KubeDecision | Promise<KubeDecision> {
+    const answer = t.answer;
+    if (!answer.authenticated) {
+      const why = answer.error ? `: ${answer.error}` : '';
       return { ok: false, status: 401, reason: 'kube_unauthenticated', message: `the Kubernetes API server did not authenticate the bearer token (TokenReview${why})` };
     }
-    const key = `${th} ${namespace}/${name}`;
-    const a = this.access.get(key, now);
-    if (a !== undefined) return this.afterAccess(a, t.user, namespace, name);
-    const review = this.reviewAccess(t.user, key, namespace, name);
+    const byName = t.access.get(namespace);
+    const a = byName?.get(name);
+    if (a !== undefined && a.until > now) return a.decision;
+    const review = this.reviewAccess(t, answer.user, namespace, name);
     if (review === null) return this.busy();
-    return review.then(
-      (answer) => this.afterAccess(answer, t.user, namespace, name),
-      (err: unknown) => this.failed('SubjectAccessReview', 'subjectaccessreviews.authorization.k8s.io', err),
-    );
+    return review;
   }
 
-  private afterAccess(a: AccessAnswer, user: KubeUser, namespace: string, name: string): KubeDecision {
-    if (a.allowed) return { ok: true, user };
+  private reviewToken(token: string, key: string): Promise<TokenEntry> | null {
+    const pending = this.pendingTokens.get(key);
+    if (pending !== undefined) return pending;
+    if (this.pendingCount >= this.maxInFlight) return null;
+    this.tokenReviews++;
+    this.pendingCount++;
+    const p = this.withTimeout(this.o.api.tokenReview(token), 'TokenReview').then(
+      (answer) => {
+        this.pendingTokens.delete(key);
+        this.pendingCount--;
+        const entry: TokenEntry = { answer, until: this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl), access: new Map(), accessCount: 0 };
+        this.tokens.delete(key);
+        if (this.tokens.size >= this.maxEntries) this.tokens.delete(this.tokens.keys().next().value as string);
+        this.tokens.set(key, entry);
+        this.reviewsCounter?.inc({ review: 'token', result: answer.authenticated ? 'authenticated' : 'unauthenticated' });
+        return entry;
+      },
+      (err: unknown) => {
+        this.pendingTokens.delete(key);
+        this.pendingCount--;
+        this.reviewsCounter?.inc({ review: 'token', result: 'error' });
+        throw err;
+      },
+    );
+    this.pendingTokens.set(key, p);
+    return p;
+  }
+
+  private reviewAccess(t: TokenEntry, user: KubeUser, namespace: string, name: string): Promise<KubeDecision> | null {
+    let forToken = this.pendingAccess.get(t);
+    const pkey = `${namespace}/${name}`;
+    const pending = forToken?.get(pkey);
+    if (pending !== undefined) return pending;
+    if (this.pendingCount >= this.maxInFlight) return null;
+    this.accessReviews++;
+    this.pendingCount++;
+    const attrs: AccessAttributes = { verb: this.verb, group: this.o.group, resource: this.resource, namespace, name };
+    const done = (): void => {
+      this.pendingCount--;
+      const m = this.pendingAccess.get(t);
+      m?.delete(pkey);
+      if (m !== undefined && m.size === 0) this.pendingAccess.delete(t);
+    };
+    const p = this.withTimeout(this.o.api.accessReview(user, attrs), 'SubjectAccessReview').then(
+      (answer): KubeDecision => {
+        done();
+        const decision = this.decide(answer, user, namespace, name);
+        this.remember(t, namespace, name, decision, this.o.clock.now() + (answer.allowed ? this.accessTtl : this.accessNegTtl));
+        this.reviewsCounter?.inc({ review: 'access', result: answer.allowed ? 'allowed' : 'denied' });
+        return decision;
+      },
+      (err: unknown): KubeDecision => {
+        done();
+        this.reviewsCounter?.inc({ review: 'access', result: 'error' });
+        return this.failed('SubjectAccessReview', 'subjectaccessreviews.authorization.k8s.io', err);
+      },
+    );
+    if (forToken === undefined) {
+      forToken = new Map();
+      this.pendingAccess.set(t, forToken);
+    }
+    forToken.set(pkey, p);
+    return p;
+  }
+
+  private remember(t: TokenEntry, namespace: string, name: string, decision: KubeDecision, until: number): void {
+    let byName = t.access.get(namespace);
+    if (byName === undefined) {
+      byName = new Map();
+      t.access.set(namespace, byName);
+    }
+    if (!byName.has(name)) {
+      if (t.accessCount >= this.maxPerToken) {
+        // Past the bound, this token's answers start again (a token calling more than 32 services is rare).
+        t.access.clear();
+        t.accessCount = 0;
+        t.access.set(namespace, byName = new Map());
+      }
+      t.accessCount++;
+    }
+    byName.set(name, { decision, until });
+  }
+
+  private decide(a: AccessAnswer, user: KubeUser, namespace: string, name: string): KubeDecision {
+    if (a.allowed) return { ok: true, user, principal: { method: 'kubernetes', subject: user.username } };
     return {
       ok: false,
       status: 403,
       reason: 'kube_access_denied',
       message: `Kubernetes RBAC does not allow "${user.username}" to ${this.describe(namespace, name)} (rule: sluice.dev/auth: kubernetes, SubjectAccessReview${a.reason ? `: ${a.reason}` : ''})`,
     };
-  }
-
-  private reviewToken(token: string, th: string): Promise<TokenReviewAnswer> | null {
-    const pending = this.pendingTokens.get(th);
-    if (pending !== undefined) return pending;
-    if (this.pendingTokens.size + this.pendingAccess.size >= this.maxInFlight) return null;
-    this.tokenReviews++;
-    const p = this.withTimeout(this.o.api.tokenReview(token), 'TokenReview').then(
-      (answer) => {
-        this.pendingTokens.delete(th);
-        this.tokens.set(th, answer, this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl));
-        this.reviewsCounter?.inc({ review: 'token', result: answer.authenticated ? 'authenticated' : 'unauthenticated' });
-        return answer;
-      },
-      (err: unknown) => {
-        this.pendingTokens.delete(th);
-        this.reviewsCounter?.inc({ review: 'token', result: 'error' });
-        throw err;
-      },
-    );
-    this.pendingTokens.set(th, p);
-    return p;
-  }
-
-  private reviewAccess(user: KubeUser, key: string, namespace: string, name: string): Promise<AccessAnswer> | null {
-    const pending = this.pendingAccess.get(key);
-    if (pending !== undefined) return pending;
-    if (this.pendingTokens.size + this.pendingAccess.size >= this.maxInFlight) return null;
-    this.accessReviews++;
-    const attrs: AccessAttributes = { verb: this.verb, group: this.o.group, resource: this.resource, namespace, name };
-    const p = this.withTimeout(this.o.api.accessReview(user, attrs), 'SubjectAccessReview').then(
-      (answer) => {
-        this.pendingAccess.delete(key);
-        this.access.set(key, answer, this.o.clock.now() + (answer.allowed ? this.accessTtl : this.accessNegTtl));
-        this.reviewsCounter?.inc({ review: 'access', result: answer.allowed ? 'allowed' : 'denied' });
-        return answer;
-      },
-      (err: unknown) => {
-        this.pendingAccess.delete(key);
-        this.reviewsCounter?.inc({ review: 'access', result: 'error' });
-        throw err;
-      },
-    );
-    this.pendingAccess.set(key, p);
-    return p;
   }
 
   private withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
@@ -309,6 +342,8 @@ export class KubeAuth {
 
   /** Cached answers held (tokens, token × service). */
   get sizes(): { tokens: number; access: number } {
-    return { tokens: this.tokens.size, access: this.access.size };
+    let access = 0;
+    for (const t of this.tokens.values()) access += t.accessCount;
+    return { tokens: this.tokens.size, access };
   }
 }
