@@ -16,7 +16,7 @@ describe('sluice.dev/auth annotations', () => {
 
   it('names each bad field: mode, missing issuer and JWKS, algorithms never accepted, claims, typos, JWT keys without jwt', () => {
     const at = (k: string): string => `metadata.annotations[${JSON.stringify(k)}]`;
-    expect(checkAuthAnnotations({ 'sluice.dev/auth': 'oauth' })).toEqual([{ path: at('sluice.dev/auth'), message: '"oauth" is not one of none, api-key, jwt' }]);
+    expect(checkAuthAnnotations({ 'sluice.dev/auth': 'oauth' })).toEqual([{ path: at('sluice.dev/auth'), message: '"oauth" is not one of none, api-key, jwt, kubernetes' }]);
     expect(checkAuthAnnotations({ 'sluice.dev/auth': 'jwt' }).map((i) => i.path)).toEqual([at('sluice.dev/auth-jwt-issuer'), at('sluice.dev/auth-jwt-jwks-url')]);
     const algs = checkAuthAnnotations({ ...JWT, 'sluice.dev/auth-jwt-algorithms': 'RS256,none,HS256' });
     expect(algs.map((i) => i.message)).toEqual([expect.stringMatching(/^"none" is not accepted/), expect.stringMatching(/^"HS256" is not accepted/)]);

@@ -7,7 +7,7 @@ import type { FieldIssue } from '../core/errors.js';
 import { describeValue } from './issues.js';
 
 export const AUTH_PREFIX = 'sluice.dev/auth';
-/** `none` | `api-key` | `jwt`. */
+/** `none` | `api-key` | `jwt` | `kubernetes` (cluster mode: TokenReview + SubjectAccessReview). */
 export const AUTH_ANNOTATION = 'sluice.dev/auth';
 export const JWT_ISSUER_ANNOTATION = 'sluice.dev/auth-jwt-issuer';
 /** Comma-separated; any one matching `aud` passes (Cloud Run's custom audiences). Default: the service's URLs. */
@@ -20,8 +20,16 @@ export const JWT_JWKS_URL_ANNOTATION = 'sluice.dev/auth-jwt-jwks-url';
 /** `true`: the client's Authorization / X-API-Key header reaches the replica (default: stripped). */
 export const FORWARD_CREDENTIALS_ANNOTATION = 'sluice.dev/auth-forward-credentials';
 
-export type AuthMode = 'none' | 'api-key' | 'jwt';
-export const AUTH_MODES: readonly AuthMode[] = ['none', 'api-key', 'jwt'];
+export type AuthMode = 'none' | 'api-key' | 'jwt' | 'kubernetes';
+export const AUTH_MODES: readonly AuthMode[] = ['none', 'api-key', 'jwt', 'kubernetes'];
+/**
+ * A Kubernetes bearer token (a service account's, or any the API server authenticates), checked with a TokenReview
+ * and then a SubjectAccessReview (`get` on the InferenceService). Cluster mode only: embedded mode has no API server
+ * and refuses the annotation at apply (deploy/controller.ts).
+ */
+export const KUBERNETES_AUTH_MODE = 'kubernetes';
+export const KUBERNETES_AUTH_EMBEDDED =
+  '"kubernetes" needs a Kubernetes API server to review tokens (TokenReview, SubjectAccessReview), which embedded mode (sluice serve) does not have: use api-key or jwt here, or run in cluster mode (docs/security.md)';
 
 /** Asymmetric JWS algorithms a JWKS can carry keys for. */
 export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -45,6 +53,7 @@ export interface JwtRules {
 export type AuthPolicy =
   | { mode: 'none'; key: string }
   | { mode: 'api-key'; key: string }
+  | { mode: 'kubernetes'; key: string }
   | { mode: 'jwt'; key: string; jwt: JwtRules };
 
 const KNOWN = new Set([
@@ -184,5 +193,5 @@ export function authWarnings(annotations: Readonly<Record<string, unknown>>, pat
   if (annotations[AUTH_ANNOTATION] !== undefined) return [];
   return ['serving.kserve.io/enable-auth', 'security.opendatahub.io/enable-auth']
     .filter((k) => annotations[k] === 'true')
-    .map((k) => `${path}[${JSON.stringify(k)}]: not read by Sluice; the service follows the gateway's default (dataAuth) — set sluice.dev/auth: api-key or jwt (docs/security.md)`);
+    .map((k) => `${path}[${JSON.stringify(k)}]: not read by Sluice; the service follows the gateway's default (dataAuth) — set sluice.dev/auth: kubernetes (Kubernetes tokens and RBAC, as OpenDataHub; cluster mode), api-key or jwt (docs/security.md)`);
 }

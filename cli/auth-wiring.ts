@@ -12,6 +12,8 @@ import type { Logger } from '../core/log.js';
 import { AuthStage, type ApiKeyDirectory } from '../gateway/stages/auth/auth-stage.js';
 import { JwksCache, type JwksFetch } from '../gateway/stages/auth/jwks.js';
 import { JwtVerifier } from '../gateway/stages/auth/jwt-verifier.js';
+import { clientNodeReviews, KubeAuth, type KubeReviewApi } from '../gateway/stages/auth/kube-reviews.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { AdminTokenRecord } from '../deploy/auth/admin-roles.js';
 import { CredentialFile } from '../deploy/auth/credential-file.js';
 import type { DurableFiles } from '../deploy/state/durable-files.js';
@@ -58,12 +60,22 @@ export interface DataAuth {
   stage: AuthStage;
   jwks: JwksCache;
   verifier: JwtVerifier;
+  /** Kubernetes token reviews (cluster mode only). */
+  kube: KubeAuth | null;
   close(): void;
+}
+
+/** Cluster mode: where `sluice.dev/auth: kubernetes` tokens are reviewed (the gateway's kubeconfig) and which CRD group. */
+export interface KubeAuthWiring {
+  kubeConfig?: KubeConfig;
+  /** Instead of kubeConfig (tests). */
+  api?: KubeReviewApi;
+  group: string;
 }
 
 export function dataAuth(
   cfg: AuthSettings,
-  o: { clock: Clock; logger: Logger; registry?: Registry; keys: ApiKeyDirectory; fetchJwks?: JwksFetch },
+  o: { clock: Clock; logger: Logger; registry?: Registry; keys: ApiKeyDirectory; fetchJwks?: JwksFetch; kubernetes?: KubeAuthWiring },
 ): DataAuth {
   const jwks = new JwksCache({
     clock: o.clock,
@@ -74,6 +86,9 @@ export function dataAuth(
     ...(o.fetchJwks ? { fetch: o.fetchJwks } : {}),
   });
   const verifier = new JwtVerifier({ clock: o.clock, jwks, clockSkewSeconds: cfg.jwtClockSkewSeconds, maxEntries: cfg.jwtCacheSize });
-  const stage = new AuthStage({ defaultPolicy: defaultAuthPolicy(cfg), keys: o.keys, jwt: verifier, registry: o.registry, domain: cfg.domain });
-  return { stage, jwks, verifier, close: () => jwks.close() };
+  const k = o.kubernetes;
+  const api = k ? (k.api ?? (k.kubeConfig ? clientNodeReviews(k.kubeConfig) : null)) : null;
+  const kube = k && api ? new KubeAuth({ api, clock: o.clock, group: k.group, registry: o.registry }) : null;
+  const stage = new AuthStage({ defaultPolicy: defaultAuthPolicy(cfg), keys: o.keys, jwt: verifier, kube, registry: o.registry, domain: cfg.domain });
+  return { stage, jwks, verifier, kube, close: () => jwks.close() };
 }

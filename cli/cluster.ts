@@ -250,7 +250,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   // API keys live in the shared Redis (`sluice auth keys create --redis-url`); revocations are polled.
   const apiKeys = new RedisApiKeys({ url: o.redisUrl ?? cfg.redisUrl, clock, logger, pollMs: cfg.apiKeyPollSeconds * 1000, max: cfg.maxApiKeys });
   await apiKeys.start();
-  const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys });
+  // `sluice.dev/auth: kubernetes`: tokens reviewed by the API server with the gateway's own credentials.
+  const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys, kubernetes: { kubeConfig: kc, group: o.group ?? cfg.group } });
   const logging = requestLogging(cfg, { clock, logger: logger, metrics });
   const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });

@@ -1,4 +1,5 @@
 import { startLimits } from '../api/annotations.js';
+import { AUTH_ANNOTATION, KUBERNETES_AUTH_EMBEDDED, KUBERNETES_AUTH_MODE } from '../api/auth-policy.js';
 import { inactiveFieldWarning, inactiveFields } from '../api/inactive-fields.js';
 import { CHAINED_COMPONENTS, parseInferenceService, type ChainedComponent, type ComponentName, type InferenceService } from '../api/inferenceservice.js';
 import { defaultInferenceService } from './defaulting.js';
@@ -147,6 +148,11 @@ const MAX_EVENTS = 50;
 export interface ControllerDeps {
   /** URLs the storage URIs may point at (the `egressAllow` setting; empty: any): deploy/egress-check.ts. */
   egressAllow?: readonly string[];
+  /**
+   * Whether the gateways can check Kubernetes tokens (`sluice.dev/auth: kubernetes`): true in cluster mode; false
+   * (the default, embedded mode: no API server to ask) refuses the annotation at apply.
+   */
+  kubernetesAuth?: boolean;
   clock: Clock;
   logger: Logger;
   backend: Backend;
@@ -222,6 +228,8 @@ export class Controller {
   async apply(isvc: InferenceService, source: string): Promise<{ object: InferenceService; created: boolean; newRevision: string | null }> {
     checkObjectSize(isvc, this.d.maxObjectBytes ?? Number.POSITIVE_INFINITY, 'InferenceService', isvc.metadata.name);
     checkStorageEgress(isvc, this.d.egressAllow ?? []);
+    if (this.d.kubernetesAuth !== true && isvc.metadata.annotations?.[AUTH_ANNOTATION] === KUBERNETES_AUTH_MODE)
+      throw new ValidationError([{ path: `metadata.annotations["${AUTH_ANNOTATION}"]`, message: KUBERNETES_AUTH_EMBEDDED }]);
     const defaulted = defaultInferenceService(isvc, this.d.catalogue());
     const ns = defaulted.metadata.namespace ?? 'default';
     const name = defaulted.metadata.name;

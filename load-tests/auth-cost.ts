@@ -5,6 +5,7 @@
  * - saturated throughput: wrk, closed loop, 1 thread, `--connections` connections, `--duration` s;
  * - CPU µs per request of the Sluice process over that run (/proc utime + stime);
  * - p50 at half load: the open-loop generator at half of `off`'s saturated rate, `--duration` s.
+ * `off + token header` is `off` sent the JWT anyway (the cost of carrying the header, apart from checking it).
  * Reports medians over rounds and the ratios to `off`, in load-tests/results/auth-cost.md. Usage:
  *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64]
  */
@@ -28,7 +29,7 @@ function opt(name: string, def: number): number {
 }
 
 interface Variant {
-  name: 'off' | 'api-key' | 'jwt';
+  name: 'off' | 'off + token header' | 'api-key' | 'jwt';
   path: string;
   headers: Record<string, string>;
 }
@@ -94,6 +95,9 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
     const variants: Variant[] = [
       { name: 'off', path: '/v1/models/bench-open:predict', headers: {} },
+      // The same open service, sent the JWT anyway: what carrying (parsing, forwarding) the ~600-byte header costs,
+      // apart from checking it.
+      { name: 'off + token header', path: '/v1/models/bench-open:predict', headers: { authorization: `Bearer ${token}` } },
       { name: 'api-key', path: '/v1/models/bench-key:predict', headers: { authorization: `Bearer ${key}` } },
       { name: 'jwt', path: '/v1/models/bench-jwt:predict', headers: { authorization: `Bearer ${token}` } },
     ];

@@ -106,6 +106,8 @@ export class ClusterController {
       catalogue: this.o.catalogue,
       domain: this.o.domain,
       egressAllow: this.o.egressAllow,
+      // The gateways review Kubernetes tokens against the API server (gateway/stages/auth/kube-reviews.ts).
+      kubernetesAuth: true,
       onChange: (ns, name) => this.enqueue(() => this.writeStatus(ns, name)),
     });
     this.controller = controller;

@@ -12,11 +12,13 @@ import { servingCrds } from '../../deploy/manifests/crd-source.js';
 import { builtinResources, ResourceRegistry } from './resources.js';
 import { ApiHttpServer } from './server.js';
 import { ObjectStore } from './store.js';
+import { TestReviews } from './reviews.js';
 import type { KubeObject } from './types.js';
 
 export type { KubeObject } from './types.js';
 export type { KubeletOptions, NodeSpec, PodRunner, RunningPod } from './kubelet.js';
 export { ObjectStore } from './store.js';
+export { TestReviews, type TestAccessRule, type TestUser } from './reviews.js';
 
 export interface TestApiServerOptions {
   /** Groups whose CRDs (deploy/manifests/crd-source.ts) are installed at start. Default Sluice's and KServe's. */
@@ -46,6 +48,8 @@ export interface TestApiServer {
   token: string;
   store: ObjectStore;
   kubelet: Kubelet | null;
+  /** TokenReview / SubjectAccessReview behaviour: set `reviews.tokens` (token → user) and `reviews.rules` (grants). */
+  reviews: TestReviews;
   /** Reads one object, or undefined. */
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined;
   /** Lists objects of a kind (one namespace, or all). */
@@ -83,8 +87,10 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     for (const { object } of servingCrds(group)) store.create(crdType, undefined, object as KubeObject);
   }
   const token = opts.token ?? randomBytes(16).toString('hex');
+  const reviews = new TestReviews();
   const api = new ApiHttpServer(store, clock, {
     token,
+    reviews,
     bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000,
     maxBodyBytes: 3 * 1024 * 1024,
     maxWatchBufferedBytes: opts.maxWatchBufferedBytes ?? 8 * 1024 * 1024,
@@ -110,6 +116,7 @@ export async function startTestApiServer(opts: TestApiServerOptions = {}): Promi
     token,
     store,
     kubelet,
+    reviews,
     get: (apiVersion, kind, namespace, name) => store.tryGet(store.typeOf(apiVersion, kind), namespace, name),
     list: (apiVersion, kind, namespace) => store.list(store.typeOf(apiVersion, kind), namespace === undefined ? {} : { namespace }).items,
     apply(obj) {

@@ -12,6 +12,7 @@ import { errors, StatusError } from './status.js';
 import type { DeleteOptions, ListFilter, ObjectStore } from './store.js';
 import { isObject, type KubeObject } from './types.js';
 import { WatchStream } from './watch-stream.js';
+import type { TestReviews } from './reviews.js';
 
 export interface ApiServerOptions {
   token: string;
@@ -20,6 +21,8 @@ export interface ApiServerOptions {
   maxWatchBufferedBytes: number;
   /** Bound on concurrently open watches; more answer 429. */
   maxWatches: number;
+  /** TokenReview and SubjectAccessReview answers (reviews.ts). */
+  reviews: TestReviews;
 }
 
 interface Route {
@@ -138,6 +141,11 @@ export class ApiHttpServer {
       }
     }
 
+    // TokenReview / SubjectAccessReview: create-only, answered from the test's tokens and rules, never stored.
+    if (method === 'POST' && segs.length === 4 && segs[0] === 'apis' && segs[2] === 'v1') {
+      if (segs[1] === 'authentication.k8s.io' && segs[3] === 'tokenreviews') return this.json(res, 201, this.opts.reviews.tokenReview(await this.readBody(req)));
+      if (segs[1] === 'authorization.k8s.io' && segs[3] === 'subjectaccessreviews') return this.json(res, 201, this.opts.reviews.accessReview(await this.readBody(req)));
+    }
     const route = this.route(segs);
     if (!route) throw new StatusError(404, 'NotFound', 'the server could not find the requested resource');
     const q = url.searchParams;

@@ -9,6 +9,8 @@
  *   key directory; the key's scopes must include the service (else 403).
  * - `jwt`: `Authorization: Bearer <JWT>` verified with jose against the issuer's JWKS (jwks.ts), cached
  *   (jwt-verifier.ts).
+ * - `kubernetes` (cluster mode): `Authorization: Bearer <Kubernetes token>` checked by the API server with a
+ *   TokenReview and a SubjectAccessReview (`get` on the InferenceService), both cached (kube-reviews.ts).
  *
  * The caller's identity is kept on the exchange (`PRINCIPAL`) for later stages (logging, tracing) and sent to the
  * replica as `x-sluice-subject` and `x-sluice-key-id`; those headers from the client are always dropped (no
@@ -22,12 +24,13 @@ import { AttributeKey, type Exchange } from '../../exchange.js';
 import { parseModelProbe } from '../../model-probes.js';
 import type { Admission, HeaderBag, Refusal, Stage } from '../../stage.js';
 import { TokenRefused, type JwtVerifier } from './jwt-verifier.js';
+import type { KubeAuth, KubeDecision } from './kube-reviews.js';
 import { CALLER_KEY_ID } from '../client-identity.js';
 
 /** Who called, once authenticated. */
 export interface Principal {
-  method: 'api-key' | 'jwt';
-  /** The JWT's `sub`, or `apikey:<name>` for a key. */
+  method: 'api-key' | 'jwt' | 'kubernetes';
+  /** The JWT's `sub`, `apikey:<name>` for a key, or the Kubernetes user name (`system:serviceaccount:<ns>:<sa>`). */
   subject: string;
   /** The API key's id (never the key). */
   keyId?: string;
@@ -58,18 +61,26 @@ export interface AuthStageOptions {
   keys: ApiKeyDirectory;
   /** Needed when some policy is `jwt`. */
   jwt: JwtVerifier | null;
+  /** Needed when some policy is `kubernetes` (cluster mode); null elsewhere (such a service answers 503). */
+  kube?: KubeAuth | null;
   registry?: Registry;
 }
 
 const REALM = 'Bearer realm="sluice"';
+
+/** A key found in the directory, with the principal requests that carry it are given (made once, shared). */
+interface KnownKey {
+  record: ApiKeyRecord;
+  principal: Principal;
+}
 
 export class AuthStage implements Stage {
   readonly name = 'auth';
   private readonly denied: Counter<'service' | 'reason'> | null;
   /** The default JWT policy with each service's audiences, per route (routes are replaced whole on change). */
   private readonly perRoute = new WeakMap<Route, AuthPolicy>();
-  /** Valid keys seen, for the directory version `keyCacheVersion`; dropped whole when it changes (revocation). */
-  private readonly keyCache = new Map<string, ApiKeyRecord>();
+  /** Valid keys seen (the key itself → its record and principal), for the directory version `keyCacheVersion`; dropped whole when it changes (revocation). */
+  private readonly keyCache = new Map<string, KnownKey>();
   private keyCacheVersion: number | undefined = undefined;
 
   constructor(private readonly o: AuthStageOptions) {
@@ -90,27 +101,28 @@ export class AuthStage implements Stage {
     // Model readiness and metadata probes stay open, warm or at zero (load balancers and KServe clients probe them).
     const method = ex.req.method;
     if ((method === 'GET' || method === 'HEAD') && parseModelProbe(ex.match!.path) !== null) return undefined;
-    const service = `${route.namespace}/${route.service}`;
-    if (policy.mode === 'api-key') return this.apiKey(ex, route.namespace, route.service, service);
+    // (`ns/name` is made only for a refusal: a request let through allocates nothing here.)
+    if (policy.mode === 'api-key') return this.apiKey(ex, route);
+    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route);
     const token = bearer(ex.req.headers.authorization);
-    if (token === null) return this.refuse(service, 'missing', 401, `${service} needs a bearer token (JWT): send "Authorization: Bearer <token>"`, REALM);
+    if (token === null) return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs a bearer token (JWT): send "Authorization: Bearer <token>"`, REALM);
     const v = this.o.jwt;
-    if (v === null) return this.refuse(service, 'not_configured', 503, 'JWT verification is not configured on this gateway');
-    const { key, hit } = v.cached(policy.key, token);
+    if (v === null) return this.refuse(nameOf(route), 'not_configured', 503, 'JWT verification is not configured on this gateway');
+    const hit = v.cached(policy.key, token);
     if (hit !== undefined) {
-      ex.set(PRINCIPAL, { method: 'jwt', subject: hit.subject });
+      ex.set(PRINCIPAL, hit.principal);
       return undefined;
     }
-    return v.verify(policy.jwt, token, key).then(
+    return v.verify(policy.jwt, token, policy.key).then(
       (ok) => {
-        ex.set(PRINCIPAL, { method: 'jwt', subject: ok.subject });
+        ex.set(PRINCIPAL, ok.principal);
         return undefined;
       },
       (err: unknown) => {
         if (!(err instanceof TokenRefused)) throw err;
         return err.status === 401
-          ? this.refuse(service, err.reason, 401, err.message, `${REALM}, error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`)
-          : this.refuse(service, err.reason, 403, err.message, `${REALM}, error="insufficient_scope"`);
+          ? this.refuse(nameOf(route), err.reason, 401, err.message, `${REALM}, error="invalid_token", error_description="${err.message.replace(/"/g, "'")}"`)
+          : this.refuse(nameOf(route), err.reason, 403, err.message, `${REALM}, error="insufficient_scope"`);
       },
     );
   }
@@ -127,43 +139,72 @@ export class AuthStage implements Stage {
     return p;
   }
 
-  private apiKey(ex: Exchange, namespace: string, name: string, service: string): Admission {
+  private apiKey(ex: Exchange, route: Route): Admission {
     const h = ex.req.headers;
     const given = (h[API_KEY_HEADER] as string | undefined) ?? bearer(h.authorization);
     if (given === null || given === undefined)
-      return this.refuse(service, 'missing', 401, `${service} needs an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"`, REALM);
-    const record = this.lookupKey(given);
-    if (record === undefined)
-      return this.refuse(service, 'unknown_key', 401, 'the API key is not valid (unknown or revoked)', `${REALM}, error="invalid_token", error_description="unknown or revoked API key"`);
-    if (!scopeAllows(record.scopes, namespace, name))
+      return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"`, REALM);
+    const known = this.lookupKey(given);
+    if (known === undefined)
+      return this.refuse(nameOf(route), 'unknown_key', 401, 'the API key is not valid (unknown or revoked)', `${REALM}, error="invalid_token", error_description="unknown or revoked API key"`);
+    const record = known.record;
+    if (!scopeAllows(record.scopes, route.namespace, route.service))
       return this.refuse(
-        service,
+        nameOf(route),
         'key_scope',
         403,
-        `API key ${record.id} (${record.name}) is not scoped to ${service} (rule: api-key scopes)`,
+        `API key ${record.id} (${record.name}) is not scoped to ${nameOf(route)} (rule: api-key scopes)`,
         `${REALM}, error="insufficient_scope"`,
       );
-    ex.set(PRINCIPAL, { method: 'api-key', subject: `apikey:${record.name}`, keyId: record.id });
+    ex.set(PRINCIPAL, known.principal);
     // per-client rate limits, composed after this stage, count this key rather than the address
     ex.set(CALLER_KEY_ID, record.id);
     return undefined;
   }
 
-  private lookupKey(given: string): ApiKeyRecord | undefined {
+  private kubernetes(ex: Exchange, route: Route): Admission | Promise<Admission> {
+    const token = bearer(ex.req.headers.authorization);
+    if (token === null)
+      return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs a Kubernetes bearer token: send "Authorization: Bearer <token>" (e.g. a service account token)`, REALM);
+    const kube = this.o.kube;
+    if (kube === undefined || kube === null)
+      return this.refuse(nameOf(route), 'not_configured', 503, 'Kubernetes token review is not configured on this gateway (sluice.dev/auth: kubernetes needs cluster mode)');
+    const d = kube.check(token, route.namespace, route.service);
+    return d instanceof Promise ? d.then((r) => this.kubeAdmission(ex, route, r)) : this.kubeAdmission(ex, route, d);
+  }
+
+  private kubeAdmission(ex: Exchange, route: Route, d: KubeDecision): Admission {
+    if (d.ok) {
+      ex.set(PRINCIPAL, d.principal);
+      return undefined;
+    }
+    const service = nameOf(route);
+    if (d.status === 401)
+      return this.refuse(service, d.reason, 401, d.message, `${REALM}, error="invalid_token", error_description="${d.message.replace(/"/g, "'")}"`);
+    if (d.status === 403) return this.refuse(service, d.reason, 403, d.message, `${REALM}, error="insufficient_scope"`);
+    return this.refuse(service, d.reason, 503, d.message);
+  }
+
+  private lookupKey(given: string): KnownKey | undefined {
     const v = this.o.keys.version;
-    if (v === undefined) return looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
+    if (v === undefined) return this.findKey(given);
     if (v !== this.keyCacheVersion) {
       this.keyCache.clear();
       this.keyCacheVersion = v;
     }
     const hit = this.keyCache.get(given);
     if (hit !== undefined) return hit;
-    const record = looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
-    if (record !== undefined) {
+    const known = this.findKey(given);
+    if (known !== undefined) {
       if (this.keyCache.size >= KEY_CACHE_SIZE) this.keyCache.delete(this.keyCache.keys().next().value as string);
-      this.keyCache.set(given, record);
+      this.keyCache.set(given, known);
     }
-    return record;
+    return known;
+  }
+
+  private findKey(given: string): KnownKey | undefined {
+    const record = looksLikeApiKey(given) ? this.o.keys.byHash(hashApiKey(given)) : undefined;
+    return record === undefined ? undefined : { record, principal: { method: 'api-key', subject: `apikey:${record.name}`, keyId: record.id } };
   }
 
   private refuse(service: string, reason: string, status: number, message: string, challenge?: string): Refusal {
@@ -172,24 +213,42 @@ export class AuthStage implements Stage {
   }
 
   onUpstreamHeaders(ex: Exchange, headers: HeaderBag): void {
-    // Identity headers come from this stage only.
-    delete headers[SUBJECT_HEADER];
-    delete headers[KEY_ID_HEADER];
+    // Identity headers come from this stage only. (`delete` only what is there: deleting a property moves the
+    // object to V8's slow dictionary mode, which the forwarder then pays for when it reads the headers.)
     const p = ex.get(PRINCIPAL);
-    if (p === undefined) return;
+    if (p === undefined) {
+      if (headers[SUBJECT_HEADER] !== undefined) delete headers[SUBJECT_HEADER];
+      if (headers[KEY_ID_HEADER] !== undefined) delete headers[KEY_ID_HEADER];
+      return;
+    }
     headers[SUBJECT_HEADER] = p.subject;
     if (p.keyId !== undefined) headers[KEY_ID_HEADER] = p.keyId;
+    else if (headers[KEY_ID_HEADER] !== undefined) delete headers[KEY_ID_HEADER];
     if (ex.match?.route.forwardCredentials !== true) {
-      delete headers.authorization;
-      delete headers[API_KEY_HEADER];
+      if (headers.authorization !== undefined) delete headers.authorization;
+      if (headers[API_KEY_HEADER] !== undefined) delete headers[API_KEY_HEADER];
     }
   }
 }
 
-/** The token of `Authorization: Bearer <token>`, or null. */
+function nameOf(route: Route): string {
+  return `${route.namespace}/${route.service}`;
+}
+
+/** The token of `Authorization: Bearer <token>`, or null. The scheme is compared without allocating. */
 export function bearer(value: string | undefined): string | null {
   if (value === undefined || value.length < 8) return null;
-  if (value.charCodeAt(6) !== 32 || value.slice(0, 6).toLowerCase() !== 'bearer') return null;
-  const t = value.slice(7).trim();
+  if (
+    value.charCodeAt(6) !== 32 ||
+    (value.charCodeAt(0) | 0x20) !== 98 || // b
+    (value.charCodeAt(1) | 0x20) !== 101 || // e
+    (value.charCodeAt(2) | 0x20) !== 97 || // a
+    (value.charCodeAt(3) | 0x20) !== 114 || // r
+    (value.charCodeAt(4) | 0x20) !== 101 || // e
+    (value.charCodeAt(5) | 0x20) !== 114 // r
+  )
+    return null;
+  // Trim only when there is something to trim (Node already strips the header value's outer whitespace).
+  const t = value.charCodeAt(7) > 32 && value.charCodeAt(value.length - 1) > 32 ? value.slice(7) : value.slice(7).trim();
   return t === '' ? null : t;
 }

@@ -1,0 +1,32 @@
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../../core/clock.js';
+import { silentLogger } from '../../../core/log.js';
+import { JwksCache } from './jwks.js';
+import { JwtVerifier } from './jwt-verifier.js';
+
+describe('JwtVerifier cache', () => {
+  it('is bounded (oldest out), keys long tokens by hash, and expires entries with the token', async () => {
+    const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
+    const { publicKey, privateKey } = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k', alg: 'RS256' };
+    const jwks = new JwksCache({ clock, logger: silentLogger(), fetch: async () => ({ keys: [jwk] }) });
+    const v = new JwtVerifier({ clock, jwks, clockSkewSeconds: 0, maxEntries: 2 });
+    const rules = { issuer: 'https://idp', audiences: ['aud'], algorithms: ['RS256'], requiredClaims: [], jwksUrl: 'https://idp/jwks' };
+    const now = Math.floor(clock.now() / 1000);
+    const sign = (sub: string, extra: Record<string, unknown> = {}, exp = now + 3600): Promise<string> =>
+      new SignJWT({ sub, ...extra }).setProtectedHeader({ alg: 'RS256', kid: 'k' }).setIssuer('https://idp').setAudience('aud').setIssuedAt(now).setExpirationTime(exp).sign(privateKey);
+    const [a, b, c] = await Promise.all([sign('a'), sign('b'), sign('c', { pad: 'x'.repeat(3000) }, now + 60)]);
+    expect(c.length).toBeGreaterThan(2048);
+    for (const t of [a, b, c]) await v.verify(rules, t, 'P');
+    expect(v.size).toBe(2);
+    expect(v.cached('P', a)).toBeUndefined();
+    expect(v.cached('P', b)?.principal).toEqual({ method: 'jwt', subject: 'b' });
+    expect(v.cached('P', c)?.subject).toBe('c');
+    expect(v.cached('other rules', b)).toBeUndefined();
+    clock.advance(60_000);
+    expect(v.cached('P', c)).toBeUndefined();
+    expect(v.cached('P', b)).toBeDefined();
+    jwks.close();
+  });
+});
