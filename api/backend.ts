@@ -66,6 +66,12 @@ export interface Backend {
   scale(revisionKey: string, replicas: number): Promise<void>;
   /** Stops every replica of a revision and forgets it. */
   remove(revisionKey: string): Promise<void>;
+  /**
+   * The revision failed to become ready: stop it (zero replicas) and record why where every other instance
+   * that could scale it sees it, so none starts it again (Kubernetes: an annotation on its Deployment, which the
+   * autoscaler role reads). Optional: where one process does everything, `scale(key, 0)` is the same.
+   */
+  markFailed?(revisionKey: string, reason: string): Promise<void>;
   counts(revisionKey: string): ReplicaCounts;
   /**
    * Replicas accepted but not started (the local backend's global budget; Kubernetes would show Pending pods).

@@ -655,7 +655,8 @@ export class Controller {
     }
     this.publish();
     try {
-      await this.d.backend.scale(rkey, 0);
+      if (this.d.backend.markFailed) await this.d.backend.markFailed(rkey, message);
+      else await this.d.backend.scale(rkey, 0);
     } catch (err) {
       this.d.logger.warn({ revision: rkey, err: err instanceof Error ? err.message : String(err) }, 'could not stop a failed revision');
     }

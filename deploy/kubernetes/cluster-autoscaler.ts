@@ -51,8 +51,16 @@ export class ClusterAutoscaler {
     this.informer = watchRevisions(
       this.o.kc,
       {
-        upsert: (rev, replicas) => {
-          this.o.onRevision?.(revisionKey(rev), rev);
+        upsert: (rev, replicas, failed) => {
+          const key = revisionKey(rev);
+          if (failed !== null) {
+            // The controller failed it (it never became ready): never scaled again, whatever demand it had.
+            this.o.onRevision?.(key, null);
+            // Queued behind any registration still pending, so none re-registers it after this.
+            this.role.enqueue(async () => a.unregister(key));
+            return;
+          }
+          this.o.onRevision?.(key, rev);
           this.role.enqueue(() => a.register(rev, { existingReplicas: replicas }));
         },
         remove: (key) => {

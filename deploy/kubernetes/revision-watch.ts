@@ -4,7 +4,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Logger } from '../../core/log.js';
 import { resilientInformer, type ResilientInformer } from './watch.js';
 
-import { ANNOTATION_REVISION_SPEC } from '../backends/kubernetes/labels.js';
+import { ANNOTATION_FAILED, ANNOTATION_REVISION_SPEC } from '../backends/kubernetes/labels.js';
 /** Label every Deployment Sluice owns carries. */
 export const MANAGED_SELECTOR = 'app.kubernetes.io/managed-by=sluice';
 
@@ -22,7 +22,11 @@ export function revisionOfDeployment(d: V1Deployment): Revision | null {
 /** Watches the Deployments Sluice owns and reports the revisions they carry (cluster gateway and autoscaler). */
 export function watchRevisions(
   kc: KubeConfig,
-  handlers: { upsert: (rev: Revision, replicas: number) => void; remove: (key: string) => void },
+  handlers: {
+    /** `failed` is the reason when the controller marked the revision failed (it must not be started), else null. */
+    upsert: (rev: Revision, replicas: number, failed: string | null) => void;
+    remove: (key: string) => void;
+  },
   o: { clock: Clock; logger: Logger },
 ): ResilientInformer {
   const apps = kc.makeApiClient(AppsV1Api);
@@ -33,7 +37,7 @@ export function watchRevisions(
     {
       upsert: (d) => {
         const rev = revisionOfDeployment(d);
-        if (rev) handlers.upsert(rev, d.spec?.replicas ?? 0);
+        if (rev) handlers.upsert(rev, d.spec?.replicas ?? 0, d.metadata?.annotations?.[ANNOTATION_FAILED] ?? null);
       },
       remove: (d) => {
         const rev = revisionOfDeployment(d);

@@ -233,6 +233,12 @@ describe('cluster mode through the test Kubernetes API server', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
     await waitUntil('the failure in status', () => JSON.stringify(status('crashy')).includes('exited before ready'), 10_000, 50);
     await waitUntil('the failed revision stopped', () => replicas('crashy-predictor-00001') === 0, 10_000, 50);
+    // Marked on its Deployment, so the autoscaler role (another process) never starts it again for the demand the
+    // held request left in its window, nor after a restart.
+    const deployment = api.get('apps/v1', 'Deployment', 'default', 'crashy-predictor-00001') as Obj;
+    expect(deployment.metadata.annotations['serving.sluice.dev/failed']).toMatch(/^revision crashy-predictor-00001 failed to become ready: 3 replicas exited/);
+    await new Promise((r) => setTimeout(r, 4 * 500));
+    expect(replicas('crashy-predictor-00001')).toBe(0);
   });
 
   it('a restarted controller takes over without a new revision or a status change', async () => {

@@ -10,7 +10,7 @@ import type { Revision } from '../../../api/revision.js';
 import { revisionKey } from '../../../api/revision.js';
 import { SystemClock, type Clock } from '../../../core/clock.js';
 import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../../api/backend.js';
-import { LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
+import { ANNOTATION_FAILED, LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
 import { revisionOfDeployment } from '../../kubernetes/revision-watch.js';
 import { renderDeployment, renderService, type RenderOptions } from './render-revision.js';
 import { clientNetworkPolicy, renderNetworkPolicy, type NetworkPolicyOptions } from './render-network-policy.js';
@@ -209,10 +209,15 @@ export class KubernetesBackend implements Backend {
     for (let attempt = 0; ; attempt++) {
       try {
         const current = await this.apps.readNamespacedDeployment({ name, namespace });
-        // Never touch replicas here: they belong to the scale subresource.
+        // Never touch replicas here: they belong to the scale subresource. A failed revision stays marked failed.
+        const failed = current.metadata?.annotations?.[ANNOTATION_FAILED];
         const body: V1Deployment = {
           ...desired,
-          metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion },
+          metadata: {
+            ...desired.metadata,
+            ...(failed !== undefined ? { annotations: { ...desired.metadata?.annotations, [ANNOTATION_FAILED]: failed } } : {}),
+            resourceVersion: current.metadata?.resourceVersion,
+          },
           spec: { ...desired.spec!, replicas: current.spec?.replicas ?? 0 },
         };
         await this.apps.replaceNamespacedDeployment({ name, namespace, body });
@@ -265,6 +270,26 @@ export class KubernetesBackend implements Backend {
   }
 
   /** Writes replicas through the Deployment's scale subresource only. */
+  async markFailed(key: string, reason: string): Promise<void> {
+    await this.start();
+    const { namespace, name } = splitKey(key);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = await this.apps.readNamespacedDeployment({ name, namespace });
+        const body: V1Deployment = {
+          ...current,
+          metadata: { ...current.metadata, annotations: { ...current.metadata?.annotations, [ANNOTATION_FAILED]: reason.slice(0, 1024) } },
+          spec: { ...current.spec!, replicas: 0 },
+        };
+        await this.apps.replaceNamespacedDeployment({ name, namespace, body });
+        return;
+      } catch (err) {
+        if (isNotFound(err)) return;
+        if (!isConflict(err) || attempt + 1 >= (this.opts.conflictRetries ?? 5)) throw err;
+      }
+    }
+  }
+
   async scale(key: string, replicas: number): Promise<void> {
     if (!Number.isInteger(replicas) || replicas < 0) throw new Error(`replicas must be a non-negative integer, got ${replicas}`);
     const { namespace, name } = splitKey(key);

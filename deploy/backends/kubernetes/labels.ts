@@ -11,3 +11,5 @@ export const ANNOTATION_STORAGE_URI = 'serving.sluice.dev/storage-uri';
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
 /** On a revision's Deployment: the Revision it was made from, as JSON. */
 export const ANNOTATION_REVISION_SPEC = 'serving.sluice.dev/revision-spec';
+/** On a revision's Deployment: the revision failed to become ready (the reason). The autoscaler never scales it. */
+export const ANNOTATION_FAILED = 'serving.sluice.dev/failed';
