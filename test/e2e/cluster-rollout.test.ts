@@ -172,7 +172,7 @@ describe('cluster-mode rollouts across gateways and controller leader changes', 
     // the step can only advance once b's outcomes add to a's (it may do so while b is still sending).
     let v2 = 0;
     for (const gw of gateways) for (let i = 0; i < 80; i++) if ((await predict(gw, 'merged')).label === 'v2') v2++;
-    const advanced = await waitUntil('the step to 50 %', () => eventsOf('merged', 'RolloutStepAdvanced')[0], 20_000, 50);
+    const advanced = await waitUntil('the step to 50 %', () => eventsOf('merged', 'RolloutStepAdvanced')[0], 40_000, 50);
     const counted = Number(/\((\d+) requests/.exec(advanced.message as string)?.[1]);
     expect(counted).toBeGreaterThanOrEqual(30);
     expect(counted).toBeLessThanOrEqual(v2 + 2);
