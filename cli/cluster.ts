@@ -25,6 +25,8 @@ import { SnapshotHolder } from '../gateway/data-plane.js';
 import { Forwarder } from '../gateway/forwarder.js';
 import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
+import { OutcomeFlusher } from '../gateway/shared-outcomes.js';
+import { FleetOutcomes } from '../deploy/fleet-outcomes.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 
 export interface ClusterRoleOptions {
@@ -101,6 +103,11 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
   const backend = new KubernetesBackend({ kubeConfig: kc, clock, ownerOf: (rev) => owners?.ownerOf(rev), watchPods: true });
   await backend.start();
   const catalogue = loadCatalogue([builtinCatalogueDir(), ...(o.runtimes ?? cfg.runtimes)]);
+  // Rollout policies decide on the fleet's request outcomes, which every gateway flushes to Redis.
+  const store = new RedisStore({
+    url: o.redisUrl ?? cfg.redisUrl,
+    onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
+  });
   const controller = new ClusterController({
     kc,
     backend,
@@ -114,6 +121,7 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
     leaseNamespace: o.leaseNamespace ?? process.env.POD_NAMESPACE,
     leaseDurationMs: o.leaseDurationMs,
     retryPeriodMs: o.retryPeriodMs,
+    outcomes: new FleetOutcomes({ store, clock }),
   });
   owners = controller;
   const metrics = new SluiceMetrics({ defaultMetrics: true });
@@ -125,6 +133,7 @@ export async function startClusterController(o: ClusterRoleOptions): Promise<Clu
     close: async () => {
       await controller.stop();
       await backend.close();
+      await store.close();
       servers.close();
     },
   };
@@ -205,6 +214,12 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
   const collector = new Collector({ clock, store, instance: identity(o) });
+  // Rollout outcomes, summed per second and flushed to Redis for the controller (deploy/fleet-outcomes.ts).
+  const outcomes = new OutcomeFlusher({
+    clock,
+    store,
+    onDropped: (count, why) => logger.warn({ count }, `rollout outcomes dropped: ${why}`),
+  });
   const activator = new Activator({
     clock,
     metrics,
@@ -253,7 +268,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   // `sluice.dev/auth: kubernetes`: tokens reviewed by the API server with the gateway's own credentials.
   const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys, kubernetes: { kubeConfig: kc, group: o.group ?? cfg.group } });
   const logging = requestLogging(cfg, { clock, logger: logger, metrics });
-  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
+  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, outcomes, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
@@ -276,6 +291,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       activator.close();
       collector.close();
       await collector.flush();
+      outcomes.stop();
+      await outcomes.flush();
       grpcOnly?.server.close();
       gateway.closeGrpc();
       await forwarder.close();

@@ -8,7 +8,7 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { ClientLimits } from '../gateway/client-connections.js';
 import type { Gateway, GrpcLimits } from '../gateway/gateway.js';
-import type { OutcomeRecorder } from '../gateway/outcome-recorder.js';
+import type { OutcomeSink } from '../gateway/shared-outcomes.js';
 import { Pipeline } from '../gateway/pipeline.js';
 import type { Stage } from '../gateway/stage.js';
 import { Batcher } from '../gateway/batcher/batcher.js';
@@ -37,8 +37,8 @@ export interface GatewayPipelineOptions {
   logger: Logger;
   metrics: SluiceMetrics;
   collector: Collector;
-  /** Rollout outcomes (embedded mode, where the controller reads them). */
-  outcomes?: OutcomeRecorder;
+  /** Rollout outcomes: the in-process recorder (embedded mode), or the flusher to Redis (cluster mode). */
+  outcomes?: OutcomeSink;
   /** The data plane's auth stage (cli/auth-wiring.ts): right after tracing, so a refused request costs little more. */
   auth?: Stage;
   /** More stages (tests; later: limits), composed after the priority header, before accounting. */

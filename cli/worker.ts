@@ -5,7 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { GatewayMembership } from '../core/membership.js';
 import { SluiceMetrics } from '../core/metrics.js';
-import type { MetricBucket, Store } from '../core/store.js';
+import type { MetricBucket, OutcomeBucket, Store } from '../core/store.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { drainGateway } from '../gateway/drain.js';
 import { Forwarder } from '../gateway/forwarder.js';
@@ -65,6 +65,14 @@ class IpcStore implements Store {
     send({ t: 'buckets', key: revisionKey, instance, buckets: [...buckets] });
   }
   async readBuckets(): Promise<MetricBucket[]> {
+    return [];
+  }
+  // Embedded mode judges rollouts on exact outcomes: a worker sends them to the primary's recorder
+  // (ForwardedOutcomes below), never through the store, which carries them only between a cluster's gateways.
+  async addOutcomes(): Promise<void> {
+    throw new Error('a worker sends rollout outcomes to the primary (ForwardedOutcomes), not through the store');
+  }
+  async readOutcomes(): Promise<OutcomeBucket[]> {
     return [];
   }
   async poke(): Promise<void> {}

@@ -274,7 +274,7 @@ export const SETTINGS = {
   deletedServicesRemembered: row(int(0), 10_000, SERVE, 'deleted services whose revision counter is remembered, so a re-created one never reuses a revision name (docs/state.md)'),
   kubeconfig: row(text(), '', KUBE, 'kubeconfig file; empty: `$KUBECONFIG`, then the in-cluster service account', { flag: '--kubeconfig <file>', defaultText: '(none)' }),
   group: row(oneOf(['serving.sluice.dev', 'serving.kserve.io']), 'serving.sluice.dev', KUBE, 'API group of the InferenceService CRDs', { flag: '--group <group>' }),
-  redisUrl: row(text(/^rediss?:\/\/.+$/, 'a redis:// or rediss:// URL'), 'redis://127.0.0.1:6379', ['gateway', 'autoscaler'], 'Redis shared by the gateways and the autoscaler', { flag: '--redis-url <url>' }),
+  redisUrl: row(text(/^rediss?:\/\/.+$/, 'a redis:// or rediss:// URL'), 'redis://127.0.0.1:6379', ['gateway', 'autoscaler', 'controller'], 'Redis shared by the gateways, the autoscaler and the controller (which reads the fleet\'s rollout outcomes from it)', { flag: '--redis-url <url>' }),
   // Data-plane auth (docs/security.md): the default of services without a `sluice.dev/auth` annotation.
   dataAuth: row(oneOf(['none', 'api-key', 'jwt']), 'none', DATA, 'who may call a service without a `sluice.dev/auth` annotation: `none` (anyone who reaches the data port), `api-key` (a key made with `sluice auth keys create`), `jwt` (a bearer JWT from `jwtIssuer`, keys at `jwtJwksUrl`)', { flag: '--data-auth <mode>' }),
   jwtIssuer: row(text(), '', DATA, 'with `dataAuth: jwt`: the `iss` tokens must carry (services with their own `sluice.dev/auth: jwt` name theirs)', { defaultText: '(none)' }),

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { MetricBucket, Store, TokenAnswer } from './store.js';
+import type { MetricBucket, OutcomeBucket, Store, TokenAnswer } from './store.js';
 import { TOKEN_BUCKET_LUA } from './redis-token-bucket.js';
 
 export interface RedisStoreOptions {
@@ -21,7 +21,8 @@ const POKES_READY_TIMEOUT_MS = 10_000;
 
 /**
  * The Store for cluster mode: every gateway and activator adds its 1-second buckets into one hash per
- * revision and second (HINCRBYFLOAT sums across instances), and pokes travel over pub/sub.
+ * revision and second (HINCRBYFLOAT sums across instances), rollout outcomes likewise (HINCRBY), and pokes
+ * travel over pub/sub. Every bucket key expires after `retentionSeconds`.
  *
  * Redis down: each operation is retried over two reconnect attempts and then rejects with an error naming the
  * store's address and the operation (well under 10 s; nothing waits forever). When Redis returns, both
@@ -88,6 +89,10 @@ export class RedisStore implements Store {
     return `${this.prefix}:b:${revisionKey}:${second}`;
   }
 
+  private outcomeKey(revisionKey: string, second: number): string {
+    return `${this.prefix}:o:${revisionKey}:${second}`;
+  }
+
   private get pokeChannel(): string {
     return `${this.prefix}:poke`;
   }
@@ -102,6 +107,40 @@ export class RedisStore implements Store {
       m.expire(k, this.retention);
     }
     await this.op('addBuckets', () => m.exec());
+  }
+
+  /** One hash per revision and second: `r` requests, `e` errors, `l<bin>` latency counts; HINCRBY sums gateways. */
+  async addOutcomes(revisionKey: string, buckets: readonly OutcomeBucket[]): Promise<void> {
+    if (buckets.length === 0) return;
+    const m = this.redis.multi();
+    for (const b of buckets) {
+      const k = this.outcomeKey(revisionKey, b.second);
+      m.hincrby(k, 'r', b.requests);
+      if (b.errors !== 0) m.hincrby(k, 'e', b.errors);
+      for (const [bin, count] of b.latency) m.hincrby(k, `l${bin}`, count);
+      m.expire(k, this.retention);
+    }
+    await this.op('addOutcomes', () => m.exec());
+  }
+
+  async readOutcomes(revisionKey: string, fromSecond: number, toSecond: number): Promise<OutcomeBucket[]> {
+    const span = Math.max(0, Math.min(toSecond - fromSecond, this.retention));
+    if (span === 0) return [];
+    const p = this.redis.pipeline();
+    for (let s = toSecond - span; s < toSecond; s++) p.hgetall(this.outcomeKey(revisionKey, s));
+    const res = (await this.op('readOutcomes', () => p.exec())) ?? [];
+    const out: OutcomeBucket[] = [];
+    res.forEach(([err, v], i) => {
+      if (err) throw new Error(`redis store at ${this.address}: readOutcomes failed: ${err.message}`, { cause: err });
+      const h = v as Record<string, string>;
+      const requests = Number(h.r ?? 0);
+      if (!(requests > 0)) return;
+      const latency: Array<[number, number]> = [];
+      for (const [f, c] of Object.entries(h)) if (f.startsWith('l')) latency.push([Number(f.slice(1)), Number(c)]);
+      latency.sort((a, b) => a[0] - b[0]);
+      out.push({ second: toSecond - span + i, requests, errors: Number(h.e ?? 0), latency });
+    });
+    return out;
   }
 
   async readBuckets(revisionKey: string, fromSecond: number, toSecond: number): Promise<MetricBucket[]> {
@@ -147,7 +186,7 @@ export class RedisStore implements Store {
   async forget(revisionKey: string): Promise<void> {
     let cursor = '0';
     do {
-      const [next, keys] = await this.op('forget', () => this.redis.scan(cursor, 'MATCH', `${this.prefix}:b:${revisionKey}:*`, 'COUNT', 500));
+      const [next, keys] = await this.op('forget', () => this.redis.scan(cursor, 'MATCH', `${this.prefix}:[bo]:${revisionKey}:*`, 'COUNT', 500));
       cursor = next;
       if (keys.length > 0) await this.op('forget', () => this.redis.del(...keys));
     } while (cursor !== '0');

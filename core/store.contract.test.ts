@@ -66,9 +66,32 @@ describe.each(kinds)('Store contract: %s', (_kind, make) => {
     const [a, b] = pair();
     await a.addBuckets('ns/gone', 'gw-1', [{ second: 10, concurrency: 1, requests: 1 }]);
     await a.addBuckets('ns/kept', 'gw-1', [{ second: 10, concurrency: 1, requests: 1 }]);
+    await a.addOutcomes('ns/gone', [{ second: 10, requests: 1, errors: 0, latency: [[3, 1]] }]);
+    await a.addOutcomes('ns/kept', [{ second: 10, requests: 1, errors: 0, latency: [[3, 1]] }]);
     await b.forget('ns/gone');
     expect(await a.readBuckets('ns/gone', 0, 20)).toEqual([]);
+    expect(await a.readOutcomes('ns/gone', 0, 20)).toEqual([]);
     expect(await a.readBuckets('ns/kept', 0, 20)).toEqual([{ second: 10, concurrency: 1, requests: 1 }]);
+    expect(await a.readOutcomes('ns/kept', 0, 20)).toEqual([{ second: 10, requests: 1, errors: 0, latency: [[3, 1]] }]);
+  });
+
+  it('sums rollout outcomes of one second over gateways, latency bin by bin, and reads [from, to) ascending', async () => {
+    const [a, b] = pair();
+    await a.addOutcomes('ns/r', [
+      { second: 102, requests: 1, errors: 1, latency: [[0, 1]] },
+      { second: 100, requests: 3, errors: 0, latency: [[40, 2], [90, 1]] },
+    ]);
+    await b.addOutcomes('ns/r', [{ second: 100, requests: 2, errors: 1, latency: [[40, 1], [120, 1]] }]);
+    await a.addOutcomes('ns/r', []);
+    expect(await b.readOutcomes('ns/r', 95, 103)).toEqual([
+      { second: 100, requests: 5, errors: 1, latency: [[40, 3], [90, 1], [120, 1]] },
+      { second: 102, requests: 1, errors: 1, latency: [[0, 1]] },
+    ]);
+    expect(await a.readOutcomes('ns/r', 100, 102)).toEqual([{ second: 100, requests: 5, errors: 1, latency: [[40, 3], [90, 1], [120, 1]] }]);
+    expect(await a.readOutcomes('ns/r', 101, 102)).toEqual([]);
+    expect(await a.readOutcomes('ns/other', 95, 103)).toEqual([]);
+    // Outcomes and metric buckets are apart: neither shows in the other.
+    expect(await a.readBuckets('ns/r', 95, 103)).toEqual([]);
   });
 
   it('delivers each poke once to every listener once pokes are ready, and not after the listener is removed', async () => {

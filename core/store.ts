@@ -1,5 +1,5 @@
 /**
- * The fabric between instances: metric buckets and pokes. Embedded mode uses MemoryStore; cluster mode a Redis
+ * The fabric between instances: metric buckets, rollout outcomes and pokes. Embedded mode uses MemoryStore; cluster mode a Redis
  * store. Nothing above this interface knows which one runs.
  */
 
@@ -13,11 +13,30 @@ export interface MetricBucket {
   requests: number;
 }
 
+/**
+ * One second of one revision's request outcomes as seen by one gateway (or summed over gateways when read), for
+ * rollout policies (deploy/rollout-policy.ts): requests, errors among them, and a mergeable sketch of their model
+ * latency (core/latency-sketch.ts).
+ */
+export interface OutcomeBucket {
+  /** Whole seconds since the epoch. */
+  second: number;
+  requests: number;
+  /** Requests answered 5xx or not answered at all. */
+  errors: number;
+  /** Model latency: `[bin, count]` pairs of core/latency-sketch.ts, bins ascending, counts summing to `requests`. */
+  latency: Array<[number, number]>;
+}
+
 export interface Store {
   /** Adds one instance's completed buckets for a revision. Buckets from several instances are summed. */
   addBuckets(revisionKey: string, instance: string, buckets: readonly MetricBucket[]): Promise<void>;
   /** Buckets of [fromSecond, toSecond), summed over instances, ascending; seconds with no traffic are absent. */
   readBuckets(revisionKey: string, fromSecond: number, toSecond: number): Promise<MetricBucket[]>;
+  /** Adds one gateway's outcome buckets for a revision; buckets of one second from several gateways are summed. */
+  addOutcomes(revisionKey: string, buckets: readonly OutcomeBucket[]): Promise<void>;
+  /** Outcome buckets of [fromSecond, toSecond), summed over gateways, ascending; seconds without requests are absent. */
+  readOutcomes(revisionKey: string, fromSecond: number, toSecond: number): Promise<OutcomeBucket[]>;
   /** "A request is waiting for a revision with no ready replica": wakes the autoscaler at once. */
   poke(revisionKey: string): Promise<void>;
   /** Adds a poke listener; returns its removal. Pokes sent once `pokesReady()` has resolved reach it. */
@@ -27,7 +46,7 @@ export interface Store {
    * confirmed). Rejects with a clear error when it is not within `timeoutMs` (default 10 s).
    */
   pokesReady(timeoutMs?: number): Promise<void>;
-  /** Forgets a revision's data. */
+  /** Forgets a revision's data (metric buckets and outcomes). */
   forget(revisionKey: string): Promise<void>;
   close(): Promise<void>;
   /**
@@ -55,6 +74,7 @@ export interface MemoryStoreOptions {
 /** In-process store for embedded mode. Bounded by retention and revision count. */
 export class MemoryStore implements Store {
   private readonly series = new Map<string, Map<number, MetricBucket>>();
+  private readonly outcomes = new Map<string, Map<number, OutcomeBucket>>();
   private readonly listeners = new Set<(revisionKey: string) => void>();
   private readonly retentionSeconds: number;
   private readonly maxRevisions: number;
@@ -92,6 +112,32 @@ export class MemoryStore implements Store {
     for (const sec of s.keys()) if (sec < cutoff) s.delete(sec);
   }
 
+  async addOutcomes(revisionKey: string, buckets: readonly OutcomeBucket[]): Promise<void> {
+    if (buckets.length === 0) return;
+    const s = recent(this.outcomes, revisionKey, this.maxRevisions);
+    let newest = 0;
+    for (const b of buckets) {
+      const cur = s.get(b.second) ?? { second: b.second, requests: 0, errors: 0, latency: [] };
+      s.set(b.second, cur);
+      cur.requests += b.requests;
+      cur.errors += b.errors;
+      cur.latency = mergeBins(cur.latency, b.latency);
+      if (b.second > newest) newest = b.second;
+    }
+    const cutoff = newest - this.retentionSeconds;
+    for (const sec of s.keys()) if (sec < cutoff) s.delete(sec);
+  }
+
+  async readOutcomes(revisionKey: string, fromSecond: number, toSecond: number): Promise<OutcomeBucket[]> {
+    const s = this.outcomes.get(revisionKey);
+    if (!s) return [];
+    const out: OutcomeBucket[] = [];
+    for (const b of s.values())
+      if (b.second >= fromSecond && b.second < toSecond && b.requests > 0) out.push({ ...b, latency: b.latency.map(([k, c]) => [k, c] as [number, number]) });
+    out.sort((a, b) => a.second - b.second);
+    return out;
+  }
+
   async readBuckets(revisionKey: string, fromSecond: number, toSecond: number): Promise<MetricBucket[]> {
     const s = this.series.get(revisionKey);
     if (!s) return [];
@@ -114,10 +160,35 @@ export class MemoryStore implements Store {
 
   async forget(revisionKey: string): Promise<void> {
     this.series.delete(revisionKey);
+    this.outcomes.delete(revisionKey);
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
     this.series.clear();
+    this.outcomes.clear();
   }
+}
+
+/** The map of `key`, made most recent (Map order doubles as recency); the least recent goes beyond `max` keys. */
+function recent<V>(maps: Map<string, Map<number, V>>, key: string, max: number): Map<number, V> {
+  let m = maps.get(key);
+  if (m) maps.delete(key);
+  else {
+    m = new Map();
+    if (maps.size >= max) {
+      const oldest = maps.keys().next().value;
+      if (oldest !== undefined) maps.delete(oldest);
+    }
+  }
+  maps.set(key, m);
+  return m;
+}
+
+/** Two `[bin, count]` lists (each ascending) summed bin by bin, ascending. */
+export function mergeBins(a: ReadonlyArray<readonly [number, number]>, b: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const m = new Map<number, number>();
+  for (const [k, c] of a) m.set(k, (m.get(k) ?? 0) + c);
+  for (const [k, c] of b) m.set(k, (m.get(k) ?? 0) + c);
+  return [...m].sort((x, y) => x[0] - y[0]);
 }

@@ -40,3 +40,34 @@ describe('a rollout policy driven by hand', () => {
     expect(status(h).events.map((e) => e.reason)).toContain('RolloutStarted');
   });
 });
+
+describe('a rollout policy over shared outcomes (cluster mode)', () => {
+  it('holds and says why while the outcomes cannot be read, and advances once they can', async () => {
+    let down = true;
+    const outcomes = {
+      stats: async (key: string) => {
+        if (down) throw new Error('redis store at 127.0.0.1:6379: readOutcomes failed: connection refused');
+        return key.endsWith('00002') ? { requests: 60, errors: 0, p99Ms: 10 } : { requests: 500, errors: 0, p99Ms: 10 };
+      },
+    };
+    const h = controllerHarness({ outcomes });
+    const policy = '    rollout:\n      steps: [10, 50]\n      dwellSeconds: 5\n';
+    await h.controller.apply(isvc('iris', 'gs://m/v1', policy), 'api');
+    h.backend.markReady('default/iris-predictor-00001');
+    await h.controller.apply(isvc('iris', 'gs://m/v2', policy), 'api');
+    h.backend.markReady('default/iris-predictor-00002');
+    h.clock.advance(10_000);
+    await h.controller.evaluateRollouts();
+    expect(status(h).rollout).toMatchObject({
+      phase: 'Progressing',
+      message: 'step 10%: holding, the request outcomes cannot be read: redis store at 127.0.0.1:6379: readOutcomes failed: connection refused',
+    });
+    down = false;
+    await h.controller.evaluateRollouts();
+    expect(status(h).rollout).toMatchObject({ phase: 'Progressing', message: 'step 10% healthy (60 requests, error rate 0.0%); moving to 50%' });
+    expect(status(h).components.predictor.traffic.map((t) => [t.revisionName, t.percent])).toEqual([
+      ['iris-predictor-00002', 50],
+      ['iris-predictor-00001', 50],
+    ]);
+  });
+});

@@ -128,8 +128,10 @@ export interface RestoredState {
   uid?: string;
   createdAt?: string;
   generation?: number;
-  /** Progressive delivery state, when it was kept (embedded mode's state directory). */
+  /** Progressive delivery state, when it was kept (embedded mode's state directory, cluster mode's status). */
   rollout?: RolloutState | null;
+  /** The service's recent events, when they were kept (cluster mode's status), so the record runs on. */
+  events?: ServiceEvent[];
   /** The object is already defaulted as it was applied: it is taken as is, whatever the catalogue says now. */
   defaulted?: boolean;
   /** The transformer's and explainer's rolled-out revisions. */
@@ -173,8 +175,11 @@ export interface ControllerDeps {
   onEndpointRemoved?: (url: string) => void;
   /** Revisions kept beyond those carrying traffic or rolled out (older ones are deleted). Default 5. */
   revisionHistoryLimit?: number;
-  /** Request outcomes per revision, for rollout policies. Without it a policy never advances. */
-  outcomes?: { stats(revisionKey: string, since: number): WindowStats; forget?(revisionKey: string): void };
+  /**
+   * Request outcomes per revision, for rollout policies: the in-process OutcomeRecorder (embedded mode) or the
+   * fleet's sum from the Store (cluster mode, deploy/fleet-outcomes.ts). Without it a policy never advances.
+   */
+  outcomes?: { stats(revisionKey: string, since: number): WindowStats | Promise<WindowStats>; forget?(revisionKey: string): void };
   /** How often rollout policies are evaluated. Default 1000 ms. */
   rolloutTickMs?: number;
   /** Makes services durable (embedded mode); apply, traffic changes and delete return once it has. */
@@ -203,6 +208,7 @@ export class Controller {
   private routesVersion = 0;
   private unsubscribe: (() => void) | null = null;
   private rolloutTimer: ReturnType<Clock['setInterval']> | null = null;
+  private evaluating: Promise<void> | null = null;
 
   constructor(deps: ControllerDeps) {
     this.d = deps;
@@ -389,7 +395,7 @@ export class Controller {
       holdReason: null,
       conditions: new Map(),
       rollout: state.rollout ?? null,
-      events: [],
+      events: (state.events ?? []).slice(-MAX_EVENTS),
     };
     this.services.set(key, rec);
     this.reconcileTraffic(rec);
@@ -728,10 +734,18 @@ export class Controller {
 
   /** Evaluates every progressing rollout (of any component) once (on a timer; also callable from tests). */
   async evaluateRollouts(): Promise<void> {
-    const now = this.d.clock.now();
+    // One evaluation at a time: outcomes may be read from a shared store, and a tick must not overlap the last.
+    if (this.evaluating) return this.evaluating;
+    this.evaluating = this.evaluateRolloutsOnce().finally(() => {
+      this.evaluating = null;
+    });
+    return this.evaluating;
+  }
+
+  private async evaluateRolloutsOnce(): Promise<void> {
     for (const rec of [...this.services.values()]) {
       let changed = false;
-      for (const [component, c] of componentsOf(rec)) if (this.evaluateRollout(rec, component, c, now)) changed = true;
+      for (const [component, c] of componentsOf(rec)) if (await this.evaluateRollout(rec, component, c)) changed = true;
       if (!changed) continue;
       const ns = rec.object.metadata.namespace ?? 'default';
       this.reconcileTraffic(rec);
@@ -744,15 +758,33 @@ export class Controller {
   }
 
   /** One component's rollout: judged on its canary's and stable revision's outcomes; true when it moved. */
-  private evaluateRollout(rec: ServiceRecord, component: ComponentName, c: ComponentRecord, now: number): boolean {
-    const r = c.rollout;
+  private async evaluateRollout(rec: ServiceRecord, component: ComponentName, c: ComponentRecord): Promise<boolean> {
+    const before = c.rollout;
     const policy = trafficSpecOf(rec.object, component).rollout;
-    if (!r || r.phase !== 'Progressing' || !policy) return false;
+    if (!before || before.phase !== 'Progressing' || !policy) return false;
     const ns = rec.object.metadata.namespace ?? 'default';
-    if (this.latestReady(rec, c) !== r.revision) return false;
+    if (this.latestReady(rec, c) !== before.revision) return false;
     const stats = this.d.outcomes;
-    const canary = stats?.stats(`${ns}/${r.revision}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
-    const stable = stats?.stats(`${ns}/${r.stable}`, r.stepStartedAt) ?? { requests: 0, errors: 0, p99Ms: null };
+    const none = { requests: 0, errors: 0, p99Ms: null };
+    let canary: WindowStats;
+    let stable: WindowStats;
+    try {
+      [canary, stable] = await Promise.all([
+        stats?.stats(`${ns}/${before.revision}`, before.stepStartedAt) ?? none,
+        stats?.stats(`${ns}/${before.stable}`, before.stepStartedAt) ?? none,
+      ]);
+    } catch (err) {
+      // No evidence either way (the shared store is unreachable): hold, and say so.
+      if (c.rollout) c.rollout.message = `step ${policy.steps[before.step] ?? 100}%: holding, the request outcomes cannot be read: ${errorMessage(err)}`;
+      this.d.logger.warn({ service: `${ns}/${rec.object.metadata.name}`, err: errorMessage(err) }, 'rollout outcomes unavailable; holding');
+      return false;
+    }
+    // The rollout moved while the outcomes were read (a new spec, a user's traffic command): decide next tick.
+    const r = c.rollout;
+    const same = (x: RolloutState | null): x is RolloutState =>
+      x !== null && x.revision === before.revision && x.phase === 'Progressing' && x.step === before.step && x.stepStartedAt === before.stepStartedAt;
+    if (this.services.get(`${ns}/${rec.object.metadata.name}`) !== rec || !same(r)) return false;
+    const now = this.d.clock.now();
     const d = decideRollout({ policy, step: r.step, stepStartedAt: r.stepStartedAt, now, canary, stable });
     r.message = d.reason;
     if (d.action === 'hold') return false;
@@ -1050,7 +1082,19 @@ export class Controller {
             [...rec.chained].map(([component, c]) => [component, this.componentStatus(rec, c, componentHost(ns, rec.object.metadata.name, component, this.d.domain))]),
           ),
         },
-        ...(r ? { rollout: { revision: r.revision, stable: r.stable, phase: r.phase, step: r.step, message: r.message } } : {}),
+        ...(r
+          ? {
+              rollout: {
+                revision: r.revision,
+                stable: r.stable,
+                phase: r.phase,
+                step: r.step,
+                stepStartedAt: new Date(r.stepStartedAt).toISOString(),
+                canaryReady: r.canaryReady,
+                message: r.message,
+              },
+            }
+          : {}),
         revisions,
         events: rec.events.map((e) => ({ ...e })),
       },
@@ -1069,7 +1113,19 @@ export class Controller {
       ...named('latestReadyRevision', this.latestReady(rec, c)),
       ...named('latestRolledoutRevision', c.latestRolledout),
       ...named('previousRolledoutRevision', c.previousRolledout),
-      ...(c.rollout ? { rollout: { revision: c.rollout.revision, stable: c.rollout.stable, phase: c.rollout.phase, step: c.rollout.step, message: c.rollout.message } } : {}),
+      ...(c.rollout
+        ? {
+            rollout: {
+              revision: c.rollout.revision,
+              stable: c.rollout.stable,
+              phase: c.rollout.phase,
+              step: c.rollout.step,
+              stepStartedAt: new Date(c.rollout.stepStartedAt).toISOString(),
+              canaryReady: c.rollout.canaryReady,
+              message: c.rollout.message,
+            },
+          }
+        : {}),
       traffic: c.traffic.map((t) => ({
         ...(t.tag ? { tag: t.tag } : {}),
         revisionName: t.revisionName,

@@ -1,3 +1,5 @@
+import type { OutcomeSink } from './shared-outcomes.js';
+
 /** Request outcomes of one revision over a window; latency is model latency (cold-start waits excluded). */
 export interface WindowStats {
   requests: number;
@@ -64,7 +66,7 @@ class OutcomeRing {
  * the controller reads `stats(key, since)`. Bounded: a ring per revision and a bounded number of revisions.
  * Client disconnects (499) are not outcomes of the revision and are left out; 5xx count as errors.
  */
-export class OutcomeRecorder {
+export class OutcomeRecorder implements OutcomeSink {
   private readonly rings = new Map<string, OutcomeRing>();
   private readonly perRevision: number;
   private readonly maxRevisions: number;

@@ -6,7 +6,8 @@ import { SERVE_DEFAULTS } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import type { Backend } from '../../api/backend.js';
-import { Controller, type RestoredState } from '../controller.js';
+import { Controller, type ControllerDeps, type RestoredState, type ServiceEvent } from '../controller.js';
+import type { RolloutState } from '../rollout-state.js';
 import type { RuntimeCatalogue } from '../runtime-catalogue.js';
 import { LeaderRole } from './leader-role.js';
 import { resilientInformer, type ResilientInformer } from './watch.js';
@@ -33,6 +34,13 @@ export interface ClusterControllerOptions {
   retryPeriodMs?: number;
   /** URLs storage URIs may point at (the `egressAllow` setting; empty: any): deploy/egress-check.ts. */
   egressAllow?: readonly string[];
+  /**
+   * The fleet's request outcomes per revision (deploy/fleet-outcomes.ts over the gateways' Redis), for rollout
+   * policies. Without it a rollout policy never advances.
+   */
+  outcomes?: ControllerDeps['outcomes'];
+  /** How often rollout policies are evaluated (ms). Default 1000. */
+  rolloutTickMs?: number;
 }
 
 type IsvcObject = KubernetesObject & { spec?: unknown; status?: Record<string, unknown> };
@@ -108,6 +116,8 @@ export class ClusterController {
       egressAllow: this.o.egressAllow,
       // The gateways review Kubernetes tokens against the API server (gateway/stages/auth/kube-reviews.ts).
       kubernetesAuth: true,
+      outcomes: this.o.outcomes,
+      rolloutTickMs: this.o.rolloutTickMs,
       onChange: (ns, name) => this.enqueue(() => this.writeStatus(ns, name)),
     });
     this.controller = controller;
@@ -190,6 +200,11 @@ export class ClusterController {
         throw err;
       }
       const status = { ...current.status, observedGeneration: live.metadata?.generation ?? 1 };
+      // A fence besides the Lease: never put a rollout back behind what a leader already wrote.
+      if (rolloutBehind(current.status.rollout, live.status?.rollout)) {
+        this.o.logger.warn({ isvc: `${ns}/${name}` }, 'status holds a rollout further along than this controller knows; not overwriting it');
+        return;
+      }
       const text = JSON.stringify(status);
       if (this.lastStatus.get(`${ns}/${name}`) === text && JSON.stringify(live.status ?? {}) === text) return;
       try {
@@ -228,7 +243,12 @@ export class ClusterController {
   }
 }
 
-/** Rollout bookkeeping from the stored status plus the revisions the backend still runs. */
+/**
+ * Rollout bookkeeping from the stored status plus the revisions the backend still runs: the rolled-out
+ * revisions, a progressive rollout's step and window start, and the service's events. A new leader thus goes on
+ * from the last state a leader wrote; a step the old leader took but never wrote did not reach the gateways
+ * either (they route by status), so taking it again takes it once.
+ */
 function restoredState(obj: IsvcObject, revisions: Revision[]): RestoredState {
   const components = (obj.status?.components ?? {}) as Record<string, Record<string, unknown> | undefined>;
   const p = components.predictor ?? {};
@@ -254,7 +274,45 @@ function restoredState(obj: IsvcObject, revisions: Revision[]): RestoredState {
     createdAt: obj.metadata?.creationTimestamp ? new Date(obj.metadata.creationTimestamp).toISOString() : undefined,
     generation: obj.metadata?.generation,
     components: chained,
+    rollout: restoredRollout(obj.status?.rollout),
+    events: restoredEvents(obj.status?.events),
   };
+}
+
+/** `mine` is the same rollout as `stored` at an earlier step (or still progressing where it has finished). */
+function rolloutBehind(mine: unknown, stored: unknown): boolean {
+  const a = restoredRollout(mine);
+  const b = restoredRollout(stored);
+  if (!a || !b || a.revision !== b.revision) return false;
+  const rank = (r: RolloutState): number => (r.phase === 'Progressing' ? r.step : Number.POSITIVE_INFINITY);
+  return rank(a) < rank(b);
+}
+
+/** status.rollout as written by Controller.withStatus; null when absent or not whole. */
+function restoredRollout(v: unknown): RolloutState | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as Record<string, unknown>;
+  const at = typeof r.stepStartedAt === 'string' ? Date.parse(r.stepStartedAt) : Number.NaN;
+  if (typeof r.revision !== 'string' || typeof r.stable !== 'string' || typeof r.step !== 'number' || !Number.isFinite(at)) return null;
+  if (r.phase !== 'Progressing' && r.phase !== 'Succeeded' && r.phase !== 'RolledBack') return null;
+  return {
+    revision: r.revision,
+    stable: r.stable,
+    step: r.step,
+    stepStartedAt: at,
+    phase: r.phase,
+    message: typeof r.message === 'string' ? r.message : '',
+    canaryReady: r.canaryReady === true,
+  };
+}
+
+function restoredEvents(v: unknown): ServiceEvent[] {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((e: unknown) => {
+    const x = e as Record<string, unknown> | null;
+    if (!x || (x.type !== 'Normal' && x.type !== 'Warning') || typeof x.reason !== 'string' || typeof x.message !== 'string' || typeof x.time !== 'string') return [];
+    return [{ type: x.type, reason: x.reason, message: x.message, time: x.time }];
+  });
 }
 
 function generationOf(name: string): number {

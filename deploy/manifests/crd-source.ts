@@ -265,9 +265,20 @@ function componentStatus(): Schema {
   });
 }
 
-/** Sluice: where a progressive rollout (`rollout:` policy) of a component stands. */
+/**
+ * Sluice: where a progressive rollout (`rollout:` policy) of a component stands. A newly elected controller carries
+ * on from it (deploy/kubernetes/cluster-controller.ts), so every field it needs to resume is here.
+ */
 function rolloutStatus(): Schema {
-  return obj({ revision: str(), stable: str(), phase: str(), step: int(undefined, { format: undefined }), message: str() });
+  return obj({
+    revision: str('The revision being rolled out (the canary).'),
+    stable: str('The revision it replaces.'),
+    phase: str('Progressing, Succeeded or RolledBack.'),
+    step: int('Index into the policy\'s steps.', { format: undefined }),
+    stepStartedAt: { type: 'string', format: 'date-time', description: 'When the current step (and its comparison window) began.' },
+    canaryReady: bool('The canary has been ready since stepStartedAt.'),
+    message: str(),
+  });
 }
 
 function isvcStatus(): Schema {
@@ -287,6 +298,8 @@ function isvcStatus(): Schema {
     }),
     deploymentMode: str(),
     servingRuntimeName: str(),
+    // Sluice: the service's recent events (newest last, at most 50), e.g. each rollout step taken.
+    events: arr(obj({ type: str(), reason: str(), message: str(), time: { type: 'string', format: 'date-time' } })),
     // Sluice: each revision's state. The cluster gateway reads `ready` and `failed` from here
     // (deploy/kubernetes/service-routing.ts).
     revisions: arr({

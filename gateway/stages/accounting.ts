@@ -2,7 +2,7 @@ import type { Collector } from '../../autoscaler/collector.js';
 import type { Clock } from '../../core/clock.js';
 import type { SluiceMetrics } from '../../core/metrics.js';
 import type { Exchange } from '../exchange.js';
-import type { OutcomeRecorder } from '../outcome-recorder.js';
+import type { OutcomeSink } from '../shared-outcomes.js';
 import { RevisionMetricsCache } from '../revision-metrics.js';
 import type { HeaderBag, Stage } from '../stage.js';
 
@@ -14,8 +14,8 @@ export interface AccountingDeps {
   metrics: SluiceMetrics;
   /** Demand for the autoscaler: in-flight requests and completions per revision. */
   collector: Collector;
-  /** Per-revision request outcomes for rollout policies (see docs/traffic.md). */
-  outcomes?: OutcomeRecorder;
+  /** Per-revision request outcomes for rollout policies (see docs/traffic.md): in-process, or flushed to the Store. */
+  outcomes?: OutcomeSink;
 }
 
 /**

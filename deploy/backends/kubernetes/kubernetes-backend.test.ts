@@ -147,6 +147,24 @@ describe('KubernetesBackend against the test API server', () => {
     expect(reader.counts(key)).toEqual({ desired: 1, starting: 0, ready: 1 });
   });
 
+  it("gives each endpoint its runtime's readiness path (from the revision on the Deployment), for the gateway's probe", async () => {
+    const { backend } = await setup();
+    const cases: Array<[Parameters<typeof sampleRevision>[0], string | undefined]> = [
+      [{ name: 'oip-predictor-00001' }, '/v2/health/ready'],
+      [{ name: 'v1-predictor-00001', runtimeModelName: 'flowers', runtime: { name: 'kserve-sklearnserver', kind: 'ClusterServingRuntime', protocolVersion: 'v1' } }, '/v1/models/flowers'],
+      [{ name: 'ts-predictor-00001', runtime: { name: 'kserve-torchserve', kind: 'ClusterServingRuntime', protocolVersion: 'v1' } }, '/ping'],
+      [{ name: 'custom-predictor-00001', runtime: { name: 'custom', kind: 'custom', protocolVersion: 'v1' } }, undefined],
+    ];
+    for (const [over, path] of cases) {
+      const rev = sampleRevision(over);
+      const key = revisionKey(rev);
+      await backend.apply(rev);
+      await backend.scale(key, 1);
+      await until(() => backend.endpoints(key).length === 1);
+      expect(backend.endpoints(key)[0]!.readinessPath, rev.name).toBe(path);
+    }
+  });
+
   it('recovers from a watch that expires (410 Gone) or breaks, without missing endpoint changes', async () => {
     const { s, backend } = await setup();
     const rev = sampleRevision();

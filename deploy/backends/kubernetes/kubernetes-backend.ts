@@ -12,6 +12,7 @@ import { SystemClock, type Clock } from '../../../core/clock.js';
 import type { Backend, Endpoint, EndpointEvent, ReplicaCounts } from '../../../api/backend.js';
 import { ANNOTATION_FAILED, LABEL_CONTAINER_CONCURRENCY, LABEL_REVISION } from './labels.js';
 import { revisionOfDeployment } from '../../kubernetes/revision-watch.js';
+import { readinessPathFor } from '../../../activator/readiness-path.js';
 import { renderDeployment, renderService, type RenderOptions } from './render-revision.js';
 import { clientNetworkPolicy, renderNetworkPolicy, type NetworkPolicyOptions } from './render-network-policy.js';
 import { ResilientInformer } from './resilient-informer.js';
@@ -79,6 +80,8 @@ export class KubernetesBackend implements Backend {
    */
   private readonly podFailures = new Map<string, { restarts: number; waiting: string }>();
   private readonly listeners = new Set<(e: EndpointEvent) => void>();
+  /** Per revision key: its replicas' readiness path (null: TCP connect). Entries go with `published`'s. */
+  private readonly readinessPaths = new Map<string, string | null>();
   /** Per revision key: the endpoints last published. Entries go when a revision has none left. */
   private readonly published = new Map<string, Map<string, Tracked>>();
   private readonly clock: Clock;
@@ -352,6 +355,27 @@ export class KubernetesBackend implements Backend {
     this.listeners.clear();
   }
 
+  /**
+   * The runtime's own readiness path for a revision's replicas (activator/readiness-path.ts: KServe v1, Open
+   * Inference Protocol v2, TorchServe), from the revision stored on its Deployment; the gateway's prober asks it
+   * before a replica the EndpointSlice calls ready takes traffic. None (a TCP connect) for gRPC-only and custom
+   * runtimes, whose HTTP readiness path is not known, and while the Deployment is not seen yet.
+   */
+  private readinessPath(ns: string, revision: string): string | undefined {
+    const key = revisionKey({ namespace: ns, name: revision });
+    if (this.readinessPaths.has(key)) return this.readinessPaths.get(key) ?? undefined;
+    const d = this.deployments.informer.get(revision, ns);
+    const rev = d ? revisionOfDeployment(d) : null;
+    if (!rev) return undefined;
+    const { runtime } = rev;
+    const path =
+      runtime.kind === 'custom' || runtime.protocolVersion.startsWith('grpc')
+        ? null
+        : readinessPathFor({ runtimeName: runtime.name, protocolVersion: runtime.protocolVersion, modelName: rev.runtimeModelName || rev.modelName });
+    this.readinessPaths.set(key, path);
+    return path ?? undefined;
+  }
+
   /** Recomputes one revision's endpoints from every cached slice of it and publishes the difference. */
   private reconcileEndpoints(changed: V1EndpointSlice): void {
     const ns = changed.metadata?.namespace ?? '';
@@ -380,7 +404,8 @@ export class KubernetesBackend implements Backend {
         const host = address.includes(':') ? `[${address}]` : address;
         const id = `${key}#${ep.targetRef?.name ?? `${address}:${port.port}`}`;
         const grpcUrl = h2c?.port ? { grpcUrl: `http://${host}:${h2c.port}` } : {};
-        next.set(id, { state, endpoint: { id, revisionKey: key, url: `http://${host}:${port.port}`, capacity, ...grpcUrl } });
+        const readinessPath = this.readinessPath(ns, revision);
+        next.set(id, { state, endpoint: { id, revisionKey: key, url: `http://${host}:${port.port}`, capacity, ...grpcUrl, ...(readinessPath ? { readinessPath } : {}) } });
       }
     }
     const prev = this.published.get(key) ?? new Map<string, Tracked>();
@@ -396,7 +421,10 @@ export class KubernetesBackend implements Backend {
     for (const [id, t] of prev) {
       if (!next.has(id)) events.push({ type: 'removed', endpoint: t.endpoint, reason: 'endpoint left the EndpointSlice (pod deleted or not ready)' });
     }
-    if (next.size === 0) this.published.delete(key);
+    if (next.size === 0) {
+      this.published.delete(key);
+      this.readinessPaths.delete(key);
+    }
     else this.published.set(key, next);
     for (const e of events) for (const l of [...this.listeners]) l(e);
   }
