@@ -238,6 +238,8 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     poke: (key) => {
       for (const k of [key, ...routes.wakeWith(key, (p) => backend.counts(p).desired === 0)]) pokeOne(k);
     },
+    // Each gateway takes only its share of a replica's containerConcurrency (activator/capacity-share.ts).
+    membership,
     // EndpointSlices can lead a pod's real state: confirm new endpoints with our own probe before traffic.
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs, confirmNewReplicas: true },
   });

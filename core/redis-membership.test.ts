@@ -69,6 +69,32 @@ describe('RedisMembership (against a real redis-server)', () => {
     expect(a.members()).toEqual(['gw-a']);
   });
 
+  it('publishes each gateway\'s record to the others, and a gateway that leaves takes its record with it', async () => {
+    const p = `m${prefix++}`;
+    const clock = new FakeClock(1_000_000);
+    const a = await member('gw-a', clock, p);
+    const b = await member('gw-b', clock, p);
+    await waitUntil('A to see B', () => a.members().length === 2, 5_000, 10);
+    let told = 0;
+    a.subscribe(() => told++);
+    b.publish({ 'settled:ns/r': 'v1', seq: '1' });
+    b.publish({ 'settled:ns/r': 'v2', seq: '2' }); // coalesced: the latest wins
+    await waitUntil('A to see B\'s latest record', () => a.states()?.get('gw-b')?.seq === '2', 5_000, 10);
+    expect(a.states()?.get('gw-b')).toEqual({ 'settled:ns/r': 'v2', seq: '2' });
+    expect(told).toBeGreaterThanOrEqual(1);
+    // Its own record is not on its own board (the Activator keeps its own).
+    expect(b.states()?.has('gw-b')).toBe(false);
+    await b.close();
+    await waitUntil('A to drop B and its record', () => a.members().length === 1, 5_000, 10);
+    expect(a.states()?.size).toBe(0);
+  });
+
+  it('refuses a record over the size limit, naming it', async () => {
+    const a = new RedisMembership({ url: redis.url, self: 'x', clock: new FakeClock() });
+    expect(() => a.publish({ k: 'x'.repeat(70_000) })).toThrow(/over the limit of 65536/);
+    await a.close();
+  });
+
   it('the default lease is 10 s with a heartbeat every 3.3 s', () => {
     const m = new RedisMembership({ url: redis.url, self: 'x', clock: new FakeClock() });
     expect(m.lease).toEqual({ leaseMs: 10_000, heartbeatMs: 3333 });
@@ -92,6 +118,8 @@ describe('RedisMembership (against a real redis-server)', () => {
     try {
       await a.start();
       await b.start();
+      b.publish({ settled: 'v1' });
+      await waitUntil('A to see B\'s record', () => a.states()?.get('gw-b')?.settled === 'v1', 5_000, 10);
       await waitUntil('both to see both', () => a.members().length === 2 && b.members().length === 2, 5_000, 10);
       await own.stop();
       // Well past the lease: with Redis gone nobody can be judged dead, so the list stays as it was.
@@ -100,6 +128,8 @@ describe('RedisMembership (against a real redis-server)', () => {
       await b.heartbeat();
       expect(a.connected).toBe(false);
       expect(a.members()).toEqual(['gw-a', 'gw-b']);
+      // No board while Redis is gone: the Activator then applies share changes at once.
+      expect(a.states()).toBeUndefined();
       expect(b.members()).toEqual(['gw-a', 'gw-b']);
       // A new, empty Redis on the same address (no persistence): one heartbeat each refills it.
       const back = await startRedis(own.port);
@@ -115,6 +145,12 @@ describe('RedisMembership (against a real redis-server)', () => {
           100,
         );
         expect(a.members()).toEqual(['gw-a', 'gw-b']);
+        // B's record is back on A's board: B's heartbeat wrote it into the empty Redis.
+        await waitUntil('B\'s record again', async () => {
+          clock.advance(1000);
+          await Promise.all([a.heartbeat(), b.heartbeat()]);
+          return a.states()?.get('gw-b')?.settled === 'v1';
+        }, 10_000, 100);
         expect(states).toEqual([true, true, false, false, true, true]);
       } finally {
         await a.close();

@@ -7,6 +7,8 @@ import type { GatewayMembership } from './membership.js';
 export const DEFAULT_GATEWAY_LEASE_MS = 10_000;
 /** A bound on the member list read back from Redis (a fleet is a handful of pods, not thousands). */
 export const MAX_GATEWAYS = 1000;
+/** A bound on one member's published record (JSON characters); a larger one is refused, naming the limit. */
+export const MAX_RECORD_CHARS = 64 * 1024;
 /** How long close() waits for Redis before leaving it to the lease. */
 const CLOSE_TIMEOUT_MS = 2000;
 
@@ -33,12 +35,19 @@ export interface RedisMembershipOptions {
  * gateway, prunes expired entries and reads the live ones; a join or a leave is published on
  * `<prefix>:gateways:changed` so the others re-read at once instead of at their next heartbeat.
  *
+ * Records (`publish`/`states`, the Activator's capacity hand-over): one hash `<prefix>:gateways:records`, a field
+ * per gateway holding its latest record as JSON. A publish is written at once (coalesced: at most one write in
+ * flight, then the latest record) and announced on the same channel; every heartbeat writes it again (so a
+ * Redis that lost its data is refilled) and drops the records of gateways no longer live.
+ *
  * Time: a SIGKILLed gateway drops out of the others' lists within `leaseMs + heartbeatMs`; a clean close()
  * at once. Leases are judged on the gateways' own clocks, so their skew must stay well under the lease (NTP).
  *
  * Redis down: members() keeps the last list read (this gateway keeps its last share; the others are neither
- * added nor dropped) and `onRedisState(false)` fires once; when Redis returns, the next heartbeat registers
- * again (a Redis that lost its data is refilled within one heartbeat) and the list is read again.
+ * added nor dropped), states() is undefined (no board: the Activator applies share changes at once, so a replica
+ * may briefly see more than its containerConcurrency while replicas come and go) and `onRedisState(false)` fires
+ * once; when Redis returns, the next heartbeat registers again and writes this gateway's record (a Redis that
+ * lost its data is refilled within one heartbeat), and the list and the board are read again.
  */
 export class RedisMembership implements GatewayMembership {
   readonly self: string;
@@ -47,6 +56,14 @@ export class RedisMembership implements GatewayMembership {
   private readonly clock: Clock;
   private readonly key: string;
   private readonly channel: string;
+  private readonly recordsKey: string;
+  private record: string | null = null;
+  private board: ReadonlyMap<string, Readonly<Record<string, string>>> = new Map();
+  private boardText = new Map<string, string>();
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;
   private readonly logger?: Logger;
@@ -65,6 +82,7 @@ export class RedisMembership implements GatewayMembership {
     const prefix = opts.prefix ?? 'sluice';
     this.key = `${prefix}:gateways`;
     this.channel = `${prefix}:gateways:changed`;
+    this.recordsKey = `${prefix}:gateways:records`;
     this.leaseMs = opts.leaseMs ?? DEFAULT_GATEWAY_LEASE_MS;
     if (!(this.leaseMs >= 100)) throw new Error(`gateway membership: leaseMs must be at least 100 (got ${this.leaseMs})`);
     this.heartbeatMs = opts.heartbeatMs ?? Math.max(50, Math.floor(this.leaseMs / 3));
@@ -78,7 +96,10 @@ export class RedisMembership implements GatewayMembership {
     const ignore = (): void => {}; // reported through heartbeat failures, once per outage
     this.redis.on('error', ignore);
     this.sub.on('error', ignore);
-    this.sub.on('message', () => void this.refresh());
+    // Our own announcements need no re-read.
+    this.sub.on('message', (_channel: string, from: string) => {
+      if (from !== this.self) void this.refresh();
+    });
     // (Re)subscribed on every connect: a change published while we were away is caught by the re-read.
     this.sub.on('ready', () => {
       this.sub.subscribe(this.channel).then(
@@ -98,6 +119,40 @@ export class RedisMembership implements GatewayMembership {
 
   members(): readonly string[] {
     return this.list;
+  }
+
+  /** The last record each other live gateway published; undefined while Redis is unreachable. */
+  states(): ReadonlyMap<string, Readonly<Record<string, string>>> | undefined {
+    return this.redisUp === false ? undefined : this.board;
+  }
+
+  /** Replaces this gateway's record; written to Redis at once (coalesced) and again on every heartbeat. */
+  publish(record: Readonly<Record<string, string>>): void {
+    const text = JSON.stringify(record);
+    if (text.length > MAX_RECORD_CHARS) throw new Error(`gateway membership: a record of ${text.length} characters is over the limit of ${MAX_RECORD_CHARS}`);
+    if (text === this.record) return;
+    this.record = text;
+    if (this.closed) return;
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = this.flush().finally(() => (this.flushing = null));
+  }
+
+  private async flush(): Promise<void> {
+    do {
+      this.flushAgain = false;
+      // Redis down: the heartbeat that finds it again writes the record.
+      if (this.redis.status !== 'ready' || this.record === null) return;
+      await this.redis
+        .multi()
+        .hset(this.recordsKey, this.self, this.record)
+        .pexpire(this.recordsKey, this.leaseMs * 10)
+        .publish(this.channel, this.self)
+        .exec()
+        .catch(() => undefined);
+    } while (this.flushAgain && !this.closed);
   }
 
   subscribe(listener: () => void): () => void {
@@ -124,20 +179,28 @@ export class RedisMembership implements GatewayMembership {
   private async beat(): Promise<void> {
     const now = this.clock.now();
     try {
-      const res = await this.redis
+      const m = this.redis
         .multi()
         .zadd(this.key, now + this.leaseMs, this.self)
         .zremrangebyscore(this.key, '-inf', now)
         .zrangebyscore(this.key, `(${now}`, '+inf', 'LIMIT', 0, MAX_GATEWAYS)
         // The whole set goes when every gateway is gone (a stale test prefix, a removed installation).
         .pexpire(this.key, this.leaseMs * 10)
-        .exec();
+        .hgetall(this.recordsKey);
+      if (this.record !== null) m.hset(this.recordsKey, this.self, this.record).pexpire(this.recordsKey, this.leaseMs * 10);
+      const res = await m.exec();
       if (!res) throw new Error('transaction aborted');
       for (const [err] of res) if (err) throw err;
       const joined = res[0]![1] === 1;
       const pruned = Number(res[1]![1]);
+      const live = res[2]![1] as string[];
+      const records = res[4]![1] as Record<string, string>;
+      // Records of gateways no longer live go with them.
+      const gone = Object.keys(records).filter((id) => id !== this.self && !live.includes(id));
+      if (gone.length > 0) await this.redis.hdel(this.recordsKey, ...gone);
+      const wasUp = this.redisUp;
       this.markRedis(true);
-      const changed = this.apply(res[2]![1] as string[]);
+      const changed = this.apply(live, records, wasUp !== true);
       // Others re-read at once: we are new (or back after Redis lost us), or we saw someone's lease run out.
       if (joined || pruned > 0 || changed) await this.redis.publish(this.channel, this.self).catch(() => undefined);
     } catch (err) {
@@ -145,23 +208,57 @@ export class RedisMembership implements GatewayMembership {
     }
   }
 
-  /** Re-reads the live list (after a change was published). */
-  private async refresh(): Promise<void> {
-    if (this.closed) return;
-    try {
-      const ids = await this.redis.zrangebyscore(this.key, `(${this.clock.now()}`, '+inf', 'LIMIT', 0, MAX_GATEWAYS);
-      this.apply(ids);
-    } catch {
-      // The heartbeat reports the outage.
+  /** Re-reads the live list and the records (after a change was published); coalesced. */
+  private refresh(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
     }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        try {
+          const res = await this.redis.multi().zrangebyscore(this.key, `(${this.clock.now()}`, '+inf', 'LIMIT', 0, MAX_GATEWAYS).hgetall(this.recordsKey).exec();
+          if (!res || res.some(([err]) => err)) return;
+          if (this.redisUp === false) return; // the heartbeat that finds Redis again re-reads everything
+          this.apply(res[0]![1] as string[], res[1]![1] as Record<string, string>);
+        } catch {
+          return; // the heartbeat reports the outage
+        }
+      } while (this.refreshAgain && !this.closed);
+    })().finally(() => (this.refreshing = null));
+    return this.refreshing;
   }
 
-  private apply(ids: string[]): boolean {
+  /** Takes a read of the list and the records; tells the listeners when either changed (or `force`). */
+  private apply(ids: string[], records: Record<string, string>, force = false): boolean {
     const next = [...new Set([...ids, this.self])].sort();
-    if (next.length === this.list.length && next.every((id, i) => id === this.list[i])) return false;
-    const before = this.list;
-    this.list = next;
-    this.logger?.info({ members: next, before }, 'gateway membership changed');
+    const membersChanged = !(next.length === this.list.length && next.every((id, i) => id === this.list[i]));
+    const text = new Map<string, string>();
+    for (const id of next) if (id !== this.self && records[id] !== undefined) text.set(id, records[id]!);
+    const boardChanged = text.size !== this.boardText.size || [...text].some(([id, t]) => this.boardText.get(id) !== t);
+    if (boardChanged) {
+      const board = new Map<string, Readonly<Record<string, string>>>();
+      for (const [id, t] of text) {
+        try {
+          board.set(id, JSON.parse(t) as Record<string, string>);
+        } catch {
+          // not a record of ours: as if that gateway had published nothing
+        }
+      }
+      this.boardText = text;
+      this.board = board;
+    }
+    if (membersChanged) {
+      this.logger?.info({ members: next, before: this.list }, 'gateway membership changed');
+      this.list = next;
+    }
+    if (membersChanged || boardChanged || force) this.notify();
+    return membersChanged;
+  }
+
+  private notify(): void {
     for (const l of this.listeners) {
       try {
         l();
@@ -169,7 +266,6 @@ export class RedisMembership implements GatewayMembership {
         this.logger?.warn({ err: String(err) }, 'gateway membership listener failed');
       }
     }
-    return true;
   }
 
   private markRedis(up: boolean, err?: unknown): void {
@@ -183,6 +279,8 @@ export class RedisMembership implements GatewayMembership {
       );
     else if (!first) this.logger?.info({}, 'gateway membership: Redis reachable again; registered');
     this.onRedisState?.(up);
+    // states() changes between a board and none.
+    if (!up) this.notify();
   }
 
   /** Leaves at once (the others re-read on the published change); bounded when Redis is down. */
@@ -194,9 +292,11 @@ export class RedisMembership implements GatewayMembership {
     this.listeners.clear();
     await this.beating?.catch(() => undefined);
     if (this.redis.status === 'ready') {
+      await this.flushing?.catch(() => undefined);
       const leave = this.redis
         .multi()
         .zrem(this.key, this.self)
+        .hdel(this.recordsKey, this.self)
         .publish(this.channel, this.self)
         .exec()
         .catch(() => undefined);
