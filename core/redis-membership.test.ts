@@ -134,6 +134,10 @@ describe('RedisMembership (against a real redis-server)', () => {
       // A new, empty Redis on the same address (no persistence): one heartbeat each refills it.
       const back = await startRedis(own.port);
       try {
+        // A finds Redis first; B has not registered again yet. A must not think it is alone (it would take every
+        // slot): B keeps a lease from the moment Redis came back.
+        await waitUntil('A to reach Redis again', async () => (await a.heartbeat(), a.connected === true), 15_000, 100);
+        expect(a.members()).toEqual(['gw-a', 'gw-b']);
         await waitUntil(
           'both to register again',
           async () => {

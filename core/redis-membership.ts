@@ -9,6 +9,8 @@ export const DEFAULT_GATEWAY_LEASE_MS = 10_000;
 export const MAX_GATEWAYS = 1000;
 /** A bound on one member's published record (JSON characters); a larger one is refused, naming the limit. */
 export const MAX_RECORD_CHARS = 64 * 1024;
+/** A published change that is a gateway's clean leave: the others drop it at once. */
+const LEAVE = 'leave:';
 /** How long close() waits for Redis before leaving it to the lease. */
 const CLOSE_TIMEOUT_MS = 2000;
 
@@ -57,6 +59,10 @@ export class RedisMembership implements GatewayMembership {
   private readonly key: string;
   private readonly channel: string;
   private readonly recordsKey: string;
+  /** The end of the latest lease seen for each gateway (its writer's clock). */
+  private readonly expiry = new Map<string, number>();
+  /** Gateways that announced their leave since the last read. */
+  private readonly left = new Set<string>();
   private record: string | null = null;
   private board: ReadonlyMap<string, Readonly<Record<string, string>>> = new Map();
   private boardText = new Map<string, string>();
@@ -98,6 +104,7 @@ export class RedisMembership implements GatewayMembership {
     this.sub.on('error', ignore);
     // Our own announcements need no re-read.
     this.sub.on('message', (_channel: string, from: string) => {
+      if (from.startsWith(LEAVE)) this.left.add(from.slice(LEAVE.length));
       if (from !== this.self) void this.refresh();
     });
     // (Re)subscribed on every connect: a change published while we were away is caught by the re-read.
@@ -183,7 +190,7 @@ export class RedisMembership implements GatewayMembership {
         .multi()
         .zadd(this.key, now + this.leaseMs, this.self)
         .zremrangebyscore(this.key, '-inf', now)
-        .zrangebyscore(this.key, `(${now}`, '+inf', 'LIMIT', 0, MAX_GATEWAYS)
+        .zrangebyscore(this.key, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS)
         // The whole set goes when every gateway is gone (a stale test prefix, a removed installation).
         .pexpire(this.key, this.leaseMs * 10)
         .hgetall(this.recordsKey);
@@ -193,12 +200,15 @@ export class RedisMembership implements GatewayMembership {
       for (const [err] of res) if (err) throw err;
       const joined = res[0]![1] === 1;
       const pruned = Number(res[1]![1]);
-      const live = res[2]![1] as string[];
+      const live = leases(res[2]![1] as string[]);
       const records = res[4]![1] as Record<string, string>;
       // Records of gateways no longer live go with them.
-      const gone = Object.keys(records).filter((id) => id !== this.self && !live.includes(id));
+      const gone = Object.keys(records).filter((id) => id !== this.self && !live.has(id));
       if (gone.length > 0) await this.redis.hdel(this.recordsKey, ...gone);
       const wasUp = this.redisUp;
+      // Back from an outage: nobody could heartbeat while Redis was gone (and a Redis that lost its data lists
+      // nobody yet), so every gateway known before gets one lease from now to register again.
+      if (wasUp === false) for (const id of this.expiry.keys()) this.expiry.set(id, Math.max(this.expiry.get(id)!, now + this.leaseMs));
       this.markRedis(true);
       const changed = this.apply(live, records, wasUp !== true);
       // Others re-read at once: we are new (or back after Redis lost us), or we saw someone's lease run out.
@@ -219,10 +229,10 @@ export class RedisMembership implements GatewayMembership {
       do {
         this.refreshAgain = false;
         try {
-          const res = await this.redis.multi().zrangebyscore(this.key, `(${this.clock.now()}`, '+inf', 'LIMIT', 0, MAX_GATEWAYS).hgetall(this.recordsKey).exec();
+          const res = await this.redis.multi().zrangebyscore(this.key, `(${this.clock.now()}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS).hgetall(this.recordsKey).exec();
           if (!res || res.some(([err]) => err)) return;
           if (this.redisUp === false) return; // the heartbeat that finds Redis again re-reads everything
-          this.apply(res[0]![1] as string[], res[1]![1] as Record<string, string>);
+          this.apply(leases(res[0]![1] as string[]), res[1]![1] as Record<string, string>);
         } catch {
           return; // the heartbeat reports the outage
         }
@@ -231,9 +241,18 @@ export class RedisMembership implements GatewayMembership {
     return this.refreshing;
   }
 
-  /** Takes a read of the list and the records; tells the listeners when either changed (or `force`). */
-  private apply(ids: string[], records: Record<string, string>, force = false): boolean {
-    const next = [...new Set([...ids, this.self])].sort();
+  /**
+   * Takes a read of the leases and the records; tells the listeners when either changed (or `force`). A gateway
+   * stays a member until the end of the latest lease seen for it (or its leave), not merely while Redis lists
+   * it: a Redis that restarted empty must not make each gateway think it is alone (and take every slot).
+   */
+  private apply(read: ReadonlyMap<string, number>, records: Record<string, string>, force = false): boolean {
+    const now = this.clock.now();
+    for (const [id, until] of read) this.expiry.set(id, Math.max(this.expiry.get(id) ?? 0, until));
+    for (const [id, until] of this.expiry) if (until <= now || this.left.has(id)) this.expiry.delete(id);
+    this.left.clear();
+    while (this.expiry.size > MAX_GATEWAYS) this.expiry.delete(this.expiry.keys().next().value!);
+    const next = [...new Set([...this.expiry.keys(), this.self])].sort();
     const membersChanged = !(next.length === this.list.length && next.every((id, i) => id === this.list[i]));
     const text = new Map<string, string>();
     for (const id of next) if (id !== this.self && records[id] !== undefined) text.set(id, records[id]!);
@@ -297,7 +316,7 @@ export class RedisMembership implements GatewayMembership {
         .multi()
         .zrem(this.key, this.self)
         .hdel(this.recordsKey, this.self)
-        .publish(this.channel, this.self)
+        .publish(this.channel, LEAVE + this.self)
         .exec()
         .catch(() => undefined);
       await Promise.race([leave, new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS).unref())]);
@@ -305,4 +324,11 @@ export class RedisMembership implements GatewayMembership {
     this.redis.disconnect();
     this.sub.disconnect();
   }
+}
+
+/** ZRANGEBYSCORE … WITHSCORES: id, score, id, score… → id → lease end. */
+function leases(flat: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let i = 0; i + 1 < flat.length; i += 2) out.set(flat[i]!, Number(flat[i + 1]));
+  return out;
 }

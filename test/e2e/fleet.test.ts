@@ -43,6 +43,8 @@ interface Sample {
   held: Record<string, number>;
   members: Record<string, number>;
   redisUp: Record<string, number>;
+  /** Per replica of the loaded revision: predictions at once now, and its peak so far. */
+  pods: Record<string, { predicting: number; peak: number }>;
 }
 
 describe('a fleet of gateways over one Redis (real processes)', () => {
@@ -141,7 +143,15 @@ describe('a fleet of gateways over one Redis (real processes)', () => {
     const sampler = (async () => {
       while (sampling) {
         const d = deployment(REV);
-        const s: Sample = { t: load.now(), replicas: d?.spec.replicas ?? 0, ready: d?.status?.readyReplicas ?? 0, held: {}, members: {}, redisUp: {} };
+        const s: Sample = { t: load.now(), replicas: d?.spec.replicas ?? 0, ready: d?.status?.readyReplicas ?? 0, held: {}, members: {}, redisUp: {}, pods: {} };
+        await Promise.all(
+          pods
+            .filter((p) => p.name.startsWith('fleet-predictor-'))
+            .map(async (p) => {
+              const n = await p.now();
+              if (n) s.pods[p.name] = n;
+            }),
+        );
         await Promise.all(
           gateways
             .filter((g) => live.has(g.spec.identity))
@@ -190,9 +200,11 @@ describe('a fleet of gateways over one Redis (real processes)', () => {
       const from = mark('autoscaler restart');
       await roles.get('autoscaler-a')!.stop();
       const next = await startRole('autoscaler', 'autoscaler-b', { adminPort: autoscalerPort });
+      mark('new autoscaler up');
       const labels = { namespace: NS, service: 'fleet', revision: REV };
       await waitUntil('the new autoscaler to adopt the revision', async () => metricValue(await scrape(next), 'sluice_desired_replicas', labels) !== undefined, 20_000, 100);
-      await new Promise((r) => setTimeout(r, 3000));
+      mark('adopted');
+      await new Promise((r) => setTimeout(r, 2000));
       autoscalerRestart = { from, to: load.now(), before };
 
       // Redis down: warm traffic keeps flowing on the last known shares; a request at zero still wakes its
@@ -266,6 +278,13 @@ function writeReport(load: FleetLoad, samples: readonly Sample[], markers: reado
     for (const r of load.records) if (r.gateway === name && r.status === 200) counts[Math.floor(r.end / 1000)]!++;
     return { name, step: true, points: counts.map((c, i) => [i, c] as const) };
   });
+  const podNames = [...new Set(samples.flatMap((s) => Object.keys(s.pods)))].sort();
+  /** When each replica's peak first reached its final value (between two samples 250 ms apart). */
+  const peakSeen = podNames.map((name) => {
+    const final = Math.max(0, ...samples.map((s) => s.pods[name]?.peak ?? 0));
+    const at = samples.find((s) => (s.pods[name]?.peak ?? 0) === final)?.t ?? 0;
+    return `${name} reached ${final} by ${(at / 1000).toFixed(1)} s`;
+  });
   const failed = new Array<number>(seconds + 1).fill(0);
   for (const r of load.records) if (r.status !== 200) failed[Math.floor(r.end / 1000)]!++;
   const svg = stackedLineChart({
@@ -287,6 +306,11 @@ function writeReport(load: FleetLoad, samples: readonly Sample[], markers: reado
         integer: true,
         series: names.map((name) => ({ name, step: true, points: samples.filter((s) => name in s.held).map((s) => [s.t / 1000, s.held[name]!] as const) })),
       },
+      {
+        yLabel: 'predictions at once per replica (sampled)',
+        integer: true,
+        series: podNames.map((name, i) => ({ name: `replica ${i + 1}`, step: true, points: samples.filter((s) => name in s.pods).map((s) => [s.t / 1000, s.pods[name]!.predicting] as const) })),
+      },
     ],
   });
   writeFileSync(join(dir, 'fleet.svg'), svg);
@@ -307,7 +331,8 @@ function writeReport(load: FleetLoad, samples: readonly Sample[], markers: reado
     '|---|---|---|',
     ...names.map((n) => `| ${n} | ${load.records.filter((r) => r.gateway === n && r.status === 200).length} | ${load.records.filter((r) => r.gateway === n && r.status !== 200).length} |`),
     '',
-    `Peak predictions at once per replica (containerConcurrency ${CC}): ${peaks.map((p) => `${p.pod} ${p.peak}`).join(', ') || '(none)'}.`,
+    `Peak predictions at once per replica (containerConcurrency ${CC}): ${peaks.map((p) => `${p.pod} ${p.peak}`).join(', ') || '(none)'}`,
+    `(${peakSeen.join('; ') || 'no samples'}).`,
     '',
     '![fleet](fleet.svg)',
     '',

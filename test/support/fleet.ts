@@ -71,6 +71,8 @@ export interface DemoPod {
   url: string;
   /** The most predictions it handled at once (from /demo/stats; the last reading once it has stopped). */
   peak(): Promise<number>;
+  /** Its predictions now (running or waiting for a slot) and its peak so far; null once it has stopped. */
+  now(): Promise<{ predicting: number; peak: number } | null>;
 }
 
 /**
@@ -95,6 +97,16 @@ export function demoPodRunner(pods: DemoPod[]): (pod: KubeObject) => Promise<Run
     child.stdout!.resume();
     const url = `http://127.0.0.1:${port}`;
     let last = 0;
+    let stopped = false;
+    const now = async (): Promise<{ predicting: number; peak: number } | null> => {
+      if (stopped) return null;
+      try {
+        const s = (await (await fetch(`${url}/demo/stats`)).json()) as { inFlight: number; queued: number; peakPredictions: number };
+        return { predicting: s.inFlight + s.queued, peak: s.peakPredictions };
+      } catch {
+        return null;
+      }
+    };
     const read = async (): Promise<number> => {
       try {
         last = ((await (await fetch(`${url}/demo/stats`)).json()) as { peakPredictions: number }).peakPredictions;
@@ -103,12 +115,13 @@ export function demoPodRunner(pods: DemoPod[]): (pod: KubeObject) => Promise<Run
       }
       return last;
     };
-    pods.push({ name: String((pod.metadata as { name?: string }).name), url, peak: read });
+    pods.push({ name: String((pod.metadata as { name?: string }).name), url, peak: read, now });
     return {
       ip: '127.0.0.1',
       port,
       async stop() {
         await read();
+        stopped = true;
         if (child.exitCode !== null || child.signalCode !== null) return;
         child.kill('SIGTERM');
         await once(child, 'exit');
