@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -319,11 +320,13 @@ function writeReport(load: FleetLoad, samples: readonly Sample[], markers: reado
   const lines = [
     '# Fleet test (test/e2e/fleet.test.ts)',
     '',
-    `Written by the last run of the fleet test on ${new Date().toISOString()}. Three gateway processes, two controllers and the`,
+    `Written by the last run of the fleet test on ${new Date().toISOString()} (${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)} as it ended). Three gateway processes, two controllers and the`,
     'autoscaler (each its own process), one redis-server, demo-runtime pods as processes; a closed-loop client (12 loops)',
     'spreads requests across the live gateways. Events (markers in the plot):',
     '',
     ...markers.map((m) => `- ${m.x.toFixed(1)} s: ${m.label}`),
+    '',
+    `Replicas (spec) over the run: ${summary(samples.map((s) => s.replicas))}; between "Redis stopped" and the end: ${summary(samples.filter((s) => s.t >= (markers.find((m) => m.label === 'Redis stopped')?.x ?? Infinity) * 1000).map((s) => s.replicas))}.`,
     '',
     `Requests: ${total} sent, ${ok} answered 200, ${total - ok} not (${load.records.filter((r) => r.status === 0).length} without an answer).`,
     '',
@@ -338,4 +341,8 @@ function writeReport(load: FleetLoad, samples: readonly Sample[], markers: reado
     '',
   ];
   writeFileSync(join(dir, 'fleet.md'), lines.join('\n'));
+}
+
+function summary(values: readonly number[]): string {
+  return values.length === 0 ? '(no samples)' : `min ${Math.min(...values)}, max ${Math.max(...values)}`;
 }
