@@ -101,15 +101,15 @@ export function demoPodRunner(pods: DemoPod[]): (pod: KubeObject) => Promise<Run
     const now = async (): Promise<{ predicting: number; peak: number } | null> => {
       if (stopped) return null;
       try {
-        const s = (await (await fetch(`${url}/demo/stats`)).json()) as { inFlight: number; queued: number; peakPredictions: number };
-        return { predicting: s.inFlight + s.queued, peak: s.peakPredictions };
+        const s = (await (await fetch(`${url}/demo/stats`)).json()) as { concurrent: number; maxConcurrent: number };
+        return { predicting: s.concurrent, peak: s.maxConcurrent };
       } catch {
         return null;
       }
     };
     const read = async (): Promise<number> => {
       try {
-        last = ((await (await fetch(`${url}/demo/stats`)).json()) as { peakPredictions: number }).peakPredictions;
+        last = ((await (await fetch(`${url}/demo/stats`)).json()) as { maxConcurrent: number }).maxConcurrent;
       } catch {
         // stopped: the last reading stands
       }
