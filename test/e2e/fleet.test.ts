@@ -208,6 +208,10 @@ describe('a fleet of gateways over one Redis (real processes)', () => {
       await new Promise((r) => setTimeout(r, 2000));
       autoscalerRestart = { from, to: load.now(), before };
 
+      // Hook (issue 20, the rollout part): killing the controller leader mid-rollout goes here — the controllers
+      // are `roles.get('controller-a' | 'controller-b')` (RoleProcess: kill() is SIGKILL, startRole() brings one
+      // back); the leader is the holder of the `sluice-controller` Lease (api.get('coordination.k8s.io/v1', …)).
+
       // Redis down: warm traffic keeps flowing on the last known shares; a request at zero still wakes its
       // revision through the autoscaler's HTTP poke.
       mark('Redis stopped');
