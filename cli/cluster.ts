@@ -1,4 +1,5 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Counter, Gauge } from 'prom-client';
 import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { dataAuth } from './auth-wiring.js';
@@ -14,6 +15,8 @@ import type { ServeConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import { RedisStore } from '../core/redis-store.js';
+import { RedisMembership } from '../core/redis-membership.js';
+import { errorMessage } from '../core/errors.js';
 import { KubernetesBackend } from '../deploy/backends/kubernetes/kubernetes-backend.js';
 import { ClusterAutoscaler } from '../deploy/kubernetes/cluster-autoscaler.js';
 import { ClusterUsage } from '../deploy/kubernetes/cluster-usage.js';
@@ -68,10 +71,14 @@ function identity(o: ClusterRoleOptions): string {
   return o.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
 }
 
+/** A route of a role's admin port besides the probes: answers and returns true, or returns false (404). */
+type AdminRoute = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+
 /** /healthz, /readyz and /metrics on the role's admin and metrics ports. */
-async function roleServers(cfg: ServeConfig, metrics: SluiceMetrics, ready: () => boolean): Promise<{ adminUrl: string; metricsUrl: string; close: () => void }> {
+async function roleServers(cfg: ServeConfig, metrics: SluiceMetrics, ready: () => boolean, route?: AdminRoute): Promise<{ adminUrl: string; metricsUrl: string; close: () => void }> {
   const admin = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (route?.(req, res, path)) return;
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (path === '/readyz')
       return void res.writeHead(ready() ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready() ? 'ready' : 'starting' }));
@@ -186,7 +193,20 @@ export async function startClusterAutoscaler(o: ClusterRoleOptions): Promise<Clu
     leaseDurationMs: o.leaseDurationMs,
     retryPeriodMs: o.retryPeriodMs,
   });
-  const servers = await roleServers(cfg, metrics, () => true);
+  // The poke path that does not need Redis: a gateway that cannot publish a poke (Redis down) posts it here.
+  const pokeRoute: AdminRoute = (req, res, path) => {
+    const m = /^\/v1\/poke\/([^/]+)\/([^/]+)$/.exec(path);
+    if (!m) return false;
+    const json = (code: number, body: unknown): void => void res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (req.method !== 'POST') return (json(405, { error: 'POST /v1/poke/<namespace>/<revision>' }), true);
+    if (!role.isLeader) return (json(503, { error: 'not the leading autoscaler; poke the leader (retried by the gateway at its next poke)' }), true);
+    const key = `${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`;
+    logger.info({ revision: key }, 'poke over HTTP (a gateway could not reach Redis)');
+    void autoscaler.poke(key).catch((err: unknown) => logger.warn({ err: errorMessage(err), revision: key }, 'poke over HTTP failed'));
+    json(202, { revision: key });
+    return true;
+  };
+  const servers = await roleServers(cfg, metrics, () => true, pokeRoute);
   role.start();
   return {
     ...servers,
@@ -213,23 +233,28 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
   });
   const metrics = new SluiceMetrics({ defaultMetrics: true });
-  const collector = new Collector({ clock, store, instance: identity(o) });
+  const self = identity(o);
+  const collector = new Collector({ clock, store, instance: self });
   // Rollout outcomes, summed per second and flushed to Redis for the controller (deploy/fleet-outcomes.ts).
   const outcomes = new OutcomeFlusher({
     clock,
     store,
     onDropped: (count, why) => logger.warn({ count }, `rollout outcomes dropped: ${why}`),
   });
+  const membership = await fleetMembership({ url: o.redisUrl ?? cfg.redisUrl, self, clock, leaseMs: cfg.gatewayLeaseSeconds * 1000, logger, metrics });
+  const pokeOne = pokeWithFallback({ store, autoscalerUrl: cfg.autoscalerUrl, logger, metrics });
   const activator = new Activator({
     clock,
     metrics,
     logger: logger.child({ role: 'activator' }),
     limits: holdLimits(cfg),
-    // A transformer or explainer woken from zero wakes its predictor too (docs/transformer.md).
+    // A transformer or explainer woken from zero wakes its predictor too (docs/transformer.md); each poke goes
+    // through Redis, or over HTTP to the autoscaler while Redis is down.
     poke: (key) => {
-      for (const k of [key, ...routes.wakeWith(key, (p) => backend.counts(p).desired === 0)])
-        void store.poke(k).catch((err: unknown) => logger.warn({ err: String(err) }, 'poke failed'));
+      for (const k of [key, ...routes.wakeWith(key, (p) => backend.counts(p).desired === 0)]) pokeOne(k);
     },
+    // Each gateway takes only its share of a replica's containerConcurrency (activator/capacity-share.ts).
+    membership,
     // EndpointSlices can lead a pod's real state: confirm new endpoints with our own probe before traffic.
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs, confirmNewReplicas: true },
   });
@@ -288,6 +313,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
       await drainGateway({ server: data, gateway, graceMs: cfg.shutdownGraceSeconds * 1000, clock, logger, metrics });
       await logging.delivery.close(cfg.loggerShutdownSeconds * 1000);
       await routes.stop();
+      await membership.close();
       activator.close();
       collector.close();
       await collector.flush();
@@ -306,3 +332,70 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   };
 }
 
+
+/**
+ * This gateway's registration among the fleet's (core/redis-membership.ts), with its gauges: the live gateways it
+ * counts and whether its heartbeat reaches Redis.
+ */
+async function fleetMembership(o: { url: string; self: string; clock: Clock; leaseMs: number; logger: Logger; metrics: SluiceMetrics }): Promise<RedisMembership> {
+  const members = new Gauge({
+    name: 'sluice_gateway_members',
+    help: 'Live gateways this gateway counts (itself included) when it takes its share of each replica\'s capacity.',
+    registers: [o.metrics.registry],
+  });
+  const up = new Gauge({
+    name: 'sluice_gateway_redis_up',
+    help: '1 while this gateway\'s membership heartbeat reaches Redis; 0 while Redis is unreachable (it keeps its last known gateways).',
+    registers: [o.metrics.registry],
+  });
+  const membership = new RedisMembership({
+    url: o.url,
+    self: o.self,
+    clock: o.clock,
+    leaseMs: o.leaseMs,
+    logger: o.logger.child({ role: 'membership' }),
+    onRedisState: (ok) => up.set(ok ? 1 : 0),
+  });
+  membership.subscribe(() => members.set(membership.members().length));
+  await membership.start();
+  members.set(membership.members().length);
+  return membership;
+}
+
+/** How long a poke over HTTP may take (the activator pokes again a second later while requests are held). */
+const POKE_HTTP_TIMEOUT_MS = 2000;
+
+/**
+ * The activator's poke: published through Redis; when that fails (Redis down) and `autoscalerUrl` is set, posted
+ * to the autoscaler's admin port instead, so a request held at zero still wakes its revision. Each fallback is
+ * logged and counted in `sluice_poke_fallback_total{result}`.
+ */
+function pokeWithFallback(o: { store: RedisStore; autoscalerUrl: string; logger: Logger; metrics: SluiceMetrics }): (key: string) => void {
+  const fallbacks = new Counter({
+    name: 'sluice_poke_fallback_total',
+    help: 'Pokes that could not go through Redis, by what became of them: sent (to the autoscaler over HTTP), failed (that failed too), none (no autoscalerUrl set).',
+    labelNames: ['result'],
+    registers: [o.metrics.registry],
+  });
+  const base = o.autoscalerUrl.replace(/\/+$/, '');
+  const direct = async (key: string, why: string): Promise<void> => {
+    if (!base) {
+      fallbacks.inc({ result: 'none' });
+      o.logger.warn({ revision: key, err: why }, 'poke through Redis failed and no autoscalerUrl is set: the revision wakes when Redis returns');
+      return;
+    }
+    const [ns, name] = key.split('/');
+    const url = `${base}/v1/poke/${encodeURIComponent(ns ?? '')}/${encodeURIComponent(name ?? '')}`;
+    try {
+      const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(POKE_HTTP_TIMEOUT_MS) });
+      const text = await res.text();
+      if (res.status !== 202) throw new Error(`${res.status} ${text.slice(0, 200)}`);
+      fallbacks.inc({ result: 'sent' });
+      o.logger.warn({ revision: key, err: why, autoscaler: base }, 'poke through Redis failed; sent to the autoscaler over HTTP');
+    } catch (err) {
+      fallbacks.inc({ result: 'failed' });
+      o.logger.warn({ revision: key, err: why, fallback: errorMessage(err), autoscaler: base }, 'poke failed through Redis and over HTTP; the activator pokes again while requests are held');
+    }
+  };
+  return (key) => void o.store.poke(key).catch((err: unknown) => direct(key, errorMessage(err)));
+}

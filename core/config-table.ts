@@ -285,6 +285,19 @@ export const SETTINGS = {
   jwksMaxStaleSeconds: row(int(60), 86_400, DATA, 'how long keys are still used after the last successful JWKS fetch while the issuer cannot be reached (stale-if-error)'),
   jwtCacheSize: row(int(0, 1_000_000), 10_000, DATA, 'verified tokens remembered (by hash, until they expire or for 5 minutes); 0: verify every request'),
   apiKeyPollSeconds: row(num({ min: 0.1, max: 60 }), 2, ['gateway'], 'cluster gateways: how often the API keys in Redis are checked for changes; a revoked key stops working on every gateway within this time plus a Redis round trip'),
+  gatewayLeaseSeconds: row(
+    num({ min: 0.5, max: 300 }),
+    10,
+    ['gateway'],
+    'cluster gateways: each registers in Redis with a lease of this length, renewed every third of it; a gateway that dies (no heartbeat) drops out of the others\' lists, and its share of every replica\'s `containerConcurrency` returns to them, within this time plus a third. A clean stop leaves at once',
+  ),
+  autoscalerUrl: row(
+    text(/^$|^https?:\/\/.+$/, 'an http(s) URL'),
+    '',
+    ['gateway'],
+    'cluster gateways: the autoscaler\'s admin address (its Service), used to wake a revision at zero when the poke cannot go through Redis (Redis down); empty: no fallback, a request held at zero then waits for Redis to return',
+    { defaultText: '(none)' },
+  ),
   maxApiKeys: row(int(1, 1_000_000), 10_000, DATA, 'API keys (and as many admin tokens) kept; creating one more is refused with 409'),
   runtimes: row(list(), [] as string[], ['controller'], 'extra folders of ClusterServingRuntimes and launch recipes', { flag: '--runtimes <dir...>', defaultText: '(none)' }),
 } as const;

@@ -19,8 +19,11 @@ export interface GatewayMembership {
    * then briefly see more than its containerConcurrency while gateways or replicas change).
    */
   publish?(record: Readonly<Record<string, string>>): void;
-  /** Optional: the last record each live member published (members that published nothing may be absent). */
-  states?(): ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /**
+   * Optional: the last record each live member published (members that published nothing may be absent).
+   * Undefined while the board cannot be read (Redis down): shares then change at once, as without a board.
+   */
+  states?(): ReadonlyMap<string, Readonly<Record<string, string>>> | undefined;
   /** Leaves the set (a clean stop frees this gateway's share at once rather than when its lease runs out). */
   close(): Promise<void>;
 }
