@@ -120,12 +120,14 @@ describe('cluster-mode rollouts across gateways and controller leader changes', 
   /** Every (phase, step) status showed, in order, for `name` (sampled every 20 ms until stopped). */
   const watchSteps = (name: string): { stop: () => string[] } => {
     const seen: string[] = [];
-    const timer = setInterval(() => {
+    const sample = (): void => {
       const r = status(name).rollout;
       const s = r ? `${r.phase}:${r.step}` : 'none';
       if (seen[seen.length - 1] !== s) seen.push(s);
-    }, 20);
-    return { stop: () => (clearInterval(timer), seen) };
+    };
+    const timer = setInterval(sample, 20);
+    // A last look when stopped: the state a caller just waited for is in the list even if no tick ran since.
+    return { stop: () => (clearInterval(timer), sample(), seen) };
   };
   const eventsOf = (name: string, reason: string): Obj[] => ((status(name).events ?? []) as Obj[]).filter((e) => e.reason === reason);
 
@@ -170,6 +172,10 @@ describe('cluster-mode rollouts across gateways and controller leader changes', 
     expect(status('merged').rollout).toMatchObject({ phase: 'Progressing', step: 0 });
     // Gateway a first, then b: at 25 % a sends 20 canary requests (+1 probe), fewer than the 30 a step needs, so
     // the step can only advance once b's outcomes add to a's (it may do so while b is still sending).
+    // A step counts whole seconds after the one it started in (that second mixes the old split's requests), so
+    // the counted requests go after it: on a fast machine all 160 could otherwise land in the starting second.
+    const stepSecond = Math.floor(Date.parse(status('merged').rollout.stepStartedAt as string) / 1000);
+    await waitUntil('the second after the step started', () => Math.floor(Date.now() / 1000) > stepSecond, 5_000, 10);
     let v2 = 0;
     for (const gw of gateways) for (let i = 0; i < 80; i++) if ((await predict(gw, 'merged')).label === 'v2') v2++;
     const advanced = await waitUntil('the step to 50 %', () => eventsOf('merged', 'RolloutStepAdvanced')[0], 40_000, 50);
