@@ -37,6 +37,8 @@ interface WorkerState {
   listening: boolean;
   held: Map<string, number>;
   inflight: Map<string, number>;
+  /** Per revision, when the worker last reported requests in flight for it (ms, Date.now()). */
+  busyAt: Map<string, number>;
   startedAt: number;
 }
 
@@ -60,6 +62,11 @@ const QUICK_DEATH_MS = 2_000;
 export class WorkerPool {
   private readonly workers = new Map<string, WorkerState>();
   private readonly records = new Map<string, Record<string, string>>();
+  /**
+   * Workers that died with requests in flight: they stay members (their share is not handed on) until those
+   * requests' deadlines have passed, as one gateway keeps a slot until its request ends.
+   */
+  private readonly departed = new Map<string, NodeJS.Timeout>();
   private readonly revisions = new Map<string, RevisionReplay>();
   private ctx: WorkerPoolContext | null = null;
   private serving = false;
@@ -123,7 +130,7 @@ export class WorkerPool {
 
   /** The live workers' ids (sorted), as every worker's membership sees them. */
   members(): string[] {
-    return [...this.workers.values()].filter((w) => w.listening).map((w) => w.id).sort();
+    return [...[...this.workers.values()].filter((w) => w.listening).map((w) => w.id), ...this.departed.keys()].sort();
   }
 
   /** Forks the workers; resolves with the ports once every one listens. */
@@ -171,6 +178,8 @@ export class WorkerPool {
     this.closing = true;
     this.stopSnapshot();
     if (this.excessTimer) clearInterval(this.excessTimer);
+    for (const t of this.departed.values()) clearTimeout(t);
+    this.departed.clear();
     const exits = [...this.workers.values()].map(
       (w) =>
         new Promise<void>((resolve) => {
@@ -192,7 +201,7 @@ export class WorkerPool {
   private fork(): void {
     const id = `w${String(++this.next).padStart(4, '0')}`;
     const worker = cluster.fork();
-    const st: WorkerState = { id, worker, listening: false, held: new Map(), inflight: new Map(), startedAt: Date.now() };
+    const st: WorkerState = { id, worker, listening: false, held: new Map(), inflight: new Map(), busyAt: new Map(), startedAt: Date.now() };
     this.workers.set(id, st);
     worker.on('message', (m: FromWorker) => this.onMessage(st, m));
     worker.on('exit', (code, signal) => this.onExit(st, code, signal));
@@ -229,7 +238,10 @@ export class WorkerPool {
         break;
       case 'report':
         for (const [k, n] of m.held) setCount(w.held, k, n);
-        for (const [k, n] of m.inflight) setCount(w.inflight, k, n);
+        for (const [k, n] of m.inflight) {
+          setCount(w.inflight, k, n);
+          if (n > 0) w.busyAt.set(k, Date.now());
+        }
         break;
       case 'outcomes':
         for (const [k, at, status, total, cold] of m.list) ctx.outcomes.record(k, at, status, total, cold);
@@ -246,8 +258,20 @@ export class WorkerPool {
 
   private onExit(w: WorkerState, code: number | null, signal: string | null): void {
     this.workers.delete(w.id);
-    this.records.delete(w.id);
-    // Its share frees at once: the others' limits grow once they have all settled on the new membership.
+    // The requests it had forwarded may still run on their replicas. Its share is kept (it stays a member, its
+    // record unchanged) until their deadlines have passed; with none, it frees at once, and the others' limits
+    // grow once they have all settled on the new membership.
+    const holdMs = this.closing ? 0 : this.departedHoldMs(w);
+    if (holdMs > 0) {
+      this.logger.warn({ worker: w.id, holdMs }, 'worker stopped with requests in flight: its capacity share is kept until their deadlines pass');
+      const timer = setTimeout(() => {
+        this.departed.delete(w.id);
+        this.records.delete(w.id);
+        this.broadcastBoard();
+      }, holdMs);
+      timer.unref();
+      this.departed.set(w.id, timer);
+    } else this.records.delete(w.id);
     this.broadcastBoard();
     if (this.closing) return;
     this.logger.warn({ worker: w.id, pid: w.worker.process.pid, code, signal }, 'worker stopped; starting another');
@@ -256,6 +280,23 @@ export class WorkerPool {
     setTimeout(() => {
       if (!this.closing) this.fork();
     }, pause).unref();
+  }
+
+  /**
+   * How long a dead worker's share is kept: the longest timeout of the bounded revisions (containerConcurrency
+   * > 0) it had requests in flight for at its last reports (they come every 100 ms; a revision busy in the last
+   * second counts, so a request begun after the last report is covered too); 0 when it had none.
+   */
+  private departedHoldMs(w: WorkerState): number {
+    const now = Date.now();
+    let hold = 0;
+    for (const [key, at] of w.busyAt) {
+      if (now - at > 1_000 && !w.inflight.get(key)) continue;
+      const rev = this.ctx?.snapshot.current.revisions.get(key);
+      if (rev === undefined || rev.containerConcurrency === 0) continue;
+      hold = Math.max(hold, rev.timeoutMs);
+    }
+    return hold;
   }
 
   private board(): { members: string[]; records: Array<[string, Record<string, string>]> } {
