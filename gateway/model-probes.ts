@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { writeError } from '../core/errors.js';
 import type { DataPlaneSnapshot, RevisionView } from './data-plane.js';
+import { RevisionAnswers } from './revision-answers.js';
 
 export type ModelProbeKind = 'v1-ready' | 'v2-ready' | 'v2-metadata';
 
@@ -64,12 +65,6 @@ interface CachedBody {
   body: Buffer;
 }
 
-interface RevisionEntry {
-  /** The revision's creation time: a revision deleted and created again under the same name is another. */
-  createdAt: string;
-  /** version ('' for none) → the runtime's answer. */
-  versions: Map<string, CachedBody>;
-}
 
 /**
  * Decides, per probe, whether the gateway answers it, and keeps the last metadata each revision's replicas
@@ -78,21 +73,17 @@ interface RevisionEntry {
  */
 export class ModelProbes {
   private readonly maxBodyBytes: number;
-  private readonly maxVersions: number;
-  private readonly maxRevisions: number;
-  private readonly byRevision = new Map<string, RevisionEntry>();
-  /** The snapshot the entries were last checked against (revisions gone from it are dropped). */
-  private seen: DataPlaneSnapshot | null = null;
+  /** version ('' for none) → the runtime's answer, per revision. */
+  private readonly answers: RevisionAnswers<CachedBody>;
 
   constructor(limits: ModelProbeLimits = {}) {
     this.maxBodyBytes = limits.maxBodyBytes ?? 64 * 1024;
-    this.maxVersions = limits.maxVersionsPerRevision ?? 4;
-    this.maxRevisions = limits.maxRevisions ?? 10_000;
+    this.answers = new RevisionAnswers(limits.maxVersionsPerRevision ?? 4, limits.maxRevisions ?? 10_000);
   }
 
   /** Revisions with kept metadata (for tests and status). */
   get size(): number {
-    return this.byRevision.size;
+    return this.answers.size;
   }
 
   /**
@@ -103,7 +94,7 @@ export class ModelProbes {
   answer(req: IncomingMessage, res: ServerResponse, snap: DataPlaneSnapshot, rev: RevisionView, path: string, warm: boolean): boolean {
     const probe = parseModelProbe(path);
     if (probe === null || probe.model !== rev.modelName) return false;
-    if (snap !== this.seen) this.prune(snap);
+    this.answers.sync(snap);
     const version = probe.version ?? '';
     if (warm) {
       if (probe.kind === 'v2-metadata' && req.method === 'GET' && !this.kept(rev, version)) this.keepWhenAnswered(res, rev, version);
@@ -131,38 +122,15 @@ export class ModelProbes {
 
   /** Drops a revision's kept metadata. */
   forget(revisionKey: string): void {
-    this.byRevision.delete(revisionKey);
+    this.answers.delete(revisionKey);
   }
 
   private kept(rev: RevisionView, version: string): CachedBody | undefined {
-    const entry = this.byRevision.get(rev.key);
-    if (entry === undefined) return undefined;
-    if (entry.createdAt !== rev.createdAt) {
-      this.byRevision.delete(rev.key);
-      return undefined;
-    }
-    return entry.versions.get(version);
-  }
-
-  private prune(snap: DataPlaneSnapshot): void {
-    this.seen = snap;
-    for (const key of this.byRevision.keys()) if (!snap.revisions.has(key)) this.byRevision.delete(key);
+    return this.answers.get(rev, version);
   }
 
   private store(rev: RevisionView, version: string, body: CachedBody): void {
-    let entry = this.byRevision.get(rev.key);
-    if (entry === undefined || entry.createdAt !== rev.createdAt) {
-      if (entry !== undefined) this.byRevision.delete(rev.key);
-      while (this.byRevision.size >= this.maxRevisions) {
-        const oldest = this.byRevision.keys().next().value;
-        if (oldest === undefined) break;
-        this.byRevision.delete(oldest);
-      }
-      entry = { createdAt: rev.createdAt, versions: new Map() };
-      this.byRevision.set(rev.key, entry);
-    }
-    if (!entry.versions.has(version) && entry.versions.size >= this.maxVersions) return;
-    entry.versions.set(version, body);
+    this.answers.set(rev, version, body);
   }
 
   /** Keeps the body of `res` when it is a 200 no larger than the bound, as it is written by the forwarder. */

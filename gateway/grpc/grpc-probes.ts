@@ -1,4 +1,5 @@
 import type { DataPlaneSnapshot, RevisionView } from '../data-plane.js';
+import { RevisionAnswers } from '../revision-answers.js';
 
 export interface GrpcProbeLimits {
   /** Largest ModelMetadata answer kept per revision and version; a larger one is forwarded every time. 64 KiB. */
@@ -9,12 +10,6 @@ export interface GrpcProbeLimits {
   maxRevisions?: number;
 }
 
-interface RevisionEntry {
-  /** A revision deleted and created again under the same name is another. */
-  createdAt: string;
-  /** version ('' for none) → the replica's answer: one uncompressed message frame. */
-  versions: Map<string, Buffer>;
-}
 
 /**
  * The OIP `ModelMetadata` answers a revision's replicas gave over gRPC, kept so that the same call to the revision
@@ -24,53 +19,27 @@ interface RevisionEntry {
  */
 export class GrpcModelProbes {
   readonly maxMessageBytes: number;
-  private readonly maxVersions: number;
-  private readonly maxRevisions: number;
-  private readonly byRevision = new Map<string, RevisionEntry>();
-  private seen: DataPlaneSnapshot | null = null;
+  /** version ('' for none) → the replica's answer (one uncompressed message frame), per revision. */
+  private readonly answers: RevisionAnswers<Buffer>;
 
   constructor(limits: GrpcProbeLimits = {}) {
     this.maxMessageBytes = limits.maxMessageBytes ?? 64 * 1024;
-    this.maxVersions = limits.maxVersionsPerRevision ?? 4;
-    this.maxRevisions = limits.maxRevisions ?? 10_000;
+    this.answers = new RevisionAnswers(limits.maxVersionsPerRevision ?? 4, limits.maxRevisions ?? 10_000);
   }
 
   get size(): number {
-    return this.byRevision.size;
+    return this.answers.size;
   }
 
   /** The kept answer (a message frame) for `rev` and `version`, if any. */
   kept(snap: DataPlaneSnapshot, rev: RevisionView, version: string): Buffer | undefined {
-    if (snap !== this.seen) this.prune(snap);
-    const entry = this.byRevision.get(rev.key);
-    if (entry === undefined) return undefined;
-    if (entry.createdAt !== rev.createdAt) {
-      this.byRevision.delete(rev.key);
-      return undefined;
-    }
-    return entry.versions.get(version);
+    this.answers.sync(snap);
+    return this.answers.get(rev, version);
   }
 
   /** Keeps `frame` (one whole uncompressed message frame, checked here) as the answer for `rev` and `version`. */
   keep(rev: RevisionView, version: string, frame: Buffer): void {
     if (frame.length < 5 || frame.length > this.maxMessageBytes + 5 || frame[0] !== 0 || frame.readUInt32BE(1) !== frame.length - 5) return;
-    let entry = this.byRevision.get(rev.key);
-    if (entry === undefined || entry.createdAt !== rev.createdAt) {
-      if (entry !== undefined) this.byRevision.delete(rev.key);
-      while (this.byRevision.size >= this.maxRevisions) {
-        const oldest = this.byRevision.keys().next().value;
-        if (oldest === undefined) break;
-        this.byRevision.delete(oldest);
-      }
-      entry = { createdAt: rev.createdAt, versions: new Map() };
-      this.byRevision.set(rev.key, entry);
-    }
-    if (!entry.versions.has(version) && entry.versions.size >= this.maxVersions) return;
-    entry.versions.set(version, frame);
-  }
-
-  private prune(snap: DataPlaneSnapshot): void {
-    this.seen = snap;
-    for (const key of this.byRevision.keys()) if (!snap.revisions.has(key)) this.byRevision.delete(key);
+    this.answers.set(rev, version, frame);
   }
 }

@@ -105,8 +105,8 @@ describe('sluice serve --workers 2', () => {
     const quad = (await replicaStats(s)).filter((x) => x.predictions === 60);
     expect(quad).toHaveLength(1);
     expect(quad[0]!.maxConcurrent).toBeLessThanOrEqual(4);
-    // Both workers' shares were used together (2 + 2), not one worker's alone.
-    expect(quad[0]!.maxConcurrent).toBeGreaterThan(2);
+    // Which worker accepts each connection is the kernel's choice (SCHED_NONE), so this test cannot make both take
+    // part; that two gateways' shares add up to cc and never overlap is activator/shares.test.ts's.
   }, 60_000);
 
   it('the autoscaler sees the sum of both workers: 11 clients at target 3 get 4 replicas', async () => {
