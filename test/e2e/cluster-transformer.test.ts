@@ -4,8 +4,7 @@
  * are real local processes — the demo runtime for predictors, the chain fixture (KServe's transformer contract)
  * for transformers, its `--predictor_host` pointed at this gateway instead of the in-cluster Service.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
@@ -15,7 +14,8 @@ import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { DEFAULT_GATEWAY_ADDRESS } from '../../deploy/backends/kubernetes/render-revision.js';
 import { startTestApiServer, type KubeObject, type RunningPod, type TestApiServer } from '../kube-apiserver/index.js';
-import { DEMO_RUNTIME_MAIN, IRIS_MODEL_DIR, SLUICE_ROOT } from '../support/paths.js';
+import { runDemoPod, stopDemoPod } from '../support/demo-pod.js';
+import { SLUICE_ROOT } from '../support/paths.js';
 import { startRedis } from '../support/redis-server.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -34,30 +34,6 @@ function freePort(): Promise<number> {
   });
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
-  return async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  };
-}
-
-async function runDemoPod(c: { args?: string[]; env?: Array<{ name: string; value?: string }> }): Promise<RunningPod> {
-  const model = (c.args ?? []).find((a) => a.startsWith('--model-name='))?.slice('--model-name='.length) ?? 'model';
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', SLUICE_DEMO_WATCH_STDIN: '0' };
-  for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-  const child = spawn(process.execPath, [DEMO_RUNTIME_MAIN, '--port', '0', '--model-name', model, '--model-dir', IRIS_MODEL_DIR], { stdio: ['ignore', 'pipe', 'inherit'], env });
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (const line of buf.split('\n')) if (line.includes('"listening"')) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once('exit', () => reject(new Error('the demo pod exited before listening')));
-  });
-  child.stdout!.resume();
-  return { ip: '127.0.0.1', port, stop: stopper(child) };
-}
 
 describe('cluster mode: a transformer and its predictor woken together', () => {
   let api: TestApiServer;
@@ -87,7 +63,7 @@ describe('cluster mode: a transformer and its predictor woken together', () => {
     for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
     const child = spawn(process.execPath, [COMPONENT, ...args], { stdio: ['pipe', 'ignore', 'inherit'], env });
     await waitUntil(`the transformer of ${service} listening`, async () => (await fetch(`http://127.0.0.1:${port}/v1/models/${service}`).catch(() => null))?.ok === true, 10_000, 20);
-    return { ip: '127.0.0.1', port, stop: stopper(child) };
+    return { ip: '127.0.0.1', port, stop: () => stopDemoPod(child) };
   }
 
   const service = (name: string, annotations: Record<string, string> = {}): Obj => ({
@@ -109,7 +85,7 @@ describe('cluster mode: a transformer and its predictor woken together', () => {
       kubelet: {
         podRunner: (pod: KubeObject) => {
           const c = (pod as Obj).spec.containers[0] as { args?: string[] };
-          return (c.args ?? []).includes('--predictor_host') ? runTransformerPod(c) : runDemoPod(c);
+          return (c.args ?? []).includes('--predictor_host') ? runTransformerPod(c) : runDemoPod(pod);
         },
       },
     });

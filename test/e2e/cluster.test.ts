@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClusterAutoscaler, startClusterController, startClusterGateway, type ClusterRole, type ClusterRoleOptions } from '../../cli/cluster.js';
 import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
-import { startTestApiServer, type KubeObject, type RunningPod, type TestApiServer } from '../kube-apiserver/index.js';
-import { DEMO_RUNTIME_MAIN, IRIS_MODEL_DIR, SLUICE_ROOT } from '../support/paths.js';
+import { startTestApiServer, type TestApiServer } from '../kube-apiserver/index.js';
+import { runDemoPod } from '../support/demo-pod.js';
+import { SLUICE_ROOT } from '../support/paths.js';
 import { metricValue } from '../support/metrics-text.js';
 import { startRedis } from '../support/redis-server.js';
 import { waitUntil } from '../support/wait.js';
@@ -15,47 +14,6 @@ import { join } from 'node:path';
 
 const GROUP = 'serving.sluice.dev';
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** Each pod runs the real demo runtime as a local process, with the pod's container env. */
-async function runDemoPod(pod: KubeObject): Promise<RunningPod> {
-  const c = (pod as Obj).spec.containers[0] as { args?: string[]; env?: Array<{ name: string; value?: string }> };
-  const model = (c.args ?? []).find((a) => a.startsWith('--model-name='))?.slice('--model-name='.length) ?? 'model';
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', SLUICE_DEMO_WATCH_STDIN: '0' };
-  for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-  const child = spawn(process.execPath, [DEMO_RUNTIME_MAIN, '--port', '0', '--model-name', model, '--model-dir', IRIS_MODEL_DIR], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
-  // What the container says on stderr is its termination message when it exits (the kubelet's
-  // `terminationMessagePolicy: FallbackToLogsOnError`).
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString()).slice(-2048);
-    process.stderr.write(c);
-  });
-  // The demo runtime logs one JSON line per event; the `listening` one carries the port.
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      buf += c.toString();
-      for (const line of buf.split('\n')) {
-        if (!line.includes('"listening"')) continue;
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    });
-    child.once('exit', (code) => reject(Object.assign(new Error(stderr.trim() || 'the demo pod exited before listening'), { exitCode: code ?? 137 })));
-  });
-  child.stdout!.resume();
-  return {
-    ip: '127.0.0.1',
-    port,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
 
 function isvc(name: string, spec: Obj, annotations: Record<string, string> = {}): Obj {
   return {

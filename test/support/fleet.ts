@@ -5,12 +5,12 @@
  * leader mid-rollout: `fleet.roles` holds the controllers; `killRole()` SIGKILLs one, `startRole()` brings one up).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { findFreePort } from '../../deploy/backends/local/free-port.js';
 import type { KubeObject, RunningPod } from '../kube-apiserver/index.js';
 import type { RoleProcessSpec } from './cluster-role-main.js';
-import { DEMO_RUNTIME_MAIN, IRIS_MODEL_DIR, SLUICE_ROOT } from './paths.js';
+import { demoContainer, spawnDemoPod, stopDemoPod } from './demo-pod.js';
+import { SLUICE_ROOT } from './paths.js';
 
 export const ROLE_MAIN = join(SLUICE_ROOT, 'dist', 'test', 'support', 'cluster-role-main.js');
 /** Output kept per role process (the tail is what a failure message shows). */
@@ -81,20 +81,7 @@ export interface DemoPod {
  */
 export function demoPodRunner(pods: DemoPod[]): (pod: KubeObject) => Promise<RunningPod> {
   return async (pod) => {
-    const c = (pod as unknown as { spec: { containers: Array<{ args?: string[]; env?: Array<{ name: string; value?: string }> }> } }).spec.containers[0]!;
-    const model = (c.args ?? []).find((a) => a.startsWith('--model-name='))?.slice('--model-name='.length) ?? 'model';
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', SLUICE_DEMO_WATCH_STDIN: '0' };
-    for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
-    const child = spawn(process.execPath, [DEMO_RUNTIME_MAIN, '--port', '0', '--model-name', model, '--model-dir', IRIS_MODEL_DIR], { stdio: ['ignore', 'pipe', 'inherit'], env });
-    const port = await new Promise<number>((resolve, reject) => {
-      let buf = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        buf += chunk.toString();
-        for (const line of buf.split('\n')) if (line.includes('"listening"')) resolve((JSON.parse(line) as { port: number }).port);
-      });
-      child.once('exit', () => reject(new Error('the demo pod exited before listening')));
-    });
-    child.stdout!.resume();
+    const { child, port } = await spawnDemoPod(demoContainer(pod));
     const url = `http://127.0.0.1:${port}`;
     let last = 0;
     let stopped = false;
@@ -122,9 +109,7 @@ export function demoPodRunner(pods: DemoPod[]): (pod: KubeObject) => Promise<Run
       async stop() {
         await read();
         stopped = true;
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill('SIGTERM');
-        await once(child, 'exit');
+        await stopDemoPod(child);
       },
     };
   };
