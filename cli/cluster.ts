@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
-import { clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
+import { batchingSettings, gatewayForwarder, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { dataAuth } from './auth-wiring.js';
 import { RedisApiKeys } from '../deploy/auth/redis-api-keys.js';
@@ -25,7 +25,6 @@ import { ClusterController } from '../deploy/kubernetes/cluster-controller.js';
 import { ClusterRoutes } from '../deploy/kubernetes/cluster-routes.js';
 import { builtinCatalogueDir, loadCatalogue } from '../deploy/runtime-catalogue.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
-import { Forwarder } from '../gateway/forwarder.js';
 import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { OutcomeFlusher } from '../gateway/shared-outcomes.js';
@@ -258,7 +257,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
     // EndpointSlices can lead a pod's real state: confirm new endpoints with our own probe before traffic.
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs, confirmNewReplicas: true },
   });
-  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
+  const forwarder = gatewayForwarder(cfg, clock);
   backend.subscribe((ev) => {
     activator.onEndpointEvent(ev);
     if (ev.type === 'removed') forwarder.forget(ev.endpoint.url);
@@ -293,7 +292,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   // `sluice.dev/auth: kubernetes`: tokens reviewed by the API server with the gateway's own credentials.
   const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys, kubernetes: { kubeConfig: kc, group: o.group ?? cfg.group } });
   const logging = requestLogging(cfg, { clock, logger: logger, metrics });
-  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, outcomes, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store });
+  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, outcomes, tracing: tracing?.stage, auth: auth.stage, batching: batchingSettings(cfg), ingress: ingressSettings(cfg), store });
   const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);

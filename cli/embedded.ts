@@ -1,4 +1,4 @@
-import { adminTls, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
+import { adminTls, batchingSettings, gatewayForwarder, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
 import { credentialFiles, dataAuth } from './auth-wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -30,7 +30,6 @@ import { builtinCatalogueDir, loadCatalogue, mergeCatalogue, type RuntimeCatalog
 import { RuntimeRegistry } from '../deploy/runtime-registry.js';
 import { buildRouteTable } from '../gateway/route-table.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
-import { Forwarder } from '../gateway/forwarder.js';
 import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { GatewayPhase } from '../gateway/server-endpoints.js';
@@ -203,7 +202,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     inflightNow: (k) => collector.inflight(k) + (workers?.inflight(k) ?? 0),
   });
   const snapshot = new SnapshotHolder({ routes: buildRouteTable([], cfg.domain, 0), revisions: new Map() });
-  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
+  const forwarder = gatewayForwarder(cfg, clock);
   const outcomes = new OutcomeRecorder();
   const baseCatalogue = loadCatalogue([builtinCatalogueDir()]);
   // Runtimes applied through the admin API, kept in the state directory; restored before the services that use them.
@@ -248,7 +247,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const { apiKeys, adminTokens } = credentialFiles(cfg, stateDir, state.files);
   const auth = dataAuth(cfg, { clock, logger: gatewayLogger, registry: metrics.registry, keys: apiKeys });
   const logging = requestLogging(cfg, { clock, logger: gatewayLogger, metrics });
-  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, auth: auth.stage, batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 }, ingress: ingressSettings(cfg), store: o.rateLimitStore });
+  const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, auth: auth.stage, batching: batchingSettings(cfg), ingress: ingressSettings(cfg), store: o.rateLimitStore });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
   let ready = false;
   controller.start();

@@ -7,6 +7,7 @@ import { SERVE_DEFAULTS, type ServeConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { ClientLimits } from '../gateway/client-connections.js';
+import { Forwarder } from '../gateway/forwarder.js';
 import type { Gateway, GrpcLimits } from '../gateway/gateway.js';
 import type { OutcomeSink } from '../gateway/shared-outcomes.js';
 import { Pipeline } from '../gateway/pipeline.js';
@@ -92,6 +93,16 @@ export function gatewayPipeline(o: GatewayPipelineOptions): Pipeline {
 }
 
 /** The gateway-wide ingress limits from the configuration. */
+/** The forwarder every role that runs a gateway uses, from the configuration. */
+export function gatewayForwarder(cfg: ServeConfig, clock: Clock): Forwarder {
+  return new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
+}
+
+/** The batcher's settings from the configuration (the same for every role that runs a gateway). */
+export function batchingSettings(cfg: ServeConfig): { maxBodyBytes: number; splitOnError: boolean; bodyTimeoutMs: number } {
+  return { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 };
+}
+
 export function ingressSettings(cfg: ServeConfig): IngressSettings {
   return {
     trustedProxyHops: cfg.trustedProxyHops,

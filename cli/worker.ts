@@ -8,13 +8,12 @@ import { SluiceMetrics } from '../core/metrics.js';
 import type { MetricBucket, OutcomeBucket, Store } from '../core/store.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { drainGateway } from '../gateway/drain.js';
-import { Forwarder } from '../gateway/forwarder.js';
 import { Gateway } from '../gateway/gateway.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import { GatewayPhase } from '../gateway/server-endpoints.js';
 import { credentialFiles, dataAuth } from './auth-wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
-import { clientLimits, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, requestLogging } from './wiring.js';
+import { batchingSettings, gatewayForwarder, clientLimits, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, requestLogging } from './wiring.js';
 import type { DispatchOp, FromWorker, ToWorker } from './worker-protocol.js';
 
 /** Most outcomes a worker keeps between two sends (100 ms); more are dropped (the rollout gate samples anyway). */
@@ -138,7 +137,7 @@ export async function runWorker(): Promise<void> {
     probes: { intervalMs: cfg.activatorProbeIntervalMs, healthIntervalMs: cfg.activatorHealthIntervalMs },
     membership,
   });
-  const forwarder = new Forwarder({ connectionsPerReplica: cfg.connectionsPerReplica, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000, clock });
+  const forwarder = gatewayForwarder(cfg, clock);
   const collector = new Collector({ clock, store: new IpcStore(), instance: init.id });
   const outcomes = new ForwardedOutcomes();
   const snapshot = new SnapshotHolder(init.snapshot);
@@ -171,7 +170,7 @@ export async function runWorker(): Promise<void> {
     outcomes,
     tracing: tracing?.stage,
     auth: auth.stage,
-    batching: { maxBodyBytes: cfg.batchMaxBodyBytes, splitOnError: cfg.batchSplitOnError, bodyTimeoutMs: cfg.bodyTimeoutSeconds * 1000 },
+    batching: batchingSettings(cfg),
     ingress: ingressSettings(cfg),
   });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
