@@ -7,7 +7,7 @@ import type { SluiceMetrics } from '../core/metrics.js';
 import type { DrainState } from './drain.js';
 import type { Exchange } from './exchange.js';
 import { failureOf } from './failure.js';
-import { ForwardError, type BufferedAnswer, type Forwarder } from './forwarder.js';
+import { ForwardError, type BufferedAnswer, type ForwardOptions, type Forwarder } from './forwarder.js';
 import type { CancelSignal } from '../core/cancel-signal.js';
 import type { Priority } from '../activator/priority.js';
 
@@ -59,6 +59,15 @@ export class Dispatch {
     ex.watchClient();
     try {
       ex.bytes = Number(ex.req.headers['content-length'] ?? 0) || 0;
+      // One options object for every attempt: a small body read whole by the first is sent again by a retry.
+      const fo: ForwardOptions = {
+        path: ex.path,
+        timeoutMs: 0,
+        signal: ex.signal,
+        drain: this.d.drain,
+        observer: this.d.observeForward ? ex : undefined,
+        ...(ex.maxBodyBytes > 0 ? { maxBodyBytes: ex.maxBodyBytes, maxBodyBytesSetting: ex.maxBodyBytesSetting } : {}),
+      };
       for (;;) {
         const acquired = activator.acquire(rev.key, ex);
         const lease: Lease = acquired instanceof Promise ? await this.held(ex, acquired) : acquired;
@@ -68,14 +77,8 @@ export class Dispatch {
         if (acquired instanceof Promise) ex.holdEnded();
         ex.endpoint = lease.replica.endpoint;
         try {
-          ex.status = await forwarder.forward(lease.replica.endpoint.url, ex.req, ex.res, {
-            path: ex.path,
-            timeoutMs: Math.max(1, ex.deadlineAt - clock.now()),
-            signal: ex.signal,
-            drain: this.d.drain,
-            observer: this.d.observeForward ? ex : undefined,
-            ...(ex.maxBodyBytes > 0 ? { maxBodyBytes: ex.maxBodyBytes, maxBodyBytesSetting: ex.maxBodyBytesSetting } : {}),
-          });
+          fo.timeoutMs = Math.max(1, ex.deadlineAt - clock.now());
+          ex.status = await forwarder.forward(lease.replica.endpoint.url, ex.req, ex.res, fo);
           ex.attemptEnded();
           break;
         } catch (err) {

@@ -56,6 +56,11 @@ export interface ForwardOptions {
   maxBodyBytes?: number;
   /** The setting that sets it, named in the 413. */
   maxBodyBytesSetting?: string;
+  /**
+   * A small request body read whole by an earlier attempt with these options (the forwarder sets it): a retry
+   * on another replica sends it again. Reuse the options object across attempts to keep it.
+   */
+  wholeBody?: Buffer;
 }
 
 /** A request with its body in memory (`Forwarder.request`). */
@@ -96,6 +101,15 @@ export interface ForwarderOptions {
   bodyTimeoutMs?: number;
   clock?: Clock;
 }
+
+/**
+ * Request bodies up to this size, with a declared `content-length`, are read whole before they go upstream and
+ * sent as one buffer. A body streamed through a Readable costs about a third of a proxied request's CPU: the
+ * stream objects it makes per request live on in undici's stream writer past the next young-generation
+ * collection, so each scavenge copied and promoted ~13 MB and paused the process 17-20 ms (issue 19;
+ * load-tests/results/hotpath.md). Larger or chunked bodies stay streamed, read only when undici asks for them.
+ */
+export const WHOLE_BODY_MAX_BYTES = 64 * 1024;
 
 /**
  * The one forwarder, shared by the gateway and the activator: a keep-alive undici Pool per replica, request and
@@ -173,7 +187,13 @@ export class Forwarder {
     // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
     // for the first chunk, so a request that failed before that still has its whole body for another replica.
     const tee = o.observer?.teeBody ? o.observer : null;
-    const body = hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '', tee) : null;
+    if (hasBody && o.wholeBody === undefined) {
+      const declared = wholeBodyLength(req, o.maxBodyBytes ?? 0);
+      if (declared >= 0) return this.readWhole(req, declared, o).then(() => this.forward(baseUrl, req, res, o));
+    }
+    const whole = o.wholeBody;
+    const body = whole ?? (hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '', tee) : null);
+    if (whole !== undefined && tee) tee.requestData!(whole);
     const headers = upstreamRequestHeaders(req);
     o.observer?.upstreamHeaders(headers);
     return new Promise<number>((resolve, reject) => {
@@ -183,10 +203,10 @@ export class Forwarder {
       o.signal.addEventListener('abort', onAbort);
       const done = (): void => {
         o.signal.removeEventListener('abort', onAbort);
-        body?.discardRest();
+        if (body instanceof LazyBody) body.discardRest();
       };
       const fail = (err: unknown): void => {
-        const e = this.classify(err, status, res, req, body, hasBody, o);
+        const e = this.classify(err, status, res, req, body instanceof LazyBody ? body : null, hasBody, o);
         done();
         reject(e);
       };
@@ -265,6 +285,29 @@ export class Forwarder {
     }
   }
 
+  /**
+   * Reads a small body whole into `o.wholeBody`. Failures are ForwardErrors, as a forward's: the client stopped
+   * sending (408, bodyTimeoutSeconds), went away (499), or sent past the body limit (413).
+   */
+  private readWhole(req: IncomingMessage, declared: number, o: ForwardOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const reader = new WholeBody(req, declared, this.watch, (err, body) => {
+        o.signal.removeEventListener('abort', onAbort);
+        if (body) {
+          o.wholeBody = body;
+          resolve();
+          return;
+        }
+        const code = errCode(err);
+        if (code === 'SLUICE_BODY_TIMEOUT') reject(new ForwardError(408, false, code, errText(err)));
+        else reject(new ForwardError(499, false, 'UND_ERR_ABORTED', 'client closed the request'));
+      });
+      const onAbort = (): void => reader.fail(new Error('client closed the request'));
+      o.signal.addEventListener('abort', onAbort);
+      if (o.signal.aborted) onAbort();
+    });
+  }
+
   /** What a failure means for the client: a cut response, 504, 499, or 502 (retryable when nothing was sent). */
   private classify(
     err: unknown,
@@ -285,9 +328,12 @@ export class Forwarder {
     if (code === 'SLUICE_BODY_TOO_LARGE' || body?.tooLarge) return new ForwardError(413, false, 'SLUICE_BODY_TOO_LARGE', body?.tooLarge ?? errText(err));
     if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
     if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
-    const untouched = !(body?.started ?? false) && !req.readableDidRead && !req.destroyed;
+    // A body read whole is kept (o.wholeBody): a replica no connection was made to can be sent it again. Once a
+    // connection was made it was written out, so a broken connection may have delivered it: not retried.
+    const kept = o.wholeBody !== undefined;
+    const untouched = kept || (!(body?.started ?? false) && !req.readableDidRead && !req.destroyed);
     if (NOT_REACHED.has(code)) return new ForwardError(502, untouched, code, `could not reach the replica: ${errText(err)}`, true);
-    if (CONNECTION_BROKE.has(code) && untouched && hasBody)
+    if (CONNECTION_BROKE.has(code) && !kept && untouched && hasBody)
       return new ForwardError(502, true, code, `the connection to the replica broke before the request was sent: ${errText(err)}`);
     return new ForwardError(
       502,
@@ -327,6 +373,76 @@ export class BodyTimeoutError extends Error {
 /** The client's body streamed past its limit (the body-limit stage's `maxBodyBytes`). */
 export class BodyTooLargeError extends Error {
   readonly code = 'SLUICE_BODY_TOO_LARGE';
+}
+
+/**
+ * The declared length of a body to read whole (`WHOLE_BODY_MAX_BYTES` and the body limit allowing), or -1: the
+ * body is chunked, larger, or over the limit (the lazy stream then answers 413 as it passes the limit).
+ */
+function wholeBodyLength(req: IncomingMessage, maxBodyBytes: number): number {
+  const cl = req.headers['content-length'];
+  if (cl === undefined || req.headers['transfer-encoding'] !== undefined) return -1;
+  const n = Number(cl);
+  if (!(n > 0 && n <= WHOLE_BODY_MAX_BYTES)) return -1;
+  return maxBodyBytes > 0 && n > maxBodyBytes ? -1 : n;
+}
+
+/**
+ * Reads a request body of a declared length whole, timed by the body watch while the client sends. `done` is
+ * called once: with the body, or with the error that ended the read.
+ */
+class WholeBody implements WatchedBody {
+  lastTick = 0;
+  paused = false;
+  prevWatched: WatchedBody | null = null;
+  nextWatched: WatchedBody | null = null;
+  private first: Buffer | null = null;
+  private chunks: Buffer[] | null = null;
+  private ended = false;
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.watch) this.lastTick = this.watch.tick;
+    if (this.first === null) this.first = chunk;
+    else (this.chunks ??= [this.first]).push(chunk);
+  };
+  private readonly onEnd = (): void => {
+    const body = this.chunks ? Buffer.concat(this.chunks) : this.first ?? Buffer.alloc(0);
+    this.finish(null, body);
+  };
+  private readonly onError = (err: Error): void => this.finish(err, null);
+  private readonly onAborted = (): void => this.finish(new Error('client closed the request'), null);
+
+  constructor(
+    private readonly req: IncomingMessage,
+    readonly declared: number,
+    private readonly watch: BodyWatch | null,
+    private readonly done: (err: Error | null, body: Buffer | null) => void,
+  ) {
+    req.on('data', this.onData);
+    req.once('end', this.onEnd);
+    req.once('error', this.onError);
+    req.once('aborted', this.onAborted);
+    watch?.add(this);
+  }
+
+  bodyTimedOut(timeoutMs: number): void {
+    this.finish(new BodyTimeoutError(timeoutMs), null);
+  }
+
+  fail(err: Error): void {
+    this.finish(err, null);
+  }
+
+  private finish(err: Error | null, body: Buffer | null): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.watch?.remove(this);
+    this.req.off('data', this.onData);
+    this.req.off('end', this.onEnd);
+    this.req.off('error', this.onError);
+    this.req.off('aborted', this.onAborted);
+    this.first = this.chunks = null;
+    this.done(err, body);
+  }
 }
 
 /**
