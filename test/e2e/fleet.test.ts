@@ -16,8 +16,9 @@ import { waitUntil } from '../support/wait.js';
  * The fleet (issue 20): three gateways, two controllers (leader-elected), the autoscaler — each its own process —
  * over one Redis and the test API server, whose kubelet runs demo-runtime pods as processes. A client spreads
  * closed-loop load across the gateways while the test SIGKILLs a gateway, restarts the autoscaler, and stops and
- * restarts Redis. It writes load-tests/results/fleet.svg and fleet.md (per-gateway traffic, replicas, held
- * requests over time) before asserting, so a failed run still leaves its picture.
+ * restarts Redis. It writes fleet.svg and fleet.md (per-gateway traffic, replicas, held requests over time) before
+ * asserting, so a failed run still leaves its picture: into load-tests/results/raw/ (not tracked), or into
+ * SLUICE_TEST_FLEET_REPORT_DIR (`SLUICE_TEST_FLEET_REPORT_DIR=load-tests/results` refreshes the committed copy).
  */
 const GROUP = 'serving.sluice.dev';
 const NS = 'default';
@@ -271,9 +272,9 @@ describe('a fleet of gateways over one Redis (real processes)', () => {
   }, 150_000);
 });
 
-/** load-tests/results/fleet.svg and fleet.md: per-gateway traffic, replicas and held requests over time. */
+/** fleet.svg and fleet.md (see the file's comment for where): per-gateway traffic, replicas and held requests over time. */
 function writeReport(load: FleetLoad, samples: readonly Sample[], markers: readonly Marker[], peaks: ReadonlyArray<{ pod: string; peak: number }>): void {
-  const dir = join(SLUICE_ROOT, 'load-tests', 'results');
+  const dir = process.env['SLUICE_TEST_FLEET_REPORT_DIR'] ?? join(SLUICE_ROOT, 'load-tests', 'results', 'raw');
   mkdirSync(dir, { recursive: true });
   const end = Math.max(0, ...load.records.map((r) => r.end));
   const seconds = Math.ceil(end / 1000);
