@@ -38,6 +38,8 @@ export interface SluiceProcessOptions {
   children?: ChildRegistry;
   /** Node flags before the script, after Sluice's own (e.g. `--inspect=127.0.0.1:<port>`). */
   nodeArgs?: readonly string[];
+  /** More `--set name=value` settings for `sluice serve`. */
+  settings?: readonly string[];
 }
 
 export async function startSluiceProcess(configDir: string, options: SluiceProcessOptions = {}): Promise<SluiceProcess> {
@@ -47,6 +49,7 @@ export async function startSluiceProcess(configDir: string, options: SluiceProce
       '--data-host', '127.0.0.1', '--data-port', '0', '--admin-port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log-level', 'info', '--log-format', 'json',
       // The load generator is one client with thousands of connections by design.
       '--set', 'maxConnectionsPerClient=0',
+      ...(options.settings ?? []).flatMap((kv) => ['--set', kv]),
       // A fresh state directory each time: every run starts from nothing, and never touches ./.sluice.
       '--state-dir', mkdtempSync(join(tmpdir(), 'sluice-state-'))],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
