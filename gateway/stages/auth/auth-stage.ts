@@ -21,6 +21,7 @@ import { defaultAudiences, jwtPolicyKey, type AuthPolicy } from '../../../api/au
 import type { Route } from '../../../api/route.js';
 import { hashApiKey, looksLikeApiKey, scopeAllows, type ApiKeyRecord } from '../../../api/api-keys.js';
 import { AttributeKey, type Exchange } from '../../exchange.js';
+import { upstreamDrop } from '../../forward-headers.js';
 import { parseModelProbe } from '../../model-probes.js';
 import type { Admission, HeaderBag, Refusal, Stage } from '../../stage.js';
 import { TokenRefused, type JwtVerifier } from './jwt-verifier.js';
@@ -68,6 +69,10 @@ export interface AuthStageOptions {
 
 const REALM = 'Bearer realm="sluice"';
 
+/** What the replica never gets from the client: identity headers (always), and its credentials once checked. */
+const DROP_IDENTITY = upstreamDrop([SUBJECT_HEADER, KEY_ID_HEADER]);
+const DROP_CREDENTIALS = upstreamDrop([SUBJECT_HEADER, KEY_ID_HEADER, 'authorization', API_KEY_HEADER]);
+
 /** A key found in the directory, with the principal requests that carry it are given (made once, shared). */
 interface KnownKey {
   record: ApiKeyRecord;
@@ -97,10 +102,14 @@ export class AuthStage implements Stage {
   onRouted(ex: Exchange): Admission | Promise<Admission> {
     const route = ex.match!.route;
     const policy = route.auth ?? this.defaultFor(route);
+    // The client's identity headers are never forwarded, nor its credentials once checked (unless the service
+    // asks for them): they are left out when the upstream headers are built, not deleted from them afterwards.
+    ex.upstreamDrop = DROP_IDENTITY;
     if (policy.mode === 'none') return undefined;
     // Model readiness and metadata probes stay open, warm or at zero (load balancers and KServe clients probe them).
     const method = ex.req.method;
     if ((method === 'GET' || method === 'HEAD') && parseModelProbe(ex.match!.path) !== null) return undefined;
+    if (route.forwardCredentials !== true) ex.upstreamDrop = DROP_CREDENTIALS;
     // (`ns/name` is made only for a refusal: a request let through allocates nothing here.)
     if (policy.mode === 'api-key') return this.apiKey(ex, route);
     if (policy.mode === 'kubernetes') return this.kubernetes(ex, route);
@@ -213,8 +222,9 @@ export class AuthStage implements Stage {
   }
 
   onUpstreamHeaders(ex: Exchange, headers: HeaderBag): void {
-    // Identity headers come from this stage only. (`delete` only what is there: deleting a property moves the
-    // object to V8's slow dictionary mode, which the forwarder then pays for when it reads the headers.)
+    // Identity headers come from this stage only. The client's were left out already (`upstreamDrop`, set in
+    // onRouted); the deletes below are for a forward that built its headers without it, and `delete` only what is
+    // there: deleting a property moves the object to V8's slow dictionary mode, which every later read pays for.
     const p = ex.get(PRINCIPAL);
     if (p === undefined) {
       if (headers[SUBJECT_HEADER] !== undefined) delete headers[SUBJECT_HEADER];
