@@ -10,7 +10,8 @@
  * - `jwt`: `Authorization: Bearer <JWT>` verified with jose against the issuer's JWKS (jwks.ts), cached
  *   (jwt-verifier.ts).
  * - `kubernetes` (cluster mode): `Authorization: Bearer <Kubernetes token>` checked by the API server with a
- *   TokenReview and a SubjectAccessReview (`get` on the InferenceService), both cached (kube-reviews.ts).
+ *   TokenReview (for the service's `sluice.dev/auth-kubernetes-audiences`, if any) and a SubjectAccessReview
+ *   (`get` on the InferenceService), both cached (kube-reviews.ts).
  *
  * The caller's identity is kept on the exchange (`PRINCIPAL`) for later stages (logging, tracing) and sent to the
  * replica as `x-sluice-subject` and `x-sluice-key-id`; those headers from the client are always dropped (no
@@ -25,7 +26,7 @@ import { upstreamDrop } from '../../forward-headers.js';
 import { parseModelProbe } from '../../model-probes.js';
 import type { Admission, HeaderBag, Refusal, Stage } from '../../stage.js';
 import { TokenRefused, type JwtVerifier } from './jwt-verifier.js';
-import type { KubeAuth, KubeDecision } from './kube-reviews.js';
+import type { KubeAudiences, KubeAuth, KubeDecision } from './kube-reviews.js';
 import { CALLER_KEY_ID } from '../client-identity.js';
 
 /** Who called, once authenticated. */
@@ -112,7 +113,7 @@ export class AuthStage implements Stage {
     if (route.forwardCredentials !== true) ex.upstreamDrop = DROP_CREDENTIALS;
     // (`ns/name` is made only for a refusal: a request let through allocates nothing here.)
     if (policy.mode === 'api-key') return this.apiKey(ex, route);
-    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route);
+    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route, policy);
     const token = bearer(ex.req.headers.authorization);
     if (token === null) return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs a bearer token (JWT): send "Authorization: Bearer <token>"`, REALM);
     const v = this.o.jwt;
@@ -171,14 +172,14 @@ export class AuthStage implements Stage {
     return undefined;
   }
 
-  private kubernetes(ex: Exchange, route: Route): Admission | Promise<Admission> {
+  private kubernetes(ex: Exchange, route: Route, policy: KubeAudiences): Admission | Promise<Admission> {
     const token = bearer(ex.req.headers.authorization);
     if (token === null)
       return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs a Kubernetes bearer token: send "Authorization: Bearer <token>" (e.g. a service account token)`, REALM);
     const kube = this.o.kube;
     if (kube === undefined || kube === null)
-      return this.refuse(nameOf(route), 'not_configured', 503, 'Kubernetes token review is not configured on this gateway (sluice.dev/auth: kubernetes needs cluster mode)');
-    const d = kube.check(token, route.namespace, route.service);
+      return this.refuse(nameOf(route), 'not_configured', 503, 'Kubernetes token review is not configured on this gateway (sluice.dev/auth: kubernetes and dataAuth: kubernetes need cluster mode)');
+    const d = kube.check(token, route.namespace, route.service, policy);
     return d instanceof Promise ? d.then((r) => this.kubeAdmission(ex, route, r)) : this.kubeAdmission(ex, route, d);
   }
 
