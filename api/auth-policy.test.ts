@@ -40,6 +40,20 @@ describe('sluice.dev/auth annotations', () => {
     expect(q!.key).not.toBe(p!.key);
   });
 
+  it('sluice.dev/auth-kubernetes-audiences: read with kubernetes only, bounded, each audience without spaces; the policy asks for them', () => {
+    const at = 'metadata.annotations["sluice.dev/auth-kubernetes-audiences"]';
+    expect(checkAuthAnnotations({ 'sluice.dev/auth': 'kubernetes', 'sluice.dev/auth-kubernetes-audiences': 'https://iris.example.com, sluice' })).toEqual([]);
+    expect(checkAuthAnnotations({ ...JWT, 'sluice.dev/auth-kubernetes-audiences': 'a' })).toEqual([{ path: at, message: 'only read when sluice.dev/auth is "kubernetes"' }]);
+    expect(checkAuthAnnotations({ 'sluice.dev/auth': 'kubernetes', 'sluice.dev/auth-kubernetes-audiences': ' , ' })).toEqual([{ path: at, message: 'expected one or more audiences separated by commas' }]);
+    expect(checkAuthAnnotations({ 'sluice.dev/auth': 'kubernetes', 'sluice.dev/auth-kubernetes-audiences': 'a b,ok' })).toEqual([{ path: at, message: '"a b": an audience is printable ASCII without spaces' }]);
+    const many = Array.from({ length: 17 }, (_, i) => `a${i}`).join(',');
+    expect(checkAuthAnnotations({ 'sluice.dev/auth': 'kubernetes', 'sluice.dev/auth-kubernetes-audiences': many })).toEqual([{ path: at, message: '17 audiences: at most 16' }]);
+    expect(checkAuthAnnotations({ 'sluice.dev/auth': 'kubernetes', 'sluice.dev/auth-kubernetes-audiences': 'x'.repeat(513) })).toEqual([{ path: at, message: 'an audience longer than 512 characters (513)' }]);
+    expect(authPolicyOf({ 'sluice.dev/auth': 'kubernetes' }, ['x'])).toEqual({ mode: 'kubernetes', key: 'kubernetes', audiences: [] });
+    const p = authPolicyOf({ 'sluice.dev/auth': 'kubernetes', 'sluice.dev/auth-kubernetes-audiences': 'sluice,https://iris.example.com,sluice' }, ['x']);
+    expect(p).toEqual({ mode: 'kubernetes', key: 'kubernetes:https://iris.example.com,sluice', audiences: ['https://iris.example.com', 'sluice'] });
+  });
+
   it('warns that the enable-auth of OpenDataHub is not read, unless sluice.dev/auth is set', () => {
     expect(authWarnings({ 'serving.kserve.io/enable-auth': 'true' })).toEqual([
       expect.stringMatching(/^metadata\.annotations\["serving\.kserve\.io\/enable-auth"\]: not read by Sluice/),

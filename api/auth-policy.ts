@@ -17,6 +17,11 @@ export const JWT_ALGORITHMS_ANNOTATION = 'sluice.dev/auth-jwt-algorithms';
 /** Comma-separated `claim` (must be present) or `claim=value` (must equal, or an array claim must contain it). */
 export const JWT_REQUIRED_CLAIMS_ANNOTATION = 'sluice.dev/auth-jwt-required-claims';
 export const JWT_JWKS_URL_ANNOTATION = 'sluice.dev/auth-jwt-jwks-url';
+/**
+ * With `kubernetes`: comma-separated audiences the token must be meant for (the TokenReview's `spec.audiences`;
+ * any one passes). Default: none asked, so the API server checks its own audience (a plain service account token).
+ */
+export const KUBERNETES_AUDIENCES_ANNOTATION = 'sluice.dev/auth-kubernetes-audiences';
 /** `true`: the client's Authorization / X-API-Key header reaches the replica (default: stripped). */
 export const FORWARD_CREDENTIALS_ANNOTATION = 'sluice.dev/auth-forward-credentials';
 
@@ -53,7 +58,7 @@ export interface JwtRules {
 export type AuthPolicy =
   | { mode: 'none'; key: string }
   | { mode: 'api-key'; key: string }
-  | { mode: 'kubernetes'; key: string }
+  | { mode: 'kubernetes'; key: string; audiences: readonly string[] }
   | { mode: 'jwt'; key: string; jwt: JwtRules };
 
 const KNOWN = new Set([
@@ -63,8 +68,14 @@ const KNOWN = new Set([
   JWT_ALGORITHMS_ANNOTATION,
   JWT_REQUIRED_CLAIMS_ANNOTATION,
   JWT_JWKS_URL_ANNOTATION,
+  KUBERNETES_AUDIENCES_ANNOTATION,
   FORWARD_CREDENTIALS_ANNOTATION,
 ]);
+
+/** Bounds of `sluice.dev/auth-kubernetes-audiences` (each audience a URL or name without spaces or commas). */
+const MAX_KUBE_AUDIENCES = 16;
+const MAX_KUBE_AUDIENCE_LENGTH = 512;
+const KUBE_AUDIENCE = /^[\x21-\x2b\x2d-\x7e]+$/;
 
 const CLAIM = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -104,6 +115,11 @@ export function checkAuthAnnotations(annotations: Readonly<Record<string, unknow
   const fwd = str(FORWARD_CREDENTIALS_ANNOTATION);
   if (fwd !== undefined && fwd !== 'true' && fwd !== 'false')
     issues.push({ path: at(FORWARD_CREDENTIALS_ANNOTATION), message: `${describeValue(fwd)} is not one of true, false` });
+  const kubeAuds = str(KUBERNETES_AUDIENCES_ANNOTATION);
+  if (kubeAuds !== undefined) {
+    if (mode !== 'kubernetes') issues.push({ path: at(KUBERNETES_AUDIENCES_ANNOTATION), message: `only read when ${AUTH_ANNOTATION} is "kubernetes"` });
+    else issues.push(...kubernetesAudienceIssues(kubeAuds).map((message) => ({ path: at(KUBERNETES_AUDIENCES_ANNOTATION), message })));
+  }
   const jwtKeys = [JWT_ISSUER_ANNOTATION, JWT_AUDIENCES_ANNOTATION, JWT_ALGORITHMS_ANNOTATION, JWT_REQUIRED_CLAIMS_ANNOTATION, JWT_JWKS_URL_ANNOTATION];
   if (mode !== 'jwt') {
     for (const k of jwtKeys) if (str(k) !== undefined) issues.push({ path: at(k), message: `only read when ${AUTH_ANNOTATION} is "jwt"` });
@@ -144,6 +160,25 @@ export function checkAuthAnnotations(annotations: Readonly<Record<string, unknow
   return issues;
 }
 
+/** What is wrong with a `sluice.dev/auth-kubernetes-audiences` value (empty: nothing). */
+export function kubernetesAudienceIssues(v: string): string[] {
+  const l = list(v);
+  if (l.length === 0) return ['expected one or more audiences separated by commas'];
+  const out: string[] = [];
+  if (l.length > MAX_KUBE_AUDIENCES) out.push(`${l.length} audiences: at most ${MAX_KUBE_AUDIENCES}`);
+  for (const a of l) {
+    if (a.length > MAX_KUBE_AUDIENCE_LENGTH) out.push(`an audience longer than ${MAX_KUBE_AUDIENCE_LENGTH} characters (${a.length})`);
+    else if (!KUBE_AUDIENCE.test(a)) out.push(`${describeValue(a)}: an audience is printable ASCII without spaces`);
+  }
+  return out;
+}
+
+/** The policy for Kubernetes tokens, with the audiences the TokenReview asks for (none: the API server's own). */
+export function kubernetesPolicy(audiences: readonly string[]): AuthPolicy {
+  const auds = [...new Set(audiences)].sort();
+  return { mode: 'kubernetes', key: auds.length === 0 ? 'kubernetes' : `kubernetes:${auds.join(',')}`, audiences: auds };
+}
+
 /** The service's default JWT audiences: its URL and its predictor's, with and without TLS (Cloud Run's rule). */
 export function defaultAudiences(hosts: readonly string[]): string[] {
   return hosts.flatMap((h) => [`https://${h}`, `http://${h}`]);
@@ -156,8 +191,9 @@ export function defaultAudiences(hosts: readonly string[]): string[] {
 export function authPolicyOf(annotations: Readonly<Record<string, string>>, hosts: readonly string[]): AuthPolicy | null {
   const mode = annotations[AUTH_ANNOTATION] as AuthMode | undefined;
   if (mode === undefined || !(AUTH_MODES as readonly string[]).includes(mode)) return null;
-  if (mode !== 'jwt') return { mode, key: mode };
   const a = (k: string): string | undefined => annotations[k];
+  if (mode === 'kubernetes') return kubernetesPolicy(list(a(KUBERNETES_AUDIENCES_ANNOTATION) ?? ''));
+  if (mode !== 'jwt') return { mode, key: mode };
   const jwt: JwtRules = {
     issuer: a(JWT_ISSUER_ANNOTATION) ?? '',
     audiences: a(JWT_AUDIENCES_ANNOTATION) !== undefined ? list(a(JWT_AUDIENCES_ANNOTATION)!) : defaultAudiences(hosts),

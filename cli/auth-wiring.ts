@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { ApiKeyRecord } from '../api/api-keys.js';
-import { DEFAULT_JWT_ALGORITHMS, jwtPolicyKey, type AuthPolicy, type JwtRules } from '../api/auth-policy.js';
+import { DEFAULT_JWT_ALGORITHMS, jwtPolicyKey, kubernetesPolicy, type AuthPolicy, type JwtRules } from '../api/auth-policy.js';
 import type { Clock } from '../core/clock.js';
 import type { ServeConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
@@ -42,6 +42,7 @@ type AuthSettings = Pick<
 
 /** The policy of services without a `sluice.dev/auth` annotation; throws naming the setting that is missing. */
 export function defaultAuthPolicy(cfg: AuthSettings): AuthPolicy {
+  if (cfg.dataAuth === 'kubernetes') return kubernetesPolicy([]);
   if (cfg.dataAuth !== 'jwt') return { mode: cfg.dataAuth, key: cfg.dataAuth };
   if (!cfg.jwtIssuer) throw new Error('dataAuth is "jwt" but jwtIssuer is empty: name the issuer tokens must come from (--jwt-issuer / SLUICE_JWT_ISSUER)');
   if (!cfg.jwtJwksUrl) throw new Error('dataAuth is "jwt" but jwtJwksUrl is empty: give the URL of the issuer\'s JWKS (SLUICE_JWT_JWKS_URL)');
@@ -54,6 +55,17 @@ export function defaultAuthPolicy(cfg: AuthSettings): AuthPolicy {
     jwksUrl: cfg.jwtJwksUrl,
   };
   return { mode: 'jwt', key: jwtPolicyKey(jwt), jwt };
+}
+
+/**
+ * Embedded mode (and its workers) has no Kubernetes API server to review tokens: `dataAuth: kubernetes` there
+ * would answer 503 to every service without its own sluice.dev/auth, so the start is refused, naming the setting.
+ */
+export function refuseKubernetesDefault(cfg: Pick<ServeConfig, 'dataAuth'>): void {
+  if (cfg.dataAuth === 'kubernetes')
+    throw new Error(
+      'dataAuth is "kubernetes", which needs a Kubernetes API server to review tokens (TokenReview, SubjectAccessReview): only cluster mode has one; in embedded mode (sluice serve) set dataAuth (--data-auth, SLUICE_DATA_AUTH) to api-key or jwt (docs/security.md)',
+    );
 }
 
 export interface DataAuth {
@@ -77,6 +89,7 @@ export function dataAuth(
   cfg: AuthSettings,
   o: { clock: Clock; logger: Logger; registry?: Registry; keys: ApiKeyDirectory; fetchJwks?: JwksFetch; kubernetes?: KubeAuthWiring },
 ): DataAuth {
+  if (o.kubernetes === undefined) refuseKubernetesDefault(cfg);
   const jwks = new JwksCache({
     clock: o.clock,
     logger: o.logger,

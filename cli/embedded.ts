@@ -1,5 +1,5 @@
 import { adminTls, batchingSettings, gatewayForwarder, clientLimits, createMetricsServer, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, reachableHost, requestLogging } from './wiring.js';
-import { credentialFiles, dataAuth } from './auth-wiring.js';
+import { credentialFiles, dataAuth, refuseKubernetesDefault } from './auth-wiring.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const clock = o.clock ?? new SystemClock();
   const logger = o.logger ?? createLogger({ level: cfg.logLevel, format: cfg.logFormat });
   checkAdminExposure(cfg);
+  refuseKubernetesDefault(cfg);
   // Certificates are read before anything starts: a missing or half pair stops the start, naming the setting.
   const tls = dataTls(cfg, logger.child({ role: 'gateway' }));
   const adminTlsFiles = adminTls(cfg, logger.child({ role: 'admin' }));

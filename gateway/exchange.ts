@@ -3,6 +3,7 @@ import type { Endpoint } from '../api/backend.js';
 import type { Priority } from '../activator/priority.js';
 import { ClientGone } from './client-gone.js';
 import type { RevisionView } from './data-plane.js';
+import type { UpstreamDrop } from './forward-headers.js';
 import type { ForwardObserver } from './forwarder.js';
 import type { Pipeline } from './pipeline.js';
 import type { RouteMatch } from './route-table.js';
@@ -76,6 +77,8 @@ export class Exchange implements ForwardObserver {
   teeBody = false;
   /** Why the gateway answered in place of the replica (or cut the answer): set with the error status it sent. */
   failure: Failure | null = null;
+  /** Client headers a stage keeps from the replica (credentials), set before the forward (forward-headers.ts). */
+  upstreamDrop: UpstreamDrop | null = null;
   private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
   private onClose: (() => void) | null = null;
 

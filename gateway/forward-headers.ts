@@ -17,6 +17,25 @@ const HOP_BY_HOP = new Set([
 type Headers = Record<string, string | string[] | undefined>;
 
 /**
+ * Request headers of the client a stage keeps from the replica (the auth stage: the client's credentials and
+ * identity headers), chosen before the upstream headers are built, so that they are never put into the header
+ * object: deleting a property from it afterwards turns it into a slow dictionary-mode object, which costs more
+ * every time it is read (by the stages and by undici). Make one per set of names, once (`upstreamDrop`), and
+ * put it on the exchange (`Exchange.upstreamDrop`).
+ */
+export interface UpstreamDrop {
+  /** The names (lower case). */
+  readonly names: ReadonlySet<string>;
+  /** The names and the hop-by-hop headers: what an HTTP/1.1 forward leaves out, one lookup per header. */
+  readonly withHopByHop: ReadonlySet<string>;
+}
+
+/** An UpstreamDrop for these (lower-case) header names. */
+export function upstreamDrop(names: readonly string[]): UpstreamDrop {
+  return { names: new Set(names), withHopByHop: new Set([...HOP_BY_HOP, ...names]) };
+}
+
+/**
  * Header names a `Connection` header lists as belonging to this hop, or null when it lists none beyond
  * `keep-alive`/`close` (the common case, which costs one comparison and allocates nothing).
  */
@@ -37,11 +56,11 @@ function connectionListed(value: string | string[] | undefined): string[] | null
  * The headers sent to a replica, in one pass over the client's: hop-by-hop ones and those the client's
  * `Connection` lists are dropped; the client's address is appended to `X-Forwarded-For`; `X-Forwarded-Proto`
  * and `X-Forwarded-Host` are set unless a proxy in front of Sluice set them already (it knows the original
- * scheme and host; Sluice speaks plain HTTP, so its own hop is always `http`).
+ * scheme and host; Sluice speaks plain HTTP, so its own hop is always `http`). Headers named in `drop` are left out.
  */
-export function upstreamRequestHeaders(req: IncomingMessage): Record<string, string | string[]> {
+export function upstreamRequestHeaders(req: IncomingMessage, drop: UpstreamDrop | null = null): Record<string, string | string[]> {
   const h = req.headers;
-  const out = endToEnd(h);
+  const out = endToEnd(h, drop === null ? HOP_BY_HOP : drop.withHopByHop);
   const client = req.socket.remoteAddress;
   if (client !== undefined) {
     const xff = h['x-forwarded-for'];
@@ -54,15 +73,15 @@ export function upstreamRequestHeaders(req: IncomingMessage): Record<string, str
 
 /** The replica's response headers for the client, in one pass: hop-by-hop ones and those its `Connection` lists dropped. */
 export function clientResponseHeaders(h: Headers): Record<string, string | string[]> {
-  return endToEnd(h);
+  return endToEnd(h, HOP_BY_HOP);
 }
 
-/** A copy of `h` without hop-by-hop headers and those its own `Connection` header lists (one pass). */
-function endToEnd(h: Headers | IncomingMessage['headers']): Record<string, string | string[]> {
+/** A copy of `h` without the headers in `skip` (the hop-by-hop ones, at least) and those its own `Connection` header lists (one pass). */
+function endToEnd(h: Headers | IncomingMessage['headers'], skip: ReadonlySet<string>): Record<string, string | string[]> {
   const listed = connectionListed(h.connection);
   const out: Record<string, string | string[]> = {};
   for (const k in h) {
-    if (HOP_BY_HOP.has(k) || (listed !== null && listed.includes(k))) continue;
+    if (skip.has(k) || (listed !== null && listed.includes(k))) continue;
     const v = h[k];
     if (v !== undefined) out[k] = v;
   }

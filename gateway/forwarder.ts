@@ -8,7 +8,7 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
 import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
+import { clientResponseHeaders, upstreamRequestHeaders, type UpstreamDrop } from './forward-headers.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -81,6 +81,8 @@ export interface BufferedAnswer {
 
 /** Sees, and may change, the headers of a forward just before they are sent. */
 export interface ForwardObserver {
+  /** Client headers never sent to the replica (besides hop-by-hop ones): left out when the headers are built. */
+  readonly upstreamDrop?: UpstreamDrop | null;
   /** The request headers about to be sent to the replica (hop-by-hop headers dropped, X-Forwarded-* set). */
   upstreamHeaders(headers: Record<string, string | string[]>): void;
   /** The replica's response began with `status`; `headers` are about to be sent to the client. */
@@ -194,7 +196,7 @@ export class Forwarder {
     const whole = o.wholeBody;
     const body = whole ?? (hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '', tee) : null);
     if (whole !== undefined && tee) tee.requestData!(whole);
-    const headers = upstreamRequestHeaders(req);
+    const headers = upstreamRequestHeaders(req, o.observer?.upstreamDrop ?? null);
     o.observer?.upstreamHeaders(headers);
     return new Promise<number>((resolve, reject) => {
       let status = 0;

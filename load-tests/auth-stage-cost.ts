@@ -20,6 +20,7 @@ function exchange(route: Route, headers: Record<string, string>): Exchange {
   return {
     req: { method: 'POST', headers },
     match: { route, path: '/v1/models/bench:predict', tag: null },
+    upstreamDrop: null, // a field of the real Exchange (set by the stage)
     set: (k: unknown, v: unknown) => attrs.set(k, v),
     get: (k: unknown) => attrs.get(k),
   } as unknown as Exchange;
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     },
   });
   const stage = new AuthStage({ defaultPolicy: { mode: 'none', key: 'none' }, keys: directory, jwt: verifier, kube, domain: 'example.com' });
-  const kubeRoute = route({ mode: 'kubernetes', key: 'kubernetes' });
+  const kubeRoute = route({ mode: 'kubernetes', key: 'kubernetes', audiences: [] });
   const uncached = new AuthStage({ defaultPolicy: { mode: 'none', key: 'none' }, keys: { byHash: (h: string) => records.get(h) }, jwt: verifier, domain: 'example.com' });
   const issuer = 'https://idp';
   const jwtRoute = route(authPolicyOf({ 'sluice.dev/auth': 'jwt', 'sluice.dev/auth-jwt-issuer': issuer, 'sluice.dev/auth-jwt-jwks-url': 'https://idp/jwks' }, ['bench.default.example.com'])!);

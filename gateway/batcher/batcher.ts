@@ -290,7 +290,7 @@ export class Batcher implements Stage {
       st.inflight--;
       return this.kick(st, b.rev, d);
     }
-    const headers = upstreamRequestHeaders(first.ex.req);
+    const headers = upstreamRequestHeaders(first.ex.req, first.ex.upstreamDrop);
     headers['content-length'] = String(body.length);
     // The batch is abandoned only when every caller has left or timed out (finish() checks).
     const signal = new ClientGone();

@@ -117,8 +117,9 @@ export interface GrpcForwardOptions {
 export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer, o: GrpcForwardOptions): Promise<number> {
   const client = answer.stream;
   const h: OutgoingHttpHeaders = {};
+  const drop = o.observer?.upstreamDrop?.names;
   for (const k in o.headers) {
-    if (k.charCodeAt(0) === 58 /* : */ || HOP_BY_HOP.has(k)) continue;
+    if (k.charCodeAt(0) === 58 /* : */ || HOP_BY_HOP.has(k) || (drop !== undefined && drop.has(k))) continue;
     h[k] = o.headers[k];
   }
   const authority = o.headers[':authority'];

@@ -12,6 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../core/errors.js';
+import { dataAuth } from '../../cli/auth-wiring.js';
+import { SERVE_DEFAULTS } from '../../core/config.js';
+import { silentLogger } from '../../core/log.js';
 import { AuthStage } from '../../gateway/stages/auth/auth-stage.js';
 import { clientNodeReviews, KubeAuth } from '../../gateway/stages/auth/kube-reviews.js';
 import { startTestApiServer, type TestApiServer } from '../kube-apiserver/index.js';
@@ -20,6 +23,8 @@ import { gatewayHarness, type GatewayHarness } from '../support/gateway-harness.
 import { waitUntil } from '../support/wait.js';
 
 const REV = 'default/iris-predictor-00001';
+const AUD_REV = 'default/aud-predictor-00001';
+const PLAIN_REV = 'default/plain-predictor-00001';
 const GROUP = 'serving.kserve.io';
 const KUBE = { 'sluice.dev/auth': 'kubernetes' };
 const ALICE = 'system:serviceaccount:default:alice';
@@ -29,6 +34,8 @@ let g: GatewayHarness;
 let api: TestApiServer;
 let upstream: Server;
 let kube: KubeAuth;
+let kc: KubeConfig;
+const holder: { stage: AuthStage | null } = { stage: null };
 const seen: IncomingHttpHeaders[] = [];
 
 beforeAll(async () => {
@@ -42,11 +49,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
 
-  const holder: { stage: AuthStage | null } = { stage: null };
   g = await gatewayHarness({ kubernetesAuth: true }, [
     { name: 'auth', onRouted: (ex) => holder.stage!.onRouted(ex), onUpstreamHeaders: (ex, h) => holder.stage!.onUpstreamHeaders(ex, h) },
   ]);
-  const kc = new KubeConfig();
+  kc = new KubeConfig();
   kc.loadFromFile(api.kubeconfigPath);
   kube = new KubeAuth({ api: clientNodeReviews(kc), clock: g.clock, group: GROUP });
   holder.stage = new AuthStage({ defaultPolicy: { mode: 'none', key: 'none' }, keys: { byHash: () => undefined }, jwt: null, kube, domain: 'example.com' });
@@ -54,8 +60,12 @@ beforeAll(async () => {
   // At zero, reachable only from 10.0.0.0/8: the CIDR rule runs before auth.
   await g.controller.apply(isvc('cold', 'gs://m/v1', '    minReplicas: 0\n', { ...KUBE, 'sluice.dev/allow-cidrs': '10.0.0.0/8' }), 'api');
   await g.controller.apply(isvc('zero', 'gs://m/v1', '    minReplicas: 0\n', KUBE), 'api');
-  g.backend.markReady(REV, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
-  await waitUntil('the replica in rotation', () => g.activator.activeReplicas(REV) === 1);
+  await g.controller.apply(isvc('aud', 'gs://m/v1', '    minReplicas: 1\n', { ...KUBE, 'sluice.dev/auth-kubernetes-audiences': 'sluice, https://aud.example.com' }), 'api');
+  // No sluice.dev/auth: follows the gateway-wide default (dataAuth).
+  await g.controller.apply(isvc('plain', 'gs://m/v1', '    minReplicas: 1\n'), 'api');
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  for (const rev of [REV, AUD_REV, PLAIN_REV]) g.backend.markReady(rev, url);
+  await waitUntil('the replicas in rotation', () => [REV, AUD_REV, PLAIN_REV].every((r) => g.activator.activeReplicas(r) === 1));
 });
 
 afterAll(async () => {
@@ -142,6 +152,66 @@ describe('Kubernetes token auth through the gateway (TokenReview + SubjectAccess
     g.clock.advance(1_001);
     expect((await call('tok-carol')).status).toBe(401);
     api.reviews.rules.pop();
+  });
+
+  it('sluice.dev/auth-kubernetes-audiences: the TokenReview asks for them; a token meant for another audience is 401, one for them is served', async () => {
+    api.reviews.tokens.set('tok-aud', { username: ALICE, audiences: ['sluice'] });
+    api.reviews.rules.push({ name: 'RoleBinding "aud-callers"', user: ALICE, verbs: ['get'], apiGroups: [GROUP], resources: ['inferenceservices'], namespaces: ['default'], names: ['aud'] });
+    const asked = api.reviews.askedAudiences.length;
+    seen.length = 0;
+    expect((await call('tok-aud', 'aud')).status).toBe(200);
+    expect(seen[0]!['x-sluice-subject']).toBe(ALICE);
+    expect(api.reviews.askedAudiences.slice(asked)).toEqual([['https://aud.example.com', 'sluice']]);
+    // Alice's plain token is meant for the API server, not for these audiences; and the other way round.
+    const plain = await call('tok-alice', 'aud');
+    expect(plain.status).toBe(401);
+    expect(plain.error).toBe('the Kubernetes API server did not authenticate the bearer token (TokenReview: token audiences are invalid for the target audiences)');
+    expect((await call('tok-aud', 'iris')).status).toBe(401);
+    expect((await call('tok-alice', 'iris')).status).toBe(200);
+    // Each audience set has its own cache: the answers above are not mixed up on the next requests.
+    const before = reviews();
+    expect((await call('tok-aud', 'aud')).status).toBe(200);
+    expect((await call('tok-alice', 'aud')).status).toBe(401);
+    expect((await call('tok-alice', 'iris')).status).toBe(200);
+    expect(reviews().token).toBe(before.token);
+  });
+
+  it('an API server that ignores spec.audiences (no status.audiences) does not pass a token: 401, naming the annotation (fail closed)', async () => {
+    api.reviews.audienceAware = false;
+    try {
+      api.reviews.tokens.set('tok-old-server', { username: ALICE });
+      const r = await call('tok-old-server', 'aud');
+      expect(r.status).toBe(401);
+      expect(r.error).toBe(
+        'the Kubernetes API server did not authenticate the bearer token (TokenReview: the token is not meant for any of the audiences https://aud.example.com, sluice (sluice.dev/auth-kubernetes-audiences))',
+      );
+    } finally {
+      api.reviews.audienceAware = true;
+    }
+  });
+
+  it('dataAuth: kubernetes makes Kubernetes tokens the rule for services without sluice.dev/auth (cluster wiring)', async () => {
+    const own = holder.stage;
+    const wired = dataAuth({ ...SERVE_DEFAULTS, dataAuth: 'kubernetes' }, { clock: g.clock, logger: silentLogger(), keys: { byHash: () => undefined }, kubernetes: { kubeConfig: kc, group: GROUP } });
+    try {
+      expect((await call(undefined, 'plain')).status).toBe(200); // dataAuth none (the harness's own stage): open
+      holder.stage = wired.stage;
+      const none = await call(undefined, 'plain');
+      expect(none).toMatchObject({ status: 401, challenge: 'Bearer realm="sluice"' });
+      expect(none.error).toBe('default/plain needs a Kubernetes bearer token: send "Authorization: Bearer <token>" (e.g. a service account token)');
+      const denied = await call('tok-alice', 'plain');
+      expect(denied.status).toBe(403);
+      expect(denied.error).toBe(`Kubernetes RBAC does not allow "${ALICE}" to get inferenceservices.${GROUP} "plain" in namespace "default" (rule: sluice.dev/auth: kubernetes, SubjectAccessReview)`);
+      api.reviews.rules.push({ name: 'RoleBinding "plain"', user: BOB, verbs: ['get'], apiGroups: [GROUP], resources: ['inferenceservices'], names: ['plain'] });
+      seen.length = 0;
+      expect((await call('tok-bob', 'plain')).status).toBe(200);
+      expect(seen[0]!['x-sluice-subject']).toBe(BOB);
+      expect(seen[0]!.authorization).toBeUndefined();
+      api.reviews.rules.pop();
+    } finally {
+      holder.stage = own;
+      wired.close();
+    }
   });
 
   it('a request an earlier rule refused is never reviewed, and nothing at zero is woken', async () => {

@@ -10,7 +10,12 @@ export interface TestUser {
   username: string;
   uid?: string;
   groups?: string[];
+  /** The audiences the token is meant for (a projected token's `audience`); default: the API server's own. */
+  audiences?: string[];
 }
+
+/** The audience of the API server itself (a plain service account token's). */
+export const API_SERVER_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
 
 /** One grant: a subject (user name and/or group) may do `verbs` on `resources` of `apiGroups`, where listed. */
 export interface TestAccessRule {
@@ -33,15 +38,31 @@ export class TestReviews {
   /** Reviews answered (tests count them). */
   tokenReviews = 0;
   accessReviews = 0;
+  /** The `spec.audiences` of each TokenReview (absent: none asked). */
+  readonly askedAudiences: (string[] | undefined)[] = [];
+  /** False: an old API server that ignores `spec.audiences` and answers no `status.audiences`. */
+  audienceAware = true;
 
   tokenReview(body: unknown): unknown {
     const spec = isObject(body) && isObject(body.spec) ? body.spec : null;
     if (spec === null || typeof spec.token !== 'string') throw errors.badRequest('TokenReview: spec.token is required');
     this.tokenReviews++;
+    const asked = Array.isArray(spec.audiences) ? (spec.audiences as unknown[]).filter((a): a is string => typeof a === 'string') : undefined;
+    this.askedAudiences.push(asked);
     const user = this.tokens.get(spec.token);
-    const status = user
-      ? { authenticated: true, user: { username: user.username, uid: user.uid ?? `uid-${user.username}`, groups: [...(user.groups ?? []), 'system:authenticated'] } }
-      : { authenticated: false, error: 'invalid bearer token' };
+    // As the API server: the token must be meant for one of the audiences asked (default: its own).
+    const wanted = this.audienceAware && asked !== undefined && asked.length > 0 ? asked : [API_SERVER_AUDIENCE];
+    const common = (user?.audiences ?? [API_SERVER_AUDIENCE]).filter((a) => wanted.includes(a));
+    const status =
+      user === undefined
+        ? { authenticated: false, error: 'invalid bearer token' }
+        : common.length === 0
+          ? { authenticated: false, error: 'token audiences are invalid for the target audiences' }
+          : {
+              authenticated: true,
+              user: { username: user.username, uid: user.uid ?? `uid-${user.username}`, groups: [...(user.groups ?? []), 'system:authenticated'] },
+              ...(this.audienceAware ? { audiences: common } : {}),
+            };
     return { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: { creationTimestamp: null }, spec, status };
   }
 

@@ -10,7 +10,8 @@
  * - `jwt`: `Authorization: Bearer <JWT>` verified with jose against the issuer's JWKS (jwks.ts), cached
  *   (jwt-verifier.ts).
  * - `kubernetes` (cluster mode): `Authorization: Bearer <Kubernetes token>` checked by the API server with a
- *   TokenReview and a SubjectAccessReview (`get` on the InferenceService), both cached (kube-reviews.ts).
+ *   TokenReview (for the service's `sluice.dev/auth-kubernetes-audiences`, if any) and a SubjectAccessReview
+ *   (`get` on the InferenceService), both cached (kube-reviews.ts).
  *
  * The caller's identity is kept on the exchange (`PRINCIPAL`) for later stages (logging, tracing) and sent to the
  * replica as `x-sluice-subject` and `x-sluice-key-id`; those headers from the client are always dropped (no
@@ -21,10 +22,11 @@ import { defaultAudiences, jwtPolicyKey, type AuthPolicy } from '../../../api/au
 import type { Route } from '../../../api/route.js';
 import { hashApiKey, looksLikeApiKey, scopeAllows, type ApiKeyRecord } from '../../../api/api-keys.js';
 import { AttributeKey, type Exchange } from '../../exchange.js';
+import { upstreamDrop } from '../../forward-headers.js';
 import { parseModelProbe } from '../../model-probes.js';
 import type { Admission, HeaderBag, Refusal, Stage } from '../../stage.js';
 import { TokenRefused, type JwtVerifier } from './jwt-verifier.js';
-import type { KubeAuth, KubeDecision } from './kube-reviews.js';
+import type { KubeAudiences, KubeAuth, KubeDecision } from './kube-reviews.js';
 import { CALLER_KEY_ID } from '../client-identity.js';
 
 /** Who called, once authenticated. */
@@ -68,6 +70,10 @@ export interface AuthStageOptions {
 
 const REALM = 'Bearer realm="sluice"';
 
+/** What the replica never gets from the client: identity headers (always), and its credentials once checked. */
+const DROP_IDENTITY = upstreamDrop([SUBJECT_HEADER, KEY_ID_HEADER]);
+const DROP_CREDENTIALS = upstreamDrop([SUBJECT_HEADER, KEY_ID_HEADER, 'authorization', API_KEY_HEADER]);
+
 /** A key found in the directory, with the principal requests that carry it are given (made once, shared). */
 interface KnownKey {
   record: ApiKeyRecord;
@@ -97,13 +103,17 @@ export class AuthStage implements Stage {
   onRouted(ex: Exchange): Admission | Promise<Admission> {
     const route = ex.match!.route;
     const policy = route.auth ?? this.defaultFor(route);
+    // The client's identity headers are never forwarded, nor its credentials once checked (unless the service
+    // asks for them): they are left out when the upstream headers are built, not deleted from them afterwards.
+    ex.upstreamDrop = DROP_IDENTITY;
     if (policy.mode === 'none') return undefined;
     // Model readiness and metadata probes stay open, warm or at zero (load balancers and KServe clients probe them).
     const method = ex.req.method;
     if ((method === 'GET' || method === 'HEAD') && parseModelProbe(ex.match!.path) !== null) return undefined;
+    if (route.forwardCredentials !== true) ex.upstreamDrop = DROP_CREDENTIALS;
     // (`ns/name` is made only for a refusal: a request let through allocates nothing here.)
     if (policy.mode === 'api-key') return this.apiKey(ex, route);
-    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route);
+    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route, policy);
     const token = bearer(ex.req.headers.authorization);
     if (token === null) return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs a bearer token (JWT): send "Authorization: Bearer <token>"`, REALM);
     const v = this.o.jwt;
@@ -162,14 +172,14 @@ export class AuthStage implements Stage {
     return undefined;
   }
 
-  private kubernetes(ex: Exchange, route: Route): Admission | Promise<Admission> {
+  private kubernetes(ex: Exchange, route: Route, policy: KubeAudiences): Admission | Promise<Admission> {
     const token = bearer(ex.req.headers.authorization);
     if (token === null)
       return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs a Kubernetes bearer token: send "Authorization: Bearer <token>" (e.g. a service account token)`, REALM);
     const kube = this.o.kube;
     if (kube === undefined || kube === null)
-      return this.refuse(nameOf(route), 'not_configured', 503, 'Kubernetes token review is not configured on this gateway (sluice.dev/auth: kubernetes needs cluster mode)');
-    const d = kube.check(token, route.namespace, route.service);
+      return this.refuse(nameOf(route), 'not_configured', 503, 'Kubernetes token review is not configured on this gateway (sluice.dev/auth: kubernetes and dataAuth: kubernetes need cluster mode)');
+    const d = kube.check(token, route.namespace, route.service, policy);
     return d instanceof Promise ? d.then((r) => this.kubeAdmission(ex, route, r)) : this.kubeAdmission(ex, route, d);
   }
 
@@ -213,8 +223,9 @@ export class AuthStage implements Stage {
   }
 
   onUpstreamHeaders(ex: Exchange, headers: HeaderBag): void {
-    // Identity headers come from this stage only. (`delete` only what is there: deleting a property moves the
-    // object to V8's slow dictionary mode, which the forwarder then pays for when it reads the headers.)
+    // Identity headers come from this stage only. The client's were left out already (`upstreamDrop`, set in
+    // onRouted); the deletes below are for a forward that built its headers without it, and `delete` only what is
+    // there: deleting a property moves the object to V8's slow dictionary mode, which every later read pays for.
     const p = ex.get(PRINCIPAL);
     if (p === undefined) {
       if (headers[SUBJECT_HEADER] !== undefined) delete headers[SUBJECT_HEADER];

@@ -24,6 +24,10 @@ describe('JwtVerifier cache', () => {
     expect(v.cached('P', b)?.principal).toEqual({ method: 'jwt', subject: 'b' });
     expect(v.cached('P', c)?.subject).toBe('c');
     expect(v.cached('other rules', b)).toBeUndefined();
+    // Found by its tail, but compared whole: another token ending the same way is not a hit.
+    expect(v.cached('P', `x${b.slice(1)}`)).toBeUndefined();
+    expect(v.cached('P', `${b.slice(0, -40)}`)).toBeUndefined();
+    expect(v.cached('P', `${b}`)?.subject).toBe('b');
     clock.advance(60_000);
     expect(v.cached('P', c)).toBeUndefined();
     expect(v.cached('P', b)).toBeDefined();

@@ -1,10 +1,12 @@
 /**
  * Verifies bearer JWTs against a service's rules (api/auth-policy.ts) with jose, and remembers tokens that
- * passed: a verify costs ~100-200 µs of CPU (RS256/ES256), a cache hit two map lookups (the rules, then the token
- * itself: no hash, no allocation). The cache is per set of rules, bounded in total (`maxEntries`, oldest first out),
- * and an entry lives until the token expires (plus the clock skew) or `maxEntryMs`, whichever is sooner. Tokens
- * that fail are not remembered. The raw token is the key: it is already in this process's memory for the request,
- * and hashing it (~1 µs for a 600-byte token) was most of a hit's cost.
+ * passed: a verify costs ~100-200 µs of CPU (RS256/ES256), a cache hit two map lookups (the rules, then the token)
+ * and one comparison. The cache is per set of rules, bounded in total (`maxEntries`, oldest first out), and an entry
+ * lives until the token expires (plus the clock skew) or `maxEntryMs`, whichever is sooner. Tokens that fail are
+ * not remembered. A token is found by its last `TAIL` characters (part of its signature) and then compared whole
+ * with the one remembered: each request's header is a new string, whose hash V8 computes over every character on
+ * the first map lookup, so a map keyed by the whole ~600-byte token hashed all of it per request. (SHA-256 of the
+ * token, earlier, cost ~1 µs.)
  */
 import { hash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
@@ -18,6 +20,8 @@ export interface VerifiedToken {
   until: number;
   /** What the auth stage keeps on the exchange for this token: made once, shared by every request that carries it. */
   principal: { readonly method: 'jwt'; readonly subject: string };
+  /** The token itself (up to MAX_RAW_KEY characters; longer ones are found by their SHA-256). */
+  token?: string;
 }
 
 /** Why a token was refused: 401 (the token is not good) or 403 (a good token that a rule refuses). */
@@ -44,8 +48,16 @@ export interface JwtVerifierOptions {
 /** Tokens up to this length are their own cache key (≤ 20 MB for 10,000); longer ones are keyed by their SHA-256. */
 const MAX_RAW_KEY = 2048;
 
+/** How many of a token's last characters find it in the cache (then it is compared whole). */
+const TAIL = 40;
+
 function longKey(token: string): string {
   return `sha256:${hash('sha256', token, 'base64')}`;
+}
+
+/** The cache key of a token: its tail (then compared whole) up to MAX_RAW_KEY characters, else its SHA-256. */
+function keyOf(token: string): string {
+  return token.length <= MAX_RAW_KEY ? token.slice(-TAIL) : longKey(token);
 }
 
 export class JwtVerifier {
@@ -66,10 +78,12 @@ export class JwtVerifier {
   cached(policyKey: string, token: string): VerifiedToken | undefined {
     const byToken = this.cache.get(policyKey);
     if (byToken === undefined) return undefined;
-    const hit = byToken.get(token.length <= MAX_RAW_KEY ? token : longKey(token));
-    if (hit === undefined) return undefined;
+    const key = keyOf(token);
+    const hit = byToken.get(key);
+    // (Another token with the same tail is a miss: it is verified, and then takes the entry's place.)
+    if (hit === undefined || (hit.token !== undefined && hit.token !== token)) return undefined;
     if (hit.until <= this.o.clock.now()) {
-      byToken.delete(token.length <= MAX_RAW_KEY ? token : longKey(token));
+      byToken.delete(key);
       this.entries--;
       return undefined;
     }
@@ -77,7 +91,7 @@ export class JwtVerifier {
   }
 
   private remember(policyKey: string, token: string, entry: VerifiedToken): void {
-    const key = token.length <= MAX_RAW_KEY ? token : longKey(token);
+    const key = keyOf(token);
     let byToken = this.cache.get(policyKey);
     if (byToken === undefined) {
       if (this.cache.size >= 10_000) {
@@ -135,7 +149,7 @@ export class JwtVerifier {
     }
     const exp = (payload.exp as number) * 1000 + this.o.clockSkewSeconds * 1000;
     const subject = typeof payload.sub === 'string' ? payload.sub : '';
-    const entry: VerifiedToken = { subject, until: Math.min(exp, now + this.maxEntryMs), principal: { method: 'jwt', subject } };
+    const entry: VerifiedToken = { subject, until: Math.min(exp, now + this.maxEntryMs), principal: { method: 'jwt', subject }, token: token.length <= MAX_RAW_KEY ? token : undefined };
     this.remember(policyKey, token, entry);
     return entry;
   }

@@ -68,4 +68,25 @@ describe('KubeAuth caches per token and service', () => {
     expect(asked).toEqual(['default/iris', 'default/other']);
     expect(k.tokenReviews).toBe(1);
   });
+
+  it('two tokens ending alike are never taken for each other (not from the cache, not from a shared pending review)', async () => {
+    const clock = new FakeClock(0);
+    const tail = 'T'.repeat(40);
+    const users: Record<string, string> = { [`alice.${tail}`]: 'alice', [`bob.${tail}`]: 'bob' };
+    const api: KubeReviewApi = {
+      tokenReview: async (t) => (users[t] ? { authenticated: true, user: { ...USER, username: users[t]! } } : { authenticated: false, error: 'invalid bearer token' }),
+      accessReview: async (u) => ({ allowed: u.username === 'alice', reason: '' }),
+    };
+    const k = new KubeAuth({ api, clock, group: 'g' });
+    // Concurrent: each its own review.
+    const [a, b, m] = await Promise.all([k.check(`alice.${tail}`, 'ns', 'm'), k.check(`bob.${tail}`, 'ns', 'm'), k.check(`mallory.${tail}`, 'ns', 'm')]);
+    expect(a).toMatchObject({ ok: true, principal: { subject: 'alice' } });
+    expect(b).toMatchObject({ ok: false, status: 403 });
+    expect(m).toMatchObject({ ok: false, status: 401 });
+    expect(k.tokenReviews).toBe(3);
+    // Cached: the last one reviewed holds the slot; the others are reviewed again, never given its answer.
+    expect(await k.check(`alice.${tail}`, 'ns', 'm')).toMatchObject({ ok: true, principal: { subject: 'alice' } });
+    expect(await k.check(`mallory.${tail}`, 'ns', 'm')).toMatchObject({ ok: false, status: 401 });
+    expect(await k.check(`bob.${tail}`, 'ns', 'm')).toMatchObject({ ok: false, status: 403 });
+  });
 });

@@ -5,8 +5,8 @@
  * its namespace) — the same permission `kubectl get isvc <name>` needs, so a Role that lets someone see a model
  * lets them call it, and RBAC bindings already written for KServe work unchanged.
  *
- * Both answers are cached (bounded: 10,000 tokens, keyed by the token itself — or its SHA-256 past 2 KiB — and 32
- * services per token; a hit is two or three map lookups and allocates nothing): an accepted token for
+ * Both answers are cached (bounded: 10,000 tokens, found by the token's last 40 characters and then compared whole
+ * — or by its SHA-256 past 2 KiB — and 32 services per token; a hit is three or four map lookups): an accepted token for
  * `tokenTtlMs` (60 s), a refused one for `tokenNegativeTtlMs` (10 s); an allowed access for `accessTtlMs` (60 s), a
  * denied one for `accessNegativeTtlMs` (10 s). So a deleted service account or a removed RoleBinding stops working
  * within 60 s, and a newly granted one works within 10 s. Concurrent requests with one token share one review.
@@ -27,7 +27,18 @@ export interface KubeUser {
   extra: Readonly<Record<string, string[]>>;
 }
 
-export type TokenReviewAnswer = { authenticated: true; user: KubeUser } | { authenticated: false; error: string };
+/** `audiences`: the status's (the requested audiences the token is meant for), when audiences were asked for. */
+export type TokenReviewAnswer = { authenticated: true; user: KubeUser; audiences?: readonly string[] } | { authenticated: false; error: string };
+
+/** Which audiences a token must be meant for (the TokenReview's `spec.audiences`); `key` names the set in the caches. */
+export interface KubeAudiences {
+  /** 'kubernetes' for none, else distinct per set (api/auth-policy.ts `kubernetesPolicy`). */
+  readonly key: string;
+  /** Empty: none asked (the API server checks its own audience). */
+  readonly audiences: readonly string[];
+}
+
+const NO_AUDIENCES: KubeAudiences = { key: 'kubernetes', audiences: [] };
 
 export interface AccessAttributes {
   verb: string;
@@ -45,7 +56,7 @@ export interface AccessAnswer {
 
 /** The two reviews, as the API server answers them (clientNodeReviews; tests may give their own). */
 export interface KubeReviewApi {
-  tokenReview(token: string): Promise<TokenReviewAnswer>;
+  tokenReview(token: string, audiences: readonly string[]): Promise<TokenReviewAnswer>;
   accessReview(user: KubeUser, attrs: AccessAttributes): Promise<AccessAnswer>;
 }
 
@@ -54,11 +65,13 @@ export function clientNodeReviews(kc: KubeConfig): KubeReviewApi {
   const authn = kc.makeApiClient(AuthenticationV1Api);
   const authz = kc.makeApiClient(AuthorizationV1Api);
   return {
-    async tokenReview(token) {
-      const r = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } } });
+    async tokenReview(token, audiences) {
+      const spec = audiences.length > 0 ? { token, audiences: [...audiences] } : { token };
+      const r = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec } });
       const s = r.status;
       if (s?.authenticated !== true || !s.user?.username) return { authenticated: false, error: s?.error ?? '' };
-      return { authenticated: true, user: { username: s.user.username, uid: s.user.uid ?? '', groups: s.user.groups ?? [], extra: s.user.extra ?? {} } };
+      const user = { username: s.user.username, uid: s.user.uid ?? '', groups: s.user.groups ?? [], extra: s.user.extra ?? {} };
+      return audiences.length > 0 ? { authenticated: true, user, audiences: s.audiences ?? [] } : { authenticated: true, user };
     },
     async accessReview(user, a) {
       const r = await authz.createSubjectAccessReview({
@@ -109,6 +122,8 @@ export interface KubeAuthOptions {
 
 /** A token's review, and the access answers for it by namespace then name (bounded per token). */
 interface TokenEntry {
+  /** The token itself, when short enough to be kept (MAX_RAW_KEY); a long one is known by its SHA-256. */
+  token: string | undefined;
   answer: TokenReviewAnswer;
   until: number;
   access: Map<string, Map<string, AccessEntry>>;
@@ -123,17 +138,49 @@ interface AccessEntry {
 /** Tokens up to this length are their own cache key; longer ones are keyed by their SHA-256. */
 const MAX_RAW_KEY = 2048;
 
-function tokenKey(token: string): string {
+/** How many of a token's last characters find it in the cache (then it is compared whole with the one kept). */
+const TAIL = 40;
+
+/** The token itself, or its SHA-256 when longer than MAX_RAW_KEY: one review per distinct token. */
+function tokenId(token: string): string {
   return token.length <= MAX_RAW_KEY ? token : `sha256:${hash('sha256', token, 'base64url')}`;
+}
+
+/**
+ * Where a token is cached: its last TAIL characters (a JWT's signature), or its SHA-256 when long. Each request's
+ * header is a new string whose hash V8 computes over every character on a map lookup: keyed by the whole
+ * ~1,000-character token, a cache hit hashed all of it per request.
+ */
+function cacheKey(token: string): string {
+  return token.length <= MAX_RAW_KEY ? token.slice(-TAIL) : tokenId(token);
 }
 
 const REVIEW_FAILED = 'kube_review_failed';
 
+/** Distinct audience sets cached at once (one per `sluice.dev/auth-kubernetes-audiences` value in use). */
+const MAX_AUDIENCE_SETS = 1000;
+
+/**
+ * An authenticated answer to a review that asked for audiences counts only when its status names one of them:
+ * an API server that ignores `spec.audiences` (not audience-aware) must not pass a token meant for another
+ * audience (the TokenReview API's own advice).
+ */
+function checkAudiences(answer: TokenReviewAnswer, asked: readonly string[]): TokenReviewAnswer {
+  if (asked.length === 0 || !answer.authenticated) return answer;
+  if (answer.audiences !== undefined && answer.audiences.some((a) => asked.includes(a))) return answer;
+  return { authenticated: false, error: `the token is not meant for any of the audiences ${asked.join(', ')} (sluice.dev/auth-kubernetes-audiences)` };
+}
+
 export class KubeAuth {
   readonly verb: string;
   readonly resource: string;
-  /** Token (or its hash, when long) → its review; insertion order, the oldest dropped first past `maxEntries`. */
-  private readonly tokens = new Map<string, TokenEntry>();
+  /**
+   * Audience set (its key) → token (or its hash, when long) → its review; insertion order, the oldest (of the
+   * largest set) dropped first past `maxEntries` in total. A token accepted for one audience set is reviewed again
+   * for another. At most MAX_AUDIENCE_SETS sets (past it, every answer is dropped).
+   */
+  private readonly tokens = new Map<string, Map<string, TokenEntry>>();
+  private entries = 0;
   private readonly pendingTokens = new Map<string, Promise<TokenEntry>>();
   private readonly pendingAccess = new Map<TokenEntry, Map<string, Promise<KubeDecision>>>();
   private pendingCount = 0;
@@ -176,14 +223,23 @@ export class KubeAuth {
     return `${this.verb} ${this.resource}.${this.o.group} "${name}" in namespace "${namespace}"`;
   }
 
-  /** Decides for a bearer token and a service; synchronous (and allocation-free) when both answers are cached. */
-  check(token: string, namespace: string, name: string): KubeDecision | Promise<KubeDecision> {
+  /**
+   * Decides for a bearer token and a service (whose token must be meant for `aud`); synchronous (and
+   * allocating only the tail string it is found by) when both answers are cached.
+   */
+  check(token: string, namespace: string, name: string, aud: KubeAudiences = NO_AUDIENCES): KubeDecision | Promise<KubeDecision> {
     const now = this.o.clock.now();
-    const key = tokenKey(token);
-    const t = this.tokens.get(key);
+    const key = cacheKey(token);
+    const byToken = this.tokens.get(aud.key);
+    let t = byToken?.get(key);
+    // Another token with the same tail is a miss: reviewed, it then takes the entry's place.
+    if (t !== undefined && t.token !== undefined && t.token !== token) t = undefined;
     if (t !== undefined && t.until > now) return this.afterToken(t, namespace, name, now);
-    if (t !== undefined) this.tokens.delete(key);
-    const review = this.reviewToken(token, key);
+    if (t !== undefined) {
+      byToken!.delete(key);
+      this.entries--;
+    }
+    const review = this.reviewToken(token, key, aud);
     if (review === null) return this.busy();
     return review.then(
       (entry) => this.afterToken(entry, namespace, name, this.o.clock.now()),
@@ -205,32 +261,58 @@ export class KubeAuth {
     return review;
   }
 
-  private reviewToken(token: string, key: string): Promise<TokenEntry> | null {
-    const pending = this.pendingTokens.get(key);
+  private reviewToken(token: string, key: string, aud: KubeAudiences): Promise<TokenEntry> | null {
+    // Pending reviews are shared by the same token only (never by another with the same tail).
+    const id = tokenId(token);
+    const pkey = aud.audiences.length === 0 ? id : `${aud.key}\n${id}`;
+    const pending = this.pendingTokens.get(pkey);
     if (pending !== undefined) return pending;
     if (this.pendingCount >= this.maxInFlight) return null;
     this.tokenReviews++;
     this.pendingCount++;
-    const p = this.withTimeout(this.o.api.tokenReview(token), 'TokenReview').then(
-      (answer) => {
-        this.pendingTokens.delete(key);
+    const p = this.withTimeout(this.o.api.tokenReview(token, aud.audiences), 'TokenReview').then(
+      (given) => {
+        this.pendingTokens.delete(pkey);
         this.pendingCount--;
-        const entry: TokenEntry = { answer, until: this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl), access: new Map(), accessCount: 0 };
-        this.tokens.delete(key);
-        if (this.tokens.size >= this.maxEntries) this.tokens.delete(this.tokens.keys().next().value as string);
-        this.tokens.set(key, entry);
+        const answer = checkAudiences(given, aud.audiences);
+        const entry: TokenEntry = { token: token.length <= MAX_RAW_KEY ? token : undefined, answer, until: this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl), access: new Map(), accessCount: 0 };
+        this.rememberToken(aud.key, key, entry);
         this.reviewsCounter?.inc({ review: 'token', result: answer.authenticated ? 'authenticated' : 'unauthenticated' });
         return entry;
       },
       (err: unknown) => {
-        this.pendingTokens.delete(key);
+        this.pendingTokens.delete(pkey);
         this.pendingCount--;
         this.reviewsCounter?.inc({ review: 'token', result: 'error' });
         throw err;
       },
     );
-    this.pendingTokens.set(key, p);
+    this.pendingTokens.set(pkey, p);
     return p;
+  }
+
+  private rememberToken(audKey: string, key: string, entry: TokenEntry): void {
+    let byToken = this.tokens.get(audKey);
+    if (byToken === undefined) {
+      if (this.tokens.size >= MAX_AUDIENCE_SETS) {
+        this.tokens.clear();
+        this.entries = 0;
+      }
+      byToken = new Map();
+      this.tokens.set(audKey, byToken);
+    }
+    if (byToken.delete(key)) this.entries--;
+    if (this.entries >= this.maxEntries) {
+      let from = byToken;
+      for (const m of this.tokens.values()) if (m.size > from.size) from = m;
+      const oldest = from.keys().next();
+      if (oldest.done !== true) {
+        from.delete(oldest.value);
+        this.entries--;
+      }
+    }
+    byToken.set(key, entry);
+    this.entries++;
   }
 
   private reviewAccess(t: TokenEntry, user: KubeUser, namespace: string, name: string): Promise<KubeDecision> | null {
@@ -343,7 +425,7 @@ export class KubeAuth {
   /** Cached answers held (tokens, token × service). */
   get sizes(): { tokens: number; access: number } {
     let access = 0;
-    for (const t of this.tokens.values()) access += t.accessCount;
-    return { tokens: this.tokens.size, access };
+    for (const m of this.tokens.values()) for (const t of m.values()) access += t.accessCount;
+    return { tokens: this.entries, access };
   }
 }
