@@ -175,8 +175,9 @@ export class TracingStage implements Stage {
     const s = ex.get(SPANS);
     if (!s) return;
     // The client's trace headers are replaced by ours (an invalid traceparent's tracestate must not travel on).
-    delete headers.traceparent;
-    delete headers.tracestate;
+    // Deleted only when the client sent them: a `delete` turns the header object into a slower dictionary-mode one.
+    if (headers.traceparent !== undefined) delete headers.traceparent;
+    if (headers.tracestate !== undefined) delete headers.tracestate;
     if (!s.sampled) {
       // The W3C propagator's inject, without the context it needs (the unsampled path is most requests').
       const c = s.server.spanContext();
