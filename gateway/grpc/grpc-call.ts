@@ -2,6 +2,7 @@ import type { ClientHttp2Session, IncomingHttpHeaders, IncomingHttpStatusHeader,
 import { constants } from 'node:http2';
 import type { Clock } from '../../core/clock.js';
 import { ForwardError, type ForwardObserver } from '../forwarder.js';
+import { leanRequest } from './lean-request.js';
 import { encodeGrpcMessage, formatGrpcTimeout, FrameScanner, GrpcStatus } from './grpc-wire.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, HTTP2_FLAG_END_STREAM } = { ...constants, HTTP2_FLAG_END_STREAM: 0x1 };
@@ -130,7 +131,8 @@ export function forwardCall(session: ClientHttp2Session, answer: GrpcCallAnswer,
   o.observer?.upstreamHeaders(h as Record<string, string | string[]>);
   let upstream: ReturnType<ClientHttp2Session['request']>;
   try {
-    upstream = session.request(h, { endStream: false });
+    // Not session.request() itself: on Node 20 it would keep each call's objects alive past scavenges (lean-request.ts).
+    upstream = leanRequest(session, h, { endStream: false });
   } catch (err) {
     return Promise.reject(new ForwardError(502, true, 'SESSION_CLOSED', `replica ${o.replica}: ${(err as Error).message}`, false));
   }

@@ -3,7 +3,7 @@
  * JSON log lines (the local backend forwards each replica's own log lines too).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SLUICE_ROOT } from '../../test/support/paths.js';
@@ -57,7 +57,12 @@ export async function startSluiceProcess(configDir: string, options: SluiceProce
   options.children?.track(child);
   const logs: LogLine[] = [];
   let buf = '';
+  // SLUICE_BENCH_STDOUT=<file>: a copy of everything Sluice writes to stdout, e.g. what `--trace-gc` prints
+  // (which is not JSON, so `logs` drops it).
+  const copy = process.env['SLUICE_BENCH_STDOUT'] ? createWriteStream(process.env['SLUICE_BENCH_STDOUT'], { flags: 'a' }) : null;
+  if (copy) child.once('exit', () => copy.end());
   child.stdout!.on('data', (c: Buffer) => {
+    copy?.write(c);
     buf += c.toString();
     const parts = buf.split('\n');
     buf = parts.pop()!;
