@@ -279,10 +279,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     maxBodyBytes: cfg.adminMaxBodyBytes,
     auth: { clock, apiKeys, adminTokens },
   });
-  const metricsServer = createMetricsServer(metrics);
+  // With workers, /metrics is this process's registry merged with theirs (cli/workers.ts, `metrics`).
+  const metricsServer = createMetricsServer(metrics, workers ? () => workers.metrics(metrics.registry) : undefined);
   const [adminPort, metricsPort] = await Promise.all([listen(admin, cfg.adminPort, cfg.adminHost), listen(metricsServer, cfg.metricsPort, cfg.metricsHost)]);
   const workerPorts = workers
-    ? await workers.start({ config: cfg, stateDir, snapshot, store, outcomes, poke, excess: (k) => autoscaler.excessBurstCapacity(k) })
+    ? await workers.start({ config: cfg, stateDir, snapshot, store, outcomes, poke, excess: (k) => autoscaler.excessBurstCapacity(k), registry: metrics.registry, apiKeys, clock })
     : null;
   const dataPort = workerPorts ? workerPorts.dataPort : await listen(data!, cfg.dataPort, cfg.dataHost);
   boundDataPort = dataPort;
