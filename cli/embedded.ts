@@ -307,7 +307,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   phase.serving();
   workers?.markServing();
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
-  logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(grpcOnly ? { grpc: grpcOnly.port } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
+  logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(grpcOnly ? { grpc: grpcOnly.port } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, workers: workers?.count ?? 1, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {

@@ -9,6 +9,8 @@ import { bool, bytes, int, list, num, oneOf, text, type Role, type Setting } fro
  * Memory is bounded separately (replicaMemoryBudget).
  */
 export const DEFAULT_MAX_REPLICAS_TOTAL = Math.max(8, 4 * availableParallelism());
+/** `sluice serve`: one data-plane worker process per core this process may use (at most the setting's 256). */
+export const DEFAULT_WORKERS = Math.min(256, availableParallelism());
 /** Local backend: half of this machine's memory, for the replicas' memory requests together. */
 export const DEFAULT_REPLICA_MEMORY_BUDGET = Math.floor(totalmem() / 2);
 
@@ -117,10 +119,10 @@ export const SETTINGS = {
   maxServices: row(positive, 20_000, SERVE, 'InferenceServices accepted; more are refused'),
   workers: row(
     int(1, 256),
-    1,
+    DEFAULT_WORKERS,
     SERVE,
-    'gateway worker processes of `sluice serve`; `1`: one process does everything (as before). With N > 1 the first process runs the control plane (controller, local backend, autoscaler, admin API, state) and N workers share the data port, each taking only its share of every replica\'s containerConcurrency (docs/architecture.md, "Worker processes"); a worker that dies is started again',
-    { flag: '--workers <n>' },
+    'gateway worker processes of `sluice serve`; `1`: one process does everything. With N > 1 the first process runs the control plane (controller, local backend, autoscaler, admin API, state, `/metrics` summed over the workers) and N workers share the data port, each taking only its share of every replica\'s containerConcurrency, API keys and rate-limit buckets kept by the first (docs/architecture.md, "Worker processes"); a worker that dies is started again',
+    { flag: '--workers <n>', defaultText: 'the cores available (`os.availableParallelism()`)' },
   ),
   connectionsPerReplica: row(positive, 256, DATA, 'keep-alive connections per replica in the forwarder'),
   shutdownGraceSeconds: row(
