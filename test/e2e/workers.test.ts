@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -306,5 +308,28 @@ describe('sluice serve --workers 2: metrics, API keys and rate limits across wor
     expect(allowed).toBeLessThan(20);
     const refused = [...a, ...b].find((x) => x.status === 429)!;
     expect(refused.text).toContain('(sluice.dev/rate-limit)');
+  }, 60_000);
+
+  it('SIGTERM: a request half-sent to a worker with nothing in flight is still answered, with Connection: close', async () => {
+    const socket = await through(0, async () => {
+      const c = connect(Number(new URL(s.dataUrl).port), '127.0.0.1');
+      await once(c, 'connect');
+      c.write('POST /v1/models/plain:predict HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      // accepted by worker 0 (the other cannot accept) before it resumes
+      await new Promise((r) => setTimeout(r, 200));
+      return c;
+    });
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    const closed = once(socket, 'close');
+    s.child.kill('SIGTERM');
+    await waitUntil('the primary to start draining', () => /SIGTERM: finishing in-flight requests/.test(s.output()), 5_000, 10);
+    // the workers have begun their drain (the idle one would have finished it at once)
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(`Content-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`);
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(await s.exited).toBe(0);
   }, 60_000);
 });
