@@ -1,4 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
+import { availableCores } from './cores.js';
 import { bool, bytes, int, list, num, oneOf, text, type Role, type Setting } from './setting-kinds.js';
 
 /**
@@ -9,8 +10,11 @@ import { bool, bytes, int, list, num, oneOf, text, type Role, type Setting } fro
  * Memory is bounded separately (replicaMemoryBudget).
  */
 export const DEFAULT_MAX_REPLICAS_TOTAL = Math.max(8, 4 * availableParallelism());
-/** `sluice serve`: one data-plane worker process per core this process may use (at most the setting's 256). */
-export const DEFAULT_WORKERS = Math.min(256, availableParallelism());
+/**
+ * `sluice serve`: one data-plane worker process per core this process may use (`os.availableParallelism()`,
+ * lowered to the cgroup's CPU quota in a container; at most the setting's 256).
+ */
+export const DEFAULT_WORKERS = Math.min(256, availableCores());
 /** Local backend: half of this machine's memory, for the replicas' memory requests together. */
 export const DEFAULT_REPLICA_MEMORY_BUDGET = Math.floor(totalmem() / 2);
 
@@ -122,7 +126,7 @@ export const SETTINGS = {
     DEFAULT_WORKERS,
     SERVE,
     'gateway worker processes of `sluice serve`; `1`: one process does everything. With N > 1 the first process runs the control plane (controller, local backend, autoscaler, admin API, state, `/metrics` summed over the workers) and N workers share the data port, each taking only its share of every replica\'s containerConcurrency, API keys and rate-limit buckets kept by the first (docs/architecture.md, "Worker processes"); a worker that dies is started again',
-    { flag: '--workers <n>', defaultText: 'the cores available (`os.availableParallelism()`)' },
+    { flag: '--workers <n>', defaultText: 'the cores available (`os.availableParallelism()`, or the container\'s CPU quota if lower)' },
   ),
   connectionsPerReplica: row(positive, 256, DATA, 'keep-alive connections per replica in the forwarder'),
   shutdownGraceSeconds: row(
