@@ -133,7 +133,7 @@ export const SETTINGS = {
     num({ min: 0 }),
     30,
     DATA,
-    'time in-flight requests get to finish on SIGTERM. From the signal on, every response says `Connection: close` and idle keep-alive connections are closed; when the grace ends, held requests get 503 naming this setting, forwarded ones are cut, and both are logged and counted in `sluice_gateway_shutdown_cut_requests_total{stage="held"|"forwarded"}`',
+    'time in-flight requests get to finish on SIGTERM. From the signal on, every response says `Connection: close` and idle keep-alive connections are closed; a connection half-way through sending a request gets its answer (one that sends nothing is closed by `headerTimeoutSeconds`); when the grace ends, held requests get 503 naming this setting, forwarded ones are cut, and both are logged and counted in `sluice_gateway_shutdown_cut_requests_total{stage="held"|"forwarded"}`',
   ),
   loggerMaxPayloadBytes: row(bytes(), 1024 * 1024, DATA, 'request/response logging (`logger` on a component): payload bytes kept per event; a larger body is cut there and its event says `truncated: true` and `payloadsize` (docs/observability.md)', { defaultText: '1Mi' }),
   loggerQueueEvents: row(positive, 10_000, DATA, 'log events queued or being delivered, across sinks; when full, new events are dropped and counted in `sluice_logger_events_total{outcome="dropped"}` (requests never wait)'),
