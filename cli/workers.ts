@@ -357,7 +357,9 @@ export class WorkerPool {
         break;
       }
       case 'token': {
-        const a = this.buckets!.take(m.key, '', { rate: m.rate, burst: m.burst });
+        // The key (scope and client) as the client: LocalBuckets bounds clients (rateLimitBuckets, least recently
+        // used dropped first), not the scopes of one client.
+        const a = this.buckets!.take('', m.key, { rate: m.rate, burst: m.burst });
         this.sendTo(w, { t: 'token', id: m.id, allowed: a.allowed, retryAfterMs: a.retryAfterMs });
         break;
       }
