@@ -208,6 +208,42 @@ describe('Activator hold queue', () => {
     expect(s.pokes).toHaveLength(2);
   });
 
+  it('marks a request held from zero as a cold start also with a membership (a worker of serve --workers N)', async () => {
+    const clock = new FakeClock(1_000_000);
+    // One gateway whose board answers at once: its share of a new replica applies while the replica is added.
+    const records = new Map<string, Readonly<Record<string, string>>>();
+    const listeners = new Set<() => void>();
+    const activator = new Activator({
+      clock,
+      metrics: new SluiceMetrics(),
+      logger: silentLogger(),
+      limits: LIMITS,
+      poke: () => {},
+      probes: { probe: async () => true, intervalMs: 100, healthIntervalMs: 0 },
+      membership: {
+        self: 'w1',
+        members: () => ['w1'],
+        states: () => records,
+        subscribe: (l) => {
+          listeners.add(l);
+          return () => listeners.delete(l);
+        },
+        publish: (r) => {
+          records.set('w1', r);
+          for (const l of [...listeners]) l();
+        },
+        close: async () => {},
+      },
+    });
+    activator.addRevision(KEY, LABELS);
+    const s = { clock, activator } as unknown as Setup;
+    const cold = acquire(s);
+    clock.advance(800);
+    activator.onEndpointEvent({ type: 'ready', endpoint: endpoint(1, 1) });
+    await cold.done;
+    expect(cold.lease).toMatchObject({ coldStart: true, heldMs: 800 });
+  });
+
   it('marks requests that waited for a revision with no replica as cold starts', async () => {
     const s = setup();
     const cold = acquire(s);

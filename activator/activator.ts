@@ -282,9 +282,11 @@ export class Activator {
       // A replica new to this gateway takes nothing until its share is known (recomputed below, before release).
       const r = st.replicas.upsert(ev.endpoint, this.confirmNew ? 'probing' : 'active', this.membership && !known ? 0 : Infinity);
       this.byReplica.set(r, st);
+      // Numbered before the shares are recomputed: that may hand it to held requests at once (a membership whose
+      // board has settled), and a request held from zero is a cold start only if its replica joined after it.
+      if (r.state === 'active' && r.joinedRotation === 0) r.joinedRotation = ++this.rotationJoins;
       if (!known) this.recomputeShares(st);
       if (r.state === 'active') {
-        if (r.joinedRotation === 0) r.joinedRotation = ++this.rotationJoins;
         this.prober.watch(r, this.healthDelay());
         this.release(st);
       } else {

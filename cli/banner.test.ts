@@ -38,6 +38,11 @@ describe('serve banner', () => {
     expect(text.split('\n').length).toBeLessThan(20);
   });
 
+  it('says how many data-plane worker processes run, and how to change it', () => {
+    expect(serveBanner({ ...info, workers: 4 })).toContain('  workers     4 data-plane processes (--workers; --workers 1 for one process)\n');
+    expect(serveBanner({ ...info, workers: 1 })).toContain('  workers     1 (this process; --workers N for more)\n');
+  });
+
   it('adds --server when the admin API is not where the CLI looks by default, and bounds the service list', () => {
     const many = Array.from({ length: 2000 }, (_, i) => ({ namespace: 'default', name: `m${String(i).padStart(4, '0')}` }));
     const text = serveBanner({ ...info, adminUrl: 'http://127.0.0.1:18081', services: many });

@@ -27,6 +27,8 @@ export interface BannerInfo {
   services: readonly BannerService[];
   /** Listeners anyone who can reach this machine may use without a credential (see `exposures`). */
   exposed?: readonly string[];
+  /** Data-plane worker processes (`--workers`); 1: this process serves the data port itself. */
+  workers?: number;
 }
 
 /**
@@ -71,6 +73,7 @@ export function serveBanner(b: BannerInfo): string {
     'Sluice is serving. Ctrl-C stops it (in-flight requests finish, replicas stop).',
     '',
     `  data plane  ${b.dataUrl}   (/v1/models/<name>, /v2/models/<name>, /serving/<namespace>/<name>/…)`,
+    `  workers     ${(b.workers ?? 1) > 1 ? `${b.workers} data-plane processes (--workers; --workers 1 for one process)` : '1 (this process; --workers N for more)'}`,
     `  admin API   ${b.adminUrl}   (the sluice CLI talks to it)`,
     `  metrics     ${b.metricsUrl}/metrics`,
     `  state       ${b.stateDir}`,

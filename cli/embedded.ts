@@ -280,10 +280,11 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     maxBodyBytes: cfg.adminMaxBodyBytes,
     auth: { clock, apiKeys, adminTokens },
   });
-  const metricsServer = createMetricsServer(metrics);
+  // With workers, /metrics is this process's registry merged with theirs (cli/workers.ts, `metrics`).
+  const metricsServer = createMetricsServer(metrics, workers ? () => workers.metrics(metrics.registry) : undefined);
   const [adminPort, metricsPort] = await Promise.all([listen(admin, cfg.adminPort, cfg.adminHost), listen(metricsServer, cfg.metricsPort, cfg.metricsHost)]);
   const workerPorts = workers
-    ? await workers.start({ config: cfg, stateDir, snapshot, store, outcomes, poke, excess: (k) => autoscaler.excessBurstCapacity(k) })
+    ? await workers.start({ config: cfg, stateDir, snapshot, store, outcomes, poke, excess: (k) => autoscaler.excessBurstCapacity(k), registry: metrics.registry, apiKeys, clock })
     : null;
   const dataPort = workerPorts ? workerPorts.dataPort : await listen(data!, cfg.dataPort, cfg.dataHost);
   boundDataPort = dataPort;
@@ -307,7 +308,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   phase.serving();
   workers?.markServing();
   // The token's file (not the token) tells a user where the CLI finds it; an explicit token is never logged.
-  logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(grpcOnly ? { grpc: grpcOnly.port } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
+  logger.info({ data: dataPort, ...(internalPort !== null ? { internal: internalPort } : {}), ...(grpcOnly ? { grpc: grpcOnly.port } : {}), ...(tls ? { tls: true } : {}), admin: adminPort, metrics: metricsPort, workers: workers?.count ?? 1, stateDir, adminToken: adminToken.file ?? adminToken.origin }, 'sluice is serving');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {

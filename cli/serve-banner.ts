@@ -34,6 +34,7 @@ export function printServeBanner(sluice: Embedded, config: ServeConfig, out: Nod
       defaultStateDir: resolve(process.env.SLUICE_STATE_DIR ?? DEFAULT_STATE_DIR),
       services,
       exposed: exposures(config, isLoopbackAddress),
+      workers: config.workers,
     }),
   );
 }

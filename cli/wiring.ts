@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { HoldLimits } from '../activator/activator.js';
 import type { Collector } from '../autoscaler/collector.js';
@@ -179,14 +180,17 @@ export function clientLimits(cfg: ServeConfig): ClientLimits {
   };
 }
 
-/** `GET /metrics` in Prometheus' text format; anything else is 404. */
-export function createMetricsServer(metrics: SluiceMetrics): Server {
+/**
+ * `GET /metrics` in Prometheus' text format; anything else is 404. `registry` gives the registry to show at each
+ * scrape when it is not this process's own (`sluice serve --workers N`: the merge over the workers).
+ */
+export function createMetricsServer(metrics: SluiceMetrics, registry?: () => Promise<Registry>): Server {
   return createServer((req, res) => {
     if ((req.url ?? '/').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found; try /metrics' }));
       return;
     }
-    metrics.registry.metrics().then(
+    (registry ? registry().then((r) => r.metrics()) : metrics.registry.metrics()).then(
       (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
       (err: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(err) })),
     );

@@ -1,3 +1,4 @@
+import type { ApiKeyRecord } from '../api/api-keys.js';
 import type { EndpointEvent } from '../api/backend.js';
 import type { ServeConfig } from '../core/config.js';
 import type { MetricBucket } from '../core/store.js';
@@ -24,7 +25,13 @@ export type DispatchOp =
 
 export type ToWorker =
   /** First message: the settings, this worker's id, and everything needed to route before it listens. */
-  | { t: 'init'; id: string; config: ServeConfig; stateDir: string; snapshot: DataPlaneSnapshot; replay: DispatchOp[]; serving: boolean }
+  | { t: 'init'; id: string; config: ServeConfig; stateDir: string; snapshot: DataPlaneSnapshot; replay: DispatchOp[]; serving: boolean; apiKeys: ApiKeyRecord[] }
+  /** An API key made or revoked through the admin API; the worker answers 'keys-ack' with the same seq. */
+  | { t: 'keys'; seq: number; add?: ApiKeyRecord; remove?: string }
+  /** Send your registry's getMetricsAsJSON() (a scrape of the primary's /metrics). */
+  | { t: 'metrics'; id: number }
+  /** The answer to a worker's 'token'. */
+  | { t: 'token'; id: number; allowed: boolean; retryAfterMs: number }
   | { t: 'snapshot'; snapshot: DataPlaneSnapshot }
   | { t: 'dispatch'; ops: DispatchOp[] }
   /** The live workers and what each published (the IPC GatewayMembership). */
@@ -45,4 +52,9 @@ export type FromWorker =
   | { t: 'report'; held: Array<[string, number]>; inflight: Array<[string, number]> }
   /** Rollout outcomes: [revisionKey, at, status, totalMs, coldStartMs]. */
   | { t: 'outcomes'; list: Array<[string, number, number, number, number]> }
-  | { t: 'publish'; record: Record<string, string> };
+  | { t: 'publish'; record: Record<string, string> }
+  | { t: 'keys-ack'; seq: number }
+  /** The registry's getMetricsAsJSON() for scrape `id`. */
+  | { t: 'metrics'; id: number; json: unknown[] }
+  /** Take a token from the rate-limit bucket `key` kept in the primary (shared by every worker). */
+  | { t: 'token'; id: number; key: string; rate: number; burst: number };

@@ -1,17 +1,19 @@
 import { Activator } from '../activator/activator.js';
+import type { ApiKeyRecord } from '../api/api-keys.js';
 import { Collector } from '../autoscaler/collector.js';
 import { SystemClock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import type { GatewayMembership } from '../core/membership.js';
 import { SluiceMetrics } from '../core/metrics.js';
-import type { MetricBucket, OutcomeBucket, Store } from '../core/store.js';
+import type { MetricBucket, OutcomeBucket, Store, TokenAnswer } from '../core/store.js';
 import { SnapshotHolder } from '../gateway/data-plane.js';
 import { drainGateway } from '../gateway/drain.js';
 import { Gateway } from '../gateway/gateway.js';
 import { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import { GatewayPhase } from '../gateway/server-endpoints.js';
-import { credentialFiles, dataAuth } from './auth-wiring.js';
+import type { ApiKeyDirectory } from '../gateway/stages/auth/auth-stage.js';
+import { dataAuth } from './auth-wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { batchingSettings, gatewayForwarder, clientLimits, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, requestLogging } from './wiring.js';
 import type { DispatchOp, FromWorker, ToWorker } from './worker-protocol.js';
@@ -19,6 +21,10 @@ import type { DispatchOp, FromWorker, ToWorker } from './worker-protocol.js';
 /** Most outcomes a worker keeps between two sends (100 ms); more are dropped (the rollout gate samples anyway). */
 const MAX_OUTCOMES_PER_SEND = 20_000;
 const REPORT_MS = 100;
+/** A rate-limit token asked of the primary and not answered within this is decided with a local bucket. */
+const TOKEN_WAIT_MS = 1_000;
+/** Most token requests waiting for the primary's answer; more are decided with local buckets. */
+const MAX_PENDING_TOKENS = 10_000;
 
 function send(m: FromWorker): void {
   process.send?.(m);
@@ -58,8 +64,65 @@ class IpcMembership implements GatewayMembership {
   async close(): Promise<void> {}
 }
 
-/** The worker's metric buckets and pokes go to the primary's store (where the autoscaler reads them, summed). */
+/** The API keys as the primary's admin API keeps them: all of them in 'init', then each change ('keys'). */
+class KeyDirectory implements ApiKeyDirectory {
+  private readonly byHashMap = new Map<string, ApiKeyRecord>();
+  private readonly hashById = new Map<string, string>();
+  version = 0;
+
+  constructor(records: readonly ApiKeyRecord[]) {
+    for (const r of records) this.add(r);
+  }
+
+  byHash(hash: string): ApiKeyRecord | undefined {
+    return this.byHashMap.get(hash);
+  }
+
+  add(r: ApiKeyRecord): void {
+    this.byHashMap.set(r.hash, r);
+    this.hashById.set(r.id, r.hash);
+    this.version++;
+  }
+
+  remove(id: string): void {
+    const hash = this.hashById.get(id);
+    if (hash === undefined) return;
+    this.hashById.delete(id);
+    this.byHashMap.delete(hash);
+    this.version++;
+  }
+}
+
+/**
+ * The worker's metric buckets and pokes go to the primary's store (where the autoscaler reads them, summed), and
+ * so do rate-limit tokens: the buckets are the primary's, so N workers admit what one process would.
+ */
 class IpcStore implements Store {
+  private nextToken = 0;
+  private readonly tokens = new Map<number, { resolve: (a: TokenAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+
+  async takeToken(key: string, rate: number, burst: number): Promise<TokenAnswer> {
+    if (this.tokens.size >= MAX_PENDING_TOKENS) throw new Error(`${MAX_PENDING_TOKENS} rate-limit tokens already wait for the primary`);
+    const id = ++this.nextToken;
+    return new Promise<TokenAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.tokens.delete(id);
+        reject(new Error(`the primary did not answer a rate-limit token within ${TOKEN_WAIT_MS} ms`));
+      }, TOKEN_WAIT_MS);
+      this.tokens.set(id, { resolve, reject, timer });
+      send({ t: 'token', id, key, rate, burst });
+    });
+  }
+
+  answer(id: number, a: TokenAnswer): void {
+    const p = this.tokens.get(id);
+    if (!p) return;
+    this.tokens.delete(id);
+    clearTimeout(p.timer);
+    p.resolve(a);
+  }
+
+
   async addBuckets(revisionKey: string, instance: string, buckets: readonly MetricBucket[]): Promise<void> {
     send({ t: 'buckets', key: revisionKey, instance, buckets: [...buckets] });
   }
@@ -138,7 +201,8 @@ export async function runWorker(): Promise<void> {
     membership,
   });
   const forwarder = gatewayForwarder(cfg, clock);
-  const collector = new Collector({ clock, store: new IpcStore(), instance: init.id });
+  const store = new IpcStore();
+  const collector = new Collector({ clock, store, instance: init.id });
   const outcomes = new ForwardedOutcomes();
   const snapshot = new SnapshotHolder(init.snapshot);
   const apply = (ops: DispatchOp[]): void => {
@@ -156,9 +220,8 @@ export async function runWorker(): Promise<void> {
   const phase = new GatewayPhase(init.serving ? 'serving' : 'starting');
   const tls = dataTls(cfg, gatewayLogger);
   const tracing = await gatewayTracing(cfg, process.env, { clock, logger, metrics, activeReplicas: (k) => activator.activeReplicas(k) });
-  // Read-only: the primary's admin API writes these files (a key made after this worker started is not seen
-  // until it restarts; docs/architecture.md, "Worker processes").
-  const { apiKeys } = credentialFiles(cfg, init.stateDir, null);
+  // The primary's admin API keeps the keys; it sends each change before it answers (docs/architecture.md).
+  const apiKeys = new KeyDirectory(init.apiKeys);
   const auth = dataAuth(cfg, { clock, logger: gatewayLogger, registry: metrics.registry, keys: apiKeys });
   const logging = requestLogging(cfg, { clock, logger: gatewayLogger, metrics });
   const pipeline = gatewayPipeline({
@@ -172,6 +235,7 @@ export async function runWorker(): Promise<void> {
     auth: auth.stage,
     batching: batchingSettings(cfg),
     ingress: ingressSettings(cfg),
+    store,
   });
   const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
 
@@ -241,6 +305,20 @@ export async function runWorker(): Promise<void> {
         break;
       case 'serving':
         phase.serving();
+        break;
+      case 'keys':
+        if (m.add) apiKeys.add(m.add);
+        if (m.remove !== undefined) apiKeys.remove(m.remove);
+        send({ t: 'keys-ack', seq: m.seq });
+        break;
+      case 'metrics':
+        void metrics.registry.getMetricsAsJSON().then(
+          (json) => send({ t: 'metrics', id: m.id, json }),
+          (err: unknown) => logger.warn({ err: errorMessage(err) }, 'could not read the metrics registry'),
+        );
+        break;
+      case 'token':
+        store.answer(m.id, { allowed: m.allowed, retryAfterMs: m.retryAfterMs });
         break;
       case 'drain':
         void drain().then(

@@ -1,7 +1,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry, Gauge, type Registry } from 'prom-client';
+import type { ApiKeyRecord } from '../api/api-keys.js';
 import type { Endpoint, EndpointEvent } from '../api/backend.js';
+import type { Clock } from '../core/clock.js';
+import type { CredentialFile } from '../deploy/auth/credential-file.js';
+import { LocalBuckets } from '../gateway/stages/token-buckets.js';
 import type { ServeConfig } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Store } from '../core/store.js';
@@ -23,6 +28,12 @@ export interface WorkerPoolContext {
   poke: (revisionKey: string) => void;
   /** The autoscaler's excess burst capacity per revision (the activator's path mode). */
   excess: (revisionKey: string) => number;
+  /** The primary's registry: `/metrics` merges the workers' registries into it (`metrics`). */
+  registry: Registry;
+  /** The admin API's keys: every change reaches each worker before the API answers (`onChange`). */
+  apiKeys: CredentialFile<ApiKeyRecord>;
+  /** For the rate-limit buckets kept here for every worker. */
+  clock: Clock;
 }
 
 export interface WorkerPorts {
@@ -52,6 +63,10 @@ const START_TIMEOUT_MS = 30_000;
 const EXCESS_EVERY_MS = 500;
 /** A worker that dies within this of its start is started again only after a growing pause (at most 5 s). */
 const QUICK_DEATH_MS = 2_000;
+/** How long a scrape of `/metrics` waits for the workers' registries; one that has not answered is left out. */
+export const METRICS_WAIT_MS = 1_000;
+/** How long a key's creation or revocation waits for every worker to confirm it before the admin API answers. */
+export const KEYS_WAIT_MS = 1_000;
 
 /**
  * The primary's side of `sluice serve --workers N`: forks N data-plane workers through node:cluster (they share
@@ -79,6 +94,17 @@ export class WorkerPool {
   private onListening: (() => void) | null = null;
   /** The excess burst capacity last sent per revision. */
   private readonly lastExcess = new Map<string, number>();
+  /** The scrape under way (scrapes that come meanwhile share it: at most one is ever pending). */
+  private scrape: Promise<Registry> | null = null;
+  private scrapeId = 0;
+  private onMetrics: ((w: WorkerState, id: number, json: unknown[]) => void) | null = null;
+  private workersGauge: Gauge | null = null;
+  private answeredGauge: Gauge | null = null;
+  /** Key changes sent and not yet confirmed by every worker (seq → workers still to confirm, done). */
+  private keysSeq = 0;
+  private readonly keysPending = new Map<number, { left: Set<string>; done: () => void }>();
+  /** Rate-limit buckets shared by the workers (docs/security.md, "Rate limits across gateways"). */
+  private buckets: LocalBuckets | null = null;
 
   constructor(
     readonly count: number,
@@ -136,6 +162,14 @@ export class WorkerPool {
   /** Forks the workers; resolves with the ports once every one listens. */
   async start(ctx: WorkerPoolContext): Promise<WorkerPorts> {
     this.ctx = ctx;
+    this.workersGauge = new Gauge({ name: 'sluice_workers', help: 'Data-plane worker processes listening (sluice serve --workers N).', registers: [ctx.registry] });
+    this.answeredGauge = new Gauge({
+      name: 'sluice_workers_scraped',
+      help: `Workers whose metrics are in this scrape (a worker that does not answer within ${METRICS_WAIT_MS} ms is left out).`,
+      registers: [ctx.registry],
+    });
+    this.buckets = new LocalBuckets(ctx.clock, ctx.config.rateLimitBuckets);
+    ctx.apiKeys.onChange = (change) => this.keysChanged(change);
     // Workers accept from the shared socket themselves (no hand-off through this process): a connection never
     // waits in the primary for a worker that has just died, and the primary does no work per connection.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -176,6 +210,8 @@ export class WorkerPool {
   /** Every worker drains (in-flight requests finish within shutdownGraceSeconds) and exits. */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
+    if (this.ctx) this.ctx.apiKeys.onChange = null;
+    for (const p of this.keysPending.values()) p.done();
     this.stopSnapshot();
     if (this.excessTimer) clearInterval(this.excessTimer);
     for (const t of this.departed.values()) clearTimeout(t);
@@ -198,6 +234,71 @@ export class WorkerPool {
     await Promise.all(exits);
   }
 
+  /**
+   * The registry `/metrics` shows: this process's, merged with every worker's (asked over IPC, at most
+   * METRICS_WAIT_MS) by prom-client's AggregatorRegistry rules: each series once, summed over processes
+   * (histograms bucket by bucket), a metric's own `aggregator` where it has one (in-path state: max; Node's
+   * version: first; its event-loop lag: average).
+   */
+  metrics(own: Registry): Promise<Registry> {
+    // Scraped before the workers were started: this process's own.
+    if (!this.ctx) return Promise.resolve(own);
+    this.scrape ??= this.collect().finally(() => {
+      this.scrape = null;
+    });
+    return this.scrape;
+  }
+
+  private async collect(): Promise<Registry> {
+    const ctx = this.ctx!;
+    const id = ++this.scrapeId;
+    const targets = [...this.workers.values()].filter((w) => w.listening && w.worker.isConnected());
+    const answers = new Map<string, unknown[]>();
+    await new Promise<void>((resolve) => {
+      if (targets.length === 0) return resolve();
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.onMetrics = null;
+        resolve();
+      };
+      const timer = setTimeout(finish, METRICS_WAIT_MS);
+      this.onMetrics = (w, answerId, json) => {
+        if (answerId !== id || !targets.includes(w)) return;
+        answers.set(w.id, json);
+        if (answers.size === targets.length) finish();
+      };
+      for (const w of targets) this.sendTo(w, { t: 'metrics', id });
+    });
+    if (answers.size < targets.length)
+      this.logger.warn({ asked: targets.length, answered: answers.size, waitedMs: METRICS_WAIT_MS }, 'some workers did not send their metrics in time: this scrape leaves them out');
+    this.workersGauge!.set(targets.length);
+    this.answeredGauge!.set(answers.size);
+    const own = await ctx.registry.getMetricsAsJSON();
+    return AggregatorRegistry.aggregate([own, ...answers.values()] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+  }
+
+  /** Sends a key's creation or revocation to every worker; resolves once all confirmed it, or after KEYS_WAIT_MS. */
+  private keysChanged(change: { added?: ApiKeyRecord; removed?: ApiKeyRecord }): Promise<void> {
+    const seq = ++this.keysSeq;
+    const targets = [...this.workers.values()].filter((w) => w.worker.isConnected());
+    const m: ToWorker = { t: 'keys', seq, ...(change.added ? { add: change.added } : {}), ...(change.removed ? { remove: change.removed.id } : {}) };
+    if (targets.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.keysPending.delete(seq);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const p = this.keysPending.get(seq);
+        this.logger.warn({ workers: p ? [...p.left] : [], waitedMs: KEYS_WAIT_MS }, 'workers did not confirm an API key change in time (it reaches them in order, after what they are doing)');
+        done();
+      }, KEYS_WAIT_MS);
+      this.keysPending.set(seq, { left: new Set(targets.map((w) => w.id)), done });
+      for (const w of targets) this.sendTo(w, m);
+    });
+  }
+
   private fork(): void {
     const id = `w${String(++this.next).padStart(4, '0')}`;
     const worker = cluster.fork();
@@ -217,7 +318,7 @@ export class WorkerPool {
           replay.push({ op: 'add', key, labels: r.labels });
           for (const endpoint of r.ready.values()) replay.push({ op: 'endpoint', ev: { type: 'ready', endpoint } });
         }
-        this.sendTo(w, { t: 'init', id: w.id, config: ctx.config, stateDir: ctx.stateDir, snapshot: ctx.snapshot.current, replay, serving: this.serving });
+        this.sendTo(w, { t: 'init', id: w.id, config: ctx.config, stateDir: ctx.stateDir, snapshot: ctx.snapshot.current, replay, serving: this.serving, apiKeys: ctx.apiKeys.list() });
         this.sendTo(w, { t: 'board', ...this.board() });
         if (this.lastExcess.size) this.sendTo(w, { t: 'excess', entries: [...this.lastExcess] });
         break;
@@ -246,6 +347,22 @@ export class WorkerPool {
       case 'outcomes':
         for (const [k, at, status, total, cold] of m.list) ctx.outcomes.record(k, at, status, total, cold);
         break;
+      case 'metrics':
+        this.onMetrics?.(w, m.id, m.json);
+        break;
+      case 'keys-ack': {
+        const p = this.keysPending.get(m.seq);
+        p?.left.delete(w.id);
+        if (p?.left.size === 0) p.done();
+        break;
+      }
+      case 'token': {
+        // The key (scope and client) as the client: LocalBuckets bounds clients (rateLimitBuckets, least recently
+        // used dropped first), not the scopes of one client.
+        const a = this.buckets!.take('', m.key, { rate: m.rate, burst: m.burst });
+        this.sendTo(w, { t: 'token', id: m.id, allowed: a.allowed, retryAfterMs: a.retryAfterMs });
+        break;
+      }
       case 'publish':
         if (!this.workers.has(w.id)) break;
         this.records.set(w.id, m.record);
@@ -258,6 +375,11 @@ export class WorkerPool {
 
   private onExit(w: WorkerState, code: number | null, signal: string | null): void {
     this.workers.delete(w.id);
+    // A worker started in its place reads the keys from its 'init'.
+    for (const p of this.keysPending.values()) {
+      p.left.delete(w.id);
+      if (p.left.size === 0) p.done();
+    }
     // The requests it had forwarded may still run on their replicas. Its share is kept (it stays a member, its
     // record unchanged) until their deadlines have passed; with none, it frees at once, and the others' limits
     // grow once they have all settled on the new membership.

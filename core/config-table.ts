@@ -1,4 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
+import { availableCores } from './cores.js';
 import { bool, bytes, int, list, num, oneOf, text, type Role, type Setting } from './setting-kinds.js';
 
 /**
@@ -9,6 +10,11 @@ import { bool, bytes, int, list, num, oneOf, text, type Role, type Setting } fro
  * Memory is bounded separately (replicaMemoryBudget).
  */
 export const DEFAULT_MAX_REPLICAS_TOTAL = Math.max(8, 4 * availableParallelism());
+/**
+ * `sluice serve`: one data-plane worker process per core this process may use (`os.availableParallelism()`,
+ * lowered to the cgroup's CPU quota in a container; at most the setting's 256).
+ */
+export const DEFAULT_WORKERS = Math.min(256, availableCores());
 /** Local backend: half of this machine's memory, for the replicas' memory requests together. */
 export const DEFAULT_REPLICA_MEMORY_BUDGET = Math.floor(totalmem() / 2);
 
@@ -117,17 +123,17 @@ export const SETTINGS = {
   maxServices: row(positive, 20_000, SERVE, 'InferenceServices accepted; more are refused'),
   workers: row(
     int(1, 256),
-    1,
+    DEFAULT_WORKERS,
     SERVE,
-    'gateway worker processes of `sluice serve`; `1`: one process does everything (as before). With N > 1 the first process runs the control plane (controller, local backend, autoscaler, admin API, state) and N workers share the data port, each taking only its share of every replica\'s containerConcurrency (docs/architecture.md, "Worker processes"); a worker that dies is started again',
-    { flag: '--workers <n>' },
+    'gateway worker processes of `sluice serve`; `1`: one process does everything. With N > 1 the first process runs the control plane (controller, local backend, autoscaler, admin API, state, `/metrics` summed over the workers) and N workers share the data port, each taking only its share of every replica\'s containerConcurrency, API keys and rate-limit buckets kept by the first (docs/architecture.md, "Worker processes"); a worker that dies is started again',
+    { flag: '--workers <n>', defaultText: 'the cores available (`os.availableParallelism()`, or the container\'s CPU quota if lower)' },
   ),
   connectionsPerReplica: row(positive, 256, DATA, 'keep-alive connections per replica in the forwarder'),
   shutdownGraceSeconds: row(
     num({ min: 0 }),
     30,
     DATA,
-    'time in-flight requests get to finish on SIGTERM. From the signal on, every response says `Connection: close` and idle keep-alive connections are closed; when the grace ends, held requests get 503 naming this setting, forwarded ones are cut, and both are logged and counted in `sluice_gateway_shutdown_cut_requests_total{stage="held"|"forwarded"}`',
+    'time in-flight requests get to finish on SIGTERM. From the signal on, every response says `Connection: close` and idle keep-alive connections are closed; a connection half-way through sending a request gets its answer (one that sends nothing is closed by `headerTimeoutSeconds`); when the grace ends, held requests get 503 naming this setting, forwarded ones are cut, and both are logged and counted in `sluice_gateway_shutdown_cut_requests_total{stage="held"|"forwarded"}`',
   ),
   loggerMaxPayloadBytes: row(bytes(), 1024 * 1024, DATA, 'request/response logging (`logger` on a component): payload bytes kept per event; a larger body is cut there and its event says `truncated: true` and `payloadsize` (docs/observability.md)', { defaultText: '1Mi' }),
   loggerQueueEvents: row(positive, 10_000, DATA, 'log events queued or being delivered, across sinks; when full, new events are dropped and counted in `sluice_logger_events_total{outcome="dropped"}` (requests never wait)'),

@@ -16,12 +16,18 @@ interface MetricValue {
   metricName?: string;
 }
 
+/**
+ * How `sluice serve --workers N` merges a series over its processes (prom-client's AggregatorRegistry names):
+ * counters and histograms are summed; a 0/1 state gauge takes the largest.
+ */
+export type MetricAggregator = 'sum' | 'max';
+
 interface MetricSnapshot {
   name: string;
   help: string;
   type: MetricType;
   values: MetricValue[];
-  aggregator: 'sum';
+  aggregator: MetricAggregator;
 }
 
 /** The most series one family keeps; beyond it the oldest child is dropped (and stops being exported). */
@@ -42,6 +48,7 @@ abstract class Family<L extends string, C extends Labelled> {
     private readonly labelNames: readonly L[],
     registry: Registry,
     private readonly maxSeries = DEFAULT_MAX_SERIES,
+    private readonly aggregator: MetricAggregator = 'sum',
   ) {
     // prom-client's registry accepts any object with name, type and get(); `registerMetric` is typed for its own.
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
@@ -76,7 +83,7 @@ abstract class Family<L extends string, C extends Labelled> {
   get(): Promise<MetricSnapshot> {
     const values: MetricValue[] = [];
     for (const child of this.children.values()) this.collect(child, values);
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' });
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
   }
 
   protected abstract create(labels: Record<L, string>): C;
@@ -136,8 +143,8 @@ export class GaugeChild {
 }
 
 export class GaugeFamily<L extends string> extends Family<L, GaugeChild> {
-  constructor(o: { name: string; help: string; labelNames: readonly L[]; registry: Registry; maxSeries?: number }) {
-    super(o.name, o.help, 'gauge', o.labelNames, o.registry, o.maxSeries);
+  constructor(o: { name: string; help: string; labelNames: readonly L[]; registry: Registry; maxSeries?: number; aggregator?: MetricAggregator }) {
+    super(o.name, o.help, 'gauge', o.labelNames, o.registry, o.maxSeries, o.aggregator);
   }
 
   /** Sets one series (a lookup per call: for rare updates; hot callers keep the child from `labels`). */

@@ -99,7 +99,14 @@ export class SluiceMetrics {
       registers: [registry],
     });
     this.replicaInflight = new LiveGauge('sluice_replica_inflight', 'Requests in flight on each replica.', registry);
-    this.activatorInPath = revisionGauge('sluice_activator_in_path', '1 while the activator is in a revision\'s request path (no ready replica, requests held, or too little spare burst capacity); 0 while requests go straight to replicas.');
+    // A state, not an amount: over `--workers N` processes it is 1 when any activator is in the path.
+    this.activatorInPath = new GaugeFamily({
+      name: 'sluice_activator_in_path',
+      help: '1 while the activator is in a revision\'s request path (no ready replica, requests held, or too little spare burst capacity); 0 while requests go straight to replicas.',
+      labelNames,
+      registry,
+      aggregator: 'max',
+    });
     this.autoscalerPanic = revisionGauge('sluice_autoscaler_panic', '1 while the autoscaler is in panic mode for a revision.');
     this.stableConcurrency = revisionGauge('sluice_autoscaler_stable_concurrency', 'Average concurrency (or rps) over the stable window.');
     this.panicConcurrency = revisionGauge('sluice_autoscaler_panic_concurrency', 'Average concurrency (or rps) over the panic window.');

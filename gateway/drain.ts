@@ -35,6 +35,10 @@ export interface DrainOptions {
  * keep-alive connections are closed at once; in-flight requests get `graceMs` to finish. At the deadline, requests still held are answered 503 and forwarded ones are cut; both are logged and
  * counted (sluice_gateway_shutdown_cut_requests_total{stage}). Resolves when the port is quiet.
  */
+function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+}
+
 export async function drainGateway(o: DrainOptions): Promise<{ held: number; cut: number }> {
   const { server, gateway, clock } = o;
   const pollMs = o.pollMs ?? 50;
@@ -46,8 +50,11 @@ export async function drainGateway(o: DrainOptions): Promise<{ held: number; cut
   // Connections whose last response went out before the drain (keep-alive) are not swept while we wait: their
   // client may be sending its next request right now, which is then answered with Connection: close, whereas
   // closing under it would reset it. They close with the rest when the in-flight requests are done.
-  while (gateway.activeRequests > 0 && clock.now() < until) {
+  // Also until the connections are gone: one may be half-way through sending a request that is not counted yet
+  // (it gets its answer, with Connection: close); a connection that has become idle is closed at each look.
+  while ((gateway.activeRequests > 0 || (await openConnections(server)) > 0) && clock.now() < until) {
     await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(pollMs, Math.max(1, until - clock.now()))));
+    server.closeIdleConnections();
   }
   let held = 0;
   let cut = 0;

@@ -21,6 +21,11 @@ export class CredentialFile<R extends StoredCredential> {
   private saving: Promise<void> = Promise.resolve();
   /** Bumped by every add and remove (readers drop what they cached). */
   version = 0;
+  /**
+   * Awaited after a change is saved and before add/remove resolve (so before the admin API answers): the worker
+   * processes of `sluice serve --workers N` learn of it here (cli/workers.ts). Must not throw.
+   */
+  onChange: ((change: { added?: R; removed?: R }) => Promise<void>) | null = null;
 
   constructor(
     private readonly o: {
@@ -88,6 +93,7 @@ export class CredentialFile<R extends StoredCredential> {
       this.version++;
       throw err;
     }
+    await this.onChange?.({ added: r });
   }
 
   /** Forgets a record (it stops working at once in this process); false when there was none. */
@@ -97,7 +103,12 @@ export class CredentialFile<R extends StoredCredential> {
     this.byIdMap.delete(id);
     this.byHashMap.delete(r.hash);
     this.version++;
-    await this.save();
+    try {
+      await this.save();
+    } finally {
+      // Gone from memory here even when the save failed: the workers forget it too.
+      await this.onChange?.({ removed: r });
+    }
     return true;
   }
 

@@ -40,6 +40,11 @@ export interface SluiceProcessOptions {
   nodeArgs?: readonly string[];
   /** More `--set name=value` settings for `sluice serve`. */
   settings?: readonly string[];
+  /**
+   * `--workers` (default 1). The scenarios' baselines are of one process, and some read this process itself
+   * (`rss()` of held requests, `--inspect`); `sluice serve` alone defaults to one worker per core.
+   */
+  workers?: number;
 }
 
 export async function startSluiceProcess(configDir: string, options: SluiceProcessOptions = {}): Promise<SluiceProcess> {
@@ -50,6 +55,7 @@ export async function startSluiceProcess(configDir: string, options: SluiceProce
       // The load generator is one client with thousands of connections by design.
       '--set', 'maxConnectionsPerClient=0',
       ...(options.settings ?? []).flatMap((kv) => ['--set', kv]),
+      '--workers', String(options.workers ?? 1),
       // A fresh state directory each time: every run starts from nothing, and never touches ./.sluice.
       '--state-dir', mkdtempSync(join(tmpdir(), 'sluice-state-'))],
     { cwd: SLUICE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },

@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFolder, demoService } from '../support/embedded.js';
+import { metricValue } from '../support/metrics-text.js';
 import { startServe, type ServeProcess } from '../support/serve-process.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -167,3 +170,167 @@ function existsPid(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * What a single process does for the whole port, across two workers: `/metrics` sums them, an API key revoked
+ * through the admin API is refused by both from the answer on, a rate limit holds in total. Which worker accepts a
+ * connection is the kernel's choice, so a test sends through one worker by stopping the other (SIGSTOP: it cannot
+ * accept, the shared socket's connections go to the one that runs) and resumes it after.
+ */
+describe('sluice serve --workers 2: metrics, API keys and rate limits across workers', () => {
+  let s: ServeProcess;
+  let workers: number[];
+  beforeAll(async () => {
+    const dir = configFolder({
+      'plain.yaml': demoService('plain', { predictor: '    minReplicas: 1\n' }),
+      'keyed.yaml': demoService('keyed', { predictor: '    minReplicas: 1\n', annotations: { 'sluice.dev/auth': 'api-key' } }),
+      'limited.yaml': demoService('limited', { predictor: '    minReplicas: 1\n', annotations: { 'sluice.dev/rate-limit': '2', 'sluice.dev/rate-limit-burst': '10' } }),
+    });
+    s = await startServe(mkdtempSync(join(tmpdir(), 'sluice-workers-shared-')), ['--config', dir, '--workers', '2']);
+    workers = children(s.child.pid!)
+      .filter((c) => c.worker)
+      .map((c) => c.pid);
+    expect(workers).toHaveLength(2);
+    // Every worker routes to every replica (each has seen it ready and settled its share).
+    const ready = async (): Promise<boolean> => {
+      for (const i of [0, 1])
+        for (const n of ['plain', 'keyed', 'limited']) {
+          const code = await through(i, () => fetch(`${s.dataUrl}/v1/models/${n}`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0));
+          if (code !== 200 && code !== 401) return false;
+        }
+      return true;
+    };
+    await waitUntil('the replicas to serve through each worker', ready, 40_000, 200);
+  }, 60_000);
+  afterAll(async () => {
+    for (const pid of workers ?? []) if (existsPid(pid)) process.kill(pid, 'SIGCONT');
+    if (s?.child.exitCode === null) {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  });
+
+  /** Runs `fn` while only worker `i` can accept connections. */
+  async function through<T>(i: number, fn: () => Promise<T>): Promise<T> {
+    const others = workers.filter((_, j) => j !== i);
+    for (const pid of others) process.kill(pid, 'SIGSTOP');
+    try {
+      return await fn();
+    } finally {
+      for (const pid of others) process.kill(pid, 'SIGCONT');
+    }
+  }
+
+  async function call(name: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+    const r = await fetch(`${s.dataUrl}/v1/models/${name}:predict`, { method: 'POST', body: BODY, headers: { connection: 'close', ...headers }, signal: AbortSignal.timeout(15_000) });
+    return { status: r.status, text: await r.text() };
+  }
+
+  async function scrape(): Promise<string> {
+    return (await fetch(`${s.metricsUrl}/metrics`, { signal: AbortSignal.timeout(15_000) })).text();
+  }
+
+  const PLAIN = { namespace: 'default', service: 'plain', revision: 'plain-predictor-00001', code: '200' };
+
+  it('/metrics sums both workers: requests, the latency histogram bucket by bucket, once per series', async () => {
+    // The readiness checks above went through the workers too (and are counted): this test counts from here.
+    const rev = { namespace: 'default', service: 'plain', revision: 'plain-predictor-00001' };
+    const at = await scrape();
+    const base = (name: string, labels: Record<string, string>): number => metricValue(at, name, labels) ?? 0;
+    const [requests0, count0, inf0] = [base('sluice_requests_total', PLAIN), base('sluice_request_duration_seconds_count', rev), base('sluice_request_duration_seconds_bucket', { ...rev, le: '+Inf' })];
+    const first = await through(0, () => Promise.all(Array.from({ length: 7 }, () => call('plain'))));
+    const second = await through(1, () => Promise.all(Array.from({ length: 5 }, () => call('plain'))));
+    expect([...first, ...second].map((a) => a.status)).toEqual(Array(12).fill(200));
+    const text = await scrape();
+    expect(metricValue(text, 'sluice_requests_total', PLAIN)! - requests0).toBe(12);
+    expect(metricValue(text, 'sluice_request_duration_seconds_count', rev)! - count0).toBe(12);
+    expect(metricValue(text, 'sluice_request_duration_seconds_bucket', { ...rev, le: '+Inf' })! - inf0).toBe(12);
+    // Each family once (its HELP line), not once per process.
+    expect(text.match(/^# HELP sluice_requests_total /gm)).toHaveLength(1);
+    expect(metricValue(text, 'sluice_workers')).toBe(2);
+    expect(metricValue(text, 'sluice_workers_scraped')).toBe(2);
+    // A state, not a sum: in the path or not, whatever the number of processes.
+    expect(metricValue(text, 'sluice_activator_in_path', rev)).toBeLessThanOrEqual(1);
+  }, 60_000);
+
+  it('a worker that does not answer is left out after the wait, and a gauge says so', async () => {
+    const before = metricValue(await scrape(), 'sluice_requests_total', PLAIN)!;
+    process.kill(workers[1]!, 'SIGSTOP');
+    let text: string;
+    try {
+      text = await scrape();
+    } finally {
+      process.kill(workers[1]!, 'SIGCONT');
+    }
+    expect(metricValue(text, 'sluice_workers_scraped')).toBe(1);
+    expect(metricValue(text, 'sluice_workers')).toBe(2);
+    expect(metricValue(text, 'sluice_requests_total', PLAIN) ?? 0).toBeLessThan(before);
+    // logged before the answer; its line may reach this test's pipe a little later
+    await waitUntil('the warning to be logged', () => /some workers did not send their metrics in time/.test(s.output()), 5_000, 20);
+    expect(metricValue(await scrape(), 'sluice_workers_scraped')).toBe(2);
+  }, 60_000);
+
+  it('an API key made through the admin API works on both workers at once; revoked, both refuse it from the answer on', async () => {
+    const made = await fetch(`${s.adminUrl}/apis/auth.sluice.dev/v1alpha1/apikeys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'ci', scopes: ['default/keyed'] }),
+    });
+    expect(made.status).toBe(201);
+    const key = (await made.json()) as { id: string; key: string };
+    const auth = { authorization: `Bearer ${key.key}` };
+    for (const i of [0, 1]) expect((await through(i, () => call('keyed', auth))).status).toBe(200);
+    const revoked = await fetch(`${s.adminUrl}/apis/auth.sluice.dev/v1alpha1/apikeys/${key.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${s.token}` } });
+    expect(revoked.status).toBe(200);
+    for (const i of [0, 1]) {
+      const a = await through(i, () => call('keyed', auth));
+      expect(a.status).toBe(401);
+      expect(a.text).toContain('unknown or revoked');
+    }
+  }, 60_000);
+
+  it('a rate limit of 2/s, burst 10, holds across both workers (not 10 per worker)', async () => {
+    const started = performance.now();
+    const a = await through(0, async () => {
+      const out = [];
+      for (let i = 0; i < 15; i++) out.push(await call('limited'));
+      return out;
+    });
+    const b = await through(1, async () => {
+      const out = [];
+      for (let i = 0; i < 15; i++) out.push(await call('limited'));
+      return out;
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const allowed = [...a, ...b].filter((x) => x.status === 200).length;
+    // The first worker alone takes the whole burst; the second gets only what refilled meanwhile.
+    expect(a.filter((x) => x.status === 200).length).toBeGreaterThanOrEqual(10);
+    expect(allowed).toBeLessThanOrEqual(10 + Math.ceil(2 * seconds) + 1);
+    expect(allowed).toBeLessThan(20);
+    const refused = [...a, ...b].find((x) => x.status === 429)!;
+    expect(refused.text).toContain('(sluice.dev/rate-limit)');
+  }, 60_000);
+
+  it('SIGTERM: a request half-sent to a worker with nothing in flight is still answered, with Connection: close', async () => {
+    const socket = await through(0, async () => {
+      const c = connect(Number(new URL(s.dataUrl).port), '127.0.0.1');
+      await once(c, 'connect');
+      c.write('POST /v1/models/plain:predict HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      // accepted by worker 0 (the other cannot accept) before it resumes
+      await new Promise((r) => setTimeout(r, 200));
+      return c;
+    });
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    const closed = once(socket, 'close');
+    s.child.kill('SIGTERM');
+    await waitUntil('the primary to start draining', () => /SIGTERM: finishing in-flight requests/.test(s.output()), 5_000, 10);
+    // the workers have begun their drain (the idle one would have finished it at once)
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(`Content-Type: application/json\r\nContent-Length: ${BODY.length}\r\n\r\n${BODY}`);
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(await s.exited).toBe(0);
+  }, 60_000);
+});

@@ -51,6 +51,10 @@ async function serve(services: Record<string, string>, settings: string[]): Prom
       '--metrics-host', '127.0.0.1',
       '--state-dir', mkdtempSync(join(tmpdir(), 'sluice-state-')),
       '--log-level', 'info',
+      // One process: these tests watch one listening socket close (a new connection is then refused). With
+      // workers, one that connects in the moment between the workers' close and the primary's gets a reset
+      // instead (docs/architecture.md, "Worker processes"); test/e2e/workers.test.ts drains workers.
+      '--workers', '1',
       '--set', ...settings,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
