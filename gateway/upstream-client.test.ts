@@ -349,6 +349,24 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     expect(await p.outcome).toMatchObject({ body: 'abcdef', error: null });
   });
 
+  it('an early answer (413 and close, the body unread) reaches the caller', async () => {
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.end('HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 8\r\n\r\ntoo big!');
+        setTimeout(() => socket.destroy(), 5);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => server.close());
+    const c = client();
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (let i = 0; i < 5; i++) {
+      const got = await send(c, url, { method: 'POST', body: 'x'.repeat(60_000) }).outcome;
+      expect(got).toMatchObject({ status: 413, body: 'too big!', error: null });
+    }
+  });
+
   it('refuses a header value with CR/LF before connecting, naming the header', async () => {
     const rep = await replica(() => undefined);
     const got = await send(client(), rep.url, { headers: { 'x-evil': 'a\r\nx-injected: 1' } }).outcome;
