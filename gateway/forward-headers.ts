@@ -76,6 +76,33 @@ export function clientResponseHeaders(h: Headers): Record<string, string | strin
   return endToEnd(h, HOP_BY_HOP);
 }
 
+/**
+ * The replica's response headers for the client from the raw name/value pairs of Sluice's own upstream client
+ * (gateway/upstream-client.ts), in one pass without an intermediate parsed object: names lower-cased, repeated
+ * ones (set-cookie) kept as arrays, hop-by-hop ones and those its `Connection` lists dropped. A header named
+ * `__proto__` is dropped (it cannot be an own property of a plain object).
+ */
+export function clientResponseHeadersRaw(raw: readonly string[]): Record<string, string | string[]> {
+  let listed: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      const more = connectionListed(raw[i + 1]);
+      if (more !== null) (listed ??= []).push(...more);
+    }
+  }
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k) || (listed !== null && listed.includes(k)) || k === '__proto__') continue;
+    const v = raw[i + 1]!;
+    const prev = out[k];
+    if (prev === undefined || !Object.prototype.hasOwnProperty.call(out, k)) out[k] = v;
+    else if (typeof prev === 'string') out[k] = [prev, v];
+    else prev.push(v);
+  }
+  return out;
+}
+
 /** A copy of `h` without the headers in `skip` (the hop-by-hop ones, at least) and those its own `Connection` header lists (one pass). */
 function endToEnd(h: Headers | IncomingMessage['headers'], skip: ReadonlySet<string>): Record<string, string | string[]> {
   const listed = connectionListed(h.connection);

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Forwarder } from './forwarder.js';
 
@@ -100,5 +100,55 @@ describe('Forwarder.forward', () => {
     replica.close();
     front.closeAllConnections();
     replica.closeAllConnections();
+  });
+});
+
+describe('Forwarder.forward through the own upstream client', () => {
+  it('a header value with CR/LF from a stage → 502 not retried, naming the header, and nothing reaches the replica; a malformed answer → 502 naming it', async () => {
+    const f = new Forwarder();
+    let connections = 0;
+    const replica = createNetServer((s) => {
+      connections++;
+      s.on('data', () => s.write('HTTP/1.1 2OO OK\r\n\r\n'));
+    });
+    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(replica.address() as AddressInfo).port}`;
+    const errors: Array<{ status: number; retryable: boolean; message: string }> = [];
+    const front = createServer((req, res) => {
+      const bad = req.url === '/bad-header';
+      f.forward(url, req, res, {
+        path: req.url ?? '/',
+        timeoutMs: 5_000,
+        signal: new AbortController().signal,
+        observer: { upstreamHeaders: (h) => void (bad ? (h['x-stage'] = 'a\r\nx-injected: 1') : undefined), responseStart: () => undefined },
+      }).then(
+        () => undefined,
+        (err: { status: number; retryable: boolean; message: string }) => {
+          errors.push({ status: err.status, retryable: err.retryable, message: err.message });
+          res.writeHead(err.status).end();
+        },
+      );
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    const get = (path: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        httpRequest(`http://127.0.0.1:${(front.address() as AddressInfo).port}${path}`, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        })
+          .on('error', reject)
+          .end();
+      });
+    expect(await get('/bad-header')).toBe(502);
+    expect(connections).toBe(0);
+    expect(await get('/x')).toBe(502);
+    expect(errors[0]).toMatchObject({ status: 502, retryable: false });
+    expect(errors[0]!.message).toContain('x-stage');
+    expect(errors[1]).toMatchObject({ status: 502, retryable: false });
+    expect(errors[1]!.message).toContain('status line "HTTP/1.1 2OO OK" is not HTTP/1.x');
+    await f.close();
+    front.close();
+    replica.close();
+    front.closeAllConnections();
   });
 });

@@ -8,7 +8,8 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
 import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
-import { clientResponseHeaders, upstreamRequestHeaders, type UpstreamDrop } from './forward-headers.js';
+import { clientResponseHeaders, clientResponseHeadersRaw, upstreamRequestHeaders, type UpstreamDrop } from './forward-headers.js';
+import { UPSTREAM, UpstreamClient, UpstreamRequest } from './upstream-client.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -17,7 +18,7 @@ const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_E
  * reached only when it has a body and not one byte of that body was taken from the client (a runtime cannot
  * act on a request whose body it never got).
  */
-const CONNECTION_BROKE = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const CONNECTION_BROKE = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', UPSTREAM.CLOSED]);
 
 export class ForwardError extends Error {
   /** HTTP status for the client: 502 (replica failed) or 504 (replica too slow). */
@@ -102,6 +103,11 @@ export interface ForwarderOptions {
   /** Longest silence of a client while its request body is read (bodyTimeoutSeconds); 0 = none. */
   bodyTimeoutMs?: number;
   clock?: Clock;
+  /**
+   * Requests whose body is in memory or absent go to `http://` replicas through Sluice's own HTTP/1.1 client
+   * (gateway/upstream-client.ts) instead of undici (default true; false: undici for everything).
+   */
+  ownClient?: boolean;
 }
 
 /**
@@ -114,13 +120,16 @@ export interface ForwarderOptions {
 export const WHOLE_BODY_MAX_BYTES = 64 * 1024;
 
 /**
- * The one forwarder, shared by the gateway and the activator: a keep-alive undici Pool per replica, request and
- * response bodies streamed in both directions, never buffered.
+ * The one forwarder, shared by the gateway and the activator. Requests with a body in memory (read whole, up to
+ * `WHOLE_BODY_MAX_BYTES`) or none go to `http://` replicas through Sluice's own keep-alive HTTP/1.1 client
+ * (gateway/upstream-client.ts); streamed bodies (chunked or larger) and `https:` replicas through a keep-alive
+ * undici Pool per replica. Response bodies are streamed to the client either way, never buffered.
  */
 export class Forwarder {
   private readonly pools = new Map<string, Pool>();
-  private readonly opts: Required<Omit<ForwarderOptions, 'bodyTimeoutMs' | 'clock'>>;
+  private readonly opts: Required<Omit<ForwarderOptions, 'bodyTimeoutMs' | 'clock' | 'ownClient'>>;
   private readonly watch: BodyWatch | null;
+  private readonly own: UpstreamClient | null;
 
   constructor(opts: ForwarderOptions = {}) {
     this.opts = {
@@ -129,10 +138,12 @@ export class Forwarder {
     };
     const bodyTimeoutMs = opts.bodyTimeoutMs ?? SERVE_DEFAULTS.bodyTimeoutSeconds * 1000;
     this.watch = bodyTimeoutMs > 0 ? new BodyWatch(opts.clock ?? new SystemClock(), bodyTimeoutMs) : null;
+    this.own = opts.ownClient === false ? null : new UpstreamClient({ connections: this.opts.connectionsPerReplica, keepAliveTimeoutMs: this.opts.keepAliveTimeoutMs });
   }
 
   /** Drops the pool of a replica that is gone. */
   forget(url: string): void {
+    this.own?.forget(url);
     const p = this.pools.get(url);
     if (!p) return;
     this.pools.delete(url);
@@ -169,6 +180,7 @@ export class Forwarder {
 
   async close(): Promise<void> {
     this.watch?.close();
+    this.own?.close();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
@@ -194,6 +206,22 @@ export class Forwarder {
       if (declared >= 0) return this.readWhole(req, declared, o).then(() => this.forward(baseUrl, req, res, o));
     }
     const whole = o.wholeBody;
+    if (this.own !== null && (whole !== undefined || !hasBody) && baseUrl.startsWith('http:')) {
+      if (whole !== undefined && tee) tee.requestData!(whole);
+      const headers = upstreamRequestHeaders(req, o.observer?.upstreamDrop ?? null);
+      o.observer?.upstreamHeaders(headers);
+      const call = new ForwardCall(this, this.own, method, req, res, o, tee, hasBody);
+      const done = new Promise<number>((resolve, reject) => {
+        call.resolve = resolve;
+        call.reject = reject;
+      });
+      if (o.signal.aborted) call.onError(new Error('client closed the request'));
+      else {
+        o.signal.addEventListener('abort', call.onAbort);
+        this.own.send(baseUrl, call, headers, whole ?? null);
+      }
+      return done;
+    }
     const body = whole ?? (hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '', tee) : null);
     if (whole !== undefined && tee) tee.requestData!(whole);
     const headers = upstreamRequestHeaders(req, o.observer?.upstreamDrop ?? null);
@@ -264,6 +292,21 @@ export class Forwarder {
    * the signal fired → 499; anything else → 502 (not retried: it may have been processed).
    */
   async request(baseUrl: string, r: BufferedForward): Promise<BufferedAnswer> {
+    if (this.own !== null && baseUrl.startsWith('http:')) {
+      const call = new BufferedCall(r);
+      const done = new Promise<BufferedAnswer>((resolve, reject) => {
+        call.resolve = resolve;
+        call.reject = reject;
+      });
+      const own = this.own;
+      call.onAbort = () => own.cancel(call, 'client closed the request');
+      if (r.signal.aborted) call.onError(Object.assign(new Error('client closed the request'), { code: UPSTREAM.ABORTED }));
+      else {
+        r.signal.addEventListener('abort', call.onAbort);
+        own.send(baseUrl, call, r.headers, r.body);
+      }
+      return done;
+    }
     try {
       const answer = await this.pool(baseUrl).request({
         path: r.path,
@@ -278,12 +321,7 @@ export class Forwarder {
       for await (const c of answer.body) chunks.push(c as Buffer);
       return { status: answer.statusCode, headers: clientResponseHeaders(answer.headers), body: Buffer.concat(chunks) };
     } catch (err) {
-      const code = errCode(err);
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-        throw new ForwardError(504, false, code, `the replica did not answer within ${r.timeoutMs} ms`);
-      if (code === 'UND_ERR_ABORTED' || r.signal.aborted) throw new ForwardError(499, false, code, 'client closed the request');
-      if (NOT_REACHED.has(code)) throw new ForwardError(502, true, code, `could not reach the replica: ${errText(err)}`, true);
-      throw new ForwardError(502, false, code, `the replica failed while handling the request (${code}); it was not retried because it may have been processed`);
+      throw bufferedError(err, r);
     }
   }
 
@@ -310,8 +348,11 @@ export class Forwarder {
     });
   }
 
-  /** What a failure means for the client: a cut response, 504, 499, or 502 (retryable when nothing was sent). */
-  private classify(
+  /**
+   * What a failure means for the client: a cut response, 504, 499, or 502 (retryable when nothing was sent).
+   * @internal (ForwardCall)
+   */
+  classify(
     err: unknown,
     status: number,
     res: ServerResponse,
@@ -328,6 +369,9 @@ export class Forwarder {
     }
     if (code === 'SLUICE_BODY_TIMEOUT') return new ForwardError(408, false, code, errText(err));
     if (code === 'SLUICE_BODY_TOO_LARGE' || body?.tooLarge) return new ForwardError(413, false, 'SLUICE_BODY_TOO_LARGE', body?.tooLarge ?? errText(err));
+    if (code === UPSTREAM.QUEUE_FULL) return new ForwardError(503, false, code, errText(err));
+    if (code === UPSTREAM.INVALID_HEADER) return new ForwardError(502, false, code, `the request was not sent: ${errText(err)}`);
+    if (code === UPSTREAM.MALFORMED) return new ForwardError(502, false, code, `the replica's answer is not valid HTTP/1.1: ${errText(err)}`);
     if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ForwardError(504, false, code, `the replica did not answer within ${o.timeoutMs} ms`);
     if (code === 'UND_ERR_ABORTED' || o.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
     // A body read whole is kept (o.wholeBody): a replica no connection was made to can be sent it again. Once a
@@ -360,6 +404,110 @@ export class Forwarder {
     }
     return p;
   }
+}
+
+/**
+ * One forward through the own upstream client: tells the client response of the replica's answer as it comes,
+ * and settles the forward's promise. The only closures it makes are the abort listener and, on the first
+ * backpressure, the drain listener.
+ */
+class ForwardCall extends UpstreamRequest {
+  status = 0;
+  resolve: (status: number) => void = noop;
+  reject: (err: ForwardError) => void = noop;
+  readonly onAbort = (): void => this.client.cancel(this, 'client closed the request');
+  private onDrain: (() => void) | null = null;
+
+  constructor(
+    private readonly f: Forwarder,
+    private readonly client: UpstreamClient,
+    method: string,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly o: ForwardOptions,
+    private readonly tee: ForwardObserver | null,
+    private readonly hasBody: boolean,
+  ) {
+    super(method, o.path, o.timeoutMs);
+  }
+
+  onHead(status: number, raw: string[]): void {
+    this.status = status;
+    const o = this.o;
+    if (o.drain?.draining) this.res.shouldKeepAlive = false;
+    const out = clientResponseHeadersRaw(raw);
+    o.observer?.responseStart(status, out);
+    this.res.writeHead(status, out);
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.tee) this.tee.responseData!(chunk);
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', (this.onDrain ??= () => this.resume()));
+    return false;
+  }
+
+  onEnd(): void {
+    this.o.signal.removeEventListener('abort', this.onAbort);
+    if (this.onDrain !== null) this.res.off('drain', this.onDrain);
+    this.res.end();
+    this.resolve(this.status);
+  }
+
+  onError(err: Error): void {
+    this.o.signal.removeEventListener('abort', this.onAbort);
+    if (this.onDrain !== null) this.res.off('drain', this.onDrain);
+    this.reject(this.f.classify(err, this.status, this.res, this.req, null, this.hasBody, this.o));
+  }
+}
+
+/** The batcher's request through the own upstream client: the whole answer gathered in memory. */
+class BufferedCall extends UpstreamRequest {
+  resolve: (answer: BufferedAnswer) => void = noop;
+  reject: (err: ForwardError) => void = noop;
+  onAbort: () => void = noop;
+  private status = 0;
+  private headers: Record<string, string | string[]> = {};
+  private readonly chunks: Buffer[] = [];
+
+  constructor(private readonly r: BufferedForward) {
+    super('POST', r.path, r.timeoutMs);
+  }
+
+  onHead(status: number, raw: string[]): void {
+    this.status = status;
+    this.headers = clientResponseHeadersRaw(raw);
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onEnd(): void {
+    this.r.signal.removeEventListener('abort', this.onAbort);
+    this.resolve({ status: this.status, headers: this.headers, body: Buffer.concat(this.chunks) });
+  }
+
+  onError(err: Error): void {
+    this.r.signal.removeEventListener('abort', this.onAbort);
+    this.reject(bufferedError(err, this.r));
+  }
+}
+
+function noop(): void {}
+
+/** A buffered request's failure as a ForwardError (see `Forwarder.request`). */
+function bufferedError(err: unknown, r: BufferedForward): ForwardError {
+  const code = errCode(err);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return new ForwardError(504, false, code, `the replica did not answer within ${r.timeoutMs} ms`);
+  if (code === 'UND_ERR_ABORTED' || r.signal.aborted) return new ForwardError(499, false, code, 'client closed the request');
+  if (NOT_REACHED.has(code)) return new ForwardError(502, true, code, `could not reach the replica: ${errText(err)}`, true);
+  if (code === UPSTREAM.QUEUE_FULL) return new ForwardError(503, false, code, errText(err));
+  if (code === UPSTREAM.INVALID_HEADER) return new ForwardError(502, false, code, `the request was not sent: ${errText(err)}`);
+  if (code === UPSTREAM.MALFORMED) return new ForwardError(502, false, code, `the replica's answer is not valid HTTP/1.1: ${errText(err)}`);
+  return new ForwardError(502, false, code, `the replica failed while handling the request (${code}); it was not retried because it may have been processed`);
 }
 
 /** The client stopped sending its request body while the gateway was reading it. */

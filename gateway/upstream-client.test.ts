@@ -1,0 +1,388 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { clientResponseHeadersRaw } from './forward-headers.js';
+import { MAX_RESPONSE_HEAD_BYTES, UPSTREAM, UpstreamClient, UpstreamRequest } from './upstream-client.js';
+
+interface Outcome {
+  status: number;
+  raw: string[];
+  body: string;
+  error: { code: string; message: string } | null;
+  /** The head was seen before the failure. */
+  headSeen: boolean;
+}
+
+/** Records what the client tells a request. */
+class Probe extends UpstreamRequest {
+  status = 0;
+  raw: string[] = [];
+  chunks: Buffer[] = [];
+  headSeen = false;
+  /** Return false from onData (once) to test backpressure. */
+  holdFirst = false;
+  readonly outcome: Promise<Outcome>;
+  private settle!: (o: Outcome) => void;
+
+  constructor(method: string, path: string, timeoutMs: number) {
+    super(method, path, timeoutMs);
+    this.outcome = new Promise((r) => (this.settle = r));
+  }
+
+  onHead(status: number, raw: string[]): void {
+    this.status = status;
+    this.raw = raw;
+    this.headSeen = true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(Buffer.from(chunk));
+    if (this.holdFirst) {
+      this.holdFirst = false;
+      return false;
+    }
+    return true;
+  }
+
+  onEnd(): void {
+    this.settle({ status: this.status, raw: this.raw, body: Buffer.concat(this.chunks).toString('latin1'), error: null, headSeen: this.headSeen });
+  }
+
+  onError(err: Error): void {
+    const code = (err as { code?: string }).code ?? 'none';
+    this.settle({ status: this.status, raw: this.raw, body: Buffer.concat(this.chunks).toString('latin1'), error: { code, message: err.message }, headSeen: this.headSeen });
+  }
+}
+
+interface SeenRequest {
+  head: string;
+  body: string;
+  socket: Socket;
+  conn: number;
+}
+
+interface Replica {
+  url: string;
+  server: Server;
+  connections: number;
+  requests: SeenRequest[];
+  closedConnections: number;
+}
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+/**
+ * A raw replica: reads HTTP/1.1 requests (content-length bodies) off each connection, in a loop, and lets
+ * `answer` write whatever bytes it likes.
+ */
+async function replica(answer: (r: SeenRequest, n: number) => void): Promise<Replica> {
+  const rep: Replica = { url: '', server: createServer(), connections: 0, requests: [], closedConnections: 0 };
+  const sockets = new Set<Socket>();
+  rep.server.on('connection', (socket) => {
+    const conn = ++rep.connections;
+    sockets.add(socket);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      rep.closedConnections++;
+    });
+    socket.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.toString('latin1', 0, end);
+        const m = /content-length: (\d+)/i.exec(head);
+        const len = m ? Number(m[1]) : 0;
+        if (buf.length < end + 4 + len) return;
+        const seen = { head, body: buf.toString('latin1', end + 4, end + 4 + len), socket, conn };
+        buf = buf.subarray(end + 4 + len);
+        rep.requests.push(seen);
+        answer(seen, rep.requests.length);
+      }
+    });
+  });
+  await new Promise<void>((r) => rep.server.listen(0, '127.0.0.1', r));
+  rep.url = `http://127.0.0.1:${(rep.server.address() as AddressInfo).port}`;
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    rep.server.close();
+  });
+  return rep;
+}
+
+function client(o: { connections?: number; keepAliveTimeoutMs?: number } = {}): UpstreamClient {
+  const c = new UpstreamClient({ connections: o.connections ?? 4, keepAliveTimeoutMs: o.keepAliveTimeoutMs ?? 4_000 });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+function send(
+  c: UpstreamClient,
+  url: string,
+  o: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: string; timeoutMs?: number } = {},
+): Probe {
+  const p = new Probe(o.method ?? 'GET', o.path ?? '/', o.timeoutMs ?? 5_000);
+  c.send(url, p, o.headers ?? {}, o.body === undefined ? null : Buffer.from(o.body, 'latin1'));
+  return p;
+}
+
+const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await wait(5);
+  }
+}
+
+/** Writes `bytes` one byte per event-loop turn. */
+async function dribble(socket: Socket, bytes: string): Promise<void> {
+  for (let i = 0; i < bytes.length; i++) {
+    socket.write(bytes[i]!, 'latin1');
+    await wait(1);
+  }
+}
+
+describe('UpstreamClient (real sockets, raw replicas)', () => {
+  it('sends method, path, host, headers and the body in one request; keeps the connection alive and reuses it', async () => {
+    const rep = await replica((r) => r.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${r.body.length + 4}\r\n\r\ngot ${r.body}`, 'latin1'));
+    const c = client();
+    const first = await send(c, rep.url, { method: 'POST', path: '/v1/models/iris:predict?x=1', headers: { 'x-one': 'a', 'x-many': ['b', 'c'], 'content-length': '999' }, body: 'é{"instances":[1]}' }).outcome;
+    expect(first).toMatchObject({ status: 200, body: 'got é{"instances":[1]}', error: null });
+    const head = rep.requests[0]!.head.split('\r\n');
+    expect(head[0]).toBe('POST /v1/models/iris:predict?x=1 HTTP/1.1');
+    expect(head).toContain(`host: ${rep.url.slice('http://'.length)}`);
+    expect(head).toContain('x-many: b');
+    expect(head).toContain('x-many: c');
+    // Its own content-length (the body's), never the caller's.
+    expect(head.filter((l) => l.startsWith('content-length'))).toEqual(['content-length: 18']);
+    for (let i = 0; i < 4; i++) expect((await send(c, rep.url, { path: `/${i}` }).outcome).status).toBe(200);
+    expect(rep.connections).toBe(1);
+    expect(rep.requests.map((r) => r.head.split('\r\n')[0])).toEqual(['POST /v1/models/iris:predict?x=1 HTTP/1.1', 'GET /0 HTTP/1.1', 'GET /1 HTTP/1.1', 'GET /2 HTTP/1.1', 'GET /3 HTTP/1.1']);
+    // A client's own host header is the one sent.
+    await send(c, rep.url, { headers: { host: 'models.example.com' } }).outcome;
+    expect(rep.requests[5]!.head.split('\r\n').filter((l) => l.startsWith('host'))).toEqual(['host: models.example.com']);
+  });
+
+  it('decodes a chunked answer whose head and body arrive byte by byte (extensions and trailers too), and reuses the connection', async () => {
+    const rep = await replica((r, n) => {
+      if (n === 1) void dribble(r.socket, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5;ext=1\r\nhello\r\nA\r\n, chunked!\r\n0\r\nx-trailer: t\r\n\r\n');
+      else r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    const c = client();
+    const got = await send(c, rep.url).outcome;
+    expect(got).toMatchObject({ status: 200, body: 'hello, chunked!', error: null });
+    expect(got.raw).toEqual(['Transfer-Encoding', 'chunked', 'X-A', '1']);
+    expect((await send(c, rep.url).outcome).body).toBe('ok');
+    expect(rep.connections).toBe(1);
+  });
+
+  it('skips informational answers (100, 103) and tells the final one', async () => {
+    const rep = await replica((r) => r.socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 3\r\n\r\nnew'));
+    const got = await send(client(), rep.url, { method: 'POST', body: 'x' }).outcome;
+    expect(got).toMatchObject({ status: 201, body: 'new', raw: ['content-length', '3'], error: null });
+  });
+
+  it('reads a close-delimited answer to its end and does not reuse that connection', async () => {
+    const rep = await replica((r) => r.socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end'));
+    const c = client();
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 200, body: 'until the end', error: null });
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 200, body: 'until the end', error: null });
+    expect(rep.connections).toBe(2);
+  });
+
+  it('reads no body after HEAD, 204 and 304 (whatever their content-length says) and reuses the connection', async () => {
+    const rep = await replica((r, n) => {
+      const status = ['200 OK', '204 No Content', '304 Not Modified'][n - 1]!;
+      r.socket.write(`HTTP/1.1 ${status}\r\ncontent-length: 10\r\n\r\n`);
+    });
+    const c = client();
+    expect(await send(c, rep.url, { method: 'HEAD' }).outcome).toMatchObject({ status: 200, body: '', error: null });
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 204, body: '', error: null });
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 304, body: '', error: null });
+    expect(rep.connections).toBe(1);
+  });
+
+  it('does not reuse a connection whose answer says connection: close', async () => {
+    const rep = await replica((r) => r.socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nok'));
+    const c = client();
+    await send(c, rep.url).outcome;
+    await send(c, rep.url).outcome;
+    expect(rep.connections).toBe(2);
+    await until(() => rep.closedConnections === 2, 'both connections closed');
+  });
+
+  it('keeps repeated headers and names an object has (constructor) as raw pairs; the client sees them as headers', async () => {
+    const rep = await replica((r) => r.socket.write('HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConstructor: c\r\nConnection: keep-alive, X-Hop\r\nX-Hop: h\r\ncontent-length: 0\r\n\r\n'));
+    const got = await send(client(), rep.url).outcome;
+    expect(got.raw).toEqual(['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Constructor', 'c', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'h', 'content-length', '0']);
+    expect(clientResponseHeadersRaw(got.raw)).toEqual({ 'set-cookie': ['a=1', 'b=2'], constructor: 'c', 'content-length': '0' });
+  });
+
+  it.each([
+    ['a status line that is not HTTP/1.x', 'HTTP/2 200 OK\r\n\r\n', /status line "HTTP\/2 200 OK" is not HTTP\/1.x/],
+    ['a header line without a colon', 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n', /header line "no colon here" is not valid/],
+    ['a folded header line', 'HTTP/1.1 200 OK\r\nx-a: 1\r\n  folded\r\n\r\n', /header line "  folded" is not valid/],
+    ['two different content-lengths', 'HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab', /content-length "2" is not valid/],
+    ['transfer-encoding and content-length', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n', /both transfer-encoding and content-length/],
+    ['a chunk size that is not hex', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', /chunk size "zz"/],
+  ])('fails with a clear message on %s, and destroys the connection', async (_what, answer, message) => {
+    const rep = await replica((r) => r.socket.write(answer));
+    const got = await send(client(), rep.url).outcome;
+    expect(got.error?.code).toBe(UPSTREAM.MALFORMED);
+    expect(got.error?.message).toMatch(message);
+    await until(() => rep.closedConnections === 1, 'the connection closed');
+  });
+
+  it(`fails a response head over ${MAX_RESPONSE_HEAD_BYTES} bytes, naming the limit, whether it comes at once or in pieces`, async () => {
+    const big = `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(MAX_RESPONSE_HEAD_BYTES)}\r\n\r\n`;
+    const rep = await replica((r, n) => {
+      if (n === 1) r.socket.write(big);
+      else {
+        r.socket.write(big.slice(0, 1000));
+        setTimeout(() => r.socket.write(big.slice(1000)), 20);
+      }
+    });
+    for (let i = 0; i < 2; i++) {
+      const got = await send(client(), rep.url).outcome;
+      expect(got.error?.code).toBe(UPSTREAM.MALFORMED);
+      expect(got.error?.message).toContain(`over ${MAX_RESPONSE_HEAD_BYTES} bytes`);
+    }
+  });
+
+  it('a reset mid-body fails the request after its head was told (the caller cuts its response)', async () => {
+    const rep = await replica((r) => {
+      r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+      setTimeout(() => r.socket.resetAndDestroy(), 20);
+    });
+    const got = await send(client(), rep.url).outcome;
+    expect(got.headSeen).toBe(true);
+    expect(got.body).toBe('partial');
+    expect(got.error?.code).toBe('ECONNRESET');
+  });
+
+  it('a replica that closes without answering fails the request (UPSTREAM_CLOSED); a refused connection fails with ECONNREFUSED', async () => {
+    const rep = await replica((r) => r.socket.end());
+    const got = await send(client(), rep.url).outcome;
+    expect(got.error).toEqual({ code: UPSTREAM.CLOSED, message: 'the replica closed the connection without answering' });
+    const port = (rep.server.address() as AddressInfo).port;
+    await new Promise<void>((r) => rep.server.close(() => r()));
+    cleanups.push(() => undefined);
+    const refused = await send(client(), `http://127.0.0.1:${port}`).outcome;
+    expect(refused.error?.code).toBe('ECONNREFUSED');
+  });
+
+  it('an idle connection the replica closes leaves the pool; the next request opens a new one', async () => {
+    const rep = await replica((r, n) => {
+      r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n' + String(n));
+      if (n === 1) setTimeout(() => r.socket.end(), 20);
+    });
+    const c = client();
+    expect((await send(c, rep.url).outcome).body).toBe('1');
+    await until(() => c.pool(rep.url).stats.open === 0, 'the closed connection to leave the pool');
+    expect((await send(c, rep.url).outcome).body).toBe('2');
+    expect(rep.connections).toBe(2);
+  });
+
+  it('closes connections idle for keepAliveTimeoutMs (one timer for the pool)', async () => {
+    const rep = await replica((r) => r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'));
+    const c = client({ keepAliveTimeoutMs: 100 });
+    await Promise.all([send(c, rep.url).outcome, send(c, rep.url).outcome]);
+    expect(c.pool(rep.url).stats.idle).toBe(2);
+    await until(() => rep.closedConnections === 2, 'the idle connections to be closed');
+    expect(c.pool(rep.url).stats).toEqual({ open: 0, idle: 0, waiting: 0 });
+  });
+
+  it('opens at most `connections`, queues up to 4× that in order, refuses beyond with a 503-class error naming the limit', async () => {
+    const held: SeenRequest[] = [];
+    const rep = await replica((r) => held.push(r));
+    const c = client({ connections: 1 });
+    const probes = [0, 1, 2, 3, 4].map((i) => send(c, rep.url, { path: `/${i}` }));
+    const refused = await send(c, rep.url, { path: '/5' }).outcome;
+    expect(refused.error?.code).toBe(UPSTREAM.QUEUE_FULL);
+    expect(refused.error?.message).toContain('connectionsPerReplica=1');
+    expect(c.pool(rep.url).stats).toEqual({ open: 1, idle: 0, waiting: 4 });
+    // Answer each as it comes: they go one after the other on the one connection, oldest first.
+    for (let i = 0; i < 5; i++) {
+      await until(() => held.length > i, `request ${i}`);
+      held[i]!.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n${i}`);
+    }
+    const bodies = await Promise.all(probes.map((p) => p.outcome.then((o) => o.body)));
+    expect(bodies).toEqual(['0', '1', '2', '3', '4']);
+    expect(rep.requests.map((r) => r.head.split(' ')[1])).toEqual(['/0', '/1', '/2', '/3', '/4']);
+    expect(rep.connections).toBe(1);
+  });
+
+  it('times out a replica that sends no head, and one whose body stalls, and closes their connections', async () => {
+    const rep = await replica((r, n) => {
+      if (n === 2) r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc');
+    });
+    const c = client();
+    const head = await send(c, rep.url, { timeoutMs: 80 }).outcome;
+    expect(head.error).toEqual({ code: UPSTREAM.HEADERS_TIMEOUT, message: 'the replica sent no response head within 80 ms' });
+    const body = await send(c, rep.url, { timeoutMs: 80 }).outcome;
+    expect(body.headSeen).toBe(true);
+    expect(body.error).toEqual({ code: UPSTREAM.BODY_TIMEOUT, message: 'the replica sent no response body bytes within 80 ms' });
+    await until(() => rep.closedConnections === 2, 'both connections closed');
+  });
+
+  it('stops reading while the receiver is full (onData false) and goes on after resume()', async () => {
+    let socket: Socket | null = null;
+    const rep = await replica((r) => {
+      socket = r.socket;
+      r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nabc');
+    });
+    const p = new Probe('GET', '/', 5_000);
+    p.holdFirst = true;
+    client().send(rep.url, p, {}, null);
+    await until(() => p.chunks.length === 1, 'the first chunk');
+    socket!.write('def');
+    await wait(50);
+    expect(p.chunks.length).toBe(1);
+    p.resume();
+    expect(await p.outcome).toMatchObject({ body: 'abcdef', error: null });
+  });
+
+  it('an early answer (413 and close, the body unread) reaches the caller', async () => {
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.end('HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 8\r\n\r\ntoo big!');
+        setTimeout(() => socket.destroy(), 5);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => server.close());
+    const c = client();
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (let i = 0; i < 5; i++) {
+      const got = await send(c, url, { method: 'POST', body: 'x'.repeat(60_000) }).outcome;
+      expect(got).toMatchObject({ status: 413, body: 'too big!', error: null });
+    }
+  });
+
+  it('refuses a header value with CR/LF before connecting, naming the header', async () => {
+    const rep = await replica(() => undefined);
+    const got = await send(client(), rep.url, { headers: { 'x-evil': 'a\r\nx-injected: 1' } }).outcome;
+    expect(got.error?.code).toBe(UPSTREAM.INVALID_HEADER);
+    expect(got.error?.message).toContain('x-evil');
+    await wait(20);
+    expect(rep.connections).toBe(0);
+  });
+
+  it('cancel() fails the request and closes its connection', async () => {
+    const rep = await replica(() => undefined);
+    const c = client();
+    const p = send(c, rep.url);
+    await until(() => rep.requests.length === 1, 'the request');
+    c.cancel(p, 'client closed the request');
+    expect((await p.outcome).error?.code).toBe(UPSTREAM.ABORTED);
+    await until(() => rep.closedConnections === 1, 'the connection closed');
+  });
+});

@@ -1,0 +1,692 @@
+import { connect, type Socket } from 'node:net';
+import { keepEarlyAnswers } from './early-answer.js';
+
+/**
+ * Sluice's own HTTP/1.1 client to replicas, for requests whose body is in memory or absent (issue 19). A
+ * keep-alive pool per replica (`http://` only), one `write` of head and body per request, and a small strict
+ * response parser that hands the body on as it arrives. It does less per request than undici's general client
+ * (no Request object, header validation objects, wasm parser callbacks, idle-socket `setImmediate`): one
+ * `UpstreamRequest` per request, one timer, no promise or closure per chunk. Streamed request bodies stay
+ * with undici (gateway/forwarder.ts).
+ */
+
+/** Largest response head (status line and headers) read from a replica. */
+export const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
+/** Largest chunk-size line (with its extensions) of a chunked response. */
+const MAX_CHUNK_LINE = 1024;
+
+/** A failure of an upstream exchange; `code` is what the forwarder classifies (errno codes pass through). */
+export class UpstreamError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Codes of this client's own failures. */
+export const UPSTREAM = {
+  /** No response head within the timeout. */
+  HEADERS_TIMEOUT: 'UND_ERR_HEADERS_TIMEOUT',
+  /** The response body stalled for the timeout. */
+  BODY_TIMEOUT: 'UND_ERR_BODY_TIMEOUT',
+  /** Cancelled by the caller (the client went away). */
+  ABORTED: 'UND_ERR_ABORTED',
+  /** The replica closed the connection before the response was complete. */
+  CLOSED: 'UPSTREAM_CLOSED',
+  /** The replica's response broke HTTP/1.1 (or a limit of this parser). */
+  MALFORMED: 'UPSTREAM_MALFORMED',
+  /** A header the request was to carry has a character HTTP forbids (CR, LF, NUL...). Nothing was sent. */
+  INVALID_HEADER: 'SLUICE_INVALID_HEADER',
+  /** Every connection to the replica was busy and its wait queue full. Nothing was sent. */
+  QUEUE_FULL: 'SLUICE_UPSTREAM_QUEUE_FULL',
+} as const;
+
+/**
+ * One request to a replica and what it is told. The caller subclasses it (one object per request); the client
+ * calls `onHead` once (final status, headers as raw name/value pairs), `onData` per body chunk (return false
+ * to stop reading until `resume()`), then exactly one of `onEnd` or `onError`.
+ */
+export abstract class UpstreamRequest {
+  /** The connection carrying it, while it does. */
+  conn: Conn | null = null;
+  /** Set once the first byte of a final response head was parsed. */
+  responded = false;
+  /** Told (onEnd/onError) already. */
+  finished = false;
+  /** Stopped by the receiver's backpressure (`onData` returned false): the timeout does not run meanwhile. */
+  paused = false;
+  timer: NodeJS.Timeout | null = null;
+  /** Links of the pool's wait queue. */
+  prevWaiting: UpstreamRequest | null = null;
+  nextWaiting: UpstreamRequest | null = null;
+  pool: UpstreamPool | null = null;
+  /** Head and body as written (built by the client). */
+  wire: Buffer | string = '';
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly timeoutMs: number,
+  ) {}
+
+  abstract onHead(status: number, raw: string[]): void;
+  abstract onData(chunk: Buffer): boolean;
+  abstract onEnd(): void;
+  abstract onError(err: UpstreamError | Error): void;
+
+  /** Reading resumes after `onData` returned false. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.timer?.refresh();
+    this.conn?.socket.resume();
+  }
+}
+
+function fireTimeout(r: UpstreamRequest): void {
+  if (r.finished) return;
+  if (r.paused) {
+    r.timer!.refresh(); // the receiver is slow, not the replica
+    return;
+  }
+  const code = r.responded ? UPSTREAM.BODY_TIMEOUT : UPSTREAM.HEADERS_TIMEOUT;
+  const what = r.responded ? 'sent no response body bytes' : 'sent no response head';
+  r.pool!.abandon(r, new UpstreamError(code, `the replica ${what} within ${r.timeoutMs} ms`));
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
+const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)[ \t]*$/;
+const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+
+/**
+ * The request's head and body as one buffer (or one string without a body): method, path, `host` (the
+ * client's when it sent one), `headers` minus any content-length, then the body's content-length. Throws
+ * UpstreamError (INVALID_HEADER) naming a header or the path HTTP forbids.
+ */
+export function requestWire(method: string, path: string, hostHeader: string, headers: Record<string, string | string[]>, body: Buffer | null): Buffer | string {
+  if (BAD_PATH.test(path)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request path ${JSON.stringify(path)} has a character HTTP forbids`);
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  let host = false;
+  for (const k in headers) {
+    if (k === 'content-length') continue;
+    if (k === 'host') host = true;
+    const v = headers[k];
+    if (!TOKEN.test(k)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header name ${JSON.stringify(k)} is not a valid HTTP token`);
+    if (typeof v === 'string') {
+      if (BAD_VALUE.test(v)) throw badValue(k);
+      head += `${k}: ${v}\r\n`;
+    } else if (Array.isArray(v)) {
+      for (const one of v) {
+        if (BAD_VALUE.test(one)) throw badValue(k);
+        head += `${k}: ${one}\r\n`;
+      }
+    }
+  }
+  if (!host) head += `host: ${hostHeader}\r\n`;
+  if (body !== null) head += `content-length: ${body.length}\r\n\r\n`;
+  else head += method === 'POST' || method === 'PUT' || method === 'PATCH' ? 'content-length: 0\r\n\r\n' : '\r\n';
+  if (body === null || body.length === 0) return head;
+  const n = Buffer.byteLength(head, 'latin1');
+  const wire = Buffer.allocUnsafe(n + body.length);
+  wire.write(head, 0, n, 'latin1');
+  body.copy(wire, n);
+  return wire;
+}
+
+function badValue(name: string): UpstreamError {
+  return new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header ${name} has a character HTTP forbids in its value (CR, LF, NUL or another control character)`);
+}
+
+const enum State {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkEnd,
+  Trailers,
+  UntilClose,
+}
+
+/** One connection to a replica, with its response parser. Its event handlers are bound once, per connection. */
+export class Conn {
+  readonly socket: Socket;
+  req: UpstreamRequest | null = null;
+  /** When it last went idle (Date.now()). */
+  idleSince = 0;
+  /** A write of a request is in flight (it is not reused before it completes). */
+  private writing = false;
+  private state = State.Head;
+  private remaining = 0;
+  private keepAlive = true;
+  /** A split response head being gathered (allocated only when a head spans reads). */
+  private headAcc: Buffer | null = null;
+  private headLen = 0;
+  /** A chunk-size or trailer line spanning reads. */
+  private line = '';
+  private trailerBytes = 0;
+  private crlf = 0;
+  private error: Error | null = null;
+
+  constructor(readonly pool: UpstreamPool) {
+    const s = connect({ host: pool.host, port: pool.port, noDelay: true });
+    this.socket = s;
+    s.setNoDelay(true);
+    keepEarlyAnswers(s);
+    s.on('data', this.onData);
+    s.on('end', this.onEnd);
+    s.on('error', this.onSocketError);
+    s.on('close', this.onClose);
+  }
+
+  /** Sends `r` on this connection. */
+  start(r: UpstreamRequest): void {
+    this.req = r;
+    r.conn = this;
+    this.state = State.Head;
+    this.keepAlive = true;
+    this.headLen = 0;
+    this.writing = true;
+    if (typeof r.wire === 'string') this.socket.write(r.wire, 'latin1', this.onWritten);
+    else this.socket.write(r.wire, this.onWritten);
+    r.wire = '';
+  }
+
+  private readonly onWritten = (err?: Error | null): void => {
+    this.writing = false;
+    if (err) this.error ??= err;
+  };
+
+  private readonly onSocketError = (err: Error): void => {
+    this.error ??= err;
+  };
+
+  private readonly onEnd = (): void => {
+    const r = this.req;
+    if (r !== null && this.state === State.UntilClose) this.complete(r, false);
+    // Anything else (a request waiting for its answer, or an idle connection) is settled by 'close'.
+    this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    const r = this.req;
+    this.req = null;
+    this.pool.closed(this);
+    if (r !== null && !r.finished) {
+      r.conn = null;
+      const e = this.error;
+      const code = e && typeof (e as NodeJS.ErrnoException).code === 'string' ? (e as NodeJS.ErrnoException).code! : UPSTREAM.CLOSED;
+      const msg = e
+        ? `${e.message}${r.responded ? ' (while the response was being read)' : ''}`
+        : r.responded
+          ? 'the replica closed the connection before the response was complete'
+          : 'the replica closed the connection without answering';
+      this.pool.finish(r, new UpstreamError(code, msg));
+    }
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    const r = this.req;
+    if (r === null) {
+      // Bytes nobody asked for: the connection's framing cannot be trusted any more.
+      this.socket.destroy();
+      return;
+    }
+    let off = 0;
+    const n = chunk.length;
+    while (off < n) {
+      if (this.req !== r) {
+        // The response ended with bytes left over: the replica sent more than one answer.
+        this.socket.destroy();
+        return;
+      }
+      switch (this.state) {
+        case State.Head:
+          off = this.readHead(r, chunk, off);
+          break;
+        case State.Length:
+        case State.ChunkData:
+        case State.UntilClose: {
+          if (this.state === State.Length && this.remaining === 0) {
+            this.complete(r, off === n);
+            break;
+          }
+          let take = n - off;
+          if (this.state !== State.UntilClose && take > this.remaining) take = this.remaining;
+          const data = off === 0 && take === n ? chunk : chunk.subarray(off, off + take);
+          off += take;
+          this.remaining -= take;
+          r.timer?.refresh();
+          if (!r.onData(data) && !r.finished) {
+            r.paused = true;
+            this.socket.pause();
+          }
+          if (r.finished) return; // the receiver gave up (its abort destroyed the socket)
+          if (this.remaining === 0) {
+            if (this.state === State.Length) this.complete(r, off === n);
+            else if (this.state === State.ChunkData) {
+              this.state = State.ChunkEnd;
+              this.crlf = 0;
+            }
+          }
+          break;
+        }
+        case State.ChunkEnd: {
+          const want = this.crlf === 0 ? 13 : 10;
+          if (chunk[off] !== want) return this.malformed(r, 'a chunk of the chunked response body does not end with CRLF');
+          off++;
+          if (++this.crlf === 2) {
+            this.state = State.ChunkSize;
+            this.line = '';
+          }
+          break;
+        }
+        case State.ChunkSize:
+        case State.Trailers:
+          off = this.readLine(r, chunk, off);
+          break;
+      }
+      if (off < 0) return;
+    }
+    if (this.state === State.Length && this.remaining === 0 && this.req === r) this.complete(r, true);
+  };
+
+  /** Gathers a chunk-size or trailer line; returns the offset after it (or n), or -1 after a failure. */
+  private readLine(r: UpstreamRequest, chunk: Buffer, off: number): number {
+    const lf = chunk.indexOf(10, off);
+    const end = lf < 0 ? chunk.length : lf;
+    this.line += chunk.toString('latin1', off, end);
+    const limit = this.state === State.ChunkSize ? MAX_CHUNK_LINE : MAX_RESPONSE_HEAD_BYTES;
+    if (this.line.length + this.trailerBytes > limit) {
+      this.malformed(r, this.state === State.ChunkSize ? `a chunk-size line of the response is over ${MAX_CHUNK_LINE} bytes` : `the response's trailers are over ${MAX_RESPONSE_HEAD_BYTES} bytes`);
+      return -1;
+    }
+    if (lf < 0) return chunk.length;
+    const line = this.line;
+    this.line = '';
+    if (line.length === 0 || line.charCodeAt(line.length - 1) !== 13) {
+      this.malformed(r, 'a line of the chunked response body does not end with CRLF');
+      return -1;
+    }
+    const text = line.slice(0, -1);
+    if (this.state === State.ChunkSize) {
+      const m = CHUNK_SIZE.exec(text);
+      if (m === null) {
+        this.malformed(r, `the chunk size ${JSON.stringify(text.slice(0, 40))} of the response is not a hexadecimal number`);
+        return -1;
+      }
+      const size = parseInt(m[1]!, 16);
+      if (size === 0) {
+        this.state = State.Trailers;
+        this.trailerBytes = 0;
+      } else {
+        this.state = State.ChunkData;
+        this.remaining = size;
+      }
+    } else if (text.length === 0) {
+      this.complete(r, lf + 1 === chunk.length);
+    } else {
+      this.trailerBytes += line.length;
+      if (!HEADER_LINE.test(text)) {
+        this.malformed(r, 'a trailer line of the response is not a valid header');
+        return -1;
+      }
+    }
+    return lf + 1;
+  }
+
+  /** Reads (part of) a response head; returns the offset after it (or n), or -1 after a failure. */
+  private readHead(r: UpstreamRequest, chunk: Buffer, off: number): number {
+    let buf: Buffer;
+    let start: number;
+    let end: number;
+    let consumed: number;
+    if (this.headLen === 0) {
+      end = chunk.indexOf(HEAD_END, off);
+      if (end >= 0 && end - off <= MAX_RESPONSE_HEAD_BYTES) {
+        buf = chunk;
+        start = off;
+        consumed = end + 4;
+        return this.parseHead(r, buf, start, end) ? consumed : -1;
+      }
+    }
+    // The head spans reads: gather it (up to the limit) and look for its end across the seam.
+    const acc = (this.headAcc ??= Buffer.allocUnsafe(MAX_RESPONSE_HEAD_BYTES + 4));
+    const before = this.headLen;
+    const copied = chunk.copy(acc, before, off, Math.min(chunk.length, off + acc.length - before));
+    this.headLen += copied;
+    end = acc.subarray(0, this.headLen).indexOf(HEAD_END, Math.max(0, before - 3));
+    if (end < 0 || end > MAX_RESPONSE_HEAD_BYTES) {
+      if (this.headLen >= acc.length || end > MAX_RESPONSE_HEAD_BYTES) {
+        this.malformed(r, `the response head is over ${MAX_RESPONSE_HEAD_BYTES} bytes`);
+        return -1;
+      }
+      return chunk.length;
+    }
+    this.headLen = 0;
+    this.headAcc = null;
+    consumed = off + (end + 4 - before);
+    return this.parseHead(r, acc, 0, end) ? consumed : -1;
+  }
+
+  /** Parses a head in `buf[start, end)` and tells the request; false after a failure. */
+  private parseHead(r: UpstreamRequest, buf: Buffer, start: number, end: number): boolean {
+    const lines = buf.toString('latin1', start, end).split('\r\n');
+    const m = STATUS_LINE.exec(lines[0]!);
+    if (m === null) {
+      this.malformed(r, `the replica's status line ${JSON.stringify(lines[0]!.slice(0, 60))} is not HTTP/1.x`);
+      return false;
+    }
+    const status = Number(m[2]);
+    const raw: string[] = [];
+    let length = -1;
+    let chunked = false;
+    let te = false;
+    let close = m[1] === '0';
+    for (let i = 1; i < lines.length; i++) {
+      const h = HEADER_LINE.exec(lines[i]!);
+      if (h === null) {
+        this.malformed(r, `the replica's response header line ${JSON.stringify(lines[i]!.slice(0, 60))} is not valid`);
+        return false;
+      }
+      const name = h[1]!;
+      const value = h[2]!;
+      raw.push(name, value);
+      const len = name.length;
+      if (len !== 14 && len !== 17 && len !== 10) continue;
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') {
+        const n = contentLength(value);
+        if (n < 0 || (length >= 0 && n !== length)) {
+          this.malformed(r, `the replica's content-length ${JSON.stringify(value.slice(0, 40))} is not valid`);
+          return false;
+        }
+        length = n;
+      } else if (lower === 'transfer-encoding') {
+        te = true;
+        chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
+      } else if (lower === 'connection') {
+        const v = value.toLowerCase();
+        if (v.includes('close')) close = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/.test(v) || close;
+        if (m[1] === '0' && /(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/.test(v)) close = false;
+      }
+    }
+    if (status < 200) {
+      if (status === 101) {
+        this.malformed(r, 'the replica switched protocols (101), which was not asked for');
+        return false;
+      }
+      return true; // informational (100, 103): skipped, the final head follows
+    }
+    if (te && length >= 0) {
+      this.malformed(r, 'the replica sent both transfer-encoding and content-length');
+      return false;
+    }
+    this.keepAlive = !close;
+    r.responded = true;
+    if (r.method === 'HEAD' || status === 204 || status === 304) {
+      this.state = State.Length;
+      this.remaining = 0;
+    } else if (te) {
+      if (chunked) {
+        this.state = State.ChunkSize;
+        this.line = '';
+      } else {
+        this.state = State.UntilClose;
+        this.keepAlive = false;
+      }
+    } else if (length >= 0) {
+      this.state = State.Length;
+      this.remaining = length;
+    } else {
+      this.state = State.UntilClose;
+      this.keepAlive = false;
+    }
+    r.timer?.refresh();
+    r.onHead(status, raw);
+    return true;
+  }
+
+  private malformed(r: UpstreamRequest, message: string): void {
+    this.req = null;
+    r.conn = null;
+    this.socket.destroy();
+    this.pool.finish(r, new UpstreamError(UPSTREAM.MALFORMED, message));
+  }
+
+  /** The response is complete: the connection goes back to the pool when it can carry another request. */
+  private complete(r: UpstreamRequest, clean: boolean): void {
+    this.req = null;
+    r.conn = null;
+    if (r.paused) {
+      r.paused = false;
+      this.socket.resume();
+    }
+    if (this.keepAlive && clean && !this.writing && this.state !== State.UntilClose && !this.socket.destroyed) {
+      this.state = State.Head;
+      this.pool.release(this);
+    } else this.socket.destroy();
+    this.pool.finish(r, null);
+  }
+}
+
+function contentLength(v: string): number {
+  if (/^\d{1,15}$/.test(v)) return Number(v);
+  // A list of the same length ("5, 5") is tolerated (RFC 9112 §6.3).
+  const parts = v.split(',');
+  if (parts.length < 2) return -1;
+  const first = parts[0]!.trim();
+  if (!/^\d{1,15}$/.test(first)) return -1;
+  for (const p of parts) if (p.trim() !== first) return -1;
+  return Number(first);
+}
+
+export interface UpstreamPoolOptions {
+  /** Connections at most; requests beyond wait in a FIFO of `connections * 4`. */
+  connections: number;
+  /** An idle connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+}
+
+/** The connections to one replica: LIFO idle list, a bounded FIFO of waiting requests, one keep-alive timer. */
+export class UpstreamPool {
+  readonly host: string;
+  readonly port: number;
+  readonly hostHeader: string;
+  private readonly idle: Conn[] = [];
+  private open = 0;
+  private waitHead: UpstreamRequest | null = null;
+  private waitTail: UpstreamRequest | null = null;
+  private waiting = 0;
+  private readonly maxWaiting: number;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private closing = false;
+
+  constructor(
+    url: URL,
+    private readonly o: UpstreamPoolOptions,
+  ) {
+    this.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.port = url.port === '' ? 80 : Number(url.port);
+    this.hostHeader = url.host;
+    this.maxWaiting = o.connections * 4;
+  }
+
+  /** Connections open (busy or idle), and idle ones. */
+  get stats(): { open: number; idle: number; waiting: number } {
+    return { open: this.open, idle: this.idle.length, waiting: this.waiting };
+  }
+
+  /** Sends `r` (its `wire` built): on an idle connection, a new one, or after those ahead of it in the queue. */
+  submit(r: UpstreamRequest): void {
+    r.pool = this;
+    if (r.timeoutMs > 0) r.timer = setTimeout(fireTimeout, r.timeoutMs, r);
+    if (this.closing) {
+      this.finish(r, new UpstreamError(UPSTREAM.CLOSED, 'the connection pool to the replica was closed'));
+      return;
+    }
+    const idle = this.idle.pop();
+    if (idle !== undefined) idle.start(r);
+    else if (this.open < this.o.connections) {
+      this.open++;
+      new Conn(this).start(r);
+    } else if (this.waiting < this.maxWaiting) {
+      r.prevWaiting = this.waitTail;
+      if (this.waitTail) this.waitTail.nextWaiting = r;
+      else this.waitHead = r;
+      this.waitTail = r;
+      this.waiting++;
+    } else
+      this.finish(
+        r,
+        new UpstreamError(
+          UPSTREAM.QUEUE_FULL,
+          `all ${this.o.connections} connections to the replica are busy and ${this.maxWaiting} requests wait for one already (connectionsPerReplica=${this.o.connections}, queue 4× that)`,
+        ),
+      );
+  }
+
+  /** Ends `r` early with `err` (timeout, cancel): its connection, if it has one, is closed. */
+  abandon(r: UpstreamRequest, err: UpstreamError): void {
+    if (r.finished) return;
+    const c = r.conn;
+    if (c !== null) {
+      c.req = null;
+      r.conn = null;
+      c.socket.destroy();
+    } else this.unqueue(r);
+    this.finish(r, err);
+  }
+
+  /** Tells `r` how it ended (once) and stops its timer. */
+  finish(r: UpstreamRequest, err: Error | null): void {
+    if (r.finished) return;
+    r.finished = true;
+    if (r.timer !== null) {
+      clearTimeout(r.timer);
+      r.timer = null;
+    }
+    if (err === null) r.onEnd();
+    else r.onError(err);
+  }
+
+  /** A connection is free: the oldest waiting request takes it, or it goes idle. */
+  release(c: Conn): void {
+    if (this.closing) {
+      c.socket.destroy();
+      return;
+    }
+    const next = this.waitHead;
+    if (next !== null) {
+      this.unqueue(next);
+      c.start(next);
+      return;
+    }
+    c.idleSince = Date.now();
+    this.idle.push(c);
+    if (this.sweepTimer === null) this.armSweep(this.o.keepAliveTimeoutMs);
+  }
+
+  /** A connection closed (by either side): it leaves the idle list, and a waiting request may open another. */
+  closed(c: Conn): void {
+    this.open--;
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+    const next = this.waitHead;
+    if (next !== null && !this.closing && this.open < this.o.connections) {
+      this.unqueue(next);
+      this.open++;
+      new Conn(this).start(next);
+    }
+  }
+
+  /** Closes every connection; waiting requests fail. */
+  close(): void {
+    this.closing = true;
+    if (this.sweepTimer !== null) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    for (let r = this.waitHead; r !== null; r = this.waitHead) {
+      this.unqueue(r);
+      this.finish(r, new UpstreamError(UPSTREAM.CLOSED, 'the connection pool to the replica was closed'));
+    }
+    for (const c of this.idle.splice(0)) c.socket.destroy();
+  }
+
+  private unqueue(r: UpstreamRequest): void {
+    if (r.prevWaiting) r.prevWaiting.nextWaiting = r.nextWaiting;
+    else if (this.waitHead === r) this.waitHead = r.nextWaiting;
+    else return;
+    if (r.nextWaiting) r.nextWaiting.prevWaiting = r.prevWaiting;
+    else this.waitTail = r.prevWaiting;
+    r.prevWaiting = r.nextWaiting = null;
+    this.waiting--;
+  }
+
+  private armSweep(ms: number): void {
+    this.sweepTimer = setTimeout(this.sweep, Math.max(1, ms));
+    this.sweepTimer.unref();
+  }
+
+  /** Closes the connections idle for the keep-alive timeout (the oldest sit at the bottom of the LIFO). */
+  private readonly sweep = (): void => {
+    this.sweepTimer = null;
+    const now = Date.now();
+    const limit = this.o.keepAliveTimeoutMs;
+    let expired = 0;
+    while (expired < this.idle.length && now - this.idle[expired]!.idleSince >= limit) expired++;
+    for (const c of this.idle.splice(0, expired)) c.socket.destroy();
+    if (this.idle.length > 0) this.armSweep(limit - (now - this.idle[0]!.idleSince));
+  };
+}
+
+/** Pools per replica URL. */
+export class UpstreamClient {
+  private readonly pools = new Map<string, UpstreamPool>();
+
+  constructor(private readonly o: UpstreamPoolOptions) {}
+
+  pool(baseUrl: string): UpstreamPool {
+    let p = this.pools.get(baseUrl);
+    if (p === undefined) {
+      p = new UpstreamPool(new URL(baseUrl), this.o);
+      this.pools.set(baseUrl, p);
+    }
+    return p;
+  }
+
+  /** Builds `r`'s wire form and sends it; an invalid header fails `r` (onError) without sending anything. */
+  send(baseUrl: string, r: UpstreamRequest, headers: Record<string, string | string[]>, body: Buffer | null): void {
+    const p = this.pool(baseUrl);
+    try {
+      r.wire = requestWire(r.method, r.path, p.hostHeader, headers, body);
+    } catch (err) {
+      r.finished = true;
+      r.onError(err as Error);
+      return;
+    }
+    p.submit(r);
+  }
+
+  /** Cancels `r` (the client went away): its connection is closed. */
+  cancel(r: UpstreamRequest, message: string): void {
+    r.pool?.abandon(r, new UpstreamError(UPSTREAM.ABORTED, message));
+  }
+
+  /** Closes a replica's idle connections and drops its pool (busy ones finish their request, then close). */
+  forget(baseUrl: string): void {
+    const p = this.pools.get(baseUrl);
+    if (p === undefined) return;
+    this.pools.delete(baseUrl);
+    p.close();
+  }
+
+  close(): void {
+    for (const p of this.pools.values()) p.close();
+    this.pools.clear();
+  }
+}
