@@ -102,6 +102,23 @@ describe('slow clients', () => {
     expect(await s.h.metrics.registry.metrics()).toMatch(/sluice_gateway_client_timeouts_total\{kind="headers"\} 1\n/);
   });
 
+  it('a connection that hangs up before sending a byte is closed at once, not left half-open', async () => {
+    const s = await setup({ headerTimeoutMs: 5000 });
+    const c = await rawClient(s.port);
+    c.socket.end();
+    await waitUntil('the server to close its side', () => c.closed(), 1_000, 10);
+    expect(c.text()).toBe('');
+  });
+
+  it('a connection that never sends a byte is closed after headerTimeoutSeconds', async () => {
+    const s = await setup({ headerTimeoutMs: 1000 });
+    const c = await rawClient(s.port);
+    const startedAt = Date.now();
+    await waitUntil('the server to close it', () => c.closed(), 5_000, 20);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(900);
+    expect(c.text()).toBe('');
+  });
+
   // 10 kB is read whole before it goes upstream; 100 kB (over WHOLE_BODY_MAX_BYTES) streams through the lazy body.
   it.each([10_000, 100_000])('a body the client stops sending gets 408 naming bodyTimeoutSeconds; the replica never answers it (%i bytes declared)', async (declared) => {
     const s = await setup({});

@@ -27,8 +27,8 @@ export interface H2cOptions {
  * first bytes decide. The HTTP/1 server's own connection handler is taken off its `connection` event and called
  * for every connection that does not start with the HTTP/2 preface, with the bytes read put back; the others go
  * to an HTTP/2 server (`node:http2`). The decision costs one read per connection and nothing per request:
- * the first chunk of every real client decides at once (4 bytes), and only a connection that stalls inside
- * them waits, at most `sniffTimeoutMs`.
+ * the first chunk of every real client decides at once (4 bytes). A connection that sends nothing, or stalls
+ * inside them, is closed after `sniffTimeoutMs`; one whose client hangs up first is closed at once.
  */
 export class H2cFront {
   readonly h2: Http2Server;
@@ -107,6 +107,7 @@ export class H2cFront {
     let timer: NodeJS.Timeout | null = null;
     const decide = (h2: boolean): void => {
       socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
       socket.removeListener('close', onClose);
       if (timer) clearTimeout(timer);
       socket.pause();
@@ -124,12 +125,20 @@ export class H2cFront {
       const n = Math.min(buf.length, PREFACE_START.length);
       if (buf.compare(PREFACE_START, 0, n, 0, n) !== 0) return decide(false);
       if (n === PREFACE_START.length) return decide(true);
-      timer ??= setTimeout(() => socket.destroy(), this.sniffTimeoutMs);
+    };
+    // Neither server has the socket yet, so nothing else closes it: a client that hangs up before its first bytes
+    // would leave it half-open (CLOSE-WAIT) for good, and one that sends nothing would hold a connection past every
+    // timeout. Both end here: at the client's FIN, or at sniffTimeoutMs (the header timeout) without a decision.
+    const onEnd = (): void => {
+      if (timer) clearTimeout(timer);
+      socket.destroy();
     };
     const onClose = (): void => {
       if (timer) clearTimeout(timer);
     };
+    timer = setTimeout(() => socket.destroy(), this.sniffTimeoutMs);
     socket.on('data', onData);
+    socket.on('end', onEnd);
     socket.on('close', onClose);
   }
 }
