@@ -4,7 +4,7 @@
  * cache after its first request). Each round runs every variant once (order rotated):
  * - saturated throughput: wrk, closed loop, 1 thread, `--connections` connections, `--duration` s;
  * - CPU µs per request of the Sluice process over that run (/proc utime + stime);
- * - p50 at half load: the open-loop generator at half of `off`'s saturated rate, `--duration` s.
+ * - p50 at half load: the C fixed-rate generator (harness/fixed-rate.c) at half of `off`'s saturated rate, `--duration` s.
  * `off + token header` is `off` sent the JWT anyway (the cost of carrying the header, apart from checking it).
  * Reports medians over rounds and the ratios to `off`, in load-tests/results/auth-cost.md. Usage:
  *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64]
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { ChildRegistry, spawnService } from './harness/child-process.js';
-import { runOpenLoop } from './harness/open-loop.js';
+import { runFixedRate } from './harness/fixed-rate.js';
 import { cpuSeconds } from './harness/process-stats.js';
 import { INFERENCE_BODY } from './harness/load-result.js';
 import { runWrk } from './harness/wrk.js';
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       }
       const half = sat.get('off')!.rps / 2;
       for (const v of order) {
-        const o = await runOpenLoop(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, half, durationS, connections);
+        const o = await runFixedRate(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, half, durationS, connections);
         const s = sat.get(v.name)!;
         samples.get(v.name)!.push({ rps: s.rps, cpuUsPerReq: s.cpu, p50Half: o.serviceLatency?.p50 ?? o.latency.p50, non2xx: s.non2xx + o.non2xx });
       }
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       '',
       `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? '?'} · node ${process.version} · load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
       '',
-      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run; half load: open loop at half of \`off\`'s saturated rate (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
+      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run; half load: the C fixed-rate generator (harness/fixed-rate.c) at half of \`off\`'s saturated rate (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
       '',
       '| variant | saturated req/s (min–max) | vs off | Sluice CPU µs/req (Δ vs off) | p50 at half load (ms) | Δp50 vs off (ms) | non-2xx |',
       '|---|---|---|---|---|---|---|',

@@ -240,7 +240,7 @@ static void on_readable(conn_t *c) {
 
 int main(int argc, char **argv) {
   if (argc < 9) {
-    fprintf(stderr, "usage: fixed-rate HOST PORT RATE DURATION_S DISCARD_S CONNECTIONS METHOD PATH [BODY] [CONTENT_TYPE]\n");
+    fprintf(stderr, "usage: fixed-rate HOST PORT RATE DURATION_S DISCARD_S CONNECTIONS METHOD PATH [BODY] [CONTENT_TYPE] [HEADER_LINES]\n");
     return 2;
   }
   double rate = atof(argv[3]), duration = atof(argv[4]), discard = atof(argv[5]);
@@ -251,14 +251,16 @@ int main(int argc, char **argv) {
   }
   const char *body = argc > 9 ? argv[9] : "";
   const char *ctype = argc > 10 ? argv[10] : "application/json";
+  /* More header lines, each "Name: value\r\n", sent after Content-Type (e.g. Authorization). */
+  const char *extra = argc > 11 ? argv[11] : "";
   memset(&addr, 0, sizeof addr);
   addr.sin_family = AF_INET;
   addr.sin_port = htons((uint16_t)atoi(argv[2]));
   if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) { fprintf(stderr, "fixed-rate: HOST must be an IPv4 address\n"); return 2; }
-  size_t cap = strlen(body) + strlen(argv[8]) + 512;
+  size_t cap = strlen(body) + strlen(argv[8]) + strlen(extra) + 512;
   request = malloc(cap);
   if (argc > 9)
-    request_len = (size_t)snprintf(request, cap, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n\r\n%s", argv[7], argv[8], argv[1], argv[2], ctype, strlen(body), body);
+    request_len = (size_t)snprintf(request, cap, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n\r\n%s", argv[7], argv[8], argv[1], argv[2], ctype, extra, strlen(body), body);
   else
     request_len = (size_t)snprintf(request, cap, "%s %s HTTP/1.1\r\nHost: %s:%s\r\n\r\n", argv[7], argv[8], argv[1], argv[2]);
 

@@ -83,8 +83,10 @@ export async function runFixedRate(
     throw new Error(`the C open-loop generator takes http://<IPv4>:<port> URLs, got ${baseUrl}`);
   }
   const contentType = Object.entries(request.headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
-  const extra = Object.keys(request.headers).filter((k) => k.toLowerCase() !== 'content-type');
-  if (extra.length > 0) throw new Error(`the C open-loop generator sends only content-type, not ${extra.join(', ')}`);
+  const extra = Object.entries(request.headers).filter(([k]) => k.toLowerCase() !== 'content-type');
+  if (extra.length > 0 && request.body === undefined) throw new Error(`the C open-loop generator sends headers other than content-type only with a body, not ${extra.map(([k]) => k).join(', ')}`);
+  for (const [k, v] of extra) if (/[\r\n]/.test(k + v)) throw new Error(`header ${k} has a CR or LF`);
+  const headerLines = extra.map(([k, v]) => `${k}: ${v}\r\n`).join('');
   const args = [
     url.hostname,
     url.port,
@@ -94,7 +96,7 @@ export async function runFixedRate(
     String(maxConnections),
     request.method,
     request.path,
-    ...(request.body === undefined ? [] : [request.body, contentType ?? 'application/json']),
+    ...(request.body === undefined ? [] : [request.body, contentType ?? 'application/json', ...(headerLines === '' ? [] : [headerLines])]),
   ];
   return parseFixedRateSummary(await run(fixedRateBinary(), args));
 }

@@ -19,6 +19,9 @@ beforeAll(async () => {
       if (req.url === '/chunked') {
         res.write('{"a":');
         setImmediate(() => res.end('1}'));
+      } else if (req.url === '/needs-auth') {
+        res.statusCode = req.headers.authorization === 'Bearer t0ken' && req.headers['x-extra'] === 'yes' ? 200 : 401;
+        res.end('{}');
       } else if (req.url === '/close') {
         res.setHeader('connection', 'close');
         res.end('{}');
@@ -69,6 +72,15 @@ describe('fixed-rate generator (C)', () => {
     expect([closing.completed, closing.errors, closing.non2xx]).toEqual([100, 0, 0]);
     const missing = await runFixedRate(oddUrl, { method: 'GET', path: '/missing', headers: {} }, 100, 1, 4, 0);
     expect([missing.completed, missing.non2xx]).toEqual([100, 100]);
+  });
+
+  it('sends the extra headers of a POST (an Authorization header for the auth-cost benchmark)', async () => {
+    const shape = { method: 'POST' as const, path: '/needs-auth', body: '{}', headers: { 'content-type': 'application/json', authorization: 'Bearer t0ken', 'x-extra': 'yes' } };
+    const ok = await runFixedRate(oddUrl, shape, 100, 1, 4, 0);
+    expect([ok.completed, ok.errors, ok.non2xx]).toEqual([100, 0, 0]);
+    const without = await runFixedRate(oddUrl, { ...shape, headers: { 'content-type': 'application/json' } }, 100, 1, 4, 0);
+    expect(without.non2xx).toBe(100);
+    await expect(runFixedRate(oddUrl, { ...shape, headers: { authorization: 'a\r\nb' } }, 10, 1, 1)).rejects.toThrow(/CR or LF/);
   });
 
   it('says what it cannot send rather than sending something else', async () => {
