@@ -11,15 +11,14 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { ChildRegistry, spawnService } from './harness/child-process.js';
 import { runFixedRate } from './harness/fixed-rate.js';
 import { cpuSeconds } from './harness/process-stats.js';
 import { INFERENCE_BODY } from './harness/load-result.js';
+import { startBenchIssuer } from './support/bench-issuer.js';
 import { runWrk } from './harness/wrk.js';
 
 
@@ -56,20 +55,7 @@ async function main(): Promise<void> {
   const durationS = opt('--duration', 5);
   const connections = opt('--connections', 64);
   const children = new ChildRegistry();
-  // The issuer: a JWKS server in this process, one RS256 key.
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256' };
-  const jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
-  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-  const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
-  const issuer = 'https://idp.bench.local';
-  const token = await new SignJWT({ sub: 'bench-client' })
-    .setProtectedHeader({ alg: 'RS256', kid: 'bench' })
-    .setIssuer(issuer)
-    .setAudience('https://bench-jwt.default.example.com')
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(privateKey);
+  const { issuer, jwksUrl, token, close: closeIssuer } = await startBenchIssuer();
   try {
     const upstream = await spawnService(children, {
       command: process.execPath,
@@ -156,7 +142,7 @@ async function main(): Promise<void> {
     process.stdout.write(report);
   } finally {
     await children.stopAll();
-    jwks.close();
+    closeIssuer();
   }
 }
 

@@ -14,11 +14,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { INFERENCE_BODY } from './harness/load-result.js';
+import { startBenchIssuer } from './support/bench-issuer.js';
 
 function opt(name: string, def: string): string {
   const i = process.argv.indexOf(name);
@@ -91,19 +90,7 @@ async function main(): Promise<void> {
   for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`--variants: "${v}" is not one of ${VARIANTS.join(', ')}`);
   const perUnit = event.startsWith('task-clock') ? 1000 : 1; // task-clock is in ms: report µs per request
 
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256' };
-  const jwks = createServer((_q, r) => r.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
-  await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
-  const jwksUrl = `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`;
-  const issuer = 'https://idp.bench.local';
-  const token = await new SignJWT({ sub: 'bench-client' })
-    .setProtectedHeader({ alg: 'RS256', kid: 'bench' })
-    .setIssuer(issuer)
-    .setAudience('https://bench-jwt.default.example.com')
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(privateKey);
+  const { issuer, jwksUrl, token, close: closeIssuer } = await startBenchIssuer();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-auth-ab-'));
   try {
     const running: Build[] = [];
@@ -171,7 +158,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n\nMedians of ${rounds} rounds [each round]; wrk -t1 -c${connections}, ${duration} s windows.\n`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
-    jwks.close();
+    closeIssuer();
     rmSync(dir, { recursive: true, force: true });
   }
 }
