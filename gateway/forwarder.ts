@@ -193,13 +193,10 @@ export class Forwarder {
    * forwarders measured: docs/forwarder.md), pausing the replica's stream when the client is slow.
    */
   forward(baseUrl: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions): Promise<number> {
-    const pool = this.pool(baseUrl);
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD' && (req.headers['content-length'] !== undefined
       ? req.headers['content-length'] !== '0'
       : req.headers['transfer-encoding'] !== undefined);
-    // The body is handed over lazily: nothing is taken from the client until undici has a connection and asks
-    // for the first chunk, so a request that failed before that still has its whole body for another replica.
     const tee = o.observer?.teeBody ? o.observer : null;
     if (hasBody && o.wholeBody === undefined) {
       const declared = wholeBodyLength(req, o.maxBodyBytes ?? 0);
@@ -222,6 +219,10 @@ export class Forwarder {
       }
       return done;
     }
+    // A larger or chunked body is handed to undici lazily: nothing is taken from the client until undici has a
+    // connection and asks for the first chunk, so a request that failed before that still has its whole body
+    // for another replica.
+    const pool = this.pool(baseUrl);
     const body = whole ?? (hasBody ? new LazyBody(req, this.watch, o.maxBodyBytes ?? 0, o.maxBodyBytesSetting ?? '', tee) : null);
     if (whole !== undefined && tee) tee.requestData!(whole);
     const headers = upstreamRequestHeaders(req, o.observer?.upstreamDrop ?? null);
