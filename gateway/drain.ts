@@ -47,11 +47,12 @@ export async function drainGateway(o: DrainOptions): Promise<{ held: number; cut
   server.close();
   server.closeIdleConnections();
   if (gateway.activeRequests > 0) o.logger.info({ inFlight: gateway.activeRequests, graceMs: o.graceMs }, 'draining: letting in-flight requests finish');
-  // Connections whose last response went out before the drain (keep-alive) are not swept while we wait: their
-  // client may be sending its next request right now, which is then answered with Connection: close, whereas
-  // closing under it would reset it. They close with the rest when the in-flight requests are done.
-  // Also until the connections are gone: one may be half-way through sending a request that is not counted yet
-  // (it gets its answer, with Connection: close); a connection that has become idle is closed at each look.
+  // Wait for the requests in flight, and for the connections: one may be half-way through sending a request that
+  // is not counted yet (it gets its answer, with Connection: close). A response sent while draining closes its
+  // connection; a connection that is idle (no request on it) is closed at each look, every pollMs, so a client
+  // that keeps an unused connection open does not hold the drain to its deadline. A client that starts a request
+  // on an idle connection just as it is closed sees it closed, as it would at any server's shutdown; its next
+  // connection goes to another gateway (the listener is already closed).
   while ((gateway.activeRequests > 0 || (await openConnections(server)) > 0) && clock.now() < until) {
     await new Promise<void>((resolve) => clock.setTimeout(resolve, Math.min(pollMs, Math.max(1, until - clock.now()))));
     server.closeIdleConnections();
