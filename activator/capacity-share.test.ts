@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { capacityShare, hasSlotsAt, isScarce, rotationFor } from './capacity-share.js';
+import { seededRandom as rng } from '../test/support/seeded-random.js';
 
-/** A small deterministic random source (tests print the seed that failed). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 function ids(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`).sort();

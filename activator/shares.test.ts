@@ -5,20 +5,12 @@ import type { GatewayMembership } from '../core/membership.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import type { Endpoint, EndpointEvent } from '../api/backend.js';
 import { Activator, type Lease } from './activator.js';
+import { seededRandom as rng } from '../test/support/seeded-random.js';
 
 const KEY = 'default/gpu-predictor-00001';
 const LABELS = { namespace: 'default', service: 'gpu', revision: 'gpu-predictor-00001' };
 const LIMITS = { maxHeldPerRevision: 10_000, maxHeldTotal: 10_000, maxHeldBytesPerRevision: 1e9, maxHeldBytesTotal: 1e9, retryAfterSeconds: 1 };
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
 
 type Msg = { kind: 'members'; members: string[] } | { kind: 'record'; from: string; record: Record<string, string> } | { kind: 'endpoint'; ev: EndpointEvent };
 
