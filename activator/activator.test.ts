@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../core/clock.js';
 import { HttpError } from '../core/errors.js';
 import { silentLogger } from '../core/log.js';
+import type { GatewayMembership } from '../core/membership.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import type { Endpoint } from '../api/backend.js';
 import { metricValue as exposedValue } from '../test/support/metrics-text.js';
@@ -36,7 +37,7 @@ interface Setup {
   probes: string[];
 }
 
-function setup(o: { limits?: Partial<HoldLimits>; confirmNewReplicas?: boolean; healthIntervalMs?: number } = {}): Setup {
+function setup(o: { limits?: Partial<HoldLimits>; confirmNewReplicas?: boolean; healthIntervalMs?: number; membership?: GatewayMembership } = {}): Setup {
   const clock = new FakeClock(1_000_000);
   const metrics = new SluiceMetrics();
   const pokes: string[] = [];
@@ -59,6 +60,7 @@ function setup(o: { limits?: Partial<HoldLimits>; confirmNewReplicas?: boolean; 
       failureThreshold: 2,
       confirmNewReplicas: o.confirmNewReplicas ?? false,
     },
+    ...(o.membership ? { membership: o.membership } : {}),
   });
   activator.addRevision(KEY, LABELS);
   return { clock, metrics, activator, pokes, probeOk, probes };
@@ -209,17 +211,10 @@ describe('Activator hold queue', () => {
   });
 
   it('marks a request held from zero as a cold start also with a membership (a worker of serve --workers N)', async () => {
-    const clock = new FakeClock(1_000_000);
     // One gateway whose board answers at once: its share of a new replica applies while the replica is added.
     const records = new Map<string, Readonly<Record<string, string>>>();
     const listeners = new Set<() => void>();
-    const activator = new Activator({
-      clock,
-      metrics: new SluiceMetrics(),
-      logger: silentLogger(),
-      limits: LIMITS,
-      poke: () => {},
-      probes: { probe: async () => true, intervalMs: 100, healthIntervalMs: 0 },
+    const s = setup({
       membership: {
         self: 'w1',
         members: () => ['w1'],
@@ -235,11 +230,9 @@ describe('Activator hold queue', () => {
         close: async () => {},
       },
     });
-    activator.addRevision(KEY, LABELS);
-    const s = { clock, activator } as unknown as Setup;
     const cold = acquire(s);
-    clock.advance(800);
-    activator.onEndpointEvent({ type: 'ready', endpoint: endpoint(1, 1) });
+    s.clock.advance(800);
+    s.activator.onEndpointEvent({ type: 'ready', endpoint: endpoint(1, 1) });
     await cold.done;
     expect(cold.lease).toMatchObject({ coldStart: true, heldMs: 800 });
   });
