@@ -229,6 +229,12 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     ['a status line that is not HTTP/1.x', 'HTTP/2 200 OK\r\n\r\n', /status line "HTTP\/2 200 OK" is not HTTP\/1.x/],
     ['a header line without a colon', 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n', /header line "no colon here" is not valid/],
     ['a folded header line', 'HTTP/1.1 200 OK\r\nx-a: 1\r\n  folded\r\n\r\n', /header line "  folded" is not valid/],
+    ['whitespace before a header colon', 'HTTP/1.1 200 OK\r\nx-a : 1\r\n\r\n', /header line "x-a : 1" is not valid/],
+    ['a bare LF inside a header value', 'HTTP/1.1 200 OK\r\nx-a: 1\nx-b: 2\r\n\r\n', /header line "x-a: 1\\nx-b: 2" is not valid/],
+    ['a control character in a header value', 'HTTP/1.1 200 OK\r\nx-a: a\x01b\r\n\r\n', /header line "x-a: a\\u0001b" is not valid/],
+    ['a bare CR before the head ends', 'HTTP/1.1 200 OK\r\nx-a: 1\r\r\n\r\n', /header line "x-a: 1\\r" is not valid/],
+    ['a status code that does not start with 1-9', 'HTTP/1.1 099 Odd\r\n\r\n', /status line "HTTP\/1.1 099 Odd" is not HTTP\/1.x/],
+    ['a status line without a space before its reason', 'HTTP/1.1 200OK\r\n\r\n', /status line "HTTP\/1.1 200OK" is not HTTP\/1.x/],
     ['two different content-lengths', 'HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab', /content-length "2" is not valid/],
     ['transfer-encoding and content-length', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n', /both transfer-encoding and content-length/],
     ['a chunk size that is not hex', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', /chunk size "zz"/],
@@ -238,6 +244,17 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     expect(got.error?.code).toBe(UPSTREAM.MALFORMED);
     expect(got.error?.message).toMatch(message);
     await until(() => rep.closedConnections === 1, 'the connection closed');
+  });
+
+  it('takes what RFC 9112 allows: no reason phrase, spaces and tabs around values (trimmed), empty and obs-text values', async () => {
+    const rep = await replica((r) => r.socket.write('HTTP/1.0 200\r\nx-a:\t  spaced \t value\t \r\nx-empty:\r\nx-b:   \r\nx-obs: caf\xe9\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok', 'latin1'));
+    const c = client();
+    const got = await send(c, rep.url).outcome;
+    expect(got).toMatchObject({ status: 200, body: 'ok', error: null });
+    expect(got.raw).toEqual(['x-a', 'spaced \t value', 'x-empty', '', 'x-b', '', 'x-obs', 'caf\xe9', 'connection', 'keep-alive', 'content-length', '2']);
+    // HTTP/1.0 with keep-alive asked for keeps the connection.
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 200, error: null });
+    expect(rep.connections).toBe(1);
   });
 
   it(`fails a response head over ${MAX_RESPONSE_HEAD_BYTES} bytes, naming the limit, whether it comes at once or in pieces`, async () => {

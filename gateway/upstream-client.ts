@@ -99,7 +99,6 @@ function fireTimeout(r: UpstreamRequest): void {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)[ \t]*$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
@@ -374,46 +373,74 @@ export class Conn {
     return this.parseHead(r, acc, 0, end) ? consumed : -1;
   }
 
-  /** Parses a head in `buf[start, end)` and tells the request; false after a failure. */
+  /**
+   * Parses a head in `buf[start, end)` and tells the request; false after a failure. A hand-written scan of the
+   * head's text (no split, no regular expression per line): as strict as RFC 9112 asks of a status line and of
+   * header lines (token names, no whitespace before the colon, no obsolete line folding, no control characters
+   * but HTAB in values, CRLF line ends).
+   */
   private parseHead(r: UpstreamRequest, buf: Buffer, start: number, end: number): boolean {
-    const lines = buf.toString('latin1', start, end).split('\r\n');
-    const m = STATUS_LINE.exec(lines[0]!);
-    if (m === null) {
-      this.malformed(r, `the replica's status line ${JSON.stringify(lines[0]!.slice(0, 60))} is not HTTP/1.x`);
+    const s = buf.toString('latin1', start, end);
+    const n = s.length;
+    const statusEnd = lineEnd(s, 0);
+    const minor = statusLine(s, statusEnd);
+    if (minor < 0) {
+      this.malformed(r, `the replica's status line ${JSON.stringify(s.slice(0, Math.min(statusEnd, 60)))} is not HTTP/1.x`);
       return false;
     }
-    const status = Number(m[2]);
+    const status = (s.charCodeAt(9) - 48) * 100 + (s.charCodeAt(10) - 48) * 10 + (s.charCodeAt(11) - 48);
     const raw: string[] = [];
     let length = -1;
     let chunked = false;
     let te = false;
-    let close = m[1] === '0';
-    for (let i = 1; i < lines.length; i++) {
-      const h = HEADER_LINE.exec(lines[i]!);
-      if (h === null) {
-        this.malformed(r, `the replica's response header line ${JSON.stringify(lines[i]!.slice(0, 60))} is not valid`);
+    let close = minor === 0;
+    let i = statusEnd;
+    while (i < n) {
+      // `i` is at the CR ending the previous line (lineEnd checked that an LF follows it).
+      const from = i + 2;
+      let j = from;
+      while (j < n && TCHAR[s.charCodeAt(j)] === 1) j++;
+      const colon = j;
+      let valueFrom = -1;
+      let valueTo = -1;
+      if (colon > from && colon < n && s.charCodeAt(colon) === 58) {
+        j++;
+        let c = s.charCodeAt(j);
+        while (j < n && (c === 32 || c === 9)) c = s.charCodeAt(++j);
+        valueFrom = valueTo = j;
+        for (; j < n; j++) {
+          c = s.charCodeAt(j);
+          if (c === 13) break;
+          if (VCHAR[c] !== 1) break;
+          if (c !== 32 && c !== 9) valueTo = j + 1;
+        }
+      }
+      if (valueFrom < 0 || (j < n && (s.charCodeAt(j) !== 13 || j + 1 >= n || s.charCodeAt(j + 1) !== 10))) {
+        const bad = s.slice(from, Math.min(lineEnd(s, from), from + 60));
+        this.malformed(r, `the replica's response header line ${JSON.stringify(bad)} is not valid`);
         return false;
       }
-      const name = h[1]!;
-      const value = h[2]!;
+      i = j;
+      const name = s.slice(from, colon);
+      const value = s.slice(valueFrom, valueTo);
       raw.push(name, value);
-      const len = name.length;
+      const len = colon - from;
       if (len !== 14 && len !== 17 && len !== 10) continue;
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
-        const n = contentLength(value);
-        if (n < 0 || (length >= 0 && n !== length)) {
+        const cl = contentLength(value);
+        if (cl < 0 || (length >= 0 && cl !== length)) {
           this.malformed(r, `the replica's content-length ${JSON.stringify(value.slice(0, 40))} is not valid`);
           return false;
         }
-        length = n;
+        length = cl;
       } else if (lower === 'transfer-encoding') {
         te = true;
         chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
       } else if (lower === 'connection') {
         const v = value.toLowerCase();
         if (v.includes('close')) close = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/.test(v) || close;
-        if (m[1] === '0' && /(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/.test(v)) close = false;
+        if (minor === 0 && /(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/.test(v)) close = false;
       }
     }
     if (status < 200) {
@@ -484,6 +511,38 @@ function contentLength(v: string): number {
   if (!/^\d{1,15}$/.test(first)) return -1;
   for (const p of parts) if (p.trim() !== first) return -1;
   return Number(first);
+}
+
+/** Token characters (header names: RFC 9110 §5.6.2). */
+const TCHAR = new Uint8Array(256);
+/** Characters of a header value or reason phrase: HTAB, SP through `~`, obs-text. */
+const VCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+VCHAR[9] = 1;
+for (let c = 0x20; c <= 0xff; c++) if (c !== 0x7f) VCHAR[c] = 1;
+
+/** Where the line starting at `from` ends: the index of its CR (followed by LF), or the head's end. */
+function lineEnd(s: string, from: number): number {
+  const cr = s.indexOf('\r\n', from);
+  return cr < 0 ? s.length : cr;
+}
+
+/**
+ * The minor version (0 or 1) of a status line `s[0, end)` of the form `HTTP/1.x ddd[ reason]` (the first digit
+ * 1-9, the reason HTAB/visible/obs-text), or -1.
+ */
+function statusLine(s: string, end: number): number {
+  if (end < 12 || !s.startsWith('HTTP/1.')) return -1;
+  const minor = s.charCodeAt(7) - 48;
+  if ((minor !== 0 && minor !== 1) || s.charCodeAt(8) !== 32) return -1;
+  const d0 = s.charCodeAt(9);
+  const d1 = s.charCodeAt(10);
+  const d2 = s.charCodeAt(11);
+  if (d0 < 49 || d0 > 57 || d1 < 48 || d1 > 57 || d2 < 48 || d2 > 57) return -1;
+  if (end === 12) return minor;
+  if (s.charCodeAt(12) !== 32) return -1;
+  for (let i = 13; i < end; i++) if (VCHAR[s.charCodeAt(i)] !== 1) return -1;
+  return minor;
 }
 
 export interface UpstreamPoolOptions {
