@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Forwarder } from './forwarder.js';
 
@@ -95,6 +95,42 @@ describe('Forwarder.forward', () => {
     // Names an object's prototype has are headers like any other.
     expect(answer.headers['constructor']).toBe('c');
     expect(answer.headers['tostring']).toBe('t');
+    await f.close();
+    front.close();
+    replica.close();
+    front.closeAllConnections();
+    replica.closeAllConnections();
+  });
+});
+
+describe('Forwarder.forward: bodies that come in the same read as their head', () => {
+  it('pipelined requests, their heads and bodies in one write (one over the stream buffer), each reach the replica with their own body', async () => {
+    const f = new Forwarder();
+    const replica = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.end(`${req.url} ${Buffer.concat(chunks).toString('latin1')}`));
+    });
+    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
+    const replicaUrl = `http://127.0.0.1:${(replica.address() as AddressInfo).port}`;
+    const front = createServer((req, res) => {
+      void f.forward(replicaUrl, req, res, { path: req.url ?? '/', timeoutMs: 5_000, signal: new AbortController().signal });
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    const bodies = ['{"a":1}', 'second body', 'z'.repeat(20_000), 'last'];
+    const wire = bodies.map((b, i) => `POST /r${i} HTTP/1.1\r\nhost: x\r\ncontent-length: ${b.length}\r\n\r\n${b}`).join('');
+    const text = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      const sock = netConnect((front.address() as AddressInfo).port, '127.0.0.1', () => sock.write(wire, 'latin1'));
+      sock.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        if ((got.match(/HTTP\/1\.1 200/g) ?? []).length === bodies.length && got.endsWith('last')) sock.end();
+      });
+      sock.on('close', () => resolve(got));
+      sock.on('error', reject);
+    });
+    const answers = text.split(/HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\n/).filter((x) => x !== '');
+    expect(answers).toEqual(bodies.map((b, i) => `/r${i} ${b}`));
     await f.close();
     front.close();
     replica.close();

@@ -62,6 +62,8 @@ export interface ForwardOptions {
    * on another replica sends it again. Reuse the options object across attempts to keep it.
    */
   wholeBody?: Buffer;
+  /** The forwarder looked once for a small body already parsed whole (it sets it). */
+  bodyLooked?: boolean;
 }
 
 /** A request with its body in memory (`Forwarder.request`). */
@@ -200,7 +202,16 @@ export class Forwarder {
     const tee = o.observer?.teeBody ? o.observer : null;
     if (hasBody && o.wholeBody === undefined) {
       const declared = wholeBodyLength(req, o.maxBodyBytes ?? 0);
-      if (declared >= 0) return this.readWhole(req, declared, o).then(() => this.forward(baseUrl, req, res, o));
+      if (declared >= 0) {
+        const parsed = parsedBody(req, declared);
+        if (parsed !== null) o.wholeBody = parsed;
+        else if (o.bodyLooked !== true) {
+          // Called from the server's 'request' event, a body that came in the same read as the head is parsed
+          // right after the event: one microtask later it is all in the stream, taken with one read.
+          o.bodyLooked = true;
+          return Promise.resolve().then(() => this.forward(baseUrl, req, res, o));
+        } else return this.readWhole(req, declared, o).then(() => this.forward(baseUrl, req, res, o));
+      }
     }
     const whole = o.wholeBody;
     if (this.own !== null && (whole !== undefined || !hasBody) && baseUrl.startsWith('http:')) {
@@ -524,6 +535,17 @@ export class BodyTimeoutError extends Error {
 /** The client's body streamed past its limit (the body-limit stage's `maxBodyBytes`). */
 export class BodyTooLargeError extends Error {
   readonly code = 'SLUICE_BODY_TOO_LARGE';
+}
+
+/**
+ * The whole body of a request once the server has parsed all its declared bytes into the stream (its end may
+ * come later: the parser never passes on more than the content-length), taken with one `read()` (no listener,
+ * no event, no copy for a body in one chunk), or null: the body is still arriving, or something reads the
+ * stream already.
+ */
+function parsedBody(req: IncomingMessage, declared: number): Buffer | null {
+  if (req.readableLength !== declared || req.readableFlowing === true || req.destroyed) return null;
+  return req.read() as Buffer | null;
 }
 
 /**
