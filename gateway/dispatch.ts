@@ -60,13 +60,17 @@ export class Dispatch {
     try {
       ex.bytes = Number(ex.req.headers['content-length'] ?? 0) || 0;
       // One options object for every attempt: a small body read whole by the first is sent again by a retry.
+      // Every field is set here, in one order, so that every request's options have the same shape.
       const fo: ForwardOptions = {
         path: ex.path,
         timeoutMs: 0,
         signal: ex.signal,
         drain: this.d.drain,
         observer: this.d.observeForward ? ex : undefined,
-        ...(ex.maxBodyBytes > 0 ? { maxBodyBytes: ex.maxBodyBytes, maxBodyBytesSetting: ex.maxBodyBytesSetting } : {}),
+        maxBodyBytes: ex.maxBodyBytes,
+        maxBodyBytesSetting: ex.maxBodyBytesSetting,
+        wholeBody: undefined,
+        bodyLooked: false,
       };
       for (;;) {
         const acquired = activator.acquire(rev.key, ex);

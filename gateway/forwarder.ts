@@ -53,7 +53,7 @@ export interface ForwardOptions {
   drain?: DrainState;
   /** Told of the headers on their way (the gateway's exchange, which runs its stages' hooks). */
   observer?: ForwardObserver;
-  /** Largest request body; a body that streams past it aborts the forward with 413 (absent: none). */
+  /** Largest request body; a body that streams past it aborts the forward with 413 (absent or 0: none). */
   maxBodyBytes?: number;
   /** The setting that sets it, named in the 413. */
   maxBodyBytesSetting?: string;
