@@ -36,6 +36,8 @@ export interface KubeAudiences {
   readonly key: string;
   /** Empty: none asked (the API server checks its own audience). */
   readonly audiences: readonly string[];
+  /** Where they are set, for a refusal's message; absent: the service's `sluice.dev/auth-kubernetes-audiences`. */
+  readonly source?: string;
 }
 
 const NO_AUDIENCES: KubeAudiences = { key: 'kubernetes', audiences: [] };
@@ -165,10 +167,11 @@ const MAX_AUDIENCE_SETS = 1000;
  * an API server that ignores `spec.audiences` (not audience-aware) must not pass a token meant for another
  * audience (the TokenReview API's own advice).
  */
-function checkAudiences(answer: TokenReviewAnswer, asked: readonly string[]): TokenReviewAnswer {
+function checkAudiences(answer: TokenReviewAnswer, aud: KubeAudiences): TokenReviewAnswer {
+  const asked = aud.audiences;
   if (asked.length === 0 || !answer.authenticated) return answer;
   if (answer.audiences !== undefined && answer.audiences.some((a) => asked.includes(a))) return answer;
-  return { authenticated: false, error: `the token is not meant for any of the audiences ${asked.join(', ')} (sluice.dev/auth-kubernetes-audiences)` };
+  return { authenticated: false, error: `the token is not meant for any of the audiences ${asked.join(', ')} (${aud.source ?? 'sluice.dev/auth-kubernetes-audiences'})` };
 }
 
 export class KubeAuth {
@@ -274,7 +277,7 @@ export class KubeAuth {
       (given) => {
         this.pendingTokens.delete(pkey);
         this.pendingCount--;
-        const answer = checkAudiences(given, aud.audiences);
+        const answer = checkAudiences(given, aud);
         const entry: TokenEntry = { token: token.length <= MAX_RAW_KEY ? token : undefined, answer, until: this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl), access: new Map(), accessCount: 0 };
         this.rememberToken(aud.key, key, entry);
         this.reviewsCounter?.inc({ review: 'token', result: answer.authenticated ? 'authenticated' : 'unauthenticated' });
