@@ -1,7 +1,7 @@
 /**
  * Verifies bearer JWTs against a service's rules (api/auth-policy.ts) with jose, and remembers tokens that
- * passed: a verify costs ~100-200 µs of CPU (RS256/ES256), a cache hit two map lookups (the rules, then the token)
- * and one comparison. The cache is per set of rules, bounded in total (`maxEntries`, oldest first out), and an entry
+ * passed: a verify costs ~100-200 µs of CPU (RS256/ES256), a cache hit one comparison when it is the previous hit's
+ * token under the same rules, else two map lookups (the rules, then the token) and one comparison. The cache is per set of rules, bounded in total (`maxEntries`, oldest first out), and an entry
  * lives until the token expires (plus the clock skew) or `maxEntryMs`, whichever is sooner. Tokens that fail are
  * not remembered. A token is found by its last `TAIL` characters (part of its signature) and then compared whole
  * with the one remembered: each request's header is a new string, whose hash V8 computes over every character on
