@@ -3,6 +3,7 @@
  * policy the gateway's auth stage enforces (gateway/stages/auth/). A service without `sluice.dev/auth` follows the
  * gateway-wide default (the `dataAuth` setting). docs/security.md lists every rule and its error.
  */
+import { KUBERNETES_AUDIENCE, MAX_KUBERNETES_AUDIENCE_LENGTH, MAX_KUBERNETES_AUDIENCES } from '../core/config-table.js';
 import type { FieldIssue } from '../core/errors.js';
 import { describeValue } from './issues.js';
 
@@ -72,10 +73,10 @@ const KNOWN = new Set([
   FORWARD_CREDENTIALS_ANNOTATION,
 ]);
 
-/** Bounds of `sluice.dev/auth-kubernetes-audiences` (each audience a URL or name without spaces or commas). */
-const MAX_KUBE_AUDIENCES = 16;
-const MAX_KUBE_AUDIENCE_LENGTH = 512;
-const KUBE_AUDIENCE = /^[\x21-\x2b\x2d-\x7e]+$/;
+/** Bounds of `sluice.dev/auth-kubernetes-audiences` (each audience a URL or name without spaces or commas): the `kubernetesAudiences` setting's. */
+const MAX_KUBE_AUDIENCES = MAX_KUBERNETES_AUDIENCES;
+const MAX_KUBE_AUDIENCE_LENGTH = MAX_KUBERNETES_AUDIENCE_LENGTH;
+const KUBE_AUDIENCE = KUBERNETES_AUDIENCE;
 
 const CLAIM = /^[A-Za-z0-9_.:-]{1,128}$/;
 
@@ -174,7 +175,7 @@ export function kubernetesAudienceIssues(v: string): string[] {
 }
 
 /** The policy for Kubernetes tokens, with the audiences the TokenReview asks for (none: the API server's own). */
-export function kubernetesPolicy(audiences: readonly string[]): AuthPolicy {
+export function kubernetesPolicy(audiences: readonly string[]): Extract<AuthPolicy, { mode: 'kubernetes' }> {
   const auds = [...new Set(audiences)].sort();
   return { mode: 'kubernetes', key: auds.length === 0 ? 'kubernetes' : `kubernetes:${auds.join(',')}`, audiences: auds };
 }

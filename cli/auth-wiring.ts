@@ -37,11 +37,21 @@ export function credentialFiles(
 
 type AuthSettings = Pick<
   ServeConfig,
-  'dataAuth' | 'jwtIssuer' | 'jwtJwksUrl' | 'jwtAudiences' | 'jwtClockSkewSeconds' | 'jwksRefreshSeconds' | 'jwksMaxStaleSeconds' | 'jwtCacheSize' | 'domain'
+  | 'dataAuth'
+  | 'jwtIssuer'
+  | 'jwtJwksUrl'
+  | 'jwtAudiences'
+  | 'jwtClockSkewSeconds'
+  | 'jwksRefreshSeconds'
+  | 'jwksMaxStaleSeconds'
+  | 'jwtCacheSize'
+  | 'kubernetesAudiences'
+  | 'domain'
 >;
 
 /** The policy of services without a `sluice.dev/auth` annotation; throws naming the setting that is missing. */
 export function defaultAuthPolicy(cfg: AuthSettings): AuthPolicy {
+  // (Its audiences, the `kubernetesAudiences` setting, are filled in by the stage, as for annotated services naming none.)
   if (cfg.dataAuth === 'kubernetes') return kubernetesPolicy([]);
   if (cfg.dataAuth !== 'jwt') return { mode: cfg.dataAuth, key: cfg.dataAuth };
   if (!cfg.jwtIssuer) throw new Error('dataAuth is "jwt" but jwtIssuer is empty: name the issuer tokens must come from (--jwt-issuer / SLUICE_JWT_ISSUER)');
@@ -102,6 +112,14 @@ export function dataAuth(
   const k = o.kubernetes;
   const api = k ? (k.api ?? (k.kubeConfig ? clientNodeReviews(k.kubeConfig) : null)) : null;
   const kube = k && api ? new KubeAuth({ api, clock: o.clock, group: k.group, registry: o.registry }) : null;
-  const stage = new AuthStage({ defaultPolicy: defaultAuthPolicy(cfg), keys: o.keys, jwt: verifier, kube, registry: o.registry, domain: cfg.domain });
+  const stage = new AuthStage({
+    defaultPolicy: defaultAuthPolicy(cfg),
+    keys: o.keys,
+    jwt: verifier,
+    kube,
+    kubernetesAudiences: cfg.kubernetesAudiences,
+    registry: o.registry,
+    domain: cfg.domain,
+  });
   return { stage, jwks, verifier, kube, close: () => jwks.close() };
 }

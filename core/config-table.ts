@@ -26,6 +26,14 @@ const DATA: readonly Role[] = ['serve', 'gateway'];
 const SCALING: readonly Role[] = ['serve', 'autoscaler'];
 const KUBE: readonly Role[] = ['gateway', 'controller', 'autoscaler'];
 
+/**
+ * A Kubernetes token audience (a TokenReview's `spec.audiences` item), for `kubernetesAudiences` and the
+ * `sluice.dev/auth-kubernetes-audiences` annotation alike: printable ASCII without spaces or commas, bounded.
+ */
+export const KUBERNETES_AUDIENCE = /^[\x21-\x2b\x2d-\x7e]+$/;
+export const MAX_KUBERNETES_AUDIENCES = 16;
+export const MAX_KUBERNETES_AUDIENCE_LENGTH = 512;
+
 const port = int(0, 65535);
 const positive = int(1);
 
@@ -286,6 +294,13 @@ export const SETTINGS = {
   jwtIssuer: row(text(), '', DATA, 'with `dataAuth: jwt`: the `iss` tokens must carry (services with their own `sluice.dev/auth: jwt` name theirs)', { defaultText: '(none)' }),
   jwtJwksUrl: row(text(/^$|^https?:\/\/.+$/, 'an http(s) URL'), '', DATA, 'with `dataAuth: jwt`: where the issuer publishes its signing keys (JWKS)', { defaultText: '(none)' }),
   jwtAudiences: row(list(), [] as string[], DATA, 'with `dataAuth: jwt`: accepted `aud` values (any one); empty: each service\'s own URL, http and https (as Cloud Run)', { defaultText: "(the service's URL)" }),
+  kubernetesAudiences: row(
+    list({ pattern: KUBERNETES_AUDIENCE, maxItems: MAX_KUBERNETES_AUDIENCES, maxLength: MAX_KUBERNETES_AUDIENCE_LENGTH, range: `up to ${MAX_KUBERNETES_AUDIENCES} audiences separated by commas, each printable ASCII without spaces (at most ${MAX_KUBERNETES_AUDIENCE_LENGTH} characters)` }),
+    [] as string[],
+    DATA,
+    'Kubernetes token auth (`dataAuth: kubernetes`, or `sluice.dev/auth: kubernetes`): the audiences the TokenReview asks for (`spec.audiences`; a token meant for any one passes) for services without `sluice.dev/auth-kubernetes-audiences`, whose value replaces this one; empty: none asked, the API server checks its own audience',
+    { defaultText: '(none)' },
+  ),
   jwtClockSkewSeconds: row(int(0, 600), 60, DATA, 'accepted difference between this clock and the issuer\'s when checking `exp`, `nbf` and `iat` (Envoy\'s default; jose\'s own is 0)'),
   jwksRefreshSeconds: row(int(10, 86_400), 300, DATA, 'time between background refreshes of each JWKS; a token with an unknown key id refetches at most once per 30 s'),
   jwksMaxStaleSeconds: row(int(60), 86_400, DATA, 'how long keys are still used after the last successful JWKS fetch while the issuer cannot be reached (stale-if-error)'),

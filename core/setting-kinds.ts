@@ -113,12 +113,26 @@ export function bytes(): SettingType<number> {
   };
 }
 
-/** A list of text items (comma-separated as text, a YAML sequence in a file). */
-export function list(): SettingType<string[]> {
+/**
+ * A list of text items (comma-separated as text, a YAML sequence in a file). With `items`: at most `maxItems`
+ * items, each matching `pattern` and at most `maxLength` characters; `range` says so in words.
+ */
+export function list(items?: { pattern: RegExp; maxItems: number; maxLength: number; range: string }): SettingType<string[]> {
   return {
     kind: 'list',
-    range: 'comma-separated list',
-    check: (v) => (Array.isArray(v) && v.every((i) => typeof i === 'string') ? ok([...(v as string[])]) : refuse('must be a list of text')),
+    range: items?.range ?? 'comma-separated list',
+    check(v) {
+      if (!Array.isArray(v) || !v.every((i) => typeof i === 'string')) return refuse('must be a list of text');
+      const l = v as string[];
+      if (items !== undefined) {
+        if (l.length > items.maxItems) return refuse(`has ${l.length} items: at most ${items.maxItems} (${items.range})`);
+        for (const i of l) {
+          if (i.length > items.maxLength) return refuse(`has an item longer than ${items.maxLength} characters (${i.length})`);
+          if (!items.pattern.test(i)) return refuse(`has ${JSON.stringify(i)}: must be ${items.range}`);
+        }
+      }
+      return ok([...l]);
+    },
   };
 }
 

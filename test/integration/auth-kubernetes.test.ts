@@ -214,6 +214,63 @@ describe('Kubernetes token auth through the gateway (TokenReview + SubjectAccess
     }
   });
 
+  it('kubernetesAudiences: the TokenReview of a service naming no audiences asks for the setting\'s; a service\'s sluice.dev/auth-kubernetes-audiences replaces them', async () => {
+    const own = holder.stage;
+    const wired = dataAuth(
+      { ...SERVE_DEFAULTS, dataAuth: 'kubernetes', kubernetesAudiences: ['sluice-gateway', 'https://gw.example.com'] },
+      { clock: g.clock, logger: silentLogger(), keys: { byHash: () => undefined }, kubernetes: { kubeConfig: kc, group: GROUP } },
+    );
+    api.reviews.tokens.set('tok-gw', { username: BOB, audiences: ['sluice-gateway'] });
+    api.reviews.tokens.set('tok-gw-2', { username: BOB, audiences: ['https://gw.example.com'] });
+    api.reviews.tokens.set('tok-gw-aud', { username: ALICE, audiences: ['sluice'] });
+    api.reviews.rules.push({ name: 'RoleBinding "gw"', user: BOB, verbs: ['get'], apiGroups: [GROUP], resources: ['inferenceservices'], names: ['plain', 'iris'] });
+    api.reviews.rules.push({ name: 'RoleBinding "gw-aud"', user: ALICE, verbs: ['get'], apiGroups: [GROUP], resources: ['inferenceservices'], names: ['aud'] });
+    try {
+      holder.stage = wired.stage;
+      let asked = api.reviews.askedAudiences.length;
+      // dataAuth: kubernetes (no annotation at all): the setting's audiences are asked for (sorted, as a set).
+      seen.length = 0;
+      expect((await call('tok-gw', 'plain')).status).toBe(200);
+      expect(seen[0]!['x-sluice-subject']).toBe(BOB);
+      expect(api.reviews.askedAudiences.slice(asked)).toEqual([['https://gw.example.com', 'sluice-gateway']]);
+      // A plain service account token (meant for the API server) is not meant for them: 401.
+      asked = api.reviews.askedAudiences.length;
+      const plain = await call('tok-bob', 'plain');
+      expect(plain.status).toBe(401);
+      expect(plain.error).toBe('the Kubernetes API server did not authenticate the bearer token (TokenReview: token audiences are invalid for the target audiences)');
+      expect(api.reviews.askedAudiences.slice(asked)).toEqual([['https://gw.example.com', 'sluice-gateway']]);
+      // sluice.dev/auth: kubernetes without sluice.dev/auth-kubernetes-audiences: the setting's too (a token not
+      // reviewed yet: tok-gw's review, for the same audiences, is cached and shared).
+      asked = api.reviews.askedAudiences.length;
+      expect((await call('tok-gw-2', 'iris')).status).toBe(200);
+      expect(api.reviews.askedAudiences.slice(asked)).toEqual([['https://gw.example.com', 'sluice-gateway']]);
+      expect((await call('tok-gw', 'iris')).status).toBe(200);
+      expect(api.reviews.askedAudiences.slice(asked)).toHaveLength(1);
+      // The annotation replaces the setting: only its audiences are asked for, and a token for the setting's is refused.
+      asked = api.reviews.askedAudiences.length;
+      expect((await call('tok-gw-aud', 'aud')).status).toBe(200);
+      expect((await call('tok-gw', 'aud')).status).toBe(401);
+      expect(api.reviews.askedAudiences.slice(asked)).toEqual([
+        ['https://aud.example.com', 'sluice'],
+        ['https://aud.example.com', 'sluice'],
+      ]);
+      // An API server that ignores spec.audiences passes nothing, and the refusal names the setting.
+      api.reviews.audienceAware = false;
+      api.reviews.tokens.set('tok-gw-old', { username: BOB });
+      const old = await call('tok-gw-old', 'plain');
+      expect(old.status).toBe(401);
+      expect(old.error).toBe(
+        'the Kubernetes API server did not authenticate the bearer token (TokenReview: the token is not meant for any of the audiences https://gw.example.com, sluice-gateway (the kubernetesAudiences setting))',
+      );
+    } finally {
+      api.reviews.audienceAware = true;
+      api.reviews.rules.pop();
+      api.reviews.rules.pop();
+      holder.stage = own;
+      wired.close();
+    }
+  });
+
   it('a request an earlier rule refused is never reviewed, and nothing at zero is woken', async () => {
     const before = reviews();
     const r = await call('tok-alice', 'cold');

@@ -42,9 +42,9 @@ export class FakeBackend implements Backend {
   }
   async close(): Promise<void> {}
 
-  /** A replica of the revision answered its probe (at `url` when given). */
-  markReady(key: string, url = `http://127.0.0.1:1/${++this.seq}`): Endpoint {
-    const ep: Endpoint = { id: `${key}#${++this.seq}`, revisionKey: key, url, capacity: 0 };
+  /** A replica of the revision answered its probe (at `url` when given; gRPC calls go to `grpcUrl`, when given). */
+  markReady(key: string, url = `http://127.0.0.1:1/${++this.seq}`, grpcUrl?: string): Endpoint {
+    const ep: Endpoint = { id: `${key}#${++this.seq}`, revisionKey: key, url, capacity: 0, ...(grpcUrl !== undefined ? { grpcUrl } : {}) };
     this.ready.set(key, [...(this.ready.get(key) ?? []), ep]);
     this.emit({ type: 'ready', endpoint: ep });
     return ep;

@@ -10,15 +10,15 @@
  * - `jwt`: `Authorization: Bearer <JWT>` verified with jose against the issuer's JWKS (jwks.ts), cached
  *   (jwt-verifier.ts).
  * - `kubernetes` (cluster mode): `Authorization: Bearer <Kubernetes token>` checked by the API server with a
- *   TokenReview (for the service's `sluice.dev/auth-kubernetes-audiences`, if any) and a SubjectAccessReview
- *   (`get` on the InferenceService), both cached (kube-reviews.ts).
+ *   TokenReview (for the service's `sluice.dev/auth-kubernetes-audiences`, else the `kubernetesAudiences`
+ *   setting's, if any) and a SubjectAccessReview (`get` on the InferenceService), both cached (kube-reviews.ts).
  *
  * The caller's identity is kept on the exchange (`PRINCIPAL`) for later stages (logging, tracing) and sent to the
  * replica as `x-sluice-subject` and `x-sluice-key-id`; those headers from the client are always dropped (no
  * spoofing). The client's own credentials are dropped before forwarding unless the service asks for them.
  */
 import { Counter, type Registry } from 'prom-client';
-import { defaultAudiences, jwtPolicyKey, type AuthPolicy } from '../../../api/auth-policy.js';
+import { defaultAudiences, jwtPolicyKey, kubernetesPolicy, type AuthPolicy } from '../../../api/auth-policy.js';
 import type { Route } from '../../../api/route.js';
 import { hashApiKey, looksLikeApiKey, scopeAllows, type ApiKeyRecord } from '../../../api/api-keys.js';
 import { AttributeKey, type Exchange } from '../../exchange.js';
@@ -65,6 +65,11 @@ export interface AuthStageOptions {
   jwt: JwtVerifier | null;
   /** Needed when some policy is `kubernetes` (cluster mode); null elsewhere (such a service answers 503). */
   kube?: KubeAuth | null;
+  /**
+   * The `kubernetesAudiences` setting: what the TokenReview asks for when a `kubernetes` service (its own
+   * `sluice.dev/auth`, or `dataAuth`) has no `sluice.dev/auth-kubernetes-audiences`. Absent or empty: none.
+   */
+  kubernetesAudiences?: readonly string[];
   registry?: Registry;
 }
 
@@ -88,8 +93,13 @@ export class AuthStage implements Stage {
   /** Valid keys seen (the key itself → its record and principal), for the directory version `keyCacheVersion`; dropped whole when it changes (revocation). */
   private readonly keyCache = new Map<string, KnownKey>();
   private keyCacheVersion: number | undefined = undefined;
+  /** The audiences of `kubernetes` services that name none (`kubernetesAudiences`); their own cache key. */
+  private readonly kubeDefault: KubeAudiences;
 
   constructor(private readonly o: AuthStageOptions) {
+    const auds = kubernetesPolicy(o.kubernetesAudiences ?? []);
+    // (Its own cache key: a refusal cached for it names the setting, not a service's annotation.)
+    this.kubeDefault = auds.audiences.length === 0 ? auds : { key: `setting:${auds.key}`, audiences: auds.audiences, source: 'the kubernetesAudiences setting' };
     this.denied = o.registry
       ? new Counter({
           name: 'sluice_auth_denied_total',
@@ -113,7 +123,7 @@ export class AuthStage implements Stage {
     if (route.forwardCredentials !== true) ex.upstreamDrop = DROP_CREDENTIALS;
     // (`ns/name` is made only for a refusal: a request let through allocates nothing here.)
     if (policy.mode === 'api-key') return this.apiKey(ex, route);
-    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route, policy);
+    if (policy.mode === 'kubernetes') return this.kubernetes(ex, route, policy.audiences.length > 0 ? policy : this.kubeDefault);
     const token = bearer(ex.req.headers.authorization);
     if (token === null) return this.refuse(nameOf(route), 'missing', 401, `${nameOf(route)} needs a bearer token (JWT): send "Authorization: Bearer <token>"`, REALM);
     const v = this.o.jwt;

@@ -33,4 +33,32 @@ describe('JwtVerifier cache', () => {
     expect(v.cached('P', b)).toBeDefined();
     jwks.close();
   });
+
+  it('serves the last hit again only while its entry is in the cache and valid, for the same rules and the same token', async () => {
+    const clock = new FakeClock(Date.parse('2026-01-01T00:00:00Z'));
+    const { publicKey, privateKey } = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k', alg: 'RS256' };
+    const jwks = new JwksCache({ clock, logger: silentLogger(), fetch: async () => ({ keys: [jwk] }) });
+    const v = new JwtVerifier({ clock, jwks, clockSkewSeconds: 0, maxEntries: 1 });
+    const rules = { issuer: 'https://idp', audiences: ['aud'], algorithms: ['RS256'], requiredClaims: [], jwksUrl: 'https://idp/jwks' };
+    const now = Math.floor(clock.now() / 1000);
+    const sign = (sub: string, exp: number): Promise<string> =>
+      new SignJWT({ sub }).setProtectedHeader({ alg: 'RS256', kid: 'k' }).setIssuer('https://idp').setAudience('aud').setIssuedAt(now).setExpirationTime(exp).sign(privateKey);
+    const [a, b] = await Promise.all([sign('a', now + 3600), sign('b', now + 60)]);
+    await v.verify(rules, a, 'P');
+    expect(v.cached('P', a)?.subject).toBe('a');
+    expect(v.cached('P', `${a}`)?.subject).toBe('a'); // an equal string, not the same one (each request's header is new)
+    expect(v.cached('Q', a)).toBeUndefined(); // other rules
+    expect(v.cached('P', `${a.slice(0, -1)}x`)).toBeUndefined(); // another token
+    // b takes a's place (maxEntries 1): a, the last hit, is gone with its entry.
+    await v.verify(rules, b, 'P');
+    expect(v.size).toBe(1);
+    expect(v.cached('P', a)).toBeUndefined();
+    expect(v.cached('P', b)?.subject).toBe('b');
+    // b, now the last hit, expires: it is not served, and its entry is dropped.
+    clock.advance(60_000);
+    expect(v.cached('P', b)).toBeUndefined();
+    expect(v.size).toBe(0);
+    jwks.close();
+  });
 });

@@ -49,6 +49,36 @@ describe('KubeAuth', () => {
   });
 });
 
+describe('KubeAuth: the last hit', () => {
+  it('is served again only while its entry is cached and valid, for the same token and audiences', async () => {
+    const clock = new FakeClock(0);
+    let calls = 0;
+    const api: KubeReviewApi = {
+      tokenReview: async (_t, audiences) => {
+        calls++;
+        return { authenticated: true, user: USER, ...(audiences.length > 0 ? { audiences: [...audiences] } : {}) };
+      },
+      accessReview: async () => ({ allowed: true, reason: '' }),
+    };
+    const k = new KubeAuth({ api, clock, group: 'g', maxEntries: 1 });
+    await k.check('token-a', 'ns', 'm');
+    expect(k.check('token-a', 'ns', 'm')).toMatchObject({ ok: true }); // a hit: now the last one
+    expect(k.check(`${'token-'}a`, 'ns', 'm')).toMatchObject({ ok: true }); // an equal string, not the same one
+    expect(calls).toBe(1);
+    // Other audiences: reviewed on their own (and, with maxEntries 1, that answer takes token-a's place).
+    await k.check('token-a', 'ns', 'm', { key: 'kubernetes:x', audiences: ['x'] });
+    expect(calls).toBe(2);
+    expect(await k.check('token-a', 'ns', 'm')).toMatchObject({ ok: true });
+    expect(calls).toBe(3); // token-a's entry for no audiences, the last hit, left with its eviction
+    expect(k.check('token-a', 'ns', 'm')).toMatchObject({ ok: true });
+    // Expired (the 60 s token TTL): not served, reviewed again.
+    clock.advance(60_000);
+    expect(await k.check('token-a', 'ns', 'm')).toMatchObject({ ok: true });
+    expect(calls).toBe(4);
+    expect(k.sizes.tokens).toBe(1);
+  });
+});
+
 describe('KubeAuth caches per token and service', () => {
   it('a token allowed for one service is reviewed again for another; a long token is cached by its hash', async () => {
     const clock = new FakeClock(0);

@@ -36,6 +36,8 @@ export interface KubeAudiences {
   readonly key: string;
   /** Empty: none asked (the API server checks its own audience). */
   readonly audiences: readonly string[];
+  /** Where they are set, for a refusal's message; absent: the service's `sluice.dev/auth-kubernetes-audiences`. */
+  readonly source?: string;
 }
 
 const NO_AUDIENCES: KubeAudiences = { key: 'kubernetes', audiences: [] };
@@ -165,10 +167,11 @@ const MAX_AUDIENCE_SETS = 1000;
  * an API server that ignores `spec.audiences` (not audience-aware) must not pass a token meant for another
  * audience (the TokenReview API's own advice).
  */
-function checkAudiences(answer: TokenReviewAnswer, asked: readonly string[]): TokenReviewAnswer {
+function checkAudiences(answer: TokenReviewAnswer, aud: KubeAudiences): TokenReviewAnswer {
+  const asked = aud.audiences;
   if (asked.length === 0 || !answer.authenticated) return answer;
   if (answer.audiences !== undefined && answer.audiences.some((a) => asked.includes(a))) return answer;
-  return { authenticated: false, error: `the token is not meant for any of the audiences ${asked.join(', ')} (sluice.dev/auth-kubernetes-audiences)` };
+  return { authenticated: false, error: `the token is not meant for any of the audiences ${asked.join(', ')} (${aud.source ?? 'sluice.dev/auth-kubernetes-audiences'})` };
 }
 
 export class KubeAuth {
@@ -181,6 +184,13 @@ export class KubeAuth {
    */
   private readonly tokens = new Map<string, Map<string, TokenEntry>>();
   private entries = 0;
+  /**
+   * The entry of the last cache hit and its audience set's key: a client sending the same token again is found by
+   * the one whole comparison a hit needs anyway, without slicing and hashing its tail for the map. Always an entry
+   * that is in `tokens` (forgotten when it leaves).
+   */
+  private last: TokenEntry | null = null;
+  private lastAud = '';
   private readonly pendingTokens = new Map<string, Promise<TokenEntry>>();
   private readonly pendingAccess = new Map<TokenEntry, Map<string, Promise<KubeDecision>>>();
   private pendingCount = 0;
@@ -224,21 +234,27 @@ export class KubeAuth {
   }
 
   /**
-   * Decides for a bearer token and a service (whose token must be meant for `aud`); synchronous (and
-   * allocating only the tail string it is found by) when both answers are cached.
+   * Decides for a bearer token and a service (whose token must be meant for `aud`); synchronous when both answers
+   * are cached (allocating nothing for the last hit's token, else the tail string it is found by).
    */
   check(token: string, namespace: string, name: string, aud: KubeAudiences = NO_AUDIENCES): KubeDecision | Promise<KubeDecision> {
     const now = this.o.clock.now();
+    const last = this.last;
+    if (last !== null && last.token === token && this.lastAud === aud.key && last.until > now) return this.afterToken(last, namespace, name, now);
     const key = cacheKey(token);
     const byToken = this.tokens.get(aud.key);
     let t = byToken?.get(key);
     // Another token with the same tail is a miss: reviewed, it then takes the entry's place.
     if (t !== undefined && t.token !== undefined && t.token !== token) t = undefined;
-    if (t !== undefined && t.until > now) return this.afterToken(t, namespace, name, now);
-    if (t !== undefined) {
-      byToken!.delete(key);
-      this.entries--;
+    if (t !== undefined && t.until > now) {
+      // (A token longer than MAX_RAW_KEY is not kept whole, so it is never the last hit.)
+      if (t.token !== undefined) {
+        this.last = t;
+        this.lastAud = aud.key;
+      }
+      return this.afterToken(t, namespace, name, now);
     }
+    if (t !== undefined) this.forget(byToken!, key);
     const review = this.reviewToken(token, key, aud);
     if (review === null) return this.busy();
     return review.then(
@@ -274,7 +290,7 @@ export class KubeAuth {
       (given) => {
         this.pendingTokens.delete(pkey);
         this.pendingCount--;
-        const answer = checkAudiences(given, aud.audiences);
+        const answer = checkAudiences(given, aud);
         const entry: TokenEntry = { token: token.length <= MAX_RAW_KEY ? token : undefined, answer, until: this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl), access: new Map(), accessCount: 0 };
         this.rememberToken(aud.key, key, entry);
         this.reviewsCounter?.inc({ review: 'token', result: answer.authenticated ? 'authenticated' : 'unauthenticated' });
@@ -297,22 +313,26 @@ export class KubeAuth {
       if (this.tokens.size >= MAX_AUDIENCE_SETS) {
         this.tokens.clear();
         this.entries = 0;
+        this.last = null;
       }
       byToken = new Map();
       this.tokens.set(audKey, byToken);
     }
-    if (byToken.delete(key)) this.entries--;
+    if (byToken.has(key)) this.forget(byToken, key);
     if (this.entries >= this.maxEntries) {
       let from = byToken;
       for (const m of this.tokens.values()) if (m.size > from.size) from = m;
       const oldest = from.keys().next();
-      if (oldest.done !== true) {
-        from.delete(oldest.value);
-        this.entries--;
-      }
+      if (oldest.done !== true) this.forget(from, oldest.value);
     }
     byToken.set(key, entry);
     this.entries++;
+  }
+
+  private forget(byToken: Map<string, TokenEntry>, key: string): void {
+    if (byToken.get(key) === this.last) this.last = null;
+    byToken.delete(key);
+    this.entries--;
   }
 
   private reviewAccess(t: TokenEntry, user: KubeUser, namespace: string, name: string): Promise<KubeDecision> | null {
