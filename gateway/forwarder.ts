@@ -541,7 +541,8 @@ export class BodyTooLargeError extends Error {
  * The whole body of a request once the server has parsed all its declared bytes into the stream (its end may
  * come later: the parser never passes on more than the content-length), taken with one `read()` (no listener,
  * no event, no copy for a body in one chunk), or null: the body is still arriving, or something reads the
- * stream already.
+ * stream already. The stream's end is not waited for (nor its `end` event emitted): the server needs neither to
+ * keep the connection alive, and drops the request when the next one on the connection arrives.
  */
 function parsedBody(req: IncomingMessage, declared: number): Buffer | null {
   if (req.readableLength !== declared || req.readableFlowing === true || req.destroyed) return null;
