@@ -104,7 +104,7 @@ describe('Forwarder.forward', () => {
 });
 
 describe('Forwarder.forward: bodies that come in the same read as their head', () => {
-  it('pipelined requests, their heads and bodies in one write (one over the stream buffer), each reach the replica with their own body', async () => {
+  it('pipelined requests, their heads and bodies in one write (one over the stream buffer), each reach the replica with their own body, and each request stream ends', async () => {
     const f = new Forwarder();
     const replica = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -113,7 +113,10 @@ describe('Forwarder.forward: bodies that come in the same read as their head', (
     });
     await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
     const replicaUrl = `http://127.0.0.1:${(replica.address() as AddressInfo).port}`;
+    let ended = 0;
     const front = createServer((req, res) => {
+      // (An 'end' listener does not start the stream flowing: the body is still taken in one read.)
+      req.once('end', () => ended++);
       void f.forward(replicaUrl, req, res, { path: req.url ?? '/', timeoutMs: 5_000, signal: new AbortController().signal });
     });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
@@ -131,6 +134,8 @@ describe('Forwarder.forward: bodies that come in the same read as their head', (
     });
     const answers = text.split(/HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\n/).filter((x) => x !== '');
     expect(answers).toEqual(bodies.map((b, i) => `/r${i} ${b}`));
+    // Every request stream still ends (the server lets go of a request only at its end).
+    expect(ended).toBe(bodies.length);
     await f.close();
     front.close();
     replica.close();

@@ -541,12 +541,14 @@ export class BodyTooLargeError extends Error {
  * The whole body of a request once the server has parsed all its declared bytes into the stream (its end may
  * come later: the parser never passes on more than the content-length), taken with one `read()` (no listener,
  * no event, no copy for a body in one chunk), or null: the body is still arriving, or something reads the
- * stream already. The stream's end is not waited for (nor its `end` event emitted): the server needs neither to
- * keep the connection alive, and drops the request when the next one on the connection arrives.
+ * stream already. The stream is then left flowing, so that its end still comes as an `end` event: the server
+ * lets go of a request (its parser's reference, kept while an idle keep-alive connection waits) only then.
  */
 function parsedBody(req: IncomingMessage, declared: number): Buffer | null {
   if (req.readableLength !== declared || req.readableFlowing === true || req.destroyed) return null;
-  return req.read() as Buffer | null;
+  const body = req.read() as Buffer | null;
+  req.resume();
+  return body;
 }
 
 /**
