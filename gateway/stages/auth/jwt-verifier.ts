@@ -1,18 +1,16 @@
 /**
  * Verifies bearer JWTs against a service's rules (api/auth-policy.ts) with jose, and remembers tokens that
  * passed: a verify costs ~100-200 µs of CPU (RS256/ES256), a cache hit one comparison when it is the previous hit's
- * token under the same rules, else two map lookups (the rules, then the token) and one comparison. The cache is per set of rules, bounded in total (`maxEntries`, oldest first out), and an entry
+ * token under the same rules, else two map lookups (the rules, then the token's tail) and one comparison
+ * (token-cache.ts). The cache is per set of rules, bounded in total (`maxEntries`, oldest first out), and an entry
  * lives until the token expires (plus the clock skew) or `maxEntryMs`, whichever is sooner. Tokens that fail are
- * not remembered. A token is found by its last `TAIL` characters (part of its signature) and then compared whole
- * with the one remembered: each request's header is a new string, whose hash V8 computes over every character on
- * the first map lookup, so a map keyed by the whole ~600-byte token hashed all of it per request. (SHA-256 of the
- * token, earlier, cost ~1 µs.)
+ * not remembered.
  */
-import { hash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import type { JwtRules } from '../../../api/auth-policy.js';
 import type { Clock } from '../../../core/clock.js';
 import { JwksUnavailable, type JwksCache } from './jwks.js';
+import { keptToken, TokenCache } from './token-cache.js';
 
 export interface VerifiedToken {
   subject: string;
@@ -20,8 +18,8 @@ export interface VerifiedToken {
   until: number;
   /** What the auth stage keeps on the exchange for this token: made once, shared by every request that carries it. */
   principal: { readonly method: 'jwt'; readonly subject: string };
-  /** The token itself (up to MAX_RAW_KEY characters; longer ones are found by their SHA-256). */
-  token?: string;
+  /** The token itself (up to MAX_RAW_TOKEN characters; longer ones are found by their SHA-256). */
+  token?: string | undefined;
 }
 
 /** Why a token was refused: 401 (the token is not good) or 403 (a good token that a rule refuses). */
@@ -45,95 +43,21 @@ export interface JwtVerifierOptions {
   maxEntryMs?: number;
 }
 
-/** Tokens up to this length are their own cache key (≤ 20 MB for 10,000); longer ones are keyed by their SHA-256. */
-const MAX_RAW_KEY = 2048;
-
-/** How many of a token's last characters find it in the cache (then it is compared whole). */
-const TAIL = 40;
-
-function longKey(token: string): string {
-  return `sha256:${hash('sha256', token, 'base64')}`;
-}
-
-/** The cache key of a token: its tail (then compared whole) up to MAX_RAW_KEY characters, else its SHA-256. */
-function keyOf(token: string): string {
-  return token.length <= MAX_RAW_KEY ? token.slice(-TAIL) : longKey(token);
-}
-
 export class JwtVerifier {
   /** Rules (their `policyKey`) → token → entry. Bounded in total by `maxEntries` and to 10,000 rule sets. */
-  private readonly cache = new Map<string, Map<string, VerifiedToken>>();
-  private entries = 0;
-  private readonly maxEntries: number;
+  private readonly cache: TokenCache<VerifiedToken>;
   private readonly maxEntryMs: number;
   /** Cold verifications done (tests read it: a cached token is not verified again). */
   verifications = 0;
-  /**
-   * The entry of the last hit and its rules: most requests in a row carry the same token (one client, or a few
-   * behind one proxy), which is then found by one whole comparison, without slicing and hashing its tail for the
-   * map. Always an entry that is in `cache` (cleared when that entry leaves it).
-   */
-  private last: VerifiedToken | null = null;
-  private lastPolicy = '';
 
   constructor(private readonly o: JwtVerifierOptions) {
-    this.maxEntries = o.maxEntries ?? 10_000;
+    this.cache = new TokenCache(o.maxEntries ?? 10_000, 10_000);
     this.maxEntryMs = o.maxEntryMs ?? 5 * 60_000;
   }
 
   /** The cached result for this token under these rules, if still valid. */
   cached(policyKey: string, token: string): VerifiedToken | undefined {
-    const last = this.last;
-    if (last !== null && last.token === token && this.lastPolicy === policyKey && last.until > this.o.clock.now()) return last;
-    const byToken = this.cache.get(policyKey);
-    if (byToken === undefined) return undefined;
-    const key = keyOf(token);
-    const hit = byToken.get(key);
-    // (Another token with the same tail is a miss: it is verified, and then takes the entry's place.)
-    if (hit === undefined || (hit.token !== undefined && hit.token !== token)) return undefined;
-    if (hit.until <= this.o.clock.now()) {
-      this.drop(byToken, key);
-      return undefined;
-    }
-    // (A token longer than MAX_RAW_KEY is not kept whole, so it is never the last hit.)
-    if (hit.token !== undefined) {
-      this.last = hit;
-      this.lastPolicy = policyKey;
-    }
-    return hit;
-  }
-
-  private drop(byToken: Map<string, VerifiedToken>, key: string): void {
-    if (byToken.get(key) === this.last) this.last = null;
-    byToken.delete(key);
-    this.entries--;
-  }
-
-  private remember(policyKey: string, token: string, entry: VerifiedToken): void {
-    const key = keyOf(token);
-    let byToken = this.cache.get(policyKey);
-    if (byToken === undefined) {
-      if (this.cache.size >= 10_000) {
-        this.cache.clear();
-        this.entries = 0;
-        this.last = null;
-      }
-      byToken = new Map();
-      this.cache.set(policyKey, byToken);
-    }
-    if (byToken.has(key)) this.drop(byToken, key);
-    if (this.entries >= this.maxEntries) this.evictOne(byToken);
-    byToken.set(key, entry);
-    this.entries++;
-  }
-
-  /** Drops the oldest entry of the fullest rule set (usually the only one), else of `prefer`. */
-  private evictOne(prefer: Map<string, VerifiedToken>): void {
-    let from = prefer;
-    for (const m of this.cache.values()) if (m.size > from.size) from = m;
-    const oldest = from.keys().next();
-    if (oldest.done === true) return;
-    this.drop(from, oldest.value);
+    return this.cache.get(policyKey, token, this.o.clock.now());
   }
 
   /** Verifies a token not in the cache; throws TokenRefused. */
@@ -165,14 +89,14 @@ export class JwtVerifier {
     }
     const exp = (payload.exp as number) * 1000 + this.o.clockSkewSeconds * 1000;
     const subject = typeof payload.sub === 'string' ? payload.sub : '';
-    const entry: VerifiedToken = { subject, until: Math.min(exp, now + this.maxEntryMs), principal: { method: 'jwt', subject }, token: token.length <= MAX_RAW_KEY ? token : undefined };
-    this.remember(policyKey, token, entry);
+    const entry: VerifiedToken = { subject, until: Math.min(exp, now + this.maxEntryMs), principal: { method: 'jwt', subject }, token: keptToken(token) };
+    this.cache.set(policyKey, token, entry);
     return entry;
   }
 
   /** Tokens remembered, over every rule set. */
   get size(): number {
-    return this.entries;
+    return this.cache.size;
   }
 }
 

@@ -13,11 +13,11 @@
  * When the API server cannot answer (down, timeout, the gateway itself not allowed to create reviews) the request
  * is refused with 503 naming the failure (fail closed); failures are not cached.
  */
-import { hash } from 'node:crypto';
 import { ApiException, AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../../../core/clock.js';
 import { errorMessage } from '../../../core/errors.js';
+import { keptToken, TokenCache, tokenId } from './token-cache.js';
 
 /** Who the API server says a token belongs to. */
 export interface KubeUser {
@@ -124,7 +124,7 @@ export interface KubeAuthOptions {
 
 /** A token's review, and the access answers for it by namespace then name (bounded per token). */
 interface TokenEntry {
-  /** The token itself, when short enough to be kept (MAX_RAW_KEY); a long one is known by its SHA-256. */
+  /** The token itself, when short enough to be kept (MAX_RAW_TOKEN); a long one is known by its SHA-256. */
   token: string | undefined;
   answer: TokenReviewAnswer;
   until: number;
@@ -135,26 +135,6 @@ interface TokenEntry {
 interface AccessEntry {
   decision: KubeDecision;
   until: number;
-}
-
-/** Tokens up to this length are their own cache key; longer ones are keyed by their SHA-256. */
-const MAX_RAW_KEY = 2048;
-
-/** How many of a token's last characters find it in the cache (then it is compared whole with the one kept). */
-const TAIL = 40;
-
-/** The token itself, or its SHA-256 when longer than MAX_RAW_KEY: one review per distinct token. */
-function tokenId(token: string): string {
-  return token.length <= MAX_RAW_KEY ? token : `sha256:${hash('sha256', token, 'base64url')}`;
-}
-
-/**
- * Where a token is cached: its last TAIL characters (a JWT's signature), or its SHA-256 when long. Each request's
- * header is a new string whose hash V8 computes over every character on a map lookup: keyed by the whole
- * ~1,000-character token, a cache hit hashed all of it per request.
- */
-function cacheKey(token: string): string {
-  return token.length <= MAX_RAW_KEY ? token.slice(-TAIL) : tokenId(token);
 }
 
 const REVIEW_FAILED = 'kube_review_failed';
@@ -178,23 +158,14 @@ export class KubeAuth {
   readonly verb: string;
   readonly resource: string;
   /**
-   * Audience set (its key) → token (or its hash, when long) → its review; insertion order, the oldest (of the
-   * largest set) dropped first past `maxEntries` in total. A token accepted for one audience set is reviewed again
-   * for another. At most MAX_AUDIENCE_SETS sets (past it, every answer is dropped).
+   * Audience set (its key) → token → its review (token-cache.ts); the oldest (of the largest set) dropped first
+   * past `maxEntries` in total. A token accepted for one audience set is reviewed again for another. At most
+   * MAX_AUDIENCE_SETS sets (past it, every answer is dropped).
    */
-  private readonly tokens = new Map<string, Map<string, TokenEntry>>();
-  private entries = 0;
-  /**
-   * The entry of the last cache hit and its audience set's key: a client sending the same token again is found by
-   * the one whole comparison a hit needs anyway, without slicing and hashing its tail for the map. Always an entry
-   * that is in `tokens` (forgotten when it leaves).
-   */
-  private last: TokenEntry | null = null;
-  private lastAud = '';
+  private readonly tokens: TokenCache<TokenEntry>;
   private readonly pendingTokens = new Map<string, Promise<TokenEntry>>();
   private readonly pendingAccess = new Map<TokenEntry, Map<string, Promise<KubeDecision>>>();
   private pendingCount = 0;
-  private readonly maxEntries: number;
   private readonly maxPerToken: number;
   private readonly tokenTtl: number;
   private readonly tokenNegTtl: number;
@@ -210,7 +181,7 @@ export class KubeAuth {
   constructor(private readonly o: KubeAuthOptions) {
     this.verb = o.verb ?? 'get';
     this.resource = o.resource ?? 'inferenceservices';
-    this.maxEntries = o.maxEntries ?? 10_000;
+    this.tokens = new TokenCache(o.maxEntries ?? 10_000, MAX_AUDIENCE_SETS);
     this.maxPerToken = o.maxServicesPerToken ?? 32;
     this.tokenTtl = o.tokenTtlMs ?? 60_000;
     this.tokenNegTtl = o.tokenNegativeTtlMs ?? 10_000;
@@ -239,23 +210,9 @@ export class KubeAuth {
    */
   check(token: string, namespace: string, name: string, aud: KubeAudiences = NO_AUDIENCES): KubeDecision | Promise<KubeDecision> {
     const now = this.o.clock.now();
-    const last = this.last;
-    if (last !== null && last.token === token && this.lastAud === aud.key && last.until > now) return this.afterToken(last, namespace, name, now);
-    const key = cacheKey(token);
-    const byToken = this.tokens.get(aud.key);
-    let t = byToken?.get(key);
-    // Another token with the same tail is a miss: reviewed, it then takes the entry's place.
-    if (t !== undefined && t.token !== undefined && t.token !== token) t = undefined;
-    if (t !== undefined && t.until > now) {
-      // (A token longer than MAX_RAW_KEY is not kept whole, so it is never the last hit.)
-      if (t.token !== undefined) {
-        this.last = t;
-        this.lastAud = aud.key;
-      }
-      return this.afterToken(t, namespace, name, now);
-    }
-    if (t !== undefined) this.forget(byToken!, key);
-    const review = this.reviewToken(token, key, aud);
+    const t = this.tokens.get(aud.key, token, now);
+    if (t !== undefined) return this.afterToken(t, namespace, name, now);
+    const review = this.reviewToken(token, aud);
     if (review === null) return this.busy();
     return review.then(
       (entry) => this.afterToken(entry, namespace, name, this.o.clock.now()),
@@ -277,7 +234,7 @@ export class KubeAuth {
     return review;
   }
 
-  private reviewToken(token: string, key: string, aud: KubeAudiences): Promise<TokenEntry> | null {
+  private reviewToken(token: string, aud: KubeAudiences): Promise<TokenEntry> | null {
     // Pending reviews are shared by the same token only (never by another with the same tail).
     const id = tokenId(token);
     const pkey = aud.audiences.length === 0 ? id : `${aud.key}\n${id}`;
@@ -291,8 +248,8 @@ export class KubeAuth {
         this.pendingTokens.delete(pkey);
         this.pendingCount--;
         const answer = checkAudiences(given, aud);
-        const entry: TokenEntry = { token: token.length <= MAX_RAW_KEY ? token : undefined, answer, until: this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl), access: new Map(), accessCount: 0 };
-        this.rememberToken(aud.key, key, entry);
+        const entry: TokenEntry = { token: keptToken(token), answer, until: this.o.clock.now() + (answer.authenticated ? this.tokenTtl : this.tokenNegTtl), access: new Map(), accessCount: 0 };
+        this.tokens.set(aud.key, token, entry);
         this.reviewsCounter?.inc({ review: 'token', result: answer.authenticated ? 'authenticated' : 'unauthenticated' });
         return entry;
       },
@@ -305,34 +262,6 @@ export class KubeAuth {
     );
     this.pendingTokens.set(pkey, p);
     return p;
-  }
-
-  private rememberToken(audKey: string, key: string, entry: TokenEntry): void {
-    let byToken = this.tokens.get(audKey);
-    if (byToken === undefined) {
-      if (this.tokens.size >= MAX_AUDIENCE_SETS) {
-        this.tokens.clear();
-        this.entries = 0;
-        this.last = null;
-      }
-      byToken = new Map();
-      this.tokens.set(audKey, byToken);
-    }
-    if (byToken.has(key)) this.forget(byToken, key);
-    if (this.entries >= this.maxEntries) {
-      let from = byToken;
-      for (const m of this.tokens.values()) if (m.size > from.size) from = m;
-      const oldest = from.keys().next();
-      if (oldest.done !== true) this.forget(from, oldest.value);
-    }
-    byToken.set(key, entry);
-    this.entries++;
-  }
-
-  private forget(byToken: Map<string, TokenEntry>, key: string): void {
-    if (byToken.get(key) === this.last) this.last = null;
-    byToken.delete(key);
-    this.entries--;
   }
 
   private reviewAccess(t: TokenEntry, user: KubeUser, namespace: string, name: string): Promise<KubeDecision> | null {
@@ -445,7 +374,7 @@ export class KubeAuth {
   /** Cached answers held (tokens, token × service). */
   get sizes(): { tokens: number; access: number } {
     let access = 0;
-    for (const m of this.tokens.values()) for (const t of m.values()) access += t.accessCount;
-    return { tokens: this.entries, access };
+    for (const t of this.tokens.values()) access += t.accessCount;
+    return { tokens: this.tokens.size, access };
   }
 }
