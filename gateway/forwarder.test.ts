@@ -1,7 +1,22 @@
-import { createServer, request as httpRequest } from 'node:http';
-import { connect as netConnect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Forwarder } from './forwarder.js';
+
+/** Listens on a free loopback port; resolves with the server's base URL. */
+async function listening(server: Server | NetServer): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Closes the forwarder, then the servers and their open connections. */
+async function closeAll(f: Forwarder, ...servers: Array<Server | NetServer>): Promise<void> {
+  await f.close();
+  for (const s of servers) {
+    s.close();
+    if ('closeAllConnections' in s) s.closeAllConnections();
+  }
+}
 
 describe('Forwarder.warmUp', () => {
   it('resolves on its own (no replica needed), twice, and the forwarder then forwards as usual', async () => {
@@ -9,17 +24,17 @@ describe('Forwarder.warmUp', () => {
     await f.warmUp();
     await f.warmUp();
     const replica = createServer((req, res) => res.end(`replica saw ${req.url}`));
-    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
+    const replicaUrl = await listening(replica);
     const front = createServer((req, res) => {
-      void f.forward(`http://127.0.0.1:${(replica.address() as AddressInfo).port}`, req, res, {
+      void f.forward(replicaUrl, req, res, {
         path: req.url ?? '/',
         timeoutMs: 5_000,
         signal: new AbortController().signal,
       });
     });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    const frontUrl = await listening(front);
     const body = await new Promise<string>((resolve, reject) => {
-      httpRequest(`http://127.0.0.1:${(front.address() as AddressInfo).port}/x`, (res) => {
+      httpRequest(`${frontUrl}/x`, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve(text));
@@ -28,11 +43,7 @@ describe('Forwarder.warmUp', () => {
         .end();
     });
     expect(body).toBe('replica saw /x');
-    await f.close();
-    front.close();
-    replica.close();
-    front.closeAllConnections();
-    replica.closeAllConnections();
+    await closeAll(f, front, replica);
   });
 });
 
@@ -56,10 +67,9 @@ describe('Forwarder.forward', () => {
         ]).end(`got ${text.length}`);
       });
     });
-    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
+    const replicaUrl = await listening(replica);
     const gone = createServer();
-    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', () => r()));
-    const goneUrl = `http://127.0.0.1:${(gone.address() as AddressInfo).port}`;
+    const goneUrl = await listening(gone);
     await new Promise<void>((r) => gone.close(() => r()));
     const outcomes: string[] = [];
     const front = createServer((req, res) => {
@@ -68,14 +78,14 @@ describe('Forwarder.forward', () => {
         () => outcomes.push('first answered'),
         (err: { status: number; retryable: boolean }) => {
           outcomes.push(`first ${err.status} retryable=${err.retryable}`);
-          void f.forward(`http://127.0.0.1:${(replica.address() as AddressInfo).port}`, req, res, o).then((s) => outcomes.push(`second ${s}`));
+          void f.forward(replicaUrl, req, res, o).then((s) => outcomes.push(`second ${s}`));
         },
       );
     });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    const frontUrl = await listening(front);
     const body = 'é'.repeat(10) + 'x'.repeat(40_000);
     const answer = await new Promise<{ status: number; headers: Record<string, unknown>; text: string }>((resolve, reject) => {
-      const req = httpRequest(`http://127.0.0.1:${(front.address() as AddressInfo).port}/p`, { method: 'POST', headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = httpRequest(`${frontUrl}/p`, { method: 'POST', headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
@@ -95,11 +105,7 @@ describe('Forwarder.forward', () => {
     // Names an object's prototype has are headers like any other.
     expect(answer.headers['constructor']).toBe('c');
     expect(answer.headers['tostring']).toBe('t');
-    await f.close();
-    front.close();
-    replica.close();
-    front.closeAllConnections();
-    replica.closeAllConnections();
+    await closeAll(f, front, replica);
   });
 });
 
@@ -111,15 +117,14 @@ describe('Forwarder.forward: bodies that come in the same read as their head', (
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => res.end(`${req.url} ${Buffer.concat(chunks).toString('latin1')}`));
     });
-    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
-    const replicaUrl = `http://127.0.0.1:${(replica.address() as AddressInfo).port}`;
+    const replicaUrl = await listening(replica);
     let ended = 0;
     const front = createServer((req, res) => {
       // (An 'end' listener does not start the stream flowing: the body is still taken in one read.)
       req.once('end', () => ended++);
       void f.forward(replicaUrl, req, res, { path: req.url ?? '/', timeoutMs: 5_000, signal: new AbortController().signal });
     });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    await listening(front);
     const bodies = ['{"a":1}', 'second body', 'z'.repeat(20_000), 'last'];
     const wire = bodies.map((b, i) => `POST /r${i} HTTP/1.1\r\nhost: x\r\ncontent-length: ${b.length}\r\n\r\n${b}`).join('');
     const text = await new Promise<string>((resolve, reject) => {
@@ -136,11 +141,7 @@ describe('Forwarder.forward: bodies that come in the same read as their head', (
     expect(answers).toEqual(bodies.map((b, i) => `/r${i} ${b}`));
     // Every request stream still ends (the server lets go of a request only at its end).
     expect(ended).toBe(bodies.length);
-    await f.close();
-    front.close();
-    replica.close();
-    front.closeAllConnections();
-    replica.closeAllConnections();
+    await closeAll(f, front, replica);
   });
 });
 
@@ -152,8 +153,7 @@ describe('Forwarder.forward through the own upstream client', () => {
       connections++;
       s.on('data', () => s.write('HTTP/1.1 2OO OK\r\n\r\n'));
     });
-    await new Promise<void>((r) => replica.listen(0, '127.0.0.1', () => r()));
-    const url = `http://127.0.0.1:${(replica.address() as AddressInfo).port}`;
+    const url = await listening(replica);
     const errors: Array<{ status: number; retryable: boolean; message: string }> = [];
     const front = createServer((req, res) => {
       const bad = req.url === '/bad-header';
@@ -170,10 +170,10 @@ describe('Forwarder.forward through the own upstream client', () => {
         },
       );
     });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
+    const frontUrl = await listening(front);
     const get = (path: string): Promise<number> =>
       new Promise((resolve, reject) => {
-        httpRequest(`http://127.0.0.1:${(front.address() as AddressInfo).port}${path}`, (res) => {
+        httpRequest(`${frontUrl}${path}`, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode!));
         })
@@ -187,9 +187,6 @@ describe('Forwarder.forward through the own upstream client', () => {
     expect(errors[0]!.message).toContain('x-stage');
     expect(errors[1]).toMatchObject({ status: 502, retryable: false });
     expect(errors[1]!.message).toContain('status line "HTTP/1.1 2OO OK" is not HTTP/1.x');
-    await f.close();
-    front.close();
-    replica.close();
-    front.closeAllConnections();
+    await closeAll(f, front, replica);
   });
 });
