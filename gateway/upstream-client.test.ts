@@ -237,6 +237,7 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     ['a status line without a space before its reason', 'HTTP/1.1 200OK\r\n\r\n', /status line "HTTP\/1.1 200OK" is not HTTP\/1.x/],
     ['two different content-lengths', 'HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab', /content-length "2" is not valid/],
     ['transfer-encoding and content-length', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n', /both transfer-encoding and content-length/],
+    ['a trailer line that is not a header', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nx-t : 1\r\n\r\n', /a trailer line of the response is not a valid header/],
     ['a chunk size that is not hex', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n', /chunk size "zz"/],
   ])('fails with a clear message on %s, and destroys the connection', async (_what, answer, message) => {
     const rep = await replica((r) => r.socket.write(answer));

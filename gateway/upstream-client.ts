@@ -99,7 +99,6 @@ function fireTimeout(r: UpstreamRequest): void {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)[ \t]*$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
@@ -331,7 +330,7 @@ export class Conn {
       this.complete(r, lf + 1 === chunk.length);
     } else {
       this.trailerBytes += line.length;
-      if (!HEADER_LINE.test(text)) {
+      if (scanHeaderLine(text, 0, text.length) !== text.length) {
         this.malformed(r, 'a trailer line of the response is not a valid header');
         return -1;
       }
@@ -398,33 +397,17 @@ export class Conn {
     while (i < n) {
       // `i` is at the CR ending the previous line (lineEnd checked that an LF follows it).
       const from = i + 2;
-      let j = from;
-      while (j < n && TCHAR[s.charCodeAt(j)] === 1) j++;
-      const colon = j;
-      let valueFrom = -1;
-      let valueTo = -1;
-      if (colon > from && colon < n && s.charCodeAt(colon) === 58) {
-        j++;
-        let c = s.charCodeAt(j);
-        while (j < n && (c === 32 || c === 9)) c = s.charCodeAt(++j);
-        valueFrom = valueTo = j;
-        for (; j < n; j++) {
-          c = s.charCodeAt(j);
-          if (c === 13) break;
-          if (VCHAR[c] !== 1) break;
-          if (c !== 32 && c !== 9) valueTo = j + 1;
-        }
-      }
-      if (valueFrom < 0 || (j < n && (s.charCodeAt(j) !== 13 || j + 1 >= n || s.charCodeAt(j + 1) !== 10))) {
+      const j = scanHeaderLine(s, from, n);
+      if (j < 0 || (j < n && (j + 1 >= n || s.charCodeAt(j + 1) !== 10))) {
         const bad = s.slice(from, Math.min(lineEnd(s, from), from + 60));
         this.malformed(r, `the replica's response header line ${JSON.stringify(bad)} is not valid`);
         return false;
       }
       i = j;
-      const name = s.slice(from, colon);
-      const value = s.slice(valueFrom, valueTo);
+      const name = s.slice(from, scanned.colon);
+      const value = s.slice(scanned.valueFrom, scanned.valueTo);
       raw.push(name, value);
-      const len = colon - from;
+      const len = scanned.colon - from;
       if (len !== 14 && len !== 17 && len !== 10) continue;
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
@@ -520,6 +503,34 @@ const VCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 VCHAR[9] = 1;
 for (let c = 0x20; c <= 0xff; c++) if (c !== 0x7f) VCHAR[c] = 1;
+
+/** Where the last `scanHeaderLine` found the colon and the value (trimmed of its surrounding spaces and tabs). */
+const scanned = { colon: 0, valueFrom: 0, valueTo: 0 };
+
+/**
+ * Scans a header (or trailer) line `name ":" OWS value OWS` starting at `from`, with a token name, no space
+ * before the colon, and no control character but HTAB in the value: returns where it ends (the index of the CR
+ * that ends it, or `n`), with the colon and the value's bounds in `scanned`; -1 when the line is not one. The
+ * caller checks that an LF follows a CR.
+ */
+function scanHeaderLine(s: string, from: number, n: number): number {
+  let j = from;
+  while (j < n && TCHAR[s.charCodeAt(j)] === 1) j++;
+  if (j === from || j >= n || s.charCodeAt(j) !== 58) return -1;
+  scanned.colon = j;
+  let c = s.charCodeAt(++j);
+  while (j < n && (c === 32 || c === 9)) c = s.charCodeAt(++j);
+  let valueTo = j;
+  scanned.valueFrom = j;
+  for (; j < n; j++) {
+    c = s.charCodeAt(j);
+    if (c === 13) break;
+    if (VCHAR[c] !== 1) return -1;
+    if (c !== 32 && c !== 9) valueTo = j + 1;
+  }
+  scanned.valueTo = valueTo;
+  return j;
+}
 
 /** Where the line starting at `from` ends: the index of its CR (followed by LF), or the head's end. */
 function lineEnd(s: string, from: number): number {
