@@ -293,7 +293,7 @@ export async function startClusterGateway(o: ClusterRoleOptions): Promise<Cluste
   const auth = dataAuth(cfg, { clock, logger, registry: metrics.registry, keys: apiKeys, kubernetes: { kubeConfig: kc, group: o.group ?? cfg.group } });
   const logging = requestLogging(cfg, { clock, logger: logger, metrics });
   const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger, metrics, collector, outcomes, tracing: tracing?.stage, auth: auth.stage, batching: batchingSettings(cfg), ingress: ingressSettings(cfg), store });
-  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg) });
+  const gateway = new Gateway({ clock, logger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), http1Server: cfg.http1Server, grpc: grpcLimits(cfg) });
   const data = gateway.createServer({ tls: tls ?? undefined });
   const dataPort = await listen(data, cfg.dataPort, cfg.dataHost);
   // The internal listener serves cluster-local services too (the cluster-local Service points at it).

@@ -249,7 +249,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const auth = dataAuth(cfg, { clock, logger: gatewayLogger, registry: metrics.registry, keys: apiKeys });
   const logging = requestLogging(cfg, { clock, logger: gatewayLogger, metrics });
   const pipeline = gatewayPipeline({ logging: logging.stage, clock, logger: gatewayLogger, metrics, collector, outcomes, extraStages: o.extraStages, tracing: tracing?.stage, auth: auth.stage, batching: batchingSettings(cfg), ingress: ingressSettings(cfg), store: o.rateLimitStore });
-  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
+  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), http1Server: cfg.http1Server, grpc: grpcLimits(cfg), phase });
   let ready = false;
   controller.start();
   autoscaler.start();

@@ -237,7 +237,7 @@ export async function runWorker(): Promise<void> {
     ingress: ingressSettings(cfg),
     store,
   });
-  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), grpc: grpcLimits(cfg), phase });
+  const gateway = new Gateway({ clock, logger: gatewayLogger, metrics, snapshot, activator, forwarder, pipeline, clientLimits: clientLimits(cfg), http1Server: cfg.http1Server, grpc: grpcLimits(cfg), phase });
 
   // Held requests and in-flight per revision, for the primary's autoscaler and local backend (changes only).
   const lastHeld = new Map<string, number>();

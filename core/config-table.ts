@@ -194,6 +194,12 @@ export const SETTINGS = {
   trustedProxyHops: row(int(0, 10), 0, DATA, 'proxies in front of the gateway whose `X-Forwarded-For` entries are believed, counted from the right; the client address (per-client limits, `sluice.dev/allow-cidrs`) is the entry after them. 0: the connection\'s peer; `X-Forwarded-For` is ignored'),
   maxRequestBytes: row(bytes(), 32 * 1024 * 1024, DATA, 'largest request body when a service sets no `sluice.dev/max-request-bytes`: a larger declared `Content-Length` gets 413 naming it before any replica is woken; a chunked body is counted as it streams (Cloud Run\'s HTTP/1 limit)'),
   maxHeaderBytes: row(int(1024, 1024 * 1024), 16 * 1024, DATA, 'largest request head (request line and headers; Node\'s `maxHeaderSize`); larger gets 431 naming this setting'),
+  http1Server: row(
+    oneOf(['sluice', 'node']),
+    'sluice',
+    DATA,
+    'who handles the cleartext data port\'s HTTP/1.1 connections: `sluice`, Sluice\'s own connection handler over Node\'s HTTP parser (llhttp: the same request parsing and limits as node:http, with less work per request: docs/architecture.md), or `node`, node:http\'s server. HTTPS is always node:https. A Node whose parser binding Sluice does not know falls back to `node` with a warning',
+  ),
   maxHeaderCount: row(int(1, 10_000), 100, DATA, 'most header fields in one request; more get 431 naming this setting (Node alone would drop fields past 2,000 silently)'),
   maxRequestsPerClient: row(int(0), 0, DATA, 'requests in flight at once from one client (address, or API key id when authenticated); more get 429 naming this setting; 0 = no limit'),
   clientRateLimit: row(num({ min: 0 }), 0, DATA, 'requests per second from one client across every service (token bucket); over it 429 with `Retry-After`; 0 = no limit. Per service: `sluice.dev/rate-limit`, `sluice.dev/client-rate-limit`'),

@@ -74,25 +74,33 @@ export function capConnections(server: Server, d: ClientConnectionDeps): void {
  * The connection is closed after.
  */
 export function answerClientErrors(server: Server, d: ClientConnectionDeps): void {
-  const headerSeconds = d.limits.headerTimeoutMs / 1000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    if (timedOut) d.metrics.clientTimeoutsTotal.inc({ kind: 'headers' });
     // Node's own rule: answer only when no response on this connection has begun.
     const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+    const answer = clientErrorAnswer(err, d);
+    if (answer === null || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
-    const [status, reason, message] = timedOut
-      ? [408, 'Request Timeout', `the request head (request line and headers) was not received within ${headerSeconds} s (headerTimeoutSeconds=${headerSeconds})`]
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', `the request headers are larger than the ${d.limits.maxHeaderBytes} bytes allowed (maxHeaderBytes=${d.limits.maxHeaderBytes})`]
-        : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
-    const body = JSON.stringify({ error: message });
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
-    );
+    socket.end(answer, () => socket.destroy());
   });
+}
+
+/**
+ * The answer to a request refused before it reached the gateway (see answerClientErrors), as raw bytes ending
+ * with `Connection: close`, or null for a connection reset by the client (nothing to answer). Counts a head
+ * timeout in sluice_gateway_client_timeouts_total{kind="headers"}.
+ */
+export function clientErrorAnswer(err: { code?: string }, d: ClientConnectionDeps): string | null {
+  const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  if (timedOut) d.metrics.clientTimeoutsTotal.inc({ kind: 'headers' });
+  if (err.code === 'ECONNRESET') return null;
+  const headerSeconds = d.limits.headerTimeoutMs / 1000;
+  const [status, reason, message] = timedOut
+    ? [408, 'Request Timeout', `the request head (request line and headers) was not received within ${headerSeconds} s (headerTimeoutSeconds=${headerSeconds})`]
+    : err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', `the request headers are larger than the ${d.limits.maxHeaderBytes} bytes allowed (maxHeaderBytes=${d.limits.maxHeaderBytes})`]
+      : [400, 'Bad Request', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  const body = JSON.stringify({ error: message });
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

@@ -3,12 +3,12 @@ import type { Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TlsFiles } from '../core/tls-files.js';
 import type { Activator } from '../activator/activator.js';
-import type { Clock } from '../core/clock.js';
+import { SystemClock, type Clock } from '../core/clock.js';
 import { SERVE_DEFAULTS } from '../core/config.js';
 import { HttpError, writeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
-import { answerClientErrors, capConnections, type ClientLimits } from './client-connections.js';
+import { answerClientErrors, capConnections, clientErrorAnswer, type ClientLimits } from './client-connections.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
 import { Dispatch } from './dispatch.js';
 import type { Drainable } from './drain.js';
@@ -18,6 +18,7 @@ import type { Forwarder } from './forwarder.js';
 import { GrpcGateway } from './grpc/grpc-gateway.js';
 import { H2cFront, TLS_ALPN_PROTOCOLS } from './grpc/h2c-front.js';
 import { GrpcSessionPool } from './grpc/session-pool.js';
+import { serveHttp1 } from './http1/data-connection.js';
 import { ModelProbes } from './model-probes.js';
 import type { Pipeline } from './pipeline.js';
 import { badRequestTarget } from './request-target.js';
@@ -43,6 +44,16 @@ export interface GatewayDeps {
   phase?: GatewayPhase;
   /** gRPC bounds; defaults from core/config.ts (docs/grpc.md). */
   grpc?: Partial<GrpcLimits>;
+  /**
+   * Who handles the cleartext data port's HTTP/1.1 connections: `sluice` (gateway/http1/, the default) or `node`
+   * (node:http's server). HTTPS is always node:https's. The `http1Server` setting.
+   */
+  http1Server?: 'sluice' | 'node';
+  /**
+   * The clock of client connections' head and keep-alive deadlines (as node:http's server, real time unless a
+   * test injects one; `clock` may be a simulated one that requests' deadlines follow).
+   */
+  socketClock?: Clock;
 }
 
 /** The gRPC settings of the data plane (core/config-table.ts `grpc…`). */
@@ -53,6 +64,8 @@ export interface GrpcLimits {
 }
 
 const TAG_HEADER = 'x-sluice-tag';
+/** Idle keep-alive connections of the data port close after this (advertised as `Keep-Alive: timeout=65`). */
+const KEEP_ALIVE_MS = 65_000;
 
 /**
  * The gateway's request lifecycle: one Exchange per request → arrival stages → route and pick the revision →
@@ -72,6 +85,7 @@ export class Gateway implements Drainable {
   readonly phase: GatewayPhase;
   private front: H2cFront | null = null;
   private grpcPool: GrpcSessionPool | null = null;
+  private socketClock: Clock | null = null;
 
   constructor(deps: GatewayDeps) {
     this.d = deps;
@@ -102,14 +116,15 @@ export class Gateway implements Drainable {
       ...this.d.clientLimits,
     };
     const internal = o.internal === true;
+    const checkEvery = Math.max(100, Math.min(1000, Math.floor(limits.headerTimeoutMs / 4)));
     const make = o.tls ? (opts: ServerOptions, h: RequestListener) => createHttpsServer({ ...opts, ...o.tls!.options(), ALPNProtocols: [...TLS_ALPN_PROTOCOLS] }, h) : createServer;
     const server = make(
       {
         maxHeaderSize: limits.maxHeaderBytes,
-        keepAliveTimeout: 65_000,
+        keepAliveTimeout: KEEP_ALIVE_MS,
         headersTimeout: limits.headerTimeoutMs,
         // Node checks the head deadline on this period (its default of 30 s let a slow head live ~78 s).
-        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headerTimeoutMs / 4))),
+        connectionsCheckingInterval: checkEvery,
         // Node's whole-request timeout would also end a request the activator holds while its body waits unread
         // in the socket; the forwarder's body timeout (bodyTimeoutSeconds) times only a client that stops sending
         // while its body is read, and the hold deadline bounds the wait.
@@ -119,13 +134,27 @@ export class Gateway implements Drainable {
         void this.handle(req, res, internal);
       },
     );
+    const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
+    if (!o.tls && this.d.http1Server !== 'node') {
+      const own = serveHttp1(server, {
+        clock: this.d.socketClock ?? (this.socketClock ??= new SystemClock()),
+        headerTimeoutMs: limits.headerTimeoutMs,
+        maxHeaderBytes: limits.maxHeaderBytes,
+        keepAliveMs: KEEP_ALIVE_MS,
+        checkEveryMs: checkEvery,
+        onRequest: (req, res) => {
+          void this.handle(req, res as unknown as ServerResponse, internal);
+        },
+        clientError: (err) => clientErrorAnswer(err, deps),
+      });
+      if (!own) this.d.logger.warn({}, 'this Node has no HTTP parser binding Sluice knows: the data port uses node:http (http1Server=node)');
+    }
     // gRPC on the same port: over TLS the handshake's ALPN (h2) tells it apart, in cleartext a connection's first
     // bytes (HTTP/2 with prior knowledge). See docs/grpc.md.
     if (o.tls) {
       o.tls.attach(server as HttpsServer);
       this.h2c(limits).attachTls(server as HttpsServer);
     } else this.h2c(limits).attach(server);
-    const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
     answerClientErrors(server, deps);
     capConnections(server, deps);
     return server;

@@ -8,7 +8,7 @@ import { cpuChart, saturationTable, summarise, throughputChart, timeSeriesChart,
 export const saturation: Scenario = saturationOf({
   name: 'saturation',
   title: 'Saturation: throughput ratios (closed loop)',
-  systems: ['direct', 'nginx', 'haproxy', 'node-http', 'undici-dispatch', 'sluice'],
+  systems: ['direct', 'nginx', 'haproxy', 'node-http', 'undici-dispatch', 'sluice', 'sluice-nodehttp'],
   needs: [],
 });
 

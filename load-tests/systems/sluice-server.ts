@@ -8,8 +8,9 @@
  * and N worker processes share the data port, splitting each replica's capacity (cli/workers.ts). Usage:
  * With `--tracing-endpoint URL [--tracing-ratio R]` tracing is on (the tracing scenario).
  * With `--logger-url URL` both revisions log every request and response (`logger: {url, mode: all}`); with
- * `--metrics-port N` its `/metrics` listens on that loopback port.
- *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N] [--tracing-endpoint URL] [--tracing-ratio R] [--logger-url URL] [--metrics-port N]
+ * `--metrics-port N` its `/metrics` listens on that loopback port; `--http1 node` serves the data port with
+ * node:http's server instead of Sluice's own (the `http1Server` setting).
+ *   node sluice-server.js --upstream URL --upstream URL [--timeout-ms N] [--admin-port N] [--admin-token T] [--workers N] [--tracing-endpoint URL] [--tracing-ratio R] [--logger-url URL] [--metrics-port N] [--http1 sluice|node]
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +24,7 @@ import { StaticBackend } from '../../deploy/backends/static-backend.js';
 import { LIMITS_ON_ANNOTATIONS, LIMITS_ON_SETTINGS } from '../support/limits-on.js';
 
 
-function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: boolean; loggerUrl: string | undefined; metricsPort: number } {
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: boolean; loggerUrl: string | undefined; metricsPort: number; http1Server: 'sluice' | 'node' } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
@@ -35,6 +36,7 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
   let limits = false;
   let loggerUrl: string | undefined;
   let metricsPort = 0;
+  let http1Server: 'sluice' | 'node' = 'sluice';
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--limits') {
       limits = a[++i] === 'on';
@@ -50,13 +52,18 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
     else if (a[i] === '--tracing-ratio') tracingRatio = a[++i]!;
     else if (a[i] === '--logger-url') loggerUrl = a[++i];
     else if (a[i] === '--metrics-port') metricsPort = Number(a[++i]);
+    else if (a[i] === '--http1') {
+      const v = a[++i];
+      if (v !== 'sluice' && v !== 'node') throw new Error(`--http1 must be sluice or node, got ${v}`);
+      http1Server = v;
+    }
     else if (a[i] === '--workers') {
       workers = Number(a[++i]);
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`--workers must be an integer from 1 to 64, got ${a[i]}`);
     }
   }
   if (upstreams.length !== 2) throw new Error('need exactly two --upstream URLs (primary, canary)');
-  return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort };
+  return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort, http1Server };
 }
 
 function service(label: string, canary: number | null, timeoutSeconds: number, limits = false, loggerUrl?: string): unknown {
@@ -78,7 +85,7 @@ function service(label: string, canary: number | null, timeoutSeconds: number, l
 }
 
 async function main(): Promise<void> {
-  const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort } = args();
+  const { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort, http1Server } = args();
   const backend = new StaticBackend((rev) => [rev.generation === 1 ? upstreams[0]! : upstreams[1]!]);
   const sluice = await startEmbedded({
     config: resolveServeConfig({
@@ -92,6 +99,7 @@ async function main(): Promise<void> {
       logLevel: 'silent',
       // One load generator opens every connection from one address.
       maxConnectionsPerClient: 0,
+      http1Server,
       // Its own state directory: the generated admin token (when none is given) does not land in the checkout.
       stateDir: mkdtempSync(join(tmpdir(), 'sluice-bench-state-')),
       // Tracing (the tracing scenario): spans to its OTLP sink, the default parent-based sampler at this ratio.

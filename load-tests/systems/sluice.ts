@@ -28,6 +28,15 @@ export const sluiceLimits: SystemDefinition = {
   start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, ['--limits', 'on']),
 };
 
+/** The same with the data port served by node:http's server (`http1Server: node`): what Sluice's own saves. */
+export const sluiceNodeHttp: SystemDefinition = {
+  name: 'sluice-nodehttp',
+  describe: 'sluice serve with http1Server=node: the data port on node:http\'s server instead of Sluice\'s own connection handler',
+  splits: true,
+  unavailable: sluice.unavailable,
+  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, ['--http1', 'node']),
+};
+
 /** The same with `--workers 2`: two data-plane workers sharing the port, the control plane in the primary. */
 export const sluiceTwoWorkers: SystemDefinition = {
   name: 'sluice-2w',

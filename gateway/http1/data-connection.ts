@@ -1,0 +1,373 @@
+import { IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { DataResponse, type ResponseOwner } from './data-response.js';
+import { llhttp, type Llhttp, type NativeParser, type ParseError } from './llhttp.js';
+
+/** What the data port's HTTP/1.1 connections need from the gateway. */
+export interface Http1Options {
+  clock: Clock;
+  /** A request head must be complete within this from its first byte (and a new connection's first request from accept). */
+  headerTimeoutMs: number;
+  /** Largest request head in bytes (the parser's limit; more is HPE_HEADER_OVERFLOW). */
+  maxHeaderBytes: number;
+  /** An idle keep-alive connection is closed this long after its last response (advertised in `Keep-Alive`). */
+  keepAliveMs: number;
+  /** How often head and idle deadlines are looked at. */
+  checkEveryMs: number;
+  /** Called with each request once its head is parsed (as node:http's `request` event). */
+  onRequest(req: IncomingMessage, res: DataResponse): void;
+  /**
+   * A request the parser refused or a head that timed out (`err.code` as node:http's: `HPE_*`,
+   * `ERR_HTTP_REQUEST_TIMEOUT`). Returns the bytes to answer with while no response on the connection has begun
+   * (null: none); the connection is closed after.
+   */
+  clientError(err: ParseError): string | null;
+}
+
+/** Pipelined requests a connection takes before it stops reading until some are answered. */
+const MAX_PIPELINED = 16;
+/** Seconds past the advertised keep-alive before an idle connection is closed (so a client sees its close first). */
+const KEEP_ALIVE_GRACE_MS = 1000;
+const EXPECT_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+/** Header pairs taken from one head (node:http's default maxHeadersCount); the header-limits stage counts them. */
+const MAX_HEADER_PAIRS = 2000;
+
+interface StreamHandle {
+  reading?: boolean;
+  readStart(): number;
+  readStop(): number;
+  isStreamBase?: boolean;
+  _consumed?: boolean;
+}
+
+/** A request on a data-port connection: node:http's IncomingMessage, fed by this connection's parser. */
+class DataRequest extends IncomingMessage {
+  conn: DataConnection | null = null;
+  override _read(): void {
+    // As IncomingMessage's own: from the first read on, the body is the reader's (not dumped at the response's end).
+    const self = this as unknown as { _consuming: boolean; _readableState: { readingMore: boolean } };
+    if (!self._consuming) {
+      self._readableState.readingMore = false;
+      self._consuming = true;
+    }
+    this.conn?.bodyWanted();
+  }
+}
+
+/**
+ * One client connection of the data port, in place of node:http's: the native parser reads straight from the
+ * socket's handle, each request becomes an IncomingMessage (the stages read it as before) and a DataResponse
+ * that writes to the socket itself. Responses to pipelined requests go out in order. Measured against
+ * node:http's server with the same client on this machine: load-tests/results/hotpath.md.
+ */
+class DataConnection implements ResponseOwner {
+  readonly parser: NativeParser;
+  /** Responses not finished yet, in request order; the first is the one writing. */
+  private readonly queue: DataResponse[] = [];
+  /** The request whose body the parser is reading. */
+  private incoming: DataRequest | null = null;
+  /** Header lines and target collected when a head spans several reads. */
+  private partHeaders: string[] = [];
+  private partUrl = '';
+  /** A request head has begun and is not complete. */
+  private inHead = false;
+  /** No request has begun on this connection yet (its first head is timed from accept). */
+  private fresh = true;
+  headSince: number;
+  idleSince: number;
+  private bodyFull = false;
+  private queueFull = false;
+  /** No more requests are parsed (after an upgrade request, or once closing). */
+  private stopped = false;
+  closed = false;
+  readonly keepAliveSeconds: number;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly l: Llhttp,
+    private readonly o: Http1Options,
+    private readonly all: Set<DataConnection>,
+  ) {
+    this.keepAliveSeconds = Math.floor(o.keepAliveMs / 1000);
+    this.headSince = this.idleSince = o.clock.monotonic();
+    const p = (this.parser = new l.Parser());
+    p.initialize(l.REQUEST, {}, o.maxHeaderBytes, 0);
+    p[l.kOnMessageBegin] = () => {
+      this.inHead = true;
+      this.fresh = false;
+      this.headSince = this.o.clock.monotonic();
+    };
+    p[l.kOnHeaders] = (headers: string[], url: string) => {
+      if (this.partHeaders.length < MAX_HEADER_PAIRS * 2) this.partHeaders.push(...headers);
+      this.partUrl += url;
+    };
+    p[l.kOnHeadersComplete] = (major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
+      this.onHead(major, minor, headers, method, url, upgrade, keepAlive);
+    p[l.kOnBody] = (b: Buffer) => {
+      const req = this.incoming;
+      if (req === null || (req as unknown as { _dumped: boolean })._dumped) return;
+      if (!req.push(b)) this.setBodyFull(true);
+    };
+    p[l.kOnMessageComplete] = () => this.onMessageComplete();
+    p[l.kOnExecute] = (ret: number | ParseError) => {
+      if (typeof ret !== 'number') this.onParseError(ret);
+    };
+    all.add(this);
+    socket.on('data', (d: Buffer) => {
+      // Bytes read before the handle was consumed (the gRPC sniff puts them back), and any read while it was not.
+      if (this.stopped) return;
+      const ret = p.execute(d);
+      if (typeof ret !== 'number') this.onParseError(ret);
+    });
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => {
+      // 'close' follows and cleans up.
+    });
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.queue[0]?.drained());
+    const h = (socket as unknown as { _handle: StreamHandle | null })._handle;
+    if (h && h.isStreamBase && !h._consumed) {
+      h._consumed = true;
+      p.consume(h);
+    }
+  }
+
+  private onHead(major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, upgrade: boolean, keepAlive: boolean): number {
+    if (headers === undefined) {
+      headers = this.partHeaders;
+      this.partHeaders = [];
+    }
+    if (url === undefined) {
+      url = this.partUrl;
+      this.partUrl = '';
+    }
+    this.inHead = false;
+    const name = this.l.methods[method] ?? 'UNKNOWN';
+    if (name === 'CONNECT') {
+      // No tunnels (node:http without a `connect` listener does the same).
+      this.socket.destroy();
+      return 0;
+    }
+    const req = new DataRequest(this.socket);
+    req.conn = this;
+    req.httpVersionMajor = major;
+    req.httpVersionMinor = minor;
+    req.httpVersion = `${major}.${minor}`;
+    req.url = url;
+    req.method = name;
+    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(headers, Math.min(headers.length, MAX_HEADER_PAIRS * 2));
+    this.incoming = req;
+    // An upgrade is served as a plain request (no protocol switch here); nothing after it on the connection is read.
+    if (upgrade) this.stopped = true;
+    const res = new DataResponse(this, req, keepAlive && !upgrade);
+    this.queue.push(res);
+    if (this.queue.length === 1) res.attached = true;
+    else if (this.queue.length >= MAX_PIPELINED) this.setQueueFull(true);
+    if (major === 1 && minor === 1 && req.headers.host === undefined) {
+      res.shouldKeepAlive = false;
+      this.answer(res, 400, 'an HTTP/1.1 request must carry a Host header');
+      return 0;
+    }
+    const expect = req.headers.expect;
+    if (expect !== undefined && major === 1 && minor === 1) {
+      if (!EXPECT_CONTINUE.test(expect)) {
+        this.answer(res, 417, `the expectation "${expect}" is not supported (only 100-continue is)`);
+        return 0;
+      }
+      res.writeContinue();
+    }
+    this.o.onRequest(req, res);
+    return 0;
+  }
+
+  private answer(res: DataResponse, status: number, message: string): void {
+    const body = JSON.stringify({ error: message });
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  private onMessageComplete(): void {
+    const req = this.incoming;
+    this.incoming = null;
+    if (req === null) return;
+    req.complete = true;
+    if (this.partHeaders.length > 0) {
+      // Trailer fields of a chunked body.
+      (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(this.partHeaders, this.partHeaders.length);
+      this.partHeaders = [];
+      this.partUrl = '';
+    }
+    req.push(null);
+    this.setBodyFull(false);
+  }
+
+  /** The request's reader wants more of its body. */
+  bodyWanted(): void {
+    this.setBodyFull(false);
+  }
+
+  private setBodyFull(full: boolean): void {
+    if (this.bodyFull === full) return;
+    this.bodyFull = full;
+    this.reading();
+  }
+
+  private setQueueFull(full: boolean): void {
+    if (this.queueFull === full) return;
+    this.queueFull = full;
+    this.reading();
+  }
+
+  /** Reads from the socket unless a body's reader or the response queue is behind. */
+  private reading(): void {
+    const h = (this.socket as unknown as { _handle: StreamHandle | null })._handle;
+    if (!h || this.closed) return;
+    const want = !this.bodyFull && !this.queueFull;
+    if (want && !h.reading) {
+      h.reading = true;
+      h.readStart();
+    } else if (!want && h.reading) {
+      h.reading = false;
+      h.readStop();
+    }
+  }
+
+  /** ResponseOwner: `res` has handed its last byte to the socket. */
+  finished(res: DataResponse): void {
+    const q = this.queue;
+    if (q[0] === res) q.shift();
+    else {
+      const i = q.indexOf(res);
+      if (i >= 0) q.splice(i, 1);
+    }
+    const req = res.req as DataRequest;
+    req.conn = null;
+    // A body nobody read is read and dropped, so that the next request on the connection is found after it.
+    const r = req as unknown as { _consuming: boolean; _readableState: { resumeScheduled: boolean }; _dump(): void };
+    if (!r._consuming && !r._readableState.resumeScheduled) {
+      r._dump();
+      if (this.incoming === req) this.setBodyFull(false);
+    }
+    if (res.last) {
+      this.close();
+      return;
+    }
+    if (this.queueFull && q.length < MAX_PIPELINED) this.setQueueFull(false);
+    if (q.length > 0) q[0]!.attach();
+    else this.idleSince = this.o.clock.monotonic();
+  }
+
+  /** After the last response: the bytes go out, then the connection closes. */
+  private close(): void {
+    this.stopped = true;
+    const s = this.socket as Socket & { destroySoon?: () => void };
+    if (typeof s.destroySoon === 'function') s.destroySoon();
+    else s.end();
+  }
+
+  /**
+   * The client sent FIN. As node:http's server (no half-open HTTP), the connection ends: a request that was not
+   * complete is a parse error, and responses still in flight are cut (their requests see the close).
+   */
+  private onEnd(): void {
+    if (this.closed) return;
+    const ret = this.stopped ? 0 : this.parser.finish();
+    if (ret !== undefined && typeof ret !== 'number') {
+      this.onParseError(ret);
+      return;
+    }
+    this.stopped = true;
+    this.socket.end();
+  }
+
+  onParseError(err: ParseError): void {
+    if (this.closed || this.stopped) return;
+    this.stopped = true;
+    // Bytes after a request that closes its connection: that request's answer closes it.
+    if (err.code === 'HPE_CLOSED_CONNECTION' && this.queue.length > 0) return;
+    const front = this.queue[0];
+    const answer = front === undefined || !front.headersSent ? this.o.clientError(err) : null;
+    const s = this.socket;
+    if (answer !== null && s.writable) s.end(answer, () => s.destroy());
+    else s.destroy();
+  }
+
+  /** The head deadline or the keep-alive deadline passed (called by the sweep). */
+  check(now: number): void {
+    if (this.closed) return;
+    if (this.inHead || (this.fresh && this.queue.length === 0)) {
+      if (now - this.headSince >= this.o.headerTimeoutMs) {
+        this.onParseError(Object.assign(new Error('request head timed out'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }));
+      }
+    } else if (this.queue.length === 0 && now - this.idleSince >= this.o.keepAliveMs + KEEP_ALIVE_GRACE_MS) {
+      this.socket.destroy();
+    }
+  }
+
+  /** Not in a request (no head begun, nothing being answered): closing it loses nothing. */
+  get idle(): boolean {
+    return this.queue.length === 0 && !this.inHead;
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.all.delete(this);
+    const q = this.queue.splice(0);
+    this.incoming = null;
+    for (const res of q) {
+      const req = res.req as DataRequest;
+      req.conn = null;
+      if (!req.destroyed) req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      res.closed();
+    }
+    try {
+      this.parser.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * Takes over `server`'s cleartext HTTP/1.1 connections (the server still listens, caps connections and closes):
+ * its own connection handler is replaced by one that parses with llhttp and answers with DataResponse.
+ * `closeIdleConnections` and `closeAllConnections` reach these connections too. Returns false (and leaves the
+ * server as it was) when this Node's parser binding is not the one Sluice knows.
+ */
+export function serveHttp1(server: Server, o: Http1Options): boolean {
+  const l = llhttp;
+  if (l === null) return false;
+  const nodeHandler = server.listeners('connection')[0] as ((socket: Socket) => void) | undefined;
+  if (!nodeHandler) return false;
+  const all = new Set<DataConnection>();
+  let sweep: TimerHandle | null = null;
+  const look = (): void => {
+    const now = o.clock.monotonic();
+    for (const c of all) c.check(now);
+    if (all.size === 0 && sweep !== null) {
+      o.clock.clearInterval(sweep);
+      sweep = null;
+    }
+  };
+  server.removeListener('connection', nodeHandler);
+  server.on('connection', (socket: Socket) => {
+    new DataConnection(socket, l, o, all);
+    if (sweep === null) sweep = o.clock.setInterval(look, o.checkEveryMs);
+  });
+  const closeIdle = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    for (const c of all) if (c.idle) c.socket.destroy();
+  };
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeAllConnections = () => {
+    closeAll();
+    for (const c of all) c.socket.destroy();
+  };
+  server.once('close', () => {
+    if (sweep !== null) o.clock.clearInterval(sweep);
+    sweep = null;
+  });
+  return true;
+}
