@@ -10,7 +10,7 @@ import { silentLogger } from '../../core/log.js';
 import type { ControllerDeps } from '../../deploy/controller.js';
 import { createDemoServer, type DemoServer } from '../../examples/demo-runtime/server.js';
 import { Forwarder } from '../../gateway/forwarder.js';
-import { Gateway } from '../../gateway/gateway.js';
+import { Gateway, type GatewayDeps } from '../../gateway/gateway.js';
 import { OutcomeRecorder } from '../../gateway/outcome-recorder.js';
 import type { Stage } from '../../gateway/stage.js';
 import { controllerHarness, type Harness } from './controller-harness.js';
@@ -33,6 +33,7 @@ export async function gatewayHarness(
   extra: Partial<ControllerDeps> = {},
   stages: readonly Stage[] = [],
   batching?: { maxBodyBytes: number; splitOnError: boolean; bodyTimeoutMs?: number },
+  gatewayDeps: Pick<GatewayDeps, 'http1Server'> = {},
 ): Promise<GatewayHarness> {
   const outcomes = new OutcomeRecorder();
   const h = controllerHarness({ outcomes, ...extra });
@@ -46,6 +47,7 @@ export async function gatewayHarness(
     activator: h.activator,
     forwarder,
     pipeline: gatewayPipeline({ clock: h.clock, logger: silentLogger(), metrics: h.metrics, collector, outcomes, extraStages: stages, batching }),
+    ...gatewayDeps,
   });
   const server = gateway.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
