@@ -25,7 +25,10 @@ export interface Http1Options {
   clientError(err: ParseError): string | null;
 }
 
-/** Pipelined requests a connection takes before it stops reading until some are answered. */
+/**
+ * Unanswered requests on a connection past which it stops reading from the socket until some are answered. As
+ * in node:http, the requests already read are still parsed: one read (at most 64 KiB) is the most taken past it.
+ */
 const MAX_PIPELINED = 16;
 /** Seconds past the advertised keep-alive before an idle connection is closed (so a client sees its close first). */
 const KEEP_ALIVE_GRACE_MS = 1000;
@@ -143,6 +146,8 @@ class DataConnection implements ResponseOwner {
       this.partUrl = '';
     }
     this.inHead = false;
+    // After an upgrade request (or once closing) the connection's bytes are read and dropped, never served.
+    if (this.stopped) return 0;
     const name = this.l.methods[method] ?? 'UNKNOWN';
     if (name === 'CONNECT') {
       // No tunnels (node:http without a `connect` listener does the same).
@@ -158,7 +163,7 @@ class DataConnection implements ResponseOwner {
     req.method = name;
     (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(headers, Math.min(headers.length, MAX_HEADER_PAIRS * 2));
     this.incoming = req;
-    // An upgrade is served as a plain request (no protocol switch here); nothing after it on the connection is read.
+    // An upgrade is served as a plain request (no protocol switch here), and its answer closes the connection.
     if (upgrade) this.stopped = true;
     const res = new DataResponse(this, req, keepAlive && !upgrade);
     this.queue.push(res);
@@ -190,6 +195,7 @@ class DataConnection implements ResponseOwner {
     const req = this.incoming;
     this.incoming = null;
     if (req === null) return;
+    req.conn = null;
     req.complete = true;
     if (this.partHeaders.length > 0) {
       // Trailer fields of a chunked body.
@@ -241,7 +247,6 @@ class DataConnection implements ResponseOwner {
       if (i >= 0) q.splice(i, 1);
     }
     const req = res.req as DataRequest;
-    req.conn = null;
     // A body nobody read is read and dropped, so that the next request on the connection is found after it.
     const r = req as unknown as { _consuming: boolean; _readableState: { resumeScheduled: boolean }; _dump(): void };
     if (!r._consuming && !r._readableState.resumeScheduled) {
@@ -304,9 +309,13 @@ class DataConnection implements ResponseOwner {
     }
   }
 
-  /** Not in a request (no head begun, nothing being answered): closing it loses nothing. */
+  /**
+   * Between requests on a keep-alive connection (no head begun, nothing being answered): closing it loses
+   * nothing. A new connection is not idle (as in node:http): its first request may be on its way; the head
+   * deadline bounds it.
+   */
   get idle(): boolean {
-    return this.queue.length === 0 && !this.inHead;
+    return this.queue.length === 0 && !this.inHead && !this.fresh;
   }
 
   private onClose(): void {

@@ -92,12 +92,12 @@ export class DataResponse extends EventEmitter {
     let h = headers;
     if (typeof reasonOrHeaders === 'string') this.statusMessage = reasonOrHeaders;
     else h = reasonOrHeaders;
+    if (BAD_VALUE.test(this.statusMessage)) throw invalidHeader('value', 'status message');
     if (!Number.isInteger(status) || status < 100 || status > 999) {
       throw Object.assign(new RangeError(`Invalid status code: ${status}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
     }
     this.statusCode = status;
-    const method = this.req.method;
-    this.hasBody = method !== 'HEAD' && status !== 204 && status !== 304 && !(status >= 100 && status < 200);
+    this.hasBody = this.bodyAllowed(status);
     let text = `HTTP/1.1 ${status} ${this.statusMessage || STATUS_CODES[status] || 'unknown'}${CRLF}`;
     let sawDate = false;
     let sawLength = false;
@@ -159,6 +159,11 @@ export class DataResponse extends EventEmitter {
     return this;
   }
 
+  /** Whether an answer with `status` to this request carries a body (not to HEAD, not 1xx, 204 or 304). */
+  private bodyAllowed(status: number): boolean {
+    return this.req.method !== 'HEAD' && status !== 204 && status !== 304 && !(status >= 100 && status < 200);
+  }
+
   /** `100 Continue`, for a request that expects it, before the final answer. */
   writeContinue(): void {
     this.out('HTTP/1.1 100 Continue\r\n\r\n');
@@ -182,10 +187,13 @@ export class DataResponse extends EventEmitter {
     if (this.writableEnded) return this;
     if (this.destroyed) return this;
     if (!this.headersSent) {
-      if (chunk !== undefined && this.hasBody) {
-        const length = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+      const status = this.statusCode;
+      // A HEAD answer says the length its GET would have; 1xx, 204 and 304 carry none.
+      if (status === 204 || status === 304 || (status >= 100 && status < 200)) this.writeHead(status);
+      else {
+        const length = chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
         this.writeHead(this.statusCode, ['Content-Length', length]);
-      } else this.writeHead(this.statusCode, this.hasBody ? ['Content-Length', 0] : undefined);
+      }
     }
     if (chunk !== undefined) this.body(chunk);
     if (this.chunked) this.out(LAST_CHUNK);
