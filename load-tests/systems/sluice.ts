@@ -19,32 +19,39 @@ export const sluice: SystemDefinition = {
   start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs),
 };
 
+/** `sluice` started with other server arguments or workers: one system per variant, compared in the same run. */
+function sluiceVariant(name: string, describe: string, workers: number, extraArgs: readonly string[] = []): SystemDefinition {
+  return {
+    name,
+    describe,
+    splits: true,
+    unavailable: sluice.unavailable,
+    start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, workers, extraArgs),
+  };
+}
+
 /** The same with every ingress rule on and none biting (`--limits on`): what checking them costs. */
-export const sluiceLimits: SystemDefinition = {
-  name: 'sluice-limits',
-  describe: 'sluice serve with every ingress rule on, none biting: service and per-client rate limits (Redis-free, local buckets), requests in flight per client, CIDR allowlist, body limit, CORS',
-  splits: true,
-  unavailable: sluice.unavailable,
-  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, ['--limits', 'on']),
-};
+export const sluiceLimits = sluiceVariant(
+  'sluice-limits',
+  'sluice serve with every ingress rule on, none biting: service and per-client rate limits (Redis-free, local buckets), requests in flight per client, CIDR allowlist, body limit, CORS',
+  1,
+  ['--limits', 'on'],
+);
 
 /** The same with the data port served by node:http's server (`http1Server: node`): what Sluice's own saves. */
-export const sluiceNodeHttp: SystemDefinition = {
-  name: 'sluice-nodehttp',
-  describe: 'sluice serve with http1Server=node: the data port on node:http\'s server instead of Sluice\'s own connection handler',
-  splits: true,
-  unavailable: sluice.unavailable,
-  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, ['--http1', 'node']),
-};
+export const sluiceNodeHttp = sluiceVariant(
+  'sluice-nodehttp',
+  'sluice serve with http1Server=node: the data port on node:http\'s server instead of Sluice\'s own connection handler',
+  1,
+  ['--http1', 'node'],
+);
 
 /** The same with `--workers 2`: two data-plane workers sharing the port, the control plane in the primary. */
-export const sluiceTwoWorkers: SystemDefinition = {
-  name: 'sluice-2w',
-  describe: 'sluice serve --workers 2: the control plane in the primary, two gateway workers sharing the data port (node:cluster) and each replica\'s capacity',
-  splits: true,
-  unavailable: sluice.unavailable,
-  start: (upstreams, options) => startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 2),
-};
+export const sluiceTwoWorkers = sluiceVariant(
+  'sluice-2w',
+  'sluice serve --workers 2: the control plane in the primary, two gateway workers sharing the data port (node:cluster) and each replica\'s capacity',
+  2,
+);
 
 /**
  * Starts systems/sluice-server.js over the pair (90/10 in place); with `admin`, its admin API listens on that port
