@@ -61,8 +61,8 @@ class DataRequest extends IncomingMessage {
 /**
  * One client connection of the data port, in place of node:http's: the native parser reads straight from the
  * socket's handle, each request becomes an IncomingMessage (the stages read it as before) and a DataResponse
- * that writes to the socket itself. Responses to pipelined requests go out in order. Measured against
- * node:http's server with the same client on this machine: load-tests/results/hotpath.md.
+ * that writes to the socket itself. Responses to pipelined requests go out in order. What it saves against
+ * node:http's server: load-tests/results/hotpath.md, "third session".
  */
 class DataConnection implements ResponseOwner {
   readonly parser: NativeParser;
