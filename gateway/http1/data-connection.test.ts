@@ -4,16 +4,18 @@
  * What the gateway-level suite (test/integration/data-port-http1.test.ts, both handlers) does not reach: the
  * deadlines, closeIdleConnections/closeAllConnections, the pipelining bound, a queued response's backpressure,
  * header validation, the Host and Expect checks, upgrade requests, framing chosen by DataResponse, client aborts,
- * heads over several reads or more than 32 lines, and request trailers.
+ * heads over several reads or more than 32 lines, request trailers, and the fall-back to node:http when this Node
+ * has no parser binding Sluice knows.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../core/clock.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { serveHttp1 } from './data-connection.js';
 import type { DataResponse } from './data-response.js';
-import type { ParseError } from './llhttp.js';
+import { bindingOf, type ParseError } from './llhttp.js';
 
 /** What clientError answers in these tests, so a test can tell it from any other response. */
 const REFUSAL = 'HTTP/1.1 499 Refused By Test\r\nContent-Length: 7\r\nConnection: close\r\n\r\nrefused';
@@ -712,5 +714,37 @@ describe('request trailers', () => {
     expect(req.headers['x-checksum']).toBeUndefined();
     res.end('ok');
     expect((await c.reply()).body).toBe('ok');
+  });
+});
+
+describe('a Node without the parser binding Sluice knows', () => {
+  it('bindingOf takes this Node\'s _http_common and refuses shapes it does not know', () => {
+    const common = createRequire(import.meta.url)('_http_common') as { HTTPParser: unknown; methods: string[] };
+    expect(bindingOf(common)?.methods[3]).toBe('POST');
+    expect(bindingOf(null)).toBeNull();
+    expect(bindingOf({ methods: common.methods })).toBeNull();
+    expect(bindingOf({ HTTPParser: class {}, methods: common.methods })).toBeNull();
+    expect(bindingOf({ HTTPParser: common.HTTPParser, methods: ['GET', 'POST'] })).toBeNull();
+  });
+
+  it('serveHttp1 returns false and leaves the connection to node:http\'s own server, which still serves', async () => {
+    const server = createServer((_req, res) => res.end('from node:http'));
+    const own = serveHttp1(server, {
+      clock: new FakeClock(),
+      headerTimeoutMs: 10_000,
+      maxHeaderBytes: 16_384,
+      keepAliveMs: 5_000,
+      checkEveryMs: 1,
+      onRequest: () => {
+        throw new Error('serveHttp1 took a request it was told it cannot parse');
+      },
+      clientError: () => REFUSAL,
+      binding: null,
+    });
+    expect(own).toBe(false);
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    expect(await res.text()).toBe('from node:http');
   });
 });

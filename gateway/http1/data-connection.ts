@@ -23,6 +23,8 @@ export interface Http1Options {
    * (null: none); the connection is closed after.
    */
   clientError(err: ParseError): string | null;
+  /** The parser binding to use (default: this Node's, `llhttp`); null is a Node without one (tests). */
+  binding?: Llhttp | null;
 }
 
 /**
@@ -345,7 +347,7 @@ class DataConnection implements ResponseOwner {
  * server as it was) when this Node's parser binding is not the one Sluice knows.
  */
 export function serveHttp1(server: Server, o: Http1Options): boolean {
-  const l = llhttp;
+  const l = o.binding === undefined ? llhttp : o.binding;
   if (l === null) return false;
   const nodeHandler = server.listeners('connection')[0] as ((socket: Socket) => void) | undefined;
   if (!nodeHandler) return false;

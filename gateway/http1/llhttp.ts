@@ -39,34 +39,39 @@ export interface Llhttp {
   methods: readonly string[];
 }
 
+/**
+ * The binding in `common` (what `require('_http_common')` gives) if it has the shape Sluice was built against,
+ * else null.
+ */
+export function bindingOf(common: unknown): Llhttp | null {
+  const c = common as { HTTPParser?: unknown; methods?: unknown } | null;
+  const P = c?.HTTPParser as (Record<string, unknown> & (new () => NativeParser)) | undefined;
+  const methods = c?.methods;
+  if (typeof P !== 'function' || !Array.isArray(methods)) return null;
+  for (const m of ['initialize', 'execute', 'finish', 'consume', 'unconsume', 'pause', 'resume', 'close', 'free'] as const) {
+    if (typeof (P.prototype as Record<string, unknown>)[m] !== 'function') return null;
+  }
+  const num = (k: string): number => (typeof P[k] === 'number' ? (P[k] as number) : NaN);
+  const l: Llhttp = {
+    Parser: P,
+    REQUEST: num('REQUEST'),
+    kOnMessageBegin: num('kOnMessageBegin'),
+    kOnHeaders: num('kOnHeaders'),
+    kOnHeadersComplete: num('kOnHeadersComplete'),
+    kOnBody: num('kOnBody'),
+    kOnMessageComplete: num('kOnMessageComplete'),
+    kOnExecute: num('kOnExecute'),
+    methods: methods as string[],
+  };
+  if (Object.values(l).some((v) => typeof v === 'number' && Number.isNaN(v))) return null;
+  // llhttp numbers methods DELETE, GET, HEAD, POST, PUT first; anything else is a parser we do not know.
+  if (l.methods[1] !== 'GET' || l.methods[3] !== 'POST') return null;
+  return l;
+}
+
 function load(): Llhttp | null {
   try {
-    const common = createRequire(import.meta.url)('_http_common') as {
-      HTTPParser?: Record<string, unknown> & (new () => NativeParser);
-      methods?: string[];
-    };
-    const P = common.HTTPParser;
-    const methods = common.methods;
-    if (typeof P !== 'function' || !Array.isArray(methods)) return null;
-    for (const m of ['initialize', 'execute', 'finish', 'consume', 'unconsume', 'pause', 'resume', 'close', 'free'] as const) {
-      if (typeof (P.prototype as Record<string, unknown>)[m] !== 'function') return null;
-    }
-    const num = (k: string): number => (typeof P[k] === 'number' ? (P[k] as number) : NaN);
-    const l: Llhttp = {
-      Parser: P,
-      REQUEST: num('REQUEST'),
-      kOnMessageBegin: num('kOnMessageBegin'),
-      kOnHeaders: num('kOnHeaders'),
-      kOnHeadersComplete: num('kOnHeadersComplete'),
-      kOnBody: num('kOnBody'),
-      kOnMessageComplete: num('kOnMessageComplete'),
-      kOnExecute: num('kOnExecute'),
-      methods,
-    };
-    if (Object.values(l).some((v) => typeof v === 'number' && Number.isNaN(v))) return null;
-    // llhttp numbers methods DELETE, GET, HEAD, POST, PUT first; anything else is a parser we do not know.
-    if (methods[1] !== 'GET' || methods[3] !== 'POST') return null;
-    return l;
+    return bindingOf(createRequire(import.meta.url)('_http_common'));
   } catch {
     return null;
   }
