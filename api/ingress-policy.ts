@@ -5,6 +5,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { FieldIssue } from '../core/errors.js';
+import { HTTP_TOKEN } from '../core/http-grammar.js';
 import { describeValue } from './issues.js';
 
 /** KServe's visibility annotation and Knative's (a label there; read as an annotation here). */
@@ -102,13 +103,12 @@ function cidrList(v: string): string | null {
   return null;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function tokenList(what: string): Check {
   return (v) => {
     const items = words(v);
     if (items.length === 0) return `expected one or more ${what} separated by commas`;
-    const bad = items.find((i) => i !== '*' && !TOKEN.test(i));
+    const bad = items.find((i) => i !== '*' && !HTTP_TOKEN.test(i));
     return bad === undefined ? null : `${describeValue(bad)} is not a valid ${what.replace(/s$/, '')}`;
   };
 }

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN } from '../core/http-grammar.js';
 import { keepEarlyAnswers } from './early-answer.js';
 
 /**
@@ -96,8 +97,6 @@ function fireTimeout(r: UpstreamRequest): void {
   r.pool!.abandon(r, new UpstreamError(code, `the replica ${what} within ${r.timeoutMs} ms`));
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
@@ -115,13 +114,13 @@ export function requestWire(method: string, path: string, hostHeader: string, he
     if (k === 'content-length') continue;
     if (k === 'host') host = true;
     const v = headers[k];
-    if (!TOKEN.test(k)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header name ${JSON.stringify(k)} is not a valid HTTP token`);
+    if (!HTTP_TOKEN.test(k)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header name ${JSON.stringify(k)} is not a valid HTTP token`);
     if (typeof v === 'string') {
-      if (BAD_VALUE.test(v)) throw badValue(k);
+      if (FIELD_VALUE_FORBIDDEN.test(v)) throw badValue(k);
       head += `${k}: ${v}\r\n`;
     } else if (Array.isArray(v)) {
       for (const one of v) {
-        if (BAD_VALUE.test(one)) throw badValue(k);
+        if (FIELD_VALUE_FORBIDDEN.test(one)) throw badValue(k);
         head += `${k}: ${one}\r\n`;
       }
     }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN } from '../../core/http-grammar.js';
 
 /** What a response needs from its connection (gateway/http1/data-connection.ts). */
 export interface ResponseOwner {
@@ -11,9 +12,6 @@ export interface ResponseOwner {
   finished(res: DataResponse): void;
 }
 
-/** A header value may not carry CR, LF or NUL (response splitting); names are RFC 9110 tokens. */
-const BAD_VALUE = /[\r\n\0]/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const CRLF = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
 
@@ -92,7 +90,7 @@ export class DataResponse extends EventEmitter {
     let h = headers;
     if (typeof reasonOrHeaders === 'string') this.statusMessage = reasonOrHeaders;
     else h = reasonOrHeaders;
-    if (BAD_VALUE.test(this.statusMessage)) throw invalidHeader('value', 'status message');
+    if (FIELD_VALUE_FORBIDDEN.test(this.statusMessage)) throw invalidHeader('value', 'status message');
     if (!Number.isInteger(status) || status < 100 || status > 999) {
       throw Object.assign(new RangeError(`Invalid status code: ${status}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
     }
@@ -104,13 +102,13 @@ export class DataResponse extends EventEmitter {
     let sawChunked = false;
     const add = (name: string, value: unknown): void => {
       if (value === undefined) return;
-      if (!TOKEN.test(name)) throw invalidHeader('name', name);
+      if (!HTTP_TOKEN.test(name)) throw invalidHeader('name', name);
       if (Array.isArray(value)) {
         for (const v of value) add(name, v);
         return;
       }
       const v = String(value);
-      if (BAD_VALUE.test(v)) throw invalidHeader('value', name);
+      if (FIELD_VALUE_FORBIDDEN.test(v)) throw invalidHeader('value', name);
       switch (name.length) {
         case 4:
           if (name.toLowerCase() === 'date') sawDate = true;

@@ -1,0 +1,13 @@
+/**
+ * HTTP's field grammar (RFC 9110 §5.1, §5.5), in one place for everything that writes or checks header fields:
+ * the upstream client's requests, the data port's answers, the annotations that name header fields.
+ */
+
+/** A field name (a `token`). */
+export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * A character a field value may not carry: anything but tab, visible ASCII and obs-text (so no CR, LF, NUL or
+ * other control character). The same rule as node:http's for the headers it writes.
+ */
+export const FIELD_VALUE_FORBIDDEN = /[^\t\x20-\x7e\x80-\xff]/;
