@@ -1,6 +1,7 @@
-import { IncomingMessage, type Server } from 'node:http';
+import { IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { writeError } from '../../core/errors.js';
 import { DataResponse, type ResponseOwner } from './data-response.js';
 import { llhttp, type Llhttp, type NativeParser, type ParseError } from './llhttp.js';
 
@@ -173,24 +174,19 @@ class DataConnection implements ResponseOwner {
     else if (this.queue.length >= MAX_PIPELINED) this.setQueueFull(true);
     if (major === 1 && minor === 1 && req.headers.host === undefined) {
       res.shouldKeepAlive = false;
-      this.answer(res, 400, 'an HTTP/1.1 request must carry a Host header');
+      writeError(res as unknown as ServerResponse, 400, 'an HTTP/1.1 request must carry a Host header');
       return 0;
     }
     const expect = req.headers.expect;
     if (expect !== undefined && major === 1 && minor === 1) {
       if (!EXPECT_CONTINUE.test(expect)) {
-        this.answer(res, 417, `the expectation "${expect}" is not supported (only 100-continue is)`);
+        writeError(res as unknown as ServerResponse, 417, `the expectation "${expect}" is not supported (only 100-continue is)`);
         return 0;
       }
       res.writeContinue();
     }
     this.o.onRequest(req, res);
     return 0;
-  }
-
-  private answer(res: DataResponse, status: number, message: string): void {
-    const body = JSON.stringify({ error: message });
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   }
 
   private onMessageComplete(): void {
