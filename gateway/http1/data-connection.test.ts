@@ -329,16 +329,16 @@ describe('closing connections from the server', () => {
 });
 
 describe('pipelining', () => {
+  /** GET /r<from> … /r<to − 1>, pipelined in one string. */
+  const gets = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) => get(`/r${from + i}`)).join('');
+
   it('stops reading with 16 responses pending: requests sent after that are not parsed until one is finished; all are answered in request order', async () => {
     const h = await start();
     const c = await RawClient.open(h);
-    let first = '';
-    for (let i = 0; i < 16; i++) first += get(`/r${i}`);
+    const first = gets(0, 16);
     c.send(first);
     await calls(h, 16);
-    let rest = '';
-    for (let i = 16; i < 40; i++) rest += get(`/r${i}`);
-    c.send(rest);
+    c.send(gets(16, 40));
     await waitUntil('the kernel to take the bytes', () => c.socket.writableLength === 0, 2_000, 1);
     await settle();
     expect(h.calls.length).toBe(16);
@@ -362,9 +362,7 @@ describe('pipelining', () => {
   it('40 requests in one write, none answered: all 40 are parsed from the one read and answered in order', async () => {
     const h = await start();
     const c = await RawClient.open(h);
-    let all = '';
-    for (let i = 0; i < 40; i++) all += get(`/r${i}`);
-    c.send(all);
+    c.send(gets(0, 40));
     await calls(h, 40);
     for (let i = 39; i >= 0; i--) h.calls[i]!.res.end(`body ${i}`);
     for (let i = 0; i < 40; i++) expect((await c.reply()).body).toBe(`body ${i}`);
