@@ -80,13 +80,13 @@ class DataConnection implements ResponseOwner {
   private inHead = false;
   /** No request has begun on this connection yet (its first head is timed from accept). */
   private fresh = true;
-  headSince: number;
-  idleSince: number;
+  private headSince: number;
+  private idleSince: number;
   private bodyFull = false;
   private queueFull = false;
   /** No more requests are parsed (after an upgrade request, or once closing). */
   private stopped = false;
-  closed = false;
+  private closed = false;
   readonly keepAliveSeconds: number;
 
   constructor(
