@@ -2,13 +2,17 @@
  * What data-plane auth costs, measured on and off in the same run against one Sluice process: `off` (a service
  * with auth none), `api-key` (a key looked up by hash), `jwt` (one RS256 token, served from the verified-token
  * cache after its first request). Each round runs every variant once (order rotated):
- * - saturated throughput: wrk, closed loop, 1 thread, `--connections` connections, `--duration` s;
+ * - saturated throughput: wrk, closed loop, 1 thread, `--connections` connections, `--duration` s, after 1 s of
+ *   the same load unmeasured;
  * - CPU µs per request of the Sluice process over that run (/proc utime + stime);
  * - p50 at half load: the C fixed-rate generator (harness/fixed-rate.c) at half of `off`'s saturated rate, `--duration` s.
  * `off + token header` is `off` sent the JWT anyway (the cost of carrying the header, apart from checking it).
- * Reports medians over rounds, the ratios to `off` (the goal's) and, for jwt, to `off + token header` too (what checking
- * the token costs beyond carrying it), in load-tests/results/auth-cost.md. Usage:
- *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64]
+ * `off again` is `off` once more in each round: an A/A control, whose spread is what the machine's noise does to
+ * a ratio. Reports medians over rounds, and each variant's ratio to the `off` run of the same round (their median
+ * and range over rounds: the goal's figure, less disturbed by drift between rounds than a ratio of medians) and,
+ * for jwt, to `off + token header` too (what checking the token costs beyond carrying it), in
+ * load-tests/results/auth-cost.md. Usage:
+ *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64] [--report <file>]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,7 +33,7 @@ function opt(name: string, def: number): number {
 }
 
 interface Variant {
-  name: 'off' | 'off + token header' | 'api-key' | 'jwt';
+  name: 'off' | 'off again' | 'off + token header' | 'api-key' | 'jwt';
   path: string;
   headers: Record<string, string>;
 }
@@ -39,6 +43,10 @@ interface Sample {
   cpuUsPerReq: number;
   p50Half: number;
   non2xx: number;
+  /** Throughput ÷ that of `off` in the same round. */
+  rpsVsOff: number;
+  /** p50 at half load − that of `off` in the same round (ms). */
+  dp50VsOff: number;
 }
 
 function median(xs: number[]): number {
@@ -55,6 +63,9 @@ async function main(): Promise<void> {
   const rounds = opt('--rounds', 3);
   const durationS = opt('--duration', 5);
   const connections = opt('--connections', 64);
+  // `--report <file>` writes the report there instead of load-tests/results/auth-cost.md (which it replaces whole).
+  const reportAt = process.argv.indexOf('--report');
+  const reportPath = reportAt === -1 ? undefined : process.argv[reportAt + 1];
   const children = new ChildRegistry();
   const { issuer, jwksUrl, token, close: closeIssuer } = await startBenchIssuer();
   try {
@@ -82,6 +93,8 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
     const variants: Variant[] = [
       { name: 'off', path: '/v1/models/bench-open:predict', headers: {} },
+      // The A/A control: the same requests as `off`, measured as a variant of its own.
+      { name: 'off again', path: '/v1/models/bench-open:predict', headers: {} },
       // The same open service, sent the JWT anyway: what carrying (parsing, forwarding) the ~600-byte header costs,
       // apart from checking it.
       { name: 'off + token header', path: '/v1/models/bench-open:predict', headers: { authorization: `Bearer ${token}` } },
@@ -99,16 +112,30 @@ async function main(): Promise<void> {
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       const sat = new Map<string, { rps: number; cpu: number; non2xx: number }>();
       for (const v of order) {
+        await wrk(url, v, connections, 1);
         const c0 = cpuSeconds(server.pid!);
         const w = await wrk(url, v, connections, durationS);
         const cpu = ((cpuSeconds(server.pid!) - c0) * 1e6) / w.requests;
         sat.set(v.name, { rps: w.rps, cpu, non2xx: w.non2xx });
       }
       const half = sat.get('off')!.rps / 2;
+      const p50s = new Map<string, { p50: number; non2xx: number }>();
       for (const v of order) {
         const o = await runFixedRate(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, half, durationS, connections);
+        p50s.set(v.name, { p50: o.serviceLatency?.p50 ?? o.latency.p50, non2xx: o.non2xx });
+      }
+      const off = sat.get('off')!;
+      for (const v of variants) {
         const s = sat.get(v.name)!;
-        samples.get(v.name)!.push({ rps: s.rps, cpuUsPerReq: s.cpu, p50Half: o.serviceLatency?.p50 ?? o.latency.p50, non2xx: s.non2xx + o.non2xx });
+        const h = p50s.get(v.name)!;
+        samples.get(v.name)!.push({
+          rps: s.rps,
+          cpuUsPerReq: s.cpu,
+          p50Half: h.p50,
+          non2xx: s.non2xx + h.non2xx,
+          rpsVsOff: s.rps / off.rps,
+          dp50VsOff: h.p50 - p50s.get('off')!.p50,
+        });
       }
       process.stderr.write(`round ${r + 1}/${rounds} done\n`);
     }
@@ -128,6 +155,13 @@ async function main(): Promise<void> {
       const vsHdr = v.name === 'jwt' || v.name === 'off + token header' ? pct(rps / hdrRps) : '—';
       return `| ${v.name} | ${rps.toFixed(0)} (${Math.min(...s.map((x) => x.rps)).toFixed(0)}–${Math.max(...s.map((x) => x.rps)).toFixed(0)}) | ${pct(rps / offRps)} | ${vsHdr} | ${cpu.toFixed(1)} (${signed(dcpu, 1)}) | ${p50.toFixed(3)} | ${signed(dp50, 3)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`;
     });
+    // Each variant against the `off` run of its own round: the median and range of those ratios over the rounds.
+    const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))} to ${f(Math.max(...xs))})`;
+    const paired = (name: string): string => range(samples.get(name)!.map((x) => x.rpsVsOff), pct);
+    const pairedP50 = (name: string): string => range(samples.get(name)!.map((x) => x.dp50VsOff), (x) => signed(x, 3));
+    const pairedRows = variants
+      .filter((v) => v.name !== 'off')
+      .map((v) => `| ${v.name} | ${paired(v.name)} | ${pairedP50(v.name)} |`);
     const jwtRps = med('jwt', (x) => x.rps);
     const keyRps = med('api-key', (x) => x.rps);
     const dp50Of = (name: string): string => signed(med(name, (x) => x.p50Half) - med('off', (x) => x.p50Half), 3);
@@ -137,23 +171,30 @@ async function main(): Promise<void> {
       '',
       `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? '?'} · node ${process.version} · load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
       '',
-      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run; half load: the C fixed-rate generator (harness/fixed-rate.c) at half of \`off\`'s saturated rate (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
+      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run after 1 s unmeasured; half load: the C fixed-rate generator (harness/fixed-rate.c) at half of \`off\`'s saturated rate (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
       '',
       '| variant | saturated req/s (min–max) | vs off | vs off + token header | Sluice CPU µs/req (Δ vs off) | p50 at half load (ms) | Δp50 vs off (ms) | non-2xx |',
       '|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
+      `Each variant against the \`off\` run of the same round (median over ${rounds} rounds, and the range). \`off again\` is the A/A control: its spread is the noise a ratio carries on this machine.`,
+      '',
+      '| variant | saturated throughput ÷ off (same round) | Δp50 at half load vs off (same round, ms) |',
+      '|---|---|---|',
+      ...pairedRows,
+      '',
       'Goals (issue 16): ≤ 3 % lower saturated throughput and ≤ +0.02 ms p50 at half load for cached auth, against `off` (the open service, no credential sent).',
       '',
-      `- **jwt vs \`off\`** (the goal's ratio: auth and carrying its ~600-byte header together): ${pct(jwtRps / offRps)} of the throughput, ${dcpuOf('jwt', 'off')} µs CPU per request, Δp50 ${dp50Of('jwt')} ms.`,
+      `- **jwt vs \`off\`** (the goal's ratio: auth and carrying its ~600-byte header together): ${paired('jwt')} of the throughput in the same round (${pct(jwtRps / offRps)} as a ratio of medians), ${dcpuOf('jwt', 'off')} µs CPU per request, Δp50 ${dp50Of('jwt')} ms.`,
       `- **jwt vs \`off + token header\`** (the open service sent the same header, which it does not check and forwards to the replica, where jwt strips it: what checking costs beyond receiving the header): ${pct(jwtRps / hdrRps)} of the throughput, ${dcpuOf('jwt', 'off + token header')} µs CPU per request.`,
+      `- the A/A control (\`off again\` vs \`off\`): ${paired('off again')}, ${dcpuOf('off again', 'off')} µs CPU per request, Δp50 ${pairedP50('off again')} ms.`,
       `- carrying the header alone (\`off + token header\` vs \`off\`): ${pct(hdrRps / offRps)}, ${dcpuOf('off + token header', 'off')} µs CPU per request.`,
-      `- api-key vs \`off\`: ${pct(keyRps / offRps)}, ${dcpuOf('api-key', 'off')} µs CPU per request, Δp50 ${dp50Of('api-key')} ms.`,
+      `- api-key vs \`off\`: ${paired('api-key')} in the same round (${pct(keyRps / offRps)} as a ratio of medians), ${dcpuOf('api-key', 'off')} µs CPU per request, Δp50 ${dp50Of('api-key')} ms.`,
       '',
     ].join('\n');
     const out = fileURLToPath(new URL('../../load-tests/results/', import.meta.url));
     mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'auth-cost.md'), report);
+    writeFileSync(reportPath ?? join(out, 'auth-cost.md'), report);
     process.stdout.write(report);
   } finally {
     await children.stopAll();

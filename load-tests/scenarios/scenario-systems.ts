@@ -13,7 +13,9 @@ export async function withScenarioSystems(
   options: Omit<StartOptions, 'children'>,
   body: (set: SystemSet, upstreams: RunningUpstreams, splitting: ReadonlySet<string>) => Promise<ScenarioOutput>,
 ): Promise<ScenarioOutput> {
-  const wanted = ctx.settings.systems ? names.filter((n) => ctx.settings.systems?.includes(n)) : names;
+  const wanted = ctx.settings.systems ? names.filter((n) => ctx.settings.systems?.includes(n)) : [...names];
+  // `sluice-alt` (another build, systems/sluice.ts) joins any scenario that runs `sluice`, when --systems names it.
+  if (ctx.settings.systems?.includes('sluice-alt') && names.includes('sluice') && !wanted.includes('sluice-alt')) wanted.push('sluice-alt');
   const upstreams = await startUpstreamPair(ctx.children);
   let set: SystemSet | undefined;
   try {

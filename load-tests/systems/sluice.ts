@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnService, type ChildRegistry } from '../harness/child-process.js';
 import { SLUICE_NODE_FLAGS } from '../support/node-flags.js';
@@ -54,7 +55,29 @@ export const sluiceTwoWorkers = sluiceVariant(
 );
 
 /**
- * Starts systems/sluice-server.js over the pair (90/10 in place); with `admin`, its admin API listens on that port
+ * Another build of Sluice (`SLUICE_BENCH_ALT_DIST=<its dist/ directory>`, e.g. a copy of dist/ made before a
+ * change): the same server script and arguments as `sluice`, so the two builds are measured in one run, rounds
+ * interleaved, against the same baselines.
+ */
+export const sluiceAlt: SystemDefinition = {
+  name: 'sluice-alt',
+  describe: 'sluice serve as `sluice`, from another build (SLUICE_BENCH_ALT_DIST)',
+  splits: true,
+  unavailable: async () => {
+    const dist = process.env['SLUICE_BENCH_ALT_DIST'];
+    if (dist === undefined || dist === '') return 'set SLUICE_BENCH_ALT_DIST to the dist/ directory of the other build';
+    return existsSync(altServerScript(dist)) ? undefined : `${altServerScript(dist)} does not exist (build that tree first)`;
+  },
+  start: (upstreams, options) =>
+    startSluiceServer(options.children, upstreams, options.upstreamTimeoutMs, undefined, 1, [], altServerScript(process.env['SLUICE_BENCH_ALT_DIST']!)),
+};
+
+function altServerScript(dist: string): string {
+  return join(resolve(dist), 'load-tests', 'systems', 'sluice-server.js');
+}
+
+/**
+ * Starts systems/sluice-server.js (or `script`, another build's) over the pair (90/10 in place); with `admin`, its admin API listens on that port
  * and takes that bearer token.
  */
 export async function startSluiceServer(
@@ -64,12 +87,13 @@ export async function startSluiceServer(
   admin?: { port: number; token: string },
   workers = 1,
   extraArgs: readonly string[] = [],
+  script = serverScript,
 ): Promise<RunningSystem> {
   const service = await spawnService(children, {
     command: process.execPath,
     args: [
       ...SLUICE_NODE_FLAGS,
-      serverScript,
+      script,
       '--workers', String(workers),
       '--upstream', upstreams.primary.url,
       '--upstream', upstreams.canary.url,
