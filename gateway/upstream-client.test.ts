@@ -367,6 +367,50 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     expect(await p.outcome).toMatchObject({ body: 'abcdef', error: null });
   });
 
+  it('chunks handed on stay as they were read: kept by reference across many reads, large and small, and later responses on the connection', async () => {
+    // The client reads into a slab of its own (net's onread), one read after another: a chunk it hands on must
+    // never be overwritten by a later read. This receiver keeps each chunk as given (no copy) and checks at the end.
+    class Keeper extends Probe {
+      readonly kept: Buffer[] = [];
+      override onData(chunk: Buffer): boolean {
+        this.kept.push(chunk);
+        return true;
+      }
+    }
+    const pattern = (n: number, seed: number): string => {
+      let out = '';
+      for (let i = 0; i < n; i++) out += String.fromCharCode(97 + ((i * 7 + seed) % 26));
+      return out;
+    };
+    const bodies = [pattern(300_000, 1), pattern(40, 2), pattern(2_000_000, 3), pattern(5_000, 4)];
+    const rep = await replica((r, n) => {
+      const body = bodies[n - 1]!;
+      if (n === 1) {
+        // Many small reads: 1,000 writes of 300 bytes, a turn apart now and then.
+        r.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`, 'latin1');
+        void (async () => {
+          for (let i = 0; i < body.length; i += 300) {
+            r.socket.write(body.slice(i, i + 300), 'latin1');
+            if (i % 30_000 === 0) await wait(1);
+          }
+        })();
+      } else r.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`, 'latin1');
+    });
+    const c = client({ connections: 1 });
+    const keepers: Keeper[] = [];
+    for (const body of bodies) {
+      const k = new Keeper('GET', '/', 10_000);
+      keepers.push(k);
+      c.send(rep.url, k, {}, null);
+      await k.outcome;
+      expect(Buffer.concat(k.kept).length).toBe(body.length);
+    }
+    expect(rep.connections).toBe(1);
+    // Only now, after every later read on the same connection, compare what each kept chunk holds.
+    keepers.forEach((k, i) => expect(Buffer.concat(k.kept).toString('latin1') === bodies[i], `body ${i + 1} intact`).toBe(true));
+    expect(keepers[0]!.kept.length).toBeGreaterThan(10);
+  });
+
   it('an early answer (413 and close, the body unread) reaches the caller', async () => {
     const server = createServer((socket) => {
       socket.on('error', () => undefined);

@@ -15,6 +15,14 @@ import { keepEarlyAnswers } from './early-answer.js';
 export const MAX_RESPONSE_HEAD_BYTES = 64 * 1024;
 /** Largest chunk-size line (with its extensions) of a chunked response. */
 const MAX_CHUNK_LINE = 1024;
+/**
+ * A connection's reads land in a slab of its own, one read after another (`Conn.nextReadBuffer`): a small one
+ * while responses are small, a large one once a read filled all the room it had (a big body streams).
+ */
+const SMALL_SLAB = 16 * 1024;
+const LARGE_SLAB = 64 * 1024;
+/** A slab with less room left than this is replaced by a new one for the next read. */
+const MIN_READ_ROOM = 4 * 1024;
 
 /** A failure of an upstream exchange; `code` is what the forwarder classifies (errno codes pass through). */
 export class UpstreamError extends Error {
@@ -169,13 +177,19 @@ export class Conn {
   private trailerBytes = 0;
   private crlf = 0;
   private error: Error | null = null;
+  /** Where reads land: bytes before `slabUsed` were read (chunks handed on may still hold them), the rest is room. */
+  private slab: Buffer | null = null;
+  private slabUsed = 0;
+  /** The last read filled all the room it was given. */
+  private filled = false;
 
   constructor(readonly pool: UpstreamPool) {
-    const s = connect({ host: pool.host, port: pool.port, noDelay: true });
+    // Reads go straight into the connection's slab and to `onRead` (net's `onread`): no buffer allocated per read
+    // and no stream machinery ('data' events) in between. A region once read into is never read into again.
+    const s = connect({ host: pool.host, port: pool.port, noDelay: true, onread: { buffer: this.nextReadBuffer, callback: this.onRead } });
     this.socket = s;
     s.setNoDelay(true);
     keepEarlyAnswers(s);
-    s.on('data', this.onData);
     s.on('end', this.onEnd);
     s.on('error', this.onSocketError);
     s.on('close', this.onClose);
@@ -225,6 +239,23 @@ export class Conn {
           : 'the replica closed the connection without answering';
       this.pool.finish(r, new UpstreamError(code, msg));
     }
+  };
+
+  /** The room for the next read: the rest of the slab, or a new slab when little is left. */
+  private readonly nextReadBuffer = (): Buffer => {
+    let slab = this.slab;
+    if (slab === null || slab.length - this.slabUsed < MIN_READ_ROOM || (this.filled && slab.length < LARGE_SLAB)) {
+      slab = this.slab = Buffer.allocUnsafeSlow(this.filled ? LARGE_SLAB : SMALL_SLAB);
+      this.slabUsed = 0;
+    }
+    return slab.subarray(this.slabUsed);
+  };
+
+  private readonly onRead = (n: number, room: Buffer): boolean => {
+    this.filled = n === room.length;
+    this.slabUsed += n;
+    this.onData(room.subarray(0, n));
+    return true;
   };
 
   private readonly onData = (chunk: Buffer): void => {
