@@ -117,6 +117,10 @@ export class Exchange implements ForwardObserver {
     this.pipeline.upstreamHeaders(this, headers);
   }
 
+  wantsResponseStart(): boolean {
+    return this.pipeline.wantsResponseStart(this);
+  }
+
   responseStart(status: number, headers: HeaderBag): void {
     this.pipeline.responseStart(this, status, headers);
   }

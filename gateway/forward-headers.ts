@@ -83,13 +83,7 @@ export function clientResponseHeaders(h: Headers): Record<string, string | strin
  * `__proto__` is dropped (it cannot be an own property of a plain object).
  */
 export function clientResponseHeadersRaw(raw: readonly string[]): Record<string, string | string[]> {
-  let listed: string[] | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
-      const more = connectionListed(raw[i + 1]);
-      if (more !== null) (listed ??= []).push(...more);
-    }
-  }
+  const listed = connectionListedRaw(raw);
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i]!.toLowerCase();
@@ -101,6 +95,34 @@ export function clientResponseHeadersRaw(raw: readonly string[]): Record<string,
     else prev.push(v);
   }
   return out;
+}
+
+/**
+ * The replica's response headers for the client as name/value pairs, from the raw pairs of Sluice's own upstream
+ * client: names lower-cased, hop-by-hop ones and those its `Connection` lists dropped, the rest in the order the
+ * replica sent them (repeated names stay separate pairs). What `clientResponseHeadersRaw` keeps, without an object.
+ */
+export function clientResponsePairs(raw: readonly string[]): string[] {
+  const listed = connectionListedRaw(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k) || (listed !== null && listed.includes(k))) continue;
+    out.push(k, raw[i + 1]!);
+  }
+  return out;
+}
+
+/** The names the `Connection` headers among raw pairs list (beyond keep-alive and close), or null. */
+function connectionListedRaw(raw: readonly string[]): string[] | null {
+  let listed: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      const more = connectionListed(raw[i + 1]);
+      if (more !== null) (listed ??= []).push(...more);
+    }
+  }
+  return listed;
 }
 
 /** A copy of `h` without the headers in `skip` (the hop-by-hop ones, at least) and those its own `Connection` header lists (one pass). */

@@ -8,7 +8,8 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
 import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
-import { clientResponseHeaders, clientResponseHeadersRaw, upstreamRequestHeaders, type UpstreamDrop } from './forward-headers.js';
+import { clientResponseHeaders, clientResponseHeadersRaw, clientResponsePairs, upstreamRequestHeaders, type UpstreamDrop } from './forward-headers.js';
+import { DataResponse } from './http1/data-response.js';
 import { UPSTREAM, UpstreamClient, UpstreamRequest } from './upstream-client.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
@@ -90,6 +91,11 @@ export interface ForwardObserver {
   upstreamHeaders(headers: Record<string, string | string[]>): void;
   /** The replica's response began with `status`; `headers` are about to be sent to the client. */
   responseStart(status: number, headers: Record<string, string | string[]>): void;
+  /**
+   * Whether `responseStart` has anything to do for this forward (absent: always). When not, the forward may pass
+   * the replica's head on without gathering its headers into an object, and does not call `responseStart`.
+   */
+  wantsResponseStart?(): boolean;
   /** When true, the body chunks are shown as they pass (read once per forward). */
   readonly teeBody?: boolean;
   /** A chunk of the request body, as it is passed to the replica. */
@@ -447,9 +453,16 @@ class ForwardCall extends UpstreamRequest {
     this.status = status;
     const o = this.o;
     if (o.drain?.draining) this.res.shouldKeepAlive = false;
+    const observer = o.observer;
+    const res = this.res as ServerResponse | DataResponse;
+    if (res instanceof DataResponse && (observer === undefined || observer.wantsResponseStart?.() === false)) {
+      // Sluice's own data port, and no stage looks at this head: its lines go on as the upstream client checked them.
+      res.writeHeadPairs(status, clientResponsePairs(raw));
+      return;
+    }
     const out = clientResponseHeadersRaw(raw);
-    o.observer?.responseStart(status, out);
-    this.res.writeHead(status, out);
+    observer?.responseStart(status, out);
+    res.writeHead(status, out);
   }
 
   onData(chunk: Buffer): boolean {

@@ -15,6 +15,20 @@ describe('Pipeline: stages composed once into one array per hook', () => {
     expect([p.hasArrival, p.hasRouted, p.hasAdmitted, p.hasDone, p.observesForward]).toEqual([false, true, false, false, true]);
   });
 
+  it("wants an exchange's response start when some stage with onResponseStart wants it (a stage without wantsResponseStart wants every one)", () => {
+    const ex = (p: Pipeline): Exchange => exchange(p);
+    const onResponseStart = (): void => undefined;
+    const none = new Pipeline([{ name: 'a', onRouted: () => undefined }], silentLogger());
+    expect(none.wantsResponseStart(ex(none))).toBe(false);
+    let cold = false;
+    const picky = new Pipeline([{ name: 'a', onResponseStart, wantsResponseStart: () => cold }, { name: 'b', onResponseStart, wantsResponseStart: () => false }], silentLogger());
+    expect(picky.wantsResponseStart(ex(picky))).toBe(false);
+    cold = true;
+    expect(picky.wantsResponseStart(ex(picky))).toBe(true);
+    const always = new Pipeline([{ name: 'a', onResponseStart, wantsResponseStart: () => false }, { name: 'b', onResponseStart }], silentLogger());
+    expect(always.wantsResponseStart(ex(always))).toBe(true);
+  });
+
   it('stops at the first refusal, in composition order, and awaits only stages that answer with a promise', async () => {
     const calls: string[] = [];
     const stage = (name: string, answer: () => ReturnType<NonNullable<Stage['onRouted']>>): Stage => ({

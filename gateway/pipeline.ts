@@ -85,6 +85,16 @@ export class Pipeline {
     for (let i = 0; i < a.length; i++) a[i]!.onUpstreamHeaders!(ex, headers);
   }
 
+  /** Whether some stage's `onResponseStart` has anything to do for `ex` (see Stage.wantsResponseStart). */
+  wantsResponseStart(ex: Exchange): boolean {
+    const a = this.response;
+    for (let i = 0; i < a.length; i++) {
+      const s = a[i]!;
+      if (s.wantsResponseStart === undefined || s.wantsResponseStart(ex)) return true;
+    }
+    return false;
+  }
+
   responseStart(ex: Exchange, status: number, headers: HeaderBag): void {
     const a = this.response;
     for (let i = 0; i < a.length; i++) a[i]!.onResponseStart!(ex, status, headers);

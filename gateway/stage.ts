@@ -29,6 +29,9 @@ export type HeaderBag = Record<string, string | string[]>;
  *   was acquired (`ex.heldMs`, `ex.coldStart` set) or it failed with `err` (504 past the deadline, 499, 503).
  * 4. `onUpstreamHeaders`: before each forward to a replica (`ex.endpoint`), with the headers about to be sent.
  * 5. `onResponseStart`: when the replica's response begins, with the headers about to be sent to the client.
+ *    A stage that acts on some exchanges only says which with `wantsResponseStart`: when no stage wants an
+ *    exchange's response start, the replica's head is passed on as it came (less work per request), and no
+ *    `onResponseStart` runs for it.
  * - `onAttemptEnd`: each forward ended: the response was sent (no `err`), or it failed with `err` (a
  *   ForwardError); a retry on another replica may follow.
  * 6. `onDone`: once per request, whatever happened (refused, unrouted, answered, failed), after the answer.
@@ -51,6 +54,11 @@ export interface Stage {
   onHoldEnd?(ex: Exchange, err?: unknown): void;
   onUpstreamHeaders?(ex: Exchange, headers: HeaderBag): void;
   onResponseStart?(ex: Exchange, status: number, headers: HeaderBag): void;
+  /**
+   * Whether `onResponseStart` has anything to do for `ex` (read when the replica's response begins). Without it, a
+   * stage with `onResponseStart` wants every exchange's. It must be cheap and without side effects.
+   */
+  wantsResponseStart?(ex: Exchange): boolean;
   onAttemptEnd?(ex: Exchange, err?: unknown): void;
   onRequestBody?(ex: Exchange, chunk: Buffer): void;
   onResponseBody?(ex: Exchange, chunk: Buffer): void;

@@ -86,17 +86,10 @@ export class DataResponse extends EventEmitter {
   }
 
   writeHead(status: number, reasonOrHeaders?: string | OutgoingHttpHeaders | readonly unknown[], headers?: OutgoingHttpHeaders | readonly unknown[]): this {
-    if (this.headersSent) throw Object.assign(new Error('Cannot write headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
     let h = headers;
     if (typeof reasonOrHeaders === 'string') this.statusMessage = reasonOrHeaders;
     else h = reasonOrHeaders;
-    if (FIELD_VALUE_FORBIDDEN.test(this.statusMessage)) throw invalidHeader('value', 'status message');
-    if (!Number.isInteger(status) || status < 100 || status > 999) {
-      throw Object.assign(new RangeError(`Invalid status code: ${status}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
-    }
-    this.statusCode = status;
-    this.hasBody = this.bodyAllowed(status);
-    let text = `HTTP/1.1 ${status} ${this.statusMessage || STATUS_CODES[status] || 'unknown'}${CRLF}`;
+    let text = this.statusLine(status);
     let sawDate = false;
     let sawLength = false;
     let sawChunked = false;
@@ -136,6 +129,43 @@ export class DataResponse extends EventEmitter {
       const o = h as OutgoingHttpHeaders;
       for (const name in o) add(name, o[name]);
     }
+    return this.endHead(text, sawDate, sawLength, sawChunked);
+  }
+
+  /**
+   * `writeHead` for header lines already held to HTTP's grammar: name/value pairs with lower-case names and no
+   * hop-by-hop field, as gateway/forward-headers.ts `clientResponsePairs` makes them from the head Sluice's
+   * upstream client parsed (which refused any name that is not a token and any value with a control character
+   * but HTAB). They are written as they are, without being checked again or gathered into an object.
+   */
+  writeHeadPairs(status: number, pairs: readonly string[]): this {
+    let text = this.statusLine(status);
+    let sawDate = false;
+    let sawLength = false;
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const name = pairs[i]!;
+      if (name.length === 4) sawDate ||= name === 'date';
+      else if (name.length === 14) sawLength ||= name === 'content-length';
+      text += name + ': ' + pairs[i + 1]! + CRLF;
+    }
+    return this.endHead(text, sawDate, sawLength, false);
+  }
+
+  /** Checks the status (and a reason set in `statusMessage`), takes it, and returns the status line. */
+  private statusLine(status: number): string {
+    if (this.headersSent) throw Object.assign(new Error('Cannot write headers after they are sent to the client'), { code: 'ERR_HTTP_HEADERS_SENT' });
+    if (this.statusMessage !== '' && FIELD_VALUE_FORBIDDEN.test(this.statusMessage)) throw invalidHeader('value', 'status message');
+    if (!Number.isInteger(status) || status < 100 || status > 999) {
+      throw Object.assign(new RangeError(`Invalid status code: ${status}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
+    }
+    this.statusCode = status;
+    this.hasBody = this.bodyAllowed(status);
+    return `HTTP/1.1 ${status} ${this.statusMessage || STATUS_CODES[status] || 'unknown'}${CRLF}`;
+  }
+
+  /** Adds what the header lines in `text` leave to the connection (Date, framing, Connection) and keeps the head. */
+  private endHead(head: string, sawDate: boolean, sawLength: boolean, sawChunked: boolean): this {
+    let text = head;
     if (!sawDate) text += `Date: ${httpDate()}${CRLF}`;
     if (sawChunked) this.chunked = this.hasBody;
     else if (!sawLength && this.hasBody) {

@@ -40,6 +40,11 @@ export class Accounting implements Stage {
     this.series.of(rev).inflight.inc();
   }
 
+  /** Only a cold start's answer gets a header (and its observation). */
+  wantsResponseStart(ex: Exchange): boolean {
+    return ex.coldStart;
+  }
+
   onResponseStart(ex: Exchange, _status: number, headers: HeaderBag): void {
     if (!ex.coldStart) return;
     const ms = Math.round(this.d.clock.monotonic() - ex.startedAt);

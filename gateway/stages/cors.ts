@@ -55,6 +55,10 @@ export class Cors implements Stage {
     return { status: 204, message: '', headers, empty: true };
   }
 
+  wantsResponseStart(ex: Exchange): boolean {
+    return !!ex.match?.route.ingress?.cors;
+  }
+
   onResponseStart(ex: Exchange, _status: number, headers: HeaderBag): void {
     const policy = ex.match?.route.ingress?.cors;
     if (!policy) return;

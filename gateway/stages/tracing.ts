@@ -203,6 +203,10 @@ export class TracingStage implements Stage {
     this.d.propagator.inject(trace.setSpan(ROOT_CONTEXT, client), headers, headerSetter);
   }
 
+  wantsResponseStart(ex: Exchange): boolean {
+    return ex.get(SPANS)?.sampled === true;
+  }
+
   onResponseStart(ex: Exchange, status: number, headers: HeaderBag): void {
     const s = ex.get(SPANS);
     if (!s?.sampled) return;

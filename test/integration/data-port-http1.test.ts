@@ -222,6 +222,21 @@ function startReplica(): Server {
             }
           };
           more(0);
+        } else if (act === 'headers') {
+          // End-to-end and hop-by-hop fields, names in mixed case, one name repeated, one listed by Connection.
+          res.sendDate = false;
+          res.writeHead(200, [
+            'Content-Type', 'text/plain',
+            'Set-Cookie', 'a=1',
+            'X-Model-Version', 'v7',
+            'Set-Cookie', 'b=2',
+            'Connection', 'keep-alive, X-Hop',
+            'X-Hop', 'for this hop only',
+            'Keep-Alive', 'timeout=5',
+            'Proxy-Authenticate', 'Basic',
+            'Date', 'Tue, 01 Dec 2026 10:00:00 GMT',
+            'Content-Length', '2',
+          ]).end('ok');
         } else if (act === '204') res.writeHead(204, { 'x-tag': tag }).end();
         else if (act === '304') res.writeHead(304, { etag: '"v1"', 'x-tag': tag }).end();
         else {
@@ -348,6 +363,30 @@ describe.each(['sluice', 'node'] as const)('the %s HTTP/1.1 handler', (http1Serv
       expect(header(a, 'connection')).toBe('close');
       expect(a.framing).toBe('close');
       expect(a.body).toBe('first,second,third');
+    });
+  });
+
+  describe('response headers', () => {
+    it("the replica's end-to-end headers reach the client once each (a repeated one in order, its Date kept); hop-by-hop ones and those its Connection lists do not", async () => {
+      const c = await Client.open(port);
+      c.write(req('GET', 'h', ['X-Act: headers']));
+      const a = await c.next();
+      expect(a.status).toBe(200);
+      expect(a.body).toBe('ok');
+      const names = a.headers.map(([n]) => n.toLowerCase());
+      expect(a.headers.filter(([n]) => n.toLowerCase() === 'set-cookie').map(([, v]) => v)).toEqual(['a=1', 'b=2']);
+      expect(header(a, 'x-model-version')).toBe('v7');
+      expect(header(a, 'content-type')).toBe('text/plain');
+      expect(header(a, 'content-length')).toBe('2');
+      expect(header(a, 'date')).toBe('Tue, 01 Dec 2026 10:00:00 GMT');
+      expect(names).not.toContain('x-hop');
+      expect(names).not.toContain('proxy-authenticate');
+      // The connection's own fields are the gateway's, once each.
+      for (const n of ['connection', 'keep-alive', 'date', 'content-length', 'content-type', 'x-model-version']) expect(names.filter((x) => x === n), n).toHaveLength(1);
+      expectKeepAlive(a);
+      // The connection is still good for the next request.
+      c.write(req('GET', 'after'));
+      expectEcho(await c.next(), 'after', 'GET');
     });
   });
 

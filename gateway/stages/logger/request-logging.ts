@@ -79,6 +79,10 @@ export class RequestLogging implements Stage {
     ex.get(CAPTURE)?.request.add(chunk);
   }
 
+  wantsResponseStart(ex: Exchange): boolean {
+    return ex.get(CAPTURE) !== undefined;
+  }
+
   onResponseStart(ex: Exchange, status: number, headers: HeaderBag): void {
     const c = ex.get(CAPTURE);
     if (c === undefined) return;
