@@ -5,7 +5,8 @@
  * - saturated throughput: wrk, closed loop, 1 thread, `--connections` connections, `--duration` s, after 1 s of
  *   the same load unmeasured;
  * - CPU µs per request of the Sluice process over that run (/proc utime + stime);
- * - p50 at half load: the C fixed-rate generator (harness/fixed-rate.c) at half of `off`'s saturated rate, `--duration` s.
+ * - p50 at half load: the C fixed-rate generator (harness/fixed-rate.c) at half of `off`'s saturated rate (the median
+ *   of three probes before the rounds, one rate for the whole run), `--duration` s.
  * `off + token header` is `off` sent the JWT anyway (the cost of carrying the header, apart from checking it).
  * `off again` is `off` once more in each round: an A/A control, whose spread is what the machine's noise does to
  * a ratio. Reports medians over rounds, and each variant's ratio to the `off` run of the same round (their median
@@ -106,6 +107,11 @@ async function main(): Promise<void> {
       const w = await wrk(url, v, 8, 2);
       if (w.non2xx > 0) throw new Error(`${v.name}: ${w.non2xx} non-2xx answers in the warm-up`);
     }
+    // The half-load rate, once for the whole run: half of `off`'s median saturated throughput over three probes.
+    // (Half of each round's own `off` sample put the whole round over capacity whenever that sample was high.)
+    const probes: number[] = [];
+    for (let i = 0; i < 3; i++) probes.push((await wrk(url, variants[0]!, connections, durationS)).rps);
+    const half = median(probes) / 2;
     const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
     const loadBefore = loadavg()[0]!;
     for (let r = 0; r < rounds; r++) {
@@ -118,7 +124,6 @@ async function main(): Promise<void> {
         const cpu = ((cpuSeconds(server.pid!) - c0) * 1e6) / w.requests;
         sat.set(v.name, { rps: w.rps, cpu, non2xx: w.non2xx });
       }
-      const half = sat.get('off')!.rps / 2;
       const p50s = new Map<string, { p50: number; non2xx: number }>();
       for (const v of order) {
         const o = await runFixedRate(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, half, durationS, connections);
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
       '',
       `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? '?'} · node ${process.version} · load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
       '',
-      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run after 1 s unmeasured; half load: the C fixed-rate generator (harness/fixed-rate.c) at half of \`off\`'s saturated rate (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
+      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run after 1 s unmeasured; half load: the C fixed-rate generator (harness/fixed-rate.c) at ${half.toFixed(0)} req/s, half of \`off\`'s median saturated rate in three probes before the rounds (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
       '',
       '| variant | saturated req/s (min–max) | vs off | vs off + token header | Sluice CPU µs/req (Δ vs off) | p50 at half load (ms) | Δp50 vs off (ms) | non-2xx |',
       '|---|---|---|---|---|---|---|---|',
