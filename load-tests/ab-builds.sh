@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# A/B of two Sluice builds at saturation, pinned: both gateways on CPU 1, wrk and the two upstreams on CPU 0, so
+# a gateway never shares its core with the load it serves (less noise than the unpinned harness, not its ratios).
+#   load-tests/ab-builds.sh <dist A> <dist B> [pairs=20] [seconds=3]
+# Each pair runs wrk -t1 -c64 POST against A and B back to back (the order alternates: AB, BA, ...) and prints
+# each run's throughput and the gateway's user and system CPU per request (/proc/<pid>/stat), then the B/A ratio
+# of CPU per request per pair, its median and mean, and how many pairs B won. Run an A/A (the same dist twice)
+# first to see what the machine's noise does to the ratio. The dist/ directories must sit in a checkout of Sluice
+# (it finds its package root and runtime catalogue from there) with node_modules. Needs wrk, taskset, 2+ CPUs.
+set -euo pipefail
+A=${1:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds]}
+B=${2:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds]}
+PAIRS=${3:-20}
+SECS=${4:-3}
+cd "$(dirname "$0")/.."
+work=$(mktemp -d /tmp/sluice-ab-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"instances":[[6.8,2.8,4.8,1.4]]}'
+wrk.headers["content-type"] = "application/json"
+LUA
+waitfor() { for _ in $(seq 1 100); do grep -q LISTENING "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no LISTENING in $1" >&2; cat "$1" >&2; exit 1; }
+port() { grep -o 'LISTENING [0-9]*' "$1" | head -1 | cut -d' ' -f2; }
+# The upstreams leave when their stdin ends: give them a pipe that stays open until we kill them.
+mkfifo "$work/hold"
+for u in primary canary; do
+  taskset -c 0 node dist/load-tests/upstreams/json-responder.js "$u" <"$work/hold" >"$work/$u.out" 2>&1 &
+  pids+=($!)
+done
+exec 3>"$work/hold"
+waitfor "$work/primary.out"; waitfor "$work/canary.out"
+up=(--upstream "http://127.0.0.1:$(port "$work/primary.out")" --upstream "http://127.0.0.1:$(port "$work/canary.out")")
+taskset -c 1 node --max-semi-space-size=64 "$A/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/a.out" 2>&1 &
+SA=$!; pids+=($SA)
+taskset -c 1 node --max-semi-space-size=64 "$B/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/b.out" 2>&1 &
+SB=$!; pids+=($SB)
+waitfor "$work/a.out"; waitfor "$work/b.out"
+PA=$(port "$work/a.out"); PB=$(port "$work/b.out")
+path=/v1/models/bench:predict
+for p in $PA $PB; do taskset -c 0 wrk -t1 -c64 -d3 -s "$work/post.lua" "http://127.0.0.1:$p$path" >/dev/null; done
+ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+run() { # pid port label
+  local u0 s0 u1 s1 out n non
+  read -r u0 s0 < <(ticks "$1")
+  out=$(taskset -c 0 wrk -t1 -c64 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$2$path")
+  read -r u1 s1 < <(ticks "$1")
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  non=$(awk '/Non-2xx/ {print $4}' <<<"$out")
+  [ -n "$non" ] && { echo "$3: $non non-2xx answers" >&2; exit 1; }
+  # ticks are 1/100 s: ticks × 10^4 / requests = µs per request
+  awk -v l="$3" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v d="$SECS" \
+    'BEGIN { printf "%s rps %6.0f user %5.1f sys %5.1f total %5.1f\n", l, n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
+}
+for i in $(seq 1 "$PAIRS"); do
+  if [ $((i % 2)) = 1 ]; then run $SA "$PA" A; run $SB "$PB" B; else run $SB "$PB" B; run $SA "$PA" A; fi
+done | tee "$work/runs.txt"
+awk '{ lab[NR] = $1; tot[NR] = $9 }
+END {
+  n = 0
+  for (i = 1; i <= NR; i += 2) {
+    a = lab[i] == "A" ? tot[i] : tot[i + 1]; b = lab[i] == "A" ? tot[i + 1] : tot[i]
+    r[++n] = b / a; sum += b / a; if (b < a) won++
+  }
+  asort(r)
+  med = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+  printf "CPU per request B/A over %d pairs: median %.3f, mean %.3f (min %.3f, max %.3f); B used less in %d of %d\n", n, med, sum / n, r[1], r[n], won, n
+}' "$work/runs.txt"
