@@ -78,17 +78,16 @@ export function clientResponseHeaders(h: Headers): Record<string, string | strin
 
 /**
  * The replica's response headers for the client from the raw name/value pairs of Sluice's own upstream client
- * (gateway/upstream-client.ts), in one pass without an intermediate parsed object: names lower-cased, repeated
- * ones (set-cookie) kept as arrays, hop-by-hop ones and those its `Connection` lists dropped. A header named
- * `__proto__` is dropped (it cannot be an own property of a plain object).
+ * (gateway/upstream-client.ts), as an object: the fields `clientResponsePairs` keeps, repeated ones (set-cookie)
+ * kept as arrays. A header named `__proto__` is dropped (it cannot be an own property of a plain object).
  */
 export function clientResponseHeadersRaw(raw: readonly string[]): Record<string, string | string[]> {
-  const listed = connectionListedRaw(raw);
+  const pairs = clientResponsePairs(raw);
   const out: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(k) || (listed !== null && listed.includes(k)) || k === '__proto__') continue;
-    const v = raw[i + 1]!;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const k = pairs[i]!;
+    if (k === '__proto__') continue;
+    const v = pairs[i + 1]!;
     const prev = out[k];
     if (prev === undefined || !Object.prototype.hasOwnProperty.call(out, k)) out[k] = v;
     else if (typeof prev === 'string') out[k] = [prev, v];
@@ -100,7 +99,7 @@ export function clientResponseHeadersRaw(raw: readonly string[]): Record<string,
 /**
  * The replica's response headers for the client as name/value pairs, from the raw pairs of Sluice's own upstream
  * client: names lower-cased, hop-by-hop ones and those its `Connection` lists dropped, the rest in the order the
- * replica sent them (repeated names stay separate pairs). What `clientResponseHeadersRaw` keeps, without an object.
+ * replica sent them (repeated names stay separate pairs): what goes to the client, with or without an object.
  */
 export function clientResponsePairs(raw: readonly string[]): string[] {
   const listed = connectionListedRaw(raw);
