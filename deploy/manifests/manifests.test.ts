@@ -63,6 +63,10 @@ describe('deploy/manifests', () => {
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
       expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
     }
+    // The gateway keeps accepting while its Service's endpoints drop it, then drains within the grace.
+    const gateway = deployments.find((d) => d.metadata.name === 'sluice-gateway')!.spec.template.spec;
+    expect(gateway['containers'][0].lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
+    expect(gateway['terminationGracePeriodSeconds']).toBeGreaterThan(5 + 30); // the sleep and the default shutdownGraceSeconds
   });
 
   it('the committed CRD YAML is what `npm run gen:crds` produces', () => {
