@@ -13,14 +13,16 @@
  * and range over rounds: the goal's figure, less disturbed by drift between rounds than a ratio of medians) and,
  * for jwt, to `off + token header` too (what checking the token costs beyond carrying it), in
  * load-tests/results/auth-cost.md. Usage:
- *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64] [--report <file>]
+ *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64] [--pin] [--report <file>]
+ * `--pin`: the Sluice process on CPU 1, everything else (this script, wrk, the fixed-rate generator, the upstream,
+ * the JWKS issuer) on CPU 0, so that the variants do not take turns at a core with the generator.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChildRegistry, spawnService } from './harness/child-process.js';
+import { ChildRegistry, pinThisProcess, spawnService } from './harness/child-process.js';
 import { runFixedRate } from './harness/fixed-rate.js';
 import { cpuSeconds } from './harness/process-stats.js';
 import { INFERENCE_BODY } from './harness/load-result.js';
@@ -67,6 +69,9 @@ async function main(): Promise<void> {
   // `--report <file>` writes the report there instead of load-tests/results/auth-cost.md (which it replaces whole).
   const reportAt = process.argv.indexOf('--report');
   const reportPath = reportAt === -1 ? undefined : process.argv[reportAt + 1];
+  // `--pin`: the Sluice process on CPU 1; this harness, its generators, the upstream and the JWKS issuer on CPU 0.
+  const pin = process.argv.includes('--pin');
+  if (pin) pinThisProcess('0');
   const children = new ChildRegistry();
   const { issuer, jwksUrl, token, close: closeIssuer } = await startBenchIssuer();
   try {
@@ -76,11 +81,10 @@ async function main(): Promise<void> {
       ready: { kind: 'prints-port' },
       label: 'upstream',
     });
-    const server = spawn(
-      process.execPath,
-      ['--max-semi-space-size=64', fileURLToPath(new URL('./systems/sluice-auth-server.js', import.meta.url)), '--upstream', `http://127.0.0.1:${upstream.port}`, '--jwks', jwksUrl, '--issuer', issuer],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
+    const serverArgs = ['--max-semi-space-size=64', fileURLToPath(new URL('./systems/sluice-auth-server.js', import.meta.url)), '--upstream', `http://127.0.0.1:${upstream.port}`, '--jwks', jwksUrl, '--issuer', issuer];
+    const server = pin
+      ? spawn('taskset', ['-c', '1', process.execPath, ...serverArgs], { stdio: ['pipe', 'pipe', 'inherit'] })
+      : spawn(process.execPath, serverArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
     children.track(server);
     const [port, key] = await new Promise<[number, string]>((resolve, reject) => {
       let out = '';
@@ -176,7 +180,7 @@ async function main(): Promise<void> {
       '',
       `${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? '?'} · node ${process.version} · load average ${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
       '',
-      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}\`. Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run after 1 s unmeasured; half load: the C fixed-rate generator (harness/fixed-rate.c) at ${half.toFixed(0)} req/s, half of \`off\`'s median saturated rate in three probes before the rounds (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
+      `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}${pin ? ' --pin' : ''}\`. ${pin ? 'Pinned: Sluice on CPU 1, everything else on CPU 0. ' : ''}Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run after 1 s unmeasured; half load: the C fixed-rate generator (harness/fixed-rate.c) at ${half.toFixed(0)} req/s, half of \`off\`'s median saturated rate in three probes before the rounds (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
       '',
       '| variant | saturated req/s (min–max) | vs off | vs off + token header | Sluice CPU µs/req (Δ vs off) | p50 at half load (ms) | Δp50 vs off (ms) | non-2xx |',
       '|---|---|---|---|---|---|---|---|',

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
-import { ChildRegistry } from './harness/child-process.js';
+import { ChildRegistry, pinThisProcess } from './harness/child-process.js';
 import { describeEnvironment, environmentMarkdown } from './harness/environment.js';
 import { loadTestsPath, repoRoot } from './harness/paths.js';
 import { parseSettings, type Settings } from './harness/settings.js';
@@ -31,6 +31,15 @@ async function main(): Promise<void> {
   const chosen = settings.scenarios.includes('all')
     ? SCENARIOS
     : SCENARIOS.filter((s) => settings.scenarios.includes(s.name));
+  if (settings.pin) {
+    try {
+      pinThisProcess('0');
+    } catch (err) {
+      process.stderr.write(`--pin: ${(err as Error).message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+  }
   const dir = settings.resultsDir ?? loadTestsPath('results');
   mkdirSync(dir, { recursive: true });
   const log = (line: string): void => {
@@ -45,7 +54,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupt);
   try {
     for (const scenario of chosen) {
-      const environment = describeEnvironment();
+      const environment = describeEnvironment(settings.pin);
       log(`scenario ${scenario.name}`);
       const missing = await missingNeeds(scenario);
       const output: ScenarioOutput = missing

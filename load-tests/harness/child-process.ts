@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,7 +38,18 @@ export async function freePort(): Promise<number> {
  * also exit by themselves when their stdin closes, which covers a harness killed outright.
  */
 export class ChildRegistry {
-  private readonly live = new Set<ChildProcess>();
+  /**
+   * @param cpus when set, what this registry spawns runs on these CPUs only (`taskset -c`; see `pinnedTo`).
+   */
+  constructor(
+    readonly cpus: string | null = null,
+    private readonly live = new Set<ChildProcess>(),
+  ) {}
+
+  /** The same registry (one set of children to stop), spawning on `cpus` only: `--pin`'s systems under test. */
+  pinnedTo(cpus: string): ChildRegistry {
+    return new ChildRegistry(cpus, this.live);
+  }
 
   track(child: ChildProcess): void {
     this.live.add(child);
@@ -49,10 +61,20 @@ export class ChildRegistry {
   }
 }
 
+/**
+ * `--pin`: this process (every thread it has; threads and children it makes later inherit it) on `cpu` only; the
+ * systems under test go on another (`ChildRegistry.pinnedTo`). Throws when there are not 2 CPUs or taskset fails.
+ */
+export function pinThisProcess(cpu: string): void {
+  if (cpus().length < 2) throw new Error(`needs 2 CPUs, this machine has ${cpus().length}`);
+  execFileSync('taskset', ['-a', '-p', '-c', cpu, String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
 export async function spawnService(registry: ChildRegistry, options: SpawnOptions): Promise<ChildService> {
-  const [command, args] = options.guarded
+  const [given, givenArgs] = options.guarded
     ? [process.execPath, [guardScript, options.command, ...options.args]]
     : [options.command, options.args];
+  const [command, args] = registry.cpus === null ? [given, givenArgs] : ['taskset', ['-c', registry.cpus, given, ...givenArgs]];
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   registry.track(child);
   const stderr: string[] = [];

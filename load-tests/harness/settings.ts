@@ -33,7 +33,15 @@ export interface Settings {
   client: ClosedLoopClient;
   /** the fixed-rate (open-loop) generator of the latency scenario */
   openClient: OpenLoopClient;
+  /**
+   * Systems under test on CPU 1, everything else (this harness, its generators, the upstreams) on CPU 0, so a
+   * system's latency is not its wait for a core the generator holds. Saturation and latency only.
+   */
+  pin: boolean;
 }
+
+/** The scenarios --pin applies to: those whose systems are all started by `withScenarioSystems`, one process each. */
+export const PINNABLE = ['saturation', 'latency'];
 
 export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [options]
   --rounds N            measured rounds, systems interleaved (default 5)
@@ -51,6 +59,8 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --client wrk|autocannon  closed-loop generator (default wrk: C, one thread; autocannon is Node and takes a core)
   --open-client c|undici   latency scenario's fixed-rate generator (default c: harness/fixed-rate.c, built with gcc;
                         undici is the Node generator, 1 ms tick, and shares the cores)
+  --pin                 saturation and latency only: each system under test on CPU 1, the harness, generators and
+                        upstreams on CPU 0 (taskset; needs 2 CPUs). Without it every process shares every core
   quick development run: --rounds 3 --duration 5`;
 
 export function parseSettings(argv: readonly string[]): Settings {
@@ -73,6 +83,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       results: { type: 'string' },
       client: { type: 'string', default: 'wrk' },
       'open-client': { type: 'string', default: 'c' },
+      pin: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -96,6 +107,10 @@ export function parseSettings(argv: readonly string[]): Settings {
   if (openClient !== 'c' && openClient !== 'undici') {
     throw new Error(`--open-client must be c or undici, got ${openClient}\n${USAGE}`);
   }
+  const unpinnable = positionals.filter((n) => !PINNABLE.includes(n));
+  if (values.pin && unpinnable.length > 0) {
+    throw new Error(`--pin applies to ${PINNABLE.join(' and ')} only, not ${unpinnable.join(', ')}\n${USAGE}`);
+  }
   return {
     scenarios: positionals,
     rounds: positive('rounds', values.rounds),
@@ -113,5 +128,6 @@ export function parseSettings(argv: readonly string[]): Settings {
     resultsDir: values.results,
     client: values.client,
     openClient,
+    pin: values.pin,
   };
 }

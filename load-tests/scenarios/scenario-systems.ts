@@ -19,7 +19,9 @@ export async function withScenarioSystems(
   const upstreams = await startUpstreamPair(ctx.children);
   let set: SystemSet | undefined;
   try {
-    set = await startSystems(wanted, upstreams, { ...options, children: ctx.children }, ctx.log);
+    // --pin: the harness runs on CPU 0 (run.ts), and so do the upstreams it starts; the systems on CPU 1.
+    const children = ctx.settings.pin ? ctx.children.pinnedTo('1') : ctx.children;
+    set = await startSystems(wanted, upstreams, { ...options, children }, ctx.log);
     const splitting = new Set(set.started.filter((s) => s.definition.splits).map((s) => s.definition.name));
     const output = await body(set, upstreams, splitting);
     const systemsList = set.started.map((s) => `- **${s.definition.name}**: ${s.definition.describe}`);
