@@ -232,7 +232,8 @@ export class Forwarder {
       if (o.signal.aborted) call.onError(new Error('client closed the request'));
       else {
         o.signal.addEventListener('abort', call.onAbort);
-        this.own.send(baseUrl, call, headers, whole ?? null);
+        // Sluice's own data port parsed the client's head strictly: its fields need no second check (requestWire).
+        this.own.send(baseUrl, call, headers, whole ?? null, res instanceof DataResponse ? req.headers : null);
       }
       return done;
     }

@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientResponseHeadersRaw } from './forward-headers.js';
-import { MAX_RESPONSE_HEAD_BYTES, UPSTREAM, UpstreamClient, UpstreamRequest } from './upstream-client.js';
+import { MAX_RESPONSE_HEAD_BYTES, UPSTREAM, UpstreamClient, UpstreamError, UpstreamRequest, requestWire } from './upstream-client.js';
 
 interface Outcome {
   status: number;
@@ -446,5 +446,33 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     c.cancel(p, 'client closed the request');
     expect((await p.outcome).error?.code).toBe(UPSTREAM.ABORTED);
     await until(() => rep.closedConnections === 1, 'the connection closed');
+  });
+});
+
+describe('requestWire with the client\'s strictly parsed headers', () => {
+  const client = { host: 'gw:8080', authorization: `Bearer ${'t'.repeat(600)}`, 'user-agent': 'kserve-sdk' };
+  const error = (f: () => unknown): UpstreamError => {
+    try {
+      f();
+    } catch (err) {
+      return err as UpstreamError;
+    }
+    throw new Error('no error');
+  };
+
+  it('writes the client\'s fields as they came, and checks every field a stage set or changed', () => {
+    const wire = requestWire('POST', '/v1/models/m:predict', 'r:9000', { ...client, 'x-sluice-subject': 'alice', 'x-forwarded-for': '10.0.0.1' }, Buffer.from('{}'), client);
+    expect(String(wire)).toBe(
+      `POST /v1/models/m:predict HTTP/1.1\r\nhost: gw:8080\r\nauthorization: ${client.authorization}\r\nuser-agent: kserve-sdk\r\nx-sluice-subject: alice\r\nx-forwarded-for: 10.0.0.1\r\ncontent-length: 2\r\n\r\n{}`,
+    );
+    // A value a stage set (say, a subject from a token's claims) is checked although the client's fields are not.
+    const set = error(() => requestWire('POST', '/p', 'r:9000', { ...client, 'x-sluice-subject': 'a\r\nx-admin: 1' }, null, client));
+    expect(set).toMatchObject({ code: UPSTREAM.INVALID_HEADER });
+    expect(set.message).toContain('x-sluice-subject');
+    // So is a client's field a stage replaced, and a name the client did not send.
+    expect(error(() => requestWire('POST', '/p', 'r:9000', { ...client, 'user-agent': 'x\u0001' }, null, client)).message).toContain('user-agent');
+    expect(error(() => requestWire('POST', '/p', 'r:9000', { ...client, 'bad name': 'v' }, null, client)).message).toContain('"bad name"');
+    // Without them (node:http's server, or no data port), every field is checked, the client's too.
+    expect(error(() => requestWire('POST', '/p', 'r:9000', { 'user-agent': 'x\u0001' }, null)).message).toContain('user-agent');
   });
 });

@@ -7,11 +7,12 @@
  * - CPU µs per request of the Sluice process over that run (/proc utime + stime);
  * - p50 at half load: the C fixed-rate generator (harness/fixed-rate.c) at half of `off`'s saturated rate (the median
  *   of three probes before the rounds, one rate for the whole run), `--duration` s.
- * `off + token header` is `off` sent the JWT anyway (the cost of carrying the header, apart from checking it).
+ * `off + token header` and `off + key header` are the jwt and api-key variants' requests (the same credential
+ * header) sent to the open service: the same run with auth off, each variant's base in the goal's comparison.
  * `off again` is `off` once more in each round: an A/A control, whose spread is what the machine's noise does to
- * a ratio. Reports medians over rounds, and each variant's ratio to the `off` run of the same round (their median
- * and range over rounds: the goal's figure, less disturbed by drift between rounds than a ratio of medians) and,
- * for jwt, to `off + token header` too (what checking the token costs beyond carrying it), in
+ * a comparison. Reports medians over rounds and, round by round, each variant against its base measured in the
+ * same round (throughput ratio, CPU difference, p50 difference: their median and range over rounds, less
+ * disturbed by drift between rounds than a ratio of medians), in
  * load-tests/results/auth-cost.md. Usage:
  *   npm run build && node dist/load-tests/auth-cost.js [--rounds 3] [--duration 5] [--connections 64] [--pin] [--report <file>]
  * `--pin`: the Sluice process on CPU 1, everything else (this script, wrk, the fixed-rate generator, the upstream,
@@ -35,22 +36,35 @@ function opt(name: string, def: number): number {
   return i === -1 ? def : Number(process.argv[i + 1]);
 }
 
+type VariantName = 'off' | 'off again' | 'off + token header' | 'off + key header' | 'api-key' | 'jwt';
+
 interface Variant {
-  name: 'off' | 'off again' | 'off + token header' | 'api-key' | 'jwt';
+  name: VariantName;
   path: string;
   headers: Record<string, string>;
 }
 
+/** One variant's measurements in one round. */
 interface Sample {
   rps: number;
   cpuUsPerReq: number;
   p50Half: number;
   non2xx: number;
-  /** Throughput ÷ that of `off` in the same round. */
-  rpsVsOff: number;
-  /** p50 at half load − that of `off` in the same round (ms). */
-  dp50VsOff: number;
 }
+
+/**
+ * The comparisons reported, each made round by round (a variant against its base measured in the same round). The
+ * goal's: auth on against the same requests with auth off (the issue's "against the same run with them off").
+ */
+const PAIRS: ReadonlyArray<{ variant: VariantName; base: VariantName; what: string }> = [
+  { variant: 'off again', base: 'off', what: 'the A/A control: its spread is the noise a comparison carries on this machine' },
+  { variant: 'jwt', base: 'off + token header', what: 'auth on vs off, the same requests (JWT, verified-token cache)' },
+  { variant: 'api-key', base: 'off + key header', what: 'auth on vs off, the same requests (API key)' },
+  { variant: 'off + token header', base: 'off', what: 'carrying the ~600-byte token to an open service, which forwards it' },
+  { variant: 'off + key header', base: 'off', what: 'carrying the API key to an open service, which forwards it' },
+  { variant: 'jwt', base: 'off', what: 'JWT against requests with no credential (the header and the check together)' },
+  { variant: 'api-key', base: 'off', what: 'API key against requests with no credential' },
+];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -103,6 +117,8 @@ async function main(): Promise<void> {
       // The same open service, sent the JWT anyway: what carrying (parsing, forwarding) the ~600-byte header costs,
       // apart from checking it.
       { name: 'off + token header', path: '/v1/models/bench-open:predict', headers: { authorization: `Bearer ${token}` } },
+      // The same for the API key: what the api-key variant's requests cost with auth off.
+      { name: 'off + key header', path: '/v1/models/bench-open:predict', headers: { authorization: `Bearer ${key}` } },
       { name: 'api-key', path: '/v1/models/bench-key:predict', headers: { authorization: `Bearer ${key}` } },
       { name: 'jwt', path: '/v1/models/bench-jwt:predict', headers: { authorization: `Bearer ${token}` } },
     ];
@@ -116,6 +132,7 @@ async function main(): Promise<void> {
     const probes: number[] = [];
     for (let i = 0; i < 3; i++) probes.push((await wrk(url, variants[0]!, connections, durationS)).rps);
     const half = median(probes) / 2;
+    // samples.get(name)[r]: that variant in round r.
     const samples = new Map<string, Sample[]>(variants.map((v) => [v.name, []]));
     const loadBefore = loadavg()[0]!;
     for (let r = 0; r < rounds; r++) {
@@ -133,18 +150,10 @@ async function main(): Promise<void> {
         const o = await runFixedRate(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, half, durationS, connections);
         p50s.set(v.name, { p50: o.serviceLatency?.p50 ?? o.latency.p50, non2xx: o.non2xx });
       }
-      const off = sat.get('off')!;
       for (const v of variants) {
         const s = sat.get(v.name)!;
         const h = p50s.get(v.name)!;
-        samples.get(v.name)!.push({
-          rps: s.rps,
-          cpuUsPerReq: s.cpu,
-          p50Half: h.p50,
-          non2xx: s.non2xx + h.non2xx,
-          rpsVsOff: s.rps / off.rps,
-          dp50VsOff: h.p50 - p50s.get('off')!.p50,
-        });
+        samples.get(v.name)!.push({ rps: s.rps, cpuUsPerReq: s.cpu, p50Half: h.p50, non2xx: s.non2xx + h.non2xx });
       }
       process.stderr.write(`round ${r + 1}/${rounds} done\n`);
     }
@@ -152,29 +161,31 @@ async function main(): Promise<void> {
     const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
     const signed = (x: number, digits: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
     const offRps = med('off', (x) => x.rps);
-    const hdrRps = med('off + token header', (x) => x.rps);
     const rows = variants.map((v) => {
       const s = samples.get(v.name)!;
       const rps = med(v.name, (x) => x.rps);
       const cpu = med(v.name, (x) => x.cpuUsPerReq);
       const p50 = med(v.name, (x) => x.p50Half);
-      const dp50 = p50 - med('off', (x) => x.p50Half);
-      const dcpu = cpu - med('off', (x) => x.cpuUsPerReq);
-      // Against `off + token header` only where the request carries a credential header (api-key's is shorter).
-      const vsHdr = v.name === 'jwt' || v.name === 'off + token header' ? pct(rps / hdrRps) : '—';
-      return `| ${v.name} | ${rps.toFixed(0)} (${Math.min(...s.map((x) => x.rps)).toFixed(0)}–${Math.max(...s.map((x) => x.rps)).toFixed(0)}) | ${pct(rps / offRps)} | ${vsHdr} | ${cpu.toFixed(1)} (${signed(dcpu, 1)}) | ${p50.toFixed(3)} | ${signed(dp50, 3)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`;
+      return `| ${v.name} | ${rps.toFixed(0)} (${Math.min(...s.map((x) => x.rps)).toFixed(0)}–${Math.max(...s.map((x) => x.rps)).toFixed(0)}) | ${pct(rps / offRps)} | ${cpu.toFixed(1)} | ${p50.toFixed(3)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`;
     });
-    // Each variant against the `off` run of its own round: the median and range of those ratios over the rounds.
+    // Each comparison round by round: the median of the per-round figures, and their range over the rounds.
     const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))} to ${f(Math.max(...xs))})`;
-    const paired = (name: string): string => range(samples.get(name)!.map((x) => x.rpsVsOff), pct);
-    const pairedP50 = (name: string): string => range(samples.get(name)!.map((x) => x.dp50VsOff), (x) => signed(x, 3));
-    const pairedRows = variants
-      .filter((v) => v.name !== 'off')
-      .map((v) => `| ${v.name} | ${paired(v.name)} | ${pairedP50(v.name)} |`);
-    const jwtRps = med('jwt', (x) => x.rps);
-    const keyRps = med('api-key', (x) => x.rps);
-    const dp50Of = (name: string): string => signed(med(name, (x) => x.p50Half) - med('off', (x) => x.p50Half), 3);
-    const dcpuOf = (name: string, base: string): string => signed(med(name, (x) => x.cpuUsPerReq) - med(base, (x) => x.cpuUsPerReq), 1);
+    const perRound = (a: VariantName, b: VariantName, f: (x: Sample, y: Sample) => number): number[] =>
+      samples.get(a)!.map((x, r) => f(x, samples.get(b)![r]!));
+    const compare = (a: VariantName, b: VariantName) => ({
+      rps: range(perRound(a, b, (x, y) => x.rps / y.rps), pct),
+      cpu: range(perRound(a, b, (x, y) => x.cpuUsPerReq - y.cpuUsPerReq), (x) => signed(x, 1)),
+      cpuRatio: median(perRound(a, b, (x, y) => x.cpuUsPerReq / y.cpuUsPerReq)),
+      p50: range(perRound(a, b, (x, y) => x.p50Half - y.p50Half), (x) => signed(x, 3)),
+    });
+    const pairRows = PAIRS.map((p) => {
+      const c = compare(p.variant, p.base);
+      return `| ${p.variant} vs ${p.base} | ${p.what} | ${c.rps} | ${c.cpu} (${signed((c.cpuRatio - 1) * 100, 1)} %) | ${c.p50} |`;
+    });
+    const line = (a: VariantName, b: VariantName): string => {
+      const c = compare(a, b);
+      return `${c.rps} of the throughput, ${c.cpu} µs CPU per request (${signed((c.cpuRatio - 1) * 100, 1)} %), Δp50 at half load ${c.p50} ms`;
+    };
     const report = [
       '# Data-plane auth: cost on vs off (same run)',
       '',
@@ -182,23 +193,22 @@ async function main(): Promise<void> {
       '',
       `Command: \`node dist/load-tests/auth-cost.js --rounds ${rounds} --duration ${durationS} --connections ${connections}${pin ? ' --pin' : ''}\`. ${pin ? 'Pinned: Sluice on CPU 1, everything else on CPU 0. ' : ''}Saturation: wrk -t1 -c${connections}, POST ~200 B JSON, ${durationS} s per run after 1 s unmeasured; half load: the C fixed-rate generator (harness/fixed-rate.c) at ${half.toFixed(0)} req/s, half of \`off\`'s median saturated rate in three probes before the rounds (p50 from the actual send). Medians over ${rounds} rounds (min–max of throughput). The machine is shared: compare within this report.`,
       '',
-      '| variant | saturated req/s (min–max) | vs off | vs off + token header | Sluice CPU µs/req (Δ vs off) | p50 at half load (ms) | Δp50 vs off (ms) | non-2xx |',
-      '|---|---|---|---|---|---|---|---|',
+      '| variant | saturated req/s (min–max) | vs off | Sluice CPU µs/req | p50 at half load (ms) | non-2xx |',
+      '|---|---|---|---|---|---|',
       ...rows,
       '',
-      `Each variant against the \`off\` run of the same round (median over ${rounds} rounds, and the range). \`off again\` is the A/A control: its spread is the noise a ratio carries on this machine.`,
+      `Round by round: each variant against its base measured in the same round; the median over ${rounds} rounds, and the range.`,
       '',
-      '| variant | saturated throughput ÷ off (same round) | Δp50 at half load vs off (same round, ms) |',
-      '|---|---|---|',
-      ...pairedRows,
+      '| comparison | what it shows | saturated throughput ÷ base | CPU µs/req − base (median ratio) | Δp50 at half load (ms) |',
+      '|---|---|---|---|---|',
+      ...pairRows,
       '',
-      'Goals (issue 16): ≤ 3 % lower saturated throughput and ≤ +0.02 ms p50 at half load for cached auth, against `off` (the open service, no credential sent).',
+      'Goals (issue 16): cached auth costs ≤ 3 % of the saturated throughput and ≤ +0.02 ms p50 at half load, against the same run with auth off.',
       '',
-      `- **jwt vs \`off\`** (the goal's ratio: auth and carrying its ~600-byte header together): ${paired('jwt')} of the throughput in the same round (${pct(jwtRps / offRps)} as a ratio of medians), ${dcpuOf('jwt', 'off')} µs CPU per request, Δp50 ${dp50Of('jwt')} ms.`,
-      `- **jwt vs \`off + token header\`** (the open service sent the same header, which it does not check and forwards to the replica, where jwt strips it: what checking costs beyond receiving the header): ${pct(jwtRps / hdrRps)} of the throughput, ${dcpuOf('jwt', 'off + token header')} µs CPU per request.`,
-      `- the A/A control (\`off again\` vs \`off\`): ${paired('off again')}, ${dcpuOf('off again', 'off')} µs CPU per request, Δp50 ${pairedP50('off again')} ms.`,
-      `- carrying the header alone (\`off + token header\` vs \`off\`): ${pct(hdrRps / offRps)}, ${dcpuOf('off + token header', 'off')} µs CPU per request.`,
-      `- api-key vs \`off\`: ${paired('api-key')} in the same round (${pct(keyRps / offRps)} as a ratio of medians), ${dcpuOf('api-key', 'off')} µs CPU per request, Δp50 ${dp50Of('api-key')} ms.`,
+      `- **jwt vs \`off + token header\`** (the same requests, auth on and off): ${line('jwt', 'off + token header')}.`,
+      `- **api-key vs \`off + key header\`** (the same requests, auth on and off): ${line('api-key', 'off + key header')}.`,
+      `- the A/A control (\`off again\` vs \`off\`): ${line('off again', 'off')}.`,
+      `- against requests that carry no credential (\`off\`): jwt ${line('jwt', 'off')}; api-key ${line('api-key', 'off')}.`,
       '',
     ].join('\n');
     const out = fileURLToPath(new URL('../../load-tests/results/', import.meta.url));
