@@ -134,13 +134,10 @@ export function requestWire(
     if (k === 'host') host = true;
     const v = headers[k];
     // (A name inherited from Object.prototype never holds a string there.)
-    if (typeof v === 'string' && checked !== null && checked[k] === v) {
-      head += `${k}: ${v}\r\n`;
-      continue;
-    }
-    if (!HTTP_TOKEN.test(k)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header name ${JSON.stringify(k)} is not a valid HTTP token`);
+    const asSent = typeof v === 'string' && checked !== null && checked[k] === v;
+    if (!asSent && !HTTP_TOKEN.test(k)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header name ${JSON.stringify(k)} is not a valid HTTP token`);
     if (typeof v === 'string') {
-      if (FIELD_VALUE_FORBIDDEN.test(v)) throw badValue(k);
+      if (!asSent && FIELD_VALUE_FORBIDDEN.test(v)) throw badValue(k);
       head += `${k}: ${v}\r\n`;
     } else if (Array.isArray(v)) {
       for (const one of v) {
