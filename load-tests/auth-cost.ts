@@ -23,7 +23,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ChildRegistry, pinThisProcess, spawnService } from './harness/child-process.js';
+import { ChildRegistry, onCpus, pinThisProcess, spawnService } from './harness/child-process.js';
 import { runFixedRate } from './harness/fixed-rate.js';
 import { cpuSeconds } from './harness/process-stats.js';
 import { INFERENCE_BODY } from './harness/load-result.js';
@@ -96,9 +96,7 @@ async function main(): Promise<void> {
       label: 'upstream',
     });
     const serverArgs = ['--max-semi-space-size=64', fileURLToPath(new URL('./systems/sluice-auth-server.js', import.meta.url)), '--upstream', `http://127.0.0.1:${upstream.port}`, '--jwks', jwksUrl, '--issuer', issuer];
-    const server = pin
-      ? spawn('taskset', ['-c', '1', process.execPath, ...serverArgs], { stdio: ['pipe', 'pipe', 'inherit'] })
-      : spawn(process.execPath, serverArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const server = spawn(...onCpus(pin ? '1' : null, process.execPath, serverArgs), { stdio: ['pipe', 'pipe', 'inherit'] });
     children.track(server);
     const [port, key] = await new Promise<[number, string]>((resolve, reject) => {
       let out = '';

@@ -70,11 +70,16 @@ export function pinThisProcess(cpu: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpu, String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** `command args` as run on `cpus` only (`taskset -c`), or as given when `cpus` is null. */
+export function onCpus(cpus: string | null, command: string, args: readonly string[]): [string, string[]] {
+  return cpus === null ? [command, [...args]] : ['taskset', ['-c', cpus, command, ...args]];
+}
+
 export async function spawnService(registry: ChildRegistry, options: SpawnOptions): Promise<ChildService> {
   const [given, givenArgs] = options.guarded
     ? [process.execPath, [guardScript, options.command, ...options.args]]
     : [options.command, options.args];
-  const [command, args] = registry.cpus === null ? [given, givenArgs] : ['taskset', ['-c', registry.cpus, given, ...givenArgs]];
+  const [command, args] = onCpus(registry.cpus, given, givenArgs);
   const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   registry.track(child);
   const stderr: string[] = [];
