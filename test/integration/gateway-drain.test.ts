@@ -14,7 +14,7 @@ import { findFreePort } from '../../deploy/backends/local/free-port.js';
 import { configFolder, demoService, startTestSluice } from '../support/embedded.js';
 import type { Embedded } from '../../cli/embedded.js';
 import { SLUICE_ROOT } from '../support/paths.js';
-import { waitUntil } from '../support/wait.js';
+import { acceptsNow, waitUntil } from '../support/wait.js';
 
 const BODY = JSON.stringify({ instances: [[6.8, 2.8, 4.8, 1.4]] });
 
@@ -66,18 +66,6 @@ async function serve(services: Record<string, string>, settings: string[]): Prom
   running = { child, data, metrics, out: () => out, exited };
   await waitUntil('the admin API to be ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => null))?.ok, 20_000, 100);
   return running;
-}
-
-/** Whether a TCP connection to `port` is accepted now. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 interface Answer {
@@ -165,7 +153,7 @@ describe('SIGTERM under keep-alive load', () => {
           // completed in the instant the listener closed, before the process took it, is reset by the kernel
           // (Linux resets what is left in a closed listener's accept queue; the request was never read). That
           // reset ends a loop only if the listener is closed by then: a reset while it still accepts is a failure.
-          if (code === 'ECONNRESET' && !(await accepts(s.data))) return;
+          if (code === 'ECONNRESET' && !(await acceptsNow(s.data))) return;
           if (code !== 'ECONNREFUSED') failures.push(a);
           return;
         }

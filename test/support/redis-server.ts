@@ -3,8 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort } from '../../deploy/backends/local/free-port.js';
-import { waitUntil } from './wait.js';
-import { createConnection } from 'node:net';
+import { acceptsNow, waitUntil } from './wait.js';
 
 /**
  * A throwaway redis-server on a free loopback port (or on `onPort`, to bring a stopped one back on its old
@@ -19,20 +18,7 @@ export async function startRedis(onPort?: number): Promise<{ url: string; port: 
   const failed = new Promise<never>((_, reject) =>
     child.once('error', (err) => reject(new Error(`cannot start redis-server (install it: apt-get install redis-server): ${err.message}`))),
   );
-  const up = waitUntil(
-    'redis-server to accept connections',
-    () =>
-      new Promise<boolean>((resolve) => {
-        const s = createConnection(port, '127.0.0.1');
-        s.once('connect', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.once('error', () => resolve(false));
-      }),
-    10_000,
-    50,
-  );
+  const up = waitUntil('redis-server to accept connections', () => acceptsNow(port), 10_000, 50);
   await Promise.race([up, failed]);
   return {
     url: `redis://127.0.0.1:${port}`,
