@@ -38,8 +38,8 @@ function route(keyed: boolean): Route {
 }
 
 /**
- * `client`: what the open service's requests carry (`none`, or the same API key: auth off, the same requests);
- * `writer`: Sluice's own upstream client (`requestWire`, given the client's headers as its strict parser made them,
+ * `keyed`: the service asks for an API key; `clientSendsKey`: the requests carry it (with `keyed` false, the same
+ * requests with auth off); `writer`: Sluice's own upstream client (`requestWire`, given the client's headers as its strict parser made them,
  * the data port's path) or undici's Request (node:http's server, and bodies streamed to the replica).
  */
 function measure(keyed: boolean, writer: 'own' | 'undici', clientSendsKey = keyed): number {
