@@ -79,7 +79,11 @@ export class Exchange implements ForwardObserver {
   failure: Failure | null = null;
   /** Client headers a stage keeps from the replica (credentials), set before the forward (forward-headers.ts). */
   upstreamDrop: UpstreamDrop | null = null;
-  private attributes: Map<AttributeKey<unknown>, unknown> | null = null;
+  /**
+   * What stages attached (`set`), as key, value, key, value…: a handful at most (one slot per AttributeKey the
+   * code declares), so a scan is cheaper than a Map, which costs two allocations on every request that sets one.
+   */
+  private attributes: unknown[] | null = null;
   private onClose: (() => void) | null = null;
 
   constructor(
@@ -93,11 +97,24 @@ export class Exchange implements ForwardObserver {
   ) {}
 
   get<T>(key: AttributeKey<T>): T | undefined {
-    return this.attributes?.get(key) as T | undefined;
+    const a = this.attributes;
+    if (a === null) return undefined;
+    for (let i = 0; i < a.length; i += 2) if (a[i] === key) return a[i + 1] as T;
+    return undefined;
   }
 
   set<T>(key: AttributeKey<T>, value: T): void {
-    (this.attributes ??= new Map()).set(key, value);
+    const a = this.attributes;
+    if (a === null) {
+      this.attributes = [key, value];
+      return;
+    }
+    for (let i = 0; i < a.length; i += 2)
+      if (a[i] === key) {
+        a[i + 1] = value;
+        return;
+      }
+    a.push(key, value);
   }
 
   /** From now until `unwatchClient`, a response closed before it finished aborts `signal`. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../core/log.js';
-import { Exchange } from './exchange.js';
+import { AttributeKey, Exchange } from './exchange.js';
 import { Pipeline } from './pipeline.js';
 import type { Stage } from './stage.js';
 
@@ -69,5 +69,26 @@ describe('Pipeline: stages composed once into one array per hook', () => {
 
   it('refuses a stage composed twice, by name', () => {
     expect(() => new Pipeline([{ name: 'auth' }, { name: 'auth' }], silentLogger())).toThrow('gateway stage "auth" is composed twice');
+  });
+});
+
+describe('Exchange attributes: what one stage attaches for the stages after it', () => {
+  it('keeps each key to its own value, replaces a value set again, and reads a key never set as undefined', () => {
+    const ex = exchange(new Pipeline([], silentLogger()));
+    const subject = new AttributeKey<string>('subject');
+    const keyId = new AttributeKey<string>('key id');
+    const sampled = new AttributeKey<boolean>('sampled');
+    expect(ex.get(subject)).toBeUndefined();
+    ex.set(subject, 'apikey:bench');
+    ex.set(keyId, 'abcd');
+    ex.set(sampled, false);
+    expect([ex.get(subject), ex.get(keyId), ex.get(sampled)]).toEqual(['apikey:bench', 'abcd', false]);
+    ex.set(keyId, 'efgh');
+    expect([ex.get(subject), ex.get(keyId), ex.get(sampled)]).toEqual(['apikey:bench', 'efgh', false]);
+    // two keys with the same name are still two keys
+    const other = new AttributeKey<string>('subject');
+    expect(ex.get(other)).toBeUndefined();
+    ex.set(other, 'jwt:alice');
+    expect([ex.get(subject), ex.get(other)]).toEqual(['apikey:bench', 'jwt:alice']);
   });
 });
