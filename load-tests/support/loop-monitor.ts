@@ -4,8 +4,10 @@
  *   SLUICE_LOOP_MONITOR=/tmp/NAME-loop.txt
  * every Sluice process the harness starts appends one line per `SLUICE_LOOP_MONITOR_EVERY_S` seconds (default 5)
  * to that file: event-loop delay (p50/p99/max, 1 ms resolution), event-loop utilisation, stalls over 4 ms seen by
- * a 1 ms timer and how many of them overlapped a GC, GC pauses by kind (count, total, longest), and the TCP
- * connections the process accepted and opened to upstreams (undici) in the window. Off unless the variable is
+ * a 1 ms timer and how many of them overlapped a GC, how many of them the process spent mostly off the CPU
+ * (it used less than half the stall's time: it waited for a core) and the milliseconds of those and of the busy
+ * ones (long turns), GC pauses by kind (count, total, longest), and the TCP connections the process accepted and
+ * opened (to upstreams) in the window. Off unless the variable is
  * set; it costs a 1 ms timer, so it is a diagnostic, never part of a measured comparison.
  */
 import dc from 'node:diagnostics_channel';
@@ -25,17 +27,23 @@ if (file !== undefined && file !== '') {
       if (gcs.length < 10_000) gcs.push({ kind: GC_KINDS[kind] ?? String(kind), start: e.startTime, ms: e.duration });
     }
   }).observe({ entryTypes: ['gc'] });
-  let stalls: Array<{ start: number; ms: number }> = [];
+  // Each stall with the CPU time the process used during it: a stall with little CPU is time the process was not
+  // running (waiting for a core), one with CPU close to its length is a long turn of the event loop.
+  let stalls: Array<{ start: number; ms: number; cpuMs: number }> = [];
   let last = performance.now();
+  let lastCpu = process.cpuUsage();
   setInterval(() => {
     const now = performance.now();
-    if (now - last > 4 && stalls.length < 10_000) stalls.push({ start: last, ms: now - last });
+    const cpu = process.cpuUsage();
+    if (now - last > 4 && stalls.length < 10_000)
+      stalls.push({ start: last, ms: now - last, cpuMs: (cpu.user + cpu.system - lastCpu.user - lastCpu.system) / 1000 });
     last = now;
+    lastCpu = cpu;
   }, 1).unref();
   let accepted = 0;
   let upstream = 0;
   dc.subscribe('net.server.socket', () => accepted++);
-  dc.subscribe('undici:client:connected', () => upstream++);
+  dc.subscribe('net.client.socket', () => upstream++);
   let elu = performance.eventLoopUtilization();
   const report = (): void => {
     const ms = (ns: number): string => (ns / 1e6).toFixed(2);
@@ -48,6 +56,7 @@ if (file !== undefined && file !== '') {
     }
     const inGc = stalls.filter((s) => gcs.some((g) => g.start < s.start + s.ms && g.start + g.ms > s.start));
     const used = performance.eventLoopUtilization(elu);
+    const offCpu = stalls.filter((s) => s.cpuMs < s.ms / 2);
     const line = {
       at: new Date().toISOString(),
       pid: process.pid,
@@ -57,6 +66,10 @@ if (file !== undefined && file !== '') {
       stallsOver10ms: stalls.filter((s) => s.ms > 10).length,
       stallsOverlappingGc: inGc.length,
       longestStallMs: Number(Math.max(0, ...stalls.map((s) => s.ms)).toFixed(1)),
+      // stalls in which the process ran less than half the time, and the milliseconds they add up to
+      stallsOffCpu: offCpu.length,
+      offCpuStallMs: Number(offCpu.reduce((t, s) => t + s.ms, 0).toFixed(1)),
+      busyStallMs: Number(stalls.filter((s) => s.cpuMs >= s.ms / 2).reduce((t, s) => t + s.ms, 0).toFixed(1)),
       gc: byKind,
       connections: { accepted, upstream },
     };
