@@ -41,7 +41,7 @@ export interface Settings {
 }
 
 /** The scenarios --pin applies to: those whose systems are all started by `withScenarioSystems`, one process each. */
-export const PINNABLE = ['saturation', 'latency'];
+export const PINNABLE = ['saturation', 'latency', 'ingress-limits'];
 
 export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [options]
   --rounds N            measured rounds, systems interleaved (default 5)
@@ -59,7 +59,7 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --client wrk|autocannon  closed-loop generator (default wrk: C, one thread; autocannon is Node and takes a core)
   --open-client c|undici   latency scenario's fixed-rate generator (default c: harness/fixed-rate.c, built with gcc;
                         undici is the Node generator, 1 ms tick, and shares the cores)
-  --pin                 saturation and latency only: each system under test on CPU 1, the harness, generators and
+  --pin                 saturation, latency and ingress-limits only: each system under test on CPU 1, the harness, generators and
                         upstreams on CPU 0 (taskset; needs 2 CPUs). Without it every process shares every core
   quick development run: --rounds 3 --duration 5`;
 
@@ -109,7 +109,7 @@ export function parseSettings(argv: readonly string[]): Settings {
   }
   const unpinnable = positionals.filter((n) => !PINNABLE.includes(n));
   if (values.pin && unpinnable.length > 0) {
-    throw new Error(`--pin applies to ${PINNABLE.join(' and ')} only, not ${unpinnable.join(', ')}\n${USAGE}`);
+    throw new Error(`--pin applies to ${PINNABLE.join(', ')} only, not ${unpinnable.join(', ')}\n${USAGE}`);
   }
   return {
     scenarios: positionals,
