@@ -138,6 +138,10 @@ export class Exchange implements ForwardObserver {
     return this.pipeline.wantsResponseStart(this);
   }
 
+  responsePairs(pairs: string[]): void {
+    this.pipeline.responsePairs(this, pairs);
+  }
+
   responseStart(status: number, headers: HeaderBag): void {
     this.pipeline.responseStart(this, status, headers);
   }

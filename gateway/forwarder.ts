@@ -96,6 +96,8 @@ export interface ForwardObserver {
    * the replica's head on without gathering its headers into an object, and does not call `responseStart`.
    */
   wantsResponseStart?(): boolean;
+  /** When it did not (`wantsResponseStart` false): the replica's fields as they go on, lower-case pairs, to append to. */
+  responsePairs?(pairs: string[]): void;
   /** When true, the body chunks are shown as they pass (read once per forward). */
   readonly teeBody?: boolean;
   /** A chunk of the request body, as it is passed to the replica. */
@@ -458,7 +460,9 @@ class ForwardCall extends UpstreamRequest {
     const res = this.res as ServerResponse | DataResponse;
     if (res instanceof DataResponse && (observer === undefined || observer.wantsResponseStart?.() === false)) {
       // Sluice's own data port, and no stage looks at this head: its lines go on as the upstream client checked them.
-      res.writeHeadPairs(status, clientResponsePairs(raw));
+      const pairs = clientResponsePairs(raw);
+      observer?.responsePairs?.(pairs);
+      res.writeHeadPairs(status, pairs);
       return;
     }
     const out = clientResponseHeadersRaw(raw);

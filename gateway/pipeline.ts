@@ -27,6 +27,7 @@ export class Pipeline {
   private readonly admitted: Stage[];
   private readonly upstream: Stage[];
   private readonly response: Stage[];
+  private readonly responsePairStages: Stage[];
   private readonly done: Stage[];
   private readonly hold: Stage[];
   private readonly holdEnd: Stage[];
@@ -50,6 +51,7 @@ export class Pipeline {
     this.admitted = stages.filter((s) => s.onAdmitted);
     this.upstream = stages.filter((s) => s.onUpstreamHeaders);
     this.response = stages.filter((s) => s.onResponseStart);
+    this.responsePairStages = stages.filter((s) => s.onResponsePairs);
     this.done = stages.filter((s) => s.onDone);
     this.hold = stages.filter((s) => s.onHold);
     this.holdEnd = stages.filter((s) => s.onHoldEnd);
@@ -62,7 +64,7 @@ export class Pipeline {
     this.hasRouted = this.routed.length > 0;
     this.hasAdmitted = this.admitted.length > 0;
     this.hasDone = this.done.length > 0;
-    this.observesForward = this.upstream.length + this.response.length + this.requestBodies.length + this.responseBodies.length > 0;
+    this.observesForward = this.upstream.length + this.response.length + this.responsePairStages.length + this.requestBodies.length + this.responseBodies.length > 0;
   }
 
   /** The first refusal of an `onArrival` hook (or a promise of it, once a stage answered with a promise). */
@@ -93,6 +95,12 @@ export class Pipeline {
       if (s.wantsResponseStart === undefined || s.wantsResponseStart(ex)) return true;
     }
     return false;
+  }
+
+  /** The replica's head goes on as pairs (no stage wanted its start): stages' `onResponsePairs`. */
+  responsePairs(ex: Exchange, pairs: string[]): void {
+    const a = this.responsePairStages;
+    for (let i = 0; i < a.length; i++) a[i]!.onResponsePairs!(ex, pairs);
   }
 
   responseStart(ex: Exchange, status: number, headers: HeaderBag): void {

@@ -55,8 +55,17 @@ export class Cors implements Stage {
     return { status: 204, message: '', headers, empty: true };
   }
 
+  /** Only a request from an allowed origin needs the head as an object; the others only vary (onResponsePairs). */
   wantsResponseStart(ex: Exchange): boolean {
-    return !!ex.match?.route.ingress?.cors;
+    return ex.get(ALLOWED_ORIGIN) !== undefined;
+  }
+
+  /** The replica's head going on as it came: `Vary: Origin` for a service with a policy, unless it already varies so. */
+  onResponsePairs(ex: Exchange, pairs: string[]): void {
+    if (!ex.match?.route.ingress?.cors) return;
+    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === 'vary' && VARIES_ON_ORIGIN.test(pairs[i + 1]!)) return;
+    // A second Vary field line is the same as one more item in the first (RFC 9110 §5.3).
+    pairs.push('vary', 'Origin');
   }
 
   onResponseStart(ex: Exchange, _status: number, headers: HeaderBag): void {
@@ -76,8 +85,11 @@ function allowOrigin(policy: CorsPolicy, origin: string): string {
   return policy.origins[0] === '*' ? '*' : origin;
 }
 
+/** A Vary value that lists Origin (or `*`, every field) already. */
+const VARIES_ON_ORIGIN = /(^|,)\s*(origin|\*)\s*(,|$)/i;
+
 function appendVary(v: string | string[] | undefined): string {
   const text = Array.isArray(v) ? v.join(', ') : (v ?? '');
-  if (/(^|,)\s*(origin|\*)\s*(,|$)/i.test(text)) return text;
+  if (VARIES_ON_ORIGIN.test(text)) return text;
   return text === '' ? 'Origin' : `${text}, Origin`;
 }

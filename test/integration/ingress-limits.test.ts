@@ -179,6 +179,12 @@ describe('ingress rules (embedded sluice, real replicas and sockets)', () => {
     const other = await call(s.dataUrl, '/v2/models/warm/infer', { headers: { origin: 'https://evil.example' } });
     expect(other.status).toBe(200);
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    // Every response of a service with a policy varies on Origin, also those whose head goes on as the replica sent it.
+    expect(other.headers.get('vary')).toContain('Origin');
+    const plain = await call(s.dataUrl, '/v2/models/warm/infer');
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('vary')).toContain('Origin');
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('every refusal is counted by the rule that refused it', async () => {
