@@ -1,7 +1,8 @@
 /**
  * What data-plane auth costs, measured on and off in the same run against one Sluice process: `off` (a service
  * with auth none), `api-key` (a key looked up by hash), `jwt` (one RS256 token, served from the verified-token
- * cache after its first request). Each round runs every variant once (order rotated):
+ * cache after its first request). Each round runs every variant once, the order rotated by one each round (with
+ * a multiple of six rounds, each variant runs equally often in each position):
  * - saturated throughput: wrk, closed loop, 1 thread, `--connections` connections, `--duration` s, after 1 s of
  *   the same load unmeasured;
  * - CPU µs per request of the Sluice process over that run (/proc utime + stime);
