@@ -154,3 +154,48 @@ export function timeSeriesChart(title: string, measurements: Measurements): stri
 export function verdict(label: string, value: string, ok: boolean): string {
   return `${label}: ${value} ${ok ? '✓' : '✗'}`;
 }
+
+/** One system against another, round by round: each round's figures compared within the round, then their median and range. */
+export interface PairedRounds {
+  rounds: number;
+  /** other ÷ base throughput per round. */
+  throughputRatio: { median: number; min: number; max: number };
+  /** other − base CPU µs per request per round. */
+  cpuDeltaUs: { median: number; min: number; max: number };
+  /** other − base p50 (ms) per round. */
+  p50DeltaMs: { median: number; min: number; max: number };
+}
+
+/**
+ * `other` against `base` in the same rounds (the interleaved harness measures every system once per round): less
+ * disturbed by drift between rounds than a ratio of the two medians. Null when either has no rounds.
+ */
+export function pairedRounds(measurements: Measurements, base: string, other: string): PairedRounds | null {
+  const a = measurements.get(base) ?? [];
+  const b = measurements.get(other) ?? [];
+  const n = Math.min(a.length, b.length);
+  if (n === 0) return null;
+  const spread = (f: (x: RoundResult, y: RoundResult) => number): { median: number; min: number; max: number } => {
+    const v = Array.from({ length: n }, (_, i) => f(a[i]!, b[i]!));
+    return { median: median(v), min: Math.min(...v), max: Math.max(...v) };
+  };
+  return {
+    rounds: n,
+    throughputRatio: spread((x, y) => y.throughput / x.throughput),
+    cpuDeltaUs: spread((x, y) => y.cpuPerRequestUs - x.cpuPerRequestUs),
+    p50DeltaMs: spread((x, y) => y.latency.p50 - x.latency.p50),
+  };
+}
+
+/** One line for a report: `other` against `base`, round by round. */
+export function pairedRoundsLine(p: PairedRounds, base: string, other: string, what: 'saturated' | 'open loop'): string {
+  const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+  const us = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
+  const ms = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
+  const t = p.throughputRatio;
+  const c = p.cpuDeltaUs;
+  const l = p.p50DeltaMs;
+  return what === 'saturated'
+    ? `Round by round (${p.rounds} rounds), ${other} against ${base} in the same round: throughput ${pct(t.median)} (${pct(t.min)} to ${pct(t.max)}), CPU per request ${us(c.median)} µs (${us(c.min)} to ${us(c.max)}).`
+    : `Round by round (${p.rounds} rounds), ${other} against ${base} in the same round: p50 ${ms(l.median)} ms (${ms(l.min)} to ${ms(l.max)}), CPU per request ${us(c.median)} µs (${us(c.min)} to ${us(c.max)}).`;
+}

@@ -1,7 +1,7 @@
 import { REQUESTS } from '../harness/load-result.js';
 import { formatNumber } from '../harness/stats.js';
-import { latencyTable, saturationTable, summarise } from '../report/tables.js';
-import { measureLatency, measureSaturation, probeCapacity } from './measure.js';
+import { latencyTable, pairedRounds, pairedRoundsLine, saturationTable, summarise } from '../report/tables.js';
+import { measureLatency, measureSaturation, probeCapacity, type Measurements } from './measure.js';
 import { withScenarioSystems } from './scenario-systems.js';
 import type { Scenario } from './scenario.js';
 
@@ -20,8 +20,9 @@ export const ingressLimits: Scenario = {
       const parts: string[] = [];
       for (const method of ctx.settings.methods) {
         const request = REQUESTS[method];
-        const saturated = summarise(await measureSaturation(set.started, upstreams, request, ctx.settings, ctx.log));
-        parts.push(`### ${method} ${request.path}: saturated (closed loop)\n\n${saturationTable(saturated, splitting)}`);
+        const saturatedRounds = await measureSaturation(set.started, upstreams, request, ctx.settings, ctx.log);
+        const saturated = summarise(saturatedRounds);
+        parts.push(`### ${method} ${request.path}: saturated (closed loop)\n\n${saturationTable(saturated, splitting)}${paired(saturatedRounds, 'saturated')}`);
         let rate = ctx.settings.rate;
         let why = 'set with --rate';
         if (rate === undefined) {
@@ -30,8 +31,9 @@ export const ingressLimits: Scenario = {
           rate = Math.max(100, Math.round(cap / 2 / 50) * 50);
           why = `50 % of sluice's probed capacity (${formatNumber(cap)} req/s)`;
         }
-        const latency = summarise(await measureLatency(set.started, upstreams, request, rate, ctx.settings, ctx.log));
-        parts.push(`### ${method} ${request.path} at ${rate} req/s (${why})\n\n${latencyTable(latency, splitting)}`);
+        const latencyRounds = await measureLatency(set.started, upstreams, request, rate, ctx.settings, ctx.log);
+        const latency = summarise(latencyRounds);
+        parts.push(`### ${method} ${request.path} at ${rate} req/s (${why})\n\n${latencyTable(latency, splitting)}${paired(latencyRounds, 'open loop')}`);
       }
       return {
         markdown: [
@@ -42,3 +44,9 @@ export const ingressLimits: Scenario = {
       };
     }),
 };
+
+/** The sluice-limits row against the sluice row, round by round, as a paragraph after a table (empty when either is missing). */
+function paired(rounds: Measurements, what: 'saturated' | 'open loop'): string {
+  const p = pairedRounds(rounds, 'sluice', 'sluice-limits');
+  return p === null ? '' : `\n\n${pairedRoundsLine(p, 'sluice', 'sluice-limits', what)}`;
+}
