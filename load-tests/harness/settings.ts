@@ -59,8 +59,9 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --client wrk|autocannon  closed-loop generator (default wrk: C, one thread; autocannon is Node and takes a core)
   --open-client c|undici   latency scenario's fixed-rate generator (default c: harness/fixed-rate.c, built with gcc;
                         undici is the Node generator, 1 ms tick, and shares the cores)
-  --pin                 saturation, latency and ingress-limits only: each system under test on CPU 1, the harness, generators and
-                        upstreams on CPU 0 (taskset; needs 2 CPUs). Without it every process shares every core
+  --pin                 saturation, latency and ingress-limits only: each system under test on CPU 1, the
+                        harness, generators and upstreams on CPU 0 (taskset; needs 2 CPUs). Without it every
+                        process shares every core
   quick development run: --rounds 3 --duration 5`;
 
 export function parseSettings(argv: readonly string[]): Settings {
