@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { ChildRegistry, onCpus, pinThisProcess, spawnService } from './harness/child-process.js';
 import { runFixedRate } from './harness/fixed-rate.js';
 import { cpuSeconds } from './harness/process-stats.js';
+import { formatSpread, median, percent, signedFixed, spread } from './harness/stats.js';
 import { INFERENCE_BODY } from './harness/load-result.js';
 import { startBenchIssuer } from './support/bench-issuer.js';
 import { runWrk } from './harness/wrk.js';
@@ -66,11 +67,6 @@ const PAIRS: ReadonlyArray<{ variant: VariantName; base: VariantName; what: stri
   { variant: 'jwt', base: 'off', what: 'JWT against requests with no credential (the header and the check together)' },
   { variant: 'api-key', base: 'off', what: 'API key against requests with no credential' },
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 async function wrk(url: string, v: Variant, connections: number, durationS: number): Promise<{ rps: number; non2xx: number; requests: number }> {
   const r = await runWrk(url, { method: 'POST', path: v.path, body: INFERENCE_BODY, headers: { 'content-type': 'application/json', ...v.headers } }, connections, durationS);
@@ -157,8 +153,8 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${r + 1}/${rounds} done\n`);
     }
     const med = (name: string, f: (x: Sample) => number): number => median(samples.get(name)!.map(f));
-    const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
-    const signed = (x: number, digits: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+    const pct = percent;
+    const signed = signedFixed;
     const offRps = med('off', (x) => x.rps);
     const rows = variants.map((v) => {
       const s = samples.get(v.name)!;
@@ -168,7 +164,7 @@ async function main(): Promise<void> {
       return `| ${v.name} | ${rps.toFixed(0)} (${Math.min(...s.map((x) => x.rps)).toFixed(0)}–${Math.max(...s.map((x) => x.rps)).toFixed(0)}) | ${pct(rps / offRps)} | ${cpu.toFixed(1)} | ${p50.toFixed(3)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`;
     });
     // Each comparison round by round: the median of the per-round figures, and their range over the rounds.
-    const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))} to ${f(Math.max(...xs))})`;
+    const range = (xs: number[], f: (x: number) => string): string => formatSpread(spread(xs), f);
     const perRound = (a: VariantName, b: VariantName, f: (x: Sample, y: Sample) => number): number[] =>
       samples.get(a)!.map((x, r) => f(x, samples.get(b)![r]!));
     const compare = (a: VariantName, b: VariantName) => ({

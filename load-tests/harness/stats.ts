@@ -6,6 +6,32 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The median of per-round figures and their range: how a comparison made within each round is reported. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+/** `median (min to max)`, each figure written by `f`; with `unit`, `median unit (min to max)`. */
+export function formatSpread(s: Spread, f: (x: number) => string, unit = ''): string {
+  return `${f(s.median)}${unit === '' ? '' : ` ${unit}`} (${f(s.min)} to ${f(s.max)})`;
+}
+
+/** `x` with `digits` decimals and its sign, `+` included (`+1.0`, `-0.4`). */
+export function signedFixed(x: number, digits: number): string {
+  return `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
+}
+
+/** A ratio as a percentage with one decimal (`0.981` → `98.1 %`). */
+export function percent(ratio: number): string {
+  return `${(ratio * 100).toFixed(1)} %`;
+}
+
 /**
  * The median of per-round figures where null means "never reached" and counts as worse than any number:
  * null when at least half the rounds are null, else the median with the nulls ranked last.

@@ -1,4 +1,4 @@
-import { median, formatNumber } from '../harness/stats.js';
+import { formatNumber, formatSpread, median, percent, signedFixed, spread, type Spread } from '../harness/stats.js';
 import type { Measurements, RoundResult } from '../scenarios/measure.js';
 import { syscallCountProblem } from '../harness/syscall-count.js';
 import { barChart, lineChart } from './svg.js';
@@ -159,11 +159,11 @@ export function verdict(label: string, value: string, ok: boolean): string {
 export interface PairedRounds {
   rounds: number;
   /** other ÷ base throughput per round. */
-  throughputRatio: { median: number; min: number; max: number };
+  throughputRatio: Spread;
   /** other − base CPU µs per request per round. */
-  cpuDeltaUs: { median: number; min: number; max: number };
+  cpuDeltaUs: Spread;
   /** other − base p50 (ms) per round. */
-  p50DeltaMs: { median: number; min: number; max: number };
+  p50DeltaMs: Spread;
 }
 
 /**
@@ -175,27 +175,20 @@ export function pairedRounds(measurements: Measurements, base: string, other: st
   const b = measurements.get(other) ?? [];
   const n = Math.min(a.length, b.length);
   if (n === 0) return null;
-  const spread = (f: (x: RoundResult, y: RoundResult) => number): { median: number; min: number; max: number } => {
-    const v = Array.from({ length: n }, (_, i) => f(a[i]!, b[i]!));
-    return { median: median(v), min: Math.min(...v), max: Math.max(...v) };
-  };
+  const perRound = (f: (x: RoundResult, y: RoundResult) => number): Spread => spread(Array.from({ length: n }, (_, i) => f(a[i]!, b[i]!)));
   return {
     rounds: n,
-    throughputRatio: spread((x, y) => y.throughput / x.throughput),
-    cpuDeltaUs: spread((x, y) => y.cpuPerRequestUs - x.cpuPerRequestUs),
-    p50DeltaMs: spread((x, y) => y.latency.p50 - x.latency.p50),
+    throughputRatio: perRound((x, y) => y.throughput / x.throughput),
+    cpuDeltaUs: perRound((x, y) => y.cpuPerRequestUs - x.cpuPerRequestUs),
+    p50DeltaMs: perRound((x, y) => y.latency.p50 - x.latency.p50),
   };
 }
 
 /** One line for a report: `other` against `base`, round by round. */
 export function pairedRoundsLine(p: PairedRounds, base: string, other: string, what: 'saturated' | 'open loop'): string {
-  const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
-  const us = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}`;
-  const ms = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(3)}`;
-  const t = p.throughputRatio;
-  const c = p.cpuDeltaUs;
-  const l = p.p50DeltaMs;
+  const cpu = `CPU per request ${formatSpread(p.cpuDeltaUs, (x) => signedFixed(x, 1), 'µs')}`;
+  const head = `Round by round (${p.rounds} rounds), ${other} against ${base} in the same round:`;
   return what === 'saturated'
-    ? `Round by round (${p.rounds} rounds), ${other} against ${base} in the same round: throughput ${pct(t.median)} (${pct(t.min)} to ${pct(t.max)}), CPU per request ${us(c.median)} µs (${us(c.min)} to ${us(c.max)}).`
-    : `Round by round (${p.rounds} rounds), ${other} against ${base} in the same round: p50 ${ms(l.median)} ms (${ms(l.min)} to ${ms(l.max)}), CPU per request ${us(c.median)} µs (${us(c.min)} to ${us(c.max)}).`;
+    ? `${head} throughput ${formatSpread(p.throughputRatio, percent)}, ${cpu}.`
+    : `${head} p50 ${formatSpread(p.p50DeltaMs, (x) => signedFixed(x, 3), 'ms')}, ${cpu}.`;
 }
