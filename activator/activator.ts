@@ -6,7 +6,7 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { GatewayMembership } from '../core/membership.js';
 import type { EndpointEvent } from '../api/backend.js';
-import { capacityShare, hasSlotsAt, isScarce, rotationFor } from './capacity-share.js';
+import { capacityShare, hasSlotsAt, isScarce, rotationFor, shareView, slotsOf, viewShare } from './capacity-share.js';
 import { HoldQueue, type QueueNode } from './hold-queue.js';
 import { activatorInPath } from './path-mode.js';
 import type { Priority } from './priority.js';
@@ -107,6 +107,10 @@ interface RevisionState {
  * replica's limit is min(current share, bound), where `bound` is the shares of the last view it saw every member
  * settle on, lowered by every promise it made since. test: activator/shares.test.ts checks this under random
  * interleavings of messages, requests, gateways and replicas.
+ *
+ * So a gateway's in-flight on a replica never exceeds its share under the last view it published as settled. A
+ * member that died with requests for the revision (GatewayMembership.departed) therefore keeps that share out of
+ * the others' view until its requests' deadlines have passed, and does not hold up their hand-overs.
  */
 interface ShareState {
   /** The current view's key ('' before the first computation). */
@@ -421,16 +425,18 @@ export class Activator {
       return;
     }
     const ids = live.map((r) => r.endpoint.id).sort();
-    const scarce = isScarce(members.length, ids.length, cc);
+    const capacities = this.capacitiesLeft(key, ids, cc, board);
+    const slots = slotsOf({ replicas: ids, containerConcurrency: cc, capacities });
+    const scarce = isScarce(members.length, slots);
     this.setRecord(WAITING + key, scarce && st.held > 0 ? '1' : undefined);
     const leader = members[0];
     let offset = scarce && leader !== undefined ? Number(recordOf(leader)?.[TURN + key] ?? 0) || 0 : 0;
-    if (scarce && leader === self) offset = this.takeTurns(st, members, ids.length, cc, offset, recordOf);
+    if (scarce && leader === self) offset = this.takeTurns(st, members, slots, offset, recordOf);
     else this.setRecord(TURN + key, undefined);
-    const view = `${members.join(',')}|${ids.join(',')}|${cc}|${offset}`;
+    const view = shareView({ members, replicas: ids, containerConcurrency: cc, offset, capacities });
     if (view !== sh.view) {
       sh.view = view;
-      const shares = capacityShare({ members, self, replicas: ids, containerConcurrency: cc, offset });
+      const shares = capacityShare({ members, self, replicas: ids, containerConcurrency: cc, offset, capacities });
       sh.cur = new Map(ids.map((id, i) => [id, shares[i]!]));
     }
     // Settled: every replica's in-flight within the view's share. Publishing it is a promise to stay within.
@@ -480,6 +486,24 @@ export class Activator {
   }
 
   /**
+   * Each replica's slots the members split: containerConcurrency less the shares that departed members with
+   * requests for the revision last settled on (what they may still have in flight there).
+   */
+  private capacitiesLeft(key: string, ids: readonly string[], cc: number, board: ReadonlyMap<string, Readonly<Record<string, string>>> | undefined): number[] {
+    const caps = ids.map(() => cc);
+    const departed = this.membership?.departed?.();
+    if (!departed || departed.size === 0) return caps;
+    for (const [m, keys] of departed) {
+      if (!keys.has(key)) continue;
+      const settled = board?.get(m)?.[SETTLED + key];
+      if (settled === undefined) continue; // it never settled: its limits were 0
+      const used = viewShare(settled, m);
+      ids.forEach((id, i) => (caps[i] = Math.max(0, caps[i]! - (used.get(id) ?? 0))));
+    }
+    return caps;
+  }
+
+  /**
    * The leader's rotation of a scarce revision's slots: when a member holds requests and has no slot, the turn
    * moves to it once the current holders hold none, or while they still do, `shareTurnMs` after the current
    * turn's hand-over completed (every member settled on it), so a holder gets its turn even when hand-overs
@@ -488,8 +512,7 @@ export class Activator {
   private takeTurns(
     st: RevisionState,
     members: readonly string[],
-    replicaCount: number,
-    cc: number,
+    slots: number,
     offset: number,
     recordOf: (m: string) => Readonly<Record<string, string>> | undefined,
   ): number {
@@ -497,15 +520,15 @@ export class Activator {
     const key = st.key;
     const g = members.length;
     const waiting = new Set(members.filter((m) => recordOf(m)?.[WAITING + key] === '1'));
-    const starved = members.some((m, i) => waiting.has(m) && !hasSlotsAt(i, g, replicaCount, cc, offset));
+    const starved = members.some((m, i) => waiting.has(m) && !hasSlotsAt(i, g, slots, offset));
     let next = offset % g;
     if (starved) {
-      const holdersWait = members.some((m, i) => waiting.has(m) && hasSlotsAt(i, g, replicaCount, cc, offset));
+      const holdersWait = members.some((m, i) => waiting.has(m) && hasSlotsAt(i, g, slots, offset));
       const now = this.opts.clock.now();
       const turnMs = this.opts.shareTurnMs ?? 250;
       const turnDone = sh.fullView === sh.view && sh.view.endsWith(`|${offset}`);
       if (!holdersWait || (turnDone && now - sh.fullAt >= turnMs)) {
-        next = rotationFor(members, waiting, replicaCount, cc, offset);
+        next = rotationFor(members, waiting, slots, offset);
       } else if (!sh.turnTimer) {
         sh.turnTimer = this.opts.clock.setTimeout(
           () => {

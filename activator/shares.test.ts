@@ -12,7 +12,11 @@ const LABELS = { namespace: 'default', service: 'gpu', revision: 'gpu-predictor-
 const LIMITS = { maxHeldPerRevision: 10_000, maxHeldTotal: 10_000, maxHeldBytesPerRevision: 1e9, maxHeldBytesTotal: 1e9, retryAfterSeconds: 1 };
 
 
-type Msg = { kind: 'members'; members: string[] } | { kind: 'record'; from: string; record: Record<string, string> } | { kind: 'endpoint'; ev: EndpointEvent };
+type Msg =
+  /** The live members and the departed ones with their revisions and last records (as the primary's board). */
+  | { kind: 'members'; members: string[]; departed: Array<[string, Set<string>, Record<string, string> | undefined]> }
+  | { kind: 'record'; from: string; record: Record<string, string> }
+  | { kind: 'endpoint'; ev: EndpointEvent };
 
 /**
  * Gateways that learn about each other only through messages delivered one at a time, in order per receiver,
@@ -20,26 +24,36 @@ type Msg = { kind: 'members'; members: string[] } | { kind: 'record'; from: stri
  */
 class Group {
   readonly inbox = new Map<string, Msg[]>();
-  readonly views = new Map<string, { members: string[]; records: Map<string, Record<string, string>>; listeners: Set<() => void> }>();
+  readonly views = new Map<
+    string,
+    { members: string[]; departed: Map<string, Set<string>>; records: Map<string, Record<string, string>>; listeners: Set<() => void> }
+  >();
   members: string[] = [];
+  /** Gateways that died with requests in flight, until those are done: their revisions and last records. */
+  readonly departed = new Map<string, { keys: Set<string>; record: Record<string, string> | undefined }>();
+  private readonly last = new Map<string, Record<string, string>>();
 
   join(id: string): GatewayMembership {
     this.members = [...this.members, id].sort();
-    this.views.set(id, { members: [...this.members], records: new Map(), listeners: new Set() });
+    this.views.set(id, { members: [...this.members], departed: new Map(), records: new Map(), listeners: new Set() });
     this.inbox.set(id, []);
-    this.broadcast({ kind: 'members', members: [...this.members] }, id);
+    this.broadcastMembers(id);
     const group = this;
     return {
       self: id,
-      members: () => group.views.get(id)!.members,
+      // A dead gateway's activator still counts its requests down; it sees nobody (and publishes nothing).
+      members: () => group.views.get(id)?.members ?? [],
       subscribe(l) {
         group.views.get(id)!.listeners.add(l);
         return () => group.views.get(id)?.listeners.delete(l);
       },
       publish(record) {
+        if (!group.views.has(id)) return; // dead
+        group.last.set(id, { ...record });
         group.broadcast({ kind: 'record', from: id, record: { ...record } }, id);
       },
-      states: () => group.views.get(id)!.records,
+      states: () => group.views.get(id)?.records ?? new Map(),
+      departed: () => group.views.get(id)?.departed ?? new Map(),
       async close() {},
     };
   }
@@ -48,7 +62,25 @@ class Group {
     this.members = this.members.filter((m) => m !== id);
     this.views.delete(id);
     this.inbox.delete(id);
-    this.broadcast({ kind: 'members', members: [...this.members] });
+    this.last.delete(id);
+    this.broadcastMembers();
+  }
+
+  /** Dies with requests for `keys` still running: the others see its last record (the primary read them all). */
+  die(id: string, keys: Set<string>): void {
+    this.departed.set(id, { keys, record: this.last.get(id) });
+    this.leave(id);
+  }
+
+  /** A dead gateway's requests are done (their deadlines have passed): it is forgotten. */
+  expire(id: string): void {
+    this.departed.delete(id);
+    this.broadcastMembers();
+  }
+
+  private broadcastMembers(except?: string): void {
+    const departed = [...this.departed].map(([d, v]) => [d, v.keys, v.record] as [string, Set<string>, Record<string, string> | undefined]);
+    this.broadcast({ kind: 'members', members: [...this.members], departed }, except);
   }
 
   broadcast(m: Msg, except?: string): void {
@@ -64,8 +96,10 @@ class Group {
     else {
       if (m.kind === 'members') {
         v.members = m.members;
+        v.departed = new Map(m.departed.map(([d, keys]) => [d, keys]));
         for (const k of [...v.records.keys()]) if (!m.members.includes(k)) v.records.delete(k);
-      } else if (this.members.includes(m.from)) v.records.set(m.from, m.record);
+        for (const [d, , record] of m.departed) if (record) v.records.set(d, record);
+      } else if (this.members.includes(m.from) || this.departed.has(m.from)) v.records.set(m.from, m.record);
       for (const l of [...v.listeners]) l();
     }
     return true;
@@ -164,7 +198,7 @@ describe('Activator shares across gateways (membership)', () => {
     expect(gws.map((g) => g.waiting)).toEqual([0, 0]);
   });
 
-  it('never exceeds cc while gateways and replicas come and go (random interleavings), and serves everything held', async () => {
+  it('never exceeds cc while gateways and replicas come and go, or are killed with requests in flight (random interleavings), and serves everything held', async () => {
     for (let seed = 1; seed <= 80; seed++) {
       const r = rng(seed);
       const clock = new FakeClock(0);
@@ -179,6 +213,8 @@ describe('Activator shares across gateways (membership)', () => {
         gws.set(id, gateway(group, clock, id, replicas));
       }
       const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+      // Gateways killed with requests in flight: those still run on the replicas until they end.
+      const dead = new Map<string, Gw>();
       for (let step = 0; step < 400; step++) {
         const x = r();
         const all = [...gws.values()];
@@ -202,6 +238,24 @@ describe('Activator shares across gateways (membership)', () => {
           g.activator.close();
           gws.delete(g.id);
           group.leave(g.id);
+        } else if (x < 0.965 && gws.size > 1) {
+          // Killed: its held requests fail; those it forwarded run on (they end below, one by one), and the
+          // others learn it is gone along with its last record.
+          const g = pick(all);
+          g.activator.failAllHeld(new Error('killed') as never);
+          g.activator.close();
+          gws.delete(g.id);
+          if (g.leases.length) {
+            dead.set(g.id, g);
+            group.die(g.id, new Set([KEY]));
+          } else group.leave(g.id);
+        } else if (x < 0.975 && dead.size) {
+          const g = pick([...dead.values()]);
+          if (g.leases.length) g.leases.shift()!.release();
+          else {
+            dead.delete(g.id);
+            group.expire(g.id);
+          }
         } else if (x < 0.98 && replicas.length < 4) {
           const ep = endpoint(nextReplica++, cc);
           replicas = [...replicas, ep];
@@ -212,7 +266,12 @@ describe('Activator shares across gateways (membership)', () => {
           group.broadcast({ kind: 'endpoint', ev: { type: 'draining', endpoint: ep } });
         }
         await flush();
-        for (const [id, n] of totals(gws.values())) expect(n, `seed ${seed} step ${step}: ${id} (cc ${cc})`).toBeLessThanOrEqual(cc);
+        for (const [id, n] of totals([...gws.values(), ...dead.values()])) expect(n, `seed ${seed} step ${step}: ${id} (cc ${cc})`).toBeLessThanOrEqual(cc);
+      }
+      // The dead gateways' requests end, and their deadlines pass.
+      for (const g of dead.values()) {
+        for (const l of g.leases) l.release();
+        group.expire(g.id);
       }
       // Quiesce: deliver everything, finish requests, let turns pass; every held request is served.
       for (let round = 0; round < 2000; round++) {

@@ -24,6 +24,22 @@ describe('Collector', () => {
     ]);
   });
 
+  it('calls onBusy when a revision goes from none in flight to one, not for the requests that join it', () => {
+    const busy: string[] = [];
+    const c = new Collector({ clock: new FakeClock(0), store: new MemoryStore(), instance: 'a', flushIntervalMs: 0, onBusy: (k) => busy.push(k) });
+    c.begin('ns/r');
+    c.begin('ns/r');
+    c.begin('ns/other');
+    expect(busy).toEqual(['ns/r', 'ns/other']);
+    c.end('ns/r');
+    c.begin('ns/r'); // one still in flight: not a new start
+    expect(busy).toEqual(['ns/r', 'ns/other']);
+    c.end('ns/r');
+    c.end('ns/r');
+    c.begin('ns/r');
+    expect(busy).toEqual(['ns/r', 'ns/other', 'ns/r']);
+  });
+
   it('sums buckets from several instances, counting each request once per instance', async () => {
     const clock = new FakeClock(0);
     const store = new MemoryStore();

@@ -23,6 +23,8 @@ export interface CollectorOptions {
   flushIntervalMs?: number;
   /** Most completed buckets kept per revision while the store is unreachable. */
   maxPendingPerRevision?: number;
+  /** Called when a revision goes from no request in flight to one (a worker tells its primary at once). */
+  onBusy?: (revisionKey: string) => void;
 }
 
 /**
@@ -34,6 +36,7 @@ export class Collector {
   private readonly store: Store;
   private readonly instance: string;
   private readonly maxPending: number;
+  private readonly onBusy: ((revisionKey: string) => void) | undefined;
   private readonly series = new Map<string, SeriesState>();
   private timer: TimerHandle | null = null;
   private flushing: Promise<void> | null = null;
@@ -43,6 +46,7 @@ export class Collector {
     this.store = opts.store;
     this.instance = opts.instance;
     this.maxPending = opts.maxPendingPerRevision ?? 600;
+    this.onBusy = opts.onBusy;
     const every = opts.flushIntervalMs ?? 1000;
     if (every > 0) this.timer = this.clock.setInterval(() => void this.flush(), every);
   }
@@ -51,7 +55,7 @@ export class Collector {
   begin(revisionKey: string): void {
     const s = this.state(revisionKey);
     this.advance(s, this.clock.now());
-    s.inflight++;
+    if (s.inflight++ === 0) this.onBusy?.(revisionKey);
     s.requests++;
   }
 

@@ -4,6 +4,15 @@ import type { ServeConfig } from '../core/config.js';
 import type { MetricBucket } from '../core/store.js';
 import type { DataPlaneSnapshot } from '../gateway/data-plane.js';
 
+/** A worker sends 'busy' for a revision at most this often. */
+export const BUSY_EVERY_MS = 250;
+/**
+ * A dead worker counts as having had requests in flight for a revision when its last report said so, or when it
+ * was busy (a 'busy' message, or a report with some in flight) within this long. It covers a request begun after
+ * the last report: its 'busy' went at most BUSY_EVERY_MS before it, and a longer one shows in a report.
+ */
+export const BUSY_WINDOW_MS = 1_000;
+
 /**
  * Messages between the primary process of `sluice serve --workers N` and its workers, over node:cluster's IPC
  * channel with the 'advanced' serialization (structured clone: Maps in the snapshot travel as they are).
@@ -35,7 +44,11 @@ export type ToWorker =
   | { t: 'snapshot'; snapshot: DataPlaneSnapshot }
   | { t: 'dispatch'; ops: DispatchOp[] }
   /** The live workers and what each published (the IPC GatewayMembership). */
-  | { t: 'board'; members: string[]; records: Array<[string, Record<string, string>]> }
+  /**
+   * The live members, the departed ones (killed with requests in flight, with the revisions of those requests)
+   * and the records of both (core/membership.ts).
+   */
+  | { t: 'board'; members: string[]; departed: Array<[string, string[]]>; records: Array<[string, Record<string, string>]> }
   /** The autoscaler's excess burst capacity per revision (path mode). */
   | { t: 'excess'; entries: Array<[string, number]> }
   | { t: 'serving' }
@@ -48,6 +61,11 @@ export type FromWorker =
   | { t: 'buckets'; key: string; instance: string; buckets: MetricBucket[] }
   /** A held request wakes the revision; carries the worker's held count so the autoscaler sees it at once. */
   | { t: 'poke'; key: string; held: number }
+  /**
+   * A request for the revision began while none was in flight (at most every BUSY_EVERY_MS per revision), sent
+   * at once rather than with the next report: a worker that dies before its next report still had it in flight.
+   */
+  | { t: 'busy'; key: string }
   /** Held requests and in-flight per revision on this worker (changed entries only; 0 removes). */
   | { t: 'report'; held: Array<[string, number]>; inflight: Array<[string, number]> }
   /** Rollout outcomes: [revisionKey, at, status, totalMs, coldStartMs]. */

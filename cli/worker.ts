@@ -16,7 +16,7 @@ import type { ApiKeyDirectory } from '../gateway/stages/auth/auth-stage.js';
 import { dataAuth } from './auth-wiring.js';
 import { gatewayTracing, TRACING_SHUTDOWN_MS } from './tracing.js';
 import { batchingSettings, gatewayForwarder, clientLimits, dataTls, gatewayPipeline, grpcLimits, holdLimits, ingressSettings, listen, listenGrpc, requestLogging } from './wiring.js';
-import type { DispatchOp, FromWorker, ToWorker } from './worker-protocol.js';
+import { BUSY_EVERY_MS, type DispatchOp, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 /** Most outcomes a worker keeps between two sends (100 ms); more are dropped (the rollout gate samples anyway). */
 const MAX_OUTCOMES_PER_SEND = 20_000;
@@ -34,6 +34,7 @@ function send(m: FromWorker): void {
 class IpcMembership implements GatewayMembership {
   private list: readonly string[] = [];
   private records = new Map<string, Readonly<Record<string, string>>>();
+  private gone = new Map<string, ReadonlySet<string>>();
   private readonly listeners = new Set<() => void>();
 
   constructor(readonly self: string) {}
@@ -46,6 +47,10 @@ class IpcMembership implements GatewayMembership {
     return this.records;
   }
 
+  departed(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.gone;
+  }
+
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -55,8 +60,9 @@ class IpcMembership implements GatewayMembership {
     send({ t: 'publish', record: { ...record } });
   }
 
-  update(members: string[], records: Array<[string, Record<string, string>]>): void {
+  update(members: string[], departed: Array<[string, string[]]>, records: Array<[string, Record<string, string>]>): void {
     this.list = members;
+    this.gone = new Map(departed.map(([id, keys]) => [id, new Set(keys)]));
     this.records = new Map(records);
     for (const l of [...this.listeners]) l();
   }
@@ -202,7 +208,16 @@ export async function runWorker(): Promise<void> {
   });
   const forwarder = gatewayForwarder(cfg, clock);
   const store = new IpcStore();
-  const collector = new Collector({ clock, store, instance: init.id });
+  // The primary keeps a dead worker's capacity share while its requests may still run on the replicas; it learns
+  // of a first request at once, as a report could come too late (cli/workers.ts, departedHold).
+  const busySentAt = new Map<string, number>();
+  const onBusy = (key: string): void => {
+    const now = clock.now();
+    if (now - (busySentAt.get(key) ?? -Infinity) < BUSY_EVERY_MS) return;
+    busySentAt.set(key, now);
+    send({ t: 'busy', key });
+  };
+  const collector = new Collector({ clock, store, instance: init.id, onBusy });
   const outcomes = new ForwardedOutcomes();
   const snapshot = new SnapshotHolder(init.snapshot);
   const apply = (ops: DispatchOp[]): void => {
@@ -295,10 +310,14 @@ export async function runWorker(): Promise<void> {
       case 'dispatch':
         for (const o of m.ops) if (o.op === 'add') keys.add(o.key);
         apply(m.ops);
-        for (const o of m.ops) if (o.op === 'remove') keys.delete(o.key);
+        for (const o of m.ops)
+          if (o.op === 'remove') {
+            keys.delete(o.key);
+            busySentAt.delete(o.key);
+          }
         break;
       case 'board':
-        membership.update(m.members, m.records);
+        membership.update(m.members, m.departed, m.records);
         break;
       case 'excess':
         for (const [k, v] of m.entries) activator.setExcessBurstCapacity(k, v);

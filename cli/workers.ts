@@ -13,7 +13,7 @@ import type { Store } from '../core/store.js';
 import type { DataPlaneSnapshot, SnapshotHolder } from '../gateway/data-plane.js';
 import type { OutcomeRecorder } from '../gateway/outcome-recorder.js';
 import type { Dispatch } from '../deploy/controller.js';
-import type { DispatchOp, FromWorker, RevisionLabels, ToWorker } from './worker-protocol.js';
+import { BUSY_WINDOW_MS, type DispatchOp, type FromWorker, type RevisionLabels, type ToWorker } from './worker-protocol.js';
 
 /** What the primary's control plane gives its workers (cli/embedded.ts). */
 export interface WorkerPoolContext {
@@ -48,9 +48,11 @@ interface WorkerState {
   listening: boolean;
   held: Map<string, number>;
   inflight: Map<string, number>;
-  /** Per revision, when the worker last reported requests in flight for it (ms, Date.now()). */
+  /** Per revision, when the worker last said it had requests in flight for it ('busy' or 'report'; Date.now()). */
   busyAt: Map<string, number>;
   startedAt: number;
+  /** Set when it exited and its channel is still open: the wait for its last messages. */
+  exitWait?: NodeJS.Timeout;
 }
 
 interface RevisionReplay {
@@ -61,6 +63,8 @@ interface RevisionReplay {
 
 const START_TIMEOUT_MS = 30_000;
 const EXCESS_EVERY_MS = 500;
+/** How long a dead worker's last messages are waited for (its channel closes once they are read). */
+const EXIT_READ_MS = 1_000;
 /** A worker that dies within this of its start is started again only after a growing pause (at most 5 s). */
 const QUICK_DEATH_MS = 2_000;
 /** How long a scrape of `/metrics` waits for the workers' registries; one that has not answered is left out. */
@@ -78,10 +82,12 @@ export class WorkerPool {
   private readonly workers = new Map<string, WorkerState>();
   private readonly records = new Map<string, Record<string, string>>();
   /**
-   * Workers that died with requests in flight: they stay members (their share is not handed on) until those
-   * requests' deadlines have passed, as one gateway keeps a slot until its request ends.
+   * Workers that died with requests in flight, with the revisions those were for: until those requests' deadlines
+   * have passed, the share each last settled on stays out of the others' (core/membership.ts, departed), as one
+   * gateway keeps a slot until its request ends. They are not members: a worker started in one's place takes part
+   * in the rest at once.
    */
-  private readonly departed = new Map<string, NodeJS.Timeout>();
+  private readonly departed = new Map<string, { timer: NodeJS.Timeout; keys: string[] }>();
   private readonly revisions = new Map<string, RevisionReplay>();
   private ctx: WorkerPoolContext | null = null;
   private serving = false;
@@ -122,6 +128,7 @@ export class WorkerPool {
       removeRevision: (key) => {
         inner.removeRevision(key);
         this.revisions.delete(key);
+        for (const w of this.workers.values()) w.busyAt.delete(key);
         this.broadcast({ t: 'dispatch', ops: [{ op: 'remove', key }] });
       },
       onEndpointEvent: (ev: EndpointEvent) => {
@@ -156,7 +163,10 @@ export class WorkerPool {
 
   /** The live workers' ids (sorted), as every worker's membership sees them. */
   members(): string[] {
-    return [...[...this.workers.values()].filter((w) => w.listening).map((w) => w.id), ...this.departed.keys()].sort();
+    return [...this.workers.values()]
+      .filter((w) => w.listening)
+      .map((w) => w.id)
+      .sort();
   }
 
   /** Forks the workers; resolves with the ports once every one listens. */
@@ -214,7 +224,7 @@ export class WorkerPool {
     for (const p of this.keysPending.values()) p.done();
     this.stopSnapshot();
     if (this.excessTimer) clearInterval(this.excessTimer);
-    for (const t of this.departed.values()) clearTimeout(t);
+    for (const d of this.departed.values()) clearTimeout(d.timer);
     this.departed.clear();
     const exits = [...this.workers.values()].map(
       (w) =>
@@ -337,6 +347,9 @@ export class WorkerPool {
         setCount(w.held, m.key, m.held);
         ctx.poke(m.key);
         break;
+      case 'busy':
+        w.busyAt.set(m.key, Date.now());
+        break;
       case 'report':
         for (const [k, n] of m.held) setCount(w.held, k, n);
         for (const [k, n] of m.inflight) {
@@ -374,25 +387,36 @@ export class WorkerPool {
   }
 
   private onExit(w: WorkerState, code: number | null, signal: string | null): void {
+    // 'exit' can come before the last messages the worker sent are read ('busy', 'report'); they decide how long
+    // its share is kept, so wait for its channel to close (all read). It stays a member meanwhile.
+    if (w.worker.isConnected() && !w.exitWait) {
+      w.exitWait = setTimeout(() => this.onExit(w, code, signal), EXIT_READ_MS);
+      w.worker.once('disconnect', () => {
+        clearTimeout(w.exitWait!);
+        this.onExit(w, code, signal);
+      });
+      return;
+    }
+    if (!this.workers.has(w.id)) return;
     this.workers.delete(w.id);
     // A worker started in its place reads the keys from its 'init'.
     for (const p of this.keysPending.values()) {
       p.left.delete(w.id);
       if (p.left.size === 0) p.done();
     }
-    // The requests it had forwarded may still run on their replicas. Its share is kept (it stays a member, its
-    // record unchanged) until their deadlines have passed; with none, it frees at once, and the others' limits
-    // grow once they have all settled on the new membership.
-    const holdMs = this.closing ? 0 : this.departedHoldMs(w);
+    // The requests it had forwarded may still run on their replicas. For those revisions its share is kept out of
+    // the others' (its record unchanged) until their deadlines have passed; otherwise it frees at once. Either
+    // way the others' limits grow once they have all settled on the new membership.
+    const { holdMs, keys } = this.closing ? { holdMs: 0, keys: [] } : this.departedHold(w);
     if (holdMs > 0) {
-      this.logger.warn({ worker: w.id, holdMs }, 'worker stopped with requests in flight: its capacity share is kept until their deadlines pass');
+      this.logger.warn({ worker: w.id, holdMs, revisions: keys }, 'worker stopped with requests in flight: its capacity share is kept until their deadlines pass');
       const timer = setTimeout(() => {
         this.departed.delete(w.id);
         this.records.delete(w.id);
         this.broadcastBoard();
       }, holdMs);
       timer.unref();
-      this.departed.set(w.id, timer);
+      this.departed.set(w.id, { timer, keys });
     } else this.records.delete(w.id);
     this.broadcastBoard();
     if (this.closing) return;
@@ -405,25 +429,30 @@ export class WorkerPool {
   }
 
   /**
-   * How long a dead worker's share is kept: the longest timeout of the bounded revisions (containerConcurrency
-   * > 0) it had requests in flight for at its last reports (they come every 100 ms; a revision busy in the last
-   * second counts, so a request begun after the last report is covered too); 0 when it had none.
+   * Which revisions keep a dead worker's share, and how long: the bounded ones (containerConcurrency > 0) it had
+   * requests in flight for at its last report (they come every 100 ms), or said it was busy with within
+   * BUSY_WINDOW_MS (a request begun after the last report sent 'busy' at once); the longest of their timeouts.
+   * None and 0 when it had no such request.
    */
-  private departedHoldMs(w: WorkerState): number {
+  private departedHold(w: WorkerState): { holdMs: number; keys: string[] } {
     const now = Date.now();
-    let hold = 0;
+    let holdMs = 0;
+    const keys: string[] = [];
     for (const [key, at] of w.busyAt) {
-      if (now - at > 1_000 && !w.inflight.get(key)) continue;
+      if (now - at > BUSY_WINDOW_MS && !w.inflight.get(key)) continue;
       const rev = this.ctx?.snapshot.current.revisions.get(key);
       if (rev === undefined || rev.containerConcurrency === 0) continue;
-      hold = Math.max(hold, rev.timeoutMs);
+      holdMs = Math.max(holdMs, rev.timeoutMs);
+      keys.push(key);
     }
-    return hold;
+    return { holdMs, keys };
   }
 
-  private board(): { members: string[]; records: Array<[string, Record<string, string>]> } {
+  private board(): Omit<Extract<ToWorker, { t: 'board' }>, 't'> {
     const members = this.members();
-    return { members, records: members.flatMap((m) => (this.records.has(m) ? [[m, this.records.get(m)!] as [string, Record<string, string>]] : [])) };
+    const departed = [...this.departed].map(([id, d]) => [id, d.keys] as [string, string[]]);
+    const records = [...members, ...this.departed.keys()].flatMap((m) => (this.records.has(m) ? [[m, this.records.get(m)!] as [string, Record<string, string>]] : []));
+    return { members, departed, records };
   }
 
   private broadcastBoard(): void {

@@ -20,10 +20,18 @@ export interface GatewayMembership {
    */
   publish?(record: Readonly<Record<string, string>>): void;
   /**
-   * Optional: the last record each live member published (members that published nothing may be absent).
+   * Optional: the last record each live member published (members that published nothing may be absent), and
+   * each departed one's.
    * Undefined while the board cannot be read (Redis down): shares then change at once, as without a board.
    */
   states?(): ReadonlyMap<string, Readonly<Record<string, string>>> | undefined;
+  /**
+   * Optional: gateways that stopped without leaving (a worker process killed) while requests they forwarded may
+   * still run on replicas, with the revisions those requests are for. They are not in `members()`; their last
+   * records stay in `states()` until those requests' deadlines have passed. The Activator keeps the share each
+   * last settled on out of the others' view for those revisions (activator/capacity-share.ts).
+   */
+  departed?(): ReadonlyMap<string, ReadonlySet<string>>;
   /** Leaves the set (a clean stop frees this gateway's share at once rather than when its lease runs out). */
   close(): Promise<void>;
 }

@@ -334,3 +334,69 @@ describe('sluice serve --workers 2: metrics, API keys and rate limits across wor
     expect(await s.exited).toBe(0);
   }, 60_000);
 });
+
+/**
+ * A worker killed right after it forwarded its first requests, before its next report (every 100 ms) could say
+ * so. The primary still knows they may run on the replica (the worker said 'busy' at once), so what the worker
+ * used is kept out of the others' shares while they run: neither the survivor nor the worker started in its place
+ * puts the replica past containerConcurrency, and both serve meanwhile.
+ */
+describe('sluice serve --workers 2: a worker killed just after its first requests', () => {
+  let s: ServeProcess;
+  let workers: number[];
+  beforeAll(async () => {
+    const dir = configFolder({
+      'slow.yaml': demoService('slow', { predictor: '    minReplicas: 1\n    maxReplicas: 1\n    containerConcurrency: 4\n', env: { SLUICE_DEMO_LATENCY_MS: '1500' } }),
+    });
+    s = await startServe(mkdtempSync(join(tmpdir(), 'sluice-workers-kill-')), ['--config', dir, '--workers', '2']);
+    workers = children(s.child.pid!)
+      .filter((c) => c.worker)
+      .map((c) => c.pid);
+    expect(workers).toHaveLength(2);
+    await waitUntil('slow to be ready', async () => (await fetch(`${s.dataUrl}/v1/models/slow`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0)) === 200, 40_000, 200);
+  }, 60_000);
+  afterAll(async () => {
+    for (const pid of workers ?? []) if (existsPid(pid)) process.kill(pid, 'SIGCONT');
+    if (s?.child.exitCode === null) {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  });
+
+  it('keeps what it used out of the others’ shares while its requests run; the survivor and its replacement both serve', async () => {
+    const [victim, survivor] = workers as [number, number];
+    const [port] = (await replicaStats(s)).filter((x) => x.model === 'slow').map((x) => x.port);
+    const replica = async (): Promise<{ concurrent: number; maxConcurrent: number }> =>
+      (await (await fetch(`http://127.0.0.1:${port!}/demo/stats`)).json()) as { concurrent: number; maxConcurrent: number };
+    // Only the victim accepts: of its 4 requests it forwards its share (2 of the replica's 4) and holds 2.
+    process.kill(survivor, 'SIGSTOP');
+    const first = Array.from({ length: 4 }, () => predict(s, 'slow'));
+    try {
+      await waitUntil('the victim to forward two', async () => (await replica()).concurrent === 2, 10_000, 1);
+      // Stopped at once, so no report leaves it after the forwarding; then killed.
+      process.kill(victim, 'SIGSTOP');
+      process.kill(victim, 'SIGKILL');
+    } finally {
+      process.kill(survivor, 'SIGCONT');
+    }
+    // Those it had accepted fail with it (any it had not are the survivor's).
+    await Promise.all(first);
+    // The victim's two still run on the replica (1.5 s each); 4 more come meanwhile.
+    const second = await Promise.all(Array.from({ length: 4 }, () => predict(s, 'slow')));
+    expect(second).toEqual([200, 200, 200, 200]);
+    expect((await replica()).maxConcurrent).toBeLessThanOrEqual(4);
+    expect(s.output()).toMatch(/worker stopped with requests in flight: its capacity share is kept/);
+    // The worker started in its place serves too, while the victim's share is still kept (for the revision's
+    // timeout, 300 s): only it can accept now.
+    await waitUntil('a worker to listen in the victim’s place', () => (s.output().match(/worker listening/g) ?? []).length === 3, 15_000, 50);
+    process.kill(survivor, 'SIGSTOP');
+    let third: Array<number | string>;
+    try {
+      third = await Promise.all(Array.from({ length: 3 }, () => predict(s, 'slow')));
+    } finally {
+      process.kill(survivor, 'SIGCONT');
+    }
+    expect(third).toEqual([200, 200, 200]);
+    expect((await replica()).maxConcurrent).toBeLessThanOrEqual(4);
+  }, 60_000);
+});
