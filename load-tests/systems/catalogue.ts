@@ -2,7 +2,7 @@ import { direct } from './direct.js';
 import { forwarderSystem } from './forwarder-systems.js';
 import { haproxy } from './haproxy.js';
 import { nginx, nginxTwoWorkers } from './nginx.js';
-import { sluice, sluiceAlt, sluiceLimits, sluiceNodeHttp, sluiceTwoWorkers } from './sluice.js';
+import { sluice, sluiceAa, sluiceAlt, sluiceLimitRules, sluiceLimits, sluiceNodeHttp, sluiceTwoWorkers } from './sluice.js';
 import type { SystemDefinition } from './system.js';
 
 /** Every system a scenario can name. Add a system here and list its name in the scenarios that compare it. */
@@ -14,6 +14,8 @@ export const SYSTEMS: ReadonlyArray<SystemDefinition> = [
   nginxTwoWorkers,
   sluiceTwoWorkers,
   sluiceLimits,
+  sluiceAa,
+  ...sluiceLimitRules,
   sluiceNodeHttp,
   sluiceAlt,
   forwarderSystem('node-http'),

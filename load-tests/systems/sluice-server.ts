@@ -21,10 +21,10 @@ import { WorkerPool } from '../../cli/workers.js';
 import { resolveServeConfig } from '../../core/config.js';
 import { silentLogger } from '../../core/log.js';
 import { StaticBackend } from '../../deploy/backends/static-backend.js';
-import { LIMITS_ON_ANNOTATIONS, LIMITS_ON_SETTINGS } from '../support/limits-on.js';
+import { isLimitRule, LIMIT_RULES, limitsOf, type LimitRule } from '../support/limits-on.js';
 
 
-function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: boolean; loggerUrl: string | undefined; metricsPort: number; http1Server: 'sluice' | 'node' } {
+function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: number; adminToken: string | undefined; workers: number; tracingEndpoint: string; tracingRatio: string; limits: LimitRule[]; loggerUrl: string | undefined; metricsPort: number; http1Server: 'sluice' | 'node' } {
   const a = process.argv.slice(2);
   const upstreams: string[] = [];
   let timeoutSeconds = 300;
@@ -33,13 +33,18 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
   let workers = 1;
   let tracingEndpoint = '';
   let tracingRatio = '';
-  let limits = false;
+  let limits: LimitRule[] = [];
   let loggerUrl: string | undefined;
   let metricsPort = 0;
   let http1Server: 'sluice' | 'node' = 'sluice';
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--limits') {
-      limits = a[++i] === 'on';
+      // on: every rule; off: none; or rules by name, comma-separated (support/limits-on.ts).
+      const v = a[++i] ?? '';
+      const names = v === 'on' ? Object.keys(LIMIT_RULES) : v === 'off' ? [] : v.split(',');
+      const unknown = names.filter((n) => !isLimitRule(n));
+      if (unknown.length) throw new Error(`--limits takes on, off or rules from ${Object.keys(LIMIT_RULES).join(', ')}; got ${v}`);
+      limits = names as LimitRule[];
       continue;
     }
     if (a[i] === '--upstream') upstreams.push(a[++i]!);
@@ -66,11 +71,12 @@ function args(): { upstreams: string[]; timeoutSeconds: number; adminPort: numbe
   return { upstreams, timeoutSeconds, adminPort, adminToken, workers, tracingEndpoint, tracingRatio, limits, loggerUrl, metricsPort, http1Server };
 }
 
-function service(label: string, canary: number | null, timeoutSeconds: number, limits = false, loggerUrl?: string): unknown {
+function service(label: string, canary: number | null, timeoutSeconds: number, limits: readonly LimitRule[], loggerUrl?: string): unknown {
+  const { annotations } = limitsOf(limits);
   return {
     apiVersion: 'serving.kserve.io/v1beta1',
     kind: 'InferenceService',
-    metadata: { name: 'bench', namespace: 'default', ...(limits ? { annotations: LIMITS_ON_ANNOTATIONS } : {}) },
+    metadata: { name: 'bench', namespace: 'default', ...(Object.keys(annotations).length ? { annotations } : {}) },
     spec: {
       predictor: {
         minReplicas: 1,
@@ -105,7 +111,7 @@ async function main(): Promise<void> {
       // Tracing (the tracing scenario): spans to its OTLP sink, the default parent-based sampler at this ratio.
       tracingEndpoint,
       tracingSamplerRatio: tracingRatio,
-      ...(limits ? LIMITS_ON_SETTINGS : {}),
+      ...limitsOf(limits).settings,
     }),
     // The OTEL_* variables of the shell that runs the benchmark do not reach the systems it compares.
     env: {},

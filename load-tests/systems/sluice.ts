@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnService, type ChildRegistry } from '../harness/child-process.js';
+import { LIMIT_RULES, type LimitRule } from '../support/limits-on.js';
 import { SLUICE_NODE_FLAGS } from '../support/node-flags.js';
 import type { RunningSystem, SystemDefinition, UpstreamPair } from './system.js';
 
@@ -37,6 +38,17 @@ export const sluiceLimits = sluiceVariant(
   'sluice serve with every ingress rule on, none biting: service and per-client rate limits (Redis-free, local buckets), requests in flight per client, CIDR allowlist, body limit, CORS',
   1,
   ['--limits', 'on'],
+);
+
+/**
+ * `sluice` again, as a second process with the same arguments: the A/A control of a comparison between two
+ * Sluice processes (what two identical processes differ by, from where each lands in memory and on the cores).
+ */
+export const sluiceAa = sluiceVariant('sluice-aa', 'sluice again, a second process with the same arguments: the A/A control for sluice-limits and the single rules', 1);
+
+/** One ingress rule on at a time (`--limits <rule>`): which of them costs what. */
+export const sluiceLimitRules: readonly SystemDefinition[] = (Object.keys(LIMIT_RULES) as LimitRule[]).map((rule) =>
+  sluiceVariant(`sluice-limit-${rule}`, `sluice serve with only the ${rule} rule on (load-tests/support/limits-on.ts), not biting`, 1, ['--limits', rule]),
 );
 
 /** The same with the data port served by node:http's server (`http1Server: node`): what Sluice's own saves. */
