@@ -81,12 +81,7 @@ describe('sluice serve --workers 2', () => {
     });
     s = await startServe(mkdtempSync(join(tmpdir(), 'sluice-workers-')), ['--config', dir, '--workers', '2', '--set', 'tickSeconds=0.5']);
   }, 60_000);
-  afterAll(async () => {
-    if (s?.child.exitCode === null) {
-      s.child.kill('SIGTERM');
-      await s.exited;
-    }
-  });
+  afterAll(() => stopServe(s));
 
   it('runs two worker processes beside the primary', () => {
     expect(children(s.child.pid!).filter((c) => c.worker)).toHaveLength(2);
@@ -162,6 +157,22 @@ describe('sluice serve --workers 2', () => {
   }, 60_000);
 });
 
+/** The pids of the serve process's workers. */
+function workerPids(s: ServeProcess): number[] {
+  return children(s.child.pid!)
+    .filter((c) => c.worker)
+    .map((c) => c.pid);
+}
+
+/** Resumes any worker a test stopped (SIGSTOP), then stops the server with SIGTERM and waits for it. */
+async function stopServe(s: ServeProcess | undefined, workers: readonly number[] = []): Promise<void> {
+  for (const pid of workers) if (existsPid(pid)) process.kill(pid, 'SIGCONT');
+  if (s?.child.exitCode === null) {
+    s.child.kill('SIGTERM');
+    await s.exited;
+  }
+}
+
 function existsPid(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -187,9 +198,7 @@ describe('sluice serve --workers 2: metrics, API keys and rate limits across wor
       'limited.yaml': demoService('limited', { predictor: '    minReplicas: 1\n', annotations: { 'sluice.dev/rate-limit': '2', 'sluice.dev/rate-limit-burst': '10' } }),
     });
     s = await startServe(mkdtempSync(join(tmpdir(), 'sluice-workers-shared-')), ['--config', dir, '--workers', '2']);
-    workers = children(s.child.pid!)
-      .filter((c) => c.worker)
-      .map((c) => c.pid);
+    workers = workerPids(s);
     expect(workers).toHaveLength(2);
     // Every worker routes to every replica (each has seen it ready and settled its share).
     const ready = async (): Promise<boolean> => {
@@ -202,13 +211,7 @@ describe('sluice serve --workers 2: metrics, API keys and rate limits across wor
     };
     await waitUntil('the replicas to serve through each worker', ready, 40_000, 200);
   }, 60_000);
-  afterAll(async () => {
-    for (const pid of workers ?? []) if (existsPid(pid)) process.kill(pid, 'SIGCONT');
-    if (s?.child.exitCode === null) {
-      s.child.kill('SIGTERM');
-      await s.exited;
-    }
-  });
+  afterAll(() => stopServe(s, workers));
 
   /** Runs `fn` while only worker `i` can accept connections. */
   async function through<T>(i: number, fn: () => Promise<T>): Promise<T> {
@@ -349,19 +352,11 @@ describe('sluice serve --workers 2: a worker killed just after its first request
       'slow.yaml': demoService('slow', { predictor: '    minReplicas: 1\n    maxReplicas: 1\n    containerConcurrency: 4\n', env: { SLUICE_DEMO_LATENCY_MS: '1500' } }),
     });
     s = await startServe(mkdtempSync(join(tmpdir(), 'sluice-workers-kill-')), ['--config', dir, '--workers', '2']);
-    workers = children(s.child.pid!)
-      .filter((c) => c.worker)
-      .map((c) => c.pid);
+    workers = workerPids(s);
     expect(workers).toHaveLength(2);
     await waitUntil('slow to be ready', async () => (await fetch(`${s.dataUrl}/v1/models/slow`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0)) === 200, 40_000, 200);
   }, 60_000);
-  afterAll(async () => {
-    for (const pid of workers ?? []) if (existsPid(pid)) process.kill(pid, 'SIGCONT');
-    if (s?.child.exitCode === null) {
-      s.child.kill('SIGTERM');
-      await s.exited;
-    }
-  });
+  afterAll(() => stopServe(s, workers));
 
   it('keeps what it used out of the others’ shares while its requests run; the survivor and its replacement both serve', async () => {
     const [victim, survivor] = workers as [number, number];
