@@ -115,6 +115,8 @@ interface RevisionState {
 interface ShareState {
   /** The current view's key ('' before the first computation). */
   view: string;
+  /** The rotation in `view`. */
+  viewOffset: number;
   /** Shares under the current view, by replica id (absent = 0). */
   cur: Map<string, number>;
   /** Limits this gateway has committed to (last view all settled on, min'd with later promises); absent = 0. */
@@ -246,7 +248,7 @@ export class Activator {
       softCapacity: o.softCapacity ?? Infinity,
       excess: -1,
       inPath: true,
-      share: { view: '', cur: new Map(), bound: new Map(), pending: false, fullView: '', fullAt: 0, turnTimer: null },
+      share: { view: '', viewOffset: 0, cur: new Map(), bound: new Map(), pending: false, fullView: '', fullAt: 0, turnTimer: null },
     };
     this.revisions.set(key, st);
     this.opts.metrics.activatorInPath.set(labels, 1);
@@ -436,6 +438,7 @@ export class Activator {
     const view = shareView({ members, replicas: ids, containerConcurrency: cc, offset, capacities });
     if (view !== sh.view) {
       sh.view = view;
+      sh.viewOffset = offset;
       const shares = capacityShare({ members, self, replicas: ids, containerConcurrency: cc, offset, capacities });
       sh.cur = new Map(ids.map((id, i) => [id, shares[i]!]));
     }
@@ -526,7 +529,7 @@ export class Activator {
       const holdersWait = members.some((m, i) => waiting.has(m) && hasSlotsAt(i, g, slots, offset));
       const now = this.opts.clock.now();
       const turnMs = this.opts.shareTurnMs ?? 250;
-      const turnDone = sh.fullView === sh.view && sh.view.endsWith(`|${offset}`);
+      const turnDone = sh.fullView === sh.view && sh.viewOffset === offset;
       if (!holdersWait || (turnDone && now - sh.fullAt >= turnMs)) {
         next = rotationFor(members, waiting, slots, offset);
       } else if (!sh.turnTimer) {

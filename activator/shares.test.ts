@@ -198,6 +198,43 @@ describe('Activator shares across gateways (membership)', () => {
     expect(gws.map((g) => g.waiting)).toEqual([0, 0]);
   });
 
+  it('one replica at cc = 1: a waiting gateway gets its turn while the holder still has requests waiting', async () => {
+    const clock = new FakeClock(0);
+    const group = new Group();
+    const rep = endpoint(1, 1);
+    const gws = [gateway(group, clock, 'w1', [rep]), gateway(group, clock, 'w2', [rep])];
+    const settle = async () => {
+      for (let moved = true; moved; ) {
+        moved = false;
+        for (const g of gws) while (group.deliver(g.id, g.activator)) moved = true;
+        await flush();
+      }
+    };
+    await settle();
+    for (let i = 0; i < 20; i++) {
+      request(clock, gws[0]!);
+      request(clock, gws[1]!);
+    }
+    await flush();
+    // Serve one request every 20 ms (shareTurnMs is 50): who served, in order.
+    const order: string[] = [];
+    for (let step = 0; step < 2000 && order.length < 40; step++) {
+      await settle();
+      const g = gws.find((x) => x.leases.length > 0);
+      if (g) {
+        g.leases.shift()!.release();
+        order.push(g.id);
+      }
+      clock.advance(20);
+      await flush();
+    }
+    expect(order).toHaveLength(40);
+    // The first holder does not serve its whole queue before the other gets a turn.
+    const first = order[0]!;
+    const other = first === 'w1' ? 'w2' : 'w1';
+    expect(order.indexOf(other)).toBeLessThan(10);
+  });
+
   it('never exceeds cc while gateways and replicas come and go, or are killed with requests in flight (random interleavings), and serves everything held', async () => {
     for (let seed = 1; seed <= 80; seed++) {
       const r = rng(seed);

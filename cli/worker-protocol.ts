@@ -43,10 +43,9 @@ export type ToWorker =
   | { t: 'token'; id: number; allowed: boolean; retryAfterMs: number }
   | { t: 'snapshot'; snapshot: DataPlaneSnapshot }
   | { t: 'dispatch'; ops: DispatchOp[] }
-  /** The live workers and what each published (the IPC GatewayMembership). */
   /**
-   * The live members, the departed ones (killed with requests in flight, with the revisions of those requests)
-   * and the records of both (core/membership.ts).
+   * The IPC GatewayMembership: the live workers, the departed ones (killed with requests in flight, with the
+   * revisions of those requests) and what each published (core/membership.ts).
    */
   | { t: 'board'; members: string[]; departed: Array<[string, string[]]>; records: Array<[string, Record<string, string>]> }
   /** The autoscaler's excess burst capacity per revision (path mode). */
