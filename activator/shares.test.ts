@@ -162,20 +162,26 @@ function totals(gws: Iterable<Gw>): Map<string, number> {
   return t;
 }
 
+/** Two gateways in front of one replica at cc = 1, settled; `settle` delivers every message waiting. */
+async function twoGatewaysOneSlot(): Promise<{ clock: FakeClock; gws: Gw[]; settle: () => Promise<void> }> {
+  const clock = new FakeClock(0);
+  const group = new Group();
+  const rep = endpoint(1, 1);
+  const gws = [gateway(group, clock, 'w1', [rep]), gateway(group, clock, 'w2', [rep])];
+  const settle = async (): Promise<void> => {
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const g of gws) while (group.deliver(g.id, g.activator)) moved = true;
+      await flush();
+    }
+  };
+  await settle();
+  return { clock, gws, settle };
+}
+
 describe('Activator shares across gateways (membership)', () => {
   it('one replica at cc = 1, two gateways: requests at either are all served, never 2 in flight', async () => {
-    const clock = new FakeClock(0);
-    const group = new Group();
-    const rep = endpoint(1, 1);
-    const gws = [gateway(group, clock, 'w1', [rep]), gateway(group, clock, 'w2', [rep])];
-    const settle = async () => {
-      for (let moved = true; moved; ) {
-        moved = false;
-        for (const g of gws) while (group.deliver(g.id, g.activator)) moved = true;
-        await flush();
-      }
-    };
-    await settle();
+    const { clock, gws, settle } = await twoGatewaysOneSlot();
     for (let i = 0; i < 5; i++) {
       request(clock, gws[0]!);
       request(clock, gws[1]!);
@@ -199,18 +205,7 @@ describe('Activator shares across gateways (membership)', () => {
   });
 
   it('one replica at cc = 1: a waiting gateway gets its turn while the holder still has requests waiting', async () => {
-    const clock = new FakeClock(0);
-    const group = new Group();
-    const rep = endpoint(1, 1);
-    const gws = [gateway(group, clock, 'w1', [rep]), gateway(group, clock, 'w2', [rep])];
-    const settle = async () => {
-      for (let moved = true; moved; ) {
-        moved = false;
-        for (const g of gws) while (group.deliver(g.id, g.activator)) moved = true;
-        await flush();
-      }
-    };
-    await settle();
+    const { clock, gws, settle } = await twoGatewaysOneSlot();
     for (let i = 0; i < 20; i++) {
       request(clock, gws[0]!);
       request(clock, gws[1]!);
