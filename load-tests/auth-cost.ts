@@ -153,33 +153,31 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${r + 1}/${rounds} done\n`);
     }
     const med = (name: string, f: (x: Sample) => number): number => median(samples.get(name)!.map(f));
-    const pct = percent;
-    const signed = signedFixed;
     const offRps = med('off', (x) => x.rps);
     const rows = variants.map((v) => {
       const s = samples.get(v.name)!;
       const rps = med(v.name, (x) => x.rps);
       const cpu = med(v.name, (x) => x.cpuUsPerReq);
       const p50 = med(v.name, (x) => x.p50Half);
-      return `| ${v.name} | ${rps.toFixed(0)} (${Math.min(...s.map((x) => x.rps)).toFixed(0)}–${Math.max(...s.map((x) => x.rps)).toFixed(0)}) | ${pct(rps / offRps)} | ${cpu.toFixed(1)} | ${p50.toFixed(3)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`;
+      return `| ${v.name} | ${rps.toFixed(0)} (${Math.min(...s.map((x) => x.rps)).toFixed(0)}–${Math.max(...s.map((x) => x.rps)).toFixed(0)}) | ${percent(rps / offRps)} | ${cpu.toFixed(1)} | ${p50.toFixed(3)} | ${s.reduce((n, x) => n + x.non2xx, 0)} |`;
     });
     // Each comparison round by round: the median of the per-round figures, and their range over the rounds.
     const range = (xs: number[], f: (x: number) => string): string => formatSpread(spread(xs), f);
     const perRound = (a: VariantName, b: VariantName, f: (x: Sample, y: Sample) => number): number[] =>
       samples.get(a)!.map((x, r) => f(x, samples.get(b)![r]!));
     const compare = (a: VariantName, b: VariantName) => ({
-      rps: range(perRound(a, b, (x, y) => x.rps / y.rps), pct),
-      cpu: range(perRound(a, b, (x, y) => x.cpuUsPerReq - y.cpuUsPerReq), (x) => signed(x, 1)),
+      rps: range(perRound(a, b, (x, y) => x.rps / y.rps), percent),
+      cpu: range(perRound(a, b, (x, y) => x.cpuUsPerReq - y.cpuUsPerReq), (x) => signedFixed(x, 1)),
       cpuRatio: median(perRound(a, b, (x, y) => x.cpuUsPerReq / y.cpuUsPerReq)),
-      p50: range(perRound(a, b, (x, y) => x.p50Half - y.p50Half), (x) => signed(x, 3)),
+      p50: range(perRound(a, b, (x, y) => x.p50Half - y.p50Half), (x) => signedFixed(x, 3)),
     });
     const pairRows = PAIRS.map((p) => {
       const c = compare(p.variant, p.base);
-      return `| ${p.variant} vs ${p.base} | ${p.what} | ${c.rps} | ${c.cpu} (${signed((c.cpuRatio - 1) * 100, 1)} %) | ${c.p50} |`;
+      return `| ${p.variant} vs ${p.base} | ${p.what} | ${c.rps} | ${c.cpu} (${signedFixed((c.cpuRatio - 1) * 100, 1)} %) | ${c.p50} |`;
     });
     const line = (a: VariantName, b: VariantName): string => {
       const c = compare(a, b);
-      return `${c.rps} of the throughput, ${c.cpu} µs CPU per request (${signed((c.cpuRatio - 1) * 100, 1)} %), Δp50 at half load ${c.p50} ms`;
+      return `${c.rps} of the throughput, ${c.cpu} µs CPU per request (${signedFixed((c.cpuRatio - 1) * 100, 1)} %), Δp50 at half load ${c.p50} ms`;
     };
     const report = [
       '# Data-plane auth: cost on vs off (same run)',
