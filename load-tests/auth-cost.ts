@@ -23,6 +23,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ChildRegistry, onCpus, pinThisProcess, spawnService } from './harness/child-process.js';
 import { runFixedRate } from './harness/fixed-rate.js';
@@ -33,9 +34,51 @@ import { startBenchIssuer } from './support/bench-issuer.js';
 import { runWrk } from './harness/wrk.js';
 
 
-function opt(name: string, def: number): number {
-  const i = process.argv.indexOf(name);
-  return i === -1 ? def : Number(process.argv[i + 1]);
+const USAGE = `usage: node dist/load-tests/auth-cost.js [--rounds N] [--duration S] [--connections N] [--report FILE] [--pin]
+  Measures auth on (API key; JWT with its verified-token cache) against the same requests with auth off, round by
+  round, and writes load-tests/results/auth-cost.md (replaced whole) or FILE.
+  --rounds N       interleaved rounds (default 3)
+  --duration S     seconds per measurement (default 5)
+  --connections N  wrk connections at saturation (default 64)
+  --report FILE    write the report to FILE instead
+  --pin            Sluice on CPU 1; the harness, generators, upstream and issuer on CPU 0
+`;
+
+/** The command line, strictly: an unknown flag or a bad number prints the usage and exits 2 before anything runs. */
+function options(argv: string[]): { rounds: number; durationS: number; connections: number; reportPath?: string; pin: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        rounds: { type: 'string' },
+        duration: { type: 'string' },
+        connections: { type: 'string' },
+        report: { type: 'string' },
+        pin: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`auth-cost: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const count = (name: 'rounds' | 'duration' | 'connections', def: number): number => {
+    const v = parsed[name];
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!(Number.isInteger(n) && n >= 1)) {
+      process.stderr.write(`auth-cost: --${name} must be a whole number of at least 1 (got ${JSON.stringify(v)})\n${USAGE}`);
+      process.exit(2);
+    }
+    return n;
+  };
+  return { rounds: count('rounds', 3), durationS: count('duration', 5), connections: count('connections', 64), reportPath: parsed.report, pin: parsed.pin === true };
 }
 
 type VariantName = 'off' | 'off again' | 'off + token header' | 'off + key header' | 'api-key' | 'jwt';
@@ -74,14 +117,7 @@ async function wrk(url: string, v: Variant, connections: number, durationS: numb
 }
 
 async function main(): Promise<void> {
-  const rounds = opt('--rounds', 3);
-  const durationS = opt('--duration', 5);
-  const connections = opt('--connections', 64);
-  // `--report <file>` writes the report there instead of load-tests/results/auth-cost.md (which it replaces whole).
-  const reportAt = process.argv.indexOf('--report');
-  const reportPath = reportAt === -1 ? undefined : process.argv[reportAt + 1];
-  // `--pin`: the Sluice process on CPU 1; this harness, its generators, the upstream and the JWKS issuer on CPU 0.
-  const pin = process.argv.includes('--pin');
+  const { rounds, durationS, connections, reportPath, pin } = options(process.argv.slice(2));
   if (pin) pinThisProcess('0');
   const children = new ChildRegistry();
   const { issuer, jwksUrl, token, close: closeIssuer } = await startBenchIssuer();
