@@ -4,7 +4,7 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import { HttpError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
-import type { GatewayMembership } from '../core/membership.js';
+import { IN_FLIGHT, type GatewayMembership } from '../core/membership.js';
 import type { EndpointEvent } from '../api/backend.js';
 import { capacityShare, hasSlotsAt, isScarce, rotationFor, shareView, slotsOf, viewShare } from './capacity-share.js';
 import { HoldQueue, type QueueNode } from './hold-queue.js';
@@ -74,6 +74,8 @@ interface Waiter {
   /** Replicas that had joined a rotation when the request was held: a later one started while it waited. */
   joinsBefore: number;
   bytes: number;
+  /** Absolute time (clock ms) after which the request fails; its forward ends by then too. */
+  deadlineAt: number;
   timer: TimerHandle;
   signal: CancelSignal | undefined;
   onAbort: () => void;
@@ -95,7 +97,18 @@ interface RevisionState {
   excess: number;
   inPath: boolean;
   share: ShareState;
+  /** Leases not yet released (kept only when in-flight records are published). */
+  inflight: number;
+  /** The `IN_FLIGHT + key` value published (ms), 0 when none is; and the timer that clears it once idle. */
+  inflightMs: number;
+  idleTimer: TimerHandle | null;
 }
+
+/**
+ * How long a revision must have had nothing in flight before this gateway's record stops saying it may (so a
+ * revision with a request every few hundred ms does not rewrite the record on each).
+ */
+export const IN_FLIGHT_IDLE_MS = 1000;
 
 /**
  * One revision's share of its replicas' capacity among the gateways (only with a membership). The hand-over
@@ -207,11 +220,16 @@ export class Activator {
   private recordDirty = false;
   private stopMembership: () => void = () => {};
   private warnedNoBoard = false;
+  /** The last board read (for departed members' records while the board cannot be read). */
+  private lastBoard: ReadonlyMap<string, Readonly<Record<string, string>>> | undefined;
+  /** The membership learns a departed gateway's revisions from its record (IN_FLIGHT entries). */
+  private readonly publishInFlight: boolean;
   private settleSeq = 0;
 
   constructor(opts: ActivatorOptions) {
     this.opts = opts;
     this.membership = opts.membership ?? null;
+    this.publishInFlight = this.membership?.departsByRecord === true && this.membership.publish !== undefined;
     if (this.membership) this.stopMembership = this.membership.subscribe(() => this.recomputeAll());
     // Each replica's in-flight count is read when /metrics is scraped, not written on every request.
     this.stopInflightMetric = opts.metrics.replicaInflight.source(() => this.inflightSeries());
@@ -249,6 +267,9 @@ export class Activator {
       excess: -1,
       inPath: true,
       share: { view: '', viewOffset: 0, cur: new Map(), bound: new Map(), pending: false, fullView: '', fullAt: 0, turnTimer: null },
+      inflight: 0,
+      inflightMs: 0,
+      idleTimer: null,
     };
     this.revisions.set(key, st);
     this.opts.metrics.activatorInPath.set(labels, 1);
@@ -265,8 +286,11 @@ export class Activator {
     this.revisions.delete(key);
     this.opts.metrics.activatorInPath.remove(st.labels);
     if (st.share.turnTimer) this.opts.clock.clearTimeout(st.share.turnTimer);
+    if (st.idleTimer) this.opts.clock.clearTimeout(st.idleTimer);
     if (this.membership) {
       for (const k of SHARE_KEYS) this.setRecord(k + key, undefined);
+      // Its leases still running count nowhere once it is gone (the revision's replicas are forgotten too).
+      this.setRecord(IN_FLIGHT + key, undefined);
       this.publish();
     }
   }
@@ -411,6 +435,7 @@ export class Activator {
     const live = st.replicas.list().filter((r) => r.state !== 'draining');
     const cc = live.length > 0 ? live[0]!.breaker.capacity : 0;
     const board = membership.states?.();
+    if (board) this.lastBoard = board;
     if (!board && !this.warnedNoBoard && members.length > 1) {
       this.warnedNoBoard = true;
       this.opts.logger.warn({ self }, 'gateway membership publishes no member records: shares change without a hand-over, so a replica may briefly see more than its containerConcurrency');
@@ -427,7 +452,9 @@ export class Activator {
       return;
     }
     const ids = live.map((r) => r.endpoint.id).sort();
-    const capacities = this.capacitiesLeft(key, ids, cc, board);
+    // While the board cannot be read (Redis down), departed members' shares stay out as they last were: shares
+    // then change at once, and handing those slots back without a hand-over could overfill a replica.
+    const capacities = this.capacitiesLeft(key, ids, cc, board ?? this.lastBoard);
     const slots = slotsOf({ replicas: ids, containerConcurrency: cc, capacities });
     const scarce = isScarce(members.length, slots);
     this.setRecord(WAITING + key, scarce && st.held > 0 ? '1' : undefined);
@@ -573,7 +600,7 @@ export class Activator {
     if (!st) throw new HttpError(503, `revision ${revisionKey} is not available`);
     if (st.held === 0) {
       const r = st.replicas.acquire();
-      if (r) return this.lease(st, r, 0, false, st.inPath);
+      if (r) return this.lease(st, r, 0, false, st.inPath, o.deadlineAt);
     }
     return this.hold(st, o);
   }
@@ -668,6 +695,7 @@ export class Activator {
         coldStart,
         joinsBefore: this.rotationJoins,
         bytes: o.bytes,
+        deadlineAt: o.deadlineAt,
         signal: o.signal,
         queue,
         node: null,
@@ -718,7 +746,7 @@ export class Activator {
       this.opts.metrics.holdSeconds.observe(st.labels, heldMs / 1000);
       // A cold start is a wait for a replica to start: held with none in rotation, and served by one that
       // entered the rotation while it waited. Waiting for a failed replica to come back is not one.
-      w.resolve(this.lease(st, r, heldMs, w.coldStart && r.joinedRotation > w.joinsBefore, true));
+      w.resolve(this.lease(st, r, heldMs, w.coldStart && r.joinedRotation > w.joinsBefore, true, w.deadlineAt));
     }
     if (st.held === 0) this.refreshPath(st);
   }
@@ -744,8 +772,40 @@ export class Activator {
     if (st.held === 0 && this.membership) this.recomputeShares(st); // no longer waiting
   }
 
-  private lease(st: RevisionState, r: Replica, heldMs: number, coldStart: boolean, viaActivator: boolean): Lease {
+  /**
+   * A request for a bounded revision went to a replica: the record says requests may be in flight for it until
+   * their deadlines (published at once when that is new or later than what it said), so the others keep this
+   * gateway's share out of theirs if it stops heartbeating before they end (core/redis-membership.ts).
+   */
+  private leaseStarted(st: RevisionState, deadlineAt: number): void {
+    st.inflight++;
+    if (st.idleTimer) {
+      this.opts.clock.clearTimeout(st.idleTimer);
+      st.idleTimer = null;
+    }
+    const ms = Math.ceil(deadlineAt - this.opts.clock.now());
+    if (ms <= st.inflightMs) return;
+    st.inflightMs = ms;
+    this.setRecord(IN_FLIGHT + st.key, String(ms));
+    this.publish();
+  }
+
+  /** Nothing in flight for the revision: the record stops saying so after IN_FLIGHT_IDLE_MS, if it stays so. */
+  private idleSoon(st: RevisionState): void {
+    if (st.idleTimer || st.inflightMs === 0) return;
+    st.idleTimer = this.opts.clock.setTimeout(() => {
+      st.idleTimer = null;
+      if (st.inflight > 0 || this.revisions.get(st.key) !== st) return;
+      st.inflightMs = 0;
+      this.setRecord(IN_FLIGHT + st.key, undefined);
+      this.publish();
+    }, IN_FLIGHT_IDLE_MS);
+  }
+
+  private lease(st: RevisionState, r: Replica, heldMs: number, coldStart: boolean, viaActivator: boolean, deadlineAt: number): Lease {
     let released = false;
+    const counted = this.publishInFlight && r.breaker.capacity > 0;
+    if (counted) this.leaseStarted(st, deadlineAt);
     return {
       replica: r,
       heldMs,
@@ -755,6 +815,7 @@ export class Activator {
         if (released) return;
         released = true;
         r.breaker.release();
+        if (counted && --st.inflight === 0) this.idleSoon(st);
         if (st.share.pending) this.recomputeShares(st);
         this.release(st);
       },

@@ -355,9 +355,18 @@ async function fleetMembership(o: { url: string; self: string; clock: Clock; lea
     logger: o.logger.child({ role: 'membership' }),
     onRedisState: (ok) => up.set(ok ? 1 : 0),
   });
-  membership.subscribe(() => members.set(membership.members().length));
+  const departed = new Gauge({
+    name: 'sluice_gateway_departed',
+    help: 'Gateways whose lease ran out while requests they forwarded may still run: their capacity shares stay out of this gateway\'s until those requests\' deadlines.',
+    registers: [o.metrics.registry],
+  });
+  const count = (): void => {
+    members.set(membership.members().length);
+    departed.set(membership.departed().size);
+  };
+  membership.subscribe(count);
   await membership.start();
-  members.set(membership.members().length);
+  count();
   return membership;
 }
 

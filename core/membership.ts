@@ -32,8 +32,42 @@ export interface GatewayMembership {
    * last settled on out of the others' view for those revisions (activator/capacity-share.ts).
    */
   departed?(): ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Optional: true when this membership learns a departed gateway's revisions from its record rather than on its
+   * own (Redis, where a gateway that stops heartbeating says nothing more). The Activator then publishes
+   * `IN_FLIGHT + key` while it has requests for a bounded revision in flight (inFlightKeys, inFlightHoldMs).
+   */
+  readonly departsByRecord?: boolean;
   /** Leaves the set (a clean stop frees this gateway's share at once rather than when its lease runs out). */
   close(): Promise<void>;
+}
+
+/**
+ * A record field `IN_FLIGHT + <revision key>` = `<ms>` says the gateway may have requests for that revision in
+ * flight, none of which runs longer than `<ms>` after it started (their deadlines). Published only for memberships
+ * that `departsByRecord`; set when a first request starts and cleared a while after the last one ends. A gateway
+ * that stops heartbeating started its last request before its lease ran out, so that request has ended by the
+ * lease's end plus `<ms>`.
+ */
+export const IN_FLIGHT = 'f:';
+
+/** The revisions a record says requests may be in flight for. */
+export function inFlightKeys(record: Readonly<Record<string, string>> | undefined): Set<string> {
+  const keys = new Set<string>();
+  if (record) for (const k in record) if (k.startsWith(IN_FLIGHT)) keys.add(k.slice(IN_FLIGHT.length));
+  return keys;
+}
+
+/** The longest a record's in-flight requests may still run (ms; 0 when it says none are in flight). */
+export function inFlightHoldMs(record: Readonly<Record<string, string>> | undefined): number {
+  let ms = 0;
+  if (record)
+    for (const k in record) {
+      if (!k.startsWith(IN_FLIGHT)) continue;
+      const v = Number(record[k]);
+      if (Number.isFinite(v) && v > ms) ms = v;
+    }
+  return ms;
 }
 
 /** A gateway that is the only one: it takes every slot. */

@@ -89,6 +89,61 @@ describe('RedisMembership (against a real redis-server)', () => {
     expect(a.states()?.size).toBe(0);
   });
 
+  it('a gateway whose lease runs out while its record says requests are in flight is departed for those revisions until they end', async () => {
+    const p = `m${prefix++}`;
+    const clock = new FakeClock(1_000_000);
+    const deadClock = new FakeClock(1_000_000); // never advanced: it never heartbeats again
+    const a = await member('gw-a', clock, p);
+    const dead = await member('gw-dead', deadClock, p);
+    expect(dead.departsByRecord).toBe(true);
+    // Requests for ns/r1 (each ends within 5 s) in flight; none for ns/r2.
+    dead.publish({ 's:ns/r1': 'v1', 'f:ns/r1': '5000', 's:ns/r2': 'v1' });
+    await waitUntil('A to see its record', () => a.states()?.get('gw-dead')?.['f:ns/r1'] === '5000', 5_000, 10);
+    expect(a.departed().size).toBe(0); // a live member is not departed
+    // Its lease (3 s) is over: no longer a member, but departed for ns/r1 with its record still on the board.
+    clock.advance(3001);
+    await a.heartbeat();
+    expect(a.members()).toEqual(['gw-a']);
+    expect([...a.departed()].map(([id, keys]) => [id, [...keys]])).toEqual([['gw-dead', ['ns/r1']]]);
+    expect(a.states()?.get('gw-dead')?.['s:ns/r1']).toBe('v1');
+    // A gateway that joins now sees the same.
+    const c = await member('gw-c', clock, p);
+    expect([...c.departed().keys()]).toEqual(['gw-dead']);
+    // Until its lease's end plus 5 s (1,008,000 on its clock): then it and its record are gone.
+    clock.advance(1_007_999 - clock.now());
+    await a.heartbeat();
+    expect([...a.departed().keys()]).toEqual(['gw-dead']);
+    clock.advance(2);
+    await a.heartbeat();
+    expect(a.departed().size).toBe(0);
+    expect(a.states()?.has('gw-dead')).toBe(false);
+    await c.heartbeat();
+    expect(c.departed().size).toBe(0);
+    expect(c.states()?.has('gw-dead')).toBe(false);
+  });
+
+  it('a gateway whose record says nothing is in flight (any more), or that leaves cleanly, is not departed', async () => {
+    const p = `m${prefix++}`;
+    const clock = new FakeClock(1_000_000);
+    const idleClock = new FakeClock(1_000_000);
+    const a = await member('gw-a', clock, p);
+    const idle = await member('gw-idle', idleClock, p);
+    const leaver = await member('gw-leaver', clock, p);
+    idle.publish({ 's:ns/r1': 'v1', 'f:ns/r1': '5000' });
+    idle.publish({ 's:ns/r1': 'v1' }); // its requests ended
+    leaver.publish({ 's:ns/r1': 'v1', 'f:ns/r1': '5000' });
+    await waitUntil('A to see both records', () => a.states()?.get('gw-idle')?.['f:ns/r1'] === undefined && a.states()?.get('gw-leaver')?.['f:ns/r1'] === '5000', 5_000, 10);
+    await leaver.close();
+    await waitUntil('A to drop the leaver', () => a.members().length === 2, 5_000, 10);
+    expect(a.departed().size).toBe(0);
+    expect(a.states()?.has('gw-leaver')).toBe(false);
+    clock.advance(3001);
+    await a.heartbeat();
+    expect(a.members()).toEqual(['gw-a']);
+    expect(a.departed().size).toBe(0);
+    expect(a.states()?.has('gw-idle')).toBe(false);
+  });
+
   it('refuses a record over the size limit, naming it', async () => {
     const a = new RedisMembership({ url: redis.url, self: 'x', clock: new FakeClock() });
     expect(() => a.publish({ k: 'x'.repeat(70_000) })).toThrow(/over the limit of 65536/);

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Clock, TimerHandle } from './clock.js';
 import type { Logger } from './log.js';
-import type { GatewayMembership } from './membership.js';
+import { inFlightHoldMs, inFlightKeys, type GatewayMembership } from './membership.js';
 
 /** A gateway that stops heartbeating drops out of every member's list within `leaseMs + heartbeatMs`. */
 export const DEFAULT_GATEWAY_LEASE_MS = 10_000;
@@ -45,6 +45,16 @@ export interface RedisMembershipOptions {
  * Time: a SIGKILLed gateway drops out of the others' lists within `leaseMs + heartbeatMs`; a clean close()
  * at once. Leases are judged on the gateways' own clocks, so their skew must stay well under the lease (NTP).
  *
+ * Departed gateways (`departed()`): a gateway whose record says requests may be in flight (IN_FLIGHT entries,
+ * published by the Activator because `departsByRecord`) also keeps an entry in the sorted set
+ * `<prefix>:gateways:held`, scored by its lease's end plus the longest of those requests' timeouts; it rewrites
+ * it with every heartbeat and every record it publishes, and removes it when its record says nothing is in
+ * flight. When its lease runs out without a leave, the others count it departed for those revisions until that
+ * score: its record stays on the board (the Activator keeps the share it last settled on out of theirs), and
+ * then goes. A clean close() removes the entry with the lease (a gateway closes after draining). All of these
+ * keys expire ten leases after the last live gateway's heartbeat. Gateway ids must not be reused while held: a
+ * new gateway with a departed one's id replaces its record.
+ *
  * Redis down: members() keeps the last list read (this gateway keeps its last share; the others are neither
  * added nor dropped), states() is undefined (no board: the Activator applies share changes at once, so a replica
  * may briefly see more than its containerConcurrency while replicas come and go) and `onRedisState(false)` fires
@@ -59,6 +69,11 @@ export class RedisMembership implements GatewayMembership {
   private readonly key: string;
   private readonly channel: string;
   private readonly recordsKey: string;
+  private readonly heldKey: string;
+  /** The longest in-flight timeout this gateway's record states (ms; 0: nothing in flight). */
+  private recordHold = 0;
+  /** Departed gateways (lease over, no leave, still held) and the revisions their records name. */
+  private gone: ReadonlyMap<string, ReadonlySet<string>> = new Map();
   /** The end of the latest lease seen for each gateway (its writer's clock). */
   private readonly expiry = new Map<string, number>();
   /** Gateways that announced their leave since the last read. */
@@ -89,6 +104,7 @@ export class RedisMembership implements GatewayMembership {
     this.key = `${prefix}:gateways`;
     this.channel = `${prefix}:gateways:changed`;
     this.recordsKey = `${prefix}:gateways:records`;
+    this.heldKey = `${prefix}:gateways:held`;
     this.leaseMs = opts.leaseMs ?? DEFAULT_GATEWAY_LEASE_MS;
     if (!(this.leaseMs >= 100)) throw new Error(`gateway membership: leaseMs must be at least 100 (got ${this.leaseMs})`);
     this.heartbeatMs = opts.heartbeatMs ?? Math.max(50, Math.floor(this.leaseMs / 3));
@@ -128,9 +144,19 @@ export class RedisMembership implements GatewayMembership {
     return this.list;
   }
 
-  /** The last record each other live gateway published; undefined while Redis is unreachable. */
+  /** The last record each other live or departed gateway published; undefined while Redis is unreachable. */
   states(): ReadonlyMap<string, Readonly<Record<string, string>>> | undefined {
     return this.redisUp === false ? undefined : this.board;
+  }
+
+  /** Gateways whose lease ran out while their records said requests were in flight, until those have ended. */
+  departed(): ReadonlyMap<string, ReadonlySet<string>> {
+    return this.gone;
+  }
+
+  /** This gateway learns a departed one's revisions from its record: the Activator publishes IN_FLIGHT entries. */
+  get departsByRecord(): true {
+    return true;
   }
 
   /** Replaces this gateway's record; written to Redis at once (coalesced) and again on every heartbeat. */
@@ -139,6 +165,7 @@ export class RedisMembership implements GatewayMembership {
     if (text.length > MAX_RECORD_CHARS) throw new Error(`gateway membership: a record of ${text.length} characters is over the limit of ${MAX_RECORD_CHARS}`);
     if (text === this.record) return;
     this.record = text;
+    this.recordHold = inFlightHoldMs(record);
     if (this.closed) return;
     if (this.flushing) {
       this.flushAgain = true;
@@ -152,10 +179,9 @@ export class RedisMembership implements GatewayMembership {
       this.flushAgain = false;
       // Redis down: the heartbeat that finds it again writes the record.
       if (this.redis.status !== 'ready' || this.record === null) return;
-      await this.redis
-        .multi()
-        .hset(this.recordsKey, this.self, this.record)
-        .pexpire(this.recordsKey, this.leaseMs * 10)
+      const m = this.redis.multi().hset(this.recordsKey, this.self, this.record).pexpire(this.recordsKey, this.leaseMs * 10);
+      this.writeHeld(m, this.clock.now());
+      await m
         .publish(this.channel, this.self)
         .exec()
         .catch(() => undefined);
@@ -193,8 +219,12 @@ export class RedisMembership implements GatewayMembership {
         .zrangebyscore(this.key, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS)
         // The whole set goes when every gateway is gone (a stale test prefix, a removed installation).
         .pexpire(this.key, this.leaseMs * 10)
-        .hgetall(this.recordsKey);
+        .hgetall(this.recordsKey)
+        .zremrangebyscore(this.heldKey, '-inf', now)
+        .zrangebyscore(this.heldKey, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS)
+        .pexpire(this.heldKey, this.leaseMs * 10);
       if (this.record !== null) m.hset(this.recordsKey, this.self, this.record).pexpire(this.recordsKey, this.leaseMs * 10);
+      this.writeHeld(m, now);
       const res = await m.exec();
       if (!res) throw new Error('transaction aborted');
       for (const [err] of res) if (err) throw err;
@@ -202,15 +232,16 @@ export class RedisMembership implements GatewayMembership {
       const pruned = Number(res[1]![1]);
       const live = leases(res[2]![1] as string[]);
       const records = res[4]![1] as Record<string, string>;
-      // Records of gateways no longer live go with them.
-      const gone = Object.keys(records).filter((id) => id !== this.self && !live.has(id));
+      const held = leases(res[6]![1] as string[]);
+      // Records of gateways no longer live go with them, unless they are held (departed with requests in flight).
+      const gone = Object.keys(records).filter((id) => id !== this.self && !live.has(id) && !held.has(id));
       if (gone.length > 0) await this.redis.hdel(this.recordsKey, ...gone);
       const wasUp = this.redisUp;
       // Back from an outage: nobody could heartbeat while Redis was gone (and a Redis that lost its data lists
       // nobody yet), so every gateway known before gets one lease from now to register again.
       if (wasUp === false) for (const id of this.expiry.keys()) this.expiry.set(id, Math.max(this.expiry.get(id)!, now + this.leaseMs));
       this.markRedis(true);
-      const changed = this.apply(live, records, wasUp !== true);
+      const changed = this.apply(live, records, held, wasUp !== true);
       // Others re-read at once: we are new (or back after Redis lost us), or we saw someone's lease run out.
       if (joined || pruned > 0 || changed) await this.redis.publish(this.channel, this.self).catch(() => undefined);
     } catch (err) {
@@ -229,10 +260,16 @@ export class RedisMembership implements GatewayMembership {
       do {
         this.refreshAgain = false;
         try {
-          const res = await this.redis.multi().zrangebyscore(this.key, `(${this.clock.now()}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS).hgetall(this.recordsKey).exec();
+          const now = this.clock.now();
+          const res = await this.redis
+            .multi()
+            .zrangebyscore(this.key, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS)
+            .hgetall(this.recordsKey)
+            .zrangebyscore(this.heldKey, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS)
+            .exec();
           if (!res || res.some(([err]) => err)) return;
           if (this.redisUp === false) return; // the heartbeat that finds Redis again re-reads everything
-          this.apply(leases(res[0]![1] as string[]), res[1]![1] as Record<string, string>);
+          this.apply(leases(res[0]![1] as string[]), res[1]![1] as Record<string, string>, leases(res[2]![1] as string[]));
         } catch {
           return; // the heartbeat reports the outage
         }
@@ -242,13 +279,15 @@ export class RedisMembership implements GatewayMembership {
   }
 
   /**
-   * Takes a read of the leases and the records; tells the listeners when either changed (or `force`). A gateway
-   * stays a member until the end of the latest lease seen for it (or its leave), not merely while Redis lists
-   * it: a Redis that restarted empty must not make each gateway think it is alone (and take every slot).
+   * Takes a read of the leases, the records and the held entries; tells the listeners when any changed (or
+   * `force`). A gateway stays a member until the end of the latest lease seen for it (or its leave), not merely
+   * while Redis lists it: a Redis that restarted empty must not make each gateway think it is alone (and take
+   * every slot). One that is no longer a member but still held, and did not leave, is departed.
    */
-  private apply(read: ReadonlyMap<string, number>, records: Record<string, string>, force = false): boolean {
+  private apply(read: ReadonlyMap<string, number>, records: Record<string, string>, held: ReadonlyMap<string, number>, force = false): boolean {
     const now = this.clock.now();
     for (const [id, until] of read) this.expiry.set(id, Math.max(this.expiry.get(id) ?? 0, until));
+    const leftNow = new Set(this.left);
     for (const [id, until] of this.expiry) if (until <= now || this.left.has(id)) this.expiry.delete(id);
     this.left.clear();
     while (this.expiry.size > MAX_GATEWAYS) this.expiry.delete(this.expiry.keys().next().value!);
@@ -256,6 +295,12 @@ export class RedisMembership implements GatewayMembership {
     const membersChanged = !(next.length === this.list.length && next.every((id, i) => id === this.list[i]));
     const text = new Map<string, string>();
     for (const id of next) if (id !== this.self && records[id] !== undefined) text.set(id, records[id]!);
+    const departedText = new Map<string, string>();
+    for (const [id, until] of held) {
+      if (until <= now || id === this.self || this.expiry.has(id) || leftNow.has(id) || records[id] === undefined) continue;
+      departedText.set(id, records[id]!);
+      text.set(id, records[id]!);
+    }
     const boardChanged = text.size !== this.boardText.size || [...text].some(([id, t]) => this.boardText.get(id) !== t);
     if (boardChanged) {
       const board = new Map<string, Readonly<Record<string, string>>>();
@@ -269,12 +314,31 @@ export class RedisMembership implements GatewayMembership {
       this.boardText = text;
       this.board = board;
     }
+    const departedChanged = departedText.size !== this.gone.size || [...departedText.keys()].some((id) => !this.gone.has(id)) || boardChanged;
+    if (departedChanged) {
+      const gone = new Map<string, ReadonlySet<string>>();
+      for (const id of departedText.keys()) {
+        const keys = inFlightKeys(this.board.get(id));
+        if (keys.size > 0) gone.set(id, keys);
+      }
+      if (gone.size > 0 || this.gone.size > 0) this.logger?.info({ departed: [...gone.keys()] }, 'gateway membership: departed gateways (lease over with requests in flight)');
+      this.gone = gone;
+    }
     if (membersChanged) {
       this.logger?.info({ members: next, before: this.list }, 'gateway membership changed');
       this.list = next;
     }
     if (membersChanged || boardChanged || force) this.notify();
     return membersChanged;
+  }
+
+  /**
+   * Adds this gateway's held entry to `m` (its lease's end at `now` plus its record's longest in-flight timeout),
+   * or its removal when the record says nothing is in flight.
+   */
+  private writeHeld(m: ReturnType<Redis['multi']>, now: number): void {
+    if (this.recordHold > 0) m.zadd(this.heldKey, now + this.leaseMs + this.recordHold, this.self).pexpire(this.heldKey, this.leaseMs * 10);
+    else m.zrem(this.heldKey, this.self);
   }
 
   private notify(): void {
@@ -315,6 +379,7 @@ export class RedisMembership implements GatewayMembership {
       const leave = this.redis
         .multi()
         .zrem(this.key, this.self)
+        .zrem(this.heldKey, this.self)
         .hdel(this.recordsKey, this.self)
         .publish(this.channel, LEAVE + this.self)
         .exec()
