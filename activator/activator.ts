@@ -220,6 +220,8 @@ export class Activator {
   private recordDirty = false;
   private stopMembership: () => void = () => {};
   private warnedNoBoard = false;
+  /** The last publish failed (logged once until one succeeds). */
+  private publishFailed = false;
   /** The last board read (for departed members' records while the board cannot be read). */
   private lastBoard: ReadonlyMap<string, Readonly<Record<string, string>>> | undefined;
   /** The membership learns a departed gateway's revisions from its record (IN_FLIGHT entries). */
@@ -583,7 +585,16 @@ export class Activator {
   private publish(): void {
     if (!this.recordDirty || !this.membership?.publish) return;
     this.recordDirty = false;
-    this.membership.publish({ ...this.record });
+    try {
+      this.membership.publish({ ...this.record });
+      this.publishFailed = false;
+    } catch (err) {
+      // (A record over the membership's size limit.) The others keep this gateway's last record: its hand-overs
+      // wait, which is safe. It runs on a request's path, which must not fail for it; said once per failure run.
+      if (!this.publishFailed) this.opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'gateway membership: cannot publish this gateway\'s record; capacity hand-overs wait until it can');
+      this.publishFailed = true;
+      this.recordDirty = true; // tried again at the next chance
+    }
   }
 
   private *inflightSeries(): Iterable<{ labels: { revision: string; replica: string }; value: number }> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../core/clock.js';
-import { silentLogger } from '../core/log.js';
+import { createLogger, silentLogger } from '../core/log.js';
 import type { GatewayMembership } from '../core/membership.js';
 import { SluiceMetrics } from '../core/metrics.js';
 import { Activator, IN_FLIGHT_IDLE_MS, type Lease } from './activator.js';
@@ -122,5 +122,37 @@ describe('in-flight entries of the published record', () => {
     board = undefined;
     for (const l of listeners) l();
     expect(limit()).toBe(2);
+  });
+
+  it('a record the membership refuses (over its size limit) fails no request: logged once, tried again later', () => {
+    const clock = new FakeClock(1_000_000);
+    const lines: string[] = [];
+    let refuse = true;
+    let published = 0;
+    const membership: GatewayMembership = {
+      self: 'gw-a',
+      members: () => ['gw-a'],
+      subscribe: () => () => {},
+      publish: () => {
+        if (refuse) throw new Error('gateway membership: a record of 70000 characters is over the limit of 65536');
+        published++;
+      },
+      states: () => new Map(),
+      departsByRecord: true,
+      close: async () => {},
+    };
+    const logger = createLogger({ level: 'error', format: 'json', out: { write: (l: string) => (lines.push(l), true) } as unknown as NodeJS.WritableStream });
+    const activator = new Activator({ clock, metrics: new SluiceMetrics(), logger, limits: LIMITS, poke: () => {}, probes: { probe: async () => true, healthIntervalMs: 0 }, membership });
+    activator.addRevision(KEY, LABELS);
+    activator.onEndpointEvent({ type: 'ready', endpoint: { id: `${KEY}#1`, revisionKey: KEY, url: 'http://127.0.0.1:1', capacity: 4, readinessPath: '/' } });
+    const a = take(clock, activator, 300_000);
+    a.release();
+    const b = take(clock, activator, 400_000);
+    expect(lines.filter((l) => l.includes('cannot publish')).length).toBe(1);
+    expect(lines[0]).toContain('over the limit of 65536');
+    refuse = false;
+    b.release();
+    clock.advance(IN_FLIGHT_IDLE_MS);
+    expect(published).toBeGreaterThan(0);
   });
 });

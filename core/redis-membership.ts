@@ -52,8 +52,8 @@ export interface RedisMembershipOptions {
  * flight. When its lease runs out without a leave, the others count it departed for those revisions until that
  * score: its record stays on the board (the Activator keeps the share it last settled on out of theirs), and
  * then goes. A clean close() removes the entry with the lease (a gateway closes after draining). All of these
- * keys expire ten leases after the last live gateway's heartbeat. Gateway ids must not be reused while held: a
- * new gateway with a departed one's id replaces its record.
+ * keys expire ten leases after the last live gateway's heartbeat, and a Redis that loses its data forgets the
+ * departed. Gateway ids must not be reused while held: a new gateway with a departed one's id replaces its record.
  *
  * Redis down: members() keeps the last list read (this gateway keeps its last share; the others are neither
  * added nor dropped), states() is undefined (no board: the Activator applies share changes at once, so a replica
@@ -314,14 +314,14 @@ export class RedisMembership implements GatewayMembership {
       this.boardText = text;
       this.board = board;
     }
-    const departedChanged = departedText.size !== this.gone.size || [...departedText.keys()].some((id) => !this.gone.has(id)) || boardChanged;
-    if (departedChanged) {
+    if (boardChanged || departedText.size !== this.gone.size || [...departedText.keys()].some((id) => !this.gone.has(id))) {
       const gone = new Map<string, ReadonlySet<string>>();
       for (const id of departedText.keys()) {
         const keys = inFlightKeys(this.board.get(id));
         if (keys.size > 0) gone.set(id, keys);
       }
-      if (gone.size > 0 || this.gone.size > 0) this.logger?.info({ departed: [...gone.keys()] }, 'gateway membership: departed gateways (lease over with requests in flight)');
+      if (gone.size !== this.gone.size || [...gone.keys()].some((id) => !this.gone.has(id)))
+        this.logger?.info({ departed: [...gone.keys()], before: [...this.gone.keys()] }, 'gateway membership: departed gateways changed (lease over while their requests may still run)');
       this.gone = gone;
     }
     if (membersChanged) {
