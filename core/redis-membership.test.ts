@@ -146,7 +146,7 @@ describe('RedisMembership (against a real redis-server)', () => {
 
   it('refuses a record over the size limit, naming it', async () => {
     const a = new RedisMembership({ url: redis.url, self: 'x', clock: new FakeClock() });
-    expect(() => a.publish({ k: 'x'.repeat(70_000) })).toThrow(/over the limit of 65536/);
+    expect(() => a.publish({ k: 'x'.repeat(270_000) })).toThrow(/a record of 270008 characters is over the limit of 262144/);
     await a.close();
   });
 

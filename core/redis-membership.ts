@@ -7,8 +7,13 @@ import { inFlightHoldMs, inFlightKeys, type GatewayMembership } from './membersh
 export const DEFAULT_GATEWAY_LEASE_MS = 10_000;
 /** A bound on the member list read back from Redis (a fleet is a handful of pods, not thousands). */
 export const MAX_GATEWAYS = 1000;
-/** A bound on one member's published record (JSON characters); a larger one is refused, naming the limit. */
-export const MAX_RECORD_CHARS = 64 * 1024;
+/**
+ * A bound on one member's published record (JSON characters); a larger one is refused, naming the limit (the
+ * Activator logs it, and that gateway's hand-overs then wait). A record carries a few entries per bounded revision
+ * with ready replicas, so this is what caps such revisions per fleet: about 500 with 2 replicas each, 230 with 10
+ * (docs/kubernetes.md). Every gateway reads every record on each change, so it is not unbounded either.
+ */
+export const MAX_RECORD_CHARS = 256 * 1024;
 /** A published change that is a gateway's clean leave: the others drop it at once. */
 const LEAVE = 'leave:';
 /** How long close() waits for Redis before leaving it to the lease. */
