@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../core/clock.js';
-import { createLogger, silentLogger } from '../core/log.js';
+import { createLogger } from '../core/log.js';
 import type { GatewayMembership } from '../core/membership.js';
-import { SluiceMetrics } from '../core/metrics.js';
-import { Activator, IN_FLIGHT_IDLE_MS, type Lease } from './activator.js';
+import { oneRevisionActivator } from '../test/support/departing-gateway.js';
+import { IN_FLIGHT_IDLE_MS, type Activator, type Lease } from './activator.js';
 import { shareView } from './capacity-share.js';
 
 /**
@@ -12,7 +12,6 @@ import { shareView } from './capacity-share.js';
  */
 const KEY = 'default/m-predictor-00001';
 const LABELS = { namespace: 'default', service: 'm', revision: 'm-predictor-00001' };
-const LIMITS = { maxHeldPerRevision: 100, maxHeldTotal: 100, maxHeldBytesPerRevision: 1e9, maxHeldBytesTotal: 1e9, retryAfterSeconds: 1 };
 
 function setup(o: { departsByRecord: boolean; cc: number }): { clock: FakeClock; activator: Activator; records: Array<Record<string, string>> } {
   const clock = new FakeClock(1_000_000);
@@ -27,17 +26,7 @@ function setup(o: { departsByRecord: boolean; cc: number }): { clock: FakeClock;
     departsByRecord: o.departsByRecord,
     close: async () => {},
   };
-  const activator = new Activator({
-    clock,
-    metrics: new SluiceMetrics(),
-    logger: silentLogger(),
-    limits: LIMITS,
-    poke: () => {},
-    probes: { probe: async () => true, healthIntervalMs: 0 },
-    membership,
-  });
-  activator.addRevision(KEY, LABELS);
-  activator.onEndpointEvent({ type: 'ready', endpoint: { id: `${KEY}#1`, revisionKey: KEY, url: 'http://127.0.0.1:1', capacity: o.cc, readinessPath: '/' } });
+  const activator = oneRevisionActivator({ clock, membership, key: KEY, labels: LABELS, endpoint: { id: `${KEY}#1`, url: 'http://127.0.0.1:1', capacity: o.cc } });
   return { clock, activator, records };
 }
 
@@ -113,9 +102,7 @@ describe('in-flight entries of the published record', () => {
       departsByRecord: true,
       close: async () => {},
     };
-    const activator = new Activator({ clock, metrics: new SluiceMetrics(), logger: silentLogger(), limits: LIMITS, poke: () => {}, probes: { probe: async () => true, healthIntervalMs: 0 }, membership });
-    activator.addRevision(KEY, LABELS);
-    activator.onEndpointEvent({ type: 'ready', endpoint: { id, revisionKey: KEY, url: 'http://127.0.0.1:1', capacity: 4, readinessPath: '/' } });
+    const activator = oneRevisionActivator({ clock, membership, key: KEY, labels: LABELS, endpoint: { id, url: 'http://127.0.0.1:1', capacity: 4 } });
     const limit = (): number | undefined => activator.replicas(KEY)[0]?.limit;
     expect(limit()).toBe(2);
     // Redis down: no board. Shares then change at once, so handing gw-x's 2 slots to gw-a now could overfill it.
@@ -142,9 +129,7 @@ describe('in-flight entries of the published record', () => {
       close: async () => {},
     };
     const logger = createLogger({ level: 'error', format: 'json', out: { write: (l: string) => (lines.push(l), true) } as unknown as NodeJS.WritableStream });
-    const activator = new Activator({ clock, metrics: new SluiceMetrics(), logger, limits: LIMITS, poke: () => {}, probes: { probe: async () => true, healthIntervalMs: 0 }, membership });
-    activator.addRevision(KEY, LABELS);
-    activator.onEndpointEvent({ type: 'ready', endpoint: { id: `${KEY}#1`, revisionKey: KEY, url: 'http://127.0.0.1:1', capacity: 4, readinessPath: '/' } });
+    const activator = oneRevisionActivator({ clock, membership, key: KEY, labels: LABELS, endpoint: { id: `${KEY}#1`, url: 'http://127.0.0.1:1', capacity: 4 }, logger });
     const a = take(clock, activator, 300_000);
     a.release();
     const b = take(clock, activator, 400_000);

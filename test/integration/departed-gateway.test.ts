@@ -2,12 +2,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Activator, type Lease } from '../../activator/activator.js';
+import type { Lease } from '../../activator/activator.js';
 import { FakeClock } from '../../core/clock.js';
-import { silentLogger } from '../../core/log.js';
-import { SluiceMetrics } from '../../core/metrics.js';
 import { RedisMembership } from '../../core/redis-membership.js';
-import type { DepartingGatewayOptions } from '../support/departing-gateway.js';
+import { oneRevisionActivator, type DepartingGatewayOptions } from '../support/departing-gateway.js';
 import { SLUICE_ROOT } from '../support/paths.js';
 import { startRedis } from '../support/redis-server.js';
 import { waitUntil } from '../support/wait.js';
@@ -41,17 +39,7 @@ describe('a cluster gateway killed with requests in flight', () => {
     const follow = setInterval(() => clock.advance(Math.max(0, Date.now() - clock.now())), 20);
     const membership = new RedisMembership({ url: redis.url, self: 'gw-b', clock, prefix: 'dg', leaseMs: LEASE_MS, heartbeatMs: HEARTBEAT_MS });
     await membership.start();
-    const activator = new Activator({
-      clock,
-      metrics: new SluiceMetrics(),
-      logger: silentLogger(),
-      limits: { maxHeldPerRevision: 100, maxHeldTotal: 100, maxHeldBytesPerRevision: 1e9, maxHeldBytesTotal: 1e9, retryAfterSeconds: 1 },
-      poke: () => {},
-      probes: { probe: async () => true, healthIntervalMs: 0 },
-      membership,
-    });
-    activator.addRevision(KEY, LABELS);
-    activator.onEndpointEvent({ type: 'ready', endpoint: { ...ENDPOINT, revisionKey: KEY, readinessPath: '/' } });
+    const activator = oneRevisionActivator({ clock, membership, key: KEY, labels: LABELS, endpoint: ENDPOINT });
     const limit = (): number | undefined => activator.replicas(KEY)[0]?.limit;
     const opts: DepartingGatewayOptions = {
       redisUrl: redis.url,
