@@ -48,11 +48,16 @@ function children(pid: number): Array<{ pid: number; port: number | null; model:
     .trim()
     .split('\n')
     .filter(Boolean)
-    .map((p) => {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    .flatMap((p) => {
+      let cmd: string[];
+      try {
+        cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      } catch {
+        return []; // exited since pgrep listed it (a replica scaled down, a worker killed)
+      }
       const i = cmd.indexOf('--port');
       const m = cmd.indexOf('--model-name');
-      return { pid: Number(p), port: i > 0 ? Number(cmd[i + 1]) : null, model: m > 0 ? cmd[m + 1]! : null, worker: cmd.some((c) => c.endsWith('worker-main.js')) };
+      return [{ pid: Number(p), port: i > 0 ? Number(cmd[i + 1]) : null, model: m > 0 ? cmd[m + 1]! : null, worker: cmd.some((c) => c.endsWith('worker-main.js')) }];
     });
 }
 
