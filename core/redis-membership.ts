@@ -226,8 +226,7 @@ export class RedisMembership implements GatewayMembership {
         .pexpire(this.key, this.leaseMs * 10)
         .hgetall(this.recordsKey)
         .zremrangebyscore(this.heldKey, '-inf', now)
-        .zrangebyscore(this.heldKey, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS)
-        .pexpire(this.heldKey, this.leaseMs * 10);
+        .zrangebyscore(this.heldKey, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, MAX_GATEWAYS);
       if (this.record !== null) m.hset(this.recordsKey, this.self, this.record).pexpire(this.recordsKey, this.leaseMs * 10);
       this.writeHeld(m, now);
       const res = await m.exec();
@@ -300,10 +299,10 @@ export class RedisMembership implements GatewayMembership {
     const membersChanged = !(next.length === this.list.length && next.every((id, i) => id === this.list[i]));
     const text = new Map<string, string>();
     for (const id of next) if (id !== this.self && records[id] !== undefined) text.set(id, records[id]!);
-    const departedText = new Map<string, string>();
+    const departedIds: string[] = [];
     for (const [id, until] of held) {
       if (until <= now || id === this.self || this.expiry.has(id) || leftNow.has(id) || records[id] === undefined) continue;
-      departedText.set(id, records[id]!);
+      departedIds.push(id);
       text.set(id, records[id]!);
     }
     const boardChanged = text.size !== this.boardText.size || [...text].some(([id, t]) => this.boardText.get(id) !== t);
@@ -319,16 +318,15 @@ export class RedisMembership implements GatewayMembership {
       this.boardText = text;
       this.board = board;
     }
-    if (boardChanged || departedText.size !== this.gone.size || [...departedText.keys()].some((id) => !this.gone.has(id))) {
-      const gone = new Map<string, ReadonlySet<string>>();
-      for (const id of departedText.keys()) {
-        const keys = inFlightKeys(this.board.get(id));
-        if (keys.size > 0) gone.set(id, keys);
-      }
-      if (gone.size !== this.gone.size || [...gone.keys()].some((id) => !this.gone.has(id)))
-        this.logger?.info({ departed: [...gone.keys()], before: [...this.gone.keys()] }, 'gateway membership: departed gateways changed (lease over while their requests may still run)');
-      this.gone = gone;
+    // (A few records at most: worked out on every read.)
+    const gone = new Map<string, ReadonlySet<string>>();
+    for (const id of departedIds) {
+      const keys = inFlightKeys(this.board.get(id));
+      if (keys.size > 0) gone.set(id, keys);
     }
+    if (gone.size !== this.gone.size || [...gone.keys()].some((id) => !this.gone.has(id)))
+      this.logger?.info({ departed: [...gone.keys()], before: [...this.gone.keys()] }, 'gateway membership: departed gateways changed (lease over while their requests may still run)');
+    this.gone = gone;
     if (membersChanged) {
       this.logger?.info({ members: next, before: this.list }, 'gateway membership changed');
       this.list = next;
@@ -339,11 +337,13 @@ export class RedisMembership implements GatewayMembership {
 
   /**
    * Adds this gateway's held entry to `m` (its lease's end at `now` plus its record's longest in-flight timeout),
-   * or its removal when the record says nothing is in flight.
+   * or its removal when the record says nothing is in flight; and renews the set's expiry (ten leases), as every
+   * heartbeat does for the others.
    */
   private writeHeld(m: ReturnType<Redis['multi']>, now: number): void {
-    if (this.recordHold > 0) m.zadd(this.heldKey, now + this.leaseMs + this.recordHold, this.self).pexpire(this.heldKey, this.leaseMs * 10);
+    if (this.recordHold > 0) m.zadd(this.heldKey, now + this.leaseMs + this.recordHold, this.self);
     else m.zrem(this.heldKey, this.self);
+    m.pexpire(this.heldKey, this.leaseMs * 10);
   }
 
   private notify(): void {
