@@ -10,6 +10,11 @@
  * omission) and from the actual write ("service"). Arrivals due in the first `discard` seconds are sent but not
  * recorded. One thread, epoll, no pipelining. Prints one JSON line on stdout.
  *
+ * With FIXED_RATE_TIMELINE=<file> in the environment it also writes one line per recorded request, in the order
+ * they completed: the due time (ms from the start), the latency from it, the latency from the actual write, the
+ * connection slot and 1 when the request had to open that connection. load-tests/timeline.ts reads it (when in a
+ * run the tail happened, and whether new connections were part of it).
+ *
  * usage: fixed-rate HOST PORT RATE DURATION_S DISCARD_S CONNECTIONS METHOD PATH [BODY] [CONTENT_TYPE]
  */
 #define _GNU_SOURCE
@@ -68,7 +73,9 @@ static int ep;
 static conn_t *conns;
 static int nconns, open_conns;
 static double start, *intended, *sent_at;
-static double *corrected, *service;
+static double *corrected, *service, *due_ms;
+static int *slot_of, *slot_rec;
+static char *fresh_of, *fresh_rec;
 static long *per_second, nseconds;
 static long ncorrected, errors, non2xx;
 static double discard_ns;
@@ -123,6 +130,9 @@ static void settle(long i, int status, double t) {
   if (status < 200 || status >= 300) non2xx++;
   long sec = (long)((t - start - discard_ns) / 1e9);
   if (sec >= 0 && sec < nseconds) per_second[sec]++;
+  due_ms[ncorrected] = (intended[i] - start) / 1e6;
+  slot_rec[ncorrected] = slot_of[i];
+  fresh_rec[ncorrected] = fresh_of[i];
   corrected[ncorrected] = (t - intended[i]) / 1e6;
   service[ncorrected] = (t - sent_at[i]) / 1e6;
   ncorrected++;
@@ -148,6 +158,8 @@ static void assign(conn_t *c, long i) {
   c->wrote = 0;
   c->len = 0;
   sent_at[i] = now_ns();
+  slot_of[i] = (int)(c - conns);
+  fresh_of[i] = !c->connected;
   if (c->connected) try_write(c);
 }
 
@@ -270,6 +282,11 @@ int main(int argc, char **argv) {
   sent_at = calloc((size_t)total, sizeof(double));
   corrected = calloc((size_t)total, sizeof(double));
   service = calloc((size_t)total, sizeof(double));
+  due_ms = calloc((size_t)total, sizeof(double));
+  slot_of = calloc((size_t)total, sizeof(int));
+  slot_rec = calloc((size_t)total, sizeof(int));
+  fresh_of = calloc((size_t)total, 1);
+  fresh_rec = calloc((size_t)total, 1);
   queue = calloc((size_t)total, sizeof(long));
   idle = calloc((size_t)nconns, sizeof(long));
   conns = calloc((size_t)nconns, sizeof(conn_t));
@@ -322,6 +339,15 @@ int main(int argc, char **argv) {
     while (qhead < qtail && open_conns < nconns) { long i = queue[qhead++]; dispatch(i); }
   }
   double elapsed_s = (now_ns() - (start + discard_ns)) / 1e9;
+  const char *timeline = getenv("FIXED_RATE_TIMELINE");
+  if (timeline != NULL && timeline[0] != 0) {
+    FILE *f = fopen(timeline, "w");
+    if (f == NULL) { fprintf(stderr, "fixed-rate: cannot write FIXED_RATE_TIMELINE %s\n", timeline); return 1; }
+    fprintf(f, "# due_ms latency_ms service_ms connection new_connection\n");
+    for (long k = 0; k < ncorrected; k++)
+      fprintf(f, "%.3f %.3f %.3f %d %d\n", due_ms[k], corrected[k], service[k], slot_rec[k], fresh_rec[k]);
+    if (fclose(f) != 0) { fprintf(stderr, "fixed-rate: cannot write FIXED_RATE_TIMELINE %s\n", timeline); return 1; }
+  }
   qsort(corrected, (size_t)ncorrected, sizeof(double), cmp);
   qsort(service, (size_t)ncorrected, sizeof(double), cmp);
   printf("{\"completed\":%ld,\"errors\":%ld,\"non2xx\":%ld,\"elapsedS\":%.4f,\"throughput\":%.2f,"

@@ -69,6 +69,7 @@ export function parseFixedRateSummary(out: string): LoadResult {
  * Open-loop load at `rate` from the C generator: the same schedule and accounting as runOpenLoop (arrival i due
  * at start + i/rate, latency from that intended time, the first `discardS` seconds sent but not recorded, at most
  * `maxConnections` keep-alive connections and a FIFO behind them) without Node's 1 ms tick or its CPU.
+ * `timelinePath`: the generator also writes each recorded request's line there (fixed-rate.c, FIXED_RATE_TIMELINE).
  */
 export async function runFixedRate(
   baseUrl: string,
@@ -77,6 +78,7 @@ export async function runFixedRate(
   durationS: number,
   maxConnections: number,
   discardS = 1,
+  timelinePath?: string,
 ): Promise<LoadResult> {
   const url = new URL(baseUrl);
   if (url.protocol !== 'http:' || !/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname)) {
@@ -98,12 +100,15 @@ export async function runFixedRate(
     request.path,
     ...(request.body === undefined ? [] : [request.body, contentType ?? 'application/json', ...(headerLines === '' ? [] : [headerLines])]),
   ];
-  return parseFixedRateSummary(await run(fixedRateBinary(), args));
+  return parseFixedRateSummary(await run(fixedRateBinary(), args, timelinePath));
 }
 
-function run(command: string, args: string[]): Promise<string> {
+function run(command: string, args: string[], timelinePath: string | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = { ...process.env };
+    delete env['FIXED_RATE_TIMELINE'];
+    if (timelinePath !== undefined) env['FIXED_RATE_TIMELINE'] = timelinePath;
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -1,3 +1,5 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { runClosedLoop } from '../harness/closed-loop.js';
 import type { LoadResult, RequestShape } from '../harness/load-result.js';
 import { runFixedRate } from '../harness/fixed-rate.js';
@@ -80,12 +82,19 @@ export async function measureLatency(
   log: (line: string) => void,
 ): Promise<Measurements> {
   await warmUp(systems, request, settings);
+  const timelines = process.env['SLUICE_BENCH_TIMELINE_DIR'];
+  if (timelines !== undefined && timelines !== '') {
+    if (settings.openClient !== 'c') throw new Error('SLUICE_BENCH_TIMELINE_DIR needs the C generator (--open-client c): the Node one writes no timeline');
+    mkdirSync(timelines, { recursive: true });
+  }
   return interleaved(systems, settings.rounds, async (s, round) => {
+    const label = `${request.method.toLowerCase()}-${rate}rps-r${round + 1}`;
+    const timeline = timelines === undefined || timelines === '' ? undefined : join(timelines, `${s.definition.name}-${label}.txt`);
     const result = await measured(s, upstreams, () =>
       settings.openClient === 'c'
-        ? runFixedRate(s.running.url, request, rate, settings.durationS, settings.openLoopConnections)
+        ? runFixedRate(s.running.url, request, rate, settings.durationS, settings.openLoopConnections, 1, timeline)
         : runOpenLoop(s.running.url, request, rate, settings.durationS, settings.openLoopConnections),
-      `${request.method.toLowerCase()}-${rate}rps-r${round + 1}`,
+      label,
     );
     log(
       `${request.method} @${rate}/s round ${round + 1} ${s.definition.name}: p50 ${result.latency.p50.toFixed(2)} ms p99 ${result.latency.p99.toFixed(2)} ms`,

@@ -1,9 +1,13 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFixedRateSummary, runFixedRate } from '../../load-tests/harness/fixed-rate.js';
 import { REQUESTS } from '../../load-tests/harness/load-result.js';
 import { startJsonResponder, type RunningResponder } from '../../load-tests/upstreams/json-responder.js';
+import { parseTimeline, slowWindows } from '../../load-tests/timeline.js';
 
 // The C fixed-rate generator (load-tests/harness/fixed-rate.c, compiled with gcc on first use). Counts and the
 // shape of what is measured, never speed: this machine may be busy.
@@ -59,10 +63,24 @@ describe('fixed-rate generator (C)', () => {
       const until = Date.now() + 300;
       while (Date.now() < until);
     }, 500);
-    const result = await runFixedRate(upstream.url, REQUESTS.GET, 200, 1, 4, 0);
-    expect(result.completed).toBe(200);
-    expect(result.latency.p90).toBeGreaterThan(100);
-    expect(result.serviceLatency!.p90).toBeLessThan(result.latency.p90);
+    const dir = mkdtempSync(join(tmpdir(), 'fixed-rate-timeline-'));
+    try {
+      const result = await runFixedRate(upstream.url, REQUESTS.GET, 200, 1, 4, 0, join(dir, 't.txt'));
+      expect(result.completed).toBe(200);
+      expect(result.latency.p90).toBeGreaterThan(100);
+      expect(result.serviceLatency!.p90).toBeLessThan(result.latency.p90);
+      // the timeline has every recorded request, and puts the stall where it was: due from ~500 ms on
+      const rows = parseTimeline(readFileSync(join(dir, 't.txt'), 'utf8'));
+      expect(rows).toHaveLength(200);
+      expect(rows.every((r) => r.latencyMs >= r.serviceMs && r.connection >= 0 && r.connection < 4)).toBe(true);
+      expect(rows.filter((r) => r.newConnection)).toHaveLength(4);
+      const slow = slowWindows(rows, 100, 100);
+      expect(slow.length).toBeGreaterThan(0);
+      expect(slow[0]!.startMs).toBeGreaterThanOrEqual(400);
+      expect(slow[0]!.startMs).toBeLessThanOrEqual(800);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('follows chunked answers and servers that close, and counts non-2xx answers', async () => {
