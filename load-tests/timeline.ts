@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { percentileOfSorted as percentile } from './harness/stats.js';
 
 export interface TimelineRow {
   /** When the request was due, ms from the run's start (the unrecorded first second included). */
@@ -63,10 +64,6 @@ export function slowWindows(rows: readonly TimelineRow[], windowMs: number, over
   return [...byWindow.values()].filter((w) => w.worstMs > overMs).sort((a, b) => a.startMs - b.startMs);
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
-
 const USAGE = 'usage: node dist/load-tests/timeline.js <timeline file> [--window-ms 50] [--over-ms 5]';
 
 function main(): void {
@@ -82,6 +79,10 @@ function main(): void {
   const overMs = Number(values['over-ms']);
   if (positionals.length !== 1 || !(windowMs > 0) || !(overMs >= 0)) throw new Error(`${USAGE} (window-ms > 0, over-ms >= 0)`);
   const rows = parseTimeline(readFileSync(positionals[0]!, 'utf8'));
+  if (rows.length === 0) {
+    console.log('no recorded requests');
+    return;
+  }
   const latencies = rows.map((r) => r.latencyMs).sort((a, b) => a - b);
   const over = rows.filter((r) => r.latencyMs > overMs).length;
   console.log(
