@@ -73,9 +73,10 @@ static int ep;
 static conn_t *conns;
 static int nconns, open_conns;
 static double start, *intended, *sent_at;
-static double *corrected, *service, *due_ms;
-static int *slot_of, *slot_rec;
-static char *fresh_of, *fresh_rec;
+static double *corrected, *service;
+static long *recorded_as; /* the arrival index of each recorded request, in the order recorded */
+static int *slot_of;       /* per arrival: the connection slot it went out on */
+static char *fresh_of;     /* per arrival: it opened that connection */
 static long *per_second, nseconds;
 static long ncorrected, errors, non2xx;
 static double discard_ns;
@@ -130,9 +131,7 @@ static void settle(long i, int status, double t) {
   if (status < 200 || status >= 300) non2xx++;
   long sec = (long)((t - start - discard_ns) / 1e9);
   if (sec >= 0 && sec < nseconds) per_second[sec]++;
-  due_ms[ncorrected] = (intended[i] - start) / 1e6;
-  slot_rec[ncorrected] = slot_of[i];
-  fresh_rec[ncorrected] = fresh_of[i];
+  recorded_as[ncorrected] = i;
   corrected[ncorrected] = (t - intended[i]) / 1e6;
   service[ncorrected] = (t - sent_at[i]) / 1e6;
   ncorrected++;
@@ -282,11 +281,9 @@ int main(int argc, char **argv) {
   sent_at = calloc((size_t)total, sizeof(double));
   corrected = calloc((size_t)total, sizeof(double));
   service = calloc((size_t)total, sizeof(double));
-  due_ms = calloc((size_t)total, sizeof(double));
+  recorded_as = calloc((size_t)total, sizeof(long));
   slot_of = calloc((size_t)total, sizeof(int));
-  slot_rec = calloc((size_t)total, sizeof(int));
   fresh_of = calloc((size_t)total, 1);
-  fresh_rec = calloc((size_t)total, 1);
   queue = calloc((size_t)total, sizeof(long));
   idle = calloc((size_t)nconns, sizeof(long));
   conns = calloc((size_t)nconns, sizeof(conn_t));
@@ -344,8 +341,10 @@ int main(int argc, char **argv) {
     FILE *f = fopen(timeline, "w");
     if (f == NULL) { fprintf(stderr, "fixed-rate: cannot write FIXED_RATE_TIMELINE %s\n", timeline); return 1; }
     fprintf(f, "# due_ms latency_ms service_ms connection new_connection\n");
-    for (long k = 0; k < ncorrected; k++)
-      fprintf(f, "%.3f %.3f %.3f %d %d\n", due_ms[k], corrected[k], service[k], slot_rec[k], fresh_rec[k]);
+    for (long k = 0; k < ncorrected; k++) {
+      long i = recorded_as[k];
+      fprintf(f, "%.3f %.3f %.3f %d %d\n", (intended[i] - start) / 1e6, corrected[k], service[k], slot_of[i], fresh_of[i]);
+    }
     if (fclose(f) != 0) { fprintf(stderr, "fixed-rate: cannot write FIXED_RATE_TIMELINE %s\n", timeline); return 1; }
   }
   qsort(corrected, (size_t)ncorrected, sizeof(double), cmp);

@@ -81,15 +81,15 @@ export async function measureLatency(
   settings: Settings,
   log: (line: string) => void,
 ): Promise<Measurements> {
-  const timelines = process.env['SLUICE_BENCH_TIMELINE_DIR'];
-  if (timelines !== undefined && timelines !== '') {
+  const timelines = process.env['SLUICE_BENCH_TIMELINE_DIR'] || undefined;
+  if (timelines !== undefined) {
     if (settings.openClient !== 'c') throw new Error('SLUICE_BENCH_TIMELINE_DIR needs the C generator (--open-client c): the Node one writes no timeline');
     mkdirSync(timelines, { recursive: true });
   }
   await warmUp(systems, request, settings);
   return interleaved(systems, settings.rounds, async (s, round) => {
     const label = `${request.method.toLowerCase()}-${rate}rps-r${round + 1}`;
-    const timeline = timelines === undefined || timelines === '' ? undefined : join(timelines, `${s.definition.name}-${label}.txt`);
+    const timeline = timelines === undefined ? undefined : join(timelines, `${s.definition.name}-${label}.txt`);
     const result = await measured(s, upstreams, () =>
       settings.openClient === 'c'
         ? runFixedRate(s.running.url, request, rate, settings.durationS, settings.openLoopConnections, 1, timeline)
