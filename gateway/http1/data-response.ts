@@ -14,6 +14,8 @@ export interface ResponseOwner {
 
 const CRLF = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
+/** First body bytes up to this size are copied behind the head and go out with it in one write. */
+const HEAD_WITH_BODY_MAX = 16 * 1024;
 
 let dateSecond = -1;
 let dateText = '';
@@ -39,8 +41,9 @@ function invalidHeader(kind: 'name' | 'value', name: string): TypeError {
  * `write`, `end`, `destroy`, `statusCode`, `headersSent`, `shouldKeepAlive`, `writableFinished`, `destroyed`,
  * the `drain`, `finish` and `close` events, `writeContinue`), written straight to the socket.
  *
- * The head is kept as one string and goes out with the first body bytes in one `writev` (the socket is corked
- * from the first write until `end`, or the next tick when the body streams). A body without a length is sent
+ * The head is kept as one string and goes out with the first body bytes in one write: copied into one buffer with
+ * them when the body has a length and they are small (the usual inference answer: no cork, no tick), else in one
+ * `writev` (the socket is corked from the first write until `end`, or the next tick when the body streams). A body without a length is sent
  * chunked to an HTTP/1.1 client, and to an HTTP/1.0 one until the connection closes. A response to a pipelined
  * request that is not at the front of its connection's queue is buffered (its `write` returns false past the
  * socket's high-water mark) until the ones before it are done.
@@ -280,7 +283,21 @@ export class DataResponse extends EventEmitter {
       this.out(data);
       return this.out(CRLF);
     }
+    if (this.headPending && this.attached && length <= HEAD_WITH_BODY_MAX) return this.headWith(data, length);
     return this.out(data);
+  }
+
+  /** The head and the first `length` body bytes copied into one buffer and written at once. */
+  private headWith(data: string | Buffer, length: number): boolean {
+    this.headPending = false;
+    const head = this.head;
+    const buf = Buffer.allocUnsafe(head.length + length);
+    buf.write(head, 0, 'latin1');
+    if (typeof data === 'string') buf.write(data, head.length, 'utf8');
+    else data.copy(buf, head.length);
+    const ok = this.owner.socket.write(buf);
+    if (!ok) this.needDrain = true;
+    return ok;
   }
 
   /** Hands bytes to the socket (the head first), or queues them while another response is in front. */
@@ -303,6 +320,8 @@ export class DataResponse extends EventEmitter {
     const s = this.owner.socket;
     if (this.headPending) {
       this.headPending = false;
+      // A head with no body bytes (end() with none, or an answer without a body) needs no cork.
+      if (data.length === 0) return s.write(this.head, 'latin1');
       if (!this.corked) {
         this.corked = true;
         s.cork();

@@ -1,0 +1,100 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { DataResponse } from './data-response.js';
+
+/** A socket that records each write (as bytes) and whether it was corked then. */
+function recordingSocket() {
+  const writes: Array<{ bytes: Buffer; corked: boolean }> = [];
+  let corks = 0;
+  let uncorked = 0;
+  const socket = {
+    writableHighWaterMark: 16 * 1024,
+    writableNeedDrain: false,
+    write(chunk: string | Buffer, encoding?: BufferEncoding): boolean {
+      writes.push({ bytes: typeof chunk === 'string' ? Buffer.from(chunk, encoding ?? 'utf8') : Buffer.from(chunk), corked: corks > uncorked });
+      return true;
+    },
+    cork(): void {
+      corks++;
+    },
+    uncork(): void {
+      uncorked++;
+    },
+    destroy(): void {},
+  };
+  return { socket: socket as unknown as Socket, writes, corkState: () => ({ corks, uncorked }) };
+}
+
+function response(method = 'POST') {
+  const rec = recordingSocket();
+  const finished: DataResponse[] = [];
+  const req = { method, httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage;
+  const res = new DataResponse({ socket: rec.socket, keepAliveSeconds: 5, finished: (r) => finished.push(r) }, req, true);
+  res.attached = true;
+  return { res, finished, ...rec };
+}
+
+const wire = (writes: Array<{ bytes: Buffer }>): string => Buffer.concat(writes.map((w) => w.bytes)).toString('latin1');
+
+describe('DataResponse: how the head reaches the socket', () => {
+  it('a length-framed answer with a small body goes out as one write of head and body, nothing corked', () => {
+    const { res, writes, corkState, finished } = response();
+    res.writeHeadPairs(200, ['content-type', 'application/json', 'content-length', '17']);
+    res.write(Buffer.from('{"predictions":[1'));
+    res.end();
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.corked).toBe(false);
+    expect(corkState()).toEqual({ corks: 0, uncorked: 0 });
+    const text = wire(writes);
+    expect(text.startsWith('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 17\r\nDate: ')).toBe(true);
+    expect(text.endsWith('\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n{"predictions":[1')).toBe(true);
+    expect(finished).toEqual([res]);
+  });
+
+  it('end(text) with characters of two and three UTF-8 bytes: the length header and the bytes after the head agree', () => {
+    const { res, writes } = response();
+    const body = 'naïve → ok';
+    res.end(body);
+    expect(writes).toHaveLength(1);
+    const bytes = writes[0]!.bytes;
+    const headEnd = bytes.indexOf('\r\n\r\n') + 4;
+    expect(bytes.subarray(0, headEnd).toString('latin1')).toContain(`Content-Length: ${Buffer.byteLength(body)}\r\n`);
+    expect(bytes.subarray(headEnd).toString('utf8')).toBe(body);
+  });
+
+  it('a body larger than 16 KiB is not copied behind the head: head and body are written corked, then uncorked at end', () => {
+    const { res, writes, corkState } = response();
+    const body = Buffer.alloc(20 * 1024, 0x61);
+    res.writeHeadPairs(200, ['content-length', String(body.length)]);
+    res.write(body);
+    res.end();
+    expect(writes.map((w) => w.corked)).toEqual([true, true]);
+    expect(writes[1]!.bytes.equals(body)).toBe(true);
+    expect(corkState()).toEqual({ corks: 1, uncorked: 1 });
+  });
+
+  it('a chunked answer keeps its size line, data and CRLF corked together behind the head', () => {
+    const { res, writes, corkState } = response();
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('abc');
+    res.end();
+    expect(writes.every((w) => w.corked)).toBe(true);
+    expect(corkState()).toEqual({ corks: 1, uncorked: 1 });
+    expect(wire(writes).endsWith('\r\n\r\n3\r\nabc\r\n0\r\n\r\n')).toBe(true);
+  });
+
+  it('an answer with no body bytes (a HEAD, or end() with none) writes its head once, uncorked', () => {
+    const head = response('HEAD');
+    head.res.writeHeadPairs(200, ['content-length', '42']);
+    head.res.end();
+    const empty = response();
+    empty.res.writeHeadPairs(200, ['content-length', '0']);
+    empty.res.end();
+    for (const r of [head, empty]) {
+      expect(r.writes).toHaveLength(1);
+      expect(r.corkState()).toEqual({ corks: 0, uncorked: 0 });
+      expect(wire(r.writes).endsWith('\r\n\r\n')).toBe(true);
+    }
+  });
+});
