@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { versionOf, which } from '../baselines/install.js';
 
 /** The machine facts every report starts with. */
@@ -14,6 +16,8 @@ export interface Environment {
   haproxy: string;
   /** --pin: systems under test on CPU 1, the rest on CPU 0 */
   pinned: boolean;
+  /** referenceWorkMs() when the report began */
+  referenceMs: number;
 }
 
 export function describeEnvironment(pinned = false): Environment {
@@ -29,10 +33,44 @@ export function describeEnvironment(pinned = false): Environment {
     nginx: which('nginx') ? versionOf('nginx', ['-v']) : 'not installed',
     haproxy: which('haproxy') ? versionOf('haproxy', ['-v']) : 'not installed',
     pinned,
+    referenceMs: referenceWorkMs(),
   };
 }
 
-export function environmentMarkdown(before: Environment, loadAfter: [number, number, number]): string {
+const REFERENCE_HASHED = Buffer.alloc(2 << 20, 0x5a);
+let referenceWalk: Float64Array | null = null;
+
+/**
+ * A fixed piece of work timed on this machine, in ms (the median of 5 after one unmeasured run): a SHA-256 of
+ * 4 MiB, 200,000 dependent reads at random places in a 64 MiB array (memory latency), and 500,000 small objects (V8's
+ * young generation). The same work takes about the same time on idle machines of one kind; a host busy with other
+ * guests makes it slower, which a VM's load average and steal time need not show. Reports print it before and
+ * after a scenario, so that runs on two days, or on two machines of one kind, can be told apart.
+ */
+export function referenceWorkMs(): number {
+  const walk = (referenceWalk ??= Float64Array.from({ length: 8 << 20 }, (_, i) => i));
+  const once = (): number => {
+    const t0 = performance.now();
+    createHash('sha256').update(REFERENCE_HASHED).update(REFERENCE_HASHED).digest();
+    let j = 0;
+    let sum = 0;
+    for (let i = 0; i < 200_000; i++) {
+      j = (Math.imul(j, 1_103_515_245) + 12_345 + (walk[j]! & 1)) & (walk.length - 1);
+      sum += walk[j]!;
+    }
+    let kept: Array<{ n: number; s: string }> = [];
+    for (let i = 0; i < 500_000; i++) {
+      kept.push({ n: i + sum, s: 'k' + (i & 1023) });
+      if (kept.length === 4096) kept = [];
+    }
+    return performance.now() - t0;
+  };
+  once();
+  const runs = [once(), once(), once(), once(), once()].sort((a, b) => a - b);
+  return runs[2]!;
+}
+
+export function environmentMarkdown(before: Environment, loadAfter: [number, number, number], referenceAfterMs: number): string {
   const fmt = (l: readonly number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
   return [
     '| machine | |',
@@ -40,6 +78,7 @@ export function environmentMarkdown(before: Environment, loadAfter: [number, num
     `| date (UTC) | ${before.date} |`,
     `| nproc | ${before.nproc} (${before.cpuModel}), ${before.memoryGiB} GiB, shared machine, ${before.pinned ? 'pinned (`--pin`): each system under test on CPU 1; the harness, its load generator and the upstreams on CPU 0' : 'nothing pinned'} |`,
     `| load average 1/5/15 min, before → after | ${fmt(before.loadAverage)} → ${fmt(loadAfter)} |`,
+    `| reference work (harness/environment.ts \`referenceWorkMs\`), before → after | ${before.referenceMs.toFixed(0)} ms → ${referenceAfterMs.toFixed(0)} ms |`,
     `| node | ${before.node} |`,
     `| nginx | ${before.nginx} |`,
     `| haproxy | ${before.haproxy} |`,
