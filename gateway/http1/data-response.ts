@@ -44,9 +44,9 @@ function invalidHeader(kind: 'name' | 'value', name: string): TypeError {
  * The head is kept as one string and goes out with the first body bytes in one write: copied into one buffer with
  * them when the body has a length and they are small (the usual inference answer: no cork, no tick), else in one
  * `writev` (the socket is corked from the first write until `end`, or the next tick when the body streams). A
- * body without a length is sent chunked to an HTTP/1.1 client, and to an HTTP/1.0 one until the connection closes. A response to a pipelined
- * request that is not at the front of its connection's queue is buffered (its `write` returns false past the
- * socket's high-water mark) until the ones before it are done.
+ * body without a length is sent chunked to an HTTP/1.1 client, and to an HTTP/1.0 one until the connection closes.
+ * A response to a pipelined request that is not at the front of its connection's queue is buffered (its `write`
+ * returns false past the socket's high-water mark) until the ones before it are done.
  */
 export class DataResponse extends EventEmitter {
   statusCode = 200;

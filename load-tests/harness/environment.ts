@@ -42,8 +42,8 @@ let referenceWalk: Float64Array | null = null;
 
 /**
  * A fixed piece of work timed on this machine, in ms (the median of 5 after one unmeasured run): a SHA-256 of
- * 4 MiB, 200,000 dependent reads at random places in a 64 MiB array (memory latency), and 500,000 small objects (V8's
- * young generation). The same work takes about the same time on idle machines of one kind; a host busy with other
+ * 4 MiB, 200,000 dependent reads at random places in a 64 MiB array (memory latency), and 500,000 small objects
+ * (V8's young generation). The same work takes about the same time on idle machines of one kind; a host busy with other
  * guests makes it slower, which a VM's load average and steal time need not show. Reports print it before and
  * after a scenario, so that runs on two days, or on two machines of one kind, can be told apart.
  */
