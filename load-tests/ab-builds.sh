@@ -7,11 +7,17 @@
 # of CPU per request per pair, its median and mean, and how many pairs B won. Run an A/A (the same dist twice)
 # first to see what the machine's noise does to the ratio. The dist/ directories must sit in a checkout of Sluice
 # (it finds its package root and runtime catalogue from there) with node_modules. Needs wrk, taskset, 2+ CPUs.
+#   load-tests/ab-builds.sh <dist A> <dist B> [pairs=20] [seconds=3] together
+# runs A and B at the same time instead, sharing CPU 1, each under its own wrk -t1 -c32 on CPU 0: a host that
+# speeds up or slows down during a pair does so for both, so the pair's ratio keeps only what the builds differ
+# in (the ratios are of CPU per request; the throughputs are each half of a shared core).
 set -euo pipefail
-A=${1:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds]}
-B=${2:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds]}
+A=${1:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds] [together]}
+B=${2:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds] [together]}
 PAIRS=${3:-20}
 SECS=${4:-3}
+MODE=${5:-apart}
+case "$MODE" in apart|together) ;; *) echo "the fifth argument is 'together' or nothing, not '$MODE'" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/sluice-ab-XXXXXX)
 pids=()
@@ -54,8 +60,28 @@ run() { # pid port label
   awk -v l="$3" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v d="$SECS" \
     'BEGIN { printf "%s rps %6.0f user %5.1f sys %5.1f total %5.1f\n", l, n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
 }
+together() { # both gateways under load over the same seconds; $1 = first (A or B): which wrk starts first
+  local ua sa ub sb ua1 sa1 ub1 sb1 na nb w1 w2
+  read -r ua sa < <(ticks $SA); read -r ub sb < <(ticks $SB)
+  if [ "$1" = A ]; then w1="$PA wa"; w2="$PB wb"; else w1="$PB wb"; w2="$PA wa"; fi
+  set -- $w1 $w2
+  taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$1$path" >"$work/$2.txt" &
+  local first=$!
+  taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$3$path" >"$work/$4.txt"
+  wait $first
+  read -r ua1 sa1 < <(ticks $SA); read -r ub1 sb1 < <(ticks $SB)
+  for w in wa wb; do
+    if grep -q Non-2xx "$work/$w.txt"; then echo "$w: $(awk '/Non-2xx/ {print $4}' "$work/$w.txt") non-2xx answers" >&2; exit 1; fi
+  done
+  na=$(awk '/requests in/ {print $1}' "$work/wa.txt"); nb=$(awk '/requests in/ {print $1}' "$work/wb.txt")
+  awk -v n="$na" -v u=$((ua1 - ua)) -v s=$((sa1 - sa)) -v d="$SECS" \
+    'BEGIN { printf "A rps %6.0f user %5.1f sys %5.1f total %5.1f\n", n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
+  awk -v n="$nb" -v u=$((ub1 - ub)) -v s=$((sb1 - sb)) -v d="$SECS" \
+    'BEGIN { printf "B rps %6.0f user %5.1f sys %5.1f total %5.1f\n", n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
+}
 for i in $(seq 1 "$PAIRS"); do
-  if [ $((i % 2)) = 1 ]; then run $SA "$PA" A; run $SB "$PB" B; else run $SB "$PB" B; run $SA "$PA" A; fi
+  if [ "$MODE" = together ]; then if [ $((i % 2)) = 1 ]; then together A; else together B; fi
+  elif [ $((i % 2)) = 1 ]; then run $SA "$PA" A; run $SB "$PB" B; else run $SB "$PB" B; run $SA "$PA" A; fi
 done | tee "$work/runs.txt"
 awk '{ lab[NR] = $1; tot[NR] = $9 }
 END {
