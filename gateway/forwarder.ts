@@ -211,11 +211,12 @@ export class Forwarder {
     if (hasBody && o.wholeBody === undefined) {
       const declared = wholeBodyLength(req, o.maxBodyBytes ?? 0);
       if (declared >= 0) {
-        const parsed = parsedBody(req, declared);
+        const parsed = parsedBody(req, declared, res instanceof DataResponse);
         if (parsed !== null) o.wholeBody = parsed;
-        else if (o.bodyLooked !== true) {
-          // Called from the server's 'request' event, a body that came in the same read as the head is parsed
-          // right after the event: one microtask later it is all in the stream, taken with one read.
+        else if (o.bodyLooked !== true && !(res instanceof DataResponse)) {
+          // Called from node:http's 'request' event, a body that came in the same read as the head is parsed
+          // right after the event: one microtask later it is all in the stream, taken with one read. (The data
+          // port's own connections hand a request over once such a body is parsed: no need to look again.)
           o.bodyLooked = true;
           return Promise.resolve().then(() => this.forward(baseUrl, req, res, o));
         } else return this.readWhole(req, declared, o).then(() => this.forward(baseUrl, req, res, o));
@@ -559,13 +560,15 @@ export class BodyTooLargeError extends Error {
  * The whole body of a request once the server has parsed all its declared bytes into the stream (its end may
  * come later: the parser never passes on more than the content-length), taken with one `read()` (no listener,
  * no event, no copy for a body in one chunk), or null: the body is still arriving, or something reads the
- * stream already. The stream is then left flowing, so that its end still comes as an `end` event: the server
- * lets go of a request (its parser's reference, kept while an idle keep-alive connection waits) only then.
+ * stream already. node:http's request is then left flowing, so that its end still comes as an `end` event: its
+ * server lets go of a request (its parser's reference, kept while an idle keep-alive connection waits) only
+ * then. The data port's own request (`ownPort`) has been let go of already, and a read that empties an ended
+ * stream ends it: it is not resumed (one `process.nextTick` and a flow less).
  */
-function parsedBody(req: IncomingMessage, declared: number): Buffer | null {
+function parsedBody(req: IncomingMessage, declared: number, ownPort: boolean): Buffer | null {
   if (req.readableLength !== declared || req.readableFlowing === true || req.destroyed) return null;
   const body = req.read() as Buffer | null;
-  req.resume();
+  if (!ownPort) req.resume();
   return body;
 }
 

@@ -616,6 +616,82 @@ describe('framing chosen by DataResponse', () => {
   });
 });
 
+describe('when a request is handed to onRequest', () => {
+  /** What each request looked like at the moment onRequest was called. */
+  const atHandOver = (seen: Array<[string | undefined, boolean, number]>) => ({
+    onRequest: ({ req }: Exchange) => seen.push([req.url, req.complete, req.readableLength]),
+  });
+
+  it('a body sent in the same write as its head is whole in the request by then (complete, every byte readable)', async () => {
+    const seen: Array<[string | undefined, boolean, number]> = [];
+    const h = await start(atHandOver(seen));
+    const c = await RawClient.open(h);
+    c.send(get('/one', ['Content-Length: 1000'], 'POST') + 'b'.repeat(1000));
+    await calls(h, 1);
+    const { req, res } = h.calls[0]!;
+    expect(seen).toEqual([['/one', true, 1000]]);
+    expect((req.read() as Buffer).toString()).toBe('b'.repeat(1000));
+    res.end('ok');
+    expect((await c.reply()).body).toBe('ok');
+  });
+
+  it('a body sent later is not waited for: the request is handed over with its head, and the body streams in after', async () => {
+    const seen: Array<[string | undefined, boolean, number]> = [];
+    const h = await start(atHandOver(seen));
+    const c = await RawClient.open(h);
+    c.send(get('/later', ['Content-Length: 10'], 'POST'));
+    await calls(h, 1);
+    const { req, res } = h.calls[0]!;
+    expect(seen).toEqual([['/later', false, 0]]);
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    const ended = new Promise((r) => req.once('end', r));
+    c.send('0123456789');
+    await ended;
+    expect(body).toBe('0123456789');
+    res.end('ok');
+    expect((await c.reply()).body).toBe('ok');
+  });
+
+  it('two requests with bodies in one write are handed over in order, each with its own body whole', async () => {
+    const seen: Array<[string | undefined, boolean, number]> = [];
+    const h = await start(atHandOver(seen));
+    const c = await RawClient.open(h);
+    c.send(get('/a', ['Content-Length: 3'], 'POST') + 'aaa' + get('/b', ['Content-Length: 4'], 'POST') + 'bbbb');
+    await calls(h, 2);
+    expect(seen).toEqual([
+      ['/a', true, 3],
+      ['/b', true, 4],
+    ]);
+    expect(h.calls.map(({ req }) => (req.read() as Buffer).toString())).toEqual(['aaa', 'bbbb']);
+    h.calls[1]!.res.end('second');
+    h.calls[0]!.res.end('first');
+    expect((await c.reply()).body).toBe('first');
+    expect((await c.reply()).body).toBe('second');
+  });
+
+  it('a request whose body was read whole ends without being destroyed, and the connection serves the next request', async () => {
+    const h = await start();
+    const c = await RawClient.open(h);
+    c.send(get('/read', ['Content-Length: 5'], 'POST') + 'hello');
+    await calls(h, 1);
+    const { req, res } = h.calls[0]!;
+    const events: string[] = [];
+    req.on('end', () => events.push('end'));
+    req.on('close', () => events.push('close'));
+    expect((req.read() as Buffer).toString()).toBe('hello');
+    res.end('read');
+    expect((await c.reply()).body).toBe('read');
+    await settle(20);
+    expect(events).toEqual(['end']);
+    expect(req.destroyed).toBe(false);
+    c.send(get('/next'));
+    await calls(h, 2);
+    h.calls[1]!.res.end('next');
+    expect((await c.reply()).body).toBe('next');
+  });
+});
+
 describe('a client that leaves mid-body', () => {
   it.each([
     ['closes (FIN)', (s: Socket) => s.end()],
