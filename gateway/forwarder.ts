@@ -10,6 +10,7 @@ import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
 import { clientResponseHeaders, clientResponseHeadersRaw, clientResponsePairs, upstreamRequestHeaders, type UpstreamDrop } from './forward-headers.js';
 import { DataResponse } from './http1/data-response.js';
+import { takeWholeBody } from './http1/data-connection.js';
 import { UPSTREAM, UpstreamClient, UpstreamRequest } from './upstream-client.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
@@ -211,7 +212,7 @@ export class Forwarder {
     if (hasBody && o.wholeBody === undefined) {
       const declared = wholeBodyLength(req, o.maxBodyBytes ?? 0);
       if (declared >= 0) {
-        const parsed = parsedBody(req, declared, res instanceof DataResponse);
+        const parsed = takeWholeBody(req, declared) ?? parsedBody(req, declared, res instanceof DataResponse);
         if (parsed !== null) o.wholeBody = parsed;
         else if (o.bodyLooked !== true && !(res instanceof DataResponse)) {
           // Called from node:http's 'request' event, a body that came in the same read as the head is parsed

@@ -13,7 +13,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../core/clock.js';
 import { waitUntil } from '../../test/support/wait.js';
-import { serveHttp1 } from './data-connection.js';
+import { serveHttp1, takeWholeBody } from './data-connection.js';
 import type { DataResponse } from './data-response.js';
 import { bindingOf, type ParseError } from './llhttp.js';
 
@@ -617,51 +617,77 @@ describe('framing chosen by DataResponse', () => {
 });
 
 describe('when a request is handed to onRequest', () => {
-  /** What each request looked like at the moment onRequest was called. */
-  const atHandOver = (seen: Array<[string | undefined, boolean, number]>) => ({
-    onRequest: ({ req }: Exchange) => seen.push([req.url, req.complete, req.readableLength]),
+  /** Each request's URL and whether it was complete at the moment onRequest was called. */
+  const atHandOver = (seen: Array<[string | undefined, boolean]>, also?: (x: Exchange) => void) => ({
+    onRequest: (x: Exchange) => {
+      seen.push([x.req.url, x.req.complete]);
+      also?.(x);
+    },
   });
 
-  it('a body sent in the same write as its head is whole in the request by then (complete, every byte readable)', async () => {
-    const seen: Array<[string | undefined, boolean, number]> = [];
-    const h = await start(atHandOver(seen));
+  it('a body sent in the same write as its head is whole by then: takeWholeBody gives it, and the stream then yields only its end', async () => {
+    const seen: Array<[string | undefined, boolean]> = [];
+    const taken: Array<string | null> = [];
+    const h = await start(atHandOver(seen, ({ req }) => taken.push(takeWholeBody(req, 1000)?.toString() ?? null)));
     const c = await RawClient.open(h);
     c.send(get('/one', ['Content-Length: 1000'], 'POST') + 'b'.repeat(1000));
     await calls(h, 1);
     const { req, res } = h.calls[0]!;
-    expect(seen).toEqual([['/one', true, 1000]]);
-    expect((req.read() as Buffer).toString()).toBe('b'.repeat(1000));
+    expect(seen).toEqual([['/one', true]]);
+    expect(taken).toEqual(['b'.repeat(1000)]);
+    expect(takeWholeBody(req, 1000)).toBe(null);
+    let more = 0;
+    req.on('data', (d: Buffer) => (more += d.length));
+    await new Promise((r) => req.once('end', r));
+    expect(more).toBe(0);
+    res.end('ok');
+    expect((await c.reply()).body).toBe('ok');
+  });
+
+  it('a complete request whose body nobody takes gives it whole to whoever reads its stream; takeWholeBody refuses a length it does not have', async () => {
+    const h = await start();
+    const c = await RawClient.open(h);
+    c.send(get('/stream', ['Content-Length: 6'], 'POST') + 'abcdef');
+    await calls(h, 1);
+    const { req, res } = h.calls[0]!;
+    expect(takeWholeBody(req, 5)).toBe(null);
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    await new Promise((r) => req.once('end', r));
+    expect(body).toBe('abcdef');
+    expect(takeWholeBody(req, 6)).toBe(null);
     res.end('ok');
     expect((await c.reply()).body).toBe('ok');
   });
 
   it('a body sent later is not waited for: the request is handed over with its head, and the body streams in after', async () => {
-    const seen: Array<[string | undefined, boolean, number]> = [];
+    const seen: Array<[string | undefined, boolean]> = [];
     const h = await start(atHandOver(seen));
     const c = await RawClient.open(h);
-    c.send(get('/later', ['Content-Length: 10'], 'POST'));
+    c.send(get('/later', ['Content-Length: 10'], 'POST') + '0123');
     await calls(h, 1);
     const { req, res } = h.calls[0]!;
-    expect(seen).toEqual([['/later', false, 0]]);
+    expect(seen).toEqual([['/later', false]]);
+    expect(takeWholeBody(req, 10)).toBe(null);
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     const ended = new Promise((r) => req.once('end', r));
-    c.send('0123456789');
+    c.send('456789');
     await ended;
     expect(body).toBe('0123456789');
     res.end('ok');
     expect((await c.reply()).body).toBe('ok');
   });
 
-  it('two requests with bodies in one write are handed over in order, each with its own body whole', async () => {
-    const seen: Array<[string | undefined, boolean, number]> = [];
+  it('two requests with bodies in one write are handed over in order, each complete with its own body', async () => {
+    const seen: Array<[string | undefined, boolean]> = [];
     const h = await start(atHandOver(seen));
     const c = await RawClient.open(h);
     c.send(get('/a', ['Content-Length: 3'], 'POST') + 'aaa' + get('/b', ['Content-Length: 4'], 'POST') + 'bbbb');
     await calls(h, 2);
     expect(seen).toEqual([
-      ['/a', true, 3],
-      ['/b', true, 4],
+      ['/a', true],
+      ['/b', true],
     ]);
     expect(h.calls.map(({ req }) => (req.read() as Buffer).toString())).toEqual(['aaa', 'bbbb']);
     h.calls[1]!.res.end('second');
@@ -670,24 +696,25 @@ describe('when a request is handed to onRequest', () => {
     expect((await c.reply()).body).toBe('second');
   });
 
-  it('a request whose body was read whole ends without being destroyed, and the connection serves the next request', async () => {
+  it('a request whose body was taken or never read ends without being destroyed, and the connection serves the next request', async () => {
     const h = await start();
     const c = await RawClient.open(h);
-    c.send(get('/read', ['Content-Length: 5'], 'POST') + 'hello');
-    await calls(h, 1);
-    const { req, res } = h.calls[0]!;
-    const events: string[] = [];
-    req.on('end', () => events.push('end'));
-    req.on('close', () => events.push('close'));
-    expect((req.read() as Buffer).toString()).toBe('hello');
-    res.end('read');
-    expect((await c.reply()).body).toBe('read');
-    await settle(20);
-    expect(events).toEqual(['end']);
-    expect(req.destroyed).toBe(false);
-    c.send(get('/next'));
+    c.send(get('/taken', ['Content-Length: 5'], 'POST') + 'hello' + get('/unread', ['Content-Length: 5'], 'POST') + 'world');
     await calls(h, 2);
-    h.calls[1]!.res.end('next');
+    const [taken, unread] = h.calls;
+    const events: string[] = [];
+    for (const { req } of h.calls) req.on('close', () => events.push(`${req.url} close`));
+    expect(takeWholeBody(taken!.req, 5)?.toString()).toBe('hello');
+    taken!.res.end('taken');
+    unread!.res.end('unread');
+    expect((await c.reply()).body).toBe('taken');
+    expect((await c.reply()).body).toBe('unread');
+    await settle(20);
+    expect(events).toEqual([]);
+    expect([taken!.req.destroyed, unread!.req.destroyed]).toEqual([false, false]);
+    c.send(get('/next'));
+    await calls(h, 3);
+    h.calls[2]!.res.end('next');
     expect((await c.reply()).body).toBe('next');
   });
 });

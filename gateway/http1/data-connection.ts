@@ -50,13 +50,27 @@ interface StreamHandle {
   _consumed?: boolean;
 }
 
+const NO_BODY = Buffer.alloc(0);
+
 /**
  * A request on a data-port connection: node:http's IncomingMessage, fed by this connection's parser. Unlike
  * node:http's, it is not destroyed when its body has ended (no `close` event, two `process.nextTick`s less per
  * request): nothing listens for it, and the connection destroys a request its client leaves unanswered.
+ *
+ * A request that is complete when it is handed over (its body came with its head, or it has none) keeps its
+ * body aside (`held`) instead of in the stream: the forwarder takes it whole (`takeWholeBody`), and the stream
+ * gets it, and its end, only if something reads the stream. That spares the stream's bookkeeping and its two
+ * `process.nextTick`s (for the end pushed before any read, and for the read that empties it).
  */
-class DataRequest extends IncomingMessage {
+export class DataRequest extends IncomingMessage {
   conn: DataConnection | null = null;
+  /**
+   * undefined: the body goes through the stream as it is parsed. A Buffer: the whole body (empty for none), not
+   * in the stream yet. null: the whole body was taken (`takeWholeBody`); the stream holds only its end.
+   */
+  held: Buffer | null | undefined = undefined;
+  /** Body chunks parsed before the request was handed over (the rest of the read that brought its head). */
+  early: Buffer[] | null = null;
   constructor(socket: Socket) {
     super(socket);
     (this as unknown as { _readableState: { autoDestroy: boolean } })._readableState.autoDestroy = false;
@@ -68,8 +82,27 @@ class DataRequest extends IncomingMessage {
       self._readableState.readingMore = false;
       self._consuming = true;
     }
+    const held = this.held;
+    if (held !== undefined) {
+      this.held = undefined;
+      if (held !== null && held.length > 0) this.push(held);
+      this.push(null);
+      return;
+    }
     this.conn?.bodyWanted();
   }
+}
+
+/**
+ * The whole body of a data-port request that was complete when it was handed over, if it has exactly
+ * `declared` bytes and nothing has read its stream; it is taken (the stream then yields only its end). Else null.
+ */
+export function takeWholeBody(req: IncomingMessage, declared: number): Buffer | null {
+  if (!(req instanceof DataRequest)) return null;
+  const held = req.held;
+  if (held === undefined || held === null || held.length !== declared || req.destroyed) return null;
+  req.held = null;
+  return held;
 }
 
 /**
@@ -130,7 +163,9 @@ class DataConnection implements ResponseOwner {
     p[l.kOnBody] = (b: Buffer) => {
       const req = this.incoming;
       if (req === null || (req as unknown as { _dumped: boolean })._dumped) return;
-      if (!req.push(b)) this.setBodyFull(true);
+      // Not handed over yet: kept until the request is complete or the read is parsed (at most one read's bytes).
+      if (this.waiting !== null && this.waiting.req === req) (req.early ??= []).push(b);
+      else if (!req.push(b)) this.setBodyFull(true);
     };
     p[l.kOnMessageComplete] = () => this.onMessageComplete();
     p[l.kOnExecute] = (ret: number | ParseError) => {
@@ -208,12 +243,25 @@ class DataConnection implements ResponseOwner {
     return 0;
   }
 
-  /** Hands the waiting request, if any, to the gateway. */
+  /**
+   * Hands the waiting request, if any, to the gateway. One still incomplete gets the body parsed so far in its
+   * stream first; the rest follows as it is parsed.
+   */
   private dispatchWaiting(): void {
     const res = this.waiting;
     if (res === null) return;
     this.waiting = null;
-    this.o.onRequest(res.req as DataRequest, res);
+    const req = res.req as DataRequest;
+    const early = req.early;
+    if (early !== null) {
+      req.early = null;
+      if (req.held === undefined) {
+        let full = false;
+        for (const b of early) full = !req.push(b);
+        if (full && this.incoming === req) this.setBodyFull(true);
+      }
+    }
+    this.o.onRequest(req, res);
   }
 
   private onMessageComplete(): void {
@@ -231,7 +279,12 @@ class DataConnection implements ResponseOwner {
       this.partHeaders = [];
       this.partUrl = '';
     }
-    req.push(null);
+    if (this.waiting !== null && this.waiting.req === req) {
+      // Complete before it was handed over: its body is kept aside, whole.
+      const early = req.early;
+      req.early = null;
+      req.held = early === null ? NO_BODY : early.length === 1 ? early[0]! : Buffer.concat(early);
+    } else req.push(null);
     this.setBodyFull(false);
     this.dispatchWaiting();
   }
@@ -280,7 +333,7 @@ class DataConnection implements ResponseOwner {
     // stream that has ended with nothing left in it has nothing to drop).
     const r = req as unknown as { _consuming: boolean; _readableState: { resumeScheduled: boolean; ended: boolean; length: number }; _dump(): void };
     const st = r._readableState;
-    if (!r._consuming && !st.resumeScheduled && !(st.ended && st.length === 0)) {
+    if (!r._consuming && !st.resumeScheduled && !(st.ended && st.length === 0) && req.held === undefined) {
       r._dump();
       if (this.incoming === req) this.setBodyFull(false);
     }
