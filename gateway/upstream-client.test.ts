@@ -429,6 +429,35 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     }
   });
 
+  it('a connection whose request is still being written when its answer is complete is not reused (keep-alive or not)', async () => {
+    // The replica answers 200 with keep-alive as soon as the head arrives and reads nothing more: 8 MB cannot
+    // all be in the kernel's buffers, so the write is still in flight when the answer is complete.
+    const conns: Socket[] = [];
+    const server = createServer((socket) => {
+      conns.push(socket);
+      socket.on('error', () => undefined);
+      if (conns.length > 1) return; // later connections are answered by the test
+      socket.once('data', () => {
+        socket.pause();
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nearly');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of conns) s.destroy();
+      server.close();
+    });
+    const c = client({ connections: 1 });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const got = await send(c, url, { method: 'POST', body: 'x'.repeat(8_000_000) }).outcome;
+    expect(got).toMatchObject({ status: 200, body: 'early', error: null });
+    // The next request goes on a new connection, not behind the unsent rest of the first body.
+    const next = send(c, url, { path: '/next' });
+    await until(() => conns.length === 2, 'a second connection');
+    conns[1]!.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nnext');
+    expect(await next.outcome).toMatchObject({ status: 200, body: 'next', error: null });
+  });
+
   it('refuses a header value with CR/LF before connecting, naming the header', async () => {
     const rep = await replica(() => undefined);
     const got = await send(client(), rep.url, { headers: { 'x-evil': 'a\r\nx-injected: 1' } }).outcome;

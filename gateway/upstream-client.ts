@@ -177,8 +177,6 @@ export class Conn {
   req: UpstreamRequest | null = null;
   /** When it last went idle (Date.now()). */
   idleSince = 0;
-  /** A write of a request is in flight (it is not reused before it completes). */
-  private writing = false;
   private state = State.Head;
   private remaining = 0;
   private keepAlive = true;
@@ -215,16 +213,12 @@ export class Conn {
     this.state = State.Head;
     this.keepAlive = true;
     this.headLen = 0;
-    this.writing = true;
-    if (typeof r.wire === 'string') this.socket.write(r.wire, 'latin1', this.onWritten);
-    else this.socket.write(r.wire, this.onWritten);
+    // No callback: a write the kernel takes at once then schedules nothing. A failed write reaches
+    // onSocketError; one still in flight shows as bytes in writableLength (see complete()).
+    if (typeof r.wire === 'string') this.socket.write(r.wire, 'latin1');
+    else this.socket.write(r.wire);
     r.wire = '';
   }
-
-  private readonly onWritten = (err?: Error | null): void => {
-    this.writing = false;
-    if (err) this.error ??= err;
-  };
 
   private readonly onSocketError = (err: Error): void => {
     this.error ??= err;
@@ -520,7 +514,8 @@ export class Conn {
       r.paused = false;
       this.socket.resume();
     }
-    if (this.keepAlive && clean && !this.writing && this.state !== State.UntilClose && !this.socket.destroyed) {
+    // A connection whose request is not all written yet (the replica answered early) is not reused.
+    if (this.keepAlive && clean && this.socket.writableLength === 0 && this.state !== State.UntilClose && !this.socket.destroyed) {
       this.state = State.Head;
       this.pool.release(this);
     } else this.socket.destroy();
