@@ -19,26 +19,10 @@ SECS=${4:-3}
 MODE=${5:-apart}
 case "$MODE" in apart|together) ;; *) echo "the fifth argument is 'together' or nothing, not '$MODE'" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
-work=$(mktemp -d /tmp/sluice-ab-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"instances":[[6.8,2.8,4.8,1.4]]}'
-wrk.headers["content-type"] = "application/json"
-LUA
-waitfor() { for _ in $(seq 1 100); do grep -q LISTENING "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no LISTENING in $1" >&2; cat "$1" >&2; exit 1; }
-port() { grep -o 'LISTENING [0-9]*' "$1" | head -1 | cut -d' ' -f2; }
-# The upstreams leave when their stdin ends: give them a pipe that stays open until we kill them.
-mkfifo "$work/hold"
-for u in primary canary; do
-  taskset -c 0 node dist/load-tests/upstreams/json-responder.js "$u" <"$work/hold" >"$work/$u.out" 2>&1 &
-  pids+=($!)
-done
-exec 3>"$work/hold"
-waitfor "$work/primary.out"; waitfor "$work/canary.out"
-up=(--upstream "http://127.0.0.1:$(port "$work/primary.out")" --upstream "http://127.0.0.1:$(port "$work/canary.out")")
+RIG_NAME=ab
+. load-tests/bench-rig.sh
+rig_upstreams dist taskset -c 0
+up=("${UP[@]}")
 taskset -c 1 node --max-semi-space-size=64 "$A/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/a.out" 2>&1 &
 SA=$!; pids+=($SA)
 taskset -c 1 node --max-semi-space-size=64 "$B/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/b.out" 2>&1 &

@@ -10,28 +10,11 @@ set -euo pipefail
 DIST=${1:-dist}
 SECS=${2:-4}
 cd "$(dirname "$0")/.."
-work=$(mktemp -d /tmp/sluice-schedule-XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = '{"instances":[[6.8,2.8,4.8,1.4]]}'
-wrk.headers["content-type"] = "application/json"
-LUA
-waitfor() { for _ in $(seq 1 100); do grep -q LISTENING "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no LISTENING in $1" >&2; cat "$1" >&2; exit 1; }
-port() { grep -o 'LISTENING [0-9]*' "$1" | head -1 | cut -d' ' -f2; }
-# The upstreams leave when their stdin ends: give them a pipe that stays open until we kill them.
-mkfifo "$work/hold"
-for u in primary canary; do
-  node "$DIST/load-tests/upstreams/json-responder.js" "$u" <"$work/hold" >"$work/$u.out" 2>&1 &
-  pids+=($!)
-done
-exec 3>"$work/hold"
-waitfor "$work/primary.out"; waitfor "$work/canary.out"
+RIG_NAME=schedule
+. load-tests/bench-rig.sh
+rig_upstreams "$DIST"
 SLUICE_SCHEDULE_COUNT="$work/counts.txt" node --max-semi-space-size=64 --import "./$DIST/load-tests/support/schedule-count.js" \
-  "$DIST/load-tests/systems/sluice-server.js" --upstream "http://127.0.0.1:$(port "$work/primary.out")" \
-  --upstream "http://127.0.0.1:$(port "$work/canary.out")" >"$work/sluice.out" 2>&1 &
+  "$DIST/load-tests/systems/sluice-server.js" "${UP[@]}" >"$work/sluice.out" 2>&1 &
 S=$!; pids+=($S)
 waitfor "$work/sluice.out"
 url="http://127.0.0.1:$(port "$work/sluice.out")/v1/models/bench:predict"
