@@ -120,7 +120,7 @@ class DataConnection implements ResponseOwner {
   /**
    * The response to a request whose head is parsed and which is not yet handed to the gateway: that happens when
    * its message is complete or when the parser has taken all of the current read, whichever comes first. A body
-   * that came in the same read as its head is then already in the request stream, to be taken whole.
+   * that came in the same read as its head is then on the request, whole (`held`).
    */
   private waiting: DataResponse | null = null;
   /** Header lines and target collected when a head spans several reads. */
@@ -255,11 +255,9 @@ class DataConnection implements ResponseOwner {
     const early = req.early;
     if (early !== null) {
       req.early = null;
-      if (req.held === undefined) {
-        let full = false;
-        for (const b of early) full = !req.push(b);
-        if (full && this.incoming === req) this.setBodyFull(true);
-      }
+      let full = false;
+      for (const b of early) full = !req.push(b);
+      if (full && this.incoming === req) this.setBodyFull(true);
     }
     this.o.onRequest(req, res);
   }
