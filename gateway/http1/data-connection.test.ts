@@ -3,9 +3,9 @@
  * onRequest and clientError callbacks each test controls and a FakeClock for the head and keep-alive deadlines.
  * What the gateway-level suite (test/integration/data-port-http1.test.ts, both handlers) does not reach: the
  * deadlines, closeIdleConnections/closeAllConnections, the pipelining bound, a queued response's backpressure,
- * header validation, the Host and Expect checks, upgrade requests, framing chosen by DataResponse, client aborts,
- * heads over several reads or more than 32 lines, request trailers, and the fall-back to node:http when this Node
- * has no parser binding Sluice knows.
+ * header validation, the Host and Expect checks, upgrade requests, framing chosen by DataResponse, when a request
+ * is handed over and the body it keeps whole, client aborts, heads over several reads or more than 32 lines,
+ * request trailers, and the fall-back to node:http when this Node has no parser binding Sluice knows.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
