@@ -13,9 +13,8 @@ export async function withScenarioSystems(
   options: Omit<StartOptions, 'children'>,
   body: (set: SystemSet, upstreams: RunningUpstreams, splitting: ReadonlySet<string>) => Promise<ScenarioOutput>,
 ): Promise<ScenarioOutput> {
-  const wanted = ctx.settings.systems ? names.filter((n) => ctx.settings.systems?.includes(n)) : [...names];
-  // `sluice-alt` (another build, systems/sluice.ts) joins any scenario that runs `sluice`, when --systems names it.
-  if (ctx.settings.systems?.includes('sluice-alt') && names.includes('sluice') && !wanted.includes('sluice-alt')) wanted.push('sluice-alt');
+  const { wanted, notHere } = systemsToStart(names, ctx.settings.systems);
+  if (notHere.length > 0) ctx.log(`--systems names ${notHere.join(', ')}, which this scenario does not run (its systems: ${names.join(', ')})`);
   const upstreams = await startUpstreamPair(ctx.children);
   let set: SystemSet | undefined;
   try {
@@ -25,7 +24,10 @@ export async function withScenarioSystems(
     const splitting = new Set(set.started.filter((s) => s.definition.splits).map((s) => s.definition.name));
     const output = await body(set, upstreams, splitting);
     const systemsList = set.started.map((s) => `- **${s.definition.name}**: ${s.definition.describe}`);
-    const skipped = set.skipped.map((s) => `- ~~${s.name}~~ skipped: ${s.reason}`);
+    const skipped = [
+      ...set.skipped.map((s) => `- ~~${s.name}~~ skipped: ${s.reason}`),
+      ...notHere.map((n) => `- ~~${n}~~ not run: named in --systems, but not one of this scenario's systems (${names.join(', ')})`),
+    ];
     return {
       ...output,
       markdown: ['### Systems', [...systemsList, ...skipped].join('\n'), output.markdown].join('\n\n'),
@@ -34,4 +36,18 @@ export async function withScenarioSystems(
     await set?.stop();
     await upstreams.stop();
   }
+}
+
+/**
+ * Which of a scenario's systems (`names`) a run starts: those `--systems` names (all without it), and `sluice-alt`
+ * (another build, systems/sluice.ts) in any scenario that runs `sluice` when --systems names it. `notHere`: the
+ * names --systems gave that this scenario does not run, so that the log and the report can say so.
+ */
+export function systemsToStart(names: readonly string[], requested: readonly string[] | undefined): { wanted: string[]; notHere: string[] } {
+  if (requested === undefined) return { wanted: [...names], notHere: [] };
+  const wanted = names.filter((n) => requested.includes(n));
+  const alt = requested.includes('sluice-alt') && names.includes('sluice');
+  if (alt && !wanted.includes('sluice-alt')) wanted.push('sluice-alt');
+  const notHere = requested.filter((n) => !names.includes(n) && !(n === 'sluice-alt' && alt));
+  return { wanted, notHere };
 }
