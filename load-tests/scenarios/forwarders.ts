@@ -3,7 +3,7 @@ import { checkUpstreamFailures, describeOutcome, type FailureCheck } from '../be
 import { REQUESTS } from '../harness/load-result.js';
 import { formatNumber } from '../harness/stats.js';
 import { startSystems } from '../harness/system-set.js';
-import { cpuChart, latencyTable, percentileChart, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
+import { cpuChart, hasTimeSeries, latencyTable, NO_TIME_SERIES_NOTE, percentileChart, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
 import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
 import { measureLatency, measureSaturation } from './measure.js';
 import { withScenarioSystems } from './scenario-systems.js';
@@ -34,7 +34,8 @@ export const forwarders: Scenario = {
         const rows = summarise(measured);
         saturated.push([method, rows]);
         parts.push(`### Saturation, ${method} (${ctx.settings.connections} connections, closed loop)\n\n${saturationTable(rows, splitting)}`);
-        charts.push({ name: `timeseries-${method.toLowerCase()}`, svg: timeSeriesChart(`${method} saturation: responses per second, last round`, measured) });
+        if (hasTimeSeries(measured)) charts.push({ name: `timeseries-${method.toLowerCase()}`, svg: timeSeriesChart(`${method} saturation: responses per second, last round`, measured) });
+        else parts.push(NO_TIME_SERIES_NOTE);
       }
       charts.unshift(
         { name: 'throughput', svg: throughputChart('Saturated throughput: forwarders vs baselines', saturated) },

@@ -2,7 +2,7 @@ import { REQUESTS } from '../harness/load-result.js';
 import { withScenarioSystems } from './scenario-systems.js';
 import { measureSaturation } from './measure.js';
 import type { Scenario } from './scenario.js';
-import { cpuChart, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
+import { cpuChart, hasTimeSeries, NO_TIME_SERIES_NOTE, saturationTable, summarise, throughputChart, timeSeriesChart, type SystemSummary } from '../report/tables.js';
 
 /** Saturated throughput (closed loop) of every system over the same upstreams and 90/10 split. */
 export const saturation: Scenario = saturationOf({
@@ -41,10 +41,12 @@ function saturationOf(o: { name: string; title: string; systems: string[]; needs
           const rows = summarise(measured);
           byMethod.push([method, rows]);
           parts.push(`### ${method} ${REQUESTS[method].path}\n\n${saturationTable(rows, splitting)}`);
-          charts.push({
-            name: `timeseries-${method.toLowerCase()}`,
-            svg: timeSeriesChart(`${method}: responses per second, last round`, measured),
-          });
+          if (hasTimeSeries(measured))
+            charts.push({
+              name: `timeseries-${method.toLowerCase()}`,
+              svg: timeSeriesChart(`${method}: responses per second, last round`, measured),
+            });
+          else parts.push(NO_TIME_SERIES_NOTE);
         }
         charts.unshift(
           { name: 'throughput', svg: throughputChart('Saturated throughput per system', byMethod) },
