@@ -11,6 +11,8 @@ export interface SystemSummary {
   p50: number;
   p90: number;
   p99: number;
+  /** Each round's p99 in round order: one round's tail can be ten times another's (latency.md), and a median hides that. */
+  p99ByRound: number[];
   serviceP50: number;
   canaryShare: number;
   cpuPerRequestUs: number;
@@ -32,6 +34,7 @@ export function summarise(measurements: Measurements): SystemSummary[] {
       p50: pick((r) => r.latency.p50),
       p90: pick((r) => r.latency.p90),
       p99: pick((r) => r.latency.p99),
+      p99ByRound: rounds.map((r) => r.latency.p99),
       serviceP50: pick((r) => r.serviceLatency?.p50 ?? Number.NaN),
       canaryShare: pick((r) => r.canaryShare),
       cpuPerRequestUs: pick((r) => r.cpuPerRequestUs),
@@ -86,12 +89,13 @@ export function latencyTable(rows: readonly SystemSummary[], splitting: Readonly
   const added = (v: number, base: number | undefined): string =>
     base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${formatNumber(v - base, 2)}`;
   const lines = [
-    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | syscalls/req | canary share | errors + non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | p99 by round ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | syscalls/req | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
+    const byRound = r.p99ByRound.map((v) => formatNumber(v, 2)).join(' / ');
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${proxyCost(r, r.cpuPerRequestUs, 0)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${byRound} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${proxyCost(r, r.cpuPerRequestUs, 0)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
   return lines.join('\n') + costNote();
