@@ -12,19 +12,5 @@ CONNS=${3:-8}
 cd "$(dirname "$0")/.."
 RIG_NAME=alloc
 . load-tests/bench-rig.sh
-rig_upstreams "$DIST"
-SLUICE_ALLOC_SAMPLE="$work/alloc.heapprofile" node --max-semi-space-size=64 --import "./$DIST/load-tests/support/alloc-sample.js" \
-  "$DIST/load-tests/systems/sluice-server.js" "${UP[@]}" >"$work/sluice.out" 2>&1 &
-S=$!; pids+=($S)
-waitfor "$work/sluice.out"
-url="http://127.0.0.1:$(port "$work/sluice.out")/v1/models/bench:predict"
-wrk -t1 -c"$CONNS" -d3 -s "$work/post.lua" "$url" >/dev/null
-kill -USR2 $S
-sleep 0.3
-out=$(wrk -t1 -c"$CONNS" -d"$SECS" -s "$work/post.lua" "$url")
-kill -USR2 $S
-for _ in $(seq 1 100); do [ -s "$work/alloc.heapprofile" ] && break; sleep 0.2; done
-sleep 0.5 # the file is written in one call; give it time to finish
-if grep -q Non-2xx <<<"$out"; then echo "non-2xx answers: $(awk '/Non-2xx/ {print $4}' <<<"$out")" >&2; exit 1; fi
-n=$(awk '/requests in/ {print $1}' <<<"$out")
+rig_signalled "$DIST" alloc-sample.js "SLUICE_ALLOC_SAMPLE=$work/alloc.heapprofile" "$CONNS" 3 "$SECS"
 node "$DIST/load-tests/alloc-sites.js" "$work/alloc.heapprofile" "$n"

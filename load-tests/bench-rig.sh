@@ -1,7 +1,10 @@
-# Sourced by load-tests/ab-builds.sh and load-tests/schedule-count.sh (not run by itself): a work directory
-# removed on exit with every process in `pids` killed, wrk's POST script ($work/post.lua), and the two JSON
-# upstreams started from <dist> (`rig_upstreams <dist> [taskset prefix…]`), which sets $UP to their
-# `--upstream URL` arguments. `waitfor <file>` waits for a LISTENING line in it, `port <file>` prints its port.
+# Sourced by load-tests/ab-builds.sh, load-tests/schedule-count.sh and load-tests/alloc-sites.sh (not run by
+# itself): a work directory removed on exit with every process in `pids` killed, wrk's POST script
+# ($work/post.lua), and the two JSON upstreams started from <dist> (`rig_upstreams <dist> [taskset prefix…]`),
+# which sets $UP to their `--upstream URL` arguments. `rig_signalled <dist> <preload> <VAR=file> <connections>
+# <warm-up s> <s>` runs the load tests' Sluice over them with a diagnostic preload that acts on SIGUSR2 (its file
+# named by VAR), warms it up with wrk, runs a measured wrk POST between two such signals, sets $n to the requests
+# measured and waits for the file. `waitfor <file>` waits for a LISTENING line in it, `port <file>` prints its port.
 work=$(mktemp -d "/tmp/sluice-${RIG_NAME:-rig}-XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -25,4 +28,23 @@ rig_upstreams() {
   exec 3>"$work/hold"
   waitfor "$work/primary.out"; waitfor "$work/canary.out"
   UP=(--upstream "http://127.0.0.1:$(port "$work/primary.out")" --upstream "http://127.0.0.1:$(port "$work/canary.out")")
+}
+rig_signalled() {
+  local dist=$1 preload=$2 var=$3 conns=$4 warm=$5 secs=$6 file=${3#*=} out
+  rig_upstreams "$dist"
+  env "$var" node --max-semi-space-size=64 --import "./$dist/load-tests/support/$preload" \
+    "$dist/load-tests/systems/sluice-server.js" "${UP[@]}" >"$work/sluice.out" 2>&1 &
+  local s=$!
+  pids+=($s)
+  waitfor "$work/sluice.out"
+  local url="http://127.0.0.1:$(port "$work/sluice.out")/v1/models/bench:predict"
+  wrk -t1 -c"$conns" -d"$warm" -s "$work/post.lua" "$url" >/dev/null
+  kill -USR2 $s
+  sleep 0.2
+  out=$(wrk -t1 -c"$conns" -d"$secs" -s "$work/post.lua" "$url")
+  kill -USR2 $s
+  if grep -q Non-2xx <<<"$out"; then echo "non-2xx answers: $(awk '/Non-2xx/ {print $4}' <<<"$out")" >&2; exit 1; fi
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  for _ in $(seq 1 100); do [ -s "$file" ] && break; sleep 0.1; done
+  sleep 0.3 # a profile is written in one call, but may be large: let it finish
 }

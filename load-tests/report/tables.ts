@@ -141,7 +141,6 @@ export function percentileChart(title: string, rows: readonly SystemSummary[]): 
   });
 }
 
-/** Completions per second of each system's last round. */
 /**
  * Whether the last round of any system has per-second counts: the closed-loop generator wrk reports totals only
  * (harness/wrk.ts), so a wrk run has no time series to draw, and a report shows no empty chart for it.
@@ -153,6 +152,7 @@ export function hasTimeSeries(measurements: Measurements): boolean {
 /** The note a report carries instead of a time-series chart when `hasTimeSeries` is false. */
 export const NO_TIME_SERIES_NOTE = 'No per-second chart: wrk reports totals only (`--client autocannon` runs draw one).';
 
+/** Completions per second of each system's last round. */
 export function timeSeriesChart(title: string, measurements: Measurements): string {
   return lineChart({
     title,
