@@ -209,12 +209,14 @@ export class Forwarder {
       ? req.headers['content-length'] !== '0'
       : req.headers['transfer-encoding'] !== undefined);
     const tee = o.observer?.teeBody ? o.observer : null;
+    // The data port's own connection (gateway/http1), not node:http's server.
+    const ownPort = res instanceof DataResponse;
     if (hasBody && o.wholeBody === undefined) {
       const declared = wholeBodyLength(req, o.maxBodyBytes ?? 0);
       if (declared >= 0) {
-        const parsed = takeWholeBody(req, declared) ?? parsedBody(req, declared, res instanceof DataResponse);
+        const parsed = takeWholeBody(req, declared) ?? parsedBody(req, declared, ownPort);
         if (parsed !== null) o.wholeBody = parsed;
-        else if (o.bodyLooked !== true && !(res instanceof DataResponse)) {
+        else if (o.bodyLooked !== true && !ownPort) {
           // Called from node:http's 'request' event, a body that came in the same read as the head is parsed
           // right after the event: one microtask later it is all in the stream, taken with one read. (The data
           // port's own connections hand a request over once such a body is parsed: no need to look again.)
@@ -237,7 +239,7 @@ export class Forwarder {
       else {
         o.signal.addEventListener('abort', call.onAbort);
         // Sluice's own data port parsed the client's head strictly: its fields need no second check (requestWire).
-        this.own.send(baseUrl, call, headers, whole ?? null, res instanceof DataResponse ? req.headers : null);
+        this.own.send(baseUrl, call, headers, whole ?? null, ownPort ? req.headers : null);
       }
       return done;
     }
