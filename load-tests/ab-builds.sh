@@ -32,6 +32,11 @@ PA=$(port "$work/a.out"); PB=$(port "$work/b.out")
 path=/v1/models/bench:predict
 for p in $PA $PB; do taskset -c 0 wrk -t1 -c64 -d3 -s "$work/post.lua" "http://127.0.0.1:$p$path" >/dev/null; done
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+cost() { # label requests user-ticks system-ticks: one line of throughput and CPU per request
+  # ticks are 1/100 s: ticks × 10^4 / requests = µs per request
+  awk -v l="$1" -v n="$2" -v u="$3" -v s="$4" -v d="$SECS" \
+    'BEGIN { printf "%s rps %6.0f user %5.1f sys %5.1f total %5.1f\n", l, n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
+}
 run() { # pid port label
   local u0 s0 u1 s1 out n non
   read -r u0 s0 < <(ticks "$1")
@@ -40,9 +45,7 @@ run() { # pid port label
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   non=$(awk '/Non-2xx/ {print $4}' <<<"$out")
   [ -n "$non" ] && { echo "$3: $non non-2xx answers" >&2; exit 1; }
-  # ticks are 1/100 s: ticks × 10^4 / requests = µs per request
-  awk -v l="$3" -v n="$n" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v d="$SECS" \
-    'BEGIN { printf "%s rps %6.0f user %5.1f sys %5.1f total %5.1f\n", l, n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
+  cost "$3" "$n" $((u1 - u0)) $((s1 - s0))
 }
 together() { # both gateways under load over the same seconds; $1 = first (A or B): which wrk starts first
   local ua sa ub sb ua1 sa1 ub1 sb1 na nb w1 w2
@@ -58,10 +61,8 @@ together() { # both gateways under load over the same seconds; $1 = first (A or 
     if grep -q Non-2xx "$work/$w.txt"; then echo "$w: $(awk '/Non-2xx/ {print $4}' "$work/$w.txt") non-2xx answers" >&2; exit 1; fi
   done
   na=$(awk '/requests in/ {print $1}' "$work/wa.txt"); nb=$(awk '/requests in/ {print $1}' "$work/wb.txt")
-  awk -v n="$na" -v u=$((ua1 - ua)) -v s=$((sa1 - sa)) -v d="$SECS" \
-    'BEGIN { printf "A rps %6.0f user %5.1f sys %5.1f total %5.1f\n", n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
-  awk -v n="$nb" -v u=$((ub1 - ub)) -v s=$((sb1 - sb)) -v d="$SECS" \
-    'BEGIN { printf "B rps %6.0f user %5.1f sys %5.1f total %5.1f\n", n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
+  cost A "$na" $((ua1 - ua)) $((sa1 - sa))
+  cost B "$nb" $((ub1 - ub)) $((sb1 - sb))
 }
 for i in $(seq 1 "$PAIRS"); do
   if [ "$MODE" = together ]; then if [ $((i % 2)) = 1 ]; then together A; else together B; fi
