@@ -11,6 +11,9 @@
 # runs A and B at the same time instead, sharing CPU 1, each under its own wrk -t1 -c32 on CPU 0: a host that
 # speeds up or slows down during a pair does so for both, so the pair's ratio keeps only what the builds differ
 # in (the ratios are of CPU per request; the throughputs are each half of a shared core).
+# SLUICE_AB_FLAGS_A / SLUICE_AB_FLAGS_B: each side's Node flags (default the shipped `--max-semi-space-size=64`),
+# to compare one build under two sets of flags: load-tests/ab-builds.sh dist dist 30 4 together with
+# SLUICE_AB_FLAGS_B="--max-semi-space-size=64 --use-largepages=on".
 set -euo pipefail
 A=${1:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds] [together]}
 B=${2:?usage: load-tests/ab-builds.sh <dist A> <dist B> [pairs] [seconds] [together]}
@@ -23,9 +26,11 @@ RIG_NAME=ab
 . load-tests/bench-rig.sh
 rig_upstreams dist taskset -c 0
 up=("${UP[@]}")
-taskset -c 1 node --max-semi-space-size=64 "$A/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/a.out" 2>&1 &
+read -ra flags_a <<<"${SLUICE_AB_FLAGS_A---max-semi-space-size=64}"
+read -ra flags_b <<<"${SLUICE_AB_FLAGS_B---max-semi-space-size=64}"
+taskset -c 1 node "${flags_a[@]}" "$A/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/a.out" 2>&1 &
 SA=$!; pids+=($SA)
-taskset -c 1 node --max-semi-space-size=64 "$B/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/b.out" 2>&1 &
+taskset -c 1 node "${flags_b[@]}" "$B/load-tests/systems/sluice-server.js" "${up[@]}" >"$work/b.out" 2>&1 &
 SB=$!; pids+=($SB)
 waitfor "$work/a.out"; waitfor "$work/b.out"
 PA=$(port "$work/a.out"); PB=$(port "$work/b.out")
