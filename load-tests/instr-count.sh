@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# User-space instructions per proxied POST, counted by valgrind's callgrind (a count, not a time: the machine's
+# speed and load do not move it), after `npm run build`:
+#   load-tests/instr-count.sh <sluice|nginx> [warm-up s=60] [seconds=20] [connections=1]
+# Starts the two JSON upstreams and the proxy under `valgrind --tool=callgrind` with counting off, warms it up
+# with wrk, switches counting on (`callgrind_control -i on`, then zeroes), runs wrk for <seconds>, dumps, and
+# prints instructions per request: the proxy's main thread and every thread together. sluice is the load tests'
+# Sluice (dist/load-tests/systems/sluice-server.js, 90/10 split, shipped Node flags); nginx is the baseline's
+# config with one worker and no master process. nginx's figure repeats to the instruction; Sluice's depends on
+# how far V8 has got with optimizing, which at valgrind's pace takes minutes (results/hotpath.md, thirteenth
+# session: 110,007 after an 8-minute warm-up). SLUICE_INSTR_DIST=<dir> counts another build. Needs valgrind, wrk.
+set -euo pipefail
+WHAT=${1:?usage: load-tests/instr-count.sh <sluice|nginx> [warm-up s] [seconds] [connections]}
+WARM=${2:-60}
+SECS=${3:-20}
+CONNS=${4:-1}
+DIST=${SLUICE_INSTR_DIST:-dist}
+case "$WHAT" in sluice|nginx) ;; *) echo "the first argument is sluice or nginx, not '$WHAT'" >&2; exit 2 ;; esac
+for tool in valgrind callgrind_control wrk; do
+  command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install valgrind wrk)" >&2; exit 1; }
+done
+cd "$(dirname "$0")/.."
+RIG_NAME=instr
+. load-tests/bench-rig.sh
+rig_upstreams "$DIST"
+cg=(valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes --callgrind-out-file="$work/cg.out")
+if [ "$WHAT" = sluice ]; then
+  # V8 writes its compiled code into anonymous memory: valgrind must look for code changes there.
+  "${cg[@]}" --smc-check=all-non-file node --max-semi-space-size=64 "$DIST/load-tests/systems/sluice-server.js" "${UP[@]}" \
+    >"$work/proxy.out" 2>"$work/valgrind.err" &
+  pids+=($!)
+  for _ in $(seq 1 600); do grep -q LISTENING "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
+  proxy_port=$(port "$work/proxy.out")
+else
+  command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
+  proxy_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  mkdir -p "$work/nginx"
+  sed -e "s|{{workers}}|1|; s|{{dir}}|$work/nginx|g; s|{{primary}}|${UP[1]##*:}|; s|{{canary}}|${UP[3]##*:}|" \
+    -e "s|{{port}}|$proxy_port|; s|{{timeoutMs}}|30000|; s|^daemon off;|daemon off;\nmaster_process off;|" \
+    load-tests/baselines/nginx.conf.template >"$work/nginx/nginx.conf"
+  "${cg[@]}" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/proxy.out" 2>"$work/valgrind.err" &
+  pids+=($!)
+  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null && break; sleep 0.1; done
+fi
+proxy=${pids[-1]}
+url="http://127.0.0.1:$proxy_port/v1/models/bench:predict"
+wrk -t1 -c"$CONNS" -d"$WARM" -s "$work/post.lua" "$url" >/dev/null
+callgrind_control -i on "$proxy" >/dev/null 2>&1
+callgrind_control -z "$proxy" >/dev/null 2>&1
+out=$(wrk -t1 -c"$CONNS" -d"$SECS" -s "$work/post.lua" "$url")
+callgrind_control -d "$proxy" >/dev/null 2>&1
+if grep -q Non-2xx <<<"$out"; then echo "non-2xx answers: $(awk '/Non-2xx/ {print $4}' <<<"$out")" >&2; exit 1; fi
+n=$(awk '/requests in/ {print $1}' <<<"$out")
+for _ in $(seq 1 100); do ls "$work"/cg.out.1-01 >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 0.5 # every thread's file is written by the same dump
+summary() { awk '/^summary:/ { print $2; exit }' "$1"; }
+main=$(summary "$work/cg.out.1-01")
+all=0
+for f in "$work"/cg.out.1-*; do all=$((all + $(summary "$f"))); done
+awk -v w="$WHAT" -v n="$n" -v m="$main" -v a="$all" -v c="$CONNS" -v s="$SECS" \
+  'BEGIN { printf "%s: %d requests over %d s at %d connection(s): %.0f instructions per request on the main thread, %.0f on every thread\n", w, n, s, c, m / n, a / n }'
