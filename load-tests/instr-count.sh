@@ -6,9 +6,9 @@
 # with wrk, switches counting on (`callgrind_control -i on`, then zeroes), runs wrk for <seconds>, dumps, and
 # prints instructions per request: the proxy's main thread and every thread together. sluice is the load tests'
 # Sluice (dist/load-tests/systems/sluice-server.js, 90/10 split, shipped Node flags); nginx is the baseline's
-# config with one worker and no master process. nginx's figure repeats to the instruction; Sluice's depends on
-# how far V8 has got with optimizing, which at valgrind's pace takes minutes (results/hotpath.md, thirteenth
-# session: 110,007 after an 8-minute warm-up). SLUICE_INSTR_DIST=<dir> counts another build. Needs valgrind, wrk.
+# config with one worker and no master process. nginx's figure repeats within a few instructions; Sluice's
+# depends on how far V8 has got with optimizing, which at valgrind's pace takes minutes (results/hotpath.md,
+# thirteenth session: 110,007 after an 8-minute warm-up). SLUICE_INSTR_DIST=<dir> counts another build. Needs valgrind, wrk.
 set -euo pipefail
 WHAT=${1:?usage: load-tests/instr-count.sh <sluice|nginx> [warm-up s] [seconds] [connections]}
 WARM=${2:-60}
@@ -43,6 +43,11 @@ else
   for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null && break; sleep 0.1; done
 fi
 proxy=${pids[-1]}
+if [ -z "$proxy_port" ] || ! (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null; then
+  echo "$WHAT did not start listening under valgrind:" >&2
+  cat "$work/proxy.out" "$work/valgrind.err" >&2
+  exit 1
+fi
 url="http://127.0.0.1:$proxy_port/v1/models/bench:predict"
 wrk -t1 -c"$CONNS" -d"$WARM" -s "$work/post.lua" "$url" >/dev/null
 callgrind_control -i on "$proxy" >/dev/null 2>&1
