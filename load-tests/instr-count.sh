@@ -57,6 +57,7 @@ callgrind_control -d "$proxy" >/dev/null 2>&1
 if grep -q Non-2xx <<<"$out"; then echo "non-2xx answers: $(awk '/Non-2xx/ {print $4}' <<<"$out")" >&2; exit 1; fi
 n=$(awk '/requests in/ {print $1}' <<<"$out")
 for _ in $(seq 1 100); do ls "$work"/cg.out.1-01 >/dev/null 2>&1 && break; sleep 0.1; done
+[ -e "$work/cg.out.1-01" ] || { echo "callgrind wrote no dump: callgrind_control could not reach pid $proxy" >&2; exit 1; }
 sleep 0.5 # every thread's file is written by the same dump
 summary() { awk '/^summary:/ { print $2; exit }' "$1"; }
 main=$(summary "$work/cg.out.1-01")
