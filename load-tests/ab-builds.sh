@@ -43,13 +43,11 @@ cost() { # label requests user-ticks system-ticks: one line of throughput and CP
     'BEGIN { printf "%s rps %6.0f user %5.1f sys %5.1f total %5.1f\n", l, n / d, u * 1e4 / n, s * 1e4 / n, (u + s) * 1e4 / n }'
 }
 run() { # pid port label
-  local u0 s0 u1 s1 out n non
+  local u0 s0 u1 s1 out n
   read -r u0 s0 < <(ticks "$1")
   out=$(taskset -c 0 wrk -t1 -c64 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$2$path")
   read -r u1 s1 < <(ticks "$1")
-  n=$(awk '/requests in/ {print $1}' <<<"$out")
-  non=$(awk '/Non-2xx/ {print $4}' <<<"$out")
-  [ -n "$non" ] && { echo "$3: $non non-2xx answers" >&2; exit 1; }
+  n=$(wrk_requests "$out" "$3")
   cost "$3" "$n" $((u1 - u0)) $((s1 - s0))
 }
 together() { # both gateways under load over the same seconds; $1 = first (A or B): which wrk starts first
@@ -62,10 +60,7 @@ together() { # both gateways under load over the same seconds; $1 = first (A or 
   taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$3$path" >"$work/$4.txt"
   wait $first
   read -r ua1 sa1 < <(ticks $SA); read -r ub1 sb1 < <(ticks $SB)
-  for w in wa wb; do
-    if grep -q Non-2xx "$work/$w.txt"; then echo "$w: $(awk '/Non-2xx/ {print $4}' "$work/$w.txt") non-2xx answers" >&2; exit 1; fi
-  done
-  na=$(awk '/requests in/ {print $1}' "$work/wa.txt"); nb=$(awk '/requests in/ {print $1}' "$work/wb.txt")
+  na=$(wrk_requests "$(<"$work/wa.txt")" A); nb=$(wrk_requests "$(<"$work/wb.txt")" B)
   cost A "$na" $((ua1 - ua)) $((sa1 - sa))
   cost B "$nb" $((ub1 - ub)) $((sb1 - sb))
 }

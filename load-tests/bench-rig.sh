@@ -1,10 +1,12 @@
-# Sourced by load-tests/ab-builds.sh, load-tests/schedule-count.sh and load-tests/alloc-sites.sh (not run by
+# Sourced by load-tests/ab-builds.sh, schedule-count.sh, alloc-sites.sh and instr-count.sh (not run by
 # itself): a work directory removed on exit with every process in `pids` killed, wrk's POST script
 # ($work/post.lua), and the two JSON upstreams started from <dist> (`rig_upstreams <dist> [taskset prefix…]`),
 # which sets $UP to their `--upstream URL` arguments. `rig_signalled <dist> <preload> <VAR=file> <connections>
 # <warm-up s> <s>` runs the load tests' Sluice over them with a diagnostic preload that acts on SIGUSR2 (its file
 # named by VAR), warms it up with wrk, runs a measured wrk POST between two such signals, sets $n to the requests
-# measured and waits for the file. `waitfor <file>` waits for a LISTENING line in it, `port <file>` prints its port.
+# measured and waits for the file. `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try),
+# `port <file>` prints its port. `n=$(wrk_requests "$out" [label])` is the requests a wrk run counted, or the end of
+# the script when any answer was not 2xx.
 work=$(mktemp -d "/tmp/sluice-${RIG_NAME:-rig}-XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -14,8 +16,14 @@ wrk.method = "POST"
 wrk.body = '{"instances":[[6.8,2.8,4.8,1.4]]}'
 wrk.headers["content-type"] = "application/json"
 LUA
-waitfor() { for _ in $(seq 1 100); do grep -q LISTENING "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no LISTENING in $1" >&2; cat "$1" >&2; exit 1; }
+waitfor() { for _ in $(seq 1 "${2:-100}"); do grep -q LISTENING "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no LISTENING in $1" >&2; cat "$1" >&2; exit 1; }
 port() { grep -o 'LISTENING [0-9]*' "$1" | head -1 | cut -d' ' -f2; }
+wrk_requests() {
+  local non
+  non=$(awk '/Non-2xx/ {print $NF}' <<<"$1")
+  if [ -n "$non" ]; then echo "${2:+$2: }$non non-2xx answers" >&2; exit 1; fi
+  awk '/requests in/ {print $1}' <<<"$1"
+}
 rig_upstreams() {
   local dist=$1
   shift
@@ -43,8 +51,7 @@ rig_signalled() {
   sleep 0.2
   out=$(wrk -t1 -c"$conns" -d"$secs" -s "$work/post.lua" "$url")
   kill -USR2 $s
-  if grep -q Non-2xx <<<"$out"; then echo "non-2xx answers: $(awk '/Non-2xx/ {print $4}' <<<"$out")" >&2; exit 1; fi
-  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  n=$(wrk_requests "$out")
   for _ in $(seq 1 100); do [ -s "$file" ] && break; sleep 0.1; done
   sleep 0.3 # a profile is written in one call, but may be large: let it finish
 }

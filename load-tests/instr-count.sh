@@ -29,33 +29,33 @@ if [ "$WHAT" = sluice ]; then
   "${cg[@]}" --smc-check=all-non-file node --max-semi-space-size=64 "$DIST/load-tests/systems/sluice-server.js" "${UP[@]}" \
     >"$work/proxy.out" 2>"$work/valgrind.err" &
   pids+=($!)
-  for _ in $(seq 1 600); do grep -q LISTENING "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
+  waitfor "$work/proxy.out" 600 # valgrind starts node slowly
   proxy_port=$(port "$work/proxy.out")
 else
   command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
-  proxy_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-  mkdir -p "$work/nginx"
-  sed -e "s|{{workers}}|1|; s|{{dir}}|$work/nginx|g; s|{{primary}}|${UP[1]##*:}|; s|{{canary}}|${UP[3]##*:}|" \
-    -e "s|{{port}}|$proxy_port|; s|{{timeoutMs}}|30000|; s|^daemon off;|daemon off;\nmaster_process off;|" \
-    load-tests/baselines/nginx.conf.template >"$work/nginx/nginx.conf"
-  "${cg[@]}" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" >"$work/proxy.out" 2>"$work/valgrind.err" &
+  # The harness's own config (systems/apt-proxy.ts): the baseline template filled in a folder of its own.
+  read -r proxy_port nginx_dir nginx_conf < <(node --input-type=module -e "
+    const { freePort } = await import('./$DIST/load-tests/harness/child-process.js');
+    const { renderBaselineConfig } = await import('./$DIST/load-tests/systems/config-template.js');
+    const port = await freePort();
+    const c = renderBaselineConfig('nginx.conf.template', { port, primary: ${UP[1]##*:}, canary: ${UP[3]##*:}, timeoutMs: 30000, workers: 1 });
+    console.log(port, c.dir, c.file);")
+  trap 'cleanup; rm -rf "$nginx_dir"' EXIT
+  # One process: the worker is the master, so callgrind_control reaches the process that serves.
+  sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$nginx_conf"
+  "${cg[@]}" nginx -e "$nginx_dir/error.log" -p "$nginx_dir" -c "$nginx_conf" >"$work/proxy.out" 2>"$work/valgrind.err" &
   pids+=($!)
   for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null && break; sleep 0.1; done
+  (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null || { echo "nginx did not listen under valgrind:" >&2; cat "$work/valgrind.err" >&2; exit 1; }
 fi
 proxy=${pids[-1]}
-if [ -z "$proxy_port" ] || ! (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null; then
-  echo "$WHAT did not start listening under valgrind:" >&2
-  cat "$work/proxy.out" "$work/valgrind.err" >&2
-  exit 1
-fi
 url="http://127.0.0.1:$proxy_port/v1/models/bench:predict"
 wrk -t1 -c"$CONNS" -d"$WARM" -s "$work/post.lua" "$url" >/dev/null
 callgrind_control -i on "$proxy" >/dev/null 2>&1
 callgrind_control -z "$proxy" >/dev/null 2>&1
 out=$(wrk -t1 -c"$CONNS" -d"$SECS" -s "$work/post.lua" "$url")
 callgrind_control -d "$proxy" >/dev/null 2>&1
-if grep -q Non-2xx <<<"$out"; then echo "non-2xx answers: $(awk '/Non-2xx/ {print $4}' <<<"$out")" >&2; exit 1; fi
-n=$(awk '/requests in/ {print $1}' <<<"$out")
+n=$(wrk_requests "$out")
 for _ in $(seq 1 100); do ls "$work"/cg.out.1-01 >/dev/null 2>&1 && break; sleep 0.1; done
 [ -e "$work/cg.out.1-01" ] || { echo "callgrind wrote no dump: callgrind_control could not reach pid $proxy" >&2; exit 1; }
 sleep 0.5 # every thread's file is written by the same dump
