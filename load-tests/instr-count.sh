@@ -8,14 +8,18 @@
 # Sluice (dist/load-tests/systems/sluice-server.js, 90/10 split, shipped Node flags); nginx is the baseline's
 # config with one worker and no master process. nginx's figure repeats within a few instructions; Sluice's
 # depends on how far V8 has got with optimizing, which at valgrind's pace takes minutes (results/hotpath.md,
-# thirteenth session: 110,007 after an 8-minute warm-up). SLUICE_INSTR_DIST=<dir> counts another build. Needs valgrind, wrk.
+# thirteenth session: 110,007 after an 8-minute warm-up). node-pipe and http-layers are the floor proxies of
+# load-tests/floor-ladder.sh. SLUICE_INSTR_DIST=<dir> counts another build, SLUICE_INSTR_NODE_FLAGS replaces the Node
+# flags (default --max-semi-space-size=64), SLUICE_INSTR_KEEP=<file> keeps the main thread's callgrind dump there
+# (callgrind_annotate reads it). Needs valgrind, wrk.
 set -euo pipefail
-WHAT=${1:?usage: load-tests/instr-count.sh <sluice|nginx> [warm-up s] [seconds] [connections]}
+WHAT=${1:?usage: load-tests/instr-count.sh <sluice|nginx|node-pipe|http-layers> [warm-up s] [seconds] [connections]}
 WARM=${2:-60}
 SECS=${3:-20}
 CONNS=${4:-1}
 DIST=${SLUICE_INSTR_DIST:-dist}
-case "$WHAT" in sluice|nginx) ;; *) echo "the first argument is sluice or nginx, not '$WHAT'" >&2; exit 2 ;; esac
+read -r -a NODE_FLAGS <<<"${SLUICE_INSTR_NODE_FLAGS:---max-semi-space-size=64}"
+case "$WHAT" in sluice|nginx|node-pipe|http-layers) ;; *) echo "the first argument is sluice, nginx, node-pipe or http-layers, not '$WHAT'" >&2; exit 2 ;; esac
 for tool in valgrind callgrind_control wrk; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install valgrind wrk)" >&2; exit 1; }
 done
@@ -24,9 +28,13 @@ RIG_NAME=instr
 . load-tests/bench-rig.sh
 rig_upstreams "$DIST"
 cg=(valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes --callgrind-out-file="$work/cg.out")
-if [ "$WHAT" = sluice ]; then
+if [ "$WHAT" != nginx ]; then
+  case "$WHAT" in
+    sluice) proxy_js="$DIST/load-tests/systems/sluice-server.js" ;;
+    *) proxy_js="$DIST/load-tests/floors/$WHAT.js" ;;
+  esac
   # V8 writes its compiled code into anonymous memory: valgrind must look for code changes there.
-  "${cg[@]}" --smc-check=all-non-file node --max-semi-space-size=64 "$DIST/load-tests/systems/sluice-server.js" "${UP[@]}" \
+  "${cg[@]}" --smc-check=all-non-file node "${NODE_FLAGS[@]}" "$proxy_js" "${UP[@]}" \
     >"$work/proxy.out" 2>"$work/valgrind.err" &
   pids+=($!)
   waitfor "$work/proxy.out" 600 # valgrind starts node slowly
@@ -61,6 +69,7 @@ for _ in $(seq 1 100); do ls "$work"/cg.out.1-01 >/dev/null 2>&1 && break; sleep
 sleep 0.5 # every thread's file is written by the same dump
 summary() { awk '/^summary:/ { print $2; exit }' "$1"; }
 main=$(summary "$work/cg.out.1-01")
+if [ -n "${SLUICE_INSTR_KEEP:-}" ]; then cp "$work/cg.out.1-01" "$SLUICE_INSTR_KEEP"; fi
 all=0
 for f in "$work"/cg.out.1-*; do all=$((all + $(summary "$f"))); done
 awk -v w="$WHAT" -v n="$n" -v m="$main" -v a="$all" -v c="$CONNS" -v s="$SECS" \
