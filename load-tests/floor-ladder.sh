@@ -19,6 +19,9 @@ ROUNDS=${1:-3}
 SECS=${2:-8}
 CONNS=${3:-32}
 DIST=${SLUICE_LADDER_DIST:-dist}
+for v in "rounds=$ROUNDS" "seconds=$SECS" "connections=$CONNS" ${SLUICE_LADDER_RATE:+"SLUICE_LADDER_RATE=$SLUICE_LADDER_RATE"}; do
+  [[ ${v#*=} =~ ^[1-9][0-9]*$ ]] || { echo "${v%%=*} must be a whole number above 0, not '${v#*=}'" >&2; exit 2; }
+done
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install wrk nginx-light)" >&2; exit 1; }
 done
