@@ -1,15 +1,17 @@
-# Sourced by load-tests/ab-builds.sh, schedule-count.sh, alloc-sites.sh and instr-count.sh (not run by
-# itself): a work directory removed on exit with every process in `pids` killed, wrk's POST script
+# Sourced by load-tests/ab-builds.sh, schedule-count.sh, alloc-sites.sh, instr-count.sh and floor-ladder.sh (not
+# run by itself): a work directory removed on exit with every process in `pids` killed, wrk's POST script
 # ($work/post.lua), and the two JSON upstreams started from <dist> (`rig_upstreams <dist> [taskset prefix…]`),
-# which sets $UP to their `--upstream URL` arguments. `rig_signalled <dist> <preload> <VAR=file> <connections>
-# <warm-up s> <s>` runs the load tests' Sluice over them with a diagnostic preload that acts on SIGUSR2 (its file
-# named by VAR), warms it up with wrk, runs a measured wrk POST between two such signals, sets $n to the requests
-# measured and waits for the file. `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try),
+# which sets $UP to their `--upstream URL` arguments. `rig_nginx <dist> [command prefix…]` starts the baseline's
+# nginx over them (one worker, no master process), sets $nginx_port and $nginx_pid, and removes its folder on
+# exit. `rig_signalled <dist> <preload> <VAR=file> <connections> <warm-up s> <s>` runs the load tests' Sluice over
+# them with a diagnostic preload that acts on SIGUSR2 (its file named by VAR), warms it up with wrk, runs a
+# measured wrk POST between two such signals, sets $n to the requests measured and waits for the file. `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try),
 # `port <file>` prints its port. `n=$(wrk_requests "$out" [label])` is the requests a wrk run counted, or the end of
 # the script when any answer was not 2xx.
 work=$(mktemp -d "/tmp/sluice-${RIG_NAME:-rig}-XXXXXX")
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+dirs=() # folders of the run besides $work (nginx's), removed on exit
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work" "${dirs[@]}"; }
 trap cleanup EXIT
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -36,6 +38,28 @@ rig_upstreams() {
   exec 3>"$work/hold"
   waitfor "$work/primary.out"; waitfor "$work/canary.out"
   UP=(--upstream "http://127.0.0.1:$(port "$work/primary.out")" --upstream "http://127.0.0.1:$(port "$work/canary.out")")
+}
+rig_nginx() {
+  local dist=$1 nginx_dir nginx_conf
+  shift
+  command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
+  # The harness's own config (systems/apt-proxy.ts): the baseline template filled in a folder of its own.
+  read -r nginx_port nginx_dir nginx_conf < <(node --input-type=module -e "
+    const { freePort } = await import('./$dist/load-tests/harness/child-process.js');
+    const { renderBaselineConfig } = await import('./$dist/load-tests/systems/config-template.js');
+    const port = await freePort();
+    const c = renderBaselineConfig('nginx.conf.template', { port, primary: ${UP[1]##*:}, canary: ${UP[3]##*:}, timeoutMs: 30000, workers: 1 });
+    console.log(port, c.dir, c.file);")
+  dirs+=("$nginx_dir")
+  # One process: the worker is the master, so it holds all of nginx's CPU and is the pid a tool attaches to.
+  sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$nginx_conf"
+  "$@" nginx -e "$nginx_dir/error.log" -p "$nginx_dir" -c "$nginx_conf" >"$work/nginx.out" 2>"$work/nginx.err" &
+  pids+=($!)
+  nginx_pid=$!
+  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && return 0; sleep 0.1; done
+  echo "nginx did not listen on $nginx_port:" >&2
+  cat "$work/nginx.err" >&2
+  exit 1
 }
 rig_signalled() {
   local dist=$1 preload=$2 var=$3 conns=$4 warm=$5 secs=$6 file=${3#*=} out

@@ -41,20 +41,9 @@ start_node node-pipe "$DIST/load-tests/floors/node-pipe.js"
 start_node http-layers "$DIST/load-tests/floors/http-layers.js" --max-semi-space-size=64
 start_node sluice "$DIST/load-tests/systems/sluice-server.js" --max-semi-space-size=64
 for name in node-pipe http-layers sluice; do waitfor "$work/$name.out"; PORT[$name]=$(port "$work/$name.out"); done
-read -r nport nginx_dir nginx_conf < <(node --input-type=module -e "
-  const { freePort } = await import('./$DIST/load-tests/harness/child-process.js');
-  const { renderBaselineConfig } = await import('./$DIST/load-tests/systems/config-template.js');
-  const port = await freePort();
-  const c = renderBaselineConfig('nginx.conf.template', { port, primary: ${UP[1]##*:}, canary: ${UP[3]##*:}, timeoutMs: 30000, workers: 1 });
-  console.log(port, c.dir, c.file);")
-trap 'cleanup; rm -rf "$nginx_dir"' EXIT
-# One process, so that its /proc counters are all of nginx's CPU.
-sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$nginx_conf"
-nginx -e "$nginx_dir/error.log" -p "$nginx_dir" -c "$nginx_conf" >"$work/nginx.out" 2>&1 &
-pids+=($!)
-PID[nginx]=$!
-PORT[nginx]=$nport
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$nport") 2>/dev/null && break; sleep 0.1; done
+rig_nginx "$DIST"
+PID[nginx]=$nginx_pid
+PORT[nginx]=$nginx_port
 url() { echo "http://127.0.0.1:${PORT[$1]}/v1/models/bench:predict"; }
 systems=(nginx node-pipe http-layers sluice)
 for s in "${systems[@]}"; do wrk -t1 -c"$CONNS" -d3 -s "$work/post.lua" "$(url "$s")" >/dev/null; done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # User-space instructions per proxied POST, counted by valgrind's callgrind (a count, not a time: the machine's
 # speed and load do not move it), after `npm run build`:
-#   load-tests/instr-count.sh <sluice|nginx> [warm-up s=60] [seconds=20] [connections=1]
+#   load-tests/instr-count.sh <sluice|nginx|node-pipe|http-layers> [warm-up s=60] [seconds=20] [connections=1]
 # Starts the two JSON upstreams and the proxy under `valgrind --tool=callgrind` with counting off, warms it up
 # with wrk, switches counting on (`callgrind_control -i on`, then zeroes), runs wrk for <seconds>, dumps, and
 # prints instructions per request: the proxy's main thread and every thread together. sluice is the load tests'
@@ -40,21 +40,9 @@ if [ "$WHAT" != nginx ]; then
   waitfor "$work/proxy.out" 600 # valgrind starts node slowly
   proxy_port=$(port "$work/proxy.out")
 else
-  command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
-  # The harness's own config (systems/apt-proxy.ts): the baseline template filled in a folder of its own.
-  read -r proxy_port nginx_dir nginx_conf < <(node --input-type=module -e "
-    const { freePort } = await import('./$DIST/load-tests/harness/child-process.js');
-    const { renderBaselineConfig } = await import('./$DIST/load-tests/systems/config-template.js');
-    const port = await freePort();
-    const c = renderBaselineConfig('nginx.conf.template', { port, primary: ${UP[1]##*:}, canary: ${UP[3]##*:}, timeoutMs: 30000, workers: 1 });
-    console.log(port, c.dir, c.file);")
-  trap 'cleanup; rm -rf "$nginx_dir"' EXIT
-  # One process: the worker is the master, so callgrind_control reaches the process that serves.
-  sed -i 's/^daemon off;/daemon off;\nmaster_process off;/' "$nginx_conf"
-  "${cg[@]}" nginx -e "$nginx_dir/error.log" -p "$nginx_dir" -c "$nginx_conf" >"$work/proxy.out" 2>"$work/valgrind.err" &
-  pids+=($!)
-  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null && break; sleep 0.1; done
-  (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null || { echo "nginx did not listen under valgrind:" >&2; cat "$work/valgrind.err" >&2; exit 1; }
+  # One process (no master), so that callgrind_control reaches the process that serves.
+  rig_nginx "$DIST" "${cg[@]}"
+  proxy_port=$nginx_port
 fi
 proxy=${pids[-1]}
 url="http://127.0.0.1:$proxy_port/v1/models/bench:predict"
