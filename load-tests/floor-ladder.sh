@@ -11,9 +11,9 @@
 # goes: Node's own I/O (node-pipe over nginx), the HTTP layers (http-layers over node-pipe), the gateway (sluice
 # over http-layers). SLUICE_LADDER_DIST=<dir> measures another build's layers and Sluice.
 # SLUICE_LADDER_RATE=<req/s> loads each at that fixed rate instead, with the C open-loop generator
-# (harness/fixed-rate.c, up to <connections> connections), adds `direct` (the
-# primary upstream alone, no proxy) and prints each run's p50 and p99 (from the intended send time, as the
-# latency scenario) beside its CPU. Needs wrk, nginx and (for a rate) gcc.
+# (harness/fixed-rate.c, up to <connections> connections), adds `direct` (the primary upstream alone, no proxy)
+# and prints each run's p50 and p99 (from the intended send time, as the latency scenario does) beside its CPU.
+# Needs wrk, nginx and (for a rate) gcc.
 set -euo pipefail
 ROUNDS=${1:-3}
 SECS=${2:-8}
@@ -50,8 +50,7 @@ for s in "${systems[@]}"; do wrk -t1 -c"$CONNS" -d3 -s "$work/post.lua" "$(url "
 RATE=${SLUICE_LADDER_RATE:-}
 if [ -n "$RATE" ]; then
   gen=$(node --input-type=module -e "console.log((await import('./$DIST/load-tests/harness/fixed-rate.js')).fixedRateBinary())")
-  PORT[direct]=${UP[1]##*:}
-  PID[direct]=$$ # no proxy: its CPU is counted as the shell's (about nothing)
+  PORT[direct]=${UP[1]##*:} # no proxy, so no CPU of its own (cpu below)
   systems=(direct "${systems[@]}")
 fi
 # One run against system $1: sets n (requests) and extra (the latency columns of a fixed-rate run).
