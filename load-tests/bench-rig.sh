@@ -5,8 +5,8 @@
 # nginx over them (one worker, no master process), sets $nginx_port and $nginx_pid, and removes its folder on
 # exit. `rig_signalled <dist> <preload> <VAR=file> <connections> <warm-up s> <s>` runs the load tests' Sluice over
 # them with a diagnostic preload that acts on SIGUSR2 (its file named by VAR), warms it up with wrk, runs a
-# measured wrk POST between two such signals, sets $n to the requests measured and waits for the file. `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try),
-# `port <file>` prints its port. `n=$(wrk_requests "$out" [label])` is the requests a wrk run counted, or the end of
+# measured wrk POST between two such signals, sets $n to the requests measured and waits for the file.
+# `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try), `port <file>` prints its port. `n=$(wrk_requests "$out" [label])` is the requests a wrk run counted, or the end of
 # the script when any answer was not 2xx.
 work=$(mktemp -d "/tmp/sluice-${RIG_NAME:-rig}-XXXXXX")
 pids=()

@@ -9,9 +9,9 @@
 # config with one worker and no master process. nginx's figure repeats within a few instructions; Sluice's
 # depends on how far V8 has got with optimizing, which at valgrind's pace takes minutes (results/hotpath.md,
 # thirteenth session: 110,007 after an 8-minute warm-up). node-pipe and http-layers are the floor proxies of
-# load-tests/floor-ladder.sh. SLUICE_INSTR_DIST=<dir> counts another build, SLUICE_INSTR_NODE_FLAGS replaces the Node
-# flags (default --max-semi-space-size=64), SLUICE_INSTR_KEEP=<file> keeps the main thread's callgrind dump there
-# (callgrind_annotate reads it). Needs valgrind, wrk.
+# load-tests/floor-ladder.sh. SLUICE_INSTR_DIST=<dir> counts another build, SLUICE_INSTR_NODE_FLAGS replaces the
+# Node flags (default --max-semi-space-size=64), SLUICE_INSTR_KEEP=<file> keeps the main thread's callgrind dump
+# there (callgrind_annotate reads it). Needs valgrind, wrk.
 set -euo pipefail
 WHAT=${1:?usage: load-tests/instr-count.sh <sluice|nginx|node-pipe|http-layers> [warm-up s] [seconds] [connections]}
 WARM=${2:-60}
