@@ -34,7 +34,7 @@ taskset -c 1 node "${flags_b[@]}" "$B/load-tests/systems/sluice-server.js" "${up
 SB=$!; pids+=($SB)
 waitfor "$work/a.out"; waitfor "$work/b.out"
 PA=$(port "$work/a.out"); PB=$(port "$work/b.out")
-path=/v1/models/bench:predict
+path=$BENCH_PATH
 for p in $PA $PB; do taskset -c 0 wrk -t1 -c64 -d3 -s "$work/post.lua" "http://127.0.0.1:$p$path" >/dev/null; done
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 cost() { # label requests user-ticks system-ticks: one line of throughput and CPU per request

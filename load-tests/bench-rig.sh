@@ -6,20 +6,33 @@
 # exit. `rig_signalled <dist> <preload> <VAR=file> <connections> <warm-up s> <s>` runs the load tests' Sluice over
 # them with a diagnostic preload that acts on SIGUSR2 (its file named by VAR), warms it up with wrk, runs a
 # measured wrk POST between two such signals, sets $n to the requests measured and waits for the file.
-# `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try), `port <file>` prints its port. `n=$(wrk_requests "$out" [label])` is the requests a wrk run counted, or the end of
-# the script when any answer was not 2xx.
+# `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try), `port <file>` prints its port.
+# `n=$(wrk_requests "$out" [label])` is the requests a wrk run counted, or the end of the script when any answer was
+# not 2xx. `rig_need <tool…>` ends the script naming the package of the first tool not installed. $BENCH_PATH and
+# $BENCH_BODY are the request every script sends (post.lua's).
 work=$(mktemp -d "/tmp/sluice-${RIG_NAME:-rig}-XXXXXX")
 pids=()
 dirs=() # folders of the run besides $work (nginx's), removed on exit
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work" "${dirs[@]}"; }
 trap cleanup EXIT
-cat >"$work/post.lua" <<'LUA'
+BENCH_PATH=/v1/models/bench:predict
+BENCH_BODY='{"instances":[[6.8,2.8,4.8,1.4]]}'
+cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
-wrk.body = '{"instances":[[6.8,2.8,4.8,1.4]]}'
+wrk.body = '$BENCH_BODY'
 wrk.headers["content-type"] = "application/json"
 LUA
 waitfor() { for _ in $(seq 1 "${2:-100}"); do grep -q LISTENING "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no LISTENING in $1" >&2; cat "$1" >&2; exit 1; }
 port() { grep -o 'LISTENING [0-9]*' "$1" | head -1 | cut -d' ' -f2; }
+rig_need() {
+  local t p
+  for t in "$@"; do
+    command -v "$t" >/dev/null && continue
+    case $t in nginx) p=nginx-light ;; callgrind_control) p=valgrind ;; *) p=$t ;; esac
+    echo "$t is not installed (apt-get install $p)" >&2
+    exit 1
+  done
+}
 wrk_requests() {
   local non
   non=$(awk '/Non-2xx/ {print $NF}' <<<"$1")
@@ -42,7 +55,7 @@ rig_upstreams() {
 rig_nginx() {
   local dist=$1 nginx_dir nginx_conf
   shift
-  command -v nginx >/dev/null || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
+  rig_need nginx
   # The harness's own config (systems/apt-proxy.ts): the baseline template filled in a folder of its own.
   read -r nginx_port nginx_dir nginx_conf < <(node --input-type=module -e "
     const { freePort } = await import('./$dist/load-tests/harness/child-process.js');
@@ -69,7 +82,7 @@ rig_signalled() {
   local s=$!
   pids+=($s)
   waitfor "$work/sluice.out"
-  local url="http://127.0.0.1:$(port "$work/sluice.out")/v1/models/bench:predict"
+  local url="http://127.0.0.1:$(port "$work/sluice.out")$BENCH_PATH"
   wrk -t1 -c"$conns" -d"$warm" -s "$work/post.lua" "$url" >/dev/null
   kill -USR2 $s
   sleep 0.2

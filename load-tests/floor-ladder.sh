@@ -22,12 +22,10 @@ DIST=${SLUICE_LADDER_DIST:-dist}
 for v in "rounds=$ROUNDS" "seconds=$SECS" "connections=$CONNS" ${SLUICE_LADDER_RATE:+"SLUICE_LADDER_RATE=$SLUICE_LADDER_RATE"}; do
   [[ ${v#*=} =~ ^[1-9][0-9]*$ ]] || { echo "${v%%=*} must be a whole number above 0, not '${v#*=}'" >&2; exit 2; }
 done
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install wrk nginx-light)" >&2; exit 1; }
-done
 cd "$(dirname "$0")/.."
 RIG_NAME=ladder
 . load-tests/bench-rig.sh
+rig_need wrk nginx
 rig_upstreams "$DIST"
 declare -A PID PORT
 start_node() { # <name> <script> [node flags…]
@@ -44,7 +42,7 @@ for name in node-pipe http-layers sluice; do waitfor "$work/$name.out"; PORT[$na
 rig_nginx "$DIST"
 PID[nginx]=$nginx_pid
 PORT[nginx]=$nginx_port
-url() { echo "http://127.0.0.1:${PORT[$1]}/v1/models/bench:predict"; }
+url() { echo "http://127.0.0.1:${PORT[$1]}$BENCH_PATH"; }
 systems=(nginx node-pipe http-layers sluice)
 for s in "${systems[@]}"; do wrk -t1 -c"$CONNS" -d3 -s "$work/post.lua" "$(url "$s")" >/dev/null; done
 RATE=${SLUICE_LADDER_RATE:-}
@@ -61,7 +59,7 @@ load() {
     return
   fi
   local out
-  out=$("$gen" 127.0.0.1 "${PORT[$1]}" "$RATE" "$SECS" 0 "$CONNS" POST /v1/models/bench:predict '{"instances":[[6.8,2.8,4.8,1.4]]}' application/json)
+  out=$("$gen" 127.0.0.1 "${PORT[$1]}" "$RATE" "$SECS" 0 "$CONNS" POST "$BENCH_PATH" "$BENCH_BODY" application/json)
   read -r n bad extra < <(node -e "const r = JSON.parse(process.argv[1]); console.log(r.completed, r.errors + r.non2xx, 'p50 ' + r.latency.p50.toFixed(2) + ' p99 ' + r.latency.p99.toFixed(2) + ' ms')" "$out")
   if [ "$bad" != 0 ]; then echo "$1: $bad errors or non-2xx answers" >&2; exit 1; fi
 }

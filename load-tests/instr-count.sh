@@ -20,12 +20,10 @@ CONNS=${4:-1}
 DIST=${SLUICE_INSTR_DIST:-dist}
 read -r -a NODE_FLAGS <<<"${SLUICE_INSTR_NODE_FLAGS:---max-semi-space-size=64}"
 case "$WHAT" in sluice|nginx|node-pipe|http-layers) ;; *) echo "the first argument is sluice, nginx, node-pipe or http-layers, not '$WHAT'" >&2; exit 2 ;; esac
-for tool in valgrind callgrind_control wrk; do
-  command -v "$tool" >/dev/null || { echo "$tool is not installed (apt-get install valgrind wrk)" >&2; exit 1; }
-done
 cd "$(dirname "$0")/.."
 RIG_NAME=instr
 . load-tests/bench-rig.sh
+rig_need valgrind callgrind_control wrk
 rig_upstreams "$DIST"
 cg=(valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes --callgrind-out-file="$work/cg.out")
 if [ "$WHAT" != nginx ]; then
@@ -45,7 +43,7 @@ else
   proxy_port=$nginx_port
 fi
 proxy=${pids[-1]}
-url="http://127.0.0.1:$proxy_port/v1/models/bench:predict"
+url="http://127.0.0.1:$proxy_port$BENCH_PATH"
 wrk -t1 -c"$CONNS" -d"$WARM" -s "$work/post.lua" "$url" >/dev/null
 callgrind_control -i on "$proxy" >/dev/null 2>&1
 callgrind_control -z "$proxy" >/dev/null 2>&1
