@@ -41,6 +41,8 @@ interface Settings {
   headerTimeoutMs?: number;
   keepAliveMs?: number;
   onRequest?: (x: Exchange) => void;
+  /** The fast path for whole simple requests (default: on, as shipped). */
+  lean?: boolean;
 }
 
 const servers: Server[] = [];
@@ -59,6 +61,7 @@ async function start(s: Settings = {}): Promise<Harness> {
     keepAliveMs: s.keepAliveMs ?? 5_000,
     // Deadlines are looked at on every fake millisecond, so a boundary is exact.
     checkEveryMs: 1,
+    leanRequests: s.lean,
     onRequest: (req, res) => {
       const x = { req, res };
       h.calls.push(x);
@@ -815,6 +818,144 @@ describe('request trailers', () => {
     expect(req.headers['x-checksum']).toBeUndefined();
     res.end('ok');
     expect((await c.reply()).body).toBe('ok');
+  });
+});
+
+describe('reads into one buffer all connections share', () => {
+  it('a body held whole on one connection is still its own after another connection’s reads', async () => {
+    const h = await start();
+    const a = await RawClient.open(h);
+    const b = await RawClient.open(h);
+    a.send(get('/a', ['Content-Length: 8'], 'POST') + 'AAAAAAAA');
+    await calls(h, 1);
+    b.send(get('/b', ['Content-Length: 8'], 'POST') + 'BBBBBBBB' + get('/b2', [`X-Fill: ${'z'.repeat(3000)}`]));
+    await calls(h, 3);
+    expect(takeWholeBody(h.calls[0]!.req, 8)?.toString()).toBe('AAAAAAAA');
+    expect(takeWholeBody(h.calls[1]!.req, 8)?.toString()).toBe('BBBBBBBB');
+    for (const x of h.calls) x.res.end('ok');
+    expect((await a.reply()).body).toBe('ok');
+  });
+
+  it('a head cut between two reads of one connection keeps its first part while another connection reads', async () => {
+    const h = await start();
+    const a = await RawClient.open(h);
+    const b = await RawClient.open(h);
+    a.send('POST /first-part-of-a-long-url?x=1 HTTP/1.1\r\nHost: test\r\nX-Before: kept');
+    await waitUntil('the server to read the first part', () => h.sockets[0]!.bytesRead > 0, 2_000, 1);
+    b.send(get('/other-connection-overwrites-the-buffer', ['X-Noise: ' + 'n'.repeat(200)]));
+    await calls(h, 1);
+    a.send('\r\nContent-Length: 3\r\n\r\nabc');
+    await calls(h, 2);
+    const { req } = h.calls[1]!;
+    expect(req.url).toBe('/first-part-of-a-long-url?x=1');
+    expect(req.headers['x-before']).toBe('kept');
+    expect(takeWholeBody(req, 3)?.toString()).toBe('abc');
+  });
+});
+
+describe('the fast path against llhttp', () => {
+  /**
+   * Each case is sent alone on a new connection, followed by a plain request (/sentinel), to a server with the
+   * fast path and to one without it; each server answers every request with what it saw (method, URL, version,
+   * raw headers, body). A client must see the same bytes from both (but the Date header), and the same errors
+   * must reach clientError: the fast path takes a request only where it reads it exactly as llhttp does, and
+   * leaves the rest to llhttp.
+   */
+  const SENTINEL = 'GET /sentinel HTTP/1.1\r\nHost: t\r\n\r\n';
+  const post = (target: string, lines: string[], body: string, method = 'POST', version = 'HTTP/1.1'): string =>
+    `${method} ${target} ${version}\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n${body}`;
+  const cases: Record<string, string> = {
+    'a GET': get('/v1/models/m'),
+    'a POST with a body': post('/v1/models/m:predict', ['Host: t', 'Content-Type: application/json', 'Content-Length: 9'], '{"a":[1]}'),
+    'every method the fast path takes': ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].map((m) => post('/x', ['Host: t', 'Content-Length: 2'], 'ab', m)).join(''),
+    'two pipelined requests': post('/a', ['Host: t', 'Content-Length: 3'], 'aaa') + post('/b', ['Host: t', 'Content-Length: 0'], ''),
+    'values with tabs, inner and trailing spaces, an empty value': post('/x', ['Host: t', 'X-A:\t  a  b \t', 'X-B:', 'X-C: c ', 'Content-Length: 1'], 'z'),
+    'a query with every pchar': get("/p/a-b._~%20!$&'()*+,;=:@?q=1&r=/?:@"),
+    'Connection: keep-alive, any case': post('/x', ['Host: t', 'Connection: Keep-Alive', 'Content-Length: 1'], 'k'),
+    'Content-Length with leading zeros': post('/x', ['Host: t', 'Content-Length: 003'], 'abc'),
+    'many headers': post('/x', ['Host: t', ...Array.from({ length: 60 }, (_, i) => `X-H${i}: v${i}`), 'Content-Length: 1'], 'm'),
+    'a lowercase method': post('/x', ['Host: t', 'Content-Length: 0'], '', 'get'),
+    'an unknown method': post('/x', ['Host: t', 'Content-Length: 0'], '', 'FOO'),
+    'two spaces after the method': 'GET  /x HTTP/1.1\r\nHost: t\r\n\r\n',
+    'HTTP/1.0': post('/x', ['Host: t', 'Content-Length: 1'], 'o', 'POST', 'HTTP/1.0'),
+    'HTTP/2.0 in a request line': post('/x', ['Host: t'], '', 'GET', 'HTTP/2.0'),
+    'bare LF line ends': 'GET /x HTTP/1.1\nHost: t\n\n',
+    'a bare LF inside a header value': 'GET /x HTTP/1.1\r\nHost: t\r\nX-A: a\nb\r\n\r\n',
+    'a CR alone inside a header value': 'GET /x HTTP/1.1\r\nHost: t\r\nX-A: a\rb\r\n\r\n',
+    'obs-fold': get('/x', ['X-A: a', ' b']),
+    'a space before the colon': get('/x', ['X-A : a']),
+    'a header name with a (': get('/x', ['X(A: a']),
+    'an empty header name': get('/x', [': a']),
+    'a control byte in a value': get('/x', ['X-A: a\x01b']),
+    'DEL in a value': get('/x', ['X-A: a\x7fb']),
+    'obs-text in a value': get('/x', ['X-A: caf\xe9']),
+    'Content-Length and Transfer-Encoding': post('/x', ['Host: t', 'Content-Length: 5', 'Transfer-Encoding: chunked'], '0\r\n\r\n'),
+    'chunked': post('/x', ['Host: t', 'Transfer-Encoding: chunked'], '3\r\nabc\r\n0\r\n\r\n'),
+    'two equal Content-Lengths': post('/x', ['Host: t', 'Content-Length: 2', 'Content-Length: 2'], 'ab'),
+    'two different Content-Lengths': post('/x', ['Host: t', 'Content-Length: 2', 'Content-Length: 3'], 'abc'),
+    'Content-Length with a sign': post('/x', ['Host: t', 'Content-Length: +2'], 'ab'),
+    'Content-Length with an inner space': post('/x', ['Host: t', 'Content-Length: 1 2'], 'ab'),
+    'Content-Length of 16 digits': post('/x', ['Host: t', 'Content-Length: 1000000000000000'], 'ab'),
+    'Content-Length as a list': post('/x', ['Host: t', 'Content-Length: 2, 2'], 'ab'),
+    'a body shorter than its Content-Length (then the sentinel is body)': post('/x', ['Host: t', 'Content-Length: 5'], 'ab'),
+    'a # in the target': get('/x#frag'),
+    'a " in the target': get('/x"y'),
+    'a { in the target': get('/x{y}'),
+    'a | in the target': get('/x|y'),
+    'a backslash in the target': get('/x\\y'),
+    'a ^ in the target': get('/x^y'),
+    'a ` in the target': get('/x`y'),
+    'a < in the target': get('/x<y'),
+    'obs-text in the target': get('/caf\xe9'),
+    'an asterisk target': post('*', ['Host: t'], '', 'OPTIONS'),
+    'an absolute-form target': get('http://t/x'),
+    'an empty target': 'GET  HTTP/1.1\r\nHost: t\r\n\r\n',
+    'Connection: close': get('/x', ['Connection: close']),
+    'Connection: keep-alive, te': get('/x', ['Connection: keep-alive, te']),
+    'an Upgrade request': get('/x', ['Connection: upgrade', 'Upgrade: websocket']),
+    'Upgrade without Connection: upgrade': get('/x', ['Upgrade: websocket']),
+    'no Host': 'GET /x HTTP/1.1\r\nX-A: a\r\n\r\n',
+    'Expect: 100-continue with its body': post('/x', ['Host: t', 'Expect: 100-continue', 'Content-Length: 2'], 'ab'),
+    'Expect: something-else': post('/x', ['Host: t', 'Expect: something-else', 'Content-Length: 2'], 'ab'),
+    'CONNECT': 'CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n',
+    'a head over half the header limit': get('/x', [`X-Big: ${'b'.repeat(9_000)}`]),
+    'a head over the header limit': get('/x', [`X-Big: ${'b'.repeat(17_000)}`]),
+  };
+
+  /** What a client of a server with or without the fast path sees for `bytes`, and what reached clientError. */
+  async function seen(lean: boolean, bytes: string): Promise<{ wire: string; closed: boolean; errors: Array<string | undefined> }> {
+    const h = await start({
+      lean,
+      onRequest: ({ req, res }) => {
+        const body: Buffer[] = [];
+        req.on('data', (d: Buffer) => body.push(d));
+        req.on('end', () =>
+          res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, raw: req.rawHeaders, body: Buffer.concat(body).toString('latin1') })),
+        );
+      },
+    });
+    const c = await RawClient.open(h);
+    c.send(bytes + SENTINEL);
+    // A request still waiting for its body (a Content-Length nobody sends) gives neither: what was seen by then.
+    for (let i = 0; i < 100 && !c.ended && !c.unread.includes('"/sentinel"'); i++) await settle(5);
+    return { wire: c.unread.replace(/\r\nDate: [^\r]*/g, ''), closed: c.ended, errors: h.errors.map((e) => e.code) };
+  }
+
+  for (const [name, bytes] of Object.entries(cases)) {
+    it(`${name}: the same answers and errors with the fast path as without`, async () => {
+      const without = await seen(false, bytes);
+      const withLean = await seen(true, bytes);
+      expect(withLean).toEqual(without);
+    });
+  }
+
+  it('the cases cover both outcomes: some are served, some refused by llhttp', async () => {
+    const served = await seen(true, cases['a POST with a body']!);
+    expect(served.wire).toContain('"body":"{\\"a\\":[1]}"');
+    expect(served.errors).toEqual([]);
+    const refused = await seen(true, cases['a space before the colon']!);
+    expect(refused.closed).toBe(true);
+    expect(refused.errors).toEqual(['HPE_INVALID_HEADER_TOKEN']);
   });
 });
 

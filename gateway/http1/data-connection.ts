@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { writeError } from '../../core/errors.js';
 import { DataResponse, type ResponseOwner } from './data-response.js';
+import { leanRequest } from './lean-head.js';
+import { readShared } from './shared-reads.js';
 import { llhttp, type Llhttp, type NativeParser, type ParseError } from './llhttp.js';
 
 /** What the data port's HTTP/1.1 connections need from the gateway. */
@@ -29,6 +31,22 @@ export interface Http1Options {
   clientError(err: ParseError): string | null;
   /** The parser binding to use (default: this Node's, `llhttp`); null is a Node without one (tests). */
   binding?: Llhttp | null;
+  /** Whole simple requests parsed in JavaScript, not by llhttp (gateway/http1/lean-head.ts; default true). */
+  leanRequests?: boolean;
+}
+
+/** The methods the fast path takes; any other is llhttp's to parse. */
+const LEAN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
+
+/** The fast path's method table for a binding: names to llhttp's numbers (null if one is missing). */
+function leanMethodsOf(l: Llhttp): ReadonlyMap<string, number> | null {
+  const m = new Map<string, number>();
+  for (const name of LEAN_METHODS) {
+    const i = l.methods.indexOf(name);
+    if (i < 0) return null;
+    m.set(name, i);
+  }
+  return m;
 }
 
 /**
@@ -41,14 +59,6 @@ const KEEP_ALIVE_GRACE_MS = 1000;
 const EXPECT_CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 /** Header pairs taken from one head (node:http's default maxHeadersCount); the header-limits stage counts them. */
 const MAX_HEADER_PAIRS = 2000;
-
-interface StreamHandle {
-  reading?: boolean;
-  readStart(): number;
-  readStop(): number;
-  isStreamBase?: boolean;
-  _consumed?: boolean;
-}
 
 const NO_BODY = Buffer.alloc(0);
 
@@ -106,10 +116,11 @@ export function takeWholeBody(req: IncomingMessage, declared: number): Buffer | 
 }
 
 /**
- * One client connection of the data port, in place of node:http's: the native parser reads straight from the
- * socket's handle, each request becomes an IncomingMessage (the stages read it as before) and a DataResponse
- * that writes to the socket itself. Responses to pipelined requests go out in order. What it saves against
- * node:http's server: load-tests/results/hotpath.md, "third session".
+ * One client connection of the data port, in place of node:http's: reads come straight from the socket's handle
+ * (shared-reads.ts); whole simple requests at the start of a read are parsed in JavaScript (lean-head.ts) and the
+ * rest by Node's native parser (llhttp). Each request becomes an IncomingMessage (the stages read it as before)
+ * and a DataResponse that writes to the socket itself. Responses to pipelined requests go out in order. What it
+ * saves against node:http's server: load-tests/results/hotpath.md, "third session" and "fifteenth session".
  */
 class DataConnection implements ResponseOwner {
   readonly parser: NativeParser;
@@ -138,13 +149,20 @@ class DataConnection implements ResponseOwner {
   private stopped = false;
   private closed = false;
   readonly keepAliveSeconds: number;
+  /** The fast path's methods (null: every request goes to llhttp), and the largest head it takes. */
+  private readonly leanMethods: ReadonlyMap<string, number> | null;
+  private readonly leanMaxHead: number;
 
   constructor(
     readonly socket: Socket,
     private readonly l: Llhttp,
     private readonly o: Http1Options,
     private readonly all: Set<DataConnection>,
+    lean: ReadonlyMap<string, number> | null,
   ) {
+    this.leanMethods = lean;
+    // Half of llhttp's limit: a head near the limit is llhttp's to judge.
+    this.leanMaxHead = o.maxHeaderBytes >> 1;
     this.keepAliveSeconds = Math.floor(o.keepAliveMs / 1000);
     this.headSince = this.idleSince = o.clock.monotonic();
     const p = (this.parser = new l.Parser());
@@ -160,37 +178,56 @@ class DataConnection implements ResponseOwner {
     };
     p[l.kOnHeadersComplete] = (major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, _s: unknown, _m: unknown, upgrade: boolean, keepAlive: boolean) =>
       this.onHead(major, minor, headers, method, url, upgrade, keepAlive);
-    p[l.kOnBody] = (b: Buffer) => {
-      const req = this.incoming;
-      if (req === null || (req as unknown as { _dumped: boolean })._dumped) return;
-      // Not handed over yet: kept until the request is complete or the read is parsed (at most one read's bytes).
-      if (this.waiting !== null && this.waiting.req === req) (req.early ??= []).push(b);
-      else if (!req.push(b)) this.setBodyFull(true);
-    };
+    p[l.kOnBody] = (b: Buffer) => this.onBody(b);
     p[l.kOnMessageComplete] = () => this.onMessageComplete();
-    p[l.kOnExecute] = (ret: number | ParseError) => {
-      this.dispatchWaiting();
-      if (typeof ret !== 'number') this.onParseError(ret);
-    };
     all.add(this);
-    socket.on('data', (d: Buffer) => {
-      // Bytes read before the handle was consumed (the gRPC sniff puts them back), and any read while it was not.
-      if (this.stopped) return;
-      const ret = p.execute(d);
-      this.dispatchWaiting();
-      if (typeof ret !== 'number') this.onParseError(ret);
-    });
+    // Reads go to onBytes straight from the handle, into a buffer all connections share; 'data' brings what the
+    // gRPC sniff put back, and every read on a Node without the fields readShared sets.
+    readShared(socket, (d) => this.onBytes(d, true));
+    socket.on('data', (d: Buffer) => this.onBytes(d, false));
     socket.on('end', () => this.onEnd());
     socket.on('error', () => {
       // 'close' follows and cleans up.
     });
     socket.on('close', () => this.onClose());
     socket.on('drain', () => this.queue[0]?.drained());
-    const h = (socket as unknown as { _handle: StreamHandle | null })._handle;
-    if (h && h.isStreamBase && !h._consumed) {
-      h._consumed = true;
-      p.consume(h);
+  }
+
+  /**
+   * A read from the client. Whole requests at its start in the fast path's subset (gateway/http1/lean-head.ts)
+   * are taken without llhttp, while llhttp is between messages; llhttp parses the rest of the read.
+   */
+  private onBytes(d: Buffer, shared: boolean): void {
+    if (this.stopped) return;
+    let off = 0;
+    const n = d.length;
+    if (this.leanMethods !== null && !this.inHead && this.incoming === null) {
+      for (;;) {
+        const r = leanRequest(d, off, this.leanMaxHead, this.leanMethods);
+        if (r === null) break;
+        // What llhttp's callbacks would have done for it, in their order.
+        this.fresh = false;
+        const bodyFrom = r.bodyFrom;
+        const bodyLength = r.bodyLength;
+        this.onHead(1, 1, r.headers, r.method, r.url, false, true);
+        // A body is copied out of a shared read buffer (the next read overwrites it); llhttp copies its own.
+        if (bodyLength > 0) this.onBody(shared ? Buffer.from(d.subarray(bodyFrom, bodyFrom + bodyLength)) : d.subarray(bodyFrom, bodyFrom + bodyLength));
+        this.onMessageComplete();
+        off = bodyFrom + bodyLength;
+        if (off === n || this.stopped || this.closed) return;
+      }
     }
+    const ret = this.parser.execute(off === 0 ? d : d.subarray(off));
+    this.dispatchWaiting();
+    if (typeof ret !== 'number') this.onParseError(ret);
+  }
+
+  private onBody(b: Buffer): void {
+    const req = this.incoming;
+    if (req === null || (req as unknown as { _dumped: boolean })._dumped) return;
+    // Not handed over yet: kept until the request is complete or the read is parsed (at most one read's bytes).
+    if (this.waiting !== null && this.waiting.req === req) (req.early ??= []).push(b);
+    else if (!req.push(b)) this.setBodyFull(true);
   }
 
   private onHead(major: number, minor: number, headers: string[] | undefined, method: number, url: string | undefined, upgrade: boolean, keepAlive: boolean): number {
@@ -306,16 +343,9 @@ class DataConnection implements ResponseOwner {
 
   /** Reads from the socket unless a body's reader or the response queue is behind. */
   private reading(): void {
-    const h = (this.socket as unknown as { _handle: StreamHandle | null })._handle;
-    if (!h || this.closed) return;
-    const want = !this.bodyFull && !this.queueFull;
-    if (want && !h.reading) {
-      h.reading = true;
-      h.readStart();
-    } else if (!want && h.reading) {
-      h.reading = false;
-      h.readStop();
-    }
+    if (this.closed) return;
+    if (!this.bodyFull && !this.queueFull) this.socket.resume();
+    else this.socket.pause();
   }
 
   /** ResponseOwner: `res` has handed its last byte to the socket. */
@@ -434,6 +464,7 @@ export function serveHttp1(server: Server, o: Http1Options): boolean {
   const nodeHandler = server.listeners('connection')[0] as ((socket: Socket) => void) | undefined;
   if (!nodeHandler) return false;
   const all = new Set<DataConnection>();
+  const lean = o.leanRequests === false ? null : leanMethodsOf(l);
   let sweep: TimerHandle | null = null;
   const look = (): void => {
     const now = o.clock.monotonic();
@@ -445,7 +476,7 @@ export function serveHttp1(server: Server, o: Http1Options): boolean {
   };
   server.removeListener('connection', nodeHandler);
   server.on('connection', (socket: Socket) => {
-    new DataConnection(socket, l, o, all);
+    new DataConnection(socket, l, o, all, lean);
     if (sweep === null) sweep = o.clock.setInterval(look, o.checkEveryMs);
   });
   const closeIdle = server.closeIdleConnections.bind(server);

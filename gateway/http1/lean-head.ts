@@ -1,0 +1,117 @@
+/**
+ * The data port's fast path for the common request: a whole HTTP/1.1 request (head and Content-Length body) at
+ * the start of a read, parsed here in JavaScript instead of by llhttp and its five callbacks into JavaScript. It
+ * takes only a strict subset of what llhttp takes, and everything else (another version, chunked bodies,
+ * `Connection` other than keep-alive, upgrades, any byte it is unsure of, a head or body not whole in the read)
+ * is left to llhttp, which then decides exactly as before. So the subset needs no error messages of its own:
+ * whatever it refuses, llhttp parses or refuses.
+ *
+ * What it accepts, byte by byte (RFC 9112 §3, §5, §6.2; the same or stricter than llhttp in its strict mode):
+ * - a request line `METHOD SP target SP HTTP/1.1 CRLF`, METHOD one of a few (the table passed in), the target in
+ *   origin form (`/` then pchar, `/`, `?`: no `#`, no space, no byte outside visible ASCII);
+ * - header lines `name ":" OWS value OWS CRLF`, the name a token, the value tab, space and visible ASCII only (no
+ *   obs-text, no control bytes, no obs-fold), every line ended by CRLF;
+ * - at most one Content-Length of 1–15 digits, no Transfer-Encoding, no Upgrade, Connection absent or exactly
+ *   `keep-alive`;
+ * - a head of at most `maxHead` bytes (the caller passes well under llhttp's limit, so that no head near the limit
+ *   is judged here).
+ */
+
+/** Byte classes, by table: token (field names, methods), field value, request target. */
+const TOKEN = 1;
+const VALUE = 2;
+const TARGET = 4;
+const CLASS = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) CLASS[c] |= VALUE;
+CLASS[0x20] |= VALUE;
+CLASS[0x09] |= VALUE;
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") CLASS[ch.charCodeAt(0)] |= TOKEN;
+// pchar (unreserved, pct-encoded's '%', sub-delims, ':' '@') with '/' and '?': RFC 3986 path and query.
+for (const ch of "-._~%!$&'()*+,;=:@/?0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") CLASS[ch.charCodeAt(0)] |= TARGET;
+
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const VERSION = ' HTTP/1.1\r\n';
+
+/** One request the fast path took. The object is reused by every call: read it before the next. */
+export interface LeanRequest {
+  /** The method's number in the table passed in (llhttp's numbering, in the data port). */
+  method: number;
+  url: string;
+  /** Names and values in turn, as sent (names not lower-cased, values without their surrounding whitespace). */
+  headers: string[];
+  /** Where the body starts in the buffer, and its length (Content-Length, 0 when absent). */
+  bodyFrom: number;
+  bodyLength: number;
+}
+
+const found: LeanRequest = { method: 0, url: '', headers: [], bodyFrom: 0, bodyLength: 0 };
+
+type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
+
+/**
+ * The request starting at `b[start]` if it is whole in `b` and in the subset above, else null (then llhttp is to
+ * parse from `start`). `methods` maps the method names the fast path takes to their numbers.
+ */
+export function leanRequest(b: Buffer, start: number, maxHead: number, methods: ReadonlyMap<string, number>): LeanRequest | null {
+  const end = b.indexOf(HEAD_END, start);
+  if (end < 0 || end + 4 - start > maxHead) return null;
+  // The head through its last line's CRLF.
+  const s = (b as Latin1).latin1Slice(start, end + 2);
+  const n = s.length;
+  const sp = s.indexOf(' ');
+  if (sp <= 0) return null;
+  const method = methods.get(s.slice(0, sp));
+  if (method === undefined) return null;
+  let i = sp + 1;
+  if (s.charCodeAt(i) !== 0x2f) return null;
+  for (i++; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if ((CLASS[c]! & TARGET) === 0) break;
+  }
+  if (!s.startsWith(VERSION, i)) return null;
+  const url = s.slice(sp + 1, i);
+  const headers: string[] = [];
+  let length = -1;
+  i += VERSION.length;
+  while (i < n) {
+    const from = i;
+    let c = s.charCodeAt(i);
+    while ((CLASS[c]! & TOKEN) !== 0) c = s.charCodeAt(++i);
+    if (c !== 0x3a || i === from) return null;
+    const name = s.slice(from, i);
+    c = s.charCodeAt(++i);
+    while (c === 0x20 || c === 0x09) c = s.charCodeAt(++i);
+    const valueFrom = i;
+    let valueTo = i;
+    while ((CLASS[c]! & VALUE) !== 0) {
+      if (c !== 0x20 && c !== 0x09) valueTo = i + 1;
+      c = s.charCodeAt(++i);
+    }
+    if (c !== 0x0d || s.charCodeAt(i + 1) !== 0x0a) return null;
+    i += 2;
+    const value = s.slice(valueFrom, valueTo);
+    const len = name.length;
+    if (len === 14 || len === 17 || len === 10 || len === 7) {
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') {
+        if (length >= 0 || value.length === 0 || value.length > 15) return null;
+        for (let k = 0; k < value.length; k++) {
+          const d = value.charCodeAt(k);
+          if (d < 0x30 || d > 0x39) return null;
+        }
+        length = Number(value);
+      } else if (lower === 'transfer-encoding' || lower === 'upgrade') return null;
+      else if (lower === 'connection' && value.toLowerCase() !== 'keep-alive') return null;
+    }
+    headers.push(name, value);
+  }
+  const bodyFrom = end + 4;
+  const bodyLength = length < 0 ? 0 : length;
+  if (bodyFrom + bodyLength > b.length) return null;
+  found.method = method;
+  found.url = url;
+  found.headers = headers;
+  found.bodyFrom = bodyFrom;
+  found.bodyLength = bodyLength;
+  return found;
+}
