@@ -9,7 +9,8 @@
 # utime and stime from /proc around the run, divided by the requests wrk counted. Prints each round and the
 # medians, with each system's total as a multiple of nginx's. The steps of the ladder say where a request's CPU
 # goes: Node's own I/O (node-pipe over nginx), the HTTP layers (http-layers over node-pipe), the gateway (sluice
-# over http-layers). SLUICE_LADDER_DIST=<dir> measures another build's layers and Sluice.
+# over http-layers). SLUICE_LADDER_DIST=<dir> measures another build's layers and Sluice; SLUICE_LADDER_ALT_DIST=<dir>
+# adds that build's as `http-layers-alt` and `sluice-alt` to the same rounds (a change measured on and off).
 # SLUICE_LADDER_RATE=<req/s> loads each at that fixed rate instead, with the C open-loop generator
 # (harness/fixed-rate.c, up to <connections> connections), adds `direct` (the primary upstream alone, no proxy)
 # and prints each run's p50 and p99 (from the intended send time, as the latency scenario does) beside its CPU.
@@ -38,12 +39,19 @@ start_node() { # <name> <script> [node flags…]
 start_node node-pipe "$DIST/load-tests/floors/node-pipe.js"
 start_node http-layers "$DIST/load-tests/floors/http-layers.js" --max-semi-space-size=64
 start_node sluice "$DIST/load-tests/systems/sluice-server.js" --max-semi-space-size=64
-for name in node-pipe http-layers sluice; do waitfor "$work/$name.out"; PORT[$name]=$(port "$work/$name.out"); done
+systems=(nginx node-pipe http-layers sluice)
+ALT=${SLUICE_LADDER_ALT_DIST:-}
+if [ -n "$ALT" ]; then
+  [ -f "$ALT/load-tests/floors/http-layers.js" ] || { echo "SLUICE_LADDER_ALT_DIST: no build in '$ALT'" >&2; exit 2; }
+  start_node http-layers-alt "$ALT/load-tests/floors/http-layers.js" --max-semi-space-size=64
+  start_node sluice-alt "$ALT/load-tests/systems/sluice-server.js" --max-semi-space-size=64
+  systems+=(http-layers-alt sluice-alt)
+fi
+for name in "${systems[@]:1}"; do waitfor "$work/$name.out"; PORT[$name]=$(port "$work/$name.out"); done
 rig_nginx "$DIST"
 PID[nginx]=$nginx_pid
 PORT[nginx]=$nginx_port
 url() { echo "http://127.0.0.1:${PORT[$1]}$BENCH_PATH"; }
-systems=(nginx node-pipe http-layers sluice)
 for s in "${systems[@]}"; do wrk -t1 -c"$CONNS" -d3 -s "$work/post.lua" "$(url "$s")" >/dev/null; done
 RATE=${SLUICE_LADDER_RATE:-}
 if [ -n "$RATE" ]; then
@@ -76,8 +84,8 @@ for r in $(seq 1 "$ROUNDS"); do
     awk -v s="$s" -v r="$r" -v n="$n" -v t="$SECS" -v hz="$ticks" -v u=$((u1 - u0)) -v k=$((s1 - s0)) -v x="${extra:-}" 'BEGIN {
       us = u / hz * 1e6 / n; ks = k / hz * 1e6 / n
       split(x, l, " ")
-      if (s == "direct") printf "round %d  %-12s %7.0f req/s  %-45s  %s\n", r, s, n / t, "(no proxy)", x
-      else printf "round %d  %-12s %7.0f req/s  user %5.1f + system %5.1f = %5.1f µs/req  %s\n", r, s, n / t, us, ks, us + ks, x
+      if (s == "direct") printf "round %d  %-15s %7.0f req/s  %-45s  %s\n", r, s, n / t, "(no proxy)", x
+      else printf "round %d  %-15s %7.0f req/s  user %5.1f + system %5.1f = %5.1f µs/req  %s\n", r, s, n / t, us, ks, us + ks, x
       printf "%s %f %f %f %s %s\n", s, n / t, us, ks, (x == "" ? "-" : l[2]), (x == "" ? "-" : l[4]) >> "'"$work/rows"'" }'
   done
 done
@@ -90,5 +98,5 @@ for s in "${systems[@]}"; do
 done | awk '{ t = $3 + $4; if ($1 == "nginx") base = t; row[NR] = $0 }
   END { for (i = 1; i <= NR; i++) { split(row[i], f, " "); t = f[3] + f[4]
     lat = (f[5] == "-") ? "" : sprintf("  p50 %.2f p99 %.2f ms", f[5], f[6])
-    if (f[1] == "direct") printf "%-12s %7.0f req/s  %-57s%s\n", f[1], f[2], "(no proxy)", lat
-    else printf "%-12s %7.0f req/s  user %5.1f + system %5.1f = %5.1f µs/req  %4.2f× nginx%s\n", f[1], f[2], f[3], f[4], t, t / base, lat } }'
+    if (f[1] == "direct") printf "%-15s %7.0f req/s  %-57s%s\n", f[1], f[2], "(no proxy)", lat
+    else printf "%-15s %7.0f req/s  user %5.1f + system %5.1f = %5.1f µs/req  %4.2f× nginx%s\n", f[1], f[2], f[3], f[4], t, t / base, lat } }'
