@@ -897,6 +897,8 @@ describe('the fast path against llhttp', () => {
     'Content-Length with an inner space': post('/x', ['Host: t', 'Content-Length: 1 2'], 'ab'),
     'Content-Length of 16 digits': post('/x', ['Host: t', 'Content-Length: 1000000000000000'], 'ab'),
     'Content-Length as a list': post('/x', ['Host: t', 'Content-Length: 2, 2'], 'ab'),
+    'spaces after the Content-Length': post('/x', ['Host: t', 'Content-Length: 2  '], 'ab'),
+    'a tab after the Content-Length': post('/x', ['Host: t', 'Content-Length: 2\t'], 'ab'),
     'a body shorter than its Content-Length (then the sentinel is body)': post('/x', ['Host: t', 'Content-Length: 5'], 'ab'),
     'a # in the target': get('/x#frag'),
     'a " in the target': get('/x"y'),

@@ -11,8 +11,8 @@
  *   origin form (`/` then pchar, `/`, `?`: no `#`, no space, no byte outside visible ASCII);
  * - header lines `name ":" OWS value OWS CRLF`, the name a token, the value tab, space and visible ASCII only (no
  *   obs-text, no control bytes, no obs-fold), every line ended by CRLF;
- * - at most one Content-Length of 1–15 digits, no Transfer-Encoding, no Upgrade, Connection absent or exactly
- *   `keep-alive`;
+ * - at most one Content-Length of 1–15 digits (no tab after them: llhttp refuses one), no Transfer-Encoding, no
+ *   Upgrade, Connection absent or exactly `keep-alive`;
  * - a head of at most `maxHead` bytes (the caller passes well under llhttp's limit, so that no head near the limit
  *   is judged here).
  */
@@ -95,6 +95,8 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
         if (length >= 0 || value.length === 0 || value.length > 15) return null;
+        // llhttp takes spaces after the digits but not a tab.
+        for (let k = valueTo; k < i - 2; k++) if (s.charCodeAt(k) === 0x09) return null;
         for (let k = 0; k < value.length; k++) {
           const d = value.charCodeAt(k);
           if (d < 0x30 || d > 0x39) return null;
