@@ -869,6 +869,8 @@ describe('the fast path against llhttp', () => {
     'a POST with a body': post('/v1/models/m:predict', ['Host: t', 'Content-Type: application/json', 'Content-Length: 9'], '{"a":[1]}'),
     'every method the fast path takes': ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].map((m) => post('/x', ['Host: t', 'Content-Length: 2'], 'ab', m)).join(''),
     'two pipelined requests': post('/a', ['Host: t', 'Content-Length: 3'], 'aaa') + post('/b', ['Host: t', 'Content-Length: 0'], ''),
+    'a simple request, a chunked one, a simple one, in one write': post('/a', ['Host: t', 'Content-Length: 3'], 'aaa') + post('/b', ['Host: t', 'Transfer-Encoding: chunked'], '2\r\nbb\r\n0\r\n\r\n') + get('/c'),
+    'a simple request, then an invalid one': get('/a') + 'GET /b HTTP/1.1\r\nHost: t\r\nX A: 1\r\n\r\n',
     'values with tabs, inner and trailing spaces, an empty value': post('/x', ['Host: t', 'X-A:\t  a  b \t', 'X-B:', 'X-C: c ', 'Content-Length: 1'], 'z'),
     'a query with every pchar': get("/p/a-b._~%20!$&'()*+,;=:@?q=1&r=/?:@"),
     'Connection: keep-alive, any case': post('/x', ['Host: t', 'Connection: Keep-Alive', 'Content-Length: 1'], 'k'),
