@@ -1,9 +1,9 @@
 /**
- * Sluice's HTTP layers with nothing of the gateway: the data port's own connection handler (llhttp, DataRequest,
- * DataResponse), the hop-by-hop filters and the upstream client, a 90/10 pick per request. No routing, stages,
- * activator, accounting or metrics. What it costs per request over node-pipe is the HTTP layers', and what
- * Sluice costs over it is the gateway's (load-tests/floor-ladder.sh). Bodies must come whole with their head (the
- * load tests' small POSTs do); anything else gets a 400.
+ * Sluice's HTTP layers with nothing of the gateway: the data port's own connection handler (shared reads, the
+ * JavaScript fast path, llhttp, DataRequest, DataResponse), the hop-by-hop filters and the upstream client, a
+ * 90/10 pick per request. No routing, stages, activator, accounting or metrics. What it costs per request over
+ * node-pipe is the HTTP layers', and what Sluice costs over it is the gateway's (load-tests/floor-ladder.sh).
+ * Bodies must come whole with their head (the load tests' small POSTs do); anything else gets a 400.
  *   node http-layers.js --upstream URL --upstream URL      (prints `LISTENING <port>`)
  */
 import { createServer, type ServerResponse } from 'node:http';
