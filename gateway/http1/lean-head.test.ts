@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../autoscaler/simulator/synthetic.js';
 import { leanRequest } from './lean-head.js';
 import { bindingOf } from './llhttp.js';
 
@@ -71,7 +72,7 @@ describe('leanRequest leaves to llhttp (null)', () => {
 
 describe('leanRequest against llhttp on mutated requests', () => {
   /**
-   * Requests made by mutating valid ones at random (a seeded generator, so a failure repeats): wherever the fast
+   * Requests made by mutating valid ones at random (seeded, so a failure repeats): wherever the fast
    * path takes one, llhttp, parsing the same bytes alone, must read the same method, URL, headers and body, with
    * the message ending at exactly the same byte, keep-alive and no upgrade. Where they differ, the fast path would
    * read a request other than the one node:http reads.
@@ -120,18 +121,6 @@ describe('leanRequest against llhttp on mutated requests', () => {
     return got;
   }
 
-  /** A small seeded generator (mulberry32). */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   const SEEDS = [
     'POST /v1/models/m:predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"a":[1]}',
     'GET /v2/models/m/ready?x=1&y=%20 HTTP/1.1\r\nHost: t:8080\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n',
@@ -178,7 +167,7 @@ describe('leanRequest against llhttp on mutated requests', () => {
   }
 
   it('reads every request it takes as llhttp does, over 20,000 mutations of five valid ones', () => {
-    const next = rng(19);
+    const next = seededRandom(19);
     let taken = 0;
     let left = 0;
     for (let n = 0; n < 20_000; n++) {

@@ -4,6 +4,8 @@
  * rank-1 tensors, shapes that do not match their data, widths the model refuses, bodies that are not JSON).
  */
 
+import { seededRandom } from '../../autoscaler/simulator/synthetic.js';
+
 export interface MixRequest {
   path: string;
   body: string;
@@ -13,17 +15,8 @@ export interface MixRequest {
   kind: string;
 }
 
-/** A small seeded generator (mulberry32), so a failing mix can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded generator (the simulator's mulberry32), so a failing mix can be replayed. */
+export const seeded: (seed: number) => () => number = seededRandom;
 
 export interface MixOptions {
   /** Model name in paths. */
