@@ -9,8 +9,9 @@
 # utime and stime from /proc around the run, divided by the requests wrk counted. Prints each round and the
 # medians, with each system's total as a multiple of nginx's. The steps of the ladder say where a request's CPU
 # goes: Node's own I/O (node-pipe over nginx), the HTTP layers (http-layers over node-pipe), the gateway (sluice
-# over http-layers). SLUICE_LADDER_DIST=<dir> measures another build's layers and Sluice; SLUICE_LADDER_ALT_DIST=<dir>
-# adds that build's as `http-layers-alt` and `sluice-alt` to the same rounds (a change measured on and off).
+# over http-layers). SLUICE_LADDER_DIST=<dir> measures another build's layers and Sluice;
+# SLUICE_LADDER_ALT_DIST=<dir> adds that build's as `http-layers-alt` and `sluice-alt` to the same rounds (a change
+# measured on and off).
 # SLUICE_LADDER_RATE=<req/s> loads each at that fixed rate instead, with the C open-loop generator
 # (harness/fixed-rate.c, up to <connections> connections), adds `direct` (the primary upstream alone, no proxy)
 # and prints each run's p50 and p99 (from the intended send time, as the latency scenario does) beside its CPU.
