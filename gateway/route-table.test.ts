@@ -75,6 +75,10 @@ describe('matchRoute', () => {
     expect(hit(undefined, '/v2/models/mnist/ready')?.key).toBe('default/torch'); // model name, not service name
     expect(hit(undefined, '/v1/models/torch:predict')).toBeNull();
     expect(hit(undefined, '/v1/models/iris:predict', 'candidate')?.tag).toBe('candidate');
+    // A name in the path is percent-decoded before it is looked up.
+    expect(hit(undefined, '/v1/models/ir%69s:predict')?.key).toBe('default/iris');
+    expect(hit(undefined, '/v2/models/mn%49st/ready')).toBeNull();
+    expect(hit(undefined, '/v2/models/mn%69st/ready')?.key).toBe('default/torch');
     // A namespace that sorts before `default` still loses the clash; without `default`, the first by name wins.
     const clash = buildRouteTable([route('zeta', 'iris'), route('default', 'iris'), route('alpha', 'iris')], 'example.com', 1);
     expect(matchRoute(clash, undefined, '/v1/models/iris:predict')?.route.namespace).toBe('default');
