@@ -5,7 +5,8 @@
  * deadlines, closeIdleConnections/closeAllConnections, the pipelining bound, a queued response's backpressure,
  * header validation, the Host and Expect checks, upgrade requests, framing chosen by DataResponse, when a request
  * is handed over and the body it keeps whole, client aborts, heads over several reads or more than 32 lines,
- * request trailers, and the fall-back to node:http when this Node has no parser binding Sluice knows.
+ * request trailers, reads into the buffer all connections share, the JavaScript fast path answering as llhttp
+ * alone does, and the fall-back to node:http when this Node has no parser binding Sluice knows.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
