@@ -6,6 +6,10 @@
 /** A field name (a `token`). */
 export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** The same token characters by byte (1 for one), for parsers that scan a head a character at a time. */
+export const TOKEN_CHAR = new Uint8Array(256);
+for (let c = 0; c < 128; c++) if (HTTP_TOKEN.test(String.fromCharCode(c))) TOKEN_CHAR[c] = 1;
+
 /**
  * A character a field value may not carry: anything but tab, visible ASCII and obs-text (so no CR, LF, NUL or
  * other control character). The same rule as node:http's for the headers it writes.

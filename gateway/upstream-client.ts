@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN } from '../core/http-grammar.js';
+import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR } from '../core/http-grammar.js';
 import { keepEarlyAnswers } from './early-answer.js';
 
 /**
@@ -534,11 +534,13 @@ function contentLength(v: string): number {
   return Number(first);
 }
 
-/** Token characters (header names: RFC 9110 §5.6.2). */
-const TCHAR = new Uint8Array(256);
+/**
+ * Token characters: core/http-grammar.ts's table, held in a module constant as before it moved there (read through
+ * the import directly, a together A/B gave 1.011 of CPU per request, less in 1 of 12 pairs; this way 0.989, 8 of 12).
+ */
+const TCHAR = TOKEN_CHAR;
 /** Characters of a header value or reason phrase: HTAB, SP through `~`, obs-text. */
 const VCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 VCHAR[9] = 1;
 for (let c = 0x20; c <= 0xff; c++) if (c !== 0x7f) VCHAR[c] = 1;
 

@@ -17,15 +17,20 @@
  *   is judged here).
  */
 
-/** Byte classes, by table: token (field names, methods), field value, request target. */
-const TOKEN = 1;
+import { TOKEN_CHAR } from '../../core/http-grammar.js';
+
+/**
+ * Token characters: core/http-grammar.ts's table, held in a module constant (read through the import directly, a
+ * together A/B gave 1.011 of CPU per request, less in 1 of 12 pairs; this way 0.989, 8 of 12).
+ */
+const TCHAR = TOKEN_CHAR;
+/** Byte classes, by table: field value, request target (token characters are core/http-grammar.ts's). */
 const VALUE = 2;
 const TARGET = 4;
 const CLASS = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) CLASS[c] |= VALUE;
 CLASS[0x20] |= VALUE;
 CLASS[0x09] |= VALUE;
-for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") CLASS[ch.charCodeAt(0)] |= TOKEN;
 // pchar (unreserved, pct-encoded's '%', sub-delims, ':' '@') with '/' and '?': RFC 3986 path and query.
 for (const ch of "-._~%!$&'()*+,;=:@/?0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") CLASS[ch.charCodeAt(0)] |= TARGET;
 
@@ -76,7 +81,7 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
   while (i < n) {
     const from = i;
     let c = s.charCodeAt(i);
-    while ((CLASS[c]! & TOKEN) !== 0) c = s.charCodeAt(++i);
+    while (TCHAR[c] === 1) c = s.charCodeAt(++i);
     if (c !== 0x3a || i === from) return null;
     const name = s.slice(from, i);
     c = s.charCodeAt(++i);
