@@ -13,8 +13,13 @@ export interface Settings {
   warmupS: number;
   /** closed-loop connections */
   connections: number;
-  /** open-loop rate in requests/s; undefined = 50 % of the reference system's measured capacity */
+  /** open-loop rate in requests/s; undefined = `loads` of the reference system's measured capacity */
   rate: number | undefined;
+  /**
+   * The latency scenario's loads as fractions of the reference system's probed capacity, each measured in turn
+   * (default [0.5]); with more than one the report adds a table of added p99 by load. Not with `rate`.
+   */
+  loads: number[];
   /** open-loop connection cap of the generator */
   openLoopConnections: number;
   methods: Array<'GET' | 'POST'>;
@@ -49,6 +54,8 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --warmup S            warm-up seconds per system (default 2)
   --connections N       closed-loop connections (default 64)
   --rate N              open-loop requests/s (default: 50 % of the reference's measured capacity)
+  --loads 0.3,0.5       latency: these fractions of the reference's probed capacity, one after another, and a
+                        table of added p99 by load (default 0.5; not with --rate)
   --methods GET,POST    request shapes (default GET,POST)
   --systems a,b         restrict to these systems
   --aborts N            aborted requests per wave in the client-abort check (default 1000)
@@ -74,6 +81,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '64' },
       rate: { type: 'string' },
+      loads: { type: 'string' },
       'open-connections': { type: 'string', default: '256' },
       methods: { type: 'string', default: 'GET,POST' },
       systems: { type: 'string' },
@@ -108,6 +116,16 @@ export function parseSettings(argv: readonly string[]): Settings {
   if (openClient !== 'c' && openClient !== 'undici') {
     throw new Error(`--open-client must be c or undici, got ${openClient}\n${USAGE}`);
   }
+  if (values.rate !== undefined && values.loads !== undefined) {
+    throw new Error(`--rate and --loads both set the latency scenario's rate: give one\n${USAGE}`);
+  }
+  const loads = (values.loads ?? '0.5').split(',').map((raw) => {
+    const n = Number(raw.trim());
+    if (!(n > 0 && n <= 1)) throw new Error(`--loads takes fractions of capacity above 0 and at most 1, got ${raw}\n${USAGE}`);
+    return n;
+  });
+  // Lowest first: the sweep table's "highest load within the budget" reads them in order.
+  const sortedLoads = [...new Set(loads)].sort((a, b) => a - b);
   const unpinnable = positionals.filter((n) => !PINNABLE.includes(n));
   if (values.pin && unpinnable.length > 0) {
     throw new Error(`--pin applies to ${PINNABLE.join(', ')} only, not ${unpinnable.join(', ')}\n${USAGE}`);
@@ -119,6 +137,7 @@ export function parseSettings(argv: readonly string[]): Settings {
     warmupS: Number(values.warmup),
     connections: positive('connections', values.connections),
     rate: values.rate === undefined ? undefined : positive('rate', values.rate),
+    loads: sortedLoads,
     openLoopConnections: positive('open-connections', values['open-connections']),
     methods: methods as Array<'GET' | 'POST'>,
     systems: values.systems?.split(',').map((s) => s.trim()),

@@ -101,6 +101,46 @@ export function latencyTable(rows: readonly SystemSummary[], splitting: Readonly
   return lines.join('\n') + costNote();
 }
 
+/** One load of a latency sweep: its fraction of the reference's capacity, the rate it came to, the rows measured. */
+export interface LoadPoint {
+  load: number;
+  rate: number;
+  rows: SystemSummary[];
+}
+
+/** A fraction of capacity as a percentage ("50 %"). */
+export function formatLoad(load: number): string {
+  return `${Math.round(load * 1000) / 10} %`;
+}
+
+/**
+ * A latency sweep in one table: a row per system, a column per load with its added p99 over direct and CPU per
+ * request, and the highest load at which the added p99 stayed within `budgetMs` with no request failed.
+ */
+export function loadSweepTable(points: readonly LoadPoint[], budgetMs: number): string {
+  const names = points[0]?.rows.map((r) => r.name).filter((n) => n !== 'direct') ?? [];
+  const header = `| system | ${points.map((p) => `${formatLoad(p.load)} (${formatNumber(p.rate)} req/s)`).join(' | ')} | highest load with added p99 ≤ ${budgetMs} ms |`;
+  const lines = [header, `|---|${points.map(() => '---:').join('|')}|---|`];
+  for (const name of names) {
+    let within: number | null = null;
+    const cells = points.map((p) => {
+      const r = p.rows.find((x) => x.name === name);
+      const d = p.rows.find((x) => x.name === 'direct');
+      if (r === undefined || d === undefined) return '–';
+      const added = r.p99 - d.p99;
+      if (added <= budgetMs && r.failures === 0) within = Math.max(within ?? 0, p.load);
+      return `${added >= 0 ? '+' : ''}${formatNumber(added, 2)} ms, ${proxyCost(r, r.cpuPerRequestUs, 0)} µs`;
+    });
+    lines.push(`| ${name} | ${cells.join(' | ')} | ${within === null ? 'none measured' : formatLoad(within)} |`);
+  }
+  return (
+    lines.join('\n') +
+    `\n\nEach cell: added p99 over direct at that load (medians over rounds) and the system's CPU µs per request. Loads are ` +
+    'fractions of the reference system\'s probed capacity, measured one after another in this run (one round\'s tail ' +
+    'can be ten times the next one\'s: the tables above give each round).'
+  );
+}
+
 export function cpuChart(title: string, byMethod: ReadonlyArray<[string, SystemSummary[]]>): string {
   const names = (byMethod[0]?.[1] ?? []).filter((r) => Number.isFinite(r.cpuPerRequestUs)).map((r) => r.name);
   return barChart({

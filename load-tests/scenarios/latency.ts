@@ -1,12 +1,14 @@
 import type { OpenLoopClient } from '../harness/fixed-rate.js';
 import { REQUESTS } from '../harness/load-result.js';
 import { formatNumber } from '../harness/stats.js';
-import { latencyTable, percentileChart, summarise } from '../report/tables.js';
+import { formatLoad, latencyTable, loadSweepTable, percentileChart, summarise, type LoadPoint } from '../report/tables.js';
 import { measureLatency, probeCapacity } from './measure.js';
 import { withScenarioSystems } from './scenario-systems.js';
 import type { Chart, Scenario } from './scenario.js';
 
 const BASELINES = new Set(['direct', 'nginx', 'haproxy']);
+/** The added p99 the data-plane goal allows at half load (issue 19); the load sweep says up to which load each system keeps it. */
+const P99_BUDGET_MS = 2;
 
 /** What the report says about the fixed-rate generator that measured it. */
 export function generatorNote(client: OpenLoopClient): string {
@@ -17,12 +19,13 @@ export function generatorNote(client: OpenLoopClient): string {
 
 /**
  * Steady load at 50 % of capacity (open loop): added latency p50/p99 over direct. The rate is 50 % of
- * Sluice's measured capacity when Sluice runs, else of the slowest Node proxy's (or --rate).
+ * Sluice's measured capacity when Sluice runs, else of the slowest Node proxy's (or --rate). With `--loads`
+ * each fraction of that capacity is measured in turn, and a table gives each system's added p99 by load.
  */
 export const latency: Scenario = {
   name: 'latency',
   title: 'Steady load at 50 % of capacity: added latency (open loop)',
-  systems: ['direct', 'nginx', 'haproxy', 'node-http', 'undici-dispatch', 'sluice'],
+  systems: ['direct', 'nginx', 'haproxy', 'node-http', 'undici-dispatch', 'sluice', 'sluice-2w'],
   needs: [],
   run: (ctx) =>
     withScenarioSystems(ctx, latency.systems, { upstreamTimeoutMs: 30_000 }, async (set, upstreams, splitting) => {
@@ -30,25 +33,32 @@ export const latency: Scenario = {
       const charts: Chart[] = [];
       for (const method of ctx.settings.methods) {
         const request = REQUESTS[method];
-        let rate = ctx.settings.rate;
-        let why = 'set with --rate';
-        if (rate === undefined) {
+        const fixed = ctx.settings.rate;
+        let capacity: { name: string; reqPerS: number } | undefined;
+        if (fixed === undefined) {
           const sluice = set.started.filter((s) => s.definition.name === 'sluice');
           const reference = sluice.length > 0 ? sluice : set.started.filter((s) => !BASELINES.has(s.definition.name));
-          const capacity = await probeCapacity(reference, request, ctx.settings);
-          const [slowest, cap] = [...capacity.entries()].sort((a, b) => a[1] - b[1])[0] ?? ['direct', 2000];
-          rate = Math.max(100, Math.round(cap / 2 / 50) * 50);
-          why = `50 % of ${slowest}'s probed capacity (${formatNumber(cap)} req/s, ${ctx.settings.connections} connections)`;
+          const probed = await probeCapacity(reference, request, ctx.settings);
+          const [name, reqPerS] = [...probed.entries()].sort((a, b) => a[1] - b[1])[0] ?? ['direct', 2000];
+          capacity = { name, reqPerS };
         }
-        const measured = await measureLatency(set.started, upstreams, request, rate, ctx.settings, ctx.log);
-        const rows = summarise(measured);
-        parts.push(
-          `### ${method} ${request.path} at ${rate} req/s (${why})\n\n${latencyTable(rows, splitting)}`,
-        );
-        charts.push({
-          name: `percentiles-${method.toLowerCase()}`,
-          svg: percentileChart(`${method} at ${rate} req/s: latency percentiles`, rows),
-        });
+        const sweep: LoadPoint[] = [];
+        for (const load of fixed === undefined ? ctx.settings.loads : [Number.NaN]) {
+          const rate = capacity === undefined ? fixed! : Math.max(100, Math.round((capacity.reqPerS * load) / 50) * 50);
+          const why =
+            capacity === undefined
+              ? 'set with --rate'
+              : `${formatLoad(load)} of ${capacity.name}'s probed capacity (${formatNumber(capacity.reqPerS)} req/s, ${ctx.settings.connections} connections)`;
+          const measured = await measureLatency(set.started, upstreams, request, rate, ctx.settings, ctx.log);
+          const rows = summarise(measured);
+          sweep.push({ load, rate, rows });
+          parts.push(`### ${method} ${request.path} at ${rate} req/s (${why})\n\n${latencyTable(rows, splitting)}`);
+          charts.push({
+            name: `percentiles-${method.toLowerCase()}${sweep.length > 1 || ctx.settings.loads.length > 1 ? `-${Math.round(load * 100)}` : ''}`,
+            svg: percentileChart(`${method} at ${rate} req/s: latency percentiles`, rows),
+          });
+        }
+        if (sweep.length > 1) parts.push(`### ${method}: added p99 by load\n\n${loadSweepTable(sweep, P99_BUDGET_MS)}`);
       }
       return {
         markdown: [

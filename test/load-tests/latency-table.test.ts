@@ -3,7 +3,8 @@
  * round's, since one round's tail can be ten times the next one's and the median alone hides that.
  */
 import { describe, expect, it } from 'vitest';
-import { latencyTable, summarise } from '../../load-tests/report/tables.js';
+import { latencyTable, loadSweepTable, summarise, type LoadPoint } from '../../load-tests/report/tables.js';
+import { parseSettings } from '../../load-tests/harness/settings.js';
 import type { Measurements, RoundResult } from '../../load-tests/scenarios/measure.js';
 
 const round = (p50: number, p99: number): RoundResult =>
@@ -31,5 +32,48 @@ describe('latencyTable', () => {
     expect(cells[6]).toBe('4.97 / 21.02 / 50.71');
     expect(cells[8]).toBe('+20.32');
     expect(table).toContain('| p99 ms | p99 by round ms | added p50 ms |');
+  });
+});
+
+describe('loadSweepTable', () => {
+  const at = (load: number, rate: number, direct: number, sluice: number, nginx: number, failures = 0): LoadPoint => ({
+    load,
+    rate,
+    rows: summarise(
+      new Map([
+        ['direct', [round(0.1, direct)]],
+        ['nginx', [round(0.2, nginx)]],
+        ['sluice', [{ ...round(0.3, sluice), errors: failures } as RoundResult]],
+      ]),
+    ),
+  });
+
+  it('gives each proxy its added p99 by load and the highest load within the budget', () => {
+    const table = loadSweepTable([at(0.3, 5000, 0.5, 2.2, 1.0), at(0.5, 8550, 1.4, 18.3, 2.9)], 2);
+    const lines = table.split('\n');
+    expect(lines[0]).toBe('| system | 30 % (5,000 req/s) | 50 % (8,550 req/s) | highest load with added p99 ≤ 2 ms |');
+    expect(lines.find((l) => l.startsWith('| sluice |'))).toBe('| sluice | +1.70 ms, 40 µs | +16.90 ms, 40 µs | 30 % |');
+    expect(lines.find((l) => l.startsWith('| nginx |'))).toBe('| nginx | +0.50 ms, 40 µs | +1.50 ms, 40 µs | 50 % |');
+    expect(table).not.toContain('| direct |');
+  });
+
+  it('counts a load within the budget by its own p99, and not when a request failed', () => {
+    const table = loadSweepTable([at(0.3, 5000, 0.5, 3.0, 1.0), at(0.4, 6500, 0.5, 1.5, 1.0), at(0.5, 8000, 0.5, 1.0, 1.0, 3)], 2);
+    expect(table.split('\n').find((l) => l.startsWith('| sluice |'))).toMatch(/\| 40 % \|$/);
+    const failing = loadSweepTable([at(0.3, 5000, 0.5, 1.0, 1.0, 2)], 2);
+    expect(failing.split('\n').find((l) => l.startsWith('| sluice |'))).toMatch(/\| none measured \|$/);
+  });
+});
+
+describe('--loads', () => {
+  it('takes fractions of capacity, lowest first, and defaults to half', () => {
+    expect(parseSettings(['latency']).loads).toEqual([0.5]);
+    expect(parseSettings(['latency', '--loads', '0.5,0.3,0.4,0.3']).loads).toEqual([0.3, 0.4, 0.5]);
+  });
+
+  it('refuses a load outside (0, 1] and a load beside --rate, naming them', () => {
+    expect(() => parseSettings(['latency', '--loads', '0.3,1.5'])).toThrow(/--loads takes fractions of capacity above 0 and at most 1, got 1.5/);
+    expect(() => parseSettings(['latency', '--loads', '0'])).toThrow(/got 0/);
+    expect(() => parseSettings(['latency', '--rate', '5000', '--loads', '0.3'])).toThrow(/--rate and --loads both set/);
   });
 });
