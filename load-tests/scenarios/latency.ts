@@ -43,6 +43,8 @@ export const latency: Scenario = {
           capacity = { name, reqPerS };
         }
         const sweep: LoadPoint[] = [];
+        // One chart per load when there are several (named by the load), else one per method as before.
+        const byLoad = fixed === undefined && ctx.settings.loads.length > 1;
         for (const load of fixed === undefined ? ctx.settings.loads : [Number.NaN]) {
           const rate = capacity === undefined ? fixed! : Math.max(100, Math.round((capacity.reqPerS * load) / 50) * 50);
           const why =
@@ -54,7 +56,7 @@ export const latency: Scenario = {
           sweep.push({ load, rate, rows });
           parts.push(`### ${method} ${request.path} at ${rate} req/s (${why})\n\n${latencyTable(rows, splitting)}`);
           charts.push({
-            name: `percentiles-${method.toLowerCase()}${sweep.length > 1 || ctx.settings.loads.length > 1 ? `-${Math.round(load * 100)}` : ''}`,
+            name: `percentiles-${method.toLowerCase()}${byLoad ? `-${Math.round(load * 100)}` : ''}`,
             svg: percentileChart(`${method} at ${rate} req/s: latency percentiles`, rows),
           });
         }
