@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../core/clock.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { serveHttp1, takeWholeBody } from './data-connection.js';
@@ -46,6 +46,27 @@ interface Settings {
   lean?: boolean;
 }
 
+/** Whether connections read into the shared buffer (as shipped) or as 'data' events; see forEachReadPath. */
+let sharedReads = true;
+
+/**
+ * The tests in `body` twice: reading into the buffer all connections share, and reading as 'data' events, the
+ * path a Node without the fields shared reads set takes (gateway/http1/shared-reads.ts).
+ */
+function forEachReadPath(body: () => void): void {
+  for (const shared of [true, false]) {
+    describe(shared ? 'reads into the shared buffer' : "reads as 'data' events", () => {
+      beforeEach(() => {
+        sharedReads = shared;
+      });
+      afterEach(() => {
+        sharedReads = true;
+      });
+      body();
+    });
+  }
+}
+
 const servers: Server[] = [];
 const clients: RawClient[] = [];
 
@@ -63,6 +84,7 @@ async function start(s: Settings = {}): Promise<Harness> {
     // Deadlines are looked at on every fake millisecond, so a boundary is exact.
     checkEveryMs: 1,
     leanRequests: s.lean,
+    sharedReads,
     onRequest: (req, res) => {
       const x = { req, res };
       h.calls.push(x);
@@ -332,44 +354,49 @@ describe('closing connections from the server', () => {
   });
 });
 
-describe('pipelining', () => {
-  /** GET /r<from> … /r<to − 1>, pipelined in one string. */
-  const gets = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) => get(`/r${from + i}`)).join('');
+forEachReadPath(() => {
+  describe('pipelining', () => {
+    /** GET /r<from> … /r<to − 1>, pipelined in one string. */
+    const gets = (from: number, to: number): string => Array.from({ length: to - from }, (_, i) => get(`/r${from + i}`)).join('');
 
-  it('stops reading with 16 responses pending: requests sent after that are not parsed until one is finished; all are answered in request order', async () => {
-    const h = await start();
-    const c = await RawClient.open(h);
-    const first = gets(0, 16);
-    c.send(first);
-    await calls(h, 16);
-    c.send(gets(16, 40));
-    await waitUntil('the kernel to take the bytes', () => c.socket.writableLength === 0, 2_000, 1);
-    await settle();
-    expect(h.calls.length).toBe(16);
-    expect(h.sockets[0]!.bytesRead).toBe(first.length);
-    // Answered last to first: nothing goes out until the first is done, then all in order.
-    for (let i = 15; i >= 1; i--) h.calls[i]!.res.end(`body ${i}`);
-    await c.quiet();
-    h.calls[0]!.res.end('body 0');
-    await calls(h, 40);
-    for (let i = 16; i < 40; i++) h.calls[i]!.res.end(`body ${i}`);
-    for (let i = 0; i < 40; i++) {
-      const a = await c.reply();
-      expect(a.body).toBe(`body ${i}`);
-    }
-    expect(h.calls.map((x) => x.req.url)).toEqual(Array.from({ length: 40 }, (_, i) => `/r${i}`));
-    await c.quiet();
-  });
+    it('stops reading with 16 responses pending: requests sent after that are not parsed until one is finished; all are answered in request order', async () => {
+      const h = await start();
+      const c = await RawClient.open(h);
+      const first = gets(0, 16);
+      c.send(first);
+      await calls(h, 16);
+      const second = gets(16, 40);
+      c.send(second);
+      await waitUntil('the kernel to take the bytes', () => c.socket.writableLength === 0, 2_000, 1);
+      await settle();
+      expect(h.calls.length).toBe(16);
+      // Shared reads stop the handle at once; with 'data' events the stream reads on up to its high-water mark (16
+      // KiB, more than these bytes), as node:http's does, and what it holds waits unparsed.
+      expect(h.sockets[0]!.bytesRead).toBe(sharedReads ? first.length : first.length + second.length);
+      // Answered last to first: nothing goes out until the first is done, then all in order.
+      for (let i = 15; i >= 1; i--) h.calls[i]!.res.end(`body ${i}`);
+      await c.quiet();
+      h.calls[0]!.res.end('body 0');
+      await calls(h, 40);
+      for (let i = 16; i < 40; i++) h.calls[i]!.res.end(`body ${i}`);
+      for (let i = 0; i < 40; i++) {
+        const a = await c.reply();
+        expect(a.body).toBe(`body ${i}`);
+      }
+      expect(h.calls.map((x) => x.req.url)).toEqual(Array.from({ length: 40 }, (_, i) => `/r${i}`));
+      await c.quiet();
+    });
 
-  // The bound stops reading from the socket; as in node:http, requests already read (one read, at most 64 KiB) are
-  // still parsed and reach onRequest (data-connection.ts, MAX_PIPELINED).
-  it('40 requests in one write, none answered: all 40 are parsed from the one read and answered in order', async () => {
-    const h = await start();
-    const c = await RawClient.open(h);
-    c.send(gets(0, 40));
-    await calls(h, 40);
-    for (let i = 39; i >= 0; i--) h.calls[i]!.res.end(`body ${i}`);
-    for (let i = 0; i < 40; i++) expect((await c.reply()).body).toBe(`body ${i}`);
+    // The bound stops reading from the socket; as in node:http, requests already read (one read, at most 64 KiB) are
+    // still parsed and reach onRequest (data-connection.ts, MAX_PIPELINED).
+    it('40 requests in one write, none answered: all 40 are parsed from the one read and answered in order', async () => {
+      const h = await start();
+      const c = await RawClient.open(h);
+      c.send(gets(0, 40));
+      await calls(h, 40);
+      for (let i = 39; i >= 0; i--) h.calls[i]!.res.end(`body ${i}`);
+      for (let i = 0; i < 40; i++) expect((await c.reply()).body).toBe(`body ${i}`);
+    });
   });
 });
 
@@ -620,181 +647,187 @@ describe('framing chosen by DataResponse', () => {
   });
 });
 
-describe('when a request is handed to onRequest', () => {
-  /** Each request's URL and whether it was complete at the moment onRequest was called. */
-  const atHandOver = (seen: Array<[string | undefined, boolean]>, also?: (x: Exchange) => void) => ({
-    onRequest: (x: Exchange) => {
-      seen.push([x.req.url, x.req.complete]);
-      also?.(x);
-    },
-  });
+forEachReadPath(() => {
+  describe('when a request is handed to onRequest', () => {
+    /** Each request's URL and whether it was complete at the moment onRequest was called. */
+    const atHandOver = (seen: Array<[string | undefined, boolean]>, also?: (x: Exchange) => void) => ({
+      onRequest: (x: Exchange) => {
+        seen.push([x.req.url, x.req.complete]);
+        also?.(x);
+      },
+    });
 
-  it('a body sent in the same write as its head is whole by then: takeWholeBody gives it, and the stream then yields only its end', async () => {
-    const seen: Array<[string | undefined, boolean]> = [];
-    const taken: Array<string | null> = [];
-    const h = await start(atHandOver(seen, ({ req }) => taken.push(takeWholeBody(req, 1000)?.toString() ?? null)));
-    const c = await RawClient.open(h);
-    c.send(get('/one', ['Content-Length: 1000'], 'POST') + 'b'.repeat(1000));
-    await calls(h, 1);
-    const { req, res } = h.calls[0]!;
-    expect(seen).toEqual([['/one', true]]);
-    expect(taken).toEqual(['b'.repeat(1000)]);
-    expect(takeWholeBody(req, 1000)).toBe(null);
-    let more = 0;
-    req.on('data', (d: Buffer) => (more += d.length));
-    await new Promise((r) => req.once('end', r));
-    expect(more).toBe(0);
-    res.end('ok');
-    expect((await c.reply()).body).toBe('ok');
-  });
+    it('a body sent in the same write as its head is whole by then: takeWholeBody gives it, and the stream then yields only its end', async () => {
+      const seen: Array<[string | undefined, boolean]> = [];
+      const taken: Array<string | null> = [];
+      const h = await start(atHandOver(seen, ({ req }) => taken.push(takeWholeBody(req, 1000)?.toString() ?? null)));
+      const c = await RawClient.open(h);
+      c.send(get('/one', ['Content-Length: 1000'], 'POST') + 'b'.repeat(1000));
+      await calls(h, 1);
+      const { req, res } = h.calls[0]!;
+      expect(seen).toEqual([['/one', true]]);
+      expect(taken).toEqual(['b'.repeat(1000)]);
+      expect(takeWholeBody(req, 1000)).toBe(null);
+      let more = 0;
+      req.on('data', (d: Buffer) => (more += d.length));
+      await new Promise((r) => req.once('end', r));
+      expect(more).toBe(0);
+      res.end('ok');
+      expect((await c.reply()).body).toBe('ok');
+    });
 
-  it('a complete request whose body nobody takes gives it whole to whoever reads its stream; takeWholeBody refuses a length it does not have', async () => {
-    const h = await start();
-    const c = await RawClient.open(h);
-    c.send(get('/stream', ['Content-Length: 6'], 'POST') + 'abcdef');
-    await calls(h, 1);
-    const { req, res } = h.calls[0]!;
-    expect(takeWholeBody(req, 5)).toBe(null);
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    await new Promise((r) => req.once('end', r));
-    expect(body).toBe('abcdef');
-    expect(takeWholeBody(req, 6)).toBe(null);
-    res.end('ok');
-    expect((await c.reply()).body).toBe('ok');
-  });
+    it('a complete request whose body nobody takes gives it whole to whoever reads its stream; takeWholeBody refuses a length it does not have', async () => {
+      const h = await start();
+      const c = await RawClient.open(h);
+      c.send(get('/stream', ['Content-Length: 6'], 'POST') + 'abcdef');
+      await calls(h, 1);
+      const { req, res } = h.calls[0]!;
+      expect(takeWholeBody(req, 5)).toBe(null);
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      await new Promise((r) => req.once('end', r));
+      expect(body).toBe('abcdef');
+      expect(takeWholeBody(req, 6)).toBe(null);
+      res.end('ok');
+      expect((await c.reply()).body).toBe('ok');
+    });
 
-  it('a body sent later is not waited for: the request is handed over with its head, and the body streams in after', async () => {
-    const seen: Array<[string | undefined, boolean]> = [];
-    const h = await start(atHandOver(seen));
-    const c = await RawClient.open(h);
-    c.send(get('/later', ['Content-Length: 10'], 'POST') + '0123');
-    await calls(h, 1);
-    const { req, res } = h.calls[0]!;
-    expect(seen).toEqual([['/later', false]]);
-    expect(takeWholeBody(req, 10)).toBe(null);
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    const ended = new Promise((r) => req.once('end', r));
-    c.send('456789');
-    await ended;
-    expect(body).toBe('0123456789');
-    res.end('ok');
-    expect((await c.reply()).body).toBe('ok');
-  });
+    it('a body sent later is not waited for: the request is handed over with its head, and the body streams in after', async () => {
+      const seen: Array<[string | undefined, boolean]> = [];
+      const h = await start(atHandOver(seen));
+      const c = await RawClient.open(h);
+      c.send(get('/later', ['Content-Length: 10'], 'POST') + '0123');
+      await calls(h, 1);
+      const { req, res } = h.calls[0]!;
+      expect(seen).toEqual([['/later', false]]);
+      expect(takeWholeBody(req, 10)).toBe(null);
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      const ended = new Promise((r) => req.once('end', r));
+      c.send('456789');
+      await ended;
+      expect(body).toBe('0123456789');
+      res.end('ok');
+      expect((await c.reply()).body).toBe('ok');
+    });
 
-  it('two requests with bodies in one write are handed over in order, each complete with its own body', async () => {
-    const seen: Array<[string | undefined, boolean]> = [];
-    const h = await start(atHandOver(seen));
-    const c = await RawClient.open(h);
-    c.send(get('/a', ['Content-Length: 3'], 'POST') + 'aaa' + get('/b', ['Content-Length: 4'], 'POST') + 'bbbb');
-    await calls(h, 2);
-    expect(seen).toEqual([
-      ['/a', true],
-      ['/b', true],
-    ]);
-    expect(h.calls.map(({ req }) => (req.read() as Buffer).toString())).toEqual(['aaa', 'bbbb']);
-    h.calls[1]!.res.end('second');
-    h.calls[0]!.res.end('first');
-    expect((await c.reply()).body).toBe('first');
-    expect((await c.reply()).body).toBe('second');
-  });
+    it('two requests with bodies in one write are handed over in order, each complete with its own body', async () => {
+      const seen: Array<[string | undefined, boolean]> = [];
+      const h = await start(atHandOver(seen));
+      const c = await RawClient.open(h);
+      c.send(get('/a', ['Content-Length: 3'], 'POST') + 'aaa' + get('/b', ['Content-Length: 4'], 'POST') + 'bbbb');
+      await calls(h, 2);
+      expect(seen).toEqual([
+        ['/a', true],
+        ['/b', true],
+      ]);
+      expect(h.calls.map(({ req }) => (req.read() as Buffer).toString())).toEqual(['aaa', 'bbbb']);
+      h.calls[1]!.res.end('second');
+      h.calls[0]!.res.end('first');
+      expect((await c.reply()).body).toBe('first');
+      expect((await c.reply()).body).toBe('second');
+    });
 
-  it('a request whose body was taken or never read ends without being destroyed, and the connection serves the next request', async () => {
-    const h = await start();
-    const c = await RawClient.open(h);
-    c.send(get('/taken', ['Content-Length: 5'], 'POST') + 'hello' + get('/unread', ['Content-Length: 5'], 'POST') + 'world');
-    await calls(h, 2);
-    const [taken, unread] = h.calls;
-    const events: string[] = [];
-    for (const { req } of h.calls) req.on('close', () => events.push(`${req.url} close`));
-    expect(takeWholeBody(taken!.req, 5)?.toString()).toBe('hello');
-    taken!.res.end('taken');
-    unread!.res.end('unread');
-    expect((await c.reply()).body).toBe('taken');
-    expect((await c.reply()).body).toBe('unread');
-    await settle(20);
-    expect(events).toEqual([]);
-    expect([taken!.req.destroyed, unread!.req.destroyed]).toEqual([false, false]);
-    c.send(get('/next'));
-    await calls(h, 3);
-    h.calls[2]!.res.end('next');
-    expect((await c.reply()).body).toBe('next');
-  });
-});
-
-describe('a client that leaves mid-body', () => {
-  it.each([
-    ['closes (FIN)', (s: Socket) => s.end()],
-    ['resets (RST)', (s: Socket) => s.resetAndDestroy()],
-  ])('the client %s with half the body sent: the request emits aborted and close, the response close with writableFinished false', async (_how, leave) => {
-    const h = await start();
-    const c = await RawClient.open(h);
-    c.send(get('/upload', ['Content-Length: 100'], 'POST') + 'x'.repeat(50));
-    await calls(h, 1);
-    const { req, res } = h.calls[0]!;
-    const events: string[] = [];
-    let got = 0;
-    req.on('data', (d: Buffer) => (got += d.length));
-    req.on('aborted', () => events.push('req aborted'));
-    req.on('error', () => undefined);
-    req.on('close', () => events.push('req close'));
-    res.on('close', () => events.push(`res close, writableFinished=${res.writableFinished}`));
-    await waitUntil('half the body read', () => got === 50, 2_000, 1);
-    leave(c.socket);
-    await waitUntil('both closed', () => events.length >= 3, 2_000, 1);
-    expect(events).toContain('req aborted');
-    expect(events).toContain('req close');
-    expect(events).toContain('res close, writableFinished=false');
-    expect(events.indexOf('req aborted')).toBeLessThan(events.indexOf('req close'));
-    expect(req.complete).toBe(false);
+    it('a request whose body was taken or never read ends without being destroyed, and the connection serves the next request', async () => {
+      const h = await start();
+      const c = await RawClient.open(h);
+      c.send(get('/taken', ['Content-Length: 5'], 'POST') + 'hello' + get('/unread', ['Content-Length: 5'], 'POST') + 'world');
+      await calls(h, 2);
+      const [taken, unread] = h.calls;
+      const events: string[] = [];
+      for (const { req } of h.calls) req.on('close', () => events.push(`${req.url} close`));
+      expect(takeWholeBody(taken!.req, 5)?.toString()).toBe('hello');
+      taken!.res.end('taken');
+      unread!.res.end('unread');
+      expect((await c.reply()).body).toBe('taken');
+      expect((await c.reply()).body).toBe('unread');
+      await settle(20);
+      expect(events).toEqual([]);
+      expect([taken!.req.destroyed, unread!.req.destroyed]).toEqual([false, false]);
+      c.send(get('/next'));
+      await calls(h, 3);
+      h.calls[2]!.res.end('next');
+      expect((await c.reply()).body).toBe('next');
+    });
   });
 });
 
-describe('heads the parser hands over in pieces', () => {
-  it('a head whose first 50 bytes come one read at a time arrives with its full URL and every header', async () => {
-    const h = await start();
-    const c = await RawClient.open(h);
-    const url = '/a/rather/long/path/split/over/reads?first=1&second=two';
-    const head = get(url, ['X-One: 1', 'X-Two: 2', 'Content-Type: text/plain']);
-    for (let i = 0; i < 50; i++) {
-      c.send(head[i]!);
-      // Each byte read before the next is sent: one read per byte.
-      await waitUntil('the byte read', () => h.sockets[0]!.bytesRead === i + 1, 2_000, 1);
-    }
-    c.send(head.slice(50));
-    await calls(h, 1);
-    const { req } = h.calls[0]!;
-    expect(req.url).toBe(url);
-    expect(req.rawHeaders).toEqual(['Host', 'test', 'X-One', '1', 'X-Two', '2', 'Content-Type', 'text/plain']);
+forEachReadPath(() => {
+  describe('a client that leaves mid-body', () => {
+    it.each([
+      ['closes (FIN)', (s: Socket) => s.end()],
+      ['resets (RST)', (s: Socket) => s.resetAndDestroy()],
+    ])('the client %s with half the body sent: the request emits aborted and close, the response close with writableFinished false', async (_how, leave) => {
+      const h = await start();
+      const c = await RawClient.open(h);
+      c.send(get('/upload', ['Content-Length: 100'], 'POST') + 'x'.repeat(50));
+      await calls(h, 1);
+      const { req, res } = h.calls[0]!;
+      const events: string[] = [];
+      let got = 0;
+      req.on('data', (d: Buffer) => (got += d.length));
+      req.on('aborted', () => events.push('req aborted'));
+      req.on('error', () => undefined);
+      req.on('close', () => events.push('req close'));
+      res.on('close', () => events.push(`res close, writableFinished=${res.writableFinished}`));
+      await waitUntil('half the body read', () => got === 50, 2_000, 1);
+      leave(c.socket);
+      await waitUntil('both closed', () => events.length >= 3, 2_000, 1);
+      expect(events).toContain('req aborted');
+      expect(events).toContain('req close');
+      expect(events).toContain('res close, writableFinished=false');
+      expect(events.indexOf('req aborted')).toBeLessThan(events.indexOf('req close'));
+      expect(req.complete).toBe(false);
+    });
   });
+});
 
-  it('a head of 40 header lines, sent in three writes (one cutting the URL), arrives with all 40 in order and the full URL', async () => {
-    const h = await start();
-    const c = await RawClient.open(h);
-    const url = '/many/headers?q=' + 'u'.repeat(40);
-    const lines = Array.from({ length: 39 }, (_, i) => `X-Line-${i}: value ${i}`);
-    const head = get(url, lines);
-    const cuts = [20, 600, head.length];
-    let from = 0;
-    for (const to of cuts) {
-      c.send(head.slice(from, to));
-      await waitUntil('the piece read', () => h.sockets[0]!.bytesRead === to, 2_000, 1);
-      from = to;
-    }
-    await calls(h, 1);
-    const { req } = h.calls[0]!;
-    expect(req.url).toBe(url);
-    expect(req.rawHeaders.length).toBe(80);
-    expect(req.rawHeaders.slice(0, 2)).toEqual(['Host', 'test']);
-    for (let i = 0; i < 39; i++) expect(req.headers[`x-line-${i}`]).toBe(`value ${i}`);
-    // The next request on the connection is not mixed up with it.
-    h.calls[0]!.res.end('ok');
-    await c.reply();
-    c.send(get('/next', ['X-Only: 1']));
-    await calls(h, 2);
-    expect(h.calls[1]!.req.url).toBe('/next');
-    expect(h.calls[1]!.req.rawHeaders).toEqual(['Host', 'test', 'X-Only', '1']);
+forEachReadPath(() => {
+  describe('heads the parser hands over in pieces', () => {
+    it('a head whose first 50 bytes come one read at a time arrives with its full URL and every header', async () => {
+      const h = await start();
+      const c = await RawClient.open(h);
+      const url = '/a/rather/long/path/split/over/reads?first=1&second=two';
+      const head = get(url, ['X-One: 1', 'X-Two: 2', 'Content-Type: text/plain']);
+      for (let i = 0; i < 50; i++) {
+        c.send(head[i]!);
+        // Each byte read before the next is sent: one read per byte.
+        await waitUntil('the byte read', () => h.sockets[0]!.bytesRead === i + 1, 2_000, 1);
+      }
+      c.send(head.slice(50));
+      await calls(h, 1);
+      const { req } = h.calls[0]!;
+      expect(req.url).toBe(url);
+      expect(req.rawHeaders).toEqual(['Host', 'test', 'X-One', '1', 'X-Two', '2', 'Content-Type', 'text/plain']);
+    });
+
+    it('a head of 40 header lines, sent in three writes (one cutting the URL), arrives with all 40 in order and the full URL', async () => {
+      const h = await start();
+      const c = await RawClient.open(h);
+      const url = '/many/headers?q=' + 'u'.repeat(40);
+      const lines = Array.from({ length: 39 }, (_, i) => `X-Line-${i}: value ${i}`);
+      const head = get(url, lines);
+      const cuts = [20, 600, head.length];
+      let from = 0;
+      for (const to of cuts) {
+        c.send(head.slice(from, to));
+        await waitUntil('the piece read', () => h.sockets[0]!.bytesRead === to, 2_000, 1);
+        from = to;
+      }
+      await calls(h, 1);
+      const { req } = h.calls[0]!;
+      expect(req.url).toBe(url);
+      expect(req.rawHeaders.length).toBe(80);
+      expect(req.rawHeaders.slice(0, 2)).toEqual(['Host', 'test']);
+      for (let i = 0; i < 39; i++) expect(req.headers[`x-line-${i}`]).toBe(`value ${i}`);
+      // The next request on the connection is not mixed up with it.
+      h.calls[0]!.res.end('ok');
+      await c.reply();
+      c.send(get('/next', ['X-Only: 1']));
+      await calls(h, 2);
+      expect(h.calls[1]!.req.url).toBe('/next');
+      expect(h.calls[1]!.req.rawHeaders).toEqual(['Host', 'test', 'X-Only', '1']);
+    });
   });
 });
 

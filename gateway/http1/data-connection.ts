@@ -33,6 +33,11 @@ export interface Http1Options {
   binding?: Llhttp | null;
   /** Whole simple requests parsed in JavaScript, not by llhttp (gateway/http1/lean-head.ts; default true). */
   leanRequests?: boolean;
+  /**
+   * Reads into the buffer all connections share (gateway/http1/shared-reads.ts; default true). False: every read
+   * is a 'data' event, as on a Node whose net lacks the fields shared reads set (tests take that path with it).
+   */
+  sharedReads?: boolean;
 }
 
 /** The methods the fast path takes; any other is llhttp's to parse. */
@@ -183,7 +188,7 @@ class DataConnection implements ResponseOwner {
     all.add(this);
     // Reads go to onBytes straight from the handle, into a buffer all connections share; 'data' brings what the
     // gRPC sniff put back, and every read on a Node without the fields readShared sets.
-    readShared(socket, (d) => this.onBytes(d, true));
+    if (o.sharedReads !== false) readShared(socket, (d) => this.onBytes(d, true));
     socket.on('data', (d: Buffer) => this.onBytes(d, false));
     socket.on('end', () => this.onEnd());
     socket.on('error', () => {
