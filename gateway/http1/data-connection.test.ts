@@ -6,7 +6,9 @@
  * header validation, the Host and Expect checks, upgrade requests, framing chosen by DataResponse, when a request
  * is handed over and the body it keeps whole, client aborts, heads over several reads or more than 32 lines,
  * request trailers, reads into the buffer all connections share, the JavaScript fast path answering as llhttp
- * alone does, and the fall-back to node:http when this Node has no parser binding Sluice knows.
+ * alone does, and the fall-back to node:http when this Node has no parser binding Sluice knows. The pipelining,
+ * hand-over, mid-body and split-head tests run twice: over the shared buffer and over 'data' events (the path a
+ * Node without net's onread fields takes).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
