@@ -124,7 +124,7 @@ export function parseSettings(argv: readonly string[]): Settings {
     if (!(n > 0 && n <= 1)) throw new Error(`--loads takes fractions of capacity above 0 and at most 1, got ${raw}\n${USAGE}`);
     return n;
   });
-  // Lowest first: the sweep table's "highest load within the budget" reads them in order.
+  // Lowest first (and each once): the report's sections and the sweep table's columns go from light to heavy.
   const sortedLoads = [...new Set(loads)].sort((a, b) => a - b);
   const unpinnable = positionals.filter((n) => !PINNABLE.includes(n));
   if (values.pin && unpinnable.length > 0) {
