@@ -814,23 +814,38 @@ export class Activator {
   }
 
   private lease(st: RevisionState, r: Replica, heldMs: number, coldStart: boolean, viaActivator: boolean, deadlineAt: number): Lease {
-    let released = false;
     const counted = this.publishInFlight && r.breaker.capacity > 0;
     if (counted) this.leaseStarted(st, deadlineAt);
-    return {
-      replica: r,
-      heldMs,
-      coldStart,
-      viaActivator,
-      release: () => {
-        if (released) return;
-        released = true;
-        r.breaker.release();
-        if (counted && --st.inflight === 0) this.idleSoon(st);
-        if (st.share.pending) this.recomputeShares(st);
-        this.release(st);
-      },
-    };
+    return new ReplicaLease(this, st, r, heldMs, coldStart, viaActivator, counted);
+  }
+
+  /** A lease was released (once): its replica's slot is free again. @internal (ReplicaLease) */
+  leaseEnded(st: RevisionState, r: Replica, counted: boolean): void {
+    r.breaker.release();
+    if (counted && --st.inflight === 0) this.idleSoon(st);
+    if (st.share.pending) this.recomputeShares(st);
+    this.release(st);
+  }
+}
+
+/** A replica slot held by one request: an object with a method rather than a closure (one allocation, not three). */
+class ReplicaLease implements Lease {
+  private released = false;
+
+  constructor(
+    private readonly activator: Activator,
+    private readonly st: RevisionState,
+    readonly replica: Replica,
+    readonly heldMs: number,
+    readonly coldStart: boolean,
+    readonly viaActivator: boolean,
+    private readonly counted: boolean,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.activator.leaseEnded(this.st, this.replica, this.counted);
   }
 }
 

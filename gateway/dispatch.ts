@@ -5,9 +5,9 @@ import { HttpError, writeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import type { DrainState } from './drain.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange, ForwardEnds } from './exchange.js';
 import { failureOf } from './failure.js';
-import { ForwardError, type BufferedAnswer, type ForwardOptions, type Forwarder } from './forwarder.js';
+import { ForwardError, type BufferedAnswer, type Forwarder } from './forwarder.js';
 import type { CancelSignal } from '../core/cancel-signal.js';
 import type { Priority } from '../activator/priority.js';
 
@@ -33,6 +33,11 @@ export interface BufferedDispatch {
   callers?: readonly Exchange[];
 }
 
+/** Told once that an admitted request was answered (Dispatch.start): the gateway, which runs the done stages. */
+export interface ServeDone {
+  served(ex: Exchange): void;
+}
+
 export interface DispatchDeps {
   clock: Clock;
   logger: Logger;
@@ -50,73 +55,141 @@ export interface DispatchDeps {
  * and on a failure that never reached the replica try another one before the deadline; then map what failed to
  * the client's answer. Sets `ex.status`; never throws.
  */
-export class Dispatch {
+export class Dispatch implements ForwardEnds {
   constructor(private readonly d: DispatchDeps) {}
 
-  async serve(ex: Exchange): Promise<void> {
-    const { clock, activator, forwarder } = this.d;
-    const rev = ex.rev!;
-    ex.watchClient();
+  /**
+   * Serves an admitted request and tells `done` once it was answered (by the replica, or with the error it came
+   * to), possibly before returning. Never throws. No promise is made unless the request is held: the exchange is
+   * the forward's options and its sink, and the attempt's outcome comes back through `forwarded`/`forwardFailed`.
+   */
+  start(ex: Exchange, done: ServeDone): void {
+    ex.served = done;
     try {
+      ex.watchClient();
       ex.bytes = Number(ex.req.headers['content-length'] ?? 0) || 0;
-      // One options object for every attempt: a small body read whole by the first is sent again by a retry.
-      // Every field is set here, in one order, so that every request's options have the same shape.
-      const fo: ForwardOptions = {
-        path: ex.path,
-        timeoutMs: 0,
-        signal: ex.signal,
-        drain: this.d.drain,
-        observer: this.d.observeForward ? ex : undefined,
-        maxBodyBytes: ex.maxBodyBytes,
-        maxBodyBytesSetting: ex.maxBodyBytesSetting,
-        wholeBody: undefined,
-        bodyLooked: false,
-      };
-      for (;;) {
-        const acquired = activator.acquire(rev.key, ex);
-        const lease: Lease = acquired instanceof Promise ? await this.held(ex, acquired) : acquired;
-        ex.heldMs = lease.heldMs;
-        ex.coldStart = lease.coldStart;
-        if (lease.coldStart) ex.coldStartMs = lease.heldMs;
-        if (acquired instanceof Promise) ex.holdEnded();
-        ex.endpoint = lease.replica.endpoint;
-        try {
-          fo.timeoutMs = Math.max(1, ex.deadlineAt - clock.now());
-          ex.status = await forwarder.forward(lease.replica.endpoint.url, ex.req, ex.res, fo);
-          ex.attemptEnded();
-          break;
-        } catch (err) {
-          ex.attemptEnded(err);
-          // Only a replica no connection could be made to leaves the rotation (a reset or broken pipe proves nothing).
-          if (err instanceof ForwardError && err.unreachable) activator.reportFailure(rev.key, lease.replica.endpoint.id);
-          if (err instanceof ForwardError && err.retryable && clock.now() < ex.deadlineAt) {
-            this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
-            continue;
-          }
-          if (err instanceof ForwardError && err.status === 502)
-            throw new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
-          throw err;
-        } finally {
-          lease.release();
-        }
-      }
+      ex.drain = this.d.drain;
+      ex.observer = this.d.observeForward ? ex : undefined;
+      ex.forwardsTo = this;
     } catch (err) {
-      ex.failure = failureOf(err);
-      ex.status = this.answerError(ex.res, err);
-    } finally {
-      ex.unwatchClient();
+      this.failed(ex, err);
+      return;
+    }
+    this.attempt(ex);
+  }
+
+  /** Acquires a replica (held when none has room) and forwards to it. */
+  private attempt(ex: Exchange): void {
+    let acquired: Lease | Promise<Lease>;
+    try {
+      acquired = this.d.activator.acquire(ex.rev!.key, ex);
+      if (acquired instanceof Promise) ex.held();
+    } catch (err) {
+      this.failed(ex, err);
+      return;
+    }
+    if (acquired instanceof Promise) {
+      acquired.then(
+        (lease) => this.forwardOn(ex, lease, true),
+        (err: unknown) => {
+          try {
+            ex.holdEnded(err);
+          } catch (e) {
+            this.d.logger.error({ err: e }, 'gateway stage failed when a hold ended');
+          }
+          this.failed(ex, err);
+        },
+      );
+      return;
+    }
+    this.forwardOn(ex, acquired, false);
+  }
+
+  private forwardOn(ex: Exchange, lease: Lease, wasHeld: boolean): void {
+    ex.heldMs = lease.heldMs;
+    ex.coldStart = lease.coldStart;
+    if (lease.coldStart) ex.coldStartMs = lease.heldMs;
+    if (wasHeld) {
+      try {
+        ex.holdEnded();
+      } catch (err) {
+        lease.release();
+        this.failed(ex, err);
+        return;
+      }
+    }
+    ex.endpoint = lease.replica.endpoint;
+    ex.lease = lease;
+    try {
+      ex.timeoutMs = Math.max(1, ex.deadlineAt - this.d.clock.now());
+      this.d.forwarder.forwardTo(lease.replica.endpoint.url, ex.req, ex.res, ex, ex);
+    } catch (err) {
+      // Thrown before the forwarder told the exchange anything (it tells it once): this attempt failed here.
+      if (ex.lease === lease) this.forwardFailed(ex, err);
+      else this.d.logger.error({ err }, 'gateway failure after a forward ended');
     }
   }
 
-  /** Waits for a held request's replica, telling the stages the hold began (and, on failure, ended). */
-  private async held(ex: Exchange, acquired: Promise<Lease>): Promise<Lease> {
-    ex.held();
+  /** The attempt's response was sent whole. @internal (Exchange) */
+  forwarded(ex: Exchange, status: number): void {
+    const lease = ex.lease!;
+    ex.lease = null;
+    ex.status = status;
     try {
-      return await acquired;
+      ex.attemptEnded();
     } catch (err) {
-      ex.holdEnded(err);
-      throw err;
+      lease.release();
+      this.failed(ex, err);
+      return;
     }
+    lease.release();
+    this.finish(ex);
+  }
+
+  /**
+   * The attempt failed: on a failure that never reached the replica, another one is tried before the deadline;
+   * otherwise the client gets the error's answer. @internal (Exchange)
+   */
+  forwardFailed(ex: Exchange, err: unknown): void {
+    const lease = ex.lease!;
+    ex.lease = null;
+    let answer: unknown = err;
+    try {
+      ex.attemptEnded(err);
+      const rev = ex.rev!;
+      // Only a replica no connection could be made to leaves the rotation (a reset or broken pipe proves nothing).
+      if (err instanceof ForwardError && err.unreachable) this.d.activator.reportFailure(rev.key, lease.replica.endpoint.id);
+      if (err instanceof ForwardError && err.retryable && this.d.clock.now() < ex.deadlineAt) {
+        this.d.logger.warn({ revision: rev.key, replica: lease.replica.endpoint.id, code: err.code }, 'retrying on another replica');
+        lease.release();
+        this.attempt(ex);
+        return;
+      }
+      if (err instanceof ForwardError && err.status === 502)
+        answer = new ForwardError(502, false, err.code, `replica ${lease.replica.endpoint.id}: ${err.message}`);
+    } catch (e) {
+      answer = e;
+    }
+    lease.release();
+    this.failed(ex, answer);
+  }
+
+  /** The request failed with `err`: the client gets its answer. */
+  private failed(ex: Exchange, err: unknown): void {
+    ex.failure = failureOf(err);
+    try {
+      ex.status = this.answerError(ex.res, err);
+    } catch (e) {
+      this.d.logger.error({ err: e }, 'gateway failure while answering an error');
+    }
+    this.finish(ex);
+  }
+
+  private finish(ex: Exchange): void {
+    ex.unwatchClient();
+    const done = ex.served!;
+    ex.served = null;
+    done.served(ex);
   }
 
   /**

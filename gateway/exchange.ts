@@ -2,9 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Endpoint } from '../api/backend.js';
 import type { Priority } from '../activator/priority.js';
 import { ClientGone } from './client-gone.js';
+import { DataResponse } from './http1/data-response.js';
 import type { RevisionView } from './data-plane.js';
 import type { UpstreamDrop } from './forward-headers.js';
-import type { ForwardObserver } from './forwarder.js';
+import type { Lease } from '../activator/activator.js';
+import type { ServeDone } from './dispatch.js';
+import type { DrainState } from './drain.js';
+import type { ForwardObserver, ForwardOptions, ForwardSink } from './forwarder.js';
 import type { Pipeline } from './pipeline.js';
 import type { RouteMatch } from './route-table.js';
 import type { HeaderBag } from './stage.js';
@@ -17,6 +21,12 @@ import type { HeaderBag } from './stage.js';
 export interface Failure {
   kind: string;
   message: string;
+}
+
+/** Where an exchange's forward attempts end (the dispatch): `Exchange` passes its ForwardSink calls on. */
+export interface ForwardEnds {
+  forwarded(ex: Exchange, status: number): void;
+  forwardFailed(ex: Exchange, err: unknown): void;
 }
 
 /** Names a value a stage attaches to an exchange, and its type: `new AttributeKey<Principal>('principal')`. */
@@ -34,7 +44,7 @@ export class AttributeKey<T> {
  * Times come from the one injected clock: `arrival` is `clock.now()` (deadlines count from it, in the domain the
  * activator's timers use) and `startedAt` is `clock.monotonic()` (durations count from it).
  */
-export class Exchange implements ForwardObserver {
+export class Exchange implements ForwardObserver, ForwardOptions, ForwardSink {
   /** The client went away: tells the hold queue and the forwarder. */
   readonly signal = new ClientGone();
   /** The route found for the request, once routed. */
@@ -86,6 +96,22 @@ export class Exchange implements ForwardObserver {
   private attributes: unknown[] | null = null;
   private onClose: (() => void) | null = null;
 
+  // The forward's options (ForwardOptions): the exchange is what the dispatch hands the forwarder, so a request
+  // makes no options object of its own. Set by Dispatch.start.
+  /** Longest wait for the replica's answer on this attempt (ms). */
+  timeoutMs = 0;
+  drain: DrainState | undefined = undefined;
+  observer: ForwardObserver | undefined = undefined;
+  /** A small body read whole by an earlier attempt (the forwarder sets it; a retry sends it again). */
+  wholeBody: Buffer | undefined = undefined;
+  bodyLooked = false;
+  /** The replica slot of the attempt under way (Dispatch). */
+  lease: Lease | null = null;
+  /** Told how each forward attempt ended (the dispatch serving this exchange). */
+  forwardsTo: ForwardEnds | null = null;
+  /** Told once the dispatch answered the request (Dispatch.start). */
+  served: ServeDone | null = null;
+
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
@@ -119,6 +145,11 @@ export class Exchange implements ForwardObserver {
 
   /** From now until `unwatchClient`, a response closed before it finished aborts `signal`. */
   watchClient(): void {
+    const res = this.res as ServerResponse | DataResponse;
+    if (res instanceof DataResponse) {
+      res.clientGone = this.signal;
+      return;
+    }
     this.onClose = () => {
       if (!this.res.writableFinished) this.signal.abort();
     };
@@ -126,6 +157,11 @@ export class Exchange implements ForwardObserver {
   }
 
   unwatchClient(): void {
+    const res = this.res as ServerResponse | DataResponse;
+    if (res instanceof DataResponse) {
+      if (res.clientGone === this.signal) res.clientGone = null;
+      return;
+    }
     if (this.onClose) this.res.off('close', this.onClose);
     this.onClose = null;
   }
@@ -159,6 +195,14 @@ export class Exchange implements ForwardObserver {
   /** A forward attempt ended: answered, or `err` (stages' `onAttemptEnd`). */
   attemptEnded(err?: unknown): void {
     this.pipeline.attemptEnded(this, err);
+  }
+
+  forwarded(status: number): void {
+    this.forwardsTo!.forwarded(this, status);
+  }
+
+  forwardFailed(err: unknown): void {
+    this.forwardsTo!.forwardFailed(this, err);
   }
 
   requestData(chunk: Buffer): void {

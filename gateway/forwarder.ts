@@ -107,6 +107,17 @@ export interface ForwardObserver {
   responseData?(chunk: Buffer): void;
 }
 
+/** How a forward ended, for `Forwarder.forwardTo` (the callback form of `forward`): called once, possibly before `forwardTo` returns. */
+export interface ForwardSink {
+  /** The response was written to the client whole, with this status. */
+  forwarded(status: number): void;
+  /**
+   * Nothing (or only part) of a response was sent: a ForwardError (see `Forwarder.forward` for what each means), or
+   * whatever else went wrong on the way (a bug: the caller answers 500).
+   */
+  forwardFailed(err: unknown): void;
+}
+
 export interface ForwarderOptions {
   /** Keep-alive connections per replica. */
   connectionsPerReplica?: number;
@@ -204,6 +215,14 @@ export class Forwarder {
    * forwarders measured: docs/forwarder.md), pausing the replica's stream when the client is slow.
    */
   forward(baseUrl: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions): Promise<number> {
+    return new Promise<number>((resolve, reject) => this.forwardTo(baseUrl, req, res, o, { forwarded: resolve, forwardFailed: reject }));
+  }
+
+  /**
+   * `forward` without a promise: `sink` is told how it ended (the gateway's exchange is its own sink, so a request
+   * whose body came with its head allocates no promise and no closure on its way to the replica and back).
+   */
+  forwardTo(baseUrl: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions, sink: ForwardSink): void {
     const method = req.method ?? 'GET';
     const hasBody = method !== 'GET' && method !== 'HEAD' && (req.headers['content-length'] !== undefined
       ? req.headers['content-length'] !== '0'
@@ -221,8 +240,15 @@ export class Forwarder {
           // right after the event: one microtask later it is all in the stream, taken with one read. (The data
           // port's own connections hand a request over once such a body is parsed: no need to look again.)
           o.bodyLooked = true;
-          return Promise.resolve().then(() => this.forward(baseUrl, req, res, o));
-        } else return this.readWhole(req, declared, o).then(() => this.forward(baseUrl, req, res, o));
+          queueMicrotask(() => this.forwardAgain(baseUrl, req, res, o, sink));
+          return;
+        } else {
+          this.readWhole(req, declared, o).then(
+            () => this.forwardAgain(baseUrl, req, res, o, sink),
+            (err: unknown) => sink.forwardFailed(err),
+          );
+          return;
+        }
       }
     }
     const whole = o.wholeBody;
@@ -230,18 +256,14 @@ export class Forwarder {
       if (whole !== undefined && tee) tee.requestData!(whole);
       const headers = upstreamRequestHeaders(req, o.observer?.upstreamDrop ?? null);
       o.observer?.upstreamHeaders(headers);
-      const call = new ForwardCall(this, this.own, method, req, res, o, tee, hasBody);
-      const done = new Promise<number>((resolve, reject) => {
-        call.resolve = resolve;
-        call.reject = reject;
-      });
+      const call = new ForwardCall(this, this.own, method, req, res, o, tee, hasBody, sink);
       if (o.signal.aborted) call.onError(new Error('client closed the request'));
       else {
         o.signal.addEventListener('abort', call.onAbort);
         // Sluice's own data port parsed the client's head strictly: its fields need no second check (requestWire).
         this.own.send(baseUrl, call, headers, whole ?? null, ownPort ? req.headers : null);
       }
-      return done;
+      return;
     }
     // A larger or chunked body is handed to undici lazily: nothing is taken from the client until undici has a
     // connection and asks for the first chunk, so a request that failed before that still has its whole body
@@ -251,7 +273,7 @@ export class Forwarder {
     if (whole !== undefined && tee) tee.requestData!(whole);
     const headers = upstreamRequestHeaders(req, o.observer?.upstreamDrop ?? null);
     o.observer?.upstreamHeaders(headers);
-    return new Promise<number>((resolve, reject) => {
+    {
       let status = 0;
       let controller: Dispatcher.DispatchController | null = null;
       const onAbort = (): void => controller?.abort(new Error('client closed the request'));
@@ -263,7 +285,7 @@ export class Forwarder {
       const fail = (err: unknown): void => {
         const e = this.classify(err, status, res, req, body instanceof LazyBody ? body : null, hasBody, o);
         done();
-        reject(e);
+        sink.forwardFailed(e);
       };
       try {
         pool.dispatch(
@@ -298,7 +320,7 @@ export class Forwarder {
             onResponseEnd() {
               res.end();
               done();
-              resolve(status);
+              sink.forwarded(status);
             },
             onResponseError(_c, err) {
               fail(err);
@@ -308,7 +330,16 @@ export class Forwarder {
       } catch (err) {
         fail(err);
       }
-    });
+    }
+  }
+
+  /** `forwardTo` called again once the body is in memory: from a microtask, where a throw would reach no caller. */
+  private forwardAgain(baseUrl: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions, sink: ForwardSink): void {
+    try {
+      this.forwardTo(baseUrl, req, res, o, sink);
+    } catch (err) {
+      sink.forwardFailed(err);
+    }
   }
 
   /**
@@ -438,8 +469,6 @@ export class Forwarder {
  */
 class ForwardCall extends UpstreamRequest {
   status = 0;
-  resolve: (status: number) => void = noop;
-  reject: (err: ForwardError) => void = noop;
   readonly onAbort = (): void => this.client.cancel(this, 'client closed the request');
   private onDrain: (() => void) | null = null;
 
@@ -452,6 +481,7 @@ class ForwardCall extends UpstreamRequest {
     private readonly o: ForwardOptions,
     private readonly tee: ForwardObserver | null,
     private readonly hasBody: boolean,
+    private readonly sink: ForwardSink,
   ) {
     super(method, o.path, o.timeoutMs);
   }
@@ -485,13 +515,13 @@ class ForwardCall extends UpstreamRequest {
     this.o.signal.removeEventListener('abort', this.onAbort);
     if (this.onDrain !== null) this.res.off('drain', this.onDrain);
     this.res.end();
-    this.resolve(this.status);
+    this.sink.forwarded(this.status);
   }
 
   onError(err: Error): void {
     this.o.signal.removeEventListener('abort', this.onAbort);
     if (this.onDrain !== null) this.res.off('drain', this.onDrain);
-    this.reject(this.f.classify(err, this.status, this.res, this.req, null, this.hasBody, this.o));
+    this.sink.forwardFailed(this.f.classify(err, this.status, this.res, this.req, null, this.hasBody, this.o));
   }
 }
 

@@ -10,7 +10,7 @@ import type { Logger } from '../core/log.js';
 import type { SluiceMetrics } from '../core/metrics.js';
 import { answerClientErrors, capConnections, clientErrorAnswer, type ClientLimits } from './client-connections.js';
 import type { SnapshotHolder, RevisionView } from './data-plane.js';
-import { Dispatch } from './dispatch.js';
+import { Dispatch, type ServeDone } from './dispatch.js';
 import type { Drainable } from './drain.js';
 import { Exchange } from './exchange.js';
 import { failureOf } from './failure.js';
@@ -24,7 +24,7 @@ import type { Pipeline } from './pipeline.js';
 import { badRequestTarget } from './request-target.js';
 import { matchRoute } from './route-table.js';
 import { answerServerEndpoint, GatewayPhase } from './server-endpoints.js';
-import type { Refusal } from './stage.js';
+import type { Admission, Refusal } from './stage.js';
 import { TrafficPicker } from './traffic-picker.js';
 
 export interface GatewayDeps {
@@ -72,7 +72,7 @@ const KEEP_ALIVE_MS = 65_000;
  * routed stages → admitted (demand) → dispatch (acquire a replica, maybe held; forward; retry) → done stages.
  * A stage that refuses answers at once: the request is never admitted, so it wakes nothing.
  */
-export class Gateway implements Drainable {
+export class Gateway implements Drainable, ServeDone {
   private readonly d: GatewayDeps;
   /** Shared with every forward: read once as each response begins. */
   private readonly drainState: { draining: boolean } = { draining: false };
@@ -131,7 +131,7 @@ export class Gateway implements Drainable {
         requestTimeout: 0,
       },
       (req, res) => {
-        void this.handle(req, res, internal);
+        this.handle(req, res, internal);
       },
     );
     const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
@@ -143,7 +143,7 @@ export class Gateway implements Drainable {
         keepAliveMs: KEEP_ALIVE_MS,
         checkEveryMs: checkEvery,
         onRequest: (req, res) => {
-          void this.handle(req, res as unknown as ServerResponse, internal);
+          this.handle(req, res as unknown as ServerResponse, internal);
         },
         clientError: (err) => clientErrorAnswer(err, deps),
       });
@@ -221,8 +221,13 @@ export class Gateway implements Drainable {
     return this.d.activator.failAllHeld(new HttpError(503, message));
   }
 
-  /** `internal`: the request came to the internal listener (cluster-local services are served only there). */
-  async handle(req: IncomingMessage, res: ServerResponse, internal = false): Promise<void> {
+  /**
+   * `internal`: the request came to the internal listener (cluster-local services are served only there). Runs
+   * without a promise while every stage answers synchronously (the common case); a stage that returns a promise
+   * moves the rest of the request's way into `continueAfter`. The done stages run once, in `served`, whatever
+   * happened.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, internal = false): void {
     this.active++;
     if (this.drainState.draining) res.shouldKeepAlive = false;
     const p = this.pipeline;
@@ -230,27 +235,85 @@ export class Gateway implements Drainable {
     ex.internal = internal;
     try {
       if (p.hasArrival) {
-        let refusal = p.runArrival(ex);
-        if (refusal instanceof Promise) refusal = await refusal;
-        if (refusal) return refuse(ex, refusal);
+        const refusal = p.runArrival(ex);
+        if (refusal instanceof Promise) {
+          void this.continueAfter(ex, refusal, true);
+          return;
+        }
+        if (refusal) return this.refused(ex, refusal);
       }
-      if (!this.route(ex)) return;
-      if (p.hasRouted) {
-        let refusal = p.runRouted(ex);
-        if (refusal instanceof Promise) refusal = await refusal;
-        if (refusal) return refuse(ex, refusal);
-      }
-      ex.admitted = true;
-      if (p.hasAdmitted) p.runAdmitted(ex);
-      await ((p.hasDispatch ? p.runDispatch(ex, this.dispatch) : undefined) ?? this.dispatch.serve(ex));
+      this.routeAndAdmit(ex);
     } catch (err) {
-      // A stage or the routing threw (dispatch answers its own failures).
-      ex.failure = failureOf(err);
-      ex.status = this.dispatch.answerError(res, err);
-    } finally {
-      if (p.hasDone) p.runDone(ex);
-      this.active--;
+      this.crashed(ex, err);
     }
+  }
+
+  /** Routing, the routed stages and the admission (may throw: the caller answers). */
+  private routeAndAdmit(ex: Exchange): void {
+    if (!this.route(ex)) return this.served(ex);
+    const p = this.pipeline;
+    if (p.hasRouted) {
+      const refusal = p.runRouted(ex);
+      if (refusal instanceof Promise) {
+        void this.continueAfter(ex, refusal, false);
+        return;
+      }
+      if (refusal) return this.refused(ex, refusal);
+    }
+    this.admit(ex);
+  }
+
+  /** The rest of a request's way once a stage's promise settles (after the arrival stages, or the routed ones). */
+  private async continueAfter(ex: Exchange, pending: Promise<Admission>, arrival: boolean): Promise<void> {
+    try {
+      const refusal = await pending;
+      if (refusal) return this.refused(ex, refusal);
+      if (arrival) this.routeAndAdmit(ex);
+      else this.admit(ex);
+    } catch (err) {
+      this.crashed(ex, err);
+    }
+  }
+
+  /** Every stage let the request through: it is demand from here on; a stage may take it over, else the dispatch serves it. */
+  private admit(ex: Exchange): void {
+    ex.admitted = true;
+    const p = this.pipeline;
+    if (p.hasAdmitted) p.runAdmitted(ex);
+    const taken = p.hasDispatch ? p.runDispatch(ex, this.dispatch) : undefined;
+    if (taken) {
+      taken.then(
+        () => this.served(ex),
+        (err: unknown) => this.crashed(ex, err),
+      );
+      return;
+    }
+    // Never throws; calls `served` once the request was answered.
+    this.dispatch.start(ex, this);
+  }
+
+  /** The request was answered (or refused, or failed): the done stages run, once. @internal (ServeDone) */
+  served(ex: Exchange): void {
+    const p = this.pipeline;
+    if (p.hasDone) p.runDone(ex);
+    this.active--;
+  }
+
+  /** A stage or the routing threw (the dispatch answers its own failures). */
+  private crashed(ex: Exchange, err: unknown): void {
+    ex.failure = failureOf(err);
+    try {
+      ex.status = this.dispatch.answerError(ex.res, err);
+    } catch (e) {
+      this.d.logger.error({ err: e }, 'gateway failure while answering an error');
+    }
+    this.served(ex);
+  }
+
+  /** A stage answered in place of the runtime. */
+  private refused(ex: Exchange, r: Refusal): void {
+    refuse(ex, r);
+    this.served(ex);
   }
 
   /**

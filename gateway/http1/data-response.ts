@@ -70,6 +70,11 @@ export class DataResponse extends EventEmitter {
   private needDrain = false;
   /** The connection closes after this response (asked for, or a body framed by the close). */
   last = false;
+  /**
+   * Aborted when the connection closes before this response finished: the gateway's exchange sets its signal here
+   * for the time it is served, in place of a 'close' listener (no closure, no listener to add and remove per request).
+   */
+  clientGone: { abort(): void } | null = null;
 
   constructor(
     private readonly owner: ResponseOwner,
@@ -270,6 +275,7 @@ export class DataResponse extends EventEmitter {
   closed(): void {
     if (this.writableFinished) return;
     this.destroyed = true;
+    this.clientGone?.abort();
     this.emit('close');
   }
 

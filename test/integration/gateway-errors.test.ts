@@ -207,8 +207,8 @@ describe('the gateway and its forwarder on their error paths (real sockets)', ()
 
   it('answers 500 with a generic message (no internals) when something inside the gateway throws', async () => {
     class BrokenForwarder extends Forwarder {
-      override forward(): Promise<number> {
-        return Promise.reject(new Error('internal detail that must not leak'));
+      override forwardTo(): void {
+        throw new Error('internal detail that must not leak');
       }
     }
     const good = await upstream((_req, res) => res.end('never used'));

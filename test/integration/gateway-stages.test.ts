@@ -51,8 +51,11 @@ describe('gateway stages on real sockets (gateway → stages → activator → f
   // Refuses on request: on arrival (413), after routing with an asynchronous answer (401), or throws.
   const gate: Stage = {
     name: 'test-gate',
-    onArrival(ex) {
-      if (ex.req.headers['x-test-refuse'] === 'arrival') return { status: 413, message: 'too large for this test' };
+    onArrival(ex): Refusal | Promise<undefined> | undefined {
+      const how = ex.req.headers['x-test-refuse'];
+      if (how === 'arrival') return { status: 413, message: 'too large for this test' };
+      // Lets the request through, but only after a turn of the event loop (a stage that looks something up).
+      if (how === 'later') return new Promise((resolve) => setImmediate(() => resolve(undefined)));
       return undefined;
     },
     onRouted(ex): Promise<Refusal | undefined> | undefined {
@@ -101,6 +104,13 @@ describe('gateway stages on real sockets (gateway → stages → activator → f
     expect(trace('ok')).toEqual({ id: 'ok', hooks: ['arrival', 'routed', 'admitted', 'upstream', 'response 200', 'done'], status: 200, revision: R1, admitted: true });
   });
 
+  it('a stage that lets a request through asynchronously on arrival: the rest of its way and its hooks are as for any other', async () => {
+    const r = await infer('later', { 'x-test-refuse': 'later' });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-test-stage']).toBe('seen');
+    expect(trace('later')).toEqual({ id: 'later', hooks: ['arrival', 'routed', 'admitted', 'upstream', 'response 200', 'done'], status: 200, revision: R1, admitted: true });
+  });
+
   it('a refusal on arrival is answered by the error writer before routing; no revision counts it', async () => {
     const before = await requestsTotal();
     const r = await infer('arrival', { 'x-test-refuse': 'arrival' });
@@ -142,6 +152,6 @@ describe('gateway stages on real sockets (gateway → stages → activator → f
     await g.collector.flush();
     const buckets = await g.store.readBuckets(KEY, Math.floor(t0 / 1000) - 10, Math.floor(t0 / 1000) + 10);
     expect(buckets.reduce((n, b) => n + b.requests, 0)).toBe(routed.filter((t) => t.admitted).length);
-    expect(routed.filter((t) => t.admitted).length).toBe(2);
+    expect(routed.filter((t) => t.admitted).length).toBe(3);
   });
 });
