@@ -234,14 +234,7 @@ export class Gateway implements Drainable, ServeDone {
     const ex = new Exchange(req, res, this.d.clock.now(), this.d.clock.monotonic(), p);
     ex.internal = internal;
     try {
-      if (p.hasArrival) {
-        const refusal = p.runArrival(ex);
-        if (refusal instanceof Promise) {
-          void this.continueAfter(ex, refusal, true);
-          return;
-        }
-        if (refusal) return this.refused(ex, refusal);
-      }
+      if (p.hasArrival && !this.passes(ex, p.runArrival(ex), true)) return;
       this.routeAndAdmit(ex);
     } catch (err) {
       this.crashed(ex, err);
@@ -252,15 +245,24 @@ export class Gateway implements Drainable, ServeDone {
   private routeAndAdmit(ex: Exchange): void {
     if (!this.route(ex)) return this.served(ex);
     const p = this.pipeline;
-    if (p.hasRouted) {
-      const refusal = p.runRouted(ex);
-      if (refusal instanceof Promise) {
-        void this.continueAfter(ex, refusal, false);
-        return;
-      }
-      if (refusal) return this.refused(ex, refusal);
-    }
+    if (p.hasRouted && !this.passes(ex, p.runRouted(ex), false)) return;
     this.admit(ex);
+  }
+
+  /**
+   * Whether the arrival (or routed) stages let the request through now. A refusal is answered; a promise hands the
+   * rest of the request's way to `continueAfter`.
+   */
+  private passes(ex: Exchange, refusal: Admission | Promise<Admission>, arrival: boolean): boolean {
+    if (refusal instanceof Promise) {
+      void this.continueAfter(ex, refusal, arrival);
+      return false;
+    }
+    if (refusal) {
+      this.refused(ex, refusal);
+      return false;
+    }
+    return true;
   }
 
   /** The rest of a request's way once a stage's promise settles (after the arrival stages, or the routed ones). */
