@@ -1,7 +1,12 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Forwarder } from './forwarder.js';
+import { Forwarder, type ForwardOptions } from './forwarder.js';
+
+/** `forwardTo` as a promise: the status written, or the error it failed with. */
+function forward(f: Forwarder, url: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions): Promise<number> {
+  return new Promise<number>((resolve, reject) => f.forwardTo(url, req, res, o, { forwarded: resolve, forwardFailed: reject }));
+}
 
 /** Listens on a free loopback port; resolves with the server's base URL. */
 async function listening(server: Server | NetServer): Promise<string> {
@@ -26,7 +31,7 @@ describe('Forwarder.warmUp', () => {
     const replica = createServer((req, res) => res.end(`replica saw ${req.url}`));
     const replicaUrl = await listening(replica);
     const front = createServer((req, res) => {
-      void f.forward(replicaUrl, req, res, {
+      void forward(f, replicaUrl, req, res, {
         path: req.url ?? '/',
         timeoutMs: 5_000,
         signal: new AbortController().signal,
@@ -74,11 +79,11 @@ describe('Forwarder.forward', () => {
     const outcomes: string[] = [];
     const front = createServer((req, res) => {
       const o = { path: req.url ?? '/', timeoutMs: 5_000, signal: new AbortController().signal };
-      f.forward(goneUrl, req, res, o).then(
+      forward(f, goneUrl, req, res, o).then(
         () => outcomes.push('first answered'),
         (err: { status: number; retryable: boolean }) => {
           outcomes.push(`first ${err.status} retryable=${err.retryable}`);
-          void f.forward(replicaUrl, req, res, o).then((s) => outcomes.push(`second ${s}`));
+          void forward(f, replicaUrl, req, res, o).then((s) => outcomes.push(`second ${s}`));
         },
       );
     });
@@ -109,7 +114,7 @@ describe('Forwarder.forward', () => {
   });
 });
 
-describe('Forwarder.forward: bodies that come in the same read as their head', () => {
+describe('Forwarder.forwardTo: bodies that come in the same read as their head', () => {
   it('pipelined requests, their heads and bodies in one write (one over the stream buffer), each reach the replica with their own body, and each request stream ends', async () => {
     const f = new Forwarder();
     const replica = createServer((req, res) => {
@@ -122,7 +127,7 @@ describe('Forwarder.forward: bodies that come in the same read as their head', (
     const front = createServer((req, res) => {
       // (An 'end' listener does not start the stream flowing: the body is still taken in one read.)
       req.once('end', () => ended++);
-      void f.forward(replicaUrl, req, res, { path: req.url ?? '/', timeoutMs: 5_000, signal: new AbortController().signal });
+      void forward(f, replicaUrl, req, res, { path: req.url ?? '/', timeoutMs: 5_000, signal: new AbortController().signal });
     });
     await listening(front);
     const bodies = ['{"a":1}', 'second body', 'z'.repeat(20_000), 'last'];
@@ -145,7 +150,7 @@ describe('Forwarder.forward: bodies that come in the same read as their head', (
   });
 });
 
-describe('Forwarder.forward through the own upstream client', () => {
+describe('Forwarder.forwardTo through the own upstream client', () => {
   it('a header value with CR/LF from a stage → 502 not retried, naming the header, and nothing reaches the replica; a malformed answer → 502 naming it', async () => {
     const f = new Forwarder();
     let connections = 0;
@@ -157,7 +162,7 @@ describe('Forwarder.forward through the own upstream client', () => {
     const errors: Array<{ status: number; retryable: boolean; message: string }> = [];
     const front = createServer((req, res) => {
       const bad = req.url === '/bad-header';
-      f.forward(url, req, res, {
+      forward(f, url, req, res, {
         path: req.url ?? '/',
         timeoutMs: 5_000,
         signal: new AbortController().signal,

@@ -107,13 +107,13 @@ export interface ForwardObserver {
   responseData?(chunk: Buffer): void;
 }
 
-/** How a forward ended, for `Forwarder.forwardTo` (the callback form of `forward`): called once, possibly before `forwardTo` returns. */
+/** How a forward ended, for `Forwarder.forwardTo`: called once, possibly before `forwardTo` returns. */
 export interface ForwardSink {
   /** The response was written to the client whole, with this status. */
   forwarded(status: number): void;
   /**
-   * Nothing (or only part) of a response was sent: a ForwardError (see `Forwarder.forward` for what each means), or
-   * whatever else went wrong on the way (a bug: the caller answers 500).
+   * Nothing (or only part) of a response was sent: a ForwardError (its fields say whether another replica may be
+   * tried), or whatever else went wrong on the way (a bug: the caller answers 500).
    */
   forwardFailed(err: unknown): void;
 }
@@ -209,18 +209,14 @@ export class Forwarder {
   }
 
   /**
-   * Sends `req` to the replica at `baseUrl` and streams the answer into `res`. Resolves with the status sent
-   * once the response has been fully written; rejects with ForwardError when nothing was sent to the client.
-   * Uses undici's `dispatch` with a handler that writes straight into the client response (the fastest of the
-   * forwarders measured: docs/forwarder.md), pausing the replica's stream when the client is slow.
-   */
-  forward(baseUrl: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions): Promise<number> {
-    return new Promise<number>((resolve, reject) => this.forwardTo(baseUrl, req, res, o, { forwarded: resolve, forwardFailed: reject }));
-  }
-
-  /**
-   * `forward` without a promise: `sink` is told how it ended (the gateway's exchange is its own sink, so a request
-   * whose body came with its head allocates no promise and no closure on its way to the replica and back).
+   * Sends `req` to the replica at `baseUrl` and streams the answer into `res`, then tells `sink` how it ended, once
+   * (possibly before `forwardTo` returns): `forwarded(status)` once the response has been fully written, or
+   * `forwardFailed(err)`: a ForwardError when nothing was sent to the client (its `status`, `retryable` and
+   * `unreachable` say what the caller may do next). No promise: the gateway's exchange is its own options and sink,
+   * so a request whose body came with its head allocates no promise and no closure on its way to the replica and
+   * back. Requests with a body in memory or none go through the own client; streamed bodies through undici's
+   * `dispatch` with a handler that writes straight into the client response (docs/forwarder.md), pausing the
+   * replica's stream when the client is slow.
    */
   forwardTo(baseUrl: string, req: IncomingMessage, res: ServerResponse, o: ForwardOptions, sink: ForwardSink): void {
     const method = req.method ?? 'GET';
@@ -344,7 +340,7 @@ export class Forwarder {
 
   /**
    * Sends a request whose body is already in memory (the batcher's merged request) and reads the whole answer.
-   * Failures are ForwardErrors as for `forward`: nothing reached the replica → 502 retryable; too slow → 504;
+   * Failures are ForwardErrors as for `forwardTo`: nothing reached the replica → 502 retryable; too slow → 504;
    * the signal fired → 499; anything else → 502 (not retried: it may have been processed).
    */
   async request(baseUrl: string, r: BufferedForward): Promise<BufferedAnswer> {
