@@ -4,7 +4,7 @@ import type { Priority } from '../activator/priority.js';
 import { ClientGone } from './client-gone.js';
 import { DataResponse } from './http1/data-response.js';
 import type { RevisionView } from './data-plane.js';
-import type { UpstreamDrop } from './forward-headers.js';
+import type { PassedHead, UpstreamDrop } from './forward-headers.js';
 import type { Lease } from '../activator/activator.js';
 import type { ServeDone } from './dispatch.js';
 import type { DrainState } from './drain.js';
@@ -174,8 +174,8 @@ export class Exchange implements ForwardObserver, ForwardOptions, ForwardSink {
     return this.pipeline.wantsResponseStart(this);
   }
 
-  responsePairs(pairs: string[]): void {
-    this.pipeline.responsePairs(this, pairs);
+  responseHead(head: PassedHead): void {
+    this.pipeline.responseHead(this, head);
   }
 
   responseStart(status: number, headers: HeaderBag): void {

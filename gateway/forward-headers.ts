@@ -36,10 +36,24 @@ export function upstreamDrop(names: readonly string[]): UpstreamDrop {
 }
 
 /**
+ * A replica's response head on its way to the client unchanged, as a stage sees it when no stage asked for the
+ * head as an object (Stage.onResponseHead): it may read a field and add one, not change or remove the replica's.
+ */
+export interface PassedHead {
+  /** The value of the field named `name` (lower case; several fields' values joined by ", "), or undefined. */
+  get(name: string): string | undefined;
+  /**
+   * Adds a field after the replica's. `name` must be an HTTP token and `value` free of control characters: they are
+   * written as they are, not checked again.
+   */
+  add(name: string, value: string): void;
+}
+
+/**
  * Header names a `Connection` header lists as belonging to this hop, or null when it lists none beyond
  * `keep-alive`/`close` (the common case, which costs one comparison and allocates nothing).
  */
-function connectionListed(value: string | string[] | undefined): string[] | null {
+export function connectionListed(value: string | string[] | undefined): string[] | null {
   if (value === undefined) return null;
   if (typeof value === 'string') {
     const v = value.length <= 10 ? value.toLowerCase() : '';

@@ -8,10 +8,10 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
 import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
-import { clientResponseHeaders, clientResponseHeadersRaw, clientResponsePairs, upstreamRequestHeaders, type UpstreamDrop } from './forward-headers.js';
+import { clientResponseHeaders, clientResponseHeadersRaw, upstreamRequestHeaders, type PassedHead, type UpstreamDrop } from './forward-headers.js';
 import { DataResponse } from './http1/data-response.js';
 import { takeWholeBody } from './http1/data-connection.js';
-import { UPSTREAM, UpstreamClient, UpstreamRequest } from './upstream-client.js';
+import { UPSTREAM, UpstreamClient, UpstreamRequest, type ResponseHead } from './upstream-client.js';
 
 /** Errors that prove the request never reached the replica (no connection was made), so it may go to another one. */
 const NOT_REACHED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -97,8 +97,8 @@ export interface ForwardObserver {
    * the replica's head on without gathering its headers into an object, and does not call `responseStart`.
    */
   wantsResponseStart?(): boolean;
-  /** When it did not (`wantsResponseStart` false): the replica's fields as they go on, lower-case pairs, to append to. */
-  responsePairs?(pairs: string[]): void;
+  /** When it did not (`wantsResponseStart` false): the replica's head as it goes on, to read and add to. */
+  responseHead?(head: PassedHead): void;
   /** When true, the body chunks are shown as they pass (read once per forward). */
   readonly teeBody?: boolean;
   /** A chunk of the request body, as it is passed to the replica. */
@@ -482,20 +482,19 @@ class ForwardCall extends UpstreamRequest {
     super(method, o.path, o.timeoutMs);
   }
 
-  onHead(status: number, raw: string[]): void {
+  onHead(status: number, head: ResponseHead): void {
     this.status = status;
     const o = this.o;
     if (o.drain?.draining) this.res.shouldKeepAlive = false;
     const observer = o.observer;
     const res = this.res as ServerResponse | DataResponse;
-    if (res instanceof DataResponse && (observer === undefined || observer.wantsResponseStart?.() === false)) {
+    if (res instanceof DataResponse && !head.listsFields && (observer === undefined || observer.wantsResponseStart?.() === false)) {
       // Sluice's own data port, and no stage looks at this head: its lines go on as the upstream client checked them.
-      const pairs = clientResponsePairs(raw);
-      observer?.responsePairs?.(pairs);
-      res.writeHeadPairs(status, pairs);
+      observer?.responseHead?.(head);
+      res.writeHeadLines(status, head.passOn(), head.hasDate, head.hasLength);
       return;
     }
-    const out = clientResponseHeadersRaw(raw);
+    const out = clientResponseHeadersRaw(head.raw());
     observer?.responseStart(status, out);
     res.writeHead(status, out);
   }
@@ -534,9 +533,9 @@ class BufferedCall extends UpstreamRequest {
     super('POST', r.path, r.timeoutMs);
   }
 
-  onHead(status: number, raw: string[]): void {
+  onHead(status: number, head: ResponseHead): void {
     this.status = status;
-    this.headers = clientResponseHeadersRaw(raw);
+    this.headers = clientResponseHeadersRaw(head.raw());
   }
 
   onData(chunk: Buffer): boolean {

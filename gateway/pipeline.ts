@@ -1,6 +1,7 @@
 import type { Logger } from '../core/log.js';
 import type { Dispatch } from './dispatch.js';
 import type { Exchange } from './exchange.js';
+import type { PassedHead } from './forward-headers.js';
 import type { Admission, HeaderBag, Stage } from './stage.js';
 
 type AdmissionHook = (stage: Stage, ex: Exchange) => Admission | Promise<Admission>;
@@ -27,7 +28,7 @@ export class Pipeline {
   private readonly admitted: Stage[];
   private readonly upstream: Stage[];
   private readonly response: Stage[];
-  private readonly responsePairStages: Stage[];
+  private readonly responseHeadStages: Stage[];
   private readonly done: Stage[];
   private readonly hold: Stage[];
   private readonly holdEnd: Stage[];
@@ -51,7 +52,7 @@ export class Pipeline {
     this.admitted = stages.filter((s) => s.onAdmitted);
     this.upstream = stages.filter((s) => s.onUpstreamHeaders);
     this.response = stages.filter((s) => s.onResponseStart);
-    this.responsePairStages = stages.filter((s) => s.onResponsePairs);
+    this.responseHeadStages = stages.filter((s) => s.onResponseHead);
     this.done = stages.filter((s) => s.onDone);
     this.hold = stages.filter((s) => s.onHold);
     this.holdEnd = stages.filter((s) => s.onHoldEnd);
@@ -64,7 +65,7 @@ export class Pipeline {
     this.hasRouted = this.routed.length > 0;
     this.hasAdmitted = this.admitted.length > 0;
     this.hasDone = this.done.length > 0;
-    this.observesForward = this.upstream.length + this.response.length + this.responsePairStages.length + this.requestBodies.length + this.responseBodies.length > 0;
+    this.observesForward = this.upstream.length + this.response.length + this.responseHeadStages.length + this.requestBodies.length + this.responseBodies.length > 0;
   }
 
   /** The first refusal of an `onArrival` hook (or a promise of it, once a stage answered with a promise). */
@@ -97,10 +98,10 @@ export class Pipeline {
     return false;
   }
 
-  /** The replica's head goes on as pairs (no stage wanted its start): stages' `onResponsePairs`. */
-  responsePairs(ex: Exchange, pairs: string[]): void {
-    const a = this.responsePairStages;
-    for (let i = 0; i < a.length; i++) a[i]!.onResponsePairs!(ex, pairs);
+  /** The replica's head goes on as it came (no stage wanted its start): stages' `onResponseHead`. */
+  responseHead(ex: Exchange, head: PassedHead): void {
+    const a = this.responseHeadStages;
+    for (let i = 0; i < a.length; i++) a[i]!.onResponseHead!(ex, head);
   }
 
   responseStart(ex: Exchange, status: number, headers: HeaderBag): void {

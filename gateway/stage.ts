@@ -1,5 +1,6 @@
 import type { Dispatch } from './dispatch.js';
 import type { Exchange } from './exchange.js';
+import type { PassedHead } from './forward-headers.js';
 
 /** A stage's answer in place of the runtime's: written by the one error writer (`{"error": message}`). */
 export interface Refusal {
@@ -31,7 +32,7 @@ export type HeaderBag = Record<string, string | string[]>;
  * 5. `onResponseStart`: when the replica's response begins, with the headers about to be sent to the client.
  *    A stage that acts on some exchanges only says which with `wantsResponseStart`: when no stage wants an
  *    exchange's response start, the replica's head is passed on as it came (less work per request), and no
- *    `onResponseStart` runs for it; `onResponsePairs` runs instead, where a stage may add fields to that head.
+ *    `onResponseStart` runs for it; `onResponseHead` runs instead, where a stage may read that head and add fields.
  * - `onAttemptEnd`: each forward ended: the response was sent (no `err`), or it failed with `err` (a
  *   ForwardError); a retry on another replica may follow.
  * 6. `onDone`: once per request, whatever happened (refused, unrouted, answered, failed), after the answer.
@@ -61,11 +62,11 @@ export interface Stage {
   wantsResponseStart?(ex: Exchange): boolean;
   /**
    * When no stage wants the response start and the replica's head goes on as it came (Sluice's own data port):
-   * `pairs` are its fields, lower-case names and values, as they will be written. A stage may append pairs (names
-   * that are HTTP tokens in lower case, values without control characters: they are not checked again); it must
-   * not change or remove the replica's. A stage with this hook still needs `onResponseStart` for the other path.
+   * `head` reads its fields and adds fields after them (names that are HTTP tokens, values without control
+   * characters: they are not checked again); the replica's cannot be changed or removed. A stage with this hook
+   * still needs `onResponseStart` for the other path.
    */
-  onResponsePairs?(ex: Exchange, pairs: string[]): void;
+  onResponseHead?(ex: Exchange, head: PassedHead): void;
   onAttemptEnd?(ex: Exchange, err?: unknown): void;
   onRequestBody?(ex: Exchange, chunk: Buffer): void;
   onResponseBody?(ex: Exchange, chunk: Buffer): void;

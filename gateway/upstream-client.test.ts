@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clientResponseHeadersRaw } from './forward-headers.js';
-import { MAX_RESPONSE_HEAD_BYTES, UPSTREAM, UpstreamClient, UpstreamError, UpstreamRequest, requestWire } from './upstream-client.js';
+import { MAX_RESPONSE_HEAD_BYTES, UPSTREAM, UpstreamClient, UpstreamError, UpstreamRequest, requestWire, type ResponseHead } from './upstream-client.js';
 
 interface Outcome {
   status: number;
@@ -17,6 +17,8 @@ interface Outcome {
 class Probe extends UpstreamRequest {
   status = 0;
   raw: string[] = [];
+  /** What the head gave while it was valid (onHead): the lines passed on, its flags, fields looked up. */
+  passed: { lines: string | null; hasDate: boolean; hasLength: boolean; vary: string | undefined; date: string | undefined } | null = null;
   chunks: Buffer[] = [];
   headSeen = false;
   /** Return false from onData (once) to test backpressure. */
@@ -29,9 +31,11 @@ class Probe extends UpstreamRequest {
     this.outcome = new Promise((r) => (this.settle = r));
   }
 
-  onHead(status: number, raw: string[]): void {
+  onHead(status: number, head: ResponseHead): void {
     this.status = status;
-    this.raw = raw;
+    this.raw = head.raw();
+    const lines = head.listsFields ? null : head.passOn();
+    this.passed = { lines, hasDate: head.hasDate, hasLength: head.hasLength, vary: head.get('vary'), date: head.get('date') };
     this.headSeen = true;
   }
 
@@ -220,9 +224,34 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
 
   it('keeps repeated headers and names an object has (constructor) as raw pairs; the client sees them as headers', async () => {
     const rep = await replica((r) => r.socket.write('HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nConstructor: c\r\nConnection: keep-alive, X-Hop\r\nX-Hop: h\r\ncontent-length: 0\r\n\r\n'));
-    const got = await send(client(), rep.url).outcome;
+    const probe = send(client(), rep.url);
+    const got = await probe.outcome;
     expect(got.raw).toEqual(['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'Constructor', 'c', 'Connection', 'keep-alive, X-Hop', 'X-Hop', 'h', 'content-length', '0']);
     expect(clientResponseHeadersRaw(got.raw)).toEqual({ 'set-cookie': ['a=1', 'b=2'], constructor: 'c', 'content-length': '0' });
+    // The Connection field names X-Hop: which fields go on is a matter of names, so the head is not passed on as it came.
+    expect(probe.passed?.lines).toBeNull();
+  });
+
+  it('passes the head on as it came: every line but the hop-by-hop ones, in order and case, flags Date and Content-Length, reads fields', async () => {
+    const answers = [
+      'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok',
+      'HTTP/1.1 200 OK\r\nVary: Accept\r\nTE: trailers\r\nUPGRADE: h2c\r\nTrailer: x\r\nProxy-Connection: keep-alive\r\nvary:  origin \r\nx-last: 1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nx-only: 1\r\ncontent-length: 2\r\n\r\nok',
+    ];
+    const rep = await replica((r, n) => r.socket.write(answers[n - 1]!));
+    const c = client({ connections: 1 });
+    const passed = [];
+    for (let i = 0; i < answers.length; i++) {
+      const p = send(c, rep.url);
+      expect((await p.outcome).body).toBe('ok');
+      passed.push(p.passed);
+    }
+    expect(rep.connections).toBe(1);
+    expect(passed).toEqual([
+      { lines: 'Content-Type: application/json\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nContent-Length: 2\r\n', hasDate: true, hasLength: true, vary: undefined, date: 'Mon, 07 Dec 2026 01:00:00 GMT' },
+      { lines: 'Vary: Accept\r\nvary:  origin \r\nx-last: 1\r\n', hasDate: false, hasLength: false, vary: 'Accept, origin', date: undefined },
+      { lines: 'x-only: 1\r\ncontent-length: 2\r\n', hasDate: false, hasLength: true, vary: undefined, date: undefined },
+    ]);
   });
 
   it.each([

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR } from '../core/http-grammar.js';
 import { keepEarlyAnswers } from './early-answer.js';
+import { connectionListed, type PassedHead } from './forward-headers.js';
 
 /**
  * Sluice's own HTTP/1.1 client to replicas, for requests whose body is in memory or absent (issue 19). A
@@ -54,8 +55,8 @@ export const UPSTREAM = {
 
 /**
  * One request to a replica and what it is told. The caller subclasses it (one object per request); the client
- * calls `onHead` once (final status, headers as raw name/value pairs), `onData` per body chunk (return false
- * to stop reading until `resume()`), then exactly one of `onEnd` or `onError`.
+ * calls `onHead` once (final status, and the head: read it there, it is the connection's and is reused), `onData`
+ * per body chunk (return false to stop reading until `resume()`), then exactly one of `onEnd` or `onError`.
  */
 export abstract class UpstreamRequest {
   /** The connection carrying it, while it does. */
@@ -80,7 +81,7 @@ export abstract class UpstreamRequest {
     readonly timeoutMs: number,
   ) {}
 
-  abstract onHead(status: number, raw: string[]): void;
+  abstract onHead(status: number, head: ResponseHead): void;
   abstract onData(chunk: Buffer): boolean;
   abstract onEnd(): void;
   abstract onError(err: UpstreamError | Error): void;
@@ -161,6 +162,169 @@ function badValue(name: string): UpstreamError {
   return new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header ${name} has a character HTTP forbids in its value (CR, LF, NUL or another control character)`);
 }
 
+/** What a response field's name is, as far as the client and the way on care. */
+const enum Field {
+  Other,
+  ContentLength,
+  Date,
+  // From here on: fields of this hop (RFC 9110 §7.6.1, and legacy ones), never passed on.
+  HopByHop,
+  TransferEncoding,
+  Connection,
+}
+
+/** Whether `s[at, at + lit.length)` is `lit` (lower-case letters and `-`) in any case: no string made. */
+function nameIs(s: string, at: number, lit: string): boolean {
+  for (let k = 0; k < lit.length; k++) if ((s.charCodeAt(at + k) | 0x20) !== lit.charCodeAt(k)) return false;
+  return true;
+}
+
+/** The kind of the field named `s[at, at + len)` (a token), by its length first: most names are not looked at twice. */
+function fieldKind(s: string, at: number, len: number): Field {
+  switch (len) {
+    case 2:
+      return nameIs(s, at, 'te') ? Field.HopByHop : Field.Other;
+    case 4:
+      return nameIs(s, at, 'date') ? Field.Date : Field.Other;
+    case 6:
+      return nameIs(s, at, 'expect') ? Field.HopByHop : Field.Other;
+    case 7:
+      return nameIs(s, at, 'trailer') || nameIs(s, at, 'upgrade') ? Field.HopByHop : Field.Other;
+    case 10:
+      if (nameIs(s, at, 'connection')) return Field.Connection;
+      return nameIs(s, at, 'keep-alive') ? Field.HopByHop : Field.Other;
+    case 14:
+      return nameIs(s, at, 'content-length') ? Field.ContentLength : Field.Other;
+    case 16:
+      return nameIs(s, at, 'proxy-connection') ? Field.HopByHop : Field.Other;
+    case 17:
+      return nameIs(s, at, 'transfer-encoding') ? Field.TransferEncoding : Field.Other;
+    case 18:
+      return nameIs(s, at, 'proxy-authenticate') ? Field.HopByHop : Field.Other;
+    case 19:
+      return nameIs(s, at, 'proxy-authorization') ? Field.HopByHop : Field.Other;
+    default:
+      return Field.Other;
+  }
+}
+
+/**
+ * A replica's response head as the connection parsed it: its text and where each field line lies in it. Nothing
+ * is cut out of the text until asked: `raw()` gives the fields as name/value pairs (for a head gathered into an
+ * object); `passOn()` the field lines that go on to the client as they came (hop-by-hop ones left out), for a head
+ * no stage looks at. One per connection, filled again for each response: read it during `onHead` only.
+ */
+export class ResponseHead implements PassedHead {
+  /** The head's text (latin1): the status line and the field lines, without the blank line that ends it. */
+  text = '';
+  /** A `Date` field is among them. */
+  hasDate = false;
+  /** A `Content-Length` field is among them. */
+  hasLength = false;
+  /**
+   * A `Connection` field names fields of this hop besides keep-alive and close: which of the others go on is a
+   * matter of their names (`raw()` and forward-headers.ts), not of `passOn()`.
+   */
+  listsFields = false;
+  /** Field lines: 3 numbers each: where the line starts, where it ends (its CR, or the text's end), its kind. */
+  private at = new Int32Array(48);
+  private count = 0;
+  /** Field lines stages added (`add`), each ending in CRLF. */
+  private added = '';
+
+  /** @internal A new head, `text`. */
+  begin(text: string): void {
+    this.text = text;
+    this.count = 0;
+    this.hasDate = false;
+    this.hasLength = false;
+    this.listsFields = false;
+    this.added = '';
+  }
+
+  /** @internal One more field line, `text[from, end)`. */
+  field(from: number, end: number, kind: Field): void {
+    let at = this.at;
+    const k = this.count * 3;
+    if (k + 3 > at.length) {
+      // Bounded by the head's size limit (a field line is at least 3 characters and its CRLF).
+      const grown = new Int32Array(at.length * 2);
+      grown.set(at);
+      this.at = at = grown;
+    }
+    at[k] = from;
+    at[k + 1] = end;
+    at[k + 2] = kind;
+    this.count++;
+  }
+
+  /** The fields as name/value pairs, as the replica sent them (names in its case, values trimmed), in order. */
+  raw(): string[] {
+    const s = this.text;
+    const at = this.at;
+    const out: string[] = [];
+    for (let k = 0; k < this.count * 3; k += 3) {
+      const from = at[k]!;
+      const end = at[k + 1]!;
+      const colon = s.indexOf(':', from);
+      let v = colon + 1;
+      while (v < end && (s.charCodeAt(v) === 32 || s.charCodeAt(v) === 9)) v++;
+      let e = end;
+      while (e > v && (s.charCodeAt(e - 1) === 32 || s.charCodeAt(e - 1) === 9)) e--;
+      out.push(s.slice(from, colon), s.slice(v, e));
+    }
+    return out;
+  }
+
+  /**
+   * The field lines that go on to the client, each ending in CRLF: the replica's as they came, without the
+   * hop-by-hop ones (Connection, Transfer-Encoding, Keep-Alive...), then those stages added. Not for a head that
+   * `listsFields`.
+   */
+  passOn(): string {
+    const s = this.text;
+    const at = this.at;
+    const n = this.count * 3;
+    let out = '';
+    let run = -1; // where the current run of lines that go on starts
+    let end = 0;
+    for (let k = 0; k < n; k += 3) {
+      if (at[k + 2]! >= Field.HopByHop) {
+        if (run >= 0) out += s.slice(run, end) + '\r\n';
+        run = -1;
+        continue;
+      }
+      if (run < 0) run = at[k]!;
+      end = at[k + 1]!;
+    }
+    if (run >= 0) out += s.slice(run, end) + '\r\n';
+    return this.added === '' ? out : out + this.added;
+  }
+
+  /** The value of the field named `name` (lower case), the values of several joined by ", ", or undefined. */
+  get(name: string): string | undefined {
+    const s = this.text;
+    const at = this.at;
+    let found: string | undefined;
+    for (let k = 0; k < this.count * 3; k += 3) {
+      const from = at[k]!;
+      if (s.charCodeAt(from + name.length) !== 58 || !nameIs(s, from, name)) continue;
+      let v = from + name.length + 1;
+      const end = at[k + 1]!;
+      while (v < end && (s.charCodeAt(v) === 32 || s.charCodeAt(v) === 9)) v++;
+      let e = end;
+      while (e > v && (s.charCodeAt(e - 1) === 32 || s.charCodeAt(e - 1) === 9)) e--;
+      const value = s.slice(v, e);
+      found = found === undefined ? value : `${found}, ${value}`;
+    }
+    return found;
+  }
+
+  add(name: string, value: string): void {
+    this.added += name + ': ' + value + '\r\n';
+  }
+}
+
 const enum State {
   Head,
   Length,
@@ -183,6 +347,8 @@ export class Conn {
   /** A split response head being gathered (allocated only when a head spans reads). */
   private headAcc: Buffer | null = null;
   private headLen = 0;
+  /** The last response head parsed (reused: what `onHead` is given). */
+  private readonly head = new ResponseHead();
   /** A chunk-size or trailer line spanning reads. */
   private line = '';
   private trailerBytes = 0;
@@ -425,7 +591,8 @@ export class Conn {
       return false;
     }
     const status = (s.charCodeAt(9) - 48) * 100 + (s.charCodeAt(10) - 48) * 10 + (s.charCodeAt(11) - 48);
-    const raw: string[] = [];
+    const head = this.head;
+    head.begin(s);
     let length = -1;
     let chunked = false;
     let te = false;
@@ -441,26 +608,38 @@ export class Conn {
         return false;
       }
       i = j;
-      const name = s.slice(from, scanned.colon);
-      const value = s.slice(scanned.valueFrom, scanned.valueTo);
-      raw.push(name, value);
       const len = scanned.colon - from;
-      if (len !== 14 && len !== 17 && len !== 10) continue;
-      const lower = name.toLowerCase();
-      if (lower === 'content-length') {
+      const kind = fieldKind(s, from, len);
+      head.field(from, j, kind);
+      if (kind === Field.Other || kind === Field.HopByHop) continue;
+      if (kind === Field.Date) {
+        head.hasDate = true;
+        continue;
+      }
+      const value = s.slice(scanned.valueFrom, scanned.valueTo);
+      if (kind === Field.ContentLength) {
         const cl = contentLength(value);
         if (cl < 0 || (length >= 0 && cl !== length)) {
           this.malformed(r, `the replica's content-length ${JSON.stringify(value.slice(0, 40))} is not valid`);
           return false;
         }
         length = cl;
-      } else if (lower === 'transfer-encoding') {
+        head.hasLength = true;
+      } else if (kind === Field.TransferEncoding) {
         te = true;
         chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(value);
-      } else if (lower === 'connection') {
-        const v = value.toLowerCase();
-        if (v.includes('close')) close = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/.test(v) || close;
-        if (minor === 0 && /(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/.test(v)) close = false;
+      } else {
+        // Connection
+        const v = value.length <= 10 ? value.toLowerCase() : '';
+        if (v === 'keep-alive') {
+          if (minor === 0) close = false;
+        } else if (v !== 'close') {
+          const lower = value.toLowerCase();
+          if (lower.includes('close')) close = /(?:^|,)[ \t]*close[ \t]*(?:,|$)/.test(lower) || close;
+          if (minor === 0 && /(?:^|,)[ \t]*keep-alive[ \t]*(?:,|$)/.test(lower)) close = false;
+          // It names fields of this hop besides keep-alive and close: which fields go on is decided by name.
+          if (connectionListed(value) !== null) head.listsFields = true;
+        } else close = true;
       }
     }
     if (status < 200) {
@@ -495,7 +674,7 @@ export class Conn {
       this.keepAlive = false;
     }
     r.timer?.refresh();
-    r.onHead(status, raw);
+    r.onHead(status, this.head);
     return true;
   }
 

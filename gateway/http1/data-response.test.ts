@@ -40,7 +40,7 @@ const wire = (writes: Array<{ bytes: Buffer }>): string => Buffer.concat(writes.
 describe('DataResponse: how the head reaches the socket', () => {
   it('a length-framed answer with a small body goes out as one write of head and body, nothing corked', () => {
     const { res, writes, corkState, finished } = response();
-    res.writeHeadPairs(200, ['content-type', 'application/json', 'content-length', '17']);
+    res.writeHeadLines(200, 'content-type: application/json\r\ncontent-length: 17\r\n', false, true);
     res.write(Buffer.from('{"predictions":[1'));
     res.end();
     expect(writes).toHaveLength(1);
@@ -66,7 +66,7 @@ describe('DataResponse: how the head reaches the socket', () => {
   it('a body larger than 16 KiB is not copied behind the head: head and body are written corked, then uncorked at end', () => {
     const { res, writes, corkState } = response();
     const body = Buffer.alloc(20 * 1024, 0x61);
-    res.writeHeadPairs(200, ['content-length', String(body.length)]);
+    res.writeHeadLines(200, `content-length: ${body.length}\r\n`, false, true);
     res.write(body);
     res.end();
     expect(writes.map((w) => w.corked)).toEqual([true, true]);
@@ -86,10 +86,10 @@ describe('DataResponse: how the head reaches the socket', () => {
 
   it('an answer with no body bytes (a HEAD, or end() with none) writes its head once, uncorked', () => {
     const head = response('HEAD');
-    head.res.writeHeadPairs(200, ['content-length', '42']);
+    head.res.writeHeadLines(200, 'content-length: 42\r\n', false, true);
     head.res.end();
     const empty = response();
-    empty.res.writeHeadPairs(200, ['content-length', '0']);
+    empty.res.writeHeadLines(200, 'content-length: 0\r\n', false, true);
     empty.res.end();
     for (const r of [head, empty]) {
       expect(r.writes).toHaveLength(1);

@@ -141,22 +141,13 @@ export class DataResponse extends EventEmitter {
   }
 
   /**
-   * `writeHead` for header lines already held to HTTP's grammar: name/value pairs with lower-case names and no
-   * hop-by-hop field, as gateway/forward-headers.ts `clientResponsePairs` makes them from the head Sluice's
-   * upstream client parsed (which refused any name that is not a token and any value with a control character
-   * but HTAB). They are written as they are, without being checked again or gathered into an object.
+   * `writeHead` for field lines already held to HTTP's grammar and ending in CRLF, none of them hop-by-hop, as
+   * gateway/upstream-client.ts `ResponseHead.passOn` gives them from the head Sluice's upstream client parsed
+   * (which refused any name that is not a token and any value with a control character but HTAB): written as they
+   * are, not checked again or gathered into an object. `sawDate`, `sawLength`: a Date, a Content-Length is among them.
    */
-  writeHeadPairs(status: number, pairs: readonly string[]): this {
-    let text = this.statusLine(status);
-    let sawDate = false;
-    let sawLength = false;
-    for (let i = 0; i + 1 < pairs.length; i += 2) {
-      const name = pairs[i]!;
-      if (name.length === 4) sawDate ||= name === 'date';
-      else if (name.length === 14) sawLength ||= name === 'content-length';
-      text += name + ': ' + pairs[i + 1]! + CRLF;
-    }
-    return this.endHead(text, sawDate, sawLength, false);
+  writeHeadLines(status: number, lines: string, sawDate: boolean, sawLength: boolean): this {
+    return this.endHead(this.statusLine(status) + lines, sawDate, sawLength, false);
   }
 
   /** Checks the status (and a reason set in `statusMessage`), takes it, and returns the status line. */

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CorsPolicy } from '../../api/ingress-policy.js';
 import { silentLogger } from '../../core/log.js';
 import { Exchange } from '../exchange.js';
+import type { PassedHead } from '../forward-headers.js';
 import { Pipeline } from '../pipeline.js';
 import type { RouteMatch } from '../route-table.js';
 import { Cors } from './cors.js';
@@ -36,9 +37,17 @@ describe('Cors on the path where the replica\'s head goes on as it came (pairs)'
   });
 
   it("adds Vary: Origin for a service with a policy, beside the replica's own Vary, once", () => {
+    // The replica's fields as name/value pairs; what the stage added follows them.
     const pairs = (policy: CorsPolicy | null, replica: string[]): string[] => {
       const out = [...replica];
-      pipeline.responsePairs(exchange(pipeline, policy), out);
+      const head: PassedHead = {
+        get: (name) => {
+          const values = out.filter((v, i) => i % 2 === 1 && out[i - 1]!.toLowerCase() === name);
+          return values.length > 0 ? values.join(', ') : undefined;
+        },
+        add: (name, value) => void out.push(name, value),
+      };
+      pipeline.responseHead(exchange(pipeline, policy), head);
       return out;
     };
     expect(pairs(POLICY, ['content-type', 'application/json'])).toEqual(['content-type', 'application/json', 'vary', 'Origin']);

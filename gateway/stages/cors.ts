@@ -1,5 +1,6 @@
 import type { CorsPolicy } from '../../api/ingress-policy.js';
 import { AttributeKey, type Exchange } from '../exchange.js';
+import type { PassedHead } from '../forward-headers.js';
 import type { Admission, HeaderBag, Stage } from '../stage.js';
 import type { IngressMetrics } from './ingress-metrics.js';
 
@@ -55,17 +56,18 @@ export class Cors implements Stage {
     return { status: 204, message: '', headers, empty: true };
   }
 
-  /** Only a request from an allowed origin needs the head as an object; the others only vary (onResponsePairs). */
+  /** Only a request from an allowed origin needs the head as an object; the others only vary (onResponseHead). */
   wantsResponseStart(ex: Exchange): boolean {
     return ex.get(ALLOWED_ORIGIN) !== undefined;
   }
 
   /** The replica's head going on as it came: `Vary: Origin` for a service with a policy, unless it already varies so. */
-  onResponsePairs(ex: Exchange, pairs: string[]): void {
+  onResponseHead(ex: Exchange, head: PassedHead): void {
     if (!ex.match?.route.ingress?.cors) return;
-    for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === 'vary' && VARIES_ON_ORIGIN.test(pairs[i + 1]!)) return;
+    const vary = head.get('vary');
+    if (vary !== undefined && VARIES_ON_ORIGIN.test(vary)) return;
     // A second Vary field line is the same as one more item in the first (RFC 9110 §5.3).
-    pairs.push('vary', 'Origin');
+    head.add('vary', 'Origin');
   }
 
   onResponseStart(ex: Exchange, _status: number, headers: HeaderBag): void {

@@ -12,8 +12,8 @@ import { SystemClock } from '../../core/clock.js';
 import { writeError } from '../../core/errors.js';
 import { serveHttp1, takeWholeBody } from '../../gateway/http1/data-connection.js';
 import type { DataResponse } from '../../gateway/http1/data-response.js';
-import { clientResponsePairs, upstreamRequestHeaders } from '../../gateway/forward-headers.js';
-import { UpstreamClient, UpstreamRequest } from '../../gateway/upstream-client.js';
+import { upstreamRequestHeaders } from '../../gateway/forward-headers.js';
+import { UpstreamClient, UpstreamRequest, type ResponseHead } from '../../gateway/upstream-client.js';
 import { splitter, upstreamArgs } from './args.js';
 
 class Call extends UpstreamRequest {
@@ -24,8 +24,8 @@ class Call extends UpstreamRequest {
   ) {
     super(method, path, 30_000);
   }
-  onHead(status: number, raw: string[]): void {
-    this.res.writeHeadPairs(status, clientResponsePairs(raw));
+  onHead(status: number, head: ResponseHead): void {
+    this.res.writeHeadLines(status, head.passOn(), head.hasDate, head.hasLength);
   }
   onData(chunk: Buffer): boolean {
     return this.res.write(chunk);
