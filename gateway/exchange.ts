@@ -170,6 +170,10 @@ export class Exchange implements ForwardObserver, ForwardOptions, ForwardSink {
     this.pipeline.upstreamHeaders(this, headers);
   }
 
+  wantsUpstreamHeaders(): boolean {
+    return this.pipeline.wantsUpstreamHeaders(this);
+  }
+
   wantsResponseStart(): boolean {
     return this.pipeline.wantsResponseStart(this);
   }

@@ -8,7 +8,7 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
 import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
-import { clientResponseHeaders, clientResponseHeadersRaw, upstreamRequestHeaders, type PassedHead, type UpstreamDrop } from './forward-headers.js';
+import { clientResponseHeaders, clientResponseHeadersRaw, upstreamRequestHeaders, upstreamRequestLines, type PassedHead, type UpstreamDrop } from './forward-headers.js';
 import { DataResponse } from './http1/data-response.js';
 import { takeWholeBody } from './http1/data-connection.js';
 import { UPSTREAM, UpstreamClient, UpstreamRequest, type ResponseHead } from './upstream-client.js';
@@ -90,6 +90,11 @@ export interface ForwardObserver {
   readonly upstreamDrop?: UpstreamDrop | null;
   /** The request headers about to be sent to the replica (hop-by-hop headers dropped, X-Forwarded-* set). */
   upstreamHeaders(headers: Record<string, string | string[]>): void;
+  /**
+   * Whether `upstreamHeaders` has anything to do (absent: always). When not, a request from Sluice's own data port
+   * goes on with its fields written straight from the client's, without a header object of their own.
+   */
+  wantsUpstreamHeaders?(): boolean;
   /** The replica's response began with `status`; `headers` are about to be sent to the client. */
   responseStart(status: number, headers: Record<string, string | string[]>): void;
   /**
@@ -250,14 +255,22 @@ export class Forwarder {
     const whole = o.wholeBody;
     if (this.own !== null && (whole !== undefined || !hasBody) && baseUrl.startsWith('http:')) {
       if (whole !== undefined && tee) tee.requestData!(whole);
-      const headers = upstreamRequestHeaders(req, o.observer?.upstreamDrop ?? null);
-      o.observer?.upstreamHeaders(headers);
+      const observer = o.observer;
+      // Sluice's own data port parsed the client's head strictly; when no stage sees the fields on their way, they
+      // are written out straight from the client's, without a header object or a second check.
+      const asLines = ownPort && (observer === undefined || observer.wantsUpstreamHeaders?.() === false);
+      let headers: Record<string, string | string[]> | null = null;
+      if (!asLines) {
+        headers = upstreamRequestHeaders(req, observer?.upstreamDrop ?? null);
+        observer?.upstreamHeaders(headers);
+      }
       const call = new ForwardCall(this, this.own, method, req, res, o, tee, hasBody, sink);
       if (o.signal.aborted) call.onError(new Error('client closed the request'));
       else {
         o.signal.addEventListener('abort', call.onAbort);
-        // Sluice's own data port parsed the client's head strictly: its fields need no second check (requestWire).
-        this.own.send(baseUrl, call, headers, whole ?? null, ownPort ? req.headers : null);
+        if (headers === null) this.own.sendLines(baseUrl, call, upstreamRequestLines(req, observer?.upstreamDrop ?? null), req.headers.host !== undefined, whole ?? null);
+        // The data port's fields need no second check (requestWire).
+        else this.own.send(baseUrl, call, headers, whole ?? null, ownPort ? req.headers : null);
       }
       return;
     }

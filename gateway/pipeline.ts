@@ -88,6 +88,16 @@ export class Pipeline {
     for (let i = 0; i < a.length; i++) a[i]!.onUpstreamHeaders!(ex, headers);
   }
 
+  /** Whether some stage's `onUpstreamHeaders` has anything to do for `ex` (see Stage.wantsUpstreamHeaders). */
+  wantsUpstreamHeaders(ex: Exchange): boolean {
+    const a = this.upstream;
+    for (let i = 0; i < a.length; i++) {
+      const s = a[i]!;
+      if (s.wantsUpstreamHeaders === undefined || s.wantsUpstreamHeaders(ex)) return true;
+    }
+    return false;
+  }
+
   /** Whether some stage's `onResponseStart` has anything to do for `ex` (see Stage.wantsResponseStart). */
   wantsResponseStart(ex: Exchange): boolean {
     const a = this.response;

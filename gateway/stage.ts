@@ -28,7 +28,8 @@ export type HeaderBag = Record<string, string | string[]>;
  * 3½. `onDispatch`: after `onAdmitted`, a stage may take the request over (see below).
  * - `onHold` / `onHoldEnd`: the activator holds the request (no replica with room), and the hold ended: a replica
  *   was acquired (`ex.heldMs`, `ex.coldStart` set) or it failed with `err` (504 past the deadline, 499, 503).
- * 4. `onUpstreamHeaders`: before each forward to a replica (`ex.endpoint`), with the headers about to be sent.
+ * 4. `onUpstreamHeaders`: before each forward to a replica (`ex.endpoint`), with the headers about to be sent
+ *    (a stage that acts on some exchanges only says which with `wantsUpstreamHeaders`).
  * 5. `onResponseStart`: when the replica's response begins, with the headers about to be sent to the client.
  *    A stage that acts on some exchanges only says which with `wantsResponseStart`: when no stage wants an
  *    exchange's response start, the replica's head is passed on as it came (less work per request), and no
@@ -54,6 +55,12 @@ export interface Stage {
   onHold?(ex: Exchange): void;
   onHoldEnd?(ex: Exchange, err?: unknown): void;
   onUpstreamHeaders?(ex: Exchange, headers: HeaderBag): void;
+  /**
+   * Whether `onUpstreamHeaders` has anything to do for `ex` (read before each forward). Without it, a stage with
+   * `onUpstreamHeaders` wants every exchange's. When no stage wants them, a request from Sluice's own data port goes
+   * on with its fields written straight from the client's (less work per request). Cheap, without side effects.
+   */
+  wantsUpstreamHeaders?(ex: Exchange): boolean;
   onResponseStart?(ex: Exchange, status: number, headers: HeaderBag): void;
   /**
    * Whether `onResponseStart` has anything to do for `ex` (read when the replica's response begins). Without it, a

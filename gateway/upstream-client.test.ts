@@ -1,8 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientResponseHeadersRaw } from './forward-headers.js';
-import { MAX_RESPONSE_HEAD_BYTES, UPSTREAM, UpstreamClient, UpstreamError, UpstreamRequest, requestWire, type ResponseHead } from './upstream-client.js';
+import type { IncomingMessage } from 'node:http';
+import { clientResponseHeadersRaw, upstreamDrop, upstreamRequestHeaders, upstreamRequestLines } from './forward-headers.js';
+import { MAX_RESPONSE_HEAD_BYTES, UPSTREAM, UpstreamClient, UpstreamError, UpstreamRequest, requestWire, requestWireLines, type ResponseHead } from './upstream-client.js';
 
 interface Outcome {
   status: number;
@@ -587,5 +588,33 @@ describe('requestWire with the client\'s strictly parsed headers', () => {
     expect(error(() => requestWire('POST', '/p', 'r:9000', { ...client, 'bad name': 'v' }, null, client)).message).toContain('"bad name"');
     // Without them (node:http's server, or no data port), every field is checked, the client's too.
     expect(error(() => requestWire('POST', '/p', 'r:9000', { 'user-agent': 'x\u0001' }, null)).message).toContain('user-agent');
+  });
+});
+
+describe('a request written straight from the client\'s fields (no stage sees them) and one built through a header object', () => {
+  const request = (headers: Record<string, string | string[]>, remoteAddress: string | undefined = '10.0.0.7'): IncomingMessage =>
+    ({ headers, socket: { remoteAddress } }) as unknown as IncomingMessage;
+  const heads: Array<[string, Record<string, string | string[]>, string | undefined]> = [
+    ['a plain POST', { host: 'gw:8080', 'content-type': 'application/json', 'content-length': '17', 'user-agent': 'wrk' }, '10.0.0.7'],
+    ['hop-by-hop fields and those Connection names', { host: 'gw', connection: 'keep-alive, x-hop', 'x-hop': 'h', te: 'trailers', 'keep-alive': 'timeout=5', upgrade: 'h2c', 'x-a': '1' }, '10.0.0.7'],
+    ['a proxy in front (X-Forwarded-* set)', { host: 'gw', 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' }, '10.0.0.7'],
+    ['an empty X-Forwarded-For, and one Connection names', { host: 'gw', 'x-forwarded-for': '', 'x-b': '2' }, '10.0.0.7'],
+    ['X-Forwarded-For named by Connection', { host: 'gw', connection: 'x-forwarded-for', 'x-forwarded-for': '203.0.113.9' }, '10.0.0.7'],
+    ['no Host (HTTP/1.0) and no address', { accept: '*/*' }, undefined],
+    ['repeated fields kept as arrays', { host: 'gw', 'set-cookie': ['a=1', 'b=2'] }, '::1'],
+  ];
+  it.each(heads)('%s: the same bytes either way', (_what, headers, address) => {
+    const r = request(headers, address);
+    for (const drop of [null, upstreamDrop(['x-a', 'x-forwarded-host'])]) {
+      for (const body of [null, Buffer.from('{"instances":[1]}')]) {
+        const viaObject = requestWire('POST', '/v1/models/m:predict', 'replica:9000', upstreamRequestHeaders(r, drop), body, r.headers);
+        const viaLines = requestWireLines('POST', '/v1/models/m:predict', upstreamRequestLines(r, drop), r.headers.host !== undefined ? null : 'replica:9000', body);
+        expect(String(viaLines)).toBe(String(viaObject));
+      }
+    }
+  });
+
+  it('refuses a path with a character HTTP forbids, as requestWire does', () => {
+    expect(() => requestWireLines('GET', '/a b', '', 'r', null)).toThrow(/the request path "\/a b" has a character HTTP forbids/);
   });
 });

@@ -127,7 +127,7 @@ export function requestWire(
   body: Buffer | null,
   checked: Readonly<Record<string, string | string[] | undefined>> | null = null,
 ): Buffer | string {
-  if (BAD_PATH.test(path)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request path ${JSON.stringify(path)} has a character HTTP forbids`);
+  checkPath(path);
   let head = `${method} ${path} HTTP/1.1\r\n`;
   let host = false;
   for (const k in headers) {
@@ -147,7 +147,26 @@ export function requestWire(
       }
     }
   }
-  if (!host) head += `host: ${hostHeader}\r\n`;
+  return wireOf(method, head, host ? null : hostHeader, body);
+}
+
+/**
+ * The wire form of a request whose field lines are written already and need no check (forward-headers.ts
+ * `upstreamRequestLines`, from a strict parser's fields): `lines` end in CRLF and carry no content-length;
+ * `hostHeader` is null when they carry a Host field.
+ */
+export function requestWireLines(method: string, path: string, lines: string, hostHeader: string | null, body: Buffer | null): Buffer | string {
+  checkPath(path);
+  return wireOf(method, `${method} ${path} HTTP/1.1\r\n` + lines, hostHeader, body);
+}
+
+function checkPath(path: string): void {
+  if (BAD_PATH.test(path)) throw new UpstreamError(UPSTREAM.INVALID_HEADER, `the request path ${JSON.stringify(path)} has a character HTTP forbids`);
+}
+
+/** The head's last fields (Host when `hostHeader` is given, the body's length) and the body, after `head`. */
+function wireOf(method: string, head: string, hostHeader: string | null, body: Buffer | null): Buffer | string {
+  if (hostHeader !== null) head += `host: ${hostHeader}\r\n`;
   if (body !== null) head += `content-length: ${body.length}\r\n\r\n`;
   else head += method === 'POST' || method === 'PUT' || method === 'PATCH' ? 'content-length: 0\r\n\r\n' : '\r\n';
   if (body === null || body.length === 0) return head;
@@ -957,9 +976,18 @@ export class UpstreamClient {
     try {
       r.wire = requestWire(r.method, r.path, p.hostHeader, headers, body, checked);
     } catch (err) {
-      r.finished = true;
-      r.onError(err as Error);
-      return;
+      return unsent(r, err);
+    }
+    p.submit(r);
+  }
+
+  /** `send` for field lines written already (`requestWireLines`); `hasHost`: a Host field is among them. */
+  sendLines(baseUrl: string, r: UpstreamRequest, lines: string, hasHost: boolean, body: Buffer | null): void {
+    const p = this.pool(baseUrl);
+    try {
+      r.wire = requestWireLines(r.method, r.path, lines, hasHost ? null : p.hostHeader, body);
+    } catch (err) {
+      return unsent(r, err);
     }
     p.submit(r);
   }
@@ -981,4 +1009,10 @@ export class UpstreamClient {
     for (const p of this.pools.values()) p.close();
     this.pools.clear();
   }
+}
+
+/** `r` could not be sent (its head broke HTTP's grammar): it fails, nothing reached the replica. */
+function unsent(r: UpstreamRequest, err: unknown): void {
+  r.finished = true;
+  r.onError(err as Error);
 }

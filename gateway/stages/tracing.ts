@@ -171,6 +171,11 @@ export class TracingStage implements Stage {
     hold.end();
   }
 
+  /** Every traced exchange's (its context goes on, sampled or not). */
+  wantsUpstreamHeaders(ex: Exchange): boolean {
+    return ex.get(SPANS) !== undefined;
+  }
+
   onUpstreamHeaders(ex: Exchange, headers: HeaderBag): void {
     const s = ex.get(SPANS);
     if (!s) return;

@@ -5,6 +5,7 @@
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthStage } from '../../gateway/stages/auth/auth-stage.js';
 import { isvc } from '../support/controller-harness.js';
 import { gatewayHarness, type GatewayHarness } from '../support/gateway-harness.js';
 import { waitUntil } from '../support/wait.js';
@@ -30,7 +31,9 @@ beforeAll(async () => {
     res.end(JSON.stringify({ ok: true }));
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  g = await gatewayHarness();
+  // The auth stage as `sluice serve` composes it with no auth configured (every service open).
+  const auth = new AuthStage({ defaultPolicy: { mode: 'none', key: 'none' }, keys: { byHash: () => undefined }, jwt: null, domain: 'example.com' });
+  g = await gatewayHarness({}, [auth]);
   await g.controller.apply(isvc('iris', 'gs://m/v1', '    minReplicas: 1\n'), 'api');
   g.backend.markReady(`default/${REV}`, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
   await waitUntil('the replica in rotation', () => g.activator.activeReplicas(`default/${REV}`) === 1);
@@ -83,6 +86,14 @@ describe('headers through the gateway', () => {
       // A proxy in front said where the request came from: its scheme and host are kept, the hop is appended.
       ['203.0.113.7, 127.0.0.1', 'https', 'api.example.org'],
     ]);
+  });
+
+  it("never passes on a client's identity headers (the service has no auth: they could only be forged); its other fields do go on", async () => {
+    seen.length = 0;
+    const r = await send('/v1/models/iris:predict', { 'x-sluice-subject': 'mallory', 'x-sluice-key-id': 'forged', authorization: 'Bearer for-the-replica', 'x-client-end': 'kept' });
+    expect(r.status).toBe(200);
+    const h = seen[0]!.headers;
+    expect([h['x-sluice-subject'], h['x-sluice-key-id'], h.authorization, h['x-client-end']]).toEqual([undefined, undefined, 'Bearer for-the-replica', 'kept']);
   });
 
   it('refuses a path with a dot segment, plain or encoded, with 400 naming it; the replica never sees it', async () => {

@@ -68,6 +68,8 @@ describe('auth stage', () => {
       const r = route('alpha', { auth: { mode: 'api-key', key: 'api-key' }, ...(forward ? { forwardCredentials: true as const } : {}) });
       const ex = exchange(r, { 'x-api-key': key });
       expect(stage.onRouted(ex)).toBeUndefined();
+      // A caller with an identity: its headers are written (the forward builds a header object for them).
+      expect(stage.wantsUpstreamHeaders(ex)).toBe(true);
       const h: HeaderBag = { 'x-api-key': key, authorization: 'Bearer other', 'x-sluice-subject': 'mallory', 'x-sluice-key-id': 'forged' };
       stage.onUpstreamHeaders(ex, h);
       expect(h['x-sluice-subject']).toBe('apikey:ci');
@@ -78,6 +80,9 @@ describe('auth stage', () => {
     // A service with auth none: nothing stripped but spoofed identity.
     const open = exchange(route('open'), { authorization: 'Bearer for-the-replica' });
     expect(stage.onRouted(open)).toBeUndefined();
+    // Nothing to write: the spoofed identity is left out by the exchange's upstreamDrop alone.
+    expect(stage.wantsUpstreamHeaders(open)).toBe(false);
+    expect(open.upstreamDrop?.names.has('x-sluice-subject')).toBe(true);
     const h: HeaderBag = { authorization: 'Bearer for-the-replica', 'x-sluice-subject': 'mallory' };
     stage.onUpstreamHeaders(open, h);
     expect(h).toEqual({ authorization: 'Bearer for-the-replica' });

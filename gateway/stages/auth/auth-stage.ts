@@ -232,6 +232,11 @@ export class AuthStage implements Stage {
     return { status, message, headers: challenge ? { 'www-authenticate': challenge, 'cache-control': 'no-store' } : { 'cache-control': 'no-store' } };
   }
 
+  /** Only a caller with an identity gets headers; the client's identity headers are left out by `upstreamDrop`. */
+  wantsUpstreamHeaders(ex: Exchange): boolean {
+    return ex.upstreamDrop === null || ex.get(PRINCIPAL) !== undefined;
+  }
+
   onUpstreamHeaders(ex: Exchange, headers: HeaderBag): void {
     // Identity headers come from this stage only. The client's were left out already (`upstreamDrop`, set in
     // onRouted); the deletes below are for a forward that built its headers without it, and `delete` only what is
