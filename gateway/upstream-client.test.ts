@@ -380,6 +380,40 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     await until(() => rep.closedConnections === 2, 'both connections closed');
   });
 
+  it('never times out a replica that keeps sending, however long the answer takes; one that falls silent, within one to two timeouts of its last byte', async () => {
+    const T = 150;
+    let silentSince = 0;
+    const rep = await replica((r, n) => {
+      if (n === 1) {
+        // Ten bytes, one every T/2.5: the answer takes four timeouts, and no gap reaches one.
+        r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n');
+        let sent = 0;
+        const tick = setInterval(() => {
+          r.socket.write('x');
+          if (++sent === 10) clearInterval(tick);
+        }, T / 2.5);
+      } else {
+        // A head and three bytes a little apart, then silence.
+        r.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n');
+        let sent = 0;
+        const tick = setInterval(() => {
+          r.socket.write('y');
+          silentSince = Date.now();
+          if (++sent === 3) clearInterval(tick);
+        }, T / 3);
+      }
+    });
+    const c = client();
+    const slow = await send(c, rep.url, { timeoutMs: T }).outcome;
+    expect(slow).toMatchObject({ status: 200, body: 'xxxxxxxxxx', error: null });
+    const stalled = await send(c, rep.url, { timeoutMs: T }).outcome;
+    const silence = Date.now() - silentSince;
+    expect(stalled.error?.code).toBe(UPSTREAM.BODY_TIMEOUT);
+    expect(stalled.body).toBe('yyy');
+    expect(silence).toBeGreaterThanOrEqual(T - 5);
+    expect(silence).toBeLessThan(2 * T + 100);
+  });
+
   it('times each request on a reused connection from its own start; a finished one never times out the next', async () => {
     const held: SeenRequest[] = [];
     const rep = await replica((r) => held.push(r));

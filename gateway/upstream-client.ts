@@ -68,6 +68,13 @@ export abstract class UpstreamRequest {
   /** Stopped by the receiver's backpressure (`onData` returned false): the timeout does not run meanwhile. */
   paused = false;
   timer: NodeJS.Timeout | null = null;
+  /**
+   * Bytes of the response arrived (its head, a body chunk) since the timer was last armed: instead of re-arming the
+   * timer on each (a timer-list move and a clock read), the timer, when it fires, re-arms itself once for the
+   * full timeout. A replica silent for the timeout is then timed out after between one and two timeouts of
+   * silence; one that never answered, after exactly one.
+   */
+  progressed = false;
   /** Links of the pool's wait queue. */
   prevWaiting: UpstreamRequest | null = null;
   nextWaiting: UpstreamRequest | null = null;
@@ -97,8 +104,10 @@ export abstract class UpstreamRequest {
 
 function fireTimeout(r: UpstreamRequest): void {
   if (r.finished) return;
-  if (r.paused) {
-    r.timer!.refresh(); // the receiver is slow, not the replica
+  if (r.paused || r.progressed) {
+    // The receiver is slow, not the replica; or the replica sent something since the timer was armed.
+    r.progressed = false;
+    r.timer!.refresh();
     return;
   }
   const code = r.responded ? UPSTREAM.BODY_TIMEOUT : UPSTREAM.HEADERS_TIMEOUT;
@@ -481,7 +490,7 @@ export class Conn {
           const data = off === 0 && take === n ? chunk : chunk.subarray(off, off + take);
           off += take;
           this.remaining -= take;
-          r.timer?.refresh();
+          r.progressed = true;
           if (!r.onData(data) && !r.finished) {
             r.paused = true;
             this.socket.pause();
@@ -692,7 +701,7 @@ export class Conn {
       this.state = State.UntilClose;
       this.keepAlive = false;
     }
-    r.timer?.refresh();
+    r.progressed = true;
     r.onHead(status, this.head);
     return true;
   }
