@@ -77,7 +77,7 @@ export function saturationTable(rows: readonly SystemSummary[], splitting: Reado
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.throughputMin)}–${formatNumber(r.throughputMax)} | ${ratio(r.throughput, d)} | ${ratio(r.throughput, n)} | ${ratio(r.throughput, h)} | ${proxyCost(r, r.cpuPerRequestUs, 0)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${formatNumber(r.p50, 0)} | ${formatNumber(r.p99, 0)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.throughputMin)}–${formatNumber(r.throughputMax)} | ${ratio(r.throughput, d)} | ${ratio(r.throughput, n)} | ${ratio(r.throughput, h)} | ${proxyCost(r, r.cpuPerRequestUs, 1)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${formatNumber(r.p50, 0)} | ${formatNumber(r.p99, 0)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
   return lines.join('\n') + costNote();
@@ -95,7 +95,7 @@ export function latencyTable(rows: readonly SystemSummary[], splitting: Readonly
   for (const r of rows) {
     const byRound = r.p99ByRound.map((v) => formatNumber(v, 2)).join(' / ');
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${byRound} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${proxyCost(r, r.cpuPerRequestUs, 0)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${byRound} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${proxyCost(r, r.cpuPerRequestUs, 1)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
   return lines.join('\n') + costNote();

@@ -3,7 +3,7 @@
  * round's, since one round's tail can be ten times the next one's and the median alone hides that.
  */
 import { describe, expect, it } from 'vitest';
-import { latencyTable, loadSweepTable, summarise, type LoadPoint } from '../../load-tests/report/tables.js';
+import { latencyTable, loadSweepTable, saturationTable, summarise, type LoadPoint } from '../../load-tests/report/tables.js';
 import { parseSettings } from '../../load-tests/harness/settings.js';
 import type { Measurements, RoundResult } from '../../load-tests/scenarios/measure.js';
 
@@ -32,6 +32,17 @@ describe('latencyTable', () => {
     expect(cells[6]).toBe('4.97 / 21.02 / 50.71');
     expect(cells[8]).toBe('+20.32');
     expect(table).toContain('| p99 ms | p99 by round ms | added p50 ms |');
+    // CPU per request to a tenth of a µs: the goal is a ratio to nginx's, and whole µs near 10 hide a fifth of it.
+    expect(cells[10]).toBe('40.0');
+  });
+});
+
+describe('saturationTable', () => {
+  it('gives CPU per request to a tenth of a µs', () => {
+    const at = (cpu: number): RoundResult => ({ ...round(0.1, 1), cpuPerRequestUs: cpu }) as RoundResult;
+    const table = saturationTable(summarise(new Map([['nginx', [at(9.24)]], ['sluice', [at(18.36)]]])), new Set());
+    const cpu = (name: string): string => table.split('\n').find((l) => l.startsWith(`| ${name} |`))!.split('|').map((c) => c.trim())[7]!;
+    expect([cpu('nginx'), cpu('sluice')]).toEqual(['9.2', '18.4']);
   });
 });
 
