@@ -88,21 +88,24 @@ export function upstreamRequestHeaders(req: IncomingMessage, drop: UpstreamDrop 
 /**
  * What `upstreamRequestHeaders` gives, written out as field lines (each ending in CRLF), straight from the client's
  * header object without a copy of it: the same fields in the same order, less `content-length` (the caller frames
- * the body it sends). For a request whose fields a strict parser gave (Sluice's own data port: names are tokens,
- * values free of control characters, so nothing is checked again) and no stage sees on their way
- * (`Stage.onUpstreamHeaders`).
+ * the body it sends), then `host: <replicaHost>` when the client's Host does not go on (an HTTP/1.0 client sent
+ * none, or its Connection field named it), as `requestWire` adds it. For a request whose fields a strict parser gave
+ * (Sluice's own data port: names are tokens, values free of control characters, so nothing is checked again) and
+ * no stage sees on their way (`Stage.onUpstreamHeaders`).
  */
-export function upstreamRequestLines(req: IncomingMessage, drop: UpstreamDrop | null = null): string {
+export function upstreamRequestLines(req: IncomingMessage, drop: UpstreamDrop | null, replicaHost: string): string {
   const h = req.headers;
   const skip = drop === null ? HOP_BY_HOP : drop.withHopByHop;
   const listed = connectionListed(h.connection);
   const client = req.socket.remoteAddress;
   let out = '';
   let forwardedFor = false;
+  let host = false;
   for (const k in h) {
     if (skip.has(k) || k === 'content-length' || (listed !== null && listed.includes(k))) continue;
     const v = h[k];
     if (typeof v === 'string') {
+      if (k === 'host') host = true;
       if (k === 'x-forwarded-for' && client !== undefined) {
         forwardedFor = true;
         out += 'x-forwarded-for: ' + (v === '' ? client : v + ', ' + client) + '\r\n';
@@ -115,7 +118,7 @@ export function upstreamRequestLines(req: IncomingMessage, drop: UpstreamDrop | 
   }
   if (h['x-forwarded-proto'] === undefined) out += 'x-forwarded-proto: http\r\n';
   if (h['x-forwarded-host'] === undefined && h.host !== undefined) out += 'x-forwarded-host: ' + h.host + '\r\n';
-  return out;
+  return host ? out : out + 'host: ' + replicaHost + '\r\n';
 }
 
 /** The replica's response headers for the client, in one pass: hop-by-hop ones and those its `Connection` lists dropped. */

@@ -8,7 +8,7 @@ import { SERVE_DEFAULTS } from '../core/config.js';
 import type { DrainState } from './drain.js';
 import { BodyWatch, type WatchedBody } from './body-watch.js';
 import { earlyAnswerConnector } from './early-answer.js';
-import { clientResponseHeaders, clientResponseHeadersRaw, upstreamRequestHeaders, upstreamRequestLines, type PassedHead, type UpstreamDrop } from './forward-headers.js';
+import { clientResponseHeaders, clientResponseHeadersRaw, upstreamRequestHeaders, type PassedHead, type UpstreamDrop } from './forward-headers.js';
 import { DataResponse } from './http1/data-response.js';
 import { takeWholeBody } from './http1/data-connection.js';
 import { UPSTREAM, UpstreamClient, UpstreamRequest, type ResponseHead } from './upstream-client.js';
@@ -268,7 +268,7 @@ export class Forwarder {
       if (o.signal.aborted) call.onError(new Error('client closed the request'));
       else {
         o.signal.addEventListener('abort', call.onAbort);
-        if (headers === null) this.own.sendLines(baseUrl, call, upstreamRequestLines(req, observer?.upstreamDrop ?? null), req.headers.host !== undefined, whole ?? null);
+        if (headers === null) this.own.sendClientFields(baseUrl, call, req, observer?.upstreamDrop ?? null, whole ?? null);
         // The data port's fields need no second check (requestWire).
         else this.own.send(baseUrl, call, headers, whole ?? null, ownPort ? req.headers : null);
       }

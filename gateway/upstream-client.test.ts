@@ -636,19 +636,20 @@ describe('a request written straight from the client\'s fields (no stage sees th
     ['X-Forwarded-For named by Connection', { host: 'gw', connection: 'x-forwarded-for', 'x-forwarded-for': '203.0.113.9' }, '10.0.0.7'],
     ['no Host (HTTP/1.0) and no address', { accept: '*/*' }, undefined],
     ['repeated fields kept as arrays', { host: 'gw', 'set-cookie': ['a=1', 'b=2'] }, '::1'],
+    ['Host named by Connection (the replica\'s goes instead)', { host: 'gw', connection: 'host', 'x-a': '1' }, '10.0.0.7'],
   ];
   it.each(heads)('%s: the same bytes either way', (_what, headers, address) => {
     const r = request(headers, address);
     for (const drop of [null, upstreamDrop(['x-a', 'x-forwarded-host'])]) {
       for (const body of [null, Buffer.from('{"instances":[1]}')]) {
         const viaObject = requestWire('POST', '/v1/models/m:predict', 'replica:9000', upstreamRequestHeaders(r, drop), body, r.headers);
-        const viaLines = requestWireLines('POST', '/v1/models/m:predict', upstreamRequestLines(r, drop), r.headers.host !== undefined ? null : 'replica:9000', body);
+        const viaLines = requestWireLines('POST', '/v1/models/m:predict', upstreamRequestLines(r, drop, 'replica:9000'), body);
         expect(String(viaLines)).toBe(String(viaObject));
       }
     }
   });
 
   it('refuses a path with a character HTTP forbids, as requestWire does', () => {
-    expect(() => requestWireLines('GET', '/a b', '', 'r', null)).toThrow(/the request path "\/a b" has a character HTTP forbids/);
+    expect(() => requestWireLines('GET', '/a b', 'host: r\r\n', null)).toThrow(/the request path "\/a b" has a character HTTP forbids/);
   });
 });

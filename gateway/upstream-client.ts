@@ -1,7 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR } from '../core/http-grammar.js';
 import { keepEarlyAnswers } from './early-answer.js';
-import { connectionListed, type PassedHead } from './forward-headers.js';
+import { connectionListed, upstreamRequestLines, type PassedHead, type UpstreamDrop } from './forward-headers.js';
 
 /**
  * Sluice's own HTTP/1.1 client to replicas, for requests whose body is in memory or absent (issue 19). A
@@ -161,12 +162,12 @@ export function requestWire(
 
 /**
  * The wire form of a request whose field lines are written already and need no check (forward-headers.ts
- * `upstreamRequestLines`, from a strict parser's fields): `lines` end in CRLF and carry no content-length;
- * `hostHeader` is null when they carry a Host field.
+ * `upstreamRequestLines`, from a strict parser's fields): `lines` end in CRLF, carry a Host field and no
+ * content-length.
  */
-export function requestWireLines(method: string, path: string, lines: string, hostHeader: string | null, body: Buffer | null): Buffer | string {
+export function requestWireLines(method: string, path: string, lines: string, body: Buffer | null): Buffer | string {
   checkPath(path);
-  return wireOf(method, `${method} ${path} HTTP/1.1\r\n` + lines, hostHeader, body);
+  return wireOf(method, `${method} ${path} HTTP/1.1\r\n` + lines, null, body);
 }
 
 function checkPath(path: string): void {
@@ -188,6 +189,15 @@ function wireOf(method: string, head: string, hostHeader: string | null, body: B
 
 function badValue(name: string): UpstreamError {
   return new UpstreamError(UPSTREAM.INVALID_HEADER, `the request header ${name} has a character HTTP forbids in its value (CR, LF, NUL or another control character)`);
+}
+
+/** `s[from, end)` without the spaces and tabs around it (a field's value after its colon). */
+function trimmed(s: string, from: number, end: number): string {
+  let v = from;
+  while (v < end && (s.charCodeAt(v) === 32 || s.charCodeAt(v) === 9)) v++;
+  let e = end;
+  while (e > v && (s.charCodeAt(e - 1) === 32 || s.charCodeAt(e - 1) === 9)) e--;
+  return s.slice(v, e);
 }
 
 /** What a response field's name is, as far as the client and the way on care. */
@@ -293,13 +303,8 @@ export class ResponseHead implements PassedHead {
     const out: string[] = [];
     for (let k = 0; k < this.count * 3; k += 3) {
       const from = at[k]!;
-      const end = at[k + 1]!;
       const colon = s.indexOf(':', from);
-      let v = colon + 1;
-      while (v < end && (s.charCodeAt(v) === 32 || s.charCodeAt(v) === 9)) v++;
-      let e = end;
-      while (e > v && (s.charCodeAt(e - 1) === 32 || s.charCodeAt(e - 1) === 9)) e--;
-      out.push(s.slice(from, colon), s.slice(v, e));
+      out.push(s.slice(from, colon), trimmed(s, colon + 1, at[k + 1]!));
     }
     return out;
   }
@@ -337,12 +342,7 @@ export class ResponseHead implements PassedHead {
     for (let k = 0; k < this.count * 3; k += 3) {
       const from = at[k]!;
       if (s.charCodeAt(from + name.length) !== 58 || !nameIs(s, from, name)) continue;
-      let v = from + name.length + 1;
-      const end = at[k + 1]!;
-      while (v < end && (s.charCodeAt(v) === 32 || s.charCodeAt(v) === 9)) v++;
-      let e = end;
-      while (e > v && (s.charCodeAt(e - 1) === 32 || s.charCodeAt(e - 1) === 9)) e--;
-      const value = s.slice(v, e);
+      const value = trimmed(s, from + name.length + 1, at[k + 1]!);
       found = found === undefined ? value : `${found}, ${value}`;
     }
     return found;
@@ -990,11 +990,14 @@ export class UpstreamClient {
     p.submit(r);
   }
 
-  /** `send` for field lines written already (`requestWireLines`); `hasHost`: a Host field is among them. */
-  sendLines(baseUrl: string, r: UpstreamRequest, lines: string, hasHost: boolean, body: Buffer | null): void {
+  /**
+   * `send` for a request whose fields a strict parser gave and no stage changes: they are written straight from
+   * the client's (`upstreamRequestLines`, leaving out `drop`'s), not checked again.
+   */
+  sendClientFields(baseUrl: string, r: UpstreamRequest, req: IncomingMessage, drop: UpstreamDrop | null, body: Buffer | null): void {
     const p = this.pool(baseUrl);
     try {
-      r.wire = requestWireLines(r.method, r.path, lines, hasHost ? null : p.hostHeader, body);
+      r.wire = requestWireLines(r.method, r.path, upstreamRequestLines(req, drop, p.hostHeader), body);
     } catch (err) {
       return unsent(r, err);
     }
