@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 
 /** Headers that belong to one hop and are never forwarded, either way (RFC 9110 §7.6.1, plus legacy ones). */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -149,7 +149,8 @@ export function clientResponseHeadersRaw(raw: readonly string[]): Record<string,
 /**
  * The replica's response headers for the client as name/value pairs, from the raw pairs of Sluice's own upstream
  * client: names lower-cased, hop-by-hop ones and those its `Connection` lists dropped, the rest in the order the
- * replica sent them (repeated names stay separate pairs): what goes to the client, with or without an object.
+ * replica sent them (repeated names stay separate pairs): what `clientResponseHeadersRaw` gathers into an object. (A
+ * head that goes on without an object is cut by `ResponseHead.passOn` in gateway/upstream-client.ts instead.)
  */
 export function clientResponsePairs(raw: readonly string[]): string[] {
   const listed = connectionListedRaw(raw);

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR } from '../core/http-grammar.js';
 import { keepEarlyAnswers } from './early-answer.js';
-import { connectionListed, upstreamRequestLines, type PassedHead, type UpstreamDrop } from './forward-headers.js';
+import { HOP_BY_HOP, connectionListed, upstreamRequestLines, type PassedHead, type UpstreamDrop } from './forward-headers.js';
 
 /**
  * Sluice's own HTTP/1.1 client to replicas, for requests whose body is in memory or absent (issue 19). A
@@ -217,33 +217,28 @@ function nameIs(s: string, at: number, lit: string): boolean {
   return true;
 }
 
+/** Longest field name `fieldKind` knows (proxy-authorization). */
+const NAMED_MAX = 19;
+/**
+ * The names `fieldKind` acts on, by length: forward-headers.ts's hop-by-hop ones (the same list the object path
+ * drops) and the framing ones, with their kinds.
+ */
+const NAMED: Array<{ names: string[]; kinds: Field[] }> = Array.from({ length: NAMED_MAX + 1 }, () => ({ names: [], kinds: [] }));
+function named(name: string, kind: Field): void {
+  if (name.length > NAMED_MAX) throw new Error(`fieldKind knows names up to ${NAMED_MAX} characters, not ${name}`);
+  NAMED[name.length]!.names.push(name);
+  NAMED[name.length]!.kinds.push(kind);
+}
+for (const n of HOP_BY_HOP) named(n, n === 'connection' ? Field.Connection : n === 'transfer-encoding' ? Field.TransferEncoding : Field.HopByHop);
+named('content-length', Field.ContentLength);
+named('date', Field.Date);
+
 /** The kind of the field named `s[at, at + len)` (a token), by its length first: most names are not looked at twice. */
 function fieldKind(s: string, at: number, len: number): Field {
-  switch (len) {
-    case 2:
-      return nameIs(s, at, 'te') ? Field.HopByHop : Field.Other;
-    case 4:
-      return nameIs(s, at, 'date') ? Field.Date : Field.Other;
-    case 6:
-      return nameIs(s, at, 'expect') ? Field.HopByHop : Field.Other;
-    case 7:
-      return nameIs(s, at, 'trailer') || nameIs(s, at, 'upgrade') ? Field.HopByHop : Field.Other;
-    case 10:
-      if (nameIs(s, at, 'connection')) return Field.Connection;
-      return nameIs(s, at, 'keep-alive') ? Field.HopByHop : Field.Other;
-    case 14:
-      return nameIs(s, at, 'content-length') ? Field.ContentLength : Field.Other;
-    case 16:
-      return nameIs(s, at, 'proxy-connection') ? Field.HopByHop : Field.Other;
-    case 17:
-      return nameIs(s, at, 'transfer-encoding') ? Field.TransferEncoding : Field.Other;
-    case 18:
-      return nameIs(s, at, 'proxy-authenticate') ? Field.HopByHop : Field.Other;
-    case 19:
-      return nameIs(s, at, 'proxy-authorization') ? Field.HopByHop : Field.Other;
-    default:
-      return Field.Other;
-  }
+  if (len > NAMED_MAX) return Field.Other;
+  const { names, kinds } = NAMED[len]!;
+  for (let i = 0; i < names.length; i++) if (nameIs(s, at, names[i]!)) return kinds[i]!;
+  return Field.Other;
 }
 
 /**
