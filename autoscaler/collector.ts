@@ -51,19 +51,19 @@ export class Collector {
     if (every > 0) this.timer = this.clock.setInterval(() => void this.flush(), every);
   }
 
-  /** A request for the revision has arrived. */
-  begin(revisionKey: string): void {
+  /** A request for the revision has arrived (at `now`, the clock's time, when the caller has just read it). */
+  begin(revisionKey: string, now = this.clock.now()): void {
     const s = this.state(revisionKey);
-    this.advance(s, this.clock.now());
+    this.advance(s, now);
     if (s.inflight++ === 0) this.onBusy?.(revisionKey);
     s.requests++;
   }
 
-  /** A request for the revision has finished (answered, failed or abandoned). */
-  end(revisionKey: string): void {
+  /** A request for the revision has finished (answered, failed or abandoned); `now` as for `begin`. */
+  end(revisionKey: string, now = this.clock.now()): void {
     const s = this.series.get(revisionKey);
     if (!s) return;
-    this.advance(s, this.clock.now());
+    this.advance(s, now);
     if (s.inflight > 0) s.inflight--;
   }
 

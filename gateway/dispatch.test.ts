@@ -158,6 +158,34 @@ describe('Dispatch.start', () => {
     expect(a.releases).toBe(1);
   });
 
+  it('an attempt after a hold, or after a failed attempt, gets the time left by the clock: the deadline does not move', async () => {
+    let give!: (l: Lease) => void;
+    const timeouts: number[] = [];
+    let r: ReturnType<typeof rig>;
+    r = rig(
+      [new Promise<Lease>((resolve) => (give = resolve)), lease('b')],
+      [
+        (sink, o) => {
+          timeouts.push(o.timeoutMs);
+          r.clock.advance(1_000);
+          sink.forwardFailed(new ForwardError(502, true, 'ECONNREFUSED', 'could not reach the replica: refused', true));
+        },
+        (sink, o) => {
+          timeouts.push(o.timeoutMs);
+          sink.forwarded(200);
+        },
+      ],
+    );
+    r.start();
+    // Held for 2 s of the 5 s deadline, then sent; the first replica refuses after 1 s more.
+    r.clock.advance(2_000);
+    give(lease('a', 2_000));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.served()).toBe(1);
+    expect(r.ex.status).toBe(200);
+    expect(timeouts).toEqual([3_000, 2_000]);
+  });
+
   it('a held request tells the stages the hold began and ended, and is forwarded once a replica has room', async () => {
     const slot = lease('a', 40);
     const r = rig([Promise.resolve(slot)], [(sink) => sink.forwarded(200)]);

@@ -121,7 +121,10 @@ export class Dispatch implements ForwardEnds {
     ex.endpoint = lease.replica.endpoint;
     ex.lease = lease;
     try {
-      ex.timeoutMs = Math.max(1, ex.deadlineAt - this.d.clock.now());
+      // A request that came straight here from its arrival needs no clock read: its arrival is now.
+      const now = ex.sameRun && !wasHeld ? ex.arrival : this.d.clock.now();
+      ex.sameRun = false;
+      ex.timeoutMs = Math.max(1, ex.deadlineAt - now);
       this.d.forwarder.forwardTo(lease.replica.endpoint.url, ex.req, ex.res, ex, ex);
     } catch (err) {
       // Thrown before the forwarder told the exchange anything (it tells it once): this attempt failed here.

@@ -73,6 +73,13 @@ export class Exchange implements ForwardObserver, ForwardOptions, ForwardSink {
   endpoint: Endpoint | null = null;
   /** The request came to the internal listener (cluster-local services are served only there). */
   internal = false;
+  /**
+   * Still in the synchronous run that began at its arrival (no stage's promise awaited, not held, no attempt
+   * made yet): `arrival` is the time now, to within that run's microseconds, and is used instead of another
+   * clock read. Cleared by whatever moves the request past that run (Gateway.continueAfter, the first forward
+   * attempt, the gRPC gateway's promise-based way).
+   */
+  sameRun = true;
   /** Largest request body, counted while it streams (0: none); set by the body-limit stage. */
   maxBodyBytes = 0;
   /** The setting or annotation `maxBodyBytes` comes from, for the 413's message. */

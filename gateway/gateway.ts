@@ -267,6 +267,7 @@ export class Gateway implements Drainable, ServeDone {
 
   /** The rest of a request's way once a stage's promise settles (after the arrival stages, or the routed ones). */
   private async continueAfter(ex: Exchange, pending: Promise<Admission>, arrival: boolean): Promise<void> {
+    ex.sameRun = false;
     try {
       const refusal = await pending;
       if (refusal) return this.refused(ex, refusal);

@@ -103,6 +103,8 @@ export class GrpcGateway {
     const req = { headers, method: 'POST', url: path, httpVersion: '2.0', socket: stream.session?.socket } as unknown as IncomingMessage;
     const ex = new Exchange(req, stream as unknown as ServerResponse, d.clock.now(), d.clock.monotonic(), p);
     ex.protocol = 'grpc';
+    // The call's way awaits (routing, the stages): its times are read from the clock, not taken from `arrival`.
+    ex.sameRun = false;
     const answer = new GrpcCallAnswer(stream);
     stream.on('error', () => {
       // A reset by the client: 'close' follows.

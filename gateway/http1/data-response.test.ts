@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DataResponse } from './data-response.js';
 
 /** A socket that records each write (as bytes) and whether it was corked then. */
@@ -96,5 +96,38 @@ describe('DataResponse: how the head reaches the socket', () => {
       expect(r.corkState()).toEqual({ corks: 0, uncorked: 0 });
       expect(wire(r.writes).endsWith('\r\n\r\n')).toBe(true);
     }
+  });
+});
+
+describe('DataResponse: the Date header', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('carries the second it is sent in: made once per second, dropped when the second ends', async () => {
+    vi.useFakeTimers({ now: Date.parse('2027-03-01T10:00:00.400Z'), toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    // A module of its own: no date kept from another test's responses.
+    vi.resetModules();
+    const fresh = (await import('./data-response.js')).DataResponse;
+    const dateOf = (): string => {
+      const rec = recordingSocket();
+      const req = { method: 'GET', httpVersionMajor: 1, httpVersionMinor: 1 } as IncomingMessage;
+      const res = new fresh({ socket: rec.socket, keepAliveSeconds: 5, finished: () => undefined }, req, true);
+      res.attached = true;
+      res.end('ok');
+      return /\r\nDate: ([^\r]*)\r\n/.exec(wire(rec.writes))?.[1] ?? 'none';
+    };
+    expect(dateOf()).toBe('Mon, 01 Mar 2027 10:00:00 GMT');
+    vi.advanceTimersByTime(599);
+    expect(dateOf()).toBe('Mon, 01 Mar 2027 10:00:00 GMT');
+    vi.advanceTimersByTime(1);
+    expect(dateOf()).toBe('Mon, 01 Mar 2027 10:00:01 GMT');
+    // A quiet spell: the first answer after it has the time it is sent at.
+    vi.advanceTimersByTime(61_250);
+    expect(dateOf()).toBe('Mon, 01 Mar 2027 10:01:02 GMT');
+    vi.advanceTimersByTime(749);
+    expect(dateOf()).toBe('Mon, 01 Mar 2027 10:01:02 GMT');
+    vi.advanceTimersByTime(1);
+    expect(dateOf()).toBe('Mon, 01 Mar 2027 10:01:03 GMT');
   });
 });

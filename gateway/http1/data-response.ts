@@ -17,17 +17,22 @@ const LAST_CHUNK = '0\r\n\r\n';
 /** First body bytes up to this size are copied behind the head and go out with it in one write. */
 const HEAD_WITH_BODY_MAX = 16 * 1024;
 
-let dateSecond = -1;
 let dateText = '';
-/** The `Date` header's value, made once per second. */
+/**
+ * The `Date` header's value, made by the first response of a second and dropped by a timer when that second
+ * ends, so a response reads no clock (node:http keeps its date the same way). A turn of the event loop that runs
+ * past the second's end may still send the second before: late by that turn's length, as node:http's is.
+ */
 function httpDate(): string {
+  if (dateText !== '') return dateText;
   const now = Date.now();
-  const s = Math.floor(now / 1000);
-  if (s !== dateSecond) {
-    dateSecond = s;
-    dateText = new Date(now).toUTCString();
-  }
+  dateText = new Date(now).toUTCString();
+  setTimeout(dropDate, 1000 - (now % 1000)).unref();
   return dateText;
+}
+
+function dropDate(): void {
+  dateText = '';
 }
 
 function invalidHeader(kind: 'name' | 'value', name: string): TypeError {

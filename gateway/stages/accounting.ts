@@ -36,7 +36,8 @@ export class Accounting implements Stage {
 
   onAdmitted(ex: Exchange): void {
     const rev = ex.rev!;
-    this.d.collector.begin(rev.key);
+    // Admitted in its arrival's run (every stage synchronous), the request's arrival is the time now.
+    this.d.collector.begin(rev.key, ex.sameRun ? ex.arrival : undefined);
     this.series.of(rev).inflight.inc();
   }
 
@@ -63,11 +64,12 @@ export class Accounting implements Stage {
       return;
     }
     const { clock, collector, outcomes } = this.d;
-    collector.end(rev.key);
+    const now = clock.now();
+    collector.end(rev.key, now);
     series.inflight.dec();
     series.requests(ex.status).inc();
     const elapsedMs = clock.monotonic() - ex.startedAt;
     series.duration.observe(elapsedMs / 1000);
-    outcomes?.record(rev.key, clock.now(), ex.status, elapsedMs, ex.coldStartMs);
+    outcomes?.record(rev.key, now, ex.status, elapsedMs, ex.coldStartMs);
   }
 }
