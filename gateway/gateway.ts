@@ -135,8 +135,10 @@ export class Gateway implements Drainable, ServeDone {
       },
     );
     const deps = { limits, metrics: this.d.metrics, logger: this.d.logger, clock: this.d.clock };
+    const front = this.h2c(limits);
+    let own = false;
     if (!o.tls && this.d.http1Server !== 'node') {
-      const own = serveHttp1(server, {
+      own = serveHttp1(server, {
         clock: this.d.socketClock ?? (this.socketClock ??= new SystemClock()),
         headerTimeoutMs: limits.headerTimeoutMs,
         maxHeaderBytes: limits.maxHeaderBytes,
@@ -146,15 +148,18 @@ export class Gateway implements Drainable, ServeDone {
           this.handle(req, res as unknown as ServerResponse, internal);
         },
         clientError: (err) => clientErrorAnswer(err, deps),
+        onPreface: (socket, bytes) => front.takeOver(socket, bytes),
       });
       if (!own) this.d.logger.warn({}, 'this Node has no HTTP parser binding Sluice knows: the data port uses node:http (http1Server=node)');
     }
     // gRPC on the same port: over TLS the handshake's ALPN (h2) tells it apart, in cleartext a connection's first
-    // bytes (HTTP/2 with prior knowledge). See docs/grpc.md.
+    // bytes (HTTP/2 with prior knowledge): Sluice's own HTTP/1.1 connections look at them on their first read,
+    // node:http's server gets a sniffing step before its handler. See docs/grpc.md.
     if (o.tls) {
       o.tls.attach(server as HttpsServer);
-      this.h2c(limits).attachTls(server as HttpsServer);
-    } else this.h2c(limits).attach(server);
+      front.attachTls(server as HttpsServer);
+    } else if (own) front.adopt(server);
+    else front.attach(server);
     answerClientErrors(server, deps);
     capConnections(server, deps);
     return server;

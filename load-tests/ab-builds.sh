@@ -11,6 +11,8 @@
 # runs A and B at the same time instead, sharing CPU 1, each under its own wrk -t1 -c32 on CPU 0: a host that
 # speeds up or slows down during a pair does so for both, so the pair's ratio keeps only what the builds differ
 # in (the ratios are of CPU per request; the throughputs are each half of a shared core).
+# SLUICE_AB_CONNECTION_CLOSE=1: every request asks for `Connection: close` (wrk opens a connection per request),
+# to compare what a connection costs from accept to close rather than what a request on a kept one costs.
 # SLUICE_AB_FLAGS_A / SLUICE_AB_FLAGS_B: each side's Node flags (default the shipped `--max-semi-space-size=64`),
 # to compare one build under two sets of flags: load-tests/ab-builds.sh dist dist 30 4 together with
 # SLUICE_AB_FLAGS_B="--max-semi-space-size=64 --use-largepages=on".
@@ -35,7 +37,9 @@ SB=$!; pids+=($SB)
 waitfor "$work/a.out"; waitfor "$work/b.out"
 PA=$(port "$work/a.out"); PB=$(port "$work/b.out")
 path=$BENCH_PATH
-for p in $PA $PB; do taskset -c 0 wrk -t1 -c64 -d3 -s "$work/post.lua" "http://127.0.0.1:$p$path" >/dev/null; done
+extra=()
+if [ "${SLUICE_AB_CONNECTION_CLOSE:-}" = 1 ]; then extra=(-H 'Connection: close'); fi
+for p in $PA $PB; do taskset -c 0 wrk -t1 -c64 -d3 -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$p$path" >/dev/null; done
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 cost() { # label requests user-ticks system-ticks: one line of throughput and CPU per request
   # ticks are 1/100 s: ticks × 10^4 / requests = µs per request
@@ -45,7 +49,7 @@ cost() { # label requests user-ticks system-ticks: one line of throughput and CP
 run() { # pid port label
   local u0 s0 u1 s1 out n
   read -r u0 s0 < <(ticks "$1")
-  out=$(taskset -c 0 wrk -t1 -c64 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$2$path")
+  out=$(taskset -c 0 wrk -t1 -c64 -d"$SECS" -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$2$path")
   read -r u1 s1 < <(ticks "$1")
   n=$(wrk_requests "$out" "$3")
   cost "$3" "$n" $((u1 - u0)) $((s1 - s0))
@@ -55,9 +59,9 @@ together() { # both gateways under load over the same seconds; $1 = first (A or 
   read -r ua sa < <(ticks $SA); read -r ub sb < <(ticks $SB)
   if [ "$1" = A ]; then w1="$PA wa"; w2="$PB wb"; else w1="$PB wb"; w2="$PA wa"; fi
   set -- $w1 $w2
-  taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$1$path" >"$work/$2.txt" &
+  taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$1$path" >"$work/$2.txt" &
   local first=$!
-  taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "http://127.0.0.1:$3$path" >"$work/$4.txt"
+  taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$3$path" >"$work/$4.txt"
   wait $first
   read -r ua1 sa1 < <(ticks $SA); read -r ub1 sb1 < <(ticks $SB)
   na=$(wrk_requests "$(<"$work/wa.txt")" A); nb=$(wrk_requests "$(<"$work/wb.txt")" B)

@@ -82,6 +82,23 @@ export class H2cFront {
     this.closeSessionsWith(server);
   }
 
+  /**
+   * For a data port served by Sluice's own HTTP/1.1 connections (gateway/http1/), which tell HTTP/2 apart
+   * themselves on a connection's first read and hand it to `takeOver` (Http1Options.onPreface): no listener of
+   * its own on `server`, and nothing per connection here; the drain's close reaches the HTTP/2 sessions.
+   */
+  adopt(server: Server): void {
+    this.closeSessionsWith(server);
+  }
+
+  /** A cleartext connection that began with the HTTP/2 preface: the HTTP/2 server reads `bytes` again, then the rest. */
+  takeOver(socket: Socket, bytes: Buffer): void {
+    // Paused so that the bytes put back wait for the HTTP/2 session, which reads them itself (on its next tick).
+    socket.pause();
+    socket.unshift(bytes);
+    this.h2.emit('connection', socket);
+  }
+
   /** The drain's last step closes every connection of `server`: its HTTP/2 ones too. */
   private closeSessionsWith(server: Server | HttpsServer): void {
     const closeAll = server.closeAllConnections.bind(server);

@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { H2cFront } from '../grpc/h2c-front.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../core/clock.js';
 import { waitUntil } from '../../test/support/wait.js';
@@ -46,6 +47,8 @@ interface Settings {
   onRequest?: (x: Exchange) => void;
   /** The fast path for whole simple requests (default: on, as shipped). */
   lean?: boolean;
+  /** Where a connection that begins with the HTTP/2 preface goes (default: nowhere, every connection is HTTP/1). */
+  onPreface?: (socket: Socket, bytes: Buffer) => void;
 }
 
 /** Whether connections read into the shared buffer (as shipped) or as 'data' events; see forEachReadPath. */
@@ -87,6 +90,7 @@ async function start(s: Settings = {}): Promise<Harness> {
     checkEveryMs: 1,
     leanRequests: s.lean,
     sharedReads,
+    ...(s.onPreface ? { onPreface: s.onPreface } : {}),
     onRequest: (req, res) => {
       const x = { req, res };
       h.calls.push(x);
@@ -1028,5 +1032,100 @@ describe('a Node without the parser binding Sluice knows', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
     expect(await res.text()).toBe('from node:http');
+  });
+});
+
+forEachReadPath(() => {
+  describe('HTTP/2 with prior knowledge on the same port (onPreface)', () => {
+    /** A harness whose HTTP/2 connections go to a real node:http2 server (what the gateway does), counted. */
+    async function withH2(): Promise<{ h: Harness; handed: Buffer[] }> {
+      const handed: Buffer[] = [];
+      const front = new H2cFront({
+        maxConcurrentStreams: 10,
+        sniffTimeoutMs: 10_000,
+        onStream: (stream) => {
+          stream.respond({ ':status': 200 });
+          stream.end('over h2');
+        },
+      });
+      const h = await start({
+        onRequest: ({ res }) => res.end('over h1'),
+        onPreface: (socket, bytes) => {
+          handed.push(Buffer.from(bytes));
+          front.takeOver(socket, bytes);
+        },
+      });
+      // As the gateway wires it: closing every connection (the tests' clean-up) closes the HTTP/2 sessions too.
+      front.adopt(h.server);
+      return { h, handed };
+    }
+    /** The client connection preface and an empty SETTINGS frame (RFC 9113 §3.4, §6.5). */
+    const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + '\x00\x00\x00\x04\x00\x00\x00\x00\x00';
+
+    it('a connection that begins with the preface, even one byte at a time, goes to HTTP/2 with every byte it sent', async () => {
+      const { h, handed } = await withH2();
+      const c = await RawClient.open(h);
+      c.send('P');
+      await settle(30);
+      c.send('RI');
+      await settle(30);
+      expect(handed).toHaveLength(0);
+      c.send(H2_PREFACE.slice(3));
+      // The HTTP/2 server's answer: its own SETTINGS frame (type 4 in the frame header's fourth byte).
+      await waitUntil('the HTTP/2 server to send its SETTINGS', () => c.unread.length >= 9, 3_000, 2);
+      expect(c.unread.charCodeAt(3)).toBe(4);
+      expect(handed).toHaveLength(1);
+      expect(H2_PREFACE.startsWith(handed[0]!.toString('latin1'))).toBe(true);
+      expect(handed[0]!.length).toBeGreaterThanOrEqual(4);
+      expect(h.calls).toHaveLength(0);
+      expect(h.errors).toHaveLength(0);
+    });
+
+    it('a real HTTP/2 client (node:http2) gets its answer; an HTTP/1.1 client on the same port gets its own', async () => {
+      const { h } = await withH2();
+      const { connect: h2connect } = await import('node:http2');
+      const session = h2connect(`http://127.0.0.1:${h.port}`);
+      try {
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = session.request({ ':path': '/x' });
+          let got = '';
+          req.setEncoding('utf8');
+          req.on('data', (d: string) => (got += d));
+          req.on('end', () => resolve(got));
+          req.on('error', reject);
+          req.end();
+        });
+        expect(body).toBe('over h2');
+      } finally {
+        session.close();
+      }
+      const c = await RawClient.open(h);
+      c.send(get('/y'));
+      expect((await c.reply()).body).toBe('over h1');
+    });
+
+    it('first bytes that only begin like the preface are HTTP/1 once they differ: a request sent one byte, then the rest', async () => {
+      const { h, handed } = await withH2();
+      const c = await RawClient.open(h);
+      const request = get('/p', ['Content-Length: 2'], 'PUT') + 'ok';
+      c.send(request.slice(0, 1));
+      await settle(30);
+      c.send(request.slice(1));
+      const r = await c.reply();
+      expect(r.body).toBe('over h1');
+      expect(h.calls.map((x) => `${x.req.method} ${x.req.url}`)).toEqual(['PUT /p']);
+      expect(handed).toHaveLength(0);
+    });
+
+    it('a client that hangs up inside the preface leaves no connection and no request behind', async () => {
+      const { h, handed } = await withH2();
+      const c = await RawClient.open(h);
+      c.send('PR');
+      await settle(30);
+      c.socket.end();
+      await c.serverCloses();
+      expect(h.calls).toHaveLength(0);
+      expect(handed).toHaveLength(0);
+    });
   });
 });

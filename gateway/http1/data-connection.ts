@@ -38,7 +38,16 @@ export interface Http1Options {
    * is a 'data' event, as on a Node whose net lacks the fields shared reads set (tests take that path with it).
    */
   sharedReads?: boolean;
+  /**
+   * HTTP/2 with prior knowledge on this port (gRPC): a connection whose first bytes are the start of the HTTP/2
+   * preface (`PRI `) leaves this server at once and is handed here with those bytes (a copy), to be read again
+   * by the HTTP/2 server (gateway/grpc/h2c-front.ts `takeOver`). Unset: every connection is HTTP/1.
+   */
+  onPreface?: (socket: Socket, bytes: Buffer) => void;
 }
+
+/** The start of the HTTP/2 connection preface (RFC 9113 §3.4); no HTTP/1.x method begins with `PRI `. */
+const PREFACE_START = Buffer.from('PRI ', 'latin1');
 
 /** The methods the fast path takes; any other is llhttp's to parse. */
 const LEAN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'];
@@ -157,6 +166,17 @@ class DataConnection implements ResponseOwner {
   /** The fast path's methods (null: every request goes to llhttp), and the largest head it takes. */
   private readonly leanMethods: ReadonlyMap<string, number> | null;
   private readonly leanMaxHead: number;
+  /** The first bytes are still to be told apart from the HTTP/2 preface (Http1Options.onPreface). */
+  private sniffing: boolean;
+  /** A first read shorter than the preface's start that matched it so far (a copy), waiting for more. */
+  private sniffed: Buffer | null = null;
+  private readonly onData = (d: Buffer): void => this.onBytes(d, false);
+  private readonly onSocketEnd = (): void => this.onEnd();
+  private readonly onSocketError = (): void => {
+    // 'close' follows and cleans up.
+  };
+  private readonly onSocketClose = (): void => this.onClose();
+  private readonly onDrain = (): void => this.queue[0]?.drained();
 
   constructor(
     readonly socket: Socket,
@@ -166,6 +186,7 @@ class DataConnection implements ResponseOwner {
     lean: ReadonlyMap<string, number> | null,
   ) {
     this.leanMethods = lean;
+    this.sniffing = o.onPreface !== undefined;
     // Half of llhttp's limit: a head near the limit is llhttp's to judge.
     this.leanMaxHead = o.maxHeaderBytes >> 1;
     this.keepAliveSeconds = Math.floor(o.keepAliveMs / 1000);
@@ -189,13 +210,48 @@ class DataConnection implements ResponseOwner {
     // Reads go to onBytes straight from the handle, into a buffer all connections share; 'data' brings what the
     // gRPC sniff put back, and every read on a Node without the fields readShared sets.
     if (o.sharedReads !== false) readShared(socket, (d) => this.onBytes(d, true));
-    socket.on('data', (d: Buffer) => this.onBytes(d, false));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', () => {
-      // 'close' follows and cleans up.
-    });
-    socket.on('close', () => this.onClose());
-    socket.on('drain', () => this.queue[0]?.drained());
+    socket.on('data', this.onData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onDrain);
+  }
+
+  /**
+   * The connection's first bytes, while they may still be the HTTP/2 preface's start: the HTTP/1 bytes to parse
+   * (all of them, from the first that differs), or null when there is nothing to parse (the socket was handed
+   * over, or the bytes so far match and are kept until more come).
+   */
+  private sniff(d: Buffer): Buffer | null {
+    const kept = this.sniffed;
+    const bytes = kept === null ? d : Buffer.concat([kept, d]);
+    const n = Math.min(bytes.length, PREFACE_START.length);
+    if (bytes.compare(PREFACE_START, 0, n, 0, n) !== 0) {
+      this.sniffing = false;
+      this.sniffed = null;
+      return bytes;
+    }
+    // A copy: `d` may be a view of the buffer every connection's reads share.
+    const copy = kept === null ? Buffer.from(bytes) : bytes;
+    if (n < PREFACE_START.length) this.sniffed = copy;
+    else this.handOver(copy);
+    return null;
+  }
+
+  /** HTTP/2 on this connection: it leaves this server (as if never taken) and goes to `onPreface` with its bytes. */
+  private handOver(bytes: Buffer): void {
+    this.stopped = this.closed = true;
+    this.sniffing = false;
+    this.sniffed = null;
+    this.all.delete(this);
+    const s = this.socket;
+    s.removeListener('data', this.onData);
+    s.removeListener('end', this.onSocketEnd);
+    s.removeListener('error', this.onSocketError);
+    s.removeListener('close', this.onSocketClose);
+    s.removeListener('drain', this.onDrain);
+    this.parser.close();
+    this.o.onPreface!(s, bytes);
   }
 
   /**
@@ -204,6 +260,16 @@ class DataConnection implements ResponseOwner {
    */
   private onBytes(d: Buffer, shared: boolean): void {
     if (this.stopped) return;
+    if (this.sniffing) {
+      const from = this.sniffed;
+      const bytes = this.sniff(d);
+      if (bytes === null) return;
+      // Joined with bytes kept from an earlier read: a buffer of its own, no longer the shared one.
+      if (from !== null) {
+        d = bytes;
+        shared = false;
+      }
+    }
     let off = 0;
     const n = d.length;
     if (this.leanMethods !== null && !this.inHead && this.incoming === null) {
