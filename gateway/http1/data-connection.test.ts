@@ -1117,6 +1117,24 @@ forEachReadPath(() => {
       expect(handed).toHaveLength(0);
     });
 
+    it('a connection that sends nothing, or only the start of the preface, is closed at the head deadline without an answer', async () => {
+      const { h } = await withH2();
+      const silent = await RawClient.open(h);
+      const partial = await RawClient.open(h);
+      partial.send('PR');
+      await waitUntil('the server to read the two bytes', () => h.sockets[1]!.bytesRead === 2, 2_000, 1);
+      h.clock.advance(9_999);
+      await silent.quiet();
+      await partial.quiet();
+      h.clock.advance(1);
+      await silent.serverCloses();
+      await partial.serverCloses();
+      expect(silent.unread).toBe('');
+      expect(partial.unread).toBe('');
+      expect(h.errors).toEqual([]);
+      expect(h.calls).toEqual([]);
+    });
+
     it('a client that hangs up inside the preface leaves no connection and no request behind', async () => {
       const { h, handed } = await withH2();
       const c = await RawClient.open(h);

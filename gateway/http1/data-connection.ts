@@ -486,7 +486,10 @@ class DataConnection implements ResponseOwner {
     if (this.closed) return;
     if (this.inHead || (this.fresh && this.queue.length === 0)) {
       if (now - this.headSince >= this.o.headerTimeoutMs) {
-        this.onParseError(Object.assign(new Error('request head timed out'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }));
+        // Nothing has told this connection's protocol yet (no byte, or only the start of the HTTP/2 preface): it is
+        // closed without an answer, which an HTTP/2 client would not read.
+        if (this.sniffing) this.socket.destroy();
+        else this.onParseError(Object.assign(new Error('request head timed out'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }));
       }
     } else if (this.queue.length === 0 && now - this.idleSince >= this.o.keepAliveMs + KEEP_ALIVE_GRACE_MS) {
       this.socket.destroy();
