@@ -127,15 +127,15 @@ export class H2cFront {
       socket.removeListener('end', onEnd);
       socket.removeListener('close', onClose);
       if (timer) clearTimeout(timer);
+      // HTTP/2 is decided only on the preface's four bytes, so `buf` holds them.
+      if (h2 && buf) {
+        this.takeOver(socket, buf);
+        return;
+      }
       socket.pause();
       if (buf) socket.unshift(buf);
-      if (h2) {
-        // The HTTP/2 session reads what was put back itself (on its next tick): the socket must stay paused.
-        this.h2.emit('connection', socket);
-      } else {
-        toHttp1();
-        socket.resume();
-      }
+      toHttp1();
+      socket.resume();
     };
     const onData = (chunk: Buffer): void => {
       buf = buf ? Buffer.concat([buf, chunk]) : chunk;
