@@ -955,6 +955,11 @@ describe('the fast path against llhttp', () => {
     'an absolute-form target': get('http://t/x'),
     'an empty target': 'GET  HTTP/1.1\r\nHost: t\r\n\r\n',
     'Connection: close': get('/x', ['Connection: close']),
+    'Connection: Close on a POST, then a request in the same write': post('/x', ['Host: t', 'Connection: Close', 'Content-Length: 2'], 'ab') + get('/y'),
+    'Connection: keep-alive and Connection: close lines': get('/x', ['Connection: keep-alive', 'Connection: close']),
+    'Connection: close with spaces before and after it': get('/x', ['Connection:  close  ']),
+    'Connection: close with a tab after it': get('/x', ['Connection: close\t']),
+    'Connection: close after a kept request in the same write': get('/a') + get('/b', ['Connection: close']) + get('/c'),
     'Connection: keep-alive, te': get('/x', ['Connection: keep-alive, te']),
     'an Upgrade request': get('/x', ['Connection: upgrade', 'Upgrade: websocket']),
     'Upgrade without Connection: upgrade': get('/x', ['Upgrade: websocket']),
@@ -966,8 +971,11 @@ describe('the fast path against llhttp', () => {
     'a head over the header limit': get('/x', [`X-Big: ${'b'.repeat(17_000)}`]),
   };
 
-  /** What a client of a server with or without the fast path sees for `bytes`, and what reached clientError. */
-  async function seen(lean: boolean, bytes: string): Promise<{ wire: string; closed: boolean; errors: Array<string | undefined> }> {
+  /**
+   * What a client of a server with or without the fast path sees for `bytes`, what reached clientError, and which
+   * requests reached the server's handler (one after a request that closes its connection must not).
+   */
+  async function seen(lean: boolean, bytes: string): Promise<{ wire: string; closed: boolean; errors: Array<string | undefined>; handled: string[] }> {
     const h = await start({
       lean,
       onRequest: ({ req, res }) => {
@@ -982,7 +990,7 @@ describe('the fast path against llhttp', () => {
     c.send(bytes + SENTINEL);
     // A request still waiting for its body (a Content-Length nobody sends) gives neither: what was seen by then.
     for (let i = 0; i < 100 && !c.ended && !c.unread.includes('"/sentinel"'); i++) await settle(5);
-    return { wire: c.unread.replace(/\r\nDate: [^\r]*/g, ''), closed: c.ended, errors: h.errors.map((e) => e.code) };
+    return { wire: c.unread.replace(/\r\nDate: [^\r]*/g, ''), closed: c.ended, errors: h.errors.map((e) => e.code), handled: h.calls.map(({ req }) => `${req.method} ${req.url}`) };
   }
 
   for (const [name, bytes] of Object.entries(cases)) {

@@ -159,7 +159,7 @@ class DataConnection implements ResponseOwner {
   private idleSince: number;
   private bodyFull = false;
   private queueFull = false;
-  /** No more requests are parsed (after an upgrade request, or once closing). */
+  /** No more requests are parsed (after an upgrade request, a request that closes its connection, or once closing). */
   private stopped = false;
   private closed = false;
   readonly keepAliveSeconds: number;
@@ -280,10 +280,17 @@ class DataConnection implements ResponseOwner {
         this.fresh = false;
         const bodyFrom = r.bodyFrom;
         const bodyLength = r.bodyLength;
-        this.onHead(1, 1, r.headers, r.method, r.url, false, true);
+        const keepAlive = r.keepAlive;
+        this.onHead(1, 1, r.headers, r.method, r.url, false, keepAlive);
         // A body is copied out of a shared read buffer (the next read overwrites it); llhttp copies its own.
         if (bodyLength > 0) this.onBody(shared ? Buffer.from(d.subarray(bodyFrom, bodyFrom + bodyLength)) : d.subarray(bodyFrom, bodyFrom + bodyLength));
         this.onMessageComplete();
+        if (!keepAlive) {
+          // As llhttp after a request that closes its connection: whatever follows is read and dropped; the
+          // answer closes the connection.
+          this.stopped = true;
+          return;
+        }
         off = bodyFrom + bodyLength;
         if (off === n || this.stopped || this.closed) return;
       }

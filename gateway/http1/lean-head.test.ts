@@ -28,15 +28,26 @@ describe('leanRequest takes', () => {
       headers: ['Host', 't', 'X-A', 'a b', 'Content-Length', '3'],
       bodyFrom: head.length,
       bodyLength: 3,
+      keepAlive: true,
     });
   });
 
   it('a request that starts later in the buffer, with no headers and no body', () => {
-    expect(take('xxGET / HTTP/1.1\r\n\r\n', 2)).toEqual({ method: 1, url: '/', headers: [], bodyFrom: 20, bodyLength: 0 });
+    expect(take('xxGET / HTTP/1.1\r\n\r\n', 2)).toEqual({ method: 1, url: '/', headers: [], bodyFrom: 20, bodyLength: 0, keepAlive: true });
   });
 
   it('Connection: keep-alive in any case, and an empty value', () => {
-    expect(take('PUT /a HTTP/1.1\r\nConnection: KEEP-alive\r\nX-E:\r\n\r\n')?.headers).toEqual(['Connection', 'KEEP-alive', 'X-E', '']);
+    const r = take('PUT /a HTTP/1.1\r\nConnection: KEEP-alive\r\nX-E:\r\n\r\n');
+    expect(r?.headers).toEqual(['Connection', 'KEEP-alive', 'X-E', '']);
+    expect(r?.keepAlive).toBe(true);
+  });
+
+  it('Connection: close in any case ends the connection, also beside a keep-alive line', () => {
+    expect(take('GET / HTTP/1.1\r\nHost: t\r\nConnection: Close\r\n\r\n')).toMatchObject({ headers: ['Host', 't', 'Connection', 'Close'], keepAlive: false });
+    expect(take('GET / HTTP/1.1\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n')?.keepAlive).toBe(false);
+    expect(take('GET / HTTP/1.1\r\nConnection: keep-alive\r\nconnection: CLOSE\r\n\r\n')?.keepAlive).toBe(false);
+    // The object is reused: a request after it without Connection keeps its connection.
+    expect(take('GET / HTTP/1.1\r\nHost: t\r\n\r\n')?.keepAlive).toBe(true);
   });
 });
 
@@ -55,7 +66,9 @@ describe('leanRequest leaves to llhttp (null)', () => {
     'a control byte in a value': 'GET / HTTP/1.1\r\nX-A: \x01\r\n\r\n',
     'Transfer-Encoding': 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     'Upgrade': 'GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n',
-    'Connection: close': 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n',
+    'a Connection list (keep-alive, close)': 'GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n',
+    'Connection: upgrade': 'GET / HTTP/1.1\r\nConnection: upgrade\r\n\r\n',
+    'Connection: close with a tab after it (llhttp keeps that connection open)': 'GET / HTTP/1.1\r\nConnection: close\t\r\n\r\n',
     'two Content-Lengths': 'POST / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\na',
     'a Content-Length that is not digits': 'POST / HTTP/1.1\r\nContent-Length: 0x1\r\n\r\na',
     'a Content-Length of 16 digits': 'POST / HTTP/1.1\r\nContent-Length: 0000000000000001\r\n\r\na',
@@ -74,7 +87,7 @@ describe('leanRequest against llhttp on mutated requests', () => {
   /**
    * Requests made by mutating valid ones at random (seeded, so a failure repeats): wherever the fast
    * path takes one, llhttp, parsing the same bytes alone, must read the same method, URL, headers and body, with
-   * the message ending at exactly the same byte, keep-alive and no upgrade. Where they differ, the fast path would
+   * the message ending at exactly the same byte, the same keep-alive and no upgrade. Where they differ, the fast path would
    * read a request other than the one node:http reads.
    */
   const l = bindingOf(createRequire(import.meta.url)('_http_common'))!;
@@ -127,6 +140,7 @@ describe('leanRequest against llhttp on mutated requests', () => {
     'PUT /a/b HTTP/1.1\r\nHost: t\r\nX-A: a b\r\nContent-Length: 3\r\nX-B:\t1\r\n\r\nabc',
     'DELETE /x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n',
     'OPTIONS /y HTTP/1.1\r\nConnection: keep-alive \r\nContent-Length: 2 \r\nHost: t\r\n\r\nab',
+    'POST /v1/models/m:predict HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\n[]',
   ];
   const BYTES = [' ', '\t', '\r', '\n', ':', ',', ';', '\0', '\x0b', '\x7f', '\x80', '\xff', 'a', 'Z', '0', '9', '-', '/', '?', '#', '%', '"', '\\', '(', '@', '=', '+'];
 
@@ -166,10 +180,11 @@ describe('leanRequest against llhttp on mutated requests', () => {
     return s;
   }
 
-  it('reads every request it takes as llhttp does, over 20,000 mutations of five valid ones', () => {
+  it('reads every request it takes as llhttp does, over 20,000 mutations of six valid ones', () => {
     const next = seededRandom(19);
     let taken = 0;
     let left = 0;
+    let closing = 0;
     for (let n = 0; n < 20_000; n++) {
       const text = mutate(SEEDS[n % SEEDS.length]!, next);
       const bytes = Buffer.from(text, 'latin1');
@@ -179,6 +194,7 @@ describe('leanRequest against llhttp on mutated requests', () => {
         continue;
       }
       taken++;
+      if (!r.keepAlive) closing++;
       const end = r.bodyFrom + r.bodyLength;
       const whole = llhttpReads(bytes.subarray(0, end));
       const what = `${JSON.stringify(text)}: the fast path took ${JSON.stringify({ ...r, headers: [...r.headers] })}; llhttp read ${JSON.stringify(whole)}`;
@@ -190,7 +206,7 @@ describe('leanRequest against llhttp on mutated requests', () => {
         major: 1,
         minor: 1,
         upgrade: false,
-        keepAlive: true,
+        keepAlive: r.keepAlive,
         complete: true,
         error: null,
       });
@@ -200,5 +216,6 @@ describe('leanRequest against llhttp on mutated requests', () => {
     // Both kinds occur, so the comparison is not empty.
     expect(taken).toBeGreaterThan(2_000);
     expect(left).toBeGreaterThan(2_000);
+    expect(closing).toBeGreaterThan(500);
   });
 });

@@ -2,7 +2,7 @@
  * The data port's fast path for the common request: a whole HTTP/1.1 request (head and Content-Length body) at
  * the start of a read, parsed here in JavaScript instead of by llhttp and its five callbacks into JavaScript. It
  * takes only a strict subset of what llhttp takes, and everything else (another version, chunked bodies,
- * `Connection` other than keep-alive, upgrades, any byte it is unsure of, a head or body not whole in the read)
+ * `Connection` other than keep-alive or close, upgrades, any byte it is unsure of, a head or body not whole in the read)
  * is left to llhttp, which then decides exactly as before. So the subset needs no error messages of its own:
  * whatever it refuses, llhttp parses or refuses.
  *
@@ -12,7 +12,8 @@
  * - header lines `name ":" OWS value OWS CRLF`, the name a token, the value tab, space and visible ASCII only (no
  *   obs-text, no control bytes, no obs-fold), every line ended by CRLF;
  * - at most one Content-Length of 1–15 digits (no tab after them: llhttp refuses one), no Transfer-Encoding, no
- *   Upgrade, Connection absent or exactly `keep-alive`;
+ *   Upgrade, each Connection line exactly `keep-alive` or `close` (any case; `close` on any line closes, as in
+ *   llhttp, which does not take it with a tab after it);
  * - a head of at most `maxHead` bytes (the caller passes well under llhttp's limit, so that no head near the limit
  *   is judged here).
  */
@@ -47,9 +48,11 @@ export interface LeanRequest {
   /** Where the body starts in the buffer, and its length (Content-Length, 0 when absent). */
   bodyFrom: number;
   bodyLength: number;
+  /** False when a Connection line says `close`: the connection ends after this request's answer. */
+  keepAlive: boolean;
 }
 
-const found: LeanRequest = { method: 0, url: '', headers: [], bodyFrom: 0, bodyLength: 0 };
+const found: LeanRequest = { method: 0, url: '', headers: [], bodyFrom: 0, bodyLength: 0, keepAlive: true };
 
 type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
 
@@ -77,6 +80,7 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
   const url = s.slice(sp + 1, i);
   const headers: string[] = [];
   let length = -1;
+  let keepAlive = true;
   i += VERSION.length;
   while (i < n) {
     const from = i;
@@ -101,14 +105,21 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
       if (lower === 'content-length') {
         if (length >= 0 || value.length === 0 || value.length > 15) return null;
         // llhttp takes spaces after the digits but not a tab.
-        for (let k = valueTo; k < i - 2; k++) if (s.charCodeAt(k) === 0x09) return null;
+        if (tabIn(s, valueTo, i - 2)) return null;
         for (let k = 0; k < value.length; k++) {
           const d = value.charCodeAt(k);
           if (d < 0x30 || d > 0x39) return null;
         }
         length = Number(value);
       } else if (lower === 'transfer-encoding' || lower === 'upgrade') return null;
-      else if (lower === 'connection' && value.toLowerCase() !== 'keep-alive') return null;
+      else if (lower === 'connection') {
+        const v = value.toLowerCase();
+        if (v === 'close') {
+          // llhttp does not read `close` followed by a tab as the close token (the connection stays open).
+          if (tabIn(s, valueTo, i - 2)) return null;
+          keepAlive = false;
+        } else if (v !== 'keep-alive') return null;
+      }
     }
     headers.push(name, value);
   }
@@ -120,5 +131,12 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
   found.headers = headers;
   found.bodyFrom = bodyFrom;
   found.bodyLength = bodyLength;
+  found.keepAlive = keepAlive;
   return found;
+}
+
+/** Whether s[from, to) holds a tab. */
+function tabIn(s: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (s.charCodeAt(k) === 0x09) return true;
+  return false;
 }
