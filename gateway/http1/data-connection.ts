@@ -292,7 +292,7 @@ class DataConnection implements ResponseOwner {
         const bodyFrom = r.bodyFrom;
         const bodyLength = r.bodyLength;
         const keepAlive = r.keepAlive;
-        this.onHead(1, 1, r.headers, r.method, r.url, false, keepAlive);
+        this.onHead(1, r.minor, r.headers, r.method, r.url, false, keepAlive);
         // A body is copied out of a shared read buffer (the next read overwrites it); llhttp copies its own.
         if (bodyLength > 0) this.onBody(shared ? Buffer.from(d.subarray(bodyFrom, bodyFrom + bodyLength)) : d.subarray(bodyFrom, bodyFrom + bodyLength));
         this.onMessageComplete();

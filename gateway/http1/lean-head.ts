@@ -1,19 +1,19 @@
 /**
- * The data port's fast path for the common request: a whole HTTP/1.1 request (head and Content-Length body) at
- * the start of a read, parsed here in JavaScript instead of by llhttp and its five callbacks into JavaScript. It
- * takes only a strict subset of what llhttp takes, and everything else (another version, chunked bodies,
- * `Connection` other than keep-alive or close, upgrades, any byte it is unsure of, a head or body not whole in the read)
- * is left to llhttp, which then decides exactly as before. So the subset needs no error messages of its own:
- * whatever it refuses, llhttp parses or refuses.
+ * The data port's fast path for the common request: a whole HTTP/1.1 or HTTP/1.0 request (head and Content-Length
+ * body) at the start of a read, parsed here in JavaScript instead of by llhttp and its five callbacks into
+ * JavaScript. It takes only a strict subset of what llhttp takes, and everything else (another version, chunked
+ * bodies, `Connection` other than keep-alive or close, upgrades, any byte it is unsure of, a head or body not whole
+ * in the read) is left to llhttp, which then decides exactly as before. So the subset needs no error messages of its
+ * own: whatever it refuses, llhttp parses or refuses.
  *
  * What it accepts, byte by byte (RFC 9112 §3, §5, §6.2; the same or stricter than llhttp in its strict mode):
- * - a request line `METHOD SP target SP HTTP/1.1 CRLF`, METHOD one of a few (the table passed in), the target in
- *   origin form (`/` then pchar, `/`, `?`: no `#`, no space, no byte outside visible ASCII);
+ * - a request line `METHOD SP target SP HTTP/1.1 CRLF` (or `HTTP/1.0`), METHOD one of a few (the table passed in),
+ *   the target in origin form (`/` then pchar, `/`, `?`: no `#`, no space, no byte outside visible ASCII);
  * - header lines `name ":" OWS value OWS CRLF`, the name a token, the value tab, space and visible ASCII only (no
  *   obs-text, no control bytes, no obs-fold), every line ended by CRLF;
  * - at most one Content-Length of 1–15 digits (no tab after them: llhttp refuses one), no Transfer-Encoding, no
- *   Upgrade, each Connection line exactly `keep-alive` or `close` (any case; `close` on any line closes, as in
- *   llhttp, which does not take it with a tab after it);
+ *   Upgrade, each Connection line exactly `keep-alive` or `close` in any case, without a tab after it (llhttp does
+ *   not read the token then);
  * - a head of at most `maxHead` bytes (the caller passes well under llhttp's limit, so that no head near the limit
  *   is judged here).
  */
@@ -36,7 +36,9 @@ CLASS[0x09] |= VALUE;
 for (const ch of "-._~%!$&'()*+,;=:@/?0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") CLASS[ch.charCodeAt(0)] |= TARGET;
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
-const VERSION = ' HTTP/1.1\r\n';
+/** The request line's end: ` HTTP/1.` then the minor version (0 or 1) and CRLF. */
+const VERSION = ' HTTP/1.';
+const VERSION_LINE = VERSION.length + 3;
 
 /** One request the fast path took. The object is reused by every call: read it before the next. */
 export interface LeanRequest {
@@ -48,11 +50,16 @@ export interface LeanRequest {
   /** Where the body starts in the buffer, and its length (Content-Length, 0 when absent). */
   bodyFrom: number;
   bodyLength: number;
-  /** False when a Connection line says `close`: the connection ends after this request's answer. */
+  /** HTTP/1.0 or HTTP/1.1. */
+  minor: 0 | 1;
+  /**
+   * Whether the connection stays open after this request's answer, as llhttp decides it: HTTP/1.1 unless a
+   * Connection line says `close`; HTTP/1.0 only when one says `keep-alive` (then it wins over `close`).
+   */
   keepAlive: boolean;
 }
 
-const found: LeanRequest = { method: 0, url: '', headers: [], bodyFrom: 0, bodyLength: 0, keepAlive: true };
+const found: LeanRequest = { method: 0, url: '', headers: [], bodyFrom: 0, bodyLength: 0, minor: 1, keepAlive: true };
 
 type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
 
@@ -77,11 +84,15 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
     if ((CLASS[c]! & TARGET) === 0) break;
   }
   if (!s.startsWith(VERSION, i)) return null;
+  const m = s.charCodeAt(i + VERSION.length);
+  if ((m !== 0x31 && m !== 0x30) || s.charCodeAt(i + VERSION.length + 1) !== 0x0d || s.charCodeAt(i + VERSION.length + 2) !== 0x0a) return null;
+  const minor = m === 0x31 ? 1 : 0;
   const url = s.slice(sp + 1, i);
   const headers: string[] = [];
   let length = -1;
-  let keepAlive = true;
-  i += VERSION.length;
+  let close = false;
+  let keepAliveLine = false;
+  i += VERSION_LINE;
   while (i < n) {
     const from = i;
     let c = s.charCodeAt(i);
@@ -113,12 +124,12 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
         length = Number(value);
       } else if (lower === 'transfer-encoding' || lower === 'upgrade') return null;
       else if (lower === 'connection') {
+        // llhttp does not read a token followed by a tab as that token.
+        if (tabIn(s, valueTo, i - 2)) return null;
         const v = value.toLowerCase();
-        if (v === 'close') {
-          // llhttp does not read `close` followed by a tab as the close token (the connection stays open).
-          if (tabIn(s, valueTo, i - 2)) return null;
-          keepAlive = false;
-        } else if (v !== 'keep-alive') return null;
+        if (v === 'close') close = true;
+        else if (v === 'keep-alive') keepAliveLine = true;
+        else return null;
       }
     }
     headers.push(name, value);
@@ -131,7 +142,8 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
   found.headers = headers;
   found.bodyFrom = bodyFrom;
   found.bodyLength = bodyLength;
-  found.keepAlive = keepAlive;
+  found.minor = minor;
+  found.keepAlive = minor === 1 ? !close : keepAliveLine;
   return found;
 }
 
