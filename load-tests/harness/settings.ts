@@ -46,7 +46,7 @@ export interface Settings {
 }
 
 /** The scenarios --pin applies to: those whose systems are all started by `withScenarioSystems`, one process each. */
-export const PINNABLE = ['saturation', 'latency', 'ingress-limits'];
+export const PINNABLE = ['saturation', 'connection-churn', 'latency', 'ingress-limits'];
 
 export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [options]
   --rounds N            measured rounds, systems interleaved (default 5)
@@ -66,9 +66,9 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --client wrk|autocannon  closed-loop generator (default wrk: C, one thread; autocannon is Node and takes a core)
   --open-client c|undici   latency scenario's fixed-rate generator (default c: harness/fixed-rate.c, built with gcc;
                         undici is the Node generator, 1 ms tick, and shares the cores)
-  --pin                 saturation, latency and ingress-limits only: each system under test on CPU 1, the
-                        harness, generators and upstreams on CPU 0 (taskset; needs 2 CPUs). Without it every
-                        process shares every core
+  --pin                 saturation, connection-churn, latency and ingress-limits only: each system under test
+                        on CPU 1, the harness, generators and upstreams on CPU 0 (taskset; needs 2 CPUs).
+                        Without it every process shares every core
   quick development run: --rounds 3 --duration 5`;
 
 export function parseSettings(argv: readonly string[]): Settings {

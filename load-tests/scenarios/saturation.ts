@@ -1,4 +1,4 @@
-import { REQUESTS } from '../harness/load-result.js';
+import { REQUESTS, type RequestShape } from '../harness/load-result.js';
 import { withScenarioSystems } from './scenario-systems.js';
 import { measureSaturation } from './measure.js';
 import type { Scenario } from './scenario.js';
@@ -25,7 +25,22 @@ export const scaleOut: Scenario = saturationOf({
   note: 'Two worker processes each: `nginx-2w` is `worker_processes 2`; `sluice-2w` is `sluice serve --workers 2`: the control plane in the primary, two gateway workers sharing the data port through node:cluster and splitting the capacity of each replica. On a 2-core machine the load generator and the upstreams share the same cores.',
 });
 
-function saturationOf(o: { name: string; title: string; systems: string[]; needs: string[]; note?: string }): Scenario {
+/**
+ * A connection per request: every request asks for `Connection: close`, so wrk opens a new connection for each, and
+ * a system's CPU per request is what a connection costs it from accept to close plus one request. This is the load
+ * of a client without keep-alive (a script that opens a connection per call, an HTTP/1.0 tool), and of a burst of
+ * new connections after a hiccup.
+ */
+export const connectionChurn: Scenario = saturationOf({
+  name: 'connection-churn',
+  title: 'A connection per request: throughput and CPU with Connection: close (closed loop)',
+  systems: ['direct', 'nginx', 'haproxy', 'sluice'],
+  needs: [],
+  note: 'Every request carries `Connection: close`: each is a new TCP connection from the generator, accepted, answered and closed by the system (the systems keep their own connections to the upstreams). Compare CPU µs/req with the saturation report of the same day: the difference is what one connection costs.',
+  request: (r) => ({ ...r, headers: { ...r.headers, connection: 'close' } }),
+});
+
+function saturationOf(o: { name: string; title: string; systems: string[]; needs: string[]; note?: string; request?: (r: RequestShape) => RequestShape }): Scenario {
   const scenario: Scenario = {
     name: o.name,
     title: o.title,
@@ -37,10 +52,11 @@ function saturationOf(o: { name: string; title: string; systems: string[]; needs
         const byMethod: Array<[string, SystemSummary[]]> = [];
         const charts = [];
         for (const method of ctx.settings.methods) {
-          const measured = await measureSaturation(set.started, upstreams, REQUESTS[method], ctx.settings, ctx.log);
+          const request = o.request ? o.request(REQUESTS[method]) : REQUESTS[method];
+          const measured = await measureSaturation(set.started, upstreams, request, ctx.settings, ctx.log);
           const rows = summarise(measured);
           byMethod.push([method, rows]);
-          parts.push(`### ${method} ${REQUESTS[method].path}\n\n${saturationTable(rows, splitting)}`);
+          parts.push(`### ${method} ${request.path}\n\n${saturationTable(rows, splitting)}`);
           if (hasTimeSeries(measured))
             charts.push({
               name: `timeseries-${method.toLowerCase()}`,

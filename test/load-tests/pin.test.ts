@@ -33,8 +33,8 @@ describe('--pin', () => {
   });
 
   it('is refused for a scenario whose processes it would not place, naming it', () => {
-    expect(parseSettings(['saturation', 'latency', 'ingress-limits', '--pin']).pin).toBe(true);
+    expect(parseSettings(['saturation', 'connection-churn', 'latency', 'ingress-limits', '--pin']).pin).toBe(true);
     expect(parseSettings(['saturation']).pin).toBe(false);
-    expect(() => parseSettings(['saturation', 'cold-start', '--pin'])).toThrow(/--pin applies to saturation, latency, ingress-limits only, not cold-start/);
+    expect(() => parseSettings(['saturation', 'cold-start', '--pin'])).toThrow(/--pin applies to saturation, connection-churn, latency, ingress-limits only, not cold-start/);
   });
 });
