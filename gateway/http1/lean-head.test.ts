@@ -97,9 +97,9 @@ describe('leanRequest leaves to llhttp (null)', () => {
 describe('leanRequest against llhttp on mutated requests', () => {
   /**
    * Requests made by mutating valid ones at random (seeded, so a failure repeats): wherever the fast
-   * path takes one, llhttp, parsing the same bytes alone, must read the same method, URL, headers and body, with
-   * the message ending at exactly the same byte, the same keep-alive and no upgrade. Where they differ, the fast path would
-   * read a request other than the one node:http reads.
+   * path takes one, llhttp, parsing the same bytes alone, must read the same method, URL, version, headers and
+   * body, with the message ending at exactly the same byte, the same keep-alive and no upgrade. Where they differ,
+   * the fast path would read a request other than the one node:http reads.
    */
   const l = bindingOf(createRequire(import.meta.url)('_http_common'))!;
   const methods = new Map(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].map((m) => [m, l.methods.indexOf(m)]));
