@@ -296,12 +296,9 @@ class DataConnection implements ResponseOwner {
         // A body is copied out of a shared read buffer (the next read overwrites it); llhttp copies its own.
         if (bodyLength > 0) this.onBody(shared ? Buffer.from(d.subarray(bodyFrom, bodyFrom + bodyLength)) : d.subarray(bodyFrom, bodyFrom + bodyLength));
         this.onMessageComplete();
-        if (!keepAlive) {
-          // As llhttp after a request that closes its connection: whatever follows is read and dropped; the
-          // answer closes the connection.
-          this.stopped = true;
-          return;
-        }
+        // As llhttp after a request that closes its connection: whatever follows is read and dropped; the answer
+        // closes the connection.
+        if (!keepAlive) this.stopped = true;
         off = bodyFrom + bodyLength;
         if (off === n || this.stopped || this.closed) return;
       }
