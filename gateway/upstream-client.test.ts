@@ -440,6 +440,30 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     expect(rep.connections).toBe(1);
   });
 
+  it('times each request out at its own time, in whatever order their timeouts were set, with one timer for the pool', async () => {
+    const held: SeenRequest[] = [];
+    const rep = await replica((r) => held.push(r));
+    const c = client({ connections: 4 });
+    const started = Date.now();
+    // Set in the order 400, 120, 250, 600 ms; the 600 ms one is answered at 300 ms, after two others timed out.
+    const timeouts = [400, 120, 250, 600];
+    const probes = timeouts.map((t, i) => send(c, rep.url, { path: `/${i}`, timeoutMs: t }));
+    const ended = probes.map((p) => p.outcome.then((o) => ({ o, at: Date.now() - started })));
+    await until(() => held.length === 4, 'four requests');
+    await wait(300 - (Date.now() - started));
+    held.find((r) => r.head.startsWith('GET /3 '))!.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n3');
+    const [a, b, d, e] = await Promise.all(ended);
+    expect(e!.o).toMatchObject({ body: '3', error: null });
+    for (const [i, x] of [a, b, d].entries()) {
+      const t = timeouts[[0, 1, 2][i]!]!;
+      expect(x!.o.error).toEqual({ code: UPSTREAM.HEADERS_TIMEOUT, message: `the replica sent no response head within ${t} ms` });
+      expect(x!.at).toBeGreaterThanOrEqual(t - 2);
+      expect(x!.at).toBeLessThan(t + 80);
+    }
+    expect(b!.at).toBeLessThan(d!.at);
+    expect(d!.at).toBeLessThan(a!.at);
+  });
+
   it('times out a request while it waits in the queue for a connection; the one on the connection goes on', async () => {
     const held: SeenRequest[] = [];
     const rep = await replica((r) => held.push(r));

@@ -9,7 +9,7 @@ import { HOP_BY_HOP, connectionListed, upstreamRequestLines, type PassedHead, ty
  * keep-alive pool per replica (`http://` only), one `write` of head and body per request, and a small strict
  * response parser that hands the body on as it arrives. It does less per request than undici's general client
  * (no Request object, header validation objects, wasm parser callbacks, idle-socket `setImmediate`): one
- * `UpstreamRequest` per request, one timer, no promise or closure per chunk. Streamed request bodies stay
+ * `UpstreamRequest` per request, no timer of its own, no promise or closure per chunk. Streamed request bodies stay
  * with undici (gateway/forwarder.ts).
  */
 
@@ -68,12 +68,19 @@ export abstract class UpstreamRequest {
   finished = false;
   /** Stopped by the receiver's backpressure (`onData` returned false): the timeout does not run meanwhile. */
   paused = false;
-  timer: NodeJS.Timeout | null = null;
   /**
-   * Bytes of the response arrived (its head, a body chunk) since the timer was last armed: instead of re-arming the
-   * timer on each (a timer-list move and a clock read), the timer, when it fires, re-arms itself once for the
-   * full timeout. A replica silent for the timeout is then timed out after between one and two timeouts of
-   * silence; one that never answered, after exactly one.
+   * When its timeout is up (`performance.now()`), while it is in its pool's list of timeouts (`UpstreamPool.arm`);
+   * -1 when it is not.
+   */
+  dueAt = -1;
+  /** Links of the pool's list of timeouts, earliest first. */
+  prevDue: UpstreamRequest | null = null;
+  nextDue: UpstreamRequest | null = null;
+  /**
+   * Bytes of the response arrived (its head, a body chunk) since its timeout was last set: instead of setting it
+   * again on each (a list move and a clock read), the timeout, when it is up, is set once more for the full time. A
+   * replica silent for the timeout is then timed out after between one and two timeouts of silence; one that never
+   * answered, after exactly one.
    */
   progressed = false;
   /** Links of the pool's wait queue. */
@@ -98,22 +105,10 @@ export abstract class UpstreamRequest {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    this.timer?.refresh();
+    // The receiver's wait does not count: the timeout starts again.
+    if (this.dueAt >= 0) this.pool!.rearm(this, performance.now());
     this.conn?.socket.resume();
   }
-}
-
-function fireTimeout(r: UpstreamRequest): void {
-  if (r.finished) return;
-  if (r.paused || r.progressed) {
-    // The receiver is slow, not the replica; or the replica sent something since the timer was armed.
-    r.progressed = false;
-    r.timer!.refresh();
-    return;
-  }
-  const code = r.responded ? UPSTREAM.BODY_TIMEOUT : UPSTREAM.HEADERS_TIMEOUT;
-  const what = r.responded ? 'sent no response body bytes' : 'sent no response head';
-  r.pool!.abandon(r, new UpstreamError(code, `the replica ${what} within ${r.timeoutMs} ms`));
 }
 
 const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
@@ -818,6 +813,19 @@ export class UpstreamPool {
   private readonly maxWaiting: number;
   private sweepTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  /**
+   * The requests with a timeout, earliest due first, and one timer for them all (in place of a timer per request,
+   * set and cleared on every request: a `Timeout` object, its list's insert and removal, a binding call for the
+   * loop's time). The timer is set for the earliest due time when one is added before it; a request that ends
+   * only leaves the list, and a timer that finds nothing due sets itself for the new earliest. With every request
+   * on the same timeout that is one timer event per timeout period, whatever the rate. Unreferenced: the sockets
+   * of the requests in flight keep the process alive, and an empty list must not.
+   */
+  private dueHead: UpstreamRequest | null = null;
+  private dueTail: UpstreamRequest | null = null;
+  private dueTimer: NodeJS.Timeout | null = null;
+  /** When the timer is set to fire (`performance.now()`); Infinity when not set, -Infinity while it runs. */
+  private dueTimerAt = Infinity;
 
   constructor(
     url: URL,
@@ -837,7 +845,7 @@ export class UpstreamPool {
   /** Sends `r` (its `wire` built): on an idle connection, a new one, or after those ahead of it in the queue. */
   submit(r: UpstreamRequest): void {
     r.pool = this;
-    if (r.timeoutMs > 0) r.timer = setTimeout(fireTimeout, r.timeoutMs, r);
+    if (r.timeoutMs > 0) this.arm(r, performance.now());
     if (this.closing) {
       this.finish(r, new UpstreamError(UPSTREAM.CLOSED, 'the connection pool to the replica was closed'));
       return;
@@ -879,10 +887,7 @@ export class UpstreamPool {
   finish(r: UpstreamRequest, err: Error | null): void {
     if (r.finished) return;
     r.finished = true;
-    if (r.timer !== null) {
-      clearTimeout(r.timer);
-      r.timer = null;
-    }
+    if (r.dueAt >= 0) this.disarm(r);
     if (err === null) r.onEnd();
     else r.onError(err);
   }
@@ -928,6 +933,73 @@ export class UpstreamPool {
     }
     for (const c of this.idle.splice(0)) c.socket.destroy();
   }
+
+  /** Puts `r` in the list of timeouts, due `r.timeoutMs` after `now`. */
+  private arm(r: UpstreamRequest, now: number): void {
+    const at = now + r.timeoutMs;
+    r.dueAt = at;
+    // From the end: with equal timeouts a new one is due last.
+    let p = this.dueTail;
+    while (p !== null && p.dueAt > at) p = p.prevDue;
+    const next = p === null ? this.dueHead : p.nextDue;
+    r.prevDue = p;
+    r.nextDue = next;
+    if (p === null) this.dueHead = r;
+    else p.nextDue = r;
+    if (next === null) this.dueTail = r;
+    else next.prevDue = r;
+    if (at < this.dueTimerAt) this.setDueTimer(at, now);
+  }
+
+  /** Takes `r` out of the list of timeouts. */
+  private disarm(r: UpstreamRequest): void {
+    const { prevDue: p, nextDue: n } = r;
+    if (p === null) this.dueHead = n;
+    else p.nextDue = n;
+    if (n === null) this.dueTail = p;
+    else n.prevDue = p;
+    r.prevDue = r.nextDue = null;
+    r.dueAt = -1;
+  }
+
+  /** `r`'s timeout starts again at `now`. */
+  rearm(r: UpstreamRequest, now: number): void {
+    this.disarm(r);
+    this.arm(r, now);
+  }
+
+  private setDueTimer(at: number, now: number): void {
+    if (this.dueTimer !== null) clearTimeout(this.dueTimer);
+    this.dueTimerAt = at;
+    // Node's timers fire at whole milliseconds of the loop's time, which may lag `now`: one that fires a little
+    // early finds nothing due and sets itself again for the rest.
+    this.dueTimer = setTimeout(this.expire, Math.max(1, Math.ceil(at - now)));
+    this.dueTimer.unref();
+  }
+
+  /** The timer: every request due is timed out (or, having progressed or waited on its receiver, set again). */
+  private readonly expire = (): void => {
+    this.dueTimer = null;
+    // New timeouts added meanwhile (a retry in a callback) do not set the timer: it is set once, below.
+    this.dueTimerAt = -Infinity;
+    const now = performance.now();
+    for (let r = this.dueHead; r !== null && r.dueAt <= now; r = this.dueHead) {
+      this.disarm(r);
+      if (r.paused || r.progressed) {
+        // The receiver is slow, not the replica; or the replica sent something since the timeout was set.
+        r.progressed = false;
+        this.arm(r, now);
+        continue;
+      }
+      const code = r.responded ? UPSTREAM.BODY_TIMEOUT : UPSTREAM.HEADERS_TIMEOUT;
+      const what = r.responded ? 'sent no response body bytes' : 'sent no response head';
+      this.abandon(r, new UpstreamError(code, `the replica ${what} within ${r.timeoutMs} ms`));
+    }
+    this.dueTimerAt = Infinity;
+    const head = this.dueHead;
+    // Also once closing: requests still in flight on busy connections keep their timeouts.
+    if (head !== null) this.setDueTimer(head.dueAt, now);
+  };
 
   private unqueue(r: UpstreamRequest): void {
     if (r.prevWaiting) r.prevWaiting.nextWaiting = r.nextWaiting;
