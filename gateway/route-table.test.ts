@@ -93,6 +93,30 @@ describe('matchRoute', () => {
   });
 });
 
+describe('matchRoute: the last lookup kept', () => {
+  it('answers a repeated request from the table it is given: a new table, host, path or tag header is looked up again', () => {
+    // Strings made at run time, as a parsed request's are (not the same objects as the last call's).
+    const url = (name: string) => ['/v1/models/', name, ':predict'].join('');
+    const first = matchRoute(table, '10.0.0.1:8080', url('iris'));
+    expect(first?.route.namespace).toBe('default');
+    expect(matchRoute(table, '10.0.0.1:8080', url('iris'))).toBe(first);
+    // The same request against a table without the model, then one where another namespace serves it.
+    const without = buildRouteTable([route('default', 'torch', { modelName: 'mnist' })], 'example.com', 8);
+    expect(matchRoute(without, '10.0.0.1:8080', url('iris'))).toBeNull();
+    const moved = buildRouteTable([route('team', 'iris')], 'example.com', 9);
+    expect(matchRoute(moved, '10.0.0.1:8080', url('iris'))?.route.namespace).toBe('team');
+    expect(matchRoute(table, '10.0.0.1:8080', url('iris'))?.route.namespace).toBe('default');
+    // Host, tag header and path each count.
+    expect(matchRoute(table, 'candidate-models.example.org', url('iris'))?.tag).toBe('candidate');
+    expect(matchRoute(table, '10.0.0.1:8080', url('iris'), 'candidate')?.tag).toBe('candidate');
+    expect(matchRoute(table, '10.0.0.1:8080', url('iris'))?.tag).toBeNull();
+    expect(matchRoute(table, '10.0.0.1:8080', url('mnist'))?.route.service).toBe('torch');
+    expect(matchRoute(table, '10.0.0.1:8080', url('nope'))).toBeNull();
+    expect(matchRoute(table, '10.0.0.1:8080', url('nope'))).toBeNull();
+    expect(matchRoute(table, undefined, url('iris'))?.route.namespace).toBe('default');
+  });
+});
+
 describe('components: transformer and explainer routes (docs/transformer.md)', () => {
   const target = (rev: string) => [{ revisionKey: `default/${rev}`, revisionName: rev, percent: 100, tag: null, latestRevision: true }];
   const chain = buildRouteTable(

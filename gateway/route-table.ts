@@ -62,10 +62,35 @@ function explained(table: RouteTable, m: RouteMatch, upstreamPath: string): Rout
 const V2 = /^\/v2\/models\/([^/]+)(?:\/.*)?$/;
 
 /**
+ * The last lookup and what it found. Clients mostly send one request after another to the same model at the
+ * same address: comparing four values is cheaper than the lookup (the host lower-cased and looked up, the
+ * path's expression, the model's map lookup, each hashing a new string: 0.16 µs a request at saturation). The
+ * table is immutable and replaced on every change, so an entry for another table never matches. The match is
+ * shared by the requests that find it: nothing changes one.
+ */
+let lastTable: RouteTable | null = null;
+let lastHost: string | undefined;
+let lastUrl = '';
+let lastTag: string | undefined;
+let lastMatch: RouteMatch | null = null;
+
+/**
  * Finds the route for a request: by Host first (`<name>.<ns>.<domain>`, `<tag>-<name>…`), then by path
- * (`/serving/<ns>/<name>/…`, `/v1/models/<name>…`, `/v2/models/<name>/…`). One map lookup in the common case.
+ * (`/serving/<ns>/<name>/…`, `/v1/models/<name>…`, `/v2/models/<name>/…`). One map lookup in the common case,
+ * none when the request is the same as the last one looked up.
  */
 export function matchRoute(table: RouteTable, host: string | undefined, url: string, tagHeader?: string): RouteMatch | null {
+  if (url === lastUrl && host === lastHost && tagHeader === lastTag && table === lastTable) return lastMatch;
+  const m = findRoute(table, host, url, tagHeader);
+  lastTable = table;
+  lastHost = host;
+  lastUrl = url;
+  lastTag = tagHeader;
+  lastMatch = m;
+  return m;
+}
+
+function findRoute(table: RouteTable, host: string | undefined, url: string, tagHeader?: string): RouteMatch | null {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q);
