@@ -15,3 +15,19 @@ for (let c = 0; c < 128; c++) if (HTTP_TOKEN.test(String.fromCharCode(c))) TOKEN
  * other control character). The same rule as node:http's for the headers it writes.
  */
 export const FIELD_VALUE_FORBIDDEN = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * The value of 1–15 ASCII digits, else -1. Counted here: `Number()` of a string first computes the string's hash
+ * (it may be an array index), and a regular expression before it is a second pass.
+ */
+export function decimal(v: string): number {
+  const len = v.length;
+  if (len === 0 || len > 15) return -1;
+  let x = 0;
+  for (let i = 0; i < len; i++) {
+    const d = v.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    x = x * 10 + d;
+  }
+  return x;
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR } from '../core/http-grammar.js';
+import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR, decimal } from '../core/http-grammar.js';
 import { keepEarlyAnswers } from './early-answer.js';
 import { HOP_BY_HOP, connectionListed, upstreamRequestLines, type PassedHead, type UpstreamDrop } from './forward-headers.js';
 
@@ -721,15 +721,16 @@ export class Conn {
 }
 
 function contentLength(v: string): number {
-  if (/^\d{1,15}$/.test(v)) return Number(v);
+  const n = decimal(v);
+  if (n >= 0) return n;
   // A list of the same length ("5, 5") is tolerated (RFC 9112 §6.3).
   const parts = v.split(',');
   if (parts.length < 2) return -1;
   const first = parts[0]!.trim();
-  if (!/^\d{1,15}$/.test(first)) return -1;
   for (const p of parts) if (p.trim() !== first) return -1;
-  return Number(first);
+  return decimal(first);
 }
+
 
 /**
  * Token characters: core/http-grammar.ts's table, held in a module constant as before it moved there (read through

@@ -18,7 +18,7 @@
  *   is judged here).
  */
 
-import { TOKEN_CHAR } from '../../core/http-grammar.js';
+import { TOKEN_CHAR, decimal } from '../../core/http-grammar.js';
 
 /**
  * Token characters: core/http-grammar.ts's table, held in a module constant (read through the import directly, a
@@ -114,14 +114,11 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
     if (len === 14 || len === 17 || len === 10 || len === 7) {
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
-        if (length >= 0 || value.length === 0 || value.length > 15) return null;
+        if (length >= 0) return null;
         // llhttp takes spaces after the digits but not a tab.
         if (tabIn(s, valueTo, i - 2)) return null;
-        for (let k = 0; k < value.length; k++) {
-          const d = value.charCodeAt(k);
-          if (d < 0x30 || d > 0x39) return null;
-        }
-        length = Number(value);
+        length = decimal(value);
+        if (length < 0) return null;
       } else if (lower === 'transfer-encoding' || lower === 'upgrade') return null;
       else if (lower === 'connection') {
         // llhttp does not read a token followed by a tab as that token.
