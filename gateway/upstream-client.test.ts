@@ -214,6 +214,37 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
     expect(rep.connections).toBe(1);
   });
 
+  it('reads a head with the same bytes as the last on its connection as it read that one, framed by its own request, without what a stage added then', async () => {
+    const same = 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-one: 1\r\ncontent-length: 2\r\n\r\n';
+    const rep = await replica((r, n) => {
+      if (n === 3) r.socket.write(same); // the answer to HEAD: the same head, no body
+      else if (n === 4) r.socket.write(`HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n${same}ok`);
+      else if (n === 5) r.socket.write(`${same.replace('x-one: 1', 'connection: close')}ok`);
+      else r.socket.write(`${same}ok`);
+    });
+    const c = client({ connections: 1 });
+    class Adding extends Probe {
+      override onHead(status: number, head: ResponseHead): void {
+        head.add('x-stage', 'a');
+        super.onHead(status, head);
+      }
+    }
+    const fields = ['content-type', 'text/plain', 'x-one', '1', 'content-length', '2'];
+    const first = new Adding('GET', '/', 5_000);
+    c.send(rep.url, first, {}, null);
+    expect(await first.outcome).toMatchObject({ status: 200, body: 'ok', raw: fields, error: null });
+    expect(first.passed?.lines).toBe('content-type: text/plain\r\nx-one: 1\r\ncontent-length: 2\r\nx-stage: a\r\n');
+    const second = send(c, rep.url);
+    expect(await second.outcome).toMatchObject({ status: 200, body: 'ok', raw: fields, error: null });
+    expect(second.passed).toMatchObject({ lines: 'content-type: text/plain\r\nx-one: 1\r\ncontent-length: 2\r\n', hasLength: true, hasDate: false });
+    expect(await send(c, rep.url, { method: 'HEAD' }).outcome).toMatchObject({ status: 200, body: '', raw: fields, error: null });
+    // After an informational head the final one is read afresh (the 103's fields are not the answer's).
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 200, body: 'ok', raw: fields, error: null });
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 200, body: 'ok', raw: ['content-type', 'text/plain', 'connection', 'close', 'content-length', '2'], error: null });
+    expect(await send(c, rep.url).outcome).toMatchObject({ status: 200, body: 'ok', raw: fields, error: null });
+    expect(rep.requests.map((r) => r.conn)).toEqual([1, 1, 1, 1, 1, 2]);
+  });
+
   it('does not reuse a connection whose answer says connection: close', async () => {
     const rep = await replica((r) => r.socket.write('HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 2\r\n\r\nok'));
     const c = client();

@@ -114,6 +114,8 @@ export abstract class UpstreamRequest {
 const BAD_PATH = /[^\x21-\x7e\x80-\xff]/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+/** Buffer's own latin1 reader, without `toString`'s argument handling in front of it. */
+type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
 
 /**
  * The request's head and body as one buffer (or one string without a body): method, path, `host` (the
@@ -270,6 +272,11 @@ export class ResponseHead implements PassedHead {
     this.added = '';
   }
 
+  /** @internal The same head again (the same text, its fields where they were): only what stages added goes. */
+  again(): void {
+    this.added = '';
+  }
+
   /** @internal One more field line, `text[from, end)`. */
   field(from: number, end: number, kind: Field): void {
     let at = this.at;
@@ -367,6 +374,17 @@ export class Conn {
   private headLen = 0;
   /** The last response head parsed (reused: what `onHead` is given). */
   private readonly head = new ResponseHead();
+  /**
+   * The text of the last final head parsed on this connection ('' when `head` holds another), and what it said: a
+   * head with exactly the same bytes (a replica answering the same model with an answer of the same length, within
+   * the same second of its Date) is not scanned again. Its fields are still where `head` has them.
+   */
+  private lastText = '';
+  private lastStatus = 0;
+  private lastLength = -1;
+  private lastTe = false;
+  private lastChunked = false;
+  private lastClose = false;
   /** A chunk-size or trailer line spanning reads. */
   private line = '';
   private trailerBytes = 0;
@@ -600,7 +618,12 @@ export class Conn {
    * but HTAB in values, CRLF line ends).
    */
   private parseHead(r: UpstreamRequest, buf: Buffer, start: number, end: number): boolean {
-    const s = buf.toString('latin1', start, end);
+    const s = (buf as Latin1).latin1Slice(start, end);
+    if (s === this.lastText) {
+      this.head.again();
+      return this.framed(r, this.lastStatus, this.lastLength, this.lastTe, this.lastChunked, this.lastClose);
+    }
+    this.lastText = '';
     const n = s.length;
     const statusEnd = lineEnd(s, 0);
     const minor = statusLine(s, statusEnd);
@@ -671,6 +694,17 @@ export class Conn {
       this.malformed(r, 'the replica sent both transfer-encoding and content-length');
       return false;
     }
+    this.lastText = s;
+    this.lastStatus = status;
+    this.lastLength = length;
+    this.lastTe = te;
+    this.lastChunked = chunked;
+    this.lastClose = close;
+    return this.framed(r, status, length, te, chunked, close);
+  }
+
+  /** A final head's framing (what follows it, whether the connection is kept) set, and the request told. */
+  private framed(r: UpstreamRequest, status: number, length: number, te: boolean, chunked: boolean, close: boolean): boolean {
     this.keepAlive = !close;
     r.responded = true;
     if (r.method === 'HEAD' || status === 204 || status === 304) {
@@ -758,14 +792,13 @@ function scanHeaderLine(s: string, from: number, n: number): number {
   scanned.colon = j;
   let c = s.charCodeAt(++j);
   while (j < n && (c === 32 || c === 9)) c = s.charCodeAt(++j);
-  let valueTo = j;
+  const valueFrom = j;
   scanned.valueFrom = j;
-  for (; j < n; j++) {
-    c = s.charCodeAt(j);
-    if (c === 13) break;
-    if (VCHAR[c] !== 1) return -1;
-    if (c !== 32 && c !== 9) valueTo = j + 1;
-  }
+  // One table look per character (a CR is not a value character); the trailing spaces are found afterwards.
+  while (j < n && VCHAR[s.charCodeAt(j)] === 1) j++;
+  if (j < n && s.charCodeAt(j) !== 13) return -1;
+  let valueTo = j;
+  while (valueTo > valueFrom && ((c = s.charCodeAt(valueTo - 1)) === 32 || c === 9)) valueTo--;
   scanned.valueTo = valueTo;
   return j;
 }
