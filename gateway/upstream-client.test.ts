@@ -288,6 +288,7 @@ describe('UpstreamClient (real sockets, raw replicas)', () => {
 
   it.each([
     ['a status line that is not HTTP/1.x', 'HTTP/2 200 OK\r\n\r\n', /status line "HTTP\/2 200 OK" is not HTTP\/1.x/],
+    ['an empty head (a blank line where the status line goes)', '\r\n\r\n', /status line "" is not HTTP\/1.x/],
     ['a header line without a colon', 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n', /header line "no colon here" is not valid/],
     ['a folded header line', 'HTTP/1.1 200 OK\r\nx-a: 1\r\n  folded\r\n\r\n', /header line "  folded" is not valid/],
     ['whitespace before a header colon', 'HTTP/1.1 200 OK\r\nx-a : 1\r\n\r\n', /header line "x-a : 1" is not valid/],

@@ -375,11 +375,12 @@ export class Conn {
   /** The last response head parsed (reused: what `onHead` is given). */
   private readonly head = new ResponseHead();
   /**
-   * The text of the last final head parsed on this connection ('' when `head` holds another), and what it said: a
+   * The text of the last final head parsed on this connection, and what it said: a
    * head with exactly the same bytes (a replica answering the same model with an answer of the same length, within
-   * the same second of its Date) is not scanned again. Its fields are still where `head` has them.
+   * the same second of its Date) is not scanned again. Its fields are still where `head` has them. Null when there
+   * is none (not '': an empty head, a replica's stray blank line, is read and refused).
    */
-  private lastText = '';
+  private lastText: string | null = null;
   private lastStatus = 0;
   private lastLength = -1;
   private lastTe = false;
@@ -623,7 +624,7 @@ export class Conn {
       this.head.again();
       return this.framed(r, this.lastStatus, this.lastLength, this.lastTe, this.lastChunked, this.lastClose);
     }
-    this.lastText = '';
+    this.lastText = null;
     const n = s.length;
     const statusEnd = lineEnd(s, 0);
     const minor = statusLine(s, statusEnd);
