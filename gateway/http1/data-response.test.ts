@@ -52,6 +52,22 @@ describe('DataResponse: how the head reaches the socket', () => {
     expect(finished).toEqual([res]);
   });
 
+  it("emits 'finish' then 'close' once its last byte is with the socket, to listeners added before or during the answer", () => {
+    const { res } = response();
+    const events: string[] = [];
+    res.on('finish', () => events.push(`finish ${res.writableFinished}`));
+    res.writeHead(200, { 'content-length': '2' });
+    res.once('close', () => events.push('close'));
+    expect(events).toEqual([]);
+    res.end('ok');
+    expect(events).toEqual(['finish true', 'close']);
+    // One without listeners finishes the same way (nothing to tell).
+    const quiet = response();
+    quiet.res.end('ok');
+    expect(quiet.res.writableFinished).toBe(true);
+    expect(quiet.finished).toEqual([quiet.res]);
+  });
+
   it('end(text) with characters of two and three UTF-8 bytes: the length header and the bytes after the head agree', () => {
     const { res, writes } = response();
     const body = 'naïve → ok';
