@@ -75,7 +75,8 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
   const n = s.length;
   const sp = s.indexOf(' ');
   if (sp <= 0) return null;
-  const method = methods.get(s.slice(0, sp));
+  // The common methods by their bytes (no string made and hashed); any other through the table.
+  const method = sp === 4 && s.startsWith('POST') ? methods.get('POST') : sp === 3 && s.startsWith('GET') ? methods.get('GET') : methods.get(s.slice(0, sp));
   if (method === undefined) return null;
   let i = sp + 1;
   if (s.charCodeAt(i) !== 0x2f) return null;
@@ -102,17 +103,16 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
     c = s.charCodeAt(++i);
     while (c === 0x20 || c === 0x09) c = s.charCodeAt(++i);
     const valueFrom = i;
-    let valueTo = i;
-    while ((CLASS[c]! & VALUE) !== 0) {
-      if (c !== 0x20 && c !== 0x09) valueTo = i + 1;
-      c = s.charCodeAt(++i);
-    }
+    while ((CLASS[c]! & VALUE) !== 0) c = s.charCodeAt(++i);
     if (c !== 0x0d || s.charCodeAt(i + 1) !== 0x0a) return null;
+    // Spaces and tabs before the CR are not the value's.
+    let valueTo = i;
+    while (valueTo > valueFrom && ((c = s.charCodeAt(valueTo - 1)) === 0x20 || c === 0x09)) valueTo--;
     i += 2;
     const value = s.slice(valueFrom, valueTo);
     const len = name.length;
     if (len === 14 || len === 17 || len === 10 || len === 7) {
-      const lower = name.toLowerCase();
+      const lower = lowerName(name);
       if (lower === 'content-length') {
         if (length >= 0) return null;
         // llhttp takes spaces after the digits but not a tab.
@@ -142,6 +142,23 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
   found.minor = minor;
   found.keepAlive = minor === 1 ? !close : keepAliveLine;
   return found;
+}
+
+/** The names the fast path acts on, by length (else the name itself: none of them). */
+const ACTS_ON = ['content-length', 'transfer-encoding', 'connection', 'upgrade'];
+
+/**
+ * `name` lower-cased if it is one of ACTS_ON in any case (that name, no new string), else `name`. Called only for
+ * names of those lengths.
+ */
+function lowerName(name: string): string {
+  for (const known of ACTS_ON) {
+    if (known.length !== name.length) continue;
+    let k = 0;
+    while (k < known.length && (name.charCodeAt(k) | 0x20) === known.charCodeAt(k)) k++;
+    if (k === known.length) return known;
+  }
+  return name;
 }
 
 /** Whether s[from, to) holds a tab. */
