@@ -31,3 +31,23 @@ export function decimal(v: string): number {
   }
   return x;
 }
+
+/**
+ * Whether `s[at, at + lit.length)` is `lit` (lower-case letters, digits and `-`: a field name) in any case, read in
+ * place: no string made. For a token in `s` (its characters can only match `lit`'s as themselves or upper-case).
+ */
+export function nameIs(s: string, at: number, lit: string): boolean {
+  for (let k = 0; k < lit.length; k++) if ((s.charCodeAt(at + k) | 0x20) !== lit.charCodeAt(k)) return false;
+  return true;
+}
+
+/** Where `s[from, to)` ends without the spaces and tabs at its end (a field value's trailing OWS). */
+export function owsEnd(s: string, from: number, to: number): number {
+  let e = to;
+  while (e > from) {
+    const c = s.charCodeAt(e - 1);
+    if (c !== 0x20 && c !== 0x09) break;
+    e--;
+  }
+  return e;
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR, decimal } from '../core/http-grammar.js';
+import { FIELD_VALUE_FORBIDDEN, HTTP_TOKEN, TOKEN_CHAR, decimal, nameIs, owsEnd } from '../core/http-grammar.js';
 import { keepEarlyAnswers } from './early-answer.js';
 import { HOP_BY_HOP, connectionListed, upstreamRequestLines, type PassedHead, type UpstreamDrop } from './forward-headers.js';
 
@@ -192,9 +192,7 @@ function badValue(name: string): UpstreamError {
 function trimmed(s: string, from: number, end: number): string {
   let v = from;
   while (v < end && (s.charCodeAt(v) === 32 || s.charCodeAt(v) === 9)) v++;
-  let e = end;
-  while (e > v && (s.charCodeAt(e - 1) === 32 || s.charCodeAt(e - 1) === 9)) e--;
-  return s.slice(v, e);
+  return s.slice(v, owsEnd(s, v, end));
 }
 
 /** What a response field's name is, as far as the client and the way on care. */
@@ -206,12 +204,6 @@ const enum Field {
   HopByHop,
   TransferEncoding,
   Connection,
-}
-
-/** Whether `s[at, at + lit.length)` is `lit` (lower-case letters and `-`) in any case: no string made. */
-function nameIs(s: string, at: number, lit: string): boolean {
-  for (let k = 0; k < lit.length; k++) if ((s.charCodeAt(at + k) | 0x20) !== lit.charCodeAt(k)) return false;
-  return true;
 }
 
 /** Longest field name `fieldKind` knows (proxy-authorization). */
@@ -798,9 +790,7 @@ function scanHeaderLine(s: string, from: number, n: number): number {
   // One table look per character (a CR is not a value character); the trailing spaces are found afterwards.
   while (j < n && VCHAR[s.charCodeAt(j)] === 1) j++;
   if (j < n && s.charCodeAt(j) !== 13) return -1;
-  let valueTo = j;
-  while (valueTo > valueFrom && ((c = s.charCodeAt(valueTo - 1)) === 32 || c === 9)) valueTo--;
-  scanned.valueTo = valueTo;
+  scanned.valueTo = owsEnd(s, valueFrom, j);
   return j;
 }
 

@@ -18,7 +18,7 @@
  *   is judged here).
  */
 
-import { TOKEN_CHAR, decimal } from '../../core/http-grammar.js';
+import { TOKEN_CHAR, decimal, nameIs, owsEnd } from '../../core/http-grammar.js';
 
 /**
  * Token characters: core/http-grammar.ts's table, held in a module constant (read through the import directly, a
@@ -106,8 +106,7 @@ export function leanRequest(b: Buffer, start: number, maxHead: number, methods: 
     while ((CLASS[c]! & VALUE) !== 0) c = s.charCodeAt(++i);
     if (c !== 0x0d || s.charCodeAt(i + 1) !== 0x0a) return null;
     // Spaces and tabs before the CR are not the value's.
-    let valueTo = i;
-    while (valueTo > valueFrom && ((c = s.charCodeAt(valueTo - 1)) === 0x20 || c === 0x09)) valueTo--;
+    const valueTo = owsEnd(s, valueFrom, i);
     i += 2;
     const value = s.slice(valueFrom, valueTo);
     const len = name.length;
@@ -152,12 +151,7 @@ const ACTS_ON = ['content-length', 'transfer-encoding', 'connection', 'upgrade']
  * names of those lengths.
  */
 function lowerName(name: string): string {
-  for (const known of ACTS_ON) {
-    if (known.length !== name.length) continue;
-    let k = 0;
-    while (k < known.length && (name.charCodeAt(k) | 0x20) === known.charCodeAt(k)) k++;
-    if (k === known.length) return known;
-  }
+  for (const known of ACTS_ON) if (known.length === name.length && nameIs(name, 0, known)) return known;
   return name;
 }
 
