@@ -59,3 +59,42 @@ export function cpuSeconds(pid: number): number {
   }
   return ticks / USER_HZ;
 }
+
+/** The machine's CPU time so far, in clock ticks summed over its cores (/proc/stat's `cpu` line). */
+export interface MachineTicks {
+  /** Running anything: user, nice, system, irq and softirq time (the load generator, the upstreams, the proxy, the rest). */
+  busy: number;
+  /** Time the hypervisor gave a wanting core to someone else. */
+  steal: number;
+  /** All of it, idle and iowait included (guest time is inside user already). */
+  total: number;
+}
+
+/** The `cpu` line of a /proc/stat text as MachineTicks, or null when it has none. */
+export function parseMachineTicks(procStat: string): MachineTicks | null {
+  const line = procStat.split('\n').find((l) => l.startsWith('cpu '));
+  if (line === undefined) return null;
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = user + nice + system + irq + softirq;
+  return { busy, steal, total: busy + idle + iowait + steal };
+}
+
+/** The machine's CPU ticks now, or null where /proc/stat cannot be read (then no share is reported). */
+export function machineTicks(): MachineTicks | null {
+  try {
+    return parseMachineTicks(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The shares of all cores' time that were busy and stolen between two readings (0–1 each; NaN when either is
+ * missing or no time passed). On a machine where the load generator and the upstreams share the cores with the
+ * proxy, how close the whole machine ran to full says more about a run's tail than the proxy's own CPU does.
+ */
+export function machineShares(from: MachineTicks | null, to: MachineTicks | null): { busy: number; steal: number } {
+  const total = from === null || to === null ? 0 : to.total - from.total;
+  if (from === null || to === null || !(total > 0)) return { busy: Number.NaN, steal: Number.NaN };
+  return { busy: (to.busy - from.busy) / total, steal: (to.steal - from.steal) / total };
+}

@@ -17,6 +17,9 @@ export interface SystemSummary {
   canaryShare: number;
   cpuPerRequestUs: number;
   syscallsPerRequest: number;
+  /** Share of the machine's cores busy, and taken by the hypervisor, over a run (medians over rounds; 0–1, NaN unknown). */
+  machineBusy: number;
+  machineSteal: number;
   failures: number;
   rounds: number;
 }
@@ -39,6 +42,8 @@ export function summarise(measurements: Measurements): SystemSummary[] {
       canaryShare: pick((r) => r.canaryShare),
       cpuPerRequestUs: pick((r) => r.cpuPerRequestUs),
       syscallsPerRequest: pick((r) => r.syscallsPerRequest),
+      machineBusy: pick((r) => r.machineBusy),
+      machineSteal: pick((r) => r.machineSteal),
       failures: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
       rounds: rounds.length,
     };
@@ -57,6 +62,18 @@ const share = (s: SystemSummary, splits: boolean): string =>
  */
 const proxyCost = (r: SystemSummary, v: number, digits: number): string =>
   Number.isFinite(v) ? formatNumber(v, digits) : r.name === 'direct' ? '0 (no proxy)' : '?';
+
+/** The machine's busy share of a run as a percentage, with the hypervisor's share when it took any ('?' when unknown). */
+function machineBusy(r: SystemSummary): string {
+  if (!Number.isFinite(r.machineBusy)) return '?';
+  const busy = `${Math.round(r.machineBusy * 100)} %`;
+  return r.machineSteal >= 0.005 ? `${busy} (steal ${Math.round(r.machineSteal * 100)} %)` : busy;
+}
+
+const MACHINE_NOTE =
+  ' Machine busy: the share of all cores\' time (/proc/stat: user, nice, system, irq, softirq) spent over the run by ' +
+  'everything on the machine (the generator, the upstreams and the system measured), median over rounds; where they ' +
+  'share a few cores, a run\'s tail follows how close the whole machine came to full more than the proxy\'s own CPU.';
 
 /** How the two cost columns were measured, under each table that has them. */
 function costNote(): string {
@@ -89,16 +106,16 @@ export function latencyTable(rows: readonly SystemSummary[], splitting: Readonly
   const added = (v: number, base: number | undefined): string =>
     base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${formatNumber(v - base, 2)}`;
   const lines = [
-    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | p99 by round ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | syscalls/req | canary share | errors + non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| system | achieved req/s | p50 ms | p90 ms | p99 ms | p99 by round ms | added p50 ms | added p99 ms | service p50 ms | CPU µs/req | syscalls/req | machine busy | canary share | errors + non-2xx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const byRound = r.p99ByRound.map((v) => formatNumber(v, 2)).join(' / ');
     lines.push(
-      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${byRound} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${proxyCost(r, r.cpuPerRequestUs, 1)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
+      `| ${r.name} | ${formatNumber(r.throughput)} | ${formatNumber(r.p50, 2)} | ${formatNumber(r.p90, 2)} | ${formatNumber(r.p99, 2)} | ${byRound} | ${added(r.p50, d?.p50)} | ${added(r.p99, d?.p99)} | ${formatNumber(r.serviceP50, 2)} | ${proxyCost(r, r.cpuPerRequestUs, 1)} | ${proxyCost(r, r.syscallsPerRequest, 1)} | ${machineBusy(r)} | ${share(r, splitting.has(r.name))} | ${r.failures} |`,
     );
   }
-  return lines.join('\n') + costNote();
+  return lines.join('\n') + costNote() + MACHINE_NOTE;
 }
 
 /** One load of a latency sweep: its fraction of the reference's capacity, the rate it came to, the rows measured. */
@@ -114,8 +131,8 @@ export function formatLoad(load: number): string {
 }
 
 /**
- * A latency sweep in one table: a row per system, a column per load with its added p99 over direct and CPU per
- * request, and the highest load at which the added p99 stayed within `budgetMs` with no request failed.
+ * A latency sweep in one table: a row per system, a column per load with its added p99 over direct, CPU per
+ * request and the machine's busy share, and the highest load at which the added p99 stayed within `budgetMs` with no request failed.
  */
 export function loadSweepTable(points: readonly LoadPoint[], budgetMs: number): string {
   const names = points[0]?.rows.map((r) => r.name).filter((n) => n !== 'direct') ?? [];
@@ -129,13 +146,15 @@ export function loadSweepTable(points: readonly LoadPoint[], budgetMs: number): 
       if (r === undefined || d === undefined) return '–';
       const added = r.p99 - d.p99;
       if (added <= budgetMs && r.failures === 0) within = Math.max(within ?? 0, p.load);
-      return `${added >= 0 ? '+' : ''}${formatNumber(added, 2)} ms, ${proxyCost(r, r.cpuPerRequestUs, 0)} µs`;
+      const busy = Number.isFinite(r.machineBusy) ? `, machine ${Math.round(r.machineBusy * 100)} %` : '';
+      return `${added >= 0 ? '+' : ''}${formatNumber(added, 2)} ms, ${proxyCost(r, r.cpuPerRequestUs, 0)} µs${busy}`;
     });
     lines.push(`| ${name} | ${cells.join(' | ')} | ${within === null ? 'none measured' : formatLoad(within)} |`);
   }
   return (
     lines.join('\n') +
-    `\n\nEach cell: added p99 over direct at that load (medians over rounds) and the system's CPU µs per request. Loads are ` +
+    `\n\nEach cell: added p99 over direct at that load (medians over rounds), the system's CPU µs per request and how busy ` +
+    'the whole machine was (all cores, generator and upstreams included). Loads are ' +
     'fractions of the reference system\'s probed capacity, measured one after another in this run (one round\'s tail ' +
     'can be ten times the next one\'s: the tables above give each round).'
   );

@@ -7,7 +7,7 @@ import { runOpenLoop } from '../harness/open-loop.js';
 import type { Settings } from '../harness/settings.js';
 import { interleaved, type StartedSystem } from '../harness/system-set.js';
 import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
-import { cpuSeconds } from '../harness/process-stats.js';
+import { cpuSeconds, machineShares, machineTicks } from '../harness/process-stats.js';
 import { startSyscallCount } from '../harness/syscall-count.js';
 import { startPerfRecord } from '../harness/perf-record.js';
 
@@ -18,6 +18,10 @@ export interface RoundResult extends LoadResult {
   cpuPerRequestUs: number;
   /** System calls the system's processes made per completed request (perf stat over the run); NaN for direct */
   syscallsPerRequest: number;
+  /** Share of all the machine's cores busy over the run (generator, upstreams and system together; 0–1, NaN unknown) */
+  machineBusy: number;
+  /** Share of all the machine's core time the hypervisor took (0–1, NaN unknown) */
+  machineSteal: number;
 }
 
 export type Measurements = Map<string, RoundResult[]>;
@@ -33,7 +37,9 @@ async function measured(
   const [p0, c0] = await upstreams.stats();
   const syscalls = await startSyscallCount(pid);
   const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  const machine0 = machineTicks();
   const result = await run();
+  const machine = machineShares(machine0, machineTicks());
   const cpu1 = pid === undefined ? Number.NaN : cpuSeconds(pid);
   const calls = await syscalls.stop();
   await perf.stop();
@@ -45,6 +51,8 @@ async function measured(
     canaryShare: primary + canary === 0 ? Number.NaN : canary / (primary + canary),
     cpuPerRequestUs: ((cpu1 - cpu0) * 1e6) / Math.max(1, primary + canary),
     syscallsPerRequest: calls / Math.max(1, primary + canary),
+    machineBusy: machine.busy,
+    machineSteal: machine.steal,
   };
 }
 

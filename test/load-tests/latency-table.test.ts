@@ -15,6 +15,8 @@ const round = (p50: number, p99: number): RoundResult =>
     canaryShare: Number.NaN,
     cpuPerRequestUs: 40,
     syscallsPerRequest: 6,
+    machineBusy: 0.5,
+    machineSteal: 0,
     latency: { p50, p90: p50, p99, max: p99 },
     serviceLatency: { p50, p90: p50, p99, max: p99 },
   }) as unknown as RoundResult;
@@ -34,6 +36,25 @@ describe('latencyTable', () => {
     expect(table).toContain('| p99 ms | p99 by round ms | added p50 ms |');
     // CPU per request to a tenth of a µs: the goal is a ratio to nginx's, and whole µs near 10 hide a fifth of it.
     expect(cells[10]).toBe('40.0');
+    expect(cells[12]).toBe('50 %');
+  });
+
+  it("gives the whole machine's busy share as the median over rounds, with the hypervisor's share when it took any", () => {
+    const at = (busy: number, steal: number): RoundResult => ({ ...round(0.1, 1), machineBusy: busy, machineSteal: steal }) as RoundResult;
+    const table = latencyTable(
+      summarise(
+        new Map([
+          ['nginx', [at(0.52, 0), at(0.9, 0), at(0.54, 0.001)]],
+          ['sluice', [at(0.66, 0.02), at(0.67, 0.03), at(0.7, 0.04)]],
+          ['haproxy', [at(Number.NaN, Number.NaN)]],
+        ]),
+      ),
+      new Set(),
+    );
+    const busy = (name: string): string => table.split('\n').find((l) => l.startsWith(`| ${name} |`))!.split('|').map((c) => c.trim())[12]!;
+    expect(table).toContain('| syscalls/req | machine busy | canary share |');
+    expect([busy('nginx'), busy('sluice'), busy('haproxy')]).toEqual(['54 %', '67 % (steal 3 %)', '?']);
+    expect(table).toContain('Machine busy: the share of all cores');
   });
 });
 
@@ -63,8 +84,8 @@ describe('loadSweepTable', () => {
     const table = loadSweepTable([at(0.3, 5000, 0.5, 2.2, 1.0), at(0.5, 8550, 1.4, 18.3, 2.9)], 2);
     const lines = table.split('\n');
     expect(lines[0]).toBe('| system | 30 % (5,000 req/s) | 50 % (8,550 req/s) | highest load with added p99 ≤ 2 ms |');
-    expect(lines.find((l) => l.startsWith('| sluice |'))).toBe('| sluice | +1.70 ms, 40 µs | +16.90 ms, 40 µs | 30 % |');
-    expect(lines.find((l) => l.startsWith('| nginx |'))).toBe('| nginx | +0.50 ms, 40 µs | +1.50 ms, 40 µs | 50 % |');
+    expect(lines.find((l) => l.startsWith('| sluice |'))).toBe('| sluice | +1.70 ms, 40 µs, machine 50 % | +16.90 ms, 40 µs, machine 50 % | 30 % |');
+    expect(lines.find((l) => l.startsWith('| nginx |'))).toBe('| nginx | +0.50 ms, 40 µs, machine 50 % | +1.50 ms, 40 µs, machine 50 % | 50 % |');
     expect(table).not.toContain('| direct |');
   });
 
