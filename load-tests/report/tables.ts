@@ -17,7 +17,7 @@ export interface SystemSummary {
   canaryShare: number;
   cpuPerRequestUs: number;
   syscallsPerRequest: number;
-  /** Share of the machine's cores busy, and taken by the hypervisor, over a run (medians over rounds; 0–1, NaN unknown). */
+  /** Share of the machine's cores busy, and taken by the hypervisor, over a run (medians; 0–1, NaN unknown). */
   machineBusy: number;
   machineSteal: number;
   failures: number;
@@ -63,7 +63,7 @@ const share = (s: SystemSummary, splits: boolean): string =>
 const proxyCost = (r: SystemSummary, v: number, digits: number): string =>
   Number.isFinite(v) ? formatNumber(v, digits) : r.name === 'direct' ? '0 (no proxy)' : '?';
 
-/** The machine's busy share of a run as a percentage, with the hypervisor's share when it took any ('?' when unknown). */
+/** The machine's busy share as a percentage, with the hypervisor's share when it took any ('?' when unknown). */
 function machineBusy(r: SystemSummary): string {
   if (!Number.isFinite(r.machineBusy)) return '?';
   const busy = `${Math.round(r.machineBusy * 100)} %`;
@@ -132,7 +132,8 @@ export function formatLoad(load: number): string {
 
 /**
  * A latency sweep in one table: a row per system, a column per load with its added p99 over direct, CPU per
- * request and the machine's busy share, and the highest load at which the added p99 stayed within `budgetMs` with no request failed.
+ * request and the machine's busy share, and the highest load at which the added p99 stayed within `budgetMs` with
+ * no request failed.
  */
 export function loadSweepTable(points: readonly LoadPoint[], budgetMs: number): string {
   const names = points[0]?.rows.map((r) => r.name).filter((n) => n !== 'direct') ?? [];
