@@ -94,7 +94,7 @@ export function machineTicks(): MachineTicks | null {
  * proxy, how close the whole machine ran to full says more about a run's tail than the proxy's own CPU does.
  */
 export function machineShares(from: MachineTicks | null, to: MachineTicks | null): { busy: number; steal: number } {
-  const total = from === null || to === null ? 0 : to.total - from.total;
-  if (from === null || to === null || !(total > 0)) return { busy: Number.NaN, steal: Number.NaN };
+  if (from === null || to === null || !(to.total > from.total)) return { busy: Number.NaN, steal: Number.NaN };
+  const total = to.total - from.total;
   return { busy: (to.busy - from.busy) / total, steal: (to.steal - from.steal) / total };
 }
