@@ -40,7 +40,6 @@ path=$BENCH_PATH
 extra=()
 if [ "${SLUICE_AB_CONNECTION_CLOSE:-}" = 1 ]; then extra=(-H 'Connection: close'); fi
 for p in $PA $PB; do taskset -c 0 wrk -t1 -c64 -d3 -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$p$path" >/dev/null; done
-ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 cost() { # label requests user-ticks system-ticks: one line of throughput and CPU per request
   # ticks are 1/100 s: ticks × 10^4 / requests = µs per request
   awk -v l="$1" -v n="$2" -v u="$3" -v s="$4" -v d="$SECS" \
@@ -48,22 +47,22 @@ cost() { # label requests user-ticks system-ticks: one line of throughput and CP
 }
 run() { # pid port label
   local u0 s0 u1 s1 out n
-  read -r u0 s0 < <(ticks "$1")
+  read -r u0 s0 < <(proc_ticks "$1")
   out=$(taskset -c 0 wrk -t1 -c64 -d"$SECS" -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$2$path")
-  read -r u1 s1 < <(ticks "$1")
+  read -r u1 s1 < <(proc_ticks "$1")
   n=$(wrk_requests "$out" "$3")
   cost "$3" "$n" $((u1 - u0)) $((s1 - s0))
 }
 together() { # both gateways under load over the same seconds; $1 = first (A or B): which wrk starts first
   local ua sa ub sb ua1 sa1 ub1 sb1 na nb w1 w2
-  read -r ua sa < <(ticks $SA); read -r ub sb < <(ticks $SB)
+  read -r ua sa < <(proc_ticks $SA); read -r ub sb < <(proc_ticks $SB)
   if [ "$1" = A ]; then w1="$PA wa"; w2="$PB wb"; else w1="$PB wb"; w2="$PA wa"; fi
   set -- $w1 $w2
   taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$1$path" >"$work/$2.txt" &
   local first=$!
   taskset -c 0 wrk -t1 -c32 -d"$SECS" -s "$work/post.lua" "${extra[@]}" "http://127.0.0.1:$3$path" >"$work/$4.txt"
   wait $first
-  read -r ua1 sa1 < <(ticks $SA); read -r ub1 sb1 < <(ticks $SB)
+  read -r ua1 sa1 < <(proc_ticks $SA); read -r ub1 sb1 < <(proc_ticks $SB)
   na=$(wrk_requests "$(<"$work/wa.txt")" A); nb=$(wrk_requests "$(<"$work/wb.txt")" B)
   cost A "$na" $((ua1 - ua)) $((sa1 - sa))
   cost B "$nb" $((ub1 - ub)) $((sb1 - sb))

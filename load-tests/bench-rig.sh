@@ -8,7 +8,8 @@
 # wrk POST between two such signals, sets $n to the requests measured and waits for the file. `waitfor <file>
 # [tries=100]` waits for a LISTENING line in it (0.1 s a try), `port <file>` prints its port. `n=$(wrk_requests "$out"
 # [label])` is the requests a wrk run counted, or the end of the script when any answer was not 2xx. `rig_need
-# <tool…>` ends the script naming the package of the first tool not installed. $BENCH_PATH and $BENCH_BODY are the
+# <tool…>` ends the script naming the package of the first tool not installed. `proc_ticks <pid>` prints the process's
+# user and system CPU so far in clock ticks (/proc/<pid>/stat's utime and stime). $BENCH_PATH and $BENCH_BODY are the
 # request every script sends (post.lua's).
 work=$(mktemp -d "/tmp/sluice-${RIG_NAME:-rig}-XXXXXX")
 pids=()
@@ -22,6 +23,7 @@ wrk.method = "POST"
 wrk.body = '$BENCH_BODY'
 wrk.headers["content-type"] = "application/json"
 LUA
+proc_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
 waitfor() { for _ in $(seq 1 "${2:-100}"); do grep -q LISTENING "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "no LISTENING in $1" >&2; cat "$1" >&2; exit 1; }
 port() { grep -o 'LISTENING [0-9]*' "$1" | head -1 | cut -d' ' -f2; }
 rig_need() {

@@ -73,7 +73,7 @@ load() {
   if [ "$bad" != 0 ]; then echo "$1: $bad errors or non-2xx answers" >&2; exit 1; fi
 }
 ticks=$(getconf CLK_TCK)
-cpu() { if [ "$1" = direct ]; then echo 0 0; else awk '{print $14, $15}' "/proc/${PID[$1]}/stat"; fi; }
+cpu() { if [ "$1" = direct ]; then echo 0 0; else proc_ticks "${PID[$1]}"; fi; }
 : >"$work/rows"
 for r in $(seq 1 "$ROUNDS"); do
   for i in "${!systems[@]}"; do

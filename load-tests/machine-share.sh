@@ -32,7 +32,7 @@ sluice_pid=$!
 waitfor "$work/sluice.out"
 sluice_port=$(port "$work/sluice.out")
 gen=$(node --input-type=module -e "console.log((await import('./$DIST/load-tests/harness/fixed-rate.js')).fixedRateBinary())")
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ticks() { local u s; read -r u s < <(proc_ticks "$1"); echo $((u + s)); }
 # The machine's busy and total ticks so far (the `cpu` line: user nice system idle iowait irq softirq steal).
 machine() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat; }
 hz=$(getconf CLK_TCK)
