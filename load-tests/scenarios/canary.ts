@@ -101,13 +101,13 @@ async function canaryRound(
     sluice = await startSluiceServer(ctx.children, upstreams, 30_000, { port: adminPort, token: adminToken });
     const admin = new AdminClient(`http://127.0.0.1:${adminPort}`, { token: adminToken });
     let rate = fixedRate;
+    // Warmed before any probe, as measure.ts's probeCapacity does: a cold process probes well under its capacity.
+    if (settings.warmupS > 0) await runClosedLoop(sluice.url, request, 16, settings.warmupS, settings.client);
     if (rate === undefined) {
       const probe = await runClosedLoop(sluice.url, request, settings.connections, Math.min(5, settings.durationS), settings.client);
       rate = Math.max(100, Math.round(probe.throughput / 2 / 50) * 50);
       probed(probe.throughput, rate);
       ctx.log(`canary: sluice probed at ${probe.throughput.toFixed(0)} req/s; open loop at ${rate} req/s`);
-    } else if (settings.warmupS > 0) {
-      await runClosedLoop(sluice.url, request, 16, settings.warmupS, settings.client);
     }
     const phaseMs = settings.durationS * 1000;
     const discardMs = 1000;

@@ -50,7 +50,7 @@ export const latency: Scenario = {
           const why =
             capacity === undefined
               ? 'set with --rate'
-              : `${formatLoad(load)} of ${capacity.name}'s probed capacity (${formatNumber(capacity.reqPerS)} req/s, ${ctx.settings.connections} connections)`;
+              : `${formatLoad(load)} of ${capacity.name}'s probed capacity (${formatNumber(capacity.reqPerS)} req/s, ${ctx.settings.connections} connections, after a warm-up)`;
           const measured = await measureLatency(set.started, upstreams, request, rate, ctx.settings, ctx.log);
           const rows = summarise(measured);
           sweep.push({ load, rate, rows });

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClosedLoop } from '../../load-tests/harness/closed-loop.js';
 import { REQUESTS } from '../../load-tests/harness/load-result.js';
 import { runOpenLoop } from '../../load-tests/harness/open-loop.js';
+import { parseSettings } from '../../load-tests/harness/settings.js';
+import { probeCapacity } from '../../load-tests/scenarios/measure.js';
 import { startJsonResponder, type RunningResponder } from '../../load-tests/upstreams/json-responder.js';
 
 let upstream: RunningResponder;
@@ -88,6 +90,31 @@ describe('load generators', () => {
       expect(result.non2xx).toBe(result.completed);
       expect(requests).toBeGreaterThanOrEqual(result.completed);
       expect([...bodies]).toEqual([`POST ${REQUESTS.POST.path} application/json ${REQUESTS.POST.body}`]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+  it('the capacity probe measures a warmed system, not one straight after its start', async () => {
+    // A server that is slow for its first second of traffic (each answer 250 ms late), as a process is before its
+    // code is optimised, and quick after it. Probed cold, 64 connections would get at most 256 answers a second.
+    let first = 0;
+    const server = createServer((req, res) => {
+      first ||= Date.now();
+      req.resume();
+      req.on('end', () => {
+        const answer = () => res.writeHead(200, { 'content-length': '2' }).end('{}');
+        if (Date.now() - first < 1000) setTimeout(answer, 250);
+        else answer();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const running = { url, stop: async () => undefined };
+      const definition = { name: 'cold-start', describe: 'slow for its first second', splits: false, start: async () => running };
+      const settings = parseSettings(['latency', '--warmup', '2', '--duration', '1', '--connections', '64']);
+      const probed = await probeCapacity([{ definition, running }], REQUESTS.GET, settings);
+      expect(probed.get('cold-start')).toBeGreaterThan(1000);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
