@@ -16,6 +16,7 @@ import type { RunningSystem } from '../systems/system.js';
 import { startUpstreamPair } from '../upstreams/upstream-pair.js';
 import type { Scenario, ScenarioContext, ScenarioOutput } from './scenario.js';
 import { shareBetween, sharePerSecond, splitErrorPerSecond, staleTrafficEndsAfter, type CounterSample } from './split-series.js';
+import { CAPACITY_PROBES, probeCapacity } from './measure.js';
 
 const SAMPLE_MS = 100;
 const CANARY_TARGET = 0.1;
@@ -74,7 +75,7 @@ export const canary: Scenario = {
     const rounds: CanaryRound[] = [];
     for (let r = 0; r < ctx.settings.rounds; r++) {
       const round = await canaryRound(ctx, request, rate, (capacity, chosen) => {
-        why = `${chosen} req/s, 50 % of sluice's probed capacity (${formatNumber(capacity)} req/s, closed loop, ${ctx.settings.connections} connections, round 1)`;
+        why = `${chosen} req/s, 50 % of sluice's probed capacity (${formatNumber(capacity)} req/s, closed loop, ${ctx.settings.connections} connections, round 1, the median of ${CAPACITY_PROBES} probes after a warm-up)`;
         rate = chosen;
       });
       rounds.push(round);
@@ -101,13 +102,14 @@ async function canaryRound(
     sluice = await startSluiceServer(ctx.children, upstreams, 30_000, { port: adminPort, token: adminToken });
     const admin = new AdminClient(`http://127.0.0.1:${adminPort}`, { token: adminToken });
     let rate = fixedRate;
-    // Warmed before any probe, as measure.ts's probeCapacity does: a cold process probes well under its capacity.
-    if (settings.warmupS > 0) await runClosedLoop(sluice.url, request, 16, settings.warmupS, settings.client);
     if (rate === undefined) {
-      const probe = await runClosedLoop(sluice.url, request, settings.connections, Math.min(5, settings.durationS), settings.client);
-      rate = Math.max(100, Math.round(probe.throughput / 2 / 50) * 50);
-      probed(probe.throughput, rate);
-      ctx.log(`canary: sluice probed at ${probe.throughput.toFixed(0)} req/s; open loop at ${rate} req/s`);
+      const system = { definition: { name: 'sluice', describe: 'canary', splits: true, start: async () => sluice! }, running: sluice };
+      const capacity = (await probeCapacity([system], request, settings)).get('sluice')!;
+      rate = Math.max(100, Math.round(capacity / 2 / 50) * 50);
+      probed(capacity, rate);
+      ctx.log(`canary: sluice probed at ${capacity.toFixed(0)} req/s; open loop at ${rate} req/s`);
+    } else if (settings.warmupS > 0) {
+      await runClosedLoop(sluice.url, request, 16, settings.warmupS, settings.client);
     }
     const phaseMs = settings.durationS * 1000;
     const discardMs = 1000;

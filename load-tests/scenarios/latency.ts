@@ -2,7 +2,7 @@ import type { OpenLoopClient } from '../harness/fixed-rate.js';
 import { REQUESTS } from '../harness/load-result.js';
 import { formatNumber } from '../harness/stats.js';
 import { formatLoad, latencyTable, loadSweepTable, percentileChart, summarise, type LoadPoint } from '../report/tables.js';
-import { measureLatency, probeCapacity } from './measure.js';
+import { CAPACITY_PROBES, measureLatency, probeCapacity } from './measure.js';
 import { withScenarioSystems } from './scenario-systems.js';
 import type { Chart, Scenario } from './scenario.js';
 
@@ -50,7 +50,7 @@ export const latency: Scenario = {
           const why =
             capacity === undefined
               ? 'set with --rate'
-              : `${formatLoad(load)} of ${capacity.name}'s probed capacity (${formatNumber(capacity.reqPerS)} req/s, ${ctx.settings.connections} connections, after a warm-up)`;
+              : `${formatLoad(load)} of ${capacity.name}'s probed capacity (${formatNumber(capacity.reqPerS)} req/s, ${ctx.settings.connections} connections, the median of ${CAPACITY_PROBES} probes after a warm-up)`;
           const measured = await measureLatency(set.started, upstreams, request, rate, ctx.settings, ctx.log);
           const rows = summarise(measured);
           sweep.push({ load, rate, rows });

@@ -8,6 +8,7 @@ import type { Settings } from '../harness/settings.js';
 import { interleaved, type StartedSystem } from '../harness/system-set.js';
 import type { RunningUpstreams } from '../upstreams/upstream-pair.js';
 import { cpuSeconds, machineShares, machineTicks } from '../harness/process-stats.js';
+import { median } from '../harness/stats.js';
 import { startSyscallCount } from '../harness/syscall-count.js';
 import { startPerfRecord } from '../harness/perf-record.js';
 
@@ -111,11 +112,16 @@ export async function measureLatency(
   });
 }
 
+/** How many closed-loop probes of a system's capacity the rate set from it is the median of. */
+export const CAPACITY_PROBES = 3;
+
 /**
- * A quick single-round closed-loop probe of each system's capacity (req/s), to set an open-loop rate. The systems
- * are warmed first, as before any measured round: a process probed straight after its start runs code not yet
- * optimised and gives a capacity well under what the saturation scenario measures (Sluice 8,200 req/s cold against
- * 11,776 warmed and 12,655 in saturation on 2026-12-07), so "half load" was a third of it.
+ * Each system's capacity (req/s) to set an open-loop rate: the median of CAPACITY_PROBES closed-loop runs of up to
+ * 5 s each, systems interleaved. The systems are warmed first, as before any measured round: a process probed
+ * straight after its start runs code not yet optimised and gives a capacity well under what the saturation scenario
+ * measures (Sluice 8,200 req/s cold against 11,776 warmed and 12,655 in saturation on 2026-12-07, so "half load" was
+ * a third of it). One probe is not enough on a shared host either: two warmed single probes of the same build minutes
+ * apart gave 9,361 and 15,201 req/s that day.
  */
 export async function probeCapacity(
   systems: readonly StartedSystem[],
@@ -123,10 +129,12 @@ export async function probeCapacity(
   settings: Settings,
 ): Promise<Map<string, number>> {
   await warmUp(systems, request, settings);
-  const capacity = new Map<string, number>();
-  for (const s of systems) {
-    const result = await runClosedLoop(s.running.url, request, settings.connections, Math.min(5, settings.durationS), settings.client);
-    capacity.set(s.definition.name, result.throughput);
+  const runs = new Map<string, number[]>(systems.map((s) => [s.definition.name, []]));
+  for (let probe = 0; probe < CAPACITY_PROBES; probe++) {
+    for (const s of systems) {
+      const result = await runClosedLoop(s.running.url, request, settings.connections, Math.min(5, settings.durationS), settings.client);
+      runs.get(s.definition.name)!.push(result.throughput);
+    }
   }
-  return capacity;
+  return new Map([...runs].map(([name, values]) => [name, median(values)]));
 }
