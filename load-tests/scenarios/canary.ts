@@ -103,8 +103,9 @@ async function canaryRound(
     const admin = new AdminClient(`http://127.0.0.1:${adminPort}`, { token: adminToken });
     let rate = fixedRate;
     if (rate === undefined) {
-      const system = { definition: { name: 'sluice', describe: 'canary', splits: true, start: async () => sluice! }, running: sluice };
-      const capacity = (await probeCapacity([system], request, settings)).get('sluice')!;
+      const running = sluice;
+      const definition = { name: 'sluice', describe: "the canary scenario's Sluice", splits: true, start: async () => running };
+      const capacity = (await probeCapacity([{ definition, running }], request, settings)).get('sluice')!;
       rate = Math.max(100, Math.round(capacity / 2 / 50) * 50);
       probed(capacity, rate);
       ctx.log(`canary: sluice probed at ${capacity.toFixed(0)} req/s; open loop at ${rate} req/s`);
