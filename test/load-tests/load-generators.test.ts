@@ -94,6 +94,7 @@ describe('load generators', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+
   it('the capacity probe measures a warmed system, not one straight after its start', async () => {
     // A server that is slow for its first second of traffic (each answer 250 ms late), as a process is before its
     // code is optimised, and quick after it. Probed cold, 64 connections would get at most 256 answers a second.
@@ -111,10 +112,11 @@ describe('load generators', () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const running = { url, stop: async () => undefined };
-      const definition = { name: 'cold-start', describe: 'slow for its first second', splits: false, start: async () => running };
+      const definition = { name: 'cold-start', describe: 'slow at first', splits: false, start: async () => running };
       const settings = parseSettings(['latency', '--warmup', '2', '--duration', '1', '--connections', '64']);
       const probed = await probeCapacity([{ definition, running }], REQUESTS.GET, settings);
-      expect(probed.get('cold-start')).toBeGreaterThan(1000);
+      // More than twice what a cold probe could count, with room for a busy machine.
+      expect(probed.get('cold-start')).toBeGreaterThan(600);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
