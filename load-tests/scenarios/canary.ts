@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AdminClient } from '../../cli/admin-client.js';
 import { freePort } from '../harness/child-process.js';
-import { runClosedLoop } from '../harness/closed-loop.js';
 import { REQUESTS, type RequestShape } from '../harness/load-result.js';
 import { runOpenLoopPhases, type ArrivalOutcome } from '../harness/open-loop.js';
 import { latencyBetween, statusTotals, tallyPerSecond, type StatusTotals } from '../harness/outcome-tally.js';
@@ -16,7 +15,7 @@ import type { RunningSystem } from '../systems/system.js';
 import { startUpstreamPair } from '../upstreams/upstream-pair.js';
 import type { Scenario, ScenarioContext, ScenarioOutput } from './scenario.js';
 import { shareBetween, sharePerSecond, splitErrorPerSecond, staleTrafficEndsAfter, type CounterSample } from './split-series.js';
-import { CAPACITY_PROBES, probeCapacity } from './measure.js';
+import { CAPACITY_PROBES, probeCapacity, warmUp } from './measure.js';
 
 const SAMPLE_MS = 100;
 const CANARY_TARGET = 0.1;
@@ -102,15 +101,15 @@ async function canaryRound(
     sluice = await startSluiceServer(ctx.children, upstreams, 30_000, { port: adminPort, token: adminToken });
     const admin = new AdminClient(`http://127.0.0.1:${adminPort}`, { token: adminToken });
     let rate = fixedRate;
+    const running = sluice;
+    const system = { definition: { name: 'sluice', describe: "the canary scenario's Sluice", splits: true, start: async () => running }, running };
     if (rate === undefined) {
-      const running = sluice;
-      const definition = { name: 'sluice', describe: "the canary scenario's Sluice", splits: true, start: async () => running };
-      const capacity = (await probeCapacity([{ definition, running }], request, settings)).get('sluice')!;
+      const capacity = (await probeCapacity([system], request, settings)).get('sluice')!;
       rate = Math.max(100, Math.round(capacity / 2 / 50) * 50);
       probed(capacity, rate);
       ctx.log(`canary: sluice probed at ${capacity.toFixed(0)} req/s; open loop at ${rate} req/s`);
-    } else if (settings.warmupS > 0) {
-      await runClosedLoop(sluice.url, request, 16, settings.warmupS, settings.client);
+    } else {
+      await warmUp([system], request, settings);
     }
     const phaseMs = settings.durationS * 1000;
     const discardMs = 1000;

@@ -57,7 +57,8 @@ async function measured(
   };
 }
 
-async function warmUp(systems: readonly StartedSystem[], request: RequestShape, settings: Settings): Promise<void> {
+/** `--warmup` seconds of closed loop (16 connections) for each system in turn, before anything is measured or probed. */
+export async function warmUp(systems: readonly StartedSystem[], request: RequestShape, settings: Settings): Promise<void> {
   if (settings.warmupS <= 0) return;
   for (const s of systems) await runClosedLoop(s.running.url, request, 16, settings.warmupS, settings.client);
 }
