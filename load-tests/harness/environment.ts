@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { versionOf, which } from '../baselines/install.js';
@@ -14,6 +15,8 @@ export interface Environment {
   node: string;
   nginx: string;
   haproxy: string;
+  /** The kernel's release and the options on its command line that decide where and when processes run. */
+  kernel: string;
   /** --pin: systems under test on CPU 1, the rest on CPU 0 */
   pinned: boolean;
   /** referenceWorkMs() when the report began */
@@ -32,9 +35,36 @@ export function describeEnvironment(pinned = false): Environment {
     node: process.version,
     nginx: which('nginx') ? versionOf('nginx', ['-v']) : 'not installed',
     haproxy: which('haproxy') ? versionOf('haproxy', ['-v']) : 'not installed',
+    kernel: describeKernel(release(), readOrEmpty('/proc/cmdline')),
     pinned,
     referenceMs: referenceWorkMs(),
   };
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Boot options that change how a proxy's tail looks on a shared machine: where the scheduler places processes
+ * (`sched_*`, `isolcpus`, `nohz_full`, `rcu_nocbs`, `preempt`) and how an idle CPU waits to be woken (`idle`,
+ * `cpuidle*`, `haltpoll*`). A VM's kernel may carry its own: the VM measured on 2026-12-07 (hotpath.md, twenty-fifth
+ * session) booted with `sched_vcpu_pack=15`, which is not an upstream Linux option (by its name, it packs runnable
+ * processes onto fewer virtual CPUs), and with the guest's halt polling off. The row lets a reader tell runs on two
+ * such kernels apart.
+ */
+const SCHEDULING_OPTION = /^(sched_|isolcpus=|nohz|rcu_nocbs=|preempt=|idle=|cpuidle|haltpoll)/;
+
+/** The kernel row: its release and the scheduling options on its command line (those before `--`, which go to init). */
+export function describeKernel(kernelRelease: string, cmdline: string): string {
+  const words = cmdline.trim().split(/\s+/);
+  const end = words.indexOf('--');
+  const options = [...new Set((end === -1 ? words : words.slice(0, end)).filter((w) => SCHEDULING_OPTION.test(w)))];
+  return `${kernelRelease}; scheduling options on its command line: ${options.length ? options.join(' ') : 'none'}`;
 }
 
 let referenceHashed: Buffer | null = null;
@@ -83,5 +113,6 @@ export function environmentMarkdown(before: Environment, loadAfter: [number, num
     `| node | ${before.node} |`,
     `| nginx | ${before.nginx} |`,
     `| haproxy | ${before.haproxy} |`,
+    `| kernel | ${before.kernel} |`,
   ].join('\n');
 }

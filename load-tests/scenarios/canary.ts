@@ -104,7 +104,7 @@ async function canaryRound(
     const running = sluice;
     const system = { definition: { name: 'sluice', describe: "the canary scenario's Sluice", splits: true, start: async () => running }, running };
     if (rate === undefined) {
-      const capacity = (await probeCapacity([system], request, settings)).get('sluice')!;
+      const capacity = (await probeCapacity([system], request, settings)).get(system.definition.name)!;
       rate = Math.max(100, Math.round(capacity / 2 / 50) * 50);
       probed(capacity, rate);
       ctx.log(`canary: sluice probed at ${capacity.toFixed(0)} req/s; open loop at ${rate} req/s`);
