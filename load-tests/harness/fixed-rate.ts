@@ -1,8 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { compiledC } from './c-build.js';
 import type { LoadResult, RequestShape } from './load-result.js';
 import { loadTestsPath } from './paths.js';
 
@@ -18,21 +15,12 @@ export type OpenLoopClient = 'c' | 'undici';
  * fresh machine needs only gcc (Debian's `gcc`/`build-essential`), no download. Throws naming gcc when missing.
  */
 export function fixedRateBinary(): string {
-  const source = loadTestsPath('harness', 'fixed-rate.c');
-  const text = readFileSync(source);
-  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
-  const dir = join(tmpdir(), 'sluice-fixed-rate');
-  const binary = join(dir, `fixed-rate-${hash}`);
-  if (existsSync(binary)) return binary;
-  mkdirSync(dir, { recursive: true });
-  const partial = `${binary}.${process.pid}.tmp`;
-  const built = spawnSync('gcc', ['-O2', '-o', partial, source, '-lm'], { encoding: 'utf8' });
-  if (built.error !== undefined || built.status !== 0) {
-    const why = built.error !== undefined ? built.error.message : built.stderr.trim();
-    throw new Error(`the C open-loop generator (load-tests/harness/fixed-rate.c) needs gcc (apt-get install gcc), or run with --open-client undici: ${why}`);
-  }
-  renameSync(partial, binary);
-  return binary;
+  return compiledC(
+    loadTestsPath('harness', 'fixed-rate.c'),
+    'fixed-rate',
+    'the C open-loop generator (load-tests/harness/fixed-rate.c)',
+    'or run with --open-client undici',
+  );
 }
 
 interface FixedRateSummary {

@@ -43,7 +43,17 @@ export interface Settings {
    * system's latency is not its wait for a core the generator holds. Saturation and latency only.
    */
   pin: boolean;
+  /**
+   * The upstream pair's program: `node` (upstreams/json-responder.ts, Node's HTTP server) or `c`
+   * (upstreams/responder.c, built with gcc: the same answer for a fraction of the CPU, no delay or reset knobs).
+   */
+  upstream: UpstreamKind;
 }
+
+export type UpstreamKind = 'node' | 'c';
+
+/** The scenarios --upstream c applies to: those that start their upstreams through `withScenarioSystems` and never use the Node responder's knobs. */
+export const NATIVE_UPSTREAM = ['saturation', 'connection-churn', 'latency', 'ingress-limits'];
 
 /** The scenarios --pin applies to: those whose systems are all started by `withScenarioSystems`, one process each. */
 export const PINNABLE = ['saturation', 'connection-churn', 'latency', 'ingress-limits'];
@@ -69,6 +79,9 @@ export const USAGE = `usage: node dist/load-tests/run.js <scenario…|all> [opti
   --pin                 saturation, connection-churn, latency and ingress-limits only: each system under test
                         on CPU 1, the harness, generators and upstreams on CPU 0 (taskset; needs 2 CPUs).
                         Without it every process shares every core
+  --upstream node|c     saturation, connection-churn, latency and ingress-limits only: the two upstreams' program
+                        (default node: upstreams/json-responder.ts; c: upstreams/responder.c, built with gcc, the
+                        same answer for a fraction of the machine, so more of the cores are left to the proxy)
   quick development run: --rounds 3 --duration 5`;
 
 export function parseSettings(argv: readonly string[]): Settings {
@@ -93,6 +106,7 @@ export function parseSettings(argv: readonly string[]): Settings {
       client: { type: 'string', default: 'wrk' },
       'open-client': { type: 'string', default: 'c' },
       pin: { type: 'boolean', default: false },
+      upstream: { type: 'string', default: 'node' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -130,6 +144,12 @@ export function parseSettings(argv: readonly string[]): Settings {
   if (values.pin && unpinnable.length > 0) {
     throw new Error(`--pin applies to ${PINNABLE.join(', ')} only, not ${unpinnable.join(', ')}\n${USAGE}`);
   }
+  const upstream = values.upstream;
+  if (upstream !== 'node' && upstream !== 'c') throw new Error(`--upstream must be node or c, got ${upstream}\n${USAGE}`);
+  const needNode = positionals.filter((n) => !NATIVE_UPSTREAM.includes(n));
+  if (upstream === 'c' && needNode.length > 0) {
+    throw new Error(`--upstream c applies to ${NATIVE_UPSTREAM.join(', ')} only, not ${needNode.join(', ')}\n${USAGE}`);
+  }
   return {
     scenarios: positionals,
     rounds: positive('rounds', values.rounds),
@@ -149,5 +169,6 @@ export function parseSettings(argv: readonly string[]): Settings {
     client: values.client,
     openClient,
     pin: values.pin,
+    upstream,
   };
 }

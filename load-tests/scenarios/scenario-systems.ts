@@ -1,7 +1,14 @@
 import { startSystems, type SystemSet } from '../harness/system-set.js';
+import type { UpstreamKind } from '../harness/settings.js';
 import type { StartOptions } from '../systems/system.js';
 import { startUpstreamPair, type RunningUpstreams } from '../upstreams/upstream-pair.js';
 import type { ScenarioContext, ScenarioOutput } from './scenario.js';
+
+/** How each kind of upstream is named in a report (`--upstream`). */
+export const UPSTREAM_DESCRIPTIONS: Record<UpstreamKind, string> = {
+  node: '`upstreams/json-responder.ts`, Node\'s HTTP server (`--upstream node`, the default)',
+  c: '`upstreams/responder.c`, C, one thread, epoll (`--upstream c`): the same answer for a fraction of the CPU',
+};
 
 /**
  * Starts the upstream pair and the scenario's systems (filtered by --systems), runs `body`, and tears it all
@@ -15,7 +22,7 @@ export async function withScenarioSystems(
 ): Promise<ScenarioOutput> {
   const { wanted, notHere } = systemsToStart(names, ctx.settings.systems);
   if (notHere.length > 0) ctx.log(`--systems names ${notHere.join(', ')}, which this scenario does not run (its systems: ${names.join(', ')})`);
-  const upstreams = await startUpstreamPair(ctx.children);
+  const upstreams = await startUpstreamPair(ctx.children, ctx.settings.upstream);
   let set: SystemSet | undefined;
   try {
     // --pin: the harness runs on CPU 0 (run.ts), and so do the upstreams it starts; the systems on CPU 1.
@@ -28,9 +35,10 @@ export async function withScenarioSystems(
       ...set.skipped.map((s) => `- ~~${s.name}~~ skipped: ${s.reason}`),
       ...notHere.map((n) => `- ~~${n}~~ not run: named in --systems, but not one of this scenario's systems (${names.join(', ')})`),
     ];
+    const upstreamLine = `Upstreams (primary and canary, one process each): ${UPSTREAM_DESCRIPTIONS[ctx.settings.upstream]}.`;
     return {
       ...output,
-      markdown: ['### Systems', [...systemsList, ...skipped].join('\n'), output.markdown].join('\n\n'),
+      markdown: ['### Systems', [...systemsList, ...skipped].join('\n'), upstreamLine, output.markdown].join('\n\n'),
     };
   } finally {
     await set?.stop();

@@ -1,5 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import { compiledC } from '../harness/c-build.js';
 import { spawnService, type ChildRegistry, type ChildService } from '../harness/child-process.js';
+import { loadTestsPath } from '../harness/paths.js';
+import type { UpstreamKind } from '../harness/settings.js';
 import type { UpstreamPair } from '../systems/system.js';
 import type { ResponderStats } from './json-responder.js';
 
@@ -11,15 +14,30 @@ export interface RunningUpstreams extends UpstreamPair {
 
 const responderScript = fileURLToPath(new URL('./json-responder.js', import.meta.url));
 
-/** Starts the two JSON responders (primary, canary) as separate processes, as real replicas would be. */
-export async function startUpstreamPair(children: ChildRegistry): Promise<RunningUpstreams> {
+/** The C responder's path (upstreams/responder.c, built with gcc on first use). */
+export function responderBinary(): string {
+  return compiledC(
+    loadTestsPath('upstreams', 'responder.c'),
+    'responder',
+    'the C upstream (load-tests/upstreams/responder.c)',
+    'or run with --upstream node',
+  );
+}
+
+/**
+ * Starts the two JSON responders (primary, canary) as separate processes, as real replicas would be: Node's
+ * (json-responder.ts, with its delay and reset knobs) or, with `kind` `c`, responder.c (the same answer and
+ * `/__stats`, no knobs, a fraction of the CPU).
+ */
+export async function startUpstreamPair(children: ChildRegistry, kind: UpstreamKind = 'node'): Promise<RunningUpstreams> {
   const services: ChildService[] = [];
+  const program = kind === 'c' ? { command: responderBinary(), args: [] } : { command: process.execPath, args: [responderScript] };
   try {
     for (const name of ['primary', 'canary']) {
       services.push(
         await spawnService(children, {
-          command: process.execPath,
-          args: [responderScript, name],
+          command: program.command,
+          args: [...program.args, name],
           ready: { kind: 'prints-port' },
           label: `upstream ${name}`,
         }),
