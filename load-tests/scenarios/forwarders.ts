@@ -56,7 +56,8 @@ export const forwarders: Scenario = {
       parts.push(await behaviours(ctx, upstreams, set.started.map((s) => s.definition.name).filter((n) => n !== 'direct')));
       parts.push(ranking(saturated));
       return { markdown: parts.join('\n\n'), charts };
-    }),
+      // the behaviour checks use the Node responder's ?delay_ms and ?reset knobs
+    }, 'node'),
 };
 
 async function behaviours(ctx: ScenarioContext, upstreams: RunningUpstreams, names: string[]): Promise<string> {

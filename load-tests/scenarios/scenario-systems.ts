@@ -6,23 +6,25 @@ import type { ScenarioContext, ScenarioOutput } from './scenario.js';
 
 /** How each kind of upstream is named in a report (`--upstream`). */
 export const UPSTREAM_DESCRIPTIONS: Record<UpstreamKind, string> = {
-  node: '`upstreams/json-responder.ts`, Node\'s HTTP server (`--upstream node`, the default)',
-  c: '`upstreams/responder.c`, C, one thread, epoll (`--upstream c`): the same answer for a fraction of the CPU',
+  node: '`upstreams/json-responder.ts`, Node\'s HTTP server (`--upstream node`)',
+  c: '`upstreams/responder.c`, C, one thread, epoll (`--upstream c`, the default here): the same answer for a fraction of the CPU',
 };
 
 /**
- * Starts the upstream pair and the scenario's systems (filtered by --systems), runs `body`, and tears it all
- * down whatever happens. Systems that cannot run here are named in the report.
+ * Starts the upstream pair (`--upstream`, else `upstreamDefault`) and the scenario's systems (filtered by --systems),
+ * runs `body`, and tears it all down whatever happens. Systems that cannot run here are named in the report.
  */
 export async function withScenarioSystems(
   ctx: ScenarioContext,
   names: readonly string[],
   options: Omit<StartOptions, 'children'>,
   body: (set: SystemSet, upstreams: RunningUpstreams, splitting: ReadonlySet<string>) => Promise<ScenarioOutput>,
+  upstreamDefault: UpstreamKind = 'c',
 ): Promise<ScenarioOutput> {
+  const upstreamKind = ctx.settings.upstream ?? upstreamDefault;
   const { wanted, notHere } = systemsToStart(names, ctx.settings.systems);
   if (notHere.length > 0) ctx.log(`--systems names ${notHere.join(', ')}, which this scenario does not run (its systems: ${names.join(', ')})`);
-  const upstreams = await startUpstreamPair(ctx.children, ctx.settings.upstream);
+  const upstreams = await startUpstreamPair(ctx.children, upstreamKind);
   let set: SystemSet | undefined;
   try {
     // --pin: the harness runs on CPU 0 (run.ts), and so do the upstreams it starts; the systems on CPU 1.
@@ -35,7 +37,7 @@ export async function withScenarioSystems(
       ...set.skipped.map((s) => `- ~~${s.name}~~ skipped: ${s.reason}`),
       ...notHere.map((n) => `- ~~${n}~~ not run: named in --systems, but not one of this scenario's systems (${names.join(', ')})`),
     ];
-    const upstreamLine = `Upstreams (primary and canary, one process each): ${UPSTREAM_DESCRIPTIONS[ctx.settings.upstream]}.`;
+    const upstreamLine = `Upstreams (primary and canary, one process each): ${UPSTREAM_DESCRIPTIONS[upstreamKind]}.`;
     return {
       ...output,
       markdown: ['### Systems', [...systemsList, ...skipped].join('\n'), upstreamLine, output.markdown].join('\n\n'),

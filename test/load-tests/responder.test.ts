@@ -121,10 +121,11 @@ describe('the C upstream (--upstream c)', () => {
 });
 
 describe('--upstream', () => {
-  it('is node unless asked, and c only for the scenarios that never use the knobs', () => {
-    expect(parseSettings(['latency']).upstream).toBe('node');
-    expect(parseSettings(['saturation', 'connection-churn', 'latency', 'ingress-limits', '--upstream', 'c']).upstream).toBe('c');
-    expect(() => parseSettings(['latency', 'forwarders', '--upstream', 'c'])).toThrow(/--upstream c applies to saturation, connection-churn, latency, ingress-limits only, not forwarders/);
+  it("is each scenario's own unless asked, and c only for the scenarios that never use the knobs", () => {
+    expect(parseSettings(['latency']).upstream).toBeUndefined();
+    expect(parseSettings(['latency', 'forwarders', '--upstream', 'node']).upstream).toBe('node');
+    expect(parseSettings(['saturation', 'scale-out', 'connection-churn', 'latency', 'ingress-limits', '--upstream', 'c']).upstream).toBe('c');
+    expect(() => parseSettings(['latency', 'forwarders', '--upstream', 'c'])).toThrow(/--upstream c applies to saturation, scale-out, connection-churn, latency, ingress-limits only, not forwarders/);
     expect(() => parseSettings(['latency', '--upstream', 'rust'])).toThrow(/--upstream must be node or c, got rust/);
   });
 });
