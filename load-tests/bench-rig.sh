@@ -1,16 +1,17 @@
 # Sourced by load-tests/ab-builds.sh, schedule-count.sh, alloc-sites.sh, instr-count.sh, floor-ladder.sh and
 # machine-share.sh (not run by itself): a work directory removed on exit with every process in `pids` killed, wrk's
 # POST script ($work/post.lua), and the two JSON upstreams started from <dist> (`rig_upstreams <dist> [taskset
-# prefix…]`), which sets $UP to their `--upstream URL` arguments. `rig_nginx <dist> [command prefix…]` starts the
-# baseline's nginx over them (one worker, no master process), sets $nginx_port and $nginx_pid, and removes its folder
-# on exit. `rig_signalled <dist> <preload> <VAR=file> <connections> <warm-up s> <s>` runs the load tests' Sluice over
-# them with a diagnostic preload that acts on SIGUSR2 (its file named by VAR), warms it up with wrk, runs a measured
-# wrk POST between two such signals, sets $n to the requests measured and waits for the file. `waitfor <file>
-# [tries=100]` waits for a LISTENING line in it (0.1 s a try), `port <file>` prints its port. `n=$(wrk_requests "$out"
-# [label])` is the requests a wrk run counted, or the end of the script when any answer was not 2xx. `rig_need
-# <tool…>` ends the script naming the package of the first tool not installed. `proc_ticks <pid>` prints the process's
-# user and system CPU so far in clock ticks (/proc/<pid>/stat's utime and stime). $BENCH_PATH and $BENCH_BODY are the
-# request every script sends (post.lua's).
+# prefix…]`: upstreams/responder.c, built with gcc on first use, or with SLUICE_RIG_UPSTREAM=node Node's
+# json-responder as before 2026-12-07 21:30 UTC), which sets $UP to their `--upstream URL` arguments. `rig_nginx
+# <dist> [command prefix…]` starts the baseline's nginx over them (one worker, no master process), sets $nginx_port
+# and $nginx_pid, and removes its folder on exit. `rig_signalled <dist> <preload> <VAR=file> <connections> <warm-up s>
+# <s>` runs the load tests' Sluice over them with a diagnostic preload that acts on SIGUSR2 (its file named by VAR),
+# warms it up with wrk, runs a measured wrk POST between two such signals, sets $n to the requests measured and waits
+# for the file. `waitfor <file> [tries=100]` waits for a LISTENING line in it (0.1 s a try), `port <file>` prints its
+# port. `n=$(wrk_requests "$out" [label])` is the requests a wrk run counted, or the end of the script when any answer
+# was not 2xx. `rig_need <tool…>` ends the script naming the package of the first tool not installed. `proc_ticks
+# <pid>` prints the process's user and system CPU so far in clock ticks (/proc/<pid>/stat's utime and stime).
+# $BENCH_PATH and $BENCH_BODY are the request every script sends (post.lua's).
 work=$(mktemp -d "/tmp/sluice-${RIG_NAME:-rig}-XXXXXX")
 pids=()
 dirs=() # folders of the run besides $work (nginx's), removed on exit
@@ -46,8 +47,17 @@ rig_upstreams() {
   shift
   # The upstreams leave when their stdin ends: give them a pipe that stays open until we kill them.
   mkfifo "$work/hold"
+  local program
+  case ${SLUICE_RIG_UPSTREAM:-c} in
+    c)
+      rig_need gcc
+      program=("$(node --input-type=module -e "console.log((await import('$(realpath "$dist")/load-tests/upstreams/upstream-pair.js')).responderBinary())")")
+      ;;
+    node) program=(node "$dist/load-tests/upstreams/json-responder.js") ;;
+    *) echo "SLUICE_RIG_UPSTREAM must be c or node, not '$SLUICE_RIG_UPSTREAM'" >&2; exit 2 ;;
+  esac
   for u in primary canary; do
-    "$@" node "$dist/load-tests/upstreams/json-responder.js" "$u" <"$work/hold" >"$work/$u.out" 2>&1 &
+    "$@" "${program[@]}" "$u" <"$work/hold" >"$work/$u.out" 2>&1 &
     pids+=($!)
   done
   exec 3>"$work/hold"
