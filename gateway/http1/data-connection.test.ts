@@ -358,6 +358,40 @@ describe('closing connections from the server', () => {
     expect(await closed).toBe(false);
     expect(busy.unread).toBe('');
   });
+
+  /** Sends `bytes` on a new connection; resolves with all it received once the server's FIN arrives, or rejects on a reset. */
+  function closedAnswer(h: Harness, bytes: string, readAfterMs = 0): Promise<{ wire: Buffer; res: DataResponse }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(h.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      socket.on('error', reject);
+      socket.on('end', () => resolve({ wire: Buffer.concat(chunks), res: h.calls.at(-1)!.res as unknown as DataResponse }));
+      if (readAfterMs > 0) {
+        // Nothing read at first, so the answer cannot all fit into the kernel and the server must wait for it.
+        socket.pause();
+        setTimeout(() => socket.resume(), readAfterMs);
+      }
+      socket.write(bytes);
+    });
+  }
+
+  it('an answer that closes its connection arrives whole and ends with FIN, whether or not the kernel took it at once', async () => {
+    const big = 'x'.repeat(8 << 20);
+    const finished: boolean[] = [];
+    const h = await start({
+      onRequest: ({ req, res }) => {
+        res.on('close', () => finished.push(res.writableFinished));
+        res.end(req.url === '/big' ? big : 'small');
+      },
+    });
+    const small = await closedAnswer(h, get('/small', ['Connection: close']));
+    expect(small.wire.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\nConnection: close\r\n\r\nsmall$/);
+    const large = await closedAnswer(h, get('/big', ['Connection: close']), 100);
+    const text = large.wire.toString('latin1');
+    expect(text.slice(text.indexOf('\r\n\r\n') + 4)).toBe(big);
+    expect(finished).toEqual([true, true]);
+  });
 });
 
 forEachReadPath(() => {

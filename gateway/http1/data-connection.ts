@@ -463,6 +463,13 @@ class DataConnection implements ResponseOwner {
   /** After the last response: the bytes go out, then the connection closes. */
   private close(): void {
     this.stopped = true;
+    // Every byte already with the kernel (the common case): closing the descriptor sends them and then FIN, as a
+    // shutdown would, without the shutdown's own request and callback through the loop (9 % of the CPU of a
+    // connection per request; hotpath.md, "twenty-sixth session"). Bytes still queued wait for the shutdown.
+    if (this.socket.writableLength === 0) {
+      this.socket.destroy();
+      return;
+    }
     const s = this.socket as Socket & { destroySoon?: () => void };
     if (typeof s.destroySoon === 'function') s.destroySoon();
     else s.end();
