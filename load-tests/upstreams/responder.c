@@ -193,6 +193,15 @@ static int take_line(conn_t *c, const char **p, const char *end) {
   return 0;
 }
 
+/* passes over up to c->remaining body bytes (they are not kept); returns 1 when none remain */
+static int skip_body(conn_t *c, const char **p, const char *end) {
+  unsigned long long n = (unsigned long long)(end - *p);
+  if (n > c->remaining) n = c->remaining;
+  *p += n;
+  c->remaining -= n;
+  return c->remaining == 0;
+}
+
 /* feeds received bytes through the request state machine; returns -1 to close the connection */
 static int feed(conn_t *c, const char *p, const char *end) {
   while (p < end && !c->closing) {
@@ -220,14 +229,9 @@ static int feed(conn_t *c, const char *p, const char *end) {
       if (c->st == BODY_LEN && c->remaining == 0 && finish_request(c) < 0) return -1;
       break;
     }
-    case BODY_LEN: {
-      unsigned long long n = (unsigned long long)(end - p);
-      if (n > c->remaining) n = c->remaining;
-      p += n;
-      c->remaining -= n;
-      if (c->remaining == 0 && finish_request(c) < 0) return -1;
+    case BODY_LEN:
+      if (skip_body(c, &p, end) && finish_request(c) < 0) return -1;
       break;
-    }
     case CHUNK_SIZE: {
       int got = take_line(c, &p, end);
       if (got < 0) return respond(c, 400, "Bad Request", "{\"error\":\"malformed chunk size\"}", 1);
@@ -246,17 +250,12 @@ static int feed(conn_t *c, const char *p, const char *end) {
       }
       break;
     }
-    case CHUNK_DATA: {
-      unsigned long long n = (unsigned long long)(end - p);
-      if (n > c->remaining) n = c->remaining;
-      p += n;
-      c->remaining -= n;
-      if (c->remaining == 0) {
+    case CHUNK_DATA:
+      if (skip_body(c, &p, end)) {
         c->st = CHUNK_DATA_END;
         c->remaining = 2;
       }
       break;
-    }
     case CHUNK_DATA_END: {
       char want = c->remaining == 2 ? '\r' : '\n';
       if (*p++ != want) return respond(c, 400, "Bad Request", "{\"error\":\"malformed chunk\"}", 1);
