@@ -55,9 +55,9 @@ export type UpstreamKind = 'node' | 'c';
 
 /**
  * The scenarios that run over the C upstream unless --upstream says node: those that start their upstreams through
- * `withScenarioSystems` and never use the Node responder's knobs. A Node upstream takes a third of a core at the
- * latency scenario's rates and caps `direct` near 50k req/s on two cores, which narrows every proxy's gap to the
- * others; the C one leaves the cores to the systems measured.
+ * `withScenarioSystems` and never use the Node responder's knobs. A Node upstream caps `direct` near 48k req/s on
+ * two cores (the C one near 124k) and nginx near 28k, which narrows every proxy's gap to the others; the C one
+ * leaves the cores to the systems measured.
  */
 export const NATIVE_UPSTREAM = ['saturation', 'scale-out', 'connection-churn', 'latency', 'ingress-limits'];
 

@@ -6,7 +6,7 @@ import type { ScenarioContext, ScenarioOutput } from './scenario.js';
 
 /** How each kind of upstream is named in a report (`--upstream`). */
 export const UPSTREAM_DESCRIPTIONS: Record<UpstreamKind, string> = {
-  node: '`upstreams/json-responder.ts`, Node\'s HTTP server (`--upstream node`)',
+  node: '`upstreams/json-responder.ts`, Node\'s HTTP server (`--upstream node`; the default of scenarios that use its knobs)',
   c: '`upstreams/responder.c`, C, one thread, epoll (`--upstream c`, the default here): the same answer for a fraction of the CPU',
 };
 

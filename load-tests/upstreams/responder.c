@@ -47,6 +47,7 @@ typedef struct {
   char line[256];               /* a chunk-size or trailer line */
   size_t line_len;
   int close_after;   /* this request asked for the connection to close */
+  int http10;        /* this request is HTTP/1.0 (its keep-alive must be said in the answer) */
   int is_stats;      /* this request is GET /__stats */
   int bad_knob;      /* this request named a Node responder knob */
   char *out;
@@ -89,9 +90,10 @@ static int append(conn_t *c, const char *data, size_t n) {
 static int respond(conn_t *c, int status, const char *reason, const char *body, int close_it) {
   char head[256];
   size_t len = strlen(body);
+  const char *connection = close_it ? "connection: close\r\n" : c->http10 ? "connection: keep-alive\r\n" : "";
   int n = snprintf(head, sizeof head,
                    "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %zu\r\n%s\r\n", status,
-                   reason, len, close_it ? "connection: close\r\n" : "");
+                   reason, len, connection);
   if (append(c, head, (size_t)n) < 0 || append(c, body, len) < 0) return -1;
   if (close_it) c->closing = 1;
   return 0;
@@ -122,7 +124,7 @@ static int parse_head(conn_t *c) {
   char *sp1 = strchr(c->head, ' ');
   char *sp2 = sp1 == NULL ? NULL : strchr(sp1 + 1, ' ');
   if (sp1 == NULL || sp2 == NULL || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) return -1;
-  int http10 = sp2[8] == '0';
+  int http10 = c->http10 = sp2[8] == '0';
   *sp2 = '\0';
   const char *target = sp1 + 1;
   c->is_stats = strncmp(c->head, "GET ", 4) == 0 && strcmp(target, "/__stats") == 0;

@@ -74,6 +74,15 @@ describe('the C upstream (--upstream c)', () => {
     expect(after!.requests - before!.requests).toBe(3);
   });
 
+  it('keeps an HTTP/1.0 connection that asks for it, saying so, and closes one that does not', async () => {
+    const kept = await exchange(pair.primary.port, 'GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', 300);
+    expect(kept.closed).toBe(false);
+    expect(kept.text).toMatch(/\r\nconnection: keep-alive\r\n\r\n/);
+    const plain = await exchange(pair.primary.port, 'GET /b HTTP/1.0\r\n\r\n');
+    expect(plain.closed).toBe(true);
+    expect(plain.text).toMatch(/\r\nconnection: close\r\n\r\n/);
+  });
+
   it('takes a body that arrives in pieces', async () => {
     const socket = connect(pair.primary.port, '127.0.0.1');
     const got = new Promise<string>((resolve) => {
