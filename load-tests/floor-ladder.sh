@@ -15,7 +15,7 @@
 # SLUICE_LADDER_RATE=<req/s> loads each at that fixed rate instead, with the C open-loop generator
 # (harness/fixed-rate.c, up to <connections> connections), adds `direct` (the primary upstream alone, no proxy)
 # and prints each run's p50 and p99 (from the intended send time, as the latency scenario does) beside its CPU.
-# Needs wrk, nginx and (for a rate) gcc.
+# Needs wrk, nginx and gcc (for the C upstreams and, with a rate, the generator).
 set -euo pipefail
 ROUNDS=${1:-3}
 SECS=${2:-8}
