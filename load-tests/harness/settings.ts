@@ -147,16 +147,15 @@ export function parseSettings(argv: readonly string[]): Settings {
   });
   // Lowest first (and each once): the report's sections and the sweep table's columns go from light to heavy.
   const sortedLoads = [...new Set(loads)].sort((a, b) => a - b);
-  const unpinnable = positionals.filter((n) => !PINNABLE.includes(n));
-  if (values.pin && unpinnable.length > 0) {
-    throw new Error(`--pin applies to ${PINNABLE.join(', ')} only, not ${unpinnable.join(', ')}\n${USAGE}`);
-  }
+  // An option that only some scenarios can honour is refused, naming the others, when any other is asked for.
+  const onlyFor = (option: string, scenarios: readonly string[]): void => {
+    const others = positionals.filter((n) => !scenarios.includes(n));
+    if (others.length > 0) throw new Error(`${option} applies to ${scenarios.join(', ')} only, not ${others.join(', ')}\n${USAGE}`);
+  };
+  if (values.pin) onlyFor('--pin', PINNABLE);
   const upstream = values.upstream;
   if (upstream !== undefined && upstream !== 'node' && upstream !== 'c') throw new Error(`--upstream must be node or c, got ${upstream}\n${USAGE}`);
-  const needNode = positionals.filter((n) => !NATIVE_UPSTREAM.includes(n));
-  if (upstream === 'c' && needNode.length > 0) {
-    throw new Error(`--upstream c applies to ${NATIVE_UPSTREAM.join(', ')} only, not ${needNode.join(', ')}\n${USAGE}`);
-  }
+  if (upstream === 'c') onlyFor('--upstream c', NATIVE_UPSTREAM);
   return {
     scenarios: positionals,
     rounds: positive('rounds', values.rounds),
