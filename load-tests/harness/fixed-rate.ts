@@ -10,10 +10,7 @@ import { loadTestsPath } from './paths.js';
  */
 export type OpenLoopClient = 'c' | 'undici';
 
-/**
- * The compiled generator's path: built once per source version into the temp folder (gcc -O2), so a run on a
- * fresh machine needs only gcc (Debian's `gcc`/`build-essential`), no download. Throws naming gcc when missing.
- */
+/** The compiled generator's path (harness/c-build.ts: gcc on first use, once per version of the source). */
 export function fixedRateBinary(): string {
   return compiledC(
     loadTestsPath('harness', 'fixed-rate.c'),
