@@ -59,7 +59,7 @@ async function main(): Promise<void> {
       const missing = await missingNeeds(scenario);
       const output: ScenarioOutput = missing
         ? { markdown: `**Skipped**: ${missing}`, charts: [] }
-        : await scenario.run({ settings, log, children });
+        : await scenario.run({ scenario: scenario.name, settings, log, children });
       const images = output.charts.map((chart) => {
         const file = `${scenario.name}-${chart.name}.svg`;
         writeFileSync(join(dir, file), chart.svg);

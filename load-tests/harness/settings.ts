@@ -61,6 +61,11 @@ export type UpstreamKind = 'node' | 'c';
  */
 export const NATIVE_UPSTREAM = ['saturation', 'scale-out', 'connection-churn', 'latency', 'ingress-limits'];
 
+/** The upstream a scenario runs over when --upstream is not given: `c` for NATIVE_UPSTREAM, `node` for the rest. */
+export function defaultUpstream(scenario: string): UpstreamKind {
+  return NATIVE_UPSTREAM.includes(scenario) ? 'c' : 'node';
+}
+
 /** The scenarios --pin applies to: those whose systems are all started by `withScenarioSystems`, one process each. */
 export const PINNABLE = ['saturation', 'connection-churn', 'latency', 'ingress-limits'];
 

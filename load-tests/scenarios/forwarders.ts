@@ -56,7 +56,7 @@ export const forwarders: Scenario = {
       parts.push(await behaviours(ctx, upstreams, set.started.map((s) => s.definition.name).filter((n) => n !== 'direct')));
       parts.push(ranking(saturated));
       return { markdown: parts.join('\n\n'), charts };
-    }, 'node'), // the Node upstreams: the behaviour checks use their ?delay_ms and ?reset knobs
+    }),
 };
 
 async function behaviours(ctx: ScenarioContext, upstreams: RunningUpstreams, names: string[]): Promise<string> {

@@ -1,5 +1,5 @@
 import { startSystems, type SystemSet } from '../harness/system-set.js';
-import type { UpstreamKind } from '../harness/settings.js';
+import { defaultUpstream, type UpstreamKind } from '../harness/settings.js';
 import type { StartOptions } from '../systems/system.js';
 import { startUpstreamPair, type RunningUpstreams } from '../upstreams/upstream-pair.js';
 import type { ScenarioContext, ScenarioOutput } from './scenario.js';
@@ -11,17 +11,17 @@ export const UPSTREAM_DESCRIPTIONS: Record<UpstreamKind, string> = {
 };
 
 /**
- * Starts the upstream pair (`--upstream`, else `upstreamDefault`) and the scenario's systems (filtered by --systems),
- * runs `body`, and tears it all down whatever happens. Systems that cannot run here are named in the report.
+ * Starts the upstream pair (`--upstream`, else the scenario's default: `defaultUpstream`) and the scenario's systems
+ * (filtered by --systems), runs `body`, and tears it all down whatever happens. Systems that cannot run here are
+ * named in the report.
  */
 export async function withScenarioSystems(
   ctx: ScenarioContext,
   names: readonly string[],
   options: Omit<StartOptions, 'children'>,
   body: (set: SystemSet, upstreams: RunningUpstreams, splitting: ReadonlySet<string>) => Promise<ScenarioOutput>,
-  upstreamDefault: UpstreamKind = 'c',
 ): Promise<ScenarioOutput> {
-  const upstreamKind = ctx.settings.upstream ?? upstreamDefault;
+  const upstreamKind = ctx.settings.upstream ?? defaultUpstream(ctx.scenario);
   const { wanted, notHere } = systemsToStart(names, ctx.settings.systems);
   if (notHere.length > 0) ctx.log(`--systems names ${notHere.join(', ')}, which this scenario does not run (its systems: ${names.join(', ')})`);
   const upstreams = await startUpstreamPair(ctx.children, upstreamKind);

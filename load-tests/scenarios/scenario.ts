@@ -2,6 +2,8 @@ import type { ChildRegistry } from '../harness/child-process.js';
 import type { Settings } from '../harness/settings.js';
 
 export interface ScenarioContext {
+  /** The scenario's name (`Scenario.name`), for choices made by name (its default upstream). */
+  scenario: string;
   settings: Settings;
   children: ChildRegistry;
   log(line: string): void;

@@ -7,7 +7,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChildRegistry } from '../../load-tests/harness/child-process.js';
-import { parseSettings } from '../../load-tests/harness/settings.js';
+import { defaultUpstream, parseSettings } from '../../load-tests/harness/settings.js';
 import { startUpstreamPair, type RunningUpstreams } from '../../load-tests/upstreams/upstream-pair.js';
 
 const BODY = '{"predictions":[[0.1,0.9]],"model":"bench"}';
@@ -136,5 +136,16 @@ describe('--upstream', () => {
     expect(parseSettings(['saturation', 'scale-out', 'connection-churn', 'latency', 'ingress-limits', '--upstream', 'c']).upstream).toBe('c');
     expect(() => parseSettings(['latency', 'forwarders', '--upstream', 'c'])).toThrow(/--upstream c applies to saturation, scale-out, connection-churn, latency, ingress-limits only, not forwarders/);
     expect(() => parseSettings(['latency', '--upstream', 'rust'])).toThrow(/--upstream must be node or c, got rust/);
+  });
+
+  it('defaults to c exactly where c is accepted, and to node elsewhere (forwarders uses the knobs)', () => {
+    for (const name of ['saturation', 'scale-out', 'connection-churn', 'latency', 'ingress-limits']) {
+      expect(defaultUpstream(name)).toBe('c');
+      expect(parseSettings([name, '--upstream', 'c']).upstream).toBe('c');
+    }
+    for (const name of ['forwarders', 'canary', 'cold-start']) {
+      expect(defaultUpstream(name)).toBe('node');
+      expect(() => parseSettings([name, '--upstream', 'c'])).toThrow(/--upstream c applies to/);
+    }
   });
 });
