@@ -60,7 +60,22 @@ describe('a cluster gateway killed with requests in flight', () => {
       child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
       await waitUntil('gateway A to hold its 2 slots', () => out.includes('{"ready":true}') || child.exitCode !== null, 20_000, 20);
       expect(child.exitCode).toBeNull();
-      await waitUntil('B to see that A has requests in flight', () => membership.states()?.get('gw-a')?.[`f:${KEY}`] === String(TIMEOUT_MS), 10_000, 20);
+      // A's record says how long its requests may still run: their 60 s, less the clock's tick between taking a
+      // request's deadline and starting its lease (Date.now() may pass a millisecond boundary in between).
+      let seen = 'nothing';
+      await waitUntil(
+        'B to see that A has requests in flight for up to their timeout',
+        () => {
+          const record = membership.states()?.get('gw-a');
+          seen = `A's record ${JSON.stringify(record ?? null)}, members ${JSON.stringify(membership.members())}`;
+          const ms = Number(record?.[`f:${KEY}`]);
+          return ms > TIMEOUT_MS - 1000 && ms <= TIMEOUT_MS;
+        },
+        10_000,
+        20,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; B saw ${seen}`);
+      });
       expect(membership.members()).toEqual(['gw-a', 'gw-b']);
       expect(limit()).toBe(2);
 
